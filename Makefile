@@ -1,0 +1,37 @@
+# The two commands a newcomer needs: `make demo` and `make test`. See README.md.
+SHELL := /bin/bash
+PY := .venv/bin/python
+ARGS ?=
+NAME ?= render
+WORKERS ?= 1
+export WORKERS
+
+.PHONY: setup demo test up down bench lint package clean
+
+setup:                ## bring up Redis, MariaDB, the AWS emulator, venv and migrations
+	@bash scripts/bringup.sh
+
+demo: setup           ## run one real job end to end through the HTTP API
+	@$(PY) scripts/demo.py
+
+test: setup           ## the whole test suite (extra pytest arguments: ARGS='-k chaos')
+	@$(PY) -m pytest $(ARGS)
+
+up: setup             ## the local stack in the background: API on :8000, WORKERS workers
+	@$(PY) scripts/stack.py up
+
+down:                 ## stop what `make up` started
+	@$(PY) scripts/stack.py down
+
+bench: setup          ## a benchmark: make bench NAME=render
+	@$(PY) bench/$(NAME).py
+
+lint:                 ## cfn-lint the SAM template
+	@.venv/bin/cfn-lint template.yaml
+
+package: setup        ## the Chalice app as SAM (sam.json), merged with template.yaml
+	@.venv/bin/chalice package --pkg-format cloudformation --merge-template template.yaml out/package
+
+clean:                ## remove local state (venv, project-local services' data, outputs)
+	@$(PY) scripts/stack.py down >/dev/null 2>&1 || true
+	rm -rf .venv .local out

@@ -1,0 +1,98 @@
+"""Credentials: argon2 password hashes, JWT access tokens, API keys (stored as SHA-256)."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from chalicelib.config import get_settings
+from chalicelib.db import api_keys, users
+from chalicelib.errors import Unauthorized
+
+API_KEY_PREFIX = "ak_"
+_ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    api_key_id: str | None = None
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+# Verified against when the email is unknown, so a login takes as long either way.
+_DUMMY_HASH = None
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    global _DUMMY_HASH
+    if password_hash is None:
+        _DUMMY_HASH = _DUMMY_HASH or hash_password(secrets.token_urlsafe(16))
+        password_hash = _DUMMY_HASH
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher().check_needs_rehash(password_hash)
+
+
+def issue_access_token(user_id: str) -> tuple[str, int]:
+    settings = get_settings()
+    now = int(time.time())
+    ttl = settings.access_token_ttl_s
+    token = jwt.encode({"sub": user_id, "iat": now, "exp": now + ttl, "typ": "access"},
+                       settings.jwt_secret.get_secret_value(), algorithm=_ALGORITHM)
+    return token, ttl
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """(key shown once, its display prefix, its hash). 256 random bits: a fast hash suffices."""
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, key[:len(API_KEY_PREFIX) + 6], hash_api_key(key)
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def authenticate(authorization: str | None) -> Principal:
+    """The caller behind an `Authorization: Bearer ...` header, or 401."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Missing bearer token", code="unauthorized",
+                           headers={"WWW-Authenticate": "Bearer"})
+    if token.startswith(API_KEY_PREFIX):
+        row = api_keys.by_hash(hash_api_key(token))
+        if row is None:
+            raise Unauthorized("Invalid API key", code="invalid_token",
+                               headers={"WWW-Authenticate": "Bearer"})
+        api_keys.touch(row["id"])
+        return Principal(user_id=row["user_id"], api_key_id=row["id"])
+    try:
+        claims = jwt.decode(token, get_settings().jwt_secret.get_secret_value(),
+                            algorithms=[_ALGORITHM], options={"require": ["sub", "exp", "iat"]})
+    except jwt.PyJWTError:
+        raise Unauthorized("Invalid or expired access token", code="invalid_token",
+                           headers={"WWW-Authenticate": "Bearer"}) from None
+    if claims.get("typ") != "access" or users.by_id(str(claims["sub"])) is None:
+        raise Unauthorized("Invalid access token", code="invalid_token",
+                           headers={"WWW-Authenticate": "Bearer"})
+    return Principal(user_id=str(claims["sub"]))

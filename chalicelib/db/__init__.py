@@ -1,0 +1,78 @@
+"""The one MySQL connection helper: a connection per thread, reused while it lives.
+
+Lambda runs one request at a time per container and the worker runs pipeline steps in threads,
+so a thread-local connection is both cheap and safe.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import pymysql
+import pymysql.cursors
+
+from chalicelib.config import get_settings
+
+_local = threading.local()
+
+
+def connect(database: bool = True) -> pymysql.connections.Connection:
+    params = get_settings().mysql_params()
+    if not database:
+        params.pop("database")
+    return pymysql.connect(**params, charset="utf8mb4", autocommit=True, connect_timeout=5,
+                           read_timeout=30, write_timeout=30,
+                           cursorclass=pymysql.cursors.DictCursor,
+                           init_command="SET time_zone = '+00:00'")
+
+
+def connection() -> pymysql.connections.Connection:
+    conn = getattr(_local, "conn", None)
+    if conn is None or not conn.open:
+        conn = _local.conn = connect()
+    else:
+        conn.ping(reconnect=True)
+    return conn
+
+
+def close() -> None:
+    conn = getattr(_local, "conn", None)
+    if conn is not None:
+        _local.conn = None
+        try:
+            conn.close()
+        except pymysql.Error:
+            pass
+
+
+@contextmanager
+def transaction() -> Iterator[pymysql.cursors.DictCursor]:
+    """A cursor inside BEGIN ... COMMIT, rolled back on any exception."""
+    conn = connection()
+    conn.begin()
+    try:
+        with conn.cursor() as cur:
+            yield cur
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+
+
+def fetch_one(sql: str, args: Any = None) -> dict | None:
+    with connection().cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchone()
+
+
+def fetch_all(sql: str, args: Any = None) -> list[dict]:
+    with connection().cursor() as cur:
+        cur.execute(sql, args)
+        return list(cur.fetchall())
+
+
+def execute(sql: str, args: Any = None) -> int:
+    """Run one statement in autocommit mode; returns the affected row count."""
+    with connection().cursor() as cur:
+        return cur.execute(sql, args)

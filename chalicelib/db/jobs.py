@@ -1,0 +1,190 @@
+"""SQL for jobs and their steps. Every user-facing read is scoped by `user_id`.
+
+State changes are conditional (`WHERE status IN ...`) so a late writer, e.g. a worker finishing
+after the user canceled, can't move a job out of a terminal state.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+import pymysql
+
+from chalicelib import db
+from chalicelib.ids import utcnow
+from chalicelib.models import STEP_NAMES
+
+
+class DuplicateIdempotencyKey(Exception):
+    pass
+
+
+_JSON_COLUMNS = ("request", "outputs", "notes", "artifacts")
+
+
+def _decode(row: dict | None) -> dict | None:
+    if row is not None:
+        for column in _JSON_COLUMNS:
+            if isinstance(row.get(column), (str, bytes)):
+                row[column] = json.loads(row[column])
+    return row
+
+
+def insert(job: dict[str, Any]) -> None:
+    """The job row and its pending steps, atomically."""
+    now = job["created_at"]
+    try:
+        with db.transaction() as cur:
+            cur.execute(
+                "INSERT INTO jobs (id, user_id, status, progress, attempt, request, request_hash,"
+                " idempotency_key, created_at, updated_at)"
+                " VALUES (%s, %s, 'queued', 0, 1, %s, %s, %s, %s, %s)",
+                (job["id"], job["user_id"], json.dumps(job["request"]), job["request_hash"],
+                 job["idempotency_key"], now, now))
+            cur.executemany(
+                "INSERT INTO job_steps (job_id, name, position, status) VALUES (%s, %s, %s, 'pending')",
+                [(job["id"], name, i) for i, name in enumerate(STEP_NAMES)])
+    except pymysql.IntegrityError as exc:
+        if exc.args and exc.args[0] == 1062 and job["idempotency_key"] is not None:
+            raise DuplicateIdempotencyKey(job["idempotency_key"]) from exc
+        raise
+
+
+def by_idempotency_key(user_id: str, key: str) -> dict | None:
+    return _decode(db.fetch_one("SELECT * FROM jobs WHERE user_id = %s AND idempotency_key = %s",
+                                (user_id, key)))
+
+
+def get(job_id: str, user_id: str | None) -> dict | None:
+    """A job of `user_id`; `user_id=None` only for trusted callers (worker, reaper)."""
+    if user_id is None:
+        return _decode(db.fetch_one("SELECT * FROM jobs WHERE id = %s", (job_id,)))
+    return _decode(db.fetch_one("SELECT * FROM jobs WHERE id = %s AND user_id = %s",
+                                (job_id, user_id)))
+
+
+def page(user_id: str, status: str | None, limit: int, before_id: str | None) -> list[dict]:
+    """Newest first, `limit + 1` rows so the caller can tell whether a next page exists."""
+    rows = db.fetch_all(
+        "SELECT * FROM jobs WHERE user_id = %s AND (%s IS NULL OR status = %s)"
+        " AND (%s IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
+        (user_id, status, status, before_id, before_id, limit + 1))
+    return [_decode(row) for row in rows]
+
+
+def steps_of(job_ids: Iterable[str]) -> dict[str, list[dict]]:
+    ids = list(job_ids)
+    if not ids:
+        return {}
+    marks = ", ".join(["%s"] * len(ids))
+    rows = db.fetch_all(f"SELECT * FROM job_steps WHERE job_id IN ({marks})"
+                        " ORDER BY job_id, position", ids)
+    steps: dict[str, list[dict]] = {job_id: [] for job_id in ids}
+    for row in rows:
+        steps[row["job_id"]].append(_decode(row))
+    return steps
+
+
+def count_in_period(user_id: str, start, end) -> int:
+    row = db.fetch_one("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s"
+                       " AND created_at >= %s AND created_at < %s", (user_id, start, end))
+    return int(row["n"])
+
+
+def count_running(user_id: str) -> int:
+    row = db.fetch_one("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND status = 'running'",
+                       (user_id,))
+    return int(row["n"])
+
+
+# ---- worker-side transitions --------------------------------------------------------------
+def start(job_id: str) -> bool:
+    """queued|running -> running (running again when a stalled attempt is taken over)."""
+    now = utcnow()
+    return db.execute(
+        "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, %s), updated_at = %s"
+        " WHERE id = %s AND status IN ('queued', 'running')", (now, now, job_id)) == 1
+
+
+def step_started(job_id: str, step: str) -> None:
+    now = utcnow()
+    with db.transaction() as cur:
+        cur.execute("UPDATE job_steps SET status = 'running', progress = 0, attempt = attempt + 1,"
+                    " started_at = %s, finished_at = NULL, error_code = NULL, error_message = NULL"
+                    " WHERE job_id = %s AND name = %s", (now, job_id, step))
+        cur.execute("UPDATE jobs SET current_step = %s, updated_at = %s WHERE id = %s",
+                    (step, now, job_id))
+
+
+def progress(job_id: str, step: str, step_progress: int, job_progress: int) -> None:
+    """Progress only moves forward, whatever order concurrent writers land in."""
+    with db.transaction() as cur:
+        cur.execute("UPDATE job_steps SET progress = GREATEST(progress, %s)"
+                    " WHERE job_id = %s AND name = %s", (step_progress, job_id, step))
+        cur.execute("UPDATE jobs SET progress = GREATEST(progress, %s), updated_at = %s"
+                    " WHERE id = %s", (job_progress, utcnow(), job_id))
+
+
+def step_finished(job_id: str, step: str, status: str, *, artifacts: list[str] | None = None,
+                  error_code: str | None = None, error_message: str | None = None) -> None:
+    db.execute(
+        "UPDATE job_steps SET status = %s, finished_at = %s,"
+        " progress = IF(%s = 'succeeded', 100, progress),"
+        " artifacts = COALESCE(%s, artifacts), error_code = %s, error_message = %s"
+        " WHERE job_id = %s AND name = %s",
+        (status, utcnow(), status, json.dumps(artifacts) if artifacts is not None else None,
+         error_code, (error_message or "")[:1000] or None, job_id, step))
+
+
+def add_note(job_id: str, note: str) -> None:
+    db.execute("UPDATE jobs SET notes = JSON_ARRAY_APPEND(COALESCE(notes, JSON_ARRAY()), '$', %s)"
+               " WHERE id = %s AND NOT JSON_CONTAINS(COALESCE(notes, JSON_ARRAY()), JSON_QUOTE(%s))",
+               (note, job_id, note))
+
+
+def succeed(job_id: str, outputs: dict[str, Any]) -> bool:
+    now = utcnow()
+    return db.execute(
+        "UPDATE jobs SET status = 'succeeded', progress = 100, current_step = NULL, outputs = %s,"
+        " finished_at = %s, updated_at = %s WHERE id = %s AND status = 'running'",
+        (json.dumps(outputs), now, now, job_id)) == 1
+
+
+def fail(job_id: str, code: str, message: str, step: str | None) -> bool:
+    now = utcnow()
+    with db.transaction() as cur:
+        changed = cur.execute(
+            "UPDATE jobs SET status = 'failed', error_code = %s, error_message = %s, error_step = %s,"
+            " finished_at = %s, updated_at = %s WHERE id = %s AND status IN ('queued', 'running')",
+            (code, message[:1000], step, now, now, job_id)) == 1
+        if changed:
+            cur.execute("UPDATE job_steps SET status = 'canceled', finished_at = %s"
+                        " WHERE job_id = %s AND status = 'pending'", (now, job_id))
+    return changed
+
+
+def requeue(job_id: str, code: str, message: str, step: str | None) -> int | None:
+    """running -> queued with attempt + 1 after a transient failure; returns the new attempt."""
+    now = utcnow()
+    with db.transaction() as cur:
+        changed = cur.execute(
+            "UPDATE jobs SET status = 'queued', attempt = attempt + 1, current_step = NULL,"
+            " error_code = %s, error_message = %s, error_step = %s, updated_at = %s"
+            " WHERE id = %s AND status = 'running'",
+            (code, message[:1000], step, now, job_id))
+        if not changed:
+            return None
+        cur.execute("SELECT attempt FROM jobs WHERE id = %s", (job_id,))
+        return int(cur.fetchone()["attempt"])
+
+
+def clear_error(job_id: str) -> None:
+    db.execute("UPDATE jobs SET error_code = NULL, error_message = NULL, error_step = NULL"
+               " WHERE id = %s AND status = 'running'", (job_id,))
+
+
+def unfinished(older_than, limit: int) -> list[dict]:
+    """Queued or running jobs untouched since `older_than`, oldest first (for the reaper)."""
+    return db.fetch_all(
+        "SELECT id, status, started_at, attempt FROM jobs WHERE status IN ('queued', 'running')"
+        " AND updated_at < %s ORDER BY updated_at LIMIT %s", (older_than, limit))

@@ -1,0 +1,159 @@
+"""Job rules: submit (idempotent), read, list, and follow a job's events."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from datetime import timedelta
+
+from chalicelib import progress, queue, storage
+from chalicelib.accounts import plan_of
+from chalicelib.auth import Principal
+from chalicelib.db import audit
+from chalicelib.db import jobs as jobs_db
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.ids import iso, new_id, utcnow
+from chalicelib.models import (Event, EventPage, EventType, Job, JobCreate, JobError, JobList,
+                               JobOutputs, JobStatus, Step)
+from chalicelib.pipeline.providers import unknown_providers
+
+log = logging.getLogger(__name__)
+TERMINAL_EVENTS = {EventType.job_succeeded, EventType.job_failed, EventType.job_canceled}
+
+
+def _request_hash(request: dict) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _check_idempotency_key(key: str | None) -> None:
+    if key is not None and not 1 <= len(key) <= 255:
+        raise ValidationFailed("Idempotency-Key must be 1..255 characters", details=[
+            {"field": "Idempotency-Key", "message": "length must be 1..255", "type": "header"}])
+
+
+def _replay(principal: Principal, key: str, request_hash: str) -> Job | None:
+    row = jobs_db.by_idempotency_key(principal.user_id, key)
+    if row is None:
+        return None
+    if row["request_hash"] != request_hash:
+        raise Conflict("This Idempotency-Key was used with a different request",
+                       code="idempotency_key_reused")
+    return to_model(row, jobs_db.steps_of([row["id"]])[row["id"]])
+
+
+def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
+           ip: str | None) -> tuple[Job, bool]:
+    """Accept a job: row in MySQL first (the source of truth), then the queue. -> (job, replayed)"""
+    _check_idempotency_key(idempotency_key)
+    request = body.model_dump(mode="json", exclude_none=True)
+    request_hash = _request_hash(request)
+    if idempotency_key is not None:
+        replayed = _replay(principal, idempotency_key, request_hash)
+        if replayed is not None:
+            return replayed, True
+
+    plan = plan_of(principal.user_id)
+    if body.duration_s > plan.max_duration_s:
+        raise ValidationFailed(f"duration_s is over your plan's limit of {plan.max_duration_s} s",
+                               details=[{"field": "duration_s", "type": "plan_limit",
+                                         "message": f"at most {plan.max_duration_s} on the {plan.name} plan"}])
+    unknown = unknown_providers(body.providers.model_dump(exclude_none=True) if body.providers else {})
+    if unknown:
+        raise ValidationFailed("Unknown provider", code="unknown_provider", details=[
+            {"field": f"providers.{step}", "message": f"unknown provider {name!r}", "type": "unknown_provider"}
+            for step, name in unknown.items()])
+    if body.inputs and body.inputs.reference_image_upload_id:
+        raise ValidationFailed("Upload not found", code="invalid_upload", details=[
+            {"field": "inputs.reference_image_upload_id", "message": "no such upload",
+             "type": "not_found"}])
+
+    job = {"id": new_id("job"), "user_id": principal.user_id, "request": request,
+           "request_hash": request_hash, "idempotency_key": idempotency_key, "created_at": utcnow()}
+    try:
+        jobs_db.insert(job)
+    except jobs_db.DuplicateIdempotencyKey:  # a concurrent twin won the race
+        replayed = _replay(principal, idempotency_key, request_hash)
+        if replayed is None:
+            raise
+        return replayed, True
+    audit.record("job.created", user_id=principal.user_id, ip=ip, target=job["id"])
+    try:
+        progress.emit(job["id"], EventType.job_queued, progress=0, message="Job accepted")
+        queue.enqueue(job["id"])
+    except Exception:  # Redis down: the row says queued, and the reaper enqueues it again
+        log.warning("enqueue failed; the reaper will retry", extra={"job_id": job["id"]},
+                    exc_info=True)
+    return get(principal, job["id"]), False
+
+
+def get(principal: Principal, job_id: str) -> Job:
+    row = jobs_db.get(job_id, principal.user_id)
+    if row is None:
+        raise NotFound("Job not found")
+    return to_model(row, jobs_db.steps_of([job_id])[job_id])
+
+
+def etag(job: Job) -> str:
+    """Over the job's state, not its presigned URLs (fresh, so different, on every read)."""
+    state = job.model_dump(mode="json", exclude={"outputs": {"video_url", "thumbnail_url", "captions_url"}})
+    return '"' + hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:32] + '"'
+
+
+def list_jobs(principal: Principal, status: str | None, limit: int, cursor: str | None) -> JobList:
+    if status is not None and status not in JobStatus.__members__:
+        raise ValidationFailed("Unknown status", details=[
+            {"field": "status", "message": f"one of {', '.join(JobStatus.__members__)}", "type": "enum"}])
+    rows = jobs_db.page(principal.user_id, status, limit, cursor)[:limit + 1]
+    page = rows[:limit]
+    steps = jobs_db.steps_of(row["id"] for row in page)
+    items = [to_model(row, steps[row["id"]]) for row in page]
+    return JobList(items=items, next_cursor=page[-1]["id"] if len(rows) > limit else None)
+
+
+def events(principal: Principal, job_id: str, after: str | None, wait_s: int,
+           until_wait_ends: bool = False) -> EventPage:
+    """Events after `after`. JSON long-poll returns at the first event; SSE (`until_wait_ends`)
+    gathers until `wait_s` is over or the job has ended, since Chalice can't stream."""
+    if jobs_db.get(job_id, principal.user_id) is None:
+        raise NotFound("Job not found")
+    if after is not None and not progress.valid_cursor(after):
+        raise ValidationFailed("Bad cursor", details=[
+            {"field": "after", "message": "not an event id", "type": "cursor"}])
+    deadline = time.monotonic() + wait_s
+    found: list[Event] = []
+    cursor = after
+    while True:
+        batch = progress.read(job_id, cursor, max(0.0, deadline - time.monotonic()))
+        found += batch
+        if batch:
+            cursor = batch[-1].id
+        if not until_wait_ends and found:
+            break
+        if time.monotonic() >= deadline or any(e.type in TERMINAL_EVENTS for e in batch):
+            break
+    row = jobs_db.get(job_id, principal.user_id)
+    return EventPage(events=found, next=cursor or "0-0", status=row["status"])
+
+
+def to_model(row: dict, steps: list[dict]) -> Job:
+    error = None
+    if row["error_code"] and row["status"] in ("failed", "queued"):
+        error = JobError(code=row["error_code"], message=row["error_message"] or "",
+                         step=row["error_step"])
+    outputs = None
+    if row["status"] == "succeeded" and row["outputs"]:
+        keys = row["outputs"]
+        retention = timedelta(days=plan_of(row["user_id"]).retention_days)
+        outputs = JobOutputs(video_url=storage.presigned_get(keys["video"]),
+                             thumbnail_url=storage.presigned_get(keys["thumbnail"]),
+                             captions_url=storage.presigned_get(keys["captions"]),
+                             expires_at=iso(row["created_at"] + retention))
+    return Job(
+        id=row["id"], status=row["status"], progress=row["progress"],
+        current_step=row["current_step"], attempt=row["attempt"],
+        steps=[Step(name=s["name"], status=s["status"], progress=s["progress"], attempt=s["attempt"],
+                    started_at=iso(s["started_at"]), finished_at=iso(s["finished_at"])) for s in steps],
+        error=error, outputs=outputs, request=row["request"], notes=row["notes"] or [],
+        created_at=iso(row["created_at"]), started_at=iso(row["started_at"]),
+        finished_at=iso(row["finished_at"]))

@@ -1,0 +1,219 @@
+"""Pydantic models of the HTTP contract (../shared/API.md). The OpenAPI document is built from them."""
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl
+
+
+class Strict(BaseModel):
+    """Request bodies: unknown fields are an error, so typos don't pass silently."""
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- errors -------------------------------------------------------------------------------
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorReply(BaseModel):
+    error: ErrorBody
+
+
+# ---- accounts -----------------------------------------------------------------------------
+class Credentials(Strict):
+    email: EmailStr = Field(max_length=320)
+    password: str = Field(min_length=10, max_length=1024)
+
+
+class User(BaseModel):
+    id: str
+    email: str
+    created_at: str
+
+
+class TokenReply(BaseModel):
+    user: User
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+
+
+class PlanInfo(BaseModel):
+    name: str
+    monthly_jobs: int
+    max_duration_s: int
+    max_concurrency: int
+    retention_days: int
+
+
+class Usage(BaseModel):
+    period_start: str
+    period_end: str
+    jobs_used: int
+    running: int
+
+
+class Membership(BaseModel):
+    status: str
+    whop_membership_id: str
+
+
+class Me(BaseModel):
+    id: str
+    email: str
+    plan: PlanInfo
+    usage: Usage
+    membership: Membership | None
+
+
+class ApiKeyCreate(Strict):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class ApiKey(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    created_at: str
+    last_used_at: str | None
+
+
+class ApiKeyCreated(BaseModel):
+    id: str
+    name: str
+    key: str
+    prefix: str
+    created_at: str
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKey]
+    next_cursor: str | None
+
+
+# ---- jobs ---------------------------------------------------------------------------------
+class JobStatus(str, Enum):
+    queued = "queued"        # accepted, waiting for a worker (also after a transient failure)
+    running = "running"      # a worker holds it
+    succeeded = "succeeded"  # outputs are in S3
+    failed = "failed"        # out of attempts or a permanent error; `error` says why
+    canceled = "canceled"    # stopped by the user
+
+
+TERMINAL = {JobStatus.succeeded, JobStatus.failed, JobStatus.canceled}
+
+
+class StepStatus(str, Enum):
+    pending = "pending"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    canceled = "canceled"
+    skipped = "skipped"
+
+
+STEP_NAMES = ("concept", "image", "video", "upload")
+
+
+class ProviderChoice(Strict):
+    concept: str | None = Field(None, max_length=64)
+    image: str | None = Field(None, max_length=64)
+    narration: str | None = Field(None, max_length=64)
+    video: str | None = Field(None, max_length=64)
+
+
+class JobInputs(Strict):
+    reference_image_upload_id: str | None = Field(None, max_length=64)
+
+
+class JobCreate(Strict):
+    prompt: str = Field(min_length=1, max_length=2000)
+    duration_s: int = Field(15, ge=5, le=180)
+    aspect: Literal["9:16", "16:9", "1:1"] = "9:16"
+    style: str | None = Field(None, max_length=200)
+    voice: str | None = Field(None, max_length=64)
+    language: str = Field("en", min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    providers: ProviderChoice | None = None
+    inputs: JobInputs | None = None
+    webhook_url: HttpUrl | None = None
+
+
+class Step(BaseModel):
+    name: Literal["concept", "image", "video", "upload"]
+    status: StepStatus
+    progress: int = Field(ge=0, le=100)
+    attempt: int
+    started_at: str | None
+    finished_at: str | None
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+    step: str | None
+
+
+class JobOutputs(BaseModel):
+    video_url: str
+    thumbnail_url: str
+    captions_url: str
+    expires_at: str
+
+
+class Job(BaseModel):
+    id: str
+    status: JobStatus
+    progress: int = Field(ge=0, le=100)
+    current_step: str | None
+    attempt: int
+    steps: list[Step]
+    error: JobError | None
+    outputs: JobOutputs | None
+    request: dict[str, Any]
+    notes: list[str] = Field(default_factory=list, description="Things worth knowing, e.g. a silent narration")
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+
+class JobList(BaseModel):
+    items: list[Job]
+    next_cursor: str | None
+
+
+class EventType(str, Enum):
+    job_queued = "job.queued"
+    job_started = "job.started"
+    step_started = "step.started"
+    step_progress = "step.progress"
+    step_succeeded = "step.succeeded"
+    step_failed = "step.failed"
+    job_retrying = "job.retrying"
+    job_succeeded = "job.succeeded"
+    job_failed = "job.failed"
+    job_canceled = "job.canceled"
+
+
+class Event(BaseModel):
+    id: str
+    type: EventType
+    step: str | None
+    progress: int | None
+    message: str | None
+    at: str
+
+
+class EventPage(BaseModel):
+    events: list[Event]
+    next: str = Field(description="Cursor to pass as `after` next time")
+    status: JobStatus
+
+
+# ---- operations ---------------------------------------------------------------------------
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, str]

@@ -1,0 +1,19 @@
+"""Which provider makes each step's artifact. Offline providers need no key and no network."""
+from __future__ import annotations
+
+# step -> provider names available for it; the first is the default.
+AVAILABLE: dict[str, tuple[str, ...]] = {
+    "concept": ("offline",),
+    "image": ("offline",),
+    "narration": ("offline",),
+    "video": ("offline",),
+}
+
+
+def unknown_providers(choice: dict[str, str]) -> dict[str, str]:
+    """The (step -> name) pairs of `choice` that name no available provider."""
+    return {step: name for step, name in choice.items() if name not in AVAILABLE.get(step, ())}
+
+
+def chosen(request: dict, step: str) -> str:
+    return (request.get("providers") or {}).get(step) or AVAILABLE[step][0]

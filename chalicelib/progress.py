@@ -1,0 +1,66 @@
+"""Progress events: a bounded Redis stream per job, read by the events endpoint.
+
+The stream id is the event id and the client's cursor. Redis may lose streams (it is not the
+source of truth); step boundaries are also kept in MySQL, so a job's state survives.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import redis
+
+from chalicelib import keys
+from chalicelib.config import get_settings
+from chalicelib.ids import iso, utcnow
+from chalicelib.models import Event, EventType
+
+STREAM_TTL_S = 7 * 24 * 3600
+_lock = threading.Lock()
+_client: redis.Redis | None = None
+
+
+def client() -> redis.Redis:
+    """One synchronous Redis client (a thread-safe connection pool) per process."""
+    global _client
+    with _lock:
+        if _client is None:
+            _client = redis.Redis.from_url(get_settings().redis_url, decode_responses=True,
+                                           socket_timeout=30, socket_connect_timeout=2,
+                                           health_check_interval=30)
+        return _client
+
+
+def emit(job_id: str, type_: EventType, *, step: str | None = None, progress: int | None = None,
+         message: str | None = None) -> str:
+    payload = {"type": type_.value, "step": step, "progress": progress, "message": message,
+               "at": iso(utcnow())}
+    name = keys.job_events(job_id)
+    pipe = client().pipeline(transaction=False)
+    pipe.xadd(name, {"e": json.dumps(payload)}, maxlen=get_settings().events_max_per_job,
+              approximate=True)
+    pipe.expire(name, STREAM_TTL_S)
+    event_id, _ = pipe.execute()
+    return event_id
+
+
+def _event(entry_id: str, fields: dict[str, str]) -> Event:
+    return Event(id=entry_id, **json.loads(fields["e"]))
+
+
+def read(job_id: str, after: str | None, wait_s: float, limit: int = 200) -> list[Event]:
+    """Events after the cursor; blocks up to `wait_s` for the first one when there are none yet."""
+    name = keys.job_events(job_id)
+    start = after or "0-0"
+    found: Any = client().xread({name: start}, count=limit)
+    if not found and wait_s > 0:
+        found = client().xread({name: start}, count=limit, block=int(wait_s * 1000))
+    if not found:
+        return []
+    return [_event(entry_id, fields) for entry_id, fields in found[0][1]]
+
+
+def valid_cursor(value: str) -> bool:
+    ms, _, seq = value.partition("-")
+    return ms.isdigit() and (seq == "" or seq.isdigit())

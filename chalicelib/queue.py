@@ -1,0 +1,89 @@
+"""The job queue: BullMQ on Redis. Job data carries only our job id; the spec lives in MySQL.
+
+BullMQ for Python is asyncio-only while the API is synchronous, so each process keeps ONE event
+loop in a daemon thread for all its BullMQ calls (never `asyncio.run` per request: that would
+rebuild the Redis connection and reload the Lua scripts every time).
+"""
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import Future
+from typing import Any, Awaitable, TypeVar
+
+from chalicelib.config import get_settings
+
+T = TypeVar("T")
+JOB_NAME = "render"
+
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+_queue: Any = None
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    global _loop
+    with _lock:
+        if _loop is None or _loop.is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="bullmq-loop", daemon=True).start()
+            _loop = loop
+        return _loop
+
+
+def run(coro: Awaitable[T], timeout: float = 10.0) -> T:
+    """Run a coroutine on the process's BullMQ loop and wait for its result."""
+    future: Future = asyncio.run_coroutine_threadsafe(coro, _background_loop())  # type: ignore[arg-type]
+    return future.result(timeout)
+
+
+def redis_options() -> dict[str, Any]:
+    """Short timeouts and few retries: an API request must fail fast when Redis is down."""
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialBackoff
+
+    return {"decode_responses": True, "socket_timeout": 5, "socket_connect_timeout": 2,
+            "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 2)}
+
+
+async def get_queue() -> Any:
+    global _queue
+    if _queue is None:
+        import redis.asyncio
+        from bullmq import Queue
+
+        settings = get_settings()
+        conn = redis.asyncio.from_url(settings.redis_url, **redis_options())
+        _queue = Queue(settings.queue_name, {"connection": conn, "prefix": settings.queue_prefix})
+    return _queue
+
+
+def job_options(job_id: str, priority: int = 0) -> dict[str, Any]:
+    settings = get_settings()
+    return {
+        "jobId": job_id,  # BullMQ ignores a second add of a live id: re-enqueueing is idempotent
+        "attempts": settings.job_attempts,
+        "backoff": {"type": "exponential", "delay": 2000},
+        "priority": priority,
+        "removeOnComplete": True,
+        # The failed set is the dead-letter queue; MySQL keeps the full history anyway.
+        "removeOnFail": {"count": 10000},
+    }
+
+
+async def _enqueue(job_id: str, priority: int) -> None:
+    queue = await get_queue()
+    await queue.add(JOB_NAME, {"job_id": job_id}, job_options(job_id, priority))
+
+
+def enqueue(job_id: str, priority: int = 0) -> None:
+    run(_enqueue(job_id, priority))
+
+
+async def _counts() -> dict[str, int]:
+    queue = await get_queue()
+    return await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "failed")
+
+
+def counts() -> dict[str, int]:
+    return run(_counts())

@@ -1,0 +1,95 @@
+"""The worker: consumes the BullMQ queue and runs each job's pipeline.
+
+Run: `python -m chalicelib.worker` (locally a plain process, in AWS the ECS container's command).
+`--check` pings Redis and exits 0/1 (the container healthcheck).
+
+BullMQ for Python is asyncio-only and renews job locks on the event loop, so the pipeline
+(pymysql, boto3, Pillow, ffmpeg) runs in a thread via `asyncio.to_thread`; the loop stays free.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+from chalicelib.config import get_settings
+from chalicelib.pipeline import runner
+
+log = logging.getLogger("chalicelib.worker")
+
+# A job whose worker died is taken over after at most lock + stalled interval (~30 s here).
+LOCK_DURATION_MS = 20_000
+STALLED_INTERVAL_MS = 10_000
+
+
+async def process(job, token) -> str:
+    from bullmq import UnrecoverableError
+
+    job_id = job.data["job_id"]
+    final_attempt = job.attemptsMade + 1 >= int(job.opts.get("attempts") or 1)
+    try:
+        return await asyncio.to_thread(runner.run_job, job_id)
+    except runner.JobGone:
+        log.info("job left the running state; dropping it", extra={"job_id": job_id})
+        return "gone"
+    except runner.StepError as exc:
+        step = await asyncio.to_thread(runner.current_step, job_id)
+        if exc.transient and not final_attempt:
+            await asyncio.to_thread(runner.retry_later, job_id, exc, step)
+            raise  # BullMQ schedules the next attempt with backoff
+        await asyncio.to_thread(runner.give_up, job_id, exc, step)
+        shutil.rmtree(Path(get_settings().work_dir) / job_id, ignore_errors=True)
+        raise UnrecoverableError(f"{exc.code}: {exc.message}") from None
+
+
+async def serve() -> None:
+    from bullmq import Worker
+
+    settings = get_settings()
+    worker = Worker(settings.queue_name, process, {
+        "connection": settings.redis_url,
+        "prefix": settings.queue_prefix,
+        "concurrency": settings.worker_concurrency,
+        "lockDuration": LOCK_DURATION_MS,
+        "stalledInterval": STALLED_INTERVAL_MS,
+        "maxStalledCount": 2,
+    })
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker started: queue=%s concurrency=%s", settings.queue_name,
+             settings.worker_concurrency)
+    print("worker ready", flush=True)
+    await stop.wait()
+    log.info("worker stopping: waiting for running jobs")
+    await worker.close()
+
+
+def check() -> int:
+    import redis
+
+    try:
+        redis.Redis.from_url(get_settings().redis_url, socket_connect_timeout=2).ping()
+        return 0
+    except redis.RedisError:
+        return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.worker", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="ping Redis and exit 0 or 1")
+    args = parser.parse_args(argv)
+    if args.check:
+        return check()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(serve())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+"""Scheduled every minute: re-enqueue jobs the queue lost, fail jobs past their deadline.
+
+Locally: `python -m functions.reaper`.
+"""
+from chalicelib import reaper
+
+
+def handler(event, context):
+    return reaper.reconcile()
+
+
+if __name__ == "__main__":
+    print(handler({}, None))
