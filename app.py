@@ -122,4 +122,4 @@ def get_health():
 @app.route("/v1/openapi.json", methods=["GET"])
 @doc("This API's OpenAPI 3.1 document", auth=False)
 def openapi_document():
-    return openapi.build(app)
+    return reply(openapi.build(app))

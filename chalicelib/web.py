@@ -98,8 +98,9 @@ def client_ip(request: Request) -> str | None:
     return (request.context or {}).get("identity", {}).get("sourceIp")
 
 
-def reply(model: BaseModel | None, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    body = model.model_dump(mode="json") if model is not None else None
+def reply(model: BaseModel | dict | None, status: int = 200,
+          headers: dict[str, str] | None = None) -> Response:
+    body = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
     return Response(body=body if body is not None else "", status_code=status,
                     headers={"Content-Type": "application/json", **(headers or {})}
                     if body is not None else (headers or {}))

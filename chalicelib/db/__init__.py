@@ -29,10 +29,13 @@ def connect(database: bool = True) -> pymysql.connections.Connection:
 
 def connection() -> pymysql.connections.Connection:
     conn = getattr(_local, "conn", None)
-    if conn is None or not conn.open:
-        conn = _local.conn = connect()
-    else:
-        conn.ping(reconnect=True)
+    if conn is not None and conn.open:
+        try:
+            conn.ping()
+            return conn
+        except pymysql.Error:
+            close()
+    conn = _local.conn = connect()
     return conn
 
 

@@ -1,0 +1,92 @@
+"""The whole product through real processes: `chalice local` over HTTP, a worker process,
+BullMQ on Redis, MariaDB, S3 on the emulator, ffmpeg and espeak-ng."""
+from __future__ import annotations
+
+import os
+import time
+
+import httpx
+import pytest
+
+from chalicelib import launcher, storage
+from chalicelib.pipeline.probe import probe
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.e2e
+TERMINAL = {"succeeded", "failed", "canceled"}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """API and one worker on their own queue, so in-process tests' jobs don't reach them."""
+    logs = tmp_path_factory.mktemp("stack-logs")
+    port = free_port()
+    env = {"QUEUE_NAME": os.environ["QUEUE_NAME"] + "-e2e", "WORKER_CONCURRENCY": "1"}
+    api = launcher.spawn(launcher.api_command(port), logs / "api.log", env)
+    worker = launcher.spawn(launcher.worker_command(), logs / "worker.log", env)
+    try:
+        launcher.wait_http(f"http://127.0.0.1:{port}/v1/health")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        launcher.stop(worker.pid)
+        launcher.stop(api.pid)
+        for log in sorted(logs.iterdir()):  # shown by pytest only when a test failed
+            print(f"--- {log.name}\n{log.read_text()[-4000:]}")
+
+
+def follow(client: httpx.Client, job_id: str, deadline_s: float = 240) -> list[dict]:
+    """Every event until the job ends, by long-polling the events endpoint."""
+    events, cursor = [], None
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        params = {"wait": 10, **({"after": cursor} if cursor else {})}
+        page = client.get(f"/v1/jobs/{job_id}/events", params=params, timeout=30).json()
+        events += page["events"]
+        cursor = page["next"]
+        if page["status"] in TERMINAL:
+            return events
+    raise AssertionError(f"job {job_id} did not finish in {deadline_s}s: {events[-3:]}")
+
+
+def test_a_prompt_becomes_a_narrated_mp4_in_s3(stack, tmp_path):
+    with httpx.Client(base_url=stack, timeout=30) as client:
+        signup = client.post("/v1/auth/signup", json={"email": f"e2e-{time.time_ns()}@example.com",
+                                                      "password": "a long enough password"})
+        assert signup.status_code == 201
+        client.headers["Authorization"] = f"Bearer {signup.json()['access_token']}"
+
+        submitted = client.post("/v1/jobs", json={"prompt": "Two robots plant a garden on the moon",
+                                                  "duration_s": 6, "aspect": "9:16"})
+        assert submitted.status_code == 202
+        job_id = submitted.json()["id"]
+
+        events = follow(client, job_id)
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        assert job["status"] == "succeeded", job["error"]
+
+        types = [e["type"] for e in events]
+        assert types[0] == "job.queued" and types[-1] == "job.succeeded"
+        for step in ("concept", "image", "video", "upload"):
+            assert types.count("step.succeeded") == 4 and ("step.started", step) in \
+                {(e["type"], e["step"]) for e in events}
+        reported = [e["progress"] for e in events if e["progress"] is not None]
+        assert reported == sorted(reported) and reported[-1] == 100
+        assert [s["status"] for s in job["steps"]] == ["succeeded"] * 4
+        assert job["progress"] == 100 and job["finished_at"] and job["error"] is None
+
+        video = tmp_path / "video.mp4"
+        video.write_bytes(httpx.get(job["outputs"]["video_url"], timeout=60).raise_for_status().content)
+        info = probe(video)
+        assert info["video_codec"] == "h264"
+        assert (info["width"], info["height"]) == (1080, 1920)
+        assert abs(info["duration_s"] - 6) <= 0.6
+        assert info["audio_codec"] == "aac"
+        assert video.read_bytes()[4:8] == b"ftyp"
+
+        thumbnail = httpx.get(job["outputs"]["thumbnail_url"], timeout=30).raise_for_status().content
+        assert thumbnail[:3] == b"\xff\xd8\xff"
+        captions = httpx.get(job["outputs"]["captions_url"], timeout=30).raise_for_status().text
+        assert captions.startswith("1\n") and "-->" in captions
+
+        for key in ("concept/concept.json", "image/scene-01.png", "video/video.mp4", "output/video.mp4"):
+            assert storage.exists(f"jobs/{job_id}/{key}"), key
