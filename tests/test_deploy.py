@@ -1,0 +1,146 @@
+"""Deployment files: the SAM template lints clean and points at real handlers, the worker image
+runs the worker as a non-root user, and the compose stack listens on loopback only.
+
+Uses only the repository's files (no network, no Docker, no AWS).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template.yaml"
+DOCKERFILE = ROOT / "containers" / "worker" / "Dockerfile"
+COMPOSE = ROOT / "localstack" / "docker-compose.yml"
+INIT_HOOK = ROOT / "localstack" / "init" / "ready.d" / "10_resources.py"
+
+FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
+
+
+def _cfn_lint_command() -> list[str]:
+    """The cfn-lint installed next to this interpreter (the project's venv), else on PATH."""
+    exe = Path(sys.executable).parent / ("cfn-lint.exe" if os.name == "nt" else "cfn-lint")
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("cfn-lint")
+    if found:
+        return [found]
+    pytest.fail("cfn-lint is not installed (it is in requirements-dev.txt)")
+
+
+def _load_template() -> dict:
+    # cfn-lint's loader understands the short-form intrinsic tags (!Ref, !Sub, !GetAtt ...).
+    from cfnlint.decode import cfn_yaml
+
+    return cfn_yaml.loads(TEMPLATE.read_text(), str(TEMPLATE))
+
+
+def _handlers() -> list[tuple[str, str]]:
+    template = _load_template()
+    global_handler = template.get("Globals", {}).get("Function", {}).get("Handler")
+    found = []
+    for name, resource in template["Resources"].items():
+        if resource.get("Type") in FUNCTION_TYPES:
+            handler = resource.get("Properties", {}).get("Handler", global_handler)
+            assert isinstance(handler, str), f"{name}: Handler must be a literal string"
+            found.append((name, handler))
+    return found
+
+
+def test_cfn_lint_is_clean():
+    proc = subprocess.run(
+        [*_cfn_lint_command(), str(TEMPLATE.name)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, f"cfn-lint exit {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+
+
+def test_template_declares_functions():
+    names = dict(_handlers())
+    assert names.get("APIHandler") == "app.app"
+    assert names.get("ReaperFunction") == "functions.reaper.handler"
+
+
+# Each handler is imported in a fresh interpreter at the repository root, as Lambda would
+# (module path relative to CodeUri "."), so app/settings state does not leak between tests.
+_IMPORT_CHECK = """
+import importlib, sys
+module_name, attr = sys.argv[1].rsplit(".", 1)
+module = importlib.import_module(module_name)
+target = getattr(module, attr)
+assert callable(target), f"{sys.argv[1]} is not callable: {target!r}"
+"""
+
+
+@pytest.mark.parametrize("resource,handler", _handlers())
+def test_handler_resolves_to_a_callable(resource, handler):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORT_CHECK, handler],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, f"{resource}: handler {handler!r} does not resolve:\n{proc.stderr}"
+
+
+def _dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with continuation lines joined and comments dropped."""
+    instructions, pending = [], ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        line = raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line, pending = pending + line, ""
+        keyword, _, args = line.partition(" ")
+        instructions.append((keyword.upper(), args.strip()))
+    return instructions
+
+
+def test_worker_image_runs_the_worker():
+    cmds = [args for keyword, args in _dockerfile_instructions() if keyword == "CMD"]
+    assert cmds, "Dockerfile has no CMD"
+    assert json.loads(cmds[-1]) == ["python", "-m", "chalicelib.worker"]
+
+
+def test_worker_image_runs_as_non_root():
+    users = [args for keyword, args in _dockerfile_instructions() if keyword == "USER"]
+    assert users, "Dockerfile has no USER line"
+    user = users[-1].split(":", 1)[0].strip()
+    assert user and user not in ("root", "0"), f"the image runs as {users[-1]!r}"
+
+
+def test_compose_ports_are_loopback_only():
+    compose = yaml.safe_load(COMPOSE.read_text())
+    published = []
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            if isinstance(port, dict):  # long syntax
+                published.append((name, port.get("host_ip"), port))
+            else:
+                published.append((name, str(port).split(":", 1)[0] if str(port).count(":") == 2 else None, port))
+    assert published, "no published ports"
+    exposed = [(name, port) for name, host_ip, port in published if host_ip != "127.0.0.1"]
+    assert not exposed, f"ports not bound to 127.0.0.1: {exposed}"
+
+
+def test_init_hook_runs_under_localstack_exec():
+    # LocalStack exec()s ready.d/*.py with empty globals: no __name__ to guard on, and a
+    # sys.exit() would escape into LocalStack's own process.
+    import ast
+
+    tree = ast.parse(INIT_HOOK.read_text(), str(INIT_HOOK))
+    for node in ast.walk(tree):
+        assert not (isinstance(node, ast.Name) and node.id in ("__name__", "__file__")), \
+            f"line {node.lineno}: {node.id} is undefined under LocalStack"
+        assert not (isinstance(node, ast.Attribute) and node.attr == "exit"), \
+            f"line {node.lineno}: exit() inside LocalStack's process"
