@@ -4,10 +4,12 @@ Contract: ../shared/API.md. Errors leave through `web.error_envelope` as `{"erro
 """
 from chalice import Chalice, Response
 
-from chalicelib import accounts, auth, health, jobs, openapi, sse, web
-from chalicelib.models import (ApiKeyCreate, ApiKeyCreated, ApiKeyList, Credentials, EventPage,
-                               Health, Job, JobCreate, JobList, Me, TokenReply)
-from chalicelib.web import ANY_CONTENT, doc, reply
+from chalicelib import accounts, auth, health, jobs, openapi, provider_keys, sse, web
+from chalicelib.billing import whop
+from chalicelib.models import (ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditPage, Credentials,
+                               EventPage, Health, Job, JobCreate, JobList, Me, ProviderKey,
+                               ProviderKeyList, ProviderKeyPut, TokenReply, WebhookAck)
+from chalicelib.web import ANY_CONTENT, current_request as request, doc, reply
 
 app = Chalice(app_name="media-orchestrator")
 app.register_middleware(web.error_envelope, "http")
@@ -15,24 +17,28 @@ LIST_QUERY = {"limit": "1..100, default 20", "cursor": "next_cursor of the previ
 
 
 def caller() -> auth.Principal:
-    return auth.authenticate(app.current_request.headers.get("authorization"))
+    return auth.authenticate(request().headers.get("authorization"))
 
 
 def ip() -> str | None:
-    return web.client_ip(app.current_request)
+    return web.client_ip(request())
+
+
+def page_args() -> tuple[int, str | None]:
+    return web.query_int(request(), "limit", 20, 1, 100), web.query_str(request(), "cursor")
 
 
 # ---- accounts -----------------------------------------------------------------------------
 @app.route("/v1/auth/signup", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Create an account", body=Credentials, reply=TokenReply, status=201, auth=False, errors=(409,))
+@doc("Create an account", body=Credentials, reply=TokenReply, status=201, auth=False, errors=(409, 429))
 def signup():
-    return reply(accounts.signup(web.parse(Credentials, app.current_request), ip()), 201)
+    return reply(accounts.signup(web.parse(Credentials, request()), ip()), 201)
 
 
 @app.route("/v1/auth/login", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Get an access token", body=Credentials, reply=TokenReply, auth=False, errors=(401, 429))
+@doc("Get an access token", body=Credentials, reply=TokenReply, auth=False, errors=(429,))
 def login():
-    return reply(accounts.login(web.parse(Credentials, app.current_request), ip()))
+    return reply(accounts.login(web.parse(Credentials, request()), ip()))
 
 
 @app.route("/v1/me", methods=["GET"])
@@ -46,16 +52,13 @@ def me():
      status=201)
 def create_api_key():
     principal = caller()
-    body = web.parse(ApiKeyCreate, app.current_request)
-    return reply(accounts.create_api_key(principal, body, ip()), 201)
+    return reply(accounts.create_api_key(principal, web.parse(ApiKeyCreate, request()), ip()), 201)
 
 
 @app.route("/v1/api-keys", methods=["GET"])
 @doc("List API keys", reply=ApiKeyList, query=LIST_QUERY, errors=(422,))
 def list_api_keys():
-    request = app.current_request
-    return reply(accounts.list_api_keys(caller(), web.query_int(request, "limit", 20, 1, 100),
-                                        web.query_str(request, "cursor")))
+    return reply(accounts.list_api_keys(caller(), *page_args()))
 
 
 @app.route("/v1/api-keys/{key_id}", methods=["DELETE"])
@@ -65,15 +68,42 @@ def delete_api_key(key_id):
     return reply(None, 204)
 
 
+@app.route("/v1/provider-keys/{provider}", methods=["PUT"], content_types=ANY_CONTENT)
+@doc("Store your own key for a provider (encrypted; only last4 is ever shown)",
+     body=ProviderKeyPut, reply=ProviderKey, errors=(404,))
+def put_provider_key(provider):
+    principal = caller()
+    body = web.parse(ProviderKeyPut, request())
+    return reply(provider_keys.put(principal, provider, body, ip()))
+
+
+@app.route("/v1/provider-keys", methods=["GET"])
+@doc("List your provider keys (never the keys)", reply=ProviderKeyList)
+def list_provider_keys():
+    return reply(provider_keys.list_keys(caller()))
+
+
+@app.route("/v1/provider-keys/{provider}", methods=["DELETE"])
+@doc("Remove a provider key", status=204, errors=(404,))
+def delete_provider_key(provider):
+    provider_keys.delete(caller(), provider, ip())
+    return reply(None, 204)
+
+
+@app.route("/v1/audit-log", methods=["GET"])
+@doc("Your account's audit log, newest first", reply=AuditPage, query=LIST_QUERY, errors=(422,))
+def audit_log():
+    return reply(accounts.audit_log(caller(), *page_args()))
+
+
 # ---- jobs ---------------------------------------------------------------------------------
 @app.route("/v1/jobs", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Submit a job (Idempotency-Key header supported)", body=JobCreate, reply=Job, status=202,
-     errors=(402, 409))
+     errors=(402, 409, 429))
 def submit_job():
     principal = caller()
-    request = app.current_request
-    body = web.parse(JobCreate, request)
-    job, replayed = jobs.submit(principal, body, request.headers.get("idempotency-key"), ip())
+    body = web.parse(JobCreate, request())
+    job, replayed = jobs.submit(principal, body, request().headers.get("idempotency-key"), ip())
     return reply(job, 202, {"Idempotent-Replayed": "true"} if replayed else None)
 
 
@@ -81,10 +111,7 @@ def submit_job():
 @doc("List jobs, newest first", reply=JobList, query={"status": "filter by status", **LIST_QUERY},
      errors=(422,))
 def list_jobs():
-    request = app.current_request
-    return reply(jobs.list_jobs(caller(), web.query_str(request, "status"),
-                                web.query_int(request, "limit", 20, 1, 100),
-                                web.query_str(request, "cursor")))
+    return reply(jobs.list_jobs(caller(), web.query_str(request(), "status"), *page_args()))
 
 
 @app.route("/v1/jobs/{job_id}", methods=["GET"])
@@ -92,7 +119,7 @@ def list_jobs():
 def get_job(job_id):
     job = jobs.get(caller(), job_id)
     tag = jobs.etag(job)
-    if app.current_request.headers.get("if-none-match") == tag:
+    if request().headers.get("if-none-match") == tag:
         return Response(body="", status_code=304, headers={"ETag": tag})
     return reply(job, headers={"ETag": tag, "Cache-Control": "no-cache"})
 
@@ -101,14 +128,23 @@ def get_job(job_id):
 @doc("Events after a cursor, long-polling up to `wait` s; SSE with Accept: text/event-stream",
      reply=EventPage, query={"after": "event id cursor", "wait": "0..20 seconds"}, errors=(404, 422))
 def job_events(job_id):
-    request = app.current_request
-    as_sse = sse.wanted(request.headers.get("accept"))
-    after = web.query_str(request, "after") or (request.headers.get("last-event-id") if as_sse else None)
-    page = jobs.events(caller(), job_id, after, web.query_int(request, "wait", 0, 0, 20),
+    req = request()
+    as_sse = sse.wanted(req.headers.get("accept"))
+    after = web.query_str(req, "after") or (req.headers.get("last-event-id") if as_sse else None)
+    page = jobs.events(caller(), job_id, after, web.query_int(req, "wait", 0, 0, 20),
                        until_wait_ends=as_sse)
     if as_sse:
         return Response(body=sse.frames(page), status_code=200, headers=sse.HEADERS)
     return reply(page)
+
+
+# ---- billing ------------------------------------------------------------------------------
+@app.route("/v1/webhooks/whop", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Whop webhooks (Standard Webhooks signature over the raw body)", reply=WebhookAck,
+     auth=False, errors=(400, 401))
+def whop_webhook():
+    req = request()
+    return reply(whop.receive(req.raw_body or b"", dict(req.headers)))
 
 
 # ---- operations ---------------------------------------------------------------------------

@@ -1,15 +1,17 @@
 """Account rules: signup, login, the caller's profile and plan, API keys."""
 from __future__ import annotations
 
-from datetime import datetime
+import json
 
-from chalicelib import auth
-from chalicelib.config import FREE_PLAN, Plan
-from chalicelib.db import api_keys, audit, jobs, users
-from chalicelib.errors import Conflict, NotFound, Unauthorized
+from chalicelib import auth, ratelimit
+from chalicelib.billing.plans import entitlement
+from chalicelib.config import get_settings
+from chalicelib.db import api_keys, audit, billing, jobs, users
+from chalicelib.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from chalicelib.ids import iso, utcnow
-from chalicelib.models import (ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyList, Credentials, Me,
-                               PlanInfo, TokenReply, Usage, User)
+from chalicelib.models import (ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditEntry,
+                               AuditPage, Credentials, Me, Membership, PlanInfo, TokenReply, Usage,
+                               User)
 
 
 def _user(row: dict) -> User:
@@ -22,49 +24,51 @@ def _token_reply(row: dict) -> TokenReply:
 
 
 def signup(body: Credentials, ip: str | None) -> TokenReply:
+    ratelimit.hit("auth", ip or "unknown", get_settings().rate_limit_auth)
     email = body.email.lower()
     try:
         row = users.create(email, auth.hash_password(body.password))
     except users.EmailTaken:
         raise Conflict("An account with this email already exists", code="email_taken") from None
     audit.record("user.signup", user_id=row["id"], ip=ip)
+    for membership in billing.attach_memberships_by_email(row["id"], email):
+        audit.record("membership.attached", user_id=row["id"], target=membership["id"],
+                     details={"plan": membership["plan"], "active": bool(membership["active"])})
     return _token_reply(row)
 
 
 def login(body: Credentials, ip: str | None) -> TokenReply:
-    row = users.by_email(body.email.lower())
+    ratelimit.hit("auth", ip or "unknown", get_settings().rate_limit_auth)
+    email = body.email.lower()
+    ratelimit.check_login_allowed(email)
+    row = users.by_email(email)
     if not auth.verify_password(row["password_hash"] if row else None, body.password):
+        ratelimit.login_failed(email)
         audit.record("user.login_failed", user_id=row["id"] if row else None, ip=ip)
         raise Unauthorized("Email or password is wrong", code="invalid_credentials")
+    ratelimit.login_succeeded(email)
     if auth.needs_rehash(row["password_hash"]):
         users.set_password_hash(row["id"], auth.hash_password(body.password))
     return _token_reply(row)
-
-
-def plan_of(user_id: str) -> Plan:
-    """Everyone is on free until billing (Whop memberships) assigns a plan."""
-    return FREE_PLAN
-
-
-def billing_period(now: datetime) -> tuple[datetime, datetime]:
-    """The calendar month in UTC."""
-    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = start.replace(year=start.year + 1, month=1) if start.month == 12 \
-        else start.replace(month=start.month + 1)
-    return start, end
 
 
 def me(principal: auth.Principal) -> Me:
     row = users.by_id(principal.user_id)
     if row is None:
         raise NotFound("User not found")
-    plan = plan_of(row["id"])
-    start, end = billing_period(utcnow())
-    usage = Usage(period_start=iso(start), period_end=iso(end),
-                  jobs_used=jobs.count_in_period(row["id"], start, end),
+    ent = entitlement(row["id"], utcnow())
+    usage = Usage(period_start=iso(ent.period_start), period_end=iso(ent.period_end),
+                  jobs_used=billing.used(row["id"], ent.period_start),
                   running=jobs.count_running(row["id"]))
-    return Me(id=row["id"], email=row["email"], plan=PlanInfo(**plan.as_dict()), usage=usage,
-              membership=None)
+    membership = None
+    if ent.membership:
+        membership = Membership(status=ent.membership["status"],
+                                whop_membership_id=ent.membership["id"],
+                                plan=ent.membership["plan"],
+                                cancel_at_period_end=bool(ent.membership["cancel_at_period_end"]),
+                                renewal_period_end=iso(ent.membership["renewal_period_end"]))
+    return Me(id=row["id"], email=row["email"], plan=PlanInfo(**ent.plan.public()), usage=usage,
+              membership=membership)
 
 
 def create_api_key(principal: auth.Principal, body: ApiKeyCreate, ip: str | None) -> ApiKeyCreated:
@@ -86,3 +90,14 @@ def delete_api_key(principal: auth.Principal, key_id: str, ip: str | None) -> No
     if not api_keys.delete(principal.user_id, key_id):
         raise NotFound("API key not found")
     audit.record("api_key.revoked", user_id=principal.user_id, ip=ip, target=key_id)
+
+
+def audit_log(principal: auth.Principal, limit: int, cursor: str | None) -> AuditPage:
+    if cursor is not None and not cursor.isdigit():
+        raise ValidationFailed("Bad cursor", details=[{"field": "cursor", "message": "not a cursor",
+                                                       "type": "cursor"}])
+    rows = audit.page(principal.user_id, limit, int(cursor) if cursor else None)
+    items = [AuditEntry(id=str(r["id"]), action=r["action"], target=r["target"], ip=r["ip"],
+                        details=json.loads(r["details"]) if r["details"] else None,
+                        at=iso(r["created_at"])) for r in rows[:limit]]
+    return AuditPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)

@@ -1,31 +1,40 @@
 """One settings object, read from the environment (and `.env`) and validated once per process."""
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from urllib.parse import unquote, urlparse
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_JWT_SECRET = "local-development-only-jwt-secret-change-me"
 
 
-class Plan:
-    """A plan's limits. Billing (Whop) decides which plan a user is on; free until then."""
+class Plan(BaseModel):
+    """A plan's limits. A user's active Whop membership decides the plan; free without one."""
+    name: str
+    monthly_jobs: int = Field(ge=0)
+    max_duration_s: int = Field(ge=5)
+    max_concurrency: int = Field(ge=1)
+    retention_days: int = Field(ge=1)
+    priority: int = Field(ge=1, le=2_097_152, description="BullMQ priority: lower runs first")
+    upload_max_bytes: int = Field(ge=1)
+    rank: int = Field(description="When a user holds several memberships, the highest rank wins")
 
-    def __init__(self, name: str, monthly_jobs: int, max_duration_s: int, max_concurrency: int,
-                 retention_days: int):
-        self.name = name
-        self.monthly_jobs = monthly_jobs
-        self.max_duration_s = max_duration_s
-        self.max_concurrency = max_concurrency
-        self.retention_days = retention_days
-
-    def as_dict(self) -> dict:
-        return dict(vars(self))
+    def public(self) -> dict:
+        return self.model_dump(include={"name", "monthly_jobs", "max_duration_s",
+                                        "max_concurrency", "retention_days"})
 
 
-FREE_PLAN = Plan("free", monthly_jobs=5, max_duration_s=30, max_concurrency=1, retention_days=7)
+MB = 1024 * 1024
+DEFAULT_PLANS = {
+    "free": Plan(name="free", monthly_jobs=5, max_duration_s=30, max_concurrency=1,
+                 retention_days=7, priority=100, upload_max_bytes=10 * MB, rank=0),
+    "pro": Plan(name="pro", monthly_jobs=200, max_duration_s=120, max_concurrency=3,
+                retention_days=30, priority=10, upload_max_bytes=50 * MB, rank=1),
+    "business": Plan(name="business", monthly_jobs=2000, max_duration_s=180, max_concurrency=10,
+                     retention_days=90, priority=1, upload_max_bytes=200 * MB, rank=2),
+}
 
 
 class Settings(BaseSettings):
@@ -51,13 +60,36 @@ class Settings(BaseSettings):
     events_max_per_job: int = 2000
     work_dir: str = "/tmp/media-work"
 
+    # Billing. PLANS overrides the defaults per field, e.g. {"free": {"monthly_jobs": 10}}.
+    plans: dict[str, dict] = Field(default_factory=dict)
+    whop_plan_map: dict[str, str] = Field(default_factory=dict, description="Whop plan id -> our plan")
+    whop_webhook_secret: SecretStr | None = None
+    kms_key_id: str = "alias/media-provider-keys"
+
+    # Rate limits ("N/second|minute|hour"): per IP on auth, per user on submissions and uploads.
+    rate_limit_auth: str = "20/minute"
+    rate_limit_jobs: str = "60/minute"
+    rate_limit_uploads: str = "60/minute"
+    login_failures_allowed: int = 5  # per account per 15 minutes, then each try waits longer
+
     @model_validator(mode="after")
     def _stage_rules(self) -> "Settings":
         if self.stage == "local" and self.aws_endpoint_url is None:
             self.aws_endpoint_url = "http://127.0.0.1:4566"
         if self.stage != "local" and self.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET:
             raise ValueError("JWT_SECRET must be set outside the local stage")
+        unknown = set(self.plans) - set(DEFAULT_PLANS) | set(self.whop_plan_map.values()) - set(DEFAULT_PLANS)
+        if unknown:
+            raise ValueError(f"unknown plan names in PLANS / WHOP_PLAN_MAP: {sorted(unknown)}")
         return self
+
+    @cached_property
+    def plan_table(self) -> dict[str, Plan]:
+        table = {}
+        for name, default in DEFAULT_PLANS.items():
+            table[name] = Plan.model_validate({**default.model_dump(), **self.plans.get(name, {}),
+                                               "name": name})
+        return table
 
     def mysql_params(self) -> dict:
         """pymysql.connect() keyword arguments parsed from DATABASE_URL."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from chalicelib import db, progress, storage
+from chalicelib import db, redis_client, storage
 from chalicelib.models import Health
 
 log = logging.getLogger(__name__)
@@ -15,7 +15,7 @@ def _mysql() -> None:
 
 
 def _redis() -> None:
-    progress.client().ping()
+    redis_client.client().ping()
 
 
 CHECKS: dict[str, Callable[[], None]] = {"mysql": _mysql, "redis": _redis,

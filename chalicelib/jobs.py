@@ -7,12 +7,13 @@ import logging
 import time
 from datetime import timedelta
 
-from chalicelib import progress, queue, storage
-from chalicelib.accounts import plan_of
+from chalicelib import progress, queue, ratelimit, storage
 from chalicelib.auth import Principal
-from chalicelib.db import audit
+from chalicelib.billing.plans import entitlement, plan_named
+from chalicelib.config import get_settings
+from chalicelib.db import audit, billing
 from chalicelib.db import jobs as jobs_db
-from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.errors import Conflict, NotFound, QuotaExceeded, ValidationFailed
 from chalicelib.ids import iso, new_id, utcnow
 from chalicelib.models import (Event, EventPage, EventType, Job, JobCreate, JobError, JobList,
                                JobOutputs, JobStatus, Step)
@@ -46,6 +47,7 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
            ip: str | None) -> tuple[Job, bool]:
     """Accept a job: row in MySQL first (the source of truth), then the queue. -> (job, replayed)"""
     _check_idempotency_key(idempotency_key)
+    ratelimit.hit("jobs", principal.user_id, get_settings().rate_limit_jobs)
     request = body.model_dump(mode="json", exclude_none=True)
     request_hash = _request_hash(request)
     if idempotency_key is not None:
@@ -53,7 +55,9 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
         if replayed is not None:
             return replayed, True
 
-    plan = plan_of(principal.user_id)
+    now = utcnow()
+    ent = entitlement(principal.user_id, now)
+    plan = ent.plan
     if body.duration_s > plan.max_duration_s:
         raise ValidationFailed(f"duration_s is over your plan's limit of {plan.max_duration_s} s",
                                details=[{"field": "duration_s", "type": "plan_limit",
@@ -68,10 +72,16 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
             {"field": "inputs.reference_image_upload_id", "message": "no such upload",
              "type": "not_found"}])
 
-    job = {"id": new_id("job"), "user_id": principal.user_id, "request": request,
-           "request_hash": request_hash, "idempotency_key": idempotency_key, "created_at": utcnow()}
+    job = {"id": new_id("job"), "user_id": principal.user_id, "request": request, "plan": plan.name,
+           "request_hash": request_hash, "idempotency_key": idempotency_key, "created_at": now}
+    billing.ensure_counter(principal.user_id, ent.period_start, ent.period_end)
     try:
-        jobs_db.insert(job)
+        jobs_db.insert(job, ent.period_start, plan.monthly_jobs)
+    except jobs_db.QuotaFull:
+        raise QuotaExceeded(f"Your {plan.name} plan's {plan.monthly_jobs} jobs for this period are used",
+                            details={"limit": plan.monthly_jobs,
+                                     "used": billing.used(principal.user_id, ent.period_start),
+                                     "resets_at": iso(ent.period_end), "plan": plan.name}) from None
     except jobs_db.DuplicateIdempotencyKey:  # a concurrent twin won the race
         replayed = _replay(principal, idempotency_key, request_hash)
         if replayed is None:
@@ -80,7 +90,7 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
     audit.record("job.created", user_id=principal.user_id, ip=ip, target=job["id"])
     try:
         progress.emit(job["id"], EventType.job_queued, progress=0, message="Job accepted")
-        queue.enqueue(job["id"])
+        queue.enqueue(job["id"], priority=plan.priority)
     except Exception:  # Redis down: the row says queued, and the reaper enqueues it again
         log.warning("enqueue failed; the reaper will retry", extra={"job_id": job["id"]},
                     exc_info=True)
@@ -104,7 +114,7 @@ def list_jobs(principal: Principal, status: str | None, limit: int, cursor: str 
     if status is not None and status not in JobStatus.__members__:
         raise ValidationFailed("Unknown status", details=[
             {"field": "status", "message": f"one of {', '.join(JobStatus.__members__)}", "type": "enum"}])
-    rows = jobs_db.page(principal.user_id, status, limit, cursor)[:limit + 1]
+    rows = jobs_db.page(principal.user_id, status, limit, cursor)
     page = rows[:limit]
     steps = jobs_db.steps_of(row["id"] for row in page)
     items = [to_model(row, steps[row["id"]]) for row in page]
@@ -144,7 +154,7 @@ def to_model(row: dict, steps: list[dict]) -> Job:
     outputs = None
     if row["status"] == "succeeded" and row["outputs"]:
         keys = row["outputs"]
-        retention = timedelta(days=plan_of(row["user_id"]).retention_days)
+        retention = timedelta(days=plan_named(row["plan"]).retention_days)
         outputs = JobOutputs(video_url=storage.presigned_get(keys["video"]),
                              thumbnail_url=storage.presigned_get(keys["thumbnail"]),
                              captions_url=storage.presigned_get(keys["captions"]),

@@ -9,3 +9,16 @@ def job_events(job_id: str) -> str:
 def job_cancel(job_id: str) -> str:
     """Set when a user cancels; the worker holding the job polls it."""
     return f"media:job:{job_id}:cancel"
+
+
+RATE_LIMIT_PREFIX = "media:rl"  # the `limits` library's counters live under this prefix
+
+
+def login_failures(account: str) -> str:
+    """Failed logins of one account (hashed email) in the current window."""
+    return f"media:login:{account}:failures"
+
+
+def login_blocked(account: str) -> str:
+    """Present while an account's next login attempt must wait; its TTL is the wait."""
+    return f"media:login:{account}:blocked"

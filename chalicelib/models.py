@@ -60,6 +60,9 @@ class Usage(BaseModel):
 class Membership(BaseModel):
     status: str
     whop_membership_id: str
+    plan: str
+    cancel_at_period_end: bool
+    renewal_period_end: str | None
 
 
 class Me(BaseModel):
@@ -217,3 +220,41 @@ class EventPage(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     checks: dict[str, str]
+
+
+# ---- provider keys, audit, webhooks -------------------------------------------------------
+class ProviderKeyPut(Strict):
+    api_key: str = Field(min_length=8, max_length=500, pattern=r"^\S+$")
+    base_url: HttpUrl | None = Field(None, description="An OpenAI-compatible server, e.g. Ollama or vLLM")
+
+
+class ProviderKey(BaseModel):
+    provider: str
+    last4: str
+    base_url: str | None
+    updated_at: str
+
+
+class ProviderKeyList(BaseModel):
+    items: list[ProviderKey]
+    next_cursor: str | None = None
+
+
+class AuditEntry(BaseModel):
+    id: str
+    action: str
+    target: str | None
+    ip: str | None
+    details: dict[str, Any] | None
+    at: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
+    next_cursor: str | None
+
+
+class WebhookAck(BaseModel):
+    received: bool
+    duplicate: bool = False
+    handled: bool = Field(description="False for event types we only record")

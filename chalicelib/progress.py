@@ -6,30 +6,15 @@ source of truth); step boundaries are also kept in MySQL, so a job's state survi
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
-import redis
-
 from chalicelib import keys
+from chalicelib.redis_client import client
 from chalicelib.config import get_settings
 from chalicelib.ids import iso, utcnow
 from chalicelib.models import Event, EventType
 
 STREAM_TTL_S = 7 * 24 * 3600
-_lock = threading.Lock()
-_client: redis.Redis | None = None
-
-
-def client() -> redis.Redis:
-    """One synchronous Redis client (a thread-safe connection pool) per process."""
-    global _client
-    with _lock:
-        if _client is None:
-            _client = redis.Redis.from_url(get_settings().redis_url, decode_responses=True,
-                                           socket_timeout=30, socket_connect_timeout=2,
-                                           health_check_interval=30)
-        return _client
 
 
 def emit(job_id: str, type_: EventType, *, step: str | None = None, progress: int | None = None,

@@ -9,22 +9,14 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from chalicelib import progress, queue
+from chalicelib import lifecycle, queue
 from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
-from chalicelib.models import EventType
 
 log = logging.getLogger(__name__)
 
 GRACE = timedelta(seconds=60)  # leave alone what changed within this (just enqueued, just ran)
 JOB_DEADLINE = timedelta(minutes=30)
-
-
-def _fail(job_id: str, code: str, message: str) -> bool:
-    if jobs_db.fail(job_id, code, message, None):
-        progress.emit(job_id, EventType.job_failed, message=f"{code}: {message}")
-        return True
-    return False
 
 
 async def _states(job_ids: list[str]) -> dict[str, str]:
@@ -41,10 +33,10 @@ def reconcile(now=None, limit: int = 500) -> dict[str, int]:
     for row in rows:
         job_id, state = row["id"], states.get(row["id"], "unknown")
         if row["status"] == "running" and row["started_at"] and now - row["started_at"] > JOB_DEADLINE:
-            counts["timed_out"] += _fail(job_id, "timeout", "The job ran past its deadline")
+            counts["timed_out"] += lifecycle.fail(job_id, "timeout", "The job ran past its deadline", None)
         elif state == "failed":
-            counts["worker_lost"] += _fail(job_id, "worker_lost",
-                                           "The job's worker stopped too many times")
+            counts["worker_lost"] += lifecycle.fail(job_id, "worker_lost",
+                                                    "The job's worker stopped too many times", None)
         elif state in ("unknown", "completed"):
             queue.enqueue(job_id)
             counts["requeued"] += 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar
 from typing import Any, Callable, TypeVar
 
 from chalice.app import Request, Response
@@ -21,6 +22,15 @@ _CHALICE_CODES = {400: "bad_request", 403: "not_found", 404: "not_found",
                   415: "unsupported_media_type"}
 
 
+# The request being handled. Chalice's `app.current_request` is one attribute on a shared
+# object, which `chalice local`'s threads overwrite under each other; this is per thread.
+_request: ContextVar[Request] = ContextVar("request")
+
+
+def current_request() -> Request:
+    return _request.get()
+
+
 def error_response(status: int, code: str, message: str, details: Any = None,
                    headers: dict[str, str] | None = None) -> Response:
     return Response(body={"error": {"code": code, "message": message, "details": details}},
@@ -29,6 +39,7 @@ def error_response(status: int, code: str, message: str, details: Any = None,
 
 def error_envelope(event: Any, get_response: Callable[[Any], Response]) -> Response:
     """Chalice middleware: every error leaves as `{"error": {code, message, details}}`."""
+    token = _request.set(event)
     try:
         response = get_response(event)
     except ApiError as exc:
@@ -36,6 +47,8 @@ def error_envelope(event: Any, get_response: Callable[[Any], Response]) -> Respo
     except Exception:  # a bug, not the client's fault; logged with its traceback
         log.exception("unhandled error")
         return error_response(500, "internal_error", "An internal error occurred")
+    finally:
+        _request.reset(token)
     body = response.body
     if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
         # Chalice's own rejections (unsupported media type, method not allowed, its 500s).

@@ -16,6 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
+from chalicelib import lifecycle
 from chalicelib.config import get_settings
 from chalicelib.pipeline import runner
 
@@ -39,9 +40,9 @@ async def process(job, token) -> str:
     except runner.StepError as exc:
         step = await asyncio.to_thread(runner.current_step, job_id)
         if exc.transient and not final_attempt:
-            await asyncio.to_thread(runner.retry_later, job_id, exc, step)
+            await asyncio.to_thread(lifecycle.retry_later, job_id, exc.code, exc.message, step)
             raise  # BullMQ schedules the next attempt with backoff
-        await asyncio.to_thread(runner.give_up, job_id, exc, step)
+        await asyncio.to_thread(lifecycle.fail, job_id, exc.code, exc.message, step)
         shutil.rmtree(Path(get_settings().work_dir) / job_id, ignore_errors=True)
         raise UnrecoverableError(f"{exc.code}: {exc.message}") from None
 

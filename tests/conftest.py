@@ -21,10 +21,13 @@ os.environ.update({
     "QUEUE_NAME": f"media-test-{RUN}",
     "WORK_DIR": f"/tmp/media-test-{RUN}",
     "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+    # Generous limits for the suite; the rate-limit tests set tight ones themselves.
+    "RATE_LIMIT_AUTH": "100000/minute", "RATE_LIMIT_JOBS": "100000/minute",
+    "RATE_LIMIT_UPLOADS": "100000/minute",
     "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
 })
 
-from chalicelib import aws, db, keys, progress  # noqa: E402
+from chalicelib import aws, db, keys, redis_client  # noqa: E402
 from chalicelib.config import get_settings  # noqa: E402
 from chalicelib.db.migrate import migrate  # noqa: E402
 
@@ -40,12 +43,14 @@ def isolated_backends():
     s3.create_bucket(Bucket=settings.media_bucket)
     yield
     job_ids = [r["id"] for r in db.fetch_all("SELECT id FROM jobs")]
-    redis = progress.client()
+    redis = redis_client.client()
     for job_id in job_ids:
         redis.delete(keys.job_events(job_id), keys.job_cancel(job_id))
     # This session's queues: the in-process one and the e2e stack's (`{queue_name}-e2e`).
-    for key in redis.scan_iter(f"{settings.queue_prefix}:{settings.queue_name}*", count=1000):
-        redis.delete(key)
+    for pattern in (f"{settings.queue_prefix}:{settings.queue_name}*", f"{keys.RATE_LIMIT_PREFIX}*",
+                    "media:login:*"):  # the test Redis db is the suite's own
+        for key in redis.scan_iter(pattern, count=1000):
+            redis.delete(key)
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=settings.media_bucket):
         for obj in page.get("Contents", []):

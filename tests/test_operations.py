@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from openapi_spec_validator import validate
 
-from chalicelib import db, progress
+from chalicelib import db, redis_client
 from chalicelib.config import get_settings
 from chalicelib.db.migrate import migrate
 from tests.conftest import free_port
@@ -32,11 +32,12 @@ def doomed_redis(monkeypatch):
         if "Ready to accept connections" in line:
             break
     monkeypatch.setattr(get_settings(), "redis_url", f"redis://127.0.0.1:{port}/0")
-    monkeypatch.setattr(progress, "_client", None)
+    redis_client.reset()
     yield proc
     proc.kill()
     proc.wait()
-    progress._client = None
+    monkeypatch.undo()
+    redis_client.reset()
 
 
 def test_health_is_503_and_names_the_dependency_that_is_down(api, doomed_redis):

@@ -13,3 +13,11 @@ def record(action: str, *, user_id: str | None, ip: str | None = None, target: s
     db.execute("INSERT INTO audit_log (user_id, action, target, ip, details, created_at)"
                " VALUES (%s, %s, %s, %s, %s, %s)",
                (user_id, action, target, ip, json.dumps(details) if details else None, utcnow()))
+
+
+def page(user_id: str, limit: int, before_id: int | None) -> list[dict]:
+    """Newest first, `limit + 1` rows so the caller can tell whether a next page exists."""
+    return db.fetch_all(
+        "SELECT id, action, target, ip, details, created_at FROM audit_log WHERE user_id = %s"
+        " AND (%s IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
+        (user_id, before_id, before_id, limit + 1))

@@ -11,11 +11,16 @@ from typing import Any, Iterable
 import pymysql
 
 from chalicelib import db
+from chalicelib.db import billing
 from chalicelib.ids import utcnow
 from chalicelib.models import STEP_NAMES
 
 
 class DuplicateIdempotencyKey(Exception):
+    pass
+
+
+class QuotaFull(Exception):
     pass
 
 
@@ -30,17 +35,19 @@ def _decode(row: dict | None) -> dict | None:
     return row
 
 
-def insert(job: dict[str, Any]) -> None:
-    """The job row and its pending steps, atomically."""
+def insert(job: dict[str, Any], quota_period_start, quota_limit: int) -> None:
+    """One job of the period's quota, the job row and its pending steps, atomically."""
     now = job["created_at"]
     try:
         with db.transaction() as cur:
+            if not billing.reserve(cur, job["user_id"], quota_period_start, quota_limit):
+                raise QuotaFull()
             cur.execute(
                 "INSERT INTO jobs (id, user_id, status, progress, attempt, request, request_hash,"
-                " idempotency_key, created_at, updated_at)"
-                " VALUES (%s, %s, 'queued', 0, 1, %s, %s, %s, %s, %s)",
+                " idempotency_key, plan, quota_period_start, quota_reserved, created_at, updated_at)"
+                " VALUES (%s, %s, 'queued', 0, 1, %s, %s, %s, %s, %s, 1, %s, %s)",
                 (job["id"], job["user_id"], json.dumps(job["request"]), job["request_hash"],
-                 job["idempotency_key"], now, now))
+                 job["idempotency_key"], job["plan"], quota_period_start, now, now))
             cur.executemany(
                 "INSERT INTO job_steps (job_id, name, position, status) VALUES (%s, %s, %s, 'pending')",
                 [(job["id"], name, i) for i, name in enumerate(STEP_NAMES)])
@@ -83,12 +90,6 @@ def steps_of(job_ids: Iterable[str]) -> dict[str, list[dict]]:
     for row in rows:
         steps[row["job_id"]].append(_decode(row))
     return steps
-
-
-def count_in_period(user_id: str, start, end) -> int:
-    row = db.fetch_one("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s"
-                       " AND created_at >= %s AND created_at < %s", (user_id, start, end))
-    return int(row["n"])
 
 
 def count_running(user_id: str) -> int:

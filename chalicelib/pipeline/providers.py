@@ -10,6 +10,11 @@ AVAILABLE: dict[str, tuple[str, ...]] = {
 }
 
 
+# Providers that take the user's own key (BYOK), and their default endpoint. "openai" speaks the
+# OpenAI API; with a base_url it reaches any compatible server (Ollama, vLLM, LM Studio).
+KEYED_PROVIDERS: dict[str, str] = {"openai": "https://api.openai.com/v1"}
+
+
 def unknown_providers(choice: dict[str, str]) -> dict[str, str]:
     """The (step -> name) pairs of `choice` that name no available provider."""
     return {step: name for step, name in choice.items() if name not in AVAILABLE.get(step, ())}

@@ -206,19 +206,6 @@ def _step_failed(job_id: str, step: str, exc: StepError) -> None:
     progress.emit(job_id, EventType.step_failed, step=step, message=f"{exc.code}: {exc.message}")
 
 
-def give_up(job_id: str, exc: StepError, step: str | None) -> None:
-    """Out of attempts, or a permanent error: the job fails with the step's code."""
-    if jobs_db.fail(job_id, exc.code, exc.message, step):
-        progress.emit(job_id, EventType.job_failed, step=step, message=f"{exc.code}: {exc.message}")
-
-
-def retry_later(job_id: str, exc: StepError, step: str | None) -> None:
-    attempt = jobs_db.requeue(job_id, exc.code, exc.message, step)
-    if attempt is not None:
-        progress.emit(job_id, EventType.job_retrying, step=step,
-                      message=f"attempt {attempt} after {exc.code}")
-
-
 def current_step(job_id: str) -> str | None:
     row = jobs_db.get(job_id, None)
     return row["current_step"] if row else None

@@ -1,0 +1,1 @@
+"""Billing: plans and periods (`plans`), quota (`quota`), Whop webhooks (`whop`)."""

@@ -1,0 +1,165 @@
+"""Whop webhooks: verified per Standard Webhooks on the raw body, applied once per `webhook-id`,
+never letting an older membership state overwrite a newer one.
+
+`WHOP_WEBHOOK_SECRET` is the secret as Whop's dashboard shows it; as in Whop's own examples the
+key handed to the library is base64(secret).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from chalicelib import db
+from chalicelib.config import get_settings
+from chalicelib.db import audit, users
+from chalicelib.db import billing as billing_db
+from chalicelib.errors import BadRequest, Unauthorized
+from chalicelib.models import WebhookAck
+from chalicelib.web import field_errors
+
+log = logging.getLogger(__name__)
+
+MEMBERSHIP_EVENTS = {"membership.activated", "membership.deactivated",
+                     "membership.cancel_at_period_end_changed", "membership.updated"}
+PAYMENT_EVENTS = {"payment.succeeded", "payment.failed"}
+VALID_STATUSES = {"active", "trialing", "completed"}
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class WhopRef(_Loose):
+    id: str | None = None
+    email: str | None = None
+
+
+class WhopMembership(_Loose):
+    id: str
+    status: str = "unknown"
+    valid: bool | None = None
+    plan: WhopRef | None = None
+    user: WhopRef | None = None
+    metadata: dict[str, Any] | None = None
+    renewal_period_start: datetime | None = None
+    renewal_period_end: datetime | None = None
+    cancel_at_period_end: bool = False
+    updated_at: datetime | None = None
+
+
+class WhopPayment(_Loose):
+    id: str
+    status: str = "unknown"
+    membership: WhopRef | None = None
+    user: WhopRef | None = None
+    metadata: dict[str, Any] | None = None
+    total: float | None = None
+    currency: str | None = None
+    updated_at: datetime | None = None
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+
+
+def _verify(raw_body: bytes, headers: dict[str, str]) -> dict:
+    from standardwebhooks import Webhook
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    secret = get_settings().whop_webhook_secret
+    if secret is None:
+        log.error("WHOP_WEBHOOK_SECRET is not set: rejecting a Whop webhook")
+        raise Unauthorized("Webhook signature can't be verified", code="invalid_signature")
+    verifier = Webhook(base64.b64encode(secret.get_secret_value().encode()).decode())
+    try:
+        verifier.verify(raw_body, headers, json_parse=False)
+    except (WebhookVerificationError, ValueError, binascii.Error, UnicodeDecodeError):
+        raise Unauthorized("Bad or missing webhook signature, or a stale timestamp",
+                           code="invalid_signature") from None
+    try:
+        payload = json.loads(raw_body)
+    except ValueError:
+        raise BadRequest("Malformed JSON", code="malformed_json") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        raise BadRequest("A webhook needs a `type`", code="invalid_payload")
+    return payload
+
+
+def _find_user(metadata: dict | None, user: WhopRef | None) -> str | None:
+    candidate = (metadata or {}).get("user_id")
+    if isinstance(candidate, str) and users.by_id(candidate):
+        return candidate
+    if user and user.email:
+        row = users.by_email(user.email.lower())
+        return row["id"] if row else None
+    return None
+
+
+def _apply_membership(cur, type_: str, m: WhopMembership, sent_at: datetime) -> dict:
+    table = get_settings().whop_plan_map
+    whop_plan = m.plan.id if m.plan else None
+    plan = table.get(whop_plan or "", "free")
+    if whop_plan and whop_plan not in table:
+        log.warning("Whop plan %s is not in WHOP_PLAN_MAP; treating it as free", whop_plan)
+    active = type_ != "membership.deactivated" and (
+        m.valid if m.valid is not None else m.status in VALID_STATUSES)
+    before = billing_db.membership(cur, m.id)
+    row = {"id": m.id, "user_id": _find_user(m.metadata, m.user),
+           "email": m.user.email.lower() if m.user and m.user.email else None,
+           "whop_user_id": m.user.id if m.user else None, "whop_plan_id": whop_plan, "plan": plan,
+           "status": m.status, "active": active, "cancel_at_period_end": m.cancel_at_period_end,
+           "renewal_period_start": _naive_utc(m.renewal_period_start),
+           "renewal_period_end": _naive_utc(m.renewal_period_end),
+           "source_updated_at": _naive_utc(m.updated_at) or sent_at}
+    billing_db.upsert_membership(cur, row)
+    after = billing_db.membership(cur, m.id)
+    return {"user_id": after["user_id"], "membership": m.id, "stale": after["source_updated_at"] > row["source_updated_at"],
+            "plan": after["plan"], "active": bool(after["active"]),
+            "previous": {"plan": before["plan"], "active": bool(before["active"])} if before else None}
+
+
+def _apply_payment(cur, p: WhopPayment, sent_at: datetime) -> dict:
+    user_id = _find_user(p.metadata, p.user)
+    billing_db.upsert_payment(cur, {"id": p.id, "membership_id": p.membership.id if p.membership else None,
+                                    "user_id": user_id, "status": p.status, "amount": p.total,
+                                    "currency": p.currency,
+                                    "source_updated_at": _naive_utc(p.updated_at) or sent_at})
+    return {"user_id": user_id, "payment": p.id, "status": p.status}
+
+
+def receive(raw_body: bytes, headers: dict[str, str]) -> WebhookAck:
+    headers = {k.lower(): v for k, v in headers.items()}
+    payload = _verify(raw_body, headers)
+    type_ = payload["type"]
+    sent_at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), timezone.utc).replace(tzinfo=None)
+    data = payload.get("data") or {}
+    handled = type_ in MEMBERSHIP_EVENTS | PAYMENT_EVENTS
+    try:
+        membership = WhopMembership.model_validate(data) if type_ in MEMBERSHIP_EVENTS else None
+        payment = WhopPayment.model_validate(data) if type_ in PAYMENT_EVENTS else None
+    except ValidationError as exc:
+        raise BadRequest("Unexpected webhook data", code="invalid_payload",
+                         details=field_errors(exc)) from None
+    try:
+        with db.transaction() as cur:
+            billing_db.record_delivery(cur, headers["webhook-id"], "whop", type_, handled, payload)
+            if membership is not None:
+                outcome = _apply_membership(cur, type_, membership, sent_at)
+            elif payment is not None:
+                outcome = _apply_payment(cur, payment, sent_at)
+            else:
+                outcome = {"user_id": None}
+    except billing_db.AlreadyProcessed:
+        return WebhookAck(received=True, duplicate=True, handled=handled)
+    if handled:
+        audit.record(f"whop.{type_}", user_id=outcome.pop("user_id"), target=data.get("id"),
+                     details={**outcome, "webhook_id": headers["webhook-id"]})
+    return WebhookAck(received=True, handled=handled)
