@@ -124,6 +124,19 @@ def get_job(job_id):
     return reply(job, headers={"ETag": tag, "Cache-Control": "no-cache"})
 
 
+@app.route("/v1/jobs/{job_id}/cancel", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Cancel a job; a running step stops within seconds", reply=Job, status=202, errors=(404, 409))
+def cancel_job(job_id):
+    return reply(jobs.cancel(caller(), job_id, ip()), 202)
+
+
+@app.route("/v1/jobs/{job_id}/retry", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Resume a failed or canceled job from the step that stopped", reply=Job, status=202,
+     errors=(402, 404, 409))
+def retry_job(job_id):
+    return reply(jobs.retry(caller(), job_id, ip()), 202)
+
+
 @app.route("/v1/jobs/{job_id}/events", methods=["GET"])
 @doc("Events after a cursor, long-polling up to `wait` s; SSE with Accept: text/event-stream",
      reply=EventPage, query={"after": "event id cursor", "wait": "0..20 seconds"}, errors=(404, 422))

@@ -58,7 +58,7 @@ def me(principal: auth.Principal) -> Me:
         raise NotFound("User not found")
     ent = entitlement(row["id"], utcnow())
     usage = Usage(period_start=iso(ent.period_start), period_end=iso(ent.period_end),
-                  jobs_used=billing.used(row["id"], ent.period_start),
+                  jobs_used=billing.usage(row["id"], ent.period_start, ent.period_end),
                   running=jobs.count_running(row["id"]))
     membership = None
     if ent.membership:

@@ -7,7 +7,7 @@ import logging
 import time
 from datetime import timedelta
 
-from chalicelib import progress, queue, ratelimit, storage
+from chalicelib import keys, lifecycle, progress, queue, ratelimit, redis_client, storage
 from chalicelib.auth import Principal
 from chalicelib.billing.plans import entitlement, plan_named
 from chalicelib.config import get_settings
@@ -74,14 +74,12 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
 
     job = {"id": new_id("job"), "user_id": principal.user_id, "request": request, "plan": plan.name,
            "request_hash": request_hash, "idempotency_key": idempotency_key, "created_at": now}
-    billing.ensure_counter(principal.user_id, ent.period_start, ent.period_end)
+    billing.usage(principal.user_id, ent.period_start, ent.period_end)
     try:
         jobs_db.insert(job, ent.period_start, plan.monthly_jobs)
     except jobs_db.QuotaFull:
-        raise QuotaExceeded(f"Your {plan.name} plan's {plan.monthly_jobs} jobs for this period are used",
-                            details={"limit": plan.monthly_jobs,
-                                     "used": billing.used(principal.user_id, ent.period_start),
-                                     "resets_at": iso(ent.period_end), "plan": plan.name}) from None
+        raise _quota_error(plan, billing.used(principal.user_id, ent.period_start),
+                           ent.period_end) from None
     except jobs_db.DuplicateIdempotencyKey:  # a concurrent twin won the race
         replayed = _replay(principal, idempotency_key, request_hash)
         if replayed is None:
@@ -102,6 +100,52 @@ def get(principal: Principal, job_id: str) -> Job:
     if row is None:
         raise NotFound("Job not found")
     return to_model(row, jobs_db.steps_of([job_id])[job_id])
+
+
+def _quota_error(plan, used: int, resets_at) -> QuotaExceeded:
+    return QuotaExceeded(f"Your {plan.name} plan's {plan.monthly_jobs} jobs for this period are used",
+                         details={"limit": plan.monthly_jobs, "used": used,
+                                  "resets_at": iso(resets_at), "plan": plan.name})
+
+
+def _not_found_or_conflict(principal: Principal, job_id: str, action: str) -> None:
+    row = jobs_db.get(job_id, principal.user_id)
+    if row is None:
+        raise NotFound("Job not found")
+    raise Conflict(f"A {row['status']} job can't be {action}", code="invalid_state",
+                   details={"status": row["status"]})
+
+
+def cancel(principal: Principal, job_id: str, ip: str | None) -> Job:
+    if not lifecycle.cancel(job_id, principal.user_id):
+        _not_found_or_conflict(principal, job_id, "canceled")
+    audit.record("job.canceled", user_id=principal.user_id, ip=ip, target=job_id)
+    try:
+        queue.discard(job_id)  # a waiting job leaves the queue; a running one sees the flag
+    except Exception:
+        log.warning("could not drop a canceled job from the queue", exc_info=True)
+    return get(principal, job_id)
+
+
+def retry(principal: Principal, job_id: str, ip: str | None) -> Job:
+    """Resume a failed or canceled job from where it stopped; finished steps are not redone."""
+    ent = entitlement(principal.user_id, utcnow())
+    billing.usage(principal.user_id, ent.period_start, ent.period_end)
+    try:
+        reopened = jobs_db.reopen(job_id, principal.user_id, (ent.period_start, ent.plan.monthly_jobs))
+    except jobs_db.QuotaFull:
+        raise _quota_error(ent.plan, billing.used(principal.user_id, ent.period_start),
+                           ent.period_end) from None
+    if not reopened:
+        _not_found_or_conflict(principal, job_id, "retried")
+    audit.record("job.retried", user_id=principal.user_id, ip=ip, target=job_id)
+    redis_client.client().delete(keys.job_cancel(job_id))
+    row = jobs_db.get(job_id, principal.user_id)
+    progress.emit(job_id, EventType.job_retrying, progress=row["progress"],
+                  message=f"attempt {row['attempt']} requested by the user")
+    queue.discard(job_id)  # the previous attempt may sit in the failed set under the same id
+    queue.enqueue(job_id, priority=ent.plan.priority)
+    return get(principal, job_id)
 
 
 def etag(job: Job) -> str:

@@ -17,7 +17,8 @@ WORKER_COMMAND = ["python", "-m", "chalicelib.worker"]
 
 
 def api_command(port: int) -> list[str]:
-    return [str(Path(sys.executable).with_name("chalice")), "local", "--host", "127.0.0.1",
+    """`chalice local` (via scripts/chalice_local.py, which raises its listen backlog)."""
+    return [sys.executable, str(ROOT / "scripts" / "chalice_local.py"), "--host", "127.0.0.1",
             "--port", str(port), "--no-autoreload"]
 
 

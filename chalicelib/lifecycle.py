@@ -2,7 +2,7 @@
 its quota consequence, so every path that ends a job does it the same way."""
 from __future__ import annotations
 
-from chalicelib import progress
+from chalicelib import keys, progress, redis_client
 from chalicelib.db import billing
 from chalicelib.db import jobs as jobs_db
 from chalicelib.models import EventType
@@ -28,3 +28,24 @@ def retry_later(job_id: str, code: str, message: str, step: str | None) -> int |
         progress.emit(job_id, EventType.job_retrying, step=step,
                       message=f"attempt {attempt} after {code}")
     return attempt
+
+
+CANCEL_FLAG_TTL_S = 24 * 3600
+
+
+def cancel(job_id: str, user_id: str) -> bool:
+    """Stop a job wherever it is: MySQL first (a queued job then never starts), then a Redis
+    flag the worker holding it polls (it kills a running ffmpeg). Work not yet paid for by a
+    finished video gives its quota back."""
+    before = jobs_db.cancel(job_id, user_id)
+    if before is None:
+        return False
+    redis_client.client().set(keys.job_cancel(job_id), 1, ex=CANCEL_FLAG_TTL_S)
+    if before.get("video") != "succeeded":
+        billing.refund(job_id)
+    progress.emit(job_id, EventType.job_canceled, message="Canceled by the user")
+    return True
+
+
+def cancel_requested(job_id: str) -> bool:
+    return bool(redis_client.client().exists(keys.job_cancel(job_id)))

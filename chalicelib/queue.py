@@ -80,6 +80,16 @@ def enqueue(job_id: str, priority: int = 0) -> None:
     run(_enqueue(job_id, priority))
 
 
+async def _discard(job_id: str) -> None:
+    queue = await get_queue()
+    await queue.remove(job_id)  # no-op for a job a worker holds (locked) or one already gone
+
+
+def discard(job_id: str) -> None:
+    """Drop a job id from the queue (waiting, delayed or failed), so it can be added again."""
+    run(_discard(job_id))
+
+
 async def _counts() -> dict[str, int]:
     queue = await get_queue()
     return await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "failed")

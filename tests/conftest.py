@@ -112,3 +112,18 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
+
+
+@pytest.fixture(scope="session")
+def live_api(tmp_path_factory):
+    """`chalice local` over real HTTP (threaded), for tests about concurrent clients."""
+    from chalicelib import launcher
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("live-api") / "api.log"
+    proc = launcher.spawn(launcher.api_command(port), log)
+    try:
+        launcher.wait_http(f"http://127.0.0.1:{port}/v1/health")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        launcher.stop(proc.pid)

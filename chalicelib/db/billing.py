@@ -93,18 +93,21 @@ def attach_memberships_by_email(user_id: str, email: str) -> list[dict]:
 
 
 # ---- quota ------------------------------------------------------------------------------
-def ensure_counter(user_id: str, period_start: datetime, period_end: datetime) -> None:
-    """Create the period's counter, seeded with the jobs already reserved in that window (so a
-    plan change that switches periods mid-month doesn't hand out a fresh quota). Plain reads and
-    an autocommit insert: no gap locks that could deadlock with concurrent job inserts."""
-    if db.fetch_one("SELECT 1 AS x FROM quota_usage WHERE user_id = %s AND period_start = %s",
-                    (user_id, period_start)):
-        return
+def usage(user_id: str, period_start: datetime, period_end: datetime) -> int:
+    """Jobs used in the period. Creates the period's counter on first use, seeded with the jobs
+    already reserved in that window, so a plan change that switches periods mid-month doesn't
+    hand out a fresh quota. Plain reads and an autocommit insert: no gap locks that could
+    deadlock with concurrent job inserts."""
+    row = db.fetch_one("SELECT used FROM quota_usage WHERE user_id = %s AND period_start = %s",
+                       (user_id, period_start))
+    if row:
+        return int(row["used"])
     seed = db.fetch_one("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND quota_reserved = 1"
                         " AND created_at >= %s AND created_at < %s",
                         (user_id, period_start, period_end))["n"]
     db.execute("INSERT IGNORE INTO quota_usage (user_id, period_start, used) VALUES (%s, %s, %s)",
                (user_id, period_start, seed))
+    return used(user_id, period_start)
 
 
 def reserve(cur, user_id: str, period_start: datetime, limit: int) -> bool:

@@ -132,7 +132,7 @@ def step_finished(job_id: str, step: str, status: str, *, artifacts: list[str] |
         "UPDATE job_steps SET status = %s, finished_at = %s,"
         " progress = IF(%s = 'succeeded', 100, progress),"
         " artifacts = COALESCE(%s, artifacts), error_code = %s, error_message = %s"
-        " WHERE job_id = %s AND name = %s",
+        " WHERE job_id = %s AND name = %s AND status = 'running'",
         (status, utcnow(), status, json.dumps(artifacts) if artifacts is not None else None,
          error_code, (error_message or "")[:1000] or None, job_id, step))
 
@@ -189,3 +189,45 @@ def unfinished(older_than, limit: int) -> list[dict]:
     return db.fetch_all(
         "SELECT id, status, started_at, attempt FROM jobs WHERE status IN ('queued', 'running')"
         " AND updated_at < %s ORDER BY updated_at LIMIT %s", (older_than, limit))
+
+
+def cancel(job_id: str, user_id: str) -> dict | None:
+    """queued|running -> canceled with its unfinished steps; returns the steps' states before,
+    or None when the job was not cancelable (missing, another user's, or already ended)."""
+    now = utcnow()
+    with db.transaction() as cur:
+        cur.execute("SELECT status FROM jobs WHERE id = %s AND user_id = %s FOR UPDATE",
+                    (job_id, user_id))
+        row = cur.fetchone()
+        if row is None or row["status"] not in ("queued", "running"):
+            return None
+        cur.execute("SELECT name, status FROM job_steps WHERE job_id = %s", (job_id,))
+        before = {r["name"]: r["status"] for r in cur.fetchall()}
+        cur.execute("UPDATE jobs SET status = 'canceled', current_step = NULL, finished_at = %s,"
+                    " updated_at = %s WHERE id = %s", (now, now, job_id))
+        cur.execute("UPDATE job_steps SET status = 'canceled', finished_at = %s"
+                    " WHERE job_id = %s AND status IN ('pending', 'running')", (now, job_id))
+    return before
+
+
+def reopen(job_id: str, user_id: str, reserve: tuple | None) -> bool:
+    """failed|canceled -> queued, attempt + 1, unfinished steps back to pending. `reserve`
+    (period_start, limit) takes quota again for a job whose reservation was given back."""
+    now = utcnow()
+    with db.transaction() as cur:
+        cur.execute("SELECT status, quota_reserved FROM jobs WHERE id = %s AND user_id = %s FOR UPDATE",
+                    (job_id, user_id))
+        row = cur.fetchone()
+        if row is None or row["status"] not in ("failed", "canceled"):
+            return False
+        if not row["quota_reserved"] and reserve is not None:
+            if not billing.reserve(cur, user_id, *reserve):
+                raise QuotaFull()
+            cur.execute("UPDATE jobs SET quota_reserved = 1, quota_period_start = %s WHERE id = %s",
+                        (reserve[0], job_id))
+        cur.execute("UPDATE jobs SET status = 'queued', attempt = attempt + 1, error_code = NULL,"
+                    " error_message = NULL, error_step = NULL, finished_at = NULL, updated_at = %s"
+                    " WHERE id = %s", (now, job_id))
+        cur.execute("UPDATE job_steps SET status = 'pending', progress = 0, finished_at = NULL"
+                    " WHERE job_id = %s AND status <> 'succeeded'", (job_id,))
+    return True

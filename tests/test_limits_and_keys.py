@@ -1,0 +1,114 @@
+"""Rate limits, failed-login slow-down, BYOK provider keys at rest, and the audit log."""
+from __future__ import annotations
+
+import logging
+import secrets
+
+import pytest
+
+from chalicelib import db, provider_keys
+from chalicelib.config import get_settings
+
+
+def test_job_submissions_are_rate_limited_per_user(api, user, monkeypatch):
+    monkeypatch.setattr(get_settings(), "rate_limit_jobs", "3/minute")
+    codes = [api.call("POST", "/v1/jobs", {"prompt": f"p{i}", "duration_s": 5}, token=user["token"]).status_code
+             for i in range(4)]
+    assert codes == [202, 202, 202, 429]
+    limited = api.call("POST", "/v1/jobs", {"prompt": "p", "duration_s": 5}, token=user["token"])
+    assert limited.json["error"]["code"] == "rate_limited"
+    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    other = api.signup()  # another user's budget is their own
+    assert api.call("POST", "/v1/jobs", {"prompt": "p", "duration_s": 5}, token=other["token"]).status_code == 202
+
+
+def test_default_limits_let_a_burst_of_twenty_through_to_the_quota():
+    from limits import parse
+
+    assert parse(type(get_settings()).model_fields["rate_limit_jobs"].default).amount >= 30
+
+
+def test_signup_and_login_are_rate_limited_per_ip(api, monkeypatch):
+    monkeypatch.setattr(get_settings(), "rate_limit_auth", "2/minute")
+    codes = [api.call("POST", "/v1/auth/signup", {"email": f"rl-{secrets.token_hex(4)}@example.com",
+                                                  "password": "long enough pw"}).status_code for _ in range(3)]
+    assert codes == [201, 201, 429]
+    assert api.call("POST", "/v1/auth/login", {"email": "a@example.com", "password": "whatever12"}).status_code == 429
+
+
+def test_repeated_failed_logins_slow_the_account_down(api, user, monkeypatch):
+    monkeypatch.setattr(get_settings(), "login_failures_allowed", 3)
+    wrong = {"email": user["email"], "password": "not the password"}
+    codes = [api.call("POST", "/v1/auth/login", wrong).status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 401]  # the 4th fails and starts the wait
+    blocked = api.call("POST", "/v1/auth/login", {"email": user["email"], "password": user["password"]})
+    assert blocked.status_code == 429 and blocked.json["error"]["code"] == "login_throttled"
+    assert int(blocked.headers["retry-after"]) >= 1
+    other = api.signup()  # other accounts are not affected
+    assert api.call("POST", "/v1/auth/login", {"email": other["email"], "password": other["password"]}).status_code == 200
+
+
+def test_provider_key_is_encrypted_at_rest_and_never_returned_or_logged(api, user, caplog):
+    plaintext = "sk-live-" + secrets.token_hex(20)
+    caplog.set_level(logging.DEBUG)
+    put = api.call("PUT", "/v1/provider-keys/openai", {"api_key": plaintext}, token=user["token"])
+    assert put.status_code == 200
+    assert put.json["provider"] == "openai" and put.json["last4"] == plaintext[-4:]
+    listed = api.call("GET", "/v1/provider-keys", token=user["token"])
+    assert [k["provider"] for k in listed.json["items"]] == ["openai"]
+    assert plaintext not in put.body.decode() + listed.body.decode()
+
+    # the worker's view: the key opens only for its owner
+    assert provider_keys.open_key(user["user"]["id"], "openai") == (plaintext, None)
+    other = api.signup()
+    db.execute("INSERT INTO provider_keys (user_id, provider, encrypted_key, wrapped_dek, kms_key_id,"
+               " last4, created_at, updated_at) SELECT %s, provider, encrypted_key, wrapped_dek,"
+               " kms_key_id, last4, created_at, updated_at FROM provider_keys WHERE user_id = %s",
+               (other["user"]["id"], user["user"]["id"]))
+    with pytest.raises(Exception):
+        provider_keys.open_key(other["user"]["id"], "openai")
+
+    dump = repr(db.fetch_all("SELECT * FROM provider_keys"))
+    assert plaintext not in dump and plaintext.encode().hex() not in dump
+    assert plaintext not in caplog.text
+
+    assert api.call("DELETE", "/v1/provider-keys/openai", token=user["token"]).status_code == 204
+    assert api.call("DELETE", "/v1/provider-keys/openai", token=user["token"]).status_code == 404
+    assert provider_keys.open_key(user["user"]["id"], "openai") is None
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"api_key": "short"}, "api_key"),
+    ({"api_key": "has spaces in it"}, "api_key"),
+    ({"api_key": "sk-123456789", "base_url": "http://169.254.169.254/latest"}, "base_url"),
+    ({"api_key": "sk-123456789", "base_url": "http://api.example.com/v1"}, "base_url"),
+])
+def test_bad_provider_keys_are_422(api, user, body, field):
+    response = api.call("PUT", "/v1/provider-keys/openai", body, token=user["token"])
+    assert response.status_code == 422
+    assert response.json["error"]["details"][0]["field"] == field
+
+
+def test_unknown_provider_is_422_and_local_base_url_is_allowed_locally(api, user):
+    assert api.call("PUT", "/v1/provider-keys/nope", {"api_key": "sk-123456789"}, token=user["token"]).status_code == 422
+    ollama = api.call("PUT", "/v1/provider-keys/openai", {"api_key": "ollama-key", "base_url": "http://127.0.0.1:11434/v1"},
+                      token=user["token"])
+    assert ollama.status_code == 200 and ollama.json["base_url"] == "http://127.0.0.1:11434/v1"
+
+
+def test_audit_log_lists_the_users_own_actions_newest_first(api, user):
+    key = api.call("POST", "/v1/api-keys", {"name": "a"}, token=user["token"]).json
+    api.call("DELETE", f"/v1/api-keys/{key['id']}", token=user["token"])
+    api.call("PUT", "/v1/provider-keys/openai", {"api_key": "sk-abcdefgh1234"}, token=user["token"])
+    job = api.call("POST", "/v1/jobs", {"prompt": "audit me", "duration_s": 5}, token=user["token"]).json
+    api.call("POST", f"/v1/jobs/{job['id']}/cancel", token=user["token"])
+    api.call("POST", "/v1/auth/login", {"email": user["email"], "password": "wrong password"})
+
+    first = api.call("GET", "/v1/audit-log?limit=3", token=user["token"]).json
+    rest = api.call("GET", f"/v1/audit-log?cursor={first['next_cursor']}", token=user["token"]).json
+    actions = [e["action"] for e in first["items"] + rest["items"]]
+    assert actions == ["user.login_failed", "job.canceled", "job.created", "provider_key.set",
+                       "api_key.revoked", "api_key.created", "user.signup"]
+    assert rest["next_cursor"] is None
+    other = api.signup()
+    assert [e["action"] for e in api.call("GET", "/v1/audit-log", token=other["token"]).json["items"]] == ["user.signup"]
