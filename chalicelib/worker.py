@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import random
 import shutil
 import signal
 import sys
+import time
 from pathlib import Path
 
 from chalicelib import lifecycle
@@ -25,15 +27,21 @@ log = logging.getLogger("chalicelib.worker")
 # A job whose worker died is taken over after at most lock + stalled interval (~30 s here).
 LOCK_DURATION_MS = 20_000
 STALLED_INTERVAL_MS = 10_000
+BUSY_DELAY_MS = 2_000  # how long a job of a user at their concurrency limit waits before a retry
 
 
 async def process(job, token) -> str:
-    from bullmq import UnrecoverableError
+    from bullmq import DelayedError, UnrecoverableError
 
     job_id = job.data["job_id"]
     final_attempt = job.attemptsMade + 1 >= int(job.opts.get("attempts") or 1)
     try:
         return await asyncio.to_thread(runner.run_job, job_id)
+    except runner.UserBusy:
+        # Per-user concurrency: wait, without spending an attempt, and let other users' jobs by.
+        delay_ms = BUSY_DELAY_MS + random.randint(0, BUSY_DELAY_MS)
+        await job.moveToDelayed(int(time.time() * 1000) + delay_ms, token)
+        raise DelayedError()
     except runner.JobGone:
         log.info("job left the running state; dropping it", extra={"job_id": job_id})
         return "gone"

@@ -265,3 +265,32 @@ def test_business_jobs_get_a_higher_queue_priority(api, user):
 def test_usage_counter_is_seeded_when_a_new_period_begins(user):
     start = datetime(2030, 1, 1)
     assert billing_db.usage(user["user"]["id"], start, datetime(2030, 2, 1)) == 0
+
+
+def test_plan_concurrency_is_enforced_where_jobs_start(api, user):
+    from chalicelib.db import jobs as jobs_db
+
+    deliver(api, "membership.activated", membership(user))  # pro: 3 at once
+    ids = [api.call("POST", "/v1/jobs", {"prompt": f"c{i}", "duration_s": 5}, token=user["token"]).json["id"]
+           for i in range(8)]
+    uid = user["user"]["id"]
+
+    def start(job_id):
+        db.close()  # a connection per thread, as the worker's threads have
+        try:
+            return jobs_db.start(job_id, uid, max_running=3)
+        finally:
+            db.close()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(start, ids))
+    assert sorted(outcomes) == ["busy"] * 5 + ["started"] * 3
+    assert api.call("GET", "/v1/me", token=user["token"]).json["usage"]["running"] == 3
+
+    running = [i for i, o in zip(ids, outcomes) if o == "started"]
+    waiting = [i for i, o in zip(ids, outcomes) if o == "busy"]
+    assert jobs_db.start(running[0], uid, max_running=3) == "started"  # a handed-on job keeps its slot
+    lifecycle.fail(running[0], "video_failed", "boom", "video")
+    assert jobs_db.start(waiting[0], uid, max_running=3) == "started"
+    assert jobs_db.start(waiting[1], uid, max_running=3) == "busy"
+    assert jobs_db.start(running[0], uid, max_running=3) == "gone"

@@ -99,12 +99,25 @@ def count_running(user_id: str) -> int:
 
 
 # ---- worker-side transitions --------------------------------------------------------------
-def start(job_id: str) -> bool:
-    """queued|running -> running (running again when a stalled attempt is taken over)."""
+def start(job_id: str, user_id: str, max_running: int) -> str:
+    """queued -> running when the user has a free slot: 'started', 'busy' or 'gone'.
+    A job already `running` (its worker died and BullMQ handed it on) keeps its slot.
+    Locking the user's row serializes concurrent starts of one user's jobs."""
     now = utcnow()
-    return db.execute(
-        "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, %s), updated_at = %s"
-        " WHERE id = %s AND status IN ('queued', 'running')", (now, now, job_id)) == 1
+    with db.transaction() as cur:
+        cur.execute("SELECT id FROM users WHERE id = %s FOR UPDATE", (user_id,))
+        cur.execute("SELECT status FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
+        row = cur.fetchone()
+        if row is None or row["status"] not in ("queued", "running"):
+            return "gone"
+        if row["status"] == "queued":
+            cur.execute("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND status = 'running'",
+                        (user_id,))
+            if cur.fetchone()["n"] >= max_running:
+                return "busy"
+        cur.execute("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, %s),"
+                    " updated_at = %s WHERE id = %s", (now, now, job_id))
+    return "started"
 
 
 def step_started(job_id: str, step: str) -> None:

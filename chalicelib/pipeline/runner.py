@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from chalicelib import progress, storage
+from chalicelib import lifecycle, progress, storage
+from chalicelib.billing.plans import entitlement
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
+from chalicelib.ids import utcnow
 from chalicelib.models import STEP_NAMES, EventType, JobStatus
 from chalicelib.pipeline import concept as concept_mod
 from chalicelib.pipeline import images, video
@@ -39,6 +41,10 @@ class StepError(Exception):
 
 class JobGone(Exception):
     """The job left the running state under us (canceled, or already finished elsewhere)."""
+
+
+class UserBusy(Exception):
+    """The user already runs as many jobs as their plan allows: this one waits in the queue."""
 
 
 @dataclass
@@ -141,17 +147,24 @@ def _checkpoint_ok(step_row: dict) -> bool:
     return step_row["status"] == "succeeded" and bool(artifacts) and all(map(storage.exists, artifacts))
 
 
-def run_job(job_id: str, canceled: Callable[[], bool] = lambda: False) -> str:
+def run_job(job_id: str) -> str:
     """Run or resume a job; returns its final status. Raises StepError for the caller to retry."""
     row = jobs_db.get(job_id, None)
     if row is None or row["status"] in (s.value for s in (JobStatus.succeeded, JobStatus.failed,
                                                            JobStatus.canceled)):
         return row["status"] if row else "missing"
-    if not jobs_db.start(job_id):
+    plan = entitlement(row["user_id"], utcnow()).plan
+    outcome = jobs_db.start(job_id, row["user_id"], plan.max_concurrency)
+    if outcome == "busy":
+        raise UserBusy(job_id)
+    if outcome == "gone":
         raise JobGone(job_id)
     jobs_db.clear_error(job_id)
     progress.emit(job_id, EventType.job_started, progress=row["progress"],
                   message=f"attempt {row['attempt']}")
+    def canceled() -> bool:
+        return lifecycle.cancel_requested(job_id)
+
     ctx = Context(job_id=job_id, request=row["request"],
                   work=Path(get_settings().work_dir) / job_id)
     ctx.work.mkdir(parents=True, exist_ok=True)
