@@ -63,7 +63,7 @@ def job_options(job_id: str, priority: int = 0) -> dict[str, Any]:
     return {
         "jobId": job_id,  # BullMQ ignores a second add of a live id: re-enqueueing is idempotent
         "attempts": settings.job_attempts,
-        "backoff": {"type": "exponential", "delay": 2000},
+        "backoff": {"type": "jitter"},  # computed by chalicelib.worker.backoff
         "priority": priority,
         "removeOnComplete": True,
         # The failed set is the dead-letter queue; MySQL keeps the full history anyway.

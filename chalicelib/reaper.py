@@ -1,8 +1,10 @@
 """Reconciles MySQL (the source of truth) with the queue (Redis, which may lose data).
 
-A job MySQL calls queued or running that the queue doesn't hold is enqueued again; one BullMQ
-gave up on (e.g. its worker died too often) fails with `worker_lost`; one running past its
-deadline fails with `timeout`.
+- queued in MySQL, unknown to the queue (Redis lost it, or the enqueue failed): enqueued again;
+- running, with an expired lease and unknown to the queue (its worker and its queue entry are
+  gone): enqueued again, and the next worker resumes it from its last finished step;
+- given up by BullMQ (its workers kept dying): failed with `worker_lost`;
+- running past the deadline: failed with `timeout` (its worker sees the lease go and stops).
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import logging
 from datetime import timedelta
 
 from chalicelib import lifecycle, queue
+from chalicelib.billing.plans import plan_named
 from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
 
@@ -24,10 +27,10 @@ async def _states(job_ids: list[str]) -> dict[str, str]:
     return {job_id: await q.getJobState(job_id) for job_id in job_ids}
 
 
-def reconcile(now=None, limit: int = 500) -> dict[str, int]:
+def reconcile(now=None, grace: timedelta = GRACE, limit: int = 500) -> dict[str, int]:
     """One bounded pass; returns counts of what it did."""
     now = now or utcnow()
-    rows = jobs_db.unfinished(now - GRACE, limit)
+    rows = jobs_db.unfinished(now - grace, limit)
     states = queue.run(_states([r["id"] for r in rows]), timeout=60) if rows else {}
     counts = {"checked": len(rows), "requeued": 0, "timed_out": 0, "worker_lost": 0}
     for row in rows:
@@ -37,8 +40,9 @@ def reconcile(now=None, limit: int = 500) -> dict[str, int]:
         elif state == "failed":
             counts["worker_lost"] += lifecycle.fail(job_id, "worker_lost",
                                                     "The job's worker stopped too many times", None)
-        elif state in ("unknown", "completed"):
-            queue.enqueue(job_id)
+        elif state in ("unknown", "completed") and (
+                row["status"] == "queued" or not row["lease_until"] or row["lease_until"] < now):
+            queue.enqueue(job_id, priority=plan_named(row["plan"]).priority)
             counts["requeued"] += 1
     log.info("reaper pass: %s", counts)
     return counts

@@ -15,11 +15,13 @@ import random
 import shutil
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 from chalicelib import lifecycle
 from chalicelib.config import get_settings
+from chalicelib.db import jobs as jobs_db
 from chalicelib.pipeline import runner
 
 log = logging.getLogger("chalicelib.worker")
@@ -28,6 +30,18 @@ log = logging.getLogger("chalicelib.worker")
 LOCK_DURATION_MS = 20_000
 STALLED_INTERVAL_MS = 10_000
 BUSY_DELAY_MS = 2_000  # how long a job of a user at their concurrency limit waits before a retry
+LEASE_S = 30  # a job's MySQL lease; renewed every LEASE_S / 3 while it runs
+RETRY_BASE_MS = 2_000
+RETRY_MAX_MS = 60_000
+
+
+async def _keep_lease(job_id: str, owner: str, stop: threading.Event) -> None:
+    """Renew the job's lease from the event loop while the pipeline thread works; if the job
+    is no longer ours (canceled, timed out, taken over), tell the thread to stop."""
+    while not stop.is_set():
+        await asyncio.sleep(LEASE_S / 3)
+        if not await asyncio.to_thread(jobs_db.renew, job_id, owner, LEASE_S):
+            stop.set()
 
 
 async def process(job, token) -> str:
@@ -35,24 +49,34 @@ async def process(job, token) -> str:
 
     job_id = job.data["job_id"]
     final_attempt = job.attemptsMade + 1 >= int(job.opts.get("attempts") or 1)
+    stop = threading.Event()
+    lease = asyncio.create_task(_keep_lease(job_id, token, stop))
     try:
-        return await asyncio.to_thread(runner.run_job, job_id)
+        return await asyncio.to_thread(runner.run_job, job_id, token, stop, LEASE_S)
     except runner.UserBusy:
         # Per-user concurrency: wait, without spending an attempt, and let other users' jobs by.
         delay_ms = BUSY_DELAY_MS + random.randint(0, BUSY_DELAY_MS)
         await job.moveToDelayed(int(time.time() * 1000) + delay_ms, token)
         raise DelayedError()
     except runner.JobGone:
-        log.info("job left the running state; dropping it", extra={"job_id": job_id})
+        log.info("job canceled or no longer ours; dropping it", extra={"job_id": job_id})
         return "gone"
     except runner.StepError as exc:
-        step = await asyncio.to_thread(runner.current_step, job_id)
         if exc.transient and not final_attempt:
-            await asyncio.to_thread(lifecycle.retry_later, job_id, exc.code, exc.message, step)
+            await asyncio.to_thread(lifecycle.retry_later, job_id, exc.code, exc.message, exc.step)
             raise  # BullMQ schedules the next attempt with backoff
-        await asyncio.to_thread(lifecycle.fail, job_id, exc.code, exc.message, step)
+        await asyncio.to_thread(lifecycle.fail, job_id, exc.code, exc.message, exc.step)
         shutil.rmtree(Path(get_settings().work_dir) / job_id, ignore_errors=True)
         raise UnrecoverableError(f"{exc.code}: {exc.message}") from None
+    finally:
+        stop.set()
+        lease.cancel()
+
+
+def backoff(attempts_made: int, *_args) -> int:
+    """Exponential backoff with full jitter (ms): spreads the retries of jobs that failed together."""
+    base = RETRY_BASE_MS * 2 ** max(0, attempts_made - 1)
+    return random.randint(base // 2, min(base, RETRY_MAX_MS))
 
 
 async def serve() -> None:
@@ -66,6 +90,7 @@ async def serve() -> None:
         "lockDuration": LOCK_DURATION_MS,
         "stalledInterval": STALLED_INTERVAL_MS,
         "maxStalledCount": 2,
+        "settings": {"backoffStrategy": backoff},  # the queue's "jitter" backoff type
     })
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -278,7 +278,7 @@ def test_plan_concurrency_is_enforced_where_jobs_start(api, user):
     def start(job_id):
         db.close()  # a connection per thread, as the worker's threads have
         try:
-            return jobs_db.start(job_id, uid, max_running=3)
+            return jobs_db.start(job_id, uid, 3, owner=f"w-{job_id}", lease_s=30)
         finally:
             db.close()
 
@@ -289,8 +289,10 @@ def test_plan_concurrency_is_enforced_where_jobs_start(api, user):
 
     running = [i for i, o in zip(ids, outcomes) if o == "started"]
     waiting = [i for i, o in zip(ids, outcomes) if o == "busy"]
-    assert jobs_db.start(running[0], uid, max_running=3) == "started"  # a handed-on job keeps its slot
+    # another worker can't take a job whose lease is live; its own worker (same owner) can
+    assert jobs_db.start(running[0], uid, 3, owner="intruder", lease_s=30) == "busy"
+    assert jobs_db.start(running[0], uid, 3, owner=f"w-{running[0]}", lease_s=30) == "started"
     lifecycle.fail(running[0], "video_failed", "boom", "video")
-    assert jobs_db.start(waiting[0], uid, max_running=3) == "started"
-    assert jobs_db.start(waiting[1], uid, max_running=3) == "busy"
-    assert jobs_db.start(running[0], uid, max_running=3) == "gone"
+    assert jobs_db.start(waiting[0], uid, 3, owner="w2", lease_s=30) == "started"
+    assert jobs_db.start(waiting[1], uid, 3, owner="w3", lease_s=30) == "busy"
+    assert jobs_db.start(running[0], uid, 3, owner="w4", lease_s=30) == "gone"

@@ -39,7 +39,7 @@ def test_recent_jobs_are_left_alone(api, user):
 
 def test_a_job_running_past_its_deadline_fails_with_timeout(api, user):
     job_id = api.call("POST", "/v1/jobs", {"prompt": "slow", "duration_s": 5}, token=user["token"]).json["id"]
-    assert jobs_db.start(job_id, user["user"]["id"], max_running=1) == "started"
+    assert jobs_db.start(job_id, user["user"]["id"], 1, owner="w1", lease_s=30) == "started"
     reconcile(now=utcnow() + JOB_DEADLINE + timedelta(minutes=1))
     job = api.call("GET", f"/v1/jobs/{job_id}", token=user["token"]).json
     assert job["status"] == "failed"

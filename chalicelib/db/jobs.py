@@ -99,55 +99,82 @@ def count_running(user_id: str) -> int:
 
 
 # ---- worker-side transitions --------------------------------------------------------------
-def start(job_id: str, user_id: str, max_running: int) -> str:
-    """queued -> running when the user has a free slot: 'started', 'busy' or 'gone'.
-    A job already `running` (its worker died and BullMQ handed it on) keeps its slot.
-    Locking the user's row serializes concurrent starts of one user's jobs."""
+def start(job_id: str, user_id: str, max_running: int, owner: str, lease_s: int) -> str:
+    """Take the job's lease and run it: 'started', 'busy' (the user has no free slot, or another
+    live worker holds the lease) or 'gone' (canceled or finished). A job already `running` whose
+    lease expired (its worker died) keeps its slot. Locking the user's row serializes
+    concurrent starts of one user's jobs."""
     now = utcnow()
     with db.transaction() as cur:
         cur.execute("SELECT id FROM users WHERE id = %s FOR UPDATE", (user_id,))
-        cur.execute("SELECT status FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
+        cur.execute("SELECT status, lease_owner, lease_until FROM jobs WHERE id = %s FOR UPDATE",
+                    (job_id,))
         row = cur.fetchone()
         if row is None or row["status"] not in ("queued", "running"):
             return "gone"
+        if row["status"] == "running" and row["lease_owner"] not in (None, owner) \
+                and row["lease_until"] and row["lease_until"] > now:
+            return "busy"
         if row["status"] == "queued":
             cur.execute("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND status = 'running'",
                         (user_id,))
             if cur.fetchone()["n"] >= max_running:
                 return "busy"
         cur.execute("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, %s),"
-                    " updated_at = %s WHERE id = %s", (now, now, job_id))
+                    " lease_owner = %s, lease_until = %s + INTERVAL %s SECOND, updated_at = %s,"
+                    " error_code = NULL, error_message = NULL, error_step = NULL"
+                    " WHERE id = %s", (now, owner, now, lease_s, now, job_id))
     return "started"
 
 
-def step_started(job_id: str, step: str) -> None:
+def renew(job_id: str, owner: str, lease_s: int) -> bool:
+    """Extend the lease; False when the job is no longer ours (canceled, failed, taken over)."""
+    now = utcnow()
+    return db.execute("UPDATE jobs SET lease_until = %s + INTERVAL %s SECOND, updated_at = %s"
+                      " WHERE id = %s AND lease_owner = %s AND status = 'running'",
+                      (now, lease_s, now, job_id, owner)) == 1
+
+
+_OWNED = "EXISTS (SELECT 1 FROM jobs WHERE jobs.id = job_steps.job_id AND jobs.lease_owner = %s" \
+         " AND jobs.status = 'running')"
+
+
+def step_started(job_id: str, step: str, owner: str) -> bool:
     now = utcnow()
     with db.transaction() as cur:
-        cur.execute("UPDATE job_steps SET status = 'running', progress = 0, attempt = attempt + 1,"
-                    " started_at = %s, finished_at = NULL, error_code = NULL, error_message = NULL"
-                    " WHERE job_id = %s AND name = %s", (now, job_id, step))
+        if not cur.execute(
+                "UPDATE job_steps SET status = 'running', progress = 0, attempt = attempt + 1,"
+                " started_at = %s, finished_at = NULL, error_code = NULL, error_message = NULL"
+                f" WHERE job_id = %s AND name = %s AND {_OWNED}", (now, job_id, step, owner)):
+            return False
         cur.execute("UPDATE jobs SET current_step = %s, updated_at = %s WHERE id = %s",
                     (step, now, job_id))
+    return True
 
 
-def progress(job_id: str, step: str, step_progress: int, job_progress: int) -> None:
+def progress(job_id: str, step: str, step_progress: int, job_progress: int, owner: str) -> bool:
     """Progress only moves forward, whatever order concurrent writers land in."""
     with db.transaction() as cur:
         cur.execute("UPDATE job_steps SET progress = GREATEST(progress, %s)"
-                    " WHERE job_id = %s AND name = %s", (step_progress, job_id, step))
-        cur.execute("UPDATE jobs SET progress = GREATEST(progress, %s), updated_at = %s"
-                    " WHERE id = %s", (job_progress, utcnow(), job_id))
+                    f" WHERE job_id = %s AND name = %s AND {_OWNED}",
+                    (step_progress, job_id, step, owner))
+        return cur.execute("UPDATE jobs SET progress = GREATEST(progress, %s), updated_at = %s"
+                           " WHERE id = %s AND lease_owner = %s AND status = 'running'",
+                           (job_progress, utcnow(), job_id, owner)) == 1
 
 
-def step_finished(job_id: str, step: str, status: str, *, artifacts: list[str] | None = None,
-                  error_code: str | None = None, error_message: str | None = None) -> None:
-    db.execute(
+def step_finished(job_id: str, step: str, status: str, owner: str, *,
+                  artifacts: list[str] | None = None, error_code: str | None = None,
+                  error_message: str | None = None) -> bool:
+    """A running step ends, only if this worker still holds the job: a step never succeeds
+    twice, even when a worker thought dead comes back."""
+    return db.execute(
         "UPDATE job_steps SET status = %s, finished_at = %s,"
         " progress = IF(%s = 'succeeded', 100, progress),"
         " artifacts = COALESCE(%s, artifacts), error_code = %s, error_message = %s"
-        " WHERE job_id = %s AND name = %s AND status = 'running'",
+        f" WHERE job_id = %s AND name = %s AND status = 'running' AND {_OWNED}",
         (status, utcnow(), status, json.dumps(artifacts) if artifacts is not None else None,
-         error_code, (error_message or "")[:1000] or None, job_id, step))
+         error_code, (error_message or "")[:1000] or None, job_id, step, owner)) == 1
 
 
 def add_note(job_id: str, note: str) -> None:
@@ -156,12 +183,13 @@ def add_note(job_id: str, note: str) -> None:
                (note, job_id, note))
 
 
-def succeed(job_id: str, outputs: dict[str, Any]) -> bool:
+def succeed(job_id: str, outputs: dict[str, Any], owner: str) -> bool:
     now = utcnow()
     return db.execute(
         "UPDATE jobs SET status = 'succeeded', progress = 100, current_step = NULL, outputs = %s,"
-        " finished_at = %s, updated_at = %s WHERE id = %s AND status = 'running'",
-        (json.dumps(outputs), now, now, job_id)) == 1
+        " lease_owner = NULL, lease_until = NULL, finished_at = %s, updated_at = %s"
+        " WHERE id = %s AND status = 'running' AND lease_owner = %s",
+        (json.dumps(outputs), now, now, job_id, owner)) == 1
 
 
 def fail(job_id: str, code: str, message: str, step: str | None) -> bool:
@@ -183,6 +211,7 @@ def requeue(job_id: str, code: str, message: str, step: str | None) -> int | Non
     with db.transaction() as cur:
         changed = cur.execute(
             "UPDATE jobs SET status = 'queued', attempt = attempt + 1, current_step = NULL,"
+            " lease_owner = NULL, lease_until = NULL,"
             " error_code = %s, error_message = %s, error_step = %s, updated_at = %s"
             " WHERE id = %s AND status = 'running'",
             (code, message[:1000], step, now, job_id))
@@ -192,16 +221,12 @@ def requeue(job_id: str, code: str, message: str, step: str | None) -> int | Non
         return int(cur.fetchone()["attempt"])
 
 
-def clear_error(job_id: str) -> None:
-    db.execute("UPDATE jobs SET error_code = NULL, error_message = NULL, error_step = NULL"
-               " WHERE id = %s AND status = 'running'", (job_id,))
-
-
 def unfinished(older_than, limit: int) -> list[dict]:
     """Queued or running jobs untouched since `older_than`, oldest first (for the reaper)."""
     return db.fetch_all(
-        "SELECT id, status, started_at, attempt FROM jobs WHERE status IN ('queued', 'running')"
-        " AND updated_at < %s ORDER BY updated_at LIMIT %s", (older_than, limit))
+        "SELECT id, status, started_at, attempt, lease_until, plan FROM jobs"
+        " WHERE status IN ('queued', 'running') AND updated_at < %s ORDER BY updated_at LIMIT %s",
+        (older_than, limit))
 
 
 def cancel(job_id: str, user_id: str) -> dict | None:

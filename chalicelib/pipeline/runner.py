@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -34,9 +35,9 @@ SILENT_NOTE = "narration is silent: espeak-ng is not installed on the worker"
 class StepError(Exception):
     """A step failed. `transient` errors are retried; the others fail the job at once."""
 
-    def __init__(self, code: str, message: str, *, transient: bool):
+    def __init__(self, code: str, message: str, *, transient: bool, step: str | None = None):
         super().__init__(message)
-        self.code, self.message, self.transient = code, message, transient
+        self.code, self.message, self.transient, self.step = code, message, transient, step
 
 
 class JobGone(Exception):
@@ -52,22 +53,30 @@ class Context:
     job_id: str
     request: dict
     work: Path
+    owner: str                     # this attempt's lease on the job (see jobs_db.start)
+    stop: threading.Event          # set when the job was canceled or its lease was lost
     step: str = ""
-    _base: int = 0
+    base: int = 0                  # job progress when the current step began
     _last: tuple[int, float] = (-1, 0.0)
     concept: concept_mod.Concept | None = None
-    image_paths: list[Path] = field(default_factory=list)
+
+    def should_stop(self) -> bool:
+        if not self.stop.is_set() and lifecycle.cancel_requested(self.job_id):
+            self.stop.set()
+        return self.stop.is_set()
 
     def report(self, step_progress: int, force: bool = False) -> None:
         """Step progress 0..100 -> MySQL and the event stream, at most ~4 times a second."""
         step_progress = max(0, min(100, int(step_progress)))
-        job_progress = self._base + WEIGHTS[self.step] * step_progress // 100
+        job_progress = self.base + WEIGHTS[self.step] * step_progress // 100
         last_value, last_at = self._last
         now = time.monotonic()
         if not force and (step_progress <= last_value or now - last_at < 0.25):
             return
         self._last = (step_progress, now)
-        jobs_db.progress(self.job_id, self.step, step_progress, job_progress)
+        if not jobs_db.progress(self.job_id, self.step, step_progress, job_progress, self.owner):
+            self.stop.set()
+            return
         progress.emit(self.job_id, EventType.step_progress, step=self.step, progress=job_progress)
 
 
@@ -108,7 +117,7 @@ def _scene_images(ctx: Context, image_keys: list[str]) -> list[Path]:
     return paths
 
 
-def _video(ctx: Context, image_keys: list[str], canceled: Callable[[], bool]) -> list[str]:
+def _video(ctx: Context, image_keys: list[str]) -> list[str]:
     concept = _load_concept(ctx)
     render_dir = ctx.work / "render"
     shutil.rmtree(render_dir, ignore_errors=True)  # never reuse a half-done attempt's files
@@ -116,7 +125,7 @@ def _video(ctx: Context, image_keys: list[str], canceled: Callable[[], bool]) ->
     result = video.compose_video(concept, _scene_images(ctx, image_keys), ctx.request["aspect"],
                                  render_dir, voice=ctx.request.get("voice"),
                                  language=ctx.request.get("language", "en"),
-                                 on_progress=ctx.report, should_cancel=canceled)
+                                 on_progress=ctx.report, should_cancel=ctx.should_stop)
     if result.silent_narration:
         jobs_db.add_note(ctx.job_id, SILENT_NOTE)
     return [storage.put_file(path, storage.artifact_key(ctx.job_id, "video", path.name))
@@ -147,78 +156,75 @@ def _checkpoint_ok(step_row: dict) -> bool:
     return step_row["status"] == "succeeded" and bool(artifacts) and all(map(storage.exists, artifacts))
 
 
-def run_job(job_id: str) -> str:
-    """Run or resume a job; returns its final status. Raises StepError for the caller to retry."""
+STEPS: dict[str, Callable[[Context, dict[str, list[str]]], list[str]]] = {
+    "concept": lambda ctx, done: _concept(ctx),
+    "image": lambda ctx, done: _image(ctx),
+    "video": lambda ctx, done: _video(ctx, done["image"]),
+    "upload": lambda ctx, done: _upload(ctx, done["video"]),
+}
+
+
+def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str:
+    """Run or resume a job under the lease `owner`; returns its final status.
+
+    Raises UserBusy (wait in the queue), JobGone (canceled, or no longer ours) or StepError
+    (the caller retries transient ones)."""
     row = jobs_db.get(job_id, None)
-    if row is None or row["status"] in (s.value for s in (JobStatus.succeeded, JobStatus.failed,
-                                                           JobStatus.canceled)):
+    if row is None or row["status"] not in (JobStatus.queued.value, JobStatus.running.value):
         return row["status"] if row else "missing"
     plan = entitlement(row["user_id"], utcnow()).plan
-    outcome = jobs_db.start(job_id, row["user_id"], plan.max_concurrency)
+    outcome = jobs_db.start(job_id, row["user_id"], plan.max_concurrency, owner, lease_s)
     if outcome == "busy":
         raise UserBusy(job_id)
     if outcome == "gone":
         raise JobGone(job_id)
-    jobs_db.clear_error(job_id)
     progress.emit(job_id, EventType.job_started, progress=row["progress"],
                   message=f"attempt {row['attempt']}")
-    def canceled() -> bool:
-        return lifecycle.cancel_requested(job_id)
-
-    ctx = Context(job_id=job_id, request=row["request"],
+    ctx = Context(job_id=job_id, request=row["request"], owner=owner, stop=stop,
                   work=Path(get_settings().work_dir) / job_id)
     ctx.work.mkdir(parents=True, exist_ok=True)
-    artifacts: dict[str, list[str]] = {}
+    done: dict[str, list[str]] = {}
     steps = {s["name"]: s for s in jobs_db.steps_of([job_id])[job_id]}
     for name in STEP_NAMES:
         ctx.step = name
         if _checkpoint_ok(steps[name]):
-            artifacts[name] = steps[name]["artifacts"]
-            ctx._base += WEIGHTS[name]
+            done[name] = steps[name]["artifacts"]
+            ctx.base += WEIGHTS[name]
             continue
-        if canceled():
+        if ctx.should_stop() or not jobs_db.step_started(job_id, name, owner):
             raise JobGone(job_id)
-        jobs_db.step_started(job_id, name)
-        progress.emit(job_id, EventType.step_started, step=name, progress=ctx._base)
+        progress.emit(job_id, EventType.step_started, step=name, progress=ctx.base)
         ctx._last = (-1, 0.0)
         started = time.monotonic()
         try:
-            if name == "concept":
-                artifacts[name] = _concept(ctx)
-            elif name == "image":
-                artifacts[name] = _image(ctx)
-            elif name == "video":
-                artifacts[name] = _video(ctx, artifacts["image"], canceled)
-            else:
-                artifacts[name] = _upload(ctx, artifacts["video"])
+            done[name] = STEPS[name](ctx, done)
         except video.RenderCanceled:
             raise JobGone(job_id) from None
         except StepError as exc:
-            _step_failed(job_id, name, exc)
+            exc.step = name
+            _step_failed(ctx, exc)
             raise
         except Exception as exc:  # unknown: assume transient, the retry budget bounds it
             log.exception("step failed", extra={"job_id": job_id, "step": name})
-            err = StepError(f"{name}_failed", f"{type(exc).__name__}: {exc}"[:500], transient=True)
-            _step_failed(job_id, name, err)
+            err = StepError(f"{name}_failed", f"{type(exc).__name__}: {exc}"[:500], transient=True,
+                            step=name)
+            _step_failed(ctx, err)
             raise err from exc
         ctx.report(100, force=True)
-        jobs_db.step_finished(job_id, name, "succeeded", artifacts=artifacts[name])
-        progress.emit(job_id, EventType.step_succeeded, step=name,
-                      progress=ctx._base + WEIGHTS[name],
+        if not jobs_db.step_finished(job_id, name, "succeeded", owner, artifacts=done[name]):
+            raise JobGone(job_id)
+        progress.emit(job_id, EventType.step_succeeded, step=name, progress=ctx.base + WEIGHTS[name],
                       message=f"{time.monotonic() - started:.1f}s")
-        ctx._base += WEIGHTS[name]
-    if not jobs_db.succeed(job_id, dict(zip(OUTPUTS, artifacts["upload"]))):
+        ctx.base += WEIGHTS[name]
+    if not jobs_db.succeed(job_id, dict(zip(OUTPUTS, done["upload"])), owner):
         raise JobGone(job_id)
     progress.emit(job_id, EventType.job_succeeded, progress=100, message="Video ready")
     shutil.rmtree(ctx.work, ignore_errors=True)
     return JobStatus.succeeded.value
 
 
-def _step_failed(job_id: str, step: str, exc: StepError) -> None:
-    jobs_db.step_finished(job_id, step, "failed", error_code=exc.code, error_message=exc.message)
-    progress.emit(job_id, EventType.step_failed, step=step, message=f"{exc.code}: {exc.message}")
-
-
-def current_step(job_id: str) -> str | None:
-    row = jobs_db.get(job_id, None)
-    return row["current_step"] if row else None
+def _step_failed(ctx: Context, exc: StepError) -> None:
+    if jobs_db.step_finished(ctx.job_id, ctx.step, "failed", ctx.owner, error_code=exc.code,
+                             error_message=exc.message):
+        progress.emit(ctx.job_id, EventType.step_failed, step=ctx.step,
+                      message=f"{exc.code}: {exc.message}")

@@ -1,0 +1,1 @@
+"""Media pipeline: concept, images, narration, captions and the ffmpeg video step."""

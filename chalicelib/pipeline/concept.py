@@ -1,0 +1,107 @@
+"""The concept step's offline provider: a prompt becomes a title, scenes and hashtags.
+
+Deterministic (same input, same concept) and network-free, so retries reproduce the same
+artifacts and the whole pipeline runs on a laptop. Network providers return the same model.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+
+from pydantic import BaseModel, Field
+
+SECONDS_PER_SCENE = 5.0
+SPEECH_WORDS_PER_SECOND = 2.2  # keeps most lines inside their scene at espeak's default rate
+
+STOPWORDS = frozenset("""a an and are as at be but by for from has have how i in into is it its
+make me my of on or our show that the their them then there these this to was we what when where
+which who why will with about video short clip create please your you explain tell us story""".split())
+
+# (opening, middle, closing) narration templates per language; {k} is a key word of the prompt.
+TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "en": (("Meet {k}, seen like never before.", "Let's talk about {k}.", "This is {k}."),
+           ("Look closer at {k}.", "Here {k} takes the stage.", "Now picture {k} in motion.",
+            "Every detail of {k} tells a story.", "{k} changes everything."),
+           ("And that is {k}. Follow for more.", "Remember {k}. See you next time.")),
+    "fr": (("Voici {k}, comme jamais.", "Parlons de {k}."),
+           ("Regardez {k} de plus près.", "Maintenant, {k} entre en scène.", "Chaque détail de {k} compte."),
+           ("Et voilà {k}. Abonnez-vous.", "Souvenez-vous de {k}.")),
+    "es": (("Esto es {k}, como nunca.", "Hablemos de {k}."),
+           ("Mira {k} de cerca.", "Ahora {k} entra en escena.", "Cada detalle de {k} importa."),
+           ("Y eso es {k}. Síguenos.", "Recuerda {k}.")),
+    "de": (("Das ist {k}, wie nie zuvor.", "Sprechen wir über {k}."),
+           ("Sieh dir {k} genauer an.", "Jetzt kommt {k} ins Spiel.", "Jedes Detail von {k} zählt."),
+           ("Das war {k}. Folge uns.", "Denk an {k}.")),
+}
+SHOTS = ("close-up of {k}", "wide shot of {k}", "{k} at golden hour", "aerial view of {k}",
+         "{k} in soft studio light", "{k} against a night sky", "abstract shapes around {k}")
+
+
+class Scene(BaseModel):
+    index: int
+    narration: str = Field(description="one narration line, spoken and shown as the caption")
+    visual: str = Field(description="what the scene's image shows")
+    duration_s: float
+
+
+class Concept(BaseModel):
+    title: str
+    scenes: list[Scene]
+    hashtags: list[str]
+
+
+def key_words(prompt: str, limit: int = 8) -> list[str]:
+    """The prompt's content words in order of first appearance, without stopwords or repeats."""
+    words = re.findall(r"[^\W\d_][\w'-]*", prompt.lower())
+    seen: list[str] = []
+    for word in words:
+        if word not in STOPWORDS and len(word) > 1 and word not in seen:
+            seen.append(word)
+    return seen[:limit] or words[:limit] or ["this idea"]
+
+
+def scene_durations(duration_s: int) -> list[float]:
+    """~5 s per scene, at least 3; millisecond values that sum exactly to duration_s."""
+    count = max(3, round(duration_s / SECONDS_PER_SCENE))
+    total_ms = int(round(duration_s * 1000))
+    base, extra = divmod(total_ms, count)
+    return [(base + (1 if i < extra else 0)) / 1000 for i in range(count)]
+
+
+def _order(options: tuple[str, ...], seed: bytes) -> list[str]:
+    """A seeded permutation, so consecutive scenes do not repeat a template."""
+    return sorted(options, key=lambda o: hashlib.sha256(seed + o.encode()).digest())
+
+
+def _subjects(words: list[str]) -> list[str]:
+    """Key words in consecutive pairs ("cat astronaut", "rings saturn"): reads less robotic."""
+    return [" ".join(words[i:i + 2]) for i in range(0, len(words), 2)]
+
+
+def write_concept(prompt: str, duration_s: int, style: str | None = None,
+                  language: str = "en") -> Concept:
+    """Offline provider: the opening states the prompt, middle scenes walk its key words."""
+    words = key_words(prompt)
+    opening, middle, closing = TEMPLATES.get(language.split("-")[0].lower(), TEMPLATES["en"])
+    seed = f"{prompt}\x00{style}\x00{language}".encode()
+    durations = scene_durations(duration_s)
+    subjects, middles, shots = _subjects(words), _order(middle, seed), _order(SHOTS, seed)
+    phrase = " ".join(words[:3])
+    said = " ".join(prompt.split()).rstrip(".!?")
+    scenes = []
+    for i, seconds in enumerate(durations):
+        first, last = i == 0, i == len(durations) - 1
+        subject = phrase if first or last else subjects[(i - 1) % len(subjects)]
+        if first and 0 < len(said.split()) <= seconds * SPEECH_WORDS_PER_SECOND:
+            line = said[0].upper() + said[1:] + "."
+        else:
+            template = (_order(opening, seed)[0] if first else _order(closing, seed)[0] if last
+                        else middles[(i - 1) % len(middles)])
+            line = template.format(k=subject)
+            line = line[0].upper() + line[1:]
+        shot = shots[i % len(shots)].format(k=subject)
+        visual = f"{shot}, {style} style" if style else shot
+        scenes.append(Scene(index=i, narration=line, visual=visual, duration_s=seconds))
+    title = " ".join(w.capitalize() for w in words[:5])
+    hashtags = ["#" + re.sub(r"\W", "", w) for w in words[:5] if re.sub(r"\W", "", w)]
+    return Concept(title=title, scenes=scenes, hashtags=hashtags)

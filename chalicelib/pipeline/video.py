@@ -1,0 +1,276 @@
+"""The video step: narration, slow zoom, captions and crossfades in ONE ffmpeg pass.
+
+Per scene the still is scaled once and repeated by the `loop` filter (decoding a PNG per frame
+would cost more than encoding), zoomed by a per-frame `scale` and a centre `crop`, and the scenes
+are concatenated. A crossfade is the previous scene's zoom continued for half a second, fading
+out (alpha) over the next scene's first frames: unlike `xfade`, this keeps every frame in the
+encoder's yuv420p, which halves the filter cost. Captions are Pillow PNGs overlaid in time
+windows that switch mid-crossfade: the same windows the SRT file and the narration use. The
+video lasts exactly the concept's total duration.
+"""
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import imageio_ffmpeg
+from PIL import Image
+
+from chalicelib.pipeline.captions import build_srt, render_caption
+from chalicelib.pipeline.concept import Concept
+from chalicelib.pipeline.images import ASPECTS
+from chalicelib.pipeline.narration import Narration, synthesize
+
+FPS = 30
+CROSSFADE_S = 0.5  # seconds; shorter for very short scenes
+ZOOM_PER_S = 0.015  # +1.5% per second: noticeable, never seasick
+ZOOM_SCALER = "bilinear"  # upscaling by <10%: bicubic looks the same and costs more
+SPEECH_TAIL_S = 0.15  # silence kept after each line so sentences do not run together
+AUDIO_RATE = 44100
+ENCODE_ARGS = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+               "-r", str(FPS), "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart",
+               "-threads", "2"]
+POLL_S = 0.2  # how often should_cancel is polled while ffmpeg runs
+TIMEOUT_BASE_S, TIMEOUT_PER_VIDEO_S = 120, 20  # this machine renders ~2.8 video s per second
+THUMB_WIDTH = 540
+
+
+class RenderCanceled(Exception):
+    """should_cancel() said stop: ffmpeg was killed and no video.mp4 was left behind."""
+
+
+@dataclass
+class RenderResult:
+    video: Path
+    thumbnail: Path
+    captions: Path
+    duration_s: float
+    silent_narration: bool
+
+
+@dataclass
+class _Timeline:
+    """Where each scene sits in the output, in whole frames so concat and overlays agree.
+    Scene k is on screen from starts[k] for frames[k] frames; its stream runs `crossfade` frames
+    longer, and that tail is laid over the next scene while it fades out. Scene k's caption and
+    narration occupy windows[k] (seconds), which switch halfway through each crossfade."""
+    starts: list[int]
+    frames: list[int]
+    crossfade: int
+    windows: list[tuple[float, float]]
+    total: float
+
+
+def plan_timeline(durations: list[float]) -> _Timeline:
+    bounds = [round(sum(durations[:k]) * FPS) for k in range(len(durations) + 1)]
+    starts, frames = bounds[:-1], [b - a for a, b in zip(bounds, bounds[1:])]
+    crossfade = max(1, min(round(CROSSFADE_S * FPS), min(frames) // 3))
+    cue_starts = [0.0] + [(f + crossfade / 2) / FPS for f in starts[1:]]
+    windows = list(zip(cue_starts, cue_starts[1:] + [bounds[-1] / FPS]))
+    return _Timeline(starts, frames, crossfade, windows, bounds[-1] / FPS)
+
+
+def _atempo_chain(factor: float) -> list[str]:
+    """atempo per stage stays within 0.5..2 (older builds reject more; quality drops beyond)."""
+    stages = []
+    while factor > 2.0:
+        stages.append("atempo=2.0")
+        factor /= 2.0
+    if factor > 1.001:
+        stages.append(f"atempo={factor:.4f}")
+    return stages
+
+
+def _audio_chain(k: int, input_index: int, speech_s: float, timeline: _Timeline) -> str:
+    """Narration k: starts with its caption, sped up if it would overrun its scene, then padded
+    or cut to exactly the scene's length so the concatenation matches the video."""
+    scene_s = timeline.frames[k] / FPS
+    lead = timeline.windows[k][0] - timeline.starts[k] / FPS + 0.05
+    room = max(0.3, scene_s - lead - SPEECH_TAIL_S)
+    filters = [f"aresample={AUDIO_RATE}", "aformat=sample_fmts=fltp:channel_layouts=mono"]
+    filters += _atempo_chain(min(speech_s / room, 4.0))
+    filters += [f"adelay={int(lead * 1000)}:all=1", f"apad=whole_dur={scene_s:.4f}",
+                f"atrim=end={scene_s:.4f}", "asetpts=PTS-STARTPTS"]
+    return f"[{input_index}:a]{','.join(filters)}[a{k}]"
+
+
+def _zoom(k: int, size: tuple[int, int], length: float) -> str:
+    """Per-frame scale by a factor growing (even scenes) or shrinking (odd) linearly over the
+    scene's stream, then a centre crop back to the frame size. `t` is the stream's own time."""
+    width, height = size
+    progress = f"t/{length:.4f}" if k % 2 == 0 else f"(1-t/{length:.4f})"
+    factor = f"(1+{ZOOM_PER_S * length:.4f}*{progress})"
+    return (f"scale=w='2*trunc({width}*{factor}/2)':h='2*trunc({height}*{factor}/2)':"
+            f"eval=frame:flags={ZOOM_SCALER},crop={width}:{height},setsar=1")
+
+
+def _still(index: int, size: tuple[int, int], frames: int, first_frame: int) -> str:
+    """A still at the exact frame size (scaled once, not per frame), repeated `frames` times
+    with timestamps starting at `first_frame`. All in yuv420p, the encoder's format, so no
+    frame is ever converted (xfade would convert every frame to yuv444p and back, which cost
+    more than the zoom itself)."""
+    width, height = size
+    return (f"[{index}:v]scale={width}:{height}:force_original_aspect_ratio=increase,"
+            f"crop={width}:{height},setsar=1,format=yuv420p,"
+            f"loop=loop={frames - 1}:size=1:start=0,setpts=(N+{first_frame})/{FPS}/TB")
+
+
+def _scene_chains(k: int, n: int, size: tuple[int, int], timeline: _Timeline) -> list[str]:
+    """Scene k's frames [b{k}]. Scene k-1's zoom continues for the crossfade as a tail that
+    fades out over scene k's first frames; the tail reads its own copy of the still (input
+    n+k-1) so no frame is shared between branches, which would force a full-frame copy."""
+    length = (timeline.frames[k] + (timeline.crossfade if k < n - 1 else 0)) / FPS
+    chain = f"{_still(k, size, timeline.frames[k], 0)},{_zoom(k, size, length)}"
+    if k == 0:
+        return [f"{chain}[b0]"]
+    prev_length = (timeline.frames[k - 1] + timeline.crossfade) / FPS
+    fade = timeline.crossfade / FPS
+    tail = (f"{_still(n + k - 1, size, timeline.crossfade, timeline.frames[k - 1])},"
+            f"{_zoom(k - 1, size, prev_length)},setpts=PTS-STARTPTS,format=yuva420p,"
+            f"fade=t=out:st=0:d={fade:.4f}:alpha=1[f{k}]")
+    return [tail, f"{chain}[m{k}]", f"[m{k}][f{k}]overlay=eof_action=pass:format=yuv420[b{k}]"]
+
+
+def build_command(images: list[Path], captions: list[tuple[Path, int, int]],
+                  narrations: list[Narration], durations: list[float], size: tuple[int, int],
+                  output: Path) -> tuple[list[str], _Timeline]:
+    """The ffmpeg argv. Inputs: the stills, the stills again (for crossfade tails), the caption
+    PNGs, the narration WAVs."""
+    n = len(images)
+    timeline = plan_timeline(durations)
+    argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel", "error",
+            "-nostats", "-progress", "pipe:1"]
+    for path in [*images, *images[:-1]]:
+        argv += ["-framerate", str(FPS), "-i", str(path)]
+    for path, _, _ in captions:
+        argv += ["-i", str(path)]
+    for narration in narrations:
+        argv += ["-i", str(narration.path)]
+    graph = [part for k in range(n) for part in _scene_chains(k, n, size, timeline)]
+    graph.append("".join(f"[b{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0[c]")
+    last, first_caption = "c", 2 * n - 1
+    width, height = size
+    for k, (_, cap_w, cap_h) in enumerate(captions):
+        y = int(min(height * 0.8 - cap_h / 2, height * 0.95 - cap_h))
+        start, end = timeline.windows[k]
+        graph.append(f"[{last}][{first_caption + k}:v]overlay=x={(width - cap_w) // 2}:y={y}:"
+                     f"format=yuv420:enable='between(t,{start:.4f},{end - 0.001:.4f})'[c{k}]")
+        last = f"c{k}"
+    first_audio = first_caption + n
+    graph += [_audio_chain(k, first_audio + k, narrations[k].duration_s, timeline) for k in range(n)]
+    graph.append("".join(f"[a{k}]" for k in range(n)) + f"concat=n={n}:v=0:a=1[aout]")
+    argv += ["-filter_complex", ";".join(graph), "-map", f"[{last}]", "-map", "[aout]",
+             "-t", f"{timeline.total:.4f}", *ENCODE_ARGS, "-f", "mp4", str(output)]
+    return argv, timeline
+
+
+def run_ffmpeg(argv: list[str], total_s: float, on_progress: Callable[[float], None],
+               should_cancel: Callable[[], bool]) -> None:
+    """Run ffmpeg, feeding its `-progress` out_time to on_progress (fraction 0..1) and polling
+    should_cancel every POLL_S. Cancel kills ffmpeg and raises RenderCanceled; failure (or a
+    render far slower than any sane machine) raises RuntimeError with the tail of its stderr."""
+    deadline = time.monotonic() + TIMEOUT_BASE_S + TIMEOUT_PER_VIDEO_S * total_s
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, errors="replace")
+    done_s = [0.0]
+    stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
+
+    def read_progress() -> None:
+        for line in proc.stdout:
+            key, _, value = line.strip().partition("=")
+            if key in ("out_time_us", "out_time_ms") and value.lstrip("-").isdigit():
+                done_s[0] = max(done_s[0], int(value) / 1e6)  # both keys are microseconds
+
+    readers = [threading.Thread(target=read_progress, daemon=True),
+               threading.Thread(target=lambda: stderr_tail.extend(proc.stderr), daemon=True)]
+    for reader in readers:
+        reader.start()
+    try:
+        while proc.poll() is None:
+            if should_cancel():
+                raise RenderCanceled()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"ffmpeg timed out: {''.join(stderr_tail).strip()[-2000:]}")
+            on_progress(min(1.0, done_s[0] / total_s))
+            try:
+                proc.wait(timeout=POLL_S)
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for reader in readers:
+            reader.join(timeout=5)
+    if proc.returncode != 0:
+        tail = "".join(stderr_tail).strip()[-2000:]
+        raise RuntimeError(f"ffmpeg exited with {proc.returncode}: {tail}")
+
+
+def write_thumbnail(image: Path, path: Path) -> Path:
+    """The first scene's frame (the zoom starts at 1.0, so the still is that frame), 540 wide."""
+    with Image.open(image) as still:
+        height = round(still.height * THUMB_WIDTH / still.width)
+        still.convert("RGB").resize((THUMB_WIDTH, height), Image.LANCZOS).save(path, "JPEG", quality=85)
+    return path
+
+
+def compose_video(concept: Concept, images: list[Path], aspect: str, work_dir: Path, *,
+                  voice: str | None = None, language: str = "en",
+                  on_progress: Callable[[int], None] | None = None,
+                  should_cancel: Callable[[], bool] | None = None) -> RenderResult:
+    """Render video.mp4, thumbnail.jpg and captions.srt into work_dir; on_progress gets 0..100,
+    never decreasing. Raises RenderCanceled when should_cancel() turns true (no video.mp4 left),
+    RuntimeError when ffmpeg fails or hangs, ValueError for a bad aspect or image count."""
+    if len(images) != len(concept.scenes):
+        raise ValueError(f"{len(images)} images for {len(concept.scenes)} scenes")
+    if aspect not in ASPECTS:
+        raise ValueError(f"unknown aspect {aspect!r}")
+    size = ASPECTS[aspect]
+    cancel = should_cancel or (lambda: False)
+    last = [-1]
+
+    def report(value: int) -> None:
+        if on_progress and value > last[0]:
+            last[0] = value
+            on_progress(value)
+
+    report(0)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    scenes = concept.scenes
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(synthesize, s.narration, work_dir / f"narration-{i + 1:02d}.wav",
+                               voice, language) for i, s in enumerate(scenes)]
+        captions = []
+        for i, scene in enumerate(scenes):  # Pillow work overlaps with espeak-ng
+            path = work_dir / f"caption-{i + 1:02d}.png"
+            captions.append((path, *render_caption(scene.narration, size[0], path)))
+        narrations = [f.result() for f in futures]
+    if cancel():
+        raise RenderCanceled()
+    report(5)
+    video = work_dir / "video.mp4"
+    partial = work_dir / "video.mp4.part"
+    video.unlink(missing_ok=True)
+    durations = [s.duration_s for s in scenes]
+    argv, timeline = build_command(images, captions, narrations, durations, size, partial)
+    try:
+        run_ffmpeg(argv, timeline.total, lambda f: report(5 + int(94 * f)), cancel)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, video)
+    srt = work_dir / "captions.srt"
+    cues = [(start, end, scene.narration) for (start, end), scene in zip(timeline.windows, scenes)]
+    srt.write_text(build_srt(cues), encoding="utf-8")
+    thumbnail = write_thumbnail(images[0], work_dir / "thumbnail.jpg")
+    report(100)
+    return RenderResult(video=video, thumbnail=thumbnail, captions=srt, duration_s=timeline.total,
+                        silent_narration=any(n.silent for n in narrations))
