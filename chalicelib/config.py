@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     queue_prefix: str = "bull"
     job_attempts: int = Field(3, ge=1, le=20)
     worker_concurrency: int = Field(2, ge=1, le=32)
+    # A dead worker's job is taken over within about lock + stalled interval (BullMQ) and, at
+    # most, the MySQL lease: ~30 s with these defaults.
+    worker_lock_ms: int = Field(20_000, ge=1_000)
+    worker_stalled_interval_ms: int = Field(10_000, ge=500)
+    job_lease_s: int = Field(30, ge=3)
+    reaper_grace_s: int = Field(60, ge=1)
     presign_ttl_s: int = Field(900, ge=60, le=7 * 24 * 3600)
     events_max_per_job: int = 2000
     work_dir: str = "/tmp/media-work"

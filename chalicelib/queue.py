@@ -58,6 +58,14 @@ async def get_queue() -> Any:
     return _queue
 
 
+def reset() -> None:
+    """Close and forget the Queue object (tests that point the settings at another queue)."""
+    global _queue
+    if _queue is not None:
+        run(_queue.close())
+    _queue = None
+
+
 def job_options(job_id: str, priority: int = 0) -> dict[str, Any]:
     settings = get_settings()
     return {

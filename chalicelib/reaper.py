@@ -13,12 +13,12 @@ from datetime import timedelta
 
 from chalicelib import lifecycle, queue
 from chalicelib.billing.plans import plan_named
+from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
 
 log = logging.getLogger(__name__)
 
-GRACE = timedelta(seconds=60)  # leave alone what changed within this (just enqueued, just ran)
 JOB_DEADLINE = timedelta(minutes=30)
 
 
@@ -27,9 +27,11 @@ async def _states(job_ids: list[str]) -> dict[str, str]:
     return {job_id: await q.getJobState(job_id) for job_id in job_ids}
 
 
-def reconcile(now=None, grace: timedelta = GRACE, limit: int = 500) -> dict[str, int]:
-    """One bounded pass; returns counts of what it did."""
+def reconcile(now=None, grace: timedelta | None = None, limit: int = 500) -> dict[str, int]:
+    """One bounded pass; returns counts of what it did. Jobs changed within `grace` (just
+    enqueued, just renewed) are left alone."""
     now = now or utcnow()
+    grace = grace if grace is not None else timedelta(seconds=get_settings().reaper_grace_s)
     rows = jobs_db.unfinished(now - grace, limit)
     states = queue.run(_states([r["id"] for r in rows]), timeout=60) if rows else {}
     counts = {"checked": len(rows), "requeued": 0, "timed_out": 0, "worker_lost": 0}

@@ -26,11 +26,7 @@ from chalicelib.pipeline import runner
 
 log = logging.getLogger("chalicelib.worker")
 
-# A job whose worker died is taken over after at most lock + stalled interval (~30 s here).
-LOCK_DURATION_MS = 20_000
-STALLED_INTERVAL_MS = 10_000
 BUSY_DELAY_MS = 2_000  # how long a job of a user at their concurrency limit waits before a retry
-LEASE_S = 30  # a job's MySQL lease; renewed every LEASE_S / 3 while it runs
 RETRY_BASE_MS = 2_000
 RETRY_MAX_MS = 60_000
 
@@ -38,9 +34,10 @@ RETRY_MAX_MS = 60_000
 async def _keep_lease(job_id: str, owner: str, stop: threading.Event) -> None:
     """Renew the job's lease from the event loop while the pipeline thread works; if the job
     is no longer ours (canceled, timed out, taken over), tell the thread to stop."""
+    lease_s = get_settings().job_lease_s
     while not stop.is_set():
-        await asyncio.sleep(LEASE_S / 3)
-        if not await asyncio.to_thread(jobs_db.renew, job_id, owner, LEASE_S):
+        await asyncio.sleep(lease_s / 3)
+        if not await asyncio.to_thread(jobs_db.renew, job_id, owner, lease_s):
             stop.set()
 
 
@@ -52,7 +49,8 @@ async def process(job, token) -> str:
     stop = threading.Event()
     lease = asyncio.create_task(_keep_lease(job_id, token, stop))
     try:
-        return await asyncio.to_thread(runner.run_job, job_id, token, stop, LEASE_S)
+        return await asyncio.to_thread(runner.run_job, job_id, token, stop,
+                                       get_settings().job_lease_s)
     except runner.UserBusy:
         # Per-user concurrency: wait, without spending an attempt, and let other users' jobs by.
         delay_ms = BUSY_DELAY_MS + random.randint(0, BUSY_DELAY_MS)
@@ -87,8 +85,8 @@ async def serve() -> None:
         "connection": settings.redis_url,
         "prefix": settings.queue_prefix,
         "concurrency": settings.worker_concurrency,
-        "lockDuration": LOCK_DURATION_MS,
-        "stalledInterval": STALLED_INTERVAL_MS,
+        "lockDuration": settings.worker_lock_ms,
+        "stalledInterval": settings.worker_stalled_interval_ms,
         "maxStalledCount": 2,
         "settings": {"backoffStrategy": backoff},  # the queue's "jitter" backoff type
     })

@@ -6,7 +6,9 @@ from datetime import timedelta
 from chalicelib import queue
 from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
-from chalicelib.reaper import GRACE, JOB_DEADLINE, reconcile
+from chalicelib.reaper import JOB_DEADLINE, reconcile
+
+GRACE = timedelta(seconds=60)
 
 
 async def _state(job_id):

@@ -149,6 +149,11 @@ def step_started(job_id: str, step: str, owner: str) -> bool:
             return False
         cur.execute("UPDATE jobs SET current_step = %s, updated_at = %s WHERE id = %s",
                     (step, now, job_id))
+        # A run another worker left behind (it died) is closed as abandoned.
+        cur.execute("UPDATE job_step_runs SET status = 'abandoned', finished_at = %s"
+                    " WHERE job_id = %s AND step = %s AND status = 'running'", (now, job_id, step))
+        cur.execute("INSERT INTO job_step_runs (job_id, step, owner, status, started_at)"
+                    " VALUES (%s, %s, %s, 'running', %s)", (job_id, step, owner, now))
     return True
 
 
@@ -168,13 +173,26 @@ def step_finished(job_id: str, step: str, status: str, owner: str, *,
                   error_message: str | None = None) -> bool:
     """A running step ends, only if this worker still holds the job: a step never succeeds
     twice, even when a worker thought dead comes back."""
-    return db.execute(
-        "UPDATE job_steps SET status = %s, finished_at = %s,"
-        " progress = IF(%s = 'succeeded', 100, progress),"
-        " artifacts = COALESCE(%s, artifacts), error_code = %s, error_message = %s"
-        f" WHERE job_id = %s AND name = %s AND status = 'running' AND {_OWNED}",
-        (status, utcnow(), status, json.dumps(artifacts) if artifacts is not None else None,
-         error_code, (error_message or "")[:1000] or None, job_id, step, owner)) == 1
+    now = utcnow()
+    message = (error_message or "")[:1000] or None
+    with db.transaction() as cur:
+        if not cur.execute(
+                "UPDATE job_steps SET status = %s, finished_at = %s,"
+                " progress = IF(%s = 'succeeded', 100, progress),"
+                " artifacts = COALESCE(%s, artifacts), error_code = %s, error_message = %s"
+                f" WHERE job_id = %s AND name = %s AND status = 'running' AND {_OWNED}",
+                (status, now, status, json.dumps(artifacts) if artifacts is not None else None,
+                 error_code, message, job_id, step, owner)):
+            return False
+        cur.execute("UPDATE job_step_runs SET status = %s, finished_at = %s, error_code = %s,"
+                    " error_message = %s WHERE job_id = %s AND step = %s AND owner = %s"
+                    " AND status = 'running'", (status, now, error_code, message, job_id, step, owner))
+    return True
+
+
+def step_runs(job_id: str) -> list[dict]:
+    return db.fetch_all("SELECT step, owner, status, error_code, error_message, started_at,"
+                        " finished_at FROM job_step_runs WHERE job_id = %s ORDER BY id", (job_id,))
 
 
 def add_note(job_id: str, note: str) -> None:
@@ -200,8 +218,12 @@ def fail(job_id: str, code: str, message: str, step: str | None) -> bool:
             " finished_at = %s, updated_at = %s WHERE id = %s AND status IN ('queued', 'running')",
             (code, message[:1000], step, now, now, job_id)) == 1
         if changed:
-            cur.execute("UPDATE job_steps SET status = 'canceled', finished_at = %s"
-                        " WHERE job_id = %s AND status = 'pending'", (now, job_id))
+            cur.execute("UPDATE job_steps SET status = IF(status = 'running', 'failed', 'canceled'),"
+                        " error_code = IF(status = 'running', COALESCE(error_code, %s), error_code),"
+                        " finished_at = %s WHERE job_id = %s AND status IN ('pending', 'running')",
+                        (code, now, job_id))
+            cur.execute("UPDATE job_step_runs SET status = 'abandoned', finished_at = %s"
+                        " WHERE job_id = %s AND status = 'running'", (now, job_id))
     return changed
 
 
@@ -243,6 +265,8 @@ def cancel(job_id: str, user_id: str) -> dict | None:
         before = {r["name"]: r["status"] for r in cur.fetchall()}
         cur.execute("UPDATE jobs SET status = 'canceled', current_step = NULL, finished_at = %s,"
                     " updated_at = %s WHERE id = %s", (now, now, job_id))
+        cur.execute("UPDATE job_step_runs SET status = 'canceled', finished_at = %s"
+                    " WHERE job_id = %s AND status = 'running'", (now, job_id))
         cur.execute("UPDATE job_steps SET status = 'canceled', finished_at = %s"
                     " WHERE job_id = %s AND status IN ('pending', 'running')", (now, job_id))
     return before
@@ -269,3 +293,12 @@ def reopen(job_id: str, user_id: str, reserve: tuple | None) -> bool:
         cur.execute("UPDATE job_steps SET status = 'pending', progress = 0, finished_at = NULL"
                     " WHERE job_id = %s AND status <> 'succeeded'", (job_id,))
     return True
+
+
+def failed(limit: int, code: str | None = None, since=None) -> list[dict]:
+    """Dead letters (failed jobs), newest first, for operators."""
+    return db.fetch_all(
+        "SELECT id, user_id, plan, error_code, error_step, error_message, attempt, finished_at"
+        " FROM jobs WHERE status = 'failed' AND (%s IS NULL OR error_code = %s)"
+        " AND (%s IS NULL OR finished_at >= %s) ORDER BY finished_at DESC LIMIT %s",
+        (code, code, since, since, limit))

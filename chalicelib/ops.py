@@ -1,0 +1,70 @@
+"""Operator commands: inspect dead letters and redrive them in bulk.
+
+    python -m chalicelib.ops dead [--code CODE] [--limit N]       list failed jobs
+    python -m chalicelib.ops show JOB_ID                          a job with every step run
+    python -m chalicelib.ops redrive [--code CODE] [--since ISO] [--limit N] [--dry-run]
+
+Redriven jobs resume from their failed step, keep their finished steps, and are not charged
+to the user's quota again (an operator decided to re-run them).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+
+from chalicelib import progress, queue
+from chalicelib.billing.plans import plan_named
+from chalicelib.db import jobs as jobs_db
+from chalicelib.models import EventType
+
+
+def redrive(limit: int, code: str | None = None, since: datetime | None = None,
+            dry_run: bool = False) -> list[str]:
+    redriven = []
+    for row in jobs_db.failed(limit, code, since):
+        if not dry_run and not jobs_db.reopen(row["id"], row["user_id"], reserve=None):
+            continue  # changed state meanwhile
+        redriven.append(row["id"])
+        if dry_run:
+            continue
+        progress.emit(row["id"], EventType.job_retrying, message="redriven by an operator")
+        queue.discard(row["id"])  # its dead letter in BullMQ's failed set
+        queue.enqueue(row["id"], priority=plan_named(row["plan"]).priority)
+    return redriven
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.ops", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    dead = sub.add_parser("dead", help="list failed jobs")
+    show = sub.add_parser("show", help="one job with its step runs")
+    show.add_argument("job_id")
+    again = sub.add_parser("redrive", help="requeue failed jobs from their failed step")
+    for p in (dead, again):
+        p.add_argument("--code", help="only jobs that failed with this error code")
+        p.add_argument("--limit", type=int, default=100)
+    again.add_argument("--since", type=datetime.fromisoformat, help="failed at or after (ISO, UTC)")
+    again.add_argument("--dry-run", action="store_true")
+    args = parser.parse_args(argv)
+
+    if args.command == "dead":
+        out = jobs_db.failed(args.limit, args.code)
+    elif args.command == "show":
+        job = jobs_db.get(args.job_id, None)
+        if job is None:
+            print(f"no job {args.job_id}", file=sys.stderr)
+            return 1
+        out = {"job": job, "steps": jobs_db.steps_of([args.job_id])[args.job_id],
+               "runs": jobs_db.step_runs(args.job_id)}
+    else:
+        ids = redrive(args.limit, args.code, args.since, args.dry_run)
+        out = {"redriven" if not args.dry_run else "would_redrive": ids, "count": len(ids)}
+    print(json.dumps(out, default=str, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
