@@ -15,7 +15,12 @@ CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png",
 
 
 def artifact_key(job_id: str, step: str, name: str) -> str:
-    return f"jobs/{job_id}/{step}/{name}"
+    return f"{job_prefix(job_id)}{step}/{name}"
+
+
+def job_prefix(job_id: str) -> str:
+    """Everything a job's steps wrote; deleted as a whole when its retention is over."""
+    return f"jobs/{job_id}/"
 
 
 def _bucket() -> str:

@@ -34,14 +34,19 @@ SNIFF_BYTES = 32
 REFERENCE_FIELD = "inputs.reference_image_upload_id"
 
 
+def prefix_for(user_id: str, upload_id: str) -> str:
+    """Everything of one upload lives under this (ours to name: never the client's filename)."""
+    return f"uploads/{user_id}/{upload_id}/"
+
+
 def incoming_key(user_id: str, upload_id: str) -> str:
     """Where the client's form posts the file; never read by jobs."""
-    return f"uploads/{user_id}/{upload_id}/incoming"
+    return prefix_for(user_id, upload_id) + "incoming"
 
 
 def object_key_for(user_id: str, upload_id: str) -> str:
     """The checked file of an `uploaded` upload: the key the pipeline reads."""
-    return f"uploads/{user_id}/{upload_id}/asset"
+    return prefix_for(user_id, upload_id) + "asset"
 
 
 def sniff(head: bytes) -> str | None:

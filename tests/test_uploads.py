@@ -90,7 +90,7 @@ def test_posted_file_is_confirmed_and_copied_to_the_key_jobs_read(api, user):
 @pytest.mark.parametrize("declared, data, why", [
     ("image/png", JPEG, "not image/png"),  # renamed: the bytes say JPEG
     ("audio/wav", PNG, "not audio/wav"),
-])
+], ids=["jpeg-declared-png", "png-declared-wav"])
 def test_content_that_is_not_the_declared_type_is_rejected_and_deleted(api, user, declared, data, why):
     form = start(api, user, data, declared).json
     post_file(form, data)
