@@ -4,11 +4,12 @@ Contract: ../shared/API.md. Errors leave through `web.error_envelope` as `{"erro
 """
 from chalice import Chalice, Response
 
-from chalicelib import accounts, auth, health, jobs, openapi, provider_keys, sse, web
+from chalicelib import accounts, auth, health, jobs, openapi, provider_keys, sse, uploads, web
 from chalicelib.billing import whop
 from chalicelib.models import (ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditPage, Credentials,
                                EventPage, Health, Job, JobCreate, JobList, Me, ProviderKey,
-                               ProviderKeyList, ProviderKeyPut, TokenReply, WebhookAck)
+                               ProviderKeyList, ProviderKeyPut, TokenReply, Upload, UploadCreate,
+                               UploadForm, WebhookAck)
 from chalicelib.web import ANY_CONTENT, current_request as request, doc, reply
 
 app = Chalice(app_name="media-orchestrator")
@@ -149,6 +150,21 @@ def job_events(job_id):
     if as_sse:
         return Response(body=sse.frames(page), status_code=200, headers=sse.HEADERS)
     return reply(page)
+
+
+# ---- uploads ------------------------------------------------------------------------------
+@app.route("/v1/uploads", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Start an upload: a presigned S3 POST form for one file", body=UploadCreate, reply=UploadForm,
+     status=201, errors=(413, 429))
+def create_upload():
+    principal = caller()
+    return reply(uploads.create(principal, web.parse(UploadCreate, request()), ip()), 201)
+
+
+@app.route("/v1/uploads/{upload_id}", methods=["GET"])
+@doc("An upload; checked (size, type, content) once its file is in S3", reply=Upload, errors=(404,))
+def get_upload(upload_id):
+    return reply(uploads.get(caller(), upload_id))
 
 
 # ---- billing ------------------------------------------------------------------------------

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     rate_limit_uploads: str = "60/minute"
     login_failures_allowed: int = 5  # per account per 15 minutes, then each try waits longer
 
+    # Uploads and cleanup (functions/cleanup.py).
+    upload_expiry_s: int = Field(600, ge=60, le=3600, description="Lifetime of a presigned upload form")
+    pending_upload_max_age_s: int = Field(24 * 3600, ge=3600, description="Then a never-finished upload expires")
+    audit_retention_days: int = Field(365, ge=1)
+
     @model_validator(mode="after")
     def _stage_rules(self) -> "Settings":
         if self.stage == "local" and self.aws_endpoint_url is None:

@@ -7,7 +7,7 @@ import logging
 import time
 from datetime import timedelta
 
-from chalicelib import keys, lifecycle, progress, queue, ratelimit, redis_client, storage
+from chalicelib import keys, lifecycle, progress, queue, ratelimit, redis_client, storage, uploads
 from chalicelib.auth import Principal
 from chalicelib.billing.plans import entitlement, plan_named
 from chalicelib.config import get_settings
@@ -68,9 +68,7 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
             {"field": f"providers.{step}", "message": f"unknown provider {name!r}", "type": "unknown_provider"}
             for step, name in unknown.items()])
     if body.inputs and body.inputs.reference_image_upload_id:
-        raise ValidationFailed("Upload not found", code="invalid_upload", details=[
-            {"field": "inputs.reference_image_upload_id", "message": "no such upload",
-             "type": "not_found"}])
+        uploads.require_reference_image(principal.user_id, body.inputs.reference_image_upload_id)
 
     job = {"id": new_id("job"), "user_id": principal.user_id, "request": request, "plan": plan.name,
            "request_hash": request_hash, "idempotency_key": idempotency_key, "created_at": now}

@@ -105,9 +105,10 @@ class JobStatus(str, Enum):
     succeeded = "succeeded"  # outputs are in S3
     failed = "failed"        # out of attempts or a permanent error; `error` says why
     canceled = "canceled"    # stopped by the user
+    expired = "expired"      # past the plan's retention: its media is deleted, outputs are null
 
 
-TERMINAL = {JobStatus.succeeded, JobStatus.failed, JobStatus.canceled}
+TERMINAL = {JobStatus.succeeded, JobStatus.failed, JobStatus.canceled, JobStatus.expired}
 
 
 class StepStatus(str, Enum):
@@ -214,6 +215,39 @@ class EventPage(BaseModel):
     events: list[Event]
     next: str = Field(description="Cursor to pass as `after` next time")
     status: JobStatus
+
+
+# ---- uploads ------------------------------------------------------------------------------
+class UploadCreate(Strict):
+    filename: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$",
+                          description="Kept as metadata only; the object's key is ours")
+    content_type: str = Field(min_length=1, max_length=100)
+    size_bytes: int = Field(ge=1, description="Exact size of the file to upload")
+
+
+class UploadForm(BaseModel):
+    id: str
+    url: str = Field(description="POST a multipart form here: `fields` first, then `file`")
+    fields: dict[str, str]
+    expires_at: str
+    max_bytes: int
+
+
+class UploadStatus(str, Enum):
+    pending = "pending"    # form handed out; the file has not been seen in S3 yet
+    uploaded = "uploaded"  # the file arrived and passed the size and content checks
+    rejected = "rejected"  # the file did not match what was declared; it was deleted
+    expired = "expired"    # never uploaded, and the form is long gone
+
+
+class Upload(BaseModel):
+    id: str
+    status: UploadStatus
+    content_type: str
+    size_bytes: int
+    filename: str
+    reason: str | None = Field(None, description="Why it was rejected")
+    created_at: str
 
 
 # ---- operations ---------------------------------------------------------------------------

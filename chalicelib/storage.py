@@ -15,7 +15,12 @@ CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png",
 
 
 def artifact_key(job_id: str, step: str, name: str) -> str:
-    return f"jobs/{job_id}/{step}/{name}"
+    return f"{job_prefix(job_id)}{step}/{name}"
+
+
+def job_prefix(job_id: str) -> str:
+    """Everything a job's steps wrote; deleted as a whole when its retention is over."""
+    return f"jobs/{job_id}/"
 
 
 def _bucket() -> str:
@@ -42,16 +47,74 @@ def download(key: str, path: Path) -> Path:
     return path
 
 
-def exists(key: str) -> bool:
+class ObjectChanged(Exception):
+    """The object is no longer the version a conditional read or copy named (by ETag)."""
+
+
+def _error_code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def head(key: str) -> dict | None:
+    """The object's metadata (ContentLength, ContentType, ETag, ...), or None when missing."""
     from botocore.exceptions import ClientError
 
     try:
-        client("s3").head_object(Bucket=_bucket(), Key=key)
-        return True
+        return client("s3").head_object(Bucket=_bucket(), Key=key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-            return False
+        if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            return None
         raise
+
+
+def exists(key: str) -> bool:
+    return head(key) is not None
+
+
+def _conditional(call, **kwargs):
+    from botocore.exceptions import ClientError
+
+    try:
+        return call(Bucket=_bucket(), **kwargs)
+    except ClientError as exc:
+        if _error_code(exc) in ("412", "PreconditionFailed", "404", "NoSuchKey"):
+            raise ObjectChanged(kwargs.get("Key")) from exc
+        raise
+
+
+def first_bytes(key: str, count: int, etag: str) -> bytes:
+    """The first `count` bytes of exactly the version `etag` (a ranged GET)."""
+    found = _conditional(client("s3").get_object, Key=key, Range=f"bytes=0-{count - 1}",
+                         IfMatch=etag)
+    return found["Body"].read()
+
+
+def copy_version(source_key: str, key: str, etag: str) -> str:
+    """Server-side copy of exactly the version `etag`, metadata included."""
+    _conditional(client("s3").copy_object, Key=key, CopySourceIfMatch=etag,
+                 CopySource={"Bucket": _bucket(), "Key": source_key})
+    return key
+
+
+def delete(key: str) -> None:
+    client("s3").delete_object(Bucket=_bucket(), Key=key)
+
+
+def delete_prefix(prefix: str) -> int:
+    """Delete every object under `prefix`; returns how many there were."""
+    s3, deleted = client("s3"), 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=_bucket(), Prefix=prefix):
+        objects = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+        if objects:  # a listing page holds at most 1000 keys, the most one delete takes
+            s3.delete_objects(Bucket=_bucket(), Delete={"Objects": objects, "Quiet": True})
+            deleted += len(objects)
+    return deleted
+
+
+def presigned_post(key: str, fields: dict[str, str], conditions: list, ttl_s: int) -> dict:
+    """A browser-postable form for exactly `key`; S3 refuses a POST breaking `conditions`."""
+    return client("s3").generate_presigned_post(_bucket(), key, Fields=fields,
+                                                Conditions=conditions, ExpiresIn=ttl_s)
 
 
 def copy(source_key: str, key: str, *, download_name: str | None = None) -> str:

@@ -66,6 +66,7 @@ def test_template_declares_functions():
     names = dict(_handlers())
     assert names.get("APIHandler") == "app.app"
     assert names.get("ReaperFunction") == "functions.reaper.handler"
+    assert names.get("CleanupFunction") == "functions.cleanup.handler"
 
 
 # Each handler is imported in a fresh interpreter at the repository root, as Lambda would

@@ -21,3 +21,9 @@ def page(user_id: str, limit: int, before_id: int | None) -> list[dict]:
         "SELECT id, action, target, ip, details, created_at FROM audit_log WHERE user_id = %s"
         " AND (%s IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
         (user_id, before_id, before_id, limit + 1))
+
+
+def delete_before(cutoff, limit: int) -> int:
+    """Remove up to `limit` of the oldest entries older than `cutoff`; returns how many."""
+    return db.execute("DELETE FROM audit_log WHERE created_at < %s ORDER BY created_at, id LIMIT %s",
+                      (cutoff, limit))

@@ -302,3 +302,37 @@ def failed(limit: int, code: str | None = None, since=None) -> list[dict]:
         " FROM jobs WHERE status = 'failed' AND (%s IS NULL OR error_code = %s)"
         " AND (%s IS NULL OR finished_at >= %s) ORDER BY finished_at DESC LIMIT %s",
         (code, code, since, since, limit))
+
+
+# ---- cleanup (chalicelib/cleanup.py) ------------------------------------------------------
+def past_retention(now, retention_days: dict[str, int], default_days: int, limit: int) -> list[dict]:
+    """Finished jobs older than their plan's retention, oldest first. Each is expired as it's
+    handled, so the next batch picks up where this one stopped."""
+    cases = " ".join(["WHEN %s THEN %s"] * len(retention_days))
+    by_plan = [value for item in retention_days.items() for value in item]
+    return db.fetch_all(
+        "SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'canceled')"
+        f" AND created_at < %s - INTERVAL (CASE plan {cases} ELSE %s END) DAY"
+        " ORDER BY created_at, id LIMIT %s", (now, *by_plan, default_days, limit))
+
+
+def expire(job_id: str) -> bool:
+    """finished -> expired, outputs gone (their media was deleted)."""
+    return db.execute(
+        "UPDATE jobs SET status = 'expired', outputs = NULL, updated_at = %s"
+        " WHERE id = %s AND status IN ('succeeded', 'failed', 'canceled')", (utcnow(), job_id)) == 1
+
+
+def streams_to_clear(finished_before, limit: int) -> list[dict]:
+    """Finished jobs, finished before the cutoff, whose progress stream is not yet dropped."""
+    return db.fetch_all(
+        "SELECT id FROM jobs WHERE finished_at < %s"
+        " AND status IN ('succeeded', 'failed', 'canceled', 'expired')"
+        " AND (events_cleared_at IS NULL OR events_cleared_at < finished_at)"
+        " ORDER BY finished_at, id LIMIT %s", (finished_before, limit))
+
+
+def streams_cleared(job_ids: list[str], at) -> None:
+    if job_ids:
+        marks = ", ".join(["%s"] * len(job_ids))
+        db.execute(f"UPDATE jobs SET events_cleared_at = %s WHERE id IN ({marks})", (at, *job_ids))

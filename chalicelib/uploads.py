@@ -1,0 +1,170 @@
+"""User assets (e.g. a job's reference image), uploaded by the client straight to S3.
+
+Files don't pass through the API (Lambda takes at most 6 MB per request): the client gets a
+presigned POST form whose policy pins the key, the content type and a size range, and we check
+the object when someone next asks about the upload (GET, or a job naming it). The check reads
+the real size and type (HEAD) and sniffs the first bytes, so a renamed file is caught.
+
+The form stays valid for minutes, so a client could post again after the check. That is why the
+checked version (by ETag) is copied to the key jobs read, `object_key_for(...)`, and the posted
+object is dropped: what a job reads is always what was checked.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import PurePosixPath
+from urllib.parse import quote
+
+from chalicelib import ratelimit, storage
+from chalicelib.auth import Principal
+from chalicelib.billing.plans import entitlement
+from chalicelib.config import get_settings
+from chalicelib.db import audit
+from chalicelib.db import uploads as uploads_db
+from chalicelib.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from chalicelib.ids import iso, new_id, utcnow
+from chalicelib.models import Upload, UploadCreate, UploadForm
+
+log = logging.getLogger(__name__)
+
+ALLOWED_TYPES = ("image/png", "image/jpeg", "image/webp", "audio/mpeg", "audio/wav")
+IMAGE_TYPES = frozenset(t for t in ALLOWED_TYPES if t.startswith("image/"))
+SNIFF_BYTES = 32
+REFERENCE_FIELD = "inputs.reference_image_upload_id"
+
+
+def prefix_for(user_id: str, upload_id: str) -> str:
+    """Everything of one upload lives under this (ours to name: never the client's filename)."""
+    return f"uploads/{user_id}/{upload_id}/"
+
+
+def incoming_key(user_id: str, upload_id: str) -> str:
+    """Where the client's form posts the file; never read by jobs."""
+    return prefix_for(user_id, upload_id) + "incoming"
+
+
+def object_key_for(user_id: str, upload_id: str) -> str:
+    """The checked file of an `uploaded` upload: the key the pipeline reads."""
+    return prefix_for(user_id, upload_id) + "asset"
+
+
+def sniff(head: bytes) -> str | None:
+    """The allowed type these first bytes belong to, or None."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio/mpeg"  # an ID3 tag, or straight into an MPEG audio frame (11 sync bits)
+    return None
+
+
+def _display_name(filename: str) -> str:
+    return PurePosixPath(filename.replace("\\", "/")).name or "upload"
+
+
+def _content_disposition(filename: str) -> str:
+    """RFC 6266: an ASCII fallback, and the exact name percent-encoded (no header injection)."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_"
+                       for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def create(principal: Principal, body: UploadCreate, ip: str | None) -> UploadForm:
+    """A pending upload and the presigned form to send its file with."""
+    settings = get_settings()
+    ratelimit.hit("uploads", principal.user_id, settings.rate_limit_uploads)
+    content_type = body.content_type.strip().lower()
+    if content_type not in ALLOWED_TYPES:
+        raise UnsupportedMediaType(f"Uploads of {content_type} are not accepted",
+                                   details={"allowed": list(ALLOWED_TYPES)})
+    now = utcnow()
+    max_bytes = entitlement(principal.user_id, now).plan.upload_max_bytes
+    if body.size_bytes > max_bytes:
+        raise PayloadTooLarge(f"The file is over your plan's upload limit of {max_bytes} bytes",
+                              details={"max_bytes": max_bytes, "size_bytes": body.size_bytes})
+    upload = {"id": new_id("upl"), "user_id": principal.user_id, "content_type": content_type,
+              "filename": _display_name(body.filename), "size_bytes": body.size_bytes,
+              "created_at": now}
+    uploads_db.insert(upload)
+    audit.record("upload.created", user_id=principal.user_id, ip=ip, target=upload["id"])
+    fields = {"Content-Type": content_type,
+              "Content-Disposition": _content_disposition(upload["filename"])}
+    conditions = [{name: value} for name, value in fields.items()]
+    conditions.append(["content-length-range", 1, max_bytes])
+    form = storage.presigned_post(incoming_key(principal.user_id, upload["id"]), fields,
+                                  conditions, settings.upload_expiry_s)
+    return UploadForm(id=upload["id"], url=form["url"], fields=form["fields"], max_bytes=max_bytes,
+                      expires_at=iso(now + timedelta(seconds=settings.upload_expiry_s)))
+
+
+def get(principal: Principal, upload_id: str) -> Upload:
+    row = uploads_db.get(upload_id, principal.user_id)
+    if row is None:
+        raise NotFound("Upload not found")
+    return to_model(confirm(row))
+
+
+def confirm(row: dict) -> dict:
+    """A pending upload whose file is in S3 becomes uploaded or rejected; -> the row now."""
+    if row["status"] != "pending":
+        return row
+    posted = incoming_key(row["user_id"], row["id"])
+    meta = storage.head(posted)
+    if meta is None:
+        return row
+    try:
+        reason = _mismatch(row, meta, posted)
+        if reason is None:
+            storage.copy_version(posted, object_key_for(row["user_id"], row["id"]), meta["ETag"])
+    except storage.ObjectChanged:  # posted again (or confirmed elsewhere) while we looked
+        return uploads_db.get(row["id"], row["user_id"]) or row
+    if uploads_db.settle(row["id"], "rejected" if reason else "uploaded", reason) and reason:
+        log.info("upload rejected", extra={"upload_id": row["id"], "reason": reason})
+    storage.delete(posted)
+    return uploads_db.get(row["id"], row["user_id"]) or row
+
+
+def _mismatch(row: dict, meta: dict, key: str) -> str | None:
+    """Why the object in S3 is not what was declared, or None when it is."""
+    size, declared = int(meta["ContentLength"]), int(row["size_bytes"])
+    max_bytes = entitlement(row["user_id"], utcnow()).plan.upload_max_bytes
+    if size > max_bytes:
+        return f"the file has {size} bytes, over the plan's limit of {max_bytes}"
+    if size != declared:
+        return f"the file has {size} bytes, not the declared {declared}"
+    stored_type = (meta.get("ContentType") or "").split(";")[0].strip().lower()
+    if stored_type != row["content_type"]:
+        return f"the file was stored as {stored_type or 'no type'}, not {row['content_type']}"
+    found = sniff(storage.first_bytes(key, SNIFF_BYTES, meta["ETag"]))
+    if found != row["content_type"]:
+        return f"the content is not {row['content_type']} (it looks like {found or 'something else'})"
+    return None
+
+
+def require_reference_image(user_id: str, upload_id: str) -> None:
+    """422 unless the upload is the user's, uploaded (checked now if still pending) and an image."""
+    row = uploads_db.get(upload_id, user_id)
+    if row is None:
+        message, kind = "no such upload", "not_found"
+    else:
+        row = confirm(row)
+        if row["status"] != "uploaded":
+            message, kind = f"the upload is {row['status']}, not uploaded", "upload_not_ready"
+        elif row["content_type"] not in IMAGE_TYPES:
+            message, kind = f"the upload is {row['content_type']}, not an image", "not_an_image"
+        else:
+            return
+    raise ValidationFailed("The reference image can't be used", code="invalid_upload",
+                           details=[{"field": REFERENCE_FIELD, "message": message, "type": kind}])
+
+
+def to_model(row: dict) -> Upload:
+    return Upload(id=row["id"], status=row["status"], content_type=row["content_type"],
+                  size_bytes=row["size_bytes"], filename=row["filename"], reason=row["reason"],
+                  created_at=iso(row["created_at"]))
