@@ -77,11 +77,9 @@ def backoff(attempts_made: int, *_args) -> int:
     return random.randint(base // 2, min(base, RETRY_MAX_MS))
 
 
-async def serve() -> None:
-    from bullmq import Worker
-
+def worker_options() -> dict:
     settings = get_settings()
-    worker = Worker(settings.queue_name, process, {
+    return {
         "connection": settings.redis_url,
         "prefix": settings.queue_prefix,
         "concurrency": settings.worker_concurrency,
@@ -89,7 +87,14 @@ async def serve() -> None:
         "stalledInterval": settings.worker_stalled_interval_ms,
         "maxStalledCount": 2,
         "settings": {"backoffStrategy": backoff},  # the queue's "jitter" backoff type
-    })
+    }
+
+
+async def serve() -> None:
+    from bullmq import Worker
+
+    settings = get_settings()
+    worker = Worker(settings.queue_name, process, worker_options())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

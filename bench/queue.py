@@ -1,0 +1,155 @@
+"""Queue throughput and latency: our layer (chalicelib.queue + chalicelib.worker) against bare
+BullMQ for Python, in one run, on a private queue of the local Redis. Prints JSON.
+
+- enqueue jobs/s: ours = `chalicelib.queue.enqueue` (sync API -> the per-process loop), bare =
+  `await Queue.add` in a loop;
+- no-op processing jobs/s: ours = the worker's processor (thread offload, lease keeper, error
+  mapping) around a pipeline that returns at once; bare = a Worker whose processor returns;
+- submit-to-start latency p50/p99 with an idle worker, through our layer.
+
+Usage: python bench/queue.py [--jobs 2000] [--latency-samples 200]
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# This file is named like the stdlib `queue` module: keep its folder off the import path.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import statistics
+import time
+
+os.environ.setdefault("QUEUE_NAME", f"bench-{secrets.token_hex(3)}")
+
+from bullmq import Queue, Worker  # noqa: E402
+
+from chalicelib import queue, worker  # noqa: E402
+from chalicelib.config import get_settings  # noqa: E402
+from chalicelib.pipeline import runner  # noqa: E402
+
+settings = get_settings()
+
+
+def noop_pipeline(job_id, owner, stop, lease_s):
+    return "succeeded"
+
+
+runner.run_job = noop_pipeline  # measure the queue layer, not the media pipeline
+
+
+async def drain(name: str, processor, options: dict, count: int) -> float:
+    """Seconds for a worker to process `count` waiting jobs."""
+    done = asyncio.Event()
+    finished = 0
+
+    async def counted(job, token):
+        nonlocal finished
+        result = await processor(job, token)
+        finished += 1
+        if finished == count:
+            done.set()
+        return result
+
+    started = time.perf_counter()
+    w = Worker(name, counted, options)
+    await done.wait()
+    elapsed = time.perf_counter() - started
+    await w.close()
+    return elapsed
+
+
+async def bare(count: int) -> dict:
+    name = f"{settings.queue_name}-bare"
+    q = Queue(name, {"connection": settings.redis_url, "prefix": settings.queue_prefix})
+    started = time.perf_counter()
+    for i in range(count):
+        await q.add("render", {"job_id": f"j{i}"}, {"jobId": f"j{i}", "removeOnComplete": True})
+    enqueue_s = time.perf_counter() - started
+
+    async def nothing(job, token):
+        return "succeeded"
+
+    process_s = await drain(name, nothing, {"connection": settings.redis_url,
+                                            "prefix": settings.queue_prefix,
+                                            "concurrency": settings.worker_concurrency}, count)
+    await q.obliterate(force=True)
+    await q.close()
+    return {"enqueue_jobs_per_s": count / enqueue_s, "process_jobs_per_s": count / process_s}
+
+
+def ours(count: int) -> dict:
+    started = time.perf_counter()
+    for i in range(count):
+        queue.enqueue(f"o{i}")
+    enqueue_s = time.perf_counter() - started
+    process_s = queue.run(drain(settings.queue_name, worker.process, worker.worker_options(), count),
+                          timeout=600)
+    return {"enqueue_jobs_per_s": count / enqueue_s, "process_jobs_per_s": count / process_s}
+
+
+async def _latency(samples: int) -> list[float]:
+    name = settings.queue_name
+    started_at: dict[str, float] = {}
+    arrived = asyncio.Event()
+
+    async def timed(job, token):
+        started_at[job.id] = time.perf_counter()
+        arrived.set()
+        return await worker.process(job, token)
+
+    w = Worker(name, timed, worker.worker_options())
+    q = await queue.get_queue()
+    await asyncio.sleep(0.5)  # let the worker reach its blocking wait: "an idle worker"
+    latencies = []
+    for i in range(samples):
+        arrived.clear()
+        job_id = f"lat{i}"
+        sent = time.perf_counter()
+        await q.add(queue.JOB_NAME, {"job_id": job_id}, queue.job_options(job_id))
+        await arrived.wait()
+        latencies.append((started_at[job_id] - sent) * 1000)
+    await w.close()
+    return latencies
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--latency-samples", type=int, default=200)
+    args = parser.parse_args()
+    try:
+        base = asyncio.run(bare(args.jobs))
+        mine = ours(args.jobs)
+        latencies = queue.run(_latency(args.latency_samples), timeout=600)
+    finally:
+        queue.run(_obliterate(), timeout=60)
+    print(json.dumps({
+        "jobs": args.jobs, "worker_concurrency": settings.worker_concurrency,
+        "ours": {k: round(v, 1) for k, v in mine.items()},
+        "bare_bullmq": {k: round(v, 1) for k, v in base.items()},
+        "throughput_ratio": round(mine["process_jobs_per_s"] / base["process_jobs_per_s"], 3),
+        "enqueue_ratio": round(mine["enqueue_jobs_per_s"] / base["enqueue_jobs_per_s"], 3),
+        "submit_to_start_ms": {"p50": round(percentile(latencies, 50), 2),
+                               "p99": round(percentile(latencies, 99), 2),
+                               "mean": round(statistics.fmean(latencies), 2),
+                               "samples": len(latencies)},
+    }, indent=2))
+
+
+async def _obliterate() -> None:
+    await (await queue.get_queue()).obliterate(force=True)
+
+
+if __name__ == "__main__":
+    main()
