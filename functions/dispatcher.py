@@ -1,0 +1,13 @@
+"""Scheduled every minute (and callable after a submission): start the workers the queue needs.
+
+Locally: `python -m functions.dispatcher`.
+"""
+from chalicelib import dispatcher
+
+
+def handler(event, context):
+    return dispatcher.dispatch()
+
+
+if __name__ == "__main__":
+    print(handler({}, None))
