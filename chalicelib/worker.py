@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import shutil
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -58,17 +60,50 @@ async def serve() -> None:
         "lockDuration": LOCK_DURATION_MS,
         "stalledInterval": STALLED_INTERVAL_MS,
         "maxStalledCount": 2,
+        "name": f"{socket.gethostname()}:{os.getpid()}",  # tells workers apart in CLIENT LIST
     })
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if settings.worker_idle_exit_s > 0:
+        loop.create_task(exit_when_idle(worker, settings.worker_idle_exit_s, stop))
     log.info("worker started: queue=%s concurrency=%s", settings.queue_name,
              settings.worker_concurrency)
     print("worker ready", flush=True)
     await stop.wait()
     log.info("worker stopping: waiting for running jobs")
     await worker.close()
+
+
+async def exit_when_idle(worker, idle_s: float, stop: asyncio.Event) -> None:
+    """Set `stop` once no job has run for `idle_s` (scale to zero: the dispatcher starts more).
+
+    Activity is a job held by the worker (`worker.jobs`) or one that began or ended since the
+    last look (BullMQ's events), so even a job shorter than the check interval counts.
+    """
+    loop = asyncio.get_running_loop()
+    last_busy = loop.time()
+
+    def touch(*_args) -> None:
+        nonlocal last_busy
+        last_busy = loop.time()
+
+    for event in ("active", "completed", "failed"):
+        worker.on(event, touch)
+    while not stop.is_set():
+        if worker.jobs:
+            touch()
+        idle_for = loop.time() - last_busy
+        if idle_for >= idle_s:
+            log.info("worker idle for %.0f s: exiting", idle_for)
+            print("worker idle exit", flush=True)
+            stop.set()
+            return
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=min(1.0, idle_s - idle_for))
+        except TimeoutError:
+            pass
 
 
 def check() -> int:
