@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     # most MAX_WORKERS, started as ECS Fargate tasks ("ecs") or local processes ("local").
     dispatch_mode: Literal["ecs", "local"] | None = None  # default: local in the local stage
     dispatch_on_submit: bool = False  # also dispatch right after a submission (not only per minute)
+    dispatcher_function: str = ""  # in AWS the API nudges by invoking this Lambda asynchronously
     max_workers: int = Field(10, ge=0, le=200)
     ecs_cluster: str = "media-local"
     worker_task_definition: str = "media-worker-local"

@@ -115,11 +115,20 @@ def dispatch() -> dict[str, Any]:
 def nudge() -> None:
     """After a submission: dispatch now instead of within the minute, if DISPATCH_ON_SUBMIT.
 
-    Never fails the caller: the scheduled dispatcher catches up on the next minute anyway.
+    With DISPATCHER_FUNCTION (in AWS) it invokes the dispatcher Lambda asynchronously: the API
+    request doesn't wait on ECS, and the API role needs no ECS rights. Never fails the caller:
+    the scheduled dispatcher catches up within the minute anyway.
     """
-    if not get_settings().dispatch_on_submit:
+    settings = get_settings()
+    if not settings.dispatch_on_submit:
         return
     try:
-        dispatch()
+        if settings.dispatcher_function:
+            from chalicelib import aws
+
+            aws.client("lambda").invoke(FunctionName=settings.dispatcher_function,
+                                        InvocationType="Event", Payload=b"{}")
+        else:
+            dispatch()
     except Exception:
         log.warning("dispatch after submit failed; the scheduled run will catch up", exc_info=True)
