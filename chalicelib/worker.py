@@ -18,7 +18,7 @@ import socket
 import sys
 from pathlib import Path
 
-from chalicelib import lifecycle
+from chalicelib import lifecycle, observability
 from chalicelib.config import get_settings
 from chalicelib.pipeline import runner
 
@@ -33,6 +33,7 @@ async def process(job, token) -> str:
     from bullmq import UnrecoverableError
 
     job_id = job.data["job_id"]
+    observability.bind_job(job_id)  # this task's and its threads' log lines carry the job id
     final_attempt = job.attemptsMade + 1 >= int(job.opts.get("attempts") or 1)
     try:
         return await asyncio.to_thread(runner.run_job, job_id)
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return check()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    observability.setup()  # ours as JSON lines; the basic format above is for libraries
     asyncio.run(serve())
     return 0
 

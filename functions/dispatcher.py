@@ -2,10 +2,11 @@
 
 Locally: `python -m functions.dispatcher`.
 """
-from chalicelib import dispatcher
+from chalicelib import dispatcher, observability
 
 
 def handler(event, context):
+    observability.setup()
     return dispatcher.dispatch()
 
 
