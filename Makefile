@@ -29,8 +29,8 @@ bench: setup          ## a benchmark: make bench NAME=render
 lint:                 ## cfn-lint the SAM template
 	@.venv/bin/cfn-lint template.yaml
 
-package: setup        ## the Chalice app as SAM (sam.json), merged with template.yaml
-	@.venv/bin/chalice package --pkg-format cloudformation --merge-template template.yaml out/package
+package: setup        ## out/package: sam.yaml (Chalice + template.yaml) and one zip for every Lambda
+	@$(PY) scripts/package.py out/package
 
 clean:                ## remove local state (venv, project-local services' data, outputs)
 	@$(PY) scripts/stack.py down >/dev/null 2>&1 || true

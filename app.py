@@ -10,9 +10,11 @@ from chalicelib.models import (ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditPag
                                EventPage, Health, Job, JobCreate, JobList, Me, ProviderKey,
                                ProviderKeyList, ProviderKeyPut, TokenReply, Upload, UploadCreate,
                                UploadForm, WebhookAck)
+from chalicelib.observability import http_middleware
 from chalicelib.web import ANY_CONTENT, current_request as request, doc, reply
 
 app = Chalice(app_name="media-orchestrator")
+app.register_middleware(http_middleware, "http")  # outermost: logs the final status
 app.register_middleware(web.error_envelope, "http")
 LIST_QUERY = {"limit": "1..100, default 20", "cursor": "next_cursor of the previous page"}
 

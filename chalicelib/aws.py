@@ -1,4 +1,9 @@
-"""The one AWS client factory: AWS itself, LocalStack or the moto server, by AWS_ENDPOINT_URL."""
+"""The one AWS client factory: AWS itself, LocalStack or the moto server.
+
+The endpoint: AWS_ENDPOINT_URL when set; else LocalStack's conventions (USE_LOCALSTACK=1, or
+LOCALSTACK_HOSTNAME/EDGE_PORT inside LocalStack's Lambdas) through `localstack_client`; else the
+local stage's emulator on loopback; else AWS.
+"""
 from __future__ import annotations
 
 import os
@@ -11,6 +16,17 @@ from chalicelib.config import get_settings
 _lock = threading.Lock()
 
 
+def endpoint_url(service: str) -> str | None:
+    settings = get_settings()
+    if settings.aws_endpoint_url or not settings.uses_localstack:
+        return settings.aws_endpoint_url
+    from localstack_client.config import get_service_endpoint
+
+    host = os.environ.get("LOCALSTACK_HOSTNAME")
+    return get_service_endpoint(service, f"{host}:{os.environ.get('EDGE_PORT', '4566')}"
+                                if host else None)
+
+
 @lru_cache(maxsize=None)
 def client(service: str) -> Any:
     """A boto3 client, built lazily once per process (boto3 costs ~100 ms to import)."""
@@ -18,14 +34,15 @@ def client(service: str) -> Any:
     from botocore.config import Config
 
     settings = get_settings()
+    endpoint = endpoint_url(service)
     kwargs: dict[str, Any] = {
         "region_name": settings.aws_region,
         "config": Config(retries={"mode": "standard", "max_attempts": 3},
-                         s3={"addressing_style": "path"} if settings.aws_endpoint_url else None,
+                         s3={"addressing_style": "path"} if endpoint else None,
                          signature_version="s3v4" if service == "s3" else None),
     }
-    if settings.aws_endpoint_url:
-        kwargs["endpoint_url"] = settings.aws_endpoint_url
+    if endpoint:
+        kwargs["endpoint_url"] = endpoint
         # Emulators accept any credentials; don't make a newcomer configure some.
         if not os.environ.get("AWS_ACCESS_KEY_ID"):
             kwargs["aws_access_key_id"] = "test"

@@ -1,7 +1,9 @@
 """One settings object, read from the environment (and `.env`) and validated once per process."""
 from __future__ import annotations
 
+import os
 from functools import cached_property, lru_cache
+from typing import Literal
 from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
@@ -83,10 +85,37 @@ class Settings(BaseSettings):
     pending_upload_max_age_s: int = Field(24 * 3600, ge=3600, description="Then a never-finished upload expires")
     audit_retention_days: int = Field(365, ge=1)
 
+    # Scaling (chalicelib/dispatcher.py): workers = ceil(queue depth / WORKER_CONCURRENCY), at
+    # most MAX_WORKERS, started as ECS Fargate tasks ("ecs") or local processes ("local").
+    dispatch_mode: Literal["ecs", "local"] | None = None  # default: local in the local stage
+    dispatch_on_submit: bool = False  # also dispatch right after a submission (not only per minute)
+    dispatcher_function: str = ""  # in AWS the API nudges by invoking this Lambda asynchronously
+    max_workers: int = Field(10, ge=0, le=200)
+    ecs_cluster: str = "media-local"
+    worker_task_definition: str = "media-worker-local"
+    worker_subnets: str = ""  # comma-separated subnet ids
+    worker_security_group: str = ""
+    local_dir: str = ""  # pid files and logs of local processes; default: <repo>/.local
+    worker_idle_exit_s: float = Field(0, ge=0, description="exit after this long idle; 0 = never")
+
+    # DATABASE_URL gives host/port/database; with a secret ARN (RDS-managed, rotating), the user
+    # and password come from the secret at connect time instead.
+    database_secret_arn: str | None = None
+
+    # Observability (chalicelib/observability.py). Metrics default to on outside the local stage.
+    service_name: str = Field("media-orchestrator", validation_alias="POWERTOOLS_SERVICE_NAME")
+    metrics_namespace: str = "MediaOrchestrator"
+    metrics_enabled: bool | None = None
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+
     @model_validator(mode="after")
     def _stage_rules(self) -> "Settings":
-        if self.stage == "local" and self.aws_endpoint_url is None:
+        if self.stage == "local" and self.aws_endpoint_url is None and not self.uses_localstack:
             self.aws_endpoint_url = "http://127.0.0.1:4566"
+        if self.dispatch_mode is None:
+            self.dispatch_mode = "local" if self.stage == "local" else "ecs"
+        if self.metrics_enabled is None:
+            self.metrics_enabled = self.stage != "local"
         if self.stage != "local" and self.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET:
             raise ValueError("JWT_SECRET must be set outside the local stage")
         unknown = set(self.plans) - set(DEFAULT_PLANS) | set(self.whop_plan_map.values()) - set(DEFAULT_PLANS)
@@ -101,6 +130,16 @@ class Settings(BaseSettings):
             table[name] = Plan.model_validate({**default.model_dump(), **self.plans.get(name, {}),
                                                "name": name})
         return table
+
+    @property
+    def uses_localstack(self) -> bool:
+        """LocalStack's conventions: USE_LOCALSTACK=1, or LOCALSTACK_HOSTNAME (set in its Lambdas)."""
+        return os.environ.get("USE_LOCALSTACK", "").lower() in ("1", "true") or \
+            bool(os.environ.get("LOCALSTACK_HOSTNAME"))
+
+    @property
+    def worker_subnet_ids(self) -> list[str]:
+        return [s.strip() for s in self.worker_subnets.split(",") if s.strip()]
 
     def mysql_params(self) -> dict:
         """pymysql.connect() keyword arguments parsed from DATABASE_URL."""

@@ -7,7 +7,8 @@ import logging
 import time
 from datetime import timedelta
 
-from chalicelib import keys, lifecycle, progress, queue, ratelimit, redis_client, storage, uploads
+from chalicelib import (dispatcher, keys, lifecycle, observability, progress, queue, ratelimit,
+                        redis_client, storage, uploads)
 from chalicelib.auth import Principal
 from chalicelib.billing.plans import entitlement, plan_named
 from chalicelib.config import get_settings
@@ -90,6 +91,8 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
     except Exception:  # Redis down: the row says queued, and the reaper enqueues it again
         log.warning("enqueue failed; the reaper will retry", extra={"job_id": job["id"]},
                     exc_info=True)
+    observability.metric_job_submitted()
+    dispatcher.nudge()
     return get(principal, job["id"]), False
 
 

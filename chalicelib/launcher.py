@@ -27,6 +27,22 @@ def worker_command() -> list[str]:
     return [sys.executable, *WORKER_COMMAND[1:]]
 
 
+def state_dir() -> Path:
+    """Pid files (run/) and logs (log/) of the local processes; `make down` stops run/stack-*."""
+    from chalicelib.config import get_settings
+
+    return Path(get_settings().local_dir or ROOT / ".local")
+
+
+def start_worker(name: str) -> subprocess.Popen:
+    """A worker process logging to log/worker-{name}.log, with its pid in run/ for `make down`."""
+    proc = spawn(worker_command(), state_dir() / "log" / f"worker-{name}.log")
+    run = state_dir() / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / f"stack-worker-{name}.pid").write_text(str(proc.pid))
+    return proc
+
+
 def spawn(command: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     """A child in its own process group, so stopping it stops its children too."""
     log_path.parent.mkdir(parents=True, exist_ok=True)

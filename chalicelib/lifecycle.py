@@ -2,7 +2,7 @@
 its quota consequence, so every path that ends a job does it the same way."""
 from __future__ import annotations
 
-from chalicelib import keys, progress, redis_client
+from chalicelib import keys, observability, progress, redis_client
 from chalicelib.db import billing
 from chalicelib.db import jobs as jobs_db
 from chalicelib.models import EventType
@@ -18,6 +18,7 @@ def fail(job_id: str, code: str, message: str, step: str | None) -> bool:
     if code not in USER_FAULT_CODES:
         billing.refund(job_id)
     progress.emit(job_id, EventType.job_failed, step=step, message=f"{code}: {message}")
+    observability.metric_job_finished("failed")
     return True
 
 
@@ -44,6 +45,7 @@ def cancel(job_id: str, user_id: str) -> bool:
     if before.get("video") != "succeeded":
         billing.refund(job_id)
     progress.emit(job_id, EventType.job_canceled, message="Canceled by the user")
+    observability.metric_job_finished("canceled")
     return True
 
 

@@ -12,7 +12,6 @@ import math
 import time
 from functools import lru_cache
 
-import redis
 
 from chalicelib import keys, redis_client
 from chalicelib.config import get_settings
@@ -48,7 +47,7 @@ def hit(scope: str, identity: str, rule: str) -> None:
         if limiter.hit(item, scope, identity):
             return
         reset_at = limiter.get_window_stats(item, scope, identity).reset_time
-    except (redis.RedisError, OSError):
+    except (redis_client.error(), OSError):
         log.warning("rate limiter unavailable; allowing the request", exc_info=True)
         return
     retry_after = max(1, math.ceil(reset_at - time.time()))
@@ -63,7 +62,7 @@ def _account(email: str) -> str:
 def check_login_allowed(email: str) -> None:
     try:
         wait = redis_client.client().ttl(keys.login_blocked(_account(email)))
-    except redis.RedisError:
+    except redis_client.error():
         return
     if wait and wait > 0:
         raise RateLimited("Too many failed logins for this account; try again later",
@@ -83,12 +82,12 @@ def login_failed(email: str) -> None:
         over = failures - get_settings().login_failures_allowed
         if over > 0:
             client.set(keys.login_blocked(account), 1, ex=min(2 ** (over - 1), MAX_LOGIN_DELAY_S))
-    except redis.RedisError:
+    except redis_client.error():
         log.warning("could not record a failed login", exc_info=True)
 
 
 def login_succeeded(email: str) -> None:
     try:
         redis_client.client().delete(keys.login_failures(_account(email)))
-    except redis.RedisError:
+    except redis_client.error():
         pass

@@ -11,15 +11,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import random
 import shutil
 import signal
+import socket
 import sys
 import threading
 import time
 from pathlib import Path
 
-from chalicelib import lifecycle
+from chalicelib import lifecycle, observability
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.pipeline import runner
@@ -45,6 +47,7 @@ async def process(job, token) -> str:
     from bullmq import DelayedError, UnrecoverableError
 
     job_id = job.data["job_id"]
+    observability.bind_job(job_id)  # this task's and its threads' log lines carry the job id
     final_attempt = job.attemptsMade + 1 >= int(job.opts.get("attempts") or 1)
     stop = threading.Event()
     lease = asyncio.create_task(_keep_lease(job_id, token, stop))
@@ -87,6 +90,7 @@ def worker_options() -> dict:
         "stalledInterval": settings.worker_stalled_interval_ms,
         "maxStalledCount": 2,
         "settings": {"backoffStrategy": backoff},  # the queue's "jitter" backoff type
+        "name": f"{socket.gethostname()}:{os.getpid()}",  # tells workers apart in CLIENT LIST
     }
 
 
@@ -99,12 +103,44 @@ async def serve() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if settings.worker_idle_exit_s > 0:
+        loop.create_task(exit_when_idle(worker, settings.worker_idle_exit_s, stop))
     log.info("worker started: queue=%s concurrency=%s", settings.queue_name,
              settings.worker_concurrency)
     print("worker ready", flush=True)
     await stop.wait()
     log.info("worker stopping: waiting for running jobs")
     await worker.close()
+
+
+async def exit_when_idle(worker, idle_s: float, stop: asyncio.Event) -> None:
+    """Set `stop` once no job has run for `idle_s` (scale to zero: the dispatcher starts more).
+
+    Activity is a job held by the worker (`worker.jobs`) or one that began or ended since the
+    last look (BullMQ's events), so even a job shorter than the check interval counts.
+    """
+    loop = asyncio.get_running_loop()
+    last_busy = loop.time()
+
+    def touch(*_args) -> None:
+        nonlocal last_busy
+        last_busy = loop.time()
+
+    for event in ("active", "completed", "failed"):
+        worker.on(event, touch)
+    while not stop.is_set():
+        if worker.jobs:
+            touch()
+        idle_for = loop.time() - last_busy
+        if idle_for >= idle_s:
+            log.info("worker idle for %.0f s: exiting", idle_for)
+            print("worker idle exit", flush=True)
+            stop.set()
+            return
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=min(1.0, idle_s - idle_for))
+        except TimeoutError:
+            pass
 
 
 def check() -> int:
@@ -124,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         return check()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    observability.setup()  # ours as JSON lines; the basic format above is for libraries
     asyncio.run(serve())
     return 0
 

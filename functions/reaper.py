@@ -2,10 +2,11 @@
 
 Locally: `python -m functions.reaper`.
 """
-from chalicelib import reaper
+from chalicelib import observability, reaper
 
 
 def handler(event, context):
+    observability.setup()
     return reaper.reconcile()
 
 

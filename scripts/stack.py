@@ -13,8 +13,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chalicelib import launcher  # noqa: E402
 
-RUN = launcher.ROOT / ".local" / "run"
-LOG = launcher.ROOT / ".local" / "log"
+RUN = launcher.state_dir() / "run"
+LOG = launcher.state_dir() / "log"
 API_PORT = int(os.environ.get("API_PORT", "8000"))
 
 
@@ -28,8 +28,7 @@ def up() -> None:
     api = launcher.spawn(launcher.api_command(API_PORT), LOG / "api.log")
     (RUN / "stack-api.pid").write_text(str(api.pid))
     for i in range(int(os.environ.get("WORKERS", "1"))):
-        worker = launcher.spawn(launcher.worker_command(), LOG / f"worker-{i + 1}.log")
-        (RUN / f"stack-worker-{i + 1}.pid").write_text(str(worker.pid))
+        launcher.start_worker(str(i + 1))
     launcher.wait_http(f"http://127.0.0.1:{API_PORT}/v1/health")
     print(f"API on http://127.0.0.1:{API_PORT}  (OpenAPI: /v1/openapi.json)")
     print(f"workers: {os.environ.get('WORKERS', '1')}; logs in {LOG}; stop with `make down`")

@@ -67,6 +67,24 @@ def test_template_declares_functions():
     assert names.get("APIHandler") == "app.app"
     assert names.get("ReaperFunction") == "functions.reaper.handler"
     assert names.get("CleanupFunction") == "functions.cleanup.handler"
+    assert names.get("DispatcherFunction") == "functions.dispatcher.handler"
+
+
+def test_worker_task_scales_to_zero_and_stops_gracefully():
+    container = _load_template()["Resources"]["WorkerTaskDefinition"]["Properties"][
+        "ContainerDefinitions"][0]
+    env = {item["Name"]: item["Value"] for item in container["Environment"]}
+    assert int(env["WORKER_IDLE_EXIT_S"]) > 0
+    assert 30 <= container["StopTimeout"] <= 120  # Fargate's maximum is 120 s
+
+
+def test_dispatcher_settings_reach_the_code():
+    from chalicelib.config import Settings
+
+    env = _load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    for name in ("ECS_CLUSTER", "WORKER_TASK_DEFINITION", "WORKER_SUBNETS",
+                 "WORKER_SECURITY_GROUP", "MAX_WORKERS", "DATABASE_SECRET_ARN"):
+        assert name in env and name.lower() in Settings.model_fields, name
 
 
 # Each handler is imported in a fresh interpreter at the repository root, as Lambda would
@@ -145,3 +163,33 @@ def test_init_hook_runs_under_localstack_exec():
             f"line {node.lineno}: {node.id} is undefined under LocalStack"
         assert not (isinstance(node, ast.Attribute) and node.attr == "exit"), \
             f"line {node.lineno}: exit() inside LocalStack's process"
+
+
+def test_package_puts_functions_in_the_one_zip(tmp_path):
+    # What `chalice package --merge-template` leaves: its zip (no functions/) and `CodeUri: .`.
+    import importlib.util
+    import zipfile
+
+    spec = importlib.util.spec_from_file_location("package_script", ROOT / "scripts" / "package.py")
+    package = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(package)
+    with zipfile.ZipFile(tmp_path / "deployment.zip", "w") as zf:
+        zf.writestr("app.py", "")
+    template = _load_template()
+    (tmp_path / "sam.yaml").write_text(yaml.safe_dump(
+        {"Globals": {"Function": {"CodeUri": "."}},
+         "Resources": {str(name): {"Type": "AWS::Serverless::Function",
+                                   "Properties": {"Handler": str(h)}}
+                       for name, h in _handlers() if name != "APIHandler"}}))
+
+    package.finish(tmp_path)
+    package.finish(tmp_path)  # idempotent
+
+    sam = yaml.safe_load((tmp_path / "sam.yaml").read_text())
+    assert sam["Globals"]["Function"]["CodeUri"] == "./deployment.zip"
+    names = zipfile.ZipFile(tmp_path / "deployment.zip").namelist()
+    assert len(names) == len(set(names))
+    for resource in sam["Resources"].values():
+        module = resource["Properties"]["Handler"].rsplit(".", 1)[0]
+        assert module.replace(".", "/") + ".py" in names
+    assert template["Globals"]["Function"]["CodeUri"] == "."  # the source template is unchanged

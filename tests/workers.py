@@ -105,3 +105,9 @@ def wait_until(condition, timeout_s: float, what: str, interval_s: float = 0.1):
             raise AssertionError(f"{what} not within {timeout_s}s")
         time.sleep(interval_s)
     return result
+
+
+def wait_for_line(log: Path, line: str, timeout_s: float = 30.0) -> None:
+    """Until the process wrote `line` to its log (e.g. the worker's "worker ready")."""
+    wait_until(lambda: log.exists() and line in log.read_text(errors="replace"), timeout_s,
+               f"{line!r} in {log}")

@@ -5,6 +5,7 @@ so a thread-local connection is both cheap and safe.
 """
 from __future__ import annotations
 
+import json
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -15,12 +16,37 @@ import pymysql.cursors
 from chalicelib.config import get_settings
 
 _local = threading.local()
+_secrets: dict[str, dict[str, str]] = {}  # DATABASE_SECRET_ARN -> {user, password}
+ACCESS_DENIED = 1045
+
+
+def secret_credentials(arn: str, refresh: bool = False) -> dict[str, str]:
+    """User and password from the (RDS-managed, rotating) secret; fetched once, cached."""
+    if refresh or arn not in _secrets:
+        from chalicelib import aws
+
+        secret = json.loads(aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+        _secrets[arn] = {"user": secret["username"], "password": secret["password"]}
+    return _secrets[arn]
 
 
 def connect(database: bool = True) -> pymysql.connections.Connection:
-    params = get_settings().mysql_params()
+    settings = get_settings()
+    params = settings.mysql_params()
     if not database:
         params.pop("database")
+    arn = settings.database_secret_arn
+    if arn:
+        params.update(secret_credentials(arn))
+    try:
+        return _open(params)
+    except pymysql.err.OperationalError as exc:
+        if not arn or exc.args[0] != ACCESS_DENIED:
+            raise
+        return _open({**params, **secret_credentials(arn, refresh=True)})  # rotated since
+
+
+def _open(params: dict) -> pymysql.connections.Connection:
     return pymysql.connect(**params, charset="utf8mb4", autocommit=True, connect_timeout=5,
                            read_timeout=30, write_timeout=30,
                            cursorclass=pymysql.cursors.DictCursor,

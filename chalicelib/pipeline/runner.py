@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from chalicelib import lifecycle, progress, storage
+from chalicelib import lifecycle, observability, progress, storage
 from chalicelib.billing.plans import entitlement
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
@@ -213,12 +213,14 @@ def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str
         ctx.report(100, force=True)
         if not jobs_db.step_finished(job_id, name, "succeeded", owner, artifacts=done[name]):
             raise JobGone(job_id)
+        observability.metric_step_duration(name, time.monotonic() - started)
         progress.emit(job_id, EventType.step_succeeded, step=name, progress=ctx.base + WEIGHTS[name],
                       message=f"{time.monotonic() - started:.1f}s")
         ctx.base += WEIGHTS[name]
     if not jobs_db.succeed(job_id, dict(zip(OUTPUTS, done["upload"])), owner):
         raise JobGone(job_id)
     progress.emit(job_id, EventType.job_succeeded, progress=100, message="Video ready")
+    observability.metric_job_finished("succeeded")
     shutil.rmtree(ctx.work, ignore_errors=True)
     return JobStatus.succeeded.value
 

@@ -111,43 +111,51 @@ def _zoom(k: int, size: tuple[int, int], length: float) -> str:
             f"eval=frame:flags={ZOOM_SCALER},crop={width}:{height},setsar=1")
 
 
-def _still(index: int, size: tuple[int, int], frames: int, first_frame: int) -> str:
-    """A still at the exact frame size (scaled once, not per frame), repeated `frames` times
-    with timestamps starting at `first_frame`. All in yuv420p, the encoder's format, so no
-    frame is ever converted (xfade would convert every frame to yuv444p and back, which cost
-    more than the zoom itself)."""
+def _still(index: int, size: tuple[int, int], copies: int) -> str:
+    """Input `index` at the exact frame size, scaled once (not per frame), in yuv420p: the
+    encoder's format, so no frame is ever converted (xfade would convert every frame to yuv444p
+    and back, which cost more than the zoom itself). Split when the crossfade needs a copy."""
     width, height = size
-    return (f"[{index}:v]scale={width}:{height}:force_original_aspect_ratio=increase,"
-            f"crop={width}:{height},setsar=1,format=yuv420p,"
-            f"loop=loop={frames - 1}:size=1:start=0,setpts=(N+{first_frame})/{FPS}/TB")
+    chain = (f"[{index}:v]scale={width}:{height}:force_original_aspect_ratio=increase,"
+             f"crop={width}:{height},setsar=1,format=yuv420p")
+    return chain + ("," + f"split={copies}" if copies > 1 else "") + "".join(
+        f"[s{index}_{c}]" for c in range(copies))
+
+
+def _repeat(label: str, frames: int, first_frame: int) -> str:
+    """The still repeated `frames` times (references, no copies), timestamps from first_frame."""
+    return f"[{label}]loop=loop={frames - 1}:size=1:start=0,setpts=(N+{first_frame})/{FPS}/TB"
 
 
 def _scene_chains(k: int, n: int, size: tuple[int, int], timeline: _Timeline) -> list[str]:
     """Scene k's frames [b{k}]. Scene k-1's zoom continues for the crossfade as a tail that
-    fades out over scene k's first frames; the tail reads its own copy of the still (input
-    n+k-1) so no frame is shared between branches, which would force a full-frame copy."""
-    length = (timeline.frames[k] + (timeline.crossfade if k < n - 1 else 0)) / FPS
-    chain = f"{_still(k, size, timeline.frames[k], 0)},{_zoom(k, size, length)}"
+    fades out over scene k's first frames. Only the still is shared between the branches:
+    every zoomed frame is new and writable, so the overlays never copy a whole frame."""
+    last = k == n - 1
+    length = (timeline.frames[k] + (0 if last else timeline.crossfade)) / FPS
+    parts = [_still(k, size, 1 if last else 2),
+             f"{_repeat(f's{k}_0', timeline.frames[k], 0)},{_zoom(k, size, length)}[m{k}]"]
+    if not last:
+        fade = timeline.crossfade / FPS
+        parts.append(f"{_repeat(f's{k}_1', timeline.crossfade, timeline.frames[k])},"
+                     f"{_zoom(k, size, length)},setpts=PTS-STARTPTS,format=yuva420p,"
+                     f"fade=t=out:st=0:d={fade:.4f}:alpha=1[f{k}]")
     if k == 0:
-        return [f"{chain}[b0]"]
-    prev_length = (timeline.frames[k - 1] + timeline.crossfade) / FPS
-    fade = timeline.crossfade / FPS
-    tail = (f"{_still(n + k - 1, size, timeline.crossfade, timeline.frames[k - 1])},"
-            f"{_zoom(k - 1, size, prev_length)},setpts=PTS-STARTPTS,format=yuva420p,"
-            f"fade=t=out:st=0:d={fade:.4f}:alpha=1[f{k}]")
-    return [tail, f"{chain}[m{k}]", f"[m{k}][f{k}]overlay=eof_action=pass:format=yuv420[b{k}]"]
+        parts.append("[m0]null[b0]")
+    else:
+        parts.append(f"[m{k}][f{k - 1}]overlay=eof_action=pass:format=yuv420[b{k}]")
+    return parts
 
 
 def build_command(images: list[Path], captions: list[tuple[Path, int, int]],
                   narrations: list[Narration], durations: list[float], size: tuple[int, int],
                   output: Path) -> tuple[list[str], _Timeline]:
-    """The ffmpeg argv. Inputs: the stills, the stills again (for crossfade tails), the caption
-    PNGs, the narration WAVs."""
+    """The ffmpeg argv. Inputs: the stills, the caption PNGs, the narration WAVs."""
     n = len(images)
     timeline = plan_timeline(durations)
     argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel", "error",
             "-nostats", "-progress", "pipe:1"]
-    for path in [*images, *images[:-1]]:
+    for path in images:
         argv += ["-framerate", str(FPS), "-i", str(path)]
     for path, _, _ in captions:
         argv += ["-i", str(path)]
@@ -155,7 +163,7 @@ def build_command(images: list[Path], captions: list[tuple[Path, int, int]],
         argv += ["-i", str(narration.path)]
     graph = [part for k in range(n) for part in _scene_chains(k, n, size, timeline)]
     graph.append("".join(f"[b{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0[c]")
-    last, first_caption = "c", 2 * n - 1
+    last, first_caption = "c", n
     width, height = size
     for k, (_, cap_w, cap_h) in enumerate(captions):
         y = int(min(height * 0.8 - cap_h / 2, height * 0.95 - cap_h))

@@ -1,0 +1,76 @@
+"""Cold start of the API: `import app` and its first request, each in a fresh interpreter.
+
+Prints JSON: medians over RUNS interpreters, plus the heaviest imports of one `-X importtime` run
+(cumulative microseconds), so a regression points at its module. `make bench NAME=coldstart`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = int(os.environ.get("RUNS", "9"))
+PATH = os.environ.get("COLDSTART_PATH", "/v1/openapi.json")  # no backend needed to answer
+
+# One cold start: time `import app`, then the first request through Chalice's test client.
+PROBE = """
+import json, sys, time
+t0 = time.perf_counter()
+import app
+t1 = time.perf_counter()
+from chalice.test import Client
+with Client(app.app) as client:
+    t2 = time.perf_counter()
+    status = client.http.get(sys.argv[1]).status_code
+    t3 = time.perf_counter()
+print(json.dumps({"import_ms": (t1 - t0) * 1e3, "first_request_ms": (t3 - t2) * 1e3,
+                  "status": status, "modules": len(sys.modules)}))
+"""
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "STAGE": os.environ.get("STAGE", "local")}
+
+
+def one_run() -> dict:
+    out = subprocess.run([sys.executable, "-c", PROBE, PATH], cwd=ROOT, env=_env(),
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def heaviest_imports(top: int = 12) -> list[dict]:
+    """Top-level packages (first import wins the cost of their subtree), by cumulative time."""
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import app"], cwd=ROOT,
+                         env=_env(), capture_output=True, text=True, check=True)
+    rows = []
+    for line in out.stderr.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) != 3 or not parts[1].strip().isdigit():
+            continue  # the header line
+        name = parts[2].strip()
+        if "." not in name and name != "app":
+            rows.append({"module": name, "cumulative_ms": round(int(parts[1]) / 1e3, 1)})
+    return sorted(rows, key=lambda r: -r["cumulative_ms"])[:top]
+
+
+def main() -> None:
+    runs = [one_run() for _ in range(RUNS)]
+    print(json.dumps({
+        "benchmark": "coldstart",
+        "runs": RUNS,
+        "path": PATH,
+        "import_app_ms_median": round(statistics.median(r["import_ms"] for r in runs), 1),
+        "import_app_ms_min": round(min(r["import_ms"] for r in runs), 1),
+        "first_request_ms_median": round(statistics.median(r["first_request_ms"] for r in runs), 1),
+        "first_request_status": runs[0]["status"],
+        "modules_loaded": runs[0]["modules"],
+        "heaviest_imports": heaviest_imports(),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

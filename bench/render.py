@@ -1,0 +1,100 @@
+"""Video step benchmark: compose_video against a bare ffmpeg encode of the same length.
+
+    python bench/render.py [--durations 15,30,60] [--aspect 9:16]
+
+Prints one JSON object. `ratio` = step time / bare encode time (what the filtergraph, narration
+and captions cost on top of encoding), `realtime_factor` = video seconds per wall second.
+Wall times are the best of `--repeat` runs (the machine may be shared); `*_cpu_s` are the CPU
+seconds ffmpeg and espeak-ng used, which other load disturbs less.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import imageio_ffmpeg  # noqa: E402
+
+from chalicelib.pipeline.concept import write_concept  # noqa: E402
+from chalicelib.pipeline.images import ASPECTS, render_scene_image  # noqa: E402
+from chalicelib.pipeline.probe import probe  # noqa: E402
+from chalicelib.pipeline.video import ENCODE_ARGS, FPS, compose_video  # noqa: E402
+
+PROMPT = "A cat astronaut exploring the rings of Saturn with a tiny robot friend"
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(fn) -> tuple[float, float, object]:
+    """(wall s, child CPU s, result) of one call."""
+    cpu, wall = _children_cpu(), time.perf_counter()
+    result = fn()
+    return time.perf_counter() - wall, _children_cpu() - cpu, result
+
+
+def bare_encode(duration_s: int, size: tuple[int, int], output: Path) -> None:
+    """The same codec settings on a synthetic clip: the floor any render must pay."""
+    argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel", "error",
+            "-f", "lavfi", "-i", f"testsrc2=size={size[0]}x{size[1]}:rate={FPS}",
+            "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono", "-t", str(duration_s),
+            *ENCODE_ARGS, str(output)]
+    subprocess.run(argv, check=True)
+
+
+def run_case(duration_s: int, aspect: str, work: Path, repeat: int) -> dict:
+    prepare_s, _, (concept, images) = timed(lambda: _prepare(duration_s, aspect, work))
+    steps, bares = [], []
+    for attempt in range(repeat):  # interleaved, so a burst of other load hits both alike
+        steps.append(timed(lambda: compose_video(concept, images, aspect, work / f"render-{attempt}")))
+        bares.append(timed(lambda: bare_encode(duration_s, ASPECTS[aspect], work / "bare.mp4")))
+    step_s, step_cpu, result = min(steps, key=lambda t: t[0])
+    bare_s, bare_cpu, _ = min(bares, key=lambda t: t[0])
+    info = probe(result.video)
+    return {
+        "duration_s": duration_s, "aspect": aspect, "scenes": len(concept.scenes),
+        "prepare_s": round(prepare_s, 3), "step_s": round(step_s, 3), "bare_encode_s": round(bare_s, 3),
+        "ratio": round(step_s / bare_s, 3), "realtime_factor": round(info["duration_s"] / step_s, 3),
+        "step_cpu_s": round(step_cpu, 3), "bare_encode_cpu_s": round(bare_cpu, 3),
+        "cpu_ratio": round(step_cpu / bare_cpu, 3), "runs": repeat,
+        "video_duration_s": info["duration_s"], "silent_narration": result.silent_narration,
+        "video_bytes": result.video.stat().st_size,
+    }
+
+
+def _prepare(duration_s: int, aspect: str, work: Path):
+    """What the concept and image steps do before the video step: the JSON and the PNGs."""
+    concept = write_concept(PROMPT, duration_s, style="watercolor")
+    images = [render_scene_image(concept, s, aspect, work / f"scene-{s.index + 1:02d}.png")
+              for s in concept.scenes]
+    return concept, images
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--durations", default="15", help="comma-separated seconds, e.g. 15,30,60")
+    parser.add_argument("--aspect", default="9:16", choices=sorted(ASPECTS))
+    parser.add_argument("--repeat", type=int, default=2, help="runs per case; the fastest counts")
+    args = parser.parse_args()
+    cases = []
+    for duration in (int(d) for d in args.durations.split(",") if d.strip()):
+        with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
+            cases.append(run_case(duration, args.aspect, Path(tmp), max(1, args.repeat)))
+    print(json.dumps({"cases": cases, "cpus": os.cpu_count(), "python": platform.python_version(),
+                      "encode_args": " ".join(ENCODE_ARGS)}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Scales workers to the queue: desired = ceil(depth / WORKER_CONCURRENCY), at most MAX_WORKERS.
+
+Depth counts what needs a worker now or soon: waiting, prioritized, active, and delayed jobs due
+within DUE_SOON (retries back off a few seconds). Workers only ever get *started* here; they stop
+themselves after WORKER_IDLE_EXIT_S without work (chalicelib/worker.py), so the fleet scales to
+zero without the dispatcher ever having to pick a victim.
+
+DISPATCH_MODE=ecs starts Fargate tasks (RunTask) and counts this dispatcher's running tasks;
+DISPATCH_MODE=local (the local stage's default) starts worker processes through the launcher and
+counts the workers connected to the queue.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+from chalicelib import queue
+from chalicelib.config import get_settings
+
+log = logging.getLogger(__name__)
+
+STARTED_BY = "media-dispatcher"  # ECS startedBy tag: the tasks this dispatcher owns
+DUE_SOON_MS = 60_000
+RUN_TASK_BATCH = 10  # ECS RunTask starts at most 10 tasks per call
+DEPTH_STATES = ("waiting", "prioritized", "active")
+
+
+async def _depth() -> int:
+    q = await queue.get_queue()
+    counts = await q.getJobCounts(*DEPTH_STATES)
+    # BullMQ scores a delayed job by (due timestamp in ms) * 0x1000 + a 12-bit counter.
+    due_by = (int(time.time() * 1000) + DUE_SOON_MS + 1) * 0x1000
+    due_soon = await q.client.zcount(q.keys["delayed"], 0, due_by)
+    return sum(counts.values()) + due_soon
+
+
+def queue_depth() -> int:
+    return queue.run(_depth())
+
+
+def desired_workers(depth: int, concurrency: int, cap: int) -> int:
+    return min(cap, math.ceil(depth / concurrency))
+
+
+# ---- ECS ----------------------------------------------------------------------------------------
+def _ecs() -> Any:
+    from chalicelib import aws
+
+    return aws.client("ecs")
+
+
+def running_tasks() -> int:
+    """Tasks this dispatcher started that are pending or running (desired status RUNNING)."""
+    pages = _ecs().get_paginator("list_tasks").paginate(
+        cluster=get_settings().ecs_cluster, startedBy=STARTED_BY)  # startedBy must be the only filter
+    return sum(len(page["taskArns"]) for page in pages)
+
+
+def start_tasks(count: int) -> list[str]:
+    settings = get_settings()
+    started: list[str] = []
+    while len(started) < count:
+        reply = _ecs().run_task(
+            cluster=settings.ecs_cluster, taskDefinition=settings.worker_task_definition,
+            launchType="FARGATE", count=min(RUN_TASK_BATCH, count - len(started)),
+            startedBy=STARTED_BY,
+            networkConfiguration={"awsvpcConfiguration": {
+                "subnets": settings.worker_subnet_ids,
+                "securityGroups": [settings.worker_security_group],
+                "assignPublicIp": "DISABLED"}})
+        if reply.get("failures"):  # e.g. capacity: the next run tries again
+            log.warning("RunTask failures: %s", reply["failures"])
+        if not reply["tasks"]:
+            break
+        started += [task["taskArn"] for task in reply["tasks"]]
+    return started
+
+
+# ---- local processes ----------------------------------------------------------------------------
+async def _connected_workers() -> int:
+    q = await queue.get_queue()
+    # Each worker holds two named connections; its name (host:pid) tells workers apart.
+    return len({w.get("rawname") or w.get("name") for w in await q.get_workers()})
+
+
+def running_local_workers() -> int:
+    """Workers connected to this queue (Redis CLIENT LIST), wherever they were started."""
+    return queue.run(_connected_workers())
+
+
+def start_local_workers(count: int) -> list[int]:
+    from chalicelib import launcher
+
+    return [launcher.start_worker(f"dispatched-{time.time_ns()}").pid for _ in range(count)]
+
+
+# ---- the pass -----------------------------------------------------------------------------------
+def dispatch() -> dict[str, Any]:
+    """One pass: start the missing workers. Returns what it saw and did."""
+    settings = get_settings()
+    depth = queue_depth()
+    desired = desired_workers(depth, settings.worker_concurrency, settings.max_workers)
+    local = settings.dispatch_mode == "local"
+    running = running_local_workers() if local else running_tasks()
+    missing = max(0, desired - running)
+    started = (start_local_workers(missing) if local else start_tasks(missing)) if missing else []
+    result = {"mode": settings.dispatch_mode, "depth": depth, "desired": desired,
+              "running": running, "started": len(started), "ids": started}
+    log.info("dispatch: %s", {k: v for k, v in result.items() if k != "ids"})
+    return result
+
+
+def nudge() -> None:
+    """After a submission: dispatch now instead of within the minute, if DISPATCH_ON_SUBMIT.
+
+    With DISPATCHER_FUNCTION (in AWS) it invokes the dispatcher Lambda asynchronously: the API
+    request doesn't wait on ECS, and the API role needs no ECS rights. Never fails the caller:
+    the scheduled dispatcher catches up within the minute anyway.
+    """
+    settings = get_settings()
+    if not settings.dispatch_on_submit:
+        return
+    try:
+        if settings.dispatcher_function:
+            from chalicelib import aws
+
+            aws.client("lambda").invoke(FunctionName=settings.dispatcher_function,
+                                        InvocationType="Event", Payload=b"{}")
+        else:
+            dispatch()
+    except Exception:
+        log.warning("dispatch after submit failed; the scheduled run will catch up", exc_info=True)

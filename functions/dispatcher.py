@@ -1,0 +1,14 @@
+"""Scheduled every minute (and callable after a submission): start the workers the queue needs.
+
+Locally: `python -m functions.dispatcher`.
+"""
+from chalicelib import dispatcher, observability
+
+
+def handler(event, context):
+    observability.setup()
+    return dispatcher.dispatch()
+
+
+if __name__ == "__main__":
+    print(handler({}, None))

@@ -1,0 +1,113 @@
+"""The worker as a process: it scales to zero after WORKER_IDLE_EXIT_S without work, and on
+SIGTERM (what Fargate sends before SIGKILL) it exits 0 without losing the job it holds."""
+from __future__ import annotations
+
+import secrets
+import shutil
+import signal
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from chalicelib import db, launcher, progress, queue
+from chalicelib.config import get_settings
+from chalicelib.models import EventType
+from tests.workers import wait_for_line
+
+JOB = {"prompt": "a lighthouse at dusk, waves rolling in", "duration_s": 5, "aspect": "1:1"}
+
+
+@pytest.fixture
+def private_queue() -> str:
+    """A queue of its own, so the workers here don't pick up other tests' jobs. Its keys start
+    with the session queue's name, so the session's cleanup removes them."""
+    return f"{get_settings().queue_name}-w{secrets.token_hex(3)}"
+
+
+@pytest.fixture
+def start_worker(private_queue):
+    """Start worker processes on the private queue; each is stopped and its log removed."""
+    started, folder = [], Path(tempfile.mkdtemp(prefix="media-worker-"))
+
+    def start(**env: str):
+        log = folder / f"worker-{len(started) + 1}.log"
+        started.append(launcher.spawn(launcher.worker_command(), log,
+                                      env={"QUEUE_NAME": private_queue, **env}))
+        return started[-1], log
+
+    yield start
+    for proc in started:
+        launcher.stop(proc.pid)
+        proc.wait(timeout=30)
+    shutil.rmtree(folder)
+
+
+def test_idle_worker_exits_cleanly(start_worker):
+    proc, log = start_worker(WORKER_IDLE_EXIT_S="1")
+    wait_for_line(log, "worker ready")
+    assert proc.wait(timeout=60) == 0
+    assert "worker idle exit" in log.read_text()
+
+
+def test_worker_without_idle_limit_keeps_running(start_worker):
+    proc, log = start_worker(WORKER_IDLE_EXIT_S="0")
+    wait_for_line(log, "worker ready")
+    # It is alive after its startup, and a SIGTERM is what ends it (exit 0).
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    assert "worker idle exit" not in log.read_text()
+
+
+def _wait_for_event(job_id: str, wanted: EventType, timeout: float = 60.0) -> None:
+    cursor = None
+    for _ in range(int(timeout)):
+        for event in progress.read(job_id, cursor, wait_s=1.0):
+            cursor = event.id
+            if event.type == wanted:
+                return
+    raise AssertionError(f"{job_id}: no {wanted.value} event within {timeout:.0f}s")
+
+
+async def _queue_named(name: str):
+    import redis.asyncio
+    from bullmq import Queue
+
+    settings = get_settings()
+    conn = redis.asyncio.from_url(settings.redis_url, **queue.redis_options())
+    return Queue(name, {"connection": conn, "prefix": settings.queue_prefix})
+
+
+async def _enqueue(name: str, job_id: str) -> None:
+    q = await _queue_named(name)
+    await q.add(queue.JOB_NAME, {"job_id": job_id}, queue.job_options(job_id))
+    await q.close()
+
+
+async def _state(name: str, job_id: str) -> str:
+    q = await _queue_named(name)
+    try:
+        return await q.getJobState(job_id)
+    finally:
+        await q.close()
+
+
+def test_sigterm_finishes_or_hands_back_the_running_job(api, user, start_worker, private_queue):
+    submitted = api.call("POST", "/v1/jobs", JOB, token=user["token"])  # a real row
+    assert submitted.status_code == 202, submitted.body
+    job_id = submitted.json["id"]
+    queue.run(_enqueue(private_queue, job_id))
+    proc, log = start_worker(WORKER_IDLE_EXIT_S="0", WORKER_CONCURRENCY="1")
+    _wait_for_event(job_id, EventType.job_started)
+
+    proc.send_signal(signal.SIGTERM)  # Fargate's stop, while the job is active
+    assert proc.wait(timeout=150) == 0, log.read_text()[-2000:]
+
+    status = db.fetch_one("SELECT status FROM jobs WHERE id = %s", (job_id,))["status"]
+    state = queue.run(_state(private_queue, job_id))
+    # Finished by this worker, or handed back for another one: never lost.
+    assert status == "succeeded" or (status in ("queued", "running") and
+                                      state in ("waiting", "prioritized", "active", "delayed")), \
+        (status, state)
+
