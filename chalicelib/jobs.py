@@ -73,7 +73,7 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
 
     job = {"id": new_id("job"), "user_id": principal.user_id, "request": request, "plan": plan.name,
            "request_hash": request_hash, "idempotency_key": idempotency_key, "created_at": now}
-    billing.usage(principal.user_id, ent.period_start, ent.period_end)
+    billing.usage(principal.user_id, ent.period_start, ent.period_end)  # the period's counter exists
     try:
         jobs_db.insert(job, ent.period_start, plan.monthly_jobs)
     except jobs_db.QuotaFull:
@@ -85,15 +85,21 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
             raise
         return replayed, True
     audit.record("job.created", user_id=principal.user_id, ip=ip, target=job["id"])
-    try:
-        progress.emit(job["id"], EventType.job_queued, progress=0, message="Job accepted")
-        queue.enqueue(job["id"], priority=plan.priority)
-    except Exception:  # Redis down: the row says queued, and the reaper enqueues it again
-        log.warning("enqueue failed; the reaper will retry", extra={"job_id": job["id"]},
-                    exc_info=True)
+    # Redis down? The row says queued and the reaper enqueues it again: accept the job anyway.
+    _best_effort(lambda: progress.emit(job["id"], EventType.job_queued, progress=0,
+                                       message="Job accepted"), job["id"])
+    _best_effort(lambda: queue.enqueue(job["id"], priority=plan.priority), job["id"])
     observability.metric_job_submitted()
     dispatcher.nudge()
     return get(principal, job["id"]), False
+
+
+def _best_effort(action, job_id: str) -> None:
+    try:
+        action()
+    except Exception:
+        log.warning("queue or event stream unavailable; the reaper will catch up",
+                    extra={"job_id": job_id}, exc_info=True)
 
 
 def get(principal: Principal, job_id: str) -> Job:
@@ -121,10 +127,8 @@ def cancel(principal: Principal, job_id: str, ip: str | None) -> Job:
     if not lifecycle.cancel(job_id, principal.user_id):
         _not_found_or_conflict(principal, job_id, "canceled")
     audit.record("job.canceled", user_id=principal.user_id, ip=ip, target=job_id)
-    try:
-        queue.discard(job_id)  # a waiting job leaves the queue; a running one sees the flag
-    except Exception:
-        log.warning("could not drop a canceled job from the queue", exc_info=True)
+    # A waiting job leaves the queue (a running one sees the flag); if it stays, it won't start.
+    _best_effort(lambda: queue.discard(job_id), job_id)
     return get(principal, job_id)
 
 
