@@ -73,7 +73,7 @@ if ! port_open "$MYSQL_PORT"; then
   fi
   say "starting a project-local MariaDB on 127.0.0.1:$MYSQL_PORT"
   MYSQLD=$(command -v mariadbd || command -v mysqld)
-  nohup "$MYSQLD" --no-defaults --datadir="$DATADIR" --user="$(id -un)" --bind-address=127.0.0.1 \
+  setsid nohup "$MYSQLD" --no-defaults --datadir="$DATADIR" --user="$(id -un)" --bind-address=127.0.0.1 \
     --port="$MYSQL_PORT" --socket="$LOCAL/run/mysql.sock" --pid-file="$LOCAL/run/mysql.pid" \
     --log-error="$LOCAL/log/mariadb.log" >/dev/null 2>&1 &
   wait_for MariaDB 60 port_open "$MYSQL_PORT"
@@ -94,7 +94,7 @@ if emulator_up; then
   say "AWS emulator already answers at $AWS_ENDPOINT_URL"
 else
   say "starting the moto server on 127.0.0.1:4566"
-  nohup .venv/bin/moto_server -H 127.0.0.1 -p 4566 >"$LOCAL/log/moto.log" 2>&1 &
+  setsid nohup .venv/bin/moto_server -H 127.0.0.1 -p 4566 >"$LOCAL/log/moto.log" 2>&1 &
   echo $! > "$LOCAL/run/moto.pid"
   wait_for "moto server" 30 emulator_up
 fi
