@@ -88,10 +88,12 @@ done
 cat "$LOCAL/log/migrate.err" >&2
 
 # 5. AWS emulator -------------------------------------------------------------------------------
-emulator_up() { curl -fs -o /dev/null --max-time 2 "$AWS_ENDPOINT_URL/_localstack/health" 2>/dev/null \
-  || curl -fs -o /dev/null --max-time 2 "$AWS_ENDPOINT_URL/moto-api/data.json" 2>/dev/null; }
+emulator_up() { # any HTTP status at all: something serves AWS there
+  [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$AWS_ENDPOINT_URL/" 2>/dev/null)" != 000 ]; }
 if emulator_up; then
-  say "AWS emulator already answers at $AWS_ENDPOINT_URL"
+  kind="an AWS emulator"
+  curl -fs -o /dev/null --max-time 2 "$AWS_ENDPOINT_URL/_localstack/health" 2>/dev/null && kind=LocalStack
+  say "$kind already answers at $AWS_ENDPOINT_URL"
 else
   say "starting the moto server on 127.0.0.1:4566"
   setsid nohup .venv/bin/moto_server -H 127.0.0.1 -p 4566 >"$LOCAL/log/moto.log" 2>&1 &
