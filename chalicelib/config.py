@@ -19,7 +19,8 @@ class Plan(BaseModel):
     max_duration_s: int = Field(ge=5)
     max_concurrency: int = Field(ge=1)
     retention_days: int = Field(ge=1)
-    priority: int = Field(ge=1, le=2_097_152, description="BullMQ priority: lower runs first")
+    priority: int = Field(ge=1, le=100, description="Tie-break in the queue: lower runs first "
+                                                    "(see chalicelib.lifecycle.enqueue)")
     upload_max_bytes: int = Field(ge=1)
     rank: int = Field(description="When a user holds several memberships, the highest rank wins")
 
@@ -31,9 +32,9 @@ class Plan(BaseModel):
 MB = 1024 * 1024
 DEFAULT_PLANS = {
     "free": Plan(name="free", monthly_jobs=5, max_duration_s=30, max_concurrency=1,
-                 retention_days=7, priority=100, upload_max_bytes=10 * MB, rank=0),
+                 retention_days=7, priority=3, upload_max_bytes=10 * MB, rank=0),
     "pro": Plan(name="pro", monthly_jobs=200, max_duration_s=120, max_concurrency=3,
-                retention_days=30, priority=10, upload_max_bytes=50 * MB, rank=1),
+                retention_days=30, priority=2, upload_max_bytes=50 * MB, rank=1),
     "business": Plan(name="business", monthly_jobs=2000, max_duration_s=180, max_concurrency=10,
                      retention_days=90, priority=1, upload_max_bytes=200 * MB, rank=2),
 }

@@ -88,7 +88,7 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
     # Redis down? The row says queued and the reaper enqueues it again: accept the job anyway.
     _best_effort(lambda: progress.emit(job["id"], EventType.job_queued, progress=0,
                                        message="Job accepted"), job["id"])
-    _best_effort(lambda: queue.enqueue(job["id"], priority=plan.priority), job["id"])
+    _best_effort(lambda: lifecycle.enqueue(job["id"], principal.user_id, plan.name), job["id"])
     observability.metric_job_submitted()
     dispatcher.nudge()
     return get(principal, job["id"]), False
@@ -149,7 +149,7 @@ def retry(principal: Principal, job_id: str, ip: str | None) -> Job:
     progress.emit(job_id, EventType.job_retrying, progress=row["progress"],
                   message=f"attempt {row['attempt']} requested by the user")
     queue.discard(job_id)  # the previous attempt may sit in the failed set under the same id
-    queue.enqueue(job_id, priority=ent.plan.priority)
+    lifecycle.enqueue(job_id, principal.user_id, ent.plan.name)
     return get(principal, job_id)
 
 

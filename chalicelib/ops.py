@@ -14,8 +14,7 @@ import json
 import sys
 from datetime import datetime
 
-from chalicelib import progress, queue
-from chalicelib.billing.plans import plan_named
+from chalicelib import lifecycle, progress, queue
 from chalicelib.db import jobs as jobs_db
 from chalicelib.models import EventType
 
@@ -31,7 +30,7 @@ def redrive(limit: int, code: str | None = None, since: datetime | None = None,
             continue
         progress.emit(row["id"], EventType.job_retrying, message="redriven by an operator")
         queue.discard(row["id"])  # its dead letter in BullMQ's failed set
-        queue.enqueue(row["id"], priority=plan_named(row["plan"]).priority)
+        lifecycle.enqueue(row["id"], row["user_id"], row["plan"])
     return redriven
 
 

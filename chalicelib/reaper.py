@@ -12,7 +12,6 @@ import logging
 from datetime import timedelta
 
 from chalicelib import lifecycle, queue
-from chalicelib.billing.plans import plan_named
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
@@ -44,7 +43,7 @@ def reconcile(now=None, grace: timedelta | None = None, limit: int = 500) -> dic
                                                     "The job's worker stopped too many times", None)
         elif state in ("unknown", "completed") and (
                 row["status"] == "queued" or not row["lease_until"] or row["lease_until"] < now):
-            queue.enqueue(job_id, priority=plan_named(row["plan"]).priority)
+            lifecycle.enqueue(job_id, row["user_id"], row["plan"])
             counts["requeued"] += 1
     log.info("reaper pass: %s", counts)
     return counts

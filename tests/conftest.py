@@ -127,3 +127,16 @@ def live_api(tmp_path_factory):
         yield f"http://127.0.0.1:{port}"
     finally:
         launcher.stop(proc.pid)
+
+
+def grant_plan(user_id: str, plan: str) -> None:
+    """Arrange: the user holds an active membership on `plan` (as a Whop webhook would leave it)."""
+    from chalicelib.db import billing
+    from chalicelib.ids import new_id, utcnow
+
+    with db.transaction() as cur:
+        billing.upsert_membership(cur, {
+            "id": new_id("mem"), "user_id": user_id, "email": None, "whop_user_id": None,
+            "whop_plan_id": f"plan_{plan}", "plan": plan, "status": "active", "active": True,
+            "cancel_at_period_end": False, "renewal_period_start": None,
+            "renewal_period_end": None, "source_updated_at": utcnow()})

@@ -7,6 +7,7 @@ import pytest
 from chalicelib import aws, ops, storage
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
+from tests.conftest import grant_plan
 from tests.workers import (FAST_TAKEOVER, Workers, ffmpeg_processes, private_queue, wait_for_event,
                            wait_for_status, wait_until)
 
@@ -117,3 +118,19 @@ def test_out_of_attempts_is_a_dead_letter_that_can_be_redriven(api, user, worker
     assert job_id in ops.redrive(limit=100, code="concept_failed")
     row = wait_for_status(job_id, {"succeeded", "failed"})
     assert row["status"] == "succeeded"
+
+
+def test_one_users_burst_does_not_hold_back_another_users_job(api, user, workers):
+    grant_plan(user["user"]["id"], "pro")  # 3 at once and a better plan than the other user's
+    burst = [submit(api, user, prompt=f"burst {i}") for i in range(8)]
+    other = api.signup()
+    single = submit(api, other, prompt="just one")
+
+    workers.start()  # one worker, one job at a time
+    wait_for_status(single, {"succeeded"}, timeout_s=120)
+    started = sorted((row["started_at"], job_id) for job_id in burst + [single]
+                     if (row := jobs_db.get(job_id, None))["started_at"])
+    position = [job_id for _, job_id in started].index(single)
+    assert position <= 1, "the single job waited behind more than one job of the burst"
+    for job_id in burst:  # don't render the rest of the burst
+        api.call("POST", f"/v1/jobs/{job_id}/cancel", token=user["token"])

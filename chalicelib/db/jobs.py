@@ -92,6 +92,13 @@ def steps_of(job_ids: Iterable[str]) -> dict[str, list[dict]]:
     return steps
 
 
+def backlog(user_id: str) -> int:
+    """The user's jobs waiting to start."""
+    row = db.fetch_one("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND status = 'queued'",
+                       (user_id,))
+    return int(row["n"])
+
+
 def count_running(user_id: str) -> int:
     row = db.fetch_one("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND status = 'running'",
                        (user_id,))
@@ -246,7 +253,7 @@ def requeue(job_id: str, code: str, message: str, step: str | None) -> int | Non
 def unfinished(older_than, limit: int) -> list[dict]:
     """Queued or running jobs untouched since `older_than`, oldest first (for the reaper)."""
     return db.fetch_all(
-        "SELECT id, status, started_at, attempt, lease_until, plan FROM jobs"
+        "SELECT id, user_id, status, started_at, attempt, lease_until, plan FROM jobs"
         " WHERE status IN ('queued', 'running') AND updated_at < %s ORDER BY updated_at LIMIT %s",
         (older_than, limit))
 
