@@ -4,7 +4,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 
 class Strict(BaseModel):
@@ -25,8 +25,19 @@ class ErrorReply(BaseModel):
 
 # ---- accounts -----------------------------------------------------------------------------
 class Credentials(Strict):
-    email: EmailStr = Field(max_length=320)
+    email: str = Field(max_length=320, json_schema_extra={"format": "email"})
     password: str = Field(min_length=10, max_length=1024)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        """pydantic's EmailStr, but with email-validator loaded on first use (cold start)."""
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            return validate_email(value, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise ValueError(f"value is not a valid email address: {exc}") from None
 
 
 class User(BaseModel):
