@@ -24,9 +24,14 @@ PROMPT = os.environ.get("PROMPT", "A lighthouse keeper discovers the stars can t
 
 
 def bar(progress: int, label: str) -> None:
+    """A live bar on a terminal; one line per milestone when the output is a log."""
     filled = progress * 30 // 100
-    sys.stdout.write(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {progress:3d}%  {label:<40}")
-    sys.stdout.flush()
+    line = f"  [{'#' * filled}{'.' * (30 - filled)}] {progress:3d}%  {label:<40}"
+    if sys.stdout.isatty():
+        sys.stdout.write("\r" + line)
+        sys.stdout.flush()
+    elif not label.startswith("step.progress"):
+        print(line.rstrip(), flush=True)
 
 
 def follow(client: httpx.Client, job_id: str) -> dict:
