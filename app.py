@@ -4,12 +4,14 @@ Contract: ../shared/API.md. Errors leave through `web.error_envelope` as `{"erro
 """
 from chalice import Chalice, Response
 
-from chalicelib import accounts, auth, health, jobs, openapi, provider_keys, sse, uploads, web
+from chalicelib import (accounts, auth, health, jobs, openapi, provider_keys, sse, uploads, web,
+                        webhooks)
 from chalicelib.billing import whop
 from chalicelib.models import (ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditPage, Credentials,
                                EventPage, Health, Job, JobCreate, JobList, Me, ProviderKey,
                                ProviderKeyList, ProviderKeyPut, TokenReply, Upload, UploadCreate,
-                               UploadForm, WebhookAck)
+                               UploadForm, WebhookAck, WebhookEndpointCreate, WebhookEndpointCreated,
+                               WebhookEndpointList)
 from chalicelib.observability import http_middleware
 from chalicelib.web import ANY_CONTENT, current_request as request, doc, reply
 
@@ -167,6 +169,29 @@ def create_upload():
 @doc("An upload; checked (size, type, content) once its file is in S3", reply=Upload, errors=(404,))
 def get_upload(upload_id):
     return reply(uploads.get(caller(), upload_id))
+
+
+# ---- outgoing webhooks --------------------------------------------------------------------
+@app.route("/v1/webhook-endpoints", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Register a webhook endpoint (its signing secret is shown only here)",
+     body=WebhookEndpointCreate, reply=WebhookEndpointCreated, status=201)
+def create_webhook_endpoint():
+    principal = caller()
+    body = web.parse(WebhookEndpointCreate, request())
+    return reply(webhooks.register(principal, body, ip()), 201)
+
+
+@app.route("/v1/webhook-endpoints", methods=["GET"])
+@doc("List webhook endpoints", reply=WebhookEndpointList, query=LIST_QUERY, errors=(422,))
+def list_webhook_endpoints():
+    return reply(webhooks.list_endpoints(caller(), *page_args()))
+
+
+@app.route("/v1/webhook-endpoints/{endpoint_id}", methods=["DELETE"])
+@doc("Delete a webhook endpoint", status=204, errors=(404,))
+def delete_webhook_endpoint(endpoint_id):
+    webhooks.delete(caller(), endpoint_id, ip())
+    return reply(None, 204)
 
 
 # ---- billing ------------------------------------------------------------------------------

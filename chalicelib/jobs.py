@@ -8,7 +8,7 @@ import time
 from datetime import timedelta
 
 from chalicelib import (dispatcher, keys, lifecycle, observability, progress, queue, ratelimit,
-                        redis_client, storage, uploads)
+                        redis_client, storage, uploads, webhooks)
 from chalicelib.auth import Principal
 from chalicelib.billing.plans import entitlement, plan_named
 from chalicelib.config import get_settings
@@ -68,6 +68,8 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
         raise ValidationFailed("Unknown provider", code="unknown_provider", details=[
             {"field": f"providers.{step}", "message": f"unknown provider {name!r}", "type": "unknown_provider"}
             for step, name in unknown.items()])
+    if body.webhook_url:
+        webhooks.require_registered(principal.user_id, str(body.webhook_url))
     if body.inputs and body.inputs.reference_image_upload_id:
         uploads.require_reference_image(principal.user_id, body.inputs.reference_image_upload_id)
 

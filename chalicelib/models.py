@@ -303,3 +303,34 @@ class WebhookAck(BaseModel):
     received: bool
     duplicate: bool = False
     handled: bool = Field(description="False for event types we only record")
+
+
+DEFAULT_WEBHOOK_EVENTS = [t.value for t in EventType if t is not EventType.step_progress]
+
+
+class WebhookEndpointCreate(Strict):
+    url: HttpUrl
+    events: list[EventType] | None = Field(None, min_length=1, description=(
+        "Event types to deliver; default: every type but step.progress"))
+
+
+class WebhookEndpoint(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    created_at: str
+    last_delivery_at: str | None = None
+    last_status: int | None = Field(None, description="HTTP status of the last attempt; 0: no answer")
+
+
+class WebhookEndpointCreated(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    secret: str = Field(description="Signing secret (Standard Webhooks, whsec_...), shown only here")
+    created_at: str
+
+
+class WebhookEndpointList(BaseModel):
+    items: list[WebhookEndpoint]
+    next_cursor: str | None

@@ -6,6 +6,7 @@ source of truth); step boundaries are also kept in MySQL, so a job's state survi
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from chalicelib import keys
@@ -14,6 +15,7 @@ from chalicelib.config import get_settings
 from chalicelib.ids import iso, utcnow
 from chalicelib.models import Event, EventType
 
+log = logging.getLogger(__name__)
 STREAM_TTL_S = 7 * 24 * 3600
 
 
@@ -27,7 +29,19 @@ def emit(job_id: str, type_: EventType, *, step: str | None = None, progress: in
               approximate=True)
     pipe.expire(name, STREAM_TTL_S)
     event_id, _ = pipe.execute()
+    if type_ is not EventType.step_progress:
+        _deliver(job_id, Event(id=event_id, **payload))
     return event_id
+
+
+def _deliver(job_id: str, event: Event) -> None:
+    """Hand the event to the user's webhook endpoints; never let that fail the event itself."""
+    from chalicelib import webhooks
+
+    try:
+        webhooks.fan_out(job_id, event)
+    except Exception:
+        log.warning("could not queue webhook deliveries", extra={"job_id": job_id}, exc_info=True)
 
 
 def _event(entry_id: str, fields: dict[str, str]) -> Event:

@@ -1,12 +1,8 @@
 """Bring-your-own-key: users' provider API keys, sealed at rest, opened only in the worker."""
 from __future__ import annotations
 
-import ipaddress
-from urllib.parse import urlparse
-
-from chalicelib import crypto
+from chalicelib import crypto, urls
 from chalicelib.auth import Principal
-from chalicelib.config import get_settings
 from chalicelib.db import audit
 from chalicelib.db import provider_keys as keys_db
 from chalicelib.errors import NotFound, ValidationFailed
@@ -26,27 +22,6 @@ def _check_provider(provider: str) -> None:
              "message": f"one of {', '.join(sorted(KEYED_PROVIDERS))}"}])
 
 
-def _check_base_url(url: str) -> None:
-    """The worker will call this URL with the user's key: no plain HTTP to the internet, and no
-    link-local or private addresses (cloud metadata, our own VPC) outside the local stage."""
-    parsed = urlparse(url)
-    local_stage = get_settings().stage == "local"
-    try:
-        address = ipaddress.ip_address(parsed.hostname or "")
-    except ValueError:
-        address = None
-    loopback = parsed.hostname == "localhost" or bool(address and address.is_loopback)
-    problems = []
-    if parsed.scheme != "https" and not (local_stage and loopback):
-        problems.append("must use https")
-    if address and (address.is_link_local or (not local_stage and (
-            address.is_private or address.is_loopback or address.is_reserved))):
-        problems.append("must not be a private, loopback or link-local address")
-    if problems:
-        raise ValidationFailed("base_url is not allowed", details=[
-            {"field": "base_url", "type": "url", "message": "; ".join(problems)}])
-
-
 def _public(row: dict) -> ProviderKey:
     return ProviderKey(provider=row["provider"], last4=row["last4"], base_url=row["base_url"],
                        updated_at=iso(row["updated_at"]))
@@ -56,7 +31,7 @@ def put(principal: Principal, provider: str, body: ProviderKeyPut, ip: str | Non
     _check_provider(provider)
     base_url = str(body.base_url).rstrip("/") if body.base_url else None
     if base_url:
-        _check_base_url(base_url)
+        urls.check_outbound(base_url, "base_url")
     sealed = crypto.seal(body.api_key, _owner(principal.user_id, provider))
     row = keys_db.upsert(principal.user_id, provider, sealed.ciphertext, sealed.wrapped_key,
                          sealed.kms_key_id, body.api_key[-4:], base_url)

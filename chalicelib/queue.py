@@ -18,7 +18,7 @@ JOB_NAME = "render"
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
-_queue: Any = None
+_queues: dict[str, Any] = {}
 
 
 def _background_loop() -> asyncio.AbstractEventLoop:
@@ -46,24 +46,29 @@ def redis_options() -> dict[str, Any]:
             "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 2)}
 
 
-async def get_queue() -> Any:
-    global _queue
-    if _queue is None:
+def deliveries_queue_name() -> str:
+    """Outgoing webhook deliveries have a queue of their own: a slow receiver never delays a render."""
+    return f"{get_settings().queue_name}-webhooks"
+
+
+async def get_queue(name: str | None = None) -> Any:
+    """The jobs queue, or another by name; one Queue object per name per process."""
+    name = name or get_settings().queue_name
+    if name not in _queues:
         import redis.asyncio
         from bullmq import Queue
 
         settings = get_settings()
         conn = redis.asyncio.from_url(settings.redis_url, **redis_options())
-        _queue = Queue(settings.queue_name, {"connection": conn, "prefix": settings.queue_prefix})
-    return _queue
+        _queues[name] = Queue(name, {"connection": conn, "prefix": settings.queue_prefix})
+    return _queues[name]
 
 
 def reset() -> None:
-    """Close and forget the Queue object (tests that point the settings at another queue)."""
-    global _queue
-    if _queue is not None:
-        run(_queue.close())
-    _queue = None
+    """Close and forget the Queue objects (tests that point the settings at another queue)."""
+    for queue in list(_queues.values()):
+        run(queue.close())
+    _queues.clear()
 
 
 def job_options(job_id: str, priority: int = 0) -> dict[str, Any]:
@@ -86,6 +91,16 @@ async def _enqueue(job_id: str, priority: int) -> None:
 
 def enqueue(job_id: str, priority: int = 0) -> None:
     run(_enqueue(job_id, priority))
+
+
+async def _add(queue_name: str, name: str, data: dict, options: dict) -> None:
+    queue = await get_queue(queue_name)
+    await queue.add(name, data, options)
+
+
+def add(queue_name: str, name: str, data: dict, options: dict) -> None:
+    """Any other work item (e.g. a webhook delivery) onto the queue `queue_name`."""
+    run(_add(queue_name, name, data, options))
 
 
 async def _discard(job_id: str) -> None:

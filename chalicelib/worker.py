@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from chalicelib import lifecycle, observability
+from chalicelib import lifecycle, observability, queue, webhooks
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.pipeline import runner
@@ -29,6 +29,7 @@ from chalicelib.pipeline import runner
 log = logging.getLogger("chalicelib.worker")
 
 BUSY_DELAY_MS = 2_000  # how long a job of a user at their concurrency limit waits before a retry
+WEBHOOK_CONCURRENCY = 8  # deliveries are I/O: many at once per worker
 RETRY_BASE_MS = 2_000
 RETRY_MAX_MS = 60_000
 
@@ -99,6 +100,8 @@ async def serve() -> None:
 
     settings = get_settings()
     worker = Worker(settings.queue_name, process, worker_options())
+    deliveries = Worker(queue.deliveries_queue_name(), webhooks.deliver,
+                        {**worker_options(), "concurrency": WEBHOOK_CONCURRENCY})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -110,7 +113,7 @@ async def serve() -> None:
     print("worker ready", flush=True)
     await stop.wait()
     log.info("worker stopping: waiting for running jobs")
-    await worker.close()
+    await asyncio.gather(worker.close(), deliveries.close())
 
 
 async def exit_when_idle(worker, idle_s: float, stop: asyncio.Event) -> None:

@@ -1,0 +1,59 @@
+"""SQL for users' outgoing webhook endpoints."""
+from __future__ import annotations
+
+import json
+
+from chalicelib import db
+from chalicelib.ids import new_id, utcnow
+
+_PUBLIC = "id, url, events, created_at, last_delivery_at, last_status"
+
+
+def _decode(row: dict) -> dict:
+    if isinstance(row.get("events"), (str, bytes)):
+        row["events"] = json.loads(row["events"])
+    return row
+
+
+def create(user_id: str, url: str, events: list[str] | None, sealed_secret: bytes,
+           wrapped_key: bytes, endpoint_id: str | None = None) -> dict:
+    row = {"id": endpoint_id or new_id("whe"), "user_id": user_id, "url": url, "events": events,
+           "created_at": utcnow(), "last_delivery_at": None, "last_status": None}
+    db.execute("INSERT INTO webhook_endpoints (id, user_id, url, events, encrypted_secret,"
+               " wrapped_dek, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+               (row["id"], user_id, url, json.dumps(events) if events is not None else None,
+                sealed_secret, wrapped_key, row["created_at"]))
+    return row
+
+
+def page(user_id: str, limit: int, before_id: str | None) -> list[dict]:
+    return [_decode(r) for r in db.fetch_all(
+        f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND (%s IS NULL OR id < %s)"
+        " ORDER BY id DESC LIMIT %s", (user_id, before_id, before_id, limit + 1))]
+
+
+def of_user(user_id: str) -> list[dict]:
+    return [_decode(r) for r in db.fetch_all(
+        f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s", (user_id,))]
+
+
+def by_url(user_id: str, url: str) -> dict | None:
+    row = db.fetch_one(f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND url = %s"
+                       " LIMIT 1", (user_id, url))
+    return _decode(row) if row else None
+
+
+def sealed(endpoint_id: str) -> dict | None:
+    """For the delivery worker only: where to send, and the sealed secret to sign with."""
+    return db.fetch_one("SELECT id, user_id, url, encrypted_secret, wrapped_dek FROM webhook_endpoints"
+                        " WHERE id = %s", (endpoint_id,))
+
+
+def delete(user_id: str, endpoint_id: str) -> bool:
+    return db.execute("DELETE FROM webhook_endpoints WHERE id = %s AND user_id = %s",
+                      (endpoint_id, user_id)) == 1
+
+
+def record_attempt(endpoint_id: str, status: int) -> None:
+    db.execute("UPDATE webhook_endpoints SET last_delivery_at = %s, last_status = %s WHERE id = %s",
+               (utcnow(), status, endpoint_id))

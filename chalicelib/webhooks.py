@@ -1,0 +1,131 @@
+"""Outgoing webhooks: users register endpoints, and their jobs' events are delivered to them,
+signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`).
+
+Deliveries ride a BullMQ queue of their own (a slow receiver never delays a render), are retried
+with jittered backoff, and the ones that never got through stay in its failed set. The message id
+is stable per event, so a receiver can drop the duplicates at-least-once delivery brings.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+from datetime import datetime, timezone
+
+from chalicelib import crypto, queue, urls
+from chalicelib.auth import Principal
+from chalicelib.db import audit
+from chalicelib.db import jobs as jobs_db
+from chalicelib.db import webhooks as webhooks_db
+from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.ids import iso, new_id
+from chalicelib.models import (DEFAULT_WEBHOOK_EVENTS, Event, EventType, WebhookEndpoint,
+                               WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointList)
+
+log = logging.getLogger(__name__)
+DELIVERY_JOB = "deliver"
+DELIVERY_ATTEMPTS = 8  # with the jittered backoff: about 4 minutes of trying
+DELIVERY_TIMEOUT_S = 10
+
+
+class DeliveryFailed(Exception):
+    """The receiver did not answer 2xx: BullMQ tries again later."""
+
+
+def _owner(user_id: str, endpoint_id: str) -> dict[str, str]:
+    return {"user_id": user_id, "webhook_endpoint": endpoint_id}
+
+
+def _public(row: dict) -> WebhookEndpoint:
+    return WebhookEndpoint(id=row["id"], url=row["url"], events=row["events"] or DEFAULT_WEBHOOK_EVENTS,
+                           created_at=iso(row["created_at"]), last_delivery_at=iso(row["last_delivery_at"]),
+                           last_status=row["last_status"])
+
+
+def register(principal: Principal, body: WebhookEndpointCreate, ip: str | None) -> WebhookEndpointCreated:
+    url = str(body.url)
+    urls.check_outbound(url, "url")
+    events = sorted({e.value for e in body.events}) if body.events else None
+    secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+    endpoint_id = new_id("whe")
+    sealed = crypto.seal(secret, _owner(principal.user_id, endpoint_id))
+    row = webhooks_db.create(principal.user_id, url, events, sealed.ciphertext, sealed.wrapped_key,
+                             endpoint_id)
+    audit.record("webhook_endpoint.created", user_id=principal.user_id, ip=ip, target=endpoint_id)
+    return WebhookEndpointCreated(id=endpoint_id, url=url, events=events or DEFAULT_WEBHOOK_EVENTS,
+                                  secret=secret, created_at=iso(row["created_at"]))
+
+
+def list_endpoints(principal: Principal, limit: int, cursor: str | None) -> WebhookEndpointList:
+    rows = webhooks_db.page(principal.user_id, limit, cursor)
+    items = [_public(r) for r in rows[:limit]]
+    return WebhookEndpointList(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
+
+
+def delete(principal: Principal, endpoint_id: str, ip: str | None) -> None:
+    if not webhooks_db.delete(principal.user_id, endpoint_id):
+        raise NotFound("Webhook endpoint not found")
+    audit.record("webhook_endpoint.deleted", user_id=principal.user_id, ip=ip, target=endpoint_id)
+
+
+def require_registered(user_id: str, url: str) -> None:
+    """A job's `webhook_url` must be one of the user's endpoints: it then has a secret to sign
+    with and passed the outbound URL checks."""
+    if webhooks_db.by_url(user_id, url) is None:
+        raise ValidationFailed("webhook_url is not a registered webhook endpoint", details=[
+            {"field": "webhook_url", "type": "not_registered",
+             "message": "register it first with POST /v1/webhook-endpoints (you get its signing secret)"}])
+
+
+def fan_out(job_id: str, event: Event) -> int:
+    """Queue one delivery of `event` per endpoint of the job's owner that wants it."""
+    if event.type is EventType.step_progress:
+        return 0
+    job = jobs_db.get(job_id, None)
+    if job is None:
+        return 0
+    job_url = job["request"].get("webhook_url")
+    targets = [e for e in webhooks_db.of_user(job["user_id"])
+               if event.type.value in (e["events"] or DEFAULT_WEBHOOK_EVENTS)
+               or (e["url"] == job_url and event.type.value in DEFAULT_WEBHOOK_EVENTS)]
+    payload = {"type": event.type.value, "timestamp": event.at,
+               "data": {"job_id": job_id, **event.model_dump(mode="json")}}
+    for endpoint in targets:
+        queue.add(queue.deliveries_queue_name(), DELIVERY_JOB,
+                  {"endpoint_id": endpoint["id"], "message_id": f"msg_{job_id}_{event.id}",
+                   "payload": payload},
+                  {"jobId": f"{endpoint['id']}:{event.id}", "attempts": DELIVERY_ATTEMPTS,
+                   "backoff": {"type": "jitter"}, "removeOnComplete": True,
+                   "removeOnFail": {"count": 10000}})
+    return len(targets)
+
+
+async def deliver(job, token) -> str:
+    """BullMQ processor (in the worker): POST one signed delivery; raise to retry."""
+    import httpx
+    from standardwebhooks import Webhook
+
+    data = job.data
+    endpoint = await asyncio.to_thread(webhooks_db.sealed, data["endpoint_id"])
+    if endpoint is None:
+        return "endpoint deleted"
+    secret = await asyncio.to_thread(crypto.open_sealed, bytes(endpoint["encrypted_secret"]),
+                                     bytes(endpoint["wrapped_dek"]),
+                                     _owner(endpoint["user_id"], endpoint["id"]))
+    body = json.dumps(data["payload"], separators=(",", ":"))
+    now = datetime.now(timezone.utc)
+    headers = {"content-type": "application/json", "user-agent": "media-orchestrator-webhooks/1",
+               "webhook-id": data["message_id"], "webhook-timestamp": str(int(now.timestamp())),
+               "webhook-signature": Webhook(secret).sign(data["message_id"], now, body)}
+    try:
+        async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_S, follow_redirects=False) as client:
+            status = (await client.post(endpoint["url"], content=body, headers=headers)).status_code
+    except httpx.HTTPError as exc:
+        log.info("webhook delivery failed: %s", type(exc).__name__)
+        status = 0
+    await asyncio.to_thread(webhooks_db.record_attempt, endpoint["id"], status)
+    if not 200 <= status < 300:
+        raise DeliveryFailed(f"receiver answered {status or 'nothing'}")
+    return f"delivered ({status})"
