@@ -60,9 +60,9 @@ def key_words(prompt: str, limit: int = 8) -> list[str]:
     return seen[:limit] or words[:limit] or ["this idea"]
 
 
-def scene_durations(duration_s: int) -> list[float]:
-    """~5 s per scene, at least 3; millisecond values that sum exactly to duration_s."""
-    count = max(3, round(duration_s / SECONDS_PER_SCENE))
+def scene_durations(duration_s: int, count: int | None = None) -> list[float]:
+    """`count` scenes (default ~5 s each, at least 3); millisecond values summing to duration_s."""
+    count = count or max(3, round(duration_s / SECONDS_PER_SCENE))
     total_ms = int(round(duration_s * 1000))
     base, extra = divmod(total_ms, count)
     return [(base + (1 if i < extra else 0)) / 1000 for i in range(count)]
