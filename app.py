@@ -7,8 +7,8 @@ from chalice import Chalice, Response
 from chalicelib import accounts, auth, health, jobs, openapi, provider_keys, sse, uploads, web
 from chalicelib.billing import whop
 from chalicelib.models import (ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditPage, Credentials,
-                               EventPage, Health, Job, JobCreate, JobList, Me, ProviderKey,
-                               ProviderKeyList, ProviderKeyPut, TokenReply, Upload, UploadCreate,
+                               EventPage, Health, Job, JobCreate, JobList, Me, ProviderCatalog,
+                               ProviderKey, ProviderKeyList, ProviderKeyPut, TokenReply, Upload, UploadCreate,
                                UploadForm, WebhookAck)
 from chalicelib.observability import http_middleware
 from chalicelib.web import ANY_CONTENT, current_request as request, doc, reply
@@ -91,6 +91,12 @@ def list_provider_keys():
 def delete_provider_key(provider):
     provider_keys.delete(caller(), provider, ip())
     return reply(None, 204)
+
+
+@app.route("/v1/providers", methods=["GET"])
+@doc("Providers per step, which need your own key, and whether you stored it", reply=ProviderCatalog)
+def list_providers():
+    return reply(provider_keys.catalog(caller()))
 
 
 @app.route("/v1/audit-log", methods=["GET"])
