@@ -24,15 +24,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# bench/queue.py would shadow the standard `queue` module (which thread pools import): the
+# repository root replaces this script's folder on the path.
+sys.path[0] = str(ROOT)
 
 import imageio_ffmpeg  # noqa: E402
 
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
-from chalicelib.pipeline import fallback  # noqa: E402
 from chalicelib.pipeline.concept import write_concept  # noqa: E402
-from chalicelib.pipeline.images import ASPECTS  # noqa: E402
+from chalicelib.pipeline.images import ASPECTS, render_scene_image  # noqa: E402
+from chalicelib.pipeline.narration import synthesize  # noqa: E402
 from chalicelib.pipeline.probe import probe  # noqa: E402
 from chalicelib.pipeline.video import ENCODE_ARGS, FPS, compose_video  # noqa: E402
 
@@ -84,17 +86,15 @@ def run_case(duration_s: int, aspect: str, work: Path, repeat: int) -> dict:
 
 def _prepare(duration_s: int, aspect: str, work: Path):
     """What the concept and image steps do before the video step: the concept, then the PNGs
-    and, in a second thread, the narration WAVs (the worker's own code: fallback.run)."""
+    and, in a second thread, the narration WAVs (as the image step does with the offline
+    providers; the worker's fallback module is not imported: it needs MySQL and Redis)."""
     concept = write_concept(PROMPT, duration_s, style="watercolor")
-    request = {"prompt": PROMPT, "duration_s": duration_s, "aspect": aspect, "language": "en"}
-    count = len(concept.scenes)
-    stills = [work / f"scene-{i + 1:02d}.png" for i in range(count)]
-    speech = [work / f"narration-{i + 1:02d}.wav" for i in range(count)]
     with ThreadPoolExecutor(max_workers=1) as pool:
-        spoken = pool.submit(fallback.run, "narration",
-                             fallback.Task(request, "", concept=concept, paths=speech))
-        fallback.run("image", fallback.Task(request, "", concept=concept, paths=stills))
-        narrations = spoken.result().value
+        spoken = pool.submit(lambda: [synthesize(s.narration, work / f"narration-{s.index + 1:02d}.wav")
+                                      for s in concept.scenes])
+        stills = [render_scene_image(concept, s, aspect, work / f"scene-{s.index + 1:02d}.png")
+                  for s in concept.scenes]
+        narrations = spoken.result()
     return concept, stills, narrations
 
 

@@ -89,14 +89,15 @@ IMPLEMENTATIONS: dict[str, dict[str, Callable[[Task, OpenAIClient | None], tuple
 }
 
 
-def _client_for(name: str, user_id: str, explicit: bool) -> OpenAIClient | None | bool:
-    """The client for a keyed provider; False when it is to be skipped (no key, not asked for)."""
+def _client_for(name: str, user_id: str, explicit: bool) -> OpenAIClient | None:
+    """The client for a keyed provider with the user's key; None when they stored none and the
+    provider is only a configured default (it applies only to users who stored that key)."""
     opened = provider_keys.open_key(user_id, name)
     if opened is None:
         if explicit:
             raise ProviderError("provider_key_missing", f"no {name} key is stored; add it with"
                                 f" PUT /v1/provider-keys/{name}", transient=False)
-        return False  # a keyed default applies only to users who stored that key
+        return None
     key, base_url = opened
     return OpenAIClient(key, base_url or providers.KEYED_PROVIDERS[name])
 
@@ -109,7 +110,7 @@ def run(purpose: str, task: Task) -> Outcome:
         client = None
         if name in providers.KEYED_PROVIDERS:
             client = _client_for(name, task.user_id, explicit)
-            if client is False:
+            if client is None:
                 continue
             endpoint = breaker.endpoint_id(client.base_url)
             if breaker.is_open(name, endpoint):

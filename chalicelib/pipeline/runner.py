@@ -188,8 +188,7 @@ def _video(ctx: Context, image_keys: list[str]) -> list[str]:
         jobs_db.add_note(ctx.job_id, SILENT_NOTE)
     ctx.provider = "offline"
     ctx.usage = [StepUsage(purpose="video", provider="offline", model="ffmpeg",
-                           bytes=result.video.stat().st_size, audio_s=round(result.duration_s, 3),
-                           wall_s=round(time.monotonic() - started, 3))]
+                           bytes=result.video.stat().st_size, wall_s=round(time.monotonic() - started, 3))]
     return [storage.put_file(path, storage.artifact_key(ctx.job_id, "video", path.name))
             for path in (result.video, result.thumbnail, result.captions)]
 

@@ -67,13 +67,17 @@ def test_401_is_permanent_and_the_key_never_shows(fake):
     assert len(picky.calls("chat/completions")) == 1  # not retried
 
 
-def test_400_is_a_permanent_bad_request(fake, tmp_path):
-    fake.script("images/generations", "400")
+@pytest.mark.parametrize("behaviour, code, transient", [
+    ("400", "provider_bad_request", False),     # permanent: asking again changes nothing
+    ("malformed", "provider_bad_output", True),  # a 200 whose image is not an image
+])
+def test_unusable_image_answers_have_clear_codes(fake, tmp_path, behaviour, code, transient):
+    fake.script("images/generations", behaviour)
     concept = write_concept(REQUEST["prompt"], 5)
     with pytest.raises(ProviderError) as caught:
         openai_steps.render_images(client(fake), concept, "1:1", None,
                                    [tmp_path / f"{i}.png" for i in range(3)])
-    assert caught.value.code == "provider_bad_request" and not caught.value.transient
+    assert (caught.value.code, caught.value.transient) == (code, transient)
 
 
 def test_timeouts_are_transient_after_the_retries(fake):
@@ -108,15 +112,6 @@ def test_generated_images_are_fitted_to_the_aspect(fake, tmp_path, aspect):
     assert all(Image.open(p).size == ASPECTS[aspect] for p in paths)
     assert usage.images == 3 and usage.bytes > 0
     assert "comic" in fake.calls("images/generations")[0]["body"]["prompt"]
-
-
-def test_an_image_that_is_not_an_image_is_bad_output(fake, tmp_path):
-    fake.script("images/generations", "malformed")
-    concept = write_concept(REQUEST["prompt"], 5)
-    with pytest.raises(ProviderError) as caught:
-        openai_steps.render_images(client(fake), concept, "1:1", None,
-                                   [tmp_path / f"{i}.png" for i in range(3)])
-    assert caught.value.code == "provider_bad_output"
 
 
 def test_speech_becomes_narration_wavs(fake, tmp_path):
