@@ -8,10 +8,10 @@ from chalicelib import (accounts, auth, health, jobs, openapi, provider_keys, ss
                         webhooks)
 from chalicelib.billing import whop
 from chalicelib.models import (ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditPage, Credentials,
-                               EventPage, Health, Job, JobCreate, JobList, Me, ProviderKey,
-                               ProviderKeyList, ProviderKeyPut, TokenReply, Upload, UploadCreate,
-                               UploadForm, WebhookAck, WebhookEndpointCreate, WebhookEndpointCreated,
-                               WebhookEndpointList)
+                               EventPage, Health, Job, JobCreate, JobList, Me, ProviderCatalog,
+                               ProviderKey, ProviderKeyList, ProviderKeyPut, TokenReply, Upload,
+                               UploadCreate, UploadForm, WebhookAck, WebhookEndpointCreate,
+                               WebhookEndpointCreated, WebhookEndpointList)
 from chalicelib.observability import http_middleware
 from chalicelib.web import ANY_CONTENT, current_request as request, doc, reply
 
@@ -93,6 +93,12 @@ def list_provider_keys():
 def delete_provider_key(provider):
     provider_keys.delete(caller(), provider, ip())
     return reply(None, 204)
+
+
+@app.route("/v1/providers", methods=["GET"])
+@doc("Providers per step, which need your own key, and whether you stored it", reply=ProviderCatalog)
+def list_providers():
+    return reply(provider_keys.catalog(caller()))
 
 
 @app.route("/v1/audit-log", methods=["GET"])

@@ -6,12 +6,12 @@ import json
 from chalicelib import auth, ratelimit
 from chalicelib.billing.plans import entitlement
 from chalicelib.config import get_settings
-from chalicelib.db import api_keys, audit, billing, jobs, users
+from chalicelib.db import api_keys, audit, billing, jobs, usage, users
 from chalicelib.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from chalicelib.ids import iso, utcnow
 from chalicelib.models import (ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditEntry,
-                               AuditPage, Credentials, Me, Membership, PlanInfo, TokenReply, Usage,
-                               User)
+                               AuditPage, Credentials, Me, Membership, PlanInfo,
+                               ProviderUsageTotal, TokenReply, Usage, User)
 
 
 def _user(row: dict) -> User:
@@ -59,7 +59,8 @@ def me(principal: auth.Principal) -> Me:
     ent = entitlement(row["id"], utcnow())
     usage = Usage(period_start=iso(ent.period_start), period_end=iso(ent.period_end),
                   jobs_used=billing.usage(row["id"], ent.period_start, ent.period_end),
-                  running=jobs.count_running(row["id"]))
+                  running=jobs.count_running(row["id"]),
+                  providers=provider_totals(row["id"], ent.period_start, ent.period_end))
     membership = None
     if ent.membership:
         membership = Membership(status=ent.membership["status"],
@@ -69,6 +70,16 @@ def me(principal: auth.Principal) -> Me:
                                 renewal_period_end=iso(ent.membership["renewal_period_end"]))
     return Me(id=row["id"], email=row["email"], plan=PlanInfo(**ent.plan.public()), usage=usage,
               membership=membership)
+
+
+def provider_totals(user_id: str, start, end) -> list[ProviderUsageTotal]:
+    """What the user's jobs spent per provider and purpose in the period (see StepUsage)."""
+    return [ProviderUsageTotal(purpose=r["purpose"], provider=r["provider"], calls=r["calls"],
+                               tokens_in=int(r["tokens_in"]), tokens_out=int(r["tokens_out"]),
+                               characters=int(r["characters"]), images=int(r["images"]),
+                               audio_s=int(r["audio_ms"]) / 1000, bytes=int(r["bytes"]),
+                               wall_s=int(r["wall_ms"]) / 1000)
+            for r in usage.totals(user_id, start, end)]
 
 
 def create_api_key(principal: auth.Principal, body: ApiKeyCreate, ip: str | None) -> ApiKeyCreated:

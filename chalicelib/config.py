@@ -99,6 +99,21 @@ class Settings(BaseSettings):
     local_dir: str = ""  # pid files and logs of local processes; default: <repo>/.local
     worker_idle_exit_s: float = Field(0, ge=0, description="exit after this long idle; 0 = never")
 
+    # Providers (chalicelib/pipeline): per-step defaults, e.g. {"concept": "openai"} (a keyed
+    # default applies only to users who stored that key), the OpenAI-compatible models, per-call
+    # timeouts and retries, and the shared circuit breaker (N transient failures in a window).
+    default_providers: dict[str, str] = Field(default_factory=dict)
+    openai_chat_model: str = "gpt-4o-mini"
+    openai_image_model: str = "gpt-image-1"
+    openai_speech_model: str = "gpt-4o-mini-tts"
+    openai_voice: str = "alloy"
+    provider_timeout_s: float = Field(60.0, gt=0)
+    provider_max_retries: int = Field(2, ge=0, le=5)
+    provider_retry_after_max_s: float = Field(20.0, ge=0, description="longest Retry-After honoured")
+    provider_breaker_failures: int = Field(3, ge=1)
+    provider_breaker_window_s: int = Field(60, ge=1)
+    provider_breaker_cooldown_s: int = Field(120, ge=1)
+
     # DATABASE_URL gives host/port/database; with a secret ARN (RDS-managed, rotating), the user
     # and password come from the secret at connect time instead.
     database_secret_arn: str | None = None
@@ -122,6 +137,10 @@ class Settings(BaseSettings):
         unknown = set(self.plans) - set(DEFAULT_PLANS) | set(self.whop_plan_map.values()) - set(DEFAULT_PLANS)
         if unknown:
             raise ValueError(f"unknown plan names in PLANS / WHOP_PLAN_MAP: {sorted(unknown)}")
+        from chalicelib.pipeline.providers import unknown_providers
+
+        if unknown_providers(self.default_providers):
+            raise ValueError(f"unknown DEFAULT_PROVIDERS: {unknown_providers(self.default_providers)}")
         return self
 
     @cached_property

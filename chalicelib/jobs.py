@@ -7,8 +7,8 @@ import logging
 import time
 from datetime import timedelta
 
-from chalicelib import (dispatcher, keys, lifecycle, observability, progress, queue, ratelimit,
-                        redis_client, storage, uploads, webhooks)
+from chalicelib import (dispatcher, keys, lifecycle, observability, progress, provider_keys, queue,
+                        ratelimit, redis_client, storage, uploads, webhooks)
 from chalicelib.auth import Principal
 from chalicelib.billing.plans import entitlement, plan_named
 from chalicelib.config import get_settings
@@ -18,7 +18,7 @@ from chalicelib.errors import Conflict, NotFound, QuotaExceeded, ValidationFaile
 from chalicelib.ids import iso, new_id, utcnow
 from chalicelib.models import (Event, EventPage, EventType, Job, JobCreate, JobError, JobList,
                                JobOutputs, JobStatus, Step)
-from chalicelib.pipeline.providers import unknown_providers
+from chalicelib.pipeline.providers import missing_keys, unknown_providers
 
 log = logging.getLogger(__name__)
 TERMINAL_EVENTS = {EventType.job_succeeded, EventType.job_failed, EventType.job_canceled}
@@ -63,11 +63,7 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
         raise ValidationFailed(f"duration_s is over your plan's limit of {plan.max_duration_s} s",
                                details=[{"field": "duration_s", "type": "plan_limit",
                                          "message": f"at most {plan.max_duration_s} on the {plan.name} plan"}])
-    unknown = unknown_providers(body.providers.model_dump(exclude_none=True) if body.providers else {})
-    if unknown:
-        raise ValidationFailed("Unknown provider", code="unknown_provider", details=[
-            {"field": f"providers.{step}", "message": f"unknown provider {name!r}", "type": "unknown_provider"}
-            for step, name in unknown.items()])
+    _check_providers(principal, body.providers.model_dump(exclude_none=True) if body.providers else {})
     if body.webhook_url:
         webhooks.require_registered(principal.user_id, str(body.webhook_url))
     if body.inputs and body.inputs.reference_image_upload_id:
@@ -94,6 +90,21 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
     observability.metric_job_submitted()
     dispatcher.nudge()
     return get(principal, job["id"]), False
+
+
+def _check_providers(principal: Principal, choice: dict[str, str]) -> None:
+    """422 for a provider that does not exist, or one that needs a key the user has not stored."""
+    unknown = unknown_providers(choice)
+    if unknown:
+        raise ValidationFailed("Unknown provider", code="unknown_provider", details=[
+            {"field": f"providers.{step}", "message": f"unknown provider {name!r}", "type": "unknown_provider"}
+            for step, name in unknown.items()])
+    missing = missing_keys(choice, provider_keys.stored(principal.user_id)) if choice else {}
+    if missing:
+        raise ValidationFailed("Add your key for this provider first (PUT /v1/provider-keys/{provider})",
+                               code="provider_key_missing", details=[
+            {"field": f"providers.{step}", "message": f"no {name} key stored", "type": "provider_key_missing"}
+            for step, name in missing.items()])
 
 
 def _best_effort(action, job_id: str) -> None:
@@ -214,7 +225,8 @@ def to_model(row: dict, steps: list[dict]) -> Job:
         id=row["id"], status=row["status"], progress=row["progress"],
         current_step=row["current_step"], attempt=row["attempt"],
         steps=[Step(name=s["name"], status=s["status"], progress=s["progress"], attempt=s["attempt"],
-                    started_at=iso(s["started_at"]), finished_at=iso(s["finished_at"])) for s in steps],
+                    started_at=iso(s["started_at"]), finished_at=iso(s["finished_at"]),
+                    provider=s.get("provider"), usage=s.get("step_usage") or []) for s in steps],
         error=error, outputs=outputs, request=row["request"], notes=row["notes"] or [],
         created_at=iso(row["created_at"]), started_at=iso(row["started_at"]),
         finished_at=iso(row["finished_at"]))

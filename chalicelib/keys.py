@@ -22,3 +22,13 @@ def login_failures(account: str) -> str:
 def login_blocked(account: str) -> str:
     """Present while an account's next login attempt must wait; its TTL is the wait."""
     return f"media:login:{account}:blocked"
+
+
+def provider_failures(provider: str, endpoint: str) -> str:
+    """Transient failures of one provider endpoint in the breaker's current window."""
+    return f"media:provider:{provider}:{endpoint}:failures"
+
+
+def provider_open(provider: str, endpoint: str) -> str:
+    """Present while the endpoint's circuit is open (skipped by every worker); TTL = cool-down."""
+    return f"media:provider:{provider}:{endpoint}:open"

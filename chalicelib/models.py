@@ -61,11 +61,26 @@ class PlanInfo(BaseModel):
     retention_days: int
 
 
+class ProviderUsageTotal(BaseModel):
+    """One provider's spend for one purpose over the period (summed StepUsage)."""
+    purpose: str
+    provider: str
+    calls: int
+    tokens_in: int
+    tokens_out: int
+    characters: int
+    images: int
+    audio_s: float
+    bytes: int
+    wall_s: float
+
+
 class Usage(BaseModel):
     period_start: str
     period_end: str
     jobs_used: int
     running: int
+    providers: list[ProviderUsageTotal] = Field(default_factory=list)
 
 
 class Membership(BaseModel):
@@ -157,6 +172,20 @@ class JobCreate(Strict):
     webhook_url: HttpUrl | None = None
 
 
+class StepUsage(BaseModel):
+    """What one provider spent for a step (a step may use two: image and narration)."""
+    purpose: Literal["concept", "image", "narration", "video"]
+    provider: str
+    model: str | None = None
+    tokens_in: int = Field(0, description="chat prompt tokens")
+    tokens_out: int = Field(0, description="chat completion tokens")
+    characters: int = Field(0, description="text spoken")
+    images: int = 0
+    audio_s: float = Field(0.0, description="seconds of speech produced")
+    bytes: int = Field(0, description="size of what the provider produced")
+    wall_s: float = 0.0
+
+
 class Step(BaseModel):
     name: Literal["concept", "image", "video", "upload"]
     status: StepStatus
@@ -164,6 +193,8 @@ class Step(BaseModel):
     attempt: int
     started_at: str | None
     finished_at: str | None
+    provider: str | None = Field(None, description="Which provider produced the step's artifact")
+    usage: list[StepUsage] = Field(default_factory=list)
 
 
 class JobError(BaseModel):
@@ -283,6 +314,22 @@ class ProviderKey(BaseModel):
 class ProviderKeyList(BaseModel):
     items: list[ProviderKey]
     next_cursor: str | None = None
+
+
+class ProviderOption(BaseModel):
+    name: str
+    needs_key: bool
+    has_key: bool = Field(description="The caller stored the key this provider needs (never the key)")
+
+
+class StepProviders(BaseModel):
+    step: Literal["concept", "image", "narration", "video"]
+    default: str
+    providers: list[ProviderOption]
+
+
+class ProviderCatalog(BaseModel):
+    items: list[StepProviders]
 
 
 class AuditEntry(BaseModel):

@@ -7,8 +7,9 @@ from chalicelib.db import audit
 from chalicelib.db import provider_keys as keys_db
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.ids import iso
-from chalicelib.models import ProviderKey, ProviderKeyList, ProviderKeyPut
-from chalicelib.pipeline.providers import KEYED_PROVIDERS
+from chalicelib.models import (ProviderCatalog, ProviderKey, ProviderKeyList, ProviderKeyPut,
+                               ProviderOption, StepProviders)
+from chalicelib.pipeline.providers import AVAILABLE, KEYED_PROVIDERS, defaults
 
 
 def _owner(user_id: str, provider: str) -> dict[str, str]:
@@ -47,6 +48,22 @@ def delete(principal: Principal, provider: str, ip: str | None) -> None:
     if not keys_db.delete(principal.user_id, provider):
         raise NotFound("No key stored for this provider")
     audit.record("provider_key.removed", user_id=principal.user_id, ip=ip, target=provider)
+
+
+def stored(user_id: str) -> set[str]:
+    """The providers the user stored a key for (nothing is decrypted)."""
+    return {row["provider"] for row in keys_db.public(user_id)}
+
+
+def catalog(principal: Principal) -> ProviderCatalog:
+    """Per step, the providers a job may name, and whether the caller holds each one's key."""
+    have, default = stored(principal.user_id), defaults()
+    return ProviderCatalog(items=[
+        StepProviders(step=step, default=default[step], providers=[
+            ProviderOption(name=name, needs_key=name in KEYED_PROVIDERS,
+                           has_key=name not in KEYED_PROVIDERS or name in have)
+            for name in names])
+        for step, names in AVAILABLE.items()])
 
 
 def open_key(user_id: str, provider: str) -> tuple[str, str | None] | None:

@@ -3,17 +3,26 @@ BullMQ on Redis, MariaDB, S3 on the emulator, ffmpeg and espeak-ng."""
 from __future__ import annotations
 
 import os
+import secrets
 import time
+from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
 
-from chalicelib import launcher, storage
+from chalicelib import db, launcher, storage
 from chalicelib.pipeline.probe import probe
 from tests.conftest import free_port
+from tests.fakes.openai_server import FakeOpenAI
 
 pytestmark = pytest.mark.e2e
 TERMINAL = {"succeeded", "failed", "canceled"}
+
+
+class Stack(NamedTuple):
+    url: str
+    logs: Path
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +35,7 @@ def stack(tmp_path_factory):
     worker = launcher.spawn(launcher.worker_command(), logs / "worker.log", env)
     try:
         launcher.wait_http(f"http://127.0.0.1:{port}/v1/health")
-        yield f"http://127.0.0.1:{port}"
+        yield Stack(f"http://127.0.0.1:{port}", logs)
     finally:
         launcher.stop(worker.pid)
         launcher.stop(api.pid)
@@ -48,12 +57,16 @@ def follow(client: httpx.Client, job_id: str, deadline_s: float = 240) -> list[d
     raise AssertionError(f"job {job_id} did not finish in {deadline_s}s: {events[-3:]}")
 
 
+def signed_up(client: httpx.Client) -> None:
+    signup = client.post("/v1/auth/signup", json={"email": f"e2e-{time.time_ns()}@example.com",
+                                                  "password": "a long enough password"})
+    assert signup.status_code == 201
+    client.headers["Authorization"] = f"Bearer {signup.json()['access_token']}"
+
+
 def test_a_prompt_becomes_a_narrated_mp4_in_s3(stack, tmp_path):
-    with httpx.Client(base_url=stack, timeout=30) as client:
-        signup = client.post("/v1/auth/signup", json={"email": f"e2e-{time.time_ns()}@example.com",
-                                                      "password": "a long enough password"})
-        assert signup.status_code == 201
-        client.headers["Authorization"] = f"Bearer {signup.json()['access_token']}"
+    with httpx.Client(base_url=stack.url, timeout=30) as client:
+        signed_up(client)
 
         submitted = client.post("/v1/jobs", json={"prompt": "Two robots plant a garden on the moon",
                                                   "duration_s": 6, "aspect": "9:16"})
@@ -90,3 +103,43 @@ def test_a_prompt_becomes_a_narrated_mp4_in_s3(stack, tmp_path):
 
         for key in ("concept/concept.json", "image/scene-01.png", "video/video.mp4", "output/video.mp4"):
             assert storage.exists(f"jobs/{job_id}/{key}"), key
+
+
+def test_a_byok_job_runs_on_the_users_provider_and_the_key_never_leaks(stack, tmp_path):
+    key = f"sk-e2e-{secrets.token_hex(16)}"
+    with FakeOpenAI(api_key=key) as fake, httpx.Client(base_url=stack.url, timeout=30) as client:
+        signed_up(client)
+        stored = client.put("/v1/provider-keys/openai", json={"api_key": key, "base_url": fake.base_url})
+        assert stored.status_code == 200 and key not in stored.text
+        submitted = client.post("/v1/jobs", json={
+            "prompt": "A paper boat sails across a rainy city", "duration_s": 6, "aspect": "1:1",
+            "providers": {"concept": "openai", "image": "openai", "narration": "openai"}})
+        assert submitted.status_code == 202, submitted.text
+        job_id = submitted.json()["id"]
+        follow(client, job_id)
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        me = client.get("/v1/me").json()
+        assert job["status"] == "succeeded", (job["error"], job["notes"])
+        assert {c["path"] for c in fake.requests} == {"chat/completions", "images/generations",
+                                                      "audio/speech"}
+        assert {c["authorization"] for c in fake.requests} == {f"Bearer {key}"}
+
+        steps = {s["name"]: s for s in job["steps"]}
+        assert [steps[n]["provider"] for n in ("concept", "image", "video")] == ["openai", "openai", "offline"]
+        image_usage = {u["purpose"]: u for u in steps["image"]["usage"]}
+        assert image_usage["image"]["images"] == len(fake.calls("images/generations"))
+        assert image_usage["narration"]["provider"] == "openai" and image_usage["narration"]["characters"] > 0
+        assert steps["concept"]["usage"][0]["tokens_in"] > 0 and job["notes"] == []
+        totals = {(t["purpose"], t["provider"]): t for t in me["usage"]["providers"]}
+        assert totals[("concept", "openai")]["tokens_in"] == steps["concept"]["usage"][0]["tokens_in"]
+        assert totals[("narration", "openai")]["calls"] == 1
+
+        video = tmp_path / "byok.mp4"
+        video.write_bytes(httpx.get(job["outputs"]["video_url"], timeout=60).raise_for_status().content)
+        info = probe(video)
+        assert (info["width"], info["height"]) == (1080, 1080) and info["audio_codec"] == "aac"
+        assert abs(info["duration_s"] - 6) <= 0.6
+    assert key not in repr(db.fetch_all("SELECT * FROM provider_keys"))
+    worker_log = (stack.logs / "worker.log").read_text(errors="replace")
+    assert "/v1/chat/completions" in worker_log  # the capture works: it shows the provider calls
+    assert key not in worker_log and key[-12:] not in worker_log

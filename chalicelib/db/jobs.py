@@ -12,6 +12,7 @@ import pymysql
 
 from chalicelib import db
 from chalicelib.db import billing
+from chalicelib.db import usage as usage_db
 from chalicelib.ids import utcnow
 from chalicelib.models import STEP_NAMES
 
@@ -24,7 +25,7 @@ class QuotaFull(Exception):
     pass
 
 
-_JSON_COLUMNS = ("request", "outputs", "notes", "artifacts")
+_JSON_COLUMNS = ("request", "outputs", "notes", "artifacts", "step_usage")
 
 
 def _decode(row: dict | None) -> dict | None:
@@ -177,20 +178,26 @@ def progress(job_id: str, step: str, step_progress: int, job_progress: int, owne
 
 def step_finished(job_id: str, step: str, status: str, owner: str, *,
                   artifacts: list[str] | None = None, error_code: str | None = None,
-                  error_message: str | None = None) -> bool:
+                  error_message: str | None = None, provider: str | None = None,
+                  usage: list | None = None) -> bool:
     """A running step ends, only if this worker still holds the job: a step never succeeds
-    twice, even when a worker thought dead comes back."""
+    twice, even when a worker thought dead comes back. `usage` (StepUsage records) is kept on
+    the step and, for the monthly sums, in provider_usage (see chalicelib/db/usage.py)."""
     now = utcnow()
     message = (error_message or "")[:1000] or None
+    records = [u.model_dump() for u in usage or []]
     with db.transaction() as cur:
         if not cur.execute(
                 "UPDATE job_steps SET status = %s, finished_at = %s,"
                 " progress = IF(%s = 'succeeded', 100, progress),"
-                " artifacts = COALESCE(%s, artifacts), error_code = %s, error_message = %s"
+                " artifacts = COALESCE(%s, artifacts), error_code = %s, error_message = %s,"
+                " provider = COALESCE(%s, provider), step_usage = COALESCE(%s, step_usage)"
                 f" WHERE job_id = %s AND name = %s AND status = 'running' AND {_OWNED}",
                 (status, now, status, json.dumps(artifacts) if artifacts is not None else None,
-                 error_code, message, job_id, step, owner)):
+                 error_code, message, provider, json.dumps(records) if records else None,
+                 job_id, step, owner)):
             return False
+        usage_db.record(cur, job_id, step, records, now)
         cur.execute("UPDATE job_step_runs SET status = %s, finished_at = %s, error_code = %s,"
                     " error_message = %s WHERE job_id = %s AND step = %s AND owner = %s"
                     " AND status = 'running'", (status, now, error_code, message, job_id, step, owner))

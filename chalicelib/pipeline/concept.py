@@ -10,6 +10,8 @@ import re
 
 from pydantic import BaseModel, Field
 
+from chalicelib.pipeline import phrases
+
 SECONDS_PER_SCENE = 5.0
 SPEECH_WORDS_PER_SECOND = 2.2  # keeps most lines inside their scene at espeak's default rate
 
@@ -33,6 +35,8 @@ TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] =
            ("Sieh dir {k} genauer an.", "Jetzt kommt {k} ins Spiel.", "Jedes Detail von {k} zählt."),
            ("Das war {k}. Folge uns.", "Denk an {k}.")),
 }
+NOUN_LINES = ("Look closer at {n}.", "Here comes {n}.", "Every detail of {n} matters.",
+              "Picture {n} in motion.", "Keep your eyes on {n}.")
 SHOTS = ("close-up of {k}", "wide shot of {k}", "{k} at golden hour", "aerial view of {k}",
          "{k} in soft studio light", "{k} against a night sky", "abstract shapes around {k}")
 
@@ -60,9 +64,9 @@ def key_words(prompt: str, limit: int = 8) -> list[str]:
     return seen[:limit] or words[:limit] or ["this idea"]
 
 
-def scene_durations(duration_s: int) -> list[float]:
-    """~5 s per scene, at least 3; millisecond values that sum exactly to duration_s."""
-    count = max(3, round(duration_s / SECONDS_PER_SCENE))
+def scene_durations(duration_s: int, count: int | None = None) -> list[float]:
+    """`count` scenes (default ~5 s each, at least 3); millisecond values summing to duration_s."""
+    count = count or max(3, round(duration_s / SECONDS_PER_SCENE))
     total_ms = int(round(duration_s * 1000))
     base, extra = divmod(total_ms, count)
     return [(base + (1 if i < extra else 0)) / 1000 for i in range(count)]
@@ -74,32 +78,83 @@ def _order(options: tuple[str, ...], seed: bytes) -> list[str]:
 
 
 def _subjects(words: list[str]) -> list[str]:
-    """Key words in consecutive pairs ("cat astronaut", "rings saturn"): reads less robotic."""
+    """Key words in consecutive pairs ("cat astronaut", "rings saturn"), for the templates."""
     return [" ".join(words[i:i + 2]) for i in range(0, len(words), 2)]
+
+
+def _capital(line: str) -> str:
+    return line[:1].upper() + line[1:]
+
+
+def _said(prompt: str, seconds: float) -> str | None:
+    """The prompt itself as the opening line, when it can be said within the scene."""
+    said = " ".join(prompt.split()).rstrip(".!?")
+    if 0 < len(said.split()) <= seconds * SPEECH_WORDS_PER_SECOND:
+        return _capital(said) + "."
+    return None
+
+
+def _english_beats(prompt: str, parsed: list[phrases.Clause],
+                   durations: list[float]) -> list[tuple[str, str]]:
+    """(line, what the scene shows) per scene, as sentences made of the prompt's own clauses and
+    noun phrases: it opens with the prompt, walks its clauses, things and settings, and closes
+    by saying it again in other words."""
+    main = next((c for c in parsed if c.verb), parsed[0])
+    nouns = list(dict.fromkeys(n for c in parsed for n in c.nouns()))
+    said = _said(prompt, durations[0])
+    opening = said or _capital(parsed[0].sentence) + "."
+    middle = [] if said else [(_capital(c.sentence) + ".", c.nouns()[0]) for c in parsed[1:]]
+    settings = [s for c in parsed for s in c.settings if s.split()[0].lower() not in ("with", "without")]
+    for i, noun in enumerate(nouns):
+        middle.append((NOUN_LINES[i % len(NOUN_LINES)].format(n=noun), noun))
+        if i < len(settings):
+            middle.append((f"It all happens {settings[i]}.", settings[i].split(" ", 1)[-1]))
+    if main.verb:
+        recap = "That was" if main.verb.endswith("ing") else "That is how"
+        closing = f"{recap} {main.sentence[:1].lower()}{main.sentence[1:]}."
+    else:
+        closing = f"And that is {phrases.definite(main.subject)}. Follow for more."
+    beats = [(opening, nouns[0])]
+    for i in range(len(durations) - 2):
+        line, focus = middle[i % len(middle)]
+        if i >= len(middle):  # a long video: the same thing again, seen another way
+            line, focus = NOUN_LINES[(i + 1) % len(NOUN_LINES)].format(n=focus), focus
+        beats.append((_capital(line), focus))
+    return beats + [(closing, main.nouns()[0])] if len(durations) > 1 else beats
+
+
+def _template_beats(prompt: str, words: list[str], language: str, seed: bytes,
+                    durations: list[float]) -> list[tuple[str, str]]:
+    """Other languages: the prompt opens, then each language's templates walk its key words."""
+    opening, middle, closing = TEMPLATES.get(language, TEMPLATES["en"])
+    subjects, middles, phrase = _subjects(words), _order(middle, seed), " ".join(words[:3])
+    beats = []
+    for i, seconds in enumerate(durations):
+        first, last = i == 0, i == len(durations) - 1
+        subject = phrase if first or last else subjects[(i - 1) % len(subjects)]
+        line = _said(prompt, seconds) if first else None
+        if line is None:
+            template = (_order(opening, seed)[0] if first else _order(closing, seed)[0] if last
+                        else middles[(i - 1) % len(middles)])
+            line = _capital(template.format(k=subject))
+        beats.append((line, subject))
+    return beats
 
 
 def write_concept(prompt: str, duration_s: int, style: str | None = None,
                   language: str = "en") -> Concept:
-    """Offline provider: the opening states the prompt, middle scenes walk its key words."""
+    """Offline provider: deterministic scenes whose lines and pictures come from the prompt."""
     words = key_words(prompt)
-    opening, middle, closing = TEMPLATES.get(language.split("-")[0].lower(), TEMPLATES["en"])
+    lang = language.split("-")[0].lower()
     seed = f"{prompt}\x00{style}\x00{language}".encode()
     durations = scene_durations(duration_s)
-    subjects, middles, shots = _subjects(words), _order(middle, seed), _order(SHOTS, seed)
-    phrase = " ".join(words[:3])
-    said = " ".join(prompt.split()).rstrip(".!?")
+    parsed = phrases.clauses(prompt) if lang == "en" else []
+    beats = (_english_beats(prompt, parsed, durations) if parsed
+             else _template_beats(prompt, words, lang, seed, durations))
+    shots = _order(SHOTS, seed)
     scenes = []
-    for i, seconds in enumerate(durations):
-        first, last = i == 0, i == len(durations) - 1
-        subject = phrase if first or last else subjects[(i - 1) % len(subjects)]
-        if first and 0 < len(said.split()) <= seconds * SPEECH_WORDS_PER_SECOND:
-            line = said[0].upper() + said[1:] + "."
-        else:
-            template = (_order(opening, seed)[0] if first else _order(closing, seed)[0] if last
-                        else middles[(i - 1) % len(middles)])
-            line = template.format(k=subject)
-            line = line[0].upper() + line[1:]
-        shot = shots[i % len(shots)].format(k=subject)
+    for i, ((line, focus), seconds) in enumerate(zip(beats, durations)):
+        shot = shots[i % len(shots)].format(k=focus)
         visual = f"{shot}, {style} style" if style else shot
         scenes.append(Scene(index=i, narration=line, visual=visual, duration_s=seconds))
     title = " ".join(w.capitalize() for w in words[:5])

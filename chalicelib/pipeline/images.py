@@ -11,13 +11,14 @@ import hashlib
 import random
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from chalicelib.pipeline.captions import load_font, wrap_text
 from chalicelib.pipeline.concept import Concept, Scene
 
 ASPECTS: dict[str, tuple[int, int]] = {"9:16": (1080, 1920), "16:9": (1920, 1080), "1:1": (1080, 1080)}
 SOFT_SCALE = 4  # blurred shapes are drawn at 1/4 size, then upscaled: same look, ~16x cheaper
+REFERENCE_WEIGHT = 0.6  # how much of the user's reference image shows through the gradient
 
 
 def _palette(rng: random.Random) -> list[tuple[int, int, int]]:
@@ -81,14 +82,29 @@ def _text_block(draw: ImageDraw.ImageDraw, text: str, size: tuple[int, int], top
     return y
 
 
-def render_scene_image(concept: Concept, scene: Scene, aspect: str, path: Path) -> Path:
-    """Draw the scene as a PNG at the aspect's exact resolution; ValueError for an unknown aspect."""
+def _with_reference(background: Image.Image, reference: Path) -> Image.Image:
+    """The user's image, cover-cropped and softly blurred, tinted by the scene's gradient: it
+    reads as the scene's backdrop while shapes and text stay legible on top."""
+    with Image.open(reference) as ref:
+        fitted = ImageOps.fit(ImageOps.exif_transpose(ref).convert("RGB"), background.size,
+                              Image.BILINEAR)
+    blurred = fitted.filter(ImageFilter.GaussianBlur(min(background.size) / 150))
+    return Image.blend(background, blurred, REFERENCE_WEIGHT)
+
+
+def render_scene_image(concept: Concept, scene: Scene, aspect: str, path: Path,
+                       reference: Path | None = None) -> Path:
+    """Draw the scene as a PNG at the aspect's exact resolution, over the user's `reference`
+    image when given; ValueError for an unknown aspect."""
     if aspect not in ASPECTS:
         raise ValueError(f"unknown aspect {aspect!r}; expected one of {sorted(ASPECTS)}")
     size = ASPECTS[aspect]
     rng = random.Random(hashlib.sha256(f"{scene.visual}\x00{scene.index}".encode()).digest())
     colors = _palette(rng)
-    image = _background(size, colors[0], tuple(c // 3 for c in colors[1]), rng).convert("RGBA")
+    image = _background(size, colors[0], tuple(c // 3 for c in colors[1]), rng)
+    if reference is not None:
+        image = _with_reference(image, reference)
+    image = image.convert("RGBA")
     image.alpha_composite(_soft_shapes(size, colors, rng))
     overlay = Image.new("RGBA", size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)

@@ -6,22 +6,26 @@ Runs in a worker thread (blocking I/O, Pillow, ffmpeg), never on the BullMQ even
 """
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from chalicelib import lifecycle, observability, progress, storage
+from chalicelib import db, lifecycle, observability, progress, storage, uploads
 from chalicelib.billing.plans import entitlement
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
-from chalicelib.models import STEP_NAMES, EventType, JobStatus
+from chalicelib.models import STEP_NAMES, EventType, JobStatus, StepUsage
 from chalicelib.pipeline import concept as concept_mod
-from chalicelib.pipeline import images, video
+from chalicelib.pipeline import fallback, images, video
+from chalicelib.pipeline.errors import StepError
+from chalicelib.pipeline.narration import Narration
 from chalicelib.pipeline.probe import probe
 
 log = logging.getLogger(__name__)
@@ -30,14 +34,8 @@ log = logging.getLogger(__name__)
 WEIGHTS = {"concept": 5, "image": 20, "video": 65, "upload": 10}
 OUTPUTS = ("video", "thumbnail", "captions")  # the upload step's artifacts, in this order
 SILENT_NOTE = "narration is silent: espeak-ng is not installed on the worker"
-
-
-class StepError(Exception):
-    """A step failed. `transient` errors are retried; the others fail the job at once."""
-
-    def __init__(self, code: str, message: str, *, transient: bool, step: str | None = None):
-        super().__init__(message)
-        self.code, self.message, self.transient, self.step = code, message, transient, step
+NARRATION_MANIFEST = "narration.json"  # the image step's record of the narration WAVs
+__all__ = ["StepError", "JobGone", "UserBusy", "run_job"]  # StepError: re-exported for callers
 
 
 class JobGone(Exception):
@@ -59,6 +57,20 @@ class Context:
     base: int = 0                  # job progress when the current step began
     _last: tuple[int, float] = (-1, 0.0)
     concept: concept_mod.Concept | None = None
+    user_id: str = ""
+    provider: str | None = None    # which provider made the current step's artifact
+    usage: list[StepUsage] | None = None  # what the current step's providers spent
+
+    def outcome(self, result: fallback.Outcome) -> object:
+        """Record a provider's result on the current step; returns its value."""
+        self.usage = (self.usage or []) + [result.usage]
+        self.provider = self.provider or result.provider
+        for note in result.notes:
+            jobs_db.add_note(self.job_id, note)
+        return result.value
+
+    def task(self, **fields) -> fallback.Task:
+        return fallback.Task(request=self.request, user_id=self.user_id, **fields)
 
     def should_stop(self) -> bool:
         if not self.stop.is_set() and lifecycle.cancel_requested(self.job_id):
@@ -81,9 +93,7 @@ class Context:
 
 
 def _concept(ctx: Context) -> list[str]:
-    req = ctx.request
-    ctx.concept = concept_mod.write_concept(req["prompt"], req["duration_s"], req.get("style"),
-                                            req.get("language", "en"))
+    ctx.concept = ctx.outcome(fallback.run("concept", ctx.task()))
     key = storage.artifact_key(ctx.job_id, "concept", "concept.json")
     storage.put_bytes(ctx.concept.model_dump_json(indent=2).encode(), key, "application/json")
     return [key]
@@ -96,20 +106,53 @@ def _load_concept(ctx: Context) -> concept_mod.Concept:
     return ctx.concept
 
 
+def _reference_image(ctx: Context) -> Path | None:
+    upload_id = (ctx.request.get("inputs") or {}).get("reference_image_upload_id")
+    if not upload_id:
+        return None
+    path = ctx.work / "reference"
+    if not path.exists():
+        storage.download(uploads.object_key_for(ctx.user_id, upload_id), path)
+    return path
+
+
+def _off_thread(fn, *args):
+    """Run in a pool thread, closing the thread's MySQL connection (provider keys) after."""
+    try:
+        return fn(*args)
+    finally:
+        db.close()
+
+
 def _image(ctx: Context) -> list[str]:
+    """The scene stills and, at the same time in a second thread, the narration: speech
+    synthesis (espeak-ng or a network call) overlaps Pillow work or image generation."""
     concept = _load_concept(ctx)
-    keys = []
-    for i, scene in enumerate(concept.scenes):
-        path = ctx.work / f"scene-{i + 1:02d}.png"
-        images.render_scene_image(concept, scene, ctx.request["aspect"], path)
-        keys.append(storage.put_file(path, storage.artifact_key(ctx.job_id, "image", path.name)))
-        ctx.report(100 * (i + 1) // len(concept.scenes))
+    count = len(concept.scenes)
+    stills = [ctx.work / f"scene-{i + 1:02d}.png" for i in range(count)]
+    speech = [ctx.work / f"narration-{i + 1:02d}.wav" for i in range(count)]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        spoken = pool.submit(_off_thread, fallback.run, "narration",
+                             ctx.task(concept=concept, paths=speech))
+        drawn = fallback.run("image", ctx.task(concept=concept, paths=stills,
+                                               reference=_reference_image(ctx),
+                                               on_progress=lambda p: ctx.report(p * 9 // 10)))
+        said = spoken.result()
+    ctx.outcome(drawn)
+    narrations: list[Narration] = ctx.outcome(said)
+    manifest = [{"file": n.path.name, "duration_s": n.duration_s, "silent": n.silent}
+                for n in narrations]
+    keys = [storage.put_file(path, storage.artifact_key(ctx.job_id, "image", path.name))
+            for path in stills + speech]
+    keys.append(storage.put_bytes(json.dumps(manifest).encode(), storage.artifact_key(
+        ctx.job_id, "image", NARRATION_MANIFEST), "application/json"))
     return keys
 
 
-def _scene_images(ctx: Context, image_keys: list[str]) -> list[Path]:
+def _fetched(ctx: Context, keys: list[str]) -> list[Path]:
+    """Local copies of a previous step's artifacts (already here unless resumed elsewhere)."""
     paths = []
-    for key in image_keys:
+    for key in keys:
         path = ctx.work / Path(key).name
         if not path.exists():
             storage.download(key, path)
@@ -117,17 +160,35 @@ def _scene_images(ctx: Context, image_keys: list[str]) -> list[Path]:
     return paths
 
 
+def _narrations(ctx: Context, image_keys: list[str]) -> list[Narration] | None:
+    """The image step's narration WAVs; None for a checkpoint from before they were made there
+    (the video step then speaks the lines itself)."""
+    manifest_key = next((k for k in image_keys if k.endswith("/" + NARRATION_MANIFEST)), None)
+    if manifest_key is None:
+        return None
+    entries = json.loads(storage.get_bytes(manifest_key))
+    by_name = {Path(k).name: k for k in image_keys}
+    return [Narration(path=path, duration_s=e["duration_s"], silent=e["silent"])
+            for e, path in zip(entries, _fetched(ctx, [by_name[e["file"]] for e in entries]))]
+
+
 def _video(ctx: Context, image_keys: list[str]) -> list[str]:
     concept = _load_concept(ctx)
     render_dir = ctx.work / "render"
     shutil.rmtree(render_dir, ignore_errors=True)  # never reuse a half-done attempt's files
     render_dir.mkdir(parents=True)
-    result = video.compose_video(concept, _scene_images(ctx, image_keys), ctx.request["aspect"],
-                                 render_dir, voice=ctx.request.get("voice"),
+    stills = _fetched(ctx, [k for k in image_keys if k.endswith(".png")])
+    started = time.monotonic()
+    result = video.compose_video(concept, stills, ctx.request["aspect"], render_dir,
+                                 voice=ctx.request.get("voice"),
                                  language=ctx.request.get("language", "en"),
+                                 narrations=_narrations(ctx, image_keys),
                                  on_progress=ctx.report, should_cancel=ctx.should_stop)
     if result.silent_narration:
         jobs_db.add_note(ctx.job_id, SILENT_NOTE)
+    ctx.provider = "offline"
+    ctx.usage = [StepUsage(purpose="video", provider="offline", model="ffmpeg",
+                           bytes=result.video.stat().st_size, wall_s=round(time.monotonic() - started, 3))]
     return [storage.put_file(path, storage.artifact_key(ctx.job_id, "video", path.name))
             for path in (result.video, result.thumbnail, result.captions)]
 
@@ -181,7 +242,7 @@ def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str
     progress.emit(job_id, EventType.job_started, progress=row["progress"],
                   message=f"attempt {row['attempt']}")
     ctx = Context(job_id=job_id, request=row["request"], owner=owner, stop=stop,
-                  work=Path(get_settings().work_dir) / job_id)
+                  work=Path(get_settings().work_dir) / job_id, user_id=row["user_id"])
     ctx.work.mkdir(parents=True, exist_ok=True)
     done: dict[str, list[str]] = {}
     steps = {s["name"]: s for s in jobs_db.steps_of([job_id])[job_id]}
@@ -194,7 +255,7 @@ def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str
         if ctx.should_stop() or not jobs_db.step_started(job_id, name, owner):
             raise JobGone(job_id)
         progress.emit(job_id, EventType.step_started, step=name, progress=ctx.base)
-        ctx._last = (-1, 0.0)
+        ctx._last, ctx.provider, ctx.usage = (-1, 0.0), None, None
         started = time.monotonic()
         try:
             done[name] = STEPS[name](ctx, done)
@@ -211,7 +272,8 @@ def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str
             _step_failed(ctx, err)
             raise err from exc
         ctx.report(100, force=True)
-        if not jobs_db.step_finished(job_id, name, "succeeded", owner, artifacts=done[name]):
+        if not jobs_db.step_finished(job_id, name, "succeeded", owner, artifacts=done[name],
+                                     provider=ctx.provider, usage=ctx.usage):
             raise JobGone(job_id)
         observability.metric_step_duration(name, time.monotonic() - started)
         progress.emit(job_id, EventType.step_succeeded, step=name, progress=ctx.base + WEIGHTS[name],

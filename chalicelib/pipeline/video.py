@@ -232,9 +232,11 @@ def write_thumbnail(image: Path, path: Path) -> Path:
 
 def compose_video(concept: Concept, images: list[Path], aspect: str, work_dir: Path, *,
                   voice: str | None = None, language: str = "en",
+                  narrations: list[Narration] | None = None,
                   on_progress: Callable[[int], None] | None = None,
                   should_cancel: Callable[[], bool] | None = None) -> RenderResult:
-    """Render video.mp4, thumbnail.jpg and captions.srt into work_dir; on_progress gets 0..100,
+    """Render video.mp4, thumbnail.jpg and captions.srt into work_dir, with the scenes'
+    `narrations` (spoken here with espeak-ng when not given); on_progress gets 0..100,
     never decreasing. Raises RenderCanceled when should_cancel() turns true (no video.mp4 left),
     RuntimeError when ffmpeg fails or hangs, ValueError for a bad aspect or image count."""
     if len(images) != len(concept.scenes):
@@ -254,13 +256,16 @@ def compose_video(concept: Concept, images: list[Path], aspect: str, work_dir: P
     work_dir.mkdir(parents=True, exist_ok=True)
     scenes = concept.scenes
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(synthesize, s.narration, work_dir / f"narration-{i + 1:02d}.wav",
-                               voice, language) for i, s in enumerate(scenes)]
+        futures = [] if narrations is not None else [
+            pool.submit(synthesize, s.narration, work_dir / f"narration-{i + 1:02d}.wav",
+                        voice, language) for i, s in enumerate(scenes)]
         captions = []
         for i, scene in enumerate(scenes):  # Pillow work overlaps with espeak-ng
             path = work_dir / f"caption-{i + 1:02d}.png"
             captions.append((path, *render_caption(scene.narration, size[0], path)))
-        narrations = [f.result() for f in futures]
+        narrations = narrations if narrations is not None else [f.result() for f in futures]
+    if len(narrations) != len(scenes):
+        raise ValueError(f"{len(narrations)} narrations for {len(scenes)} scenes")
     if cancel():
         raise RenderCanceled()
     report(5)

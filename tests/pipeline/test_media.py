@@ -166,3 +166,32 @@ def test_probe_rejects_files_that_are_not_video(tmp_path):
     for path in (text, image, tmp_path / "missing.mp4"):
         with pytest.raises(ValueError):
             probe(path)
+
+
+def test_offline_lines_are_sentences_made_of_the_prompt():
+    prompt = "Sunset over the mountains, then a fox crosses the river and finds a lost glove"
+    lines = [s.narration for s in write_concept(prompt, 30).scenes]
+    assert lines[:3] == ["Sunset over the mountains.", "A fox crosses the river.",
+                         "The fox finds a lost glove."]
+    assert lines[-1] == "That is how a fox crosses the river."
+    assert all(line[0].isupper() and line.endswith(".") for line in lines)
+    assert len(set(lines)) == len(lines)
+
+
+def test_a_short_prompt_opens_the_video_word_for_word():
+    concept = write_concept(PROMPT, 30)
+    assert concept.scenes[0].narration == PROMPT + "."
+    assert "the curious octopus" in " ".join(s.narration for s in concept.scenes)
+
+
+def test_a_reference_image_shows_through_the_scene(tmp_path):
+    concept = write_concept(PROMPT, 5)
+    means = {}
+    for color in ("red", "blue"):
+        reference = tmp_path / f"{color}.jpg"
+        Image.new("RGB", (640, 480), color).save(reference)
+        path = render_scene_image(concept, concept.scenes[0], "9:16", tmp_path / f"{color}.png", reference)
+        image = Image.open(path)
+        assert image.size == ASPECTS["9:16"]
+        means[color] = ImageStat.Stat(image.convert("RGB")).mean
+    assert means["red"][0] - means["blue"][0] > 60 and means["blue"][2] - means["red"][2] > 60

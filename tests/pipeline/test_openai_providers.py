@@ -1,0 +1,142 @@
+"""The "openai" providers against a local fake OpenAI server over real HTTP: success, 429 then
+success (Retry-After honoured), 401 permanent, timeouts, 400, malformed answers."""
+from __future__ import annotations
+
+import wave
+
+import pytest
+from PIL import Image
+
+from chalicelib.pipeline import openai_steps
+from chalicelib.pipeline.concept import write_concept
+from chalicelib.pipeline.errors import ProviderError
+from chalicelib.pipeline.images import ASPECTS
+from chalicelib.pipeline.narration import SAMPLE_RATE
+from chalicelib.pipeline.openai_api import OpenAIClient
+from chalicelib.pipeline.probe import probe
+from chalicelib.pipeline.video import compose_video
+from tests.fakes.openai_server import FakeOpenAI
+
+KEY = "sk-test-fake-0123456789abcdef"
+REQUEST = {"prompt": "A lighthouse keeper befriends a curious octopus", "duration_s": 15,
+           "aspect": "9:16", "language": "en"}
+
+
+@pytest.fixture(autouse=True)
+def isolated_backends():
+    """Overrides the suite's session fixture: no MySQL, Redis or S3 here."""
+    yield
+
+
+@pytest.fixture
+def fake():
+    with FakeOpenAI(api_key=KEY) as server:
+        yield server
+
+
+def client(fake, sleeps=None, **kwargs) -> OpenAIClient:
+    return OpenAIClient(KEY, fake.base_url, sleep=(sleeps.append if sleeps is not None else
+                                                   lambda s: None), **kwargs)
+
+
+def test_concept_from_chat_completions_in_json_mode(fake):
+    concept, usage = openai_steps.write_concept(client(fake), REQUEST)
+    assert len(concept.scenes) == 3 and [s.index for s in concept.scenes] == [0, 1, 2]
+    assert sum(s.duration_s for s in concept.scenes) == pytest.approx(15, abs=1e-9)
+    assert "octopus" in concept.scenes[0].narration and concept.hashtags == ["#fake", "#test"]
+    (call,) = fake.calls("chat/completions")
+    assert call["authorization"] == f"Bearer {KEY}"
+    assert call["body"]["response_format"] == {"type": "json_object"}
+    assert usage.provider == "openai" and usage.tokens_in > 0 and usage.tokens_out > 0
+
+
+def test_429_is_retried_after_the_servers_retry_after(fake):
+    fake.script("chat/completions", "429", "500")
+    sleeps: list[float] = []
+    concept, _ = openai_steps.write_concept(client(fake, sleeps), REQUEST)
+    assert len(fake.calls("chat/completions")) == 3 and concept.scenes
+    assert sleeps == [1.0, 2.0]  # Retry-After: 1, then our own backoff for the 500
+
+
+def test_401_is_permanent_and_the_key_never_shows(fake):
+    with FakeOpenAI(api_key="sk-the-right-one") as picky:
+        with pytest.raises(ProviderError) as caught:
+            openai_steps.write_concept(client(picky), REQUEST)
+    assert caught.value.code == "provider_key_rejected" and not caught.value.transient
+    assert KEY not in caught.value.message and "[redacted]" in caught.value.message
+    assert len(picky.calls("chat/completions")) == 1  # not retried
+
+
+@pytest.mark.parametrize("behaviour, code, transient", [
+    ("400", "provider_bad_request", False),     # permanent: asking again changes nothing
+    ("malformed", "provider_bad_output", True),  # a 200 whose image is not an image
+])
+def test_unusable_image_answers_have_clear_codes(fake, tmp_path, behaviour, code, transient):
+    fake.script("images/generations", behaviour)
+    concept = write_concept(REQUEST["prompt"], 5)
+    with pytest.raises(ProviderError) as caught:
+        openai_steps.render_images(client(fake), concept, "1:1", None,
+                                   [tmp_path / f"{i}.png" for i in range(3)])
+    assert (caught.value.code, caught.value.transient) == (code, transient)
+
+
+def test_timeouts_are_transient_after_the_retries(fake):
+    fake.script("chat/completions", "slow", "slow")
+    sleeps: list[float] = []
+    with pytest.raises(ProviderError) as caught:
+        openai_steps.write_concept(client(fake, sleeps, timeout_s=0.3, max_retries=1), REQUEST)
+    assert caught.value.code == "provider_unavailable" and caught.value.transient
+    assert len(fake.calls("chat/completions")) == 2 and sleeps == [1.0]
+
+
+def test_malformed_concept_is_asked_again_with_the_error(fake):
+    fake.script("chat/completions", "malformed")
+    concept, usage = openai_steps.write_concept(client(fake), REQUEST)
+    first, second = fake.calls("chat/completions")
+    assert "not valid" in second["body"]["messages"][-1]["content"]
+    assert len(concept.scenes) == 3 and usage.tokens_in > 0
+
+
+def test_malformed_twice_is_a_clear_error(fake):
+    fake.script("chat/completions", "malformed", "malformed")
+    with pytest.raises(ProviderError) as caught:
+        openai_steps.write_concept(client(fake), REQUEST)
+    assert caught.value.code == "provider_bad_output" and caught.value.transient
+
+
+@pytest.mark.parametrize("aspect", sorted(ASPECTS))
+def test_generated_images_are_fitted_to_the_aspect(fake, tmp_path, aspect):
+    concept = write_concept(REQUEST["prompt"], 5)
+    paths = [tmp_path / f"{s.index}.png" for s in concept.scenes]
+    usage = openai_steps.render_images(client(fake), concept, aspect, "comic", paths)
+    assert all(Image.open(p).size == ASPECTS[aspect] for p in paths)
+    assert usage.images == 3 and usage.bytes > 0
+    assert "comic" in fake.calls("images/generations")[0]["body"]["prompt"]
+
+
+def test_speech_becomes_narration_wavs(fake, tmp_path):
+    concept = write_concept(REQUEST["prompt"], 5)
+    paths = [tmp_path / f"n{s.index}.wav" for s in concept.scenes]
+    narrations, usage = openai_steps.synthesize_all(client(fake), concept, "nova", paths)
+    for item in narrations:
+        with wave.open(str(item.path)) as wav:
+            assert wav.getframerate() == SAMPLE_RATE and wav.getnchannels() == 1
+        assert not item.silent and item.duration_s > 0.3
+    assert usage.characters == sum(len(s.narration) for s in concept.scenes)
+    assert {c["body"]["voice"] for c in fake.calls("audio/speech")} == {"nova"}
+
+
+def test_network_artifacts_render_a_video_with_ordered_captions(fake, tmp_path):
+    api = client(fake)
+    concept, _ = openai_steps.write_concept(api, {**REQUEST, "duration_s": 6})
+    stills = [tmp_path / f"scene-{s.index}.png" for s in concept.scenes]
+    openai_steps.render_images(api, concept, "16:9", None, stills)
+    narrations, _ = openai_steps.synthesize_all(api, concept, None, [p.with_suffix(".wav") for p in stills])
+    result = compose_video(concept, stills, "16:9", tmp_path / "render", narrations=narrations)
+    info = probe(result.video)
+    assert (info["width"], info["height"]) == ASPECTS["16:9"] and info["audio_codec"] == "aac"
+    assert info["duration_s"] == pytest.approx(6, rel=0.1)
+    blocks = result.captions.read_text().strip().split("\n\n")
+    assert len(blocks) == len(concept.scenes)
+    times = [b.split("\n")[1] for b in blocks]
+    assert times == sorted(times) and [b.split("\n")[2] for b in blocks] == [s.narration for s in concept.scenes]

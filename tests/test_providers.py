@@ -1,0 +1,119 @@
+"""Provider choice through the API, and fallback and the circuit breaker in the worker's code,
+with real MySQL, Redis, KMS on the emulator, and a local fake OpenAI server."""
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from chalicelib import keys, redis_client
+from chalicelib.config import get_settings
+from chalicelib.pipeline import breaker, fallback
+from chalicelib.pipeline.concept import write_concept
+from chalicelib.pipeline.errors import ProviderError
+from tests.fakes.openai_server import FakeOpenAI
+
+PROMPT = "A robot learns to paint the sea"
+
+
+def store_key(api, user, fake: FakeOpenAI, key: str) -> None:
+    response = api.call("PUT", "/v1/provider-keys/openai", {"api_key": key, "base_url": fake.base_url},
+                        token=user["token"])
+    assert response.status_code == 200, response.body
+
+
+@pytest.fixture
+def fast_failures(monkeypatch):
+    """No in-call retries (their waits would only slow the tests) and a breaker that opens
+    after two failures."""
+    settings = get_settings()
+    monkeypatch.setattr(settings, "provider_max_retries", 0)
+    monkeypatch.setattr(settings, "provider_breaker_failures", 2)
+
+
+def task(user, **providers) -> fallback.Task:
+    request = {"prompt": PROMPT, "duration_s": 5, "aspect": "1:1", "providers": providers}
+    return fallback.Task(request=request, user_id=user["user"]["id"])
+
+
+def test_catalog_lists_providers_and_whether_the_caller_has_their_key(api, user):
+    def catalog():
+        response = api.call("GET", "/v1/providers", token=user["token"])
+        assert response.status_code == 200
+        return {item["step"]: item for item in response.json["items"]}
+
+    before = catalog()
+    assert set(before) == {"concept", "image", "narration", "video"}
+    assert before["video"]["providers"] == [{"name": "offline", "needs_key": False, "has_key": True}]
+    assert {"name": "openai", "needs_key": True, "has_key": False} in before["concept"]["providers"]
+    assert before["concept"]["default"] == "offline"
+    api.call("PUT", "/v1/provider-keys/openai", {"api_key": "sk-catalog-12345678"}, token=user["token"])
+    after = catalog()
+    assert {"name": "openai", "needs_key": True, "has_key": True} in after["image"]["providers"]
+    assert "sk-catalog" not in repr(after)
+
+
+def test_choosing_a_keyed_provider_without_its_key_is_422(api, user):
+    body = {"prompt": PROMPT, "providers": {"concept": "openai", "image": "offline"}}
+    response = api.call("POST", "/v1/jobs", body, token=user["token"])
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "provider_key_missing"
+    assert [d["field"] for d in response.json["error"]["details"]] == ["providers.concept"]
+    api.call("PUT", "/v1/provider-keys/openai", {"api_key": "sk-now-stored-1234"}, token=user["token"])
+    assert api.call("POST", "/v1/jobs", body, token=user["token"]).status_code == 202
+
+
+def test_a_provider_that_keeps_failing_falls_back_to_offline(api, user, fast_failures):
+    with FakeOpenAI() as fake:
+        store_key(api, user, fake, "sk-fallback-123456")
+        fake.script("chat/completions", "500")
+        outcome = fallback.run("concept", task(user, concept="openai"))
+    assert outcome.provider == "offline" and outcome.usage.provider == "offline"
+    assert outcome.value.scenes and "robot" in outcome.value.scenes[0].narration.lower()
+    assert any("openai failed (provider_unavailable" in note for note in outcome.notes)
+
+
+def test_a_succeeding_provider_is_used_and_its_usage_recorded(api, user):
+    with FakeOpenAI() as fake:
+        store_key(api, user, fake, "sk-success-1234567")
+        outcome = fallback.run("concept", task(user, concept="openai"))
+    assert outcome.provider == "openai" and outcome.notes == []
+    assert outcome.usage.tokens_in > 0 and outcome.usage.model == get_settings().openai_chat_model
+
+
+def test_the_breaker_skips_a_failing_endpoint_for_everyone_until_it_cools_down(api, user, fast_failures):
+    with FakeOpenAI() as fake:
+        store_key(api, user, fake, "sk-breaker-1234567")
+        endpoint = breaker.endpoint_id(fake.base_url)
+        fake.script("chat/completions", "500", "500")
+        for _ in range(2):
+            assert fallback.run("concept", task(user, concept="openai")).provider == "offline"
+        assert breaker.is_open("openai", endpoint)
+        calls = len(fake.calls("chat/completions"))
+        skipped = fallback.run("concept", task(user, concept="openai"))
+        assert len(fake.calls("chat/completions")) == calls  # not even tried
+        assert skipped.provider == "offline" and any("circuit open" in n for n in skipped.notes)
+        circuit = keys.provider_open("openai", endpoint)
+        assert 0 < redis_client.client().ttl(circuit) <= get_settings().provider_breaker_cooldown_s
+        redis_client.client().delete(circuit)  # the cool-down is over
+        assert fallback.run("concept", task(user, concept="openai")).provider == "openai"
+
+
+def test_a_rejected_key_fails_instead_of_falling_back(api, user, tmp_path):
+    images = task(user, image="openai")
+    images.concept = write_concept(PROMPT, 5)
+    images.paths = [tmp_path / f"{s.index}.png" for s in images.concept.scenes]
+    with FakeOpenAI(api_key="sk-the-real-key-000") as fake:
+        store_key(api, user, fake, "sk-a-wrong-key-111")
+        with pytest.raises(ProviderError) as caught:
+            fallback.run("image", images)
+    assert caught.value.code == "provider_key_rejected" and not caught.value.transient
+    assert "sk-a-wrong-key-111" not in caught.value.message
+
+
+def test_a_keyed_default_applies_only_to_users_with_the_key(api, user, monkeypatch):
+    monkeypatch.setattr(get_settings(), "default_providers", {"concept": "openai"})
+    assert fallback.run("concept", task(user)).provider == "offline"
+    with FakeOpenAI() as fake:
+        store_key(api, user, fake, f"sk-default-{secrets.token_hex(4)}")
+        assert fallback.run("concept", task(user)).provider == "openai"
