@@ -62,6 +62,7 @@ async def process(job, token) -> str:
         raise DelayedError()
     except runner.JobGone:
         log.info("job canceled or no longer ours; dropping it", extra={"job_id": job_id})
+        shutil.rmtree(Path(get_settings().work_dir) / job_id, ignore_errors=True)
         return "gone"
     except runner.StepError as exc:
         if exc.transient and not final_attempt:
