@@ -22,6 +22,7 @@ from chalicelib.pipeline.providers import missing_keys, unknown_providers
 
 log = logging.getLogger(__name__)
 TERMINAL_EVENTS = {EventType.job_succeeded, EventType.job_failed, EventType.job_canceled}
+FINAL_EVENT_GRACE = timedelta(seconds=10)
 
 
 def _request_hash(request: dict) -> str:
@@ -205,7 +206,23 @@ def events(principal: Principal, job_id: str, after: str | None, wait_s: int,
         if time.monotonic() >= deadline or any(e.type in TERMINAL_EVENTS for e in batch):
             break
     row = jobs_db.get(job_id, principal.user_id)
-    return EventPage(events=found, next=cursor or "0-0", status=row["status"])
+    return EventPage(events=found, next=cursor or "0-0", status=_page_status(row, found))
+
+
+def _page_status(row: dict, found: list[Event]) -> str:
+    """The job's status, except in the instant between a job ending in MySQL and its final event
+    reaching the stream: then still "running", so a client that stops at a terminal status
+    polls once more and gets the event too. (Not when the stream lost it: Redis isn't the truth.)"""
+    status = row["status"]
+    if status in (JobStatus.queued.value, JobStatus.running.value) or not row["finished_at"]:
+        return status
+    if any(e.type in TERMINAL_EVENTS for e in found):
+        return status
+    last = progress.last_event(row["id"])
+    just_ended = utcnow() - row["finished_at"] < FINAL_EVENT_GRACE
+    if just_ended and (last is None or last.type not in TERMINAL_EVENTS):
+        return JobStatus.running.value
+    return status
 
 
 def to_model(row: dict, steps: list[dict]) -> Job:

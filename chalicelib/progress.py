@@ -60,6 +60,11 @@ def read(job_id: str, after: str | None, wait_s: float, limit: int = 200) -> lis
     return [_event(entry_id, fields) for entry_id, fields in found[0][1]]
 
 
+def last_event(job_id: str) -> Event | None:
+    entries = client().xrevrange(keys.job_events(job_id), count=1)
+    return _event(*entries[0]) if entries else None
+
+
 def valid_cursor(value: str) -> bool:
     ms, _, seq = value.partition("-")
     return ms.isdigit() and (seq == "" or seq.isdigit())

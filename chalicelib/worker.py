@@ -13,13 +13,11 @@ import asyncio
 import logging
 import os
 import random
-import shutil
 import signal
 import socket
 import sys
 import threading
 import time
-from pathlib import Path
 
 from chalicelib import lifecycle, observability, queue, webhooks
 from chalicelib.config import get_settings
@@ -62,14 +60,12 @@ async def process(job, token) -> str:
         raise DelayedError()
     except runner.JobGone:
         log.info("job canceled or no longer ours; dropping it", extra={"job_id": job_id})
-        shutil.rmtree(Path(get_settings().work_dir) / job_id, ignore_errors=True)
         return "gone"
     except runner.StepError as exc:
         if exc.transient and not final_attempt:
             await asyncio.to_thread(lifecycle.retry_later, job_id, exc.code, exc.message, exc.step)
             raise  # BullMQ schedules the next attempt with backoff
         await asyncio.to_thread(lifecycle.fail, job_id, exc.code, exc.message, exc.step)
-        shutil.rmtree(Path(get_settings().work_dir) / job_id, ignore_errors=True)
         raise UnrecoverableError(f"{exc.code}: {exc.message}") from None
     finally:
         stop.set()

@@ -166,3 +166,20 @@ def test_events_long_poll_and_sse_framing(api, user):
 def test_wrong_method_uses_the_error_envelope(api, user):
     wrong = api.call("PUT", "/v1/jobs", JOB, token=user["token"])
     assert wrong.status_code == 405 and wrong.json["error"]["code"] == "method_not_allowed"
+
+
+def test_events_page_turns_terminal_only_with_the_final_event(api, user):
+    from chalicelib import progress
+    from chalicelib.db import jobs as jobs_db
+    from chalicelib.models import EventType
+
+    job_id = submit(api, user).json["id"]
+    cursor = api.call("GET", f"/v1/jobs/{job_id}/events", token=user["token"]).json["next"]
+    assert jobs_db.fail(job_id, "video_failed", "boom", "video")  # MySQL first, the event an instant later
+    page = api.call("GET", f"/v1/jobs/{job_id}/events?after={cursor}", token=user["token"]).json
+    assert page["events"] == [] and page["status"] == "running"  # so the client polls once more
+    progress.emit(job_id, EventType.job_failed, message="video_failed: boom")
+    page = api.call("GET", f"/v1/jobs/{job_id}/events?after={cursor}", token=user["token"]).json
+    assert [e["type"] for e in page["events"]] == ["job.failed"] and page["status"] == "failed"
+    again = api.call("GET", f"/v1/jobs/{job_id}/events?after={page['next']}", token=user["token"]).json
+    assert again["events"] == [] and again["status"] == "failed"

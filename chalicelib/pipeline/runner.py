@@ -241,9 +241,19 @@ def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str
         raise JobGone(job_id)
     progress.emit(job_id, EventType.job_started, progress=row["progress"],
                   message=f"attempt {row['attempt']}")
+    # Scratch space of this attempt only: another attempt (even on this host) never shares it,
+    # and it goes when the attempt ends, whatever the outcome (checkpoints live in S3).
     ctx = Context(job_id=job_id, request=row["request"], owner=owner, stop=stop,
-                  work=Path(get_settings().work_dir) / job_id, user_id=row["user_id"])
+                  work=Path(get_settings().work_dir) / f"{job_id}-{owner[:12]}", user_id=row["user_id"])
     ctx.work.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_steps(ctx)
+    finally:
+        shutil.rmtree(ctx.work, ignore_errors=True)
+
+
+def _run_steps(ctx: Context) -> str:
+    job_id, owner = ctx.job_id, ctx.owner
     done: dict[str, list[str]] = {}
     steps = {s["name"]: s for s in jobs_db.steps_of([job_id])[job_id]}
     for name in STEP_NAMES:
@@ -283,7 +293,6 @@ def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str
         raise JobGone(job_id)
     progress.emit(job_id, EventType.job_succeeded, progress=100, message="Video ready")
     observability.metric_job_finished("succeeded")
-    shutil.rmtree(ctx.work, ignore_errors=True)
     return JobStatus.succeeded.value
 
 
