@@ -9,7 +9,8 @@ from chalicelib.db import jobs as jobs_db
 from chalicelib.models import EventType
 
 # Failures caused by what the user sent or set up: their reservation is not given back.
-USER_FAULT_CODES = frozenset({"invalid_input", "provider_key_rejected", "provider_key_missing"})
+USER_FAULT_CODES = frozenset({"invalid_input", "provider_key_rejected", "provider_key_missing",
+                              "provider_url_blocked"})
 
 
 MAX_PRIORITY = 2_097_152  # BullMQ's lowest precedence

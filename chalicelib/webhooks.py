@@ -120,6 +120,12 @@ async def deliver(job, token) -> str:
                "webhook-id": data["message_id"], "webhook-timestamp": str(int(now.timestamp())),
                "webhook-signature": Webhook(secret).sign(data["message_id"], now, body)}
     try:
+        await asyncio.to_thread(urls.check_resolved, endpoint["url"])
+    except urls.UnsafeDestination as exc:
+        log.warning("webhook delivery refused: %s", exc)
+        await asyncio.to_thread(webhooks_db.record_attempt, endpoint["id"], 0)
+        return "refused: unsafe destination"  # permanent: no retries
+    try:
         async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_S, follow_redirects=False) as client:
             status = (await client.post(endpoint["url"], content=body, headers=headers)).status_code
     except httpx.HTTPError as exc:

@@ -13,6 +13,7 @@ from typing import Callable
 
 import httpx
 
+from chalicelib import urls
 from chalicelib.config import get_settings
 from chalicelib.pipeline.errors import ProviderError
 
@@ -41,6 +42,10 @@ class OpenAIClient:
     def post(self, path: str, body: dict) -> httpx.Response:
         """POST JSON; the 2xx response, or ProviderError once retries are spent."""
         url = f"{self.base_url}/{path.lstrip('/')}"
+        try:
+            urls.check_resolved(url)
+        except urls.UnsafeDestination as exc:
+            raise ProviderError("provider_url_blocked", str(exc), transient=False) from None
         headers = {"Authorization": f"Bearer {self.api_key}"}
         timeout = httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s))
         for attempt in range(self.max_retries + 1):

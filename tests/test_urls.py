@@ -1,0 +1,33 @@
+"""Outbound URLs (BYOK base_url, webhook endpoints): checked when saved and again when called."""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import urls
+from chalicelib.config import get_settings
+from chalicelib.errors import ValidationFailed
+
+
+@pytest.fixture
+def deployed(monkeypatch):
+    monkeypatch.setattr(get_settings(), "stage", "prod")
+
+
+@pytest.mark.parametrize("url", ["http://localhost:8080/hook", "https://127.0.0.1/x",
+                                 "https://10.0.0.5/x", "https://169.254.169.254/latest"])
+def test_internal_destinations_are_refused_when_deployed(deployed, url):
+    with pytest.raises(ValidationFailed):
+        urls.check_outbound(url, "url")
+
+
+def test_a_name_that_resolves_inside_is_refused_at_call_time(deployed):
+    # a host name passes the literal-IP check when saved; what it resolves to is checked per call
+    with pytest.raises(urls.UnsafeDestination):
+        urls.check_resolved("https://localhost/hook")
+
+
+def test_the_local_stage_may_call_loopback():
+    urls.check_outbound("http://127.0.0.1:11434/v1", "base_url")
+    urls.check_resolved("http://localhost:11434/v1")
+    with pytest.raises(ValidationFailed):  # but never link-local (cloud metadata)
+        urls.check_outbound("http://169.254.169.254/latest", "base_url")
