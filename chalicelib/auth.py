@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from chalicelib import secret_store
 from chalicelib.config import get_settings
 from chalicelib.db import api_keys, users
 from chalicelib.errors import Unauthorized
@@ -67,7 +68,7 @@ def issue_access_token(user_id: str) -> tuple[str, int]:
     now = int(time.time())
     ttl = settings.access_token_ttl_s
     token = jwt.encode({"sub": user_id, "iat": now, "exp": now + ttl, "typ": "access"},
-                       settings.jwt_secret.get_secret_value(), algorithm=_ALGORITHM)
+                       secret_store.jwt_secret(), algorithm=_ALGORITHM)
     return token, ttl
 
 
@@ -98,7 +99,7 @@ def authenticate(authorization: str | None) -> Principal:
     import jwt
 
     try:
-        claims = jwt.decode(token, get_settings().jwt_secret.get_secret_value(),
+        claims = jwt.decode(token, secret_store.jwt_secret(),
                             algorithms=[_ALGORITHM], options={"require": ["sub", "exp", "iat"]})
     except jwt.PyJWTError:
         raise Unauthorized("Invalid or expired access token", code="invalid_token",

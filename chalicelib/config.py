@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     media_bucket: str = "media-local"
 
     jwt_secret: SecretStr = SecretStr(LOCAL_JWT_SECRET)
+    # In AWS, secrets come from Secrets Manager at run time (chalicelib.secrets), not through
+    # environment variables anyone with read access to the function's configuration could see.
+    jwt_secret_arn: str | None = None
+    whop_webhook_secret_arn: str | None = None
     access_token_ttl_s: int = 12 * 3600
 
     queue_name: str = "media-jobs"
@@ -132,8 +136,9 @@ class Settings(BaseSettings):
             self.dispatch_mode = "local" if self.stage == "local" else "ecs"
         if self.metrics_enabled is None:
             self.metrics_enabled = self.stage != "local"
-        if self.stage != "local" and self.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET:
-            raise ValueError("JWT_SECRET must be set outside the local stage")
+        if self.stage != "local" and self.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET \
+                and not self.jwt_secret_arn:
+            raise ValueError("JWT_SECRET or JWT_SECRET_ARN must be set outside the local stage")
         unknown = set(self.plans) - set(DEFAULT_PLANS) | set(self.whop_plan_map.values()) - set(DEFAULT_PLANS)
         if unknown:
             raise ValueError(f"unknown plan names in PLANS / WHOP_PLAN_MAP: {sorted(unknown)}")

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from chalicelib import db
+from chalicelib import db, secret_store
 from chalicelib.config import get_settings
 from chalicelib.db import audit, users
 from chalicelib.db import billing as billing_db
@@ -74,11 +74,11 @@ def _verify(raw_body: bytes, headers: dict[str, str]) -> dict:
     from standardwebhooks import Webhook
     from standardwebhooks.webhooks import WebhookVerificationError
 
-    secret = get_settings().whop_webhook_secret
-    if secret is None:
+    secret = secret_store.whop_webhook_secret()
+    if not secret:
         log.error("WHOP_WEBHOOK_SECRET is not set: rejecting a Whop webhook")
         raise Unauthorized("Webhook signature can't be verified", code="invalid_signature")
-    verifier = Webhook(base64.b64encode(secret.get_secret_value().encode()).decode())
+    verifier = Webhook(base64.b64encode(secret.encode()).decode())
     try:
         verifier.verify(raw_body, headers, json_parse=False)
     except (WebhookVerificationError, ValueError, binascii.Error, UnicodeDecodeError):

@@ -1,0 +1,28 @@
+"""Secrets the app signs or verifies with: from Secrets Manager when an ARN is configured (in
+AWS), else from the settings (locally). Fetched once per process through the one AWS factory."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from chalicelib.config import get_settings
+
+
+@lru_cache(maxsize=8)
+def _from_secrets_manager(arn: str) -> str:
+    from chalicelib import aws
+
+    return aws.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+
+
+def jwt_secret() -> str:
+    settings = get_settings()
+    if settings.jwt_secret_arn:
+        return _from_secrets_manager(settings.jwt_secret_arn)
+    return settings.jwt_secret.get_secret_value()
+
+
+def whop_webhook_secret() -> str | None:
+    settings = get_settings()
+    if settings.whop_webhook_secret_arn:
+        return _from_secrets_manager(settings.whop_webhook_secret_arn)
+    return settings.whop_webhook_secret.get_secret_value() if settings.whop_webhook_secret else None
