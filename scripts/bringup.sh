@@ -68,8 +68,10 @@ if ! port_open "$MYSQL_PORT"; then
   DATADIR=$LOCAL/mysql
   if [ ! -d "$DATADIR/mysql" ]; then
     say "initialising a project-local MariaDB in $DATADIR"
-    mariadb-install-db --datadir="$DATADIR" --user="$(id -un)" --auth-root-authentication-method=normal \
-      --skip-test-db >"$LOCAL/log/mariadb-install.log" 2>&1
+    # --no-defaults: the machine's my.cnf (user, datadir, socket) must not leak into ours.
+    mariadb-install-db --no-defaults --datadir="$DATADIR" --user="$(id -un)" \
+      --auth-root-authentication-method=normal --skip-test-db >"$LOCAL/log/mariadb-install.log" 2>&1 \
+      || { rm -rf "$DATADIR"; say "mariadb-install-db failed: see $LOCAL/log/mariadb-install.log"; exit 1; }
   fi
   say "starting a project-local MariaDB on 127.0.0.1:$MYSQL_PORT"
   MYSQLD=$(command -v mariadbd || command -v mysqld)
