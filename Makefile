@@ -20,7 +20,7 @@ test: setup           ## the whole test suite (extra pytest arguments: ARGS='-k 
 up: setup             ## the local stack in the background: API on :8000, WORKERS workers
 	@$(PY) scripts/stack.py up
 
-down:                 ## stop what `make up` started
+down:                 ## stop what `make up` and the bring-up started
 	@$(PY) scripts/stack.py down
 
 bench: setup          ## a benchmark: make bench NAME=render

@@ -1,12 +1,16 @@
 """`make up` / `make down`: the local stack (API on :8000 and WORKERS workers) in the background.
 
 Environment variables given to `make up` reach the API and the workers (they inherit ours).
-Pids in .local/run, logs in .local/log.
+`make down` also stops what the bring-up started itself (the moto server, a project-local Redis
+or MariaDB); services that were already running are left alone. Pids in .local/run, logs in
+.local/log.
 """
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -42,5 +46,42 @@ def down(quiet: bool = False) -> None:
             print(f"stopped {name.removeprefix('stack-')} (pid {pid})")
 
 
+# pid files written by scripts/bringup.sh, and what the process must be (a stale pid file may
+# name a pid the system has since given to something else).
+SERVICES = {"moto": "moto_server", "redis": "redis-server", "mysql": "mariadbd"}
+
+
+def _is(pid: int, program: str) -> bool:
+    try:
+        return program in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+
+
+def stop_services() -> None:
+    for name, program in SERVICES.items():
+        pid_file = RUN / f"{name}.pid"
+        if not pid_file.exists():
+            continue
+        pid = int(pid_file.read_text().strip() or 0)
+        if not _is(pid, program):
+            pid_file.unlink(missing_ok=True)
+            continue
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # MariaDB flushes before it exits
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        pid_file.unlink(missing_ok=True)
+        print(f"stopped {name} (pid {pid})")
+
+
 if __name__ == "__main__":
-    {"up": up, "down": down}[sys.argv[1]]()
+    if sys.argv[1] == "up":
+        up()
+    else:
+        down()
+        stop_services()
