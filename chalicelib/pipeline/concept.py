@@ -39,6 +39,10 @@ NOUN_LINES = ("Look closer at {n}.", "Here comes {n}.", "Every detail of {n} mat
               "Picture {n} in motion.", "Keep your eyes on {n}.")
 SHOTS = ("close-up of {k}", "wide shot of {k}", "{k} at golden hour", "aerial view of {k}",
          "{k} in soft studio light", "{k} against a night sky", "abstract shapes around {k}")
+# For a focus that is a setting ("on a stormy night"), not a thing: "aerial view of on ..." won't do.
+SETTING_SHOTS = ("a wide view {k}", "the world {k}", "the sky {k}", "a quiet moment {k}")
+PREPOSITIONS = frozenset("on in at by during under over with from across through into near "
+                         "inside outside beyond above below before after".split())
 
 
 class Scene(BaseModel):
@@ -154,7 +158,8 @@ def write_concept(prompt: str, duration_s: int, style: str | None = None,
     shots = _order(SHOTS, seed)
     scenes = []
     for i, ((line, focus), seconds) in enumerate(zip(beats, durations)):
-        shot = shots[i % len(shots)].format(k=focus)
+        options = SETTING_SHOTS if focus.split(" ", 1)[0].lower() in PREPOSITIONS else shots
+        shot = options[i % len(options)].format(k=focus)
         visual = f"{shot}, {style} style" if style else shot
         scenes.append(Scene(index=i, narration=line, visual=visual, duration_s=seconds))
     title = " ".join(w.capitalize() for w in words[:5])
