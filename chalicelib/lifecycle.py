@@ -3,6 +3,7 @@ its quota consequence, so every path that ends a job does it the same way."""
 from __future__ import annotations
 
 from chalicelib import keys, observability, progress, queue, redis_client
+from chalicelib.billing.plans import plan_named
 from chalicelib.config import get_settings
 from chalicelib.db import billing
 from chalicelib.db import jobs as jobs_db
@@ -20,10 +21,10 @@ def enqueue(job_id: str, user_id: str, plan_name: str) -> None:
     """Into the queue, fairly: the priority grows with the user's own backlog, so one user's
     burst of 100 jobs queues behind everyone else's next job instead of in front of it; the
     plan breaks ties (business, then pro, then free)."""
-    table = get_settings().plan_table
-    plan = table.get(plan_name, table["free"])
+    plan = plan_named(plan_name)
     waiting_before = max(0, jobs_db.backlog(user_id) - 1)
-    queue.enqueue(job_id, priority=min(MAX_PRIORITY, plan.priority + len(table) * waiting_before))
+    plans = len(get_settings().plan_table)
+    queue.enqueue(job_id, priority=min(MAX_PRIORITY, plan.priority + plans * waiting_before))
 
 
 def fail(job_id: str, code: str, message: str, step: str | None) -> bool:

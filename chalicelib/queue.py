@@ -84,13 +84,8 @@ def job_options(job_id: str, priority: int = 0) -> dict[str, Any]:
     }
 
 
-async def _enqueue(job_id: str, priority: int) -> None:
-    queue = await get_queue()
-    await queue.add(JOB_NAME, {"job_id": job_id}, job_options(job_id, priority))
-
-
 def enqueue(job_id: str, priority: int = 0) -> None:
-    run(_enqueue(job_id, priority))
+    add(get_settings().queue_name, JOB_NAME, {"job_id": job_id}, job_options(job_id, priority))
 
 
 async def _add(queue_name: str, name: str, data: dict, options: dict) -> None:
@@ -99,7 +94,7 @@ async def _add(queue_name: str, name: str, data: dict, options: dict) -> None:
 
 
 def add(queue_name: str, name: str, data: dict, options: dict) -> None:
-    """Any other work item (e.g. a webhook delivery) onto the queue `queue_name`."""
+    """A work item onto the queue `queue_name` (jobs, webhook deliveries)."""
     run(_add(queue_name, name, data, options))
 
 
@@ -112,11 +107,3 @@ def discard(job_id: str) -> None:
     """Drop a job id from the queue (waiting, delayed or failed), so it can be added again."""
     run(_discard(job_id))
 
-
-async def _counts() -> dict[str, int]:
-    queue = await get_queue()
-    return await queue.getJobCounts("waiting", "active", "delayed", "prioritized", "failed")
-
-
-def counts() -> dict[str, int]:
-    return run(_counts())

@@ -262,9 +262,15 @@ def test_business_jobs_get_a_higher_queue_priority(api, user):
     assert queue.run(priority()) == get_settings().plan_table["business"].priority
 
 
-def test_usage_counter_is_seeded_when_a_new_period_begins(user):
-    start = datetime(2030, 1, 1)
-    assert billing_db.usage(user["user"]["id"], start, datetime(2030, 2, 1)) == 0
+def test_usage_counter_is_seeded_when_a_new_period_begins(api, user):
+    from chalicelib.ids import utcnow
+
+    for i in range(2):
+        assert api.call("POST", "/v1/jobs", {"prompt": f"s{i}", "duration_s": 5}, token=user["token"]).status_code == 202
+    now = utcnow()
+    # a period the user has no counter for yet (as after a plan change) starts from the jobs in it
+    assert billing_db.usage(user["user"]["id"], now - timedelta(hours=1), now + timedelta(hours=1)) == 2
+    assert billing_db.usage(user["user"]["id"], datetime(2030, 1, 1), datetime(2030, 2, 1)) == 0
 
 
 def test_plan_concurrency_is_enforced_where_jobs_start(api, user):
