@@ -112,7 +112,10 @@ class Settings(BaseSettings):
     openai_image_model: str = "gpt-image-1"
     openai_speech_model: str = "gpt-4o-mini-tts"
     openai_voice: str = "alloy"
-    provider_timeout_s: float = Field(60.0, gt=0)
+    provider_timeout_s: float = Field(60.0, gt=0, description="total deadline of one provider call")
+    provider_max_response_bytes: int = Field(32 * MB, ge=1024, description="cap on a provider's answer")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="total deadline of one webhook delivery")
+    step_max_s: float = Field(900.0, gt=0, description="a step running longer fails: step_timeout")
     provider_max_retries: int = Field(2, ge=0, le=5)
     provider_retry_after_max_s: float = Field(20.0, ge=0, description="longest Retry-After honoured")
     provider_breaker_failures: int = Field(3, ge=1)

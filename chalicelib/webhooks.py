@@ -14,8 +14,9 @@ import logging
 import os
 from datetime import datetime, timezone
 
-from chalicelib import crypto, queue, urls
+from chalicelib import crypto, outbound, queue, urls
 from chalicelib.auth import Principal
+from chalicelib.config import get_settings
 from chalicelib.db import audit
 from chalicelib.db import jobs as jobs_db
 from chalicelib.db import webhooks as webhooks_db
@@ -27,7 +28,6 @@ from chalicelib.models import (DEFAULT_WEBHOOK_EVENTS, Event, EventType, Webhook
 log = logging.getLogger(__name__)
 DELIVERY_JOB = "deliver"
 DELIVERY_ATTEMPTS = 8  # with the jittered backoff: about 4 minutes of trying
-DELIVERY_TIMEOUT_S = 10
 
 
 class DeliveryFailed(Exception):
@@ -104,7 +104,6 @@ def fan_out(job_id: str, event: Event) -> int:
 
 async def deliver(job, token) -> str:
     """BullMQ processor (in the worker): POST one signed delivery; raise to retry."""
-    import httpx
     from standardwebhooks import Webhook
 
     data = job.data
@@ -119,17 +118,17 @@ async def deliver(job, token) -> str:
     headers = {"content-type": "application/json", "user-agent": "media-orchestrator-webhooks/1",
                "webhook-id": data["message_id"], "webhook-timestamp": str(int(now.timestamp())),
                "webhook-signature": Webhook(secret).sign(data["message_id"], now, body)}
-    try:
-        await asyncio.to_thread(urls.check_resolved, endpoint["url"])
-    except urls.UnsafeDestination as exc:
-        log.warning("webhook delivery refused: %s", exc)
-        await asyncio.to_thread(webhooks_db.record_attempt, endpoint["id"], 0)
-        return "refused: unsafe destination"  # permanent: no retries
-    try:
-        async with httpx.AsyncClient(timeout=DELIVERY_TIMEOUT_S, follow_redirects=False) as client:
-            status = (await client.post(endpoint["url"], content=body, headers=headers)).status_code
-    except httpx.HTTPError as exc:
-        log.info("webhook delivery failed: %s", type(exc).__name__)
+    try:  # only the status matters: the body is never read, however long it is
+        reply = await outbound.request_async("POST", endpoint["url"], content=body, headers=headers,
+                                             deadline_s=get_settings().webhook_timeout_s,
+                                             max_bytes=0)
+        status = reply.status
+    except outbound.OutboundError as exc:
+        if exc.kind == "blocked":
+            log.warning("webhook delivery refused: %s", exc.message)
+            await asyncio.to_thread(webhooks_db.record_attempt, endpoint["id"], 0)
+            return "refused: unsafe destination"  # permanent: no retries
+        log.info("webhook delivery failed: %s", exc.kind)
         status = 0
     await asyncio.to_thread(webhooks_db.record_attempt, endpoint["id"], status)
     if not 200 <= status < 300:

@@ -1,8 +1,10 @@
 """A small client for OpenAI-compatible HTTP APIs (OpenAI, Ollama, vLLM, LM Studio).
 
-Per-call timeouts; 429, 5xx, timeouts and connection errors are retried (bounded), honouring
-`Retry-After`; what is left becomes a ProviderError with a clear code. The user's key never
-appears in a message we raise or log: it is cut from any text a server sends back.
+Each call goes through `chalicelib.outbound`: to the checked address, within a total deadline
+(PROVIDER_TIMEOUT_S) and with the answer capped (PROVIDER_MAX_RESPONSE_BYTES). 429, 5xx,
+timeouts and connection errors are retried (bounded), honouring `Retry-After`; what is left
+becomes a ProviderError with a clear code. The user's key never appears in a message we raise
+or log: it is cut from any text a server sends back.
 """
 from __future__ import annotations
 
@@ -11,9 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-import httpx
-
-from chalicelib import urls
+from chalicelib import outbound
 from chalicelib.config import get_settings
 from chalicelib.pipeline.errors import ProviderError
 
@@ -38,29 +38,29 @@ class OpenAIClient:
         self.max_retries = (self.max_retries if self.max_retries is not None
                             else settings.provider_max_retries)
         self.retry_after_max_s = settings.provider_retry_after_max_s
+        self.max_bytes = settings.provider_max_response_bytes
 
-    def post(self, path: str, body: dict) -> httpx.Response:
-        """POST JSON; the 2xx response, or ProviderError once retries are spent."""
+    def post(self, path: str, body: dict) -> outbound.Reply:
+        """POST JSON; the 2xx answer, or ProviderError once retries are spent."""
         url = f"{self.base_url}/{path.lstrip('/')}"
-        try:
-            urls.check_resolved(url)
-        except urls.UnsafeDestination as exc:
-            raise ProviderError("provider_url_blocked", str(exc), transient=False) from None
         headers = {"Authorization": f"Bearer {self.api_key}"}
-        timeout = httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s))
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
             try:
-                response = httpx.post(url, json=body, headers=headers, timeout=timeout)
-            except httpx.TimeoutException:
-                problem, wait = f"no answer from {path} within {self.timeout_s:g} s", None
-            except httpx.TransportError as exc:
-                problem, wait = f"cannot reach {path}: {type(exc).__name__}", None
+                response = outbound.request("POST", url, json=body, headers=headers,
+                                            deadline_s=self.timeout_s, max_bytes=self.max_bytes)
+            except outbound.OutboundError as exc:
+                if exc.kind == "blocked":
+                    raise ProviderError("provider_url_blocked", exc.message, transient=False) from None
+                if exc.kind == "too_large":
+                    raise ProviderError("provider_bad_output", f"{path}: {exc.message}",
+                                        transient=False) from None
+                problem, wait = f"{path}: {exc.message}", None
             else:
                 if response.is_success:
                     return response
                 self._raise_permanent(response, path)
-                problem = f"{path} answered {response.status_code}: {self._text(response)}"
+                problem = f"{path} answered {response.status}: {self._text(response)}"
                 wait = self._retry_after(response)
             if last:
                 raise ProviderError("provider_unavailable", problem, transient=True)
@@ -69,8 +69,8 @@ class OpenAIClient:
             self.sleep(delay)
         raise AssertionError("unreachable")
 
-    def _raise_permanent(self, response: httpx.Response, path: str) -> None:
-        status = response.status_code
+    def _raise_permanent(self, response: outbound.Reply, path: str) -> None:
+        status = response.status
         if status in RETRYABLE:
             return
         detail = f"{path} answered {status}: {self._text(response)}"
@@ -79,19 +79,19 @@ class OpenAIClient:
                                 transient=False)
         raise ProviderError("provider_bad_request", detail, transient=False)
 
-    def _retry_after(self, response: httpx.Response) -> float | None:
+    def _retry_after(self, response: outbound.Reply) -> float | None:
         value = response.headers.get("retry-after", "")
         try:
             return min(max(0.0, float(value)), self.retry_after_max_s)
         except ValueError:
             return None  # absent, or an HTTP date: use our own backoff
 
-    def _text(self, response: httpx.Response) -> str:
+    def _text(self, response: outbound.Reply) -> str:
         """The server's error message, short, with the key cut out (some servers echo it)."""
         try:
             data = response.json()
             error = data.get("error") if isinstance(data, dict) else None
             text = str(error.get("message") if isinstance(error, dict) else error or data)
         except ValueError:
-            text = response.text
+            text = response.content.decode("utf-8", "replace")
         return text.replace(self.api_key, "[redacted]")[:300]

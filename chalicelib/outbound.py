@@ -1,0 +1,88 @@
+"""Every HTTP call our servers make to a URL a user chose (their provider's base_url, their
+webhook endpoints): to the address that was checked (`urls.PinnedTransport`), within ONE total
+deadline (connect, TLS, headers and body together: httpx's own timeouts are per read, so a
+server trickling a byte at a time would hold us forever), and with the response body capped
+(streamed, and abandoned past the cap, so an endless body costs nothing).
+
+Bodies are asked for and read without content encoding: a gzip bomb never gets inflated.
+"""
+from __future__ import annotations
+
+import asyncio
+import json as _json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from chalicelib import urls
+
+
+class OutboundError(Exception):
+    """The call did not produce a usable answer. `kind`: `timeout` (the deadline passed),
+    `too_large` (the body went over the cap), `unreachable` (connection or protocol error),
+    `blocked` (the destination is not allowed)."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind, self.message = kind, message
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: httpx.Headers
+    content: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status < 300
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError when it is not."""
+        return _json.loads(self.content)
+
+
+async def request_async(method: str, url: str, *, deadline_s: float, max_bytes: int,
+                        headers: dict[str, str] | None = None, json: Any = None,
+                        content: bytes | str | None = None, verify: Any = True) -> Reply:
+    """One exchange, bounded; `max_bytes=0` reads no body at all (only the status matters)."""
+    sent = {**(headers or {}), "accept-encoding": "identity"}
+    try:
+        async with asyncio.timeout(deadline_s):
+            async with httpx.AsyncClient(transport=urls.PinnedTransport(verify=verify),
+                                         timeout=deadline_s, follow_redirects=False,
+                                         trust_env=False) as client:
+                async with client.stream(method, url, headers=sent, json=json,
+                                         content=content) as response:
+                    body = await _capped_body(response, max_bytes) if max_bytes else b""
+                    return Reply(response.status_code, response.headers, body)
+    except TimeoutError:
+        raise OutboundError("timeout", f"no complete answer within {deadline_s:g} s") from None
+    except urls.UnsafeDestination as exc:
+        raise OutboundError("blocked", str(exc)) from None
+    except httpx.TimeoutException:  # httpx's own (per phase) timeout hit first: same meaning
+        raise OutboundError("timeout", f"no complete answer within {deadline_s:g} s") from None
+    except httpx.HTTPError as exc:
+        raise OutboundError("unreachable", f"cannot reach the server: {type(exc).__name__}") from None
+
+
+def request(method: str, url: str, **kwargs: Any) -> Reply:
+    """`request_async` for synchronous code (worker threads: no event loop runs there)."""
+    return asyncio.run(request_async(method, url, **kwargs))
+
+
+async def _capped_body(response: httpx.Response, max_bytes: int) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise OutboundError("too_large", f"the answer declares {declared} bytes, over the cap "
+                                         f"of {max_bytes}")
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise OutboundError("unreachable", f"the answer is {encoding}-encoded; identity was asked")
+    body = bytearray()
+    async for chunk in response.aiter_raw():
+        body += chunk
+        if len(body) > max_bytes:
+            raise OutboundError("too_large", f"the answer is over the cap of {max_bytes} bytes")
+    return bytes(body)
