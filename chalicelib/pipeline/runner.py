@@ -23,7 +23,7 @@ from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
 from chalicelib.models import STEP_NAMES, EventType, JobStatus, StepUsage
 from chalicelib.pipeline import concept as concept_mod
-from chalicelib.pipeline import fallback, images, video
+from chalicelib.pipeline import fallback, images, step_limit, video
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.narration import Narration
 from chalicelib.pipeline.probe import probe
@@ -268,7 +268,7 @@ def _run_steps(ctx: Context) -> str:
         ctx._last, ctx.provider, ctx.usage = (-1, 0.0), None, None
         started = time.monotonic()
         try:
-            done[name] = STEPS[name](ctx, done)
+            done[name] = step_limit.run_bounded(STEPS[name], ctx, done, stop=ctx.stop)
         except video.RenderCanceled:
             raise JobGone(job_id) from None
         except StepError as exc:
