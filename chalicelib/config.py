@@ -115,6 +115,7 @@ class Settings(BaseSettings):
     provider_timeout_s: float = Field(60.0, gt=0, description="total deadline of one provider call")
     provider_max_response_bytes: int = Field(32 * MB, ge=1024, description="cap on a provider's answer")
     webhook_timeout_s: float = Field(10.0, gt=0, description="total deadline of one webhook delivery")
+    image_max_pixels: int = Field(50_000_000, ge=1_000_000, description="largest image decoded")
     step_max_s: float = Field(900.0, gt=0, description="a step running longer fails: step_timeout")
     provider_max_retries: int = Field(2, ge=0, le=5)
     provider_retry_after_max_s: float = Field(20.0, ge=0, description="longest Retry-After honoured")

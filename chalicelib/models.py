@@ -289,6 +289,9 @@ class Upload(BaseModel):
     size_bytes: int
     filename: str
     reason: str | None = Field(None, description="Why it was rejected")
+    code: str | None = Field(None, description="Why it was rejected, machine-readable: "
+                             "too_large, size_mismatch, type_mismatch, content_mismatch, "
+                             "image_too_large, unreadable_image")
     created_at: str
 
 

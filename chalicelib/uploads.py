@@ -16,7 +16,7 @@ from datetime import timedelta
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from chalicelib import ratelimit, storage
+from chalicelib import image_limits, ratelimit, storage
 from chalicelib.auth import Principal
 from chalicelib.billing.plans import entitlement
 from chalicelib.config import get_settings
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 ALLOWED_TYPES = ("image/png", "image/jpeg", "image/webp", "audio/mpeg", "audio/wav")
 IMAGE_TYPES = frozenset(t for t in ALLOWED_TYPES if t.startswith("image/"))
 SNIFF_BYTES = 32
+HEADER_BYTES = 256 * 1024  # enough for an image header, a JPEG's EXIF block included
 REFERENCE_FIELD = "inputs.reference_image_upload_id"
 
 
@@ -119,31 +120,42 @@ def confirm(row: dict) -> dict:
     if meta is None:
         return row
     try:
-        reason = _mismatch(row, meta, posted)
-        if reason is None:
+        problem = _mismatch(row, meta, posted)
+        if problem is None:
             storage.copy_version(posted, object_key_for(row["user_id"], row["id"]), meta["ETag"])
     except storage.ObjectChanged:  # posted again (or confirmed elsewhere) while we looked
         return uploads_db.get(row["id"], row["user_id"]) or row
-    if uploads_db.settle(row["id"], "rejected" if reason else "uploaded", reason) and reason:
-        log.info("upload rejected", extra={"upload_id": row["id"], "reason": reason})
+    code, reason = problem or (None, None)
+    if uploads_db.settle(row["id"], "rejected" if problem else "uploaded", reason, code) and problem:
+        log.info("upload rejected", extra={"upload_id": row["id"], "reason": reason, "code": code})
     storage.delete(posted)
     return uploads_db.get(row["id"], row["user_id"]) or row
 
 
-def _mismatch(row: dict, meta: dict, key: str) -> str | None:
-    """Why the object in S3 is not what was declared, or None when it is."""
+def _mismatch(row: dict, meta: dict, key: str) -> tuple[str, str] | None:
+    """(code, why) the object in S3 is not what was declared, or None when it is. Images are
+    also bounded by their dimensions, read from the header only (never decoded here)."""
     size, declared = int(meta["ContentLength"]), int(row["size_bytes"])
     max_bytes = entitlement(row["user_id"], utcnow()).plan.upload_max_bytes
     if size > max_bytes:
-        return f"the file has {size} bytes, over the plan's limit of {max_bytes}"
+        return "too_large", f"the file has {size} bytes, over the plan's limit of {max_bytes}"
     if size != declared:
-        return f"the file has {size} bytes, not the declared {declared}"
+        return "size_mismatch", f"the file has {size} bytes, not the declared {declared}"
     stored_type = (meta.get("ContentType") or "").split(";")[0].strip().lower()
     if stored_type != row["content_type"]:
-        return f"the file was stored as {stored_type or 'no type'}, not {row['content_type']}"
-    found = sniff(storage.first_bytes(key, SNIFF_BYTES, meta["ETag"]))
+        return "type_mismatch", (f"the file was stored as {stored_type or 'no type'}, "
+                                 f"not {row['content_type']}")
+    is_image = row["content_type"] in IMAGE_TYPES
+    head = storage.first_bytes(key, HEADER_BYTES if is_image else SNIFF_BYTES, meta["ETag"])
+    found = sniff(head[:SNIFF_BYTES])
     if found != row["content_type"]:
-        return f"the content is not {row['content_type']} (it looks like {found or 'something else'})"
+        return "content_mismatch", (f"the content is not {row['content_type']} "
+                                    f"(it looks like {found or 'something else'})")
+    if is_image:
+        try:
+            image_limits.check_size(*image_limits.dimensions(head))
+        except image_limits.ImageRejected as exc:
+            return exc.code, exc.message
     return None
 
 
@@ -167,4 +179,4 @@ def require_reference_image(user_id: str, upload_id: str) -> None:
 def to_model(row: dict) -> Upload:
     return Upload(id=row["id"], status=row["status"], content_type=row["content_type"],
                   size_bytes=row["size_bytes"], filename=row["filename"], reason=row["reason"],
-                  created_at=iso(row["created_at"]))
+                  code=row.get("reason_code"), created_at=iso(row["created_at"]))

@@ -6,6 +6,7 @@ the server-side checks (size, stored type, sniffed content) by posting files tha
 from __future__ import annotations
 
 import base64
+import io
 import json
 from datetime import datetime, timedelta, timezone
 
@@ -15,8 +16,17 @@ import pytest
 from chalicelib import storage, uploads
 from chalicelib.config import DEFAULT_PLANS
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(40)
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(40)
+
+
+def _image(fmt: str) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "teal").save(out, format=fmt)
+    return out.getvalue()
+
+
+PNG, JPEG = _image("PNG"), _image("JPEG")  # real (tiny) images: their headers are read
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(40)
 FREE_MAX = DEFAULT_PLANS["free"].upload_max_bytes
 

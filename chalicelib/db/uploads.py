@@ -23,12 +23,13 @@ def get(upload_id: str, user_id: str) -> dict | None:
     return db.fetch_one("SELECT * FROM uploads WHERE id = %s AND user_id = %s", (upload_id, user_id))
 
 
-def settle(upload_id: str, status: str, reason: str | None = None) -> bool:
+def settle(upload_id: str, status: str, reason: str | None = None,
+           reason_code: str | None = None) -> bool:
     """pending -> uploaded | rejected | expired, once; False when it had already moved."""
     return db.execute(
-        "UPDATE uploads SET status = %s, reason = %s, updated_at = %s"
+        "UPDATE uploads SET status = %s, reason = %s, reason_code = %s, updated_at = %s"
         " WHERE id = %s AND status = 'pending'",
-        (status, reason, utcnow(), upload_id)) == 1
+        (status, reason, reason_code, utcnow(), upload_id)) == 1
 
 
 def stale_pending(created_before: datetime, limit: int) -> list[dict]:

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from chalicelib import provider_keys
+from chalicelib import image_limits, provider_keys
 from chalicelib.models import StepUsage
 from chalicelib.pipeline import breaker, concept, images, narration, openai_steps, providers
-from chalicelib.pipeline.errors import ProviderError
+from chalicelib.pipeline.errors import ProviderError, StepError
 from chalicelib.pipeline.openai_api import OpenAIClient
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,14 @@ def _offline_concept(task: Task, _client) -> tuple[concept.Concept, StepUsage]:
 
 
 def _offline_images(task: Task, _client) -> tuple[None, StepUsage]:
-    started, scenes = time.monotonic(), task.concept.scenes
+    started, scenes, aspect = time.monotonic(), task.concept.scenes, task.request["aspect"]
+    try:  # decoded once for all scenes, and only within the pixel limit
+        backdrop = images.load_reference(task.reference, aspect) if task.reference else None
+    except image_limits.ImageRejected as exc:
+        raise StepError(exc.code, f"the reference image can't be used: {exc.message}",
+                        transient=False) from None
     for i, (scene, path) in enumerate(zip(scenes, task.paths)):
-        images.render_scene_image(task.concept, scene, task.request["aspect"], path, task.reference)
+        images.render_scene_image(task.concept, scene, aspect, path, backdrop)
         task.on_progress(100 * (i + 1) // len(scenes))
     return None, StepUsage(purpose="image", provider=providers.OFFLINE, images=len(scenes),
                            bytes=sum(p.stat().st_size for p in task.paths),

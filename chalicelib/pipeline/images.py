@@ -13,10 +13,12 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+from chalicelib import image_limits
 from chalicelib.pipeline.captions import load_font, wrap_text
 from chalicelib.pipeline.concept import Concept, Scene
 
 ASPECTS: dict[str, tuple[int, int]] = {"9:16": (1080, 1920), "16:9": (1920, 1080), "1:1": (1080, 1080)}
+image_limits.enforce_pixel_limit()  # worker side: an over-limit image is an error, not a warning
 SOFT_SCALE = 4  # blurred shapes are drawn at 1/4 size, then upscaled: same look, ~16x cheaper
 REFERENCE_WEIGHT = 0.6  # how much of the user's reference image shows through the gradient
 
@@ -82,23 +84,31 @@ def _text_block(draw: ImageDraw.ImageDraw, text: str, size: tuple[int, int], top
     return y
 
 
-def _with_reference(background: Image.Image, reference: Path) -> Image.Image:
-    """The user's image, cover-cropped and softly blurred, tinted by the scene's gradient: it
-    reads as the scene's backdrop while shapes and text stay legible on top."""
-    with Image.open(reference) as ref:
-        fitted = ImageOps.fit(ImageOps.exif_transpose(ref).convert("RGB"), background.size,
-                              Image.BILINEAR)
-    blurred = fitted.filter(ImageFilter.GaussianBlur(min(background.size) / 150))
-    return Image.blend(background, blurred, REFERENCE_WEIGHT)
+def load_reference(reference: Path, aspect: str) -> Image.Image:
+    """The user's image as every scene's backdrop: checked against the pixel limit before it
+    decodes (ImageRejected), cover-cropped to the aspect and softly blurred. Once per job."""
+    size = ASPECTS[aspect]
+    with image_limits.open_checked(reference) as ref:
+        fitted = ImageOps.fit(ImageOps.exif_transpose(ref).convert("RGB"), size, Image.BILINEAR)
+    return fitted.filter(ImageFilter.GaussianBlur(min(size) / 150))
+
+
+def _with_reference(background: Image.Image, backdrop: Image.Image) -> Image.Image:
+    """The prepared reference tinted by the scene's gradient: it reads as the scene's backdrop
+    while shapes and text stay legible on top."""
+    return Image.blend(background, backdrop, REFERENCE_WEIGHT)
 
 
 def render_scene_image(concept: Concept, scene: Scene, aspect: str, path: Path,
-                       reference: Path | None = None) -> Path:
+                       reference: Path | Image.Image | None = None) -> Path:
     """Draw the scene as a PNG at the aspect's exact resolution, over the user's `reference`
-    image when given; ValueError for an unknown aspect."""
+    image when given (a path, or `load_reference`'s result to decode it once for all scenes);
+    ValueError for an unknown aspect."""
     if aspect not in ASPECTS:
         raise ValueError(f"unknown aspect {aspect!r}; expected one of {sorted(ASPECTS)}")
     size = ASPECTS[aspect]
+    if isinstance(reference, Path):
+        reference = load_reference(reference, aspect)
     rng = random.Random(hashlib.sha256(f"{scene.visual}\x00{scene.index}".encode()).digest())
     colors = _palette(rng)
     image = _background(size, colors[0], tuple(c // 3 for c in colors[1]), rng)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +13,7 @@ import imageio_ffmpeg
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import BaseModel, Field, ValidationError
 
+from chalicelib import image_limits
 from chalicelib.config import get_settings
 from chalicelib.models import StepUsage
 from chalicelib.pipeline import ffmpeg_inputs
@@ -121,7 +121,7 @@ def render_images(client: OpenAIClient, concept: Concept, aspect: str, style: st
         response = client.post("images/generations", {**body, "prompt": prompt})
         try:
             data = base64.b64decode(response.json()["data"][0]["b64_json"], validate=True)
-            with Image.open(io.BytesIO(data)) as image:
+            with image_limits.open_checked(data) as image:  # bounded before it decodes
                 fitted = ImageOps.fit(image.convert("RGB"), ASPECTS[aspect], Image.LANCZOS)
         except (ValueError, KeyError, IndexError, TypeError, binascii.Error,
                 UnidentifiedImageError, OSError) as exc:

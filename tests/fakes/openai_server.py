@@ -5,7 +5,7 @@ Each test scripts what the next requests to a path get: `server.script("chat/com
 "429", "ok")` answers 429 (Retry-After: 1) once, then succeeds; once a path's script is used up
 it succeeds. Behaviours: "ok", "429", "500", "400", "401", "slow" (holds the request until the
 server stops, so the client times out), "malformed" (a 200 whose content is not the JSON asked
-for). Requests are recorded (path, Authorization header, JSON body) for assertions.
+for), "huge" (images: a few-KB PNG claiming 13000x13000 pixels). Requests are recorded (path, Authorization header, JSON body) for assertions.
 """
 from __future__ import annotations
 
@@ -94,6 +94,11 @@ class FakeOpenAI:
         if behaviour == "429":
             return self._send(handler, 429, {"error": {"message": "slow down"}},
                               {"Retry-After": "1"})
+        if behaviour == "huge" and path == "images/generations":  # a decompression bomb
+            from tests.fakes.bomb import bomb_png
+
+            return self._send(handler, 200, {"data": [{"b64_json": base64.b64encode(
+                bomb_png(13000, 13000)).decode()}]})
         answer = {"chat/completions": _chat, "images/generations": _image,
                   "audio/speech": _speech}[path](body, malformed=behaviour == "malformed")
         if isinstance(answer, bytes):
