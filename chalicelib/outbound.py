@@ -79,7 +79,7 @@ async def _capped_body(response: httpx.Response, max_bytes: int) -> bytes:
                                          f"of {max_bytes}")
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
-        raise OutboundError("unreachable", f"the answer is {encoding}-encoded; identity was asked")
+        raise OutboundError("unreachable", "the answer has a content encoding; identity was asked")
     body = bytearray()
     async for chunk in response.aiter_raw():
         body += chunk

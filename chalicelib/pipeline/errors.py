@@ -3,11 +3,16 @@ from __future__ import annotations
 
 
 class StepError(Exception):
-    """A step failed. `transient` errors are retried; the others fail the job at once."""
+    """A step failed. `transient` errors are retried; the others fail the job at once.
 
-    def __init__(self, code: str, message: str, *, transient: bool, step: str | None = None):
+    `message` reaches the user (job error, notes, events): only our own words, never raw
+    exception or provider response text. `detail` is for the logs only."""
+
+    def __init__(self, code: str, message: str, *, transient: bool, step: str | None = None,
+                 detail: str | None = None):
         super().__init__(message)
         self.code, self.message, self.transient, self.step = code, message, transient, step
+        self.detail = detail
 
 
 class ProviderError(StepError):

@@ -124,12 +124,14 @@ def run(purpose: str, task: Task) -> Outcome:
         try:
             value, usage = IMPLEMENTATIONS[purpose][name](task, client)
         except ProviderError as exc:
+            # What the server said goes to the log only; the job gets our words (exc.message).
+            log.warning("provider %s failed for %s: %s: %s (%s)", name, purpose, exc.code,
+                        exc.message, exc.detail)
             if exc.code == "provider_key_rejected":
                 raise
             if client is not None and exc.code == "provider_unavailable" and \
                     breaker.record_failure(name, endpoint):
                 log.warning("circuit opened for provider %s", name)
-            log.warning("provider %s failed for %s: %s", name, purpose, exc.code)
             notes.append(f"{purpose}: {name} failed ({exc.code}: {exc.message[:200]})")
             error = exc
             continue

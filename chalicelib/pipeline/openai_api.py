@@ -55,17 +55,17 @@ class OpenAIClient:
                 if exc.kind == "too_large":
                     raise ProviderError("provider_bad_output", f"{path}: {exc.message}",
                                         transient=False) from None
-                problem, wait = f"{path}: {exc.message}", None
+                problem, said, wait = f"{path}: {exc.message}", "", None
             else:
                 if response.is_success:
                     return response
                 self._raise_permanent(response, path)
-                problem = f"{path} answered {response.status}: {self._text(response)}"
+                problem, said = f"{path} answered {response.status}", self._text(response)
                 wait = self._retry_after(response)
             if last:
-                raise ProviderError("provider_unavailable", problem, transient=True)
+                raise ProviderError("provider_unavailable", problem, transient=True, detail=said)
             delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)] if wait is None else wait
-            log.warning("provider call failed, retrying in %.1f s: %s", delay, problem)
+            log.warning("provider call failed, retrying in %.1f s: %s (%s)", delay, problem, said)
             self.sleep(delay)
         raise AssertionError("unreachable")
 
@@ -73,11 +73,12 @@ class OpenAIClient:
         status = response.status
         if status in RETRYABLE:
             return
-        detail = f"{path} answered {status}: {self._text(response)}"
+        said = self._text(response)  # the server's words: logs only, never the user's job
         if status in (401, 403):
-            raise ProviderError("provider_key_rejected", f"the provider rejected your key ({detail})",
-                                transient=False)
-        raise ProviderError("provider_bad_request", detail, transient=False)
+            raise ProviderError("provider_key_rejected", f"the provider rejected your key ({path} "
+                                f"answered {status})", transient=False, detail=said)
+        raise ProviderError("provider_bad_request", f"{path} answered {status}", transient=False,
+                            detail=said)
 
     def _retry_after(self, response: outbound.Reply) -> float | None:
         value = response.headers.get("retry-after", "")

@@ -86,8 +86,8 @@ def write_concept(client: OpenAIClient, request: dict) -> tuple[Concept, StepUsa
                 f"Your previous answer was not valid: {problem}. Answer again with only the JSON "
                 "object in the required shape.")}]
     else:
-        raise ProviderError("provider_bad_output", f"the model's concept was not valid JSON of the"
-                            f" expected shape: {problem}", transient=True)
+        raise ProviderError("provider_bad_output", "the model's concept was not valid JSON of the"
+                            " expected shape", transient=True, detail=problem)
     durations = scene_durations(request["duration_s"], len(draft.scenes))
     scenes = [Scene(index=i, narration=s.narration.strip(), visual=s.visual.strip(), duration_s=d)
               for i, (s, d) in enumerate(zip(draft.scenes, durations))]
@@ -125,8 +125,9 @@ def render_images(client: OpenAIClient, concept: Concept, aspect: str, style: st
                 fitted = ImageOps.fit(image.convert("RGB"), ASPECTS[aspect], Image.LANCZOS)
         except (ValueError, KeyError, IndexError, TypeError, binascii.Error,
                 UnidentifiedImageError, OSError) as exc:
-            raise ProviderError("provider_bad_output", f"not an image: {_short(exc)}",
-                                transient=True) from None
+            why = exc.message if isinstance(exc, image_limits.ImageRejected) else "not an image"
+            raise ProviderError("provider_bad_output", f"the image answer is unusable: {why}",
+                                transient=True, detail=_short(exc)) from None
         path.parent.mkdir(parents=True, exist_ok=True)
         fitted.save(path, format="PNG", compress_level=1)
         return len(data)

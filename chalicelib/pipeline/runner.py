@@ -277,8 +277,8 @@ def _run_steps(ctx: Context) -> str:
             raise
         except Exception as exc:  # unknown: assume transient, the retry budget bounds it
             log.exception("step failed", extra={"job_id": job_id, "step": name})
-            err = StepError(f"{name}_failed", f"{type(exc).__name__}: {exc}"[:500], transient=True,
-                            step=name)
+            err = StepError(f"{name}_failed", f"the {name} step failed unexpectedly",  # details: log
+                            transient=True, step=name)
             _step_failed(ctx, err)
             raise err from exc
         ctx.report(100, force=True)

@@ -28,6 +28,7 @@ PATHS = ("chat/completions", "images/generations", "audio/speech")
 class FakeOpenAI:
     def __init__(self, api_key: str | None = None):
         self.api_key = api_key  # when set, any other bearer token gets a 401
+        self.error_detail = ""  # appended to every error message (e.g. text a server leaks)
         self.requests: list[dict] = []
         self._scripts: dict[str, deque[str]] = defaultdict(deque)
         self._lock = threading.Lock()
@@ -90,7 +91,8 @@ class FakeOpenAI:
         if behaviour in ("400", "401", "500"):
             messages = {"400": "bad request", "401": f"Incorrect API key provided: {auth[7:]}",
                         "500": "server error"}
-            return self._send(handler, int(behaviour), {"error": {"message": messages[behaviour]}})
+            return self._send(handler, int(behaviour),
+                              {"error": {"message": messages[behaviour] + self.error_detail}})
         if behaviour == "429":
             return self._send(handler, 429, {"error": {"message": "slow down"}},
                               {"Retry-After": "1"})
