@@ -1,5 +1,5 @@
 """Every HTTP call our servers make to a URL a user chose (their provider's base_url, their
-webhook endpoints): to the address that was checked (`urls.PinnedTransport`), within ONE total
+webhook endpoints): to the address that was checked (`PinnedTransport`), within ONE total
 deadline (connect, TLS, headers and body together: httpx's own timeouts are per read, so a
 server trickling a byte at a time would hold us forever), and with the response body capped
 (streamed, and abandoned past the cap, so an endless body costs nothing).
@@ -43,6 +43,20 @@ class Reply:
         return _json.loads(self.content)
 
 
+class PinnedTransport(httpx.AsyncHTTPTransport):
+    """Connects to the address `urls.checked_address` approved, not to whatever the host name
+    resolves to by then; TLS still sends the original name (SNI) and verifies the certificate
+    against it, and the Host header keeps it too."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        address = await asyncio.to_thread(urls.checked_address, host)
+        request.url = request.url.copy_with(host=address)  # the Host header was set from the name
+        if request.url.scheme == "https" and not urls.literal(host):
+            request.extensions = {**request.extensions, "sni_hostname": host}
+        return await super().handle_async_request(request)
+
+
 async def request_async(method: str, url: str, *, deadline_s: float, max_bytes: int,
                         headers: dict[str, str] | None = None, json: Any = None,
                         content: bytes | str | None = None, verify: Any = True) -> Reply:
@@ -50,7 +64,7 @@ async def request_async(method: str, url: str, *, deadline_s: float, max_bytes: 
     sent = {**(headers or {}), "accept-encoding": "identity"}
     try:
         async with asyncio.timeout(deadline_s):
-            async with httpx.AsyncClient(transport=urls.PinnedTransport(verify=verify),
+            async with httpx.AsyncClient(transport=PinnedTransport(verify=verify),
                                          timeout=deadline_s, follow_redirects=False,
                                          trust_env=False) as client:
                 async with client.stream(method, url, headers=sent, json=json,

@@ -1,22 +1,19 @@
 """Checks for URLs our servers call on a user's behalf (their provider's base_url, their webhook
-endpoints), and the transport that makes those calls go where the check looked.
+endpoints). The calls themselves go through `chalicelib.outbound`.
 
 Only global addresses are called: never private, shared (100.64.0.0/10), link-local (cloud
 metadata), multicast, reserved or loopback ones, nor IPv6 forms that embed such an IPv4 address;
 the local stage may call loopback too (local servers, the tests' fakes). A host name is checked
 when the call is made, and the connection goes to the very address that was checked
-(`PinnedTransport`): the name is resolved once, so DNS rebinding has no window, and a failed
-lookup refuses the call.
+(`outbound.PinnedTransport`): the name is resolved once, so DNS rebinding has no window, and a
+failed lookup refuses the call.
 """
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
 from typing import Union
 from urllib.parse import urlparse
-
-import httpx
 
 from chalicelib.config import get_settings
 from chalicelib.errors import ValidationFailed
@@ -67,7 +64,7 @@ def checked_address(host: str) -> str:
     is not allowed, or when it does not resolve (fail closed)."""
     host = host.strip("[]")
     try:
-        candidates = [host] if _literal(host) else _resolve(host)
+        candidates = [host] if literal(host) else _resolve(host)
     except (OSError, UnicodeError) as exc:  # socket.gaierror is an OSError
         raise UnsafeDestination(f"{host} could not be resolved ({type(exc).__name__})") from None
     if not candidates:
@@ -78,34 +75,20 @@ def checked_address(host: str) -> str:
     return str(addresses[0])
 
 
-def _literal(host: str) -> Address | None:
+def literal(host: str) -> Address | None:
     try:
         return ipaddress.ip_address(host)
     except ValueError:
         return None
 
 
-class PinnedTransport(httpx.AsyncHTTPTransport):
-    """Connects to the address `checked_address` approved, not to whatever the host name
-    resolves to by then; TLS still sends the original name (SNI) and verifies the certificate
-    against it, and the Host header keeps it too."""
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        host = request.url.host
-        address = await asyncio.to_thread(checked_address, host)
-        request.url = request.url.copy_with(host=address)  # the Host header was set from the name
-        if request.url.scheme == "https" and not _literal(host):
-            request.extensions = {**request.extensions, "sni_hostname": host}
-        return await super().handle_async_request(request)
-
-
 def check_outbound(url: str, field: str) -> None:
     """When a URL is saved: https (loopback http in the local stage), and no literal address or
-    name we would never call. Names are resolved at call time (see PinnedTransport)."""
+    name we would never call. Names are resolved at call time (see outbound.PinnedTransport)."""
     parsed = urlparse(url)
     local_stage = _loopback_allowed()
     host = (parsed.hostname or "").rstrip(".").lower()
-    address = _literal(host)
+    address = literal(host)
     loopback = host == "localhost" or host.endswith(".localhost") or \
         bool(address and address.is_loopback)
     problems = []

@@ -14,7 +14,7 @@ import logging
 import os
 from datetime import datetime, timezone
 
-from chalicelib import crypto, outbound, queue, urls
+from chalicelib import crypto, queue, urls
 from chalicelib.auth import Principal
 from chalicelib.config import get_settings
 from chalicelib.db import audit
@@ -105,6 +105,8 @@ def fan_out(job_id: str, event: Event) -> int:
 async def deliver(job, token) -> str:
     """BullMQ processor (in the worker): POST one signed delivery; raise to retry."""
     from standardwebhooks import Webhook
+
+    from chalicelib import outbound  # worker only: keeps httpx out of the API's cold start
 
     data = job.data
     endpoint = await asyncio.to_thread(webhooks_db.sealed, data["endpoint_id"])
