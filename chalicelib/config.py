@@ -83,7 +83,20 @@ class Settings(BaseSettings):
     rate_limit_auth: str = "20/minute"
     rate_limit_jobs: str = "60/minute"
     rate_limit_uploads: str = "60/minute"
-    login_failures_allowed: int = 5  # per account per 15 minutes, then each try waits longer
+    login_failures_allowed: int = 5  # per account and source per 15 minutes, then waits grow
+    # Email verification and password reset (chalicelib/email_links.py): links point at the
+    # console (PUBLIC_URL + /verify-email?token=... or /reset-password?token=...), mail goes
+    # through Amazon SES from MAIL_FROM (a verified SES identity).
+    public_url: str = "http://127.0.0.1:8000"
+    mail_from: str = "no-reply@media-orchestrator.local"
+    email_verification_ttl_s: int = Field(24 * 3600, ge=300, le=7 * 24 * 3600)
+    password_reset_ttl_s: int = Field(30 * 60, ge=60, le=3600)
+    rate_limit_email: str = "5/hour"  # verification and reset mails per account (and per IP)
+    # Caps and write limits on credentials (each write is a KMS call).
+    max_api_keys_per_user: int = Field(20, ge=1)
+    max_webhook_endpoints_per_user: int = Field(10, ge=1)
+    rate_limit_credential_writes: str = "20/minute"  # per user: API keys, provider keys, endpoints
+    webhook_fanout_max: int = Field(20, ge=1, description="most endpoints one event is sent to")
 
     # Uploads and cleanup (functions/cleanup.py).
     upload_expiry_s: int = Field(600, ge=60, le=3600, description="Lifetime of a presigned upload form")

@@ -23,7 +23,8 @@ os.environ.update({
     "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
     # Generous limits for the suite; the rate-limit tests set tight ones themselves.
     "RATE_LIMIT_AUTH": "100000/minute", "RATE_LIMIT_JOBS": "100000/minute",
-    "RATE_LIMIT_UPLOADS": "100000/minute",
+    "RATE_LIMIT_UPLOADS": "100000/minute", "RATE_LIMIT_EMAIL": "100000/minute",
+    "RATE_LIMIT_CREDENTIAL_WRITES": "100000/minute",
     "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
 })
 
@@ -100,6 +101,15 @@ class Api:
         assert response.status_code == 201, response.body
         return {**response.json, "email": email, "password": password,
                 "token": response.json["access_token"]}
+
+    def verify_email(self, user: dict) -> dict:
+        """Open the verification link mailed to the user (read back from the emulator's SES)."""
+        from tests.mailbox import last_link
+
+        _, token = last_link(user["email"], "/verify-email")
+        response = self.call("POST", "/v1/auth/verify-email", {"token": token})
+        assert response.status_code == 200, response.body
+        return response.json
 
 
 @pytest.fixture

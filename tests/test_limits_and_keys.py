@@ -48,6 +48,26 @@ def test_repeated_failed_logins_slow_the_account_down(api, user, monkeypatch):
     assert api.call("POST", "/v1/auth/login", {"email": other["email"], "password": other["password"]}).status_code == 200
 
 
+def test_a_locked_out_source_does_not_lock_the_owner_out_elsewhere(api, user, monkeypatch):
+    """An attacker failing on purpose every few minutes must not keep the victim out."""
+    from chalicelib import accounts
+    from chalicelib.errors import RateLimited, Unauthorized
+    from chalicelib.models import Credentials
+
+    monkeypatch.setattr(get_settings(), "login_failures_allowed", 2)
+    wrong = Credentials(email=user["email"], password="not the password")
+    right = Credentials(email=user["email"], password=user["password"])
+    attacker, owner = "203.0.113.7", "198.51.100.23"
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            accounts.login(wrong, attacker)
+    with pytest.raises(RateLimited):  # the attacker's source waits, even with the right password
+        accounts.login(right, attacker)
+    assert accounts.login(right, owner).access_token  # the owner, from their own address, gets in
+    with pytest.raises(Unauthorized):  # and their source starts with a clean count
+        accounts.login(wrong, owner)
+
+
 def test_provider_key_is_encrypted_at_rest_and_never_returned_or_logged(api, user, caplog, capsys):
     plaintext = "sk-live-" + secrets.token_hex(20)
     caplog.set_level(logging.DEBUG)  # libraries (boto, urllib3) at their most verbose
