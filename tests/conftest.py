@@ -35,6 +35,19 @@ from chalicelib.db.migrate import migrate  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def start_ses_emulator():
+    """This session's SES: a moto server in this process (see tests/mailbox.py for why), reached
+    through AWS_ENDPOINT_URL_SES by the app here and by the processes the tests start."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    os.environ["AWS_ENDPOINT_URL_SES"] = f"http://127.0.0.1:{port}"
+    aws.client("ses").verify_email_identity(EmailAddress=get_settings().mail_from)
+    return server
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_backends():
     """This session's database (migrated), bucket and queue; all removed afterwards."""
@@ -42,7 +55,9 @@ def isolated_backends():
     migrate()
     s3 = aws.client("s3")
     s3.create_bucket(Bucket=settings.media_bucket)
+    ses = start_ses_emulator()
     yield
+    ses.stop()
     job_ids = [r["id"] for r in db.fetch_all("SELECT id FROM jobs")]
     redis = redis_client.client()
     for job_id in job_ids:

@@ -1,41 +1,29 @@
-"""Read the messages the app sent through SES back from the AWS emulator.
+"""Read back the mail the app sent through SES, from the emulator that received it.
 
-The moto server lists them in `/moto-api/data.json` (`ses.Message`); LocalStack serves them at
-`/_aws/ses`. Either way: real SES calls over HTTP, read back from the emulator that received them.
+Each test session runs an SES emulator of its own (a moto server on a free loopback port, in the
+test process; conftest points the app at it with the SDKs' standard `AWS_ENDPOINT_URL_SES`). The
+shared moto server on 4566 could only show sent mail through its state dump, which breaks for
+good once any session has deleted a bucket (a moto bug), and would mix everyone's mail.
 """
 from __future__ import annotations
 
-import os
 import re
-import time
 from urllib.parse import parse_qs, urlparse
 
-import httpx
 
-ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+def _sent() -> list:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
 
+    from chalicelib.config import get_settings
 
-def _moto_state() -> httpx.Response:
-    """moto's state dump. It answers 500 while it walks an S3 object of a bucket deleted since
-    (moto marks such an object on the way, so each try gets further): try until it answers."""
-    deadline = time.monotonic() + 60
-    while True:
-        response = httpx.get(f"{ENDPOINT}/moto-api/data.json", timeout=30)
-        if response.status_code != 500 or time.monotonic() > deadline:
-            return response
+    return list(ses_backends[DEFAULT_ACCOUNT_ID][get_settings().aws_region].sent_messages)
 
 
 def messages_to(address: str) -> list[dict]:
     """{subject, body, source} of every message sent to `address`, oldest first."""
-    moto = _moto_state()
-    if moto.status_code == 200:
-        return [{"subject": m["subject"], "body": m["body"], "source": m["source"]}
-                for m in moto.json().get("ses", {}).get("Message", [])
-                if address in m["destinations"].get("ToAddresses", [])]
-    localstack = httpx.get(f"{ENDPOINT}/_aws/ses", params={"email": address}, timeout=10)
-    localstack.raise_for_status()
-    return [{"subject": m["Subject"], "body": m["Body"]["text_part"], "source": m["Source"]}
-            for m in localstack.json()["messages"] if address in m["Destination"]["ToAddresses"]]
+    return [{"subject": m.subject, "body": m.body, "source": m.source} for m in _sent()
+            if address in (m.destinations or {}).get("ToAddresses", [])]
 
 
 def last_link(address: str, path: str) -> tuple[str, str]:
