@@ -157,8 +157,16 @@ def provider_totals(user_id: str, start, end) -> list[ProviderUsageTotal]:
 
 
 def create_api_key(principal: auth.Principal, body: ApiKeyCreate, ip: str | None) -> ApiKeyCreated:
+    settings = get_settings()
+    ratelimit.credential_write(principal.user_id)
     key, prefix, key_hash = auth.new_api_key()
-    row = api_keys.create(principal.user_id, body.name, prefix, key_hash)
+    try:
+        row = api_keys.create(principal.user_id, body.name, prefix, key_hash,
+                              settings.max_api_keys_per_user)
+    except api_keys.LimitReached:
+        raise Conflict(f"You already have {settings.max_api_keys_per_user} API keys; delete one first",
+                       code="api_key_limit_reached",
+                       details={"limit": settings.max_api_keys_per_user}) from None
     audit.record("api_key.created", user_id=principal.user_id, ip=ip, target=row["id"])
     return ApiKeyCreated(id=row["id"], name=row["name"], key=key, prefix=prefix,
                          created_at=iso(row["created_at"]))
@@ -172,6 +180,7 @@ def list_api_keys(principal: auth.Principal, limit: int, cursor: str | None) -> 
 
 
 def delete_api_key(principal: auth.Principal, key_id: str, ip: str | None) -> None:
+    ratelimit.credential_write(principal.user_id)
     if not api_keys.delete(principal.user_id, key_id):
         raise NotFound("API key not found")
     audit.record("api_key.revoked", user_id=principal.user_id, ip=ip, target=key_id)

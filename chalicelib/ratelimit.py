@@ -55,6 +55,12 @@ def hit(scope: str, identity: str, rule: str) -> None:
                       headers={"Retry-After": str(retry_after)})
 
 
+def credential_write(user_id: str) -> None:
+    """One write of a credential (API key, provider key, webhook endpoint): one budget per user,
+    since each write costs a KMS call or a hash and they are what an attacker would churn."""
+    hit("credential_writes", user_id, get_settings().rate_limit_credential_writes)
+
+
 def address_key(email: str) -> str:
     """A rate-limit identity for an email address that does not store the address itself."""
     return hashlib.sha256(email.encode()).hexdigest()[:32]
