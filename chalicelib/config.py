@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_JWT_SECRET = "local-development-only-jwt-secret-change-me"
+MIN_JWT_SECRET_BYTES = 32  # HS256 keys shorter than the hash output are guessable offline
 
 
 class Plan(BaseModel):
@@ -52,7 +53,7 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
     media_bucket: str = "media-local"
 
-    jwt_secret: SecretStr = SecretStr(LOCAL_JWT_SECRET)
+    jwt_secret: SecretStr | None = None  # local stage: LOCAL_JWT_SECRET; the worker needs none
     # In AWS, secrets come from Secrets Manager at run time (chalicelib.secrets), not through
     # environment variables anyone with read access to the function's configuration could see.
     jwt_secret_arn: str | None = None
@@ -149,9 +150,15 @@ class Settings(BaseSettings):
             self.dispatch_mode = "local" if self.stage == "local" else "ecs"
         if self.metrics_enabled is None:
             self.metrics_enabled = self.stage != "local"
-        if self.stage != "local" and self.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET \
-                and not self.jwt_secret_arn:
-            raise ValueError("JWT_SECRET or JWT_SECRET_ARN must be set outside the local stage")
+        if self.jwt_secret is None and self.stage == "local":
+            self.jwt_secret = SecretStr(LOCAL_JWT_SECRET)
+        if self.stage != "local" and self.jwt_secret is not None:
+            value = self.jwt_secret.get_secret_value()
+            if value == LOCAL_JWT_SECRET:
+                raise ValueError("JWT_SECRET is the local development value; set a real one")
+            if len(value.encode()) < MIN_JWT_SECRET_BYTES:
+                raise ValueError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes "
+                                 "outside the local stage")
         unknown = set(self.plans) - set(DEFAULT_PLANS) | set(self.whop_plan_map.values()) - set(DEFAULT_PLANS)
         if unknown:
             raise ValueError(f"unknown plan names in PLANS / WHOP_PLAN_MAP: {sorted(unknown)}")

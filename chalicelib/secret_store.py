@@ -24,9 +24,12 @@ def _from_secrets_manager(arn: str) -> str:
 
 
 def jwt_secret() -> str:
+    """Only the API signs and checks access tokens; other processes are not given the secret."""
     settings = get_settings()
     if settings.jwt_secret_arn:
         return _from_secrets_manager(settings.jwt_secret_arn)
+    if settings.jwt_secret is None:
+        raise RuntimeError("JWT_SECRET or JWT_SECRET_ARN must be set where access tokens are used")
     return settings.jwt_secret.get_secret_value()
 
 
