@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     reaper_grace_s: int = Field(60, ge=1)
     presign_ttl_s: int = Field(900, ge=60, le=7 * 24 * 3600)
     events_max_per_job: int = 2000
-    work_dir: str = "/tmp/media-work"
+    # B108 (/tmp): the worker's scratch root, in its own container (Fargate) or the developer's machine
+    work_dir: str = "/tmp/media-work"  # nosec B108
 
     # Billing. PLANS overrides the defaults per field, e.g. {"free": {"monthly_jobs": 10}}.
     plans: dict[str, dict] = Field(default_factory=dict)

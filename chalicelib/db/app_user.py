@@ -28,4 +28,4 @@ def ensure(cur, user: str, password: str, database: str) -> None:
     cur.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (user, password))
     cur.execute("REVOKE ALL PRIVILEGES, GRANT OPTION FROM %s@'%%'", (user,))
     # A schema name cannot be a query parameter; it matched _IDENTIFIER above.
-    cur.execute(f"GRANT {PRIVILEGES} ON `{schema}`.* TO %s@'%%'", (user,))  # nosec B608
+    cur.execute(f"GRANT {PRIVILEGES} ON `{schema}`.* TO %s@'%%'", (user,))

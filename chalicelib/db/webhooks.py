@@ -45,19 +45,22 @@ def create(user_id: str, url: str, events: list[str] | None, sealed_secret: byte
 
 def page(user_id: str, limit: int, before_id: str | None) -> list[dict]:
     return [_decode(r) for r in db.fetch_all(
-        f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND (%s IS NULL OR id < %s)"
+        # B608: only the constant column list _PUBLIC is formatted in; values are parameters
+        f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND (%s IS NULL OR id < %s)"  # nosec B608
         " ORDER BY id DESC LIMIT %s", (user_id, before_id, before_id, limit + 1))]
 
 
 def of_user(user_id: str, limit: int = 1000) -> list[dict]:
     """The user's endpoints, oldest first, at most `limit` (bounds one event's fan-out)."""
     return [_decode(r) for r in db.fetch_all(
-        f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s ORDER BY id LIMIT %s",
+        # B608: only the constant column list _PUBLIC is formatted in; values are parameters
+        f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s ORDER BY id LIMIT %s",  # nosec B608
         (user_id, limit))]
 
 
 def by_url(user_id: str, url: str) -> dict | None:
-    row = db.fetch_one(f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND url = %s"
+    # B608: only the constant column list _PUBLIC is formatted in; values are parameters
+    row = db.fetch_one(f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND url = %s"  # nosec B608
                        " LIMIT 1", (user_id, url))
     return _decode(row) if row else None
 
