@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     rate_limit_jobs: str = "60/minute"
     rate_limit_uploads: str = "60/minute"
     login_failures_allowed: int = 5  # per account and source per 15 minutes, then waits grow
+    long_polls_per_user: int = Field(5, ge=1, description="events long-polls one user may hold open")
     # Email verification and password reset (chalicelib/email_links.py): links point at the
     # console (PUBLIC_URL + /verify-email?token=... or /reset-password?token=...), mail goes
     # through Amazon SES from MAIL_FROM (a verified SES identity).
