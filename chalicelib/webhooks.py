@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 
 from chalicelib import crypto, queue, ratelimit, urls
 from chalicelib.auth import Principal
-from chalicelib.config import get_settings
 from chalicelib.db import audit
 from chalicelib.db import jobs as jobs_db
 from chalicelib.db import webhooks as webhooks_db
