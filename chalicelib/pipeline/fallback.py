@@ -32,6 +32,12 @@ class Task:
     paths: list[Path] = field(default_factory=list)   # one output file per scene
     reference: Path | None = None                     # the user's reference image, if any
     on_progress: Callable[[int], None] = lambda percent: None
+    keep: frozenset[int] = frozenset()                # scenes showing the user's own media
+    notes: list[str] = field(default_factory=list)    # what a provider wants the user to know
+
+    def todo(self) -> list[tuple[concept.Scene, Path]]:
+        """(scene, output path) of the scenes a provider must make (not the user's own)."""
+        return [(s, p) for s, p in zip(self.concept.scenes, self.paths) if s.index not in self.keep]
 
 
 @dataclass
@@ -52,12 +58,12 @@ def _offline_concept(task: Task, _client) -> tuple[concept.Concept, StepUsage]:
 
 
 def _offline_images(task: Task, _client) -> tuple[None, StepUsage]:
-    started, scenes = time.monotonic(), task.concept.scenes
-    for i, (scene, path) in enumerate(zip(scenes, task.paths)):
+    started, todo = time.monotonic(), task.todo()
+    for i, (scene, path) in enumerate(todo):
         images.render_scene_image(task.concept, scene, task.request["aspect"], path, task.reference)
-        task.on_progress(100 * (i + 1) // len(scenes))
-    return None, StepUsage(purpose="image", provider=providers.OFFLINE, images=len(scenes),
-                           bytes=sum(p.stat().st_size for p in task.paths),
+        task.on_progress(100 * (i + 1) // len(todo))
+    return None, StepUsage(purpose="image", provider=providers.OFFLINE, images=len(todo),
+                           bytes=sum(p.stat().st_size for _, p in todo),
                            wall_s=round(time.monotonic() - started, 3))
 
 
@@ -73,8 +79,10 @@ def _offline_narration(task: Task, _client) -> tuple[list[narration.Narration], 
 
 
 def _openai_images(task: Task, client: OpenAIClient) -> tuple[None, StepUsage]:
-    usage = openai_steps.render_images(client, task.concept, task.request["aspect"],
-                                       task.request.get("style"), task.paths)
+    todo = task.todo()
+    scenes = task.concept.model_copy(update={"scenes": [scene for scene, _ in todo]})
+    usage = openai_steps.render_images(client, scenes, task.request["aspect"],
+                                       task.request.get("style"), [path for _, path in todo])
     task.on_progress(100)
     return None, usage
 
@@ -132,6 +140,6 @@ def run(purpose: str, task: Task) -> Outcome:
             breaker.record_success(name, endpoint)
         if notes:
             notes.append(f"{purpose}: made by {name}")
-        return Outcome(value, name, usage, notes)
+        return Outcome(value, name, usage, notes + task.notes)
     raise error or ProviderError("provider_unavailable", f"no provider could make the {purpose}",
                                  transient=True)

@@ -23,7 +23,7 @@ from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
 from chalicelib.models import STEP_NAMES, EventType, JobStatus, StepUsage
 from chalicelib.pipeline import concept as concept_mod
-from chalicelib.pipeline import fallback, images, video
+from chalicelib.pipeline import fallback, images, scene_media, script, video
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.narration import Narration
 from chalicelib.pipeline.probe import probe
@@ -93,7 +93,10 @@ class Context:
 
 
 def _concept(ctx: Context) -> list[str]:
-    ctx.concept = ctx.outcome(fallback.run("concept", ctx.task()))
+    if script.is_script(ctx.request):  # the user's own words: no provider rewrites them
+        ctx.concept, ctx.provider = script.to_concept(ctx.request), "script"
+    else:
+        ctx.concept = ctx.outcome(fallback.run("concept", ctx.task()))
     key = storage.artifact_key(ctx.job_id, "concept", "concept.json")
     storage.put_bytes(ctx.concept.model_dump_json(indent=2).encode(), key, "application/json")
     return [key]
@@ -134,11 +137,18 @@ def _image(ctx: Context) -> list[str]:
     with ThreadPoolExecutor(max_workers=1) as pool:
         spoken = pool.submit(_off_thread, fallback.run, "narration",
                              ctx.task(concept=concept, paths=speech))
-        drawn = fallback.run("image", ctx.task(concept=concept, paths=stills,
-                                               reference=_reference_image(ctx),
-                                               on_progress=lambda p: ctx.report(p * 9 // 10)))
+        own = scene_media.place_all(ctx.user_id, ctx.request, ctx.request["aspect"], stills)
+        drawn = None
+        if len(own) < count:
+            drawn = fallback.run("image", ctx.task(concept=concept, paths=stills, keep=frozenset(own),
+                                                   reference=_reference_image(ctx),
+                                                   on_progress=lambda p: ctx.report(p * 9 // 10)))
         said = spoken.result()
-    ctx.outcome(drawn)
+    if drawn is not None:
+        ctx.outcome(drawn)
+    else:
+        ctx.provider = "yours"
+    stills = [scene_media.source_of(path) for path in stills]
     narrations: list[Narration] = ctx.outcome(said)
     manifest = [{"file": n.path.name, "duration_s": n.duration_s, "silent": n.silent}
                 for n in narrations]
@@ -177,13 +187,17 @@ def _video(ctx: Context, image_keys: list[str]) -> list[str]:
     render_dir = ctx.work / "render"
     shutil.rmtree(render_dir, ignore_errors=True)  # never reuse a half-done attempt's files
     render_dir.mkdir(parents=True)
-    stills = _fetched(ctx, [k for k in image_keys if k.endswith(".png")])
+    stills = _fetched(ctx, scene_media.scene_keys(image_keys))
+    narrations = _narrations(ctx, image_keys)
+    if narrations is not None:  # a script's scenes last as long as their narration takes
+        concept = script.timed(concept, ctx.request, [n.duration_s for n in narrations])
     started = time.monotonic()
     result = video.compose_video(concept, stills, ctx.request["aspect"], render_dir,
                                  voice=ctx.request.get("voice"),
                                  language=ctx.request.get("language", "en"),
-                                 narrations=_narrations(ctx, image_keys),
-                                 on_progress=ctx.report, should_cancel=ctx.should_stop)
+                                 narrations=narrations,
+                                 on_progress=ctx.report, should_cancel=ctx.should_stop,
+                                 clip_audio_volume=ctx.request.get("clip_audio_volume"))
     if result.silent_narration:
         jobs_db.add_note(ctx.job_id, SILENT_NOTE)
     ctx.provider = "offline"
