@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     provider_breaker_failures: int = Field(3, ge=1)
     provider_breaker_window_s: int = Field(60, ge=1)
     provider_breaker_cooldown_s: int = Field(120, ge=1)
+    # Stock footage (chalicelib/pipeline/pexels.py): each downloaded file's size cap and deadline.
+    stock_max_bytes: int = Field(100 * MB, ge=1)
+    stock_download_s: float = Field(60.0, gt=0)
 
     # DATABASE_URL gives host/port/database; with a secret ARN (RDS-managed, rotating), the user
     # and password come from the secret at connect time instead.

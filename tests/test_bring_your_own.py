@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from pathlib import Path
 from typing import NamedTuple
 
@@ -15,6 +16,7 @@ from chalicelib import launcher
 from chalicelib.pipeline.probe import probe
 from tests.conftest import free_port
 from tests.fakes.media import frame_at, make_clip
+from tests.fakes.pexels_server import FakePexels
 from tests.test_end_to_end import follow, signed_up
 
 pytestmark = pytest.mark.e2e
@@ -91,3 +93,31 @@ def test_a_three_sentence_script_with_a_clip_becomes_that_video(stack, tmp_path)
         first = redness(frame_at(video, starts[1] / 2, tmp_path / "first.png"))
         assert second[0] > 200 and second[1] < 40 and second[2] < 40  # the clip, cover-cropped
         assert not (first[0] > 200 and first[1] < 40)
+
+
+def test_a_pexels_job_shows_stock_clips(stack, tmp_path):
+    with FakePexels(tmp_path, f"pexels-{secrets.token_hex(8)}") as fake, \
+            httpx.Client(base_url=stack.url, timeout=30) as client:
+        signed_up(client)
+        fake.add_video("lighthouse storm", 1080, 1920, 10, "red")
+        stored = client.put("/v1/provider-keys/pexels", json={"api_key": fake.api_key,
+                                                              "base_url": fake.base_url})
+        assert stored.status_code == 200 and fake.api_key not in stored.text
+        submitted = client.post("/v1/jobs", json={
+            "aspect": "9:16", "providers": {"image": "pexels"},
+            "scenes": [{"text": "The storm comes.", "visual": "lighthouse storm", "duration_s": 2},
+                       {"text": "The light holds.", "visual": "lighthouse storm", "duration_s": 2}]})
+        assert submitted.status_code == 202, submitted.text
+        job_id = submitted.json()["id"]
+        follow(client, job_id)
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        assert job["status"] == "succeeded", (job["error"], job["notes"])
+        image = {s["name"]: s for s in job["steps"]}["image"]
+        assert image["provider"] == "pexels" and job["notes"] == []
+        assert {u["purpose"]: u["provider"] for u in image["usage"]}["image"] == "pexels"
+        video = tmp_path / "stock.mp4"
+        video.write_bytes(httpx.get(job["outputs"]["video_url"], timeout=60).raise_for_status().content)
+        for at in (1.0, 3.0):
+            color = redness(frame_at(video, at, tmp_path / f"at-{at}.png"))
+            assert color[0] > 200 and color[1] < 40 and color[2] < 40, (at, color)
+        assert len(fake.calls("/files/")) == 1  # one clip for both scenes, fetched once

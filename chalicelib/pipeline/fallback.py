@@ -16,7 +16,8 @@ from typing import Any, Callable
 
 from chalicelib import provider_keys
 from chalicelib.models import StepUsage
-from chalicelib.pipeline import breaker, concept, images, narration, openai_steps, providers
+from chalicelib.pipeline import (breaker, concept, images, narration, openai_steps, pexels,
+                                 providers, scene_media)
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.openai_api import OpenAIClient
 
@@ -28,6 +29,7 @@ class Task:
     """What a provider needs to do its part of a job."""
     request: dict
     user_id: str
+    job_id: str = ""                                  # names the job's caches (stock footage)
     concept: concept.Concept | None = None
     paths: list[Path] = field(default_factory=list)   # one output file per scene
     reference: Path | None = None                     # the user's reference image, if any
@@ -87,17 +89,59 @@ def _openai_images(task: Task, client: OpenAIClient) -> tuple[None, StepUsage]:
     return None, usage
 
 
+def _pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUsage]:
+    """Per scene a Pexels clip, else a Pexels photo, else the offline still (with a note)."""
+    started, todo, aspect = time.monotonic(), task.todo(), task.request["aspect"]
+    fetched, clips, photos = 0, 0, 0
+    for i, (scene, path) in enumerate(todo):
+        words, problem = pexels.search_words(scene), None
+        for kind, find, target in (("video", pexels.video_for, scene_media.clip_path(path)),
+                                   ("photo", pexels.photo_for, path.with_suffix(".jpg"))):
+            try:
+                found = find(client, task.job_id, scene, aspect, target)
+            except ProviderError as exc:
+                if exc.code == "provider_key_rejected":
+                    raise
+                found, problem = None, f"{exc.code}: {exc.message[:120]}"
+            if found is None:
+                continue
+            fetched += found["fetched_bytes"]
+            if kind == "video":
+                clips += 1
+            else:
+                scene_media.fit_image(target, aspect, path)
+                target.unlink(missing_ok=True)
+                photos += 1
+                task.notes.append(f"image: scene {scene.index + 1} has no Pexels video for "
+                                  f"'{words}'; a Pexels photo instead")
+            break
+        else:
+            images.render_scene_image(task.concept, scene, aspect, path, task.reference)
+            task.notes.append(f"image: scene {scene.index + 1} has no Pexels video or photo for "
+                              f"'{words}'" + (f" ({problem})" if problem else "")
+                              + "; the offline still instead")
+        task.on_progress(100 * (i + 1) // len(todo))
+    if client.waited_s:
+        task.notes.append(f"image: waited {client.waited_s:.0f} s for Pexels' rate limit")
+    return None, StepUsage(purpose="image", provider=pexels.PROVIDER, model="videos",
+                           images=clips + photos, bytes=fetched,
+                           wall_s=round(time.monotonic() - started, 3))
+
+
+CLIENTS: dict[str, Callable[[str, str], Any]] = {"openai": OpenAIClient, "pexels": pexels.PexelsClient}
+
+
 IMPLEMENTATIONS: dict[str, dict[str, Callable[[Task, OpenAIClient | None], tuple[Any, StepUsage]]]] = {
     "concept": {"offline": _offline_concept,
                 "openai": lambda task, client: openai_steps.write_concept(client, task.request)},
-    "image": {"offline": _offline_images, "openai": _openai_images},
+    "image": {"offline": _offline_images, "openai": _openai_images, "pexels": _pexels_images},
     "narration": {"offline": _offline_narration,
                   "openai": lambda task, client: openai_steps.synthesize_all(
                       client, task.concept, task.request.get("voice"), task.paths)},
 }
 
 
-def _client_for(name: str, user_id: str, explicit: bool) -> OpenAIClient | None:
+def _client_for(name: str, user_id: str, explicit: bool) -> Any:
     """The client for a keyed provider with the user's key; None when they stored none and the
     provider is only a configured default (it applies only to users who stored that key)."""
     opened = provider_keys.open_key(user_id, name)
@@ -107,7 +151,7 @@ def _client_for(name: str, user_id: str, explicit: bool) -> OpenAIClient | None:
                                 f" PUT /v1/provider-keys/{name}", transient=False)
         return None
     key, base_url = opened
-    return OpenAIClient(key, base_url or providers.KEYED_PROVIDERS[name])
+    return CLIENTS[name](key, base_url or providers.KEYED_PROVIDERS[name])
 
 
 def run(purpose: str, task: Task) -> Outcome:

@@ -3,6 +3,7 @@ libraries here). The worker-side implementations and the fallback chain are in `
 
 Offline providers need no key and no network. "openai" speaks the OpenAI API with the user's own
 key (BYOK); with a base_url it reaches any compatible server (Ollama, vLLM, LM Studio).
+"pexels" finds stock footage for the image step with the user's Pexels key.
 """
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ OFFLINE = "offline"
 # step (or purpose inside a step) -> provider names available for it.
 AVAILABLE: dict[str, tuple[str, ...]] = {
     "concept": (OFFLINE, "openai"),
-    "image": (OFFLINE, "openai"),
+    "image": (OFFLINE, "openai", "pexels"),
     "narration": (OFFLINE, "openai"),
     "video": (OFFLINE,),
 }
 
 # Providers that take the user's own key, and their default endpoint.
-KEYED_PROVIDERS: dict[str, str] = {"openai": "https://api.openai.com/v1"}
+KEYED_PROVIDERS: dict[str, str] = {"openai": "https://api.openai.com/v1",
+                                   "pexels": "https://api.pexels.com"}
 
 
 def unknown_providers(choice: dict[str, str]) -> dict[str, str]:

@@ -70,7 +70,7 @@ class Context:
         return result.value
 
     def task(self, **fields) -> fallback.Task:
-        return fallback.Task(request=self.request, user_id=self.user_id, **fields)
+        return fallback.Task(request=self.request, user_id=self.user_id, job_id=self.job_id, **fields)
 
     def should_stop(self) -> bool:
         if not self.stop.is_set() and lifecycle.cancel_requested(self.job_id):
