@@ -350,3 +350,11 @@ def streams_cleared(job_ids: list[str], at) -> None:
     if job_ids:
         marks = ", ".join(["%s"] * len(job_ids))
         db.execute(f"UPDATE jobs SET events_cleared_at = %s WHERE id IN ({marks})", (at, *job_ids))
+
+
+def step_skipped(job_id: str, step: str, owner: str) -> bool:
+    """A step the job's pipeline does not have (e.g. concept and image in a `command`
+    pipeline) is marked skipped, only while this worker holds the job; nothing ran, so no run."""
+    return db.execute("UPDATE job_steps SET status = 'skipped', progress = 100, finished_at = %s"
+                      f" WHERE job_id = %s AND name = %s AND status <> 'succeeded' AND {_OWNED}",
+                      (utcnow(), job_id, step, owner)) == 1
