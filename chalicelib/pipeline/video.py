@@ -23,6 +23,7 @@ from typing import Callable
 import imageio_ffmpeg
 from PIL import Image
 
+from chalicelib.pipeline import ffmpeg_inputs
 from chalicelib.pipeline.captions import build_srt, render_caption
 from chalicelib.pipeline.concept import Concept
 from chalicelib.pipeline.images import ASPECTS
@@ -160,9 +161,9 @@ def is_clip(path: Path) -> bool:
 
 def scene_input_args(path: Path) -> list[str]:
     """A still is one frame at the output rate; a clip loops for as long as its scene needs."""
-    if is_clip(path):
-        return ["-stream_loop", "-1", "-i", str(path)]
-    return ["-framerate", str(FPS), "-i", str(path)]
+    if is_clip(path):  # mov: the demuxer of MP4 and QuickTime alike
+        return ffmpeg_inputs.file_input(path, "mov", "-stream_loop", "-1")
+    return ffmpeg_inputs.file_input(path, "png_pipe", "-framerate", str(FPS))
 
 
 def clip_chains(k: int, size: tuple[int, int], frames: int, crossfade: int) -> list[str]:
@@ -200,12 +201,12 @@ def build_command(images: list[Path], captions: list[tuple[Path, int, int]],
     timeline = plan_timeline(durations)
     argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel", "error",
             "-nostats", "-progress", "pipe:1"]
-    for path in images:
+    for path in images:  # stills are PNGs we wrote, clips MP4 or QuickTime (pinned)
         argv += scene_input_args(path)
     for path, _, _ in captions:
-        argv += ["-i", str(path)]
+        argv += ffmpeg_inputs.file_input(path, "png_pipe")
     for narration in narrations:
-        argv += ["-i", str(narration.path)]
+        argv += ffmpeg_inputs.file_input(narration.path, "wav")
     graph = [part for k in range(n) for part in _scene_chains(k, n, size, timeline, is_clip(images[k]))]
     graph.append("".join(f"[b{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0[c]")
     last, first_caption = "c", n
@@ -292,7 +293,7 @@ def first_frame(clip: Path, path: Path, size: tuple[int, int]) -> Path:
     width, height = size
     crop = f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}"
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel",
-                    "error", "-i", str(clip), "-vf", crop, "-frames:v", "1", str(path)],
+                    "error", *ffmpeg_inputs.file_input(clip, "mov"), "-vf", crop, "-frames:v", "1", str(path)],
                    check=True, capture_output=True, timeout=60)
     return path
 
