@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     provider_breaker_cooldown_s: int = Field(120, ge=1)
     # The pipeline every job runs (not the user's choice): "steps" (ours: concept, image, video,
     # upload) or "command" (a customer's orchestrator as the video step, docs/plugins.md).
-    pipeline: Literal["steps", "command"] = "steps"
+    pipeline: str = "steps"  # a registered pipeline (chalicelib/pipeline/registry.py)
     pipeline_command: list[str] = Field(default_factory=list, description='e.g. ["python", "-m", "src.main"]')
     pipeline_command_cwd: str = ""  # where it runs; relative to the repository
     pipeline_command_timeout_s: float = Field(1800.0, gt=0)
@@ -158,6 +158,10 @@ class Settings(BaseSettings):
         unknown = set(self.plans) - set(DEFAULT_PLANS) | set(self.whop_plan_map.values()) - set(DEFAULT_PLANS)
         if unknown:
             raise ValueError(f"unknown plan names in PLANS / WHOP_PLAN_MAP: {sorted(unknown)}")
+        from chalicelib.pipeline import registry
+
+        if self.pipeline not in registry.pipelines():
+            raise ValueError(f"unknown PIPELINE {self.pipeline!r}; one of {sorted(registry.pipelines())}")
         if self.pipeline == "command" and not self.pipeline_command:
             raise ValueError("PIPELINE=command needs PIPELINE_COMMAND (a JSON list, the argv)")
         from chalicelib.pipeline.providers import unknown_providers

@@ -99,7 +99,7 @@ def test_downloads_are_cached_by_id_for_the_jobs_retries(api, user, fake, tmp_pa
 
 
 def test_a_used_up_rate_limit_is_waited_for_when_the_reset_is_near(api, user, tmp_path):
-    with FakePexels(tmp_path, "pexels-key-ratelimit", quota=1, reset_in_s=1.5) as fake:
+    with FakePexels(tmp_path, "pexels-key-ratelimit", quota=1, reset_in_s=6) as fake:
         store_key(api, user, fake)
         fake.add_video("ocean waves red fox city night", 1080, 1920, 8, "blue")
         outcome, sources = run_images(user, tmp_path, scenes=SCENES[:2])

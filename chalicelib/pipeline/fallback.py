@@ -1,7 +1,8 @@
 """Runs one purpose (concept, image, narration) through its providers, worker side.
 
 Every provider of a purpose has the same small interface: `(task, client) -> (value, usage)`,
-where `client` is an OpenAIClient for keyed providers (None offline). The chain is the job's
+where `client` is the keyed provider's client with the user's key (None offline); providers
+are found in the registry (registry.py: ours and installed plug-ins). The chain is the job's
 choice (or the configured default), then offline. A provider that still fails after its own
 retries hands over to the next one, and the job gets a note saying so; only a rejected key
 stops the job (the user must fix it, and an offline video would hide that their key is bad).
@@ -17,7 +18,7 @@ from typing import Any, Callable
 from chalicelib import provider_keys
 from chalicelib.models import StepUsage
 from chalicelib.pipeline import (breaker, concept, images, narration, openai_steps, pexels,
-                                 providers, scene_media)
+                                 providers, registry, scene_media)
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.openai_api import OpenAIClient
 
@@ -50,7 +51,7 @@ class Outcome:
     notes: list[str]
 
 
-def _offline_concept(task: Task, _client) -> tuple[concept.Concept, StepUsage]:
+def offline_concept(task: Task, _client) -> tuple[concept.Concept, StepUsage]:
     started, req = time.monotonic(), task.request
     result = concept.write_concept(req["prompt"], req["duration_s"], req.get("style"),
                                    req.get("language", "en"))
@@ -59,7 +60,7 @@ def _offline_concept(task: Task, _client) -> tuple[concept.Concept, StepUsage]:
                              wall_s=round(time.monotonic() - started, 3))
 
 
-def _offline_images(task: Task, _client) -> tuple[None, StepUsage]:
+def offline_images(task: Task, _client) -> tuple[None, StepUsage]:
     started, todo = time.monotonic(), task.todo()
     for i, (scene, path) in enumerate(todo):
         images.render_scene_image(task.concept, scene, task.request["aspect"], path, task.reference)
@@ -69,7 +70,7 @@ def _offline_images(task: Task, _client) -> tuple[None, StepUsage]:
                            wall_s=round(time.monotonic() - started, 3))
 
 
-def _offline_narration(task: Task, _client) -> tuple[list[narration.Narration], StepUsage]:
+def offline_narration(task: Task, _client) -> tuple[list[narration.Narration], StepUsage]:
     started, req = time.monotonic(), task.request
     spoken = [narration.synthesize(s.narration, path, req.get("voice"), req.get("language", "en"))
               for s, path in zip(task.concept.scenes, task.paths)]
@@ -80,7 +81,7 @@ def _offline_narration(task: Task, _client) -> tuple[list[narration.Narration], 
                              wall_s=round(time.monotonic() - started, 3))
 
 
-def _openai_images(task: Task, client: OpenAIClient) -> tuple[None, StepUsage]:
+def openai_images(task: Task, client: OpenAIClient) -> tuple[None, StepUsage]:
     todo = task.todo()
     scenes = task.concept.model_copy(update={"scenes": [scene for scene, _ in todo]})
     usage = openai_steps.render_images(client, scenes, task.request["aspect"],
@@ -89,7 +90,7 @@ def _openai_images(task: Task, client: OpenAIClient) -> tuple[None, StepUsage]:
     return None, usage
 
 
-def _pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUsage]:
+def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUsage]:
     """Per scene a Pexels clip, else a Pexels photo, else the offline still (with a note)."""
     started, todo, aspect = time.monotonic(), task.todo(), task.request["aspect"]
     fetched, clips, photos = 0, 0, 0
@@ -128,17 +129,12 @@ def _pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepU
                            wall_s=round(time.monotonic() - started, 3))
 
 
-CLIENTS: dict[str, Callable[[str, str], Any]] = {"openai": OpenAIClient, "pexels": pexels.PexelsClient}
+def openai_concept(task: Task, client: OpenAIClient) -> tuple[concept.Concept, StepUsage]:
+    return openai_steps.write_concept(client, task.request)
 
 
-IMPLEMENTATIONS: dict[str, dict[str, Callable[[Task, OpenAIClient | None], tuple[Any, StepUsage]]]] = {
-    "concept": {"offline": _offline_concept,
-                "openai": lambda task, client: openai_steps.write_concept(client, task.request)},
-    "image": {"offline": _offline_images, "openai": _openai_images, "pexels": _pexels_images},
-    "narration": {"offline": _offline_narration,
-                  "openai": lambda task, client: openai_steps.synthesize_all(
-                      client, task.concept, task.request.get("voice"), task.paths)},
-}
+def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.Narration], StepUsage]:
+    return openai_steps.synthesize_all(client, task.concept, task.request.get("voice"), task.paths)
 
 
 def _client_for(name: str, user_id: str, explicit: bool) -> Any:
@@ -151,7 +147,7 @@ def _client_for(name: str, user_id: str, explicit: bool) -> Any:
                                 f" PUT /v1/provider-keys/{name}", transient=False)
         return None
     key, base_url = opened
-    return CLIENTS[name](key, base_url or providers.KEYED_PROVIDERS[name])
+    return registry.keyed_provider(name).make_client(key, base_url)
 
 
 def run(purpose: str, task: Task) -> Outcome:
@@ -160,7 +156,7 @@ def run(purpose: str, task: Task) -> Outcome:
     error: ProviderError | None = None
     for name, explicit in providers.chain(task.request, purpose):
         client = None
-        if name in providers.KEYED_PROVIDERS:
+        if registry.provider(purpose, name).needs_key:
             client = _client_for(name, task.user_id, explicit)
             if client is None:
                 continue
@@ -169,7 +165,7 @@ def run(purpose: str, task: Task) -> Outcome:
                 notes.append(f"{purpose}: {name} skipped, it failed repeatedly (circuit open)")
                 continue
         try:
-            value, usage = IMPLEMENTATIONS[purpose][name](task, client)
+            value, usage = registry.provider(purpose, name).implementation()(task, client)
         except ProviderError as exc:
             if exc.code == "provider_key_rejected":
                 raise

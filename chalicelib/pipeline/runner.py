@@ -23,7 +23,7 @@ from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
 from chalicelib.models import STEP_NAMES, EventType, JobStatus, StepUsage
 from chalicelib.pipeline import concept as concept_mod
-from chalicelib.pipeline import command, fallback, images, scene_media, script, video
+from chalicelib.pipeline import command, fallback, images, registry, scene_media, script, video
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.narration import Narration
 from chalicelib.pipeline.probe import probe
@@ -300,7 +300,6 @@ COMMAND_STEPS: dict[str, Callable[[Context, dict[str, list[str]]], list[str]] | 
     "video": _command_video,
     "upload": lambda ctx, done: _upload(ctx, done["video"]),
 }
-PIPELINES = {"steps": STEPS, "command": COMMAND_STEPS}
 
 
 def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str:
@@ -334,7 +333,7 @@ def _run_steps(ctx: Context) -> str:
     job_id, owner = ctx.job_id, ctx.owner
     done: dict[str, list[str]] = {}
     steps = {s["name"]: s for s in jobs_db.steps_of([job_id])[job_id]}
-    pipeline = PIPELINES[get_settings().pipeline]
+    pipeline = registry.pipelines()[get_settings().pipeline].step_functions()
     for name in STEP_NAMES:
         ctx.step = name
         if _checkpoint_ok(steps[name]) or pipeline[name] is None:
