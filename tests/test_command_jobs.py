@@ -3,15 +3,19 @@ step with our queue, retries, progress, cancel and upload (docs/plugins.md)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
+from chalicelib import launcher
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.pipeline.probe import probe
+from tests.conftest import free_port
+from tests.test_end_to_end import follow, signed_up
 from tests.workers import (FAST_TAKEOVER, Workers, private_queue, wait_for_event, wait_for_status,
                            wait_until)
 
@@ -69,16 +73,41 @@ def test_a_permanent_failure_is_not_retried(api, user, workers):
     assert (row["error_code"], row["attempt"]) == ("command_failed", 1)
 
 
-def test_the_example_reports_progress_and_stops_on_cancel(api, user, workers):
-    workers.start(PIPELINE_COMMAND=json.dumps(["python", "-m", "src.main"]))
-    job_id = submit(api, user, duration_s=30, aspect="9:16")
-    wait_for_event(job_id, lambda e: e.step == "video" and (e.message or "").startswith("rendered"),
-                   timeout_s=120)
-    response = api.call("POST", f"/v1/jobs/{job_id}/cancel", token=user["token"])
-    assert response.status_code == 202 and response.json["status"] == "canceled"
-    wait_until(lambda: not _example_running(job_id), 15, "the orchestrator stopping after cancel")
-    job = api.call("GET", f"/v1/jobs/{job_id}", token=user["token"]).json
-    assert job["status"] == "canceled" and job["outputs"] is None
+def test_the_example_orchestrator_runs_as_a_job_over_http_and_can_be_canceled(tmp_path):
+    """As a new user would: `chalice local` and a worker configured with the example."""
+    env = {"QUEUE_NAME": f"{os.environ['QUEUE_NAME']}-command", "WORKER_CONCURRENCY": "1",
+           "PIPELINE": "command", "PIPELINE_COMMAND": json.dumps(["python", "-m", "src.main"]),
+           "PIPELINE_COMMAND_CWD": "examples/orchestrator", "PIPELINE_COMMAND_GRACE_S": "2"}
+    port = free_port()
+    api = launcher.spawn(launcher.api_command(port), tmp_path / "api.log", env)
+    worker = launcher.spawn(launcher.worker_command(), tmp_path / "worker.log", env)
+    try:
+        launcher.wait_http(f"http://127.0.0.1:{port}/v1/health")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            signed_up(client)
+            done = client.post("/v1/jobs", json={"prompt": "Our own pipeline", "duration_s": 5,
+                                                 "aspect": "1:1"}).json()["id"]
+            events = follow(client, done)
+            job = client.get(f"/v1/jobs/{done}").json()
+            assert job["status"] == "succeeded", (job["error"], events[-3:])
+            assert any((e["message"] or "").startswith("rendered") for e in events)
+            assert [s["status"] for s in job["steps"]] == ["skipped", "skipped", "succeeded", "succeeded"]
+            captions = httpx.get(job["outputs"]["captions_url"], timeout=30).text
+            assert "Our own pipeline" in captions  # the example's own captions.srt
+
+            running = client.post("/v1/jobs", json={"prompt": "A long one", "duration_s": 30,
+                                                    "aspect": "9:16"}).json()["id"]
+            wait_for_event(running, lambda e: e.step == "video" and (e.message or "").startswith("rendered"),
+                           timeout_s=120)
+            canceled = client.post(f"/v1/jobs/{running}/cancel")
+            assert canceled.status_code == 202 and canceled.json()["status"] == "canceled"
+            wait_until(lambda: not _example_running(running), 15, "the orchestrator stopping after cancel")
+            assert client.get(f"/v1/jobs/{running}").json()["outputs"] is None
+    finally:
+        launcher.stop(worker.pid)
+        launcher.stop(api.pid)
+        for log in (tmp_path / "api.log", tmp_path / "worker.log"):
+            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
 
 
 def _example_running(job_id: str) -> bool:
