@@ -2,7 +2,8 @@
 
     python bench/render.py [--durations 15,30,60] [--clip-durations 30] [--aspect 9:16]
 
-Prints one JSON object; `sources` says whether a case's scenes are stills or video clips. `prepare_s` = what the worker does before the video step: the concept,
+Prints one JSON object; `sources` says whether a case's scenes are stills or video clips.
+`prepare_s` = what the worker does before the video step: the concept,
 then the scene images with the narration synthesized at the same time (as the image step does).
 `ratio` = video step time / bare encode time (what the filtergraph and captions cost on top of
 encoding), `realtime_factor` = video seconds per wall second of the video step, `total_s` =

@@ -112,7 +112,7 @@ def run(config: CommandConfig, spec: dict, work_dir: Path,
                 on_progress(progress, message)
 
     readers = [threading.Thread(target=read_stdout, daemon=True),
-               threading.Thread(target=lambda: stderr_tail.extend(l[:2000] for l in proc.stderr),
+               threading.Thread(target=lambda: stderr_tail.extend(line[:2000] for line in proc.stderr),
                                 daemon=True)]
     for reader in readers:
         reader.start()
