@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from chalicelib import keys, redis_client
+from chalicelib import redis_keys, redis_client
 from chalicelib.config import get_settings
 from chalicelib.pipeline import breaker, fallback
 from chalicelib.pipeline.concept import write_concept
@@ -93,7 +93,7 @@ def test_the_breaker_skips_a_failing_endpoint_for_everyone_until_it_cools_down(a
         skipped = fallback.run("concept", task(user, concept="openai"))
         assert len(fake.calls("chat/completions")) == calls  # not even tried
         assert skipped.provider == "offline" and any("circuit open" in n for n in skipped.notes)
-        circuit = keys.provider_open("openai", endpoint)
+        circuit = redis_keys.provider_open("openai", endpoint)
         assert 0 < redis_client.client().ttl(circuit) <= get_settings().provider_breaker_cooldown_s
         redis_client.client().delete(circuit)  # the cool-down is over
         assert fallback.run("concept", task(user, concept="openai")).provider == "openai"
