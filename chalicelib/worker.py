@@ -70,8 +70,8 @@ async def process(job, token) -> str:
 
 def backoff(attempts_made: int, *_args) -> int:
     """Exponential backoff with full jitter (ms): spreads the retries of jobs that failed together."""
-    base = RETRY_BASE_MS * 2 ** max(0, attempts_made - 1)
-    return random.randint(base // 2, min(base, RETRY_MAX_MS))
+    high = min(RETRY_BASE_MS * 2 ** max(0, attempts_made - 1), RETRY_MAX_MS)
+    return random.randint(high // 2, high)  # (capped first: from attempt 7 on, base // 2 > max)
 
 
 def worker_options() -> dict:
