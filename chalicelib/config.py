@@ -107,6 +107,17 @@ class Settings(BaseSettings):
     provider_breaker_failures: int = Field(3, ge=1)
     provider_breaker_window_s: int = Field(60, ge=1)
     provider_breaker_cooldown_s: int = Field(120, ge=1)
+    # The pipeline every job runs (not the user's choice): "steps" (ours: concept, image, video,
+    # upload) or "command" (a customer's orchestrator as the video step, docs/plugins.md).
+    pipeline: str = "steps"  # a registered pipeline (chalicelib/pipeline/registry.py)
+    pipeline_command: list[str] = Field(default_factory=list, description='e.g. ["python", "-m", "src.main"]')
+    pipeline_command_cwd: str = ""  # where it runs; relative to the repository
+    pipeline_command_timeout_s: float = Field(1800.0, gt=0)
+    pipeline_command_grace_s: float = Field(10.0, ge=0, description="SIGTERM, then SIGKILL after this")
+    pipeline_command_env: dict[str, str] = Field(default_factory=dict, description="extra environment")
+    # Stock footage (chalicelib/pipeline/pexels.py): each downloaded file's size cap and deadline.
+    stock_max_bytes: int = Field(100 * MB, ge=1)
+    stock_download_s: float = Field(60.0, gt=0)
 
     # DATABASE_URL gives host/port/database; with a secret ARN (RDS-managed, rotating), the user
     # and password come from the secret at connect time instead.
@@ -138,6 +149,12 @@ class Settings(BaseSettings):
         unknown = set(self.plans) - set(DEFAULT_PLANS) | set(self.whop_plan_map.values()) - set(DEFAULT_PLANS)
         if unknown:
             raise ValueError(f"unknown plan names in PLANS / WHOP_PLAN_MAP: {sorted(unknown)}")
+        from chalicelib.pipeline import registry
+
+        if self.pipeline not in registry.pipelines():
+            raise ValueError(f"unknown PIPELINE {self.pipeline!r}; one of {sorted(registry.pipelines())}")
+        if self.pipeline == "command" and not self.pipeline_command:
+            raise ValueError("PIPELINE=command needs PIPELINE_COMMAND (a JSON list, the argv)")
         from chalicelib.pipeline.providers import unknown_providers
 
         if unknown_providers(self.default_providers):

@@ -7,7 +7,7 @@ import logging
 import time
 from datetime import timedelta
 
-from chalicelib import (dispatcher, lifecycle, longpoll, outgoing_webhooks, progress,
+from chalicelib import (dispatcher, job_inputs, lifecycle, longpoll, outgoing_webhooks, progress,
                         provider_keys, ratelimit, storage, uploads)
 from chalicelib.auth import Principal
 from chalicelib.billing import quota
@@ -61,7 +61,8 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
     now = utcnow()
     ent = entitlement(principal.user_id, now)
     plan = ent.plan
-    if body.duration_s > plan.max_duration_s:
+    job_inputs.check(principal.user_id, body, plan)
+    if body.prompt is not None and body.duration_s > plan.max_duration_s:
         raise ValidationFailed(f"duration_s is over your plan's limit of {plan.max_duration_s} s",
                                details=[{"field": "duration_s", "type": "plan_limit",
                                          "message": f"at most {plan.max_duration_s} on the {plan.name} plan"}])

@@ -27,6 +27,8 @@ class Plan(BaseModel):
                                                     "(see chalicelib.lifecycle.fair_priority)")
     upload_max_bytes: int = Field(ge=1)
     rank: int = Field(description="When a user holds several memberships, the highest rank wins")
+    clip_max_s: float = Field(30, gt=0, description="Longest video clip a user may upload")
+    clip_max_side: int = Field(1920, ge=16, description="Largest width or height of an uploaded clip")
 
     def public(self) -> dict:
         return self.model_dump(include={"name", "monthly_jobs", "max_duration_s",
@@ -38,9 +40,11 @@ DEFAULT_PLANS = {
     "free": Plan(name="free", monthly_jobs=5, max_duration_s=30, max_concurrency=1,
                  retention_days=7, priority=3, upload_max_bytes=10 * MB, rank=0),
     "pro": Plan(name="pro", monthly_jobs=200, max_duration_s=120, max_concurrency=3,
-                retention_days=30, priority=2, upload_max_bytes=50 * MB, rank=1),
+                retention_days=30, priority=2, upload_max_bytes=50 * MB, rank=1,
+                clip_max_s=60, clip_max_side=3840),
     "business": Plan(name="business", monthly_jobs=2000, max_duration_s=180, max_concurrency=10,
-                     retention_days=90, priority=1, upload_max_bytes=200 * MB, rank=2),
+                     retention_days=90, priority=1, upload_max_bytes=200 * MB, rank=2,
+                     clip_max_s=120, clip_max_side=3840),
 }
 
 
