@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlparse
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chalicelib.billing.plans import DEFAULT_PLANS, Plan
+from chalicelib.billing.plans import DEFAULT_PLANS, MB, Plan
 
 LOCAL_JWT_SECRET = "local-development-only-jwt-secret-change-me"
 MIN_JWT_SECRET_BYTES = 32  # HS256 keys shorter than the hash output are guessable offline

@@ -185,6 +185,14 @@ def report_progress(job_id: str, step: str, step_progress: int, job_progress: in
     return True
 
 
+def step_message(job_id: str, step: str, message: str, job_progress: int) -> None:
+    """A running step's own words for followers (e.g. a command pipeline's progress lines):
+    an event, no state change."""
+    _after_commit(lambda: progress.emit(job_id, EventType.step_progress, step=step,
+                                        progress=job_progress, message=message),
+                  "progress event", job_id, attempts=1)
+
+
 def add_note(job_id: str, note: str) -> None:
     with db.transaction() as cur:
         jobs_db.add_note(cur, job_id, note)

@@ -244,8 +244,7 @@ def _command_video(ctx: Context, done: dict[str, list[str]]) -> list[str]:
         shutil.rmtree(folder, ignore_errors=True)
     render_dir.mkdir(parents=True)
     width, height = images.ASPECTS[ctx.request["aspect"]]
-    row = jobs_db.get(ctx.job_id, None)
-    spec = {"job_id": ctx.job_id, "attempt": row["attempt"] if row else 1, "request": ctx.request,
+    spec = {"job_id": ctx.job_id, "attempt": ctx.attempt, "request": ctx.request,
             "work_dir": str(work), "width": width, "height": height, "fps": video.FPS}
     config = command.CommandConfig(
         argv=settings.pipeline_command, timeout_s=settings.pipeline_command_timeout_s,
@@ -258,8 +257,8 @@ def _command_video(ctx: Context, done: dict[str, list[str]]) -> list[str]:
             ctx.report(value)
         if message and message != last_message[0]:
             last_message[0] = message
-            progress.emit(ctx.job_id, EventType.step_progress, step=ctx.step, message=message,
-                          progress=ctx.base + WEIGHTS[ctx.step] * max(0, ctx._last[0]) // 100)
+            lifecycle.step_message(ctx.job_id, ctx.step, message,
+                                   ctx.base + WEIGHTS[ctx.step] * max(0, ctx._last[0]) // 100)
 
     started = time.monotonic()
     try:
