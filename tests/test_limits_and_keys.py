@@ -193,7 +193,7 @@ def test_credential_writes_are_rate_limited_per_user(api, user, monkeypatch, wri
 
 
 def test_one_event_fans_out_to_a_bounded_number_of_endpoints(api, user, monkeypatch):
-    from chalicelib import webhooks
+    from chalicelib import outgoing_webhooks as webhooks
     from chalicelib.db import webhooks as webhooks_db
     from chalicelib.models import Event, EventType
     from tests.workers import private_queue
