@@ -83,7 +83,7 @@ def test_an_endless_provider_answer_is_bad_output_not_memory(monkeypatch):
 
 
 def _delivery(api, user, url: str):
-    from chalicelib import webhooks
+    from chalicelib import outgoing_webhooks as webhooks
 
     endpoint = api.call("POST", "/v1/webhook-endpoints", {"url": url}, token=user["token"]).json
     job = SimpleNamespace(data={"endpoint_id": endpoint["id"], "message_id": "msg_test",
@@ -99,7 +99,7 @@ def test_a_webhook_receiver_with_an_endless_body_is_delivered_without_reading_it
 
 
 def test_a_trickling_webhook_receiver_is_cut_at_the_deadline_and_retried(api, user, monkeypatch):
-    from chalicelib import webhooks
+    from chalicelib import outgoing_webhooks as webhooks
 
     monkeypatch.setattr(get_settings(), "webhook_timeout_s", 1.0)
 
