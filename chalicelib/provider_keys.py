@@ -8,8 +8,8 @@ from chalicelib.db import provider_keys as keys_db
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.ids import iso
 from chalicelib.models import (ProviderCatalog, ProviderKey, ProviderKeyList, ProviderKeyPut,
-                               ProviderOption, StepProviders)
-from chalicelib.pipeline.providers import AVAILABLE, KEYED_PROVIDERS, defaults
+                               ProviderOption, StepProviders, VoiceOption)
+from chalicelib.pipeline.providers import AVAILABLE, DEFAULT_VOICE, KEYED_PROVIDERS, VOICES, defaults
 
 
 def _owner(user_id: str, provider: str) -> dict[str, str]:
@@ -63,7 +63,10 @@ def catalog(principal: Principal) -> ProviderCatalog:
             ProviderOption(name=name, needs_key=name in KEYED_PROVIDERS,
                            has_key=name not in KEYED_PROVIDERS or name in have)
             for name in names])
-        for step, names in AVAILABLE.items()])
+        for step, names in AVAILABLE.items()],
+        voices=[VoiceOption(name=name, provider=provider, engine=engine, languages=list(languages),
+                            default=name == DEFAULT_VOICE)
+                for name, (provider, engine, languages) in VOICES.items()])
 
 
 def open_key(user_id: str, provider: str) -> tuple[str, str | None] | None:

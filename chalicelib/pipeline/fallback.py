@@ -32,6 +32,7 @@ class Task:
     paths: list[Path] = field(default_factory=list)   # one output file per scene
     reference: Path | None = None                     # the user's reference image, if any
     on_progress: Callable[[int], None] = lambda percent: None
+    notes: list[str] = field(default_factory=list)    # what a provider fell back to inside
 
 
 @dataclass
@@ -62,10 +63,12 @@ def _offline_images(task: Task, _client) -> tuple[None, StepUsage]:
 
 
 def _offline_narration(task: Task, _client) -> tuple[list[narration.Narration], StepUsage]:
-    started, req = time.monotonic(), task.request
-    spoken = [narration.synthesize(s.narration, path, req.get("voice"), req.get("language", "en"))
-              for s, path in zip(task.concept.scenes, task.paths)]
-    return spoken, StepUsage(purpose="narration", provider=providers.OFFLINE, model="espeak-ng",
+    started, req, notes = time.monotonic(), task.request, []
+    spoken = [narration.synthesize(s.narration, path, req.get("voice"), req.get("language", "en"),
+                                   notes) for s, path in zip(task.concept.scenes, task.paths)]
+    task.notes.extend(dict.fromkeys(notes))  # once each, however many lines hit it
+    model = ",".join(dict.fromkeys(n.voice for n in spoken)) or None
+    return spoken, StepUsage(purpose="narration", provider=providers.OFFLINE, model=model,
                              characters=sum(len(s.narration) for s in task.concept.scenes),
                              audio_s=round(sum(n.duration_s for n in spoken), 3),
                              bytes=sum(n.path.stat().st_size for n in spoken),
@@ -85,7 +88,8 @@ IMPLEMENTATIONS: dict[str, dict[str, Callable[[Task, OpenAIClient | None], tuple
     "image": {"offline": _offline_images, "openai": _openai_images},
     "narration": {"offline": _offline_narration,
                   "openai": lambda task, client: openai_steps.synthesize_all(
-                      client, task.concept, task.request.get("voice"), task.paths)},
+                      client, task.concept, task.request.get("voice"), task.paths,
+                      task.request.get("language", "en"))},
 }
 
 
@@ -132,6 +136,6 @@ def run(purpose: str, task: Task) -> Outcome:
             breaker.record_success(name, endpoint)
         if notes:
             notes.append(f"{purpose}: made by {name}")
-        return Outcome(value, name, usage, notes)
+        return Outcome(value, name, usage, notes + task.notes)
     raise error or ProviderError("provider_unavailable", f"no provider could make the {purpose}",
                                  transient=True)

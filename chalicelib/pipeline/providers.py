@@ -6,6 +6,8 @@ key (BYOK); with a base_url it reaches any compatible server (Ollama, vLLM, LM S
 """
 from __future__ import annotations
 
+import re
+
 OFFLINE = "offline"
 
 # step (or purpose inside a step) -> provider names available for it.
@@ -15,6 +17,24 @@ AVAILABLE: dict[str, tuple[str, ...]] = {
     "narration": (OFFLINE, "openai"),
     "video": (OFFLINE,),
 }
+
+# Voices a job may name: name -> (provider, engine, languages). The offline default is piper's
+# neural voice (its package ships the model); espeak-ng speaks every other language.
+# "espeak-ng:<language>" picks one of espeak-ng's voices, e.g. "espeak-ng:fr".
+OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage",
+                 "shimmer", "verse")
+VOICES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "en_US-joe-medium": (OFFLINE, "piper", ("en",)),
+    "espeak-ng": (OFFLINE, "espeak-ng", ("*",)),
+    **{name: ("openai", "openai", ("*",)) for name in OPENAI_VOICES},
+}
+DEFAULT_VOICE = "en_US-joe-medium"
+_ESPEAK_VOICE = re.compile(r"^espeak-ng:[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+
+
+def known_voice(name: str) -> bool:
+    return name in VOICES or bool(_ESPEAK_VOICE.match(name))
+
 
 # Providers that take the user's own key, and their default endpoint.
 KEYED_PROVIDERS: dict[str, str] = {"openai": "https://api.openai.com/v1"}
