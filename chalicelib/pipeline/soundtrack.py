@@ -27,6 +27,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
+from chalicelib.pipeline import ffmpeg_inputs
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.words import Word
 
@@ -216,7 +217,8 @@ def _finite(value) -> bool:
 
 def measure_file(path: Path) -> dict:
     """Integrated loudness, true peak and loudness range of a finished file's audio."""
-    argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats", "-i", str(path),
+    argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats",
+            *ffmpeg_inputs.file_input(path, "mov"),  # mov: MP4's demuxer
             "-map", "0:a:0", "-af", loudnorm_filter(None), "-f", "null", "-"]
     result = subprocess.run(argv, capture_output=True, text=True, errors="replace",
                             timeout=MEASURE_TIMEOUT_S)
@@ -228,11 +230,22 @@ def measure_file(path: Path) -> dict:
             "target_lufs": TARGET_LUFS}
 
 
+def music_format(path: Path) -> str:
+    """ffmpeg's demuxer for the music by its first bytes (WAV or MP3); StepError otherwise."""
+    with open(path, "rb") as file:
+        fmt = ffmpeg_inputs.audio_format(file.read(16))
+    if fmt is None:
+        raise StepError("music_unreadable", "the music upload is neither WAV nor MP3",
+                        transient=False)
+    return fmt
+
+
 def check_music(path: Path) -> float:
     """The music's duration in seconds, after decoding it whole; StepError `music_unreadable`
     (permanent: retrying will not mend the file) when it is not audio ffmpeg can decode."""
     argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats", "-v", "error",
-            "-xerror", "-i", str(path), "-map", "0:a:0", "-f", "null", "-progress", "pipe:1", "-"]
+            "-xerror", *ffmpeg_inputs.file_input(path, music_format(path)), "-map", "0:a:0",
+            "-f", "null", "-progress", "pipe:1", "-"]
     try:
         result = subprocess.run(argv, capture_output=True, text=True, errors="replace",
                                 timeout=MEASURE_TIMEOUT_S)

@@ -24,7 +24,7 @@ from typing import Callable
 import imageio_ffmpeg
 from PIL import Image
 
-from chalicelib.pipeline import karaoke, soundtrack
+from chalicelib.pipeline import ffmpeg_inputs, karaoke, soundtrack
 from chalicelib.pipeline import words as words_mod
 from chalicelib.pipeline.captions import build_srt, render_caption
 from chalicelib.pipeline.concept import Concept
@@ -151,13 +151,12 @@ def build_command(images: list[Path], captions: list[tuple[Path, int, int]],
     timeline = plan_timeline(durations)
     argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel", "error",
             "-nostats", "-progress", "pipe:1"]
-    for path in images:
-        argv += ["-framerate", str(FPS), "-i", str(path)]
+    for path in images:  # stills and captions are PNGs we wrote, narrations WAVs (pinned)
+        argv += ffmpeg_inputs.file_input(path, "png_pipe", "-framerate", str(FPS))
     for path, _, _ in captions:
-        argv += ["-i", str(path)]
+        argv += ffmpeg_inputs.file_input(path, "png_pipe")
     audio = audio or AudioPlan(places=placements(timeline, narrations))
-    audio_inputs = audio_input_args(narrations, audio)
-    argv += audio_inputs
+    argv += audio_input_args(narrations, audio)
     graph = [part for k in range(n) for part in _scene_chains(k, n, size, timeline)]
     graph.append("".join(f"[b{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0[c]")
     last, first_caption = "c", n
@@ -186,9 +185,12 @@ def placements(timeline: _Timeline, narrations: list[Narration]) -> list[soundtr
 
 
 def audio_input_args(narrations: list[Narration], audio: AudioPlan) -> list[str]:
-    argv = [arg for n in narrations[:len(audio.places)] for arg in ("-i", str(n.path))]
+    """Narration WAVs, then the music looped (its demuxer pinned, as every input's)."""
+    argv = [arg for n in narrations[:len(audio.places)]
+            for arg in ffmpeg_inputs.file_input(n.path, "wav")]
     if audio.music is not None:
-        argv += ["-stream_loop", "-1", "-i", str(audio.music)]
+        argv += ffmpeg_inputs.file_input(audio.music, soundtrack.music_format(audio.music),
+                                         "-stream_loop", "-1")
     return argv
 
 
