@@ -23,6 +23,7 @@ WHITE, HIGHLIGHT, OUTLINE = "&H00FFFFFF", "&H0000D7FF", "&H00000000"  # ASS colo
 SHADOW = "&H80000000"
 MAX_LINES = 2
 MAX_WORDS = 8          # per phrase: more is a paragraph, not a caption
+MAX_CHARACTERS = 16    # the same, where a "word" is a character (languages without spaces)
 PAUSE_S = 0.7          # a longer gap between words starts a new phrase
 HOLD_S = 0.3           # gaps shorter than this keep the previous word lit (no flicker)
 LINGER_S = 0.6         # a phrase stays this long after its last word (unless the next starts)
@@ -49,7 +50,7 @@ def _lines(words: list[str], language: str, max_width: float, px: int) -> list[l
     which reads a little wider than libass at the same size: a safe margin)."""
     font, sep = load_font(px, bold=True), joiner(language)
     lines: list[list[int]] = [[]]
-    for i, word in enumerate(words):
+    for i in range(len(words)):
         candidate = sep.join(words[j] for j in lines[-1] + [i])
         if lines[-1] and font.getlength(candidate) > max_width:
             lines.append([i])
@@ -64,13 +65,14 @@ def phrases(scenes: list[list[Word]], size: tuple[int, int], aspect: str, langua
     sentence's end, at a pause, or with its scene. Nothing shows after `until` (the end)."""
     width = size[0] * (1 - 2 * SAFE_AREA[aspect][1])
     px = font_size(size)
+    most = MAX_WORDS if joiner(language) else MAX_CHARACTERS
     out: list[Phrase] = []
     for scene in scenes:
         current: list[Word] = []
         for k, word in enumerate(scene):
             trial = current + [word]
             fits = len(_lines([w.text for w in trial], language, width, px)) <= MAX_LINES
-            if current and (not fits or len(trial) > MAX_WORDS):
+            if current and (not fits or len(trial) > most):
                 out.append(_phrase(current, language, width, px))
                 current = []
             current.append(word)

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from chalicelib.pipeline import espeak
-from chalicelib.pipeline.words import Timing, Word, _weight, base_language, estimate, settle, spread, tokenize
+from chalicelib.pipeline.words import (Timing, Word, base_language, estimate, settle, spread, tokenize,
+                                       weight)
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def _piper_words(voice, tokens: list[str], chunks) -> list[Word] | None:
     for token in tokens:
         phonemes = voice.phonemize(token)
         weights.append(max(1, sum(1 for sentence in phonemes for p in sentence if p.isalpha()))
-                       if phonemes else _weight(token))
+                       if phonemes else weight(token))
     return spread(tokens, weights, spans)
 
 

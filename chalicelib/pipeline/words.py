@@ -67,7 +67,7 @@ def tokenize(text: str, language: str = "en") -> list[str]:
     return words
 
 
-def _weight(token: str) -> int:
+def weight(token: str) -> int:
     """Rough speaking weight of a word: its letters and digits (digits take longer to say)."""
     return max(1, sum(3 if c.isdigit() else 1 for c in token if c.isalnum()))
 
@@ -88,7 +88,7 @@ def spread(tokens: list[str], weights: list[float], spans: list[tuple[float, flo
 
 def estimate(tokens: list[str], start: float, end: float) -> list[Word]:
     """Proportional estimate over the voiced part of the audio [start, end]."""
-    weights = [_weight(t) for t in tokens]
+    weights = [weight(t) for t in tokens]
     total, words, at = sum(weights) or 1, [], start
     for token, weight in zip(tokens, weights):
         length = (end - start) * weight / total

@@ -3,7 +3,6 @@ through its C API, a network voice timed by transcription, and the fallbacks bet
 from __future__ import annotations
 
 import wave
-from pathlib import Path
 
 import pytest
 
