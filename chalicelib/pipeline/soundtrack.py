@@ -13,13 +13,12 @@ Built as filtergraph parts the video step's single ffmpeg pass composes (video.b
   come back only in real pauses, the same way on every render (testable to the decibel).
   Without narration the music plays at full level, with no duck.
 - Loudness, measured then applied: pass one renders only the audio graph (no video, fast) and
-  measures it with loudnorm; the video pass applies the constant gain to -14 LUFS integrated
-  and a 4x-oversampled limiter for true peak <= -1 dBTP. The finished file is measured again
+  measures it with the EBU R128 meter; the video pass applies the constant gain to -14 LUFS
+  integrated and a peak limiter for true peak <= -1 dBTP. The finished file is measured again
   and that is what the job reports.
 """
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from chalicelib.pipeline.words import Word
 AUDIO_RATE = 44100
 TARGET_LUFS, TARGET_LRA = -14.0, 11.0
 TARGET_TP = -1.0
-LIMIT_DBTP = -1.8  # the limiter's ceiling: the AAC encode adds a few tenths, the file stays <= -1
+LIMIT_DB = -2.3  # the limiter's sample-peak ceiling: true peak and AAC add up to ~1 dB over it
 MAX_GAIN_DB = 30.0
 SPEECH_TAIL_S = 0.15  # silence kept after each line so sentences do not run together
 SPEECH_LEAD_S = 0.05
@@ -44,7 +43,7 @@ DUCK_HOLD_GAP_S = 0.6  # gaps between words shorter than this stay ducked (no pu
 FADE_IN_S, FADE_OUT_S = 1.0, 2.0
 SPEECH_COMPRESSOR = "acompressor=threshold=-21dB:ratio=3:attack=5:release=120:makeup=2"
 MEASURE_TIMEOUT_S = 120
-_LOUDNORM_JSON = re.compile(r"\{[^{}]*\"input_i\"[^{}]*\}", re.S)
+_SUMMARY = {key: re.compile(rf"^\s*{key}:\s+(-?[\d.]+|-inf)\s", re.M) for key in ("I", "LRA", "Peak")}
 
 
 @dataclass
@@ -120,22 +119,23 @@ def music_chain(input_index: int, total: float, gain: float, spans: list[tuple[f
     return f"[{input_index}:a]{','.join(filters)}[bed]"
 
 
-def loudnorm_filter(measured: dict | None = None) -> str:
-    """Measuring only (print_format=json): pass one, and the finished file."""
-    return f"loudnorm=I={TARGET_LUFS}:TP={TARGET_TP}:LRA={TARGET_LRA}:print_format=json"
+def measure_filter() -> str:
+    """EBU R128 meter (integrated, range, true peak by oversampling): a sixth of loudnorm's cost,
+    which resamples everything to 192 kHz."""
+    return "ebur128=peak=true:framelog=quiet"
 
 
 def normalize_filter(gain_db: float) -> str:
     """Pass two: the gain that brings pass one's integrated loudness to the target, then a
-    true-peak limiter (4x oversampled, so inter-sample peaks are caught too). A constant gain
+    peak limiter whose ceiling sits low enough that inter-sample peaks and the AAC encode stay
+    under -1 dBTP (4x oversampling would catch them exactly, at twice the audio cost). A constant gain
     keeps the mix as it was made (the duck stays 18 dB); loudnorm's dynamic mode, which it
     falls back to whenever the linear gain would cross the peak ceiling, rides the gain over
     a 3 s window and missed the target by 2 LU on short videos full of pauses. The gain is
     found by `loudness_gain` (the limiter's own cost in loudness included)."""
-    ceiling = 10 ** (LIMIT_DBTP / 20)
-    return (f"volume={min(MAX_GAIN_DB, gain_db):.2f}dB,aresample={AUDIO_RATE * 4},"
-            f"alimiter=limit={ceiling:.4f}:attack=2:release=60:level=false,"
-            f"aresample={AUDIO_RATE}")
+    ceiling = 10 ** (LIMIT_DB / 20)
+    return (f"volume={min(MAX_GAIN_DB, gain_db):.2f}dB,"
+            f"alimiter=limit={ceiling:.4f}:attack=2:release=60:level=false")
 
 
 def audio_parts(first_input: int, places: list[Placement], music_input: int | None,
@@ -166,26 +166,32 @@ def audio_parts(first_input: int, places: list[Placement], music_input: int | No
     else:
         chain = normalize_filter(loudness["gain_db"]) if loudness else ""
         if not loudness or "measure" in loudness:
-            chain += ("," if chain else "") + f"{loudnorm_filter()},aresample={AUDIO_RATE}"
+            chain += ("," if chain else "") + measure_filter()
         parts.append(f"[mix]{chain}[aout]")
     return parts, "aout"
 
 
-def _loudnorm_report(stderr: str) -> dict | None:
-    found = _LOUDNORM_JSON.findall(stderr)
-    return json.loads(found[-1]) if found else None
+def _meter_report(stderr: str) -> dict | None:
+    """ebur128's closing summary: {"input_i", "input_lra", "input_tp"} (strings, as measured),
+    or None when there is none."""
+    summary = stderr[stderr.rfind("Summary:"):] if "Summary:" in stderr else ""
+    found = {key: pattern.search(summary) for key, pattern in _SUMMARY.items()}
+    if not all(found.values()):
+        return None
+    return {"input_i": found["I"].group(1), "input_lra": found["LRA"].group(1),
+            "input_tp": found["Peak"].group(1)}
 
 
 def measure_mix(inputs: list[str], parts: list[str], label: str) -> dict | None:
-    """Run only the audio graph (which ends in loudnorm print_format=json) and return
-    loudnorm's measurements; None when the mix is silent (nothing to normalize)."""
+    """Run only the audio graph (which ends in the ebur128 meter) and return its
+    measurements; None when the mix is silent (nothing to normalize)."""
     argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats", *inputs,
             "-filter_complex", ";".join(parts), "-map", f"[{label}]", "-f", "null", "-"]
     result = subprocess.run(argv, capture_output=True, text=True, errors="replace",
                             timeout=MEASURE_TIMEOUT_S)
     if result.returncode != 0:
         raise RuntimeError(f"audio pass failed: {result.stderr.strip()[-1500:]}")
-    report = _loudnorm_report(result.stderr)
+    report = _meter_report(result.stderr)
     if report is None or not _finite(report.get("input_i")):
         return None
     return report
@@ -200,7 +206,7 @@ def loudness_gain(measure) -> dict | None:
     if first is None:
         return None
     gain = TARGET_LUFS - float(first["input_i"])
-    if float(first["input_tp"]) + gain > LIMIT_DBTP:  # the limiter will work: see how much
+    if float(first["input_tp"]) + gain > LIMIT_DB:  # the limiter will work: see how much
         check = measure({"gain_db": gain, "measure": True})
         if check is not None:
             gain += TARGET_LUFS - float(check["input_i"])
@@ -219,10 +225,10 @@ def measure_file(path: Path) -> dict:
     """Integrated loudness, true peak and loudness range of a finished file's audio."""
     argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats",
             *ffmpeg_inputs.file_input(path, "mov"),  # mov: MP4's demuxer
-            "-map", "0:a:0", "-af", loudnorm_filter(None), "-f", "null", "-"]
+            "-map", "0:a:0", "-af", measure_filter(), "-f", "null", "-"]
     result = subprocess.run(argv, capture_output=True, text=True, errors="replace",
                             timeout=MEASURE_TIMEOUT_S)
-    report = _loudnorm_report(result.stderr) if result.returncode == 0 else None
+    report = _meter_report(result.stderr) if result.returncode == 0 else None
     silent = report is None or not _finite(report.get("input_i"))
     return {"integrated_lufs": None if silent else round(float(report["input_i"]), 2),
             "true_peak_dbtp": None if silent else round(float(report["input_tp"]), 2),
