@@ -121,7 +121,7 @@ def test_a_byok_job_runs_on_the_users_provider_and_the_key_never_leaks(stack, tm
         me = client.get("/v1/me").json()
         assert job["status"] == "succeeded", (job["error"], job["notes"])
         assert {c["path"] for c in fake.requests} == {"chat/completions", "images/generations",
-                                                      "audio/speech"}
+                                                      "audio/speech", "audio/transcriptions"}
         assert {c["authorization"] for c in fake.requests} == {f"Bearer {key}"}
 
         steps = {s["name"]: s for s in job["steps"]}
@@ -129,7 +129,8 @@ def test_a_byok_job_runs_on_the_users_provider_and_the_key_never_leaks(stack, tm
         image_usage = {u["purpose"]: u for u in steps["image"]["usage"]}
         assert image_usage["image"]["images"] == len(fake.calls("images/generations"))
         assert image_usage["narration"]["provider"] == "openai" and image_usage["narration"]["characters"] > 0
-        assert steps["concept"]["usage"][0]["tokens_in"] > 0 and job["notes"] == []
+        assert steps["concept"]["usage"][0]["tokens_in"] > 0
+        assert job["notes"] == ["narration: spoken by openai:alloy; word timings: transcription"]
         totals = {(t["purpose"], t["provider"]): t for t in me["usage"]["providers"]}
         assert totals[("concept", "openai")]["tokens_in"] == steps["concept"]["usage"][0]["tokens_in"]
         assert totals[("narration", "openai")]["calls"] == 1

@@ -78,9 +78,9 @@ def spread(tokens: list[str], weights: list[float], spans: list[tuple[float, flo
     phonemes per word), and still local when an engine merged or split words."""
     total, units = sum(weights) or 1.0, len(spans)
     words, done = [], 0.0
-    for token, weight in zip(tokens, weights):
+    for token, share in zip(tokens, weights):
         first = min(units - 1, int(round(done / total * units)))
-        done += weight
+        done += share
         last = max(first, min(units - 1, int(round(done / total * units)) - 1))
         words.append(Word(token, spans[first][0], spans[last][1]))
     return words
@@ -90,8 +90,8 @@ def estimate(tokens: list[str], start: float, end: float) -> list[Word]:
     """Proportional estimate over the voiced part of the audio [start, end]."""
     weights = [weight(t) for t in tokens]
     total, words, at = sum(weights) or 1, [], start
-    for token, weight in zip(tokens, weights):
-        length = (end - start) * weight / total
+    for token, share in zip(tokens, weights):
+        length = (end - start) * share / total
         words.append(Word(token, at, at + length))
         at += length
     return words
