@@ -108,3 +108,31 @@ def authenticate(authorization: str | None) -> Principal:
         raise Unauthorized("Invalid access token", code="invalid_token",
                            headers={"WWW-Authenticate": "Bearer"})
     return Principal(user_id=str(claims["sub"]))
+
+
+# A browser's EventSource can't send an Authorization header, so the console asks for a token
+# that reads one job's events only, for minutes, and passes it as `?stream_token=`.
+STREAM_TOKEN_TTL_S = 600
+
+
+def issue_stream_token(user_id: str, job_id: str) -> tuple[str, int]:
+    import jwt
+
+    now = int(time.time())
+    token = jwt.encode({"sub": user_id, "job": job_id, "iat": now, "exp": now + STREAM_TOKEN_TTL_S,
+                        "typ": "stream"}, secret_store.jwt_secret(), algorithm=_ALGORITHM)
+    return token, STREAM_TOKEN_TTL_S
+
+
+def authenticate_stream(token: str, job_id: str) -> Principal:
+    """The caller behind a stream token for `job_id`, or 401 (any other job, type or expiry)."""
+    import jwt
+
+    try:
+        claims = jwt.decode(token, secret_store.jwt_secret(), algorithms=[_ALGORITHM],
+                            options={"require": ["sub", "exp", "iat", "job"]})
+    except jwt.PyJWTError:
+        claims = {}
+    if claims.get("typ") != "stream" or claims.get("job") != job_id:
+        raise Unauthorized("Invalid or expired stream token", code="invalid_token")
+    return Principal(user_id=str(claims["sub"]))

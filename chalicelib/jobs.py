@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from chalicelib import (dispatcher, keys, lifecycle, observability, progress, provider_keys, queue,
                         ratelimit, redis_client, storage, uploads, webhooks)
+from chalicelib import auth
 from chalicelib.auth import Principal
 from chalicelib.billing.plans import entitlement, plan_named
 from chalicelib.config import get_settings
@@ -17,7 +18,7 @@ from chalicelib.db import jobs as jobs_db
 from chalicelib.errors import Conflict, NotFound, QuotaExceeded, ValidationFailed
 from chalicelib.ids import iso, new_id, utcnow
 from chalicelib.models import (Event, EventPage, EventType, Job, JobCreate, JobError, JobList,
-                               JobOutputs, JobStatus, Step)
+                               JobOutputs, JobStatus, Step, StreamToken)
 from chalicelib.pipeline.providers import missing_keys, unknown_providers
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,14 @@ def get(principal: Principal, job_id: str) -> Job:
     if row is None:
         raise NotFound("Job not found")
     return to_model(row, jobs_db.steps_of([job_id])[job_id])
+
+
+def stream_token(principal: Principal, job_id: str) -> StreamToken:
+    """A short-lived token reading only this job's events (for a browser's EventSource)."""
+    if jobs_db.get(job_id, principal.user_id) is None:
+        raise NotFound("Job not found")
+    token, ttl = auth.issue_stream_token(principal.user_id, job_id)
+    return StreamToken(token=token, expires_in=ttl)
 
 
 def _quota_error(plan, used: int, resets_at) -> QuotaExceeded:
