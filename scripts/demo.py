@@ -49,6 +49,10 @@ def follow(client: httpx.Client, job_id: str) -> dict:
             return client.get(f"/v1/jobs/{job_id}").raise_for_status().json()
 
 
+def console_built() -> bool:
+    return (launcher.ROOT / "web" / "dist" / "index.html").is_file()
+
+
 def main() -> int:
     log_dir = launcher.ROOT / ".local" / "log"
     api = launcher.spawn(launcher.api_command(PORT), log_dir / "demo-api.log")
@@ -57,9 +61,12 @@ def main() -> int:
         launcher.wait_http(f"{API}/v1/health")
         with httpx.Client(base_url=API, timeout=30) as client:
             email = f"demo-{secrets.token_hex(4)}@example.com"
-            signup = client.post("/v1/auth/signup", json={"email": email, "password": secrets.token_urlsafe(12)})
+            password = secrets.token_urlsafe(12)
+            signup = client.post("/v1/auth/signup", json={"email": email, "password": password})
             client.headers["Authorization"] = f"Bearer {signup.raise_for_status().json()['access_token']}"
             print(f"signed up {email}")
+            if console_built():
+                print(f"console (while the demo runs): {API}/login  as {email} / {password}")
             started = time.monotonic()
             job = client.post("/v1/jobs", json={"prompt": PROMPT, "duration_s": 15, "aspect": "9:16"},
                               headers={"Idempotency-Key": secrets.token_hex(8)}).raise_for_status().json()
@@ -83,6 +90,8 @@ def main() -> int:
             print(f"MP4 ({path.stat().st_size / 1e6:.1f} MB): {path}")
             print(f"presigned URL (valid {job['outputs']['expires_at']} for the media, minutes for the link):")
             print(f"  {job['outputs']['video_url']}")
+            if console_built():
+                print("the web console: `make up`, then open http://127.0.0.1:8000/ (console and API on one origin)")
             return 0
     finally:
         launcher.stop(worker.pid)

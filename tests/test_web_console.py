@@ -56,3 +56,29 @@ def test_gzipped_bundle_is_within_budget(built):
 
     size = sum(len(gzip.compress(p.read_bytes(), 9)) for p in (WEB / "dist" / "assets").glob("*.js"))
     assert size < 200 * 1024, f"{size} bytes of gzipped JS (budget: 200 KB; bench/web.py)"
+
+
+def test_web_deploy_uploads_the_build_with_its_cache_rules():
+    """scripts/deploy_web.py against the emulator's S3 (CloudFront is AWS's own)."""
+    import secrets
+
+    from chalicelib import aws
+    from scripts import deploy_web
+
+    s3 = aws.client("s3")
+    bucket = f"console-test-{secrets.token_hex(4)}"
+    s3.create_bucket(Bucket=bucket)
+    keys: list[str] = []
+    try:
+        keys = deploy_web.upload(bucket)
+        assert "index.html" in keys and keys[-1] != keys[0]
+        assert keys.index("index.html") > max(i for i, k in enumerate(keys) if k.startswith("assets/"))
+        index = s3.head_object(Bucket=bucket, Key="index.html")
+        assert (index["ContentType"], index["CacheControl"]) == ("text/html", "no-cache")
+        asset = next(k for k in keys if k.endswith(".js"))
+        head = s3.head_object(Bucket=bucket, Key=asset)
+        assert "immutable" in head["CacheControl"] and "javascript" in head["ContentType"]
+    finally:
+        for key in keys:
+            s3.delete_object(Bucket=bucket, Key=key)
+        s3.delete_bucket(Bucket=bucket)
