@@ -11,13 +11,22 @@ from tests.console.conftest import (JOB_TIMEOUT_MS, api_client, progress_section
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
-def test_sign_up_make_a_video_watch_it_reach_100_play_and_download(viewport, request):
+def test_sign_up_make_a_video_watch_it_reach_100_play_and_download(viewport, request, tmp_path):
     page = request.getfixturevalue("page" if viewport == "desktop" else "phone_page")
     sign_up(page)
     expect(page.get_by_text(re.compile(r"5–30 s on your free plan"))).to_be_visible()
+    if viewport == "desktop":  # a reference image, posted straight to S3 with a progress bar
+        from PIL import Image
+
+        Image.new("RGB", (64, 96), (200, 120, 40)).save(tmp_path / "ref.png")
+        page.get_by_label("Reference image").set_input_files(str(tmp_path / "ref.png"))
     shot(page, f"new-video-{viewport}")
 
-    submit_video(page, "A paper boat sails to the moon")
+    job_id = submit_video(page, "A paper boat sails to the moon")
+    if viewport == "desktop":
+        request_facts = page.locator("section[aria-label='Request']")
+        expect(request_facts).to_contain_text("reference_image_upload_id")
+    assert job_id.startswith("job_")
     progress = progress_section(page)
     # Live updates reach the page (events applied), then the job ends at 100%.
     expect(progress).not_to_have_attribute("data-updates", "0")
