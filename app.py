@@ -154,7 +154,7 @@ def retry_job(job_id):
      reply=EventPage, query={"after": "event id cursor (Last-Event-ID wins in SSE)",
                              "wait": "0..20 seconds",
                              "stream_token": "instead of Authorization (from .../stream-token)"},
-     errors=(404, 422))
+     errors=(404, 422, 429))
 def job_events(job_id):
     req = request()
     as_sse = sse.wanted(req.headers.get("accept"))
