@@ -7,12 +7,14 @@ from chalice import Chalice, Response
 from chalicelib import (accounts, auth, health, jobs, openapi, provider_keys, sse, uploads, web,
                         webhooks)
 from chalicelib.billing import checkout, whop
-from chalicelib.models import (ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditPage, CheckoutCreate,
-                               CheckoutSession, Credentials, EventPage, Health, Job, JobCreate,
-                               JobList, Me, PlanCatalog, ProviderCatalog, ProviderKey,
-                               ProviderKeyList, ProviderKeyPut, StreamToken, TokenReply, Upload, UploadCreate,
-                               UploadForm, WebhookAck, WebhookEndpointCreate,
-                               WebhookEndpointCreated, WebhookEndpointList)
+from chalicelib.models import (Accepted, ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditPage,
+                               CheckoutCreate, CheckoutSession, Credentials, EmailVerified,
+                               EventPage, Health, Job, JobCreate, JobList, LinkToken, Me,
+                               PasswordResetConfirm, PasswordResetRequest, PlanCatalog,
+                               ProviderCatalog, ProviderKey, ProviderKeyList, ProviderKeyPut,
+                               StreamToken, TokenReply, Upload, UploadCreate, UploadForm,
+                               WebhookAck, WebhookEndpointCreate, WebhookEndpointCreated,
+                               WebhookEndpointList)
 from chalicelib.observability import http_middleware
 from chalicelib.web import ANY_CONTENT, current_request as request, doc, reply
 
@@ -45,6 +47,34 @@ def signup():
 @doc("Get an access token", body=Credentials, reply=TokenReply, auth=False, errors=(429,))
 def login():
     return reply(accounts.login(web.parse(Credentials, request()), ip()))
+
+
+@app.route("/v1/auth/verify-email", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Confirm an email address with the token of the mailed link (/verify-email?token=...)",
+     body=LinkToken, reply=EmailVerified, auth=False, errors=(400, 429))
+def verify_email():
+    return reply(accounts.verify_email(web.parse(LinkToken, request()), ip()))
+
+
+@app.route("/v1/auth/resend-verification", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Mail a new verification link to the caller's address", reply=Accepted, status=202,
+     errors=(409, 429, 503))
+def resend_verification():
+    return reply(accounts.resend_verification(caller(), ip()), 202)
+
+
+@app.route("/v1/auth/password-reset", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Mail a password reset link (always 202: says nothing about whether the account exists)",
+     body=PasswordResetRequest, reply=Accepted, status=202, auth=False, errors=(429,))
+def request_password_reset():
+    return reply(accounts.request_password_reset(web.parse(PasswordResetRequest, request()), ip()), 202)
+
+
+@app.route("/v1/auth/password-reset/confirm", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Set a new password with the token of the mailed link; earlier access tokens stop working",
+     body=PasswordResetConfirm, reply=TokenReply, auth=False, errors=(400, 429))
+def confirm_password_reset():
+    return reply(accounts.confirm_password_reset(web.parse(PasswordResetConfirm, request()), ip()))
 
 
 @app.route("/v1/me", methods=["GET"])
@@ -225,11 +255,11 @@ def list_plans():
 
 @app.route("/v1/billing/checkout", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Start a Whop checkout for a plan; send the buyer to `url`", body=CheckoutCreate,
-     reply=CheckoutSession, status=201, errors=(409, 422, 502))
+     reply=CheckoutSession, status=201, errors=(409, 422, 502))  # 409: not verified or not sold
 def create_checkout():
     principal = caller()
     body = web.parse(CheckoutCreate, request())
-    return reply(checkout.create(principal, body, web.origin(request()), ip()), 201)
+    return reply(checkout.create(principal, body, ip()), 201)
 
 
 @app.route("/v1/webhooks/whop", methods=["POST"], content_types=ANY_CONTENT)

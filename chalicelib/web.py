@@ -111,15 +111,6 @@ def client_ip(request: Request) -> str | None:
     return (request.context or {}).get("identity", {}).get("sourceIp")
 
 
-def origin(request: Request) -> str:
-    """The origin the caller reached us on (the console's, behind CloudFront or locally)."""
-    headers = request.headers
-    if headers.get("origin", "").startswith(("http://", "https://")):
-        return headers["origin"]
-    proto = headers.get("x-forwarded-proto") or "http"
-    return f"{proto}://{headers.get('host') or 'localhost'}"
-
-
 def reply(model: BaseModel | dict | None, status: int = 200,
           headers: dict[str, str] | None = None) -> Response:
     body = model.model_dump(mode="json") if isinstance(model, BaseModel) else model

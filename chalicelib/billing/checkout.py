@@ -14,7 +14,7 @@ import httpx
 
 from chalicelib import auth, secret_store
 from chalicelib.config import get_settings
-from chalicelib.db import audit
+from chalicelib.db import audit, users
 from chalicelib.errors import ApiError, Conflict, ValidationFailed
 from chalicelib.models import CheckoutCreate, CheckoutSession, PlanCatalog, PlanOffer
 
@@ -39,8 +39,7 @@ def catalog() -> PlanCatalog:
                               for p in plans])
 
 
-def create(principal: auth.Principal, body: CheckoutCreate, origin: str,
-           ip: str | None) -> CheckoutSession:
+def create(principal: auth.Principal, body: CheckoutCreate, ip: str | None) -> CheckoutSession:
     settings = get_settings()
     if body.plan not in settings.plan_table:
         raise ValidationFailed("Unknown plan", details=[{
@@ -49,11 +48,17 @@ def create(principal: auth.Principal, body: CheckoutCreate, origin: str,
     plan_id = whop_plan_id(body.plan)
     if plan_id is None:
         raise Conflict(f"The {body.plan} plan can't be bought here", code="plan_not_purchasable")
+    user = users.by_id(principal.user_id)
+    if user is None or not user["email_verified_at"]:
+        # Memberships count only for verified addresses (chalicelib.billing.whop): don't take
+        # money for a plan the account could not use yet.
+        raise Conflict("Verify your email address first: until then the account stays on free",
+                       code="email_not_verified")
     api_key = secret_store.whop_api_key()
     if not api_key:
         raise Conflict("Checkout is not configured on this server (no Whop API key)",
                        code="checkout_not_configured")
-    redirect = f"{(settings.console_url or origin).rstrip('/')}/billing?checkout=done"
+    redirect = f"{settings.public_url.rstrip('/')}/billing?checkout=done"
     request = {"plan_id": plan_id, "metadata": {"user_id": principal.user_id},
                "redirect_url": redirect}
     created = _post(f"{settings.whop_api_url.rstrip('/')}/checkout_configurations", request,
