@@ -56,7 +56,8 @@ def console(tmp_path_factory):
     with FakeWhop(api_key="whop_console_key", plans=("plan_pro", "plan_business")) as whop:
         env = {"QUEUE_NAME": os.environ["QUEUE_NAME"] + "-web", "WORKER_CONCURRENCY": "1",
                "WHOP_API_URL": whop.api_url, "WHOP_API_KEY": "whop_console_key",
-               "WHOP_PLAN_MAP": json.dumps({"plan_pro": "pro", "plan_business": "business"})}
+               "WHOP_PLAN_MAP": json.dumps({"plan_pro": "pro", "plan_business": "business"}),
+               "PUBLIC_URL": origin}  # mailed links and Whop's way back open this console
         api = launcher.spawn(launcher.api_command(port), logs / "api.log", env)
         worker = launcher.spawn(launcher.worker_command(), logs / "worker.log", env)
         try:
@@ -128,6 +129,15 @@ def sign_up(page, email: str | None = None, password: str = "a long enough passw
     page.wait_for_url(re.compile(r"/new$"))
     page.get_by_label("Prompt").wait_for()
     return email
+
+
+def verify_email(page, email: str) -> None:
+    """Open the mailed verification link (the session's SES emulator holds the mail)."""
+    from tests.mailbox import last_link
+
+    link, _ = last_link(email, "/verify-email")
+    page.goto(link)
+    page.get_by_text(f"{email} is verified").wait_for()
 
 
 def token_of(page) -> str:

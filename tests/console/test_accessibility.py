@@ -9,7 +9,9 @@ from tests.console.conftest import (JOB_TIMEOUT_MS, check_accessibility, progres
 
 
 def test_every_page_is_accessible(page):
-    for path, name in (("/login", "login"), ("/signup", "signup")):
+    for path, name in (("/login", "login"), ("/signup", "signup"),
+                       ("/forgot-password", "forgot-password"), ("/reset-password?token=x", "reset-password"),
+                       ("/verify-email?token=not-a-real-token", "verify-email")):
         page.goto(path)
         page.get_by_role("heading", level=1).wait_for()
         check_accessibility(page, name)

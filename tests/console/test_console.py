@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.console.conftest import (JOB_TIMEOUT_MS, api_client, progress_section, shot, sign_up,
-                                    submit_video, token_of)
+                                    submit_video, token_of, verify_email)
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
@@ -141,10 +141,17 @@ def test_a_401_sends_the_person_back_to_log_in_and_then_where_they_were(page):
 
 
 def test_billing_shows_plan_and_usage_and_subscribe_opens_whop_checkout(page, console):
-    sign_up(page)
+    email = sign_up(page)
     page.goto("/billing")
     expect(page.locator(".plan-name")).to_have_text("free")
     expect(page.get_by_role("progressbar", name="Videos used this period")).to_have_attribute("aria-valuenow", "0")
+    # Unverified: asked to verify first (memberships count only for verified addresses).
+    expect(page.get_by_role("region", name="Email verification")).to_be_visible()
+    expect(page.get_by_role("button", name="Upgrade to pro")).to_be_disabled()
+    verify_email(page, email)
+
+    page.goto("/billing")
+    expect(page.get_by_role("region", name="Email verification")).to_have_count(0)
     shot(page, "billing")
     with api_client(console, token_of(page)) as client:
         user_id = client.get("/v1/me").json()["id"]
@@ -155,3 +162,25 @@ def test_billing_shows_plan_and_usage_and_subscribe_opens_whop_checkout(page, co
     assert sent["plan_id"] == "plan_pro"
     assert sent["metadata"] == {"user_id": user_id}
     assert sent["redirect_url"] == f"{console.url}/billing?checkout=done"
+
+
+def test_forgotten_password_is_reset_through_the_mailed_link(page):
+    from tests.mailbox import last_link
+
+    email = sign_up(page)
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Send the link").click()
+    expect(page.get_by_role("status")).to_contain_text("reset link is on its way")
+
+    link, _ = last_link(email, "/reset-password")
+    page.goto(link)
+    page.get_by_label("New password", exact=True).fill("a brand new password")
+    page.get_by_role("button", name="Set password").click()
+    expect(page).to_have_url(re.compile(r"/jobs$"))  # logged in with the new password
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("a brand new password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/jobs$"))

@@ -11,6 +11,7 @@ import { WebhooksPage } from "./pages/Webhooks";
 import { BillingPage } from "./pages/Billing";
 import { AuditPage } from "./pages/Audit";
 import { NotFoundPage } from "./pages/NotFound";
+import { ForgotPasswordPage, ResetPasswordPage, VerifyBanner, VerifyEmailPage } from "./pages/Account";
 import type { ReactNode } from "react";
 
 const NAV: [string, string][] = [
@@ -46,7 +47,10 @@ function Frame({ children }: { children: ReactNode }) {
           </nav>
         )}
       </header>
-      <main id="main">{children}</main>
+      <main id="main">
+        {token ? <VerifyBanner /> : null}
+        {children}
+      </main>
     </>
   );
 }
@@ -61,6 +65,9 @@ export function App() {
           <Route path="/" element={<Navigate to="/jobs" replace />} />
           <Route path="/login" element={<LoginPage />} />
           <Route path="/signup" element={<SignupPage />} />
+          <Route path="/forgot-password" element={<ForgotPasswordPage />} />
+          <Route path="/reset-password" element={<ResetPasswordPage />} />
+          <Route path="/verify-email" element={<VerifyEmailPage />} />
           <Route path="/new" element={guarded(<NewVideoPage />)} />
           <Route path="/jobs" element={guarded(<JobsPage />)} />
           <Route path="/jobs/:id" element={guarded(<JobPage />)} />

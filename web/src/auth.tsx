@@ -8,6 +8,8 @@ import type { TokenReply } from "./api/types";
 
 interface Auth {
   token: string | null;
+  /** Keep the token of a reply that logs the person in (signup, login, password reset). */
+  accept: (reply: TokenReply) => void;
   login: (email: string, password: string) => Promise<void>;
   signup: (email: string, password: string) => Promise<void>;
   logout: () => void;
@@ -18,7 +20,6 @@ const AuthContext = createContext<Auth | null>(null);
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [token, setToken] = useState<string | null>(() => tokenStore.get());
   const navigate = useNavigate();
-  const location = useLocation();
   const queryClient = useQueryClient();
 
   const accept = useCallback((reply: TokenReply) => {
@@ -36,12 +37,17 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     setUnauthorizedHandler(() => {
       setToken(null);
       queryClient.clear();
-      navigate("/login", { replace: true, state: { from: location.pathname + location.search, expired: true } });
+      // Several queries may fail at once: only the first sends the person to log in.
+      const here = window.location.pathname + window.location.search;
+      if (window.location.pathname !== "/login") {
+        navigate("/login", { replace: true, state: { from: here, expired: true } });
+      }
     });
-  }, [navigate, location, queryClient]);
+  }, [navigate, queryClient]);
 
   const value = useMemo<Auth>(() => ({
     token,
+    accept,
     login: async (email, password) => accept(await api<TokenReply>("/v1/auth/login", { method: "POST", body: { email, password } })),
     signup: async (email, password) => accept(await api<TokenReply>("/v1/auth/signup", { method: "POST", body: { email, password } })),
     logout,

@@ -53,7 +53,7 @@ function CredentialsForm({ mode }: { mode: "login" | "signup" }) {
         </button>
         <p>
           {mode === "login"
-            ? <>No account yet? <Link to="/signup">Sign up</Link></>
+            ? <>No account yet? <Link to="/signup">Sign up</Link> · <Link to="/forgot-password">Forgot your password?</Link></>
             : <>Have an account? <Link to="/login">Log in</Link></>}
         </p>
       </form>

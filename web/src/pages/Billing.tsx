@@ -45,6 +45,8 @@ export function BillingPage() {
         ) : <p>No membership: you are on the free plan.</p>}
       </Section>
       <Section title="Plans">
+        {me.data.email_verified === false
+          ? <p className="notice">Verify your email address first: until then your account stays on the free plan.</p> : null}
         {plans.isLoading ? <Loading what="plans" /> : null}
         <ErrorMessage error={plans.error ?? checkout.error} />
         <ul className="plans">
@@ -56,7 +58,7 @@ export function BillingPage() {
                 <h3>{p.name}</h3>
                 <p className="small">{p.monthly_jobs} videos, up to {p.max_duration_s} s, {p.max_concurrency} at once, kept {p.retention_days} days</p>
                 {isCurrent ? <p className="muted">Your plan</p> : p.purchasable ? (
-                  <button type="button" className="primary" disabled={checkout.isPending}
+                  <button type="button" className="primary" disabled={checkout.isPending || me.data.email_verified === false}
                     onClick={() => checkout.mutate(p.name)}>{higher ? `Upgrade to ${p.name}` : `Subscribe to ${p.name}`}</button>
                 ) : <p className="muted small">Not sold online</p>}
               </li>
