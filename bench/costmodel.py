@@ -144,26 +144,32 @@ def monthly_floor(a: dict = ASSUMPTIONS, p: dict = PRICES) -> dict:
         "cheaper_alternatives_usd_per_month": alternatives}
 
 
-def task_sizes(run: dict, p: dict = PRICES) -> list[dict]:
-    """Cost per video at each Fargate size that fits the measured peak memory.
+FARGATE_MEMORY_GB = {0.5: (1, 4), 1: (2, 8), 2: (4, 16), 4: (8, 30)}  # valid (min, max) per vCPU
+EFFICIENCY = {0.5: 1.0, 1: 1.0, 2: 0.9, 4: 0.75}
 
-    x264 and the filtergraph use more than one core but not perfectly: wall time on n vCPUs is
-    modelled as cpu_s / n / efficiency(n), efficiency 1.0, 0.9, 0.75 for 1, 2, 4 vCPUs (the
-    encode's threads measured here on 2 cores give ~0.9).
+
+def task_sizes(run: dict, concurrency: int = 2, p: dict = PRICES) -> list[dict]:
+    """Cost per video at each Fargate size, with the least memory that holds `concurrency` jobs.
+
+    Memory: the measured peak of one job's tree (worker + ffmpeg + voice) per concurrent job,
+    plus 25% headroom, rounded up to a valid Fargate size. Wall time on n vCPUs is modelled as
+    cpu_s / n / efficiency(n), efficiency 1.0, 0.9, 0.75 for 1, 2, 4 vCPUs (x264 and the
+    filtergraph use more than one core, not perfectly).
     """
-    peak_gb = run["worker_peak_rss_mb"] / 1024
+    need_gb = run["worker_peak_rss_mb"] / 1024 * concurrency * 1.25
     cpu_s = job_compute_s(run)
-    sizes = [(0.5, 1), (1, 2), (2, 4), (4, 8)]
-    efficiency = {0.5: 1.0, 1: 1.0, 2: 0.9, 4: 0.75}
     out = []
-    for vcpu, gb in sizes:
-        if gb < peak_gb * 1.5:  # headroom for a second concurrent job's peaks
+    for vcpu, (low, high) in FARGATE_MEMORY_GB.items():
+        gb = max(low, math.ceil(need_gb))
+        if gb > high:
             continue
-        wall = cpu_s / vcpu / efficiency[vcpu]
+        wall = cpu_s / vcpu / EFFICIENCY[vcpu]
         for arch, vp, gp in (("x86_64", "fargate_vcpu_h", "fargate_gb_h"),
                              ("arm64", "fargate_arm_vcpu_h", "fargate_arm_gb_h")):
+            # Each of the `concurrency` jobs shares the task: the task-seconds per job are wall/c
+            # at full CPU use, i.e. cpu_s / vcpu / efficiency, whatever c is.
             usd = wall / 3600 * (vcpu * p[vp] + gb * p[gp])
-            out.append({"vcpu": vcpu, "gb": gb, "arch": arch, "job_wall_s": round(wall, 1),
+            out.append({"vcpu": vcpu, "gb": gb, "arch": arch, "job_wall_s_alone": round(wall, 1),
                         "usd_per_1000": round(usd * 1000, 3)})
     return sorted(out, key=lambda r: r["usd_per_1000"])
 
