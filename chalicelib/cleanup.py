@@ -19,7 +19,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Callable
 
-from chalicelib import keys, storage, uploads
+from chalicelib import lifecycle, redis_keys, storage, uploads
 from chalicelib.config import get_settings
 from chalicelib.db import audit
 from chalicelib.db import jobs as jobs_db
@@ -39,7 +39,7 @@ def expire_jobs(now: datetime, limit: int) -> dict[str, int]:
     counts = {"jobs_expired": 0, "job_objects_deleted": 0}
     for row in rows:
         counts["job_objects_deleted"] += storage.delete_prefix(storage.job_prefix(row["id"]))
-        counts["jobs_expired"] += jobs_db.expire(row["id"])
+        counts["jobs_expired"] += lifecycle.expire(row["id"])
     return counts
 
 
@@ -55,7 +55,7 @@ def expire_pending_uploads(now: datetime, limit: int) -> dict[str, int]:
 
 def drop_finished_streams(now: datetime, limit: int) -> dict[str, int]:
     job_ids = [row["id"] for row in jobs_db.streams_to_clear(now - FINISHED_STREAM_AGE, limit)]
-    deleted = redis().delete(*[keys.job_events(job_id) for job_id in job_ids]) if job_ids else 0
+    deleted = redis().delete(*[redis_keys.job_events(job_id) for job_id in job_ids]) if job_ids else 0
     jobs_db.streams_cleared(job_ids, now)
     return {"streams_deleted": int(deleted)}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from chalicelib import cleanup, db, keys, storage, uploads
+from chalicelib import cleanup, db, redis_keys, storage, uploads
 from chalicelib.db import audit
 from chalicelib.ids import utcnow
 from chalicelib.redis_client import client as redis
@@ -107,7 +107,7 @@ def test_progress_streams_of_jobs_finished_over_a_day_ago_are_dropped(api, user)
     counts = cleanup.run(now=now)
 
     assert counts["streams_deleted"] == 1
-    assert [bool(redis().exists(keys.job_events(i))) for i in ids] == [False, True, True]
+    assert [bool(redis().exists(redis_keys.job_events(i))) for i in ids] == [False, True, True]
     assert cleanup.run(now=now) == NOTHING
 
 
@@ -119,7 +119,7 @@ def test_stream_cleanup_is_bounded_and_resumes_where_it_stopped(api, user):
         db.execute("UPDATE jobs SET status = 'canceled', finished_at = %s WHERE id = %s",
                    (now - timedelta(days=3 - i), job_id))
     assert cleanup.run(now=now, limit=1)["streams_deleted"] == 1
-    assert [bool(redis().exists(keys.job_events(i))) for i in ids] == [False, True]
+    assert [bool(redis().exists(redis_keys.job_events(i))) for i in ids] == [False, True]
     assert cleanup.run(now=now, limit=1)["streams_deleted"] == 1
     assert cleanup.run(now=now, limit=1) == NOTHING
 
