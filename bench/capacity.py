@@ -19,8 +19,10 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from datetime import datetime
@@ -37,7 +39,6 @@ ENV = {
     "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
     "MEDIA_BUCKET": f"media-capacity-{RUN}",
     "QUEUE_NAME": f"media-capacity-{RUN}",
-    "WORK_DIR": f"/tmp/media-capacity-{RUN}",
     "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
     "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
     "RATE_LIMIT_AUTH": "100000/minute", "RATE_LIMIT_JOBS": "100000/minute",
@@ -180,10 +181,10 @@ def artifacts(job_id: str) -> dict:
 def measure(lengths: list[int], poll_every: float, out_dir: Path) -> dict:
     import httpx
 
+    from bench.meter import RedisMonitor, TreeSampler, local_ports
     from chalicelib import aws, launcher
     from chalicelib.config import get_settings
     from chalicelib.db.migrate import migrate
-    from bench.meter import RedisMonitor, TreeSampler, local_ports
 
     migrate()
     aws.client("s3").create_bucket(Bucket=get_settings().media_bucket)
@@ -194,7 +195,7 @@ def measure(lengths: list[int], poll_every: float, out_dir: Path) -> dict:
     launcher.wait_http(f"{base}/v1/health", timeout=60)
 
     def owner(client_port: int) -> str:
-        for name, proc in (("worker", worker.proc), ("api", api.proc)):
+        for name in ("worker", "api"):
             if client_port in ports.setdefault(name, set()):
                 return name
         for name, proc in (("worker", worker.proc), ("api", api.proc)):  # a new connection
@@ -306,13 +307,15 @@ def main() -> None:
     parser.add_argument("--poll-every", type=float, default=2.0, help="plain polling interval, s")
     parser.add_argument("--no-cost", action="store_true", help="counts only")
     args = parser.parse_args()
-    os.environ.update(ENV)
-    out_dir = Path(ENV["WORK_DIR"]) / "capacity"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"media-capacity-{RUN}-"))
+    os.environ.update(ENV, WORK_DIR=str(work))
+    out_dir = work / "capacity"
+    out_dir.mkdir()
     try:
         counts = measure([int(x) for x in args.lengths.split(",")], args.poll_every, out_dir)
     finally:
         cleanup()
+        shutil.rmtree(work, ignore_errors=True)
     report = {"measured": counts, "machine": {"cpus": os.cpu_count()}}
     if not args.no_cost:
         from bench import costmodel

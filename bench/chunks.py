@@ -106,7 +106,7 @@ def main() -> None:
             part = Concept(title=concept.title, hashtags=concept.hashtags,
                            scenes=[scenes[i].model_copy(update={"index": j})
                                    for j, i in enumerate(group)])
-            wall, used, result = timed(lambda: compose_video(
+            wall, used, result = timed(lambda part=part, group=group, k=k: compose_video(
                 part, [stills[i] for i in group], args.aspect, work / f"chunk-{k}",
                 narrations=[narrations[i] for i in group]))
             chunk_runs.append({"scenes": len(group), "video_s": result.duration_s,
