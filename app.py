@@ -21,19 +21,56 @@ Where the job domain lives:
 """
 from chalice import Chalice, Response
 
-from chalicelib import (accounts, auth, health, jobs, openapi, outgoing_webhooks, provider_keys,
-                        sse, uploads, web)
+from chalicelib import (
+    accounts,
+    auth,
+    health,
+    jobs,
+    openapi,
+    outgoing_webhooks,
+    provider_keys,
+    sse,
+    uploads,
+    web,
+)
 from chalicelib.billing import checkout, whop
-from chalicelib.models import (Accepted, ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditPage,
-                               CheckoutCreate, CheckoutSession, Credentials, EmailVerified,
-                               EventPage, Health, Job, JobCreate, JobList, LinkToken, Me,
-                               PasswordResetConfirm, PasswordResetRequest, PlanCatalog,
-                               ProviderCatalog, ProviderKey, ProviderKeyList, ProviderKeyPut,
-                               StreamToken, TokenReply, Upload, UploadCreate, UploadForm,
-                               WebhookAck, WebhookEndpointCreate, WebhookEndpointCreated,
-                               WebhookEndpointList)
+from chalicelib.models import (
+    Accepted,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    AuditPage,
+    CheckoutCreate,
+    CheckoutSession,
+    Credentials,
+    EmailVerified,
+    EventPage,
+    Health,
+    Job,
+    JobCreate,
+    JobList,
+    LinkToken,
+    Me,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    PlanCatalog,
+    ProviderCatalog,
+    ProviderKey,
+    ProviderKeyList,
+    ProviderKeyPut,
+    StreamToken,
+    TokenReply,
+    Upload,
+    UploadCreate,
+    UploadForm,
+    WebhookAck,
+    WebhookEndpointCreate,
+    WebhookEndpointCreated,
+    WebhookEndpointList,
+)
 from chalicelib.observability import http_middleware
-from chalicelib.web import ANY_CONTENT, current_request as request, doc, reply
+from chalicelib.web import ANY_CONTENT, doc, reply
+from chalicelib.web import current_request as request
 
 app = Chalice(app_name="media-orchestrator")
 app.register_middleware(http_middleware, "http")  # outermost: logs the final status

@@ -65,7 +65,8 @@ def first_progress(url: str, browser) -> dict:
                                    timeout=60_000)
             # performance.now() counts from the navigation's start.
             ms = page.evaluate("() => performance.now()")
-            painted = page.evaluate("() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null")
+            painted = page.evaluate(
+                "() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null")
         finally:
             context.close()
             client.post(f"/v1/jobs/{job['id']}/cancel")

@@ -40,7 +40,7 @@ def console_file(path: str) -> Path | None:
     return root / "index.html"
 
 
-def _console_or_api(handler) -> None:
+def _console_or_api(handler: local.ChaliceRequestHandler) -> None:
     found = console_file(handler.path)
     if found is None:
         return handler._generic_handle()

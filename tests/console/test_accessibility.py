@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.console.conftest import (JOB_TIMEOUT_MS, check_accessibility, progress_section, shot,
-                                    sign_up, submit_video)
+from tests.console.conftest import (
+    JOB_TIMEOUT_MS,
+    check_accessibility,
+    progress_section,
+    shot,
+    sign_up,
+    submit_video,
+)
 
 
 def test_every_page_is_accessible(page):

@@ -6,8 +6,16 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.console.conftest import (JOB_TIMEOUT_MS, api_client, progress_section, shot, sign_up,
-                                    submit_video, token_of, verify_email)
+from tests.console.conftest import (
+    JOB_TIMEOUT_MS,
+    api_client,
+    progress_section,
+    shot,
+    sign_up,
+    submit_video,
+    token_of,
+    verify_email,
+)
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
@@ -49,7 +57,10 @@ def test_sign_up_make_a_video_watch_it_reach_100_play_and_download(viewport, req
     shot(page, f"job-done-{viewport}")
 
     # The list shows it with its thumbnail.
-    page.get_by_role("link", name="Videos", exact=True).click() if viewport == "desktop" else page.goto("/jobs")
+    if viewport == "desktop":
+        page.get_by_role("link", name="Videos", exact=True).click()
+    else:
+        page.goto("/jobs")
     card = page.locator("li.job-card").first
     expect(card).to_have_attribute("data-status", "succeeded")
     page.wait_for_function("() => document.querySelector('li.job-card img')?.naturalWidth > 0")
@@ -144,7 +155,8 @@ def test_billing_shows_plan_and_usage_and_subscribe_opens_whop_checkout(page, co
     email = sign_up(page)
     page.goto("/billing")
     expect(page.locator(".plan-name")).to_have_text("free")
-    expect(page.get_by_role("progressbar", name="Videos used this period")).to_have_attribute("aria-valuenow", "0")
+    usage = page.get_by_role("progressbar", name="Videos used this period")
+    expect(usage).to_have_attribute("aria-valuenow", "0")
     # Unverified: asked to verify first (memberships count only for verified addresses).
     expect(page.get_by_role("region", name="Email verification")).to_be_visible()
     expect(page.get_by_role("button", name="Upgrade to pro")).to_be_disabled()

@@ -16,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeWhop:
-    def __init__(self, api_key: str = "whop_test_key", plans: tuple[str, ...] = ("plan_pro", "plan_business")):
+    def __init__(self, api_key: str = "whop_test_key",
+                 plans: tuple[str, ...] = ("plan_pro", "plan_business")):
         self.api_key, self.plans = api_key, set(plans)
         self.requests: list[dict] = []
         self.checkouts: dict[str, dict] = {}
@@ -47,7 +48,7 @@ class FakeWhop:
     def api_url(self) -> str:
         return f"{self.origin}/api/v1"
 
-    def __enter__(self) -> "FakeWhop":
+    def __enter__(self) -> FakeWhop:
         self._thread.start()
         return self
 
