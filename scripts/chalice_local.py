@@ -40,20 +40,20 @@ def console_file(path: str) -> Path | None:
     return root / "index.html"
 
 
-def _console_or_api(handler: local.ChaliceRequestHandler) -> None:
-    found = console_file(handler.path)
+def _console_or_api(self: local.ChaliceRequestHandler) -> None:
+    found = console_file(self.path)
     if found is None:
-        return handler._generic_handle()
+        return self._generic_handle()
     body = found.read_bytes()
     hashed = found.parent.name == "assets"  # Vite fingerprints these: cache them for good
-    handler.send_response(200)
-    handler.send_header("Content-Type", mimetypes.guess_type(found.name)[0] or "application/octet-stream")
-    handler.send_header("Content-Length", str(len(body)))
-    handler.send_header("Cache-Control", "public, max-age=31536000, immutable" if hashed else "no-cache")
-    handler.send_header("X-Content-Type-Options", "nosniff")
-    handler.end_headers()
-    if handler.command != "HEAD":
-        handler.wfile.write(body)
+    self.send_response(200)
+    self.send_header("Content-Type", mimetypes.guess_type(found.name)[0] or "application/octet-stream")
+    self.send_header("Content-Length", str(len(body)))
+    self.send_header("Cache-Control", "public, max-age=31536000, immutable" if hashed else "no-cache")
+    self.send_header("X-Content-Type-Options", "nosniff")
+    self.end_headers()
+    if self.command != "HEAD":
+        self.wfile.write(body)
 
 
 _STREAM_TOKEN = re.compile(r"(stream_token=)[^&\s]+")
