@@ -8,53 +8,14 @@ import secrets
 import signal
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from mo_client import Client
-from mo_client.cli import app
-from tests.client.test_client import PASSWORD, png
+from tests.client.conftest import MO, PASSWORD, as_json, png
 from tests.conftest import free_port
 from tests.fakes.openai_server import FakeOpenAI
-
-MO = Path(sys.executable).parent / "mo"
-
-
-@pytest.fixture
-def cli(stack, tmp_path, monkeypatch):
-    """Run `mo ...` in-process as a fresh user's terminal would: own config folder, cwd in tmp."""
-    for name in ("MO_TOKEN", "MO_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MO_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("MO_API_URL", stack.url)
-    monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0, stdin: str | None = None):
-        result = runner.invoke(app, list(args), input=stdin)
-        assert result.exit_code == code, result.output
-        assert "Traceback" not in result.output
-        return result
-    return run
-
-
-def as_json(result) -> object:
-    return json.loads(result.stdout)
-
-
-@pytest.fixture
-def signed_up(cli, stack):
-    """`mo signup`, then that user on the business plan (room for a few jobs at once)."""
-    from tests.conftest import grant_plan
-
-    email = f"cli-{secrets.token_hex(6)}@example.com"
-    cli("signup", "--email", email, "--password", PASSWORD)
-    with Client(stack.url) as mo:
-        grant_plan(mo.login(email, PASSWORD).user.id, "business")
-    return email
 
 
 def test_signup_keeps_the_token_private_and_whoami_uses_it(cli, stack, tmp_path):
@@ -158,11 +119,11 @@ def test_ctrl_c_during_make_asks_and_cancels_the_job(stack, signed_up, tmp_path)
                             stdin=subprocess.PIPE, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             text=True)
     try:
-        line = proc.stderr.readline()
-        while "submitted" not in line:
-            assert line, "mo make ended before submitting"
-            line = proc.stderr.readline()
-        job_id = line.split()[1]
+        seen = [proc.stderr.readline()]
+        while "job.queued" not in seen[-1]:  # following it now
+            assert seen[-1], f"mo make ended early: {seen}"
+            seen.append(proc.stderr.readline())
+        job_id = next(line.split()[1] for line in seen if line.startswith("submitted"))
         proc.send_signal(signal.SIGINT)
         proc.stdin.write("y\n")
         proc.stdin.close()

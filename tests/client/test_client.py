@@ -1,30 +1,18 @@
 """The Python client against the running API, route by route, with the typed errors."""
 from __future__ import annotations
 
-import io
 import secrets
 import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from chalicelib import db, launcher
 from chalicelib.billing.plans import entitlement
 from chalicelib.ids import utcnow
 from mo_client import Client, errors
 from mo_client.client import UploadRejected
+from tests.client.conftest import PASSWORD, png
 from tests.conftest import free_port
-
-PASSWORD = "correct horse battery"
-
-
-def png(path: Path) -> Path:
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 48), (200, 120, 40)).save(buffer, "PNG")
-    path.write_bytes(buffer.getvalue())
-    return path
-
 
 def test_signup_login_and_me(stack):
     email = f"client-{secrets.token_hex(6)}@example.com"

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mo_client.cli import jobs
+from mo_client.cli import batch, jobs
 from mo_client.cli.common import Json, State, emit_json, handled, out, save_credentials, state
 
 app = typer.Typer(name="mo", no_args_is_help=True, add_completion=False,
@@ -21,6 +21,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(provider_keys_app, name="provider-keys")
 app.add_typer(webhooks_app, name="webhooks")
 jobs.register(app)
+batch.register(app)
 
 
 @app.callback()

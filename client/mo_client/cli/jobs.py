@@ -31,9 +31,11 @@ def parse_assignments(pairs: list[str] | None, what: str) -> dict[str, Any]:
     return result
 
 
-def follow_with_bars(client: Client, job: Job, *, quiet: bool) -> Job:
+def follow_with_bars(client: Client, job: Job, *, quiet: bool, announce: str = "") -> Job:
     """Follow until the job ends (bars unless quiet). Ctrl-C asks whether to cancel the job."""
     try:
+        if announce:
+            err.print(announce)
         if quiet:
             return client.wait(job.id)
         with JobBars(client, job, err) as bars:
@@ -112,9 +114,9 @@ def register(app: typer.Typer) -> None:
         if detach:
             emit_json(job) if as_json else out.print(job.id)
             return
-        if not as_json:
-            err.print(f"submitted [bold]{job.id}[/bold]" + (" (already, same key)" if job.replayed else ""))
-        job = follow_with_bars(client, job, quiet=as_json)
+        announce = "" if as_json else \
+            f"submitted [bold]{job.id}[/bold]" + (" (already, same key)" if job.replayed else "")
+        job = follow_with_bars(client, job, quiet=as_json, announce=announce)
         finish(client, job, out_dir, captions=captions, as_json=as_json)
 
     @app.command("jobs")
