@@ -14,9 +14,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chalicelib import launcher  # noqa: E402
 from mo_client import Client  # noqa: E402  (the client package in client/, installed by the bring-up)
 from mo_client.models import Event  # noqa: E402
+
+from chalicelib import launcher  # noqa: E402
 
 PORT = int(os.environ.get("DEMO_PORT", "8000"))
 API = f"http://127.0.0.1:{PORT}"
@@ -58,7 +59,7 @@ def main() -> int:
             job = client.wait(job.id, on_event=Bar())
             print()
             took = time.monotonic() - started
-            if job.status != "succeeded":
+            if job.status != "succeeded" or job.outputs is None:
                 print(f"job {job.status}: {job.error}")
                 return 1
             files = client.download(job, OUT, captions=False)
@@ -68,7 +69,7 @@ def main() -> int:
             print(f"MP4 ({files.video.stat().st_size / 1e6:.1f} MB): {files.video}")
             print(f"presigned URL (valid {job.outputs.expires_at} for the media, minutes for the link):")
             print(f"  {job.outputs.video_url}")
-            print(f"from a terminal: .venv/bin/mo signup, then .venv/bin/mo make \"your prompt\" (MO_API_URL={API})")
+            print(f"from a terminal (MO_API_URL={API}): .venv/bin/mo signup; .venv/bin/mo make 'a prompt'")
             return 0
     finally:
         launcher.stop(worker.pid)

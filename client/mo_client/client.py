@@ -24,12 +24,36 @@ import httpx
 from httpx_sse import SSEError, connect_sse
 
 from mo_client import errors
-from mo_client.models import (ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditEntry,
-                              AuditPage, Credentials, Event, EventPage, Health, Job, JobCreate,
-                              JobList, Me, ProviderCatalog, ProviderKey, ProviderKeyList,
-                              ProviderKeyPut, TERMINAL_STATUSES, TokenReply, Upload, UploadCreate,
-                              UploadForm, UploadStatus, WebhookEndpoint, WebhookEndpointCreate,
-                              WebhookEndpointCreated, WebhookEndpointList)
+from mo_client.models import (
+    TERMINAL_STATUSES,
+    ApiKey,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    AuditEntry,
+    AuditPage,
+    Credentials,
+    Event,
+    EventPage,
+    Health,
+    Job,
+    JobCreate,
+    JobList,
+    Me,
+    ProviderCatalog,
+    ProviderKey,
+    ProviderKeyList,
+    ProviderKeyPut,
+    TokenReply,
+    Upload,
+    UploadCreate,
+    UploadForm,
+    UploadStatus,
+    WebhookEndpoint,
+    WebhookEndpointCreate,
+    WebhookEndpointCreated,
+    WebhookEndpointList,
+)
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 RETRY_STATUSES = frozenset({429, 503})

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from mo_client import Client
+from mo_client.cli import app
 from PIL import Image
 from typer.testing import CliRunner
 
 from chalicelib import launcher
-from mo_client import Client
-from mo_client.cli import app
 from tests.conftest import free_port, grant_plan
 
 PASSWORD = "correct horse battery"

@@ -10,14 +10,15 @@ import subprocess
 import time
 
 from mo_client import Client
+
 from tests.client.conftest import MO, PASSWORD, as_json, png
 
 
 def write_batch(folder) -> None:
     png(folder / "ref.png")
     rows = [{"prompt": "a kite with a reference image", "duration": "5", "aspect": "1:1", "image": "ref.png"}]
-    rows += [{"prompt": f"scene {n}: a lantern drifts over a lake", "duration": "5", "aspect": "1:1", "image": ""}
-             for n in range(1, 11)]
+    rows += [{"prompt": f"scene {n}: a lantern drifts over a lake", "duration": "5", "aspect": "1:1",
+              "image": ""} for n in range(1, 11)]
     rows.insert(6, {"prompt": "an impossible shape", "duration": "5", "aspect": "4:3", "image": ""})  # line 7
     with open(folder / "jobs.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["prompt", "duration", "aspect", "image"])
@@ -46,7 +47,7 @@ def test_a_batch_interrupted_and_run_again_makes_each_job_once(cli, signed_up, s
             first.kill()
         assert first.returncode == 130, stderr
         assert "Traceback" not in stderr and "run the same command again" in stderr
-        interrupted = list(csv.DictReader(open(tmp_path / "jobs.results.csv")))
+        interrupted = list(csv.DictReader((tmp_path / "jobs.results.csv").read_text().splitlines()))
         assert len(interrupted) == 12 and "interrupted" in {r["status"] for r in interrupted}
         before = {j.id for j in mo.iter_jobs()}
 
@@ -65,7 +66,7 @@ def test_a_batch_interrupted_and_run_again_makes_each_job_once(cli, signed_up, s
         image_job = next(j for j in jobs if j.id == by_line[1]["job_id"])
         assert image_job.request["inputs"]["reference_image_upload_id"].startswith("upl_")
 
-    saved = list(csv.DictReader(open(tmp_path / "jobs.results.csv")))
+    saved = list(csv.DictReader((tmp_path / "jobs.results.csv").read_text().splitlines()))
     assert [r["status"] for r in saved].count("succeeded") == 11
     journal = (tmp_path / "jobs.results.csv.journal").read_text().splitlines()
     assert len(journal) == 1  # the image went up once; the rerun reused its upload

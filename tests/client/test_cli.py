@@ -10,9 +10,8 @@ import stat
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from mo_client import Client
+
 from tests.client.conftest import MO, PASSWORD, as_json, png
 from tests.conftest import free_port
 from tests.fakes.openai_server import FakeOpenAI

@@ -3,16 +3,17 @@ from __future__ import annotations
 
 import secrets
 import time
-from pathlib import Path
 
 import pytest
+from mo_client import Client, errors
+from mo_client.client import UploadRejected
+
 from chalicelib import db, launcher
 from chalicelib.billing.plans import entitlement
 from chalicelib.ids import utcnow
-from mo_client import Client, errors
-from mo_client.client import UploadRejected
 from tests.client.conftest import PASSWORD, png
 from tests.conftest import free_port
+
 
 def test_signup_login_and_me(stack):
     email = f"client-{secrets.token_hex(6)}@example.com"
@@ -167,9 +168,9 @@ def test_health_and_the_document(stack):
 
 
 def test_an_unreachable_api_is_connection_failed():
-    with Client(f"http://127.0.0.1:{free_port()}", max_retries=1, sleep=lambda s: None) as mo:
-        with pytest.raises(errors.ConnectionFailed):
-            mo.me()
+    with (Client(f"http://127.0.0.1:{free_port()}", max_retries=1, sleep=lambda s: None) as mo,
+          pytest.raises(errors.ConnectionFailed)):
+        mo.me()
 
 
 @pytest.fixture(scope="module")

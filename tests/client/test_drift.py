@@ -17,7 +17,6 @@ from __future__ import annotations
 import typing
 
 import pytest
-
 from mo_client import models
 from mo_client.client import Client, routes
 
@@ -86,7 +85,8 @@ def test_each_client_model_matches_its_component(document, model):
         ours = kinds(mine["properties"][name], my_defs)
         if is_body:  # optional body fields are left out when None (exclude_none)
             ours = ours - {"null"} if not field.is_required() else ours
-            assert ours <= theirs, f"{model.component}.{name}: client sends {set(ours)}, API takes {set(theirs)}"
+            assert ours <= theirs, \
+                f"{model.component}.{name}: client sends {set(ours)}, API takes {set(theirs)}"
         else:
             assert theirs <= ours | {"any"} or "any" in ours, \
                 f"{model.component}.{name}: API sends {set(theirs)}, client reads {set(ours)}"

@@ -27,7 +27,8 @@ batch.register(app)
 @app.callback()
 def root(ctx: typer.Context,
          api_url: Annotated[str | None, typer.Option(
-             "--api-url", help="The API's base URL (default: MO_API_URL, else http://127.0.0.1:8000).")] = None,
+             "--api-url",
+             help="The API's base URL (default: MO_API_URL, else http://127.0.0.1:8000).")] = None,
          ) -> None:
     ctx.obj = State(api_url)
     ctx.call_on_close(ctx.obj.close)
@@ -164,8 +165,10 @@ def provider_keys_list(ctx: typer.Context, as_json: Json = False) -> None:
 @handled
 def provider_keys_set(
         ctx: typer.Context, provider: str,
-        api_key: Annotated[str | None, typer.Option("--api-key", help="Prompted for (hidden) when left out.")] = None,
-        base_url: Annotated[str | None, typer.Option("--base-url", help="An OpenAI-compatible server.")] = None,
+        api_key: Annotated[str | None, typer.Option(
+            "--api-key", help="Prompted for (hidden) when left out.")] = None,
+        base_url: Annotated[str | None, typer.Option(
+            "--base-url", help="An OpenAI-compatible server.")] = None,
         as_json: Json = False) -> None:
     """Store your key for a provider (e.g. openai)."""
     api_key = api_key or typer.prompt(f"{provider} API key", hide_input=True)
@@ -191,8 +194,9 @@ def providers(ctx: typer.Context, as_json: Json = False) -> None:
         return
     table = Table("step", "default", "providers")
     for step in catalog.items:
-        names = ", ".join(p.name + ("" if not p.needs_key else " (key stored)" if p.has_key else " (needs key)")
-                          for p in step.providers)
+        names = ", ".join(
+            p.name + ("" if not p.needs_key else " (key stored)" if p.has_key else " (needs key)")
+                              for p in step.providers)
         table.add_row(step.step, step.default, names)
     out.print(table)
 
@@ -216,7 +220,8 @@ def webhooks_list(ctx: typer.Context, as_json: Json = False) -> None:
 @handled
 def webhooks_create(ctx: typer.Context, url: str,
                     event: Annotated[list[str] | None, typer.Option(
-                        "--event", help="An event type to deliver (repeat); default: all but step.progress.")] = None,
+                        "--event",
+                        help="An event type to deliver (repeat); default: all but step.progress.")] = None,
                     as_json: Json = False) -> None:
     """Register an endpoint; its signing secret is shown only now."""
     created = state(ctx).client().create_webhook_endpoint(url, event or None)

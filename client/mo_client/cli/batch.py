@@ -24,8 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from mo_client import errors
-from mo_client.cli.common import (EXIT_FAILED, EXIT_INTERRUPTED, Json, emit_json, err, handled,
-                                  out, state)
+from mo_client.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, Json, emit_json, err, handled, out, state
 from mo_client.client import Client
 from mo_client.models import JobStatus
 
@@ -90,7 +89,7 @@ def read_lines(path: Path) -> list[Line]:
     base = path.parent
     text = path.read_text(encoding="utf-8-sig")
     if path.suffix.lower() in (".jsonl", ".ndjson") or text.lstrip().startswith("{"):
-        lines = []
+        lines: list[Line] = []
         for raw in (r for r in text.splitlines() if r.strip()):
             number = len(lines) + 1
             try:
@@ -225,14 +224,16 @@ def register(app: typer.Typer) -> None:
     @app.command("batch")
     @handled
     def batch(ctx: typer.Context,
-              file: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
-                                                   help="CSV (with a header) or JSON Lines; a column per request field.")],
+              file: Annotated[Path, typer.Argument(
+                  exists=True, dir_okay=False,
+                  help="CSV (with a header) or JSON Lines; a column per request field.")],
               concurrency: Annotated[int | None, typer.Option(
                   min=1, help="Jobs in flight at once (default: your plan's concurrency).")] = None,
               results: Annotated[Path | None, typer.Option(
                   help="Results file (default: FILE's name + .results.csv or .jsonl).")] = None,
               out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the MP4s.")] = Path("."),
-              download: Annotated[bool, typer.Option(help="Download each MP4 (else its URL is the output).")] = True,
+              download: Annotated[bool, typer.Option(
+                  help="Download each MP4 (else its URL is the output).")] = True,
               retry_failed: Annotated[bool, typer.Option(
                   "--retry-failed", help="Resume jobs an earlier run left failed or canceled.")] = False,
               as_json: Json = False) -> None:
@@ -241,17 +242,18 @@ def register(app: typer.Typer) -> None:
         client.max_retries = 8  # a batch waits out rate limits rather than failing lines
         lines = read_lines(file)
         results_path = results or default_results_path(file)
-        run = Run(client, out_dir if download else None, results_path.with_name(results_path.name + ".journal"))
+        journal = results_path.with_name(results_path.name + ".journal")
+        run = Run(client, out_dir if download else None, journal)
         run.uploads = _load_journal(run.journal)
         if run.out_dir is not None:
             run.out_dir.mkdir(parents=True, exist_ok=True)
         limit = concurrency or client.me().plan.max_concurrency
         rows = [Result(line.number, str(line.fields.get("prompt", ""))[:80]) for line in lines]
-        for line, row in zip(lines, rows):
+        for line, row in zip(lines, rows, strict=True):
             if line.problem:
                 row.status, row.error = "invalid", f"invalid_line: {line.problem}"
 
-        todo = [(line, row) for line, row in zip(lines, rows) if not line.problem]
+        todo = [(line, row) for line, row in zip(lines, rows, strict=True) if not line.problem]
         show = Progress(TextColumn("{task.fields[label]:<10}"), BarColumn(bar_width=30),
                         MofNCompleteColumn(), TextColumn("{task.fields[status]}"), console=err,
                         auto_refresh=err.is_terminal)
@@ -284,7 +286,8 @@ def register(app: typer.Typer) -> None:
         else:
             out.print(summary_table(rows))
             counts = Counter(r.status for r in rows)
-            out.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + f"; results in {results_path}")
+            tally = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+            out.print(f"{tally}; results in {results_path}")
         if interrupted:
             raise typer.Exit(EXIT_INTERRUPTED)
         if any(r.status != "succeeded" for r in rows):
@@ -296,7 +299,8 @@ def _report(show: Progress, overall: TaskID, result: Result) -> None:
     if result.status == "succeeded":
         show.console.print(f"[green]ok[/green]     line {result.line} {result.job_id} -> {result.output}")
     elif result.status != "interrupted":
-        show.console.print(f"[red]{result.status}[/red] line {result.line} {result.job_id or ''} {result.error or ''}")
+        show.console.print(f"[red]{result.status}[/red] line {result.line} "
+                           f"{result.job_id or ''} {result.error or ''}")
 
 
 def _drain(pending: set[Future[Result]]) -> None:

@@ -8,8 +8,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from mo_client.cli.common import (EXIT_FAILED, EXIT_INTERRUPTED, Json, emit_json, err, fail,
-                                  handled, out, state)
+from mo_client.cli.common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    Json,
+    emit_json,
+    err,
+    fail,
+    handled,
+    out,
+    state,
+)
 from mo_client.cli.progress import JobBars
 from mo_client.client import Client
 from mo_client.models import Job, JobStatus
@@ -72,7 +81,8 @@ def finish(client: Client, job: Job, folder: Path, *, captions: bool, as_json: b
         return
     for note in job.notes:
         out.print(f"[dim]note: {note}[/dim]")
-    out.print(f"[green]done[/green] {job.id}: {files.video}" + (f" and {files.captions}" if files.captions else ""))
+    also = f" and {files.captions}" if files.captions else ""
+    out.print(f"[green]done[/green] {job.id}: {files.video}{also}")
 
 
 def register(app: typer.Typer) -> None:
@@ -80,7 +90,8 @@ def register(app: typer.Typer) -> None:
     @handled
     def make(ctx: typer.Context,
              prompt: Annotated[str, typer.Argument(help="What the video is about.")],
-             duration: Annotated[int | None, typer.Option("--duration", "-d", help="Seconds (5..180, your plan caps it).")] = None,
+             duration: Annotated[int | None, typer.Option(
+                 "--duration", "-d", help="Seconds (5..180, your plan caps it).")] = None,
              aspect: Annotated[str | None, typer.Option("--aspect", "-a", help="9:16, 16:9 or 1:1.")] = None,
              voice: Annotated[str | None, typer.Option(help="Narration voice.")] = None,
              style: Annotated[str | None, typer.Option(help="Visual style, e.g. 'watercolor'.")] = None,
@@ -94,7 +105,8 @@ def register(app: typer.Typer) -> None:
                  "--set", help="Any other request field, KEY=VALUE (JSON values allowed; repeat).")] = None,
              out_dir: Out = Path("."),
              captions: Annotated[bool, typer.Option(help="Also download the captions (SRT).")] = True,
-             detach: Annotated[bool, typer.Option("--detach", help="Submit and exit without waiting.")] = False,
+             detach: Annotated[bool, typer.Option(
+                 "--detach", help="Submit and exit without waiting.")] = False,
              idempotency_key: Annotated[str | None, typer.Option(help="Default: a fresh one.")] = None,
              as_json: Json = False) -> None:
         """Make a video: submit, follow with live bars, download the MP4 and captions here."""
@@ -139,7 +151,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @handled
     def show(ctx: typer.Context, job_id: str,
-             follow: Annotated[bool, typer.Option("--follow", "-f", help="Follow it with live bars until it ends.")] = False,
+             follow: Annotated[bool, typer.Option(
+                 "--follow", "-f", help="Follow it with live bars until it ends.")] = False,
              as_json: Json = False) -> None:
         """One job: status, steps, error, outputs."""
         client = state(ctx).client()
@@ -173,7 +186,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @handled
     def retry(ctx: typer.Context, job_id: str,
-              follow: Annotated[bool, typer.Option("--follow", "-f", help="Follow it, then download.")] = False,
+              follow: Annotated[bool, typer.Option(
+                  "--follow", "-f", help="Follow it, then download.")] = False,
               out_dir: Out = Path("."), as_json: Json = False) -> None:
         """Resume a failed or canceled job from the step that stopped."""
         client = state(ctx).client()

@@ -60,5 +60,5 @@ class JobBars:
                 continue
             style = STEP_STYLE.get(step.status, "")
             provider = f" ({step.provider})" if step.provider else ""
-            self.progress.update(task, completed=step.progress,
-                                 status=f"[{style}]{step.status}[/{style}]{provider}" if style else step.status)
+            status = f"[{style}]{step.status}[/{style}]" if style else step.status
+            self.progress.update(task, completed=step.progress, status=status + provider)
