@@ -150,7 +150,8 @@ def retry_job(job_id):
 
 @app.route("/v1/jobs/{job_id}/events", methods=["GET"])
 @doc("Events after a cursor, long-polling up to `wait` s; SSE with Accept: text/event-stream",
-     reply=EventPage, query={"after": "event id cursor", "wait": "0..20 seconds"}, errors=(404, 422))
+     reply=EventPage, query={"after": "event id cursor", "wait": "0..20 seconds"},
+     errors=(404, 422, 429))
 def job_events(job_id):
     req = request()
     as_sse = sse.wanted(req.headers.get("accept"))

@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     rate_limit_jobs: str = "60/minute"
     rate_limit_uploads: str = "60/minute"
     login_failures_allowed: int = 5  # per account per 15 minutes, then each try waits longer
+    long_polls_per_user: int = Field(5, ge=1, description="events long-polls one user may hold open")
 
     # Uploads and cleanup (functions/cleanup.py).
     upload_expiry_s: int = Field(600, ge=60, le=3600, description="Lifetime of a presigned upload form")

@@ -7,8 +7,8 @@ import logging
 import time
 from datetime import timedelta
 
-from chalicelib import (dispatcher, keys, lifecycle, observability, progress, provider_keys, queue,
-                        ratelimit, redis_client, storage, uploads, webhooks)
+from chalicelib import (dispatcher, keys, lifecycle, longpoll, observability, progress,
+                        provider_keys, queue, ratelimit, redis_client, storage, uploads, webhooks)
 from chalicelib.auth import Principal
 from chalicelib.billing.plans import entitlement, plan_named
 from chalicelib.config import get_settings
@@ -193,6 +193,14 @@ def events(principal: Principal, job_id: str, after: str | None, wait_s: int,
     if after is not None and not progress.valid_cursor(after):
         raise ValidationFailed("Bad cursor", details=[
             {"field": "after", "message": "not an event id", "type": "cursor"}])
+    if wait_s <= 0:
+        return _gather(principal, job_id, after, 0, until_wait_ends)
+    with longpoll.slot(principal.user_id):
+        return _gather(principal, job_id, after, wait_s, until_wait_ends)
+
+
+def _gather(principal: Principal, job_id: str, after: str | None, wait_s: int,
+            until_wait_ends: bool) -> EventPage:
     deadline = time.monotonic() + wait_s
     found: list[Event] = []
     cursor = after

@@ -32,3 +32,8 @@ def provider_failures(provider: str, endpoint: str) -> str:
 def provider_open(provider: str, endpoint: str) -> str:
     """Present while the endpoint's circuit is open (skipped by every worker); TTL = cool-down."""
     return f"media:provider:{provider}:{endpoint}:open"
+
+
+def long_polls(user_id: str) -> str:
+    """The user's open events long-polls: a sorted set of slots scored by when each lapses."""
+    return f"media:longpoll:{user_id}"

@@ -48,7 +48,7 @@ def isolated_backends():
         redis.delete(keys.job_events(job_id), keys.job_cancel(job_id))
     # This session's queues: the in-process one and the e2e stack's (`{queue_name}-e2e`).
     for pattern in (f"{settings.queue_prefix}:{settings.queue_name}*", f"{keys.RATE_LIMIT_PREFIX}*",
-                    "media:login:*"):  # the test Redis db is the suite's own
+                    "media:login:*", "media:longpoll:*"):  # the test Redis db is the suite's own
         for key in redis.scan_iter(pattern, count=1000):
             redis.delete(key)
     paginator = s3.get_paginator("list_objects_v2")
