@@ -30,7 +30,7 @@ from mo_client.models import JobStatus
 
 INT_FIELDS = {"duration_s"}
 ALIASES = {"duration": "duration_s"}
-POLL_WAIT_S = 3  # a worker checks for Ctrl-C at least this often
+POLL_S = 2.0  # how often a worker looks at its job (and notices Ctrl-C at once)
 
 
 @dataclass
@@ -153,18 +153,15 @@ def process(run: Run, line: Line, result: Result, show: Progress, retry_failed: 
         result.job_id, result.status = job.id, job.status
         if retry_failed and job.status in (JobStatus.failed, JobStatus.canceled):
             job = run.client.retry(job.id)
-        status, cursor = job.status, None
-        while status in (JobStatus.queued, JobStatus.running):
-            if run.stop.is_set():
+        # Polled, not long-polled: the API holds only a few long-polls per user open at once
+        # (LONG_POLLS_PER_USER), and a batch follows up to its plan's concurrency of jobs.
+        while job.status in (JobStatus.queued, JobStatus.running):
+            show.update(task, completed=job.progress,
+                        status=f"{job.id} {job.status} {job.current_step or ''}".rstrip())
+            if run.stop.wait(POLL_S):
                 result.status = "interrupted"
                 return result
-            page = run.client.events(job.id, after=cursor, wait=POLL_WAIT_S)
-            cursor, status = page.next, page.status
-            latest = page.events[-1] if page.events else None
-            if latest is not None:
-                show.update(task, completed=latest.progress or 0,
-                            status=f"{job.id} {status} {latest.step or ''}".rstrip())
-        job = run.client.get_job(job.id)
+            job = run.client.get_job(job.id)
         result.status = job.status
         if job.status == JobStatus.succeeded:
             result.output = _save(run, job.id)
@@ -305,7 +302,7 @@ def _report(show: Progress, overall: TaskID, result: Result) -> None:
 
 def _drain(pending: set[Future[Result]]) -> None:
     """Wait for the workers to notice the stop (a few seconds); a second Ctrl-C stops waiting."""
-    deadline = time.monotonic() + POLL_WAIT_S + 30
+    deadline = time.monotonic() + 30
     try:
         while pending and time.monotonic() < deadline:
             _, pending = wait(pending, timeout=0.5)
