@@ -7,11 +7,12 @@ from chalice import Chalice, Response
 from chalicelib import (accounts, auth, health, jobs, openapi, provider_keys, sse, uploads, web,
                         webhooks)
 from chalicelib.billing import whop
-from chalicelib.models import (ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditPage, Credentials,
-                               EventPage, Health, Job, JobCreate, JobList, Me, ProviderCatalog,
-                               ProviderKey, ProviderKeyList, ProviderKeyPut, TokenReply, Upload,
-                               UploadCreate, UploadForm, WebhookAck, WebhookEndpointCreate,
-                               WebhookEndpointCreated, WebhookEndpointList)
+from chalicelib.models import (Accepted, ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditPage,
+                               Credentials, EmailVerified, EventPage, Health, Job, JobCreate,
+                               JobList, LinkToken, Me, PasswordResetConfirm, PasswordResetRequest,
+                               ProviderCatalog, ProviderKey, ProviderKeyList, ProviderKeyPut,
+                               TokenReply, Upload, UploadCreate, UploadForm, WebhookAck,
+                               WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointList)
 from chalicelib.observability import http_middleware
 from chalicelib.web import ANY_CONTENT, current_request as request, doc, reply
 
@@ -44,6 +45,34 @@ def signup():
 @doc("Get an access token", body=Credentials, reply=TokenReply, auth=False, errors=(429,))
 def login():
     return reply(accounts.login(web.parse(Credentials, request()), ip()))
+
+
+@app.route("/v1/auth/verify-email", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Confirm an email address with the token of the mailed link (/verify-email?token=...)",
+     body=LinkToken, reply=EmailVerified, auth=False, errors=(400, 429))
+def verify_email():
+    return reply(accounts.verify_email(web.parse(LinkToken, request()), ip()))
+
+
+@app.route("/v1/auth/resend-verification", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Mail a new verification link to the caller's address", reply=Accepted, status=202,
+     errors=(409, 429, 503))
+def resend_verification():
+    return reply(accounts.resend_verification(caller(), ip()), 202)
+
+
+@app.route("/v1/auth/password-reset", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Mail a password reset link (always 202: says nothing about whether the account exists)",
+     body=PasswordResetRequest, reply=Accepted, status=202, auth=False, errors=(429,))
+def request_password_reset():
+    return reply(accounts.request_password_reset(web.parse(PasswordResetRequest, request()), ip()), 202)
+
+
+@app.route("/v1/auth/password-reset/confirm", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Set a new password with the token of the mailed link; earlier access tokens stop working",
+     body=PasswordResetConfirm, reply=TokenReply, auth=False, errors=(400, 429))
+def confirm_password_reset():
+    return reply(accounts.confirm_password_reset(web.parse(PasswordResetConfirm, request()), ip()))
 
 
 @app.route("/v1/me", methods=["GET"])
