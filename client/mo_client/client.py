@@ -22,6 +22,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import httpx
 from httpx_sse import SSEError, connect_sse
+from pydantic import BaseModel
 
 from mo_client import errors
 from mo_client.models import (
@@ -57,9 +58,7 @@ from mo_client.models import (
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"
 RETRY_STATUSES = frozenset({429, 503})
-M = TypeVar("M")
-
-
+M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -170,11 +169,11 @@ class Client:
         return response
 
     def _get(self, model: type[M], path: str, **params: Any) -> M:
-        return model.model_validate(self.request("GET", path, params=params).json())  # type: ignore[attr-defined]
+        return model.model_validate(self.request("GET", path, params=params).json())
 
-    def _send(self, model: type[M], method: str, path: str, body: Any = None, **kw: Any) -> M:
-        payload = body.model_dump(mode="json", exclude_none=True) if hasattr(body, "model_dump") else body
-        return model.model_validate(self.request(method, path, json=payload, **kw).json())  # type: ignore[attr-defined]
+    def _send(self, model: type[M], method: str, path: str, body: BaseModel | None = None) -> M:
+        payload = body.model_dump(mode="json", exclude_none=True) if body is not None else None
+        return model.model_validate(self.request(method, path, json=payload).json())
 
     @staticmethod
     def _pages(fetch: Callable[[str | None], Any]) -> Iterator[Any]:
