@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from mo_client import errors
 from mo_client.models import (
     TERMINAL_STATUSES,
+    Accepted,
     ApiKey,
     ApiKeyCreate,
     ApiKeyCreated,
@@ -34,13 +35,17 @@ from mo_client.models import (
     AuditEntry,
     AuditPage,
     Credentials,
+    EmailVerified,
     Event,
     EventPage,
     Health,
     Job,
     JobCreate,
     JobList,
+    LinkToken,
     Me,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     ProviderCatalog,
     ProviderKey,
     ProviderKeyList,
@@ -197,6 +202,29 @@ class Client:
     def login(self, email: str, password: str) -> TokenReply:
         """Get an access token; the client then uses it."""
         reply = self._send(TokenReply, "POST", "/v1/auth/login", Credentials(email=email, password=password))
+        self.token = reply.access_token
+        return reply
+
+    @route("POST", "/v1/auth/verify-email", body=LinkToken)
+    def verify_email(self, token: str) -> EmailVerified:
+        """Confirm the address with the token of the mailed link (`...?token=`)."""
+        return self._send(EmailVerified, "POST", "/v1/auth/verify-email", LinkToken(token=token))
+
+    @route("POST", "/v1/auth/resend-verification")
+    def resend_verification(self) -> Accepted:
+        """Mail the caller a new verification link."""
+        return self._send(Accepted, "POST", "/v1/auth/resend-verification")
+
+    @route("POST", "/v1/auth/password-reset", body=PasswordResetRequest)
+    def request_password_reset(self, email: str) -> Accepted:
+        """Mail a reset link (answers the same whether or not the account exists)."""
+        return self._send(Accepted, "POST", "/v1/auth/password-reset", PasswordResetRequest(email=email))
+
+    @route("POST", "/v1/auth/password-reset/confirm", body=PasswordResetConfirm)
+    def confirm_password_reset(self, token: str, password: str) -> TokenReply:
+        """Set a new password with the mailed token; earlier sessions end, the client uses the new one."""
+        reply = self._send(TokenReply, "POST", "/v1/auth/password-reset/confirm",
+                           PasswordResetConfirm(token=token, password=password))
         self.token = reply.access_token
         return reply
 

@@ -75,6 +75,34 @@ class User(Model):
     id: str
     email: str
     created_at: str
+    email_verified: bool = False
+
+
+class LinkToken(Body):
+    component = "LinkToken"
+    token: str
+
+
+class PasswordResetRequest(Body):
+    component = "PasswordResetRequest"
+    email: str
+
+
+class PasswordResetConfirm(Body):
+    component = "PasswordResetConfirm"
+    token: str
+    password: str
+
+
+class Accepted(Model):
+    component = "Accepted"
+    accepted: bool = True
+    message: str
+
+
+class EmailVerified(Model):
+    component = "EmailVerified"
+    user: User
 
 
 class TokenReply(Model):
@@ -130,6 +158,7 @@ class Me(Model):
     component = "Me"
     id: str
     email: str
+    email_verified: bool = False
     plan: PlanInfo
     usage: Usage
     membership: Membership | None
@@ -424,7 +453,8 @@ class ErrorBody(Model):
 
 #: Every model the drift test checks (replies and request bodies alike).
 ALL_MODELS: tuple[type[Model] | type[Body], ...] = (
-    Credentials, User, TokenReply, PlanInfo, ProviderUsageTotal, Usage, Membership, Me,
+    Credentials, User, LinkToken, PasswordResetRequest, PasswordResetConfirm, Accepted,
+    EmailVerified, TokenReply, PlanInfo, ProviderUsageTotal, Usage, Membership, Me,
     ApiKeyCreate, ApiKey, ApiKeyCreated, ApiKeyList, ProviderKeyPut, ProviderKey, ProviderKeyList,
     ProviderOption, StepProviders, ProviderCatalog, AuditEntry, AuditPage, ProviderChoice,
     JobInputs, JobCreate, StepUsage, Step, JobError, JobOutputs, Job, JobList, Event, EventPage,

@@ -15,6 +15,7 @@ from mo_client import Client
 from tests.client.conftest import MO, PASSWORD, as_json, png
 from tests.conftest import free_port
 from tests.fakes.openai_server import FakeOpenAI
+from tests.mailbox import last_link
 
 
 def test_signup_keeps_the_token_private_and_whoami_uses_it(cli, stack, tmp_path):
@@ -32,6 +33,22 @@ def test_signup_keeps_the_token_private_and_whoami_uses_it(cli, stack, tmp_path)
     assert "not logged in" in cli("whoami", code=1).output
     cli("login", "--email", email, "--password", PASSWORD)
     assert as_json(cli("whoami", "--json"))["email"] == email
+
+
+def test_verify_and_reset_password_from_the_command_line(cli, tmp_path):
+    email = f"cli-{secrets.token_hex(6)}@example.com"
+    cli("signup", "--email", email, "--password", PASSWORD)
+    assert "unverified" in cli("whoami").output
+    _, token = last_link(email, "/verify-email")
+    assert f"Verified {email}" in cli("verify", token).output
+    assert as_json(cli("whoami", "--json"))["email_verified"] is True
+    assert as_json(cli("verify", "--resend", "--json", code=3))["error"]["code"] == "already_verified"
+
+    cli("reset-password", "--email", email)
+    _, reset = last_link(email, "/reset-password")
+    cli("reset-password", "--token", reset, stdin="another long password\nanother long password\n")
+    assert as_json(cli("whoami", "--json"))["email"] == email  # the new session was stored
+    cli("login", "--email", email, "--password", "another long password")
 
 
 def test_an_api_key_works_from_the_environment_and_from_login(cli, signed_up, monkeypatch):

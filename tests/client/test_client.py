@@ -13,6 +13,7 @@ from chalicelib.billing.plans import entitlement
 from chalicelib.ids import utcnow
 from tests.client.conftest import PASSWORD, png
 from tests.conftest import free_port
+from tests.mailbox import last_link
 
 
 def test_signup_login_and_me(stack):
@@ -34,6 +35,30 @@ def test_signup_login_and_me(stack):
 
     with Client(stack.url) as anonymous, pytest.raises(errors.Unauthorized):
         anonymous.me()
+
+
+def test_email_verification_and_password_reset(stack):
+    email = f"links-{secrets.token_hex(6)}@example.com"
+    with Client(stack.url) as mo:
+        assert mo.signup(email, PASSWORD).user.email_verified is False
+        first_token = mo.token
+        assert mo.resend_verification().accepted
+        _, token = last_link(email, "/verify-email")
+        assert mo.verify_email(token).user.email_verified and mo.me().email_verified
+        with pytest.raises(errors.BadRequest) as reused:
+            mo.verify_email(token)
+        assert reused.value.code == "invalid_link"
+        with pytest.raises(errors.Conflict):
+            mo.resend_verification()
+
+        assert mo.request_password_reset(email).accepted
+        assert mo.request_password_reset(f"nobody-{secrets.token_hex(4)}@example.com").accepted
+        _, reset = last_link(email, "/reset-password")
+        renewed = mo.confirm_password_reset(reset, "a brand new password")
+        assert mo.token == renewed.access_token and mo.me().email == email
+        assert mo.login(email, "a brand new password").user.email == email
+    with Client(stack.url, first_token) as old_session, pytest.raises(errors.Unauthorized):
+        old_session.me()  # sessions from before the reset ended
 
 
 def test_api_keys_work_until_deleted(stack, mo):

@@ -85,6 +85,42 @@ def login(ctx: typer.Context, email: Email = None, password: Password = None,
 
 @app.command()
 @handled
+def verify(ctx: typer.Context,
+           token: Annotated[str | None, typer.Argument(
+               help="The token of the mailed link (?token=...).")] = None,
+           resend: Annotated[bool, typer.Option("--resend", help="Mail me a new link instead.")] = False,
+           as_json: Json = False) -> None:
+    """Confirm your email address with the mailed link's token (or --resend the link)."""
+    st = state(ctx)
+    if resend or token is None:
+        accepted = st.client().resend_verification()
+        emit_json(accepted) if as_json else out.print(accepted.message)
+        return
+    verified = st.client(auth=False).verify_email(token)
+    emit_json(verified) if as_json else out.print(f"Verified {verified.user.email}")
+
+
+@app.command("reset-password")
+@handled
+def reset_password(ctx: typer.Context, email: Email = None,
+                   token: Annotated[str | None, typer.Option(
+                       "--token", help="The mailed link's token: set the new password now.")] = None,
+                   password: Password = None, as_json: Json = False) -> None:
+    """Mail a reset link (--email), then set a new password with its token (--token)."""
+    st = state(ctx)
+    client = st.client(auth=False)
+    if token is None:
+        accepted = client.request_password_reset(email or typer.prompt("Email"))
+        emit_json(accepted) if as_json else out.print(accepted.message)
+        return
+    password = password or typer.prompt("New password (10+ characters)", hide_input=True,
+                                        confirmation_prompt=True)
+    reply = client.confirm_password_reset(token, password)
+    _store(st, reply.access_token, reply.user.email, as_json, "New password set for")
+
+
+@app.command()
+@handled
 def logout(ctx: typer.Context, as_json: Json = False) -> None:
     """Forget the stored token for this API."""
     st = state(ctx)
@@ -101,7 +137,8 @@ def whoami(ctx: typer.Context, as_json: Json = False) -> None:
         emit_json(me)
         return
     plan, usage = me.plan, me.usage
-    out.print(f"[bold]{me.email}[/bold] ({me.id}) on the [bold]{plan.name}[/bold] plan"
+    unverified = "" if me.email_verified else " (unverified: `mo verify --resend`)"
+    out.print(f"[bold]{me.email}[/bold]{unverified} ({me.id}) on the [bold]{plan.name}[/bold] plan"
               + (f", membership {me.membership.status}" if me.membership else ""))
     out.print(f"jobs this period: {usage.jobs_used} of {plan.monthly_jobs} "
               f"({usage.period_start[:10]} to {usage.period_end[:10]}), running now: {usage.running}")
