@@ -195,8 +195,28 @@ class JobInputs(Strict):
     reference_image_upload_id: str | None = Field(None, max_length=64)
 
 
+MAX_SCRIPT_SCENES = 30
+
+
+class SceneInput(Strict):
+    """One scene of a script: the user's own line (spoken and captioned as written)."""
+    text: str = Field(min_length=1, max_length=1000, pattern=r"\S")
+    visual: str | None = Field(None, min_length=1, max_length=500,
+                               description="What the scene shows; also the stock-footage search")
+    duration_s: float | None = Field(None, ge=1, le=60, description="Default: the narration's length")
+    image_upload_id: str | None = Field(None, max_length=64,
+                                        description="Your image or short clip (an uploaded upload)")
+
+
 class JobCreate(Strict):
-    prompt: str = Field(min_length=1, max_length=2000)
+    prompt: str | None = Field(None, min_length=1, max_length=2000,
+                               description="What the video is about; or give `script` or `scenes`")
+    script: str | None = Field(None, min_length=1, max_length=20000, pattern=r"\S", description=(
+        "Your narration as plain text, split into scenes at sentence and paragraph ends"))
+    scenes: list[SceneInput] | None = Field(None, min_length=1, max_length=MAX_SCRIPT_SCENES,
+                                            description="Your scenes, in order")
+    clip_audio_volume: float | None = Field(None, ge=0, le=2, description=(
+        "Volume of your clips' own sound under the narration (1 = as recorded); default: dropped"))
     duration_s: int = Field(15, ge=5, le=180)
     aspect: Literal["9:16", "16:9", "1:1"] = "9:16"
     style: str | None = Field(None, max_length=200)
@@ -205,6 +225,10 @@ class JobCreate(Strict):
     providers: ProviderChoice | None = None
     inputs: JobInputs | None = None
     webhook_url: HttpUrl | None = None
+
+    def sources(self) -> list[str]:
+        """Which of prompt, script and scenes were given (exactly one must be)."""
+        return [name for name in ("prompt", "script", "scenes") if getattr(self, name) is not None]
 
 
 class StepUsage(BaseModel):
