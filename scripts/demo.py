@@ -78,7 +78,7 @@ def main() -> int:
             print(f"  {job.outputs.video_url}")
             print(f"from a terminal (MO_API_URL={API}): .venv/bin/mo signup; .venv/bin/mo make 'a prompt'")
             if console_built():
-                print("the web console: `make up`, then open http://127.0.0.1:8000/ (console and API on one origin)")
+                print("the web console: `make up`, then open http://127.0.0.1:8000/ (console + API, one origin)")
             return 0
     finally:
         launcher.stop(worker.pid)
