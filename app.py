@@ -1,19 +1,76 @@
 """The HTTP API (Chalice): routes only. Each parses, calls chalicelib, and shapes the reply.
 
 Contract: ../shared/API.md. Errors leave through `web.error_envelope` as `{"error": {...}}`.
+
+Every entry point, and where it starts in chalicelib:
+  API             this file -> chalicelib.jobs, accounts, uploads, outgoing_webhooks, ...
+  worker          `python -m chalicelib.worker` (ECS task, local process) -> worker.serve,
+                  pipeline.runner.run_job
+  scheduled       functions/reaper.py (every minute) -> chalicelib.reaper.reconcile
+                  functions/dispatcher.py (every minute) -> chalicelib.dispatcher.dispatch
+                  functions/cleanup.py (hourly) -> chalicelib.cleanup.run
+  operators       `python -m chalicelib.ops` (dead letters, redrive), `python -m chalicelib.db.migrate`
+
+Where the job domain lives:
+  job and step state  chalicelib.lifecycle: the only writer (submit, start, cancel, fail, retry,
+                      reopen, ...); cancel on the worker side: pipeline.runner's stop event
+  quota               chalicelib.billing.quota (reserve, refund); plans and the Whop plan
+                      mapping: chalicelib.billing.plans
+  queue               chalicelib.queue (all of BullMQ); Redis connections: chalicelib.redis_client
+  progress            chalicelib.progress (a Redis stream per job) -> GET /v1/jobs/{id}/events
 """
 from chalice import Chalice, Response
 
-from chalicelib import (accounts, auth, health, jobs, openapi, provider_keys, sse, uploads, web,
-                        webhooks)
-from chalicelib.billing import whop
-from chalicelib.models import (ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditPage, Credentials,
-                               EventPage, Health, Job, JobCreate, JobList, Me, ProviderCatalog,
-                               ProviderKey, ProviderKeyList, ProviderKeyPut, TokenReply, Upload,
-                               UploadCreate, UploadForm, WebhookAck, WebhookEndpointCreate,
-                               WebhookEndpointCreated, WebhookEndpointList)
+from chalicelib import (
+    accounts,
+    auth,
+    health,
+    jobs,
+    openapi,
+    outgoing_webhooks,
+    provider_keys,
+    sse,
+    uploads,
+    web,
+)
+from chalicelib.billing import checkout, whop
+from chalicelib.models import (
+    Accepted,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    AuditPage,
+    CheckoutCreate,
+    CheckoutSession,
+    Credentials,
+    EmailVerified,
+    EventPage,
+    Health,
+    Job,
+    JobCreate,
+    JobList,
+    LinkToken,
+    Me,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    PlanCatalog,
+    ProviderCatalog,
+    ProviderKey,
+    ProviderKeyList,
+    ProviderKeyPut,
+    StreamToken,
+    TokenReply,
+    Upload,
+    UploadCreate,
+    UploadForm,
+    WebhookAck,
+    WebhookEndpointCreate,
+    WebhookEndpointCreated,
+    WebhookEndpointList,
+)
 from chalicelib.observability import http_middleware
-from chalicelib.web import ANY_CONTENT, current_request as request, doc, reply
+from chalicelib.web import ANY_CONTENT, doc, reply
+from chalicelib.web import current_request as request
 
 app = Chalice(app_name="media-orchestrator")
 app.register_middleware(http_middleware, "http")  # outermost: logs the final status
@@ -44,6 +101,34 @@ def signup():
 @doc("Get an access token", body=Credentials, reply=TokenReply, auth=False, errors=(429,))
 def login():
     return reply(accounts.login(web.parse(Credentials, request()), ip()))
+
+
+@app.route("/v1/auth/verify-email", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Confirm an email address with the token of the mailed link (/verify-email?token=...)",
+     body=LinkToken, reply=EmailVerified, auth=False, errors=(400, 429))
+def verify_email():
+    return reply(accounts.verify_email(web.parse(LinkToken, request()), ip()))
+
+
+@app.route("/v1/auth/resend-verification", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Mail a new verification link to the caller's address", reply=Accepted, status=202,
+     errors=(409, 429, 503))
+def resend_verification():
+    return reply(accounts.resend_verification(caller(), ip()), 202)
+
+
+@app.route("/v1/auth/password-reset", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Mail a password reset link (always 202: says nothing about whether the account exists)",
+     body=PasswordResetRequest, reply=Accepted, status=202, auth=False, errors=(429,))
+def request_password_reset():
+    return reply(accounts.request_password_reset(web.parse(PasswordResetRequest, request()), ip()), 202)
+
+
+@app.route("/v1/auth/password-reset/confirm", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Set a new password with the token of the mailed link; earlier access tokens stop working",
+     body=PasswordResetConfirm, reply=TokenReply, auth=False, errors=(400, 429))
+def confirm_password_reset():
+    return reply(accounts.confirm_password_reset(web.parse(PasswordResetConfirm, request()), ip()))
 
 
 @app.route("/v1/me", methods=["GET"])
@@ -150,17 +235,30 @@ def retry_job(job_id):
 
 @app.route("/v1/jobs/{job_id}/events", methods=["GET"])
 @doc("Events after a cursor, long-polling up to `wait` s; SSE with Accept: text/event-stream",
-     reply=EventPage, query={"after": "event id cursor", "wait": "0..20 seconds"},
+     reply=EventPage, query={"after": "event id cursor (Last-Event-ID wins in SSE)",
+                             "wait": "0..20 seconds",
+                             "stream_token": "instead of Authorization (from .../stream-token)"},
      errors=(404, 422, 429))
 def job_events(job_id):
     req = request()
     as_sse = sse.wanted(req.headers.get("accept"))
-    after = web.query_str(req, "after") or (req.headers.get("last-event-id") if as_sse else None)
-    page = jobs.events(caller(), job_id, after, web.query_int(req, "wait", 0, 0, 20),
+    # An EventSource's reconnect sends Last-Event-ID with its first URL (and `after`) unchanged.
+    after = (req.headers.get("last-event-id") if as_sse else None) or web.query_str(req, "after")
+    stream_token = web.query_str(req, "stream_token")
+    principal = auth.authenticate_stream(stream_token, job_id) \
+        if stream_token and not req.headers.get("authorization") else caller()
+    page = jobs.events(principal, job_id, after, web.query_int(req, "wait", 0, 0, 20),
                        until_wait_ends=as_sse)
     if as_sse:
         return Response(body=sse.frames(page), status_code=200, headers=sse.HEADERS)
     return reply(page)
+
+
+@app.route("/v1/jobs/{job_id}/stream-token", methods=["POST"], content_types=ANY_CONTENT)
+@doc("A short-lived token for this job's events, for a browser's EventSource (no headers)",
+     reply=StreamToken, status=201, errors=(404,))
+def job_stream_token(job_id):
+    return reply(jobs.stream_token(caller(), job_id), 201)
 
 
 # ---- uploads ------------------------------------------------------------------------------
@@ -185,23 +283,39 @@ def get_upload(upload_id):
 def create_webhook_endpoint():
     principal = caller()
     body = web.parse(WebhookEndpointCreate, request())
-    return reply(webhooks.register(principal, body, ip()), 201)
+    return reply(outgoing_webhooks.register(principal, body, ip()), 201)
 
 
 @app.route("/v1/webhook-endpoints", methods=["GET"])
 @doc("List webhook endpoints", reply=WebhookEndpointList, query=LIST_QUERY, errors=(422,))
 def list_webhook_endpoints():
-    return reply(webhooks.list_endpoints(caller(), *page_args()))
+    return reply(outgoing_webhooks.list_endpoints(caller(), *page_args()))
 
 
 @app.route("/v1/webhook-endpoints/{endpoint_id}", methods=["DELETE"])
 @doc("Delete a webhook endpoint", status=204, errors=(404,))
 def delete_webhook_endpoint(endpoint_id):
-    webhooks.delete(caller(), endpoint_id, ip())
+    outgoing_webhooks.delete(caller(), endpoint_id, ip())
     return reply(None, 204)
 
 
 # ---- billing ------------------------------------------------------------------------------
+@app.route("/v1/plans", methods=["GET"])
+@doc("The plans, their limits, and which can be bought through Whop checkout", reply=PlanCatalog)
+def list_plans():
+    caller()
+    return reply(checkout.catalog())
+
+
+@app.route("/v1/billing/checkout", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Start a Whop checkout for a plan; send the buyer to `url`", body=CheckoutCreate,
+     reply=CheckoutSession, status=201, errors=(409, 422, 502))  # 409: not verified or not sold
+def create_checkout():
+    principal = caller()
+    body = web.parse(CheckoutCreate, request())
+    return reply(checkout.create(principal, body, ip()), 201)
+
+
 @app.route("/v1/webhooks/whop", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Whop webhooks (Standard Webhooks signature over the raw body)", reply=WebhookAck,
      auth=False, errors=(400, 401))

@@ -1,13 +1,15 @@
 """Video step benchmark: compose_video against a bare ffmpeg encode of the same length.
 
-    python bench/render.py [--durations 15,30,60] [--aspect 9:16] [--karaoke 30]
+    python bench/render.py [--durations 15,30,60] [--clip-durations 30] [--karaoke 30] [--aspect 9:16]
 
-Prints one JSON object. Plain cases render today's `lines` captions without music or loudness
-normalization; the `karaoke` case (30 s by default, 9:16) renders karaoke captions, looped music
-ducked under the words and -14 LUFS normalization (audio-only measuring passes included in its
-step time), reports piper's real-time factor (`narration_rtf`: synthesis seconds per second of
-speech, the model already loaded; `piper_load_s` apart), the output's measured loudness, and
-writes a frame of a karaoke caption at a word's midpoint to out/karaoke-frame.png. `prepare_s` = what the worker does before the video step: the concept,
+Prints one JSON object; `sources` says whether a case's scenes are stills or video clips.
+Plain and clip cases render today's `lines` captions without music or loudness normalization;
+the karaoke case (30 s by default) renders karaoke captions, looped music ducked under the
+words and -14 LUFS normalization (its audio-only measuring passes inside the step time),
+reports piper's real-time factor (`narration_rtf`: synthesis seconds per second of speech, the
+model already loaded; `piper_load_s` apart), the output's measured loudness, and writes a frame
+of a karaoke caption at a word's midpoint to out/karaoke-frame.png.
+`prepare_s` = what the worker does before the video step: the concept,
 then the scene images with the narration synthesized at the same time (as the image step does).
 `ratio` = video step time / bare encode time (what the filtergraph and captions cost on top of
 encoding), `realtime_factor` = video seconds per wall second of the video step, `total_s` =
@@ -92,8 +94,10 @@ def karaoke_frame(video: Path, words: Path, output: Path) -> dict:
     return {"frame_png": str(output.relative_to(ROOT)), "frame_word": word["text"], "frame_at_s": round(at, 3)}
 
 
-def run_case(duration_s: int, aspect: str, work: Path, repeat: int, karaoke: bool = False) -> dict:
-    prepare_s, _, (concept, images, narrations, rtf) = timed(lambda: _prepare(duration_s, aspect, work))
+def run_case(duration_s: int, aspect: str, work: Path, repeat: int, clips: bool = False,
+             karaoke: bool = False) -> dict:
+    prepare = _prepare_clips if clips else _prepare
+    prepare_s, _, (concept, images, narrations) = timed(lambda: prepare(duration_s, aspect, work))
     options = ({"music": music(work / "music.wav"), "music_volume": 0.35} if karaoke else PLAIN)
     steps, bares = [], []
     for attempt in range(repeat):  # interleaved, so a burst of other load hits both alike
@@ -105,11 +109,12 @@ def run_case(duration_s: int, aspect: str, work: Path, repeat: int, karaoke: boo
     info = probe(result.video)
     extra = {}
     if karaoke:
-        extra = {"audio": result.audio, **rtf,
+        extra = {"audio": result.audio, **_narration_rtf(narrations),
                  **karaoke_frame(result.video, result.words, OUT / "karaoke-frame.png")}
     return {
         "case": "karaoke+music+loudnorm" if karaoke else "plain", **extra,
         "duration_s": duration_s, "aspect": aspect, "scenes": len(concept.scenes),
+        "sources": "clips" if clips else "stills",
         "prepare_s": round(prepare_s, 3), "step_s": round(step_s, 3), "bare_encode_s": round(bare_s, 3),
         "ratio": round(step_s / bare_s, 3), "realtime_factor": round(info["duration_s"] / step_s, 3),
         "total_s": round(prepare_s + step_s, 3),
@@ -120,30 +125,54 @@ def run_case(duration_s: int, aspect: str, work: Path, repeat: int, karaoke: boo
     }
 
 
+def _prepare_clips(duration_s: int, aspect: str, work: Path):
+    """The same concept with every scene a video clip, as stock footage arrives: H.264 at the
+    output size (the smallest rendition at or above the output height), 25 fps, shorter than
+    its scene so it also loops."""
+    concept, _, narrations = _prepare(duration_s, aspect, work)
+    width, height = ASPECTS[aspect]
+    clips = []
+    for scene in concept.scenes:
+        clip = work / f"clip-{scene.index + 1:02d}.mp4"
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel",
+                        "error", "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=25",
+                        "-t", f"{max(1.0, scene.duration_s - 1):.2f}", "-c:v", "libx264", "-preset",
+                        "veryfast", "-pix_fmt", "yuv420p", str(clip)], check=True)
+        clips.append(clip)
+    return concept, clips, narrations
+
+
 def _prepare(duration_s: int, aspect: str, work: Path):
     """What the concept and image steps do before the video step: the concept, then the PNGs
     and, in a second thread, the narration WAVs (as the image step does with the offline
     providers; the worker's fallback module is not imported: it needs MySQL and Redis)."""
     concept = write_concept(PROMPT, duration_s, style="watercolor")
-    narration_mod.piper_voice()  # once per worker process; the figure is reported apart
-    load_s = narration_mod.LOAD_SECONDS[narration_mod.DEFAULT_PIPER_VOICE]
+    narration_mod.piper_voice()  # once per worker process; its load time is reported apart
 
     def speak():
         started = time.perf_counter()
         said = [synthesize(s.narration, work / f"narration-{s.index + 1:02d}.wav")
                 for s in concept.scenes]
-        return said, time.perf_counter() - started
+        _SPOKEN[id(said)] = time.perf_counter() - started
+        return said
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         spoken = pool.submit(speak)
         stills = [render_scene_image(concept, s, aspect, work / f"scene-{s.index + 1:02d}.png")
                   for s in concept.scenes]
-        narrations, speak_s = spoken.result()
-    speech_s = sum(n.duration_s for n in narrations)
-    rtf = {"piper_load_s": round(load_s, 3), "narration_s": round(speak_s, 3),
-           "speech_s": round(speech_s, 3), "narration_rtf": round(speak_s / speech_s, 3),
-           "voices": sorted({n.voice for n in narrations})}
-    return concept, stills, narrations, rtf
+        narrations = spoken.result()
+    return concept, stills, narrations
+
+
+_SPOKEN: dict[int, float] = {}  # seconds each _prepare spent speaking, by its narrations list
+
+
+def _narration_rtf(narrations) -> dict:
+    speak_s, speech_s = _SPOKEN[id(narrations)], sum(n.duration_s for n in narrations)
+    return {"piper_load_s": narration_mod.LOAD_SECONDS.get(narration_mod.DEFAULT_PIPER_VOICE),
+            "narration_s": round(speak_s, 3), "speech_s": round(speech_s, 3),
+            "narration_rtf": round(speak_s / speech_s, 3),
+            "voices": sorted({n.voice for n in narrations})}
 
 
 def main() -> None:
@@ -151,15 +180,18 @@ def main() -> None:
     parser.add_argument("--durations", default="15,30,60", help="comma-separated seconds, e.g. 15,30,60")
     parser.add_argument("--aspect", default="9:16", choices=sorted(ASPECTS))
     parser.add_argument("--repeat", type=int, default=2, help="runs per case; the fastest counts")
-    parser.add_argument("--karaoke", default="30", help="seconds of the karaoke+music+loudnorm "
-                        "case (comma-separated; empty: none)")
+    parser.add_argument("--clip-durations", default="30",
+                        help="comma-separated seconds of the cases whose scenes are all video clips")
+    parser.add_argument("--karaoke", default="30", help="comma-separated seconds of the "
+                        "karaoke+music+loudnorm cases (stills)")
     args = parser.parse_args()
     cases = []
-    plan = [(int(d), False) for d in args.durations.split(",") if d.strip()]
-    plan += [(int(d), True) for d in args.karaoke.split(",") if d.strip()]
-    for duration, karaoke in plan:
-        with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
-            cases.append(run_case(duration, args.aspect, Path(tmp), max(1, args.repeat), karaoke))
+    for clips, karaoke, durations in ((False, False, args.durations), (True, False, args.clip_durations),
+                                      (False, True, args.karaoke)):
+        for duration in (int(d) for d in durations.split(",") if d.strip()):
+            with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
+                cases.append(run_case(duration, args.aspect, Path(tmp), max(1, args.repeat), clips,
+                                      karaoke))
     print(json.dumps({"cases": cases, "cpus": os.cpu_count(), "python": platform.python_version(),
                       "encode_args": " ".join(ENCODE_ARGS)}, indent=2))
 

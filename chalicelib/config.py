@@ -6,38 +6,13 @@ from functools import cached_property, lru_cache
 from typing import Literal
 from urllib.parse import unquote, urlparse
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chalicelib.billing.plans import DEFAULT_PLANS, MB, Plan
+
 LOCAL_JWT_SECRET = "local-development-only-jwt-secret-change-me"
-
-
-class Plan(BaseModel):
-    """A plan's limits. A user's active Whop membership decides the plan; free without one."""
-    name: str
-    monthly_jobs: int = Field(ge=0)
-    max_duration_s: int = Field(ge=5)
-    max_concurrency: int = Field(ge=1)
-    retention_days: int = Field(ge=1)
-    priority: int = Field(ge=1, le=100, description="Tie-break in the queue: lower runs first "
-                                                    "(see chalicelib.lifecycle.enqueue)")
-    upload_max_bytes: int = Field(ge=1)
-    rank: int = Field(description="When a user holds several memberships, the highest rank wins")
-
-    def public(self) -> dict:
-        return self.model_dump(include={"name", "monthly_jobs", "max_duration_s",
-                                        "max_concurrency", "retention_days"})
-
-
-MB = 1024 * 1024
-DEFAULT_PLANS = {
-    "free": Plan(name="free", monthly_jobs=5, max_duration_s=30, max_concurrency=1,
-                 retention_days=7, priority=3, upload_max_bytes=10 * MB, rank=0),
-    "pro": Plan(name="pro", monthly_jobs=200, max_duration_s=120, max_concurrency=3,
-                retention_days=30, priority=2, upload_max_bytes=50 * MB, rank=1),
-    "business": Plan(name="business", monthly_jobs=2000, max_duration_s=180, max_concurrency=10,
-                     retention_days=90, priority=1, upload_max_bytes=200 * MB, rank=2),
-}
+MIN_JWT_SECRET_BYTES = 32  # HS256 keys shorter than the hash output are guessable offline
 
 
 class Settings(BaseSettings):
@@ -52,7 +27,7 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
     media_bucket: str = "media-local"
 
-    jwt_secret: SecretStr = SecretStr(LOCAL_JWT_SECRET)
+    jwt_secret: SecretStr | None = None  # local stage: LOCAL_JWT_SECRET; the worker needs none
     # In AWS, secrets come from Secrets Manager at run time (chalicelib.secrets), not through
     # environment variables anyone with read access to the function's configuration could see.
     jwt_secret_arn: str | None = None
@@ -71,20 +46,40 @@ class Settings(BaseSettings):
     reaper_grace_s: int = Field(60, ge=1)
     presign_ttl_s: int = Field(900, ge=60, le=7 * 24 * 3600)
     events_max_per_job: int = 2000
-    work_dir: str = "/tmp/media-work"
+    # B108 (/tmp): the worker's scratch root, in its own container (Fargate) or the developer's machine
+    work_dir: str = "/tmp/media-work"  # nosec B108
 
     # Billing. PLANS overrides the defaults per field, e.g. {"free": {"monthly_jobs": 10}}.
     plans: dict[str, dict] = Field(default_factory=dict)
     whop_plan_map: dict[str, str] = Field(default_factory=dict, description="Whop plan id -> our plan")
     whop_webhook_secret: SecretStr | None = None
+    # Checkout (chalicelib/billing/checkout.py): the app's Whop API key (in AWS from Secrets
+    # Manager via WHOP_API_KEY_ARN) and Whop's API root; the buyer comes back to PUBLIC_URL.
+    whop_api_key: SecretStr | None = None
+    whop_api_key_arn: str | None = None
+    whop_api_url: str = "https://api.whop.com/api/v1"
+    whop_timeout_s: float = Field(10.0, gt=0, le=30)
     kms_key_id: str = "alias/media-provider-keys"
 
     # Rate limits ("N/second|minute|hour"): per IP on auth, per user on submissions and uploads.
     rate_limit_auth: str = "20/minute"
     rate_limit_jobs: str = "60/minute"
     rate_limit_uploads: str = "60/minute"
-    login_failures_allowed: int = 5  # per account per 15 minutes, then each try waits longer
+    login_failures_allowed: int = 5  # per account and source per 15 minutes, then waits grow
     long_polls_per_user: int = Field(5, ge=1, description="events long-polls one user may hold open")
+    # Email verification and password reset (chalicelib/email_links.py): links point at the
+    # console (PUBLIC_URL + /verify-email?token=... or /reset-password?token=...), mail goes
+    # through Amazon SES from MAIL_FROM (a verified SES identity).
+    public_url: str = "http://127.0.0.1:8000"
+    mail_from: str = "no-reply@media-orchestrator.local"
+    email_verification_ttl_s: int = Field(24 * 3600, ge=300, le=7 * 24 * 3600)
+    password_reset_ttl_s: int = Field(30 * 60, ge=60, le=3600)
+    rate_limit_email: str = "5/hour"  # verification and reset mails per account (and per IP)
+    # Caps and write limits on credentials (each write is a KMS call).
+    max_api_keys_per_user: int = Field(20, ge=1)
+    max_webhook_endpoints_per_user: int = Field(10, ge=1)
+    rate_limit_credential_writes: str = "20/minute"  # per user: API keys, provider keys, endpoints
+    webhook_fanout_max: int = Field(20, ge=1, description="most endpoints one event is sent to")
 
     # Uploads and cleanup (functions/cleanup.py).
     upload_expiry_s: int = Field(600, ge=60, le=3600, description="Lifetime of a presigned upload form")
@@ -103,6 +98,10 @@ class Settings(BaseSettings):
     worker_security_group: str = ""
     local_dir: str = ""  # pid files and logs of local processes; default: <repo>/.local
     worker_idle_exit_s: float = Field(0, ge=0, description="exit after this long idle; 0 = never")
+    # With idle exit on: a worker idle this long exits early when the queue is empty and it is
+    # not the longest-lived worker (that one stays warm). 0 = off. See docs/capacity.md.
+    worker_surplus_idle_s: float = Field(30, ge=0)
+    nudge_debounce_ms: int = Field(5000, ge=0, description="at most one dispatch per this, on submit")
 
     # Providers (chalicelib/pipeline): per-step defaults, e.g. {"concept": "openai"} (a keyed
     # default applies only to users who stored that key), the OpenAI-compatible models, per-call
@@ -119,6 +118,17 @@ class Settings(BaseSettings):
     provider_breaker_failures: int = Field(3, ge=1)
     provider_breaker_window_s: int = Field(60, ge=1)
     provider_breaker_cooldown_s: int = Field(120, ge=1)
+    # The pipeline every job runs (not the user's choice): "steps" (ours: concept, image, video,
+    # upload) or "command" (a customer's orchestrator as the video step, docs/plugins.md).
+    pipeline: str = "steps"  # a registered pipeline (chalicelib/pipeline/registry.py)
+    pipeline_command: list[str] = Field(default_factory=list, description='e.g. ["python", "-m", "src.main"]')
+    pipeline_command_cwd: str = ""  # where it runs; relative to the repository
+    pipeline_command_timeout_s: float = Field(1800.0, gt=0)
+    pipeline_command_grace_s: float = Field(10.0, ge=0, description="SIGTERM, then SIGKILL after this")
+    pipeline_command_env: dict[str, str] = Field(default_factory=dict, description="extra environment")
+    # Stock footage (chalicelib/pipeline/pexels.py): each downloaded file's size cap and deadline.
+    stock_max_bytes: int = Field(100 * MB, ge=1)
+    stock_download_s: float = Field(60.0, gt=0)
 
     # DATABASE_URL gives host/port/database; with a secret ARN (RDS-managed, rotating), the user
     # and password come from the secret at connect time instead.
@@ -138,12 +148,24 @@ class Settings(BaseSettings):
             self.dispatch_mode = "local" if self.stage == "local" else "ecs"
         if self.metrics_enabled is None:
             self.metrics_enabled = self.stage != "local"
-        if self.stage != "local" and self.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET \
-                and not self.jwt_secret_arn:
-            raise ValueError("JWT_SECRET or JWT_SECRET_ARN must be set outside the local stage")
+        if self.jwt_secret is None and self.stage == "local":
+            self.jwt_secret = SecretStr(LOCAL_JWT_SECRET)
+        if self.stage != "local" and self.jwt_secret is not None:
+            value = self.jwt_secret.get_secret_value()
+            if value == LOCAL_JWT_SECRET:
+                raise ValueError("JWT_SECRET is the local development value; set a real one")
+            if len(value.encode()) < MIN_JWT_SECRET_BYTES:
+                raise ValueError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes "
+                                 "outside the local stage")
         unknown = set(self.plans) - set(DEFAULT_PLANS) | set(self.whop_plan_map.values()) - set(DEFAULT_PLANS)
         if unknown:
             raise ValueError(f"unknown plan names in PLANS / WHOP_PLAN_MAP: {sorted(unknown)}")
+        from chalicelib.pipeline import registry
+
+        if self.pipeline not in registry.pipelines():
+            raise ValueError(f"unknown PIPELINE {self.pipeline!r}; one of {sorted(registry.pipelines())}")
+        if self.pipeline == "command" and not self.pipeline_command:
+            raise ValueError("PIPELINE=command needs PIPELINE_COMMAND (a JSON list, the argv)")
         from chalicelib.pipeline.providers import unknown_providers
 
         if unknown_providers(self.default_providers):

@@ -24,20 +24,10 @@ log = logging.getLogger(__name__)
 STARTED_BY = "media-dispatcher"  # ECS startedBy tag: the tasks this dispatcher owns
 DUE_SOON_MS = 60_000
 RUN_TASK_BATCH = 10  # ECS RunTask starts at most 10 tasks per call
-DEPTH_STATES = ("waiting", "prioritized", "active")
-
-
-async def _depth() -> int:
-    q = await queue.get_queue()
-    counts = await q.getJobCounts(*DEPTH_STATES)
-    # BullMQ scores a delayed job by (due timestamp in ms) * 0x1000 + a 12-bit counter.
-    due_by = (int(time.time() * 1000) + DUE_SOON_MS + 1) * 0x1000
-    due_soon = await q.client.zcount(q.keys["delayed"], 0, due_by)
-    return sum(counts.values()) + due_soon
 
 
 def queue_depth() -> int:
-    return queue.run(_depth())
+    return queue.depth(DUE_SOON_MS)
 
 
 def desired_workers(depth: int, concurrency: int, cap: int) -> int:
@@ -79,15 +69,9 @@ def start_tasks(count: int) -> list[str]:
 
 
 # ---- local processes ----------------------------------------------------------------------------
-async def _connected_workers() -> int:
-    q = await queue.get_queue()
-    # Each worker holds two named connections; its name (host:pid) tells workers apart.
-    return len({w.get("rawname") or w.get("name") for w in await q.get_workers()})
-
-
 def running_local_workers() -> int:
-    """Workers connected to this queue (Redis CLIENT LIST), wherever they were started."""
-    return queue.run(_connected_workers())
+    """Workers connected to this queue, wherever they were started."""
+    return queue.connected_workers()
 
 
 def start_local_workers(count: int) -> list[int]:
@@ -112,17 +96,31 @@ def dispatch() -> dict[str, Any]:
     return result
 
 
+def _first_nudge_in_window(window_ms: int) -> bool:
+    """True for one caller per `window_ms` (Redis SET NX PX): a burst of 1000 submissions makes
+    one dispatch, not 1000 queued behind the dispatcher's reserved concurrency of one."""
+    if window_ms <= 0:
+        return True
+    from chalicelib import redis_client, redis_keys
+
+    return bool(redis_client.client().set(
+        redis_keys.dispatch_nudge(get_settings().queue_name), "1", nx=True, px=window_ms))
+
+
 def nudge() -> None:
     """After a submission: dispatch now instead of within the minute, if DISPATCH_ON_SUBMIT.
 
     With DISPATCHER_FUNCTION (in AWS) it invokes the dispatcher Lambda asynchronously: the API
-    request doesn't wait on ECS, and the API role needs no ECS rights. Never fails the caller:
+    request doesn't wait on ECS, and the API role needs no ECS rights. Debounced: at most one
+    dispatch per NUDGE_DEBOUNCE_MS (docs/capacity.md, section 3). Never fails the caller:
     the scheduled dispatcher catches up within the minute anyway.
     """
     settings = get_settings()
     if not settings.dispatch_on_submit:
         return
     try:
+        if not _first_nudge_in_window(settings.nudge_debounce_ms):
+            return  # a burst's first submission already asked; the run counts the whole queue
         if settings.dispatcher_function:
             from chalicelib import aws
 

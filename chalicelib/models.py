@@ -24,6 +24,16 @@ class ErrorReply(BaseModel):
 
 
 # ---- accounts -----------------------------------------------------------------------------
+def _valid_email(value: str) -> str:
+    """pydantic's EmailStr, but with email-validator loaded on first use (cold start)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"value is not a valid email address: {exc}") from None
+
+
 class Credentials(Strict):
     email: str = Field(max_length=320, json_schema_extra={"format": "email"})
     password: str = Field(min_length=10, max_length=1024)
@@ -31,19 +41,42 @@ class Credentials(Strict):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        """pydantic's EmailStr, but with email-validator loaded on first use (cold start)."""
-        from email_validator import EmailNotValidError, validate_email
-
-        try:
-            return validate_email(value, check_deliverability=False).normalized
-        except EmailNotValidError as exc:
-            raise ValueError(f"value is not a valid email address: {exc}") from None
+        return _valid_email(value)
 
 
 class User(BaseModel):
     id: str
     email: str
     created_at: str
+    email_verified: bool = Field(False, description="The owner opened the link mailed to this address")
+
+
+class LinkToken(Strict):
+    """The token of a link mailed by the API (the `token` query parameter of the link)."""
+    token: str = Field(min_length=16, max_length=200)
+
+
+class PasswordResetRequest(Strict):
+    email: str = Field(max_length=320, json_schema_extra={"format": "email"})
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return _valid_email(value)
+
+
+class PasswordResetConfirm(Strict):
+    token: str = Field(min_length=16, max_length=200)
+    password: str = Field(min_length=10, max_length=1024)
+
+
+class Accepted(BaseModel):
+    accepted: bool = True
+    message: str
+
+
+class EmailVerified(BaseModel):
+    user: User
 
 
 class TokenReply(BaseModel):
@@ -94,6 +127,8 @@ class Membership(BaseModel):
 class Me(BaseModel):
     id: str
     email: str
+    email_verified: bool = Field(False, description="Unverified accounts use the free plan; "
+                                 "memberships attach by email only once it is verified")
     plan: PlanInfo
     usage: Usage
     membership: Membership | None
@@ -162,8 +197,28 @@ class JobInputs(Strict):
         "An uploaded MP3 or WAV played under the narration: looped or trimmed, faded, ducked"))
 
 
+MAX_SCRIPT_SCENES = 30
+
+
+class SceneInput(Strict):
+    """One scene of a script: the user's own line (spoken and captioned as written)."""
+    text: str = Field(min_length=1, max_length=1000, pattern=r"\S")
+    visual: str | None = Field(None, min_length=1, max_length=500,
+                               description="What the scene shows; also the stock-footage search")
+    duration_s: float | None = Field(None, ge=1, le=60, description="Default: the narration's length")
+    image_upload_id: str | None = Field(None, max_length=64,
+                                        description="Your image or short clip (an uploaded upload)")
+
+
 class JobCreate(Strict):
-    prompt: str = Field(min_length=1, max_length=2000)
+    prompt: str | None = Field(None, min_length=1, max_length=2000,
+                               description="What the video is about; or give `script` or `scenes`")
+    script: str | None = Field(None, min_length=1, max_length=20000, pattern=r"\S", description=(
+        "Your narration as plain text, split into scenes at sentence and paragraph ends"))
+    scenes: list[SceneInput] | None = Field(None, min_length=1, max_length=MAX_SCRIPT_SCENES,
+                                            description="Your scenes, in order")
+    clip_audio_volume: float | None = Field(None, ge=0, le=2, description=(
+        "Volume of your clips' own sound under the narration (1 = as recorded); default: dropped"))
     duration_s: int = Field(15, ge=5, le=180)
     aspect: Literal["9:16", "16:9", "1:1"] = "9:16"
     style: str | None = Field(None, max_length=200)
@@ -177,6 +232,10 @@ class JobCreate(Strict):
     narration: bool = Field(True, description="false: no voice (music, if any, at full level)")
     music_volume: float = Field(0.35, ge=0.0, le=1.0, description=(
         "Music level between words, as a fraction of full level; under words it ducks 18 dB more"))
+
+    def sources(self) -> list[str]:
+        """Which of prompt, script and scenes were given (exactly one must be)."""
+        return [name for name in ("prompt", "script", "scenes") if getattr(self, name) is not None]
 
 
 class StepUsage(BaseModel):
@@ -408,3 +467,27 @@ class WebhookEndpointCreated(BaseModel):
 class WebhookEndpointList(BaseModel):
     items: list[WebhookEndpoint]
     next_cursor: str | None
+
+
+# ---- billing: plans and checkout (chalicelib/billing/checkout.py) --------------------------
+class PlanOffer(PlanInfo):
+    purchasable: bool = Field(description="Whop checkout is configured for this plan")
+
+
+class PlanCatalog(BaseModel):
+    items: list[PlanOffer]
+
+
+class CheckoutCreate(Strict):
+    plan: str = Field(min_length=1, max_length=40, description="The plan to buy, e.g. pro")
+
+
+class CheckoutSession(BaseModel):
+    id: str = Field(description="Whop's checkout configuration id")
+    plan: str
+    url: str = Field(description="Whop's purchase URL: send the buyer there")
+
+
+class StreamToken(BaseModel):
+    token: str = Field(description="Pass as ?stream_token= to this job's events endpoint")
+    expires_in: int

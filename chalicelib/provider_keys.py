@@ -1,7 +1,7 @@
 """Bring-your-own-key: users' provider API keys, sealed at rest, opened only in the worker."""
 from __future__ import annotations
 
-from chalicelib import crypto, urls
+from chalicelib import crypto, ratelimit, urls
 from chalicelib.auth import Principal
 from chalicelib.db import audit
 from chalicelib.db import provider_keys as keys_db
@@ -9,7 +9,7 @@ from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.ids import iso
 from chalicelib.models import (ProviderCatalog, ProviderKey, ProviderKeyList, ProviderKeyPut,
                                ProviderOption, StepProviders, VoiceOption)
-from chalicelib.pipeline.providers import AVAILABLE, DEFAULT_VOICE, KEYED_PROVIDERS, VOICES, defaults
+from chalicelib.pipeline import providers
 
 
 def _owner(user_id: str, provider: str) -> dict[str, str]:
@@ -17,10 +17,11 @@ def _owner(user_id: str, provider: str) -> dict[str, str]:
 
 
 def _check_provider(provider: str) -> None:
-    if provider not in KEYED_PROVIDERS:
+    keyed = providers.KEYED_PROVIDERS
+    if provider not in keyed:
         raise ValidationFailed("Unknown provider", code="unknown_provider", details=[
             {"field": "provider", "type": "unknown_provider",
-             "message": f"one of {', '.join(sorted(KEYED_PROVIDERS))}"}])
+             "message": f"one of {', '.join(sorted(keyed))}"}])
 
 
 def _public(row: dict) -> ProviderKey:
@@ -30,6 +31,7 @@ def _public(row: dict) -> ProviderKey:
 
 def put(principal: Principal, provider: str, body: ProviderKeyPut, ip: str | None) -> ProviderKey:
     _check_provider(provider)
+    ratelimit.credential_write(principal.user_id)  # each write is a KMS call
     base_url = str(body.base_url).rstrip("/") if body.base_url else None
     if base_url:
         urls.check_outbound(base_url, "base_url")
@@ -45,6 +47,7 @@ def list_keys(principal: Principal) -> ProviderKeyList:
 
 
 def delete(principal: Principal, provider: str, ip: str | None) -> None:
+    ratelimit.credential_write(principal.user_id)
     if not keys_db.delete(principal.user_id, provider):
         raise NotFound("No key stored for this provider")
     audit.record("provider_key.removed", user_id=principal.user_id, ip=ip, target=provider)
@@ -57,16 +60,15 @@ def stored(user_id: str) -> set[str]:
 
 def catalog(principal: Principal) -> ProviderCatalog:
     """Per step, the providers a job may name, and whether the caller holds each one's key."""
-    have, default = stored(principal.user_id), defaults()
+    have, default, keyed = stored(principal.user_id), providers.defaults(), providers.KEYED_PROVIDERS
     return ProviderCatalog(items=[
         StepProviders(step=step, default=default[step], providers=[
-            ProviderOption(name=name, needs_key=name in KEYED_PROVIDERS,
-                           has_key=name not in KEYED_PROVIDERS or name in have)
+            ProviderOption(name=name, needs_key=name in keyed, has_key=name not in keyed or name in have)
             for name in names])
-        for step, names in AVAILABLE.items()],
+        for step, names in providers.AVAILABLE.items()],
         voices=[VoiceOption(name=name, provider=provider, engine=engine, languages=list(languages),
-                            default=name == DEFAULT_VOICE)
-                for name, (provider, engine, languages) in VOICES.items()])
+                            default=name == providers.DEFAULT_VOICE)
+                for name, (provider, engine, languages) in providers.VOICES.items()])
 
 
 def open_key(user_id: str, provider: str) -> tuple[str, str | None] | None:

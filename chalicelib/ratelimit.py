@@ -13,7 +13,7 @@ import time
 from functools import lru_cache
 
 
-from chalicelib import keys, redis_client
+from chalicelib import redis_client, redis_keys
 from chalicelib.config import get_settings
 from chalicelib.errors import RateLimited
 
@@ -27,8 +27,9 @@ def _limiter():
     from limits.storage import RedisStorage
     from limits.strategies import SlidingWindowCounterRateLimiter
 
-    storage = RedisStorage(get_settings().redis_url, key_prefix=keys.RATE_LIMIT_PREFIX,
-                           socket_timeout=2, socket_connect_timeout=2)
+    # the one client's connection pool: the factory's timeouts
+    storage = RedisStorage(get_settings().redis_url, key_prefix=redis_keys.RATE_LIMIT_PREFIX,
+                           connection_pool=redis_client.client().connection_pool)
     return SlidingWindowCounterRateLimiter(storage)
 
 
@@ -55,39 +56,52 @@ def hit(scope: str, identity: str, rule: str) -> None:
                       headers={"Retry-After": str(retry_after)})
 
 
-def _account(email: str) -> str:
+def credential_write(user_id: str) -> None:
+    """One write of a credential (API key, provider key, webhook endpoint): one budget per user,
+    since each write costs a KMS call or a hash and they are what an attacker would churn."""
+    hit("credential_writes", user_id, get_settings().rate_limit_credential_writes)
+
+
+def address_key(email: str) -> str:
+    """A rate-limit identity for an email address that does not store the address itself."""
     return hashlib.sha256(email.encode()).hexdigest()[:32]
 
 
-def check_login_allowed(email: str) -> None:
+def _account_and_source(email: str, source: str | None) -> str:
+    """Failed logins count per account AND source address together: an attacker failing on
+    purpose locks only their own address out of that account, never its owner elsewhere."""
+    return hashlib.sha256(f"{email}\0{source or 'unknown'}".encode()).hexdigest()[:32]
+
+
+def check_login_allowed(email: str, source: str | None) -> None:
     try:
-        wait = redis_client.client().ttl(keys.login_blocked(_account(email)))
+        wait = redis_client.client().ttl(redis_keys.login_blocked(_account_and_source(email, source)))
     except redis_client.error():
         return
     if wait and wait > 0:
-        raise RateLimited("Too many failed logins for this account; try again later",
+        raise RateLimited("Too many failed logins for this account from here; try again later",
                           code="login_throttled", details={"retry_after_s": wait},
                           headers={"Retry-After": str(wait)})
 
 
-def login_failed(email: str) -> None:
+def login_failed(email: str, source: str | None) -> None:
     """After `login_failures_allowed` failures, each further one doubles the wait (1 s, 2 s, ...)."""
-    account = _account(email)
+    account = _account_and_source(email, source)
     try:
         client = redis_client.client()
         pipe = client.pipeline()
-        pipe.incr(keys.login_failures(account))
-        pipe.expire(keys.login_failures(account), FAILURE_WINDOW_S)
+        pipe.incr(redis_keys.login_failures(account))
+        pipe.expire(redis_keys.login_failures(account), FAILURE_WINDOW_S)
         failures = pipe.execute()[0]
         over = failures - get_settings().login_failures_allowed
         if over > 0:
-            client.set(keys.login_blocked(account), 1, ex=min(2 ** (over - 1), MAX_LOGIN_DELAY_S))
+            client.set(redis_keys.login_blocked(account), 1, ex=min(2 ** (over - 1), MAX_LOGIN_DELAY_S))
     except redis_client.error():
         log.warning("could not record a failed login", exc_info=True)
 
 
-def login_succeeded(email: str) -> None:
+def login_succeeded(email: str, source: str | None) -> None:
     try:
-        redis_client.client().delete(keys.login_failures(_account(email)))
+        redis_client.client().delete(redis_keys.login_failures(_account_and_source(email, source)))
     except redis_client.error():
         pass

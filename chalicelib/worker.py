@@ -17,17 +17,16 @@ import signal
 import socket
 import sys
 import threading
-import time
 
-from chalicelib import lifecycle, observability, queue, webhooks
+from chalicelib import lifecycle, observability, outgoing_webhooks, queue, redis_client
 from chalicelib.config import get_settings
-from chalicelib.db import jobs as jobs_db
 from chalicelib.pipeline import runner
 
 log = logging.getLogger("chalicelib.worker")
 
 BUSY_DELAY_MS = 2_000  # how long a job of a user at their concurrency limit waits before a retry
 WEBHOOK_CONCURRENCY = 8  # deliveries are I/O: many at once per worker
+SURPLUS_CHECK_S = 5.0  # how often an idle worker asks whether it is surplus (two Redis calls)
 RETRY_BASE_MS = 2_000
 RETRY_MAX_MS = 60_000
 
@@ -38,16 +37,16 @@ async def _keep_lease(job_id: str, owner: str, stop: threading.Event) -> None:
     lease_s = get_settings().job_lease_s
     while not stop.is_set():
         await asyncio.sleep(lease_s / 3)
-        if not await asyncio.to_thread(jobs_db.renew, job_id, owner, lease_s):
+        if not await asyncio.to_thread(lifecycle.renew_lease, job_id, owner, lease_s):
             stop.set()
 
 
 async def process(job, token) -> str:
-    from bullmq import DelayedError, UnrecoverableError
-
+    """BullMQ processor of the jobs queue: run the job's pipeline in a thread, keep its lease,
+    and map the outcome to a lifecycle transition and BullMQ's retry or give-up."""
     job_id = job.data["job_id"]
     observability.bind_job(job_id)  # this task's and its threads' log lines carry the job id
-    final_attempt = job.attemptsMade + 1 >= int(job.opts.get("attempts") or 1)
+    final_attempt = queue.is_final_attempt(job)
     stop = threading.Event()
     lease = asyncio.create_task(_keep_lease(job_id, token, stop))
     try:
@@ -55,9 +54,7 @@ async def process(job, token) -> str:
                                        get_settings().job_lease_s)
     except runner.UserBusy:
         # Per-user concurrency: wait, without spending an attempt, and let other users' jobs by.
-        delay_ms = BUSY_DELAY_MS + random.randint(0, BUSY_DELAY_MS)
-        await job.moveToDelayed(int(time.time() * 1000) + delay_ms, token)
-        raise DelayedError()
+        await queue.postpone(job, token, BUSY_DELAY_MS + random.randint(0, BUSY_DELAY_MS))
     except runner.JobGone:
         log.info("job canceled or no longer ours; dropping it", extra={"job_id": job_id})
         return "gone"
@@ -66,7 +63,7 @@ async def process(job, token) -> str:
             await asyncio.to_thread(lifecycle.retry_later, job_id, exc.code, exc.message, exc.step)
             raise  # BullMQ schedules the next attempt with backoff
         await asyncio.to_thread(lifecycle.fail, job_id, exc.code, exc.message, exc.step)
-        raise UnrecoverableError(f"{exc.code}: {exc.message}") from None
+        raise queue.final_failure(f"{exc.code}: {exc.message}") from None
     finally:
         stop.set()
         lease.cancel()
@@ -74,15 +71,14 @@ async def process(job, token) -> str:
 
 def backoff(attempts_made: int, *_args) -> int:
     """Exponential backoff with full jitter (ms): spreads the retries of jobs that failed together."""
-    base = RETRY_BASE_MS * 2 ** max(0, attempts_made - 1)
-    return random.randint(base // 2, min(base, RETRY_MAX_MS))
+    high = min(RETRY_BASE_MS * 2 ** max(0, attempts_made - 1), RETRY_MAX_MS)
+    return random.randint(high // 2, high)  # (capped first: from attempt 7 on, base // 2 > max)
 
 
 def worker_options() -> dict:
+    """BullMQ worker options of the jobs queue (the connection comes from queue.consumer)."""
     settings = get_settings()
     return {
-        "connection": settings.redis_url,
-        "prefix": settings.queue_prefix,
         "concurrency": settings.worker_concurrency,
         "lockDuration": settings.worker_lock_ms,
         "stalledInterval": settings.worker_stalled_interval_ms,
@@ -93,18 +89,17 @@ def worker_options() -> dict:
 
 
 async def serve() -> None:
-    from bullmq import Worker
-
     settings = get_settings()
-    worker = Worker(settings.queue_name, process, worker_options())
-    deliveries = Worker(queue.deliveries_queue_name(), webhooks.deliver,
-                        {**worker_options(), "concurrency": WEBHOOK_CONCURRENCY})
+    worker = queue.consumer(settings.queue_name, process, worker_options())
+    deliveries = queue.consumer(queue.deliveries_queue_name(), outgoing_webhooks.deliver,
+                                {**worker_options(), "concurrency": WEBHOOK_CONCURRENCY})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if settings.worker_idle_exit_s > 0:
-        loop.create_task(exit_when_idle(worker, settings.worker_idle_exit_s, stop))
+        loop.create_task(exit_when_idle(worker, settings.worker_idle_exit_s, stop,
+                                        settings.worker_surplus_idle_s, worker_options()["name"]))
     log.info("worker started: queue=%s concurrency=%s", settings.queue_name,
              settings.worker_concurrency)
     print("worker ready", flush=True)
@@ -113,14 +108,17 @@ async def serve() -> None:
     await asyncio.gather(worker.close(), deliveries.close())
 
 
-async def exit_when_idle(worker, idle_s: float, stop: asyncio.Event) -> None:
-    """Set `stop` once no job has run for `idle_s` (scale to zero: the dispatcher starts more).
+async def exit_when_idle(worker, idle_s: float, stop: asyncio.Event,
+                         surplus_idle_s: float = 0, name: str = "") -> None:
+    """Set `stop` once no job has run for `idle_s` (scale to zero: the dispatcher starts more),
+    or for `surplus_idle_s` when the queue is empty and this is not the longest-lived worker:
+    after a burst the surplus goes within seconds, one worker stays warm for the next job.
 
     Activity is a job held by the worker (`worker.jobs`) or one that began or ended since the
     last look (BullMQ's events), so even a job shorter than the check interval counts.
     """
     loop = asyncio.get_running_loop()
-    last_busy = loop.time()
+    last_busy = last_surplus_check = loop.time()
 
     def touch(*_args) -> None:
         nonlocal last_busy
@@ -131,8 +129,12 @@ async def exit_when_idle(worker, idle_s: float, stop: asyncio.Event) -> None:
     while not stop.is_set():
         if worker.jobs:
             touch()
-        idle_for = loop.time() - last_busy
-        if idle_for >= idle_s:
+        now = loop.time()
+        idle_for = now - last_busy
+        surplus_due = 0 < surplus_idle_s <= idle_for and now - last_surplus_check >= SURPLUS_CHECK_S
+        if surplus_due:
+            last_surplus_check = now
+        if idle_for >= idle_s or (surplus_due and await _is_surplus(name)):
             log.info("worker idle for %.0f s: exiting", idle_for)
             print("worker idle exit", flush=True)
             stop.set()
@@ -143,13 +145,23 @@ async def exit_when_idle(worker, idle_s: float, stop: asyncio.Event) -> None:
             pass
 
 
-def check() -> int:
-    import redis
+async def _is_surplus(name: str) -> bool:
+    """Nothing waits in the queue and another worker has been up longer (it stays warm)."""
+    def ask() -> bool:
+        return queue.depth(0) == 0 and queue.longest_lived_worker() not in (None, name)
 
     try:
-        redis.Redis.from_url(get_settings().redis_url, socket_connect_timeout=2).ping()
+        return await asyncio.to_thread(ask)
+    except Exception:  # Redis unreachable: keep the worker; the long idle exit still applies
+        log.warning("surplus check failed", exc_info=True)
+        return False
+
+
+def check() -> int:
+    try:
+        redis_client.client().ping()
         return 0
-    except redis.RedisError:
+    except redis_client.error():
         return 1
 
 

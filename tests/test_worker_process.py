@@ -13,7 +13,7 @@ import pytest
 from chalicelib import db, launcher, progress, queue
 from chalicelib.config import get_settings
 from chalicelib.models import EventType
-from tests.workers import wait_for_line
+from tests.workers import wait_for_line, wait_until
 
 JOB = {"prompt": "a lighthouse at dusk, waves rolling in", "duration_s": 5, "aspect": "1:1"}
 
@@ -60,6 +60,22 @@ def test_worker_without_idle_limit_keeps_running(start_worker):
     assert "worker idle exit" not in log.read_text()
 
 
+def test_surplus_idle_worker_exits_early_and_the_longest_lived_stays_warm(start_worker,
+                                                                         private_queue):
+    """After a burst, with nothing queued, a worker that is not the longest-lived one exits
+    after WORKER_SURPLUS_IDLE_S; the longest-lived keeps waiting for the next job."""
+    env = {"WORKER_IDLE_EXIT_S": "600", "WORKER_SURPLUS_IDLE_S": "1"}
+    first, first_log = start_worker(**env)
+    wait_for_line(first_log, "worker ready")
+    wait_until(lambda: max(queue.worker_ages(private_queue).values(), default=0) >= 2, 30,
+               "the first worker connected for two seconds")
+    second, second_log = start_worker(**env)
+    assert second.wait(timeout=60) == 0
+    assert "worker idle exit" in second_log.read_text()
+    assert first.poll() is None and "worker idle exit" not in first_log.read_text()
+    assert len(queue.worker_ages(private_queue)) == 1
+
+
 def _wait_for_event(job_id: str, wanted: EventType, timeout: float = 60.0) -> None:
     cursor = None
     for _ in range(int(timeout)):
@@ -70,34 +86,11 @@ def _wait_for_event(job_id: str, wanted: EventType, timeout: float = 60.0) -> No
     raise AssertionError(f"{job_id}: no {wanted.value} event within {timeout:.0f}s")
 
 
-async def _queue_named(name: str):
-    import redis.asyncio
-    from bullmq import Queue
-
-    settings = get_settings()
-    conn = redis.asyncio.from_url(settings.redis_url, **queue.redis_options())
-    return Queue(name, {"connection": conn, "prefix": settings.queue_prefix})
-
-
-async def _enqueue(name: str, job_id: str) -> None:
-    q = await _queue_named(name)
-    await q.add(queue.JOB_NAME, {"job_id": job_id}, queue.job_options(job_id))
-    await q.close()
-
-
-async def _state(name: str, job_id: str) -> str:
-    q = await _queue_named(name)
-    try:
-        return await q.getJobState(job_id)
-    finally:
-        await q.close()
-
-
 def test_sigterm_finishes_or_hands_back_the_running_job(api, user, start_worker, private_queue):
     submitted = api.call("POST", "/v1/jobs", JOB, token=user["token"])  # a real row
     assert submitted.status_code == 202, submitted.body
     job_id = submitted.json["id"]
-    queue.run(_enqueue(private_queue, job_id))
+    queue.enqueue(job_id, queue_name=private_queue)
     proc, log = start_worker(WORKER_IDLE_EXIT_S="0", WORKER_CONCURRENCY="1")
     _wait_for_event(job_id, EventType.job_started)
 
@@ -105,7 +98,7 @@ def test_sigterm_finishes_or_hands_back_the_running_job(api, user, start_worker,
     assert proc.wait(timeout=150) == 0, log.read_text()[-2000:]
 
     status = db.fetch_one("SELECT status FROM jobs WHERE id = %s", (job_id,))["status"]
-    state = queue.run(_state(private_queue, job_id))
+    state = queue.state(job_id, queue_name=private_queue)
     # Finished by this worker, or handed back for another one: never lost.
     assert status == "succeeded" or (status in ("queued", "running") and
                                       state in ("waiting", "prioritized", "active", "delayed")), \

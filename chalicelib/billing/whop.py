@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chalicelib import db, secret_store
-from chalicelib.config import get_settings
+from chalicelib.billing import plans
 from chalicelib.db import audit, users
 from chalicelib.db import billing as billing_db
 from chalicelib.errors import BadRequest, Unauthorized
@@ -75,9 +75,12 @@ def _verify(raw_body: bytes, headers: dict[str, str]) -> dict:
     from standardwebhooks.webhooks import WebhookVerificationError
 
     secret = secret_store.whop_webhook_secret()
-    if not secret:
-        log.error("WHOP_WEBHOOK_SECRET is not set: rejecting a Whop webhook")
-        raise Unauthorized("Webhook signature can't be verified", code="invalid_signature")
+    if not secret_store.is_configured(secret):
+        # An empty or placeholder secret is public knowledge: anyone could sign with it.
+        log.error("No Whop webhook secret is configured (WHOP_WEBHOOK_SECRET or its ARN is unset,"
+                  " empty or a placeholder): rejecting a Whop webhook")
+        raise Unauthorized("Whop webhooks are not configured on this deployment",
+                           code="webhook_secret_not_configured")
     verifier = Webhook(base64.b64encode(secret.encode()).decode())
     try:
         verifier.verify(raw_body, headers, json_parse=False)
@@ -97,18 +100,15 @@ def _find_user(metadata: dict | None, user: WhopRef | None) -> str | None:
     candidate = (metadata or {}).get("user_id")
     if isinstance(candidate, str) and users.by_id(candidate):
         return candidate
-    if user and user.email:
-        row = users.by_email(user.email.lower())
+    if user and user.email:  # only an address its owner proved (else: attached on verification)
+        row = users.by_verified_email(user.email.lower())
         return row["id"] if row else None
     return None
 
 
 def _apply_membership(cur, type_: str, m: WhopMembership, sent_at: datetime) -> dict:
-    table = get_settings().whop_plan_map
     whop_plan = m.plan.id if m.plan else None
-    plan = table.get(whop_plan or "", "free")
-    if whop_plan and whop_plan not in table:
-        log.warning("Whop plan %s is not in WHOP_PLAN_MAP; treating it as free", whop_plan)
+    plan = plans.plan_for_whop(whop_plan)
     active = type_ != "membership.deactivated" and (
         m.valid if m.valid is not None else m.status in VALID_STATUSES)
     before = billing_db.membership(cur, m.id)

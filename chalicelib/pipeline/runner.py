@@ -16,18 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from chalicelib import db, lifecycle, observability, progress, storage, uploads
+from chalicelib import db, lifecycle, redis_client, storage, uploads
 from chalicelib.billing.plans import entitlement
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
-from chalicelib.models import STEP_NAMES, EventType, JobStatus, StepUsage
+from chalicelib.models import STEP_NAMES, JobStatus, StepUsage
 from chalicelib.pipeline import concept as concept_mod
-from chalicelib.pipeline import fallback, images, video
+from chalicelib.pipeline import command, fallback, images, registry, scene_media, script, video
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.narration import Narration
-from chalicelib.pipeline.words import Word
 from chalicelib.pipeline.probe import probe
+from chalicelib.pipeline.words import Word
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +54,14 @@ class Context:
     job_id: str
     request: dict
     work: Path
-    owner: str                     # this attempt's lease on the job (see jobs_db.start)
+    owner: str                     # this attempt's lease on the job (see lifecycle.start)
     stop: threading.Event          # set when the job was canceled or its lease was lost
     step: str = ""
     base: int = 0                  # job progress when the current step began
     _last: tuple[int, float] = (-1, 0.0)
     concept: concept_mod.Concept | None = None
     user_id: str = ""
+    attempt: int = 1
     provider: str | None = None    # which provider made the current step's artifact
     usage: list[StepUsage] | None = None  # what the current step's providers spent
 
@@ -69,14 +70,14 @@ class Context:
         self.usage = (self.usage or []) + [result.usage]
         self.provider = self.provider or result.provider
         for note in result.notes:
-            jobs_db.add_note(self.job_id, note)
+            lifecycle.add_note(self.job_id, note)
         return result.value
 
     def task(self, **fields) -> fallback.Task:
-        return fallback.Task(request=self.request, user_id=self.user_id, **fields)
+        return fallback.Task(request=self.request, user_id=self.user_id, job_id=self.job_id, **fields)
 
     def should_stop(self) -> bool:
-        if not self.stop.is_set() and lifecycle.cancel_requested(self.job_id):
+        if not self.stop.is_set() and _cancel_flag_set(self.job_id, self.attempt):
             self.stop.set()
         return self.stop.is_set()
 
@@ -89,14 +90,25 @@ class Context:
         if not force and (step_progress <= last_value or now - last_at < 0.25):
             return
         self._last = (step_progress, now)
-        if not jobs_db.progress(self.job_id, self.step, step_progress, job_progress, self.owner):
+        if not lifecycle.report_progress(self.job_id, self.step, step_progress, job_progress,
+                                         self.owner):
             self.stop.set()
-            return
-        progress.emit(self.job_id, EventType.step_progress, step=self.step, progress=job_progress)
+
+
+def _cancel_flag_set(job_id: str, attempt: int) -> bool:
+    """The cancel flag, when Redis answers; without it the lease tells the worker (slower)."""
+    try:
+        return lifecycle.cancel_requested(job_id, attempt)
+    except redis_client.error():
+        log.warning("cancel flag unreadable; relying on the lease", extra={"job_id": job_id})
+        return False
 
 
 def _concept(ctx: Context) -> list[str]:
-    ctx.concept = ctx.outcome(fallback.run("concept", ctx.task()))
+    if script.is_script(ctx.request):  # the user's own words: no provider rewrites them
+        ctx.concept, ctx.provider = script.to_concept(ctx.request), "script"
+    else:
+        ctx.concept = ctx.outcome(fallback.run("concept", ctx.task()))
     key = storage.artifact_key(ctx.job_id, "concept", "concept.json")
     storage.put_bytes(ctx.concept.model_dump_json(indent=2).encode(), key, "application/json")
     return [key]
@@ -139,16 +151,23 @@ def _image(ctx: Context) -> list[str]:
     with ThreadPoolExecutor(max_workers=1) as pool:
         spoken = pool.submit(_off_thread, fallback.run, "narration",
                              ctx.task(concept=concept, paths=speech)) if speak else None
-        drawn = fallback.run("image", ctx.task(concept=concept, paths=stills,
-                                               reference=_reference_image(ctx),
-                                               on_progress=lambda p: ctx.report(p * 9 // 10)))
+        own = scene_media.place_all(ctx.user_id, ctx.request, ctx.request["aspect"], stills)
+        drawn = None
+        if len(own) < count:
+            drawn = fallback.run("image", ctx.task(concept=concept, paths=stills, keep=frozenset(own),
+                                                   reference=_reference_image(ctx),
+                                                   on_progress=lambda p: ctx.report(p * 9 // 10)))
         said = spoken.result() if spoken else None
-    ctx.outcome(drawn)
+    if drawn is not None:
+        ctx.outcome(drawn)
+    else:
+        ctx.provider = "yours"
+    stills = [scene_media.source_of(path) for path in stills]
     narrations: list[Narration] = ctx.outcome(said) if said else []
     if narrations:
         voices = ", ".join(dict.fromkeys(n.voice for n in narrations))
         timings = ", ".join(dict.fromkeys(n.timing for n in narrations))
-        jobs_db.add_note(ctx.job_id, f"narration: spoken by {voices}; word timings: {timings}")
+        lifecycle.add_note(ctx.job_id, f"narration: spoken by {voices}; word timings: {timings}")
     manifest = [{"file": n.path.name, "duration_s": n.duration_s, "silent": n.silent,
                  "voice": n.voice, "timing": n.timing,
                  "words": [[w.text, w.start, w.end] for w in n.words]} for n in narrations]
@@ -200,19 +219,23 @@ def _video(ctx: Context, image_keys: list[str]) -> list[str]:
     render_dir = ctx.work / "render"
     shutil.rmtree(render_dir, ignore_errors=True)  # never reuse a half-done attempt's files
     render_dir.mkdir(parents=True)
-    stills = _fetched(ctx, [k for k in image_keys if k.endswith(".png")])
+    stills = _fetched(ctx, scene_media.scene_keys(image_keys))
+    narrations = _narrations(ctx, image_keys)
+    if narrations is not None:  # a script's scenes last as long as their narration takes
+        concept = script.timed(concept, ctx.request, [n.duration_s for n in narrations])
     started = time.monotonic()
     request = ctx.request
     result = video.compose_video(concept, stills, request["aspect"], render_dir,
                                  voice=request.get("voice"),
                                  language=request.get("language", "en"),
-                                 narrations=_narrations(ctx, image_keys),
+                                 narrations=narrations,
                                  on_progress=ctx.report, should_cancel=ctx.should_stop,
+                                 clip_audio_volume=request.get("clip_audio_volume"),
                                  caption_style=request.get("caption_style", "karaoke"),
                                  speak=request.get("narration", True), music=_music(ctx),
                                  music_volume=request.get("music_volume", 0.35))
     if result.silent_narration:
-        jobs_db.add_note(ctx.job_id, SILENT_NOTE)
+        lifecycle.add_note(ctx.job_id, SILENT_NOTE)
     ctx.provider = "offline"
     ctx.usage = [StepUsage(purpose="video", provider="offline", model="ffmpeg",
                            bytes=result.video.stat().st_size, wall_s=round(time.monotonic() - started, 3))]
@@ -250,6 +273,60 @@ def _outputs(keys: list[str]) -> dict:
     return outputs
 
 
+def _command_video(ctx: Context, done: dict[str, list[str]]) -> list[str]:
+    """The `command` pipeline's video step: the configured orchestrator makes video.mp4 (see
+    chalicelib/pipeline/command.py); a thumbnail and captions are made when it left none."""
+    settings = get_settings()
+    work, render_dir = ctx.work / "command", ctx.work / "render"
+    for folder in (work, render_dir):  # never reuse a half-done attempt's files
+        shutil.rmtree(folder, ignore_errors=True)
+    render_dir.mkdir(parents=True)
+    width, height = images.ASPECTS[ctx.request["aspect"]]
+    spec = {"job_id": ctx.job_id, "attempt": ctx.attempt, "request": ctx.request,
+            "work_dir": str(work), "width": width, "height": height, "fps": video.FPS}
+    config = command.CommandConfig(
+        argv=settings.pipeline_command, timeout_s=settings.pipeline_command_timeout_s,
+        cwd=(launcher_root() / settings.pipeline_command_cwd).resolve(),
+        grace_s=settings.pipeline_command_grace_s, env=settings.pipeline_command_env)
+    last_message: list[str | None] = [None]
+
+    def on_progress(value: int | None, message: str | None) -> None:
+        if value is not None:
+            ctx.report(value)
+        if message and message != last_message[0]:
+            last_message[0] = message
+            lifecycle.step_message(ctx.job_id, ctx.step, message,
+                                   ctx.base + WEIGHTS[ctx.step] * max(0, ctx._last[0]) // 100)
+
+    started = time.monotonic()
+    try:
+        made = command.run(config, spec, work, on_progress, ctx.should_stop)
+    except command.CommandCanceled:
+        raise video.RenderCanceled() from None
+    outputs = {"video.mp4": render_dir / "video.mp4", "thumbnail.jpg": render_dir / "thumbnail.jpg",
+               "captions.srt": render_dir / "captions.srt"}
+    shutil.move(made, outputs["video.mp4"])
+    for name in ("thumbnail.jpg", "captions.srt"):
+        if (work / name).is_file():
+            shutil.move(work / name, outputs[name])
+    if not outputs["thumbnail.jpg"].exists():
+        frame = video.first_frame(outputs["video.mp4"], work / "first-frame.png", (width, height))
+        video.write_thumbnail(frame, outputs["thumbnail.jpg"])
+    if not outputs["captions.srt"].exists():
+        outputs["captions.srt"].write_text("", encoding="utf-8")
+    ctx.provider = "command"
+    ctx.usage = [StepUsage(purpose="video", provider="command", model=" ".join(config.argv)[:100],
+                           bytes=outputs["video.mp4"].stat().st_size,
+                           wall_s=round(time.monotonic() - started, 3))]
+    return [storage.put_file(path, storage.artifact_key(ctx.job_id, "video", name))
+            for name, path in outputs.items()]
+
+
+def launcher_root() -> Path:
+    """The repository: relative settings paths (the command's folder) start here."""
+    return Path(__file__).resolve().parent.parent.parent
+
+
 def _checkpoint_ok(step_row: dict) -> bool:
     artifacts = step_row.get("artifacts") or []
     return step_row["status"] == "succeeded" and bool(artifacts) and all(map(storage.exists, artifacts))
@@ -259,6 +336,14 @@ STEPS: dict[str, Callable[[Context, dict[str, list[str]]], list[str]]] = {
     "concept": lambda ctx, done: _concept(ctx),
     "image": lambda ctx, done: _image(ctx),
     "video": lambda ctx, done: _video(ctx, done["image"]),
+    "upload": lambda ctx, done: _upload(ctx, done["video"]),
+}
+# A customer's orchestrator as the video step; our upload publishes what it made. None: the
+# pipeline has no such step (it is marked skipped).
+COMMAND_STEPS: dict[str, Callable[[Context, dict[str, list[str]]], list[str]] | None] = {
+    "concept": None,
+    "image": None,
+    "video": _command_video,
     "upload": lambda ctx, done: _upload(ctx, done["video"]),
 }
 
@@ -272,17 +357,16 @@ def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str
     if row is None or row["status"] not in (JobStatus.queued.value, JobStatus.running.value):
         return row["status"] if row else "missing"
     plan = entitlement(row["user_id"], utcnow()).plan
-    outcome = jobs_db.start(job_id, row["user_id"], plan.max_concurrency, owner, lease_s)
+    outcome = lifecycle.start(job_id, row["user_id"], plan.max_concurrency, owner, lease_s)
     if outcome == "busy":
         raise UserBusy(job_id)
     if outcome == "gone":
         raise JobGone(job_id)
-    progress.emit(job_id, EventType.job_started, progress=row["progress"],
-                  message=f"attempt {row['attempt']}")
     # Scratch space of this attempt only: another attempt (even on this host) never shares it,
     # and it goes when the attempt ends, whatever the outcome (checkpoints live in S3).
     ctx = Context(job_id=job_id, request=row["request"], owner=owner, stop=stop,
-                  work=Path(get_settings().work_dir) / f"{job_id}-{owner[:12]}", user_id=row["user_id"])
+                  work=Path(get_settings().work_dir) / f"{job_id}-{owner[:12]}", user_id=row["user_id"],
+                  attempt=row["attempt"])
     ctx.work.mkdir(parents=True, exist_ok=True)
     try:
         return _run_steps(ctx)
@@ -294,19 +378,22 @@ def _run_steps(ctx: Context) -> str:
     job_id, owner = ctx.job_id, ctx.owner
     done: dict[str, list[str]] = {}
     steps = {s["name"]: s for s in jobs_db.steps_of([job_id])[job_id]}
+    pipeline = registry.pipelines()[get_settings().pipeline].step_functions()
     for name in STEP_NAMES:
         ctx.step = name
-        if _checkpoint_ok(steps[name]):
-            done[name] = steps[name]["artifacts"]
+        if _checkpoint_ok(steps[name]) or pipeline[name] is None:
+            if pipeline[name] is None and steps[name]["status"] != "skipped" and \
+                    not jobs_db.step_skipped(job_id, name, owner):
+                raise JobGone(job_id)
+            done[name] = steps[name]["artifacts"] or []
             ctx.base += WEIGHTS[name]
             continue
-        if ctx.should_stop() or not jobs_db.step_started(job_id, name, owner):
+        if ctx.should_stop() or not lifecycle.step_started(job_id, name, owner, ctx.base):
             raise JobGone(job_id)
-        progress.emit(job_id, EventType.step_started, step=name, progress=ctx.base)
         ctx._last, ctx.provider, ctx.usage = (-1, 0.0), None, None
         started = time.monotonic()
         try:
-            done[name] = STEPS[name](ctx, done)
+            done[name] = pipeline[name](ctx, done)
         except video.RenderCanceled:
             raise JobGone(job_id) from None
         except StepError as exc:
@@ -320,22 +407,16 @@ def _run_steps(ctx: Context) -> str:
             _step_failed(ctx, err)
             raise err from exc
         ctx.report(100, force=True)
-        if not jobs_db.step_finished(job_id, name, "succeeded", owner, artifacts=done[name],
-                                     provider=ctx.provider, usage=ctx.usage):
+        if not lifecycle.step_succeeded(job_id, name, owner, artifacts=done[name],
+                                        provider=ctx.provider, usage=ctx.usage,
+                                        job_progress=ctx.base + WEIGHTS[name],
+                                        took_s=time.monotonic() - started):
             raise JobGone(job_id)
-        observability.metric_step_duration(name, time.monotonic() - started)
-        progress.emit(job_id, EventType.step_succeeded, step=name, progress=ctx.base + WEIGHTS[name],
-                      message=f"{time.monotonic() - started:.1f}s")
         ctx.base += WEIGHTS[name]
-    if not jobs_db.succeed(job_id, _outputs(done["upload"]), owner):
+    if not lifecycle.succeed(job_id, _outputs(done["upload"]), owner):
         raise JobGone(job_id)
-    progress.emit(job_id, EventType.job_succeeded, progress=100, message="Video ready")
-    observability.metric_job_finished("succeeded")
     return JobStatus.succeeded.value
 
 
 def _step_failed(ctx: Context, exc: StepError) -> None:
-    if jobs_db.step_finished(ctx.job_id, ctx.step, "failed", ctx.owner, error_code=exc.code,
-                             error_message=exc.message):
-        progress.emit(ctx.job_id, EventType.step_failed, step=ctx.step,
-                      message=f"{exc.code}: {exc.message}")
+    lifecycle.step_failed(ctx.job_id, ctx.step, ctx.owner, exc.code, exc.message)

@@ -85,6 +85,14 @@ def narration_chain(k: int, input_index: int, place: Placement) -> str:
     return f"[{input_index}:a]{','.join(filters)}[a{k}]"
 
 
+def clip_audio_chain(k: int, input_index: int, scene_s: float, volume: float) -> str:
+    """Clip k's own sound at `volume`, cut to its scene, mixed under narration k -> [am{k}]."""
+    return (f"[{input_index}:a]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=mono,"
+            f"volume={volume:.3f},atrim=end={scene_s:.4f},asetpts=PTS-STARTPTS,"
+            f"apad=whole_dur={scene_s:.4f}[ca{k}];"
+            f"[a{k}][ca{k}]amix=inputs=2:duration=first:normalize=0[am{k}]")
+
+
 def speech_spans(words: list[Word]) -> list[tuple[float, float]]:
     """Stretches of speech: words joined across gaps shorter than DUCK_HOLD_GAP_S."""
     spans: list[list[float]] = []
@@ -140,16 +148,23 @@ def normalize_filter(gain_db: float) -> str:
 
 def audio_parts(first_input: int, places: list[Placement], music_input: int | None,
                 music_volume: float, words: list[Word], total: float,
-                loudness: dict | None | bool) -> tuple[list[str], str]:
+                loudness: dict | None | bool,
+                clips: dict[int, tuple[int, float, float]] | None = None) -> tuple[list[str], str]:
     """Filtergraph parts making the finished audio, and its output label.
     Inputs: one narration WAV per place from `first_input`, then the music (if any).
     `loudness`: {"gain_db"} to normalize, None to measure the mix (pass one), with "measure"
-    in it to normalize and measure (checking pass), False for neither."""
+    in it to normalize and measure (checking pass), False for neither. `clips`: scene ->
+    (input index, scene seconds, volume) of video clips whose own sound plays under the line
+    (only with narration)."""
     n = len(places)
     channels = "stereo" if music_input is not None else "mono"
     parts = [narration_chain(k, first_input + k, p) for k, p in enumerate(places)]
+    labels = [f"a{k}" for k in range(n)]
+    for k, (index, scene_s, volume) in sorted((clips or {}).items()):
+        parts.append(clip_audio_chain(k, index, scene_s, volume))
+        labels[k] = f"am{k}"
     if n:
-        parts.append("".join(f"[a{k}]" for k in range(n)) + f"concat=n={n}:v=0:a=1,"
+        parts.append("".join(f"[{label}]" for label in labels) + f"concat=n={n}:v=0:a=1,"
                      f"{SPEECH_COMPRESSOR},aformat=channel_layouts={channels}[speech]")
     if music_input is not None:
         gain = music_volume if n else 1.0

@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -30,6 +30,7 @@ from chalicelib.pipeline.captions import build_srt, render_caption
 from chalicelib.pipeline.concept import Concept
 from chalicelib.pipeline.images import ASPECTS
 from chalicelib.pipeline.narration import Narration, synthesize
+from chalicelib.pipeline.probe import probe
 from chalicelib.pipeline.words import Word
 
 FPS = 30
@@ -42,6 +43,7 @@ ENCODE_ARGS = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt
 POLL_S = 0.2  # how often should_cancel is polled while ffmpeg runs
 TIMEOUT_BASE_S, TIMEOUT_PER_VIDEO_S = 120, 20  # this machine renders ~2.8 video s per second
 THUMB_WIDTH = 540
+CLIP_SUFFIXES = (".mp4", ".mov")
 
 
 class RenderCanceled(Exception):
@@ -71,6 +73,7 @@ class AudioPlan:
     music_volume: float = 0.35
     words: list[Word] | None = None
     loudness: dict | None | bool = False
+    clips: dict[int, tuple[Path, float]] = field(default_factory=dict)  # scene -> (clip, volume)
 
 
 @dataclass
@@ -121,15 +124,19 @@ def _repeat(label: str, frames: int, first_frame: int) -> str:
     return f"[{label}]loop=loop={frames - 1}:size=1:start=0,setpts=(N+{first_frame})/{FPS}/TB"
 
 
-def _scene_chains(k: int, n: int, size: tuple[int, int], timeline: _Timeline) -> list[str]:
+def _scene_chains(k: int, n: int, size: tuple[int, int], timeline: _Timeline,
+                  clip: bool = False) -> list[str]:
     """Scene k's frames [b{k}]. Scene k-1's zoom continues for the crossfade as a tail that
     fades out over scene k's first frames. Only the still is shared between the branches:
     every zoomed frame is new and writable, so the overlays never copy a whole frame."""
     last = k == n - 1
     length = (timeline.frames[k] + (0 if last else timeline.crossfade)) / FPS
-    parts = [_still(k, size, 1 if last else 2),
-             f"{_repeat(f's{k}_0', timeline.frames[k], 0)},{_zoom(k, size, length)}[m{k}]"]
-    if not last:
+    if clip:
+        parts = clip_chains(k, size, timeline.frames[k], 0 if last else timeline.crossfade)
+    else:
+        parts = [_still(k, size, 1 if last else 2),
+                 f"{_repeat(f's{k}_0', timeline.frames[k], 0)},{_zoom(k, size, length)}[m{k}]"]
+    if not last and not clip:
         fade = timeline.crossfade / FPS
         parts.append(f"{_repeat(f's{k}_1', timeline.crossfade, timeline.frames[k])},"
                      f"{_zoom(k, size, length)},setpts=PTS-STARTPTS,format=yuva420p,"
@@ -141,23 +148,57 @@ def _scene_chains(k: int, n: int, size: tuple[int, int], timeline: _Timeline) ->
     return parts
 
 
+def is_clip(path: Path) -> bool:
+    """A scene's source is a video clip (the user's, or stock footage), not a still."""
+    return path.suffix.lower() in CLIP_SUFFIXES
+
+
+def scene_input_args(path: Path) -> list[str]:
+    """A still is one frame at the output rate; a clip loops for as long as its scene needs."""
+    if is_clip(path):  # mov: the demuxer of MP4 and QuickTime alike
+        return ffmpeg_inputs.file_input(path, "mov", "-stream_loop", "-1")
+    return ffmpeg_inputs.file_input(path, "png_pipe", "-framerate", str(FPS))
+
+
+def clip_chains(k: int, size: tuple[int, int], frames: int, crossfade: int) -> list[str]:
+    """Clip k as scene k: at the output rate, cover-scaled and centre-cropped to the frame, in
+    yuv420p, cut (or looped, see scene_input_args) to its `frames` as [m{k}], and when another
+    scene follows, the next `crossfade` frames of the clip as the fading tail [f{k}]. No zoom:
+    the clip moves by itself."""
+    width, height = size
+    chain = (f"[{k}:v]fps={FPS},scale={width}:{height}:force_original_aspect_ratio=increase:"
+             f"flags={ZOOM_SCALER},crop={width}:{height},setsar=1,format=yuv420p,"
+             f"trim=end_frame={frames + crossfade},setpts=N/{FPS}/TB")
+    if not crossfade:
+        return [f"{chain}[m{k}]"]
+    fade = crossfade / FPS
+    return [f"{chain},split=2[v{k}_0][v{k}_1]",
+            f"[v{k}_0]trim=end_frame={frames}[m{k}]",
+            f"[v{k}_1]trim=start_frame={frames},setpts=PTS-STARTPTS,format=yuva420p,"
+            f"fade=t=out:st=0:d={fade:.4f}:alpha=1[f{k}]"]
+
+
 def build_command(images: list[Path], captions: list[tuple[Path, int, int]],
                   narrations: list[Narration], durations: list[float], size: tuple[int, int],
-                  output: Path, audio: AudioPlan | None = None,
+                  output: Path, clip_audio: dict[int, float] | None = None,
+                  audio: AudioPlan | None = None,
                   subtitles: Path | None = None) -> tuple[list[str], _Timeline]:
-    """The ffmpeg argv. Inputs: the stills, the caption PNGs, the narration WAVs, the music.
-    `subtitles`: an ASS file burned in (karaoke captions) after the caption overlays."""
+    """The ffmpeg argv. Inputs: the scenes (stills or clips), the caption PNGs, the narration
+    WAVs, the music. `clip_audio`: scene index -> volume of that clip's own sound (only clips
+    that have one). `subtitles`: an ASS file burned in (karaoke captions) after the overlays."""
     n = len(images)
     timeline = plan_timeline(durations)
     argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel", "error",
             "-nostats", "-progress", "pipe:1"]
-    for path in images:  # stills and captions are PNGs we wrote, narrations WAVs (pinned)
-        argv += ffmpeg_inputs.file_input(path, "png_pipe", "-framerate", str(FPS))
+    for path in images:  # stills are PNGs we wrote, clips MP4 or QuickTime (pinned)
+        argv += scene_input_args(path)
     for path, _, _ in captions:
         argv += ffmpeg_inputs.file_input(path, "png_pipe")
     audio = audio or AudioPlan(places=placements(timeline, narrations))
+    if clip_audio and not audio.clips:
+        audio.clips = {k: (images[k], volume) for k, volume in clip_audio.items()}
     argv += audio_input_args(narrations, audio)
-    graph = [part for k in range(n) for part in _scene_chains(k, n, size, timeline)]
+    graph = [part for k in range(n) for part in _scene_chains(k, n, size, timeline, is_clip(images[k]))]
     graph.append("".join(f"[b{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0[c]")
     last, first_caption = "c", n
     width, height = size
@@ -170,7 +211,9 @@ def build_command(images: list[Path], captions: list[tuple[Path, int, int]],
     if subtitles is not None:
         graph.append(f"[{last}]{karaoke.ass_filter(subtitles)}[subs]")
         last = "subs"
-    parts, audio_label = audio_graph(first_caption + len(captions), narrations, audio, timeline.total)
+    # clips' own sound comes from their scene inputs (index k) in this pass
+    parts, audio_label = audio_graph(first_caption + len(captions), narrations, audio, timeline.total,
+                                     {k: k for k in audio.clips})
     graph += parts
     argv += ["-filter_complex", ";".join(graph), "-map", f"[{last}]", "-map", f"[{audio_label}]",
              "-t", f"{timeline.total:.4f}", *ENCODE_ARGS, "-f", "mp4", str(output)]
@@ -194,19 +237,30 @@ def audio_input_args(narrations: list[Narration], audio: AudioPlan) -> list[str]
     return argv
 
 
-def audio_graph(first_input: int, narrations: list[Narration], audio: AudioPlan,
-                total: float) -> tuple[list[str], str]:
+def audio_graph(first_input: int, narrations: list[Narration], audio: AudioPlan, total: float,
+                clip_inputs: dict[int, int]) -> tuple[list[str], str]:
+    """`clip_inputs`: scene index -> the input index of that clip (its sound mixed under)."""
     music_input = first_input + len(audio.places) if audio.music is not None else None
+    clips = {k: (clip_inputs[k], audio.places[k].scene_s, volume)
+             for k, (_, volume) in audio.clips.items() if k < len(audio.places)}
     return soundtrack.audio_parts(first_input, audio.places, music_input, audio.music_volume,
-                                  audio.words or [], total, audio.loudness)
+                                  audio.words or [], total, audio.loudness, clips)
 
 
 def measure_loudness(narrations: list[Narration], audio: AudioPlan, total: float) -> dict | None:
-    """The loudness gain for the video pass, from audio-only passes of the same graph."""
+    """The loudness gain for the video pass, from audio-only passes of the same graph (the
+    clips with sound are inputs there too, after the narration and music)."""
     def measure(loudness: dict | None) -> dict | None:
-        plan = AudioPlan(audio.places, audio.music, audio.music_volume, audio.words, loudness)
-        parts, label = audio_graph(0, narrations, plan, total)
-        return soundtrack.measure_mix(audio_input_args(narrations, plan), parts, label)
+        plan = AudioPlan(audio.places, audio.music, audio.music_volume, audio.words, loudness,
+                         audio.clips)
+        inputs = audio_input_args(narrations, plan)
+        first_clip = len(audio.places) + (audio.music is not None)
+        clip_inputs = {}
+        for i, (k, (path, _)) in enumerate(sorted(plan.clips.items())):
+            inputs += ffmpeg_inputs.file_input(path, "mov", "-stream_loop", "-1")
+            clip_inputs[k] = first_clip + i
+        parts, label = audio_graph(0, narrations, plan, total, clip_inputs)
+        return soundtrack.measure_mix(inputs, parts, label)
 
     return soundtrack.loudness_gain(measure)
 
@@ -267,16 +321,36 @@ def write_thumbnail(image: Path, path: Path) -> Path:
     return path
 
 
+def clip_sound(sources: list[Path], volume: float | None) -> dict[int, float]:
+    """Scene index -> volume, for the clips that have a sound track, when it is to be heard."""
+    if not volume:
+        return {}
+    return {k: volume for k, path in enumerate(sources)
+            if is_clip(path) and probe(path)["audio_codec"] is not None}
+
+
+def first_frame(clip: Path, path: Path, size: tuple[int, int]) -> Path:
+    """The clip's first frame as the scene shows it (cover-cropped), as a PNG."""
+    width, height = size
+    crop = f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel",
+                    "error", *ffmpeg_inputs.file_input(clip, "mov"), "-vf", crop, "-frames:v", "1", str(path)],
+                   check=True, capture_output=True, timeout=60)
+    return path
+
+
 def compose_video(concept: Concept, images: list[Path], aspect: str, work_dir: Path, *,
                   voice: str | None = None, language: str = "en",
                   narrations: list[Narration] | None = None,
                   on_progress: Callable[[int], None] | None = None,
                   should_cancel: Callable[[], bool] | None = None,
+                  clip_audio_volume: float | None = None,
                   caption_style: str = "karaoke", speak: bool = True, music: Path | None = None,
                   music_volume: float = 0.35, normalize: bool = True) -> RenderResult:
     """Render video.mp4, thumbnail.jpg, captions.srt, captions.vtt, words.json and render.json
     into work_dir, with the scenes' `narrations` (spoken here when not given; none when
-    `speak` is false) and `music` under them; on_progress gets 0..100, never decreasing.
+    `speak` is false), clips' own sound at `clip_audio_volume` and `music` under them;
+    on_progress gets 0..100, never decreasing.
     Raises RenderCanceled when should_cancel() turns true (no video.mp4 left), StepError
     `music_unreadable` for music ffmpeg cannot decode, RuntimeError when ffmpeg fails or hangs,
     ValueError for a bad aspect, caption style or image count."""
@@ -328,7 +402,9 @@ def compose_video(concept: Concept, images: list[Path], aspect: str, work_dir: P
     if caption_style == "karaoke" and speak:
         subtitles = work_dir / "captions.ass"
         subtitles.write_text(karaoke.build_ass(phrases, size, aspect, language), encoding="utf-8")
-    audio = AudioPlan(places, music, music_volume, spoken, loudness=False)
+    audio = AudioPlan(places, music, music_volume, spoken, loudness=False,
+                      clips={k: (images[k], volume)
+                             for k, volume in clip_sound(images, clip_audio_volume).items()})
     if normalize:
         audio.loudness = measure_loudness(narrations, audio, timeline.total) or False
     report(5)
@@ -356,7 +432,8 @@ def compose_video(concept: Concept, images: list[Path], aspect: str, work_dir: P
         "audio": levels, "loudness_pass_one": audio.loudness or None,
         "ducking": "volume envelope from the word timings" if music is not None and speak else None,
     }, indent=1), encoding="utf-8")
-    thumbnail = write_thumbnail(images[0], work_dir / "thumbnail.jpg")
+    first = first_frame(images[0], work_dir / "first-frame.png", size) if is_clip(images[0]) else images[0]
+    thumbnail = write_thumbnail(first, work_dir / "thumbnail.jpg")
     report(100)
     return RenderResult(video=video, thumbnail=thumbnail, captions=files["srt"],
                         duration_s=timeline.total,
