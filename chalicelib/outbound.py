@@ -59,7 +59,8 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
 
 async def request_async(method: str, url: str, *, deadline_s: float, max_bytes: int,
                         headers: dict[str, str] | None = None, json: Any = None,
-                        content: bytes | str | None = None, verify: Any = True) -> Reply:
+                        content: bytes | str | None = None, data: dict | None = None,
+                        files: dict | None = None, verify: Any = True) -> Reply:
     """One exchange, bounded; `max_bytes=0` reads no body at all (only the status matters)."""
     sent = {**(headers or {}), "accept-encoding": "identity"}
     try:
@@ -67,8 +68,8 @@ async def request_async(method: str, url: str, *, deadline_s: float, max_bytes: 
             async with httpx.AsyncClient(transport=PinnedTransport(verify=verify),
                                          timeout=deadline_s, follow_redirects=False,
                                          trust_env=False) as client:
-                async with client.stream(method, url, headers=sent, json=json,
-                                         content=content) as response:
+                async with client.stream(method, url, headers=sent, json=json, content=content,
+                                         data=data, files=files) as response:
                     body = await _capped_body(response, max_bytes) if max_bytes else b""
                     return Reply(response.status_code, response.headers, body)
     except TimeoutError:

@@ -40,15 +40,17 @@ class OpenAIClient:
         self.retry_after_max_s = settings.provider_retry_after_max_s
         self.max_bytes = settings.provider_max_response_bytes
 
-    def post(self, path: str, body: dict) -> outbound.Reply:
-        """POST JSON; the 2xx answer, or ProviderError once retries are spent."""
+    def post(self, path: str, body: dict, files: dict | None = None) -> outbound.Reply:
+        """POST JSON (or, with `files`, a multipart form of `body` and the files); the 2xx
+        answer, or ProviderError once retries are spent."""
         url = f"{self.base_url}/{path.lstrip('/')}"
         headers = {"Authorization": f"Bearer {self.api_key}"}
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
             try:
-                response = outbound.request("POST", url, json=body, headers=headers,
-                                            deadline_s=self.timeout_s, max_bytes=self.max_bytes)
+                payload = {"data": body, "files": files} if files else {"json": body}
+                response = outbound.request("POST", url, headers=headers, deadline_s=self.timeout_s,
+                                            max_bytes=self.max_bytes, **payload)
             except outbound.OutboundError as exc:
                 if exc.kind == "blocked":
                     raise ProviderError("provider_url_blocked", exc.message, transient=False) from None
