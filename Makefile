@@ -17,7 +17,7 @@ demo: setup           ## run one real job end to end through the HTTP API
 test: setup lint      ## lint, then the whole test suite (extra pytest arguments: ARGS='-k chaos')
 	@$(PY) -m pytest $(ARGS)
 
-up: setup             ## the local stack in the background: API on :8000, WORKERS workers
+up: setup             ## the local stack in the background: API on :8000, WORKERS workers, the scheduler
 	@$(PY) scripts/stack.py up
 
 down:                 ## stop what `make up` and the bring-up started

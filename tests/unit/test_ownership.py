@@ -51,3 +51,11 @@ def test_only_the_queue_module_knows_bullmq_and_only_the_factory_builds_redis_cl
     if _name(path) != "chalicelib/redis_client.py":
         assert not any(m.split(".")[0] == "redis" for m in imported), _name(path)
 
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.joinpath("functions").glob("[!_]*.py")), ids=_name)
+def test_every_scheduled_function_sets_up_observability_first(path):
+    handler = next(node for node in ast.parse(path.read_text()).body
+                   if isinstance(node, ast.FunctionDef) and node.name == "handler")
+    first = handler.body[0]
+    assert isinstance(first, ast.Expr) and ast.unparse(first) == "observability.setup()", _name(path)
