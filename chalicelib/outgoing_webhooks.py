@@ -98,10 +98,10 @@ def fan_out(job_id: str, event: Event) -> int:
     job = jobs_db.get(job_id, None)
     if job is None:
         return 0
-    job_url = job["request"].get("webhook_url")
+    job_url = job.request.get("webhook_url")
     # Bounded: one event never queues more than WEBHOOK_FANOUT_MAX deliveries.
     fanout_max = get_settings().webhook_fanout_max
-    targets = [e for e in webhooks_db.of_user(job["user_id"], limit=fanout_max)
+    targets = [e for e in webhooks_db.of_user(job.user_id, limit=fanout_max)
                if event.type.value in (e["events"] or DEFAULT_WEBHOOK_EVENTS)
                or (e["url"] == job_url and event.type.value in DEFAULT_WEBHOOK_EVENTS)]
     payload = {"type": event.type.value, "timestamp": event.at,

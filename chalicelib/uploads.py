@@ -24,7 +24,7 @@ from chalicelib.db import audit
 from chalicelib.db import uploads as uploads_db
 from chalicelib.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from chalicelib.ids import iso, new_id, utcnow
-from chalicelib.models import Upload, UploadCreate, UploadForm
+from chalicelib.models import Upload, UploadCreate, UploadForm, UploadStatus
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def get(principal: Principal, upload_id: str) -> Upload:
 
 def confirm(row: dict) -> dict:
     """A pending upload whose file is in S3 becomes uploaded or rejected; -> the row now."""
-    if row["status"] != "pending":
+    if row["status"] != UploadStatus.pending:
         return row
     posted = incoming_key(row["user_id"], row["id"])
     meta = storage.head(posted)
@@ -132,7 +132,8 @@ def confirm(row: dict) -> dict:
             storage.copy_version(posted, object_key_for(row["user_id"], row["id"]), meta["ETag"])
     except storage.ObjectChanged:  # posted again (or confirmed elsewhere) while we looked
         return uploads_db.get(row["id"], row["user_id"]) or row
-    if uploads_db.settle(row["id"], "rejected" if reason else "uploaded", reason) and reason:
+    settled = UploadStatus.rejected if reason else UploadStatus.uploaded
+    if uploads_db.settle(row["id"], settled.value, reason) and reason:
         log.info("upload rejected", extra={"upload_id": row["id"], "reason": reason})
     storage.delete(posted)
     return uploads_db.get(row["id"], row["user_id"]) or row
@@ -189,7 +190,7 @@ def require_reference_image(user_id: str, upload_id: str) -> None:
         message, kind = "no such upload", "not_found"
     else:
         row = confirm(row)
-        if row["status"] != "uploaded":
+        if row["status"] != UploadStatus.uploaded:
             message, kind = f"the upload is {row['status']}, not uploaded", "upload_not_ready"
         elif row["content_type"] not in IMAGE_TYPES:
             message, kind = f"the upload is {row['content_type']}, not an image", "not_an_image"
@@ -207,7 +208,7 @@ def require_scene_media(user_id: str, upload_id: str, field: str) -> None:
         message, kind = "no such upload", "not_found"
     else:
         row = confirm(row)
-        if row["status"] != "uploaded":
+        if row["status"] != UploadStatus.uploaded:
             message, kind = f"the upload is {row['status']}, not uploaded", "upload_not_ready"
         elif row["content_type"] not in SCENE_MEDIA_TYPES:
             message, kind = f"the upload is {row['content_type']}, not an image or a clip", "not_scene_media"

@@ -78,4 +78,4 @@ def test_the_schedule_refills_an_emptied_queue_and_replaces_a_killed_worker(api,
     again = schedule.tick()  # a minute after the first pass: reaper and dispatcher again
     assert set(again) == {"reaper", "dispatcher"}
     assert again["dispatcher"]["started"] == 1  # replaced
-    assert wait_for_status(job_id, {"succeeded"}, timeout_s=240)["status"] == "succeeded"
+    assert wait_for_status(job_id, {"succeeded"}, timeout_s=240).status == "succeeded"
