@@ -23,17 +23,52 @@ Where the job domain lives:
 """
 from chalice import Chalice, Response
 
-from chalicelib import (accounts, auth, health, jobs, openapi, outgoing_webhooks, provider_keys,
-                        sse, uploads, web)
+from chalicelib import (
+    accounts,
+    auth,
+    health,
+    jobs,
+    openapi,
+    outgoing_webhooks,
+    provider_keys,
+    sse,
+    uploads,
+    web,
+)
 from chalicelib.billing import whop
-from chalicelib.models import (Accepted, ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditPage,
-                               Credentials, EmailVerified, EventPage, Health, Job, JobCreate,
-                               JobList, LinkToken, Me, PasswordResetConfirm, PasswordResetRequest,
-                               ProviderCatalog, ProviderKey, ProviderKeyList, ProviderKeyPut,
-                               TokenReply, Upload, UploadCreate, UploadForm, WebhookAck,
-                               WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointList)
+from chalicelib.models import (
+    Accepted,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    AuditPage,
+    Credentials,
+    EmailVerified,
+    EventPage,
+    Health,
+    Job,
+    JobCreate,
+    JobList,
+    LinkToken,
+    Me,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    ProviderCatalog,
+    ProviderKey,
+    ProviderKeyList,
+    ProviderKeyPut,
+    TokenReply,
+    Upload,
+    UploadCreate,
+    UploadForm,
+    WebhookAck,
+    WebhookEndpointCreate,
+    WebhookEndpointCreated,
+    WebhookEndpointList,
+)
 from chalicelib.observability import http_middleware
-from chalicelib.web import ANY_CONTENT, current_request as request, doc, reply
+from chalicelib.web import ANY_CONTENT, doc, reply
+from chalicelib.web import current_request as request
 
 app = Chalice(app_name="media-orchestrator")
 app.register_middleware(http_middleware, "http")  # outermost: logs the final status
@@ -255,7 +290,7 @@ def delete_webhook_endpoint(endpoint_id):
      auth=False, errors=(400, 401))
 def whop_webhook():
     req = request()
-    return reply(whop.receive(req.raw_body or b"", dict(req.headers)))
+    return reply(whop.receive(req.raw_body or b"", dict(req.headers)))  # type: ignore[arg-type]
 
 
 # ---- operations ---------------------------------------------------------------------------

@@ -16,8 +16,8 @@ Deletion comes before marking: a run that dies half way leaves the item to the n
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from chalicelib import lifecycle, redis_keys, storage, uploads
 from chalicelib.config import get_settings

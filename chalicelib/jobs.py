@@ -6,9 +6,20 @@ import json
 import logging
 import time
 from datetime import timedelta
+from typing import Any
 
-from chalicelib import (dispatcher, job_inputs, lifecycle, longpoll, outgoing_webhooks, progress,
-                        provider_keys, ratelimit, storage, uploads)
+from chalicelib import (
+    dispatcher,
+    job_inputs,
+    lifecycle,
+    longpoll,
+    outgoing_webhooks,
+    progress,
+    provider_keys,
+    ratelimit,
+    storage,
+    uploads,
+)
 from chalicelib.auth import Principal
 from chalicelib.billing import quota
 from chalicelib.billing.plans import entitlement, plan_named
@@ -17,8 +28,18 @@ from chalicelib.db import audit
 from chalicelib.db import jobs as jobs_db
 from chalicelib.errors import Conflict, NotFound, QuotaExceeded, ValidationFailed
 from chalicelib.ids import iso, new_id, utcnow
-from chalicelib.models import (Event, EventPage, EventType, Job, JobCreate, JobError, JobList,
-                               JobOutputs, JobStatus, Step)
+from chalicelib.models import (
+    Event,
+    EventPage,
+    EventType,
+    Job,
+    JobCreate,
+    JobError,
+    JobList,
+    JobOutputs,
+    JobStatus,
+    Step,
+)
 from chalicelib.pipeline.providers import missing_keys, unknown_providers
 
 log = logging.getLogger(__name__)
@@ -72,7 +93,7 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
     if body.inputs and body.inputs.reference_image_upload_id:
         uploads.require_reference_image(principal.user_id, body.inputs.reference_image_upload_id)
 
-    job = {"id": new_id("job"), "user_id": principal.user_id, "request": request, "plan": plan.name,
+    job: dict[str, Any] = {"id": new_id("job"), "user_id": principal.user_id, "request": request, "plan": plan.name,
            "request_hash": request_hash, "idempotency_key": idempotency_key, "created_at": now}
     try:
         # Redis down? The row says queued and the reaper enqueues it again: accepted anyway.

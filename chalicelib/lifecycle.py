@@ -19,8 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chalicelib import (db, observability, outgoing_webhooks, progress, queue, redis_client,
-                        redis_keys)
+from chalicelib import db, observability, outgoing_webhooks, progress, queue, redis_client, redis_keys
 from chalicelib.billing import quota
 from chalicelib.billing.plans import plan_named, plan_table
 from chalicelib.db import jobs as jobs_db

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import quote
 
 from chalicelib import ratelimit, storage
@@ -96,14 +97,14 @@ def create(principal: Principal, body: UploadCreate, ip: str | None) -> UploadFo
     if body.size_bytes > max_bytes:
         raise PayloadTooLarge(f"The file is over your plan's upload limit of {max_bytes} bytes",
                               details={"max_bytes": max_bytes, "size_bytes": body.size_bytes})
-    upload = {"id": new_id("upl"), "user_id": principal.user_id, "content_type": content_type,
+    upload: dict[str, Any] = {"id": new_id("upl"), "user_id": principal.user_id, "content_type": content_type,
               "filename": _display_name(body.filename), "size_bytes": body.size_bytes,
               "created_at": now}
     uploads_db.insert(upload)
     audit.record("upload.created", user_id=principal.user_id, ip=ip, target=upload["id"])
     fields = {"Content-Type": content_type,
               "Content-Disposition": _content_disposition(upload["filename"])}
-    conditions = [{name: value} for name, value in fields.items()]
+    conditions: list[Any] = [{name: value} for name, value in fields.items()]
     conditions.append(["content-length-range", 1, max_bytes])
     form = storage.presigned_post(incoming_key(principal.user_id, upload["id"]), fields,
                                   conditions, settings.upload_expiry_s)

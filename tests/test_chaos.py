@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import queue, redis_client, reaper, storage
+from chalicelib import queue, reaper, redis_client, storage
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.pipeline.probe import probe

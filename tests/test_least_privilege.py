@@ -8,7 +8,7 @@ entry point can reach. Uses only the repository's files (no network, no AWS).
 from __future__ import annotations
 
 import ast
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -136,7 +136,7 @@ class Module:
         return calls, refs
 
 
-@lru_cache(maxsize=None)
+@cache
 def _module(name: str) -> Module | None:
     return Module(name) if _module_path(name) else None
 
@@ -176,7 +176,7 @@ def reachable_aws_calls(entry: str) -> set[tuple[str, str]]:
     return {c for c in calls if c[1] not in NOT_CALLS}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _operation_names(service: str) -> dict[str, str]:
     """boto3 method name -> API operation name, from botocore's service model."""
     import botocore.session

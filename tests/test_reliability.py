@@ -8,8 +8,15 @@ from chalicelib import aws, ops, storage
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from tests.conftest import grant_plan
-from tests.workers import (FAST_TAKEOVER, Workers, ffmpeg_processes, private_queue, wait_for_event,
-                           wait_for_status, wait_until)
+from tests.workers import (
+    FAST_TAKEOVER,
+    Workers,
+    ffmpeg_processes,
+    private_queue,
+    wait_for_event,
+    wait_for_status,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 

@@ -119,8 +119,6 @@ def _job(row: dict[str, Any] | None) -> JobRow | None:
 def insert(cur, job: dict[str, Any], quota_period_start) -> None:
     """The job row (its quota already reserved by the caller, in the same transaction) and its
     pending steps. Raises DuplicateIdempotencyKey when a twin with the same key exists."""
-    import pymysql
-
     now = job["created_at"]
     try:
         cur.execute(
@@ -129,7 +127,7 @@ def insert(cur, job: dict[str, Any], quota_period_start) -> None:
             " VALUES (%s, %s, 'queued', 0, 1, %s, %s, %s, %s, %s, 1, %s, %s)",
             (job["id"], job["user_id"], json.dumps(job["request"]), job["request_hash"],
              job["idempotency_key"], job["plan"], quota_period_start, now, now))
-    except pymysql.IntegrityError as exc:
+    except db.integrity_error() as exc:
         if exc.args and exc.args[0] == 1062 and job["idempotency_key"] is not None:
             raise DuplicateIdempotencyKey(job["idempotency_key"]) from exc
         raise

@@ -24,7 +24,7 @@ from chalicelib.pipeline.narration import SAMPLE_RATE, Narration, wav_duration
 from chalicelib.pipeline.openai_api import OpenAIClient
 
 PROVIDER = "openai"
-OPENAI_VOICES = frozenset("alloy ash ballad coral echo fable nova onyx sage shimmer verse".split())
+OPENAI_VOICES = frozenset(["alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage", "shimmer", "verse"])
 PARALLEL_CALLS = 3  # image and speech requests in flight at once
 
 
@@ -122,7 +122,7 @@ def render_images(client: OpenAIClient, concept: Concept, aspect: str, style: st
         try:
             data = base64.b64decode(response.json()["data"][0]["b64_json"], validate=True)
             with Image.open(io.BytesIO(data)) as image:
-                fitted = ImageOps.fit(image.convert("RGB"), ASPECTS[aspect], Image.LANCZOS)
+                fitted = ImageOps.fit(image.convert("RGB"), ASPECTS[aspect], Image.Resampling.LANCZOS)
         except (ValueError, KeyError, IndexError, TypeError, binascii.Error,
                 UnidentifiedImageError, OSError) as exc:
             raise ProviderError("provider_bad_output", f"not an image: {_short(exc)}",

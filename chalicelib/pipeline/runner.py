@@ -11,10 +11,11 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 from chalicelib import db, lifecycle, redis_client, storage, uploads
 from chalicelib.billing.plans import entitlement
@@ -22,8 +23,8 @@ from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
 from chalicelib.models import STEP_NAMES, JobStatus, StepStatus, StepUsage
-from chalicelib.pipeline import concept as concept_mod
 from chalicelib.pipeline import command, fallback, images, registry, scene_media, script, video
+from chalicelib.pipeline import concept as concept_mod
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.narration import Narration
 from chalicelib.pipeline.probe import probe
@@ -62,7 +63,7 @@ class Context:
     provider: str | None = None    # which provider made the current step's artifact
     usage: list[StepUsage] | None = None  # what the current step's providers spent
 
-    def outcome(self, result: fallback.Outcome) -> object:
+    def outcome(self, result: fallback.Outcome) -> Any:
         """Record a provider's result on the current step; returns its value."""
         self.usage = (self.usage or []) + [result.usage]
         self.provider = self.provider or result.provider

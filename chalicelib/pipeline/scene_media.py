@@ -39,7 +39,7 @@ def fit_image(source: Path, aspect: str, path: Path) -> Path:
     """The user's image, upright (EXIF), cover-cropped to the frame, as the scene's PNG."""
     with Image.open(source) as image:
         fitted = ImageOps.fit(ImageOps.exif_transpose(image).convert("RGB"), ASPECTS[aspect],
-                              Image.LANCZOS)
+                              Image.Resampling.LANCZOS)
     fitted.save(path, format="PNG", compress_level=1)
     return path
 
