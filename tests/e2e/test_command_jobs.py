@@ -15,11 +15,11 @@ from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.pipeline.probe import probe
 from tests.conftest import free_port
-from tests.test_end_to_end import follow, signed_up
+from tests.e2e.test_end_to_end import follow, signed_up
 from tests.workers import FAST_TAKEOVER, Workers, private_queue, wait_for_event, wait_for_status, wait_until
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FAKE = [sys.executable, str(ROOT / "tests" / "fakes" / "orchestrator.py")]
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_deploy import _load_template
+from tests.integration.test_deploy import _load_template
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # The code's boto3 methods that are not named after their API operation, as IAM actions.
 SPECIAL_ACTIONS = {
