@@ -140,6 +140,10 @@ class Settings(BaseModel):
     worker_security_group: str = ""
     local_dir: str = ""  # pid files and logs of local processes; default: <repo>/.local
     worker_idle_exit_s: float = Field(0, ge=0, description="exit after this long idle; 0 = never")
+    # With idle exit on: a worker idle this long exits early when the queue is empty and it is
+    # not the longest-lived worker (that one stays warm). 0 = off. See docs/capacity.md.
+    worker_surplus_idle_s: float = Field(30, ge=0)
+    nudge_debounce_ms: int = Field(5000, ge=0, description="at most one dispatch per this, on submit")
 
     # Providers (chalicelib/pipeline): per-step defaults, e.g. {"concept": "openai"} (a keyed
     # default applies only to users who stored that key), the OpenAI-compatible models, per-call
