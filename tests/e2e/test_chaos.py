@@ -125,7 +125,7 @@ def test_jobs_survive_killed_workers_and_a_redis_restart(api, chaos_redis, monke
             assert len(succeeded) >= JOBS * 0.9, Counter(r.status for r in rows.values())
             for job_id in succeeded:
                 path = tmp_path / f"{job_id}.mp4"
-                storage.download(rows[job_id]["outputs"]["video"], path)
+                storage.download(rows[job_id].outputs["video"], path)
                 info = probe(path)
                 assert info["video_codec"] == "h264" and (info["width"], info["height"]) == (1080, 1080)
                 assert abs(info["duration_s"] - 5) <= 0.5
