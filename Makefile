@@ -6,7 +6,7 @@ NAME ?= render
 WORKERS ?= 1
 export WORKERS
 
-.PHONY: setup venv demo test up down bench lint package clean
+.PHONY: setup venv demo test up down bench lint package web-deploy clean
 
 setup:                ## bring up Redis, MariaDB, the AWS emulator, venv and migrations
 	@bash scripts/bringup.sh
@@ -40,6 +40,9 @@ lint:                 ## ruff and mypy (pyproject.toml), cfn-lint the SAM templa
 
 package: setup        ## out/package: sam.yaml (Chalice + template.yaml) and one zip for every Lambda
 	@$(PY) scripts/package.py out/package
+
+web-deploy: setup     ## upload web/dist to the console bucket behind CloudFront: make web-deploy STACK=name
+	@$(PY) scripts/deploy_web.py --stack "$(STACK)"
 
 clean:                ## remove local state (venv, project-local services' data, outputs)
 	@$(PY) scripts/stack.py down >/dev/null 2>&1 || true

@@ -101,6 +101,12 @@ class Settings(BaseModel):
     plans: dict[str, dict] = Field(default_factory=dict)
     whop_plan_map: dict[str, str] = Field(default_factory=dict, description="Whop plan id -> our plan")
     whop_webhook_secret: SecretStr | None = None
+    # Checkout (chalicelib/billing/checkout.py): the app's Whop API key (in AWS from Secrets
+    # Manager via WHOP_API_KEY_ARN) and Whop's API root; the buyer comes back to PUBLIC_URL.
+    whop_api_key: SecretStr | None = None
+    whop_api_key_arn: str | None = None
+    whop_api_url: str = "https://api.whop.com/api/v1"
+    whop_timeout_s: float = Field(10.0, gt=0, le=30)
     kms_key_id: str = "alias/media-provider-keys"
 
     # Rate limits ("N/second|minute|hour"): per IP on auth, per user on submissions and uploads.
@@ -153,6 +159,7 @@ class Settings(BaseModel):
     openai_image_model: str = "gpt-image-1"
     openai_speech_model: str = "gpt-4o-mini-tts"
     openai_voice: str = "alloy"
+    openai_transcription_model: str = "whisper-1"  # word timestamps of network speech
     provider_timeout_s: float = Field(60.0, gt=0)
     provider_max_retries: int = Field(2, ge=0, le=5)
     provider_retry_after_max_s: float = Field(20.0, ge=0, description="longest Retry-After honoured")

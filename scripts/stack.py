@@ -1,5 +1,5 @@
-"""`make up` / `make down`: the local stack (API on :8000, WORKERS workers and the scheduler of
-the scheduled functions) in the background.
+"""`make up` / `make down`: the local stack (console + API on :8000, WORKERS workers and the
+scheduler of the scheduled functions) in the background.
 
 Environment variables given to `make up` reach the API and the workers (they inherit ours).
 `make down` also stops what the bring-up started itself (the moto server, a project-local Redis
@@ -38,7 +38,11 @@ def up() -> None:
     scheduler = launcher.spawn(launcher.scheduler_command(), LOG / "scheduler.log")
     (RUN / "stack-scheduler.pid").write_text(str(scheduler.pid))
     launcher.wait_http(f"http://127.0.0.1:{API_PORT}/v1/health")
-    print(f"API on http://127.0.0.1:{API_PORT}  (OpenAPI: /v1/openapi.json)")
+    if (launcher.ROOT / "web" / "dist" / "index.html").is_file():
+        print(f"console and API on http://127.0.0.1:{API_PORT}/  (open it in a browser; API under /v1, "
+              "OpenAPI: /v1/openapi.json)")
+    else:
+        print(f"API on http://127.0.0.1:{API_PORT}  (OpenAPI: /v1/openapi.json; no console: Node.js missing)")
     print(f"workers: {os.environ.get('WORKERS', '1')}; scheduler: reaper and dispatcher every minute,"
           f" cleanup hourly; logs in {LOG}; stop with `make down`")
 
