@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 from chalicelib import outbound
 from chalicelib.config import get_settings
@@ -48,7 +49,7 @@ class OpenAIClient:
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
             try:
-                payload = {"data": body, "files": files} if files else {"json": body}
+                payload: dict[str, Any] = {"data": body, "files": files} if files else {"json": body}
                 response = outbound.request("POST", url, headers=headers, deadline_s=self.timeout_s,
                                             max_bytes=self.max_bytes, **payload)
             except outbound.OutboundError as exc:
