@@ -11,11 +11,11 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
-from typing import IO, Union
+from typing import IO
 
 from chalicelib.config import get_settings
 
-Source = Union[Path, str, bytes, IO[bytes]]
+Source = Path | str | bytes | IO[bytes]
 IMAGE_TOO_LARGE = "image_too_large"
 UNREADABLE_IMAGE = "unreadable_image"
 

@@ -64,14 +64,13 @@ async def request_async(method: str, url: str, *, deadline_s: float, max_bytes: 
     """One exchange, bounded; `max_bytes=0` reads no body at all (only the status matters)."""
     sent = {**(headers or {}), "accept-encoding": "identity"}
     try:
-        async with asyncio.timeout(deadline_s):
-            async with httpx.AsyncClient(transport=PinnedTransport(verify=verify),
-                                         timeout=deadline_s, follow_redirects=False,
-                                         trust_env=False) as client:
-                async with client.stream(method, url, headers=sent, json=json, content=content,
-                                         data=data, files=files) as response:
-                    body = await _capped_body(response, max_bytes) if max_bytes else b""
-                    return Reply(response.status_code, response.headers, body)
+        async with asyncio.timeout(deadline_s), httpx.AsyncClient(
+                transport=PinnedTransport(verify=verify), timeout=deadline_s,
+                follow_redirects=False, trust_env=False) as client, client.stream(
+                method, url, headers=sent, json=json, content=content, data=data,
+                files=files) as response:
+            body = await _capped_body(response, max_bytes) if max_bytes else b""
+            return Reply(response.status_code, response.headers, body)
     except TimeoutError:
         raise OutboundError("timeout", f"no complete answer within {deadline_s:g} s") from None
     except urls.UnsafeDestination as exc:

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from typing import Union
 from urllib.parse import urlparse
 
 from chalicelib.config import get_settings
 from chalicelib.errors import ValidationFailed
 
-Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 SHARED = ipaddress.ip_network("100.64.0.0/10")      # carrier-grade NAT: not ours to call
 NAT64 = ipaddress.ip_network("64:ff9b::/96")        # embeds an IPv4 address in its last 32 bits
@@ -56,7 +55,7 @@ def _loopback_allowed() -> bool:
 
 def _resolve(host: str) -> list[str]:
     """Every address `host` resolves to (the system resolver)."""
-    return [info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)]
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)]
 
 
 def checked_address(host: str) -> str:

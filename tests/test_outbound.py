@@ -30,17 +30,15 @@ def deployed(monkeypatch):
 
 # ---- total deadline and size cap ---------------------------------------------------------------
 def test_a_server_trickling_bytes_forever_is_cut_at_the_total_deadline():
-    with HostileServer("trickle") as server:
-        with pytest.raises(outbound.OutboundError) as caught:
-            outbound.request("POST", server.url, json={}, deadline_s=1.0, max_bytes=MB)
+    with HostileServer("trickle") as server, pytest.raises(outbound.OutboundError) as caught:
+        outbound.request("POST", server.url, json={}, deadline_s=1.0, max_bytes=MB)
     assert caught.value.kind == "timeout"
-    assert 0 < server.bytes_sent  # it was sending all along: per-read timeouts never fired
+    assert server.bytes_sent > 0  # it was sending all along: per-read timeouts never fired
 
 
 def test_an_endless_body_is_abandoned_past_the_cap():
-    with HostileServer("endless") as server:
-        with pytest.raises(outbound.OutboundError) as caught:
-            outbound.request("POST", server.url, json={}, deadline_s=60, max_bytes=MB)
+    with HostileServer("endless") as server, pytest.raises(outbound.OutboundError) as caught:
+        outbound.request("POST", server.url, json={}, deadline_s=60, max_bytes=MB)
     assert caught.value.kind == "too_large"
 
 
@@ -68,17 +66,15 @@ def test_a_declared_length_over_the_cap_is_refused_before_reading(tmp_path):
 
 def test_a_trickling_provider_fails_the_call_instead_of_holding_the_worker(monkeypatch):
     monkeypatch.setattr(get_settings(), "provider_timeout_s", 1.0)
-    with HostileServer("trickle") as server:
-        with pytest.raises(ProviderError) as caught:
-            OpenAIClient("sk-test-1234", server.url, max_retries=0).post("chat/completions", {})
+    with HostileServer("trickle") as server, pytest.raises(ProviderError) as caught:
+        OpenAIClient("sk-test-1234", server.url, max_retries=0).post("chat/completions", {})
     assert caught.value.code == "provider_unavailable" and caught.value.transient
 
 
 def test_an_endless_provider_answer_is_bad_output_not_memory(monkeypatch):
     monkeypatch.setattr(get_settings(), "provider_max_response_bytes", MB)
-    with HostileServer("endless") as server:
-        with pytest.raises(ProviderError) as caught:
-            OpenAIClient("sk-test-1234", server.url, max_retries=0).post("images/generations", {})
+    with HostileServer("endless") as server, pytest.raises(ProviderError) as caught:
+        OpenAIClient("sk-test-1234", server.url, max_retries=0).post("images/generations", {})
     assert caught.value.code == "provider_bad_output"
 
 
@@ -194,7 +190,7 @@ def _certificate(tmp_path, name: str):
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5))

@@ -17,7 +17,6 @@ from chalicelib import storage, uploads
 from chalicelib.config import DEFAULT_PLANS
 
 
-
 def _image(fmt: str) -> bytes:
     from PIL import Image
 
