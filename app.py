@@ -7,18 +7,21 @@ from chalice import Chalice, Response
 from chalicelib import (accounts, auth, health, jobs, openapi, provider_keys, sse, uploads, web,
                         webhooks)
 from chalicelib.billing import whop
-from chalicelib.models import (ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditPage, Credentials,
-                               EventPage, Health, Job, JobCreate, JobList, Me, ProviderCatalog,
-                               ProviderKey, ProviderKeyList, ProviderKeyPut, TokenReply, Upload,
+from chalicelib.models import (ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeysQuery, AuditPage,
+                               AuditQuery, Credentials, EventPage, EventsHeaders, EventsQuery,
+                               Health, Job, JobCreate, JobHeaders, JobList, JobsQuery, Me,
+                               ProviderCatalog, ProviderKey, ProviderKeyList, ProviderKeyPut,
+                               StandardWebhookHeaders, SubmitHeaders, TokenReply, Upload,
                                UploadCreate, UploadForm, WebhookAck, WebhookEndpointCreate,
-                               WebhookEndpointCreated, WebhookEndpointList)
+                               WebhookEndpointCreated, WebhookEndpointList, WebhookEndpointsQuery)
 from chalicelib.observability import http_middleware
 from chalicelib.web import ANY_CONTENT, current_request as request, doc, reply
 
 app = Chalice(app_name="media-orchestrator")
 app.register_middleware(http_middleware, "http")  # outermost: logs the final status
 app.register_middleware(web.error_envelope, "http")
-LIST_QUERY = {"limit": "1..100, default 20", "cursor": "next_cursor of the previous page"}
+SPECIAL_USE_EMAIL = ("`validation_error`: the email's domain is a special-use name (.test, .local, "
+                     ".localhost, .invalid, .onion, .arpa), which takes no mail")
 
 
 def caller() -> auth.Principal:
@@ -29,25 +32,28 @@ def ip() -> str | None:
     return web.client_ip(request())
 
 
-def page_args() -> tuple[int, str | None]:
-    return web.query_int(request(), "limit", 20, 1, 100), web.query_str(request(), "cursor")
-
-
 # ---- accounts -----------------------------------------------------------------------------
 @app.route("/v1/auth/signup", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Create an account", body=Credentials, reply=TokenReply, status=201, auth=False, errors=(409, 429))
+@doc("Create an account", body=Credentials, reply=TokenReply, status=201, auth=False,
+     errors={409: "`email_taken`: an account with this email exists", 422: SPECIAL_USE_EMAIL,
+             429: "`rate_limited`: more than RATE_LIMIT_AUTH sign-ups and logins from this IP"})
 def signup():
     return reply(accounts.signup(web.parse(Credentials, request()), ip()), 201)
 
 
 @app.route("/v1/auth/login", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Get an access token", body=Credentials, reply=TokenReply, auth=False, errors=(429,))
+@doc("Get an access token", body=Credentials, reply=TokenReply, auth=False,
+     errors={401: "`invalid_credentials`: no account with this email and password",
+             422: SPECIAL_USE_EMAIL,
+             429: "`rate_limited`: more than RATE_LIMIT_AUTH tries from this IP, or more than "
+                  "LOGIN_FAILURES_ALLOWED failures for this account in 15 minutes"})
 def login():
     return reply(accounts.login(web.parse(Credentials, request()), ip()))
 
 
 @app.route("/v1/me", methods=["GET"])
-@doc("The caller, their plan and this period's usage", reply=Me)
+@doc("The caller, their plan and this period's usage", reply=Me,
+     errors={404: "`not_found`: the account behind a still valid token is gone"})
 def me():
     return reply(accounts.me(caller()))
 
@@ -61,13 +67,15 @@ def create_api_key():
 
 
 @app.route("/v1/api-keys", methods=["GET"])
-@doc("List API keys", reply=ApiKeyList, query=LIST_QUERY, errors=(422,))
+@doc("List API keys", query=ApiKeysQuery, reply=ApiKeyList)
 def list_api_keys():
-    return reply(accounts.list_api_keys(caller(), *page_args()))
+    principal = caller()
+    q = web.query(ApiKeysQuery, request())
+    return reply(accounts.list_api_keys(principal, q.limit, q.cursor))
 
 
 @app.route("/v1/api-keys/{key_id}", methods=["DELETE"])
-@doc("Revoke an API key at once", status=204, errors=(404,))
+@doc("Revoke an API key at once", status=204)
 def delete_api_key(key_id):
     accounts.delete_api_key(caller(), key_id, ip())
     return reply(None, 204)
@@ -75,7 +83,9 @@ def delete_api_key(key_id):
 
 @app.route("/v1/provider-keys/{provider}", methods=["PUT"], content_types=ANY_CONTENT)
 @doc("Store your own key for a provider (encrypted; only last4 is ever shown)",
-     body=ProviderKeyPut, reply=ProviderKey, errors=(404,))
+     body=ProviderKeyPut, reply=ProviderKey,
+     errors={422: "`validation_error`: base_url is not https, or names a link-local (or, outside "
+                  "the local stage, a private or loopback) address"})
 def put_provider_key(provider):
     principal = caller()
     body = web.parse(ProviderKeyPut, request())
@@ -89,7 +99,7 @@ def list_provider_keys():
 
 
 @app.route("/v1/provider-keys/{provider}", methods=["DELETE"])
-@doc("Remove a provider key", status=204, errors=(404,))
+@doc("Remove a provider key", status=204)
 def delete_provider_key(provider):
     provider_keys.delete(caller(), provider, ip())
     return reply(None, 204)
@@ -102,61 +112,82 @@ def list_providers():
 
 
 @app.route("/v1/audit-log", methods=["GET"])
-@doc("Your account's audit log, newest first", reply=AuditPage, query=LIST_QUERY, errors=(422,))
+@doc("Your account's audit log, newest first", query=AuditQuery, reply=AuditPage)
 def audit_log():
-    return reply(accounts.audit_log(caller(), *page_args()))
+    principal = caller()
+    q = web.query(AuditQuery, request())
+    return reply(accounts.audit_log(principal, q.limit, q.cursor))
 
 
 # ---- jobs ---------------------------------------------------------------------------------
 @app.route("/v1/jobs", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Submit a job (Idempotency-Key header supported)", body=JobCreate, reply=Job, status=202,
-     errors=(402, 409, 429))
+@doc("Submit a job", body=JobCreate, headers=SubmitHeaders, reply=Job, status=202,
+     reply_headers={"Idempotent-Replayed": "`true` when this is the job an earlier request made"},
+     errors={402: "`quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`)",
+             409: "`idempotency_key_reused`: the Idempotency-Key came before with another body",
+             422: "`unknown_provider` / `provider_key_missing`: a provider you named does not "
+                  "exist or needs your key first; `invalid_upload`: the reference image is not "
+                  "an uploaded image of yours; `validation_error`: duration_s is over your "
+                  "plan's limit, or webhook_url is not one of your webhook endpoints",
+             429: "`rate_limited`: more than RATE_LIMIT_JOBS submissions a minute"})
 def submit_job():
     principal = caller()
+    key = web.headers(SubmitHeaders, request()).idempotency_key
     body = web.parse(JobCreate, request())
-    job, replayed = jobs.submit(principal, body, request().headers.get("idempotency-key"), ip())
+    job, replayed = jobs.submit(principal, body, key, ip())
     return reply(job, 202, {"Idempotent-Replayed": "true"} if replayed else None)
 
 
 @app.route("/v1/jobs", methods=["GET"])
-@doc("List jobs, newest first", reply=JobList, query={"status": "filter by status", **LIST_QUERY},
-     errors=(422,))
+@doc("List jobs, newest first", query=JobsQuery, reply=JobList)
 def list_jobs():
-    return reply(jobs.list_jobs(caller(), web.query_str(request(), "status"), *page_args()))
+    principal = caller()
+    q = web.query(JobsQuery, request())
+    return reply(jobs.list_jobs(principal, q.status, q.limit, q.cursor))
 
 
 @app.route("/v1/jobs/{job_id}", methods=["GET"])
-@doc("A job, with fresh presigned output URLs (ETag / If-None-Match)", reply=Job, errors=(404,))
+@doc("A job, with fresh presigned output URLs", headers=JobHeaders, reply=Job,
+     reply_headers={"ETag": "The job's state; send it as If-None-Match"},
+     errors={304: "If-None-Match is the job's current ETag"})
 def get_job(job_id):
-    job = jobs.get(caller(), job_id)
+    principal = caller()
+    seen = web.headers(JobHeaders, request()).if_none_match
+    job = jobs.get(principal, job_id)
     tag = jobs.etag(job)
-    if request().headers.get("if-none-match") == tag:
+    if seen == tag:
         return Response(body="", status_code=304, headers={"ETag": tag})
     return reply(job, headers={"ETag": tag, "Cache-Control": "no-cache"})
 
 
 @app.route("/v1/jobs/{job_id}/cancel", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Cancel a job; a running step stops within seconds", reply=Job, status=202, errors=(404, 409))
+@doc("Cancel a job; a running step stops within seconds", reply=Job, status=202,
+     errors={409: "`invalid_state`: the job has already ended"})
 def cancel_job(job_id):
     return reply(jobs.cancel(caller(), job_id, ip()), 202)
 
 
 @app.route("/v1/jobs/{job_id}/retry", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Resume a failed or canceled job from the step that stopped", reply=Job, status=202,
-     errors=(402, 404, 409))
+     errors={402: "`quota_exceeded`: this period's jobs of your plan are used",
+             409: "`invalid_state`: the job is not failed or canceled"})
 def retry_job(job_id):
     return reply(jobs.retry(caller(), job_id, ip()), 202)
 
 
 @app.route("/v1/jobs/{job_id}/events", methods=["GET"])
-@doc("Events after a cursor, long-polling up to `wait` s; SSE with Accept: text/event-stream",
-     reply=EventPage, query={"after": "event id cursor", "wait": "0..20 seconds"}, errors=(404, 422))
+@doc("Events after a cursor, long-polling up to `wait` s", query=EventsQuery,
+     headers=EventsHeaders, reply=EventPage, media={"text/event-stream": {"type": "string"}},
+     description="With `Accept: text/event-stream` the same events come as Server-Sent Events "
+                 "frames, gathered until `wait` is over or the job ends.")
 def job_events(job_id):
+    principal = caller()
     req = request()
+    q = web.query(EventsQuery, req)
     as_sse = sse.wanted(req.headers.get("accept"))
-    after = web.query_str(req, "after") or (req.headers.get("last-event-id") if as_sse else None)
-    page = jobs.events(caller(), job_id, after, web.query_int(req, "wait", 0, 0, 20),
-                       until_wait_ends=as_sse)
+    last_seen = web.headers(EventsHeaders, req).last_event_id
+    after = q.after or (last_seen if as_sse else None)
+    page = jobs.events(principal, job_id, after, q.wait, until_wait_ends=as_sse)
     if as_sse:
         return Response(body=sse.frames(page), status_code=200, headers=sse.HEADERS)
     return reply(page)
@@ -165,14 +196,16 @@ def job_events(job_id):
 # ---- uploads ------------------------------------------------------------------------------
 @app.route("/v1/uploads", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Start an upload: a presigned S3 POST form for one file", body=UploadCreate, reply=UploadForm,
-     status=201, errors=(413, 429))
+     status=201, errors={
+         413: "`payload_too_large`: size_bytes is over your plan's upload limit",
+         429: "`rate_limited`: more than RATE_LIMIT_UPLOADS uploads a minute"})
 def create_upload():
     principal = caller()
     return reply(uploads.create(principal, web.parse(UploadCreate, request()), ip()), 201)
 
 
 @app.route("/v1/uploads/{upload_id}", methods=["GET"])
-@doc("An upload; checked (size, type, content) once its file is in S3", reply=Upload, errors=(404,))
+@doc("An upload; checked (size, type, content) once its file is in S3", reply=Upload)
 def get_upload(upload_id):
     return reply(uploads.get(caller(), upload_id))
 
@@ -180,7 +213,9 @@ def get_upload(upload_id):
 # ---- outgoing webhooks --------------------------------------------------------------------
 @app.route("/v1/webhook-endpoints", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Register a webhook endpoint (its signing secret is shown only here)",
-     body=WebhookEndpointCreate, reply=WebhookEndpointCreated, status=201)
+     body=WebhookEndpointCreate, reply=WebhookEndpointCreated, status=201,
+     errors={422: "`validation_error`: url is not https, or names a link-local (or, outside the "
+                  "local stage, a private or loopback) address"})
 def create_webhook_endpoint():
     principal = caller()
     body = web.parse(WebhookEndpointCreate, request())
@@ -188,13 +223,15 @@ def create_webhook_endpoint():
 
 
 @app.route("/v1/webhook-endpoints", methods=["GET"])
-@doc("List webhook endpoints", reply=WebhookEndpointList, query=LIST_QUERY, errors=(422,))
+@doc("List webhook endpoints", query=WebhookEndpointsQuery, reply=WebhookEndpointList)
 def list_webhook_endpoints():
-    return reply(webhooks.list_endpoints(caller(), *page_args()))
+    principal = caller()
+    q = web.query(WebhookEndpointsQuery, request())
+    return reply(webhooks.list_endpoints(principal, q.limit, q.cursor))
 
 
 @app.route("/v1/webhook-endpoints/{endpoint_id}", methods=["DELETE"])
-@doc("Delete a webhook endpoint", status=204, errors=(404,))
+@doc("Delete a webhook endpoint", status=204)
 def delete_webhook_endpoint(endpoint_id):
     webhooks.delete(caller(), endpoint_id, ip())
     return reply(None, 204)
@@ -202,8 +239,11 @@ def delete_webhook_endpoint(endpoint_id):
 
 # ---- billing ------------------------------------------------------------------------------
 @app.route("/v1/webhooks/whop", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Whop webhooks (Standard Webhooks signature over the raw body)", reply=WebhookAck,
-     auth=False, errors=(400, 401))
+@doc("Whop webhooks (Standard Webhooks signature over the raw body)", headers=StandardWebhookHeaders,
+     reply=WebhookAck, auth=False,
+     errors={400: "`malformed_json` / `invalid_payload`: a signed body that is not a Whop event",
+             401: "`invalid_signature`: the signature is missing or wrong, or the timestamp is "
+                  "more than 5 minutes off"})
 def whop_webhook():
     req = request()
     return reply(whop.receive(req.raw_body or b"", dict(req.headers)))
@@ -211,7 +251,7 @@ def whop_webhook():
 
 # ---- operations ---------------------------------------------------------------------------
 @app.route("/v1/health", methods=["GET"])
-@doc("Dependency health", reply=Health, auth=False, errors=(503,))
+@doc("Dependency health", reply=Health, auth=False, reply_also=(503,))
 def get_health():
     report, healthy = health.check()
     return reply(report, 200 if healthy else 503)

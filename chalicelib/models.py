@@ -2,14 +2,46 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints, field_validator
+
+from chalicelib.ids import id_pattern
+from chalicelib.pipeline.providers import AVAILABLE, KEYED_PROVIDERS
 
 
 class Strict(BaseModel):
     """Request bodies: unknown fields are an error, so typos don't pass silently."""
     model_config = ConfigDict(extra="forbid")
+
+
+# ---- ids and other shared field types (one rule each: it validates and the document shows it) --
+JobId = Annotated[str, Field(pattern=id_pattern("job"), description="A job's id")]
+UploadId = Annotated[str, Field(pattern=id_pattern("upl"), description="An upload's id")]
+ApiKeyId = Annotated[str, Field(pattern=id_pattern("key"), description="An API key's id")]
+WebhookEndpointId = Annotated[str, Field(pattern=id_pattern("whe"), description="A webhook endpoint's id")]
+UserId = Annotated[str, Field(pattern=id_pattern("usr"), description="A user's id")]
+# Audit entries are numbered; 19 digits keeps a cursor inside BIGINT.
+AuditCursor = Annotated[str, Field(pattern=r"^[0-9]{1,19}$", description="An audit entry's id")]
+# A Redis stream id (`ms-seq`), ASCII digits only; 19 digits keeps each part inside 64 bits.
+EventCursor = Annotated[str, Field(pattern=r"^[0-9]{1,19}(-[0-9]{1,19})?$",
+                                   description="An event's id (`0` or `0-0`: from the start)")]
+ProviderName = Annotated[str, Field(json_schema_extra={"enum": sorted(KEYED_PROVIDERS)},
+                                    description="A provider that takes your own key")]
+
+
+def _fits(limit: int):
+    """A URL's normalized form (punycode, a trailing slash) within `limit` characters."""
+    def check(url: HttpUrl) -> HttpUrl:
+        if len(str(url)) > limit:
+            raise ValueError(f"the URL is longer than {limit} characters once normalized")
+        return url
+    return AfterValidator(check)
+
+
+# Stored in VARCHAR(2000) / VARCHAR(500) columns.
+WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=2000), _fits(2000)]
+BaseUrl = Annotated[HttpUrl, UrlConstraints(max_length=500), _fits(500)]
 
 
 # ---- errors -------------------------------------------------------------------------------
@@ -149,15 +181,22 @@ class StepStatus(str, Enum):
 STEP_NAMES = ("concept", "image", "video", "upload")
 
 
+def _one_of(step: str) -> Any:
+    """The providers a step offers, as the document's enum (jobs checks the name against the same
+    registry and answers 422 `unknown_provider`)."""
+    return Field(None, max_length=64, json_schema_extra={"enum": [*AVAILABLE[step], None]})
+
+
 class ProviderChoice(Strict):
-    concept: str | None = Field(None, max_length=64)
-    image: str | None = Field(None, max_length=64)
-    narration: str | None = Field(None, max_length=64)
-    video: str | None = Field(None, max_length=64)
+    concept: str | None = _one_of("concept")
+    image: str | None = _one_of("image")
+    narration: str | None = _one_of("narration")
+    video: str | None = _one_of("video")
 
 
 class JobInputs(Strict):
-    reference_image_upload_id: str | None = Field(None, max_length=64)
+    reference_image_upload_id: UploadId | None = Field(None, description=(
+        "An upload of yours that is `uploaded` and an image"))
 
 
 class JobCreate(Strict):
@@ -169,7 +208,7 @@ class JobCreate(Strict):
     language: str = Field("en", min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     providers: ProviderChoice | None = None
     inputs: JobInputs | None = None
-    webhook_url: HttpUrl | None = None
+    webhook_url: WebhookUrl | None = Field(None, description="One of your registered webhook endpoints' url")
 
 
 class StepUsage(BaseModel):
@@ -260,11 +299,17 @@ class EventPage(BaseModel):
 
 
 # ---- uploads ------------------------------------------------------------------------------
+UPLOAD_CONTENT_TYPES = ("image/png", "image/jpeg", "image/webp", "audio/mpeg", "audio/wav")
+UPLOAD_MAX_BYTES = 5 * 1024 ** 3  # S3 takes at most 5 GiB in one POST; plans allow less (413)
+
+
 class UploadCreate(Strict):
     filename: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$",
                           description="Kept as metadata only; the object's key is ours")
-    content_type: str = Field(min_length=1, max_length=100)
-    size_bytes: int = Field(ge=1, description="Exact size of the file to upload")
+    content_type: str = Field(min_length=1, max_length=100, description="Any other type: 415",
+                              json_schema_extra={"enum": list(UPLOAD_CONTENT_TYPES)})
+    size_bytes: int = Field(ge=1, le=UPLOAD_MAX_BYTES, description=(
+        "Exact size of the file to upload; over your plan's limit: 413"))
 
 
 class UploadForm(BaseModel):
@@ -301,7 +346,7 @@ class Health(BaseModel):
 # ---- provider keys, audit, webhooks -------------------------------------------------------
 class ProviderKeyPut(Strict):
     api_key: str = Field(min_length=8, max_length=500, pattern=r"^\S+$")
-    base_url: HttpUrl | None = Field(None, description="An OpenAI-compatible server, e.g. Ollama or vLLM")
+    base_url: BaseUrl | None = Field(None, description="An OpenAI-compatible server, e.g. Ollama or vLLM")
 
 
 class ProviderKey(BaseModel):
@@ -356,7 +401,7 @@ DEFAULT_WEBHOOK_EVENTS = [t.value for t in EventType if t is not EventType.step_
 
 
 class WebhookEndpointCreate(Strict):
-    url: HttpUrl
+    url: WebhookUrl
     events: list[EventType] | None = Field(None, min_length=1, description=(
         "Event types to deliver; default: every type but step.progress"))
 
@@ -381,3 +426,58 @@ class WebhookEndpointCreated(BaseModel):
 class WebhookEndpointList(BaseModel):
     items: list[WebhookEndpoint]
     next_cursor: str | None
+
+
+# ---- query strings and headers (read by `web.query` / `web.headers`, shown as parameters) ----
+class PageQuery(BaseModel):
+    limit: int = Field(20, ge=1, le=100, description="Items per page")
+
+
+class ApiKeysQuery(PageQuery):
+    cursor: ApiKeyId | None = Field(None, description="`next_cursor` of the previous page")
+
+
+class AuditQuery(PageQuery):
+    cursor: AuditCursor | None = Field(None, description="`next_cursor` of the previous page")
+
+
+class JobsQuery(PageQuery):
+    status: JobStatus | None = Field(None, description="Only jobs in this status")
+    cursor: JobId | None = Field(None, description="`next_cursor` of the previous page")
+
+
+class WebhookEndpointsQuery(PageQuery):
+    cursor: WebhookEndpointId | None = Field(None, description="`next_cursor` of the previous page")
+
+
+class EventsQuery(BaseModel):
+    after: EventCursor | None = Field(None, description="Events after this one (`next` of the previous page)")
+    wait: int = Field(0, ge=0, le=20, description="Seconds to wait for the first event")
+
+
+class EventsHeaders(BaseModel):
+    last_event_id: EventCursor | None = Field(None, alias="Last-Event-ID", description=(
+        "With Accept: text/event-stream, taken as `after` (EventSource sends it on reconnect)"))
+
+
+class SubmitHeaders(BaseModel):
+    idempotency_key: str | None = Field(None, alias="Idempotency-Key", min_length=1, max_length=255,
+                                        description="The same key and body again: the same job")
+
+
+class JobHeaders(BaseModel):
+    if_none_match: str | None = Field(None, alias="If-None-Match", description="The ETag of the last read: 304 while it still holds")
+
+
+class StandardWebhookHeaders(BaseModel):
+    """Checked by the signature verification (401 when missing or wrong), not by this model."""
+    webhook_id: str = Field(alias="webhook-id")
+    webhook_timestamp: str = Field(alias="webhook-timestamp", pattern=r"^[0-9]+$")
+    webhook_signature: str = Field(alias="webhook-signature")
+
+
+# A route's path parameter, by name -> its type (the document shows it; anything else is 404).
+PATH_PARAMETERS: dict[str, Any] = {
+    "job_id": JobId, "upload_id": UploadId, "key_id": ApiKeyId, "endpoint_id": WebhookEndpointId,
+    "provider": ProviderName,
+}

@@ -192,7 +192,10 @@ def test_a_job_confirms_a_pending_upload_on_the_spot(api, user):
 def test_a_job_refuses_another_users_upload(api, user):
     upload_id = uploaded(api, user)
     assert_refused(submit_with(api, api.signup(), upload_id), "not_found")
-    assert_refused(submit_with(api, user, "upl_doesnotexist"), "not_found")
+    assert_refused(submit_with(api, user, "upl_" + "0" * 22), "not_found")
+    malformed = submit_with(api, user, "upl_doesnotexist")  # not an id at all: the schema says so
+    assert malformed.status_code == 422
+    assert malformed.json["error"]["details"][0]["type"] == "string_pattern_mismatch"
 
 
 def test_a_job_refuses_uploads_not_uploaded_or_not_images(api, user):
