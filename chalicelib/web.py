@@ -135,7 +135,7 @@ def _check_declared(kind: str, model: type[BaseModel]) -> None:
 def doc(summary: str, *, reply: type[BaseModel] | None = None, status: int = 200,
         body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
         headers: type[BaseModel] | None = None, auth: bool = True,
-        errors: Mapping[int, str] | Iterable[int] = (), reply_also: Iterable[int] = (),
+        errors: Mapping[int, str] | None = None, reply_also: Iterable[int] = (),
         media: Mapping[str, dict] | None = None, reply_headers: Mapping[str, str] | None = None,
         description: str | None = None) -> Callable:
     """Declare a route's contract in one place; `chalicelib.openapi` builds the document from it.
@@ -151,7 +151,17 @@ def doc(summary: str, *, reply: type[BaseModel] | None = None, status: int = 200
         operation's description. A status below 400 (304) is a reply without a body. 400/415/422
         (body), 422 (query, headers), 401 (auth) and 404 (path ids) are added by themselves.
     """
-    refusals = dict(errors) if isinstance(errors, Mapping) else {code: None for code in errors}
+    if not isinstance(errors or {}, Mapping):
+        raise TypeError(f"@doc({summary!r}): errors= maps each status to when it happens")
+    refusals = dict(errors or {})
+    vague = sorted(code for code, condition in refusals.items() if not condition)
+    if vague:  # at import, so a route can't be merged without saying when it refuses
+        raise TypeError(f"@doc({summary!r}): errors= maps each status to when it happens, e.g. "
+                        f"{{409: '`email_taken`: an account with this email exists'}}; say it for {vague}")
+    for kind, model in (("body", body), ("query", query), ("headers", headers), ("reply", reply)):
+        if model is not None and not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise TypeError(f"@doc({summary!r}): {kind}= takes a pydantic model "
+                            f"(e.g. models.JobsQuery for a query string), not {model!r}")
 
     def mark(func: Callable) -> Callable:
         meta = {"summary": summary, "reply": reply, "status": status, "body": body,
