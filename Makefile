@@ -14,7 +14,7 @@ setup:                ## bring up Redis, MariaDB, the AWS emulator, venv and mig
 demo: setup           ## run one real job end to end through the HTTP API
 	@$(PY) scripts/demo.py
 
-test: setup           ## the whole test suite (extra pytest arguments: ARGS='-k chaos')
+test: setup lint      ## lint, then the whole test suite (extra pytest arguments: ARGS='-k chaos')
 	@$(PY) -m pytest $(ARGS)
 
 up: setup             ## the local stack in the background: API on :8000, WORKERS workers
@@ -26,8 +26,11 @@ down:                 ## stop what `make up` and the bring-up started
 bench: setup          ## a benchmark: make bench NAME=render
 	@$(PY) bench/$(NAME).py
 
-lint:                 ## cfn-lint the SAM template
+lint:                 ## cfn-lint the SAM template; bandit (medium and high severity) over the code
 	@.venv/bin/cfn-lint template.yaml
+	@# (bandit warns about a nosec on the other lines of a multi-line statement: noise, filtered)
+	@.venv/bin/bandit -q -ll -r app.py chalicelib functions scripts bench containers localstack client \
+		2> >(grep -v 'but no failed test' >&2)
 
 package: setup        ## out/package: sam.yaml (Chalice + template.yaml) and one zip for every Lambda
 	@$(PY) scripts/package.py out/package

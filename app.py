@@ -7,12 +7,13 @@ from chalice import Chalice, Response
 from chalicelib import (accounts, auth, health, jobs, openapi, provider_keys, sse, uploads, web,
                         webhooks)
 from chalicelib.billing import whop
-from chalicelib.models import (ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeysQuery, AuditPage,
-                               AuditQuery, Credentials, EventPage, EventsHeaders, EventsQuery,
-                               Health, Job, JobCreate, JobHeaders, JobList, JobsQuery, Me,
-                               ProviderCatalog, ProviderKey, ProviderKeyList, ProviderKeyPut,
-                               StandardWebhookHeaders, SubmitHeaders, TokenReply, Upload,
-                               UploadCreate, UploadForm, WebhookAck, WebhookEndpointCreate,
+from chalicelib.models import (Accepted, ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeysQuery,
+                               AuditPage, AuditQuery, Credentials, EmailVerified, EventPage,
+                               EventsHeaders, EventsQuery, Health, Job, JobCreate, JobHeaders,
+                               JobList, JobsQuery, LinkToken, Me, PasswordResetConfirm,
+                               PasswordResetRequest, ProviderCatalog, ProviderKey, ProviderKeyList,
+                               ProviderKeyPut, StandardWebhookHeaders, SubmitHeaders, TokenReply,
+                               Upload, UploadCreate, UploadForm, WebhookAck, WebhookEndpointCreate,
                                WebhookEndpointCreated, WebhookEndpointList, WebhookEndpointsQuery)
 from chalicelib.observability import http_middleware
 from chalicelib.web import ANY_CONTENT, current_request as request, doc, reply
@@ -20,8 +21,13 @@ from chalicelib.web import ANY_CONTENT, current_request as request, doc, reply
 app = Chalice(app_name="media-orchestrator")
 app.register_middleware(http_middleware, "http")  # outermost: logs the final status
 app.register_middleware(web.error_envelope, "http")
+# Refusals several routes share (each route's @doc names the ones it can meet).
 SPECIAL_USE_EMAIL = ("`validation_error`: the email's domain is a special-use name (.test, .local, "
                      ".localhost, .invalid, .onion, .arpa), which takes no mail")
+AUTH_RATE = "`rate_limited`: more than RATE_LIMIT_AUTH requests to /v1/auth from this IP"
+CREDENTIAL_RATE = ("`rate_limited`: more than RATE_LIMIT_CREDENTIAL_WRITES writes of API keys, "
+                   "provider keys and webhook endpoints by this user")
+BAD_LINK = "`invalid_link`: the link's token is invalid, expired or already used"
 
 
 def caller() -> auth.Principal:
@@ -36,7 +42,7 @@ def ip() -> str | None:
 @app.route("/v1/auth/signup", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Create an account", body=Credentials, reply=TokenReply, status=201, auth=False,
      errors={409: "`email_taken`: an account with this email exists", 422: SPECIAL_USE_EMAIL,
-             429: "`rate_limited`: more than RATE_LIMIT_AUTH sign-ups and logins from this IP"})
+             429: AUTH_RATE})
 def signup():
     return reply(accounts.signup(web.parse(Credentials, request()), ip()), 201)
 
@@ -45,10 +51,42 @@ def signup():
 @doc("Get an access token", body=Credentials, reply=TokenReply, auth=False,
      errors={401: "`invalid_credentials`: no account with this email and password",
              422: SPECIAL_USE_EMAIL,
-             429: "`rate_limited`: more than RATE_LIMIT_AUTH tries from this IP, or more than "
-                  "LOGIN_FAILURES_ALLOWED failures for this account in 15 minutes"})
+             429: AUTH_RATE + ", or more than LOGIN_FAILURES_ALLOWED failed logins for this "
+                              "account in 15 minutes"})
 def login():
     return reply(accounts.login(web.parse(Credentials, request()), ip()))
+
+
+@app.route("/v1/auth/verify-email", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Confirm an email address with the token of the mailed link (/verify-email?token=...)",
+     body=LinkToken, reply=EmailVerified, auth=False, errors={400: BAD_LINK, 429: AUTH_RATE})
+def verify_email():
+    return reply(accounts.verify_email(web.parse(LinkToken, request()), ip()))
+
+
+@app.route("/v1/auth/resend-verification", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Mail a new verification link to the caller's address", reply=Accepted, status=202,
+     errors={404: "`not_found`: the account behind a still valid token is gone",
+             409: "`already_verified`: the address is verified already",
+             429: "`rate_limited`: more than RATE_LIMIT_EMAIL mails to this account",
+             503: "`email_unavailable`: the mail could not be sent; try again later"})
+def resend_verification():
+    return reply(accounts.resend_verification(caller(), ip()), 202)
+
+
+@app.route("/v1/auth/password-reset", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Mail a password reset link (always 202: says nothing about whether the account exists)",
+     body=PasswordResetRequest, reply=Accepted, status=202, auth=False,
+     errors={429: AUTH_RATE + ", or more than RATE_LIMIT_EMAIL mails to this address"})
+def request_password_reset():
+    return reply(accounts.request_password_reset(web.parse(PasswordResetRequest, request()), ip()), 202)
+
+
+@app.route("/v1/auth/password-reset/confirm", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Set a new password with the token of the mailed link; earlier access tokens stop working",
+     body=PasswordResetConfirm, reply=TokenReply, auth=False, errors={400: BAD_LINK, 429: AUTH_RATE})
+def confirm_password_reset():
+    return reply(accounts.confirm_password_reset(web.parse(PasswordResetConfirm, request()), ip()))
 
 
 @app.route("/v1/me", methods=["GET"])
@@ -60,7 +98,8 @@ def me():
 
 @app.route("/v1/api-keys", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Create an API key (the key is shown only here)", body=ApiKeyCreate, reply=ApiKeyCreated,
-     status=201)
+     status=201, errors={409: "`api_key_limit_reached`: you have MAX_API_KEYS_PER_USER keys",
+                         429: CREDENTIAL_RATE})
 def create_api_key():
     principal = caller()
     return reply(accounts.create_api_key(principal, web.parse(ApiKeyCreate, request()), ip()), 201)
@@ -75,7 +114,7 @@ def list_api_keys():
 
 
 @app.route("/v1/api-keys/{key_id}", methods=["DELETE"])
-@doc("Revoke an API key at once", status=204)
+@doc("Revoke an API key at once", status=204, errors={429: CREDENTIAL_RATE})
 def delete_api_key(key_id):
     accounts.delete_api_key(caller(), key_id, ip())
     return reply(None, 204)
@@ -85,7 +124,7 @@ def delete_api_key(key_id):
 @doc("Store your own key for a provider (encrypted; only last4 is ever shown)",
      body=ProviderKeyPut, reply=ProviderKey,
      errors={422: "`validation_error`: base_url is not https, or names a link-local (or, outside "
-                  "the local stage, a private or loopback) address"})
+                  "the local stage, a private or loopback) address", 429: CREDENTIAL_RATE})
 def put_provider_key(provider):
     principal = caller()
     body = web.parse(ProviderKeyPut, request())
@@ -99,7 +138,7 @@ def list_provider_keys():
 
 
 @app.route("/v1/provider-keys/{provider}", methods=["DELETE"])
-@doc("Remove a provider key", status=204)
+@doc("Remove a provider key", status=204, errors={429: CREDENTIAL_RATE})
 def delete_provider_key(provider):
     provider_keys.delete(caller(), provider, ip())
     return reply(None, 204)
@@ -179,7 +218,8 @@ def retry_job(job_id):
 @doc("Events after a cursor, long-polling up to `wait` s", query=EventsQuery,
      headers=EventsHeaders, reply=EventPage, media={"text/event-stream": {"type": "string"}},
      description="With `Accept: text/event-stream` the same events come as Server-Sent Events "
-                 "frames, gathered until `wait` is over or the job ends.")
+                 "frames, gathered until `wait` is over or the job ends.",
+     errors={429: "`too_many_long_polls`: you hold LONG_POLLS_PER_USER polls with `wait` open"})
 def job_events(job_id):
     principal = caller()
     req = request()
@@ -214,8 +254,9 @@ def get_upload(upload_id):
 @app.route("/v1/webhook-endpoints", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Register a webhook endpoint (its signing secret is shown only here)",
      body=WebhookEndpointCreate, reply=WebhookEndpointCreated, status=201,
-     errors={422: "`validation_error`: url is not https, or names a link-local (or, outside the "
-                  "local stage, a private or loopback) address"})
+     errors={409: "`webhook_endpoint_limit_reached`: you have MAX_WEBHOOK_ENDPOINTS_PER_USER endpoints",
+             422: "`validation_error`: url is not https, or names a link-local (or, outside the "
+                  "local stage, a private or loopback) address", 429: CREDENTIAL_RATE})
 def create_webhook_endpoint():
     principal = caller()
     body = web.parse(WebhookEndpointCreate, request())
@@ -231,7 +272,7 @@ def list_webhook_endpoints():
 
 
 @app.route("/v1/webhook-endpoints/{endpoint_id}", methods=["DELETE"])
-@doc("Delete a webhook endpoint", status=204)
+@doc("Delete a webhook endpoint", status=204, errors={429: CREDENTIAL_RATE})
 def delete_webhook_endpoint(endpoint_id):
     webhooks.delete(caller(), endpoint_id, ip())
     return reply(None, 204)

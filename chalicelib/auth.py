@@ -61,13 +61,15 @@ def needs_rehash(password_hash: str) -> bool:
     return _hasher().check_needs_rehash(password_hash)
 
 
-def issue_access_token(user_id: str) -> tuple[str, int]:
+def issue_access_token(user_id: str, session_epoch: int = 0) -> tuple[str, int]:
+    """`ep` is the user's session epoch: a password reset bumps it and so ends older tokens."""
     import jwt
 
     settings = get_settings()
     now = int(time.time())
     ttl = settings.access_token_ttl_s
-    token = jwt.encode({"sub": user_id, "iat": now, "exp": now + ttl, "typ": "access"},
+    token = jwt.encode({"sub": user_id, "iat": now, "exp": now + ttl, "typ": "access",
+                        "ep": session_epoch},
                        secret_store.jwt_secret(), algorithm=_ALGORITHM)
     return token, ttl
 
@@ -104,7 +106,11 @@ def authenticate(authorization: str | None) -> Principal:
     except jwt.PyJWTError:
         raise Unauthorized("Invalid or expired access token", code="invalid_token",
                            headers={"WWW-Authenticate": "Bearer"}) from None
-    if claims.get("typ") != "access" or users.by_id(str(claims["sub"])) is None:
+    if claims.get("typ") != "access":
         raise Unauthorized("Invalid access token", code="invalid_token",
                            headers={"WWW-Authenticate": "Bearer"})
+    user = users.by_id(str(claims["sub"]))
+    if user is None or claims.get("ep", 0) != user["session_epoch"]:
+        raise Unauthorized("Access token revoked (the password was reset); log in again",
+                           code="invalid_token", headers={"WWW-Authenticate": "Bearer"})
     return Principal(user_id=str(claims["sub"]))

@@ -1,6 +1,7 @@
 """The one AWS client factory: AWS itself, LocalStack or the moto server.
 
-The endpoint: AWS_ENDPOINT_URL when set; else LocalStack's conventions (USE_LOCALSTACK=1, or
+The endpoint: AWS_ENDPOINT_URL_<SERVICE> (e.g. AWS_ENDPOINT_URL_SES) when set, else
+AWS_ENDPOINT_URL when set; else LocalStack's conventions (USE_LOCALSTACK=1, or
 LOCALSTACK_HOSTNAME/EDGE_PORT inside LocalStack's Lambdas) through `localstack_client`; else the
 local stage's emulator on loopback; else AWS.
 """
@@ -18,6 +19,10 @@ _lock = threading.Lock()
 
 def endpoint_url(service: str) -> str | None:
     settings = get_settings()
+    # The SDKs' service-specific override (e.g. AWS_ENDPOINT_URL_SES) wins, as in boto3 itself.
+    specific = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}")
+    if specific:
+        return specific
     if settings.aws_endpoint_url or not settings.uses_localstack:
         return settings.aws_endpoint_url
     from localstack_client.config import get_service_endpoint

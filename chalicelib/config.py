@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 LOCAL_JWT_SECRET = "local-development-only-jwt-secret-change-me"
+MIN_JWT_SECRET_BYTES = 32  # HS256 keys shorter than the hash output are guessable offline
 
 
 class Plan(BaseModel):
@@ -52,7 +53,7 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
     media_bucket: str = "media-local"
 
-    jwt_secret: SecretStr = SecretStr(LOCAL_JWT_SECRET)
+    jwt_secret: SecretStr | None = None  # local stage: LOCAL_JWT_SECRET; the worker needs none
     # In AWS, secrets come from Secrets Manager at run time (chalicelib.secrets), not through
     # environment variables anyone with read access to the function's configuration could see.
     jwt_secret_arn: str | None = None
@@ -71,7 +72,8 @@ class Settings(BaseSettings):
     reaper_grace_s: int = Field(60, ge=1)
     presign_ttl_s: int = Field(900, ge=60, le=7 * 24 * 3600)
     events_max_per_job: int = 2000
-    work_dir: str = "/tmp/media-work"
+    # B108 (/tmp): the worker's scratch root, in its own container (Fargate) or the developer's machine
+    work_dir: str = "/tmp/media-work"  # nosec B108
 
     # Billing. PLANS overrides the defaults per field, e.g. {"free": {"monthly_jobs": 10}}.
     plans: dict[str, dict] = Field(default_factory=dict)
@@ -83,7 +85,21 @@ class Settings(BaseSettings):
     rate_limit_auth: str = "20/minute"
     rate_limit_jobs: str = "60/minute"
     rate_limit_uploads: str = "60/minute"
-    login_failures_allowed: int = 5  # per account per 15 minutes, then each try waits longer
+    login_failures_allowed: int = 5  # per account and source per 15 minutes, then waits grow
+    long_polls_per_user: int = Field(5, ge=1, description="events long-polls one user may hold open")
+    # Email verification and password reset (chalicelib/email_links.py): links point at the
+    # console (PUBLIC_URL + /verify-email?token=... or /reset-password?token=...), mail goes
+    # through Amazon SES from MAIL_FROM (a verified SES identity).
+    public_url: str = "http://127.0.0.1:8000"
+    mail_from: str = "no-reply@media-orchestrator.local"
+    email_verification_ttl_s: int = Field(24 * 3600, ge=300, le=7 * 24 * 3600)
+    password_reset_ttl_s: int = Field(30 * 60, ge=60, le=3600)
+    rate_limit_email: str = "5/hour"  # verification and reset mails per account (and per IP)
+    # Caps and write limits on credentials (each write is a KMS call).
+    max_api_keys_per_user: int = Field(20, ge=1)
+    max_webhook_endpoints_per_user: int = Field(10, ge=1)
+    rate_limit_credential_writes: str = "20/minute"  # per user: API keys, provider keys, endpoints
+    webhook_fanout_max: int = Field(20, ge=1, description="most endpoints one event is sent to")
 
     # Uploads and cleanup (functions/cleanup.py).
     upload_expiry_s: int = Field(600, ge=60, le=3600, description="Lifetime of a presigned upload form")
@@ -136,9 +152,15 @@ class Settings(BaseSettings):
             self.dispatch_mode = "local" if self.stage == "local" else "ecs"
         if self.metrics_enabled is None:
             self.metrics_enabled = self.stage != "local"
-        if self.stage != "local" and self.jwt_secret.get_secret_value() == LOCAL_JWT_SECRET \
-                and not self.jwt_secret_arn:
-            raise ValueError("JWT_SECRET or JWT_SECRET_ARN must be set outside the local stage")
+        if self.jwt_secret is None and self.stage == "local":
+            self.jwt_secret = SecretStr(LOCAL_JWT_SECRET)
+        if self.stage != "local" and self.jwt_secret is not None:
+            value = self.jwt_secret.get_secret_value()
+            if value == LOCAL_JWT_SECRET:
+                raise ValueError("JWT_SECRET is the local development value; set a real one")
+            if len(value.encode()) < MIN_JWT_SECRET_BYTES:
+                raise ValueError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes "
+                                 "outside the local stage")
         unknown = set(self.plans) - set(DEFAULT_PLANS) | set(self.whop_plan_map.values()) - set(DEFAULT_PLANS)
         if unknown:
             raise ValueError(f"unknown plan names in PLANS / WHOP_PLAN_MAP: {sorted(unknown)}")

@@ -7,8 +7,8 @@ import logging
 import time
 from datetime import timedelta
 
-from chalicelib import (dispatcher, keys, lifecycle, observability, progress, provider_keys, queue,
-                        ratelimit, redis_client, storage, uploads, webhooks)
+from chalicelib import (dispatcher, keys, lifecycle, longpoll, observability, progress,
+                        provider_keys, queue, ratelimit, redis_client, storage, uploads, webhooks)
 from chalicelib.auth import Principal
 from chalicelib.billing.plans import entitlement, plan_named
 from chalicelib.config import get_settings
@@ -181,6 +181,14 @@ def events(principal: Principal, job_id: str, after: str | None, wait_s: int,
     ended, since Chalice can't stream."""
     if jobs_db.get(job_id, principal.user_id) is None:
         raise NotFound("Job not found")
+    if wait_s <= 0:
+        return _gather(principal, job_id, after, 0, until_wait_ends)
+    with longpoll.slot(principal.user_id):
+        return _gather(principal, job_id, after, wait_s, until_wait_ends)
+
+
+def _gather(principal: Principal, job_id: str, after: str | None, wait_s: int,
+            until_wait_ends: bool) -> EventPage:
     deadline = time.monotonic() + wait_s
     found: list[Event] = []
     cursor = after

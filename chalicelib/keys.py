@@ -15,12 +15,12 @@ RATE_LIMIT_PREFIX = "media:rl"  # the `limits` library's counters live under thi
 
 
 def login_failures(account: str) -> str:
-    """Failed logins of one account (hashed email) in the current window."""
+    """Failed logins of one account from one source (hashed together) in the current window."""
     return f"media:login:{account}:failures"
 
 
 def login_blocked(account: str) -> str:
-    """Present while an account's next login attempt must wait; its TTL is the wait."""
+    """Present while an account's next login from that source must wait; its TTL is the wait."""
     return f"media:login:{account}:blocked"
 
 
@@ -32,3 +32,8 @@ def provider_failures(provider: str, endpoint: str) -> str:
 def provider_open(provider: str, endpoint: str) -> str:
     """Present while the endpoint's circuit is open (skipped by every worker); TTL = cool-down."""
     return f"media:provider:{provider}:{endpoint}:open"
+
+
+def long_polls(user_id: str) -> str:
+    """The user's open events long-polls: a sorted set of slots scored by when each lapses."""
+    return f"media:longpoll:{user_id}"

@@ -56,6 +56,16 @@ class ErrorReply(BaseModel):
 
 
 # ---- accounts -----------------------------------------------------------------------------
+def _valid_email(value: str) -> str:
+    """pydantic's EmailStr, but with email-validator loaded on first use (cold start)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"value is not a valid email address: {exc}") from None
+
+
 class Credentials(Strict):
     email: str = Field(max_length=320, json_schema_extra={"format": "email"})
     password: str = Field(min_length=10, max_length=1024)
@@ -63,19 +73,42 @@ class Credentials(Strict):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        """pydantic's EmailStr, but with email-validator loaded on first use (cold start)."""
-        from email_validator import EmailNotValidError, validate_email
-
-        try:
-            return validate_email(value, check_deliverability=False).normalized
-        except EmailNotValidError as exc:
-            raise ValueError(f"value is not a valid email address: {exc}") from None
+        return _valid_email(value)
 
 
 class User(BaseModel):
     id: str
     email: str
     created_at: str
+    email_verified: bool = Field(False, description="The owner opened the link mailed to this address")
+
+
+class LinkToken(Strict):
+    """The token of a link mailed by the API (the `token` query parameter of the link)."""
+    token: str = Field(min_length=16, max_length=200)
+
+
+class PasswordResetRequest(Strict):
+    email: str = Field(max_length=320, json_schema_extra={"format": "email"})
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return _valid_email(value)
+
+
+class PasswordResetConfirm(Strict):
+    token: str = Field(min_length=16, max_length=200)
+    password: str = Field(min_length=10, max_length=1024)
+
+
+class Accepted(BaseModel):
+    accepted: bool = True
+    message: str
+
+
+class EmailVerified(BaseModel):
+    user: User
 
 
 class TokenReply(BaseModel):
@@ -126,6 +159,8 @@ class Membership(BaseModel):
 class Me(BaseModel):
     id: str
     email: str
+    email_verified: bool = Field(False, description="Unverified accounts use the free plan; "
+                                 "memberships attach by email only once it is verified")
     plan: PlanInfo
     usage: Usage
     membership: Membership | None

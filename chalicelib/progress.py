@@ -9,7 +9,7 @@ import json
 import logging
 from typing import Any
 
-from chalicelib import keys
+from chalicelib import keys, longpoll
 from chalicelib.redis_client import client
 from chalicelib.config import get_settings
 from chalicelib.ids import iso, utcnow
@@ -53,8 +53,9 @@ def read(job_id: str, after: str | None, wait_s: float, limit: int = 200) -> lis
     name = keys.job_events(job_id)
     start = after or "0-0"
     found: Any = client().xread({name: start}, count=limit)
-    if not found and wait_s > 0:
-        found = client().xread({name: start}, count=limit, block=int(wait_s * 1000))
+    block = longpoll.block_ms(wait_s)
+    if not found and block is not None:
+        found = client().xread({name: start}, count=limit, block=block)
     if not found:
         return []
     return [_event(entry_id, fields) for entry_id, fields in found[0][1]]

@@ -1,7 +1,7 @@
 """Bring-your-own-key: users' provider API keys, sealed at rest, opened only in the worker."""
 from __future__ import annotations
 
-from chalicelib import crypto, urls
+from chalicelib import crypto, ratelimit, urls
 from chalicelib.auth import Principal
 from chalicelib.db import audit
 from chalicelib.db import provider_keys as keys_db
@@ -30,6 +30,7 @@ def _public(row: dict) -> ProviderKey:
 
 def put(principal: Principal, provider: str, body: ProviderKeyPut, ip: str | None) -> ProviderKey:
     _check_provider(provider)
+    ratelimit.credential_write(principal.user_id)  # each write is a KMS call
     base_url = str(body.base_url).rstrip("/") if body.base_url else None
     if base_url:
         urls.check_outbound(base_url, "base_url")
@@ -45,6 +46,7 @@ def list_keys(principal: Principal) -> ProviderKeyList:
 
 
 def delete(principal: Principal, provider: str, ip: str | None) -> None:
+    ratelimit.credential_write(principal.user_id)
     if not keys_db.delete(principal.user_id, provider):
         raise NotFound("No key stored for this provider")
     audit.record("provider_key.removed", user_id=principal.user_id, ip=ip, target=provider)

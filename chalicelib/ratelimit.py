@@ -55,24 +55,37 @@ def hit(scope: str, identity: str, rule: str) -> None:
                       headers={"Retry-After": str(retry_after)})
 
 
-def _account(email: str) -> str:
+def credential_write(user_id: str) -> None:
+    """One write of a credential (API key, provider key, webhook endpoint): one budget per user,
+    since each write costs a KMS call or a hash and they are what an attacker would churn."""
+    hit("credential_writes", user_id, get_settings().rate_limit_credential_writes)
+
+
+def address_key(email: str) -> str:
+    """A rate-limit identity for an email address that does not store the address itself."""
     return hashlib.sha256(email.encode()).hexdigest()[:32]
 
 
-def check_login_allowed(email: str) -> None:
+def _account_and_source(email: str, source: str | None) -> str:
+    """Failed logins count per account AND source address together: an attacker failing on
+    purpose locks only their own address out of that account, never its owner elsewhere."""
+    return hashlib.sha256(f"{email}\0{source or 'unknown'}".encode()).hexdigest()[:32]
+
+
+def check_login_allowed(email: str, source: str | None) -> None:
     try:
-        wait = redis_client.client().ttl(keys.login_blocked(_account(email)))
+        wait = redis_client.client().ttl(keys.login_blocked(_account_and_source(email, source)))
     except redis_client.error():
         return
     if wait and wait > 0:
-        raise RateLimited("Too many failed logins for this account; try again later",
+        raise RateLimited("Too many failed logins for this account from here; try again later",
                           code="login_throttled", details={"retry_after_s": wait},
                           headers={"Retry-After": str(wait)})
 
 
-def login_failed(email: str) -> None:
+def login_failed(email: str, source: str | None) -> None:
     """After `login_failures_allowed` failures, each further one doubles the wait (1 s, 2 s, ...)."""
-    account = _account(email)
+    account = _account_and_source(email, source)
     try:
         client = redis_client.client()
         pipe = client.pipeline()
@@ -86,8 +99,8 @@ def login_failed(email: str) -> None:
         log.warning("could not record a failed login", exc_info=True)
 
 
-def login_succeeded(email: str) -> None:
+def login_succeeded(email: str, source: str | None) -> None:
     try:
-        redis_client.client().delete(keys.login_failures(_account(email)))
+        redis_client.client().delete(keys.login_failures(_account_and_source(email, source)))
     except redis_client.error():
         pass

@@ -6,6 +6,15 @@ from functools import lru_cache
 
 from chalicelib.config import get_settings
 
+# Values that mean "nobody set this": signing with them must never be accepted.
+PLACEHOLDERS = frozenset({"not-configured", "notconfigured", "none", "null", "changeme",
+                          "change-me", "placeholder", "todo", "secret", "unset", "default"})
+
+
+def is_configured(secret: str | None) -> bool:
+    """A real secret: present, not blank and not a well-known placeholder."""
+    return bool(secret and secret.strip()) and secret.strip().lower() not in PLACEHOLDERS
+
 
 @lru_cache(maxsize=8)
 def _from_secrets_manager(arn: str) -> str:
@@ -15,9 +24,12 @@ def _from_secrets_manager(arn: str) -> str:
 
 
 def jwt_secret() -> str:
+    """Only the API signs and checks access tokens; other processes are not given the secret."""
     settings = get_settings()
     if settings.jwt_secret_arn:
         return _from_secrets_manager(settings.jwt_secret_arn)
+    if settings.jwt_secret is None:
+        raise RuntimeError("JWT_SECRET or JWT_SECRET_ARN must be set where access tokens are used")
     return settings.jwt_secret.get_secret_value()
 
 

@@ -14,12 +14,13 @@ import logging
 import os
 from datetime import datetime, timezone
 
-from chalicelib import crypto, queue, urls
+from chalicelib import crypto, queue, ratelimit, urls
 from chalicelib.auth import Principal
 from chalicelib.db import audit
 from chalicelib.db import jobs as jobs_db
 from chalicelib.db import webhooks as webhooks_db
-from chalicelib.errors import NotFound, ValidationFailed
+from chalicelib.config import get_settings
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.ids import iso, new_id
 from chalicelib.models import (DEFAULT_WEBHOOK_EVENTS, Event, EventType, WebhookEndpoint,
                                WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointList)
@@ -44,15 +45,27 @@ def _public(row: dict) -> WebhookEndpoint:
                            last_status=row["last_status"])
 
 
+def _limit_reached(limit: int) -> Conflict:
+    return Conflict(f"You already have {limit} webhook endpoints; delete one first",
+                    code="webhook_endpoint_limit_reached", details={"limit": limit})
+
+
 def register(principal: Principal, body: WebhookEndpointCreate, ip: str | None) -> WebhookEndpointCreated:
     url = str(body.url)
     urls.check_outbound(url, "url")
+    limit = get_settings().max_webhook_endpoints_per_user
+    ratelimit.credential_write(principal.user_id)
+    if webhooks_db.count(principal.user_id) >= limit:  # before the KMS call; rechecked in SQL
+        raise _limit_reached(limit)
     events = sorted({e.value for e in body.events}) if body.events else None
     secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
     endpoint_id = new_id("whe")
     sealed = crypto.seal(secret, _owner(principal.user_id, endpoint_id))
-    row = webhooks_db.create(principal.user_id, url, events, sealed.ciphertext, sealed.wrapped_key,
-                             endpoint_id)
+    try:
+        row = webhooks_db.create(principal.user_id, url, events, sealed.ciphertext,
+                                 sealed.wrapped_key, endpoint_id, limit=limit)
+    except webhooks_db.LimitReached:
+        raise _limit_reached(limit) from None
     audit.record("webhook_endpoint.created", user_id=principal.user_id, ip=ip, target=endpoint_id)
     return WebhookEndpointCreated(id=endpoint_id, url=url, events=events or DEFAULT_WEBHOOK_EVENTS,
                                   secret=secret, created_at=iso(row["created_at"]))
@@ -65,6 +78,7 @@ def list_endpoints(principal: Principal, limit: int, cursor: str | None) -> Webh
 
 
 def delete(principal: Principal, endpoint_id: str, ip: str | None) -> None:
+    ratelimit.credential_write(principal.user_id)
     if not webhooks_db.delete(principal.user_id, endpoint_id):
         raise NotFound("Webhook endpoint not found")
     audit.record("webhook_endpoint.deleted", user_id=principal.user_id, ip=ip, target=endpoint_id)
@@ -87,7 +101,9 @@ def fan_out(job_id: str, event: Event) -> int:
     if job is None:
         return 0
     job_url = job["request"].get("webhook_url")
-    targets = [e for e in webhooks_db.of_user(job["user_id"])
+    # Bounded: one event never queues more than WEBHOOK_FANOUT_MAX deliveries.
+    fanout_max = get_settings().webhook_fanout_max
+    targets = [e for e in webhooks_db.of_user(job["user_id"], limit=fanout_max)
                if event.type.value in (e["events"] or DEFAULT_WEBHOOK_EVENTS)
                or (e["url"] == job_url and event.type.value in DEFAULT_WEBHOOK_EVENTS)]
     payload = {"type": event.type.value, "timestamp": event.at,

@@ -23,7 +23,8 @@ os.environ.update({
     "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
     # Generous limits for the suite; the rate-limit tests set tight ones themselves.
     "RATE_LIMIT_AUTH": "100000/minute", "RATE_LIMIT_JOBS": "100000/minute",
-    "RATE_LIMIT_UPLOADS": "100000/minute",
+    "RATE_LIMIT_UPLOADS": "100000/minute", "RATE_LIMIT_EMAIL": "100000/minute",
+    "RATE_LIMIT_CREDENTIAL_WRITES": "100000/minute",
     "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
 })
 
@@ -34,6 +35,19 @@ from chalicelib.db.migrate import migrate  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def start_ses_emulator():
+    """This session's SES: a moto server in this process (see tests/mailbox.py for why), reached
+    through AWS_ENDPOINT_URL_SES by the app here and by the processes the tests start."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    os.environ["AWS_ENDPOINT_URL_SES"] = f"http://127.0.0.1:{port}"
+    aws.client("ses").verify_email_identity(EmailAddress=get_settings().mail_from)
+    return server
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_backends():
     """This session's database (migrated), bucket and queue; all removed afterwards."""
@@ -41,14 +55,16 @@ def isolated_backends():
     migrate()
     s3 = aws.client("s3")
     s3.create_bucket(Bucket=settings.media_bucket)
+    ses = start_ses_emulator()
     yield
+    ses.stop()
     job_ids = [r["id"] for r in db.fetch_all("SELECT id FROM jobs")]
     redis = redis_client.client()
     for job_id in job_ids:
         redis.delete(keys.job_events(job_id), keys.job_cancel(job_id))
     # This session's queues: the in-process one and the e2e stack's (`{queue_name}-e2e`).
     for pattern in (f"{settings.queue_prefix}:{settings.queue_name}*", f"{keys.RATE_LIMIT_PREFIX}*",
-                    "media:login:*"):  # the test Redis db is the suite's own
+                    "media:login:*", "media:longpoll:*"):  # the test Redis db is the suite's own
         for key in redis.scan_iter(pattern, count=1000):
             redis.delete(key)
     paginator = s3.get_paginator("list_objects_v2")
@@ -100,6 +116,15 @@ class Api:
         assert response.status_code == 201, response.body
         return {**response.json, "email": email, "password": password,
                 "token": response.json["access_token"]}
+
+    def verify_email(self, user: dict) -> dict:
+        """Open the verification link mailed to the user (read back from the emulator's SES)."""
+        from tests.mailbox import last_link
+
+        _, token = last_link(user["email"], "/verify-email")
+        response = self.call("POST", "/v1/auth/verify-email", {"token": token})
+        assert response.status_code == 200, response.body
+        return response.json
 
 
 @pytest.fixture

@@ -71,8 +71,24 @@ def test_activation_moves_the_user_to_the_mapped_plan(api, user):
 
 
 def test_user_is_found_by_email_when_metadata_has_no_user_id(api, user):
+    api.verify_email(user)
     deliver(api, "membership.activated", membership(email=user["email"].upper()))
     assert plan_of(api, user) == "pro"
+
+
+def test_an_unverified_email_never_takes_a_membership(api):
+    """Signing up with a buyer's address must not hand over their plan: it waits for the
+    address to be proved, and the `metadata.user_id` path stays as it was."""
+    squatter = api.signup()
+    data = membership(email=squatter["email"])
+    deliver(api, "membership.activated", data)
+    assert plan_of(api, squatter) == "free"
+    assert db.fetch_one("SELECT user_id FROM memberships WHERE id = %s", (data["id"],))["user_id"] is None
+    api.verify_email(squatter)  # the owner of the address proves it: now it attaches
+    assert plan_of(api, squatter) == "pro"
+    buyer = api.signup()  # unverified, named by metadata.user_id at checkout
+    deliver(api, "membership.activated", membership(buyer))
+    assert plan_of(api, buyer) == "pro"
 
 
 @pytest.mark.parametrize("tamper", ["signature", "secret", "stale", "future", "missing", "body"])
@@ -108,6 +124,39 @@ def test_bad_deliveries_are_401_and_change_nothing(api, user, tamper):
     assert plan_of(api, user) == "free"
 
 
+@pytest.mark.parametrize("configured", [None, "", "   ", "not-configured", "Not-Configured", "changeme"])
+def test_webhooks_are_refused_while_no_real_secret_is_configured(api, user, monkeypatch, caplog, configured):
+    """A deployment without a real secret must not accept a delivery signed with the placeholder."""
+    from pydantic import SecretStr
+
+    monkeypatch.setattr(get_settings(), "whop_webhook_secret",
+                        None if configured is None else SecretStr(configured))
+    before = db.fetch_one("SELECT COUNT(*) AS n FROM webhook_deliveries")["n"]
+    response = deliver(api, "membership.activated", membership(user),
+                       secret=(configured or "").strip() or "guess")
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "webhook_secret_not_configured"
+    assert "not configured" in response.json["error"]["message"]
+    assert any("No Whop webhook secret is configured" in r.getMessage() for r in caplog.records)
+    assert db.fetch_one("SELECT COUNT(*) AS n FROM webhook_deliveries")["n"] == before
+    assert plan_of(api, user) == "free"
+
+
+def test_a_placeholder_in_secrets_manager_is_refused_too(api, user, monkeypatch):
+    """Deployments made before the fix stored the literal `not-configured` as the secret."""
+    from chalicelib import aws, secret_store
+
+    sm = aws.client("secretsmanager")
+    arn = sm.create_secret(Name=f"test/whop-{secrets.token_hex(4)}", SecretString="not-configured")["ARN"]
+    try:
+        monkeypatch.setattr(get_settings(), "whop_webhook_secret_arn", arn)
+        response = deliver(api, "membership.activated", membership(user), secret="not-configured")
+        assert response.status_code == 401 and plan_of(api, user) == "free"
+    finally:
+        sm.delete_secret(SecretId=arn, ForceDeleteWithoutRecovery=True)
+        secret_store._from_secrets_manager.cache_clear()
+
+
 def test_a_redelivery_changes_nothing_twice(api, user):
     data = membership(user)
     first = deliver(api, "membership.activated", data, webhook_id="msg_dup_" + user["user"]["id"])
@@ -133,10 +182,12 @@ def test_an_older_state_never_overwrites_a_newer_one(api, user):
     assert row == {"status": "canceled", "active": 0}
 
 
-def test_membership_bought_before_signup_is_attached_at_signup(api):
+def test_membership_bought_before_signup_is_attached_once_the_email_is_verified(api):
     email = f"early-{secrets.token_hex(4)}@example.com"
     deliver(api, "membership.activated", membership(email=email, plan="plan_biz"))
     user = api.signup(email=email)
+    assert plan_of(api, user) == "free"  # signing up with an address proves nothing
+    api.verify_email(user)
     assert plan_of(api, user) == "business"
     actions = [e["action"] for e in api.call("GET", "/v1/audit-log", token=user["token"]).json["items"]]
     assert "membership.attached" in actions
@@ -152,6 +203,7 @@ def test_cancel_at_period_end_keeps_access_until_deactivation(api, user):
 
 
 def test_payments_are_recorded_and_unknown_types_acknowledged(api, user):
+    api.verify_email(user)  # payments, like memberships, match by email only a verified address
     ok = deliver(api, "payment.succeeded", {"id": "pay_" + secrets.token_hex(4), "status": "paid", "total": 29.0,
                                             "currency": "usd", "user": {"email": user["email"]},
                                             "membership": {"id": "mem_x"}})

@@ -87,6 +87,18 @@ def test_dispatcher_settings_reach_the_code():
         assert name in env and name.lower() in Settings.model_fields, name
 
 
+def test_no_placeholder_whop_secret_is_ever_stored():
+    """Without a real value there is no Whop secret (and no ARN): the API then refuses webhooks."""
+    template = _load_template()
+    secret = template["Resources"]["WhopWebhookSecret"]
+    assert secret.get("Condition") == "HasWhopWebhookSecret"
+    assert secret["Properties"]["SecretString"] == {"Ref": "WhopWebhookSecretValue"}
+    assert "not-configured" not in TEMPLATE.read_text()
+    api_env = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api_env["WHOP_WEBHOOK_SECRET_ARN"] == {
+        "Fn::If": ["HasWhopWebhookSecret", {"Ref": "WhopWebhookSecret"}, {"Ref": "AWS::NoValue"}]}
+
+
 # Each handler is imported in a fresh interpreter at the repository root, as Lambda would
 # (module path relative to CodeUri "."), so app/settings state does not leak between tests.
 _IMPORT_CHECK = """

@@ -23,6 +23,9 @@ from tests.conftest import ROOT, free_port
 
 GENEROUS_PLAN = {"free": {"monthly_jobs": 1_000_000, "max_duration_s": 180,
                           "max_concurrency": 1000, "upload_max_bytes": UPLOAD_MAX_BYTES}}
+GENEROUS_LIMITS = {"PLANS": json.dumps(GENEROUS_PLAN), "MAX_API_KEYS_PER_USER": "100000",
+                   "MAX_WEBHOOK_ENDPOINTS_PER_USER": "100000", "LONG_POLLS_PER_USER": "1000"}
+# (the suite's rate limits are generous already: tests/conftest.py)
 # Bounded so the run stays within a few minutes on a busy 2-core machine; FUZZ_EXAMPLES=100
 # digs deeper. The seed makes a failure reproducible (`--seed` in the report's command).
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
@@ -33,7 +36,7 @@ SEED = int(os.environ.get("FUZZ_SEED", "17"))
 def fuzz_api(tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("fuzz-api") / "api.log"
-    proc = launcher.spawn(launcher.api_command(port), log, env={"PLANS": json.dumps(GENEROUS_PLAN)})
+    proc = launcher.spawn(launcher.api_command(port), log, env=GENEROUS_LIMITS)
     try:
         launcher.wait_http(f"http://127.0.0.1:{port}/v1/health")
         yield f"http://127.0.0.1:{port}"

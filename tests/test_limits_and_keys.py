@@ -48,6 +48,26 @@ def test_repeated_failed_logins_slow_the_account_down(api, user, monkeypatch):
     assert api.call("POST", "/v1/auth/login", {"email": other["email"], "password": other["password"]}).status_code == 200
 
 
+def test_a_locked_out_source_does_not_lock_the_owner_out_elsewhere(api, user, monkeypatch):
+    """An attacker failing on purpose every few minutes must not keep the victim out."""
+    from chalicelib import accounts
+    from chalicelib.errors import RateLimited, Unauthorized
+    from chalicelib.models import Credentials
+
+    monkeypatch.setattr(get_settings(), "login_failures_allowed", 2)
+    wrong = Credentials(email=user["email"], password="not the password")
+    right = Credentials(email=user["email"], password=user["password"])
+    attacker, owner = "203.0.113.7", "198.51.100.23"
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            accounts.login(wrong, attacker)
+    with pytest.raises(RateLimited):  # the attacker's source waits, even with the right password
+        accounts.login(right, attacker)
+    assert accounts.login(right, owner).access_token  # the owner, from their own address, gets in
+    with pytest.raises(Unauthorized):  # and their source starts with a clean count
+        accounts.login(wrong, owner)
+
+
 def test_provider_key_is_encrypted_at_rest_and_never_returned_or_logged(api, user, caplog, capsys):
     plaintext = "sk-live-" + secrets.token_hex(20)
     caplog.set_level(logging.DEBUG)  # libraries (boto, urllib3) at their most verbose
@@ -115,3 +135,74 @@ def test_audit_log_lists_the_users_own_actions_newest_first(api, user):
     assert rest["next_cursor"] is None
     other = api.signup()
     assert [e["action"] for e in api.call("GET", "/v1/audit-log", token=other["token"]).json["items"]] == ["user.signup"]
+
+
+# ---- caps and write limits on credentials (issue 10, finding 7) -------------------------------
+def test_api_keys_are_capped_per_user(api, user, monkeypatch):
+    monkeypatch.setattr(get_settings(), "max_api_keys_per_user", 2)
+    made = [api.call("POST", "/v1/api-keys", {"name": f"k{i}"}, token=user["token"]) for i in range(3)]
+    assert [r.status_code for r in made] == [201, 201, 409]
+    assert made[2].json["error"]["code"] == "api_key_limit_reached"
+    assert made[2].json["error"]["details"] == {"limit": 2}
+    assert api.call("DELETE", f"/v1/api-keys/{made[0].json['id']}", token=user["token"]).status_code == 204
+    assert api.call("POST", "/v1/api-keys", {"name": "again"}, token=user["token"]).status_code == 201
+
+
+def test_the_api_key_cap_holds_under_parallel_requests(live_api, monkeypatch):
+    import httpx
+    from concurrent.futures import ThreadPoolExecutor
+
+    signup = httpx.post(f"{live_api}/v1/auth/signup", json={
+        "email": f"cap-{secrets.token_hex(4)}@example.com", "password": "a long password"})
+    token = signup.json()["access_token"]
+    limit = get_settings().max_api_keys_per_user  # the live API's own settings: the default
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda i: httpx.post(
+            f"{live_api}/v1/api-keys", json={"name": f"k{i}"}, timeout=30,
+            headers={"Authorization": f"Bearer {token}"}).status_code, range(limit + 5)))
+    assert codes.count(201) == limit and codes.count(409) == 5
+
+
+def test_webhook_endpoints_are_capped_per_user(api, user, monkeypatch):
+    monkeypatch.setattr(get_settings(), "max_webhook_endpoints_per_user", 2)
+    made = [api.call("POST", "/v1/webhook-endpoints", {"url": f"http://127.0.0.1:9/{i}"},
+                     token=user["token"]) for i in range(3)]
+    assert [r.status_code for r in made] == [201, 201, 409]
+    assert made[2].json["error"]["code"] == "webhook_endpoint_limit_reached"
+    assert db.fetch_one("SELECT COUNT(*) AS n FROM webhook_endpoints WHERE user_id = %s",
+                        (user["user"]["id"],))["n"] == 2
+
+
+@pytest.mark.parametrize("write", ["api_key", "provider_key", "webhook_endpoint", "mixed"])
+def test_credential_writes_are_rate_limited_per_user(api, user, monkeypatch, write):
+    monkeypatch.setattr(get_settings(), "rate_limit_credential_writes", "3/minute")
+    calls = {
+        "api_key": lambda i: api.call("POST", "/v1/api-keys", {"name": f"k{i}"}, token=user["token"]),
+        "provider_key": lambda i: api.call("PUT", "/v1/provider-keys/openai", {"api_key": f"sk-test-{i:08d}"},
+                                           token=user["token"]),
+        "webhook_endpoint": lambda i: api.call("POST", "/v1/webhook-endpoints",
+                                               {"url": f"http://127.0.0.1:9/{i}"}, token=user["token"]),
+    }
+    kinds = list(calls) + ["api_key"] if write == "mixed" else [write] * 4
+    replies = [calls[kind](i) for i, kind in enumerate(kinds)]
+    assert [r.status_code for r in replies[:3]] in ([201] * 3, [200] * 3, [201, 200, 201])
+    assert replies[3].status_code == 429 and replies[3].json["error"]["code"] == "rate_limited"
+    assert 1 <= int(replies[3].headers["retry-after"]) <= 60
+    other = api.signup()  # another user's budget is their own
+    assert api.call("POST", "/v1/api-keys", {"name": "mine"}, token=other["token"]).status_code == 201
+
+
+def test_one_event_fans_out_to_a_bounded_number_of_endpoints(api, user, monkeypatch):
+    from chalicelib import webhooks
+    from chalicelib.db import webhooks as webhooks_db
+    from chalicelib.models import Event, EventType
+    from tests.workers import private_queue
+
+    for i in range(5):  # more than the fan-out bound, as rows made before the cap could be
+        webhooks_db.create(user["user"]["id"], f"http://127.0.0.1:9/{i}", None, b"x", b"y")
+    monkeypatch.setattr(get_settings(), "webhook_fanout_max", 3)
+    with private_queue(monkeypatch):
+        job = api.call("POST", "/v1/jobs", {"prompt": "fan", "duration_s": 5}, token=user["token"]).json
+        event = Event(id="1-0", type=EventType.job_succeeded, step=None, progress=100, message=None,
+                      at="2026-01-01T00:00:00Z")
+        assert webhooks.fan_out(job["id"], event) == 3

@@ -81,10 +81,10 @@ def test_a_succeeding_provider_is_used_and_its_usage_recorded(api, user):
     assert outcome.usage.tokens_in > 0 and outcome.usage.model == get_settings().openai_chat_model
 
 
-def test_the_breaker_skips_a_failing_endpoint_for_everyone_until_it_cools_down(api, user, fast_failures):
+def test_the_breaker_skips_a_failing_endpoint_for_its_user_until_it_cools_down(api, user, fast_failures):
     with FakeOpenAI() as fake:
         store_key(api, user, fake, "sk-breaker-1234567")
-        endpoint = breaker.endpoint_id(fake.base_url)
+        endpoint = breaker.endpoint_id(fake.base_url, owner=user["user"]["id"])
         fake.script("chat/completions", "500", "500")
         for _ in range(2):
             assert fallback.run("concept", task(user, concept="openai")).provider == "offline"
@@ -97,6 +97,27 @@ def test_the_breaker_skips_a_failing_endpoint_for_everyone_until_it_cools_down(a
         assert 0 < redis_client.client().ttl(circuit) <= get_settings().provider_breaker_cooldown_s
         redis_client.client().delete(circuit)  # the cool-down is over
         assert fallback.run("concept", task(user, concept="openai")).provider == "openai"
+
+
+def test_one_users_429s_open_only_their_own_breaker(api, user, fast_failures):
+    other = api.signup()
+    with FakeOpenAI() as fake:  # the same endpoint, e.g. api.openai.com, with two users' keys
+        store_key(api, user, fake, "sk-no-quota-left-12")
+        store_key(api, other, fake, "sk-plenty-of-quota-34")
+        fake.script("chat/completions", "429", "429")
+        for _ in range(2):
+            assert fallback.run("concept", task(user, concept="openai")).provider == "offline"
+        assert breaker.is_open("openai", breaker.endpoint_id(fake.base_url, owner=user["user"]["id"]))
+        assert not breaker.is_open("openai", breaker.endpoint_id(fake.base_url,
+                                                                 owner=other["user"]["id"]))
+        calls = len(fake.calls("chat/completions"))
+        served = fallback.run("concept", task(other, concept="openai"))
+        assert served.provider == "openai" and served.notes == []
+        assert len(fake.calls("chat/completions")) == calls + 1
+        assert fake.calls("chat/completions")[-1]["authorization"] == "Bearer sk-plenty-of-quota-34"
+    for owner in (user, other):  # leave no open circuit behind
+        redis_client.client().delete(keys.provider_open(
+            "openai", breaker.endpoint_id(fake.base_url, owner=owner["user"]["id"])))
 
 
 def test_a_rejected_key_fails_instead_of_falling_back(api, user, tmp_path):

@@ -75,9 +75,12 @@ def _verify(raw_body: bytes, headers: dict[str, str]) -> dict:
     from standardwebhooks.webhooks import WebhookVerificationError
 
     secret = secret_store.whop_webhook_secret()
-    if not secret:
-        log.error("WHOP_WEBHOOK_SECRET is not set: rejecting a Whop webhook")
-        raise Unauthorized("Webhook signature can't be verified", code="invalid_signature")
+    if not secret_store.is_configured(secret):
+        # An empty or placeholder secret is public knowledge: anyone could sign with it.
+        log.error("No Whop webhook secret is configured (WHOP_WEBHOOK_SECRET or its ARN is unset,"
+                  " empty or a placeholder): rejecting a Whop webhook")
+        raise Unauthorized("Whop webhooks are not configured on this deployment",
+                           code="webhook_secret_not_configured")
     verifier = Webhook(base64.b64encode(secret.encode()).decode())
     try:
         verifier.verify(raw_body, headers, json_parse=False)
@@ -97,8 +100,8 @@ def _find_user(metadata: dict | None, user: WhopRef | None) -> str | None:
     candidate = (metadata or {}).get("user_id")
     if isinstance(candidate, str) and users.by_id(candidate):
         return candidate
-    if user and user.email:
-        row = users.by_email(user.email.lower())
+    if user and user.email:  # only an address its owner proved (else: attached on verification)
+        row = users.by_verified_email(user.email.lower())
         return row["id"] if row else None
     return None
 

@@ -5,12 +5,23 @@ from chalicelib import db
 from chalicelib.ids import new_id, utcnow
 
 
-def create(user_id: str, name: str, prefix: str, key_hash: str) -> dict:
+class LimitReached(Exception):
+    pass
+
+
+def create(user_id: str, name: str, prefix: str, key_hash: str, limit: int) -> dict:
+    """Insert unless the user already holds `limit` keys. The user's row lock serializes
+    concurrent creations, so the cap holds under parallel requests."""
     row = {"id": new_id("key"), "user_id": user_id, "name": name, "prefix": prefix,
            "key_hash": key_hash, "created_at": utcnow(), "last_used_at": None}
-    db.execute("INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at)"
-               " VALUES (%(id)s, %(user_id)s, %(name)s, %(prefix)s, %(key_hash)s, %(created_at)s)",
-               row)
+    with db.transaction() as cur:
+        cur.execute("SELECT id FROM users WHERE id = %s FOR UPDATE", (user_id,))
+        cur.execute("SELECT COUNT(*) AS n FROM api_keys WHERE user_id = %s", (user_id,))
+        if cur.fetchone()["n"] >= limit:
+            raise LimitReached(limit)
+        cur.execute("INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at)"
+                    " VALUES (%(id)s, %(user_id)s, %(name)s, %(prefix)s, %(key_hash)s,"
+                    " %(created_at)s)", row)
     return row
 
 

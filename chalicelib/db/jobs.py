@@ -85,7 +85,8 @@ def steps_of(job_ids: Iterable[str]) -> dict[str, list[dict]]:
     if not ids:
         return {}
     marks = ", ".join(["%s"] * len(ids))
-    rows = db.fetch_all(f"SELECT * FROM job_steps WHERE job_id IN ({marks})"
+    # B608: only %s placeholders are formatted in; values are parameters
+    rows = db.fetch_all(f"SELECT * FROM job_steps WHERE job_id IN ({marks})"  # nosec B608
                         " ORDER BY job_id, position", ids)
     steps: dict[str, list[dict]] = {job_id: [] for job_id in ids}
     for row in rows:
@@ -151,7 +152,8 @@ def step_started(job_id: str, step: str, owner: str) -> bool:
     now = utcnow()
     with db.transaction() as cur:
         if not cur.execute(
-                "UPDATE job_steps SET status = 'running', progress = 0, attempt = attempt + 1,"
+                # B608: only the constant lease clause _OWNED is formatted in; values are parameters
+                "UPDATE job_steps SET status = 'running', progress = 0, attempt = attempt + 1,"  # nosec B608
                 " started_at = %s, finished_at = NULL, error_code = NULL, error_message = NULL"
                 f" WHERE job_id = %s AND name = %s AND {_OWNED}", (now, job_id, step, owner)):
             return False
@@ -168,7 +170,8 @@ def step_started(job_id: str, step: str, owner: str) -> bool:
 def progress(job_id: str, step: str, step_progress: int, job_progress: int, owner: str) -> bool:
     """Progress only moves forward, whatever order concurrent writers land in."""
     with db.transaction() as cur:
-        cur.execute("UPDATE job_steps SET progress = GREATEST(progress, %s)"
+        # B608: only the constant lease clause _OWNED is formatted in; values are parameters
+        cur.execute("UPDATE job_steps SET progress = GREATEST(progress, %s)"  # nosec B608
                     f" WHERE job_id = %s AND name = %s AND {_OWNED}",
                     (step_progress, job_id, step, owner))
         return cur.execute("UPDATE jobs SET progress = GREATEST(progress, %s), updated_at = %s"
@@ -188,7 +191,8 @@ def step_finished(job_id: str, step: str, status: str, owner: str, *,
     records = [u.model_dump() for u in usage or []]
     with db.transaction() as cur:
         if not cur.execute(
-                "UPDATE job_steps SET status = %s, finished_at = %s,"
+                # B608: only the constant lease clause _OWNED is formatted in; values are parameters
+                "UPDATE job_steps SET status = %s, finished_at = %s,"  # nosec B608
                 " progress = IF(%s = 'succeeded', 100, progress),"
                 " artifacts = COALESCE(%s, artifacts), error_code = %s, error_message = %s,"
                 " provider = COALESCE(%s, provider), step_usage = COALESCE(%s, step_usage)"
@@ -325,7 +329,8 @@ def past_retention(now, retention_days: dict[str, int], default_days: int, limit
     cases = " ".join(["WHEN %s THEN %s"] * len(retention_days))
     by_plan = [value for item in retention_days.items() for value in item]
     return db.fetch_all(
-        "SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'canceled')"
+        # B608: CASE arms of %s placeholders, built here; values are parameters
+        "SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'canceled')"  # nosec B608
         f" AND created_at < %s - INTERVAL (CASE plan {cases} ELSE %s END) DAY"
         " ORDER BY created_at, id LIMIT %s", (now, *by_plan, default_days, limit))
 
@@ -349,4 +354,5 @@ def streams_to_clear(finished_before, limit: int) -> list[dict]:
 def streams_cleared(job_ids: list[str], at) -> None:
     if job_ids:
         marks = ", ".join(["%s"] * len(job_ids))
-        db.execute(f"UPDATE jobs SET events_cleared_at = %s WHERE id IN ({marks})", (at, *job_ids))
+        # B608: only %s placeholders are formatted in; values are parameters
+        db.execute(f"UPDATE jobs SET events_cleared_at = %s WHERE id IN ({marks})", (at, *job_ids))  # nosec B608

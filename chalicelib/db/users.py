@@ -13,7 +13,8 @@ class EmailTaken(Exception):
 
 def create(email: str, password_hash: str) -> dict:
     user = {"id": new_id("usr"), "email": email, "password_hash": password_hash,
-            "created_at": utcnow()}
+            "created_at": utcnow(), "email_verified_at": None, "session_epoch": 0,
+            "password_changed_at": None}
     try:
         db.execute("INSERT INTO users (id, email, password_hash, created_at)"
                    " VALUES (%(id)s, %(email)s, %(password_hash)s, %(created_at)s)", user)
@@ -32,3 +33,26 @@ def by_id(user_id: str) -> dict | None:
 
 def set_password_hash(user_id: str, password_hash: str) -> None:
     db.execute("UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id))
+
+
+def by_verified_email(email: str) -> dict | None:
+    """Only an address its owner proved: matching billing by an unproved email would let anyone
+    sign up with a buyer's address and take their membership."""
+    return db.fetch_one("SELECT * FROM users WHERE email = %s AND email_verified_at IS NOT NULL",
+                        (email,))
+
+
+def lock(cur, user_id: str) -> dict | None:
+    cur.execute("SELECT * FROM users WHERE id = %s FOR UPDATE", (user_id,))
+    return cur.fetchone()
+
+
+def mark_verified(cur, user_id: str) -> None:
+    cur.execute("UPDATE users SET email_verified_at = COALESCE(email_verified_at, %s) WHERE id = %s",
+                (utcnow(), user_id))
+
+
+def reset_password(cur, user_id: str, password_hash: str) -> None:
+    """New password, and a new session epoch: every access token issued before stops working."""
+    cur.execute("UPDATE users SET password_hash = %s, session_epoch = session_epoch + 1,"
+                " password_changed_at = %s WHERE id = %s", (password_hash, utcnow(), user_id))

@@ -15,30 +15,52 @@ def _decode(row: dict) -> dict:
     return row
 
 
+class LimitReached(Exception):
+    pass
+
+
+def count(user_id: str) -> int:
+    return db.fetch_one("SELECT COUNT(*) AS n FROM webhook_endpoints WHERE user_id = %s",
+                        (user_id,))["n"]
+
+
 def create(user_id: str, url: str, events: list[str] | None, sealed_secret: bytes,
-           wrapped_key: bytes, endpoint_id: str | None = None) -> dict:
+           wrapped_key: bytes, endpoint_id: str | None = None, limit: int | None = None) -> dict:
+    """Insert unless the user already holds `limit` endpoints (the user's row lock serializes
+    concurrent creations, so the cap holds under parallel requests)."""
     row = {"id": endpoint_id or new_id("whe"), "user_id": user_id, "url": url, "events": events,
            "created_at": utcnow(), "last_delivery_at": None, "last_status": None}
-    db.execute("INSERT INTO webhook_endpoints (id, user_id, url, events, encrypted_secret,"
-               " wrapped_dek, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-               (row["id"], user_id, url, json.dumps(events) if events is not None else None,
-                sealed_secret, wrapped_key, row["created_at"]))
+    with db.transaction() as cur:
+        if limit is not None:
+            cur.execute("SELECT id FROM users WHERE id = %s FOR UPDATE", (user_id,))
+            cur.execute("SELECT COUNT(*) AS n FROM webhook_endpoints WHERE user_id = %s", (user_id,))
+            if cur.fetchone()["n"] >= limit:
+                raise LimitReached(limit)
+        cur.execute("INSERT INTO webhook_endpoints (id, user_id, url, events, encrypted_secret,"
+                    " wrapped_dek, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (row["id"], user_id, url, json.dumps(events) if events is not None else None,
+                     sealed_secret, wrapped_key, row["created_at"]))
     return row
 
 
 def page(user_id: str, limit: int, before_id: str | None) -> list[dict]:
     return [_decode(r) for r in db.fetch_all(
-        f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND (%s IS NULL OR id < %s)"
+        # B608: only the constant column list _PUBLIC is formatted in; values are parameters
+        f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND (%s IS NULL OR id < %s)"  # nosec B608
         " ORDER BY id DESC LIMIT %s", (user_id, before_id, before_id, limit + 1))]
 
 
-def of_user(user_id: str) -> list[dict]:
+def of_user(user_id: str, limit: int = 1000) -> list[dict]:
+    """The user's endpoints, oldest first, at most `limit` (bounds one event's fan-out)."""
     return [_decode(r) for r in db.fetch_all(
-        f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s", (user_id,))]
+        # B608: only the constant column list _PUBLIC is formatted in; values are parameters
+        f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s ORDER BY id LIMIT %s",  # nosec B608
+        (user_id, limit))]
 
 
 def by_url(user_id: str, url: str) -> dict | None:
-    row = db.fetch_one(f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND url = %s"
+    # B608: only the constant column list _PUBLIC is formatted in; values are parameters
+    row = db.fetch_one(f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND url = %s"  # nosec B608
                        " LIMIT 1", (user_id, url))
     return _decode(row) if row else None
 

@@ -2,7 +2,8 @@
 
 `failures` transient failures (timeouts, 429/5xx after retries) within `window` seconds open the
 circuit: the endpoint is skipped by all workers for `cooldown` seconds, then tried again. Keyed by
-provider and base_url, so one user's broken local server never trips the breaker for everybody.
+provider, base_url and, for calls with a user's own key (BYOK), that key's owner: one user's
+broken server or exhausted quota (429s) never pushes other users to the offline fallback.
 """
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from chalicelib import keys, redis_client
 from chalicelib.config import get_settings
 
 
-def endpoint_id(base_url: str) -> str:
-    return hashlib.sha256(base_url.rstrip("/").encode()).hexdigest()[:16]
+def endpoint_id(base_url: str, owner: str | None = None) -> str:
+    """The breaker's identity of an endpoint; `owner` is the credential's owner for BYOK calls."""
+    scope = f"{owner}\x00" if owner else ""
+    return hashlib.sha256((scope + base_url.rstrip("/")).encode()).hexdigest()[:16]
 
 
 def is_open(provider: str, endpoint: str) -> bool:

@@ -112,7 +112,7 @@ def run(purpose: str, task: Task) -> Outcome:
             client = _client_for(name, task.user_id, explicit)
             if client is None:
                 continue
-            endpoint = breaker.endpoint_id(client.base_url)
+            endpoint = breaker.endpoint_id(client.base_url, owner=task.user_id)  # BYOK: per owner
             if breaker.is_open(name, endpoint):
                 notes.append(f"{purpose}: {name} skipped, it failed repeatedly (circuit open)")
                 continue

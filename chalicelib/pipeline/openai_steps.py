@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from chalicelib.config import get_settings
 from chalicelib.models import StepUsage
+from chalicelib.pipeline import ffmpeg_inputs
 from chalicelib.pipeline.concept import Concept, Scene, scene_durations
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.images import ASPECTS
@@ -137,12 +138,14 @@ def render_images(client: OpenAIClient, concept: Concept, aspect: str, style: st
 
 
 def to_wav(audio: bytes, path: Path) -> None:
-    """Any audio ffmpeg reads (wav, mp3, ...) -> mono 16-bit WAV at the narration rate."""
-    result = subprocess.run(
+    """WAV or MP3 -> mono 16-bit WAV at the narration rate. The demuxer is chosen from the first
+    bytes, never by ffmpeg's auto-detection (the bytes come from the user's server)."""
+    fmt = ffmpeg_inputs.audio_format(audio[:16])
+    result = None if fmt is None else subprocess.run(
         [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel", "error",
-         "-i", "pipe:0", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", str(path)],
-        input=audio, capture_output=True, timeout=60)
-    if result.returncode != 0:
+         *ffmpeg_inputs.stdin_input(fmt), "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le",
+         str(path)], input=audio, capture_output=True, timeout=60)
+    if result is None or result.returncode != 0:
         raise ProviderError("provider_bad_output", "the speech answer is not audio ffmpeg can read",
                             transient=True)
 

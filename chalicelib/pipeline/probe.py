@@ -11,6 +11,8 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
+from chalicelib.pipeline import ffmpeg_inputs
+
 _DURATION = re.compile(r"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
 _VIDEO = re.compile(r"Stream #\d+:\d+.*?: Video: (\w+)(.*)")
 _AUDIO = re.compile(r"Stream #\d+:\d+.*?: Audio: (\w+)")
@@ -24,7 +26,8 @@ def probe(path: Path) -> dict:
     video file; ValueError when the file is missing, unreadable, or not a video."""
     if not Path(path).is_file():
         raise ValueError(f"not a file: {path}")
-    result = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", str(path)],
+    result = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner",
+                             *ffmpeg_inputs.file_input(path, "mov")],  # mov: MP4's demuxer
                             capture_output=True, text=True, errors="replace", timeout=60)
     info = result.stderr
     duration, video = _DURATION.search(info), _VIDEO.search(info)

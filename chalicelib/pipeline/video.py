@@ -23,6 +23,7 @@ from typing import Callable
 import imageio_ffmpeg
 from PIL import Image
 
+from chalicelib.pipeline import ffmpeg_inputs
 from chalicelib.pipeline.captions import build_srt, render_caption
 from chalicelib.pipeline.concept import Concept
 from chalicelib.pipeline.images import ASPECTS
@@ -155,12 +156,12 @@ def build_command(images: list[Path], captions: list[tuple[Path, int, int]],
     timeline = plan_timeline(durations)
     argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel", "error",
             "-nostats", "-progress", "pipe:1"]
-    for path in images:
-        argv += ["-framerate", str(FPS), "-i", str(path)]
+    for path in images:  # stills and captions are PNGs we wrote, narrations WAVs (pinned)
+        argv += ffmpeg_inputs.file_input(path, "png_pipe", "-framerate", str(FPS))
     for path, _, _ in captions:
-        argv += ["-i", str(path)]
+        argv += ffmpeg_inputs.file_input(path, "png_pipe")
     for narration in narrations:
-        argv += ["-i", str(narration.path)]
+        argv += ffmpeg_inputs.file_input(narration.path, "wav")
     graph = [part for k in range(n) for part in _scene_chains(k, n, size, timeline)]
     graph.append("".join(f"[b{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0[c]")
     last, first_caption = "c", n

@@ -1,4 +1,5 @@
-"""Create the local AWS resources the app expects: media bucket, KMS key, JWT secret.
+"""Create the local AWS resources the app expects: media bucket, KMS key, JWT secret, and the
+SES sender identity (MAIL_FROM) the verification and reset emails come from.
 
 Runs unchanged in two places:
   * inside LocalStack (ready.d hook): LocalStack exec()s this file in its own Python process, with an
@@ -23,6 +24,7 @@ BUCKET = os.environ.get("MEDIA_BUCKET") or "media-local"
 ALLOWED_ORIGINS = os.environ.get("ALLOWED_ORIGINS") or "http://localhost:5173,http://127.0.0.1:5173"
 KMS_ALIAS = "alias/media-provider-keys"
 JWT_SECRET_NAME = "media/jwt-secret"
+MAIL_FROM = os.environ.get("MAIL_FROM") or "no-reply@media-orchestrator.local"
 
 
 def _client(service):
@@ -130,12 +132,22 @@ def ensure_jwt_secret(sm):
     print(f"secret {JWT_SECRET_NAME}: exists", flush=True)
 
 
+def ensure_ses_identity(ses):
+    # Emulators verify at once; in AWS the address (or its domain) must be verified by its owner.
+    if MAIL_FROM in ses.list_identities(IdentityType="EmailAddress")["Identities"]:
+        print(f"ses identity {MAIL_FROM}: exists", flush=True)
+        return
+    ses.verify_email_identity(EmailAddress=MAIL_FROM)
+    print(f"ses identity {MAIL_FROM}: verified", flush=True)
+
+
 def main():
     s3 = _client("s3")
     _wait_for_endpoint(s3)
     ensure_bucket(s3)
     ensure_kms_key(_client("kms"))
     ensure_jwt_secret(_client("secretsmanager"))
+    ensure_ses_identity(_client("ses"))
 
 
 main()

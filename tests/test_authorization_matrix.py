@@ -1,0 +1,103 @@
+"""Authorization matrix (issue 10, proof): every route that takes an id, called by every kind of
+caller. The owner gets through; another user gets 404 exactly like a missing resource; no
+credentials, a revoked API key, an expired token and a token issued before a password reset all
+get 401."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from chalicelib import secret_store
+from tests.conftest import Api, grant_plan
+from tests.mailbox import last_link
+
+PNG = {"filename": "a.png", "content_type": "image/png", "size_bytes": 100}
+
+
+def _job(api, token) -> str:
+    reply = api.call("POST", "/v1/jobs", {"prompt": "matrix", "duration_s": 5}, token=token)
+    assert reply.status_code == 202, reply.body
+    return reply.json["id"]
+
+
+def _api_key(api, token) -> str:
+    return api.call("POST", "/v1/api-keys", {"name": "m"}, token=token).json["id"]
+
+
+def _endpoint(api, token) -> str:
+    return api.call("POST", "/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/hook"}, token=token).json["id"]
+
+
+def _provider_key(api, token) -> str:
+    assert api.call("PUT", "/v1/provider-keys/openai", {"api_key": "sk-matrix-0000"}, token=token).status_code == 200
+    return "openai"
+
+
+def _canceled_job(api, token) -> str:
+    job_id = _job(api, token)
+    assert api.call("POST", f"/v1/jobs/{job_id}/cancel", token=token).status_code == 202
+    return job_id
+
+
+# route -> (method, path template, makes a fresh resource of the caller's, the owner's status)
+ROUTES = {
+    "get job": ("GET", "/v1/jobs/{id}", _job, 200),
+    "job events": ("GET", "/v1/jobs/{id}/events?wait=0", _job, 200),
+    "cancel job": ("POST", "/v1/jobs/{id}/cancel", _job, 202),
+    "retry job": ("POST", "/v1/jobs/{id}/retry", _canceled_job, 202),
+    "get upload": ("GET", "/v1/uploads/{id}", lambda api, t: api.call("POST", "/v1/uploads", PNG, token=t).json["id"], 200),
+    "delete api key": ("DELETE", "/v1/api-keys/{id}", _api_key, 204),
+    "delete provider key": ("DELETE", "/v1/provider-keys/{id}", _provider_key, 204),
+    "delete webhook endpoint": ("DELETE", "/v1/webhook-endpoints/{id}", _endpoint, 204),
+}
+CALLERS = ["owner", "owner's api key", "other user", "no auth", "revoked api key", "expired token",
+           "token from before a password reset"]
+
+
+@pytest.fixture(scope="module")
+def world():
+    """An owner whose password was reset after one of their tokens was issued, another user,
+    and the credentials that must no longer work."""
+    import jwt
+    from chalice.test import Client
+
+    from app import app
+
+    with Client(app) as client:
+        api = Api(client.http)
+        owner, other = api.signup(), api.signup()
+        grant_plan(owner["user"]["id"], "pro")  # quota for the jobs the matrix makes
+        revoked = api.call("POST", "/v1/api-keys", {"name": "soon revoked"}, token=owner["token"]).json
+        assert api.call("DELETE", f"/v1/api-keys/{revoked['id']}", token=owner["token"]).status_code == 204
+        before_reset = owner["token"]
+        assert api.call("POST", "/v1/auth/password-reset", {"email": owner["email"]}).status_code == 202
+        _, reset_token = last_link(owner["email"], "/reset-password")
+        reset = api.call("POST", "/v1/auth/password-reset/confirm",
+                         {"token": reset_token, "password": "the new password"})
+        assert reset.status_code == 200
+        token = reset.json["access_token"]
+        now = int(time.time())
+        expired = jwt.encode({"sub": owner["user"]["id"], "iat": now - 7200, "exp": now - 3600,
+                              "typ": "access", "ep": 1}, secret_store.jwt_secret(), algorithm="HS256")
+        key = api.call("POST", "/v1/api-keys", {"name": "live"}, token=token).json["key"]
+        yield {"api": api, "owner": token, "owner's api key": key, "other user": other["token"],
+               "no auth": None, "revoked api key": revoked["key"], "expired token": expired,
+               "token from before a password reset": before_reset}
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_authorization_matrix(world, route, caller):
+    api = world["api"]
+    method, path, make, owner_status = ROUTES[route]
+    resource = make(api, world["owner"])  # fresh each time: the owner's deletes don't interfere
+    reply = api.call(method, path.format(id=resource), token=world[caller])
+    expected = {"owner": owner_status, "owner's api key": owner_status, "other user": 404}.get(caller, 401)
+    assert reply.status_code == expected, (route, caller, reply.body)
+    if expected == 404:  # exactly like a missing one
+        missing = api.call(method, path.format(id=resource[:-4] + "zzzz"), token=world[caller])
+        assert missing.status_code == 404 and missing.json["error"]["code"] == reply.json["error"]["code"]
+    if expected == 401:
+        assert reply.json["error"]["code"] in ("unauthorized", "invalid_token")
+        assert reply.headers.get("www-authenticate") == "Bearer"

@@ -1,0 +1,75 @@
+"""The events long-poll: never an endless XREAD BLOCK 0, and a bound on how many long-polls one
+user holds open at once (over it: 429 with Retry-After)."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from chalicelib import jobs, keys, longpoll, progress, redis_client
+from chalicelib.auth import Principal
+from chalicelib.config import get_settings
+from chalicelib.ids import new_id
+from chalicelib.models import EventType
+
+JOB = {"prompt": "A heron waits for the tide", "duration_s": 10}
+
+
+@pytest.mark.parametrize("wait_s, expected", [(0, None), (0.0004, None), (0.000999, None),
+                                             (0.001, 1), (0.5, 500), (20, 20000)])
+def test_block_is_never_zero_which_redis_reads_as_forever(wait_s, expected):
+    assert longpoll.block_ms(wait_s) == expected
+
+
+def test_a_wait_under_a_millisecond_returns_instead_of_blocking_forever():
+    job_id = new_id("job")  # no stream yet: a blocking read would wait for its first entry
+    result: list = []
+    reader = threading.Thread(target=lambda: result.append(progress.read(job_id, None, 0.0004)))
+    reader.start()
+    try:
+        reader.join(timeout=10)
+        assert not reader.is_alive(), "XREAD blocked past the wait"
+        assert result == [[]]
+    finally:  # release a reader stuck in BLOCK 0 (the bug), then leave nothing behind
+        redis_client.client().xadd(keys.job_events(job_id), {"e": "{}"})
+        reader.join()
+        redis_client.client().delete(keys.job_events(job_id))
+
+
+def _until(condition, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.01)
+
+
+def test_one_user_holds_at_most_the_configured_long_polls(api, user, monkeypatch):
+    monkeypatch.setattr(get_settings(), "long_polls_per_user", 1)
+    job_id = api.call("POST", "/v1/jobs", JOB, token=user["token"]).json["id"]
+    path = f"/v1/jobs/{job_id}/events"
+    cursor = api.call("GET", path, token=user["token"]).json["next"]
+    slots = keys.long_polls(user["user"]["id"])
+    held: list = []
+    poll = threading.Thread(target=lambda: held.append(
+        jobs.events(Principal(user["user"]["id"]), job_id, cursor, 15)))
+    poll.start()
+    try:
+        _until(lambda: redis_client.client().zcard(slots) == 1)
+        refused = api.call("GET", f"{path}?after={cursor}&wait=5", token=user["token"])
+        assert refused.status_code == 429
+        assert refused.json["error"]["code"] == "too_many_long_polls"
+        assert 1 <= int(refused.headers["retry-after"]) <= 20
+        # a plain read (wait=0) holds no slot, and another user is not affected
+        assert api.call("GET", f"{path}?after={cursor}", token=user["token"]).status_code == 200
+        other = api.signup()
+        other_job = api.call("POST", "/v1/jobs", JOB, token=other["token"]).json["id"]
+        assert api.call("GET", f"/v1/jobs/{other_job}/events?wait=1",
+                        token=other["token"]).status_code == 200
+    finally:
+        progress.emit(job_id, EventType.step_progress, step="concept", progress=1)
+        poll.join()
+    assert [e.type for e in held[0].events] == [EventType.step_progress]
+    assert redis_client.client().zcard(slots) == 0  # the slot was given back
+    again = api.call("GET", f"{path}?after={held[0].next}&wait=1", token=user["token"])
+    assert again.status_code == 200 and again.json["events"] == []
