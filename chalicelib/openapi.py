@@ -149,7 +149,7 @@ def _refusal(status: int, declared: dict[int, str | None], automatic: bool, erro
     response: dict[str, Any] = {"description": text or _STATUS_TEXT[status]}
     if status >= 400:
         response["content"] = {"application/json": {"schema": error_schema}}
-    if status in declared:
+    if status in declared and status >= 400:
         response[BUSINESS_REFUSAL] = True
     if status == 429:
         response["headers"] = {"Retry-After": {"description": "Seconds to wait",
