@@ -165,9 +165,11 @@ def audit_log():
      errors={402: "`quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`)",
              409: "`idempotency_key_reused`: the Idempotency-Key came before with another body",
              422: "`unknown_provider` / `provider_key_missing`: a provider you named does not "
-                  "exist or needs your key first; `invalid_upload`: the reference image is not "
-                  "an uploaded image of yours; `validation_error`: duration_s is over your "
-                  "plan's limit, or webhook_url is not one of your webhook endpoints",
+                  "exist or needs your key first; `invalid_upload`: the reference image (or a "
+                  "scene's image_upload_id) is not an uploaded image (or clip) of yours; "
+                  "`validation_error`: duration_s (or the script's length) is over your plan's "
+                  "limit, the script has no sentence or more than 30, or webhook_url is not one "
+                  "of your webhook endpoints",
              429: "`rate_limited`: more than RATE_LIMIT_JOBS submissions a minute"})
 def submit_job():
     principal = caller()

@@ -1,8 +1,9 @@
 """Video step benchmark: compose_video against a bare ffmpeg encode of the same length.
 
-    python bench/render.py [--durations 15,30,60] [--aspect 9:16]
+    python bench/render.py [--durations 15,30,60] [--clip-durations 30] [--aspect 9:16]
 
-Prints one JSON object. `prepare_s` = what the worker does before the video step: the concept,
+Prints one JSON object; `sources` says whether a case's scenes are stills or video clips.
+`prepare_s` = what the worker does before the video step: the concept,
 then the scene images with the narration synthesized at the same time (as the image step does).
 `ratio` = video step time / bare encode time (what the filtergraph and captions cost on top of
 encoding), `realtime_factor` = video seconds per wall second of the video step, `total_s` =
@@ -62,8 +63,9 @@ def bare_encode(duration_s: int, size: tuple[int, int], output: Path) -> None:
     subprocess.run(argv, check=True)
 
 
-def run_case(duration_s: int, aspect: str, work: Path, repeat: int) -> dict:
-    prepare_s, _, (concept, images, narrations) = timed(lambda: _prepare(duration_s, aspect, work))
+def run_case(duration_s: int, aspect: str, work: Path, repeat: int, clips: bool = False) -> dict:
+    prepare = _prepare_clips if clips else _prepare
+    prepare_s, _, (concept, images, narrations) = timed(lambda: prepare(duration_s, aspect, work))
     steps, bares = [], []
     for attempt in range(repeat):  # interleaved, so a burst of other load hits both alike
         steps.append(timed(lambda: compose_video(concept, images, aspect, work / f"render-{attempt}",
@@ -74,6 +76,7 @@ def run_case(duration_s: int, aspect: str, work: Path, repeat: int) -> dict:
     info = probe(result.video)
     return {
         "duration_s": duration_s, "aspect": aspect, "scenes": len(concept.scenes),
+        "sources": "clips" if clips else "stills",
         "prepare_s": round(prepare_s, 3), "step_s": round(step_s, 3), "bare_encode_s": round(bare_s, 3),
         "ratio": round(step_s / bare_s, 3), "realtime_factor": round(info["duration_s"] / step_s, 3),
         "total_s": round(prepare_s + step_s, 3),
@@ -82,6 +85,23 @@ def run_case(duration_s: int, aspect: str, work: Path, repeat: int) -> dict:
         "video_duration_s": info["duration_s"], "silent_narration": result.silent_narration,
         "video_bytes": result.video.stat().st_size,
     }
+
+
+def _prepare_clips(duration_s: int, aspect: str, work: Path):
+    """The same concept with every scene a video clip, as stock footage arrives: H.264 at the
+    output size (the smallest rendition at or above the output height), 25 fps, shorter than
+    its scene so it also loops."""
+    concept, _, narrations = _prepare(duration_s, aspect, work)
+    width, height = ASPECTS[aspect]
+    clips = []
+    for scene in concept.scenes:
+        clip = work / f"clip-{scene.index + 1:02d}.mp4"
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel",
+                        "error", "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=25",
+                        "-t", f"{max(1.0, scene.duration_s - 1):.2f}", "-c:v", "libx264", "-preset",
+                        "veryfast", "-pix_fmt", "yuv420p", str(clip)], check=True)
+        clips.append(clip)
+    return concept, clips, narrations
 
 
 def _prepare(duration_s: int, aspect: str, work: Path):
@@ -103,11 +123,14 @@ def main() -> None:
     parser.add_argument("--durations", default="15,30,60", help="comma-separated seconds, e.g. 15,30,60")
     parser.add_argument("--aspect", default="9:16", choices=sorted(ASPECTS))
     parser.add_argument("--repeat", type=int, default=2, help="runs per case; the fastest counts")
+    parser.add_argument("--clip-durations", default="30",
+                        help="comma-separated seconds of the cases whose scenes are all video clips")
     args = parser.parse_args()
     cases = []
-    for duration in (int(d) for d in args.durations.split(",") if d.strip()):
-        with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
-            cases.append(run_case(duration, args.aspect, Path(tmp), max(1, args.repeat)))
+    for clips, durations in ((False, args.durations), (True, args.clip_durations)):
+        for duration in (int(d) for d in durations.split(",") if d.strip()):
+            with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
+                cases.append(run_case(duration, args.aspect, Path(tmp), max(1, args.repeat), clips))
     print(json.dumps({"cases": cases, "cpus": os.cpu_count(), "python": platform.python_version(),
                       "encode_args": " ".join(ENCODE_ARGS)}, indent=2))
 

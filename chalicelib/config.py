@@ -24,6 +24,8 @@ class Plan(BaseModel):
                                                     "(see chalicelib.lifecycle.enqueue)")
     upload_max_bytes: int = Field(ge=1)
     rank: int = Field(description="When a user holds several memberships, the highest rank wins")
+    clip_max_s: float = Field(30, gt=0, description="Longest video clip a user may upload")
+    clip_max_side: int = Field(1920, ge=16, description="Largest width or height of an uploaded clip")
 
     def public(self) -> dict:
         return self.model_dump(include={"name", "monthly_jobs", "max_duration_s",
@@ -35,9 +37,11 @@ DEFAULT_PLANS = {
     "free": Plan(name="free", monthly_jobs=5, max_duration_s=30, max_concurrency=1,
                  retention_days=7, priority=3, upload_max_bytes=10 * MB, rank=0),
     "pro": Plan(name="pro", monthly_jobs=200, max_duration_s=120, max_concurrency=3,
-                retention_days=30, priority=2, upload_max_bytes=50 * MB, rank=1),
+                retention_days=30, priority=2, upload_max_bytes=50 * MB, rank=1,
+                clip_max_s=60, clip_max_side=3840),
     "business": Plan(name="business", monthly_jobs=2000, max_duration_s=180, max_concurrency=10,
-                     retention_days=90, priority=1, upload_max_bytes=200 * MB, rank=2),
+                     retention_days=90, priority=1, upload_max_bytes=200 * MB, rank=2,
+                     clip_max_s=120, clip_max_side=3840),
 }
 
 
@@ -133,6 +137,17 @@ class Settings(BaseSettings):
     provider_breaker_failures: int = Field(3, ge=1)
     provider_breaker_window_s: int = Field(60, ge=1)
     provider_breaker_cooldown_s: int = Field(120, ge=1)
+    # The pipeline every job runs (not the user's choice): "steps" (ours: concept, image, video,
+    # upload) or "command" (a customer's orchestrator as the video step, docs/plugins.md).
+    pipeline: str = "steps"  # a registered pipeline (chalicelib/pipeline/registry.py)
+    pipeline_command: list[str] = Field(default_factory=list, description='e.g. ["python", "-m", "src.main"]')
+    pipeline_command_cwd: str = ""  # where it runs; relative to the repository
+    pipeline_command_timeout_s: float = Field(1800.0, gt=0)
+    pipeline_command_grace_s: float = Field(10.0, ge=0, description="SIGTERM, then SIGKILL after this")
+    pipeline_command_env: dict[str, str] = Field(default_factory=dict, description="extra environment")
+    # Stock footage (chalicelib/pipeline/pexels.py): each downloaded file's size cap and deadline.
+    stock_max_bytes: int = Field(100 * MB, ge=1)
+    stock_download_s: float = Field(60.0, gt=0)
 
     # DATABASE_URL gives host/port/database; with a secret ARN (RDS-managed, rotating), the user
     # and password come from the secret at connect time instead.
@@ -164,6 +179,12 @@ class Settings(BaseSettings):
         unknown = set(self.plans) - set(DEFAULT_PLANS) | set(self.whop_plan_map.values()) - set(DEFAULT_PLANS)
         if unknown:
             raise ValueError(f"unknown plan names in PLANS / WHOP_PLAN_MAP: {sorted(unknown)}")
+        from chalicelib.pipeline import registry
+
+        if self.pipeline not in registry.pipelines():
+            raise ValueError(f"unknown PIPELINE {self.pipeline!r}; one of {sorted(registry.pipelines())}")
+        if self.pipeline == "command" and not self.pipeline_command:
+            raise ValueError("PIPELINE=command needs PIPELINE_COMMAND (a JSON list, the argv)")
         from chalicelib.pipeline.providers import unknown_providers
 
         if unknown_providers(self.default_providers):

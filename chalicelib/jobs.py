@@ -7,7 +7,7 @@ import logging
 import time
 from datetime import timedelta
 
-from chalicelib import (dispatcher, keys, lifecycle, longpoll, observability, progress,
+from chalicelib import (dispatcher, job_inputs, keys, lifecycle, longpoll, observability, progress,
                         provider_keys, queue, ratelimit, redis_client, storage, uploads, webhooks)
 from chalicelib.auth import Principal
 from chalicelib.billing.plans import entitlement, plan_named
@@ -53,7 +53,8 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
     now = utcnow()
     ent = entitlement(principal.user_id, now)
     plan = ent.plan
-    if body.duration_s > plan.max_duration_s:
+    job_inputs.check(principal.user_id, body, plan)
+    if body.prompt is not None and body.duration_s > plan.max_duration_s:
         raise ValidationFailed(f"duration_s is over your plan's limit of {plan.max_duration_s} s",
                                details=[{"field": "duration_s", "type": "plan_limit",
                                          "message": f"at most {plan.max_duration_s} on the {plan.name} plan"}])

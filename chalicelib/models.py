@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints, field_validator
 
 from chalicelib.ids import id_pattern
-from chalicelib.pipeline.providers import AVAILABLE, KEYED_PROVIDERS
 
 
 class Strict(BaseModel):
@@ -26,7 +25,19 @@ AuditCursor = Annotated[str, Field(pattern=r"^[0-9]{1,19}$", description="An aud
 # A Redis stream id (`ms-seq`), ASCII digits only; 19 digits keeps each part inside 64 bits.
 EventCursor = Annotated[str, Field(pattern=r"^[0-9]{1,19}(-[0-9]{1,19})?$",
                                    description="An event's id (`0` or `0-0`: from the start)")]
-ProviderName = Annotated[str, Field(json_schema_extra={"enum": sorted(KEYED_PROVIDERS)},
+def _enum_of_providers(step: str | None, nullable: bool = False) -> Any:
+    """The registry's providers (of a step, or those taking the user's own key) as the document's
+    enum; read when the document is built, since plug-ins register on first use. The API checks
+    names against the same registry (422 `unknown_provider`)."""
+    def extra(schema: dict) -> None:
+        from chalicelib.pipeline import providers
+
+        names = list(providers.AVAILABLE[step]) if step else sorted(providers.KEYED_PROVIDERS)
+        schema["enum"] = names + ([None] if nullable else [])
+    return extra
+
+
+ProviderName = Annotated[str, Field(json_schema_extra=_enum_of_providers(None),
                                     description="A provider that takes your own key")]
 
 
@@ -217,9 +228,7 @@ STEP_NAMES = ("concept", "image", "video", "upload")
 
 
 def _one_of(step: str) -> Any:
-    """The providers a step offers, as the document's enum (jobs checks the name against the same
-    registry and answers 422 `unknown_provider`)."""
-    return Field(None, max_length=64, json_schema_extra={"enum": [*AVAILABLE[step], None]})
+    return Field(None, max_length=64, json_schema_extra=_enum_of_providers(step, nullable=True))
 
 
 class ProviderChoice(Strict):
@@ -234,8 +243,38 @@ class JobInputs(Strict):
         "An upload of yours that is `uploaded` and an image"))
 
 
+MAX_SCRIPT_SCENES = 30
+
+
+class SceneInput(Strict):
+    """One scene of a script: the user's own line (spoken and captioned as written)."""
+    text: str = Field(min_length=1, max_length=1000, pattern=r"\S")
+    visual: str | None = Field(None, min_length=1, max_length=500,
+                               description="What the scene shows; also the stock-footage search")
+    duration_s: float | None = Field(None, ge=1, le=60, description="Default: the narration's length")
+    image_upload_id: UploadId | None = Field(None, description="Your image or short clip (an uploaded upload)")
+
+
+JOB_SOURCES = ("prompt", "script", "scenes")  # a job gives exactly one
+
+
+def _exactly_one_source(schema: dict) -> None:
+    """The document's side of `sources()`: exactly one of JOB_SOURCES is given (not null)."""
+    schema["oneOf"] = [{"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                       for name in JOB_SOURCES]
+
+
 class JobCreate(Strict):
-    prompt: str = Field(min_length=1, max_length=2000)
+    model_config = ConfigDict(json_schema_extra=_exactly_one_source)
+
+    prompt: str | None = Field(None, min_length=1, max_length=2000,
+                               description="What the video is about; or give `script` or `scenes`")
+    script: str | None = Field(None, min_length=1, max_length=20000, pattern=r"\S", description=(
+        "Your narration as plain text, split into scenes at sentence and paragraph ends"))
+    scenes: list[SceneInput] | None = Field(None, min_length=1, max_length=MAX_SCRIPT_SCENES,
+                                            description="Your scenes, in order")
+    clip_audio_volume: float | None = Field(None, ge=0, le=2, description=(
+        "Volume of your clips' own sound under the narration (1 = as recorded); default: dropped"))
     duration_s: int = Field(15, ge=5, le=180)
     aspect: Literal["9:16", "16:9", "1:1"] = "9:16"
     style: str | None = Field(None, max_length=200)
@@ -244,6 +283,10 @@ class JobCreate(Strict):
     providers: ProviderChoice | None = None
     inputs: JobInputs | None = None
     webhook_url: WebhookUrl | None = Field(None, description="One of your registered webhook endpoints' url")
+
+    def sources(self) -> list[str]:
+        """Which of prompt, script and scenes were given (exactly one must be)."""
+        return [name for name in JOB_SOURCES if getattr(self, name) is not None]
 
 
 class StepUsage(BaseModel):
@@ -334,7 +377,8 @@ class EventPage(BaseModel):
 
 
 # ---- uploads ------------------------------------------------------------------------------
-UPLOAD_CONTENT_TYPES = ("image/png", "image/jpeg", "image/webp", "audio/mpeg", "audio/wav")
+UPLOAD_CONTENT_TYPES = ("image/png", "image/jpeg", "image/webp", "audio/mpeg", "audio/wav", "video/mp4",
+                        "video/quicktime")
 UPLOAD_MAX_BYTES = 5 * 1024 ** 3  # S3 takes at most 5 GiB in one POST; plans allow less (413)
 
 

@@ -9,7 +9,7 @@ from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.ids import iso
 from chalicelib.models import (ProviderCatalog, ProviderKey, ProviderKeyList, ProviderKeyPut,
                                ProviderOption, StepProviders)
-from chalicelib.pipeline.providers import AVAILABLE, KEYED_PROVIDERS, defaults
+from chalicelib.pipeline import providers
 
 
 def _owner(user_id: str, provider: str) -> dict[str, str]:
@@ -17,10 +17,11 @@ def _owner(user_id: str, provider: str) -> dict[str, str]:
 
 
 def _check_provider(provider: str) -> None:
-    if provider not in KEYED_PROVIDERS:
+    keyed = providers.KEYED_PROVIDERS
+    if provider not in keyed:
         raise ValidationFailed("Unknown provider", code="unknown_provider", details=[
             {"field": "provider", "type": "unknown_provider",
-             "message": f"one of {', '.join(sorted(KEYED_PROVIDERS))}"}])
+             "message": f"one of {', '.join(sorted(keyed))}"}])
 
 
 def _public(row: dict) -> ProviderKey:
@@ -59,13 +60,12 @@ def stored(user_id: str) -> set[str]:
 
 def catalog(principal: Principal) -> ProviderCatalog:
     """Per step, the providers a job may name, and whether the caller holds each one's key."""
-    have, default = stored(principal.user_id), defaults()
+    have, default, keyed = stored(principal.user_id), providers.defaults(), providers.KEYED_PROVIDERS
     return ProviderCatalog(items=[
         StepProviders(step=step, default=default[step], providers=[
-            ProviderOption(name=name, needs_key=name in KEYED_PROVIDERS,
-                           has_key=name not in KEYED_PROVIDERS or name in have)
+            ProviderOption(name=name, needs_key=name in keyed, has_key=name not in keyed or name in have)
             for name in names])
-        for step, names in AVAILABLE.items()])
+        for step, names in providers.AVAILABLE.items()])
 
 
 def open_key(user_id: str, provider: str) -> tuple[str, str | None] | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 from chalicelib import ratelimit, storage
@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 
 ALLOWED_TYPES = UPLOAD_CONTENT_TYPES  # the document's enum for content_type; others get 415
 IMAGE_TYPES = frozenset(t for t in ALLOWED_TYPES if t.startswith("image/"))
+VIDEO_TYPES = frozenset(t for t in ALLOWED_TYPES if t.startswith("video/"))
+SCENE_MEDIA_TYPES = IMAGE_TYPES | VIDEO_TYPES  # what a script scene may show
 SNIFF_BYTES = 32
+CLIP_CODECS = frozenset({"h264", "hevc", "vp9", "av1", "mpeg4", "prores"})
 REFERENCE_FIELD = "inputs.reference_image_upload_id"
 
 
@@ -59,6 +62,10 @@ def sniff(head: bytes) -> str | None:
         return "image/webp"
     if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
         return "audio/wav"
+    if head[4:8] == b"ftyp":  # ISO base media: the major brand tells QuickTime from MP4
+        return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
+    if head[4:8] in (b"moov", b"wide", b"mdat", b"free"):  # QuickTime files without ftyp
+        return "video/quicktime"
     if head.startswith(b"ID3") or (len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
         return "audio/mpeg"  # an ID3 tag, or straight into an MPEG audio frame (11 sync bits)
     return None
@@ -144,6 +151,33 @@ def _mismatch(row: dict, meta: dict, key: str) -> str | None:
     found = sniff(storage.first_bytes(key, SNIFF_BYTES, meta["ETag"]))
     if found != row["content_type"]:
         return f"the content is not {row['content_type']} (it looks like {found or 'something else'})"
+    if found in VIDEO_TYPES:
+        return clip_problem(row["user_id"], key, meta["ETag"])
+    return None
+
+
+def clip_problem(user_id: str, key: str, etag: str) -> str | None:
+    """Why a clip can't be used (not decodable video, too long, too large for the plan), or
+    None. The checked version is downloaded and probed with ffmpeg."""
+    import tempfile
+
+    from chalicelib.pipeline.probe import probe
+
+    plan = entitlement(user_id, utcnow()).plan
+    with tempfile.TemporaryDirectory(prefix="clip-") as tmp:
+        path = Path(tmp) / "clip"
+        storage.download_version(key, path, etag)
+        try:
+            info = probe(path)
+        except ValueError:
+            return "the file holds no video stream ffmpeg can read"
+    if info["video_codec"] not in CLIP_CODECS:
+        return f"the clip's codec {info['video_codec']} is not one of {', '.join(sorted(CLIP_CODECS))}"
+    if not 0 < info["duration_s"] <= plan.clip_max_s:
+        return f"the clip lasts {info['duration_s']:.1f} s; at most {plan.clip_max_s:g} s on the {plan.name} plan"
+    if not info["width"] or max(info["width"], info["height"]) > plan.clip_max_side:
+        return (f"the clip is {info['width']}x{info['height']}; at most {plan.clip_max_side} px a side "
+                f"on the {plan.name} plan")
     return None
 
 
@@ -162,6 +196,24 @@ def require_reference_image(user_id: str, upload_id: str) -> None:
             return
     raise ValidationFailed("The reference image can't be used", code="invalid_upload",
                            details=[{"field": REFERENCE_FIELD, "message": message, "type": kind}])
+
+
+def require_scene_media(user_id: str, upload_id: str, field: str) -> None:
+    """422 unless the upload is the user's, uploaded (checked now if still pending) and an
+    image or a video clip."""
+    row = uploads_db.get(upload_id, user_id)
+    if row is None:
+        message, kind = "no such upload", "not_found"
+    else:
+        row = confirm(row)
+        if row["status"] != "uploaded":
+            message, kind = f"the upload is {row['status']}, not uploaded", "upload_not_ready"
+        elif row["content_type"] not in SCENE_MEDIA_TYPES:
+            message, kind = f"the upload is {row['content_type']}, not an image or a clip", "not_scene_media"
+        else:
+            return
+    raise ValidationFailed("A scene's media can't be used", code="invalid_upload",
+                           details=[{"field": field, "message": message, "type": kind}])
 
 
 def to_model(row: dict) -> Upload:

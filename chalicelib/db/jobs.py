@@ -356,3 +356,12 @@ def streams_cleared(job_ids: list[str], at) -> None:
         marks = ", ".join(["%s"] * len(job_ids))
         # B608: only %s placeholders are formatted in; values are parameters
         db.execute(f"UPDATE jobs SET events_cleared_at = %s WHERE id IN ({marks})", (at, *job_ids))  # nosec B608
+
+
+def step_skipped(job_id: str, step: str, owner: str) -> bool:
+    """A step the job's pipeline does not have (e.g. concept and image in a `command`
+    pipeline) is marked skipped, only while this worker holds the job; nothing ran, so no run."""
+    # B608: _OWNED is a constant of ours; values are parameters
+    return db.execute("UPDATE job_steps SET status = 'skipped', progress = 100, finished_at = %s"
+                      f" WHERE job_id = %s AND name = %s AND status <> 'succeeded' AND {_OWNED}",  # nosec B608
+                      (utcnow(), job_id, step, owner)) == 1

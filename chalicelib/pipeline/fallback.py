@@ -1,7 +1,8 @@
 """Runs one purpose (concept, image, narration) through its providers, worker side.
 
 Every provider of a purpose has the same small interface: `(task, client) -> (value, usage)`,
-where `client` is an OpenAIClient for keyed providers (None offline). The chain is the job's
+where `client` is the keyed provider's client with the user's key (None offline); providers
+are found in the registry (registry.py: ours and installed plug-ins). The chain is the job's
 choice (or the configured default), then offline. A provider that still fails after its own
 retries hands over to the next one, and the job gets a note saying so; only a rejected key
 stops the job (the user must fix it, and an offline video would hide that their key is bad).
@@ -16,7 +17,8 @@ from typing import Any, Callable
 
 from chalicelib import provider_keys
 from chalicelib.models import StepUsage
-from chalicelib.pipeline import breaker, concept, images, narration, openai_steps, providers
+from chalicelib.pipeline import (breaker, concept, images, narration, openai_steps, pexels,
+                                 providers, registry, scene_media)
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.openai_api import OpenAIClient
 
@@ -28,10 +30,17 @@ class Task:
     """What a provider needs to do its part of a job."""
     request: dict
     user_id: str
+    job_id: str = ""                                  # names the job's caches (stock footage)
     concept: concept.Concept | None = None
     paths: list[Path] = field(default_factory=list)   # one output file per scene
     reference: Path | None = None                     # the user's reference image, if any
     on_progress: Callable[[int], None] = lambda percent: None
+    keep: frozenset[int] = frozenset()                # scenes showing the user's own media
+    notes: list[str] = field(default_factory=list)    # what a provider wants the user to know
+
+    def todo(self) -> list[tuple[concept.Scene, Path]]:
+        """(scene, output path) of the scenes a provider must make (not the user's own)."""
+        return [(s, p) for s, p in zip(self.concept.scenes, self.paths) if s.index not in self.keep]
 
 
 @dataclass
@@ -42,7 +51,7 @@ class Outcome:
     notes: list[str]
 
 
-def _offline_concept(task: Task, _client) -> tuple[concept.Concept, StepUsage]:
+def offline_concept(task: Task, _client) -> tuple[concept.Concept, StepUsage]:
     started, req = time.monotonic(), task.request
     result = concept.write_concept(req["prompt"], req["duration_s"], req.get("style"),
                                    req.get("language", "en"))
@@ -51,17 +60,17 @@ def _offline_concept(task: Task, _client) -> tuple[concept.Concept, StepUsage]:
                              wall_s=round(time.monotonic() - started, 3))
 
 
-def _offline_images(task: Task, _client) -> tuple[None, StepUsage]:
-    started, scenes = time.monotonic(), task.concept.scenes
-    for i, (scene, path) in enumerate(zip(scenes, task.paths)):
+def offline_images(task: Task, _client) -> tuple[None, StepUsage]:
+    started, todo = time.monotonic(), task.todo()
+    for i, (scene, path) in enumerate(todo):
         images.render_scene_image(task.concept, scene, task.request["aspect"], path, task.reference)
-        task.on_progress(100 * (i + 1) // len(scenes))
-    return None, StepUsage(purpose="image", provider=providers.OFFLINE, images=len(scenes),
-                           bytes=sum(p.stat().st_size for p in task.paths),
+        task.on_progress(100 * (i + 1) // len(todo))
+    return None, StepUsage(purpose="image", provider=providers.OFFLINE, images=len(todo),
+                           bytes=sum(p.stat().st_size for _, p in todo),
                            wall_s=round(time.monotonic() - started, 3))
 
 
-def _offline_narration(task: Task, _client) -> tuple[list[narration.Narration], StepUsage]:
+def offline_narration(task: Task, _client) -> tuple[list[narration.Narration], StepUsage]:
     started, req = time.monotonic(), task.request
     spoken = [narration.synthesize(s.narration, path, req.get("voice"), req.get("language", "en"))
               for s, path in zip(task.concept.scenes, task.paths)]
@@ -72,24 +81,63 @@ def _offline_narration(task: Task, _client) -> tuple[list[narration.Narration], 
                              wall_s=round(time.monotonic() - started, 3))
 
 
-def _openai_images(task: Task, client: OpenAIClient) -> tuple[None, StepUsage]:
-    usage = openai_steps.render_images(client, task.concept, task.request["aspect"],
-                                       task.request.get("style"), task.paths)
+def openai_images(task: Task, client: OpenAIClient) -> tuple[None, StepUsage]:
+    todo = task.todo()
+    scenes = task.concept.model_copy(update={"scenes": [scene for scene, _ in todo]})
+    usage = openai_steps.render_images(client, scenes, task.request["aspect"],
+                                       task.request.get("style"), [path for _, path in todo])
     task.on_progress(100)
     return None, usage
 
 
-IMPLEMENTATIONS: dict[str, dict[str, Callable[[Task, OpenAIClient | None], tuple[Any, StepUsage]]]] = {
-    "concept": {"offline": _offline_concept,
-                "openai": lambda task, client: openai_steps.write_concept(client, task.request)},
-    "image": {"offline": _offline_images, "openai": _openai_images},
-    "narration": {"offline": _offline_narration,
-                  "openai": lambda task, client: openai_steps.synthesize_all(
-                      client, task.concept, task.request.get("voice"), task.paths)},
-}
+def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUsage]:
+    """Per scene a Pexels clip, else a Pexels photo, else the offline still (with a note)."""
+    started, todo, aspect = time.monotonic(), task.todo(), task.request["aspect"]
+    fetched, clips, photos = 0, 0, 0
+    for i, (scene, path) in enumerate(todo):
+        words, problem = pexels.search_words(scene), None
+        for kind, find, target in (("video", pexels.video_for, scene_media.clip_path(path)),
+                                   ("photo", pexels.photo_for, path.with_suffix(".jpg"))):
+            try:
+                found = find(client, task.job_id, scene, aspect, target)
+            except ProviderError as exc:
+                if exc.code == "provider_key_rejected":
+                    raise
+                found, problem = None, f"{exc.code}: {exc.message[:120]}"
+            if found is None:
+                continue
+            fetched += found["fetched_bytes"]
+            if kind == "video":
+                clips += 1
+            else:
+                scene_media.fit_image(target, aspect, path)
+                target.unlink(missing_ok=True)
+                photos += 1
+                task.notes.append(f"image: scene {scene.index + 1} has no Pexels video for "
+                                  f"'{words}'; a Pexels photo instead")
+            break
+        else:
+            images.render_scene_image(task.concept, scene, aspect, path, task.reference)
+            task.notes.append(f"image: scene {scene.index + 1} has no Pexels video or photo for "
+                              f"'{words}'" + (f" ({problem})" if problem else "")
+                              + "; the offline still instead")
+        task.on_progress(100 * (i + 1) // len(todo))
+    if client.waited_s:
+        task.notes.append(f"image: waited {client.waited_s:.0f} s for Pexels' rate limit")
+    return None, StepUsage(purpose="image", provider=pexels.PROVIDER, model="videos",
+                           images=clips + photos, bytes=fetched,
+                           wall_s=round(time.monotonic() - started, 3))
 
 
-def _client_for(name: str, user_id: str, explicit: bool) -> OpenAIClient | None:
+def openai_concept(task: Task, client: OpenAIClient) -> tuple[concept.Concept, StepUsage]:
+    return openai_steps.write_concept(client, task.request)
+
+
+def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.Narration], StepUsage]:
+    return openai_steps.synthesize_all(client, task.concept, task.request.get("voice"), task.paths)
+
+
+def _client_for(name: str, user_id: str, explicit: bool) -> Any:
     """The client for a keyed provider with the user's key; None when they stored none and the
     provider is only a configured default (it applies only to users who stored that key)."""
     opened = provider_keys.open_key(user_id, name)
@@ -99,7 +147,7 @@ def _client_for(name: str, user_id: str, explicit: bool) -> OpenAIClient | None:
                                 f" PUT /v1/provider-keys/{name}", transient=False)
         return None
     key, base_url = opened
-    return OpenAIClient(key, base_url or providers.KEYED_PROVIDERS[name])
+    return registry.keyed_provider(name).make_client(key, base_url)
 
 
 def run(purpose: str, task: Task) -> Outcome:
@@ -108,7 +156,7 @@ def run(purpose: str, task: Task) -> Outcome:
     error: ProviderError | None = None
     for name, explicit in providers.chain(task.request, purpose):
         client = None
-        if name in providers.KEYED_PROVIDERS:
+        if registry.provider(purpose, name).needs_key:
             client = _client_for(name, task.user_id, explicit)
             if client is None:
                 continue
@@ -117,7 +165,7 @@ def run(purpose: str, task: Task) -> Outcome:
                 notes.append(f"{purpose}: {name} skipped, it failed repeatedly (circuit open)")
                 continue
         try:
-            value, usage = IMPLEMENTATIONS[purpose][name](task, client)
+            value, usage = registry.provider(purpose, name).implementation()(task, client)
         except ProviderError as exc:
             if exc.code == "provider_key_rejected":
                 raise
@@ -132,6 +180,6 @@ def run(purpose: str, task: Task) -> Outcome:
             breaker.record_success(name, endpoint)
         if notes:
             notes.append(f"{purpose}: made by {name}")
-        return Outcome(value, name, usage, notes)
+        return Outcome(value, name, usage, notes + task.notes)
     raise error or ProviderError("provider_unavailable", f"no provider could make the {purpose}",
                                  transient=True)

@@ -3,39 +3,42 @@ libraries here). The worker-side implementations and the fallback chain are in `
 
 Offline providers need no key and no network. "openai" speaks the OpenAI API with the user's own
 key (BYOK); with a base_url it reaches any compatible server (Ollama, vLLM, LM Studio).
+"pexels" finds stock footage for the image step with the user's Pexels key. The providers
+themselves are registered in `registry.py` (plug-ins too).
 """
 from __future__ import annotations
 
 OFFLINE = "offline"
 
-# step (or purpose inside a step) -> provider names available for it.
-AVAILABLE: dict[str, tuple[str, ...]] = {
-    "concept": (OFFLINE, "openai"),
-    "image": (OFFLINE, "openai"),
-    "narration": (OFFLINE, "openai"),
-    "video": (OFFLINE,),
-}
+def __getattr__(name: str):
+    """AVAILABLE (step -> provider names) and KEYED_PROVIDERS (name -> default endpoint of those
+    taking the user's own key), read from the registry (ours and installed plug-ins) on first use."""
+    if name not in ("AVAILABLE", "KEYED_PROVIDERS"):
+        raise AttributeError(name)
+    from chalicelib.pipeline import registry
 
-# Providers that take the user's own key, and their default endpoint.
-KEYED_PROVIDERS: dict[str, str] = {"openai": "https://api.openai.com/v1"}
+    if name == "AVAILABLE":
+        return {purpose: tuple(table) for purpose, table in registry.providers().items()}
+    return registry.keyed()
 
 
 def unknown_providers(choice: dict[str, str]) -> dict[str, str]:
     """The (step -> name) pairs of `choice` that name no available provider."""
-    return {step: name for step, name in choice.items() if name not in AVAILABLE.get(step, ())}
+    available = __getattr__("AVAILABLE")
+    return {step: name for step, name in choice.items() if name not in available.get(step, ())}
 
 
 def missing_keys(choice: dict[str, str], stored: set[str]) -> dict[str, str]:
     """The (step -> name) pairs of `choice` whose provider needs a key the user has not stored."""
     return {step: name for step, name in choice.items()
-            if name in KEYED_PROVIDERS and name not in stored}
+            if name in __getattr__("KEYED_PROVIDERS") and name not in stored}
 
 
 def defaults() -> dict[str, str]:
     """Per step, the provider used when a job names none (settings DEFAULT_PROVIDERS)."""
     from chalicelib.config import get_settings
 
-    return {step: get_settings().default_providers.get(step, OFFLINE) for step in AVAILABLE}
+    return {step: get_settings().default_providers.get(step, OFFLINE) for step in __getattr__("AVAILABLE")}
 
 
 def chain(request: dict, step: str) -> list[tuple[str, bool]]:

@@ -23,7 +23,7 @@ from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
 from chalicelib.models import STEP_NAMES, EventType, JobStatus, StepUsage
 from chalicelib.pipeline import concept as concept_mod
-from chalicelib.pipeline import fallback, images, video
+from chalicelib.pipeline import command, fallback, images, registry, scene_media, script, video
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.narration import Narration
 from chalicelib.pipeline.probe import probe
@@ -70,7 +70,7 @@ class Context:
         return result.value
 
     def task(self, **fields) -> fallback.Task:
-        return fallback.Task(request=self.request, user_id=self.user_id, **fields)
+        return fallback.Task(request=self.request, user_id=self.user_id, job_id=self.job_id, **fields)
 
     def should_stop(self) -> bool:
         if not self.stop.is_set() and lifecycle.cancel_requested(self.job_id):
@@ -93,7 +93,10 @@ class Context:
 
 
 def _concept(ctx: Context) -> list[str]:
-    ctx.concept = ctx.outcome(fallback.run("concept", ctx.task()))
+    if script.is_script(ctx.request):  # the user's own words: no provider rewrites them
+        ctx.concept, ctx.provider = script.to_concept(ctx.request), "script"
+    else:
+        ctx.concept = ctx.outcome(fallback.run("concept", ctx.task()))
     key = storage.artifact_key(ctx.job_id, "concept", "concept.json")
     storage.put_bytes(ctx.concept.model_dump_json(indent=2).encode(), key, "application/json")
     return [key]
@@ -134,11 +137,18 @@ def _image(ctx: Context) -> list[str]:
     with ThreadPoolExecutor(max_workers=1) as pool:
         spoken = pool.submit(_off_thread, fallback.run, "narration",
                              ctx.task(concept=concept, paths=speech))
-        drawn = fallback.run("image", ctx.task(concept=concept, paths=stills,
-                                               reference=_reference_image(ctx),
-                                               on_progress=lambda p: ctx.report(p * 9 // 10)))
+        own = scene_media.place_all(ctx.user_id, ctx.request, ctx.request["aspect"], stills)
+        drawn = None
+        if len(own) < count:
+            drawn = fallback.run("image", ctx.task(concept=concept, paths=stills, keep=frozenset(own),
+                                                   reference=_reference_image(ctx),
+                                                   on_progress=lambda p: ctx.report(p * 9 // 10)))
         said = spoken.result()
-    ctx.outcome(drawn)
+    if drawn is not None:
+        ctx.outcome(drawn)
+    else:
+        ctx.provider = "yours"
+    stills = [scene_media.source_of(path) for path in stills]
     narrations: list[Narration] = ctx.outcome(said)
     manifest = [{"file": n.path.name, "duration_s": n.duration_s, "silent": n.silent}
                 for n in narrations]
@@ -177,13 +187,17 @@ def _video(ctx: Context, image_keys: list[str]) -> list[str]:
     render_dir = ctx.work / "render"
     shutil.rmtree(render_dir, ignore_errors=True)  # never reuse a half-done attempt's files
     render_dir.mkdir(parents=True)
-    stills = _fetched(ctx, [k for k in image_keys if k.endswith(".png")])
+    stills = _fetched(ctx, scene_media.scene_keys(image_keys))
+    narrations = _narrations(ctx, image_keys)
+    if narrations is not None:  # a script's scenes last as long as their narration takes
+        concept = script.timed(concept, ctx.request, [n.duration_s for n in narrations])
     started = time.monotonic()
     result = video.compose_video(concept, stills, ctx.request["aspect"], render_dir,
                                  voice=ctx.request.get("voice"),
                                  language=ctx.request.get("language", "en"),
-                                 narrations=_narrations(ctx, image_keys),
-                                 on_progress=ctx.report, should_cancel=ctx.should_stop)
+                                 narrations=narrations,
+                                 on_progress=ctx.report, should_cancel=ctx.should_stop,
+                                 clip_audio_volume=ctx.request.get("clip_audio_volume"))
     if result.silent_narration:
         jobs_db.add_note(ctx.job_id, SILENT_NOTE)
     ctx.provider = "offline"
@@ -212,6 +226,61 @@ def _upload(ctx: Context, video_keys: list[str]) -> list[str]:
                          download_name=names[kind][1]) for kind in OUTPUTS]
 
 
+def _command_video(ctx: Context, done: dict[str, list[str]]) -> list[str]:
+    """The `command` pipeline's video step: the configured orchestrator makes video.mp4 (see
+    chalicelib/pipeline/command.py); a thumbnail and captions are made when it left none."""
+    settings = get_settings()
+    work, render_dir = ctx.work / "command", ctx.work / "render"
+    for folder in (work, render_dir):  # never reuse a half-done attempt's files
+        shutil.rmtree(folder, ignore_errors=True)
+    render_dir.mkdir(parents=True)
+    width, height = images.ASPECTS[ctx.request["aspect"]]
+    row = jobs_db.get(ctx.job_id, None)
+    spec = {"job_id": ctx.job_id, "attempt": row["attempt"] if row else 1, "request": ctx.request,
+            "work_dir": str(work), "width": width, "height": height, "fps": video.FPS}
+    config = command.CommandConfig(
+        argv=settings.pipeline_command, timeout_s=settings.pipeline_command_timeout_s,
+        cwd=(launcher_root() / settings.pipeline_command_cwd).resolve(),
+        grace_s=settings.pipeline_command_grace_s, env=settings.pipeline_command_env)
+    last_message: list[str | None] = [None]
+
+    def on_progress(value: int | None, message: str | None) -> None:
+        if value is not None:
+            ctx.report(value)
+        if message and message != last_message[0]:
+            last_message[0] = message
+            progress.emit(ctx.job_id, EventType.step_progress, step=ctx.step, message=message,
+                          progress=ctx.base + WEIGHTS[ctx.step] * max(0, ctx._last[0]) // 100)
+
+    started = time.monotonic()
+    try:
+        made = command.run(config, spec, work, on_progress, ctx.should_stop)
+    except command.CommandCanceled:
+        raise video.RenderCanceled() from None
+    outputs = {"video.mp4": render_dir / "video.mp4", "thumbnail.jpg": render_dir / "thumbnail.jpg",
+               "captions.srt": render_dir / "captions.srt"}
+    shutil.move(made, outputs["video.mp4"])
+    for name in ("thumbnail.jpg", "captions.srt"):
+        if (work / name).is_file():
+            shutil.move(work / name, outputs[name])
+    if not outputs["thumbnail.jpg"].exists():
+        frame = video.first_frame(outputs["video.mp4"], work / "first-frame.png", (width, height))
+        video.write_thumbnail(frame, outputs["thumbnail.jpg"])
+    if not outputs["captions.srt"].exists():
+        outputs["captions.srt"].write_text("", encoding="utf-8")
+    ctx.provider = "command"
+    ctx.usage = [StepUsage(purpose="video", provider="command", model=" ".join(config.argv)[:100],
+                           bytes=outputs["video.mp4"].stat().st_size,
+                           wall_s=round(time.monotonic() - started, 3))]
+    return [storage.put_file(path, storage.artifact_key(ctx.job_id, "video", name))
+            for name, path in outputs.items()]
+
+
+def launcher_root() -> Path:
+    """The repository: relative settings paths (the command's folder) start here."""
+    return Path(__file__).resolve().parent.parent.parent
+
+
 def _checkpoint_ok(step_row: dict) -> bool:
     artifacts = step_row.get("artifacts") or []
     return step_row["status"] == "succeeded" and bool(artifacts) and all(map(storage.exists, artifacts))
@@ -221,6 +290,14 @@ STEPS: dict[str, Callable[[Context, dict[str, list[str]]], list[str]]] = {
     "concept": lambda ctx, done: _concept(ctx),
     "image": lambda ctx, done: _image(ctx),
     "video": lambda ctx, done: _video(ctx, done["image"]),
+    "upload": lambda ctx, done: _upload(ctx, done["video"]),
+}
+# A customer's orchestrator as the video step; our upload publishes what it made. None: the
+# pipeline has no such step (it is marked skipped).
+COMMAND_STEPS: dict[str, Callable[[Context, dict[str, list[str]]], list[str]] | None] = {
+    "concept": None,
+    "image": None,
+    "video": _command_video,
     "upload": lambda ctx, done: _upload(ctx, done["video"]),
 }
 
@@ -256,10 +333,14 @@ def _run_steps(ctx: Context) -> str:
     job_id, owner = ctx.job_id, ctx.owner
     done: dict[str, list[str]] = {}
     steps = {s["name"]: s for s in jobs_db.steps_of([job_id])[job_id]}
+    pipeline = registry.pipelines()[get_settings().pipeline].step_functions()
     for name in STEP_NAMES:
         ctx.step = name
-        if _checkpoint_ok(steps[name]):
-            done[name] = steps[name]["artifacts"]
+        if _checkpoint_ok(steps[name]) or pipeline[name] is None:
+            if pipeline[name] is None and steps[name]["status"] != "skipped" and \
+                    not jobs_db.step_skipped(job_id, name, owner):
+                raise JobGone(job_id)
+            done[name] = steps[name]["artifacts"] or []
             ctx.base += WEIGHTS[name]
             continue
         if ctx.should_stop() or not jobs_db.step_started(job_id, name, owner):
@@ -268,7 +349,7 @@ def _run_steps(ctx: Context) -> str:
         ctx._last, ctx.provider, ctx.usage = (-1, 0.0), None, None
         started = time.monotonic()
         try:
-            done[name] = STEPS[name](ctx, done)
+            done[name] = pipeline[name](ctx, done)
         except video.RenderCanceled:
             raise JobGone(job_id) from None
         except StepError as exc:

@@ -28,6 +28,7 @@ from chalicelib.pipeline.captions import build_srt, render_caption
 from chalicelib.pipeline.concept import Concept
 from chalicelib.pipeline.images import ASPECTS
 from chalicelib.pipeline.narration import Narration, synthesize
+from chalicelib.pipeline.probe import probe
 
 FPS = 30
 CROSSFADE_S = 0.5  # seconds; shorter for very short scenes
@@ -41,6 +42,7 @@ ENCODE_ARGS = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt
 POLL_S = 0.2  # how often should_cancel is polled while ffmpeg runs
 TIMEOUT_BASE_S, TIMEOUT_PER_VIDEO_S = 120, 20  # this machine renders ~2.8 video s per second
 THUMB_WIDTH = 540
+CLIP_SUFFIXES = (".mp4", ".mov")
 
 
 class RenderCanceled(Exception):
@@ -128,15 +130,19 @@ def _repeat(label: str, frames: int, first_frame: int) -> str:
     return f"[{label}]loop=loop={frames - 1}:size=1:start=0,setpts=(N+{first_frame})/{FPS}/TB"
 
 
-def _scene_chains(k: int, n: int, size: tuple[int, int], timeline: _Timeline) -> list[str]:
+def _scene_chains(k: int, n: int, size: tuple[int, int], timeline: _Timeline,
+                  clip: bool = False) -> list[str]:
     """Scene k's frames [b{k}]. Scene k-1's zoom continues for the crossfade as a tail that
     fades out over scene k's first frames. Only the still is shared between the branches:
     every zoomed frame is new and writable, so the overlays never copy a whole frame."""
     last = k == n - 1
     length = (timeline.frames[k] + (0 if last else timeline.crossfade)) / FPS
-    parts = [_still(k, size, 1 if last else 2),
-             f"{_repeat(f's{k}_0', timeline.frames[k], 0)},{_zoom(k, size, length)}[m{k}]"]
-    if not last:
+    if clip:
+        parts = clip_chains(k, size, timeline.frames[k], 0 if last else timeline.crossfade)
+    else:
+        parts = [_still(k, size, 1 if last else 2),
+                 f"{_repeat(f's{k}_0', timeline.frames[k], 0)},{_zoom(k, size, length)}[m{k}]"]
+    if not last and not clip:
         fade = timeline.crossfade / FPS
         parts.append(f"{_repeat(f's{k}_1', timeline.crossfade, timeline.frames[k])},"
                      f"{_zoom(k, size, length)},setpts=PTS-STARTPTS,format=yuva420p,"
@@ -148,21 +154,60 @@ def _scene_chains(k: int, n: int, size: tuple[int, int], timeline: _Timeline) ->
     return parts
 
 
+def is_clip(path: Path) -> bool:
+    """A scene's source is a video clip (the user's, or stock footage), not a still."""
+    return path.suffix.lower() in CLIP_SUFFIXES
+
+
+def scene_input_args(path: Path) -> list[str]:
+    """A still is one frame at the output rate; a clip loops for as long as its scene needs."""
+    if is_clip(path):  # mov: the demuxer of MP4 and QuickTime alike
+        return ffmpeg_inputs.file_input(path, "mov", "-stream_loop", "-1")
+    return ffmpeg_inputs.file_input(path, "png_pipe", "-framerate", str(FPS))
+
+
+def clip_chains(k: int, size: tuple[int, int], frames: int, crossfade: int) -> list[str]:
+    """Clip k as scene k: at the output rate, cover-scaled and centre-cropped to the frame, in
+    yuv420p, cut (or looped, see scene_input_args) to its `frames` as [m{k}], and when another
+    scene follows, the next `crossfade` frames of the clip as the fading tail [f{k}]. No zoom:
+    the clip moves by itself."""
+    width, height = size
+    chain = (f"[{k}:v]fps={FPS},scale={width}:{height}:force_original_aspect_ratio=increase:"
+             f"flags={ZOOM_SCALER},crop={width}:{height},setsar=1,format=yuv420p,"
+             f"trim=end_frame={frames + crossfade},setpts=N/{FPS}/TB")
+    if not crossfade:
+        return [f"{chain}[m{k}]"]
+    fade = crossfade / FPS
+    return [f"{chain},split=2[v{k}_0][v{k}_1]",
+            f"[v{k}_0]trim=end_frame={frames}[m{k}]",
+            f"[v{k}_1]trim=start_frame={frames},setpts=PTS-STARTPTS,format=yuva420p,"
+            f"fade=t=out:st=0:d={fade:.4f}:alpha=1[f{k}]"]
+
+
+def clip_audio_chain(k: int, scene_s: float, volume: float) -> str:
+    """Clip k's own sound at `volume`, cut to its scene, mixed under narration k -> [am{k}]."""
+    return (f"[{k}:a]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=mono,"
+            f"volume={volume:.3f},atrim=end={scene_s:.4f},asetpts=PTS-STARTPTS,"
+            f"apad=whole_dur={scene_s:.4f}[ca{k}];"
+            f"[a{k}][ca{k}]amix=inputs=2:duration=first:normalize=0[am{k}]")
+
+
 def build_command(images: list[Path], captions: list[tuple[Path, int, int]],
                   narrations: list[Narration], durations: list[float], size: tuple[int, int],
-                  output: Path) -> tuple[list[str], _Timeline]:
-    """The ffmpeg argv. Inputs: the stills, the caption PNGs, the narration WAVs."""
+                  output: Path, clip_audio: dict[int, float] | None = None) -> tuple[list[str], _Timeline]:
+    """The ffmpeg argv. Inputs: the scenes (stills or clips), the caption PNGs, the narration
+    WAVs. `clip_audio`: scene index -> volume of that clip's own sound (only clips that have one)."""
     n = len(images)
     timeline = plan_timeline(durations)
     argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel", "error",
             "-nostats", "-progress", "pipe:1"]
-    for path in images:  # stills and captions are PNGs we wrote, narrations WAVs (pinned)
-        argv += ffmpeg_inputs.file_input(path, "png_pipe", "-framerate", str(FPS))
+    for path in images:  # stills are PNGs we wrote, clips MP4 or QuickTime (pinned)
+        argv += scene_input_args(path)
     for path, _, _ in captions:
         argv += ffmpeg_inputs.file_input(path, "png_pipe")
     for narration in narrations:
         argv += ffmpeg_inputs.file_input(narration.path, "wav")
-    graph = [part for k in range(n) for part in _scene_chains(k, n, size, timeline)]
+    graph = [part for k in range(n) for part in _scene_chains(k, n, size, timeline, is_clip(images[k]))]
     graph.append("".join(f"[b{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0[c]")
     last, first_caption = "c", n
     width, height = size
@@ -174,7 +219,11 @@ def build_command(images: list[Path], captions: list[tuple[Path, int, int]],
         last = f"c{k}"
     first_audio = first_caption + n
     graph += [_audio_chain(k, first_audio + k, narrations[k].duration_s, timeline) for k in range(n)]
-    graph.append("".join(f"[a{k}]" for k in range(n)) + f"concat=n={n}:v=0:a=1[aout]")
+    audio = [f"a{k}" for k in range(n)]
+    for k in sorted(clip_audio or {}):  # clips whose own sound plays under the narration
+        graph.append(clip_audio_chain(k, timeline.frames[k] / FPS, clip_audio[k]))
+        audio[k] = f"am{k}"
+    graph.append("".join(f"[{label}]" for label in audio) + f"concat=n={n}:v=0:a=1[aout]")
     argv += ["-filter_complex", ";".join(graph), "-map", f"[{last}]", "-map", "[aout]",
              "-t", f"{timeline.total:.4f}", *ENCODE_ARGS, "-f", "mp4", str(output)]
     return argv, timeline
@@ -231,11 +280,30 @@ def write_thumbnail(image: Path, path: Path) -> Path:
     return path
 
 
+def clip_sound(sources: list[Path], volume: float | None) -> dict[int, float]:
+    """Scene index -> volume, for the clips that have a sound track, when it is to be heard."""
+    if not volume:
+        return {}
+    return {k: volume for k, path in enumerate(sources)
+            if is_clip(path) and probe(path)["audio_codec"] is not None}
+
+
+def first_frame(clip: Path, path: Path, size: tuple[int, int]) -> Path:
+    """The clip's first frame as the scene shows it (cover-cropped), as a PNG."""
+    width, height = size
+    crop = f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel",
+                    "error", *ffmpeg_inputs.file_input(clip, "mov"), "-vf", crop, "-frames:v", "1", str(path)],
+                   check=True, capture_output=True, timeout=60)
+    return path
+
+
 def compose_video(concept: Concept, images: list[Path], aspect: str, work_dir: Path, *,
                   voice: str | None = None, language: str = "en",
                   narrations: list[Narration] | None = None,
                   on_progress: Callable[[int], None] | None = None,
-                  should_cancel: Callable[[], bool] | None = None) -> RenderResult:
+                  should_cancel: Callable[[], bool] | None = None,
+                  clip_audio_volume: float | None = None) -> RenderResult:
     """Render video.mp4, thumbnail.jpg and captions.srt into work_dir, with the scenes'
     `narrations` (spoken here with espeak-ng when not given); on_progress gets 0..100,
     never decreasing. Raises RenderCanceled when should_cancel() turns true (no video.mp4 left),
@@ -274,7 +342,8 @@ def compose_video(concept: Concept, images: list[Path], aspect: str, work_dir: P
     partial = work_dir / "video.mp4.part"
     video.unlink(missing_ok=True)
     durations = [s.duration_s for s in scenes]
-    argv, timeline = build_command(images, captions, narrations, durations, size, partial)
+    argv, timeline = build_command(images, captions, narrations, durations, size, partial,
+                                   clip_audio=clip_sound(images, clip_audio_volume))
     try:
         run_ffmpeg(argv, timeline.total, lambda f: report(5 + int(94 * f)), cancel)
     except BaseException:
@@ -284,7 +353,8 @@ def compose_video(concept: Concept, images: list[Path], aspect: str, work_dir: P
     srt = work_dir / "captions.srt"
     cues = [(start, end, scene.narration) for (start, end), scene in zip(timeline.windows, scenes)]
     srt.write_text(build_srt(cues), encoding="utf-8")
-    thumbnail = write_thumbnail(images[0], work_dir / "thumbnail.jpg")
+    first = first_frame(images[0], work_dir / "first-frame.png", size) if is_clip(images[0]) else images[0]
+    thumbnail = write_thumbnail(first, work_dir / "thumbnail.jpg")
     report(100)
     return RenderResult(video=video, thumbnail=thumbnail, captions=srt, duration_s=timeline.total,
                         silent_narration=any(n.silent for n in narrations))

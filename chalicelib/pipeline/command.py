@@ -1,0 +1,160 @@
+"""The `command` pipeline: a customer's own orchestrator runs as the job's video step, with our
+queue, retries, checkpoints, progress, cancel and upload around it. The contract is in
+docs/plugins.md; in short:
+
+- we start the configured argv (e.g. `python -m src.main`) in its own process group, in the
+  configured folder, with the job spec as one JSON document on stdin and a fresh work directory
+  (`work_dir` in the spec, `MO_WORK_DIR` in the environment);
+- it prints JSON lines on stdout, `{"progress": 40, "message": "..."}` (other lines are ignored);
+- it writes `video.mp4` (and, if it likes, `thumbnail.jpg` and `captions.srt`) into the work
+  directory and exits 0;
+- cancel: SIGTERM, then SIGKILL after the grace period; the same past the timeout;
+- exit 75 (EX_TEMPFAIL), or any other crash (a non-zero exit outside 64..78, death by a signal),
+  is transient: the job is retried. Exit 64..78 but 75 (sysexits: bad input, config) fails at once.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from chalicelib.pipeline.errors import StepError
+
+log = logging.getLogger(__name__)
+
+EX_TEMPFAIL = 75
+SYSEXITS = range(64, 79)
+POLL_S = 0.2
+MAX_LINE = 64 * 1024
+PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")  # the rest of ours stays ours
+
+
+class CommandCanceled(Exception):
+    """should_cancel() turned true: the command was stopped (SIGTERM, then SIGKILL)."""
+
+
+@dataclass
+class CommandConfig:
+    argv: list[str]
+    cwd: Path
+    timeout_s: float
+    grace_s: float
+    env: dict[str, str]
+
+
+def resolve_argv(argv: list[str]) -> list[str]:
+    """`python` means the worker's own interpreter (its virtualenv), wherever PATH points."""
+    if argv and argv[0] in ("python", "python3"):
+        return [sys.executable, *argv[1:]]
+    return list(argv)
+
+
+def _environment(config: CommandConfig, work_dir: Path, job_id: str) -> dict[str, str]:
+    env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
+    env.update(config.env)
+    env.update({"MO_WORK_DIR": str(work_dir), "MO_JOB_ID": job_id, "PYTHONUNBUFFERED": "1"})
+    return env
+
+
+def _stop(proc: subprocess.Popen, grace_s: float) -> None:
+    """SIGTERM to the command's process group, SIGKILL if it is still there after grace_s."""
+    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def parse_line(line: str) -> tuple[int | None, str | None]:
+    """(progress 0..100, message) of one stdout line; (None, None) for anything else."""
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    value, message = data.get("progress"), data.get("message")
+    progress = max(0, min(100, int(value))) if isinstance(value, (int, float)) else None
+    return progress, (str(message)[:500] if message is not None else None)
+
+
+def run(config: CommandConfig, spec: dict, work_dir: Path,
+        on_progress: Callable[[int | None, str | None], None],
+        should_cancel: Callable[[], bool]) -> Path:
+    """Run the command for one attempt; -> work_dir/video.mp4. Raises CommandCanceled, or
+    StepError (transient or not, see the module doc)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    job_id = str(spec.get("job_id", ""))
+    proc = subprocess.Popen(resolve_argv(config.argv), cwd=config.cwd, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            errors="replace", env=_environment(config, work_dir, job_id),
+                            start_new_session=True)
+    stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
+
+    def read_stdout() -> None:
+        for line in proc.stdout:
+            progress, message = parse_line(line[:MAX_LINE])
+            if progress is not None or message:
+                on_progress(progress, message)
+
+    readers = [threading.Thread(target=read_stdout, daemon=True),
+               threading.Thread(target=lambda: stderr_tail.extend(line[:2000] for line in proc.stderr),
+                                daemon=True)]
+    for reader in readers:
+        reader.start()
+    try:
+        proc.stdin.write(json.dumps(spec))
+        proc.stdin.close()
+    except (BrokenPipeError, OSError):
+        pass  # it exited without reading: its exit code says why
+    deadline = time.monotonic() + config.timeout_s
+    timed_out = canceled = False
+    try:
+        while proc.poll() is None:
+            if should_cancel():
+                canceled = True
+                break
+            if time.monotonic() > deadline:
+                timed_out = True
+                break
+            try:
+                proc.wait(timeout=POLL_S)
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        if proc.poll() is None:
+            _stop(proc, config.grace_s)
+        for reader in readers:
+            reader.join(timeout=5)
+    tail = "".join(stderr_tail).strip()[-1500:]
+    if canceled:
+        raise CommandCanceled()
+    if timed_out:
+        raise StepError("command_timeout", f"the command ran over {config.timeout_s:g} s: {tail}",
+                        transient=True)
+    code = proc.returncode
+    if code == 0:
+        video = work_dir / "video.mp4"
+        if not video.is_file():
+            raise StepError("command_no_output", "the command exited 0 without writing video.mp4",
+                            transient=False)
+        return video
+    if code in SYSEXITS and code != EX_TEMPFAIL:
+        raise StepError("command_failed", f"the command exited {code}: {tail}", transient=False)
+    what = f"was killed by signal {-code}" if code < 0 else f"exited {code}"
+    raise StepError("command_crashed" if code != EX_TEMPFAIL else "command_failed",
+                    f"the command {what}: {tail}", transient=True)

@@ -1,0 +1,95 @@
+"""Script mode and the user's media per scene through the API: prompt XOR script, errors that
+name the field and the scene index, clip uploads sniffed and probed at confirmation."""
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.config import DEFAULT_PLANS
+from tests.fakes.media import make_clip
+from tests.test_uploads import PNG, post_file, start, uploaded
+
+
+def submit(api, user, body):
+    return api.call("POST", "/v1/jobs", body, token=user["token"])
+
+
+def clip_upload(api, user, tmp_path, name="clip.mp4", content_type="video/mp4", **clip) -> dict:
+    """Start an upload of a real clip, post it, and GET it: -> the upload as the API shows it."""
+    data = make_clip(tmp_path / name, container="mov" if content_type == "video/quicktime" else "mp4",
+                     **clip).read_bytes()
+    form = start(api, user, data, content_type, filename=name).json
+    post_file(form, data)
+    return api.call("GET", f"/v1/uploads/{form['id']}", token=user["token"]).json
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"prompt": "a", "script": "b."}, "script"),
+    ({"script": "b.", "scenes": [{"text": "c"}]}, "scenes"),
+    ({"duration_s": 10}, "prompt"),
+    ({"script": "   "}, "script"),
+    ({"scenes": []}, "scenes"),
+    ({"scenes": [{"text": "fine"}, {"text": ""}]}, "scenes.1.text"),
+    ({"scenes": [{"text": "fine"}, {"text": "ok", "duration_s": 0.2}]}, "scenes.1.duration_s"),
+    ({"scenes": [{"text": "fine", "colour": "red"}]}, "scenes.0.colour"),
+    ({"script": " ".join(f"Line {i}." for i in range(31))}, "script"),
+    ({"script": "word " * 200}, "script"),  # about 80 s of speech: over the free plan's 30 s
+    ({"scenes": [{"text": "a", "duration_s": 20}, {"text": "b", "duration_s": 20}]}, "scenes"),
+])
+def test_bad_scripts_are_422_naming_the_field_and_scene(api, user, body, field):
+    response = submit(api, user, body)
+    assert response.status_code == 422, response.body
+    assert field in [d["field"] for d in response.json["error"]["details"]], response.json
+
+
+def test_a_scene_must_name_the_users_own_uploaded_image_or_clip(api, user):
+    other = api.signup()
+    theirs = uploaded(api, other)
+    wav = uploaded(api, user, b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(40), "audio/wav")
+    pending = start(api, user).json["id"]
+    for upload_id, kind in ((theirs, "not_found"), (wav, "not_scene_media"), (pending, "upload_not_ready")):
+        response = submit(api, user, {"scenes": [{"text": "one"}, {"text": "two", "image_upload_id": upload_id}]})
+        assert response.status_code == 422
+        detail = response.json["error"]["details"][0]
+        assert (detail["field"], detail["type"]) == ("scenes.1.image_upload_id", kind)
+
+
+def test_a_script_job_is_accepted_and_keeps_the_request(api, user, tmp_path):
+    image = uploaded(api, user, PNG)
+    clip = clip_upload(api, user, tmp_path)
+    assert clip["status"] == "uploaded", clip
+    body = {"scenes": [{"text": "First, exactly so.", "image_upload_id": image},
+                       {"text": "Second.", "image_upload_id": clip["id"], "duration_s": 3}],
+            "clip_audio_volume": 0.5}
+    response = submit(api, user, body)
+    assert response.status_code == 202, response.body
+    assert response.json["request"]["scenes"][0]["text"] == "First, exactly so."
+    assert "prompt" not in response.json["request"]
+    assert submit(api, user, {"script": "One. Two. Three."}).status_code == 202
+
+
+@pytest.mark.parametrize("content_type, name", [("video/mp4", "a.mp4"), ("video/quicktime", "a.mov")])
+def test_clips_are_sniffed_and_probed_at_confirmation(api, user, tmp_path, content_type, name):
+    assert clip_upload(api, user, tmp_path, name, content_type)["status"] == "uploaded"
+
+
+def test_a_clip_past_the_plans_length_or_size_is_rejected(api, user, tmp_path):
+    free = DEFAULT_PLANS["free"]
+    too_long = clip_upload(api, user, tmp_path, "long.mp4", seconds=free.clip_max_s + 1, width=64,
+                           height=64, fps=5, audio=False)
+    assert too_long["status"] == "rejected" and "at most 30 s" in too_long["reason"]
+    too_big = clip_upload(api, user, tmp_path, "big.mp4", seconds=0.2, width=free.clip_max_side + 2,
+                          height=64, audio=False)
+    assert too_big["status"] == "rejected" and "px a side" in too_big["reason"]
+
+
+def test_a_file_that_only_looks_like_a_clip_is_rejected(api, user):
+    fake = b"\x00\x00\x00\x18ftypmp42" + bytes(200)
+    form = start(api, user, fake, "video/mp4", filename="x.mp4").json
+    post_file(form, fake)
+    shown = api.call("GET", f"/v1/uploads/{form['id']}", token=user["token"]).json
+    assert shown["status"] == "rejected" and "no video stream" in shown["reason"]
+    declared_mov = b"\x00\x00\x00\x14ftypqt  " + bytes(200)
+    form = start(api, user, declared_mov, "video/mp4", filename="y.mp4").json
+    post_file(form, declared_mov)
+    shown = api.call("GET", f"/v1/uploads/{form['id']}", token=user["token"]).json
+    assert shown["status"] == "rejected" and "video/quicktime" in shown["reason"]
