@@ -22,8 +22,6 @@ app = Chalice(app_name="media-orchestrator")
 app.register_middleware(http_middleware, "http")  # outermost: logs the final status
 app.register_middleware(web.error_envelope, "http")
 # Refusals several routes share (each route's @doc names the ones it can meet).
-SPECIAL_USE_EMAIL = ("`validation_error`: the email's domain is a special-use name (.test, .local, "
-                     ".localhost, .invalid, .onion, .arpa), which takes no mail")
 AUTH_RATE = "`rate_limited`: more than RATE_LIMIT_AUTH requests to /v1/auth from this IP"
 CREDENTIAL_RATE = ("`rate_limited`: more than RATE_LIMIT_CREDENTIAL_WRITES writes of API keys, "
                    "provider keys and webhook endpoints by this user")
@@ -41,7 +39,7 @@ def ip() -> str | None:
 # ---- accounts -----------------------------------------------------------------------------
 @app.route("/v1/auth/signup", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Create an account", body=Credentials, reply=TokenReply, status=201, auth=False,
-     errors={409: "`email_taken`: an account with this email exists", 422: SPECIAL_USE_EMAIL,
+     errors={409: "`email_taken`: an account with this email exists",
              429: AUTH_RATE})
 def signup():
     return reply(accounts.signup(web.parse(Credentials, request()), ip()), 201)
@@ -50,7 +48,6 @@ def signup():
 @app.route("/v1/auth/login", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Get an access token", body=Credentials, reply=TokenReply, auth=False,
      errors={401: "`invalid_credentials`: no account with this email and password",
-             422: SPECIAL_USE_EMAIL,
              429: AUTH_RATE + ", or more than LOGIN_FAILURES_ALLOWED failed logins for this "
                               "account in 15 minutes"})
 def login():
