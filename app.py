@@ -1,11 +1,28 @@
 """The HTTP API (Chalice): routes only. Each parses, calls chalicelib, and shapes the reply.
 
 Contract: ../shared/API.md. Errors leave through `web.error_envelope` as `{"error": {...}}`.
+
+Every entry point, and where it starts in chalicelib:
+  API             this file -> chalicelib.jobs, accounts, uploads, outgoing_webhooks, ...
+  worker          `python -m chalicelib.worker` (ECS task, local process) -> worker.serve,
+                  pipeline.runner.run_job
+  scheduled       functions/reaper.py (every minute) -> chalicelib.reaper.reconcile
+                  functions/dispatcher.py (every minute) -> chalicelib.dispatcher.dispatch
+                  functions/cleanup.py (hourly) -> chalicelib.cleanup.run
+  operators       `python -m chalicelib.ops` (dead letters, redrive), `python -m chalicelib.db.migrate`
+
+Where the job domain lives:
+  job and step state  chalicelib.lifecycle: the only writer (submit, start, cancel, fail, retry,
+                      reopen, ...); cancel on the worker side: pipeline.runner's stop event
+  quota               chalicelib.billing.quota (reserve, refund); plans and the Whop plan
+                      mapping: chalicelib.billing.plans
+  queue               chalicelib.queue (all of BullMQ); Redis connections: chalicelib.redis_client
+  progress            chalicelib.progress (a Redis stream per job) -> GET /v1/jobs/{id}/events
 """
 from chalice import Chalice, Response
 
-from chalicelib import (accounts, auth, health, jobs, openapi, provider_keys, sse, uploads, web,
-                        webhooks)
+from chalicelib import (accounts, auth, health, jobs, openapi, outgoing_webhooks, provider_keys,
+                        sse, uploads, web)
 from chalicelib.billing import whop
 from chalicelib.models import (Accepted, ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeysQuery,
                                AuditPage, AuditQuery, Credentials, EmailVerified, EventPage,
@@ -259,7 +276,7 @@ def get_upload(upload_id):
 def create_webhook_endpoint():
     principal = caller()
     body = web.parse(WebhookEndpointCreate, request())
-    return reply(webhooks.register(principal, body, ip()), 201)
+    return reply(outgoing_webhooks.register(principal, body, ip()), 201)
 
 
 @app.route("/v1/webhook-endpoints", methods=["GET"])
@@ -267,13 +284,13 @@ def create_webhook_endpoint():
 def list_webhook_endpoints():
     principal = caller()
     q = web.query(WebhookEndpointsQuery, request())
-    return reply(webhooks.list_endpoints(principal, q.limit, q.cursor))
+    return reply(outgoing_webhooks.list_endpoints(principal, q.limit, q.cursor))
 
 
 @app.route("/v1/webhook-endpoints/{endpoint_id}", methods=["DELETE"])
 @doc("Delete a webhook endpoint", status=204, errors={429: CREDENTIAL_RATE})
 def delete_webhook_endpoint(endpoint_id):
-    webhooks.delete(caller(), endpoint_id, ip())
+    outgoing_webhooks.delete(caller(), endpoint_id, ip())
     return reply(None, 204)
 
 

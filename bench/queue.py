@@ -43,8 +43,8 @@ def noop_pipeline(job_id, owner, stop, lease_s):
 runner.run_job = noop_pipeline  # measure the queue layer, not the media pipeline
 
 
-async def drain(name: str, processor, options: dict, count: int) -> float:
-    """Seconds for a worker to process `count` waiting jobs."""
+async def drain(make_worker, processor, count: int) -> float:
+    """Seconds for a worker (`make_worker(processor)`) to process `count` waiting jobs."""
     done = asyncio.Event()
     finished = 0
 
@@ -57,7 +57,7 @@ async def drain(name: str, processor, options: dict, count: int) -> float:
         return result
 
     started = time.perf_counter()
-    w = Worker(name, counted, options)
+    w = make_worker(counted)
     await done.wait()
     elapsed = time.perf_counter() - started
     await w.close()
@@ -75,9 +75,10 @@ async def bare(count: int) -> dict:
     async def nothing(job, token):
         return "succeeded"
 
-    process_s = await drain(name, nothing, {"connection": settings.redis_url,
-                                            "prefix": settings.queue_prefix,
-                                            "concurrency": settings.worker_concurrency}, count)
+    process_s = await drain(lambda p: Worker(name, p, {"connection": settings.redis_url,
+                                                       "prefix": settings.queue_prefix,
+                                                       "concurrency": settings.worker_concurrency}),
+                            nothing, count)
     await q.obliterate(force=True)
     await q.close()
     return {"enqueue_jobs_per_s": count / enqueue_s, "process_jobs_per_s": count / process_s}
@@ -88,8 +89,9 @@ def ours(count: int) -> dict:
     for i in range(count):
         queue.enqueue(f"o{i}")
     enqueue_s = time.perf_counter() - started
-    process_s = queue.run(drain(settings.queue_name, worker.process, worker.worker_options(), count),
-                          timeout=600)
+    process_s = queue.run(drain(lambda p: queue.consumer(settings.queue_name, p,
+                                                         worker.worker_options()),
+                                worker.process, count), timeout=600)
     return {"enqueue_jobs_per_s": count / enqueue_s, "process_jobs_per_s": count / process_s}
 
 
@@ -103,7 +105,7 @@ async def _latency(samples: int) -> list[float]:
         arrived.set()
         return await worker.process(job, token)
 
-    w = Worker(name, timed, worker.worker_options())
+    w = queue.consumer(name, timed, worker.worker_options())
     q = await queue.get_queue()
     await asyncio.sleep(0.5)  # let the worker reach its blocking wait: "an idle worker"
     latencies = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from chalicelib import auth, db, email_links, ratelimit
+from chalicelib.billing import quota
 from chalicelib.billing.plans import entitlement
 from chalicelib.config import get_settings
 from chalicelib.db import api_keys, audit, billing, jobs, usage, users
@@ -132,7 +133,7 @@ def me(principal: auth.Principal) -> Me:
         raise NotFound("User not found")
     ent = entitlement(row["id"], utcnow())
     usage = Usage(period_start=iso(ent.period_start), period_end=iso(ent.period_end),
-                  jobs_used=billing.usage(row["id"], ent.period_start, ent.period_end),
+                  jobs_used=quota.period_usage(row["id"], ent.period_start, ent.period_end),
                   running=jobs.count_running(row["id"]),
                   providers=provider_totals(row["id"], ent.period_start, ent.period_end))
     membership = None

@@ -7,7 +7,8 @@
     422 instead of "no such upload");
   * progress streams of jobs finished over a day ago (clients follow running jobs; the rows keep
     the state);
-  * audit log entries past the audit retention.
+  * audit log entries past the audit retention;
+  * email links (verification, password reset) expired over a day ago.
 
 Each category does at most `limit` items per run, oldest first, and marks what it handled in
 MySQL, so the next run continues where this one stopped and a run with nothing due does nothing.
@@ -19,9 +20,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import Callable
 
-from chalicelib import keys, storage, uploads
+from chalicelib import lifecycle, redis_keys, storage, uploads
 from chalicelib.config import get_settings
-from chalicelib.db import audit
+from chalicelib.db import account_tokens, audit
 from chalicelib.db import jobs as jobs_db
 from chalicelib.db import uploads as uploads_db
 from chalicelib.ids import utcnow
@@ -30,6 +31,7 @@ from chalicelib.redis_client import client as redis
 log = logging.getLogger(__name__)
 
 FINISHED_STREAM_AGE = timedelta(days=1)
+EXPIRED_LINK_AGE = timedelta(days=1)  # kept a day: "expired" is a clearer answer than "unknown"
 
 
 def expire_jobs(now: datetime, limit: int) -> dict[str, int]:
@@ -39,7 +41,7 @@ def expire_jobs(now: datetime, limit: int) -> dict[str, int]:
     counts = {"jobs_expired": 0, "job_objects_deleted": 0}
     for row in rows:
         counts["job_objects_deleted"] += storage.delete_prefix(storage.job_prefix(row["id"]))
-        counts["jobs_expired"] += jobs_db.expire(row["id"])
+        counts["jobs_expired"] += lifecycle.expire(row["id"])
     return counts
 
 
@@ -55,7 +57,7 @@ def expire_pending_uploads(now: datetime, limit: int) -> dict[str, int]:
 
 def drop_finished_streams(now: datetime, limit: int) -> dict[str, int]:
     job_ids = [row["id"] for row in jobs_db.streams_to_clear(now - FINISHED_STREAM_AGE, limit)]
-    deleted = redis().delete(*[keys.job_events(job_id) for job_id in job_ids]) if job_ids else 0
+    deleted = redis().delete(*[redis_keys.job_events(job_id) for job_id in job_ids]) if job_ids else 0
     jobs_db.streams_cleared(job_ids, now)
     return {"streams_deleted": int(deleted)}
 
@@ -65,8 +67,13 @@ def delete_old_audit(now: datetime, limit: int) -> dict[str, int]:
     return {"audit_deleted": audit.delete_before(cutoff, limit)}
 
 
+def delete_expired_links(now: datetime, limit: int) -> dict[str, int]:
+    return {"links_deleted": account_tokens.delete_expired(now - EXPIRED_LINK_AGE, limit)}
+
+
 CATEGORIES: tuple[Callable[[datetime, int], dict[str, int]], ...] = (
-    expire_jobs, expire_pending_uploads, drop_finished_streams, delete_old_audit)
+    expire_jobs, expire_pending_uploads, drop_finished_streams, delete_old_audit,
+    delete_expired_links)
 
 
 def run(now: datetime | None = None, limit: int = 500) -> dict[str, int]:

@@ -6,43 +6,13 @@ from functools import cached_property, lru_cache
 from typing import Literal
 from urllib.parse import unquote, urlparse
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chalicelib.billing.plans import DEFAULT_PLANS, MB, Plan
 
 LOCAL_JWT_SECRET = "local-development-only-jwt-secret-change-me"
 MIN_JWT_SECRET_BYTES = 32  # HS256 keys shorter than the hash output are guessable offline
-
-
-class Plan(BaseModel):
-    """A plan's limits. A user's active Whop membership decides the plan; free without one."""
-    name: str
-    monthly_jobs: int = Field(ge=0)
-    max_duration_s: int = Field(ge=5)
-    max_concurrency: int = Field(ge=1)
-    retention_days: int = Field(ge=1)
-    priority: int = Field(ge=1, le=100, description="Tie-break in the queue: lower runs first "
-                                                    "(see chalicelib.lifecycle.enqueue)")
-    upload_max_bytes: int = Field(ge=1)
-    rank: int = Field(description="When a user holds several memberships, the highest rank wins")
-    clip_max_s: float = Field(30, gt=0, description="Longest video clip a user may upload")
-    clip_max_side: int = Field(1920, ge=16, description="Largest width or height of an uploaded clip")
-
-    def public(self) -> dict:
-        return self.model_dump(include={"name", "monthly_jobs", "max_duration_s",
-                                        "max_concurrency", "retention_days"})
-
-
-MB = 1024 * 1024
-DEFAULT_PLANS = {
-    "free": Plan(name="free", monthly_jobs=5, max_duration_s=30, max_concurrency=1,
-                 retention_days=7, priority=3, upload_max_bytes=10 * MB, rank=0),
-    "pro": Plan(name="pro", monthly_jobs=200, max_duration_s=120, max_concurrency=3,
-                retention_days=30, priority=2, upload_max_bytes=50 * MB, rank=1,
-                clip_max_s=60, clip_max_side=3840),
-    "business": Plan(name="business", monthly_jobs=2000, max_duration_s=180, max_concurrency=10,
-                     retention_days=90, priority=1, upload_max_bytes=200 * MB, rank=2,
-                     clip_max_s=120, clip_max_side=3840),
-}
 
 
 class Settings(BaseSettings):

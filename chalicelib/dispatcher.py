@@ -24,20 +24,10 @@ log = logging.getLogger(__name__)
 STARTED_BY = "media-dispatcher"  # ECS startedBy tag: the tasks this dispatcher owns
 DUE_SOON_MS = 60_000
 RUN_TASK_BATCH = 10  # ECS RunTask starts at most 10 tasks per call
-DEPTH_STATES = ("waiting", "prioritized", "active")
-
-
-async def _depth() -> int:
-    q = await queue.get_queue()
-    counts = await q.getJobCounts(*DEPTH_STATES)
-    # BullMQ scores a delayed job by (due timestamp in ms) * 0x1000 + a 12-bit counter.
-    due_by = (int(time.time() * 1000) + DUE_SOON_MS + 1) * 0x1000
-    due_soon = await q.client.zcount(q.keys["delayed"], 0, due_by)
-    return sum(counts.values()) + due_soon
 
 
 def queue_depth() -> int:
-    return queue.run(_depth())
+    return queue.depth(DUE_SOON_MS)
 
 
 def desired_workers(depth: int, concurrency: int, cap: int) -> int:
@@ -79,15 +69,9 @@ def start_tasks(count: int) -> list[str]:
 
 
 # ---- local processes ----------------------------------------------------------------------------
-async def _connected_workers() -> int:
-    q = await queue.get_queue()
-    # Each worker holds two named connections; its name (host:pid) tells workers apart.
-    return len({w.get("rawname") or w.get("name") for w in await q.get_workers()})
-
-
 def running_local_workers() -> int:
-    """Workers connected to this queue (Redis CLIENT LIST), wherever they were started."""
-    return queue.run(_connected_workers())
+    """Workers connected to this queue, wherever they were started."""
+    return queue.connected_workers()
 
 
 def start_local_workers(count: int) -> list[int]:

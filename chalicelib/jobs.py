@@ -7,12 +7,13 @@ import logging
 import time
 from datetime import timedelta
 
-from chalicelib import (dispatcher, job_inputs, keys, lifecycle, longpoll, observability, progress,
-                        provider_keys, queue, ratelimit, redis_client, storage, uploads, webhooks)
+from chalicelib import (dispatcher, job_inputs, lifecycle, longpoll, outgoing_webhooks, progress,
+                        provider_keys, ratelimit, storage, uploads)
 from chalicelib.auth import Principal
+from chalicelib.billing import quota
 from chalicelib.billing.plans import entitlement, plan_named
 from chalicelib.config import get_settings
-from chalicelib.db import audit, billing
+from chalicelib.db import audit
 from chalicelib.db import jobs as jobs_db
 from chalicelib.errors import Conflict, NotFound, QuotaExceeded, ValidationFailed
 from chalicelib.ids import iso, new_id, utcnow
@@ -60,17 +61,17 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
                                          "message": f"at most {plan.max_duration_s} on the {plan.name} plan"}])
     _check_providers(principal, body.providers.model_dump(exclude_none=True) if body.providers else {})
     if body.webhook_url:
-        webhooks.require_registered(principal.user_id, str(body.webhook_url))
+        outgoing_webhooks.require_registered(principal.user_id, str(body.webhook_url))
     if body.inputs and body.inputs.reference_image_upload_id:
         uploads.require_reference_image(principal.user_id, body.inputs.reference_image_upload_id)
 
     job = {"id": new_id("job"), "user_id": principal.user_id, "request": request, "plan": plan.name,
            "request_hash": request_hash, "idempotency_key": idempotency_key, "created_at": now}
-    billing.usage(principal.user_id, ent.period_start, ent.period_end)  # the period's counter exists
     try:
-        jobs_db.insert(job, ent.period_start, plan.monthly_jobs)
-    except jobs_db.QuotaFull:
-        raise _quota_error(plan, billing.used(principal.user_id, ent.period_start),
+        # Redis down? The row says queued and the reaper enqueues it again: accepted anyway.
+        lifecycle.submit(job, quota.Period.of(ent))
+    except quota.QuotaFull:
+        raise _quota_error(plan, quota.used(principal.user_id, ent.period_start),
                            ent.period_end) from None
     except jobs_db.DuplicateIdempotencyKey:  # a concurrent twin won the race
         replayed = _replay(principal, idempotency_key, request_hash)
@@ -78,11 +79,6 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
             raise
         return replayed, True
     audit.record("job.created", user_id=principal.user_id, ip=ip, target=job["id"])
-    # Redis down? The row says queued and the reaper enqueues it again: accept the job anyway.
-    _best_effort(lambda: progress.emit(job["id"], EventType.job_queued, progress=0,
-                                       message="Job accepted"), job["id"])
-    _best_effort(lambda: lifecycle.enqueue(job["id"], principal.user_id, plan.name), job["id"])
-    observability.metric_job_submitted()
     dispatcher.nudge()
     return get(principal, job["id"]), False
 
@@ -100,14 +96,6 @@ def _check_providers(principal: Principal, choice: dict[str, str]) -> None:
                                code="provider_key_missing", details=[
             {"field": f"providers.{step}", "message": f"no {name} key stored", "type": "provider_key_missing"}
             for step, name in missing.items()])
-
-
-def _best_effort(action, job_id: str) -> None:
-    try:
-        action()
-    except Exception:
-        log.warning("queue or event stream unavailable; the reaper will catch up",
-                    extra={"job_id": job_id}, exc_info=True)
 
 
 def get(principal: Principal, job_id: str) -> Job:
@@ -132,32 +120,25 @@ def _not_found_or_conflict(principal: Principal, job_id: str, action: str) -> No
 
 
 def cancel(principal: Principal, job_id: str, ip: str | None) -> Job:
+    """Stop a job wherever it is; its quota comes back (see lifecycle.cancel)."""
     if not lifecycle.cancel(job_id, principal.user_id):
         _not_found_or_conflict(principal, job_id, "canceled")
     audit.record("job.canceled", user_id=principal.user_id, ip=ip, target=job_id)
-    # A waiting job leaves the queue (a running one sees the flag); if it stays, it won't start.
-    _best_effort(lambda: queue.discard(job_id), job_id)
     return get(principal, job_id)
 
 
 def retry(principal: Principal, job_id: str, ip: str | None) -> Job:
     """Resume a failed or canceled job from where it stopped; finished steps are not redone."""
     ent = entitlement(principal.user_id, utcnow())
-    billing.usage(principal.user_id, ent.period_start, ent.period_end)
     try:
-        reopened = jobs_db.reopen(job_id, principal.user_id, (ent.period_start, ent.plan.monthly_jobs))
-    except jobs_db.QuotaFull:
-        raise _quota_error(ent.plan, billing.used(principal.user_id, ent.period_start),
+        reopened = lifecycle.reopen(job_id, principal.user_id, quota.Period.of(ent),
+                                    "requested by the user")
+    except quota.QuotaFull:
+        raise _quota_error(ent.plan, quota.used(principal.user_id, ent.period_start),
                            ent.period_end) from None
     if not reopened:
         _not_found_or_conflict(principal, job_id, "retried")
     audit.record("job.retried", user_id=principal.user_id, ip=ip, target=job_id)
-    redis_client.client().delete(keys.job_cancel(job_id))
-    row = jobs_db.get(job_id, principal.user_id)
-    progress.emit(job_id, EventType.job_retrying, progress=row["progress"],
-                  message=f"attempt {row['attempt']} requested by the user")
-    queue.discard(job_id)  # the previous attempt may sit in the failed set under the same id
-    lifecycle.enqueue(job_id, principal.user_id, ent.plan.name)
     return get(principal, job_id)
 
 

@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from chalicelib import keys, redis_client
+from chalicelib import redis_client, redis_keys
 from chalicelib.config import get_settings
 from chalicelib.errors import RateLimited
 
@@ -31,7 +31,7 @@ def block_ms(wait_s: float) -> int | None:
 def slot(user_id: str) -> Iterator[None]:
     """Hold one of the user's long-poll slots for the duration of the block."""
     limit = get_settings().long_polls_per_user
-    redis, key, member = redis_client.client(), keys.long_polls(user_id), secrets.token_hex(8)
+    redis, key, member = redis_client.client(), redis_keys.long_polls(user_id), secrets.token_hex(8)
     now = time.time()
     with redis.pipeline() as pipe:  # MULTI: prune, take, count and expire together
         pipe.zremrangebyscore(key, "-inf", now)

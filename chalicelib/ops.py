@@ -14,23 +14,17 @@ import json
 import sys
 from datetime import datetime
 
-from chalicelib import lifecycle, progress, queue
+from chalicelib import lifecycle
 from chalicelib.db import jobs as jobs_db
-from chalicelib.models import EventType
 
 
 def redrive(limit: int, code: str | None = None, since: datetime | None = None,
             dry_run: bool = False) -> list[str]:
+    """Reopen dead letters, as a user's retry does (lifecycle.reopen), without charging them."""
     redriven = []
     for row in jobs_db.failed(limit, code, since):
-        if not dry_run and not jobs_db.reopen(row["id"], row["user_id"], reserve=None):
-            continue  # changed state meanwhile
-        redriven.append(row["id"])
-        if dry_run:
-            continue
-        progress.emit(row["id"], EventType.job_retrying, message="redriven by an operator")
-        queue.discard(row["id"])  # its dead letter in BullMQ's failed set
-        lifecycle.enqueue(row["id"], row["user_id"], row["plan"])
+        if dry_run or lifecycle.reopen(row["id"], row["user_id"], None, "redriven by an operator"):
+            redriven.append(row["id"])  # (not reopened: its state changed meanwhile)
     return redriven
 
 

@@ -6,42 +6,30 @@ source of truth); step boundaries are also kept in MySQL, so a job's state survi
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
-from chalicelib import keys, longpoll
+from chalicelib import longpoll, redis_keys
 from chalicelib.redis_client import client
 from chalicelib.config import get_settings
 from chalicelib.ids import iso, utcnow
 from chalicelib.models import Event, EventType
 
-log = logging.getLogger(__name__)
 STREAM_TTL_S = 7 * 24 * 3600
 
 
 def emit(job_id: str, type_: EventType, *, step: str | None = None, progress: int | None = None,
-         message: str | None = None) -> str:
+         message: str | None = None) -> Event:
+    """Append one event to the job's stream. Only this: fan-out to webhooks is the publisher's
+    explicit second call (chalicelib.lifecycle), not a side effect of writing the stream."""
     payload = {"type": type_.value, "step": step, "progress": progress, "message": message,
                "at": iso(utcnow())}
-    name = keys.job_events(job_id)
+    name = redis_keys.job_events(job_id)
     pipe = client().pipeline(transaction=False)
     pipe.xadd(name, {"e": json.dumps(payload)}, maxlen=get_settings().events_max_per_job,
               approximate=True)
     pipe.expire(name, STREAM_TTL_S)
     event_id, _ = pipe.execute()
-    if type_ is not EventType.step_progress:
-        _deliver(job_id, Event(id=event_id, **payload))
-    return event_id
-
-
-def _deliver(job_id: str, event: Event) -> None:
-    """Hand the event to the user's webhook endpoints; never let that fail the event itself."""
-    from chalicelib import webhooks
-
-    try:
-        webhooks.fan_out(job_id, event)
-    except Exception:
-        log.warning("could not queue webhook deliveries", extra={"job_id": job_id}, exc_info=True)
+    return Event(id=event_id, **payload)
 
 
 def _event(entry_id: str, fields: dict[str, str]) -> Event:
@@ -50,7 +38,7 @@ def _event(entry_id: str, fields: dict[str, str]) -> Event:
 
 def read(job_id: str, after: str | None, wait_s: float, limit: int = 200) -> list[Event]:
     """Events after the cursor; blocks up to `wait_s` for the first one when there are none yet."""
-    name = keys.job_events(job_id)
+    name = redis_keys.job_events(job_id)
     start = after or "0-0"
     found: Any = client().xread({name: start}, count=limit)
     block = longpoll.block_ms(wait_s)
@@ -62,6 +50,6 @@ def read(job_id: str, after: str | None, wait_s: float, limit: int = 200) -> lis
 
 
 def last_event(job_id: str) -> Event | None:
-    entries = client().xrevrange(keys.job_events(job_id), count=1)
+    entries = client().xrevrange(redis_keys.job_events(job_id), count=1)
     return _event(*entries[0]) if entries else None
 

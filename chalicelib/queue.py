@@ -1,4 +1,8 @@
-"""The job queue: BullMQ on Redis. Job data carries only our job id; the spec lives in MySQL.
+"""The job queue: BullMQ on Redis, and the only module that knows BullMQ (its classes, key
+layout and score encoding). Job data carries only our job id; the spec lives in MySQL.
+
+Everything else asks here: add or drop a job, a job's state, the depth that needs workers, the
+workers connected, the delivery queue of outgoing webhooks, and the consumers a worker runs.
 
 BullMQ for Python is asyncio-only while the API is synchronous, so each process keeps ONE event
 loop in a daemon thread for all its BullMQ calls (never `asyncio.run` per request: that would
@@ -8,13 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import Future
-from typing import Any, Awaitable, TypeVar
+from typing import Any, NoReturn, TypeVar
 
+from chalicelib import redis_client
 from chalicelib.config import get_settings
 
 T = TypeVar("T")
 JOB_NAME = "render"
+DELIVERY_JOB = "deliver"
+DELIVERY_ATTEMPTS = 8  # with the jittered backoff: about 4 minutes of trying
+# What needs a worker now: waiting, prioritized (waiting with a priority) and active jobs.
+DEPTH_STATES = ("waiting", "prioritized", "active")
+MAX_PRIORITY = 2_097_152  # BullMQ's lowest precedence (2^21)
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
@@ -31,79 +43,147 @@ def _background_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def run(coro: Awaitable[T], timeout: float = 10.0) -> T:
+def run(coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
     """Run a coroutine on the process's BullMQ loop and wait for its result."""
-    future: Future = asyncio.run_coroutine_threadsafe(coro, _background_loop())  # type: ignore[arg-type]
+    future: Future[T] = asyncio.run_coroutine_threadsafe(coro, _background_loop())
     return future.result(timeout)
-
-
-def redis_options() -> dict[str, Any]:
-    """Short timeouts and few retries: an API request must fail fast when Redis is down."""
-    from redis.asyncio.retry import Retry
-    from redis.backoff import ExponentialBackoff
-
-    return {"decode_responses": True, "socket_timeout": 5, "socket_connect_timeout": 2,
-            "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 2)}
-
-
-def deliveries_queue_name() -> str:
-    """Outgoing webhook deliveries have a queue of their own: a slow receiver never delays a render."""
-    return f"{get_settings().queue_name}-webhooks"
 
 
 async def get_queue(name: str | None = None) -> Any:
     """The jobs queue, or another by name; one Queue object per name per process."""
     name = name or get_settings().queue_name
     if name not in _queues:
-        import redis.asyncio
         from bullmq import Queue
 
-        settings = get_settings()
-        conn = redis.asyncio.from_url(settings.redis_url, **redis_options())
-        _queues[name] = Queue(name, {"connection": conn, "prefix": settings.queue_prefix})
+        _queues[name] = Queue(name, {"connection": redis_client.async_client(),
+                                     "prefix": get_settings().queue_prefix})
     return _queues[name]
 
 
 def reset() -> None:
     """Close and forget the Queue objects (tests that point the settings at another queue)."""
-    for queue in list(_queues.values()):
-        run(queue.close())
+    for q in list(_queues.values()):
+        run(q.close())
     _queues.clear()
 
 
+# ---- the jobs queue ---------------------------------------------------------------------------
 def job_options(job_id: str, priority: int = 0) -> dict[str, Any]:
     settings = get_settings()
     return {
         "jobId": job_id,  # BullMQ ignores a second add of a live id: re-enqueueing is idempotent
         "attempts": settings.job_attempts,
         "backoff": {"type": "jitter"},  # computed by chalicelib.worker.backoff
-        "priority": priority,
+        "priority": min(MAX_PRIORITY, priority),
         "removeOnComplete": True,
         # The failed set is the dead-letter queue; MySQL keeps the full history anyway.
         "removeOnFail": {"count": 10000},
     }
 
 
-def enqueue(job_id: str, priority: int = 0) -> None:
-    add(get_settings().queue_name, JOB_NAME, {"job_id": job_id}, job_options(job_id, priority))
-
-
 async def _add(queue_name: str, name: str, data: dict, options: dict) -> None:
-    queue = await get_queue(queue_name)
-    await queue.add(name, data, options)
+    q = await get_queue(queue_name)
+    await q.add(name, data, options)
 
 
-def add(queue_name: str, name: str, data: dict, options: dict) -> None:
-    """A work item onto the queue `queue_name` (jobs, webhook deliveries)."""
-    run(_add(queue_name, name, data, options))
+def enqueue(job_id: str, priority: int = 0, queue_name: str | None = None) -> None:
+    """A job onto the jobs queue (lower priority values run first)."""
+    run(_add(queue_name or get_settings().queue_name, JOB_NAME, {"job_id": job_id},
+             job_options(job_id, priority)))
 
 
 async def _discard(job_id: str) -> None:
-    queue = await get_queue()
-    await queue.remove(job_id)  # no-op for a job a worker holds (locked) or one already gone
+    q = await get_queue()
+    await q.remove(job_id)  # no-op for a job a worker holds (locked) or one already gone
 
 
 def discard(job_id: str) -> None:
     """Drop a job id from the queue (waiting, delayed or failed), so it can be added again."""
     run(_discard(job_id))
 
+
+async def _states(job_ids: list[str], queue_name: str | None) -> dict[str, str]:
+    q = await get_queue(queue_name)
+    return {job_id: await q.getJobState(job_id) for job_id in job_ids}
+
+
+def states(job_ids: list[str], queue_name: str | None = None) -> dict[str, str]:
+    """BullMQ's state of each job id: waiting, prioritized, active, delayed, completed, failed,
+    or unknown (the queue does not hold it)."""
+    return run(_states(job_ids, queue_name), timeout=60) if job_ids else {}
+
+
+def state(job_id: str, queue_name: str | None = None) -> str:
+    return states([job_id], queue_name)[job_id]
+
+
+async def _depth(due_within_ms: int) -> int:
+    q = await get_queue()
+    counts = await q.getJobCounts(*DEPTH_STATES)
+    # BullMQ scores a delayed job by (due timestamp in ms) * 0x1000 + a 12-bit counter.
+    due_by = (int(time.time() * 1000) + due_within_ms + 1) * 0x1000
+    due_soon = await q.client.zcount(q.keys["delayed"], 0, due_by)
+    return sum(counts.values()) + due_soon
+
+
+def depth(due_within_ms: int) -> int:
+    """Jobs that need a worker now or soon: waiting, prioritized, active, and delayed ones due
+    within `due_within_ms` (retries back off a few seconds)."""
+    return run(_depth(due_within_ms))
+
+
+async def _connected_workers() -> int:
+    q = await get_queue()
+    # Each worker holds two named connections; its name (host:pid) tells workers apart.
+    return len({w.get("rawname") or w.get("name") for w in await q.get_workers()})
+
+
+def connected_workers() -> int:
+    """Workers connected to the jobs queue (Redis CLIENT LIST), wherever they were started."""
+    return run(_connected_workers())
+
+
+# ---- the delivery queue (outgoing webhooks) ---------------------------------------------------
+def deliveries_queue_name() -> str:
+    """Outgoing webhook deliveries have a queue of their own: a slow receiver never delays a render."""
+    return f"{get_settings().queue_name}-webhooks"
+
+
+def enqueue_delivery(delivery_id: str, data: dict[str, Any]) -> None:
+    """One webhook delivery, retried with jittered backoff; the ones that never got through stay
+    in the failed set. `delivery_id` makes a second add of the same delivery a no-op."""
+    run(_add(deliveries_queue_name(), DELIVERY_JOB, data,
+             {"jobId": delivery_id, "attempts": DELIVERY_ATTEMPTS, "backoff": {"type": "jitter"},
+              "removeOnComplete": True, "removeOnFail": {"count": 10000}}))
+
+
+# ---- consumers (the worker) -------------------------------------------------------------------
+Processor = Callable[[Any, str], Awaitable[Any]]
+
+
+def consumer(queue_name: str, processor: Processor, options: dict[str, Any]) -> Any:
+    """A BullMQ Worker on `queue_name` (call inside a running loop). `options` are BullMQ's
+    worker options; the connection comes from the one factory."""
+    from bullmq import Worker
+
+    return Worker(queue_name, processor, {"connection": redis_client.connection_options(),
+                                          "prefix": get_settings().queue_prefix, **options})
+
+
+async def postpone(job: Any, token: str, delay_ms: int) -> NoReturn:
+    """Put the job back in the delayed set without spending one of its attempts."""
+    from bullmq import DelayedError
+
+    await job.moveToDelayed(int(time.time() * 1000) + delay_ms, token)
+    raise DelayedError()
+
+
+def final_failure(message: str) -> Exception:
+    """The exception that tells BullMQ not to try a job again (it goes to the failed set)."""
+    from bullmq import UnrecoverableError
+
+    return UnrecoverableError(message)
+
+
+def is_final_attempt(job: Any) -> bool:
+    return bool(job.attemptsMade + 1 >= int(job.opts.get("attempts") or 1))

@@ -13,7 +13,7 @@ import time
 from functools import lru_cache
 
 
-from chalicelib import keys, redis_client
+from chalicelib import redis_client, redis_keys
 from chalicelib.config import get_settings
 from chalicelib.errors import RateLimited
 
@@ -27,8 +27,9 @@ def _limiter():
     from limits.storage import RedisStorage
     from limits.strategies import SlidingWindowCounterRateLimiter
 
-    storage = RedisStorage(get_settings().redis_url, key_prefix=keys.RATE_LIMIT_PREFIX,
-                           socket_timeout=2, socket_connect_timeout=2)
+    # the one client's connection pool: the factory's timeouts
+    storage = RedisStorage(get_settings().redis_url, key_prefix=redis_keys.RATE_LIMIT_PREFIX,
+                           connection_pool=redis_client.client().connection_pool)
     return SlidingWindowCounterRateLimiter(storage)
 
 
@@ -74,7 +75,7 @@ def _account_and_source(email: str, source: str | None) -> str:
 
 def check_login_allowed(email: str, source: str | None) -> None:
     try:
-        wait = redis_client.client().ttl(keys.login_blocked(_account_and_source(email, source)))
+        wait = redis_client.client().ttl(redis_keys.login_blocked(_account_and_source(email, source)))
     except redis_client.error():
         return
     if wait and wait > 0:
@@ -89,18 +90,18 @@ def login_failed(email: str, source: str | None) -> None:
     try:
         client = redis_client.client()
         pipe = client.pipeline()
-        pipe.incr(keys.login_failures(account))
-        pipe.expire(keys.login_failures(account), FAILURE_WINDOW_S)
+        pipe.incr(redis_keys.login_failures(account))
+        pipe.expire(redis_keys.login_failures(account), FAILURE_WINDOW_S)
         failures = pipe.execute()[0]
         over = failures - get_settings().login_failures_allowed
         if over > 0:
-            client.set(keys.login_blocked(account), 1, ex=min(2 ** (over - 1), MAX_LOGIN_DELAY_S))
+            client.set(redis_keys.login_blocked(account), 1, ex=min(2 ** (over - 1), MAX_LOGIN_DELAY_S))
     except redis_client.error():
         log.warning("could not record a failed login", exc_info=True)
 
 
 def login_succeeded(email: str, source: str | None) -> None:
     try:
-        redis_client.client().delete(keys.login_failures(_account_and_source(email, source)))
+        redis_client.client().delete(redis_keys.login_failures(_account_and_source(email, source)))
     except redis_client.error():
         pass

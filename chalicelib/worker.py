@@ -17,11 +17,9 @@ import signal
 import socket
 import sys
 import threading
-import time
 
-from chalicelib import lifecycle, observability, queue, webhooks
+from chalicelib import lifecycle, observability, outgoing_webhooks, queue, redis_client
 from chalicelib.config import get_settings
-from chalicelib.db import jobs as jobs_db
 from chalicelib.pipeline import runner
 
 log = logging.getLogger("chalicelib.worker")
@@ -38,16 +36,16 @@ async def _keep_lease(job_id: str, owner: str, stop: threading.Event) -> None:
     lease_s = get_settings().job_lease_s
     while not stop.is_set():
         await asyncio.sleep(lease_s / 3)
-        if not await asyncio.to_thread(jobs_db.renew, job_id, owner, lease_s):
+        if not await asyncio.to_thread(lifecycle.renew_lease, job_id, owner, lease_s):
             stop.set()
 
 
 async def process(job, token) -> str:
-    from bullmq import DelayedError, UnrecoverableError
-
+    """BullMQ processor of the jobs queue: run the job's pipeline in a thread, keep its lease,
+    and map the outcome to a lifecycle transition and BullMQ's retry or give-up."""
     job_id = job.data["job_id"]
     observability.bind_job(job_id)  # this task's and its threads' log lines carry the job id
-    final_attempt = job.attemptsMade + 1 >= int(job.opts.get("attempts") or 1)
+    final_attempt = queue.is_final_attempt(job)
     stop = threading.Event()
     lease = asyncio.create_task(_keep_lease(job_id, token, stop))
     try:
@@ -55,9 +53,7 @@ async def process(job, token) -> str:
                                        get_settings().job_lease_s)
     except runner.UserBusy:
         # Per-user concurrency: wait, without spending an attempt, and let other users' jobs by.
-        delay_ms = BUSY_DELAY_MS + random.randint(0, BUSY_DELAY_MS)
-        await job.moveToDelayed(int(time.time() * 1000) + delay_ms, token)
-        raise DelayedError()
+        await queue.postpone(job, token, BUSY_DELAY_MS + random.randint(0, BUSY_DELAY_MS))
     except runner.JobGone:
         log.info("job canceled or no longer ours; dropping it", extra={"job_id": job_id})
         return "gone"
@@ -66,7 +62,7 @@ async def process(job, token) -> str:
             await asyncio.to_thread(lifecycle.retry_later, job_id, exc.code, exc.message, exc.step)
             raise  # BullMQ schedules the next attempt with backoff
         await asyncio.to_thread(lifecycle.fail, job_id, exc.code, exc.message, exc.step)
-        raise UnrecoverableError(f"{exc.code}: {exc.message}") from None
+        raise queue.final_failure(f"{exc.code}: {exc.message}") from None
     finally:
         stop.set()
         lease.cancel()
@@ -74,15 +70,14 @@ async def process(job, token) -> str:
 
 def backoff(attempts_made: int, *_args) -> int:
     """Exponential backoff with full jitter (ms): spreads the retries of jobs that failed together."""
-    base = RETRY_BASE_MS * 2 ** max(0, attempts_made - 1)
-    return random.randint(base // 2, min(base, RETRY_MAX_MS))
+    high = min(RETRY_BASE_MS * 2 ** max(0, attempts_made - 1), RETRY_MAX_MS)
+    return random.randint(high // 2, high)  # (capped first: from attempt 7 on, base // 2 > max)
 
 
 def worker_options() -> dict:
+    """BullMQ worker options of the jobs queue (the connection comes from queue.consumer)."""
     settings = get_settings()
     return {
-        "connection": settings.redis_url,
-        "prefix": settings.queue_prefix,
         "concurrency": settings.worker_concurrency,
         "lockDuration": settings.worker_lock_ms,
         "stalledInterval": settings.worker_stalled_interval_ms,
@@ -93,12 +88,10 @@ def worker_options() -> dict:
 
 
 async def serve() -> None:
-    from bullmq import Worker
-
     settings = get_settings()
-    worker = Worker(settings.queue_name, process, worker_options())
-    deliveries = Worker(queue.deliveries_queue_name(), webhooks.deliver,
-                        {**worker_options(), "concurrency": WEBHOOK_CONCURRENCY})
+    worker = queue.consumer(settings.queue_name, process, worker_options())
+    deliveries = queue.consumer(queue.deliveries_queue_name(), outgoing_webhooks.deliver,
+                                {**worker_options(), "concurrency": WEBHOOK_CONCURRENCY})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -144,12 +137,10 @@ async def exit_when_idle(worker, idle_s: float, stop: asyncio.Event) -> None:
 
 
 def check() -> int:
-    import redis
-
     try:
-        redis.Redis.from_url(get_settings().redis_url, socket_connect_timeout=2).ping()
+        redis_client.client().ping()
         return 0
-    except redis.RedisError:
+    except redis_client.error():
         return 1
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,7 +30,7 @@ os.environ.update({
     "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
 })
 
-from chalicelib import aws, db, keys, redis_client  # noqa: E402
+from chalicelib import aws, db, redis_client, redis_keys  # noqa: E402
 from chalicelib.config import get_settings  # noqa: E402
 from chalicelib.db.migrate import migrate  # noqa: E402
 
@@ -61,9 +63,9 @@ def isolated_backends():
     job_ids = [r["id"] for r in db.fetch_all("SELECT id FROM jobs")]
     redis = redis_client.client()
     for job_id in job_ids:
-        redis.delete(keys.job_events(job_id), keys.job_cancel(job_id))
+        redis.delete(redis_keys.job_events(job_id), redis_keys.job_cancel(job_id))
     # This session's queues: the in-process one and the e2e stack's (`{queue_name}-e2e`).
-    for pattern in (f"{settings.queue_prefix}:{settings.queue_name}*", f"{keys.RATE_LIMIT_PREFIX}*",
+    for pattern in (f"{settings.queue_prefix}:{settings.queue_name}*", f"{redis_keys.RATE_LIMIT_PREFIX}*",
                     "media:login:*", "media:longpoll:*"):  # the test Redis db is the suite's own
         for key in redis.scan_iter(pattern, count=1000):
             redis.delete(key)
@@ -165,3 +167,29 @@ def grant_plan(user_id: str, plan: str) -> None:
             "whop_plan_id": f"plan_{plan}", "plan": plan, "status": "active", "active": True,
             "cancel_at_period_end": False, "renewal_period_start": None,
             "renewal_period_end": None, "source_updated_at": utcnow()})
+
+
+@pytest.fixture
+def doomed_redis(monkeypatch):
+    """A real Redis of our own that the test stops, with the app (every Redis user: the client,
+    the queue) pointed at it."""
+    from chalicelib import queue
+
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    proc = subprocess.Popen([server, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                             "--appendonly", "no"], stdout=subprocess.PIPE, text=True)
+    for line in proc.stdout:  # wait for the server's own "ready" line, not a sleep
+        if "Ready to accept connections" in line:
+            break
+    monkeypatch.setattr(get_settings(), "redis_url", f"redis://127.0.0.1:{port}/0")
+    redis_client.reset()
+    queue.reset()
+    yield proc
+    proc.kill()
+    proc.wait()
+    monkeypatch.undo()
+    redis_client.reset()
+    queue.reset()

@@ -13,8 +13,8 @@ import pytest
 from standardwebhooks import Webhook
 
 from chalicelib import lifecycle
+from chalicelib.billing import quota
 from chalicelib.config import get_settings
-from chalicelib.db import billing as billing_db
 from chalicelib import db
 
 SECRET = "ws_test_" + secrets.token_hex(16)
@@ -321,8 +321,8 @@ def test_usage_counter_is_seeded_when_a_new_period_begins(api, user):
         assert api.call("POST", "/v1/jobs", {"prompt": f"s{i}", "duration_s": 5}, token=user["token"]).status_code == 202
     now = utcnow()
     # a period the user has no counter for yet (as after a plan change) starts from the jobs in it
-    assert billing_db.usage(user["user"]["id"], now - timedelta(hours=1), now + timedelta(hours=1)) == 2
-    assert billing_db.usage(user["user"]["id"], datetime(2030, 1, 1), datetime(2030, 2, 1)) == 0
+    assert quota.period_usage(user["user"]["id"], now - timedelta(hours=1), now + timedelta(hours=1)) == 2
+    assert quota.period_usage(user["user"]["id"], datetime(2030, 1, 1), datetime(2030, 2, 1)) == 0
 
 
 def test_plan_concurrency_is_enforced_where_jobs_start(api, user):
@@ -336,7 +336,7 @@ def test_plan_concurrency_is_enforced_where_jobs_start(api, user):
     def start(job_id):
         db.close()  # a connection per thread, as the worker's threads have
         try:
-            return jobs_db.start(job_id, uid, 3, owner=f"w-{job_id}", lease_s=30)
+            return lifecycle.start(job_id, uid, 3, owner=f"w-{job_id}", lease_s=30)
         finally:
             db.close()
 
@@ -348,9 +348,9 @@ def test_plan_concurrency_is_enforced_where_jobs_start(api, user):
     running = [i for i, o in zip(ids, outcomes) if o == "started"]
     waiting = [i for i, o in zip(ids, outcomes) if o == "busy"]
     # another worker can't take a job whose lease is live; its own worker (same owner) can
-    assert jobs_db.start(running[0], uid, 3, owner="intruder", lease_s=30) == "busy"
-    assert jobs_db.start(running[0], uid, 3, owner=f"w-{running[0]}", lease_s=30) == "started"
+    assert lifecycle.start(running[0], uid, 3, owner="intruder", lease_s=30) == "busy"
+    assert lifecycle.start(running[0], uid, 3, owner=f"w-{running[0]}", lease_s=30) == "started"
     lifecycle.fail(running[0], "video_failed", "boom", "video")
-    assert jobs_db.start(waiting[0], uid, 3, owner="w2", lease_s=30) == "started"
-    assert jobs_db.start(waiting[1], uid, 3, owner="w3", lease_s=30) == "busy"
-    assert jobs_db.start(running[0], uid, 3, owner="w4", lease_s=30) == "gone"
+    assert lifecycle.start(waiting[0], uid, 3, owner="w2", lease_s=30) == "started"
+    assert lifecycle.start(waiting[1], uid, 3, owner="w3", lease_s=30) == "busy"
+    assert lifecycle.start(running[0], uid, 3, owner="w4", lease_s=30) == "gone"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from chalicelib import cleanup, db, keys, storage, uploads
+from chalicelib import cleanup, db, redis_keys, storage, uploads
 from chalicelib.db import audit
 from chalicelib.ids import utcnow
 from chalicelib.redis_client import client as redis
@@ -16,7 +16,8 @@ from tests.test_uploads import PNG, post_file, start
 STEPS = ("concept/concept.json", "image/scene-01.png", "video/video.mp4", "output/video.mp4",
          "output/thumbnail.jpg", "output/captions.srt")
 NOTHING = {"jobs_expired": 0, "job_objects_deleted": 0, "uploads_expired": 0,
-           "upload_objects_deleted": 0, "streams_deleted": 0, "audit_deleted": 0}
+           "upload_objects_deleted": 0, "streams_deleted": 0, "audit_deleted": 0,
+           "links_deleted": 0}
 
 
 def finished_job(api, user, *, age: timedelta, now, status="succeeded", plan="free") -> str:
@@ -107,7 +108,7 @@ def test_progress_streams_of_jobs_finished_over_a_day_ago_are_dropped(api, user)
     counts = cleanup.run(now=now)
 
     assert counts["streams_deleted"] == 1
-    assert [bool(redis().exists(keys.job_events(i))) for i in ids] == [False, True, True]
+    assert [bool(redis().exists(redis_keys.job_events(i))) for i in ids] == [False, True, True]
     assert cleanup.run(now=now) == NOTHING
 
 
@@ -119,7 +120,7 @@ def test_stream_cleanup_is_bounded_and_resumes_where_it_stopped(api, user):
         db.execute("UPDATE jobs SET status = 'canceled', finished_at = %s WHERE id = %s",
                    (now - timedelta(days=3 - i), job_id))
     assert cleanup.run(now=now, limit=1)["streams_deleted"] == 1
-    assert [bool(redis().exists(keys.job_events(i))) for i in ids] == [False, True]
+    assert [bool(redis().exists(redis_keys.job_events(i))) for i in ids] == [False, True]
     assert cleanup.run(now=now, limit=1)["streams_deleted"] == 1
     assert cleanup.run(now=now, limit=1) == NOTHING
 
@@ -148,3 +149,18 @@ def test_the_scheduled_handler_runs_a_pass():
     from functions.cleanup import handler
 
     assert set(handler({}, None)) == set(NOTHING)
+
+
+def test_email_links_expired_over_a_day_ago_are_deleted_in_batches(api):
+    user = api.signup()
+    now = utcnow()
+    for _ in range(2):
+        assert api.call("POST", "/v1/auth/password-reset", {"email": user["email"]}).status_code == 202
+    tokens = "SELECT COUNT(*) AS n FROM account_tokens WHERE user_id = %s"
+    assert db.fetch_one(tokens, (user["user"]["id"],))["n"] == 3  # verification + two resets
+    db.execute("UPDATE account_tokens SET expires_at = %s WHERE user_id = %s AND purpose = 'password_reset'",
+               (now - timedelta(days=2), user["user"]["id"]))
+    assert cleanup.run(now=now, limit=1)["links_deleted"] == 1
+    assert cleanup.run(now=now, limit=1)["links_deleted"] == 1
+    assert cleanup.run(now=now) == NOTHING
+    assert db.fetch_one(tokens, (user["user"]["id"],))["n"] == 1  # the live verification link stays

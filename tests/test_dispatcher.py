@@ -28,11 +28,8 @@ def enqueued():
 
     yield enqueue
 
-    async def remove():
-        q = await queue.get_queue()
-        for job_id in ids:
-            await q.remove(job_id)
-    queue.run(remove())
+    for job_id in ids:
+        queue.discard(job_id)
 
 
 @pytest.fixture

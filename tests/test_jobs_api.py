@@ -21,14 +21,10 @@ def test_submit_accepts_a_job_and_queues_it(api, user):
     assert all(s["status"] == "pending" for s in job["steps"])
     assert job["request"] == {**JOB, "aspect": "9:16", "language": "en"}
     assert job["outputs"] is None and job["error"] is None
-    assert queue.run(_state(job["id"])) in ("waiting", "prioritized")
+    assert queue.state(job["id"]) in ("waiting", "prioritized")
     events = api.call("GET", f"/v1/jobs/{job['id']}/events", token=user["token"]).json
     assert [e["type"] for e in events["events"]] == ["job.queued"]
     assert events["status"] == "queued"
-
-
-async def _state(job_id):
-    return await (await queue.get_queue()).getJobState(job_id)
 
 
 @pytest.mark.parametrize("body, field", [
@@ -169,13 +165,14 @@ def test_wrong_method_uses_the_error_envelope(api, user):
 
 
 def test_events_page_turns_terminal_only_with_the_final_event(api, user):
-    from chalicelib import progress
+    from chalicelib import db, progress
     from chalicelib.db import jobs as jobs_db
     from chalicelib.models import EventType
 
     job_id = submit(api, user).json["id"]
     cursor = api.call("GET", f"/v1/jobs/{job_id}/events", token=user["token"]).json["next"]
-    assert jobs_db.fail(job_id, "video_failed", "boom", "video")  # MySQL first, the event an instant later
+    with db.transaction() as cur:  # MySQL first, the event an instant later
+        assert jobs_db.fail(cur, job_id, "video_failed", "boom", "video")
     page = api.call("GET", f"/v1/jobs/{job_id}/events?after={cursor}", token=user["token"]).json
     assert page["events"] == [] and page["status"] == "running"  # so the client polls once more
     progress.emit(job_id, EventType.job_failed, message="video_failed: boom")

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from chalicelib import jobs, keys, longpoll, progress, redis_client
+from chalicelib import jobs, longpoll, progress, redis_client, redis_keys
 from chalicelib.auth import Principal
 from chalicelib.config import get_settings
 from chalicelib.ids import new_id
@@ -32,9 +32,9 @@ def test_a_wait_under_a_millisecond_returns_instead_of_blocking_forever():
         assert not reader.is_alive(), "XREAD blocked past the wait"
         assert result == [[]]
     finally:  # release a reader stuck in BLOCK 0 (the bug), then leave nothing behind
-        redis_client.client().xadd(keys.job_events(job_id), {"e": "{}"})
+        redis_client.client().xadd(redis_keys.job_events(job_id), {"e": "{}"})
         reader.join()
-        redis_client.client().delete(keys.job_events(job_id))
+        redis_client.client().delete(redis_keys.job_events(job_id))
 
 
 def _until(condition, timeout_s: float = 10.0) -> None:
@@ -49,7 +49,7 @@ def test_one_user_holds_at_most_the_configured_long_polls(api, user, monkeypatch
     job_id = api.call("POST", "/v1/jobs", JOB, token=user["token"]).json["id"]
     path = f"/v1/jobs/{job_id}/events"
     cursor = api.call("GET", path, token=user["token"]).json["next"]
-    slots = keys.long_polls(user["user"]["id"])
+    slots = redis_keys.long_polls(user["user"]["id"])
     held: list = []
     poll = threading.Thread(target=lambda: held.append(
         jobs.events(Principal(user["user"]["id"]), job_id, cursor, 15)))

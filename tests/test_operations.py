@@ -1,43 +1,16 @@
 """Health, the OpenAPI document and migrations."""
 from __future__ import annotations
 
-import shutil
-import subprocess
-
-import pytest
 from openapi_spec_validator import validate
 
-from chalicelib import db, redis_client
-from chalicelib.config import get_settings
+from chalicelib import db
 from chalicelib.db.migrate import migrate
-from tests.conftest import free_port
 
 
 def test_health_reports_every_dependency_ok(api):
     response = api.call("GET", "/v1/health")
     assert response.status_code == 200
     assert response.json == {"status": "ok", "checks": {"mysql": "ok", "redis": "ok", "s3": "ok"}}
-
-
-@pytest.fixture
-def doomed_redis(monkeypatch):
-    """A real Redis of our own that the test stops, with the app pointed at it."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    proc = subprocess.Popen([server, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.PIPE, text=True)
-    for line in proc.stdout:  # wait for the server's own "ready" line, not a sleep
-        if "Ready to accept connections" in line:
-            break
-    monkeypatch.setattr(get_settings(), "redis_url", f"redis://127.0.0.1:{port}/0")
-    redis_client.reset()
-    yield proc
-    proc.kill()
-    proc.wait()
-    monkeypatch.undo()
-    redis_client.reset()
 
 
 def test_health_is_503_and_names_the_dependency_that_is_down(api, doomed_redis):

@@ -135,3 +135,18 @@ def test_a_rejected_pexels_key_fails_the_step(api, user, fake, tmp_path):
     with pytest.raises(ProviderError) as raised:
         run_images(user, tmp_path, scenes=SCENES[:1])
     assert raised.value.code == "provider_key_rejected" and "not-the-right-key" not in raised.value.message
+
+
+def test_redirects_are_followed_but_never_to_an_address_we_would_not_call(api, user, fake, tmp_path):
+    store_key(api, user, fake)
+    cdn = fake.add_video("ocean waves", 1080, 1920, 8, "blue")
+    inside = fake.add_video("red fox", 1080, 1920, 8, "orange")
+    cdn_name = cdn["video_files"][0]["link"].rsplit("/", 1)[-1]
+    fake.files["cdn-copy.mp4"] = fake.files[cdn_name]
+    fake.redirects[cdn_name] = f"{fake.base_url}/files/cdn-copy.mp4"
+    fake.redirects[inside["video_files"][0]["link"].rsplit("/", 1)[-1]] = \
+        "http://169.254.169.254/latest/meta-data/iam"
+    outcome, sources = run_images(user, tmp_path, scenes=SCENES[:2])
+    assert [s.suffix for s in sources] == [".mp4", ".png"]
+    assert "/files/cdn-copy.mp4" in [r["path"] for r in fake.calls("/files/")]
+    assert any("scene 2" in n and "provider_url_blocked" in n for n in outcome.notes)

@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from chalicelib import keys, redis_client
+from chalicelib import redis_client, redis_keys
 from chalicelib.config import get_settings
 from chalicelib.pipeline import breaker, fallback
 from chalicelib.pipeline.concept import write_concept
@@ -93,7 +93,7 @@ def test_the_breaker_skips_a_failing_endpoint_for_its_user_until_it_cools_down(a
         skipped = fallback.run("concept", task(user, concept="openai"))
         assert len(fake.calls("chat/completions")) == calls  # not even tried
         assert skipped.provider == "offline" and any("circuit open" in n for n in skipped.notes)
-        circuit = keys.provider_open("openai", endpoint)
+        circuit = redis_keys.provider_open("openai", endpoint)
         assert 0 < redis_client.client().ttl(circuit) <= get_settings().provider_breaker_cooldown_s
         redis_client.client().delete(circuit)  # the cool-down is over
         assert fallback.run("concept", task(user, concept="openai")).provider == "openai"
@@ -116,7 +116,7 @@ def test_one_users_429s_open_only_their_own_breaker(api, user, fast_failures):
         assert len(fake.calls("chat/completions")) == calls + 1
         assert fake.calls("chat/completions")[-1]["authorization"] == "Bearer sk-plenty-of-quota-34"
     for owner in (user, other):  # leave no open circuit behind
-        redis_client.client().delete(keys.provider_open(
+        redis_client.client().delete(redis_keys.provider_open(
             "openai", breaker.endpoint_id(fake.base_url, owner=owner["user"]["id"])))
 
 

@@ -70,34 +70,11 @@ def _wait_for_event(job_id: str, wanted: EventType, timeout: float = 60.0) -> No
     raise AssertionError(f"{job_id}: no {wanted.value} event within {timeout:.0f}s")
 
 
-async def _queue_named(name: str):
-    import redis.asyncio
-    from bullmq import Queue
-
-    settings = get_settings()
-    conn = redis.asyncio.from_url(settings.redis_url, **queue.redis_options())
-    return Queue(name, {"connection": conn, "prefix": settings.queue_prefix})
-
-
-async def _enqueue(name: str, job_id: str) -> None:
-    q = await _queue_named(name)
-    await q.add(queue.JOB_NAME, {"job_id": job_id}, queue.job_options(job_id))
-    await q.close()
-
-
-async def _state(name: str, job_id: str) -> str:
-    q = await _queue_named(name)
-    try:
-        return await q.getJobState(job_id)
-    finally:
-        await q.close()
-
-
 def test_sigterm_finishes_or_hands_back_the_running_job(api, user, start_worker, private_queue):
     submitted = api.call("POST", "/v1/jobs", JOB, token=user["token"])  # a real row
     assert submitted.status_code == 202, submitted.body
     job_id = submitted.json["id"]
-    queue.run(_enqueue(private_queue, job_id))
+    queue.enqueue(job_id, queue_name=private_queue)
     proc, log = start_worker(WORKER_IDLE_EXIT_S="0", WORKER_CONCURRENCY="1")
     _wait_for_event(job_id, EventType.job_started)
 
@@ -105,7 +82,7 @@ def test_sigterm_finishes_or_hands_back_the_running_job(api, user, start_worker,
     assert proc.wait(timeout=150) == 0, log.read_text()[-2000:]
 
     status = db.fetch_one("SELECT status FROM jobs WHERE id = %s", (job_id,))["status"]
-    state = queue.run(_state(private_queue, job_id))
+    state = queue.state(job_id, queue_name=private_queue)
     # Finished by this worker, or handed back for another one: never lost.
     assert status == "succeeded" or (status in ("queued", "running") and
                                       state in ("waiting", "prioritized", "active", "delayed")), \

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chalicelib import db, secret_store
-from chalicelib.config import get_settings
+from chalicelib.billing import plans
 from chalicelib.db import audit, users
 from chalicelib.db import billing as billing_db
 from chalicelib.errors import BadRequest, Unauthorized
@@ -107,11 +107,8 @@ def _find_user(metadata: dict | None, user: WhopRef | None) -> str | None:
 
 
 def _apply_membership(cur, type_: str, m: WhopMembership, sent_at: datetime) -> dict:
-    table = get_settings().whop_plan_map
     whop_plan = m.plan.id if m.plan else None
-    plan = table.get(whop_plan or "", "free")
-    if whop_plan and whop_plan not in table:
-        log.warning("Whop plan %s is not in WHOP_PLAN_MAP; treating it as free", whop_plan)
+    plan = plans.plan_for_whop(whop_plan)
     active = type_ != "membership.deactivated" and (
         m.valid if m.valid is not None else m.status in VALID_STATUSES)
     before = billing_db.membership(cur, m.id)

@@ -35,4 +35,6 @@ def retire(cur, user_id: str, purpose: str) -> None:
 
 
 def delete_expired(before, limit: int) -> int:
-    return db.execute("DELETE FROM account_tokens WHERE expires_at < %s LIMIT %s", (before, limit))
+    """Links that expired before `before`, oldest first, at most `limit`."""
+    return db.execute("DELETE FROM account_tokens WHERE expires_at < %s ORDER BY expires_at LIMIT %s",
+                      (before, limit))

@@ -1,8 +1,7 @@
-"""SQL for memberships, payments, processed webhook deliveries and quota reservations."""
+"""SQL for memberships, payments and processed webhook deliveries (quota: chalicelib.billing.quota)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import pymysql
 
@@ -90,48 +89,3 @@ def attach_memberships_by_email(user_id: str, email: str) -> list[dict]:
             cur.execute("UPDATE memberships SET user_id = %s WHERE user_id IS NULL AND email = %s",
                         (user_id, email))
     return rows
-
-
-# ---- quota ------------------------------------------------------------------------------
-def usage(user_id: str, period_start: datetime, period_end: datetime) -> int:
-    """Jobs used in the period. Creates the period's counter on first use, seeded with the jobs
-    already reserved in that window, so a plan change that switches periods mid-month doesn't
-    hand out a fresh quota. Plain reads and an autocommit insert: no gap locks that could
-    deadlock with concurrent job inserts."""
-    row = db.fetch_one("SELECT used FROM quota_usage WHERE user_id = %s AND period_start = %s",
-                       (user_id, period_start))
-    if row:
-        return int(row["used"])
-    seed = db.fetch_one("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND quota_reserved = 1"
-                        " AND created_at >= %s AND created_at < %s",
-                        (user_id, period_start, period_end))["n"]
-    db.execute("INSERT IGNORE INTO quota_usage (user_id, period_start, used) VALUES (%s, %s, %s)",
-               (user_id, period_start, seed))
-    return used(user_id, period_start)
-
-
-def reserve(cur, user_id: str, period_start: datetime, limit: int) -> bool:
-    """Take one job of the period's quota. The conditional UPDATE row-locks the counter, so N
-    parallel submissions can never take more than `limit`."""
-    return cur.execute("UPDATE quota_usage SET used = used + 1 WHERE user_id = %s"
-                       " AND period_start = %s AND used < %s", (user_id, period_start, limit)) == 1
-
-
-def used(user_id: str, period_start: datetime) -> int:
-    row = db.fetch_one("SELECT used FROM quota_usage WHERE user_id = %s AND period_start = %s",
-                       (user_id, period_start))
-    return int(row["used"]) if row else 0
-
-
-def refund(job_id: str) -> bool:
-    """Give a job's reservation back, once: the job's flag flips in the same transaction."""
-    with db.transaction() as cur:
-        cur.execute("SELECT user_id, quota_period_start FROM jobs WHERE id = %s AND quota_reserved = 1"
-                    " FOR UPDATE", (job_id,))
-        row = cur.fetchone()
-        if row is None:
-            return False
-        cur.execute("UPDATE jobs SET quota_reserved = 0 WHERE id = %s", (job_id,))
-        cur.execute("UPDATE quota_usage SET used = used - 1 WHERE user_id = %s AND period_start = %s"
-                    " AND used > 0", (row["user_id"], row["quota_period_start"]))
-    return True

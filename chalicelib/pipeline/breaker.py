@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from chalicelib import keys, redis_client
+from chalicelib import redis_client, redis_keys
 from chalicelib.config import get_settings
 
 
@@ -20,24 +20,24 @@ def endpoint_id(base_url: str, owner: str | None = None) -> str:
 
 
 def is_open(provider: str, endpoint: str) -> bool:
-    return bool(redis_client.client().exists(keys.provider_open(provider, endpoint)))
+    return bool(redis_client.client().exists(redis_keys.provider_open(provider, endpoint)))
 
 
 def record_failure(provider: str, endpoint: str) -> bool:
     """Count a transient failure; True when this one opened the circuit."""
     settings = get_settings()
     redis = redis_client.client()
-    counter = keys.provider_failures(provider, endpoint)
+    counter = redis_keys.provider_failures(provider, endpoint)
     with redis.pipeline() as pipe:  # MULTI: the count and its window's expiry land together
         pipe.incr(counter)
         pipe.expire(counter, settings.provider_breaker_window_s, nx=True)
         count = pipe.execute()[0]
     if count < settings.provider_breaker_failures:
         return False
-    redis.set(keys.provider_open(provider, endpoint), 1, ex=settings.provider_breaker_cooldown_s)
+    redis.set(redis_keys.provider_open(provider, endpoint), 1, ex=settings.provider_breaker_cooldown_s)
     redis.delete(counter)
     return True
 
 
 def record_success(provider: str, endpoint: str) -> None:
-    redis_client.client().delete(keys.provider_failures(provider, endpoint))
+    redis_client.client().delete(redis_keys.provider_failures(provider, endpoint))

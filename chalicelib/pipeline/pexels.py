@@ -32,6 +32,7 @@ DEFAULT_BASE_URL = "https://api.pexels.com"
 ORIENTATION = {"9:16": "portrait", "16:9": "landscape", "1:1": "square"}
 PER_PAGE = 15
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
+MAX_REDIRECTS = 5
 
 
 @dataclass
@@ -121,35 +122,22 @@ class PexelsClient:
         return None
 
     def download(self, url: str, path: Path, max_bytes: int, deadline_s: float) -> int:
-        """Stream a file to `path`: at most max_bytes, within deadline_s; -> bytes written."""
-        try:
-            urls.check_outbound(url, "download")
-            urls.check_resolved(url)
-        except Exception as exc:  # ValidationFailed or UnsafeDestination: never fetched
-            raise ProviderError("provider_url_blocked", f"refused to fetch {url[:100]}: {exc}",
-                                transient=False) from None
+        """Stream a file to `path`: at most max_bytes, within deadline_s; -> bytes written.
+        Redirects (Pexels links go through a CDN) are followed by hand, each target checked
+        like the first: a redirect must not reach an address we would not call."""
         deadline = time.monotonic() + deadline_s
-        written = 0
         timeout = httpx.Timeout(min(self.timeout_s, deadline_s), connect=min(10.0, deadline_s))
         try:
-            with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response, \
-                    open(path, "wb") as out:
-                if not response.is_success:
-                    raise ProviderError("provider_unavailable", f"download answered "
-                                        f"{response.status_code}", transient=True)
-                declared = int(response.headers.get("content-length") or 0)
-                if declared > max_bytes:
-                    raise ProviderError("provider_bad_output", f"file of {declared} bytes is over "
-                                        f"the {max_bytes} byte cap", transient=False)
-                for chunk in response.iter_bytes(256 * 1024):
-                    written += len(chunk)
-                    if written > max_bytes:
-                        raise ProviderError("provider_bad_output", f"file is over the {max_bytes} "
-                                            "byte cap", transient=False)
-                    if time.monotonic() > deadline:
-                        raise ProviderError("provider_unavailable", f"download took over "
-                                            f"{deadline_s:g} s", transient=True)
-                    out.write(chunk)
+            with httpx.Client(timeout=timeout, follow_redirects=False) as http:
+                for _ in range(MAX_REDIRECTS + 1):
+                    _check_destination(url)
+                    with http.stream("GET", url) as response:
+                        if response.is_redirect and response.next_request is not None:
+                            url = str(response.next_request.url)
+                            continue
+                        return _save(response, path, max_bytes, deadline, deadline_s)
+            raise ProviderError("provider_bad_output", f"more than {MAX_REDIRECTS} redirects",
+                                transient=False)
         except httpx.HTTPError as exc:
             path.unlink(missing_ok=True)
             raise ProviderError("provider_unavailable", f"download failed ({type(exc).__name__})",
@@ -157,7 +145,38 @@ class PexelsClient:
         except ProviderError:
             path.unlink(missing_ok=True)
             raise
-        return written
+
+
+def _check_destination(url: str) -> None:
+    try:
+        urls.check_outbound(url, "download")
+        urls.check_resolved(url)
+    except Exception as exc:  # ValidationFailed or UnsafeDestination: never fetched
+        raise ProviderError("provider_url_blocked", f"refused to fetch {url[:100]}: {exc}",
+                            transient=False) from None
+
+
+def _save(response: httpx.Response, path: Path, max_bytes: int, deadline: float,
+          deadline_s: float) -> int:
+    if not response.is_success:
+        raise ProviderError("provider_unavailable", f"download answered {response.status_code}",
+                            transient=True)
+    declared = int(response.headers.get("content-length") or 0)
+    if declared > max_bytes:
+        raise ProviderError("provider_bad_output", f"file of {declared} bytes is over the "
+                            f"{max_bytes} byte cap", transient=False)
+    written = 0
+    with open(path, "wb") as out:
+        for chunk in response.iter_bytes(256 * 1024):
+            written += len(chunk)
+            if written > max_bytes:
+                raise ProviderError("provider_bad_output", f"file is over the {max_bytes} byte cap",
+                                    transient=False)
+            if time.monotonic() > deadline:
+                raise ProviderError("provider_unavailable", f"download took over {deadline_s:g} s",
+                                    transient=True)
+            out.write(chunk)
+    return written
 
 
 def search_words(scene: Scene) -> str:

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from chalicelib import db, lifecycle, observability, progress, storage, uploads
+from chalicelib import db, lifecycle, redis_client, storage, uploads
 from chalicelib.billing.plans import entitlement
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
-from chalicelib.models import STEP_NAMES, EventType, JobStatus, StepUsage
+from chalicelib.models import STEP_NAMES, JobStatus, StepUsage
 from chalicelib.pipeline import concept as concept_mod
 from chalicelib.pipeline import command, fallback, images, registry, scene_media, script, video
 from chalicelib.pipeline.errors import StepError
@@ -51,13 +51,14 @@ class Context:
     job_id: str
     request: dict
     work: Path
-    owner: str                     # this attempt's lease on the job (see jobs_db.start)
+    owner: str                     # this attempt's lease on the job (see lifecycle.start)
     stop: threading.Event          # set when the job was canceled or its lease was lost
     step: str = ""
     base: int = 0                  # job progress when the current step began
     _last: tuple[int, float] = (-1, 0.0)
     concept: concept_mod.Concept | None = None
     user_id: str = ""
+    attempt: int = 1
     provider: str | None = None    # which provider made the current step's artifact
     usage: list[StepUsage] | None = None  # what the current step's providers spent
 
@@ -66,14 +67,14 @@ class Context:
         self.usage = (self.usage or []) + [result.usage]
         self.provider = self.provider or result.provider
         for note in result.notes:
-            jobs_db.add_note(self.job_id, note)
+            lifecycle.add_note(self.job_id, note)
         return result.value
 
     def task(self, **fields) -> fallback.Task:
         return fallback.Task(request=self.request, user_id=self.user_id, job_id=self.job_id, **fields)
 
     def should_stop(self) -> bool:
-        if not self.stop.is_set() and lifecycle.cancel_requested(self.job_id):
+        if not self.stop.is_set() and _cancel_flag_set(self.job_id, self.attempt):
             self.stop.set()
         return self.stop.is_set()
 
@@ -86,10 +87,18 @@ class Context:
         if not force and (step_progress <= last_value or now - last_at < 0.25):
             return
         self._last = (step_progress, now)
-        if not jobs_db.progress(self.job_id, self.step, step_progress, job_progress, self.owner):
+        if not lifecycle.report_progress(self.job_id, self.step, step_progress, job_progress,
+                                         self.owner):
             self.stop.set()
-            return
-        progress.emit(self.job_id, EventType.step_progress, step=self.step, progress=job_progress)
+
+
+def _cancel_flag_set(job_id: str, attempt: int) -> bool:
+    """The cancel flag, when Redis answers; without it the lease tells the worker (slower)."""
+    try:
+        return lifecycle.cancel_requested(job_id, attempt)
+    except redis_client.error():
+        log.warning("cancel flag unreadable; relying on the lease", extra={"job_id": job_id})
+        return False
 
 
 def _concept(ctx: Context) -> list[str]:
@@ -199,7 +208,7 @@ def _video(ctx: Context, image_keys: list[str]) -> list[str]:
                                  on_progress=ctx.report, should_cancel=ctx.should_stop,
                                  clip_audio_volume=ctx.request.get("clip_audio_volume"))
     if result.silent_narration:
-        jobs_db.add_note(ctx.job_id, SILENT_NOTE)
+        lifecycle.add_note(ctx.job_id, SILENT_NOTE)
     ctx.provider = "offline"
     ctx.usage = [StepUsage(purpose="video", provider="offline", model="ffmpeg",
                            bytes=result.video.stat().st_size, wall_s=round(time.monotonic() - started, 3))]
@@ -235,8 +244,7 @@ def _command_video(ctx: Context, done: dict[str, list[str]]) -> list[str]:
         shutil.rmtree(folder, ignore_errors=True)
     render_dir.mkdir(parents=True)
     width, height = images.ASPECTS[ctx.request["aspect"]]
-    row = jobs_db.get(ctx.job_id, None)
-    spec = {"job_id": ctx.job_id, "attempt": row["attempt"] if row else 1, "request": ctx.request,
+    spec = {"job_id": ctx.job_id, "attempt": ctx.attempt, "request": ctx.request,
             "work_dir": str(work), "width": width, "height": height, "fps": video.FPS}
     config = command.CommandConfig(
         argv=settings.pipeline_command, timeout_s=settings.pipeline_command_timeout_s,
@@ -249,8 +257,8 @@ def _command_video(ctx: Context, done: dict[str, list[str]]) -> list[str]:
             ctx.report(value)
         if message and message != last_message[0]:
             last_message[0] = message
-            progress.emit(ctx.job_id, EventType.step_progress, step=ctx.step, message=message,
-                          progress=ctx.base + WEIGHTS[ctx.step] * max(0, ctx._last[0]) // 100)
+            lifecycle.step_message(ctx.job_id, ctx.step, message,
+                                   ctx.base + WEIGHTS[ctx.step] * max(0, ctx._last[0]) // 100)
 
     started = time.monotonic()
     try:
@@ -311,17 +319,16 @@ def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str
     if row is None or row["status"] not in (JobStatus.queued.value, JobStatus.running.value):
         return row["status"] if row else "missing"
     plan = entitlement(row["user_id"], utcnow()).plan
-    outcome = jobs_db.start(job_id, row["user_id"], plan.max_concurrency, owner, lease_s)
+    outcome = lifecycle.start(job_id, row["user_id"], plan.max_concurrency, owner, lease_s)
     if outcome == "busy":
         raise UserBusy(job_id)
     if outcome == "gone":
         raise JobGone(job_id)
-    progress.emit(job_id, EventType.job_started, progress=row["progress"],
-                  message=f"attempt {row['attempt']}")
     # Scratch space of this attempt only: another attempt (even on this host) never shares it,
     # and it goes when the attempt ends, whatever the outcome (checkpoints live in S3).
     ctx = Context(job_id=job_id, request=row["request"], owner=owner, stop=stop,
-                  work=Path(get_settings().work_dir) / f"{job_id}-{owner[:12]}", user_id=row["user_id"])
+                  work=Path(get_settings().work_dir) / f"{job_id}-{owner[:12]}", user_id=row["user_id"],
+                  attempt=row["attempt"])
     ctx.work.mkdir(parents=True, exist_ok=True)
     try:
         return _run_steps(ctx)
@@ -343,9 +350,8 @@ def _run_steps(ctx: Context) -> str:
             done[name] = steps[name]["artifacts"] or []
             ctx.base += WEIGHTS[name]
             continue
-        if ctx.should_stop() or not jobs_db.step_started(job_id, name, owner):
+        if ctx.should_stop() or not lifecycle.step_started(job_id, name, owner, ctx.base):
             raise JobGone(job_id)
-        progress.emit(job_id, EventType.step_started, step=name, progress=ctx.base)
         ctx._last, ctx.provider, ctx.usage = (-1, 0.0), None, None
         started = time.monotonic()
         try:
@@ -363,22 +369,16 @@ def _run_steps(ctx: Context) -> str:
             _step_failed(ctx, err)
             raise err from exc
         ctx.report(100, force=True)
-        if not jobs_db.step_finished(job_id, name, "succeeded", owner, artifacts=done[name],
-                                     provider=ctx.provider, usage=ctx.usage):
+        if not lifecycle.step_succeeded(job_id, name, owner, artifacts=done[name],
+                                        provider=ctx.provider, usage=ctx.usage,
+                                        job_progress=ctx.base + WEIGHTS[name],
+                                        took_s=time.monotonic() - started):
             raise JobGone(job_id)
-        observability.metric_step_duration(name, time.monotonic() - started)
-        progress.emit(job_id, EventType.step_succeeded, step=name, progress=ctx.base + WEIGHTS[name],
-                      message=f"{time.monotonic() - started:.1f}s")
         ctx.base += WEIGHTS[name]
-    if not jobs_db.succeed(job_id, dict(zip(OUTPUTS, done["upload"])), owner):
+    if not lifecycle.succeed(job_id, dict(zip(OUTPUTS, done["upload"])), owner):
         raise JobGone(job_id)
-    progress.emit(job_id, EventType.job_succeeded, progress=100, message="Video ready")
-    observability.metric_job_finished("succeeded")
     return JobStatus.succeeded.value
 
 
 def _step_failed(ctx: Context, exc: StepError) -> None:
-    if jobs_db.step_finished(ctx.job_id, ctx.step, "failed", ctx.owner, error_code=exc.code,
-                             error_message=exc.message):
-        progress.emit(ctx.job_id, EventType.step_failed, step=ctx.step,
-                      message=f"{exc.code}: {exc.message}")
+    lifecycle.step_failed(ctx.job_id, ctx.step, ctx.owner, exc.code, exc.message)

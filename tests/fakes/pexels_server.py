@@ -30,6 +30,7 @@ class FakePexels:
         self.videos: list[dict] = []
         self.photos: list[dict] = []
         self.files: dict[str, bytes] = {}
+        self.redirects: dict[str, str] = {}  # file name -> where its link redirects
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         fake = self
@@ -102,7 +103,14 @@ class FakePexels:
             self.requests.append({"path": url.path, "query": query,
                                   "authorization": handler.headers.get("authorization")})
         if url.path.startswith("/files/"):
-            data = self.files.get(url.path.rsplit("/", 1)[-1])
+            name = url.path.rsplit("/", 1)[-1]
+            if name in self.redirects:  # as Pexels' links do, through a CDN
+                handler.send_response(302)
+                handler.send_header("Location", self.redirects[name])
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+                return
+            data = self.files.get(name)
             content_type = "video/mp4" if url.path.endswith(".mp4") else "image/jpeg"
             return self._send(handler, 200 if data else 404, data or b"", content_type)
         if handler.headers.get("authorization") != self.api_key:

@@ -26,8 +26,6 @@ from chalicelib.models import (DEFAULT_WEBHOOK_EVENTS, Event, EventType, Webhook
                                WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointList)
 
 log = logging.getLogger(__name__)
-DELIVERY_JOB = "deliver"
-DELIVERY_ATTEMPTS = 8  # with the jittered backoff: about 4 minutes of trying
 DELIVERY_TIMEOUT_S = 10
 
 
@@ -109,12 +107,9 @@ def fan_out(job_id: str, event: Event) -> int:
     payload = {"type": event.type.value, "timestamp": event.at,
                "data": {"job_id": job_id, **event.model_dump(mode="json")}}
     for endpoint in targets:
-        queue.add(queue.deliveries_queue_name(), DELIVERY_JOB,
-                  {"endpoint_id": endpoint["id"], "message_id": f"msg_{job_id}_{event.id}",
-                   "payload": payload},
-                  {"jobId": f"{endpoint['id']}:{event.id}", "attempts": DELIVERY_ATTEMPTS,
-                   "backoff": {"type": "jitter"}, "removeOnComplete": True,
-                   "removeOnFail": {"count": 10000}})
+        queue.enqueue_delivery(f"{endpoint['id']}:{event.id}", {
+            "endpoint_id": endpoint["id"], "message_id": f"msg_{job_id}_{event.id}",
+            "payload": payload})
     return len(targets)
 
 

@@ -1,0 +1,53 @@
+"""Who may touch what, read from the source: one writer of job state, one module that knows
+BullMQ, one factory of Redis connections. A new module that reaches past them fails here."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCES = sorted([*ROOT.joinpath("chalicelib").rglob("*.py"), *ROOT.joinpath("functions").rglob("*.py"),
+                  ROOT / "app.py"])
+# The SQL of job and step transitions (chalicelib/db/jobs.py); only chalicelib.lifecycle calls it.
+TRANSITION_SQL = {"insert", "start", "renew", "step_started", "progress", "step_finished",
+                  "add_note", "succeed", "fail", "requeue", "lock", "cancel", "reopen", "expire"}
+
+
+def _name(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def _imports(tree: ast.AST) -> set[str]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_name)
+def test_only_lifecycle_writes_job_and_step_state(path):
+    if _name(path) in ("chalicelib/lifecycle.py", "chalicelib/db/jobs.py"):
+        return
+    tree = ast.parse(path.read_text())
+    aliases = {a.asname or a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+               and node.module == "chalicelib.db" for a in node.names if a.name == "jobs"}
+    calls = [node.func.attr for node in ast.walk(tree)
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+             and isinstance(node.func.value, ast.Name) and node.func.value.id in aliases
+             and node.func.attr in TRANSITION_SQL]
+    assert calls == [], f"{_name(path)} changes job state itself; ask chalicelib.lifecycle"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=_name)
+def test_only_the_queue_module_knows_bullmq_and_only_the_factory_builds_redis_clients(path):
+    imported = _imports(ast.parse(path.read_text()))
+    if _name(path) != "chalicelib/queue.py":
+        assert not any(m.split(".")[0] == "bullmq" for m in imported), _name(path)
+    if _name(path) != "chalicelib/redis_client.py":
+        assert not any(m.split(".")[0] == "redis" for m in imported), _name(path)
+
