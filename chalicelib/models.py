@@ -556,7 +556,8 @@ class SubmitHeaders(BaseModel):
 
 
 class JobHeaders(BaseModel):
-    if_none_match: str | None = Field(None, alias="If-None-Match", description="The ETag of the last read: 304 while it still holds")
+    if_none_match: str | None = Field(None, alias="If-None-Match",
+                                      description="The ETag of the last read: 304 while it still holds")
 
 
 class StandardWebhookHeaders(BaseModel):

@@ -11,7 +11,7 @@ answers with its body, and links from each create to the operations on what it c
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
@@ -47,7 +47,7 @@ def build(app: Any, title: str = "Media orchestrator API", version: str = "1.0.0
         ref_template="#/components/schemas/{model}")
     components = schema.get("$defs", {})
 
-    def ref(model: type[BaseModel], mode: str) -> dict:
+    def ref(model: type[BaseModel], mode: Literal["validation", "serialization"]) -> dict:
         return refs[(model, mode)]
 
     def parameters(model: type[BaseModel], where: str) -> list[dict]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from chalice.app import Request, Response
 from pydantic import BaseModel, ValidationError
