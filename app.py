@@ -21,19 +21,65 @@ Where the job domain lives:
 """
 from chalice import Chalice, Response
 
-from chalicelib import (accounts, auth, health, jobs, openapi, outgoing_webhooks, provider_keys,
-                        sse, uploads, web)
-from chalicelib.billing import whop
-from chalicelib.models import (Accepted, ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeysQuery,
-                               AuditPage, AuditQuery, Credentials, EmailVerified, EventPage,
-                               EventsHeaders, EventsQuery, Health, Job, JobCreate, JobHeaders,
-                               JobList, JobsQuery, LinkToken, Me, PasswordResetConfirm,
-                               PasswordResetRequest, ProviderCatalog, ProviderKey, ProviderKeyList,
-                               ProviderKeyPut, StandardWebhookHeaders, SubmitHeaders, TokenReply,
-                               Upload, UploadCreate, UploadForm, WebhookAck, WebhookEndpointCreate,
-                               WebhookEndpointCreated, WebhookEndpointList, WebhookEndpointsQuery)
+from chalicelib import (
+    accounts,
+    auth,
+    health,
+    jobs,
+    openapi,
+    outgoing_webhooks,
+    provider_keys,
+    sse,
+    uploads,
+    web,
+)
+from chalicelib.billing import checkout, whop
+from chalicelib.models import (
+    Accepted,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    ApiKeysQuery,
+    AuditPage,
+    AuditQuery,
+    CheckoutCreate,
+    CheckoutSession,
+    Credentials,
+    EmailVerified,
+    EventPage,
+    EventsHeaders,
+    EventsQuery,
+    Health,
+    Job,
+    JobCreate,
+    JobHeaders,
+    JobList,
+    JobsQuery,
+    LinkToken,
+    Me,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    PlanCatalog,
+    ProviderCatalog,
+    ProviderKey,
+    ProviderKeyList,
+    ProviderKeyPut,
+    StandardWebhookHeaders,
+    StreamToken,
+    SubmitHeaders,
+    TokenReply,
+    Upload,
+    UploadCreate,
+    UploadForm,
+    WebhookAck,
+    WebhookEndpointCreate,
+    WebhookEndpointCreated,
+    WebhookEndpointList,
+    WebhookEndpointsQuery,
+)
 from chalicelib.observability import http_middleware
-from chalicelib.web import ANY_CONTENT, current_request as request, doc, reply
+from chalicelib.web import ANY_CONTENT, doc, reply
+from chalicelib.web import current_request as request
 
 app = Chalice(app_name="media-orchestrator")
 app.register_middleware(http_middleware, "http")  # outermost: logs the final status
@@ -237,16 +283,25 @@ def retry_job(job_id):
                  "frames, gathered until `wait` is over or the job ends.",
      errors={429: "`too_many_long_polls`: you hold LONG_POLLS_PER_USER polls with `wait` open"})
 def job_events(job_id):
-    principal = caller()
     req = request()
-    q = web.query(EventsQuery, req)
+    q = web.query(EventsQuery, req)  # first: it may carry the credentials (stream_token)
+    principal = auth.authenticate_stream(q.stream_token, job_id) \
+        if q.stream_token and not req.headers.get("authorization") else caller()
     as_sse = sse.wanted(req.headers.get("accept"))
     last_seen = web.headers(EventsHeaders, req).last_event_id
-    after = q.after or (last_seen if as_sse else None)
+    # An EventSource's reconnect sends Last-Event-ID with its first URL (and `after`) unchanged.
+    after = (last_seen if as_sse else None) or q.after
     page = jobs.events(principal, job_id, after, q.wait, until_wait_ends=as_sse)
     if as_sse:
         return Response(body=sse.frames(page), status_code=200, headers=sse.HEADERS)
     return reply(page)
+
+
+@app.route("/v1/jobs/{job_id}/stream-token", methods=["POST"], content_types=ANY_CONTENT)
+@doc("A short-lived token for this job's events, for a browser's EventSource (no headers)",
+     reply=StreamToken, status=201)
+def job_stream_token(job_id):
+    return reply(jobs.stream_token(caller(), job_id), 201)
 
 
 # ---- uploads ------------------------------------------------------------------------------
@@ -295,6 +350,26 @@ def delete_webhook_endpoint(endpoint_id):
 
 
 # ---- billing ------------------------------------------------------------------------------
+@app.route("/v1/plans", methods=["GET"])
+@doc("The plans, their limits, and which can be bought through Whop checkout", reply=PlanCatalog)
+def list_plans():
+    caller()
+    return reply(checkout.catalog())
+
+
+@app.route("/v1/billing/checkout", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Start a Whop checkout for a plan; send the buyer to `url`", body=CheckoutCreate,
+     reply=CheckoutSession, status=201,
+     errors={409: "`plan_not_purchasable`: no Whop plan is mapped to it (WHOP_PLAN_MAP); "
+                  "`email_not_verified`: verify your email first; `checkout_not_configured`: "
+                  "this server has no Whop API key",
+             502: "`whop_unavailable`: Whop could not be reached or refused the checkout"})
+def create_checkout():
+    principal = caller()
+    body = web.parse(CheckoutCreate, request())
+    return reply(checkout.create(principal, body, ip()), 201)
+
+
 @app.route("/v1/webhooks/whop", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Whop webhooks (Standard Webhooks signature over the raw body)", headers=StandardWebhookHeaders,
      reply=WebhookAck, auth=False,

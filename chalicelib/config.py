@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     plans: dict[str, dict] = Field(default_factory=dict)
     whop_plan_map: dict[str, str] = Field(default_factory=dict, description="Whop plan id -> our plan")
     whop_webhook_secret: SecretStr | None = None
+    # Checkout (chalicelib/billing/checkout.py): the app's Whop API key (in AWS from Secrets
+    # Manager via WHOP_API_KEY_ARN) and Whop's API root; the buyer comes back to PUBLIC_URL.
+    whop_api_key: SecretStr | None = None
+    whop_api_key_arn: str | None = None
+    whop_api_url: str = "https://api.whop.com/api/v1"
+    whop_timeout_s: float = Field(10.0, gt=0, le=30)
     kms_key_id: str = "alias/media-provider-keys"
 
     # Rate limits ("N/second|minute|hour"): per IP on auth, per user on submissions and uploads.
@@ -92,6 +98,10 @@ class Settings(BaseSettings):
     worker_security_group: str = ""
     local_dir: str = ""  # pid files and logs of local processes; default: <repo>/.local
     worker_idle_exit_s: float = Field(0, ge=0, description="exit after this long idle; 0 = never")
+    # With idle exit on: a worker idle this long exits early when the queue is empty and it is
+    # not the longest-lived worker (that one stays warm). 0 = off. See docs/capacity.md.
+    worker_surplus_idle_s: float = Field(30, ge=0)
+    nudge_debounce_ms: int = Field(5000, ge=0, description="at most one dispatch per this, on submit")
 
     # Providers (chalicelib/pipeline): per-step defaults, e.g. {"concept": "openai"} (a keyed
     # default applies only to users who stored that key), the OpenAI-compatible models, per-call

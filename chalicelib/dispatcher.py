@@ -96,17 +96,31 @@ def dispatch() -> dict[str, Any]:
     return result
 
 
+def _first_nudge_in_window(window_ms: int) -> bool:
+    """True for one caller per `window_ms` (Redis SET NX PX): a burst of 1000 submissions makes
+    one dispatch, not 1000 queued behind the dispatcher's reserved concurrency of one."""
+    if window_ms <= 0:
+        return True
+    from chalicelib import redis_client, redis_keys
+
+    return bool(redis_client.client().set(
+        redis_keys.dispatch_nudge(get_settings().queue_name), "1", nx=True, px=window_ms))
+
+
 def nudge() -> None:
     """After a submission: dispatch now instead of within the minute, if DISPATCH_ON_SUBMIT.
 
     With DISPATCHER_FUNCTION (in AWS) it invokes the dispatcher Lambda asynchronously: the API
-    request doesn't wait on ECS, and the API role needs no ECS rights. Never fails the caller:
+    request doesn't wait on ECS, and the API role needs no ECS rights. Debounced: at most one
+    dispatch per NUDGE_DEBOUNCE_MS (docs/capacity.md, section 3). Never fails the caller:
     the scheduled dispatcher catches up within the minute anyway.
     """
     settings = get_settings()
     if not settings.dispatch_on_submit:
         return
     try:
+        if not _first_nudge_in_window(settings.nudge_debounce_ms):
+            return  # a burst's first submission already asked; the run counts the whole queue
         if settings.dispatcher_function:
             from chalicelib import aws
 

@@ -518,6 +518,37 @@ class WebhookEndpointList(BaseModel):
     next_cursor: str | None
 
 
+# ---- billing: plans and checkout (chalicelib/billing/checkout.py) --------------------------
+class PlanOffer(PlanInfo):
+    purchasable: bool = Field(description="Whop checkout is configured for this plan")
+
+
+class PlanCatalog(BaseModel):
+    items: list[PlanOffer]
+
+
+def _plan_names(schema: dict) -> None:
+    from chalicelib.config import DEFAULT_PLANS  # the plans checkout knows (422 for others)
+
+    schema["enum"] = list(DEFAULT_PLANS)
+
+
+class CheckoutCreate(Strict):
+    plan: str = Field(min_length=1, max_length=40, description="The plan to buy, e.g. pro",
+                      json_schema_extra=_plan_names)
+
+
+class CheckoutSession(BaseModel):
+    id: str = Field(description="Whop's checkout configuration id")
+    plan: str
+    url: str = Field(description="Whop's purchase URL: send the buyer there")
+
+
+class StreamToken(BaseModel):
+    token: str = Field(description="Pass as ?stream_token= to this job's events endpoint")
+    expires_in: int
+
+
 # ---- query strings and headers (read by `web.query` / `web.headers`, shown as parameters) ----
 class PageQuery(BaseModel):
     limit: int = Field(20, ge=1, le=100, description="Items per page")
@@ -543,6 +574,8 @@ class WebhookEndpointsQuery(PageQuery):
 class EventsQuery(BaseModel):
     after: EventCursor | None = Field(None, description="Events after this one (`next` of the previous page)")
     wait: int = Field(0, ge=0, le=20, description="Seconds to wait for the first event")
+    stream_token: str | None = Field(None, min_length=1, max_length=2000, description=(
+        "Instead of Authorization, for a browser's EventSource (POST .../stream-token)"))
 
 
 class EventsHeaders(BaseModel):

@@ -23,7 +23,8 @@ _STATUS_TEXT = {304: "Not modified", 400: "Malformed request (`malformed_json`)"
                 404: "Not found", 409: "Conflict", 413: "Too large",
                 415: "Wrong content type (`unsupported_media_type`)",
                 422: "Validation failed (`validation_error`: `details` lists the fields)",
-                429: "Rate limited", 503: "A dependency is down"}
+                429: "Rate limited", 502: "An upstream service (e.g. Whop) failed",
+                503: "A dependency is down"}
 # Set on the responses a route declares: a request the schema allows can still get them,
 # depending on state (quota, rates, what exists). schemathesis.toml reads it.
 BUSINESS_REFUSAL = "x-business-refusal"

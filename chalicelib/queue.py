@@ -132,15 +132,32 @@ def depth(due_within_ms: int) -> int:
     return run(_depth(due_within_ms))
 
 
-async def _connected_workers() -> int:
-    q = await get_queue()
-    # Each worker holds two named connections; its name (host:pid) tells workers apart.
-    return len({w.get("rawname") or w.get("name") for w in await q.get_workers()})
+async def _worker_ages(queue_name: str | None) -> dict[str, int]:
+    q = await get_queue(queue_name)
+    ages: dict[str, int] = {}
+    # A worker's connections are named "{prefix}:{queue}:w:{host:pid}"; BullMQ's parse puts
+    # that in `rawname` (its `name` is the queue's). A worker holds two such connections.
+    for client in await q.get_workers():
+        _, worker_mark, name = (client.get("rawname") or "").partition(":w:")
+        if worker_mark:
+            ages[name] = max(ages.get(name, 0), int(client.get("age") or 0))
+    return ages
+
+
+def worker_ages(queue_name: str | None = None) -> dict[str, int]:
+    """Seconds each worker on the jobs queue has been connected, by its name (host:pid)."""
+    return run(_worker_ages(queue_name))
 
 
 def connected_workers() -> int:
     """Workers connected to the jobs queue (Redis CLIENT LIST), wherever they were started."""
-    return run(_connected_workers())
+    return len(worker_ages())
+
+
+def longest_lived_worker() -> str | None:
+    """The name of the worker connected the longest (ties: the smallest name), or None."""
+    ages = worker_ages()
+    return min(ages, key=lambda name: (-ages[name], name)) if ages else None
 
 
 # ---- the delivery queue (outgoing webhooks) ---------------------------------------------------

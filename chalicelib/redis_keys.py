@@ -37,3 +37,8 @@ def provider_open(provider: str, endpoint: str) -> str:
 def long_polls(user_id: str) -> str:
     """The user's open events long-polls: a sorted set of slots scored by when each lapses."""
     return f"media:longpoll:{user_id}"
+
+
+def dispatch_nudge(queue_name: str) -> str:
+    """Present for NUDGE_DEBOUNCE_MS after a submission asked the dispatcher to run (expires)."""
+    return f"media:dispatch:{queue_name}:nudge"

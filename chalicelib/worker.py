@@ -26,6 +26,7 @@ log = logging.getLogger("chalicelib.worker")
 
 BUSY_DELAY_MS = 2_000  # how long a job of a user at their concurrency limit waits before a retry
 WEBHOOK_CONCURRENCY = 8  # deliveries are I/O: many at once per worker
+SURPLUS_CHECK_S = 5.0  # how often an idle worker asks whether it is surplus (two Redis calls)
 RETRY_BASE_MS = 2_000
 RETRY_MAX_MS = 60_000
 
@@ -97,7 +98,8 @@ async def serve() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if settings.worker_idle_exit_s > 0:
-        loop.create_task(exit_when_idle(worker, settings.worker_idle_exit_s, stop))
+        loop.create_task(exit_when_idle(worker, settings.worker_idle_exit_s, stop,
+                                        settings.worker_surplus_idle_s, worker_options()["name"]))
     log.info("worker started: queue=%s concurrency=%s", settings.queue_name,
              settings.worker_concurrency)
     print("worker ready", flush=True)
@@ -106,14 +108,17 @@ async def serve() -> None:
     await asyncio.gather(worker.close(), deliveries.close())
 
 
-async def exit_when_idle(worker, idle_s: float, stop: asyncio.Event) -> None:
-    """Set `stop` once no job has run for `idle_s` (scale to zero: the dispatcher starts more).
+async def exit_when_idle(worker, idle_s: float, stop: asyncio.Event,
+                         surplus_idle_s: float = 0, name: str = "") -> None:
+    """Set `stop` once no job has run for `idle_s` (scale to zero: the dispatcher starts more),
+    or for `surplus_idle_s` when the queue is empty and this is not the longest-lived worker:
+    after a burst the surplus goes within seconds, one worker stays warm for the next job.
 
     Activity is a job held by the worker (`worker.jobs`) or one that began or ended since the
     last look (BullMQ's events), so even a job shorter than the check interval counts.
     """
     loop = asyncio.get_running_loop()
-    last_busy = loop.time()
+    last_busy = last_surplus_check = loop.time()
 
     def touch(*_args) -> None:
         nonlocal last_busy
@@ -124,8 +129,12 @@ async def exit_when_idle(worker, idle_s: float, stop: asyncio.Event) -> None:
     while not stop.is_set():
         if worker.jobs:
             touch()
-        idle_for = loop.time() - last_busy
-        if idle_for >= idle_s:
+        now = loop.time()
+        idle_for = now - last_busy
+        surplus_due = 0 < surplus_idle_s <= idle_for and now - last_surplus_check >= SURPLUS_CHECK_S
+        if surplus_due:
+            last_surplus_check = now
+        if idle_for >= idle_s or (surplus_due and await _is_surplus(name)):
             log.info("worker idle for %.0f s: exiting", idle_for)
             print("worker idle exit", flush=True)
             stop.set()
@@ -134,6 +143,18 @@ async def exit_when_idle(worker, idle_s: float, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=min(1.0, idle_s - idle_for))
         except TimeoutError:
             pass
+
+
+async def _is_surplus(name: str) -> bool:
+    """Nothing waits in the queue and another worker has been up longer (it stays warm)."""
+    def ask() -> bool:
+        return queue.depth(0) == 0 and queue.longest_lived_worker() not in (None, name)
+
+    try:
+        return await asyncio.to_thread(ask)
+    except Exception:  # Redis unreachable: keep the worker; the long idle exit still applies
+        log.warning("surplus check failed", exc_info=True)
+        return False
 
 
 def check() -> int:

@@ -1,7 +1,8 @@
 """`make demo`: run the main job for real, through the HTTP API, and show it happen.
 
-Starts the API and one worker, signs up a demo user, submits a job, draws a live progress bar
-from the events endpoint, downloads the MP4 and prints where it is. Stops what it started.
+Starts the API and one worker, and then, with the Python client (client/, `mo_client`): signs up
+a demo user, submits a job, draws a live progress bar from the job's events, downloads the MP4
+and prints where it is. Stops what it started.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx  # noqa: E402
+from mo_client import Client  # noqa: E402  (the client package in client/, installed by the bring-up)
+from mo_client.models import Event  # noqa: E402
 
 from chalicelib import launcher  # noqa: E402
 
@@ -23,30 +25,26 @@ OUT = launcher.ROOT / "out"
 PROMPT = os.environ.get("PROMPT", "A lighthouse keeper discovers the stars can talk, on a stormy night by the sea")
 
 
-def bar(progress: int, label: str) -> None:
-    """A live bar on a terminal; one line per milestone when the output is a log."""
-    filled = progress * 30 // 100
-    line = f"  [{'#' * filled}{'.' * (30 - filled)}] {progress:3d}%  {label:<40}"
-    if sys.stdout.isatty():
-        sys.stdout.write("\r" + line)
-        sys.stdout.flush()
-    elif not label.startswith("step.progress"):
-        print(line.rstrip(), flush=True)
+class Bar:
+    """A live bar on a terminal; one line per milestone when the output is a log. Only forward."""
+
+    def __init__(self) -> None:
+        self.shown = 0
+
+    def __call__(self, event: Event) -> None:
+        self.shown = max(self.shown, event.progress or 0)
+        label = f"{event.type} {event.step or ''}".strip()
+        filled = self.shown * 30 // 100
+        line = f"  [{'#' * filled}{'.' * (30 - filled)}] {self.shown:3d}%  {label:<40}"
+        if sys.stdout.isatty():
+            sys.stdout.write("\r" + line)
+            sys.stdout.flush()
+        elif event.type != "step.progress":
+            print(line.rstrip(), flush=True)
 
 
-def follow(client: httpx.Client, job_id: str) -> dict:
-    """Long-poll the events endpoint until the job ends; the bar only moves forward."""
-    cursor, shown = None, 0
-    while True:
-        params = {"wait": 20, **({"after": cursor} if cursor else {})}
-        page = client.get(f"/v1/jobs/{job_id}/events", params=params, timeout=30).raise_for_status().json()
-        for event in page["events"]:
-            shown = max(shown, event["progress"] or 0)
-            bar(shown, f"{event['type']} {event['step'] or ''}".strip())
-        cursor = page["next"]
-        if page["status"] in ("succeeded", "failed", "canceled"):
-            print()
-            return client.get(f"/v1/jobs/{job_id}").raise_for_status().json()
+def console_built() -> bool:
+    return (launcher.ROOT / "web" / "dist" / "index.html").is_file()
 
 
 def main() -> int:
@@ -55,34 +53,32 @@ def main() -> int:
     worker = launcher.spawn(launcher.worker_command(), log_dir / "demo-worker.log")
     try:
         launcher.wait_http(f"{API}/v1/health")
-        with httpx.Client(base_url=API, timeout=30) as client:
+        with Client(API) as client:
             email = f"demo-{secrets.token_hex(4)}@example.com"
-            signup = client.post("/v1/auth/signup", json={"email": email, "password": secrets.token_urlsafe(12)})
-            client.headers["Authorization"] = f"Bearer {signup.raise_for_status().json()['access_token']}"
+            password = secrets.token_urlsafe(12)
+            client.signup(email, password)
             print(f"signed up {email}")
+            if console_built():
+                print(f"console (while the demo runs): {API}/login  as {email} / {password}")
             started = time.monotonic()
-            job = client.post("/v1/jobs", json={"prompt": PROMPT, "duration_s": 15, "aspect": "9:16"},
-                              headers={"Idempotency-Key": secrets.token_hex(8)}).raise_for_status().json()
-            print(f"submitted job {job['id']}: {PROMPT!r}")
-            job = follow(client, job["id"])
+            job = client.submit(PROMPT, duration_s=15, aspect="9:16")
+            print(f"submitted job {job.id}: {PROMPT!r}")
+            job = client.wait(job.id, on_event=Bar())
+            print()
             took = time.monotonic() - started
-            if job["status"] != "succeeded":
-                print(f"job {job['status']}: {job['error']}")
+            if job.status != "succeeded" or job.outputs is None:
+                print(f"job {job.status}: {job.error}")
                 return 1
-            OUT.mkdir(exist_ok=True)
-            path = OUT / f"{job['id']}.mp4"
-            with httpx.stream("GET", job["outputs"]["video_url"], timeout=60) as download:
-                download.raise_for_status()
-                with open(path, "wb") as fh:
-                    for chunk in download.iter_bytes():
-                        fh.write(chunk)
-            for note in job["notes"]:
+            files = client.download(job, OUT, captions=False)
+            for note in job.notes:
                 print(f"note: {note}")
-            print(f"done in {took:.1f}s; steps: " + ", ".join(
-                f"{s['name']} {s['status']}" for s in job["steps"]))
-            print(f"MP4 ({path.stat().st_size / 1e6:.1f} MB): {path}")
-            print(f"presigned URL (valid {job['outputs']['expires_at']} for the media, minutes for the link):")
-            print(f"  {job['outputs']['video_url']}")
+            print(f"done in {took:.1f}s; steps: " + ", ".join(f"{s.name} {s.status}" for s in job.steps))
+            print(f"MP4 ({files.video.stat().st_size / 1e6:.1f} MB): {files.video}")
+            print(f"presigned URL (valid {job.outputs.expires_at} for the media, minutes for the link):")
+            print(f"  {job.outputs.video_url}")
+            print(f"from a terminal (MO_API_URL={API}): .venv/bin/mo signup; .venv/bin/mo make 'a prompt'")
+            if console_built():
+                print("the web console: `make up`, then open http://127.0.0.1:8000/ (console + API, one origin)")
             return 0
     finally:
         launcher.stop(worker.pid)

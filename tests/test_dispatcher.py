@@ -107,6 +107,28 @@ def test_nudge_does_nothing_unless_enabled(ecs, enqueued, monkeypatch):
     assert dispatcher.running_tasks() >= 1
 
 
+def test_a_burst_of_nudges_dispatches_once_per_window(ecs, enqueued, monkeypatch):
+    from chalicelib import redis_client, redis_keys
+
+    settings = get_settings()
+    monkeypatch.setattr(settings, "dispatch_on_submit", True)
+    monkeypatch.setattr(settings, "nudge_debounce_ms", 60_000)
+    monkeypatch.setattr(settings, "max_workers", 50)
+    window = redis_keys.dispatch_nudge(settings.queue_name)
+    redis_client.client().delete(window)
+    enqueued(2)
+    dispatcher.nudge()  # the burst's first submission dispatches
+    started = dispatcher.running_tasks()
+    assert started >= 1
+    enqueued(20)
+    dispatcher.nudge()  # within the window: no second dispatch, whatever the queue holds
+    assert dispatcher.running_tasks() == started
+    redis_client.client().delete(window)  # the window is over
+    dispatcher.nudge()
+    assert dispatcher.running_tasks() > started
+    redis_client.client().delete(window)
+
+
 @pytest.fixture
 def local_dir(monkeypatch):
     """A private run/ and log/ for the processes a test starts; they are stopped afterwards."""

@@ -13,7 +13,7 @@ import pytest
 from chalicelib import db, launcher, progress, queue
 from chalicelib.config import get_settings
 from chalicelib.models import EventType
-from tests.workers import wait_for_line
+from tests.workers import wait_for_line, wait_until
 
 JOB = {"prompt": "a lighthouse at dusk, waves rolling in", "duration_s": 5, "aspect": "1:1"}
 
@@ -58,6 +58,22 @@ def test_worker_without_idle_limit_keeps_running(start_worker):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
     assert "worker idle exit" not in log.read_text()
+
+
+def test_surplus_idle_worker_exits_early_and_the_longest_lived_stays_warm(start_worker,
+                                                                         private_queue):
+    """After a burst, with nothing queued, a worker that is not the longest-lived one exits
+    after WORKER_SURPLUS_IDLE_S; the longest-lived keeps waiting for the next job."""
+    env = {"WORKER_IDLE_EXIT_S": "600", "WORKER_SURPLUS_IDLE_S": "1"}
+    first, first_log = start_worker(**env)
+    wait_for_line(first_log, "worker ready")
+    wait_until(lambda: max(queue.worker_ages(private_queue).values(), default=0) >= 2, 30,
+               "the first worker connected for two seconds")
+    second, second_log = start_worker(**env)
+    assert second.wait(timeout=60) == 0
+    assert "worker idle exit" in second_log.read_text()
+    assert first.poll() is None and "worker idle exit" not in first_log.read_text()
+    assert len(queue.worker_ages(private_queue)) == 1
 
 
 def _wait_for_event(job_id: str, wanted: EventType, timeout: float = 60.0) -> None:

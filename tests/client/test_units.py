@@ -1,0 +1,62 @@
+"""The client's pure parts, no server needed: batch files and their keys, the error envelope."""
+from __future__ import annotations
+
+import httpx
+import pytest
+from mo_client import errors
+from mo_client.cli.batch import read_lines
+
+from tests.client.conftest import png
+
+
+def test_a_lines_key_follows_its_content_not_its_position(tmp_path):
+    png(tmp_path / "a.png")
+    (tmp_path / "one.csv").write_text("prompt,duration,image\nboats,5,a.png\nkites,5,\nboats,5,a.png\n")
+    (tmp_path / "two.csv").write_text("prompt,duration,image\nnew line,5,\nkites,5,\nboats,5,a.png\n")
+    one, two = read_lines(tmp_path / "one.csv"), read_lines(tmp_path / "two.csv")
+
+    assert one[0].fields == {"prompt": "boats", "duration_s": 5} and one[0].image == tmp_path / "a.png"
+    assert one[0].key != one[2].key  # the same line twice is two jobs
+    assert two[1].key == one[1].key and two[2].key == one[0].key  # moved lines keep their job
+    (tmp_path / "a.png").write_bytes((tmp_path / "a.png").read_bytes() + b"\0")
+    assert read_lines(tmp_path / "one.csv")[0].key != one[0].key  # another image, another job
+
+
+def test_json_lines_and_what_makes_a_line_invalid(tmp_path):
+    (tmp_path / "b.jsonl").write_text(
+        '{"prompt": "x", "providers": {"concept": "openai"}}\n\n[1]\n{oops\n{"prompt": ""}\n'
+        '{"prompt": "y", "image": "missing.png"}\n')
+    lines = read_lines(tmp_path / "b.jsonl")
+    assert [line.number for line in lines] == [1, 2, 3, 4, 5]
+    assert lines[0].fields == {"prompt": "x", "providers": {"concept": "openai"}} and not lines[0].problem
+    assert [line.problem.split(":")[0] for line in lines[1:]] == [
+        "not a JSON object", "not JSON", "no prompt", "image not found"]
+
+
+def test_csv_columns_with_dots_nest(tmp_path):
+    (tmp_path / "c.csv").write_text("prompt,providers.concept,providers.image\nx,openai,\n")
+    assert read_lines(tmp_path / "c.csv")[0].fields == {"prompt": "x", "providers": {"concept": "openai"}}
+
+
+@pytest.mark.parametrize(("status", "code", "expected"), [
+    (402, "quota_exceeded", errors.QuotaExceeded), (404, "not_found", errors.NotFound),
+    (409, "idempotency_key_reused", errors.IdempotencyKeyReused), (409, "email_taken", errors.Conflict),
+    (422, "validation_error", errors.ValidationFailed), (429, "rate_limited", errors.RateLimited),
+    (503, "unavailable", errors.ServiceUnavailable), (500, "internal_error", errors.ServerError),
+    (418, "teapot", errors.ApiError)])
+def test_the_error_envelope_becomes_a_typed_exception(status, code, expected):
+    response = httpx.Response(status, headers={"Retry-After": "7"}, json={
+        "error": {"code": code, "message": "m", "details": [{"field": "aspect", "message": "bad"}]}})
+    error = errors.from_response(response)
+    assert type(error) is expected and (error.status, error.code, error.message) == (status, code, "m")
+    if isinstance(error, errors.RateLimited):
+        assert error.retry_after == 7
+    if isinstance(error, errors.ValidationFailed):
+        assert error.fields == {"aspect": "bad"}
+
+
+def test_a_reply_without_the_envelope_still_maps_by_status():
+    error = errors.from_response(httpx.Response(502, text="<html>bad gateway</html>"))
+    assert isinstance(error, errors.ServerError) and error.code == "http_502"
+    assert errors.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
+    assert errors.parse_retry_after("soon") is None
