@@ -390,7 +390,6 @@ class EventPage(BaseModel):
 # ---- uploads ------------------------------------------------------------------------------
 UPLOAD_CONTENT_TYPES = ("image/png", "image/jpeg", "image/webp", "audio/mpeg", "audio/wav", "video/mp4",
                         "video/quicktime")
-UPLOAD_MAX_BYTES = 5 * 1024 ** 3  # S3 takes at most 5 GiB in one POST; plans allow less (413)
 
 
 class UploadCreate(Strict):
@@ -398,8 +397,7 @@ class UploadCreate(Strict):
                           description="Kept as metadata only; the object's key is ours")
     content_type: str = Field(min_length=1, max_length=100, description="Any other type: 415",
                               json_schema_extra={"enum": list(UPLOAD_CONTENT_TYPES)})
-    size_bytes: int = Field(ge=1, le=UPLOAD_MAX_BYTES, description=(
-        "Exact size of the file to upload; over your plan's limit: 413"))
+    size_bytes: int = Field(ge=1, description="Exact size of the file to upload; over your plan's limit: 413")
 
 
 class UploadForm(BaseModel):

@@ -18,11 +18,10 @@ import pytest
 from openapi_spec_validator import validate
 
 from chalicelib import launcher
-from chalicelib.models import UPLOAD_MAX_BYTES
 from tests.conftest import ROOT, free_port
 
 GENEROUS_PLAN = {"free": {"monthly_jobs": 1_000_000, "max_duration_s": 180,
-                          "max_concurrency": 1000, "upload_max_bytes": UPLOAD_MAX_BYTES}}
+                          "max_concurrency": 1000, "upload_max_bytes": 5 * 1024 ** 3}}
 GENEROUS_LIMITS = {"PLANS": json.dumps(GENEROUS_PLAN), "MAX_API_KEYS_PER_USER": "100000",
                    "MAX_WEBHOOK_ENDPOINTS_PER_USER": "100000", "LONG_POLLS_PER_USER": "1000"}
 # (the suite's rate limits are generous already: tests/conftest.py)
