@@ -225,8 +225,9 @@ def audit_log():
      errors={402: "`quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`)",
              409: "`idempotency_key_reused`: the Idempotency-Key came before with another body",
              422: "`unknown_provider` / `provider_key_missing`: a provider you named does not "
-                  "exist or needs your key first; `invalid_upload`: the reference image (or a "
-                  "scene's image_upload_id) is not an uploaded image (or clip) of yours; "
+                  "exist or needs your key first; `invalid_upload`: the reference image (a scene's "
+                  "image_upload_id, the music_upload_id) is not an uploaded image (clip, MP3 or "
+                  "WAV) of yours; "
                   "`validation_error`: duration_s (or the script's length) is over your plan's "
                   "limit, the script has no sentence or more than 30, or webhook_url is not one "
                   "of your webhook endpoints",

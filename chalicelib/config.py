@@ -111,6 +111,7 @@ class Settings(BaseSettings):
     openai_image_model: str = "gpt-image-1"
     openai_speech_model: str = "gpt-4o-mini-tts"
     openai_voice: str = "alloy"
+    openai_transcription_model: str = "whisper-1"  # word timestamps of network speech
     provider_timeout_s: float = Field(60.0, gt=0)
     provider_max_retries: int = Field(2, ge=0, le=5)
     provider_retry_after_max_s: float = Field(20.0, ge=0, description="longest Retry-After honoured")

@@ -19,7 +19,7 @@ from chalicelib.errors import Conflict, NotFound, QuotaExceeded, ValidationFaile
 from chalicelib.ids import iso, new_id, utcnow
 from chalicelib.models import (Event, EventPage, EventType, Job, JobCreate, JobError, JobList,
                                JobOutputs, JobStatus, Step, StreamToken)
-from chalicelib.pipeline.providers import missing_keys, unknown_providers
+from chalicelib.pipeline.providers import known_voice, missing_keys, unknown_providers
 
 log = logging.getLogger(__name__)
 TERMINAL_EVENTS = {EventType.job_succeeded, EventType.job_failed, EventType.job_canceled}
@@ -64,6 +64,12 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
         outgoing_webhooks.require_registered(principal.user_id, str(body.webhook_url))
     if body.inputs and body.inputs.reference_image_upload_id:
         uploads.require_reference_image(principal.user_id, body.inputs.reference_image_upload_id)
+    if body.inputs and body.inputs.music_upload_id:
+        uploads.require_music(principal.user_id, body.inputs.music_upload_id)
+    if body.voice is not None and not known_voice(body.voice):
+        raise ValidationFailed("Unknown voice (GET /v1/providers lists them)", code="unknown_voice",
+                               details=[{"field": "voice", "type": "unknown_voice",
+                                         "message": f"unknown voice {body.voice!r}"}])
 
     job = {"id": new_id("job"), "user_id": principal.user_id, "request": request, "plan": plan.name,
            "request_hash": request_hash, "idempotency_key": idempotency_key, "created_at": now}
@@ -152,7 +158,8 @@ def retry(principal: Principal, job_id: str, ip: str | None) -> Job:
 
 def etag(job: Job) -> str:
     """Over the job's state, not its presigned URLs (fresh, so different, on every read)."""
-    state = job.model_dump(mode="json", exclude={"outputs": {"video_url", "thumbnail_url", "captions_url"}})
+    state = job.model_dump(mode="json", exclude={"outputs": {"video_url", "thumbnail_url", "captions_url",
+                                                             "vtt_url", "words_url"}})
     return '"' + hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:32] + '"'
 
 
@@ -223,7 +230,10 @@ def to_model(row: dict, steps: list[dict]) -> Job:
         outputs = JobOutputs(video_url=storage.presigned_get(keys["video"]),
                              thumbnail_url=storage.presigned_get(keys["thumbnail"]),
                              captions_url=storage.presigned_get(keys["captions"]),
-                             expires_at=iso(row["created_at"] + retention))
+                             expires_at=iso(row["created_at"] + retention),
+                             vtt_url=storage.presigned_get(keys["vtt"]) if keys.get("vtt") else None,
+                             words_url=storage.presigned_get(keys["words"]) if keys.get("words") else None,
+                             audio=keys.get("audio"))
     return Job(
         id=row["id"], status=row["status"], progress=row["progress"],
         current_step=row["current_step"], attempt=row["attempt"],

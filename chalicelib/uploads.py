@@ -30,11 +30,13 @@ log = logging.getLogger(__name__)
 
 ALLOWED_TYPES = UPLOAD_CONTENT_TYPES  # the document's enum for content_type; others get 415
 IMAGE_TYPES = frozenset(t for t in ALLOWED_TYPES if t.startswith("image/"))
+AUDIO_TYPES = frozenset(t for t in ALLOWED_TYPES if t.startswith("audio/"))
 VIDEO_TYPES = frozenset(t for t in ALLOWED_TYPES if t.startswith("video/"))
 SCENE_MEDIA_TYPES = IMAGE_TYPES | VIDEO_TYPES  # what a script scene may show
 SNIFF_BYTES = 32
 CLIP_CODECS = frozenset({"h264", "hevc", "vp9", "av1", "mpeg4", "prores"})
 REFERENCE_FIELD = "inputs.reference_image_upload_id"
+MUSIC_FIELD = "inputs.music_upload_id"
 
 
 def prefix_for(user_id: str, upload_id: str) -> str:
@@ -183,6 +185,19 @@ def clip_problem(user_id: str, key: str, etag: str) -> str | None:
 
 def require_reference_image(user_id: str, upload_id: str) -> None:
     """422 unless the upload is the user's, uploaded (checked now if still pending) and an image."""
+    _require_kind(user_id, upload_id, IMAGE_TYPES, ("an image", "not_an_image"), "reference image",
+                  REFERENCE_FIELD)
+
+
+def require_music(user_id: str, upload_id: str) -> None:
+    """422 unless the upload is the user's, uploaded and audio (MP3 or WAV)."""
+    _require_kind(user_id, upload_id, AUDIO_TYPES, ("audio", "not_audio"), "music", MUSIC_FIELD)
+
+
+def _require_kind(user_id: str, upload_id: str, types: frozenset[str], wanted: tuple[str, str],
+                  purpose: str, field: str) -> None:
+    """422 unless the upload is the user's, uploaded (checked now if still pending) and one of
+    `types`; `wanted` is (how to say the kind, the error type when it is not)."""
     row = uploads_db.get(upload_id, user_id)
     if row is None:
         message, kind = "no such upload", "not_found"
@@ -190,12 +205,12 @@ def require_reference_image(user_id: str, upload_id: str) -> None:
         row = confirm(row)
         if row["status"] != "uploaded":
             message, kind = f"the upload is {row['status']}, not uploaded", "upload_not_ready"
-        elif row["content_type"] not in IMAGE_TYPES:
-            message, kind = f"the upload is {row['content_type']}, not an image", "not_an_image"
+        elif row["content_type"] not in types:
+            message, kind = f"the upload is {row['content_type']}, not {wanted[0]}", wanted[1]
         else:
             return
-    raise ValidationFailed("The reference image can't be used", code="invalid_upload",
-                           details=[{"field": REFERENCE_FIELD, "message": message, "type": kind}])
+    raise ValidationFailed(f"The {purpose} can't be used", code="invalid_upload",
+                           details=[{"field": field, "message": message, "type": kind}])
 
 
 def require_scene_media(user_id: str, upload_id: str, field: str) -> None:

@@ -52,6 +52,10 @@ fi
 command -v espeak-ng >/dev/null || { say "installing espeak-ng"; apt_install espeak-ng \
   || say "espeak-ng unavailable: narration will be a silent track (noted on each job)"; }
 
+# libass draws the karaoke captions with DejaVu (the worker image installs it too)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || { say "installing fonts-dejavu-core"; \
+  apt_install fonts-dejavu-core || say "DejaVu fonts unavailable: captions use another font"; }
+
 # 3. Redis and MariaDB --------------------------------------------------------------------------
 if ! port_open "$REDIS_PORT"; then
   command -v redis-server >/dev/null || { say "installing redis-server"; apt_install redis-server; }

@@ -71,10 +71,12 @@ def offline_images(task: Task, _client) -> tuple[None, StepUsage]:
 
 
 def offline_narration(task: Task, _client) -> tuple[list[narration.Narration], StepUsage]:
-    started, req = time.monotonic(), task.request
-    spoken = [narration.synthesize(s.narration, path, req.get("voice"), req.get("language", "en"))
-              for s, path in zip(task.concept.scenes, task.paths)]
-    return spoken, StepUsage(purpose="narration", provider=providers.OFFLINE, model="espeak-ng",
+    started, req, notes = time.monotonic(), task.request, []
+    spoken = [narration.synthesize(s.narration, path, req.get("voice"), req.get("language", "en"),
+                                   notes) for s, path in zip(task.concept.scenes, task.paths)]
+    task.notes.extend(dict.fromkeys(notes))  # once each, however many lines hit it
+    model = ",".join(dict.fromkeys(n.voice for n in spoken)) or None
+    return spoken, StepUsage(purpose="narration", provider=providers.OFFLINE, model=model,
                              characters=sum(len(s.narration) for s in task.concept.scenes),
                              audio_s=round(sum(n.duration_s for n in spoken), 3),
                              bytes=sum(n.path.stat().st_size for n in spoken),
@@ -134,7 +136,8 @@ def openai_concept(task: Task, client: OpenAIClient) -> tuple[concept.Concept, S
 
 
 def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.Narration], StepUsage]:
-    return openai_steps.synthesize_all(client, task.concept, task.request.get("voice"), task.paths)
+    return openai_steps.synthesize_all(client, task.concept, task.request.get("voice"), task.paths,
+                                       task.request.get("language", "en"))
 
 
 def _client_for(name: str, user_id: str, explicit: bool) -> Any:

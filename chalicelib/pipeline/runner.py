@@ -27,13 +27,16 @@ from chalicelib.pipeline import command, fallback, images, registry, scene_media
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.narration import Narration
 from chalicelib.pipeline.probe import probe
+from chalicelib.pipeline.words import Word
 
 log = logging.getLogger(__name__)
 
 # Share of the job's progress bar each step fills (sums to 100).
 WEIGHTS = {"concept": 5, "image": 20, "video": 65, "upload": 10}
-OUTPUTS = ("video", "thumbnail", "captions")  # the upload step's artifacts, in this order
-SILENT_NOTE = "narration is silent: espeak-ng is not installed on the worker"
+OUTPUTS = ("video", "thumbnail", "captions", "vtt", "words", "manifest")  # the upload step's
+OUTPUT_FILES = {"video": "video.mp4", "thumbnail": "thumbnail.jpg", "captions": "captions.srt",
+                "vtt": "captions.vtt", "words": "words.json", "manifest": "render.json"}
+SILENT_NOTE = "narration is silent: neither piper's voice nor espeak-ng could speak on the worker"
 NARRATION_MANIFEST = "narration.json"  # the image step's record of the narration WAVs
 __all__ = ["StepError", "JobGone", "UserBusy", "run_job"]  # StepError: re-exported for callers
 
@@ -138,29 +141,36 @@ def _off_thread(fn, *args):
 
 def _image(ctx: Context) -> list[str]:
     """The scene stills and, at the same time in a second thread, the narration: speech
-    synthesis (espeak-ng or a network call) overlaps Pillow work or image generation."""
+    synthesis (piper, espeak-ng or a network call) overlaps Pillow work or image generation.
+    A job with `narration: false` has no speech at all."""
     concept = _load_concept(ctx)
     count = len(concept.scenes)
     stills = [ctx.work / f"scene-{i + 1:02d}.png" for i in range(count)]
-    speech = [ctx.work / f"narration-{i + 1:02d}.wav" for i in range(count)]
+    speak = ctx.request.get("narration", True)
+    speech = [ctx.work / f"narration-{i + 1:02d}.wav" for i in range(count)] if speak else []
     with ThreadPoolExecutor(max_workers=1) as pool:
         spoken = pool.submit(_off_thread, fallback.run, "narration",
-                             ctx.task(concept=concept, paths=speech))
+                             ctx.task(concept=concept, paths=speech)) if speak else None
         own = scene_media.place_all(ctx.user_id, ctx.request, ctx.request["aspect"], stills)
         drawn = None
         if len(own) < count:
             drawn = fallback.run("image", ctx.task(concept=concept, paths=stills, keep=frozenset(own),
                                                    reference=_reference_image(ctx),
                                                    on_progress=lambda p: ctx.report(p * 9 // 10)))
-        said = spoken.result()
+        said = spoken.result() if spoken else None
     if drawn is not None:
         ctx.outcome(drawn)
     else:
         ctx.provider = "yours"
     stills = [scene_media.source_of(path) for path in stills]
-    narrations: list[Narration] = ctx.outcome(said)
-    manifest = [{"file": n.path.name, "duration_s": n.duration_s, "silent": n.silent}
-                for n in narrations]
+    narrations: list[Narration] = ctx.outcome(said) if said else []
+    if narrations:
+        voices = ", ".join(dict.fromkeys(n.voice for n in narrations))
+        timings = ", ".join(dict.fromkeys(n.timing for n in narrations))
+        lifecycle.add_note(ctx.job_id, f"narration: spoken by {voices}; word timings: {timings}")
+    manifest = [{"file": n.path.name, "duration_s": n.duration_s, "silent": n.silent,
+                 "voice": n.voice, "timing": n.timing,
+                 "words": [[w.text, w.start, w.end] for w in n.words]} for n in narrations]
     keys = [storage.put_file(path, storage.artifact_key(ctx.job_id, "image", path.name))
             for path in stills + speech]
     keys.append(storage.put_bytes(json.dumps(manifest).encode(), storage.artifact_key(
@@ -187,8 +197,21 @@ def _narrations(ctx: Context, image_keys: list[str]) -> list[Narration] | None:
         return None
     entries = json.loads(storage.get_bytes(manifest_key))
     by_name = {Path(k).name: k for k in image_keys}
-    return [Narration(path=path, duration_s=e["duration_s"], silent=e["silent"])
+    return [Narration(path=path, duration_s=e["duration_s"], silent=e["silent"],
+                      words=[Word(*w) for w in e.get("words", [])],
+                      timing=e.get("timing", "estimate"), voice=e.get("voice", "espeak-ng"))
             for e, path in zip(entries, _fetched(ctx, [by_name[e["file"]] for e in entries]))]
+
+
+def _music(ctx: Context) -> Path | None:
+    """The job's music upload, local (checked by the video step: a corrupt file fails there)."""
+    upload_id = (ctx.request.get("inputs") or {}).get("music_upload_id")
+    if not upload_id:
+        return None
+    path = ctx.work / "music"
+    if not path.exists():
+        storage.download(uploads.object_key_for(ctx.user_id, upload_id), path)
+    return path
 
 
 def _video(ctx: Context, image_keys: list[str]) -> list[str]:
@@ -201,19 +224,24 @@ def _video(ctx: Context, image_keys: list[str]) -> list[str]:
     if narrations is not None:  # a script's scenes last as long as their narration takes
         concept = script.timed(concept, ctx.request, [n.duration_s for n in narrations])
     started = time.monotonic()
-    result = video.compose_video(concept, stills, ctx.request["aspect"], render_dir,
-                                 voice=ctx.request.get("voice"),
-                                 language=ctx.request.get("language", "en"),
+    request = ctx.request
+    result = video.compose_video(concept, stills, request["aspect"], render_dir,
+                                 voice=request.get("voice"),
+                                 language=request.get("language", "en"),
                                  narrations=narrations,
                                  on_progress=ctx.report, should_cancel=ctx.should_stop,
-                                 clip_audio_volume=ctx.request.get("clip_audio_volume"))
+                                 clip_audio_volume=request.get("clip_audio_volume"),
+                                 caption_style=request.get("caption_style", "karaoke"),
+                                 speak=request.get("narration", True), music=_music(ctx),
+                                 music_volume=request.get("music_volume", 0.35))
     if result.silent_narration:
         lifecycle.add_note(ctx.job_id, SILENT_NOTE)
     ctx.provider = "offline"
     ctx.usage = [StepUsage(purpose="video", provider="offline", model="ffmpeg",
                            bytes=result.video.stat().st_size, wall_s=round(time.monotonic() - started, 3))]
     return [storage.put_file(path, storage.artifact_key(ctx.job_id, "video", path.name))
-            for path in (result.video, result.thumbnail, result.captions)]
+            for path in (result.video, result.thumbnail, result.captions, result.vtt, result.words,
+                         result.manifest)]
 
 
 def _upload(ctx: Context, video_keys: list[str]) -> list[str]:
@@ -228,11 +256,21 @@ def _upload(ctx: Context, video_keys: list[str]) -> list[str]:
     if info["video_codec"] != "h264" or (info["width"], info["height"]) != (width, height):
         raise StepError("invalid_render", f"render is {info}", transient=True)
     ctx.report(50)
-    names = {"video": ("video.mp4", f"{ctx.job_id}.mp4"), "thumbnail": ("thumbnail.jpg", None),
-             "captions": ("captions.srt", f"{ctx.job_id}.srt")}
-    return [storage.copy(by_name[names[kind][0]],
-                         storage.artifact_key(ctx.job_id, "output", names[kind][0]),
-                         download_name=names[kind][1]) for kind in OUTPUTS]
+    downloads = {"video": f"{ctx.job_id}.mp4", "captions": f"{ctx.job_id}.srt",
+                 "vtt": f"{ctx.job_id}.vtt", "words": f"{ctx.job_id}.words.json"}
+    return [storage.copy(by_name[OUTPUT_FILES[kind]],
+                         storage.artifact_key(ctx.job_id, "output", OUTPUT_FILES[kind]),
+                         download_name=downloads.get(kind)) for kind in OUTPUTS
+            if OUTPUT_FILES[kind] in by_name]  # a checkpoint from before vtt/words has fewer
+
+
+def _outputs(keys: list[str]) -> dict:
+    """The job's outputs: the published keys by kind, and the measured audio levels."""
+    by_file = {Path(k).name: k for k in keys}
+    outputs: dict = {kind: by_file[name] for kind, name in OUTPUT_FILES.items() if name in by_file}
+    if "manifest" in outputs:
+        outputs["audio"] = json.loads(storage.get_bytes(outputs["manifest"])).get("audio")
+    return outputs
 
 
 def _command_video(ctx: Context, done: dict[str, list[str]]) -> list[str]:
@@ -375,7 +413,7 @@ def _run_steps(ctx: Context) -> str:
                                         took_s=time.monotonic() - started):
             raise JobGone(job_id)
         ctx.base += WEIGHTS[name]
-    if not lifecycle.succeed(job_id, dict(zip(OUTPUTS, done["upload"])), owner):
+    if not lifecycle.succeed(job_id, _outputs(done["upload"]), owner):
         raise JobGone(job_id)
     return JobStatus.succeeded.value
 

@@ -87,8 +87,10 @@ def _mixed(tmp_path: Path, volume: float | None):
     sources = [render_scene_image(concept, s, "9:16", tmp_path / f"s{s.index}.png") for s in concept.scenes]
     # A short landscape clip: it must loop to fill its 2 s scene and be cover-cropped to 9:16.
     sources[1] = make_clip(tmp_path / "clip.mov", 480, 270, seconds=0.8, color="red", container="mov")
+    # lines: the scene's caption box over the clip (karaoke captions are tested with real speech)
     result = compose_video(concept, sources, "9:16", tmp_path / f"render-{volume}",
-                           narrations=_silent(tmp_path, [0.5, 0.5, 0.5]), clip_audio_volume=volume)
+                           narrations=_silent(tmp_path, [0.5, 0.5, 0.5]), clip_audio_volume=volume,
+                           caption_style="lines")
     return concept, result
 
 

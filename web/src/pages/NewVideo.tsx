@@ -10,14 +10,32 @@ import { ErrorMessage, FieldError, Loading, PageTitle, ProgressBar } from "../co
 export const ASPECTS = [["9:16", "Portrait 9:16"], ["16:9", "Landscape 16:9"], ["1:1", "Square 1:1"]] as const;
 const MIN_DURATION = 5;
 
+export type Source = "prompt" | "script" | "scenes";
+export interface SceneRow { text: string; visual: string; duration_s: string }
+export const MAX_SCENES = 30;
+
 export interface VideoForm {
-  prompt: string; duration_s: number; aspect: string; style: string; voice: string; language: string;
+  source: Source; prompt: string; script: string; scenes: SceneRow[];
+  duration_s: number; aspect: string; style: string; voice: string; language: string;
   providers: Record<string, string>;
 }
 
-/** The request body: empty optional fields are left out, so the API's defaults apply. */
+export const emptyScene = (): SceneRow => ({ text: "", visual: "", duration_s: "" });
+
+/** The request body: one source (prompt, script or scenes); empty optional fields are left out,
+ * so the API's defaults apply. */
 export function jobRequest(form: VideoForm, referenceUploadId?: string | null): Record<string, unknown> {
-  const body: Record<string, unknown> = { prompt: form.prompt.trim(), duration_s: form.duration_s, aspect: form.aspect };
+  const body: Record<string, unknown> = { duration_s: form.duration_s, aspect: form.aspect };
+  if (form.source === "prompt") body.prompt = form.prompt.trim();
+  if (form.source === "script") body.script = form.script.trim();
+  if (form.source === "scenes") {
+    body.scenes = form.scenes.map((s) => {
+      const scene: Record<string, unknown> = { text: s.text.trim() };
+      if (s.visual.trim()) scene.visual = s.visual.trim();
+      if (s.duration_s.trim()) scene.duration_s = Number(s.duration_s);
+      return scene;
+    });
+  }
   if (form.style.trim()) body.style = form.style.trim();
   if (form.voice.trim()) body.voice = form.voice.trim();
   if (form.language.trim()) body.language = form.language.trim();
@@ -38,8 +56,11 @@ export function NewVideoPage() {
   const me = useQuery({ queryKey: ["me"], queryFn: () => api<Me>("/v1/me") });
   const catalog = useQuery({ queryKey: ["providers"], queryFn: () => api<{ items: StepProviders[] }>("/v1/providers") });
   const [form, setForm] = useState<VideoForm>({
-    prompt: "", duration_s: 15, aspect: "9:16", style: "", voice: "", language: "en", providers: {},
+    source: "prompt", prompt: "", script: "", scenes: [emptyScene()],
+    duration_s: 15, aspect: "9:16", style: "", voice: "", language: "en", providers: {},
   });
+  const setScene = (i: number, patch: Partial<SceneRow>) =>
+    setForm((f) => ({ ...f, scenes: f.scenes.map((s, j) => (j === i ? { ...s, ...patch } : s)) }));
   const [file, setFile] = useState<File | null>(null);
   const [uploadPct, setUploadPct] = useState<number | null>(null);
   const maxDuration = me.data?.plan.max_duration_s ?? 180;
@@ -77,11 +98,74 @@ export function NewVideoPage() {
     <>
       <PageTitle>New video</PageTitle>
       <form className="card" onSubmit={onSubmit} aria-label="New video" noValidate>
-        <label htmlFor="prompt">Prompt</label>
-        <textarea id="prompt" rows={4} maxLength={2000} required value={form.prompt}
-          onChange={(e) => set("prompt", e.target.value)} aria-invalid={!!fields.prompt}
-          aria-describedby={described("prompt")} placeholder="A paper boat sails to the moon" />
-        <FieldError id="prompt-error" message={fields.prompt} />
+        <fieldset>
+          <legend>Start from</legend>
+          {([["prompt", "An idea"], ["script", "My script"], ["scenes", "Scene by scene"]] as const).map(([value, label]) => (
+            <label key={value} className="inline">
+              <input type="radio" name="source" value={value} checked={form.source === value}
+                onChange={() => set("source", value)} /> {label}
+            </label>
+          ))}
+          <FieldError id="body-error" message={fields.body} />
+        </fieldset>
+
+        {form.source === "prompt" ? (
+          <>
+            <label htmlFor="prompt">Prompt</label>
+            <textarea id="prompt" rows={4} maxLength={2000} required value={form.prompt}
+              onChange={(e) => set("prompt", e.target.value)} aria-invalid={!!fields.prompt}
+              aria-describedby={described("prompt")} placeholder="A paper boat sails to the moon" />
+            <FieldError id="prompt-error" message={fields.prompt} />
+          </>
+        ) : null}
+
+        {form.source === "script" ? (
+          <>
+            <label htmlFor="script">Script</label>
+            <textarea id="script" rows={8} maxLength={20000} required value={form.script}
+              onChange={(e) => set("script", e.target.value)} aria-invalid={!!fields.script}
+              aria-describedby={described("script", "script-hint")} />
+            <span className="hint" id="script-hint">Your narration, spoken and captioned as written; it is split into scenes at sentence and paragraph ends.</span>
+            <FieldError id="script-error" message={fields.script} />
+          </>
+        ) : null}
+
+        {form.source === "scenes" ? (
+          <ol className="scenes" aria-label="Scenes">
+            {form.scenes.map((scene, i) => (
+              <li key={i} className="scene">
+                <label htmlFor={`scene-${i}-text`}>Scene {i + 1}: line</label>
+                <textarea id={`scene-${i}-text`} rows={2} maxLength={1000} value={scene.text}
+                  onChange={(e) => setScene(i, { text: e.target.value })} aria-invalid={!!fields[`scenes.${i}.text`]}
+                  aria-describedby={described(`scenes.${i}.text`)} />
+                <FieldError id={`scenes-${i}-text-error`} message={fields[`scenes.${i}.text`]} />
+                <div className="row">
+                  <div>
+                    <label htmlFor={`scene-${i}-visual`}>Scene {i + 1}: what it shows <span className="muted">(optional)</span></label>
+                    <input id={`scene-${i}-visual`} maxLength={500} value={scene.visual}
+                      onChange={(e) => setScene(i, { visual: e.target.value })} aria-invalid={!!fields[`scenes.${i}.visual`]}
+                      aria-describedby={described(`scenes.${i}.visual`)} />
+                    <FieldError id={`scenes-${i}-visual-error`} message={fields[`scenes.${i}.visual`]} />
+                  </div>
+                  <div>
+                    <label htmlFor={`scene-${i}-duration`}>Scene {i + 1}: seconds <span className="muted">(optional)</span></label>
+                    <input id={`scene-${i}-duration`} type="number" min={1} max={60} value={scene.duration_s}
+                      onChange={(e) => setScene(i, { duration_s: e.target.value })} aria-invalid={!!fields[`scenes.${i}.duration_s`]}
+                      aria-describedby={described(`scenes.${i}.duration_s`)} />
+                    <FieldError id={`scenes-${i}-duration_s-error`} message={fields[`scenes.${i}.duration_s`]} />
+                  </div>
+                </div>
+                <button type="button" onClick={() => set("scenes", form.scenes.filter((_, j) => j !== i))}
+                  disabled={form.scenes.length === 1} aria-label={`Remove scene ${i + 1}`}>Remove</button>
+              </li>
+            ))}
+            <li>
+              <button type="button" onClick={() => set("scenes", [...form.scenes, emptyScene()])}
+                disabled={form.scenes.length >= MAX_SCENES}>Add a scene</button>
+              <FieldError id="scenes-error" message={fields.scenes} />
+            </li>
+          </ol>
+        ) : null}
 
         <div className="row">
           <div>
