@@ -222,5 +222,5 @@ def test_music_must_be_an_uploaded_audio_file_of_the_user(api, user):
     assert response.status_code == 422
     detail = response.json["error"]["details"][0]
     assert detail["field"] == "inputs.music_upload_id" and detail["type"] == "not_audio"
-    missing = submit_with_music(api, user, "upl_missing")
+    missing = submit_with_music(api, user, "upl_" + "0" * 22)
     assert missing.json["error"]["details"][0]["type"] == "not_found"
