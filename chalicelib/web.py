@@ -58,7 +58,7 @@ def error_envelope(event: Any, get_response: Callable[[Any], Response]) -> Respo
         code = _CHALICE_CODES.get(status, "internal_error")
         message = "Not found" if status == 403 else str(body.get("Message", "Error"))
         return error_response(404 if status == 403 else status, code, message,
-                              headers={k: v for k, v in response.headers.items()
+                              headers={k: str(v) for k, v in response.headers.items()
                                        if k.lower() == "allow"})
     return response
 
@@ -117,9 +117,10 @@ def client_ip(request: Request) -> str | None:
 def reply(model: BaseModel | dict | None, status: int = 200,
           headers: dict[str, str] | None = None) -> Response:
     body = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
-    return Response(body=body if body is not None else "", status_code=status,
-                    headers={"Content-Type": "application/json", **(headers or {})}
-                    if body is not None else (headers or {}))
+    sent: dict[str, str | list[str]] = {**(headers or {})}
+    if body is not None:
+        sent["Content-Type"] = "application/json"
+    return Response(body=body if body is not None else "", status_code=status, headers=sent)
 
 
 # The declaration of the route being handled, so parsing can check it reads what it declares.

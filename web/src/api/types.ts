@@ -43,6 +43,7 @@ export interface ApiKey { id: string; name: string; prefix: string; created_at: 
 export interface ApiKeyCreated { id: string; name: string; key: string; prefix: string; created_at: string }
 export interface ProviderKey { provider: string; last4: string; base_url: string | null; updated_at: string }
 export interface ProviderOption { name: string; needs_key: boolean; has_key: boolean }
+export interface VoiceOption { name: string; provider: string; engine: string; languages: string[]; default?: boolean }
 export interface StepProviders { step: string; default: string; providers: ProviderOption[] }
 export interface WebhookEndpoint {
   id: string; url: string; events: string[]; created_at: string; last_delivery_at?: string | null;

@@ -55,7 +55,8 @@ describe("NewVideoPage", () => {
     expect(described.split(" ")).toContain("duration_s-error");
     expect(document.getElementById("duration_s-error")?.textContent).toBe("Your free plan allows at most 30 s");
     const [, init] = fetchMock.mock.calls.find(([url]) => url === "/v1/jobs")!;
-    expect(JSON.parse(init!.body as string)).toEqual({ prompt: "A fox", duration_s: 15, aspect: "9:16", language: "en" });
+    expect(JSON.parse(init!.body as string)).toEqual({ prompt: "A fox", duration_s: 15, aspect: "9:16", language: "en",
+      caption_style: "karaoke" });
     expect((init!.headers as Record<string, string>)["Idempotency-Key"]).toBeTruthy();
   });
 
@@ -74,6 +75,15 @@ describe("jobRequest", () => {
       style: "", voice: " ", language: "fr", providers: { image: "openai", concept: "" } }, "upl_1")).toEqual({
       prompt: "p", duration_s: 5, aspect: "1:1", language: "fr", providers: { image: "openai" },
       inputs: { reference_image_upload_id: "upl_1" } });
+  });
+
+  it("adds music with its volume, and narration only when turned off", () => {
+    const form = { source: "prompt" as const, prompt: "p", script: "", scenes: [], duration_s: 5, aspect: "9:16", style: "",
+      voice: "", language: "", providers: {}, caption_style: "lines", narration: false, music_volume: 0.5 };
+    expect(jobRequest(form, null, "upl_m")).toEqual({ prompt: "p", duration_s: 5, aspect: "9:16", caption_style: "lines",
+      narration: false, music_volume: 0.5, inputs: { music_upload_id: "upl_m" } });
+    expect(jobRequest({ ...form, narration: true }, null, null)).toEqual({ prompt: "p", duration_s: 5, aspect: "9:16",
+      caption_style: "lines" });
   });
 
   it("sends exactly one source: a script, or scenes with only what was filled in", () => {
