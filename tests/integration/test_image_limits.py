@@ -15,7 +15,7 @@ from chalicelib.pipeline.errors import ProviderError, StepError
 from chalicelib.pipeline.openai_api import OpenAIClient
 from tests.fakes.bomb import bomb_png
 from tests.fakes.openai_server import FakeOpenAI
-from tests.test_uploads import post_file, start, uploaded
+from tests.integration.test_uploads import post_file, start, uploaded
 
 BOMB = bomb_png(13000, 13000)  # the review's 169-megapixel PNG, in a few KB
 
