@@ -35,13 +35,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # repository root replaces this script's folder on the path.
 sys.path[0] = str(ROOT)
 
-import imageio_ffmpeg  # noqa: E402
-
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
+import imageio_ffmpeg  # noqa: E402
+
+from chalicelib.pipeline import narration as narration_mod  # noqa: E402
 from chalicelib.pipeline.concept import write_concept  # noqa: E402
 from chalicelib.pipeline.images import ASPECTS, render_scene_image  # noqa: E402
-from chalicelib.pipeline import narration as narration_mod  # noqa: E402
 from chalicelib.pipeline.narration import synthesize  # noqa: E402
 from chalicelib.pipeline.probe import probe  # noqa: E402
 from chalicelib.pipeline.video import ENCODE_ARGS, FPS, compose_video  # noqa: E402
@@ -101,7 +101,7 @@ def run_case(duration_s: int, aspect: str, work: Path, repeat: int, clips: bool 
     options = ({"music": music(work / "music.wav"), "music_volume": 0.35} if karaoke else PLAIN)
     steps, bares = [], []
     for attempt in range(repeat):  # interleaved, so a burst of other load hits both alike
-        steps.append(timed(lambda: compose_video(concept, images, aspect, work / f"render-{attempt}",
+        steps.append(timed(lambda: compose_video(concept, images, aspect, work / f"render-{attempt}",  # noqa: B023 (called at once)
                                                  narrations=narrations, **options)))
         bares.append(timed(lambda: bare_encode(duration_s, ASPECTS[aspect], work / "bare.mp4")))
     step_s, step_cpu, result = min(steps, key=lambda t: t[0])

@@ -7,8 +7,15 @@ from chalicelib.db import audit
 from chalicelib.db import provider_keys as keys_db
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.ids import iso
-from chalicelib.models import (ProviderCatalog, ProviderKey, ProviderKeyList, ProviderKeyPut,
-                               ProviderOption, StepProviders, VoiceOption)
+from chalicelib.models import (
+    ProviderCatalog,
+    ProviderKey,
+    ProviderKeyList,
+    ProviderKeyPut,
+    ProviderOption,
+    StepProviders,
+    VoiceOption,
+)
 from chalicelib.pipeline import providers
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import quote
 
 from chalicelib import ratelimit, storage
@@ -24,7 +25,7 @@ from chalicelib.db import audit
 from chalicelib.db import uploads as uploads_db
 from chalicelib.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from chalicelib.ids import iso, new_id, utcnow
-from chalicelib.models import Upload, UploadCreate, UploadForm
+from chalicelib.models import Upload, UploadCreate, UploadForm, UploadStatus
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +99,14 @@ def create(principal: Principal, body: UploadCreate, ip: str | None) -> UploadFo
     if body.size_bytes > max_bytes:
         raise PayloadTooLarge(f"The file is over your plan's upload limit of {max_bytes} bytes",
                               details={"max_bytes": max_bytes, "size_bytes": body.size_bytes})
-    upload = {"id": new_id("upl"), "user_id": principal.user_id, "content_type": content_type,
+    upload: dict[str, Any] = {"id": new_id("upl"), "user_id": principal.user_id, "content_type": content_type,
               "filename": _display_name(body.filename), "size_bytes": body.size_bytes,
               "created_at": now}
     uploads_db.insert(upload)
     audit.record("upload.created", user_id=principal.user_id, ip=ip, target=upload["id"])
     fields = {"Content-Type": content_type,
               "Content-Disposition": _content_disposition(upload["filename"])}
-    conditions = [{name: value} for name, value in fields.items()]
+    conditions: list[Any] = [{name: value} for name, value in fields.items()]
     conditions.append(["content-length-range", 1, max_bytes])
     form = storage.presigned_post(incoming_key(principal.user_id, upload["id"]), fields,
                                   conditions, settings.upload_expiry_s)
@@ -122,7 +123,7 @@ def get(principal: Principal, upload_id: str) -> Upload:
 
 def confirm(row: dict) -> dict:
     """A pending upload whose file is in S3 becomes uploaded or rejected; -> the row now."""
-    if row["status"] != "pending":
+    if row["status"] != UploadStatus.pending:
         return row
     posted = incoming_key(row["user_id"], row["id"])
     meta = storage.head(posted)
@@ -134,7 +135,8 @@ def confirm(row: dict) -> dict:
             storage.copy_version(posted, object_key_for(row["user_id"], row["id"]), meta["ETag"])
     except storage.ObjectChanged:  # posted again (or confirmed elsewhere) while we looked
         return uploads_db.get(row["id"], row["user_id"]) or row
-    if uploads_db.settle(row["id"], "rejected" if reason else "uploaded", reason) and reason:
+    settled = UploadStatus.rejected if reason else UploadStatus.uploaded
+    if uploads_db.settle(row["id"], settled.value, reason) and reason:
         log.info("upload rejected", extra={"upload_id": row["id"], "reason": reason})
     storage.delete(posted)
     return uploads_db.get(row["id"], row["user_id"]) or row
@@ -204,7 +206,7 @@ def _require_kind(user_id: str, upload_id: str, types: frozenset[str], wanted: t
         message, kind = "no such upload", "not_found"
     else:
         row = confirm(row)
-        if row["status"] != "uploaded":
+        if row["status"] != UploadStatus.uploaded:
             message, kind = f"the upload is {row['status']}, not uploaded", "upload_not_ready"
         elif row["content_type"] not in types:
             message, kind = f"the upload is {row['content_type']}, not {wanted[0]}", wanted[1]
@@ -222,7 +224,7 @@ def require_scene_media(user_id: str, upload_id: str, field: str) -> None:
         message, kind = "no such upload", "not_found"
     else:
         row = confirm(row)
-        if row["status"] != "uploaded":
+        if row["status"] != UploadStatus.uploaded:
             message, kind = f"the upload is {row['status']}, not uploaded", "upload_not_ready"
         elif row["content_type"] not in SCENE_MEDIA_TYPES:
             message, kind = f"the upload is {row['content_type']}, not an image or a clip", "not_scene_media"

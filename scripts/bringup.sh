@@ -47,6 +47,7 @@ if [ "$(cat .venv/.requirements 2>/dev/null)" != "$STAMP" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
   echo "$STAMP" > .venv/.requirements
 fi
+[ "${1:-}" != "--venv-only" ] || exit 0  # `make venv`: the unit tier needs no services
 
 # 2. espeak-ng ----------------------------------------------------------------------------------
 command -v espeak-ng >/dev/null || { say "installing espeak-ng"; apt_install espeak-ng \

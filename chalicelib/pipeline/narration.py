@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from chalicelib.pipeline import espeak
-from chalicelib.pipeline.words import (Timing, Word, base_language, estimate, settle, spread, tokenize,
-                                       weight)
+from chalicelib.pipeline.words import Timing, Word, base_language, estimate, settle, spread, tokenize, weight
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 import httpx
 
@@ -52,7 +53,7 @@ class OpenAIClient:
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
             try:
-                payload = {"data": body, "files": files} if files else {"json": body}
+                payload: dict[str, Any] = {"data": body, "files": files} if files else {"json": body}
                 response = httpx.post(url, headers=headers, timeout=timeout, **payload)
             except httpx.TimeoutException:
                 problem, wait = f"no answer from {path} within {self.timeout_s:g} s", None

@@ -16,12 +16,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from chalicelib.config import get_settings
 from chalicelib.models import StepUsage
-from chalicelib.pipeline import ffmpeg_inputs
+from chalicelib.pipeline import ffmpeg_inputs, providers
+from chalicelib.pipeline import words as words_mod
 from chalicelib.pipeline.concept import Concept, Scene, scene_durations
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.images import ASPECTS
-from chalicelib.pipeline import providers
-from chalicelib.pipeline import words as words_mod
 from chalicelib.pipeline.narration import SAMPLE_RATE, Narration, wav_duration
 from chalicelib.pipeline.openai_api import OpenAIClient
 from chalicelib.pipeline.words import Timing, Word
@@ -125,7 +124,7 @@ def render_images(client: OpenAIClient, concept: Concept, aspect: str, style: st
         try:
             data = base64.b64decode(response.json()["data"][0]["b64_json"], validate=True)
             with Image.open(io.BytesIO(data)) as image:
-                fitted = ImageOps.fit(image.convert("RGB"), ASPECTS[aspect], Image.LANCZOS)
+                fitted = ImageOps.fit(image.convert("RGB"), ASPECTS[aspect], Image.Resampling.LANCZOS)
         except (ValueError, KeyError, IndexError, TypeError, binascii.Error,
                 UnidentifiedImageError, OSError) as exc:
             raise ProviderError("provider_bad_output", f"not an image: {_short(exc)}",

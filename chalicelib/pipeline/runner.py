@@ -11,19 +11,20 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 from chalicelib import db, lifecycle, redis_client, storage, uploads
 from chalicelib.billing.plans import entitlement
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
-from chalicelib.models import STEP_NAMES, JobStatus, StepUsage
-from chalicelib.pipeline import concept as concept_mod
+from chalicelib.models import STEP_NAMES, JobStatus, StepStatus, StepUsage
 from chalicelib.pipeline import command, fallback, images, registry, scene_media, script, video
+from chalicelib.pipeline import concept as concept_mod
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.narration import Narration
 from chalicelib.pipeline.probe import probe
@@ -65,7 +66,7 @@ class Context:
     provider: str | None = None    # which provider made the current step's artifact
     usage: list[StepUsage] | None = None  # what the current step's providers spent
 
-    def outcome(self, result: fallback.Outcome) -> object:
+    def outcome(self, result: fallback.Outcome) -> Any:
         """Record a provider's result on the current step; returns its value."""
         self.usage = (self.usage or []) + [result.usage]
         self.provider = self.provider or result.provider
@@ -327,9 +328,9 @@ def launcher_root() -> Path:
     return Path(__file__).resolve().parent.parent.parent
 
 
-def _checkpoint_ok(step_row: dict) -> bool:
-    artifacts = step_row.get("artifacts") or []
-    return step_row["status"] == "succeeded" and bool(artifacts) and all(map(storage.exists, artifacts))
+def _checkpoint_ok(step: jobs_db.StepRow) -> bool:
+    return step.status is StepStatus.succeeded and bool(step.artifacts) \
+        and all(map(storage.exists, step.artifacts))
 
 
 STEPS: dict[str, Callable[[Context, dict[str, list[str]]], list[str]]] = {
@@ -354,19 +355,19 @@ def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str
     Raises UserBusy (wait in the queue), JobGone (canceled, or no longer ours) or StepError
     (the caller retries transient ones)."""
     row = jobs_db.get(job_id, None)
-    if row is None or row["status"] not in (JobStatus.queued.value, JobStatus.running.value):
-        return row["status"] if row else "missing"
-    plan = entitlement(row["user_id"], utcnow()).plan
-    outcome = lifecycle.start(job_id, row["user_id"], plan.max_concurrency, owner, lease_s)
+    if row is None or row.status not in (JobStatus.queued, JobStatus.running):
+        return row.status.value if row else "missing"
+    plan = entitlement(row.user_id, utcnow()).plan
+    outcome = lifecycle.start(job_id, row.user_id, plan.max_concurrency, owner, lease_s)
     if outcome == "busy":
         raise UserBusy(job_id)
     if outcome == "gone":
         raise JobGone(job_id)
     # Scratch space of this attempt only: another attempt (even on this host) never shares it,
     # and it goes when the attempt ends, whatever the outcome (checkpoints live in S3).
-    ctx = Context(job_id=job_id, request=row["request"], owner=owner, stop=stop,
-                  work=Path(get_settings().work_dir) / f"{job_id}-{owner[:12]}", user_id=row["user_id"],
-                  attempt=row["attempt"])
+    ctx = Context(job_id=job_id, request=row.request, owner=owner, stop=stop,
+                  work=Path(get_settings().work_dir) / f"{job_id}-{owner[:12]}", user_id=row.user_id,
+                  attempt=row.attempt)
     ctx.work.mkdir(parents=True, exist_ok=True)
     try:
         return _run_steps(ctx)
@@ -377,15 +378,15 @@ def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str
 def _run_steps(ctx: Context) -> str:
     job_id, owner = ctx.job_id, ctx.owner
     done: dict[str, list[str]] = {}
-    steps = {s["name"]: s for s in jobs_db.steps_of([job_id])[job_id]}
+    steps = {s.name: s for s in jobs_db.steps_of([job_id])[job_id]}
     pipeline = registry.pipelines()[get_settings().pipeline].step_functions()
     for name in STEP_NAMES:
         ctx.step = name
         if _checkpoint_ok(steps[name]) or pipeline[name] is None:
-            if pipeline[name] is None and steps[name]["status"] != "skipped" and \
-                    not jobs_db.step_skipped(job_id, name, owner):
+            if pipeline[name] is None and steps[name].status is not StepStatus.skipped and \
+                    not lifecycle.step_skipped(job_id, name, owner):
                 raise JobGone(job_id)
-            done[name] = steps[name]["artifacts"] or []
+            done[name] = steps[name].artifacts
             ctx.base += WEIGHTS[name]
             continue
         if ctx.should_stop() or not lifecycle.step_started(job_id, name, owner, ctx.base):

@@ -179,8 +179,9 @@ def audio_parts(first_input: int, places: list[Placement], music_input: int | No
     if loudness is False:
         parts.append(f"[mix]aresample={AUDIO_RATE}[aout]")
     else:
-        chain = normalize_filter(loudness["gain_db"]) if loudness else ""
-        if not loudness or "measure" in loudness:
+        measured = loudness if isinstance(loudness, dict) else None
+        chain = normalize_filter(measured["gain_db"]) if measured else ""
+        if not measured or "measure" in measured:
             chain += ("," if chain else "") + measure_filter()
         parts.append(f"[mix]{chain}[aout]")
     return parts, "aout"

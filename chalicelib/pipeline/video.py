@@ -16,10 +16,10 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import imageio_ffmpeg
 from PIL import Image
@@ -317,7 +317,7 @@ def write_thumbnail(image: Path, path: Path) -> Path:
     """The first scene's frame (the zoom starts at 1.0, so the still is that frame), 540 wide."""
     with Image.open(image) as still:
         height = round(still.height * THUMB_WIDTH / still.width)
-        still.convert("RGB").resize((THUMB_WIDTH, height), Image.LANCZOS).save(path, "JPEG", quality=85)
+        still.convert("RGB").resize((THUMB_WIDTH, height), Image.Resampling.LANCZOS).save(path, "JPEG", quality=85)
     return path
 
 

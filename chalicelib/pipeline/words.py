@@ -11,6 +11,7 @@ import difflib
 import json
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 # Languages written without spaces between words: a "word" is a character (plus its punctuation).
@@ -72,7 +73,7 @@ def weight(token: str) -> int:
     return max(1, sum(3 if c.isdigit() else 1 for c in token if c.isalnum()))
 
 
-def spread(tokens: list[str], weights: list[float], spans: list[tuple[float, float]]) -> list[Word]:
+def spread(tokens: list[str], weights: Sequence[float], spans: list[tuple[float, float]]) -> list[Word]:
     """Tokens laid over a stream of sound units (`spans`, in order): word i takes the units
     its share of the total weight covers. Exact when every word has its own units (piper's
     phonemes per word), and still local when an engine merged or split words."""

@@ -59,9 +59,8 @@ def test_429_is_retried_after_the_servers_retry_after(fake):
 
 
 def test_401_is_permanent_and_the_key_never_shows(fake):
-    with FakeOpenAI(api_key="sk-the-right-one") as picky:
-        with pytest.raises(ProviderError) as caught:
-            openai_steps.write_concept(client(picky), REQUEST)
+    with FakeOpenAI(api_key="sk-the-right-one") as picky, pytest.raises(ProviderError) as caught:
+        openai_steps.write_concept(client(picky), REQUEST)
     assert caught.value.code == "provider_key_rejected" and not caught.value.transient
     assert KEY not in caught.value.message and "[redacted]" in caught.value.message
     assert len(picky.calls("chat/completions")) == 1  # not retried

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -66,7 +66,7 @@ def test_start_returns_a_form_whose_policy_pins_key_type_and_size(api, user):
     assert {"Content-Disposition": disposition} in conditions
     assert '"My Cat _best_.png"' in disposition and ".." not in disposition
     expiration = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert now + timedelta(minutes=9) < expiration <= now + timedelta(minutes=10, seconds=5)
     assert form["expires_at"].endswith("Z")
 
