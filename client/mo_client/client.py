@@ -273,11 +273,13 @@ class Client:
 
     # ---- jobs -------------------------------------------------------------------------------
     @route("POST", "/v1/jobs", body=JobCreate)
-    def submit(self, prompt: str | JobCreate, *, idempotency_key: str | None = None,
+    def submit(self, prompt: str | JobCreate | None = None, *, idempotency_key: str | None = None,
                **fields: Any) -> Job:
-        """Submit a job. Every submit carries an Idempotency-Key (a fresh one unless given), so
-        a retried request can never make a second job; `job.replayed` tells a replay apart.
-        Fields the client does not model yet pass through to the server as given."""
+        """Submit a job from a prompt, or from your own `script=` text or `scenes=[...]`.
+
+        Every submit carries an Idempotency-Key (a fresh one unless given), so a retried request
+        can never make a second job; `job.replayed` tells a replay apart. Fields the client does
+        not model yet pass through to the server as given."""
         body = prompt if isinstance(prompt, JobCreate) else JobCreate(prompt=prompt, **fields)
         key = idempotency_key or f"mo-{uuid.uuid4()}"
         response = self.request("POST", "/v1/jobs", json=body.model_dump(mode="json", exclude_none=True),
