@@ -6,7 +6,7 @@ NAME ?= render
 WORKERS ?= 1
 export WORKERS
 
-.PHONY: setup demo test up down bench lint package clean
+.PHONY: setup demo test up down bench lint package web-deploy clean
 
 setup:                ## bring up Redis, MariaDB, the AWS emulator, venv and migrations
 	@bash scripts/bringup.sh
@@ -34,6 +34,9 @@ lint:                 ## cfn-lint the SAM template; bandit (medium and high seve
 
 package: setup        ## out/package: sam.yaml (Chalice + template.yaml) and one zip for every Lambda
 	@$(PY) scripts/package.py out/package
+
+web-deploy: setup     ## upload web/dist to the console bucket behind CloudFront: make web-deploy STACK=name
+	@$(PY) scripts/deploy_web.py --stack "$(STACK)"
 
 clean:                ## remove local state (venv, project-local services' data, outputs)
 	@$(PY) scripts/stack.py down >/dev/null 2>&1 || true

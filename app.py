@@ -21,17 +21,56 @@ Where the job domain lives:
 """
 from chalice import Chalice, Response
 
-from chalicelib import (accounts, auth, health, jobs, openapi, outgoing_webhooks, provider_keys,
-                        sse, uploads, web)
-from chalicelib.billing import whop
-from chalicelib.models import (Accepted, ApiKeyCreate, ApiKeyCreated, ApiKeyList, AuditPage,
-                               Credentials, EmailVerified, EventPage, Health, Job, JobCreate,
-                               JobList, LinkToken, Me, PasswordResetConfirm, PasswordResetRequest,
-                               ProviderCatalog, ProviderKey, ProviderKeyList, ProviderKeyPut,
-                               TokenReply, Upload, UploadCreate, UploadForm, WebhookAck,
-                               WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointList)
+from chalicelib import (
+    accounts,
+    auth,
+    health,
+    jobs,
+    openapi,
+    outgoing_webhooks,
+    provider_keys,
+    sse,
+    uploads,
+    web,
+)
+from chalicelib.billing import checkout, whop
+from chalicelib.models import (
+    Accepted,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    AuditPage,
+    CheckoutCreate,
+    CheckoutSession,
+    Credentials,
+    EmailVerified,
+    EventPage,
+    Health,
+    Job,
+    JobCreate,
+    JobList,
+    LinkToken,
+    Me,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    PlanCatalog,
+    ProviderCatalog,
+    ProviderKey,
+    ProviderKeyList,
+    ProviderKeyPut,
+    StreamToken,
+    TokenReply,
+    Upload,
+    UploadCreate,
+    UploadForm,
+    WebhookAck,
+    WebhookEndpointCreate,
+    WebhookEndpointCreated,
+    WebhookEndpointList,
+)
 from chalicelib.observability import http_middleware
-from chalicelib.web import ANY_CONTENT, current_request as request, doc, reply
+from chalicelib.web import ANY_CONTENT, doc, reply
+from chalicelib.web import current_request as request
 
 app = Chalice(app_name="media-orchestrator")
 app.register_middleware(http_middleware, "http")  # outermost: logs the final status
@@ -196,17 +235,30 @@ def retry_job(job_id):
 
 @app.route("/v1/jobs/{job_id}/events", methods=["GET"])
 @doc("Events after a cursor, long-polling up to `wait` s; SSE with Accept: text/event-stream",
-     reply=EventPage, query={"after": "event id cursor", "wait": "0..20 seconds"},
+     reply=EventPage, query={"after": "event id cursor (Last-Event-ID wins in SSE)",
+                             "wait": "0..20 seconds",
+                             "stream_token": "instead of Authorization (from .../stream-token)"},
      errors=(404, 422, 429))
 def job_events(job_id):
     req = request()
     as_sse = sse.wanted(req.headers.get("accept"))
-    after = web.query_str(req, "after") or (req.headers.get("last-event-id") if as_sse else None)
-    page = jobs.events(caller(), job_id, after, web.query_int(req, "wait", 0, 0, 20),
+    # An EventSource's reconnect sends Last-Event-ID with its first URL (and `after`) unchanged.
+    after = (req.headers.get("last-event-id") if as_sse else None) or web.query_str(req, "after")
+    stream_token = web.query_str(req, "stream_token")
+    principal = auth.authenticate_stream(stream_token, job_id) \
+        if stream_token and not req.headers.get("authorization") else caller()
+    page = jobs.events(principal, job_id, after, web.query_int(req, "wait", 0, 0, 20),
                        until_wait_ends=as_sse)
     if as_sse:
         return Response(body=sse.frames(page), status_code=200, headers=sse.HEADERS)
     return reply(page)
+
+
+@app.route("/v1/jobs/{job_id}/stream-token", methods=["POST"], content_types=ANY_CONTENT)
+@doc("A short-lived token for this job's events, for a browser's EventSource (no headers)",
+     reply=StreamToken, status=201, errors=(404,))
+def job_stream_token(job_id):
+    return reply(jobs.stream_token(caller(), job_id), 201)
 
 
 # ---- uploads ------------------------------------------------------------------------------
@@ -248,6 +300,22 @@ def delete_webhook_endpoint(endpoint_id):
 
 
 # ---- billing ------------------------------------------------------------------------------
+@app.route("/v1/plans", methods=["GET"])
+@doc("The plans, their limits, and which can be bought through Whop checkout", reply=PlanCatalog)
+def list_plans():
+    caller()
+    return reply(checkout.catalog())
+
+
+@app.route("/v1/billing/checkout", methods=["POST"], content_types=ANY_CONTENT)
+@doc("Start a Whop checkout for a plan; send the buyer to `url`", body=CheckoutCreate,
+     reply=CheckoutSession, status=201, errors=(409, 422, 502))  # 409: not verified or not sold
+def create_checkout():
+    principal = caller()
+    body = web.parse(CheckoutCreate, request())
+    return reply(checkout.create(principal, body, ip()), 201)
+
+
 @app.route("/v1/webhooks/whop", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Whop webhooks (Standard Webhooks signature over the raw body)", reply=WebhookAck,
      auth=False, errors=(400, 401))

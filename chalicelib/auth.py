@@ -114,3 +114,37 @@ def authenticate(authorization: str | None) -> Principal:
         raise Unauthorized("Access token revoked (the password was reset); log in again",
                            code="invalid_token", headers={"WWW-Authenticate": "Bearer"})
     return Principal(user_id=str(claims["sub"]))
+
+
+# A browser's EventSource can't send an Authorization header, so the console asks for a token
+# that reads one job's events only, for minutes, and passes it as `?stream_token=`.
+STREAM_TOKEN_TTL_S = 600
+
+
+def issue_stream_token(user_id: str, job_id: str) -> tuple[str, int]:
+    """Bound to the user's session epoch too: a password reset ends it with the access tokens."""
+    import jwt
+
+    user = users.by_id(user_id)
+    now = int(time.time())
+    token = jwt.encode({"sub": user_id, "job": job_id, "iat": now, "exp": now + STREAM_TOKEN_TTL_S,
+                        "typ": "stream", "ep": user["session_epoch"] if user else 0},
+                       secret_store.jwt_secret(), algorithm=_ALGORITHM)
+    return token, STREAM_TOKEN_TTL_S
+
+
+def authenticate_stream(token: str, job_id: str) -> Principal:
+    """The caller behind a stream token for `job_id`, or 401 (another job, type, expiry or epoch)."""
+    import jwt
+
+    try:
+        claims = jwt.decode(token, secret_store.jwt_secret(), algorithms=[_ALGORITHM],
+                            options={"require": ["sub", "exp", "iat", "job"]})
+    except jwt.PyJWTError:
+        claims = {}
+    user = users.by_id(str(claims["sub"])) if claims.get("typ") == "stream" \
+        and claims.get("job") == job_id else None
+    if user is None or claims.get("ep", 0) != user["session_epoch"]:
+        raise Unauthorized("Invalid or expired stream token", code="invalid_token",
+                           headers={"WWW-Authenticate": "Bearer"})
+    return Principal(user_id=str(claims["sub"]))

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     plans: dict[str, dict] = Field(default_factory=dict)
     whop_plan_map: dict[str, str] = Field(default_factory=dict, description="Whop plan id -> our plan")
     whop_webhook_secret: SecretStr | None = None
+    # Checkout (chalicelib/billing/checkout.py): the app's Whop API key (in AWS from Secrets
+    # Manager via WHOP_API_KEY_ARN) and Whop's API root; the buyer comes back to PUBLIC_URL.
+    whop_api_key: SecretStr | None = None
+    whop_api_key_arn: str | None = None
+    whop_api_url: str = "https://api.whop.com/api/v1"
+    whop_timeout_s: float = Field(10.0, gt=0, le=30)
     kms_key_id: str = "alias/media-provider-keys"
 
     # Rate limits ("N/second|minute|hour"): per IP on auth, per user on submissions and uploads.

@@ -7,8 +7,8 @@ import logging
 import time
 from datetime import timedelta
 
-from chalicelib import (dispatcher, job_inputs, lifecycle, longpoll, outgoing_webhooks, progress,
-                        provider_keys, ratelimit, storage, uploads)
+from chalicelib import (auth, dispatcher, job_inputs, lifecycle, longpoll, outgoing_webhooks,
+                        progress, provider_keys, ratelimit, storage, uploads)
 from chalicelib.auth import Principal
 from chalicelib.billing import quota
 from chalicelib.billing.plans import entitlement, plan_named
@@ -18,7 +18,7 @@ from chalicelib.db import jobs as jobs_db
 from chalicelib.errors import Conflict, NotFound, QuotaExceeded, ValidationFailed
 from chalicelib.ids import iso, new_id, utcnow
 from chalicelib.models import (Event, EventPage, EventType, Job, JobCreate, JobError, JobList,
-                               JobOutputs, JobStatus, Step)
+                               JobOutputs, JobStatus, Step, StreamToken)
 from chalicelib.pipeline.providers import missing_keys, unknown_providers
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,14 @@ def get(principal: Principal, job_id: str) -> Job:
     if row is None:
         raise NotFound("Job not found")
     return to_model(row, jobs_db.steps_of([job_id])[job_id])
+
+
+def stream_token(principal: Principal, job_id: str) -> StreamToken:
+    """A short-lived token reading only this job's events (for a browser's EventSource)."""
+    if jobs_db.get(job_id, principal.user_id) is None:
+        raise NotFound("Job not found")
+    token, ttl = auth.issue_stream_token(principal.user_id, job_id)
+    return StreamToken(token=token, expires_in=ttl)
 
 
 def _quota_error(plan, used: int, resets_at) -> QuotaExceeded:

@@ -440,3 +440,27 @@ class WebhookEndpointCreated(BaseModel):
 class WebhookEndpointList(BaseModel):
     items: list[WebhookEndpoint]
     next_cursor: str | None
+
+
+# ---- billing: plans and checkout (chalicelib/billing/checkout.py) --------------------------
+class PlanOffer(PlanInfo):
+    purchasable: bool = Field(description="Whop checkout is configured for this plan")
+
+
+class PlanCatalog(BaseModel):
+    items: list[PlanOffer]
+
+
+class CheckoutCreate(Strict):
+    plan: str = Field(min_length=1, max_length=40, description="The plan to buy, e.g. pro")
+
+
+class CheckoutSession(BaseModel):
+    id: str = Field(description="Whop's checkout configuration id")
+    plan: str
+    url: str = Field(description="Whop's purchase URL: send the buyer there")
+
+
+class StreamToken(BaseModel):
+    token: str = Field(description="Pass as ?stream_token= to this job's events endpoint")
+    expires_in: int

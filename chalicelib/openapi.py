@@ -16,7 +16,7 @@ from chalicelib.models import ErrorReply
 _STATUS_TEXT = {400: "Malformed request", 401: "Missing or bad credentials", 402: "Quota exhausted",
                 403: "Forbidden", 404: "Not found", 409: "Conflict", 413: "Too large",
                 415: "Wrong content type", 422: "Validation failed", 429: "Rate limited",
-                503: "A dependency is down"}
+                502: "An upstream service (e.g. Whop) failed", 503: "A dependency is down"}
 
 
 def build(app: Any, title: str = "Media orchestrator API", version: str = "1.0.0") -> dict:

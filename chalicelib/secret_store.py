@@ -38,3 +38,10 @@ def whop_webhook_secret() -> str | None:
     if settings.whop_webhook_secret_arn:
         return _from_secrets_manager(settings.whop_webhook_secret_arn)
     return settings.whop_webhook_secret.get_secret_value() if settings.whop_webhook_secret else None
+
+
+def whop_api_key() -> str | None:
+    settings = get_settings()
+    if settings.whop_api_key_arn:
+        return _from_secrets_manager(settings.whop_api_key_arn)
+    return settings.whop_api_key.get_secret_value() if settings.whop_api_key else None

@@ -110,4 +110,7 @@ for hook in localstack/init/ready.d/*; do
     *.sh) bash "$hook" ;;
   esac
 done
+# 7. the web console (scripts/build_web.sh) ------------------------------------------------------
+bash scripts/build_web.sh
+
 say "ready: Redis 127.0.0.1:$REDIS_PORT, MariaDB 127.0.0.1:$MYSQL_PORT, AWS $AWS_ENDPOINT_URL"

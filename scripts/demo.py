@@ -43,6 +43,10 @@ class Bar:
             print(line.rstrip(), flush=True)
 
 
+def console_built() -> bool:
+    return (launcher.ROOT / "web" / "dist" / "index.html").is_file()
+
+
 def main() -> int:
     log_dir = launcher.ROOT / ".local" / "log"
     api = launcher.spawn(launcher.api_command(PORT), log_dir / "demo-api.log")
@@ -51,8 +55,11 @@ def main() -> int:
         launcher.wait_http(f"{API}/v1/health")
         with Client(API) as client:
             email = f"demo-{secrets.token_hex(4)}@example.com"
-            client.signup(email, secrets.token_urlsafe(12))
+            password = secrets.token_urlsafe(12)
+            client.signup(email, password)
             print(f"signed up {email}")
+            if console_built():
+                print(f"console (while the demo runs): {API}/login  as {email} / {password}")
             started = time.monotonic()
             job = client.submit(PROMPT, duration_s=15, aspect="9:16")
             print(f"submitted job {job.id}: {PROMPT!r}")
@@ -70,6 +77,8 @@ def main() -> int:
             print(f"presigned URL (valid {job.outputs.expires_at} for the media, minutes for the link):")
             print(f"  {job.outputs.video_url}")
             print(f"from a terminal (MO_API_URL={API}): .venv/bin/mo signup; .venv/bin/mo make 'a prompt'")
+            if console_built():
+                print("the web console: `make up`, then open http://127.0.0.1:8000/ (console + API, one origin)")
             return 0
     finally:
         launcher.stop(worker.pid)

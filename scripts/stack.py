@@ -1,4 +1,4 @@
-"""`make up` / `make down`: the local stack (API on :8000 and WORKERS workers) in the background.
+"""`make up` / `make down`: the local stack (console + API on :8000, WORKERS workers) in the background.
 
 Environment variables given to `make up` reach the API and the workers (they inherit ours).
 `make down` also stops what the bring-up started itself (the moto server, a project-local Redis
@@ -34,7 +34,11 @@ def up() -> None:
     for i in range(int(os.environ.get("WORKERS", "1"))):
         launcher.start_worker(str(i + 1))
     launcher.wait_http(f"http://127.0.0.1:{API_PORT}/v1/health")
-    print(f"API on http://127.0.0.1:{API_PORT}  (OpenAPI: /v1/openapi.json)")
+    if (launcher.ROOT / "web" / "dist" / "index.html").is_file():
+        print(f"console and API on http://127.0.0.1:{API_PORT}/  (open it in a browser; API under /v1, "
+              "OpenAPI: /v1/openapi.json)")
+    else:
+        print(f"API on http://127.0.0.1:{API_PORT}  (OpenAPI: /v1/openapi.json; no console: Node.js missing)")
     print(f"workers: {os.environ.get('WORKERS', '1')}; logs in {LOG}; stop with `make down`")
 
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from chalicelib import secret_store
+from chalicelib import db, secret_store
 from tests.conftest import Api, grant_plan
 from tests.mailbox import last_link
 
@@ -44,6 +44,7 @@ def _canceled_job(api, token) -> str:
 ROUTES = {
     "get job": ("GET", "/v1/jobs/{id}", _job, 200),
     "job events": ("GET", "/v1/jobs/{id}/events?wait=0", _job, 200),
+    "job stream token": ("POST", "/v1/jobs/{id}/stream-token", _job, 201),
     "cancel job": ("POST", "/v1/jobs/{id}/cancel", _job, 202),
     "retry job": ("POST", "/v1/jobs/{id}/retry", _canceled_job, 202),
     "get upload": ("GET", "/v1/uploads/{id}", lambda api, t: api.call("POST", "/v1/uploads", PNG, token=t).json["id"], 200),
@@ -101,3 +102,20 @@ def test_authorization_matrix(world, route, caller):
     if expected == 401:
         assert reply.json["error"]["code"] in ("unauthorized", "invalid_token")
         assert reply.headers.get("www-authenticate") == "Bearer"
+
+
+def test_a_stream_token_ends_with_the_session_it_came_from(world):
+    """The console's EventSource token: one job, and not past a password reset."""
+    api = world["api"]
+    job_id = _job(api, world["owner"])
+    token = api.call("POST", f"/v1/jobs/{job_id}/stream-token", token=world["owner"]).json["token"]
+    assert api.call("GET", f"/v1/jobs/{job_id}/events?wait=0&stream_token={token}").status_code == 200
+    owner_id = api.call("GET", "/v1/me", token=world["owner"]).json["id"]
+    with db.transaction() as cur:
+        cur.execute("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = %s", (owner_id,))
+    try:
+        stale = api.call("GET", f"/v1/jobs/{job_id}/events?wait=0&stream_token={token}")
+        assert stale.status_code == 401 and stale.json["error"]["code"] == "invalid_token"
+    finally:
+        with db.transaction() as cur:
+            cur.execute("UPDATE users SET session_epoch = session_epoch - 1 WHERE id = %s", (owner_id,))

@@ -180,3 +180,33 @@ def test_events_page_turns_terminal_only_with_the_final_event(api, user):
     assert [e["type"] for e in page["events"]] == ["job.failed"] and page["status"] == "failed"
     again = api.call("GET", f"/v1/jobs/{job_id}/events?after={page['next']}", token=user["token"]).json
     assert again["events"] == [] and again["status"] == "failed"
+
+
+def test_a_stream_token_reads_only_its_own_jobs_events(api, user):
+    """A browser's EventSource can't send headers: the console passes a job-scoped token."""
+    job = api.call("POST", "/v1/jobs", {"prompt": "a stream token"}, token=user["token"]).json
+    other = api.call("POST", "/v1/jobs", {"prompt": "another job"}, token=user["token"]).json
+    minted = api.call("POST", f"/v1/jobs/{job['id']}/stream-token", token=user["token"])
+    assert minted.status_code == 201
+    token = minted.json["token"]
+
+    ok = api.call("GET", f"/v1/jobs/{job['id']}/events?stream_token={token}",
+                  headers={"Accept": "text/event-stream"})
+    assert ok.status_code == 200 and b"event: job.queued" in ok.body
+    elsewhere = api.call("GET", f"/v1/jobs/{other['id']}/events?stream_token={token}")
+    assert elsewhere.status_code == 401
+    # It is not an access token either.
+    assert api.call("GET", "/v1/me", token=token).status_code == 401
+    stranger = api.signup()
+    assert api.call("POST", f"/v1/jobs/{job['id']}/stream-token",
+                    token=stranger["token"]).status_code == 404
+
+
+def test_sse_last_event_id_wins_over_the_urls_after(api, user):
+    """An EventSource reconnects to its first URL, sending Last-Event-ID: that cursor counts."""
+    job = api.call("POST", "/v1/jobs", {"prompt": "reconnects"}, token=user["token"]).json
+    first = api.call("GET", f"/v1/jobs/{job['id']}/events", token=user["token"]).json
+    last = first["next"]
+    again = api.call("GET", f"/v1/jobs/{job['id']}/events?after=0-0", token=user["token"],
+                     headers={"Accept": "text/event-stream", "Last-Event-ID": last})
+    assert b"event: job.queued" not in again.body

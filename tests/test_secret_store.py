@@ -35,3 +35,9 @@ def test_whop_secret_from_secrets_manager(stored_secret, monkeypatch):
     arn, value = stored_secret
     monkeypatch.setattr(get_settings(), "whop_webhook_secret_arn", arn)
     assert secret_store.whop_webhook_secret() == value
+
+
+def test_whop_api_key_from_secrets_manager(stored_secret, monkeypatch):
+    arn, value = stored_secret
+    monkeypatch.setattr(get_settings(), "whop_api_key_arn", arn)
+    assert secret_store.whop_api_key() == value

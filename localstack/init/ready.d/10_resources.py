@@ -21,7 +21,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL") or "http://localhost:4566"
 REGION = os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
 BUCKET = os.environ.get("MEDIA_BUCKET") or "media-local"
-ALLOWED_ORIGINS = os.environ.get("ALLOWED_ORIGINS") or "http://localhost:5173,http://127.0.0.1:5173"
+# Locally the console is served by the API on any port (API_PORT): every loopback origin.
+ALLOWED_ORIGINS = os.environ.get("ALLOWED_ORIGINS") or "http://localhost:*,http://127.0.0.1:*"
 KMS_ALIAS = "alias/media-provider-keys"
 JWT_SECRET_NAME = "media/jwt-secret"
 MAIL_FROM = os.environ.get("MAIL_FROM") or "no-reply@media-orchestrator.local"

@@ -1,0 +1,73 @@
+// Pure state of a job's live progress, folded from its events (testable without a browser).
+import type { Job, JobEvent, JobStatus, StepStatus } from "../api/types";
+
+// The share of the job's progress each step carries (chalicelib/pipeline/runner.py WEIGHTS):
+// events carry the job's progress, and a step's own bar is its slice of it.
+export const STEP_WEIGHTS: Record<string, number> = { concept: 5, image: 20, video: 65, upload: 10 };
+export const STEP_ORDER = ["concept", "image", "video", "upload"];
+
+export interface StepView { name: string; status: StepStatus; progress: number; message: string | null }
+export interface ProgressState {
+  status: JobStatus;
+  progress: number;
+  steps: StepView[];
+  lastEventId: string | null;
+  messages: JobEvent[];
+  updates: number; // events applied so far (0 until the first one arrives)
+}
+
+export function initialProgress(job?: Job): ProgressState {
+  const steps = STEP_ORDER.map((name) => {
+    const s = job?.steps.find((x) => x.name === name);
+    return { name, status: s?.status ?? "pending", progress: s?.progress ?? 0, message: null } as StepView;
+  });
+  return { status: job?.status ?? "queued", progress: job?.progress ?? 0, steps, lastEventId: null,
+    messages: [], updates: 0 };
+}
+
+function stepBase(name: string): number {
+  let base = 0;
+  for (const s of STEP_ORDER) {
+    if (s === name) return base;
+    base += STEP_WEIGHTS[s] ?? 0;
+  }
+  return base;
+}
+
+const STEP_STATUS: Record<string, StepStatus> = {
+  "step.started": "running", "step.progress": "running", "step.succeeded": "succeeded", "step.failed": "failed",
+};
+const JOB_STATUS: Record<string, JobStatus> = {
+  "job.queued": "queued", "job.started": "running", "job.retrying": "queued", "job.succeeded": "succeeded",
+  "job.failed": "failed", "job.canceled": "canceled", "step.started": "running", "step.progress": "running",
+};
+
+export function applyEvent(state: ProgressState, event: JobEvent): ProgressState {
+  if (state.lastEventId !== null && compareIds(event.id, state.lastEventId) <= 0) return state; // seen
+  const status = JOB_STATUS[event.type] ?? state.status;
+  let progress = event.progress ?? state.progress;
+  if (event.type === "job.retrying") progress = event.progress ?? state.progress;
+  else progress = Math.max(state.progress, progress);
+  const steps = state.steps.map((s) => {
+    if (event.type === "job.canceled" && s.status === "running") return { ...s, status: "canceled" as StepStatus };
+    if (s.name !== event.step) return s;
+    const weight = STEP_WEIGHTS[s.name] ?? 100;
+    let own = s.progress;
+    if (event.type === "step.succeeded") own = 100;
+    else if (event.progress !== null) {
+      own = Math.max(own, Math.round(((event.progress - stepBase(s.name)) * 100) / weight));
+    }
+    return { ...s, status: STEP_STATUS[event.type] ?? s.status, progress: Math.min(100, Math.max(0, own)),
+      message: event.message ?? s.message };
+  });
+  const finished = status === "succeeded" ? 100 : progress;
+  return { status, progress: finished, steps, lastEventId: event.id,
+    messages: [...state.messages, event].slice(-50), updates: state.updates + 1 };
+}
+
+/** Redis stream ids "ms-seq": numeric order, not string order. */
+export function compareIds(a: string, b: string): number {
+  const [am, as] = a.split("-").map(Number);
+  const [bm, bs] = b.split("-").map(Number);
+  return am !== bm ? am - bm : (as ?? 0) - (bs ?? 0);
+}

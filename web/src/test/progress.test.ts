@@ -1,0 +1,53 @@
+import { describe, expect, it } from "vitest";
+import { applyEvent, compareIds, initialProgress } from "../hooks/progress";
+import type { JobEvent } from "../api/types";
+
+const ev = (id: string, type: string, step: string | null, progress: number | null, message: string | null = null): JobEvent =>
+  ({ id, type, step, progress, message, at: "2026-01-01T00:00:00Z" });
+
+describe("applyEvent", () => {
+  it("turns the job's progress into each step's own share", () => {
+    let s = initialProgress();
+    s = applyEvent(s, ev("1-0", "job.started", null, 0));
+    s = applyEvent(s, ev("2-0", "step.started", "concept", 0));
+    s = applyEvent(s, ev("3-0", "step.succeeded", "concept", 5));
+    s = applyEvent(s, ev("4-0", "step.progress", "image", 15, "2 of 4 images"));
+    expect(s.status).toBe("running");
+    expect(s.progress).toBe(15);
+    const byName = Object.fromEntries(s.steps.map((x) => [x.name, x]));
+    expect(byName.concept).toMatchObject({ status: "succeeded", progress: 100 });
+    expect(byName.image).toMatchObject({ status: "running", progress: 50, message: "2 of 4 images" });
+    expect(byName.video.status).toBe("pending");
+    expect(s.updates).toBe(4);
+  });
+
+  it("ignores an event it has already applied (a reconnect may repeat one)", () => {
+    const s = applyEvent(initialProgress(), ev("5-1", "step.progress", "video", 40));
+    expect(applyEvent(s, ev("5-1", "step.progress", "video", 40))).toBe(s);
+    expect(applyEvent(s, ev("5-0", "step.progress", "video", 30))).toBe(s);
+  });
+
+  it("ends at 100% on success and marks running steps canceled on cancel", () => {
+    const running = applyEvent(initialProgress(), ev("1-0", "step.progress", "video", 60));
+    expect(applyEvent(running, ev("2-0", "job.succeeded", null, 100)).progress).toBe(100);
+    const canceled = applyEvent(running, ev("2-0", "job.canceled", null, null));
+    expect(canceled.status).toBe("canceled");
+    expect(canceled.steps.find((x) => x.name === "video")?.status).toBe("canceled");
+  });
+
+  it("never moves the bar backwards except on a retry", () => {
+    let s = applyEvent(initialProgress(), ev("1-0", "step.progress", "video", 60));
+    s = applyEvent(s, ev("2-0", "step.progress", "video", 50));
+    expect(s.progress).toBe(60);
+    s = applyEvent(s, ev("3-0", "job.retrying", null, 30));
+    expect(s).toMatchObject({ status: "queued", progress: 30 });
+  });
+});
+
+describe("compareIds", () => {
+  it("orders Redis stream ids numerically", () => {
+    expect(compareIds("10-0", "9-5")).toBeGreaterThan(0);
+    expect(compareIds("9-10", "9-9")).toBeGreaterThan(0);
+    expect(compareIds("9-1", "9-1")).toBe(0);
+  });
+});
