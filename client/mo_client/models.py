@@ -444,6 +444,35 @@ class WebhookEndpointList(Model):
     next_cursor: str | None
 
 
+# ---- plans and checkout -------------------------------------------------------------------
+class PlanOffer(PlanInfo):
+    component = "PlanOffer"
+    purchasable: bool
+
+
+class PlanCatalog(Model):
+    component = "PlanCatalog"
+    items: list[PlanOffer]
+
+
+class CheckoutCreate(Body):
+    component = "CheckoutCreate"
+    plan: str
+
+
+class CheckoutSession(Model):
+    component = "CheckoutSession"
+    id: str
+    plan: str
+    url: str
+
+
+class StreamToken(Model):
+    component = "StreamToken"
+    token: str
+    expires_in: int
+
+
 class WebhookAck(Model):
     component = "WebhookAck"
     received: bool
@@ -472,5 +501,6 @@ ALL_MODELS: tuple[type[Model] | type[Body], ...] = (
     ProviderOption, StepProviders, ProviderCatalog, AuditEntry, AuditPage, ProviderChoice,
     JobInputs, SceneInput, JobCreate, StepUsage, Step, JobError, JobOutputs, Job, JobList, Event, EventPage,
     UploadCreate, UploadForm, Upload, WebhookEndpointCreate, WebhookEndpoint,
-    WebhookEndpointCreated, WebhookEndpointList, WebhookAck, Health, ErrorBody,
+    WebhookEndpointCreated, WebhookEndpointList, PlanOffer, PlanCatalog, CheckoutCreate,
+    CheckoutSession, StreamToken, WebhookAck, Health, ErrorBody,
 )

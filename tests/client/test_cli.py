@@ -80,6 +80,10 @@ def test_provider_keys_webhooks_audit_and_health(cli, signed_up):
     actions = [e["action"] for e in as_json(cli("audit", "--json", "--limit", "100"))]
     assert "user.signup" in actions
     assert as_json(cli("health", "--json"))["status"] == "ok"
+    assert {p["name"] for p in as_json(cli("plans", "--json"))} >= {"free", "pro", "business"}
+    assert "business" in cli("plans").output
+    refused = as_json(cli("upgrade", "pro", "--json", code=3))  # this stack sells no plan
+    assert refused["error"]["code"] == "plan_not_purchasable"
 
 
 def test_make_uploads_the_image_follows_the_job_and_downloads_here(cli, signed_up, tmp_path):
