@@ -6,7 +6,7 @@ NAME ?= render
 WORKERS ?= 1
 export WORKERS
 
-.PHONY: setup demo test up down bench lint package web-deploy clean
+.PHONY: setup venv demo test up down bench lint package web-deploy clean
 
 setup:                ## bring up Redis, MariaDB, the AWS emulator, venv and migrations
 	@bash scripts/bringup.sh
@@ -14,10 +14,14 @@ setup:                ## bring up Redis, MariaDB, the AWS emulator, venv and mig
 demo: setup           ## run one real job end to end through the HTTP API
 	@$(PY) scripts/demo.py
 
-test: setup lint      ## lint, then the whole test suite (extra pytest arguments: ARGS='-k chaos')
+test: venv lint       ## lint, then the tests: all tiers, or ARGS=tests/unit (no services), ARGS='-k chaos'...
+	@case "$(ARGS)" in tests/unit|tests/unit/*) ;; *) bash scripts/bringup.sh ;; esac
 	@$(PY) -m pytest $(ARGS)
 
-up: setup             ## the local stack in the background: API on :8000, WORKERS workers
+venv:                 ## only the project's virtualenv (the first step of setup)
+	@bash scripts/bringup.sh --venv-only
+
+up: setup             ## the local stack in the background: API on :8000, WORKERS workers, the scheduler
 	@$(PY) scripts/stack.py up
 
 down:                 ## stop what `make up` and the bring-up started
@@ -26,7 +30,9 @@ down:                 ## stop what `make up` and the bring-up started
 bench: setup          ## a benchmark: make bench NAME=render
 	@$(PY) bench/$(NAME).py
 
-lint:                 ## cfn-lint the SAM template; bandit (medium and high severity) over the code
+lint:                 ## ruff and mypy (pyproject.toml), cfn-lint the SAM template, bandit (medium and high)
+	@.venv/bin/ruff check chalicelib app.py functions scripts tests bench
+	@.venv/bin/mypy
 	@.venv/bin/cfn-lint template.yaml
 	@# (bandit warns about a nosec on the other lines of a multi-line statement: noise, filtered)
 	@.venv/bin/bandit -q -ll -r app.py chalicelib functions scripts bench containers localstack client \

@@ -9,6 +9,8 @@ Every entry point, and where it starts in chalicelib:
   scheduled       functions/reaper.py (every minute) -> chalicelib.reaper.reconcile
                   functions/dispatcher.py (every minute) -> chalicelib.dispatcher.dispatch
                   functions/cleanup.py (hourly) -> chalicelib.cleanup.run
+                  locally all three on those rates: `python -m chalicelib.scheduler` (`make up`)
+  deploy          functions/migrate.py (CloudFormation custom resource) -> chalicelib.db.migrate
   operators       `python -m chalicelib.ops` (dead letters, redrive), `python -m chalicelib.db.migrate`
 
 Where the job domain lives:
@@ -321,7 +323,7 @@ def create_checkout():
      auth=False, errors=(400, 401))
 def whop_webhook():
     req = request()
-    return reply(whop.receive(req.raw_body or b"", dict(req.headers)))
+    return reply(whop.receive(req.raw_body or b"", dict(req.headers)))  # type: ignore[arg-type]
 
 
 # ---- operations ---------------------------------------------------------------------------

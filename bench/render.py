@@ -1,8 +1,14 @@
 """Video step benchmark: compose_video against a bare ffmpeg encode of the same length.
 
-    python bench/render.py [--durations 15,30,60] [--clip-durations 30] [--aspect 9:16]
+    python bench/render.py [--durations 15,30,60] [--clip-durations 30] [--karaoke 30] [--aspect 9:16]
 
 Prints one JSON object; `sources` says whether a case's scenes are stills or video clips.
+Plain and clip cases render today's `lines` captions without music or loudness normalization;
+the karaoke case (30 s by default) renders karaoke captions, looped music ducked under the
+words and -14 LUFS normalization (its audio-only measuring passes inside the step time),
+reports piper's real-time factor (`narration_rtf`: synthesis seconds per second of speech, the
+model already loaded; `piper_load_s` apart), the output's measured loudness, and writes a frame
+of a karaoke caption at a word's midpoint to out/karaoke-frame.png.
 `prepare_s` = what the worker does before the video step: the concept,
 then the scene images with the narration synthesized at the same time (as the image step does).
 `ratio` = video step time / bare encode time (what the filtergraph and captions cost on top of
@@ -29,10 +35,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # repository root replaces this script's folder on the path.
 sys.path[0] = str(ROOT)
 
-import imageio_ffmpeg  # noqa: E402
-
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 
+import imageio_ffmpeg  # noqa: E402
+
+from chalicelib.pipeline import narration as narration_mod  # noqa: E402
 from chalicelib.pipeline.concept import write_concept  # noqa: E402
 from chalicelib.pipeline.images import ASPECTS, render_scene_image  # noqa: E402
 from chalicelib.pipeline.narration import synthesize  # noqa: E402
@@ -63,18 +70,49 @@ def bare_encode(duration_s: int, size: tuple[int, int], output: Path) -> None:
     subprocess.run(argv, check=True)
 
 
-def run_case(duration_s: int, aspect: str, work: Path, repeat: int, clips: bool = False) -> dict:
+PLAIN = {"caption_style": "lines", "normalize": False}
+OUT = ROOT / "out"
+
+
+def music(path: Path) -> Path:
+    """20 s of a soft chord with a pulse, as WAV: shorter than the video, so it loops."""
+    chord = ";".join(f"sine=f={f}:d=20:sample_rate=44100[s{i}]" for i, f in enumerate((220, 277, 330)))
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y",
+                    "-filter_complex", f"{chord};[s0][s1][s2]amix=inputs=3,tremolo=f=2:d=0.6,"
+                    "volume=0.8", "-ac", "2", str(path)], check=True)
+    return path
+
+
+def karaoke_frame(video: Path, words: Path, output: Path) -> dict:
+    """A frame at the midpoint of a word in the middle of the video, as PNG."""
+    spoken = json.loads(words.read_text())["words"]
+    word = spoken[len(spoken) // 2]
+    at = (word["start"] + word["end"]) / 2
+    output.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-ss", f"{at:.3f}",
+                    "-i", str(video), "-frames:v", "1", str(output)], check=True)
+    return {"frame_png": str(output.relative_to(ROOT)), "frame_word": word["text"], "frame_at_s": round(at, 3)}
+
+
+def run_case(duration_s: int, aspect: str, work: Path, repeat: int, clips: bool = False,
+             karaoke: bool = False) -> dict:
     prepare = _prepare_clips if clips else _prepare
     prepare_s, _, (concept, images, narrations) = timed(lambda: prepare(duration_s, aspect, work))
+    options = ({"music": music(work / "music.wav"), "music_volume": 0.35} if karaoke else PLAIN)
     steps, bares = [], []
     for attempt in range(repeat):  # interleaved, so a burst of other load hits both alike
-        steps.append(timed(lambda: compose_video(concept, images, aspect, work / f"render-{attempt}",
-                                                 narrations=narrations)))
+        steps.append(timed(lambda: compose_video(concept, images, aspect, work / f"render-{attempt}",  # noqa: B023 (called at once)
+                                                 narrations=narrations, **options)))
         bares.append(timed(lambda: bare_encode(duration_s, ASPECTS[aspect], work / "bare.mp4")))
     step_s, step_cpu, result = min(steps, key=lambda t: t[0])
     bare_s, bare_cpu, _ = min(bares, key=lambda t: t[0])
     info = probe(result.video)
+    extra = {}
+    if karaoke:
+        extra = {"audio": result.audio, **_narration_rtf(narrations),
+                 **karaoke_frame(result.video, result.words, OUT / "karaoke-frame.png")}
     return {
+        "case": "karaoke+music+loudnorm" if karaoke else "plain", **extra,
         "duration_s": duration_s, "aspect": aspect, "scenes": len(concept.scenes),
         "sources": "clips" if clips else "stills",
         "prepare_s": round(prepare_s, 3), "step_s": round(step_s, 3), "bare_encode_s": round(bare_s, 3),
@@ -109,13 +147,32 @@ def _prepare(duration_s: int, aspect: str, work: Path):
     and, in a second thread, the narration WAVs (as the image step does with the offline
     providers; the worker's fallback module is not imported: it needs MySQL and Redis)."""
     concept = write_concept(PROMPT, duration_s, style="watercolor")
+    narration_mod.piper_voice()  # once per worker process; its load time is reported apart
+
+    def speak():
+        started = time.perf_counter()
+        said = [synthesize(s.narration, work / f"narration-{s.index + 1:02d}.wav")
+                for s in concept.scenes]
+        _SPOKEN[id(said)] = time.perf_counter() - started
+        return said
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        spoken = pool.submit(lambda: [synthesize(s.narration, work / f"narration-{s.index + 1:02d}.wav")
-                                      for s in concept.scenes])
+        spoken = pool.submit(speak)
         stills = [render_scene_image(concept, s, aspect, work / f"scene-{s.index + 1:02d}.png")
                   for s in concept.scenes]
         narrations = spoken.result()
     return concept, stills, narrations
+
+
+_SPOKEN: dict[int, float] = {}  # seconds each _prepare spent speaking, by its narrations list
+
+
+def _narration_rtf(narrations) -> dict:
+    speak_s, speech_s = _SPOKEN[id(narrations)], sum(n.duration_s for n in narrations)
+    return {"piper_load_s": narration_mod.LOAD_SECONDS.get(narration_mod.DEFAULT_PIPER_VOICE),
+            "narration_s": round(speak_s, 3), "speech_s": round(speech_s, 3),
+            "narration_rtf": round(speak_s / speech_s, 3),
+            "voices": sorted({n.voice for n in narrations})}
 
 
 def main() -> None:
@@ -125,12 +182,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="runs per case; the fastest counts")
     parser.add_argument("--clip-durations", default="30",
                         help="comma-separated seconds of the cases whose scenes are all video clips")
+    parser.add_argument("--karaoke", default="30", help="comma-separated seconds of the "
+                        "karaoke+music+loudnorm cases (stills)")
     args = parser.parse_args()
     cases = []
-    for clips, durations in ((False, args.durations), (True, args.clip_durations)):
+    for clips, karaoke, durations in ((False, False, args.durations), (True, False, args.clip_durations),
+                                      (False, True, args.karaoke)):
         for duration in (int(d) for d in durations.split(",") if d.strip()):
             with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
-                cases.append(run_case(duration, args.aspect, Path(tmp), max(1, args.repeat), clips))
+                cases.append(run_case(duration, args.aspect, Path(tmp), max(1, args.repeat), clips,
+                                      karaoke))
     print(json.dumps({"cases": cases, "cpus": os.cpu_count(), "python": platform.python_version(),
                       "encode_args": " ".join(ENCODE_ARGS)}, indent=2))
 

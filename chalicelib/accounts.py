@@ -11,10 +11,27 @@ from chalicelib.db import api_keys, audit, billing, jobs, usage, users
 from chalicelib.email_links import Purpose
 from chalicelib.errors import BadRequest, Conflict, NotFound, Unauthorized, Unavailable, ValidationFailed
 from chalicelib.ids import iso, utcnow
-from chalicelib.models import (Accepted, ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyList,
-                               AuditEntry, AuditPage, Credentials, EmailVerified, LinkToken, Me,
-                               Membership, PasswordResetConfirm, PasswordResetRequest, PlanInfo,
-                               ProviderUsageTotal, TokenReply, Usage, User)
+from chalicelib.models import (
+    Accepted,
+    ApiKey,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyList,
+    AuditEntry,
+    AuditPage,
+    Credentials,
+    EmailVerified,
+    LinkToken,
+    Me,
+    Membership,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    PlanInfo,
+    ProviderUsageTotal,
+    TokenReply,
+    Usage,
+    User,
+)
 
 
 def _user(row: dict) -> User:

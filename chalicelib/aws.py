@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from chalicelib.config import get_settings
@@ -32,7 +32,7 @@ def endpoint_url(service: str) -> str | None:
                                 if host else None)
 
 
-@lru_cache(maxsize=None)
+@cache
 def client(service: str) -> Any:
     """A boto3 client, built lazily once per process (boto3 costs ~100 ms to import)."""
     import boto3

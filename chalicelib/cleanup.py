@@ -17,8 +17,8 @@ Deletion comes before marking: a run that dies half way leaves the item to the n
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from chalicelib import lifecycle, redis_keys, storage, uploads
 from chalicelib.config import get_settings
@@ -26,6 +26,7 @@ from chalicelib.db import account_tokens, audit
 from chalicelib.db import jobs as jobs_db
 from chalicelib.db import uploads as uploads_db
 from chalicelib.ids import utcnow
+from chalicelib.models import UploadStatus
 from chalicelib.redis_client import client as redis
 
 log = logging.getLogger(__name__)
@@ -36,12 +37,12 @@ EXPIRED_LINK_AGE = timedelta(days=1)  # kept a day: "expired" is a clearer answe
 
 def expire_jobs(now: datetime, limit: int) -> dict[str, int]:
     table = get_settings().plan_table
-    rows = jobs_db.past_retention(now, {name: plan.retention_days for name, plan in table.items()},
+    job_ids = jobs_db.past_retention(now, {name: plan.retention_days for name, plan in table.items()},
                                   table["free"].retention_days, limit)
     counts = {"jobs_expired": 0, "job_objects_deleted": 0}
-    for row in rows:
-        counts["job_objects_deleted"] += storage.delete_prefix(storage.job_prefix(row["id"]))
-        counts["jobs_expired"] += lifecycle.expire(row["id"])
+    for job_id in job_ids:
+        counts["job_objects_deleted"] += storage.delete_prefix(storage.job_prefix(job_id))
+        counts["jobs_expired"] += lifecycle.expire(job_id)
     return counts
 
 
@@ -51,12 +52,12 @@ def expire_pending_uploads(now: datetime, limit: int) -> dict[str, int]:
     for row in uploads_db.stale_pending(now - max_age, limit):
         prefix = uploads.prefix_for(row["user_id"], row["id"])
         counts["upload_objects_deleted"] += storage.delete_prefix(prefix)
-        counts["uploads_expired"] += uploads_db.settle(row["id"], "expired", "never uploaded")
+        counts["uploads_expired"] += uploads_db.settle(row["id"], UploadStatus.expired.value, "never uploaded")
     return counts
 
 
 def drop_finished_streams(now: datetime, limit: int) -> dict[str, int]:
-    job_ids = [row["id"] for row in jobs_db.streams_to_clear(now - FINISHED_STREAM_AGE, limit)]
+    job_ids = jobs_db.streams_to_clear(now - FINISHED_STREAM_AGE, limit)
     deleted = redis().delete(*[redis_keys.job_events(job_id) for job_id in job_ids]) if job_ids else 0
     jobs_db.streams_cleared(job_ids, now)
     return {"streams_deleted": int(deleted)}

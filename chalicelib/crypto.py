@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from chalicelib.aws import client
 from chalicelib.config import get_settings
 
@@ -31,6 +29,8 @@ def _context(owner: dict[str, str]) -> str:
 def seal(plaintext: str, owner: dict[str, str]) -> Sealed:
     data_key = client("kms").generate_data_key(KeyId=get_settings().kms_key_id, KeySpec="AES_256",
                                                EncryptionContext=owner)
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # (~40 ms: on first use)
+
     nonce = os.urandom(NONCE_BYTES)
     sealed = AESGCM(data_key["Plaintext"]).encrypt(nonce, plaintext.encode(), _context(owner).encode())
     return Sealed(ciphertext=nonce + sealed, wrapped_key=data_key["CiphertextBlob"],
@@ -40,5 +40,7 @@ def seal(plaintext: str, owner: dict[str, str]) -> Sealed:
 def open_sealed(ciphertext: bytes, wrapped_key: bytes, owner: dict[str, str]) -> str:
     """Raises (KMS or `cryptography.exceptions.InvalidTag`) when the owner doesn't match."""
     data_key = client("kms").decrypt(CiphertextBlob=wrapped_key, EncryptionContext=owner)["Plaintext"]
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     nonce, sealed = ciphertext[:NONCE_BYTES], ciphertext[NONCE_BYTES:]
     return AESGCM(data_key).decrypt(nonce, sealed, _context(owner).encode()).decode()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from chalicelib import db, redis_client, storage
 from chalicelib.models import Health

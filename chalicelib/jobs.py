@@ -6,9 +6,21 @@ import json
 import logging
 import time
 from datetime import timedelta
+from typing import Any
 
-from chalicelib import (auth, dispatcher, job_inputs, lifecycle, longpoll, outgoing_webhooks,
-                        progress, provider_keys, ratelimit, storage, uploads)
+from chalicelib import (
+    auth,
+    dispatcher,
+    job_inputs,
+    lifecycle,
+    longpoll,
+    outgoing_webhooks,
+    progress,
+    provider_keys,
+    ratelimit,
+    storage,
+    uploads,
+)
 from chalicelib.auth import Principal
 from chalicelib.billing import quota
 from chalicelib.billing.plans import entitlement, plan_named
@@ -17,9 +29,20 @@ from chalicelib.db import audit
 from chalicelib.db import jobs as jobs_db
 from chalicelib.errors import Conflict, NotFound, QuotaExceeded, ValidationFailed
 from chalicelib.ids import iso, new_id, utcnow
-from chalicelib.models import (Event, EventPage, EventType, Job, JobCreate, JobError, JobList,
-                               JobOutputs, JobStatus, Step, StreamToken)
-from chalicelib.pipeline.providers import missing_keys, unknown_providers
+from chalicelib.models import (
+    Event,
+    EventPage,
+    EventType,
+    Job,
+    JobCreate,
+    JobError,
+    JobList,
+    JobOutputs,
+    JobStatus,
+    Step,
+    StreamToken,
+)
+from chalicelib.pipeline.providers import known_voice, missing_keys, unknown_providers
 
 log = logging.getLogger(__name__)
 TERMINAL_EVENTS = {EventType.job_succeeded, EventType.job_failed, EventType.job_canceled}
@@ -40,10 +63,10 @@ def _replay(principal: Principal, key: str, request_hash: str) -> Job | None:
     row = jobs_db.by_idempotency_key(principal.user_id, key)
     if row is None:
         return None
-    if row["request_hash"] != request_hash:
+    if row.request_hash != request_hash:
         raise Conflict("This Idempotency-Key was used with a different request",
                        code="idempotency_key_reused")
-    return to_model(row, jobs_db.steps_of([row["id"]])[row["id"]])
+    return to_model(row, jobs_db.steps_of([row.id])[row.id])
 
 
 def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
@@ -71,8 +94,14 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
         outgoing_webhooks.require_registered(principal.user_id, str(body.webhook_url))
     if body.inputs and body.inputs.reference_image_upload_id:
         uploads.require_reference_image(principal.user_id, body.inputs.reference_image_upload_id)
+    if body.inputs and body.inputs.music_upload_id:
+        uploads.require_music(principal.user_id, body.inputs.music_upload_id)
+    if body.voice is not None and not known_voice(body.voice):
+        raise ValidationFailed("Unknown voice (GET /v1/providers lists them)", code="unknown_voice",
+                               details=[{"field": "voice", "type": "unknown_voice",
+                                         "message": f"unknown voice {body.voice!r}"}])
 
-    job = {"id": new_id("job"), "user_id": principal.user_id, "request": request, "plan": plan.name,
+    job: dict[str, Any] = {"id": new_id("job"), "user_id": principal.user_id, "request": request, "plan": plan.name,
            "request_hash": request_hash, "idempotency_key": idempotency_key, "created_at": now}
     try:
         # Redis down? The row says queued and the reaper enqueues it again: accepted anyway.
@@ -130,8 +159,8 @@ def _not_found_or_conflict(principal: Principal, job_id: str, action: str) -> No
     row = jobs_db.get(job_id, principal.user_id)
     if row is None:
         raise NotFound("Job not found")
-    raise Conflict(f"A {row['status']} job can't be {action}", code="invalid_state",
-                   details={"status": row["status"]})
+    raise Conflict(f"A {row.status.value} job can't be {action}", code="invalid_state",
+                   details={"status": row.status.value})
 
 
 def cancel(principal: Principal, job_id: str, ip: str | None) -> Job:
@@ -159,7 +188,8 @@ def retry(principal: Principal, job_id: str, ip: str | None) -> Job:
 
 def etag(job: Job) -> str:
     """Over the job's state, not its presigned URLs (fresh, so different, on every read)."""
-    state = job.model_dump(mode="json", exclude={"outputs": {"video_url", "thumbnail_url", "captions_url"}})
+    state = job.model_dump(mode="json", exclude={"outputs": {"video_url", "thumbnail_url", "captions_url",
+                                                             "vtt_url", "words_url"}})
     return '"' + hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:32] + '"'
 
 
@@ -167,11 +197,11 @@ def list_jobs(principal: Principal, status: str | None, limit: int, cursor: str 
     if status is not None and status not in JobStatus.__members__:
         raise ValidationFailed("Unknown status", details=[
             {"field": "status", "message": f"one of {', '.join(JobStatus.__members__)}", "type": "enum"}])
-    rows = jobs_db.page(principal.user_id, status, limit, cursor)
+    rows = jobs_db.page(principal.user_id, JobStatus(status) if status else None, limit, cursor)
     page = rows[:limit]
-    steps = jobs_db.steps_of(row["id"] for row in page)
-    items = [to_model(row, steps[row["id"]]) for row in page]
-    return JobList(items=items, next_cursor=page[-1]["id"] if len(rows) > limit else None)
+    steps = jobs_db.steps_of(row.id for row in page)
+    items = [to_model(row, steps[row.id]) for row in page]
+    return JobList(items=items, next_cursor=page[-1].id if len(rows) > limit else None)
 
 
 def events(principal: Principal, job_id: str, after: str | None, wait_s: int,
@@ -204,44 +234,48 @@ def _gather(principal: Principal, job_id: str, after: str | None, wait_s: int,
         if time.monotonic() >= deadline or any(e.type in TERMINAL_EVENTS for e in batch):
             break
     row = jobs_db.get(job_id, principal.user_id)
+    if row is None:  # deleted with its account meanwhile
+        raise NotFound("Job not found")
     return EventPage(events=found, next=cursor or "0-0", status=_page_status(row, found))
 
 
-def _page_status(row: dict, found: list[Event]) -> str:
+def _page_status(row: jobs_db.JobRow, found: list[Event]) -> JobStatus:
     """The job's status, except in the instant between a job ending in MySQL and its final event
     reaching the stream: then still "running", so a client that stops at a terminal status
     polls once more and gets the event too. (Not when the stream lost it: Redis isn't the truth.)"""
-    status = row["status"]
-    if status in (JobStatus.queued.value, JobStatus.running.value) or not row["finished_at"]:
+    status = row.status
+    if status in (JobStatus.queued, JobStatus.running) or row.finished_at is None:
         return status
     if any(e.type in TERMINAL_EVENTS for e in found):
         return status
-    last = progress.last_event(row["id"])
-    just_ended = utcnow() - row["finished_at"] < FINAL_EVENT_GRACE
+    last = progress.last_event(row.id)
+    just_ended = utcnow() - row.finished_at < FINAL_EVENT_GRACE
     if just_ended and (last is None or last.type not in TERMINAL_EVENTS):
-        return JobStatus.running.value
+        return JobStatus.running
     return status
 
 
-def to_model(row: dict, steps: list[dict]) -> Job:
+def to_model(row: jobs_db.JobRow, steps: list[jobs_db.StepRow]) -> Job:
     error = None
-    if row["error_code"] and row["status"] in ("failed", "queued"):
-        error = JobError(code=row["error_code"], message=row["error_message"] or "",
-                         step=row["error_step"])
+    if row.error_code and row.status in (JobStatus.failed, JobStatus.queued):
+        error = JobError(code=row.error_code, message=row.error_message or "", step=row.error_step)
     outputs = None
-    if row["status"] == "succeeded" and row["outputs"]:
-        keys = row["outputs"]
-        retention = timedelta(days=plan_named(row["plan"]).retention_days)
+    if row.status is JobStatus.succeeded and row.outputs:
+        keys = row.outputs
+        retention = timedelta(days=plan_named(row.plan).retention_days)
         outputs = JobOutputs(video_url=storage.presigned_get(keys["video"]),
                              thumbnail_url=storage.presigned_get(keys["thumbnail"]),
                              captions_url=storage.presigned_get(keys["captions"]),
-                             expires_at=iso(row["created_at"] + retention))
+                             expires_at=iso(row.created_at + retention),
+                             vtt_url=storage.presigned_get(keys["vtt"]) if keys.get("vtt") else None,
+                             words_url=storage.presigned_get(keys["words"]) if keys.get("words") else None,
+                             audio=keys.get("audio"))
     return Job(
-        id=row["id"], status=row["status"], progress=row["progress"],
-        current_step=row["current_step"], attempt=row["attempt"],
-        steps=[Step(name=s["name"], status=s["status"], progress=s["progress"], attempt=s["attempt"],
-                    started_at=iso(s["started_at"]), finished_at=iso(s["finished_at"]),
-                    provider=s.get("provider"), usage=s.get("step_usage") or []) for s in steps],
-        error=error, outputs=outputs, request=row["request"], notes=row["notes"] or [],
-        created_at=iso(row["created_at"]), started_at=iso(row["started_at"]),
-        finished_at=iso(row["finished_at"]))
+        id=row.id, status=row.status, progress=row.progress, current_step=row.current_step,
+        attempt=row.attempt,
+        steps=[Step(name=s.name, status=s.status, progress=s.progress, attempt=s.attempt,
+                    started_at=iso(s.started_at), finished_at=iso(s.finished_at),
+                    provider=s.provider, usage=s.step_usage) for s in steps],
+        error=error, outputs=outputs, request=row.request, notes=row.notes,
+        created_at=iso(row.created_at), started_at=iso(row.started_at),
+        finished_at=iso(row.finished_at))

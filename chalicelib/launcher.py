@@ -1,4 +1,4 @@
-"""Starts the local stack's processes: the API (`chalice local`) and workers.
+"""Starts the local stack's processes: the API (`chalice local`), workers and the scheduler.
 
 The worker command here is the one the container runs (containers/worker/Dockerfile), so local
 and cloud workers are the same program; a test holds the two together.
@@ -25,6 +25,11 @@ def api_command(port: int) -> list[str]:
 def worker_command() -> list[str]:
     """WORKER_COMMAND, with this interpreter (the project's venv) as `python`."""
     return [sys.executable, *WORKER_COMMAND[1:]]
+
+
+def scheduler_command() -> list[str]:
+    """The local scheduler of the scheduled functions (chalicelib/scheduler.py)."""
+    return [sys.executable, "-m", "chalicelib.scheduler"]
 
 
 def state_dir() -> Path:

@@ -19,12 +19,11 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chalicelib import (db, observability, outgoing_webhooks, progress, queue, redis_client,
-                        redis_keys)
+from chalicelib import db, observability, outgoing_webhooks, progress, queue, redis_client, redis_keys
 from chalicelib.billing import quota
 from chalicelib.billing.plans import plan_named, plan_table
 from chalicelib.db import jobs as jobs_db
-from chalicelib.models import Event, EventType, JobStatus
+from chalicelib.models import Event, EventType, JobStatus, StepStatus
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,13 +104,13 @@ def cancel(job_id: str, user_id: str) -> bool:
     entry goes, and the event. False when the job is not the user's or already ended."""
     with db.transaction() as cur:
         row = jobs_db.lock(cur, job_id, user_id)
-        if row is None or row["status"] not in (JobStatus.queued, JobStatus.running):
+        if row is None or row.status not in (JobStatus.queued, JobStatus.running):
             return False
         before = jobs_db.cancel(cur, job_id)
-        if before.get("video") != "succeeded":
+        if before.get("video") != StepStatus.succeeded:
             quota.refund(cur, job_id)
-    observability.metric_job_finished("canceled")
-    attempt = row["attempt"]
+    observability.metric_job_finished(JobStatus.canceled)
+    attempt = row.attempt
     _after_commit(lambda: redis_client.client().set(redis_keys.job_cancel(job_id), attempt,
                                                     ex=CANCEL_FLAG_TTL_S), "cancel flag", job_id)
     _after_commit(lambda: queue.discard(job_id), "queue removal", job_id)
@@ -127,14 +126,14 @@ def reopen(job_id: str, user_id: str, period: quota.Period | None, reason: str) 
         quota.period_usage(user_id, period.start, period.end)
     with db.transaction() as cur:
         row = jobs_db.lock(cur, job_id, user_id)
-        if row is None or row["status"] not in (JobStatus.failed, JobStatus.canceled):
+        if row is None or row.status not in (JobStatus.failed, JobStatus.canceled):
             return False
         if period is not None:
             quota.reserve_for(cur, job_id, user_id, period.start, period.limit)
         jobs_db.reopen(cur, job_id)
-    _publish_and_fan_out(job_id, EventType.job_retrying, progress_=row["progress"],
-                         message=f"attempt {row['attempt'] + 1} {reason}")
-    _enqueue_after_commit(job_id, user_id, row["plan"], replace=True)
+    _publish_and_fan_out(job_id, EventType.job_retrying, progress_=row.progress,
+                         message=f"attempt {row.attempt + 1} {reason}")
+    _enqueue_after_commit(job_id, user_id, row.plan, replace=True)
     return True
 
 
@@ -146,8 +145,8 @@ def start(job_id: str, user_id: str, max_running: int, owner: str, lease_s: int)
         outcome = jobs_db.start(cur, job_id, user_id, max_running, owner, lease_s)
         row = jobs_db.lock(cur, job_id, None) if outcome == "started" else None
     if row is not None:
-        _publish_and_fan_out(job_id, EventType.job_started, progress_=row["progress"],
-                             message=f"attempt {row['attempt']}")
+        _publish_and_fan_out(job_id, EventType.job_started, progress_=row.progress,
+                             message=f"attempt {row.attempt}")
     return outcome
 
 
@@ -202,7 +201,7 @@ def step_succeeded(job_id: str, step: str, owner: str, *, artifacts: list[str],
                    provider: str | None, usage: list | None, job_progress: int,
                    took_s: float) -> bool:
     with db.transaction() as cur:
-        if not jobs_db.step_finished(cur, job_id, step, "succeeded", owner, artifacts=artifacts,
+        if not jobs_db.step_finished(cur, job_id, step, StepStatus.succeeded, owner, artifacts=artifacts,
                                      provider=provider, usage=usage):
             return False
     observability.metric_step_duration(step, took_s)
@@ -211,9 +210,15 @@ def step_succeeded(job_id: str, step: str, owner: str, *, artifacts: list[str],
     return True
 
 
+def step_skipped(job_id: str, step: str, owner: str) -> bool:
+    """A step the job's pipeline does not have is skipped (no event: nothing ran)."""
+    with db.transaction() as cur:
+        return jobs_db.step_skipped(cur, job_id, step, owner)
+
+
 def step_failed(job_id: str, step: str, owner: str, code: str, message: str) -> bool:
     with db.transaction() as cur:
-        if not jobs_db.step_finished(cur, job_id, step, "failed", owner, error_code=code,
+        if not jobs_db.step_finished(cur, job_id, step, StepStatus.failed, owner, error_code=code,
                                      error_message=message):
             return False
     _publish_and_fan_out(job_id, EventType.step_failed, step=step, message=f"{code}: {message}")
@@ -225,7 +230,7 @@ def succeed(job_id: str, outputs: dict[str, str], owner: str) -> bool:
     with db.transaction() as cur:
         if not jobs_db.succeed(cur, job_id, outputs, owner):
             return False
-    observability.metric_job_finished("succeeded")
+    observability.metric_job_finished(JobStatus.succeeded)
     _publish_and_fan_out(job_id, EventType.job_succeeded, progress_=100, message="Video ready")
     return True
 
@@ -238,7 +243,7 @@ def fail(job_id: str, code: str, message: str, step: str | None) -> bool:
             return False
         if quota.refunds_failure(code):
             quota.refund(cur, job_id)
-    observability.metric_job_finished("failed")
+    observability.metric_job_finished(JobStatus.failed)
     _publish_and_fan_out(job_id, EventType.job_failed, step=step, message=f"{code}: {message}")
     return True
 

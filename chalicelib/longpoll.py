@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 import secrets
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from chalicelib import redis_client, redis_keys
 from chalicelib.config import get_settings
@@ -43,7 +43,7 @@ def slot(user_id: str) -> Iterator[None]:
         redis.zrem(key, member)
         # The oldest open poll began at (its score - TTL) and ends within the longest wait.
         oldest = redis.zrange(key, 0, 0, withscores=True)
-        began = oldest[0][1] - LONG_POLL_SLOT_TTL_S if oldest else now
+        began = float(oldest[0][1]) - LONG_POLL_SLOT_TTL_S if oldest else now
         retry_after = max(1, min(LONG_POLL_MAX_WAIT_S, math.ceil(began + LONG_POLL_MAX_WAIT_S - now)))
         raise RateLimited(f"At most {limit} event long-polls may be open at once per user",
                           code="too_many_long_polls", details={"retry_after_s": retry_after},

@@ -193,6 +193,8 @@ class ProviderChoice(Strict):
 
 class JobInputs(Strict):
     reference_image_upload_id: str | None = Field(None, max_length=64)
+    music_upload_id: str | None = Field(None, max_length=64, description=(
+        "An uploaded MP3 or WAV played under the narration: looped or trimmed, faded, ducked"))
 
 
 MAX_SCRIPT_SCENES = 30
@@ -225,6 +227,11 @@ class JobCreate(Strict):
     providers: ProviderChoice | None = None
     inputs: JobInputs | None = None
     webhook_url: HttpUrl | None = None
+    caption_style: Literal["karaoke", "lines", "none"] = Field("karaoke", description=(
+        "karaoke: a short phrase with the spoken word highlighted; lines: each scene's line; none"))
+    narration: bool = Field(True, description="false: no voice (music, if any, at full level)")
+    music_volume: float = Field(0.35, ge=0.0, le=1.0, description=(
+        "Music level between words, as a fraction of full level; under words it ducks 18 dB more"))
 
     def sources(self) -> list[str]:
         """Which of prompt, script and scenes were given (exactly one must be)."""
@@ -262,11 +269,22 @@ class JobError(BaseModel):
     step: str | None
 
 
+class AudioLevels(BaseModel):
+    """The output's audio as measured after the render (EBU R128 / ITU-R BS.1770)."""
+    integrated_lufs: float | None = Field(description="None: the track is silent")
+    true_peak_dbtp: float | None
+    lra_lu: float | None = Field(description="loudness range")
+    target_lufs: float
+
+
 class JobOutputs(BaseModel):
     video_url: str
     thumbnail_url: str
     captions_url: str
     expires_at: str
+    vtt_url: str | None = Field(None, description="WebVTT captions, each word's start inline")
+    words_url: str | None = Field(None, description="words.json: every spoken word's start/end (s)")
+    audio: AudioLevels | None = None
 
 
 class Job(BaseModel):
@@ -387,8 +405,17 @@ class StepProviders(BaseModel):
     providers: list[ProviderOption]
 
 
+class VoiceOption(BaseModel):
+    name: str = Field(description="What to pass as the job's `voice`")
+    provider: str = Field(description="The narration provider that speaks it")
+    engine: str
+    languages: list[str] = Field(description="Languages it speaks; [\"*\"]: the job's language")
+    default: bool = Field(False, description="Spoken when a job names no voice (in its languages)")
+
+
 class ProviderCatalog(BaseModel):
     items: list[StepProviders]
+    voices: list[VoiceOption] = Field(default_factory=list)
 
 
 class AuditEntry(BaseModel):

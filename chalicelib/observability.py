@@ -16,8 +16,9 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, Callable
+from typing import IO, Any, cast
 
 from chalicelib.config import get_settings
 
@@ -88,7 +89,7 @@ def setup() -> None:
 
         settings = get_settings()
         logger = Logger(service=settings.service_name, level=settings.log_level,
-                        logger_formatter=RedactingFormatter(use_rfc3339=True), stream=_Stdout())
+                        logger_formatter=RedactingFormatter(use_rfc3339=True), stream=cast(IO[str], _Stdout()))
         handler = logger.registered_handler
         handler.addFilter(_JobIdFilter())
         for name in LOGGED_PACKAGES:

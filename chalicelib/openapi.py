@@ -34,7 +34,7 @@ def build(app: Any, title: str = "Media orchestrator API", version: str = "1.0.0
                                       ref_template="#/components/schemas/{model}")
 
     def ref(model: type[BaseModel], mode: str) -> dict:
-        return refs[(model, mode)]
+        return refs[(model, mode)]  # type: ignore[index]
 
     paths: dict[str, dict] = {}
     for path, method, entry, meta in operations:

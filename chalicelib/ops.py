@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 from chalicelib import lifecycle
 from chalicelib.db import jobs as jobs_db
@@ -23,9 +25,15 @@ def redrive(limit: int, code: str | None = None, since: datetime | None = None,
     """Reopen dead letters, as a user's retry does (lifecycle.reopen), without charging them."""
     redriven = []
     for row in jobs_db.failed(limit, code, since):
-        if dry_run or lifecycle.reopen(row["id"], row["user_id"], None, "redriven by an operator"):
-            redriven.append(row["id"])  # (not reopened: its state changed meanwhile)
+        if dry_run or lifecycle.reopen(row.id, row.user_id, None, "redriven by an operator"):
+            redriven.append(row.id)  # (not reopened: its state changed meanwhile)
     return redriven
+
+
+def _dead_letter(row: jobs_db.JobRow) -> dict[str, Any]:
+    return {"id": row.id, "user_id": row.user_id, "plan": row.plan, "error_code": row.error_code,
+            "error_step": row.error_step, "error_message": row.error_message,
+            "attempt": row.attempt, "finished_at": row.finished_at}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,15 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
 
+    out: Any
     if args.command == "dead":
-        out = jobs_db.failed(args.limit, args.code)
+        out = [_dead_letter(row) for row in jobs_db.failed(args.limit, args.code)]
     elif args.command == "show":
         job = jobs_db.get(args.job_id, None)
         if job is None:
             print(f"no job {args.job_id}", file=sys.stderr)
             return 1
-        out = {"job": job, "steps": jobs_db.steps_of([args.job_id])[args.job_id],
-               "runs": jobs_db.step_runs(args.job_id)}
+        out = {"job": asdict(job), "steps": [asdict(s) for s in jobs_db.steps_of([args.job_id])[args.job_id]],
+               "runs": [asdict(r) for r in jobs_db.step_runs(args.job_id)]}
     else:
         ids = redrive(args.limit, args.code, args.since, args.dry_run)
         out = {"redriven" if not args.dry_run else "would_redrive": ids, "count": len(ids)}

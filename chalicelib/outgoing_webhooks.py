@@ -7,23 +7,29 @@ is stable per event, so a receiver can drop the duplicates at-least-once deliver
 """
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from chalicelib import crypto, queue, ratelimit, urls
 from chalicelib.auth import Principal
+from chalicelib.config import get_settings
 from chalicelib.db import audit
 from chalicelib.db import jobs as jobs_db
 from chalicelib.db import webhooks as webhooks_db
-from chalicelib.config import get_settings
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.ids import iso, new_id
-from chalicelib.models import (DEFAULT_WEBHOOK_EVENTS, Event, EventType, WebhookEndpoint,
-                               WebhookEndpointCreate, WebhookEndpointCreated, WebhookEndpointList)
+from chalicelib.models import (
+    DEFAULT_WEBHOOK_EVENTS,
+    Event,
+    EventType,
+    WebhookEndpoint,
+    WebhookEndpointCreate,
+    WebhookEndpointCreated,
+    WebhookEndpointList,
+)
 
 log = logging.getLogger(__name__)
 DELIVERY_TIMEOUT_S = 10
@@ -98,10 +104,10 @@ def fan_out(job_id: str, event: Event) -> int:
     job = jobs_db.get(job_id, None)
     if job is None:
         return 0
-    job_url = job["request"].get("webhook_url")
+    job_url = job.request.get("webhook_url")
     # Bounded: one event never queues more than WEBHOOK_FANOUT_MAX deliveries.
     fanout_max = get_settings().webhook_fanout_max
-    targets = [e for e in webhooks_db.of_user(job["user_id"], limit=fanout_max)
+    targets = [e for e in webhooks_db.of_user(job.user_id, limit=fanout_max)
                if event.type.value in (e["events"] or DEFAULT_WEBHOOK_EVENTS)
                or (e["url"] == job_url and event.type.value in DEFAULT_WEBHOOK_EVENTS)]
     payload = {"type": event.type.value, "timestamp": event.at,
@@ -115,6 +121,8 @@ def fan_out(job_id: str, event: Event) -> int:
 
 async def deliver(job, token) -> str:
     """BullMQ processor (in the worker): POST one signed delivery; raise to retry."""
+    import asyncio
+
     import httpx
     from standardwebhooks import Webhook
 
@@ -126,7 +134,7 @@ async def deliver(job, token) -> str:
                                      bytes(endpoint["wrapped_dek"]),
                                      _owner(endpoint["user_id"], endpoint["id"]))
     body = json.dumps(data["payload"], separators=(",", ":"))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     headers = {"content-type": "application/json", "user-agent": "media-orchestrator-webhooks/1",
                "webhook-id": data["message_id"], "webhook-timestamp": str(int(now.timestamp())),
                "webhook-signature": Webhook(secret).sign(data["message_id"], now, body)}

@@ -6,13 +6,13 @@ source of truth); step boundaries are also kept in MySQL, so a job's state survi
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from chalicelib import longpoll, redis_keys
-from chalicelib.redis_client import client
 from chalicelib.config import get_settings
 from chalicelib.ids import iso, utcnow
 from chalicelib.models import Event, EventType
+from chalicelib.redis_client import client
 
 STREAM_TTL_S = 7 * 24 * 3600
 
@@ -51,7 +51,7 @@ def read(job_id: str, after: str | None, wait_s: float, limit: int = 200) -> lis
 
 def last_event(job_id: str) -> Event | None:
     entries = client().xrevrange(redis_keys.job_events(job_id), count=1)
-    return _event(*entries[0]) if entries else None
+    return _event(*cast(tuple[str, dict[str, str]], entries[0])) if entries else None
 
 
 def valid_cursor(value: str) -> bool:

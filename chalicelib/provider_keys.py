@@ -7,8 +7,15 @@ from chalicelib.db import audit
 from chalicelib.db import provider_keys as keys_db
 from chalicelib.errors import NotFound, ValidationFailed
 from chalicelib.ids import iso
-from chalicelib.models import (ProviderCatalog, ProviderKey, ProviderKeyList, ProviderKeyPut,
-                               ProviderOption, StepProviders)
+from chalicelib.models import (
+    ProviderCatalog,
+    ProviderKey,
+    ProviderKeyList,
+    ProviderKeyPut,
+    ProviderOption,
+    StepProviders,
+    VoiceOption,
+)
 from chalicelib.pipeline import providers
 
 
@@ -65,7 +72,10 @@ def catalog(principal: Principal) -> ProviderCatalog:
         StepProviders(step=step, default=default[step], providers=[
             ProviderOption(name=name, needs_key=name in keyed, has_key=name not in keyed or name in have)
             for name in names])
-        for step, names in providers.AVAILABLE.items()])
+        for step, names in providers.AVAILABLE.items()],
+        voices=[VoiceOption(name=name, provider=provider, engine=engine, languages=list(languages),
+                            default=name == providers.DEFAULT_VOICE)
+                for name, (provider, engine, languages) in providers.VOICES.items()])
 
 
 def open_key(user_id: str, provider: str) -> tuple[str, str | None] | None:

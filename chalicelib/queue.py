@@ -10,22 +10,41 @@ rebuild the Redis connection and reload the Lua scripts every time).
 """
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import Future
-from typing import Any, NoReturn, TypeVar
+from enum import Enum
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from chalicelib import redis_client
 from chalicelib.config import get_settings
 
+if TYPE_CHECKING:
+    import asyncio
+
+# asyncio (~20 ms) and bullmq load on first use: most API requests never touch the queue.
 T = TypeVar("T")
+
+
+class QueueState(str, Enum):
+    """Where BullMQ holds a job."""
+    waiting = "waiting"          # ready for a worker
+    prioritized = "prioritized"  # ready, with a priority
+    active = "active"            # a worker holds its lock
+    delayed = "delayed"          # waiting for its backoff (or a busy user's slot) to pass
+    waiting_children = "waiting-children"
+    completed = "completed"      # done (we remove completed jobs, so rarely seen)
+    failed = "failed"            # gave up: the dead-letter set
+    unknown = "unknown"          # the queue does not hold it
+
+
+# BullMQ Worker events that mean the worker is busy (see chalicelib.worker.exit_when_idle).
+ACTIVITY_EVENTS = ("active", "completed", "failed")
 JOB_NAME = "render"
 DELIVERY_JOB = "deliver"
 DELIVERY_ATTEMPTS = 8  # with the jittered backoff: about 4 minutes of trying
 # What needs a worker now: waiting, prioritized (waiting with a priority) and active jobs.
-DEPTH_STATES = ("waiting", "prioritized", "active")
+DEPTH_STATES = (QueueState.waiting.value, QueueState.prioritized.value, QueueState.active.value)
 MAX_PRIORITY = 2_097_152  # BullMQ's lowest precedence (2^21)
 
 _lock = threading.Lock()
@@ -35,6 +54,8 @@ _queues: dict[str, Any] = {}
 
 def _background_loop() -> asyncio.AbstractEventLoop:
     global _loop
+    import asyncio
+
     with _lock:
         if _loop is None or _loop.is_closed():
             loop = asyncio.new_event_loop()
@@ -45,7 +66,9 @@ def _background_loop() -> asyncio.AbstractEventLoop:
 
 def run(coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
     """Run a coroutine on the process's BullMQ loop and wait for its result."""
-    future: Future[T] = asyncio.run_coroutine_threadsafe(coro, _background_loop())
+    import asyncio
+
+    future = asyncio.run_coroutine_threadsafe(coro, _background_loop())
     return future.result(timeout)
 
 
@@ -102,18 +125,17 @@ def discard(job_id: str) -> None:
     run(_discard(job_id))
 
 
-async def _states(job_ids: list[str], queue_name: str | None) -> dict[str, str]:
+async def _states(job_ids: list[str], queue_name: str | None) -> dict[str, QueueState]:
     q = await get_queue(queue_name)
-    return {job_id: await q.getJobState(job_id) for job_id in job_ids}
+    return {job_id: QueueState(await q.getJobState(job_id)) for job_id in job_ids}
 
 
-def states(job_ids: list[str], queue_name: str | None = None) -> dict[str, str]:
-    """BullMQ's state of each job id: waiting, prioritized, active, delayed, completed, failed,
-    or unknown (the queue does not hold it)."""
+def states(job_ids: list[str], queue_name: str | None = None) -> dict[str, QueueState]:
+    """BullMQ's state of each job id."""
     return run(_states(job_ids, queue_name), timeout=60) if job_ids else {}
 
 
-def state(job_id: str, queue_name: str | None = None) -> str:
+def state(job_id: str, queue_name: str | None = None) -> QueueState:
     return states([job_id], queue_name)[job_id]
 
 

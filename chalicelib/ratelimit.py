@@ -12,7 +12,6 @@ import math
 import time
 from functools import lru_cache
 
-
 from chalicelib import redis_client, redis_keys
 from chalicelib.config import get_settings
 from chalicelib.errors import RateLimited

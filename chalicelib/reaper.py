@@ -17,6 +17,8 @@ from chalicelib import lifecycle, queue
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
+from chalicelib.models import JobStatus
+from chalicelib.queue import QueueState
 
 log = logging.getLogger(__name__)
 
@@ -29,20 +31,21 @@ def reconcile(now=None, grace: timedelta | None = None, limit: int = 500) -> dic
     now = now or utcnow()
     grace = grace if grace is not None else timedelta(seconds=get_settings().reaper_grace_s)
     rows = jobs_db.unfinished(now - grace, limit)
-    states = queue.states([r["id"] for r in rows])
+    states = queue.states([r.id for r in rows])
     counts = {"checked": len(rows), "requeued": 0, "timed_out": 0, "worker_lost": 0}
     for row in rows:
-        job_id, state = row["id"], states.get(row["id"], "unknown")
-        if row["status"] == "running" and row["started_at"] and now - row["started_at"] > JOB_DEADLINE:
+        job_id, state = row.id, states.get(row.id, QueueState.unknown)
+        running = row.status is JobStatus.running
+        if running and row.started_at and now - row.started_at > JOB_DEADLINE:
             counts["timed_out"] += lifecycle.fail(job_id, "timeout", "The job ran past its deadline", None)
-        elif state == "failed" and row["status"] == "running":
+        elif state is QueueState.failed and running:
             counts["worker_lost"] += lifecycle.fail(job_id, "worker_lost",
                                                     "The job's worker stopped too many times", None)
-        elif state in ("unknown", "completed", "failed") and (
-                row["status"] == "queued" or not row["lease_until"] or row["lease_until"] < now):
+        elif state in (QueueState.unknown, QueueState.completed, QueueState.failed) and (
+                not running or row.lease_until is None or row.lease_until < now):
             # failed while MySQL says queued: an earlier attempt's dead letter (a retry or
             # redrive whose enqueue did not reach Redis) stands in the way; replace it.
-            lifecycle.requeue_lost(job_id, row["user_id"], row["plan"], replace=state == "failed")
+            lifecycle.requeue_lost(job_id, row.user_id, row.plan, replace=state is QueueState.failed)
             counts["requeued"] += 1
     log.info("reaper pass: %s", counts)
     return counts

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from chalicelib.models import EventPage
 
-HEADERS = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+HEADERS: dict[str, str | list[str]] = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
 RECONNECT_MS = 1000
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
+from typing import Any
 from urllib.parse import quote
 
 from chalicelib import ratelimit, storage
@@ -24,18 +25,20 @@ from chalicelib.db import audit
 from chalicelib.db import uploads as uploads_db
 from chalicelib.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from chalicelib.ids import iso, new_id, utcnow
-from chalicelib.models import Upload, UploadCreate, UploadForm
+from chalicelib.models import Upload, UploadCreate, UploadForm, UploadStatus
 
 log = logging.getLogger(__name__)
 
 ALLOWED_TYPES = ("image/png", "image/jpeg", "image/webp", "audio/mpeg", "audio/wav", "video/mp4",
                  "video/quicktime")
 IMAGE_TYPES = frozenset(t for t in ALLOWED_TYPES if t.startswith("image/"))
+AUDIO_TYPES = frozenset(t for t in ALLOWED_TYPES if t.startswith("audio/"))
 VIDEO_TYPES = frozenset(t for t in ALLOWED_TYPES if t.startswith("video/"))
 SCENE_MEDIA_TYPES = IMAGE_TYPES | VIDEO_TYPES  # what a script scene may show
 SNIFF_BYTES = 32
 CLIP_CODECS = frozenset({"h264", "hevc", "vp9", "av1", "mpeg4", "prores"})
 REFERENCE_FIELD = "inputs.reference_image_upload_id"
+MUSIC_FIELD = "inputs.music_upload_id"
 
 
 def prefix_for(user_id: str, upload_id: str) -> str:
@@ -96,14 +99,14 @@ def create(principal: Principal, body: UploadCreate, ip: str | None) -> UploadFo
     if body.size_bytes > max_bytes:
         raise PayloadTooLarge(f"The file is over your plan's upload limit of {max_bytes} bytes",
                               details={"max_bytes": max_bytes, "size_bytes": body.size_bytes})
-    upload = {"id": new_id("upl"), "user_id": principal.user_id, "content_type": content_type,
+    upload: dict[str, Any] = {"id": new_id("upl"), "user_id": principal.user_id, "content_type": content_type,
               "filename": _display_name(body.filename), "size_bytes": body.size_bytes,
               "created_at": now}
     uploads_db.insert(upload)
     audit.record("upload.created", user_id=principal.user_id, ip=ip, target=upload["id"])
     fields = {"Content-Type": content_type,
               "Content-Disposition": _content_disposition(upload["filename"])}
-    conditions = [{name: value} for name, value in fields.items()]
+    conditions: list[Any] = [{name: value} for name, value in fields.items()]
     conditions.append(["content-length-range", 1, max_bytes])
     form = storage.presigned_post(incoming_key(principal.user_id, upload["id"]), fields,
                                   conditions, settings.upload_expiry_s)
@@ -120,7 +123,7 @@ def get(principal: Principal, upload_id: str) -> Upload:
 
 def confirm(row: dict) -> dict:
     """A pending upload whose file is in S3 becomes uploaded or rejected; -> the row now."""
-    if row["status"] != "pending":
+    if row["status"] != UploadStatus.pending:
         return row
     posted = incoming_key(row["user_id"], row["id"])
     meta = storage.head(posted)
@@ -132,7 +135,8 @@ def confirm(row: dict) -> dict:
             storage.copy_version(posted, object_key_for(row["user_id"], row["id"]), meta["ETag"])
     except storage.ObjectChanged:  # posted again (or confirmed elsewhere) while we looked
         return uploads_db.get(row["id"], row["user_id"]) or row
-    if uploads_db.settle(row["id"], "rejected" if reason else "uploaded", reason) and reason:
+    settled = UploadStatus.rejected if reason else UploadStatus.uploaded
+    if uploads_db.settle(row["id"], settled.value, reason) and reason:
         log.info("upload rejected", extra={"upload_id": row["id"], "reason": reason})
     storage.delete(posted)
     return uploads_db.get(row["id"], row["user_id"]) or row
@@ -184,19 +188,32 @@ def clip_problem(user_id: str, key: str, etag: str) -> str | None:
 
 def require_reference_image(user_id: str, upload_id: str) -> None:
     """422 unless the upload is the user's, uploaded (checked now if still pending) and an image."""
+    _require_kind(user_id, upload_id, IMAGE_TYPES, ("an image", "not_an_image"), "reference image",
+                  REFERENCE_FIELD)
+
+
+def require_music(user_id: str, upload_id: str) -> None:
+    """422 unless the upload is the user's, uploaded and audio (MP3 or WAV)."""
+    _require_kind(user_id, upload_id, AUDIO_TYPES, ("audio", "not_audio"), "music", MUSIC_FIELD)
+
+
+def _require_kind(user_id: str, upload_id: str, types: frozenset[str], wanted: tuple[str, str],
+                  purpose: str, field: str) -> None:
+    """422 unless the upload is the user's, uploaded (checked now if still pending) and one of
+    `types`; `wanted` is (how to say the kind, the error type when it is not)."""
     row = uploads_db.get(upload_id, user_id)
     if row is None:
         message, kind = "no such upload", "not_found"
     else:
         row = confirm(row)
-        if row["status"] != "uploaded":
+        if row["status"] != UploadStatus.uploaded:
             message, kind = f"the upload is {row['status']}, not uploaded", "upload_not_ready"
-        elif row["content_type"] not in IMAGE_TYPES:
-            message, kind = f"the upload is {row['content_type']}, not an image", "not_an_image"
+        elif row["content_type"] not in types:
+            message, kind = f"the upload is {row['content_type']}, not {wanted[0]}", wanted[1]
         else:
             return
-    raise ValidationFailed("The reference image can't be used", code="invalid_upload",
-                           details=[{"field": REFERENCE_FIELD, "message": message, "type": kind}])
+    raise ValidationFailed(f"The {purpose} can't be used", code="invalid_upload",
+                           details=[{"field": field, "message": message, "type": kind}])
 
 
 def require_scene_media(user_id: str, upload_id: str, field: str) -> None:
@@ -207,7 +224,7 @@ def require_scene_media(user_id: str, upload_id: str, field: str) -> None:
         message, kind = "no such upload", "not_found"
     else:
         row = confirm(row)
-        if row["status"] != "uploaded":
+        if row["status"] != UploadStatus.uploaded:
             message, kind = f"the upload is {row['status']}, not uploaded", "upload_not_ready"
         elif row["content_type"] not in SCENE_MEDIA_TYPES:
             message, kind = f"the upload is {row['content_type']}, not an image or a clip", "not_scene_media"

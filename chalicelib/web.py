@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from chalice.app import Request, Response
 from pydantic import BaseModel, ValidationError
@@ -56,7 +57,7 @@ def error_envelope(event: Any, get_response: Callable[[Any], Response]) -> Respo
         code = _CHALICE_CODES.get(status, "internal_error")
         message = "Not found" if status == 403 else str(body.get("Message", "Error"))
         return error_response(404 if status == 403 else status, code, message,
-                              headers={k: v for k, v in response.headers.items()
+                              headers={k: str(v) for k, v in response.headers.items()
                                        if k.lower() == "allow"})
     return response
 
@@ -89,7 +90,8 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
 
 
 def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = (request.query_params or {}).get(name)
+    params: Any = request.query_params or {}
+    raw = params.get(name)
     if raw is None or raw == "":
         return default
     try:
@@ -104,7 +106,8 @@ def query_int(request: Request, name: str, default: int, low: int, high: int) ->
 
 
 def query_str(request: Request, name: str) -> str | None:
-    return (request.query_params or {}).get(name) or None
+    params: Any = request.query_params or {}
+    return params.get(name) or None
 
 
 def client_ip(request: Request) -> str | None:
@@ -114,9 +117,10 @@ def client_ip(request: Request) -> str | None:
 def reply(model: BaseModel | dict | None, status: int = 200,
           headers: dict[str, str] | None = None) -> Response:
     body = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
-    return Response(body=body if body is not None else "", status_code=status,
-                    headers={"Content-Type": "application/json", **(headers or {})}
-                    if body is not None else (headers or {}))
+    sent: dict[str, str | list[str]] = {**(headers or {})}
+    if body is not None:
+        sent["Content-Type"] = "application/json"
+    return Response(body=body if body is not None else "", status_code=status, headers=sent)
 
 
 def doc(summary: str, *, reply: type[BaseModel] | None = None, status: int = 200,
@@ -124,7 +128,8 @@ def doc(summary: str, *, reply: type[BaseModel] | None = None, status: int = 200
         query: dict[str, str] | None = None, errors: tuple[int, ...] = ()) -> Callable:
     """Attach the OpenAPI facts of a route to its view function (read by chalicelib.openapi)."""
     def mark(func: Callable) -> Callable:
-        func.__openapi__ = {"summary": summary, "reply": reply, "status": status, "body": body,
+        func.__openapi__ = {"summary": summary, "reply": reply,  # type: ignore[attr-defined]
+                            "status": status, "body": body,
                             "auth": auth, "query": query or {}, "errors": errors}
         return func
     return mark

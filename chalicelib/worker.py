@@ -124,7 +124,7 @@ async def exit_when_idle(worker, idle_s: float, stop: asyncio.Event,
         nonlocal last_busy
         last_busy = loop.time()
 
-    for event in ("active", "completed", "failed"):
+    for event in queue.ACTIVITY_EVENTS:
         worker.on(event, touch)
     while not stop.is_set():
         if worker.jobs:

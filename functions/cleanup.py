@@ -1,11 +1,12 @@
 """Scheduled every hour: delete what retention says may go (see chalicelib/cleanup.py).
 
-Locally: `python -m functions.cleanup`.
+Locally: `python -m functions.cleanup` (and the local scheduler runs it hourly).
 """
-from chalicelib import cleanup
+from chalicelib import cleanup, observability
 
 
 def handler(event, context):
+    observability.setup()
     return cleanup.run()
 
 

@@ -1,6 +1,6 @@
 """Scheduled every minute (and callable after a submission): start the workers the queue needs.
 
-Locally: `python -m functions.dispatcher`.
+Locally: `python -m functions.dispatcher` (and the local scheduler runs it every minute).
 """
 from chalicelib import dispatcher, observability
 

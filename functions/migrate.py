@@ -13,7 +13,7 @@ import os
 import urllib.request
 from urllib.parse import urlparse
 
-from chalicelib import db
+from chalicelib import db, observability
 from chalicelib.config import get_settings
 from chalicelib.db import app_user
 from chalicelib.db.migrate import migrate
@@ -56,6 +56,7 @@ def _respond(event: dict, status: str, reason: str, data: dict[str, str]) -> Non
 
 
 def handler(event, context):
+    observability.setup()
     if "RequestType" not in event:  # invoked directly
         return run()
     status, reason, data = "SUCCESS", "", {}

@@ -1,6 +1,6 @@
 """Scheduled every minute: re-enqueue jobs the queue lost, fail jobs past their deadline.
 
-Locally: `python -m functions.reaper`.
+Locally: `python -m functions.reaper` (and the local scheduler runs it every minute).
 """
 from chalicelib import observability, reaper
 

@@ -47,10 +47,15 @@ if [ "$(cat .venv/.requirements 2>/dev/null)" != "$STAMP" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
   echo "$STAMP" > .venv/.requirements
 fi
+[ "${1:-}" != "--venv-only" ] || exit 0  # `make venv`: the unit tier needs no services
 
 # 2. espeak-ng ----------------------------------------------------------------------------------
 command -v espeak-ng >/dev/null || { say "installing espeak-ng"; apt_install espeak-ng \
   || say "espeak-ng unavailable: narration will be a silent track (noted on each job)"; }
+
+# libass draws the karaoke captions with DejaVu (the worker image installs it too)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ] || { say "installing fonts-dejavu-core"; \
+  apt_install fonts-dejavu-core || say "DejaVu fonts unavailable: captions use another font"; }
 
 # 3. Redis and MariaDB --------------------------------------------------------------------------
 if ! port_open "$REDIS_PORT"; then

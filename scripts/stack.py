@@ -1,4 +1,5 @@
-"""`make up` / `make down`: the local stack (console + API on :8000, WORKERS workers) in the background.
+"""`make up` / `make down`: the local stack (console + API on :8000, WORKERS workers and the
+scheduler of the scheduled functions) in the background.
 
 Environment variables given to `make up` reach the API and the workers (they inherit ours).
 `make down` also stops what the bring-up started itself (the moto server, a project-local Redis
@@ -33,13 +34,17 @@ def up() -> None:
     (RUN / "stack-api.pid").write_text(str(api.pid))
     for i in range(int(os.environ.get("WORKERS", "1"))):
         launcher.start_worker(str(i + 1))
+    # the scheduled functions on their AWS rates (chalicelib/scheduler.py)
+    scheduler = launcher.spawn(launcher.scheduler_command(), LOG / "scheduler.log")
+    (RUN / "stack-scheduler.pid").write_text(str(scheduler.pid))
     launcher.wait_http(f"http://127.0.0.1:{API_PORT}/v1/health")
     if (launcher.ROOT / "web" / "dist" / "index.html").is_file():
         print(f"console and API on http://127.0.0.1:{API_PORT}/  (open it in a browser; API under /v1, "
               "OpenAPI: /v1/openapi.json)")
     else:
         print(f"API on http://127.0.0.1:{API_PORT}  (OpenAPI: /v1/openapi.json; no console: Node.js missing)")
-    print(f"workers: {os.environ.get('WORKERS', '1')}; logs in {LOG}; stop with `make down`")
+    print(f"workers: {os.environ.get('WORKERS', '1')}; scheduler: reaper and dispatcher every minute,"
+          f" cleanup hourly; logs in {LOG}; stop with `make down`")
 
 
 def down(quiet: bool = False) -> None:

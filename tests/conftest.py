@@ -1,6 +1,8 @@
 """Test wiring: real MariaDB, real Redis and the AWS emulator on loopback (`make test` brings
-them up). Each session works in its own database, bucket, Redis db and queue, and removes them
-at the end, so tests leave nothing behind and never touch the demo's data.
+them up) for tests/integration and tests/e2e; tests/unit uses none of them (its tests never ask
+for `isolated_backends`, which the other two tiers' conftest files do for every test).
+Each session works in its own database, bucket, Redis db and queue, and removes them at the
+end, so tests leave nothing behind and never touch the demo's data.
 """
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ def start_ses_emulator():
     return server
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def isolated_backends():
     """This session's database (migrated), bucket and queue; all removed afterwards."""
     settings = get_settings()

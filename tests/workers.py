@@ -75,7 +75,7 @@ def wait_for_status(job_id: str, statuses: set[str], timeout_s: float = 120) -> 
     cursor = None
     while time.monotonic() < deadline:
         row = jobs_db.get(job_id, None)
-        if row["status"] in statuses:
+        if row.status in statuses:
             return row
         for event in progress.read(job_id, cursor, wait_s=min(2.0, deadline - time.monotonic())):
             cursor = event.id

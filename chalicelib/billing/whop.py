@@ -10,7 +10,7 @@ import base64
 import binascii
 import json
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -67,7 +67,7 @@ class WhopPayment(_Loose):
 def _naive_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
 def _verify(raw_body: bytes, headers: dict[str, str]) -> dict:
@@ -139,7 +139,7 @@ def receive(raw_body: bytes, headers: dict[str, str]) -> WebhookAck:
     headers = {k.lower(): v for k, v in headers.items()}
     payload = _verify(raw_body, headers)
     type_ = payload["type"]
-    sent_at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), timezone.utc).replace(tzinfo=None)
+    sent_at = datetime.fromtimestamp(int(headers["webhook-timestamp"]), UTC).replace(tzinfo=None)
     data = payload.get("data") or {}
     handled = type_ in MEMBERSHIP_EVENTS | PAYMENT_EVENTS
     try:

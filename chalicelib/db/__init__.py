@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
-
-import pymysql
-import pymysql.cursors
+from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib.config import get_settings
+
+if TYPE_CHECKING:
+    import pymysql.connections
+
+# pymysql is imported on first use (~20 ms of the API's cold start otherwise).
 
 _local = threading.local()
 _secrets: dict[str, dict[str, str]] = {}  # DATABASE_SECRET_ARN -> {user, password}
@@ -38,6 +41,8 @@ def connect(database: bool = True) -> pymysql.connections.Connection:
     arn = settings.database_secret_arn
     if arn:
         params.update(secret_credentials(arn))
+    import pymysql
+
     try:
         return _open(params)
     except pymysql.err.OperationalError as exc:
@@ -47,6 +52,8 @@ def connect(database: bool = True) -> pymysql.connections.Connection:
 
 
 def _open(params: dict) -> pymysql.connections.Connection:
+    import pymysql.cursors
+
     return pymysql.connect(**params, charset="utf8mb4", autocommit=True, connect_timeout=5,
                            read_timeout=30, write_timeout=30,
                            cursorclass=pymysql.cursors.DictCursor,
@@ -56,6 +63,8 @@ def _open(params: dict) -> pymysql.connections.Connection:
 def connection() -> pymysql.connections.Connection:
     conn = getattr(_local, "conn", None)
     if conn is not None and conn.open:
+        import pymysql
+
         try:
             conn.ping()
             return conn
@@ -68,6 +77,8 @@ def connection() -> pymysql.connections.Connection:
 def close() -> None:
     conn = getattr(_local, "conn", None)
     if conn is not None:
+        import pymysql
+
         _local.conn = None
         try:
             conn.close()
@@ -75,8 +86,15 @@ def close() -> None:
             pass
 
 
+def integrity_error() -> type[Exception]:
+    """pymysql.IntegrityError, for `except` clauses (evaluated only when something was raised)."""
+    import pymysql
+
+    return pymysql.IntegrityError
+
+
 @contextmanager
-def transaction() -> Iterator[pymysql.cursors.DictCursor]:
+def transaction() -> Iterator[Any]:
     """A cursor inside BEGIN ... COMMIT, rolled back on any exception."""
     conn = connection()
     conn.begin()
@@ -89,7 +107,8 @@ def transaction() -> Iterator[pymysql.cursors.DictCursor]:
         raise
 
 
-def fetch_one(sql: str, args: Any = None) -> dict | None:
+def fetch_one(sql: str, args: Any = None) -> Any:
+    """One row as a dict (DictCursor), or None."""
     with connection().cursor() as cur:
         cur.execute(sql, args)
         return cur.fetchone()
@@ -98,7 +117,7 @@ def fetch_one(sql: str, args: Any = None) -> dict | None:
 def fetch_all(sql: str, args: Any = None) -> list[dict]:
     with connection().cursor() as cur:
         cur.execute(sql, args)
-        return list(cur.fetchall())
+        return cast(list[dict], list(cur.fetchall()))
 
 
 def execute(sql: str, args: Any = None) -> int:

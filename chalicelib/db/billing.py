@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 
-import pymysql
-
 from chalicelib import db
 from chalicelib.ids import utcnow
 
@@ -19,7 +17,7 @@ def record_delivery(cur, webhook_id: str, source: str, type_: str, handled: bool
         cur.execute("INSERT INTO webhook_deliveries (webhook_id, source, type, handled, payload,"
                     " received_at) VALUES (%s, %s, %s, %s, %s, %s)",
                     (webhook_id, source, type_, handled, json.dumps(payload), utcnow()))
-    except pymysql.IntegrityError as exc:
+    except db.integrity_error() as exc:
         raise AlreadyProcessed(webhook_id) from exc
 
 

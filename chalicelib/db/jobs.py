@@ -6,14 +6,15 @@ after the user canceled, can't move a job out of a terminal state.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
-
-import pymysql
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
 
 from chalicelib import db
 from chalicelib.db import usage as usage_db
 from chalicelib.ids import utcnow
-from chalicelib.models import STEP_NAMES
+from chalicelib.models import STEP_NAMES, JobStatus, StepStatus
 
 
 class DuplicateIdempotencyKey(Exception):
@@ -23,12 +24,96 @@ class DuplicateIdempotencyKey(Exception):
 _JSON_COLUMNS = ("request", "outputs", "notes", "artifacts", "step_usage")
 
 
-def _decode(row: dict | None) -> dict | None:
-    if row is not None:
-        for column in _JSON_COLUMNS:
-            if isinstance(row.get(column), (str, bytes)):
-                row[column] = json.loads(row[column])
-    return row
+def _columns(cls: type, row: dict[str, Any]) -> dict[str, Any]:
+    """The row's columns `cls` knows (a column a later migration adds doesn't break readers
+    that don't use it), JSON columns decoded."""
+    known = {f.name for f in fields(cls)}
+    out = {}
+    for column, value in row.items():
+        if column in known:
+            if column in _JSON_COLUMNS and isinstance(value, (str, bytes)):
+                value = json.loads(value)
+            out[column] = value
+    return out
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """A row of `jobs`."""
+    id: str
+    user_id: str
+    status: JobStatus
+    progress: int
+    attempt: int
+    request: dict[str, Any]
+    plan: str
+    created_at: datetime
+    updated_at: datetime
+    request_hash: str = ""
+    idempotency_key: str | None = None
+    current_step: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    error_step: str | None = None
+    outputs: dict[str, str] | None = None
+    notes: list[str] = field(default_factory=list)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_until: datetime | None = None
+    quota_reserved: bool = False
+    quota_period_start: datetime | None = None
+    events_cleared_at: datetime | None = None
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> JobRow:
+        values = _columns(cls, row)
+        values["status"] = JobStatus(values["status"])
+        values["notes"] = values.get("notes") or []
+        values["quota_reserved"] = bool(values.get("quota_reserved"))
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class StepRow:
+    """A row of `job_steps`: one step of a job, as of its latest run."""
+    job_id: str
+    name: str
+    position: int
+    status: StepStatus
+    progress: int
+    attempt: int
+    artifacts: list[str] = field(default_factory=list)
+    error_code: str | None = None
+    error_message: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    provider: str | None = None
+    step_usage: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> StepRow:
+        values = _columns(cls, row)
+        values["status"] = StepStatus(values["status"])
+        values["artifacts"] = values.get("artifacts") or []
+        values["step_usage"] = values.get("step_usage") or []
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """A row of `job_step_runs`: one attempt at a step by one worker (for operators)."""
+    step: str
+    owner: str
+    status: str  # running, succeeded, failed, canceled or abandoned
+    started_at: datetime
+    finished_at: datetime | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+def _job(row: dict[str, Any] | None) -> JobRow | None:
+    return JobRow.of(row) if row is not None else None
 
 
 def insert(cur, job: dict[str, Any], quota_period_start) -> None:
@@ -42,7 +127,7 @@ def insert(cur, job: dict[str, Any], quota_period_start) -> None:
             " VALUES (%s, %s, 'queued', 0, 1, %s, %s, %s, %s, %s, 1, %s, %s)",
             (job["id"], job["user_id"], json.dumps(job["request"]), job["request_hash"],
              job["idempotency_key"], job["plan"], quota_period_start, now, now))
-    except pymysql.IntegrityError as exc:
+    except db.integrity_error() as exc:
         if exc.args and exc.args[0] == 1062 and job["idempotency_key"] is not None:
             raise DuplicateIdempotencyKey(job["idempotency_key"]) from exc
         raise
@@ -51,29 +136,29 @@ def insert(cur, job: dict[str, Any], quota_period_start) -> None:
         [(job["id"], name, i) for i, name in enumerate(STEP_NAMES)])
 
 
-def by_idempotency_key(user_id: str, key: str) -> dict | None:
-    return _decode(db.fetch_one("SELECT * FROM jobs WHERE user_id = %s AND idempotency_key = %s",
+def by_idempotency_key(user_id: str, key: str) -> JobRow | None:
+    return _job(db.fetch_one("SELECT * FROM jobs WHERE user_id = %s AND idempotency_key = %s",
                                 (user_id, key)))
 
 
-def get(job_id: str, user_id: str | None) -> dict | None:
+def get(job_id: str, user_id: str | None) -> JobRow | None:
     """A job of `user_id`; `user_id=None` only for trusted callers (worker, reaper)."""
     if user_id is None:
-        return _decode(db.fetch_one("SELECT * FROM jobs WHERE id = %s", (job_id,)))
-    return _decode(db.fetch_one("SELECT * FROM jobs WHERE id = %s AND user_id = %s",
+        return _job(db.fetch_one("SELECT * FROM jobs WHERE id = %s", (job_id,)))
+    return _job(db.fetch_one("SELECT * FROM jobs WHERE id = %s AND user_id = %s",
                                 (job_id, user_id)))
 
 
-def page(user_id: str, status: str | None, limit: int, before_id: str | None) -> list[dict]:
+def page(user_id: str, status: JobStatus | None, limit: int, before_id: str | None) -> list[JobRow]:
     """Newest first, `limit + 1` rows so the caller can tell whether a next page exists."""
     rows = db.fetch_all(
         "SELECT * FROM jobs WHERE user_id = %s AND (%s IS NULL OR status = %s)"
         " AND (%s IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
-        (user_id, status, status, before_id, before_id, limit + 1))
-    return [_decode(row) for row in rows]
+        (user_id, status and status.value, status and status.value, before_id, before_id, limit + 1))
+    return [JobRow.of(row) for row in rows]
 
 
-def steps_of(job_ids: Iterable[str]) -> dict[str, list[dict]]:
+def steps_of(job_ids: Iterable[str]) -> dict[str, list[StepRow]]:
     ids = list(job_ids)
     if not ids:
         return {}
@@ -81,9 +166,9 @@ def steps_of(job_ids: Iterable[str]) -> dict[str, list[dict]]:
     # B608: only %s placeholders are formatted in; values are parameters
     rows = db.fetch_all(f"SELECT * FROM job_steps WHERE job_id IN ({marks})"  # nosec B608
                         " ORDER BY job_id, position", ids)
-    steps: dict[str, list[dict]] = {job_id: [] for job_id in ids}
+    steps: dict[str, list[StepRow]] = {job_id: [] for job_id in ids}
     for row in rows:
-        steps[row["job_id"]].append(_decode(row))
+        steps[row["job_id"]].append(StepRow.of(row))
     return steps
 
 
@@ -170,7 +255,7 @@ def progress(cur, job_id: str, step: str, step_progress: int, job_progress: int,
                        (job_progress, utcnow(), job_id, owner)) == 1
 
 
-def step_finished(cur, job_id: str, step: str, status: str, owner: str, *,
+def step_finished(cur, job_id: str, step: str, status: StepStatus, owner: str, *,
                   artifacts: list[str] | None = None, error_code: str | None = None,
                   error_message: str | None = None, provider: str | None = None,
                   usage: list | None = None) -> bool:
@@ -187,20 +272,20 @@ def step_finished(cur, job_id: str, step: str, status: str, owner: str, *,
             " artifacts = COALESCE(%s, artifacts), error_code = %s, error_message = %s,"
             " provider = COALESCE(%s, provider), step_usage = COALESCE(%s, step_usage)"
             f" WHERE job_id = %s AND name = %s AND status = 'running' AND {_OWNED}",
-            (status, now, status, json.dumps(artifacts) if artifacts is not None else None,
+            (status.value, now, status.value, json.dumps(artifacts) if artifacts is not None else None,
              error_code, message, provider, json.dumps(records) if records else None,
              job_id, step, owner)):
         return False
     usage_db.record(cur, job_id, step, records, now)
     cur.execute("UPDATE job_step_runs SET status = %s, finished_at = %s, error_code = %s,"
                 " error_message = %s WHERE job_id = %s AND step = %s AND owner = %s"
-                " AND status = 'running'", (status, now, error_code, message, job_id, step, owner))
+                " AND status = 'running'", (status.value, now, error_code, message, job_id, step, owner))
     return True
 
 
-def step_runs(job_id: str) -> list[dict]:
-    return db.fetch_all("SELECT step, owner, status, error_code, error_message, started_at,"
-                        " finished_at FROM job_step_runs WHERE job_id = %s ORDER BY id", (job_id,))
+def step_runs(job_id: str) -> list[StepRun]:
+    return [StepRun(**row) for row in db.fetch_all("SELECT step, owner, status, error_code, error_message, started_at,"
+                        " finished_at FROM job_step_runs WHERE job_id = %s ORDER BY id", (job_id,))]
 
 
 def add_note(cur, job_id: str, note: str) -> None:
@@ -249,19 +334,18 @@ def requeue(cur, job_id: str, code: str, message: str, step: str | None) -> int 
     return int(cur.fetchone()["attempt"])
 
 
-def unfinished(older_than, limit: int) -> list[dict]:
+def unfinished(older_than: datetime, limit: int) -> list[JobRow]:
     """Queued or running jobs untouched since `older_than`, oldest first (for the reaper)."""
-    return db.fetch_all(
-        "SELECT id, user_id, status, started_at, attempt, lease_until, plan FROM jobs"
-        " WHERE status IN ('queued', 'running') AND updated_at < %s ORDER BY updated_at LIMIT %s",
-        (older_than, limit))
+    return [JobRow.of(row) for row in db.fetch_all(
+        "SELECT * FROM jobs WHERE status IN ('queued', 'running') AND updated_at < %s"
+        " ORDER BY updated_at LIMIT %s", (older_than, limit))]
 
 
-def lock(cur, job_id: str, user_id: str | None) -> dict | None:
+def lock(cur, job_id: str, user_id: str | None) -> JobRow | None:
     """The job's row, locked for the rest of the transaction (`user_id=None`: trusted callers)."""
     cur.execute("SELECT * FROM jobs WHERE id = %s AND (%s IS NULL OR user_id = %s) FOR UPDATE",
                 (job_id, user_id, user_id))
-    return _decode(cur.fetchone())
+    return _job(cur.fetchone())
 
 
 def cancel(cur, job_id: str) -> dict[str, str]:
@@ -290,26 +374,26 @@ def reopen(cur, job_id: str) -> None:
                 " WHERE job_id = %s AND status <> 'succeeded'", (job_id,))
 
 
-def failed(limit: int, code: str | None = None, since=None) -> list[dict]:
+def failed(limit: int, code: str | None = None, since: datetime | None = None) -> list[JobRow]:
     """Dead letters (failed jobs), newest first, for operators."""
-    return db.fetch_all(
-        "SELECT id, user_id, plan, error_code, error_step, error_message, attempt, finished_at"
-        " FROM jobs WHERE status = 'failed' AND (%s IS NULL OR error_code = %s)"
+    return [JobRow.of(row) for row in db.fetch_all(
+        "SELECT * FROM jobs WHERE status = 'failed' AND (%s IS NULL OR error_code = %s)"
         " AND (%s IS NULL OR finished_at >= %s) ORDER BY finished_at DESC LIMIT %s",
-        (code, code, since, since, limit))
+        (code, code, since, since, limit))]
 
 
 # ---- cleanup (chalicelib/cleanup.py) ------------------------------------------------------
-def past_retention(now, retention_days: dict[str, int], default_days: int, limit: int) -> list[dict]:
+def past_retention(now: datetime, retention_days: dict[str, int], default_days: int,
+                   limit: int) -> list[str]:
     """Finished jobs older than their plan's retention, oldest first. Each is expired as it's
     handled, so the next batch picks up where this one stopped."""
     cases = " ".join(["WHEN %s THEN %s"] * len(retention_days))
     by_plan = [value for item in retention_days.items() for value in item]
-    return db.fetch_all(
+    return [row["id"] for row in db.fetch_all(
         # B608: CASE arms of %s placeholders, built here; values are parameters
         "SELECT id FROM jobs WHERE status IN ('succeeded', 'failed', 'canceled')"  # nosec B608
         f" AND created_at < %s - INTERVAL (CASE plan {cases} ELSE %s END) DAY"
-        " ORDER BY created_at, id LIMIT %s", (now, *by_plan, default_days, limit))
+        " ORDER BY created_at, id LIMIT %s", (now, *by_plan, default_days, limit))]
 
 
 def expire(cur, job_id: str) -> bool:
@@ -319,26 +403,26 @@ def expire(cur, job_id: str) -> bool:
         " WHERE id = %s AND status IN ('succeeded', 'failed', 'canceled')", (utcnow(), job_id)) == 1
 
 
-def streams_to_clear(finished_before, limit: int) -> list[dict]:
+def streams_to_clear(finished_before: datetime, limit: int) -> list[str]:
     """Finished jobs, finished before the cutoff, whose progress stream is not yet dropped."""
-    return db.fetch_all(
+    return [row["id"] for row in db.fetch_all(
         "SELECT id FROM jobs WHERE finished_at < %s"
         " AND status IN ('succeeded', 'failed', 'canceled', 'expired')"
         " AND (events_cleared_at IS NULL OR events_cleared_at < finished_at)"
-        " ORDER BY finished_at, id LIMIT %s", (finished_before, limit))
+        " ORDER BY finished_at, id LIMIT %s", (finished_before, limit))]
 
 
-def streams_cleared(job_ids: list[str], at) -> None:
+def streams_cleared(job_ids: list[str], at: datetime) -> None:
     if job_ids:
         marks = ", ".join(["%s"] * len(job_ids))
         # B608: only %s placeholders are formatted in; values are parameters
         db.execute(f"UPDATE jobs SET events_cleared_at = %s WHERE id IN ({marks})", (at, *job_ids))  # nosec B608
 
 
-def step_skipped(job_id: str, step: str, owner: str) -> bool:
+def step_skipped(cur, job_id: str, step: str, owner: str) -> bool:
     """A step the job's pipeline does not have (e.g. concept and image in a `command`
     pipeline) is marked skipped, only while this worker holds the job; nothing ran, so no run."""
     # B608: _OWNED is a constant of ours; values are parameters
-    return db.execute("UPDATE job_steps SET status = 'skipped', progress = 100, finished_at = %s"
+    return cur.execute("UPDATE job_steps SET status = 'skipped', progress = 100, finished_at = %s"
                       f" WHERE job_id = %s AND name = %s AND status <> 'succeeded' AND {_OWNED}",  # nosec B608
                       (utcnow(), job_id, step, owner)) == 1

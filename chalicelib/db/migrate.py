@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import cast
 
 from chalicelib.config import get_settings
 from chalicelib.db import connect
@@ -34,15 +35,15 @@ def migrate() -> list[str]:
     applied: list[str] = []
     conn = connect()
     try:
-        with conn.cursor() as cur:
+        with conn.cursor() as cur:  # a DictCursor (see db.connect)
             cur.execute("SELECT GET_LOCK('schema_migrations', 60) AS got")
-            if not cur.fetchone()["got"]:
+            if not cast(dict, cur.fetchone())["got"]:
                 raise RuntimeError("another migration run holds the lock")
             cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
                         " version VARCHAR(64) PRIMARY KEY,"
                         " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6))")
             cur.execute("SELECT version FROM schema_migrations")
-            done = {row["version"] for row in cur.fetchall()}
+            done = {row["version"] for row in cast(list[dict], cur.fetchall())}
             for path in sorted(MIGRATIONS.glob("*.sql")):
                 version = path.stem
                 if version in done:

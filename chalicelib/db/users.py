@@ -1,8 +1,6 @@
 """SQL for users."""
 from __future__ import annotations
 
-import pymysql
-
 from chalicelib import db
 from chalicelib.ids import new_id, utcnow
 
@@ -18,7 +16,7 @@ def create(email: str, password_hash: str) -> dict:
     try:
         db.execute("INSERT INTO users (id, email, password_hash, created_at)"
                    " VALUES (%(id)s, %(email)s, %(password_hash)s, %(created_at)s)", user)
-    except pymysql.IntegrityError as exc:
+    except db.integrity_error() as exc:
         raise EmailTaken(email) from exc
     return user
 

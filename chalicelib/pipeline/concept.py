@@ -15,9 +15,7 @@ from chalicelib.pipeline import phrases
 SECONDS_PER_SCENE = 5.0
 SPEECH_WORDS_PER_SECOND = 2.2  # keeps most lines inside their scene at espeak's default rate
 
-STOPWORDS = frozenset("""a an and are as at be but by for from has have how i in into is it its
-make me my of on or our show that the their them then there these this to was we what when where
-which who why will with about video short clip create please your you explain tell us story""".split())
+STOPWORDS = frozenset(["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have", "how", "i", "in", "into", "is", "it", "its", "make", "me", "my", "of", "on", "or", "our", "show", "that", "the", "their", "them", "then", "there", "these", "this", "to", "was", "we", "what", "when", "where", "which", "who", "why", "will", "with", "about", "video", "short", "clip", "create", "please", "your", "you", "explain", "tell", "us", "story"])
 
 # (opening, middle, closing) narration templates per language; {k} is a key word of the prompt.
 TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
@@ -41,8 +39,7 @@ SHOTS = ("close-up of {k}", "wide shot of {k}", "{k} at golden hour", "aerial vi
          "{k} in soft studio light", "{k} against a night sky", "abstract shapes around {k}")
 # For a focus that is a setting ("on a stormy night"), not a thing: "aerial view of on ..." won't do.
 SETTING_SHOTS = ("a wide view {k}", "the world {k}", "the sky {k}", "a quiet moment {k}")
-PREPOSITIONS = frozenset("on in at by during under over with from across through into near "
-                         "inside outside beyond above below before after".split())
+PREPOSITIONS = frozenset(["on", "in", "at", "by", "during", "under", "over", "with", "from", "across", "through", "into", "near", "inside", "outside", "beyond", "above", "below", "before", "after"])
 
 
 class Scene(BaseModel):

@@ -11,14 +11,25 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from chalicelib import provider_keys
 from chalicelib.models import StepUsage
-from chalicelib.pipeline import (breaker, concept, images, narration, openai_steps, pexels,
-                                 providers, registry, scene_media)
+from chalicelib.pipeline import (
+    breaker,
+    concept,
+    images,
+    narration,
+    openai_steps,
+    pexels,
+    providers,
+    registry,
+    scene_media,
+)
+from chalicelib.pipeline.concept import Scene
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.openai_api import OpenAIClient
 
@@ -38,7 +49,7 @@ class Task:
     keep: frozenset[int] = frozenset()                # scenes showing the user's own media
     notes: list[str] = field(default_factory=list)    # what a provider wants the user to know
 
-    def todo(self) -> list[tuple[concept.Scene, Path]]:
+    def todo(self) -> list[tuple[Scene, Path]]:
         """(scene, output path) of the scenes a provider must make (not the user's own)."""
         return [(s, p) for s, p in zip(self.concept.scenes, self.paths) if s.index not in self.keep]
 
@@ -72,9 +83,12 @@ def offline_images(task: Task, _client) -> tuple[None, StepUsage]:
 
 def offline_narration(task: Task, _client) -> tuple[list[narration.Narration], StepUsage]:
     started, req = time.monotonic(), task.request
-    spoken = [narration.synthesize(s.narration, path, req.get("voice"), req.get("language", "en"))
-              for s, path in zip(task.concept.scenes, task.paths)]
-    return spoken, StepUsage(purpose="narration", provider=providers.OFFLINE, model="espeak-ng",
+    notes: list[str] = []
+    spoken = [narration.synthesize(s.narration, path, req.get("voice"), req.get("language", "en"),
+                                   notes) for s, path in zip(task.concept.scenes, task.paths)]
+    task.notes.extend(dict.fromkeys(notes))  # once each, however many lines hit it
+    model = ",".join(dict.fromkeys(n.voice for n in spoken)) or None
+    return spoken, StepUsage(purpose="narration", provider=providers.OFFLINE, model=model,
                              characters=sum(len(s.narration) for s in task.concept.scenes),
                              audio_s=round(sum(n.duration_s for n in spoken), 3),
                              bytes=sum(n.path.stat().st_size for n in spoken),
@@ -134,7 +148,8 @@ def openai_concept(task: Task, client: OpenAIClient) -> tuple[concept.Concept, S
 
 
 def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.Narration], StepUsage]:
-    return openai_steps.synthesize_all(client, task.concept, task.request.get("voice"), task.paths)
+    return openai_steps.synthesize_all(client, task.concept, task.request.get("voice"), task.paths,
+                                       task.request.get("language", "en"))
 
 
 def _client_for(name: str, user_id: str, explicit: bool) -> Any:

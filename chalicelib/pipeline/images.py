@@ -25,12 +25,13 @@ def _palette(rng: random.Random) -> list[tuple[int, int, int]]:
     """Three colours around a seeded hue: dark base, bright accent, complementary highlight."""
     hue = rng.random()
     specs = [(hue, 0.65, 0.22), ((hue + 0.08) % 1, 0.75, 0.85), ((hue + 0.5) % 1, 0.55, 0.95)]
-    return [tuple(int(c * 255) for c in colorsys.hsv_to_rgb(*s)) for s in specs]
+    rgb = [colorsys.hsv_to_rgb(*s) for s in specs]
+    return [(int(r * 255), int(g * 255), int(b * 255)) for r, g, b in rgb]
 
 
 def _background(size: tuple[int, int], top: tuple, bottom: tuple, rng: random.Random) -> Image.Image:
-    mask = Image.linear_gradient("L").rotate(rng.uniform(-35, 35), resample=Image.BILINEAR,
-                                             expand=False, fillcolor=128).resize(size, Image.BILINEAR)
+    mask = Image.linear_gradient("L").rotate(rng.uniform(-35, 35), resample=Image.Resampling.BILINEAR,
+                                             expand=False, fillcolor=128).resize(size, Image.Resampling.BILINEAR)
     return Image.composite(Image.new("RGB", size, bottom), Image.new("RGB", size, top), mask)
 
 
@@ -43,7 +44,7 @@ def _soft_shapes(size: tuple[int, int], colors: list[tuple], rng: random.Random)
         r = rng.uniform(0.08, 0.3) * min(small)
         x, y = rng.uniform(0, small[0]), rng.uniform(0, small[1])
         draw.ellipse((x - r, y - r, x + r, y + r), fill=(*rng.choice(colors[1:]), rng.randint(60, 150)))
-    return layer.filter(ImageFilter.GaussianBlur(min(small) / 40)).resize(size, Image.BILINEAR)
+    return layer.filter(ImageFilter.GaussianBlur(min(small) / 40)).resize(size, Image.Resampling.BILINEAR)
 
 
 def _crisp_shapes(draw: ImageDraw.ImageDraw, size: tuple[int, int], colors: list[tuple],
@@ -87,7 +88,7 @@ def _with_reference(background: Image.Image, reference: Path) -> Image.Image:
     reads as the scene's backdrop while shapes and text stay legible on top."""
     with Image.open(reference) as ref:
         fitted = ImageOps.fit(ImageOps.exif_transpose(ref).convert("RGB"), background.size,
-                              Image.BILINEAR)
+                              Image.Resampling.BILINEAR)
     blurred = fitted.filter(ImageFilter.GaussianBlur(min(background.size) / 150))
     return Image.blend(background, blurred, REFERENCE_WEIGHT)
 

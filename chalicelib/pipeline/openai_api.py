@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 import httpx
 
@@ -39,8 +40,9 @@ class OpenAIClient:
                             else settings.provider_max_retries)
         self.retry_after_max_s = settings.provider_retry_after_max_s
 
-    def post(self, path: str, body: dict) -> httpx.Response:
-        """POST JSON; the 2xx response, or ProviderError once retries are spent."""
+    def post(self, path: str, body: dict, files: dict | None = None) -> httpx.Response:
+        """POST JSON (or, with `files`, a multipart form of `body` and the files); the 2xx
+        response, or ProviderError once retries are spent."""
         url = f"{self.base_url}/{path.lstrip('/')}"
         try:
             urls.check_resolved(url)
@@ -51,7 +53,8 @@ class OpenAIClient:
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
             try:
-                response = httpx.post(url, json=body, headers=headers, timeout=timeout)
+                payload: dict[str, Any] = {"data": body, "files": files} if files else {"json": body}
+                response = httpx.post(url, headers=headers, timeout=timeout, **payload)
             except httpx.TimeoutException:
                 problem, wait = f"no answer from {path} within {self.timeout_s:g} s", None
             except httpx.TransportError as exc:

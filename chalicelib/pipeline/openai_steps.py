@@ -16,15 +16,17 @@ from pydantic import BaseModel, Field, ValidationError
 
 from chalicelib.config import get_settings
 from chalicelib.models import StepUsage
-from chalicelib.pipeline import ffmpeg_inputs
+from chalicelib.pipeline import ffmpeg_inputs, providers
+from chalicelib.pipeline import words as words_mod
 from chalicelib.pipeline.concept import Concept, Scene, scene_durations
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.images import ASPECTS
 from chalicelib.pipeline.narration import SAMPLE_RATE, Narration, wav_duration
 from chalicelib.pipeline.openai_api import OpenAIClient
+from chalicelib.pipeline.words import Timing, Word
 
 PROVIDER = "openai"
-OPENAI_VOICES = frozenset("alloy ash ballad coral echo fable nova onyx sage shimmer verse".split())
+OPENAI_VOICES = frozenset(providers.OPENAI_VOICES)
 PARALLEL_CALLS = 3  # image and speech requests in flight at once
 
 
@@ -122,7 +124,7 @@ def render_images(client: OpenAIClient, concept: Concept, aspect: str, style: st
         try:
             data = base64.b64decode(response.json()["data"][0]["b64_json"], validate=True)
             with Image.open(io.BytesIO(data)) as image:
-                fitted = ImageOps.fit(image.convert("RGB"), ASPECTS[aspect], Image.LANCZOS)
+                fitted = ImageOps.fit(image.convert("RGB"), ASPECTS[aspect], Image.Resampling.LANCZOS)
         except (ValueError, KeyError, IndexError, TypeError, binascii.Error,
                 UnidentifiedImageError, OSError) as exc:
             raise ProviderError("provider_bad_output", f"not an image: {_short(exc)}",
@@ -150,8 +152,29 @@ def to_wav(audio: bytes, path: Path) -> None:
                             transient=True)
 
 
+def word_times(client: OpenAIClient, path: Path, text: str, language: str,
+               duration: float) -> tuple[list[Word], str]:
+    """The script's words timed by an OpenAI-compatible transcription with word timestamps
+    (the script goes along as the prompt, which steers recognition toward it); a proportional
+    estimate when the server offers no such call or its words do not match the script."""
+    tokens = words_mod.tokenize(text, language)
+    try:
+        response = client.post("audio/transcriptions", {
+            "model": get_settings().openai_transcription_model, "response_format": "verbose_json",
+            "timestamp_granularities[]": "word", "language": words_mod.base_language(language),
+            "prompt": text[:800]}, files={"file": (path.name, path.read_bytes(), "audio/wav")})
+        heard = [(str(w["word"]), float(w["start"]), float(w["end"]))
+                 for w in response.json().get("words") or []]
+    except (ProviderError, ValueError, KeyError, TypeError, AttributeError):
+        heard = []
+    timed = words_mod.from_transcript(tokens, heard, duration)
+    if timed is not None:
+        return words_mod.settle(timed, duration), Timing.TRANSCRIPTION
+    return words_mod.settle(words_mod.estimate(tokens, 0.0, duration), duration), Timing.ESTIMATE
+
+
 def synthesize_all(client: OpenAIClient, concept: Concept, voice: str | None,
-                   paths: list[Path]) -> tuple[list[Narration], StepUsage]:
+                   paths: list[Path], language: str = "en") -> tuple[list[Narration], StepUsage]:
     settings, started = get_settings(), time.monotonic()
     chosen = voice if voice in OPENAI_VOICES else settings.openai_voice
 
@@ -161,7 +184,10 @@ def synthesize_all(client: OpenAIClient, concept: Concept, voice: str | None,
                                                 "response_format": "wav"})
         path.parent.mkdir(parents=True, exist_ok=True)
         to_wav(response.content, path)
-        return Narration(path=path, duration_s=wav_duration(path), silent=False), len(response.content)
+        duration = wav_duration(path)
+        timed, timing = word_times(client, path, scene.narration, language, duration)
+        return Narration(path=path, duration_s=duration, silent=False, words=timed, timing=timing,
+                         voice=f"openai:{chosen}"), len(response.content)
 
     with ThreadPoolExecutor(PARALLEL_CALLS) as pool:
         results = list(pool.map(one, concept.scenes, paths))

@@ -8,11 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-DETERMINERS = frozenset("a an the his her their its our my your this that these those some two "
-                        "three four five every each".split())
-PREPOSITIONS = frozenset("during with in on at under over across through into near beside around "
-                         "above below before after from inside outside along beyond among between "
-                         "toward towards without".split())
+DETERMINERS = frozenset(["a", "an", "the", "his", "her", "their", "its", "our", "my", "your", "this", "that", "these", "those", "some", "two", "three", "four", "five", "every", "each"])
+PREPOSITIONS = frozenset(["during", "with", "in", "on", "at", "under", "over", "across", "through", "into", "near", "beside", "around", "above", "below", "before", "after", "from", "inside", "outside", "along", "beyond", "among", "between", "toward", "towards", "without"])
 INSTRUCTION = re.compile(r"^(?:please\s+)?(?:make|create|generate|show|explain|tell|write|render)"
                          r"(?:\s+(?:me|us))?(?:\s+(?:a|an))?(?:\s+short)?"
                          r"(?:\s+(?:video|clip|story|film|reel))?(?:\s+(?:about|of|on))?\s+",
@@ -50,7 +47,8 @@ def definite(phrase: str) -> str:
 def _split_settings(words: list[str], first: int = 1) -> tuple[list[str], list[str]]:
     """Words up to the first preposition (from index `first`), and the prepositional phrases."""
     cut = next((i for i, w in enumerate(words) if w.lower() in PREPOSITIONS and i >= first), len(words))
-    settings, current = [], []
+    settings: list[str] = []
+    current: list[str] = []
     for word in words[cut:]:
         if word.lower() in PREPOSITIONS and current:
             settings.append(" ".join(current))

@@ -8,7 +8,10 @@ themselves are registered in `registry.py` (plug-ins too).
 """
 from __future__ import annotations
 
+import re
+
 OFFLINE = "offline"
+
 
 def __getattr__(name: str):
     """AVAILABLE (step -> provider names) and KEYED_PROVIDERS (name -> default endpoint of those
@@ -20,6 +23,24 @@ def __getattr__(name: str):
     if name == "AVAILABLE":
         return {purpose: tuple(table) for purpose, table in registry.providers().items()}
     return registry.keyed()
+
+
+# Voices a job may name: name -> (provider, engine, languages). The offline default is piper's
+# neural voice (its package ships the model); espeak-ng speaks every other language.
+# "espeak-ng:<language>" picks one of espeak-ng's voices, e.g. "espeak-ng:fr".
+OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage",
+                 "shimmer", "verse")
+VOICES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "en_US-joe-medium": (OFFLINE, "piper", ("en",)),
+    "espeak-ng": (OFFLINE, "espeak-ng", ("*",)),
+    **{name: ("openai", "openai", ("*",)) for name in OPENAI_VOICES},
+}
+DEFAULT_VOICE = "en_US-joe-medium"
+_ESPEAK_VOICE = re.compile(r"^espeak-ng:[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+
+
+def known_voice(name: str) -> bool:
+    return name in VOICES or bool(_ESPEAK_VOICE.match(name))
 
 
 def unknown_providers(choice: dict[str, str]) -> dict[str, str]:

@@ -11,29 +11,33 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 from chalicelib import db, lifecycle, redis_client, storage, uploads
 from chalicelib.billing.plans import entitlement
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
-from chalicelib.models import STEP_NAMES, JobStatus, StepUsage
-from chalicelib.pipeline import concept as concept_mod
+from chalicelib.models import STEP_NAMES, JobStatus, StepStatus, StepUsage
 from chalicelib.pipeline import command, fallback, images, registry, scene_media, script, video
+from chalicelib.pipeline import concept as concept_mod
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.narration import Narration
 from chalicelib.pipeline.probe import probe
+from chalicelib.pipeline.words import Word
 
 log = logging.getLogger(__name__)
 
 # Share of the job's progress bar each step fills (sums to 100).
 WEIGHTS = {"concept": 5, "image": 20, "video": 65, "upload": 10}
-OUTPUTS = ("video", "thumbnail", "captions")  # the upload step's artifacts, in this order
-SILENT_NOTE = "narration is silent: espeak-ng is not installed on the worker"
+OUTPUTS = ("video", "thumbnail", "captions", "vtt", "words", "manifest")  # the upload step's
+OUTPUT_FILES = {"video": "video.mp4", "thumbnail": "thumbnail.jpg", "captions": "captions.srt",
+                "vtt": "captions.vtt", "words": "words.json", "manifest": "render.json"}
+SILENT_NOTE = "narration is silent: neither piper's voice nor espeak-ng could speak on the worker"
 NARRATION_MANIFEST = "narration.json"  # the image step's record of the narration WAVs
 __all__ = ["StepError", "JobGone", "UserBusy", "run_job"]  # StepError: re-exported for callers
 
@@ -62,7 +66,7 @@ class Context:
     provider: str | None = None    # which provider made the current step's artifact
     usage: list[StepUsage] | None = None  # what the current step's providers spent
 
-    def outcome(self, result: fallback.Outcome) -> object:
+    def outcome(self, result: fallback.Outcome) -> Any:
         """Record a provider's result on the current step; returns its value."""
         self.usage = (self.usage or []) + [result.usage]
         self.provider = self.provider or result.provider
@@ -138,29 +142,36 @@ def _off_thread(fn, *args):
 
 def _image(ctx: Context) -> list[str]:
     """The scene stills and, at the same time in a second thread, the narration: speech
-    synthesis (espeak-ng or a network call) overlaps Pillow work or image generation."""
+    synthesis (piper, espeak-ng or a network call) overlaps Pillow work or image generation.
+    A job with `narration: false` has no speech at all."""
     concept = _load_concept(ctx)
     count = len(concept.scenes)
     stills = [ctx.work / f"scene-{i + 1:02d}.png" for i in range(count)]
-    speech = [ctx.work / f"narration-{i + 1:02d}.wav" for i in range(count)]
+    speak = ctx.request.get("narration", True)
+    speech = [ctx.work / f"narration-{i + 1:02d}.wav" for i in range(count)] if speak else []
     with ThreadPoolExecutor(max_workers=1) as pool:
         spoken = pool.submit(_off_thread, fallback.run, "narration",
-                             ctx.task(concept=concept, paths=speech))
+                             ctx.task(concept=concept, paths=speech)) if speak else None
         own = scene_media.place_all(ctx.user_id, ctx.request, ctx.request["aspect"], stills)
         drawn = None
         if len(own) < count:
             drawn = fallback.run("image", ctx.task(concept=concept, paths=stills, keep=frozenset(own),
                                                    reference=_reference_image(ctx),
                                                    on_progress=lambda p: ctx.report(p * 9 // 10)))
-        said = spoken.result()
+        said = spoken.result() if spoken else None
     if drawn is not None:
         ctx.outcome(drawn)
     else:
         ctx.provider = "yours"
     stills = [scene_media.source_of(path) for path in stills]
-    narrations: list[Narration] = ctx.outcome(said)
-    manifest = [{"file": n.path.name, "duration_s": n.duration_s, "silent": n.silent}
-                for n in narrations]
+    narrations: list[Narration] = ctx.outcome(said) if said else []
+    if narrations:
+        voices = ", ".join(dict.fromkeys(n.voice for n in narrations))
+        timings = ", ".join(dict.fromkeys(n.timing for n in narrations))
+        lifecycle.add_note(ctx.job_id, f"narration: spoken by {voices}; word timings: {timings}")
+    manifest = [{"file": n.path.name, "duration_s": n.duration_s, "silent": n.silent,
+                 "voice": n.voice, "timing": n.timing,
+                 "words": [[w.text, w.start, w.end] for w in n.words]} for n in narrations]
     keys = [storage.put_file(path, storage.artifact_key(ctx.job_id, "image", path.name))
             for path in stills + speech]
     keys.append(storage.put_bytes(json.dumps(manifest).encode(), storage.artifact_key(
@@ -187,8 +198,21 @@ def _narrations(ctx: Context, image_keys: list[str]) -> list[Narration] | None:
         return None
     entries = json.loads(storage.get_bytes(manifest_key))
     by_name = {Path(k).name: k for k in image_keys}
-    return [Narration(path=path, duration_s=e["duration_s"], silent=e["silent"])
+    return [Narration(path=path, duration_s=e["duration_s"], silent=e["silent"],
+                      words=[Word(*w) for w in e.get("words", [])],
+                      timing=e.get("timing", "estimate"), voice=e.get("voice", "espeak-ng"))
             for e, path in zip(entries, _fetched(ctx, [by_name[e["file"]] for e in entries]))]
+
+
+def _music(ctx: Context) -> Path | None:
+    """The job's music upload, local (checked by the video step: a corrupt file fails there)."""
+    upload_id = (ctx.request.get("inputs") or {}).get("music_upload_id")
+    if not upload_id:
+        return None
+    path = ctx.work / "music"
+    if not path.exists():
+        storage.download(uploads.object_key_for(ctx.user_id, upload_id), path)
+    return path
 
 
 def _video(ctx: Context, image_keys: list[str]) -> list[str]:
@@ -201,19 +225,24 @@ def _video(ctx: Context, image_keys: list[str]) -> list[str]:
     if narrations is not None:  # a script's scenes last as long as their narration takes
         concept = script.timed(concept, ctx.request, [n.duration_s for n in narrations])
     started = time.monotonic()
-    result = video.compose_video(concept, stills, ctx.request["aspect"], render_dir,
-                                 voice=ctx.request.get("voice"),
-                                 language=ctx.request.get("language", "en"),
+    request = ctx.request
+    result = video.compose_video(concept, stills, request["aspect"], render_dir,
+                                 voice=request.get("voice"),
+                                 language=request.get("language", "en"),
                                  narrations=narrations,
                                  on_progress=ctx.report, should_cancel=ctx.should_stop,
-                                 clip_audio_volume=ctx.request.get("clip_audio_volume"))
+                                 clip_audio_volume=request.get("clip_audio_volume"),
+                                 caption_style=request.get("caption_style", "karaoke"),
+                                 speak=request.get("narration", True), music=_music(ctx),
+                                 music_volume=request.get("music_volume", 0.35))
     if result.silent_narration:
         lifecycle.add_note(ctx.job_id, SILENT_NOTE)
     ctx.provider = "offline"
     ctx.usage = [StepUsage(purpose="video", provider="offline", model="ffmpeg",
                            bytes=result.video.stat().st_size, wall_s=round(time.monotonic() - started, 3))]
     return [storage.put_file(path, storage.artifact_key(ctx.job_id, "video", path.name))
-            for path in (result.video, result.thumbnail, result.captions)]
+            for path in (result.video, result.thumbnail, result.captions, result.vtt, result.words,
+                         result.manifest)]
 
 
 def _upload(ctx: Context, video_keys: list[str]) -> list[str]:
@@ -228,11 +257,21 @@ def _upload(ctx: Context, video_keys: list[str]) -> list[str]:
     if info["video_codec"] != "h264" or (info["width"], info["height"]) != (width, height):
         raise StepError("invalid_render", f"render is {info}", transient=True)
     ctx.report(50)
-    names = {"video": ("video.mp4", f"{ctx.job_id}.mp4"), "thumbnail": ("thumbnail.jpg", None),
-             "captions": ("captions.srt", f"{ctx.job_id}.srt")}
-    return [storage.copy(by_name[names[kind][0]],
-                         storage.artifact_key(ctx.job_id, "output", names[kind][0]),
-                         download_name=names[kind][1]) for kind in OUTPUTS]
+    downloads = {"video": f"{ctx.job_id}.mp4", "captions": f"{ctx.job_id}.srt",
+                 "vtt": f"{ctx.job_id}.vtt", "words": f"{ctx.job_id}.words.json"}
+    return [storage.copy(by_name[OUTPUT_FILES[kind]],
+                         storage.artifact_key(ctx.job_id, "output", OUTPUT_FILES[kind]),
+                         download_name=downloads.get(kind)) for kind in OUTPUTS
+            if OUTPUT_FILES[kind] in by_name]  # a checkpoint from before vtt/words has fewer
+
+
+def _outputs(keys: list[str]) -> dict:
+    """The job's outputs: the published keys by kind, and the measured audio levels."""
+    by_file = {Path(k).name: k for k in keys}
+    outputs: dict = {kind: by_file[name] for kind, name in OUTPUT_FILES.items() if name in by_file}
+    if "manifest" in outputs:
+        outputs["audio"] = json.loads(storage.get_bytes(outputs["manifest"])).get("audio")
+    return outputs
 
 
 def _command_video(ctx: Context, done: dict[str, list[str]]) -> list[str]:
@@ -289,9 +328,9 @@ def launcher_root() -> Path:
     return Path(__file__).resolve().parent.parent.parent
 
 
-def _checkpoint_ok(step_row: dict) -> bool:
-    artifacts = step_row.get("artifacts") or []
-    return step_row["status"] == "succeeded" and bool(artifacts) and all(map(storage.exists, artifacts))
+def _checkpoint_ok(step: jobs_db.StepRow) -> bool:
+    return step.status is StepStatus.succeeded and bool(step.artifacts) \
+        and all(map(storage.exists, step.artifacts))
 
 
 STEPS: dict[str, Callable[[Context, dict[str, list[str]]], list[str]]] = {
@@ -316,19 +355,19 @@ def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str
     Raises UserBusy (wait in the queue), JobGone (canceled, or no longer ours) or StepError
     (the caller retries transient ones)."""
     row = jobs_db.get(job_id, None)
-    if row is None or row["status"] not in (JobStatus.queued.value, JobStatus.running.value):
-        return row["status"] if row else "missing"
-    plan = entitlement(row["user_id"], utcnow()).plan
-    outcome = lifecycle.start(job_id, row["user_id"], plan.max_concurrency, owner, lease_s)
+    if row is None or row.status not in (JobStatus.queued, JobStatus.running):
+        return row.status.value if row else "missing"
+    plan = entitlement(row.user_id, utcnow()).plan
+    outcome = lifecycle.start(job_id, row.user_id, plan.max_concurrency, owner, lease_s)
     if outcome == "busy":
         raise UserBusy(job_id)
     if outcome == "gone":
         raise JobGone(job_id)
     # Scratch space of this attempt only: another attempt (even on this host) never shares it,
     # and it goes when the attempt ends, whatever the outcome (checkpoints live in S3).
-    ctx = Context(job_id=job_id, request=row["request"], owner=owner, stop=stop,
-                  work=Path(get_settings().work_dir) / f"{job_id}-{owner[:12]}", user_id=row["user_id"],
-                  attempt=row["attempt"])
+    ctx = Context(job_id=job_id, request=row.request, owner=owner, stop=stop,
+                  work=Path(get_settings().work_dir) / f"{job_id}-{owner[:12]}", user_id=row.user_id,
+                  attempt=row.attempt)
     ctx.work.mkdir(parents=True, exist_ok=True)
     try:
         return _run_steps(ctx)
@@ -339,15 +378,15 @@ def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str
 def _run_steps(ctx: Context) -> str:
     job_id, owner = ctx.job_id, ctx.owner
     done: dict[str, list[str]] = {}
-    steps = {s["name"]: s for s in jobs_db.steps_of([job_id])[job_id]}
+    steps = {s.name: s for s in jobs_db.steps_of([job_id])[job_id]}
     pipeline = registry.pipelines()[get_settings().pipeline].step_functions()
     for name in STEP_NAMES:
         ctx.step = name
         if _checkpoint_ok(steps[name]) or pipeline[name] is None:
-            if pipeline[name] is None and steps[name]["status"] != "skipped" and \
-                    not jobs_db.step_skipped(job_id, name, owner):
+            if pipeline[name] is None and steps[name].status is not StepStatus.skipped and \
+                    not lifecycle.step_skipped(job_id, name, owner):
                 raise JobGone(job_id)
-            done[name] = steps[name]["artifacts"] or []
+            done[name] = steps[name].artifacts
             ctx.base += WEIGHTS[name]
             continue
         if ctx.should_stop() or not lifecycle.step_started(job_id, name, owner, ctx.base):
@@ -375,7 +414,7 @@ def _run_steps(ctx: Context) -> str:
                                         took_s=time.monotonic() - started):
             raise JobGone(job_id)
         ctx.base += WEIGHTS[name]
-    if not lifecycle.succeed(job_id, dict(zip(OUTPUTS, done["upload"])), owner):
+    if not lifecycle.succeed(job_id, _outputs(done["upload"]), owner):
         raise JobGone(job_id)
     return JobStatus.succeeded.value
 

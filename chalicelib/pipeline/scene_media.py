@@ -10,6 +10,7 @@ from PIL import Image, ImageOps
 
 from chalicelib import storage, uploads
 from chalicelib.db import uploads as uploads_db
+from chalicelib.models import UploadStatus
 from chalicelib.pipeline import script
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.images import ASPECTS
@@ -38,7 +39,7 @@ def fit_image(source: Path, aspect: str, path: Path) -> Path:
     """The user's image, upright (EXIF), cover-cropped to the frame, as the scene's PNG."""
     with Image.open(source) as image:
         fitted = ImageOps.fit(ImageOps.exif_transpose(image).convert("RGB"), ASPECTS[aspect],
-                              Image.LANCZOS)
+                              Image.Resampling.LANCZOS)
     fitted.save(path, format="PNG", compress_level=1)
     return path
 
@@ -52,7 +53,7 @@ def place_all(user_id: str, request: dict, aspect: str, stills: list[Path]) -> d
         if not upload_id or index >= len(stills):
             continue
         row = uploads_db.get(upload_id, user_id)
-        if row is None or row["status"] != "uploaded":  # deleted or expired since submission
+        if row is None or row["status"] != UploadStatus.uploaded:  # deleted or expired since submission
             raise StepError("upload_missing", f"scene {index}: upload {upload_id} is gone",
                             transient=False)
         download = stills[index].with_suffix(".upload")

@@ -11,31 +11,32 @@ video lasts exactly the concept's total duration.
 from __future__ import annotations
 
 import collections
+import json
 import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import imageio_ffmpeg
 from PIL import Image
 
-from chalicelib.pipeline import ffmpeg_inputs
+from chalicelib.pipeline import ffmpeg_inputs, karaoke, soundtrack
+from chalicelib.pipeline import words as words_mod
 from chalicelib.pipeline.captions import build_srt, render_caption
 from chalicelib.pipeline.concept import Concept
 from chalicelib.pipeline.images import ASPECTS
 from chalicelib.pipeline.narration import Narration, synthesize
 from chalicelib.pipeline.probe import probe
+from chalicelib.pipeline.words import Word
 
 FPS = 30
 CROSSFADE_S = 0.5  # seconds; shorter for very short scenes
 ZOOM_PER_S = 0.015  # +1.5% per second: noticeable, never seasick
 ZOOM_SCALER = "bilinear"  # upscaling by <10%: bicubic looks the same and costs more
-SPEECH_TAIL_S = 0.15  # silence kept after each line so sentences do not run together
-AUDIO_RATE = 44100
 ENCODE_ARGS = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
                "-r", str(FPS), "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart",
                "-threads", "2"]
@@ -56,6 +57,23 @@ class RenderResult:
     captions: Path
     duration_s: float
     silent_narration: bool
+    vtt: Path | None = None
+    words: Path | None = None
+    manifest: Path | None = None   # render.json: voices, timing methods, captions, audio levels
+    audio: dict | None = None      # the output's measured loudness (soundtrack.measure_file)
+    spoken_words: list[Word] | None = None  # every word, in seconds of the video
+
+
+@dataclass
+class AudioPlan:
+    """The audio side of a render (see soundtrack): where each narration line plays, the music
+    under it, and pass one's loudness measurements (None: measure; False: no normalization)."""
+    places: list[soundtrack.Placement]
+    music: Path | None = None
+    music_volume: float = 0.35
+    words: list[Word] | None = None
+    loudness: dict | None | bool = False
+    clips: dict[int, tuple[Path, float]] = field(default_factory=dict)  # scene -> (clip, volume)
 
 
 @dataclass
@@ -78,30 +96,6 @@ def plan_timeline(durations: list[float]) -> _Timeline:
     cue_starts = [0.0] + [(f + crossfade / 2) / FPS for f in starts[1:]]
     windows = list(zip(cue_starts, cue_starts[1:] + [bounds[-1] / FPS]))
     return _Timeline(starts, frames, crossfade, windows, bounds[-1] / FPS)
-
-
-def _atempo_chain(factor: float) -> list[str]:
-    """atempo per stage stays within 0.5..2 (older builds reject more; quality drops beyond)."""
-    stages = []
-    while factor > 2.0:
-        stages.append("atempo=2.0")
-        factor /= 2.0
-    if factor > 1.001:
-        stages.append(f"atempo={factor:.4f}")
-    return stages
-
-
-def _audio_chain(k: int, input_index: int, speech_s: float, timeline: _Timeline) -> str:
-    """Narration k: starts with its caption, sped up if it would overrun its scene, then padded
-    or cut to exactly the scene's length so the concatenation matches the video."""
-    scene_s = timeline.frames[k] / FPS
-    lead = timeline.windows[k][0] - timeline.starts[k] / FPS + 0.05
-    room = max(0.3, scene_s - lead - SPEECH_TAIL_S)
-    filters = [f"aresample={AUDIO_RATE}", "aformat=sample_fmts=fltp:channel_layouts=mono"]
-    filters += _atempo_chain(min(speech_s / room, 4.0))
-    filters += [f"adelay={int(lead * 1000)}:all=1", f"apad=whole_dur={scene_s:.4f}",
-                f"atrim=end={scene_s:.4f}", "asetpts=PTS-STARTPTS"]
-    return f"[{input_index}:a]{','.join(filters)}[a{k}]"
 
 
 def _zoom(k: int, size: tuple[int, int], length: float) -> str:
@@ -184,19 +178,14 @@ def clip_chains(k: int, size: tuple[int, int], frames: int, crossfade: int) -> l
             f"fade=t=out:st=0:d={fade:.4f}:alpha=1[f{k}]"]
 
 
-def clip_audio_chain(k: int, scene_s: float, volume: float) -> str:
-    """Clip k's own sound at `volume`, cut to its scene, mixed under narration k -> [am{k}]."""
-    return (f"[{k}:a]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=mono,"
-            f"volume={volume:.3f},atrim=end={scene_s:.4f},asetpts=PTS-STARTPTS,"
-            f"apad=whole_dur={scene_s:.4f}[ca{k}];"
-            f"[a{k}][ca{k}]amix=inputs=2:duration=first:normalize=0[am{k}]")
-
-
 def build_command(images: list[Path], captions: list[tuple[Path, int, int]],
                   narrations: list[Narration], durations: list[float], size: tuple[int, int],
-                  output: Path, clip_audio: dict[int, float] | None = None) -> tuple[list[str], _Timeline]:
+                  output: Path, clip_audio: dict[int, float] | None = None,
+                  audio: AudioPlan | None = None,
+                  subtitles: Path | None = None) -> tuple[list[str], _Timeline]:
     """The ffmpeg argv. Inputs: the scenes (stills or clips), the caption PNGs, the narration
-    WAVs. `clip_audio`: scene index -> volume of that clip's own sound (only clips that have one)."""
+    WAVs, the music. `clip_audio`: scene index -> volume of that clip's own sound (only clips
+    that have one). `subtitles`: an ASS file burned in (karaoke captions) after the overlays."""
     n = len(images)
     timeline = plan_timeline(durations)
     argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel", "error",
@@ -205,8 +194,10 @@ def build_command(images: list[Path], captions: list[tuple[Path, int, int]],
         argv += scene_input_args(path)
     for path, _, _ in captions:
         argv += ffmpeg_inputs.file_input(path, "png_pipe")
-    for narration in narrations:
-        argv += ffmpeg_inputs.file_input(narration.path, "wav")
+    audio = audio or AudioPlan(places=placements(timeline, narrations))
+    if clip_audio and not audio.clips:
+        audio.clips = {k: (images[k], volume) for k, volume in clip_audio.items()}
+    argv += audio_input_args(narrations, audio)
     graph = [part for k in range(n) for part in _scene_chains(k, n, size, timeline, is_clip(images[k]))]
     graph.append("".join(f"[b{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0[c]")
     last, first_caption = "c", n
@@ -217,16 +208,66 @@ def build_command(images: list[Path], captions: list[tuple[Path, int, int]],
         graph.append(f"[{last}][{first_caption + k}:v]overlay=x={(width - cap_w) // 2}:y={y}:"
                      f"format=yuv420:enable='between(t,{start:.4f},{end - 0.001:.4f})'[c{k}]")
         last = f"c{k}"
-    first_audio = first_caption + n
-    graph += [_audio_chain(k, first_audio + k, narrations[k].duration_s, timeline) for k in range(n)]
-    audio = [f"a{k}" for k in range(n)]
-    for k in sorted(clip_audio or {}):  # clips whose own sound plays under the narration
-        graph.append(clip_audio_chain(k, timeline.frames[k] / FPS, clip_audio[k]))
-        audio[k] = f"am{k}"
-    graph.append("".join(f"[{label}]" for label in audio) + f"concat=n={n}:v=0:a=1[aout]")
-    argv += ["-filter_complex", ";".join(graph), "-map", f"[{last}]", "-map", "[aout]",
+    if subtitles is not None:
+        graph.append(f"[{last}]{karaoke.ass_filter(subtitles)}[subs]")
+        last = "subs"
+    # clips' own sound comes from their scene inputs (index k) in this pass
+    parts, audio_label = audio_graph(first_caption + len(captions), narrations, audio, timeline.total,
+                                     {k: k for k in audio.clips})
+    graph += parts
+    argv += ["-filter_complex", ";".join(graph), "-map", f"[{last}]", "-map", f"[{audio_label}]",
              "-t", f"{timeline.total:.4f}", *ENCODE_ARGS, "-f", "mp4", str(output)]
     return argv, timeline
+
+
+# ---- the audio side (soundtrack.py builds it; the video pass and pass one share it) ----------
+def placements(timeline: _Timeline, narrations: list[Narration]) -> list[soundtrack.Placement]:
+    return [soundtrack.placement(timeline.starts[k] / FPS, timeline.frames[k] / FPS,
+                                 timeline.windows[k][0], n.duration_s)
+            for k, n in enumerate(narrations)]
+
+
+def audio_input_args(narrations: list[Narration], audio: AudioPlan) -> list[str]:
+    """Narration WAVs, then the music looped (its demuxer pinned, as every input's)."""
+    argv = [arg for n in narrations[:len(audio.places)]
+            for arg in ffmpeg_inputs.file_input(n.path, "wav")]
+    if audio.music is not None:
+        argv += ffmpeg_inputs.file_input(audio.music, soundtrack.music_format(audio.music),
+                                         "-stream_loop", "-1")
+    return argv
+
+
+def audio_graph(first_input: int, narrations: list[Narration], audio: AudioPlan, total: float,
+                clip_inputs: dict[int, int]) -> tuple[list[str], str]:
+    """`clip_inputs`: scene index -> the input index of that clip (its sound mixed under)."""
+    music_input = first_input + len(audio.places) if audio.music is not None else None
+    clips = {k: (clip_inputs[k], audio.places[k].scene_s, volume)
+             for k, (_, volume) in audio.clips.items() if k < len(audio.places)}
+    return soundtrack.audio_parts(first_input, audio.places, music_input, audio.music_volume,
+                                  audio.words or [], total, audio.loudness, clips)
+
+
+def measure_loudness(narrations: list[Narration], audio: AudioPlan, total: float) -> dict | None:
+    """The loudness gain for the video pass, from audio-only passes of the same graph (the
+    clips with sound are inputs there too, after the narration and music)."""
+    def measure(loudness: dict | None) -> dict | None:
+        plan = AudioPlan(audio.places, audio.music, audio.music_volume, audio.words, loudness,
+                         audio.clips)
+        inputs = audio_input_args(narrations, plan)
+        first_clip = len(audio.places) + (audio.music is not None)
+        clip_inputs = {}
+        for i, (k, (path, _)) in enumerate(sorted(plan.clips.items())):
+            inputs += ffmpeg_inputs.file_input(path, "mov", "-stream_loop", "-1")
+            clip_inputs[k] = first_clip + i
+        parts, label = audio_graph(0, narrations, plan, total, clip_inputs)
+        return soundtrack.measure_mix(inputs, parts, label)
+
+    return soundtrack.loudness_gain(measure)
+
+
+def video_words(narrations: list[Narration], places: list[soundtrack.Placement]) -> list[list[Word]]:
+    """Each scene's words in seconds of the video: where its line plays, at its tempo."""
+    return [words_mod.shifted(n.words, p.offset, p.tempo, p.end) for n, p in zip(narrations, places)]
 
 
 def run_ffmpeg(argv: list[str], total_s: float, on_progress: Callable[[float], None],
@@ -276,7 +317,7 @@ def write_thumbnail(image: Path, path: Path) -> Path:
     """The first scene's frame (the zoom starts at 1.0, so the still is that frame), 540 wide."""
     with Image.open(image) as still:
         height = round(still.height * THUMB_WIDTH / still.width)
-        still.convert("RGB").resize((THUMB_WIDTH, height), Image.LANCZOS).save(path, "JPEG", quality=85)
+        still.convert("RGB").resize((THUMB_WIDTH, height), Image.Resampling.LANCZOS).save(path, "JPEG", quality=85)
     return path
 
 
@@ -303,15 +344,22 @@ def compose_video(concept: Concept, images: list[Path], aspect: str, work_dir: P
                   narrations: list[Narration] | None = None,
                   on_progress: Callable[[int], None] | None = None,
                   should_cancel: Callable[[], bool] | None = None,
-                  clip_audio_volume: float | None = None) -> RenderResult:
-    """Render video.mp4, thumbnail.jpg and captions.srt into work_dir, with the scenes'
-    `narrations` (spoken here with espeak-ng when not given); on_progress gets 0..100,
-    never decreasing. Raises RenderCanceled when should_cancel() turns true (no video.mp4 left),
-    RuntimeError when ffmpeg fails or hangs, ValueError for a bad aspect or image count."""
+                  clip_audio_volume: float | None = None,
+                  caption_style: str = "karaoke", speak: bool = True, music: Path | None = None,
+                  music_volume: float = 0.35, normalize: bool = True) -> RenderResult:
+    """Render video.mp4, thumbnail.jpg, captions.srt, captions.vtt, words.json and render.json
+    into work_dir, with the scenes' `narrations` (spoken here when not given; none when
+    `speak` is false), clips' own sound at `clip_audio_volume` and `music` under them;
+    on_progress gets 0..100, never decreasing.
+    Raises RenderCanceled when should_cancel() turns true (no video.mp4 left), StepError
+    `music_unreadable` for music ffmpeg cannot decode, RuntimeError when ffmpeg fails or hangs,
+    ValueError for a bad aspect, caption style or image count."""
     if len(images) != len(concept.scenes):
         raise ValueError(f"{len(images)} images for {len(concept.scenes)} scenes")
     if aspect not in ASPECTS:
         raise ValueError(f"unknown aspect {aspect!r}")
+    if caption_style not in ("karaoke", "lines", "none"):
+        raise ValueError(f"unknown caption style {caption_style!r}")
     size = ASPECTS[aspect]
     cancel = should_cancel or (lambda: False)
     last = [-1]
@@ -324,37 +372,94 @@ def compose_video(concept: Concept, images: list[Path], aspect: str, work_dir: P
     report(0)
     work_dir.mkdir(parents=True, exist_ok=True)
     scenes = concept.scenes
+    if not speak:
+        narrations = []
+    # karaoke needs words: without narration the scene lines are burned in instead
+    burn_lines = caption_style == "lines" or (caption_style == "karaoke" and not speak)
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = [] if narrations is not None else [
             pool.submit(synthesize, s.narration, work_dir / f"narration-{i + 1:02d}.wav",
                         voice, language) for i, s in enumerate(scenes)]
+        checked_music = pool.submit(soundtrack.check_music, music) if music is not None else None
         captions = []
-        for i, scene in enumerate(scenes):  # Pillow work overlaps with espeak-ng
+        for i, scene in enumerate(scenes if burn_lines else []):  # Pillow work overlaps speech
             path = work_dir / f"caption-{i + 1:02d}.png"
             captions.append((path, *render_caption(scene.narration, size[0], path)))
         narrations = narrations if narrations is not None else [f.result() for f in futures]
-    if len(narrations) != len(scenes):
+        if checked_music is not None:
+            checked_music.result()  # StepError music_unreadable
+    if speak and len(narrations) != len(scenes):
         raise ValueError(f"{len(narrations)} narrations for {len(scenes)} scenes")
     if cancel():
         raise RenderCanceled()
+    durations = [s.duration_s for s in scenes]
+    timeline = plan_timeline(durations)
+    places = placements(timeline, narrations)
+    scene_words = video_words(narrations, places)
+    spoken = [w for scene in scene_words for w in scene]
+    phrases = karaoke.phrases(scene_words, size, aspect, language, timeline.total)
+    subtitles = None
+    if caption_style == "karaoke" and speak:
+        subtitles = work_dir / "captions.ass"
+        subtitles.write_text(karaoke.build_ass(phrases, size, aspect, language), encoding="utf-8")
+    audio = AudioPlan(places, music, music_volume, spoken, loudness=False,
+                      clips={k: (images[k], volume)
+                             for k, volume in clip_sound(images, clip_audio_volume).items()})
+    if normalize:
+        audio.loudness = measure_loudness(narrations, audio, timeline.total) or False
     report(5)
     video = work_dir / "video.mp4"
     partial = work_dir / "video.mp4.part"
     video.unlink(missing_ok=True)
-    durations = [s.duration_s for s in scenes]
     argv, timeline = build_command(images, captions, narrations, durations, size, partial,
-                                   clip_audio=clip_sound(images, clip_audio_volume))
+                                   audio=audio, subtitles=subtitles)
     try:
         run_ffmpeg(argv, timeline.total, lambda f: report(5 + int(94 * f)), cancel)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     os.replace(partial, video)
-    srt = work_dir / "captions.srt"
-    cues = [(start, end, scene.narration) for (start, end), scene in zip(timeline.windows, scenes)]
-    srt.write_text(build_srt(cues), encoding="utf-8")
+    files = write_caption_files(work_dir, scenes, timeline, phrases, scene_words, narrations,
+                                language, voice)
+    levels = soundtrack.measure_file(video)
+    manifest = work_dir / "render.json"
+    manifest.write_text(json.dumps({
+        "duration_s": timeline.total, "aspect": aspect, "caption_style": caption_style,
+        "language": language, "narration": speak, "music": music is not None,
+        "music_volume": music_volume if music is not None else None,
+        "voices": sorted({n.voice for n in narrations}),
+        "timing": [n.timing for n in narrations], "words": len(spoken),
+        "audio": levels, "loudness_pass_one": audio.loudness or None,
+        "ducking": "volume envelope from the word timings" if music is not None and speak else None,
+    }, indent=1), encoding="utf-8")
     first = first_frame(images[0], work_dir / "first-frame.png", size) if is_clip(images[0]) else images[0]
     thumbnail = write_thumbnail(first, work_dir / "thumbnail.jpg")
     report(100)
-    return RenderResult(video=video, thumbnail=thumbnail, captions=srt, duration_s=timeline.total,
-                        silent_narration=any(n.silent for n in narrations))
+    return RenderResult(video=video, thumbnail=thumbnail, captions=files["srt"],
+                        duration_s=timeline.total,
+                        silent_narration=any(n.silent for n in narrations),
+                        vtt=files["vtt"], words=files["words"], manifest=manifest, audio=levels,
+                        spoken_words=spoken)
+
+
+def write_caption_files(work_dir: Path, scenes, timeline: _Timeline, phrases: list[karaoke.Phrase],
+                        scene_words: list[list[Word]], narrations: list[Narration], language: str,
+                        voice: str | None) -> dict[str, Path]:
+    """captions.srt, captions.vtt and words.json from the same word timings: a cue per phrase.
+    Without narration there are no words: a cue per scene line, over its window."""
+    if phrases:
+        cues = [(p.start, p.end, p.words) for p in phrases]
+    else:
+        cues = [(start, end, [Word(scene.narration, start, end)])
+                for (start, end), scene in zip(timeline.windows, scenes)]
+    sep = words_mod.joiner(language)
+    paths = {"srt": work_dir / "captions.srt", "vtt": work_dir / "captions.vtt",
+             "words": work_dir / "words.json"}
+    paths["srt"].write_text(build_srt([(a, b, sep.join(w.text for w in ws)) for a, b, ws in cues]),
+                            encoding="utf-8")
+    paths["vtt"].write_text(words_mod.to_vtt(cues, language), encoding="utf-8")
+    spoken_by = sorted({n.voice for n in narrations})
+    paths["words"].write_text(words_mod.to_json(scene_words, [n.timing for n in narrations],
+                                                language, ",".join(spoken_by) or voice),
+                              encoding="utf-8")
+    return paths

@@ -144,9 +144,14 @@ def token_of(page) -> str:
     return page.evaluate("() => sessionStorage.getItem('media.token')")
 
 
-def submit_video(page, prompt: str, duration: int = 5) -> str:
-    """Fill New video and submit; returns the job id from the job page's URL."""
-    page.get_by_label("Prompt").fill(prompt)
+def submit_video(page, prompt: str, duration: int = 5, script: bool = False) -> str:
+    """Fill New video (a prompt, or with script=True the text as a script) and submit; returns
+    the job id from the job page's URL."""
+    if script:
+        page.get_by_label("My script").check()
+        page.get_by_label("Script", exact=True).fill(prompt)
+    else:
+        page.get_by_label("Prompt").fill(prompt)
     page.get_by_label("Duration (seconds)").fill(str(duration))
     page.get_by_role("button", name="Make the video").click()
     page.wait_for_url(re.compile(r"/jobs/job_[0-9a-f]+$"))

@@ -24,7 +24,12 @@ def test_every_page_is_accessible(page):
         shot(page, name)
 
     sign_up(page)
-    job_id = submit_video(page, "An owl reads a map by lantern light")
+    page.get_by_label("Scene by scene").check()
+    check_accessibility(page, "new video (scenes)")
+    shot(page, "new-video-scenes")
+    page.get_by_label("My script").check()
+    job_id = submit_video(page, "An owl reads a map by lantern light. It finds its way home.", script=True)
+    expect(page.locator(".prompt-quote")).to_contain_text("An owl reads a map")
     check_accessibility(page, "job (running)")
     for path, heading, name in (("/new", "New video", "new-video"), ("/jobs", "Videos", "jobs"),
                                 ("/api-keys", "API keys", "api-keys"),

@@ -30,10 +30,27 @@ def test_sign_up_make_a_video_watch_it_reach_100_play_and_download(viewport, req
         page.get_by_label("Reference image").set_input_files(str(tmp_path / "ref.png"))
     shot(page, f"new-video-{viewport}")
 
+    if viewport == "phone":  # captions as lines, and music under the voice at 50%
+        import math
+        import struct
+        import wave
+
+        with wave.open(str(tmp_path / "music.wav"), "wb") as wav:  # 6 s of a quiet 220 Hz tone
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(22050)
+            wav.writeframes(b"".join(struct.pack("<h", int(3000 * math.sin(2 * math.pi * 220 * i / 22050)))
+                                     for i in range(22050 * 6)))
+        page.get_by_label("Captions").select_option("lines")
+        page.locator("#music").set_input_files(str(tmp_path / "music.wav"))
+        page.locator("#music-volume").fill("0.5")
     job_id = submit_video(page, "A paper boat sails to the moon")
+    request_facts = page.locator("section[aria-label='Request']")
     if viewport == "desktop":
-        request_facts = page.locator("section[aria-label='Request']")
         expect(request_facts).to_contain_text("reference_image_upload_id")
+    else:
+        expect(request_facts).to_contain_text("music_upload_id")
+        expect(request_facts).to_contain_text("lines")
     assert job_id.startswith("job_")
     progress = progress_section(page)
     # Live updates reach the page (events applied), then the job ends at 100%.

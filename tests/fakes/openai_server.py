@@ -5,11 +5,14 @@ Each test scripts what the next requests to a path get: `server.script("chat/com
 "429", "ok")` answers 429 (Retry-After: 1) once, then succeeds; once a path's script is used up
 it succeeds. Behaviours: "ok", "429", "500", "400", "401", "slow" (holds the request until the
 server stops, so the client times out), "malformed" (a 200 whose content is not the JSON asked
-for). Requests are recorded (path, Authorization header, JSON body) for assertions.
+for). Requests are recorded (path, Authorization header, JSON body or multipart fields) for
+assertions.
 """
 from __future__ import annotations
 
 import base64
+import email.parser
+import email.policy
 import io
 import json
 import math
@@ -22,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from PIL import Image
 
-PATHS = ("chat/completions", "images/generations", "audio/speech")
+PATHS = ("chat/completions", "images/generations", "audio/speech", "audio/transcriptions")
 
 
 class FakeOpenAI:
@@ -51,7 +54,7 @@ class FakeOpenAI:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
-    def __enter__(self) -> "FakeOpenAI":
+    def __enter__(self) -> FakeOpenAI:
         self._thread.start()
         return self
 
@@ -73,8 +76,10 @@ class FakeOpenAI:
         raw = handler.rfile.read(length)
         path = handler.path.split("/v1/", 1)[-1]
         auth = handler.headers.get("authorization", "")
+        content_type = handler.headers.get("content-type", "")
         try:
-            body = json.loads(raw or b"{}")
+            body = _form(content_type, raw) if content_type.startswith("multipart/") else \
+                json.loads(raw or b"{}")
         except ValueError:
             body = {}
         with self._lock:
@@ -95,7 +100,8 @@ class FakeOpenAI:
             return self._send(handler, 429, {"error": {"message": "slow down"}},
                               {"Retry-After": "1"})
         answer = {"chat/completions": _chat, "images/generations": _image,
-                  "audio/speech": _speech}[path](body, malformed=behaviour == "malformed")
+                  "audio/speech": _speech, "audio/transcriptions": _transcription,
+                  }[path](body, malformed=behaviour == "malformed")
         if isinstance(answer, bytes):
             return self._send_bytes(handler, 200, answer, "audio/wav")
         return self._send(handler, 200, answer)
@@ -115,6 +121,32 @@ class FakeOpenAI:
             handler.wfile.write(data)
         except OSError:  # the client gave up (timeout)
             pass
+
+
+def _form(content_type: str, raw: bytes) -> dict:
+    """A multipart form's fields (text) and files (bytes), by name."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    fields = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True)
+        fields[name] = data if part.get_filename() else data.decode()
+    return fields
+
+
+def _transcription(body: dict, malformed: bool) -> dict:
+    """Word timestamps: the prompt's words (we send the script as the prompt) spread evenly
+    over the uploaded WAV, as verbose_json with timestamp_granularities[]=word answers."""
+    if malformed:
+        return {"text": "", "words": "nope"}
+    with wave.open(io.BytesIO(body.get("file") or b""), "rb") as wav:
+        seconds = wav.getnframes() / wav.getframerate()
+    said = str(body.get("prompt", "")).split()
+    step = seconds / max(1, len(said))
+    return {"text": " ".join(said), "duration": seconds, "language": body.get("language", "en"),
+            "words": [{"word": w.strip(".,!?"), "start": round(i * step, 3),
+                       "end": round((i + 0.8) * step, 3)} for i, w in enumerate(said)]}
 
 
 def _chat(body: dict, malformed: bool) -> dict:

@@ -52,7 +52,7 @@ class FakePexels:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def __enter__(self) -> "FakePexels":
+    def __enter__(self) -> FakePexels:
         self._thread.start()
         return self
 

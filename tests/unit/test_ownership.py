@@ -12,7 +12,8 @@ SOURCES = sorted([*ROOT.joinpath("chalicelib").rglob("*.py"), *ROOT.joinpath("fu
                   ROOT / "app.py"])
 # The SQL of job and step transitions (chalicelib/db/jobs.py); only chalicelib.lifecycle calls it.
 TRANSITION_SQL = {"insert", "start", "renew", "step_started", "progress", "step_finished",
-                  "add_note", "succeed", "fail", "requeue", "lock", "cancel", "reopen", "expire"}
+                  "add_note", "succeed", "fail", "requeue", "lock", "cancel", "reopen", "expire",
+                  "step_skipped"}
 
 
 def _name(path: Path) -> str:
@@ -51,3 +52,34 @@ def test_only_the_queue_module_knows_bullmq_and_only_the_factory_builds_redis_cl
     if _name(path) != "chalicelib/redis_client.py":
         assert not any(m.split(".")[0] == "redis" for m in imported), _name(path)
 
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.joinpath("functions").glob("[!_]*.py")), ids=_name)
+def test_every_scheduled_function_sets_up_observability_first(path):
+    handler = next(node for node in ast.parse(path.read_text()).body
+                   if isinstance(node, ast.FunctionDef) and node.name == "handler")
+    first = handler.body[0]
+    assert isinstance(first, ast.Expr) and ast.unparse(first) == "observability.setup()", _name(path)
+
+
+def _status_words() -> set[str]:
+    from chalicelib.models import EventType, JobStatus, StepStatus, UploadStatus
+    from chalicelib.queue import QueueState
+
+    return {m.value for enum in (JobStatus, StepStatus, EventType, UploadStatus, QueueState)
+            for m in enum} - {"expired"}  # (also a verb in names such as "uploads_expired")
+
+
+@pytest.mark.parametrize("path", [p for p in SOURCES if "/db/" not in _name(p)], ids=_name)
+def test_statuses_are_compared_as_enums_not_string_literals(path):
+    """Past the data layer (SQL keeps its literals), code compares statuses and event types
+    with their enums (chalicelib.models, chalicelib.queue), never with a spelled-out string."""
+    words = _status_words()
+    offenders = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Compare):
+            for part in [node.left, *node.comparators]:
+                items = part.elts if isinstance(part, (ast.Tuple, ast.List, ast.Set)) else [part]
+                offenders += [f"{_name(path)}:{node.lineno} {item.value!r}" for item in items
+                              if isinstance(item, ast.Constant) and item.value in words]
+    assert offenders == []

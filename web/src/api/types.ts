@@ -30,7 +30,8 @@ export interface Job {
   id: string; status: JobStatus; progress: number; current_step: string | null; attempt: number;
   steps: Step[]; error: { code: string; message: string; step: string | null } | null;
   outputs: { video_url: string; thumbnail_url: string; captions_url: string; expires_at: string } | null;
-  request: Record<string, unknown> & { prompt?: string; duration_s?: number; aspect?: string };
+  request: Record<string, unknown> & { prompt?: string; script?: string; scenes?: { text: string }[];
+    duration_s?: number; aspect?: string };
   notes?: string[]; created_at: string; started_at: string | null; finished_at: string | null;
 }
 export interface JobEvent {
@@ -42,6 +43,7 @@ export interface ApiKey { id: string; name: string; prefix: string; created_at: 
 export interface ApiKeyCreated { id: string; name: string; key: string; prefix: string; created_at: string }
 export interface ProviderKey { provider: string; last4: string; base_url: string | null; updated_at: string }
 export interface ProviderOption { name: string; needs_key: boolean; has_key: boolean }
+export interface VoiceOption { name: string; provider: string; engine: string; languages: string[]; default?: boolean }
 export interface StepProviders { step: string; default: string; providers: ProviderOption[] }
 export interface WebhookEndpoint {
   id: string; url: string; events: string[]; created_at: string; last_delivery_at?: string | null;
@@ -53,3 +55,10 @@ export interface AuditEntry { id: string; action: string; target: string | null;
 export interface UploadForm { id: string; url: string; fields: Record<string, string>; expires_at: string; max_bytes: number }
 export interface Upload { id: string; status: "pending" | "uploaded" | "rejected" | "expired"; reason?: string | null }
 export interface FieldProblem { field: string; message: string; type?: string }
+
+/** What a job is about, for titles: its prompt, else the start of its script or first scene. */
+export function jobTitle(job: Job): string {
+  const r = job.request;
+  const text = r.prompt ?? r.script ?? r.scenes?.[0]?.text ?? job.id;
+  return text.length > 140 ? `${text.slice(0, 137)}…` : text;
+}

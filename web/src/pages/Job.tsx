@@ -3,7 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
-import { TERMINAL, type Job, type Step } from "../api/types";
+import { TERMINAL, jobTitle, type Job, type Step } from "../api/types";
 import { useJobProgress } from "../hooks/useJobProgress";
 import { ErrorMessage, Loading, PageTitle, ProgressBar, StatusBadge, When, seconds } from "../components/ui";
 
@@ -44,7 +44,7 @@ export function JobPage() {
   return (
     <>
       <PageTitle>Video</PageTitle>
-      <p className="prompt-quote">“{data.request.prompt}”</p>
+      <p className="prompt-quote">“{jobTitle(data)}”</p>
       <section className="card" aria-label="Progress" data-updates={live.updates} data-status={status}>
         <div className="status-line">
           <span>Status: <StatusBadge status={status} /></span>
@@ -125,8 +125,14 @@ export function JobPage() {
 
       <section className="card" aria-label="Request">
         <h2>Request</h2>
+        {data.request.script ? <details><summary>Script</summary><p className="pre">{data.request.script}</p></details> : null}
+        {data.request.scenes ? (
+          <details><summary>Scenes ({data.request.scenes.length})</summary>
+            <ol>{data.request.scenes.map((scene, i) => <li key={i}>{scene.text}</li>)}</ol>
+          </details>
+        ) : null}
         <dl className="facts">
-          {Object.entries(data.request).filter(([k]) => k !== "prompt").map(([k, v]) => (
+          {Object.entries(data.request).filter(([k]) => k !== "prompt" && k !== "script" && k !== "scenes").map(([k, v]) => (
             <div key={k}><dt>{k}</dt><dd>{typeof v === "object" ? JSON.stringify(v) : String(v)}</dd></div>
           ))}
         </dl>

@@ -2,7 +2,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router-dom";
 import { api } from "../api/client";
-import { JOB_STATUSES, type Job, type Page } from "../api/types";
+import { JOB_STATUSES, jobTitle, type Job, type Page } from "../api/types";
 import { ErrorMessage, Loading, PageTitle, ProgressBar, StatusBadge, When } from "../components/ui";
 
 export const PAGE_SIZE = 10;
@@ -53,11 +53,11 @@ export function JobsPage() {
               {job.outputs ? (
                 <img src={job.outputs.thumbnail_url} alt="" className={`thumb aspect-${(job.request.aspect ?? "9:16").replace(":", "x")}`} loading="lazy" />
               ) : <div className="thumb placeholder" aria-hidden="true" />}
-              <span className="job-prompt">{job.request.prompt ?? job.id}</span>
+              <span className="job-prompt">{jobTitle(job)}</span>
             </Link>
             <StatusBadge status={job.status} />
             {job.status === "running" || job.status === "queued"
-              ? <ProgressBar value={job.progress} label={`Progress of ${job.request.prompt ?? job.id}`} /> : null}
+              ? <ProgressBar value={job.progress} label={`Progress of ${jobTitle(job)}`} /> : null}
             <span className="muted small"><When at={job.created_at} /></span>
           </li>
         ))}

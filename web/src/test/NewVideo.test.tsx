@@ -55,7 +55,8 @@ describe("NewVideoPage", () => {
     expect(described.split(" ")).toContain("duration_s-error");
     expect(document.getElementById("duration_s-error")?.textContent).toBe("Your free plan allows at most 30 s");
     const [, init] = fetchMock.mock.calls.find(([url]) => url === "/v1/jobs")!;
-    expect(JSON.parse(init!.body as string)).toEqual({ prompt: "A fox", duration_s: 15, aspect: "9:16", language: "en" });
+    expect(JSON.parse(init!.body as string)).toEqual({ prompt: "A fox", duration_s: 15, aspect: "9:16", language: "en",
+      caption_style: "karaoke" });
     expect((init!.headers as Record<string, string>)["Idempotency-Key"]).toBeTruthy();
   });
 
@@ -70,9 +71,44 @@ describe("NewVideoPage", () => {
 
 describe("jobRequest", () => {
   it("leaves out empty optional fields and adds the reference image", () => {
-    expect(jobRequest({ prompt: " p ", duration_s: 5, aspect: "1:1", style: "", voice: " ", language: "fr",
-      providers: { image: "openai", concept: "" } }, "upl_1")).toEqual({
+    expect(jobRequest({ source: "prompt", prompt: " p ", script: "unused", scenes: [], duration_s: 5, aspect: "1:1",
+      style: "", voice: " ", language: "fr", providers: { image: "openai", concept: "" } }, "upl_1")).toEqual({
       prompt: "p", duration_s: 5, aspect: "1:1", language: "fr", providers: { image: "openai" },
       inputs: { reference_image_upload_id: "upl_1" } });
+  });
+
+  it("adds music with its volume, and narration only when turned off", () => {
+    const form = { source: "prompt" as const, prompt: "p", script: "", scenes: [], duration_s: 5, aspect: "9:16", style: "",
+      voice: "", language: "", providers: {}, caption_style: "lines", narration: false, music_volume: 0.5 };
+    expect(jobRequest(form, null, "upl_m")).toEqual({ prompt: "p", duration_s: 5, aspect: "9:16", caption_style: "lines",
+      narration: false, music_volume: 0.5, inputs: { music_upload_id: "upl_m" } });
+    expect(jobRequest({ ...form, narration: true }, null, null)).toEqual({ prompt: "p", duration_s: 5, aspect: "9:16",
+      caption_style: "lines" });
+  });
+
+  it("sends exactly one source: a script, or scenes with only what was filled in", () => {
+    const base = { prompt: "p", script: " Line one. Line two. ", duration_s: 5, aspect: "9:16", style: "", voice: "",
+      language: "", providers: {} };
+    expect(jobRequest({ ...base, source: "script", scenes: [] })).toEqual({ script: "Line one. Line two.", duration_s: 5, aspect: "9:16" });
+    expect(jobRequest({ ...base, source: "scenes", scenes: [{ text: " Hi ", visual: "", duration_s: "" },
+      { text: "Bye", visual: "a door", duration_s: "3" }] })).toEqual({ duration_s: 5, aspect: "9:16",
+      scenes: [{ text: "Hi" }, { text: "Bye", visual: "a door", duration_s: 3 }] });
+  });
+});
+
+describe("scene by scene", () => {
+  it("adds and removes scenes and shows a scene's 422 next to it", async () => {
+    const fetchMock = api({ status: 422, body: { error: { code: "validation_error", message: "bad",
+      details: [{ field: "scenes.1.text", message: "String should have at least 1 character" }] } } });
+    renderPage(fetchMock);
+    const user = userEvent.setup();
+    await user.click(await screen.findByLabelText("Scene by scene"));
+    await user.type(screen.getByLabelText("Scene 1: line"), "First");
+    await user.click(screen.getByRole("button", { name: "Add a scene" }));
+    await user.click(screen.getByRole("button", { name: "Make the video" }));
+    await waitFor(() => expect(screen.getByLabelText("Scene 2: line").getAttribute("aria-invalid")).toBe("true"));
+    expect(document.getElementById("scenes-1-text-error")?.textContent).toContain("at least 1 character");
+    await user.click(screen.getByRole("button", { name: "Remove scene 2" }));
+    expect(screen.queryByLabelText("Scene 2: line")).toBeNull();
   });
 });

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import queue, redis_client, reaper, storage
+from chalicelib import queue, reaper, redis_client, storage
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.pipeline.probe import probe
@@ -96,7 +96,7 @@ def test_jobs_survive_killed_workers_and_a_redis_restart(api, chaos_redis, monke
                     job = api.call("GET", f"/v1/jobs/{job_id}", token=user["token"]).json
                     assert job["progress"] >= seen_progress.get(job_id, 0), job_id
                     seen_progress[job_id] = job["progress"]
-                statuses = Counter(jobs_db.get(j, None)["status"] for j, _ in job_ids)
+                statuses = Counter(jobs_db.get(j, None).status for j, _ in job_ids)
                 if sum(statuses[s] for s in TERMINAL) == JOBS:
                     break
                 elapsed = time.monotonic() - started
@@ -115,17 +115,17 @@ def test_jobs_survive_killed_workers_and_a_redis_restart(api, chaos_redis, monke
             assert redis_restarted and kills == KILLS
 
             rows = {j: jobs_db.get(j, None) for j, _ in job_ids}
-            assert all(r["status"] in TERMINAL for r in rows.values()), Counter(r["status"] for r in rows.values())
+            assert all(r.status in TERMINAL for r in rows.values()), Counter(r.status for r in rows.values())
             for job_id, row in rows.items():
-                if row["status"] == "failed":
-                    assert row["error_code"], job_id
-                runs = Counter((r["step"], r["status"]) for r in jobs_db.step_runs(job_id))
+                if row.status == "failed":
+                    assert row.error_code, job_id
+                runs = Counter((r.step, r.status) for r in jobs_db.step_runs(job_id))
                 assert all(n == 1 for (step, status), n in runs.items() if status == "succeeded"), (job_id, runs)
-            succeeded = [j for j, r in rows.items() if r["status"] == "succeeded"]
-            assert len(succeeded) >= JOBS * 0.9, Counter(r["status"] for r in rows.values())
+            succeeded = [j for j, r in rows.items() if r.status == "succeeded"]
+            assert len(succeeded) >= JOBS * 0.9, Counter(r.status for r in rows.values())
             for job_id in succeeded:
                 path = tmp_path / f"{job_id}.mp4"
-                storage.download(rows[job_id]["outputs"]["video"], path)
+                storage.download(rows[job_id].outputs["video"], path)
                 info = probe(path)
                 assert info["video_codec"] == "h264" and (info["width"], info["height"]) == (1080, 1080)
                 assert abs(info["duration_s"] - 5) <= 0.5

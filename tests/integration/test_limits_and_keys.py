@@ -165,8 +165,9 @@ def test_api_keys_are_capped_per_user(api, user, monkeypatch):
 
 
 def test_the_api_key_cap_holds_under_parallel_requests(live_api, monkeypatch):
-    import httpx
     from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
 
     signup = httpx.post(f"{live_api}/v1/auth/signup", json={
         "email": f"cap-{secrets.token_hex(4)}@example.com", "password": "a long password"})

@@ -19,7 +19,8 @@ def test_submit_accepts_a_job_and_queues_it(api, user):
     assert job["status"] == "queued" and job["progress"] == 0 and job["attempt"] == 1
     assert [s["name"] for s in job["steps"]] == ["concept", "image", "video", "upload"]
     assert all(s["status"] == "pending" for s in job["steps"])
-    assert job["request"] == {**JOB, "aspect": "9:16", "language": "en"}
+    assert job["request"] == {**JOB, "aspect": "9:16", "language": "en", "caption_style": "karaoke",
+                              "narration": True, "music_volume": 0.35}
     assert job["outputs"] is None and job["error"] is None
     assert queue.state(job["id"]) in ("waiting", "prioritized")
     events = api.call("GET", f"/v1/jobs/{job['id']}/events", token=user["token"]).json

@@ -8,14 +8,14 @@ entry point can reach. Uses only the repository's files (no network, no AWS).
 from __future__ import annotations
 
 import ast
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
 
-from tests.test_deploy import _load_template
+from tests.integration.test_deploy import _load_template
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # The code's boto3 methods that are not named after their API operation, as IAM actions.
 SPECIAL_ACTIONS = {
@@ -136,7 +136,7 @@ class Module:
         return calls, refs
 
 
-@lru_cache(maxsize=None)
+@cache
 def _module(name: str) -> Module | None:
     return Module(name) if _module_path(name) else None
 
@@ -176,7 +176,7 @@ def reachable_aws_calls(entry: str) -> set[tuple[str, str]]:
     return {c for c in calls if c[1] not in NOT_CALLS}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _operation_names(service: str) -> dict[str, str]:
     """boto3 method name -> API operation name, from botocore's service model."""
     import botocore.session

@@ -15,12 +15,11 @@ from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.pipeline.probe import probe
 from tests.conftest import free_port
-from tests.test_end_to_end import follow, signed_up
-from tests.workers import (FAST_TAKEOVER, Workers, private_queue, wait_for_event, wait_for_status,
-                           wait_until)
+from tests.e2e.test_end_to_end import follow, signed_up
+from tests.workers import FAST_TAKEOVER, Workers, private_queue, wait_for_event, wait_for_status, wait_until
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FAKE = [sys.executable, str(ROOT / "tests" / "fakes" / "orchestrator.py")]
 
 
@@ -52,7 +51,7 @@ def test_a_flaky_orchestrator_is_retried_and_its_video_published(api, user, work
     steps = {s["name"]: s for s in job["steps"]}
     assert (steps["concept"]["status"], steps["image"]["status"]) == ("skipped", "skipped")
     assert steps["video"]["provider"] == "command" and steps["upload"]["status"] == "succeeded"
-    runs = [(r["step"], r["status"], r["error_code"]) for r in jobs_db.step_runs(job_id)]
+    runs = [(r.step, r.status, r.error_code) for r in jobs_db.step_runs(job_id)]
     assert ("video", "failed", "command_failed") in runs and runs.count(("video", "succeeded", None)) == 1
     video = Path(workers.log_dir) / "command.mp4"
     video.write_bytes(httpx.get(job["outputs"]["video_url"], timeout=60).raise_for_status().content)
@@ -63,14 +62,14 @@ def test_a_crashing_orchestrator_fails_the_job_after_its_attempts(api, user, wor
     workers.start(PIPELINE_COMMAND=json.dumps(FAKE + ["crash"]))
     job_id = submit(api, user)
     row = wait_for_status(job_id, {"failed"}, timeout_s=180)
-    assert (row["error_code"], row["error_step"], row["attempt"]) == ("command_crashed", "video", 2)
+    assert (row.error_code, row.error_step, row.attempt) == ("command_crashed", "video", 2)
 
 
 def test_a_permanent_failure_is_not_retried(api, user, workers):
     workers.start(PIPELINE_COMMAND=json.dumps(FAKE + ["bad-input"]))
     job_id = submit(api, user)
     row = wait_for_status(job_id, {"failed"}, timeout_s=120)
-    assert (row["error_code"], row["attempt"]) == ("command_failed", 1)
+    assert (row.error_code, row.attempt) == ("command_failed", 1)
 
 
 def test_the_example_orchestrator_runs_as_a_job_over_http_and_can_be_canceled(tmp_path):

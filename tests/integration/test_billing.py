@@ -6,16 +6,15 @@ import json
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from chalicelib import lifecycle
+from chalicelib import db, lifecycle
 from chalicelib.billing import quota
 from chalicelib.config import get_settings
-from chalicelib import db
 
 SECRET = "ws_test_" + secrets.token_hex(16)
 PRO_PLAN = "plan_pro_monthly"
@@ -29,7 +28,7 @@ def whop_config(monkeypatch):
 
 
 def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def deliver(api, type_: str, data: dict, *, webhook_id: str | None = None, at: float | None = None,
@@ -38,16 +37,16 @@ def deliver(api, type_: str, data: dict, *, webhook_id: str | None = None, at: f
     webhook_id = webhook_id or f"msg_{secrets.token_hex(8)}"
     at = at or time.time()
     payload = body if body is not None else json.dumps(
-        {"id": webhook_id, "api_version": "v1", "type": type_, "timestamp": iso(datetime.fromtimestamp(at, timezone.utc)),
+        {"id": webhook_id, "api_version": "v1", "type": type_, "timestamp": iso(datetime.fromtimestamp(at, UTC)),
          "data": data}).encode()
     signer = Webhook(base64.b64encode(secret.encode()).decode())
-    signature = signer.sign(webhook_id, datetime.fromtimestamp(at, timezone.utc), payload.decode())
+    signature = signer.sign(webhook_id, datetime.fromtimestamp(at, UTC), payload.decode())
     return api.call("POST", "/v1/webhooks/whop", raw=payload, headers={
         "webhook-id": webhook_id, "webhook-timestamp": str(int(at)), "webhook-signature": signature})
 
 
 def membership(user=None, *, email=None, plan=PRO_PLAN, status="active", updated_at=None, **extra):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {"id": extra.pop("id", f"mem_{secrets.token_hex(6)}"), "status": status,
             "plan": {"id": plan}, "user": {"id": "user_w1", "email": email or (user and user["email"])},
             "metadata": {"user_id": user["user"]["id"]} if user else {},
@@ -114,7 +113,7 @@ def test_bad_deliveries_are_401_and_change_nothing(api, user, tamper):
         wid = "msg_" + secrets.token_hex(6)
         raw = json.dumps({"type": "membership.activated", "data": data}).encode()
         sig = Webhook(base64.b64encode(SECRET.encode()).decode()).sign(
-            wid, datetime.now(timezone.utc), raw.decode())
+            wid, datetime.now(UTC), raw.decode())
         response = api.call("POST", "/v1/webhooks/whop", raw=raw.replace(b"active", b"ACTIVE"),
                             headers={"webhook-id": wid, "webhook-timestamp": str(int(time.time())),
                                      "webhook-signature": sig})
@@ -161,7 +160,7 @@ def test_a_redelivery_changes_nothing_twice(api, user):
     data = membership(user)
     first = deliver(api, "membership.activated", data, webhook_id="msg_dup_" + user["user"]["id"])
     deliver(api, "membership.deactivated", {**data, "status": "canceled",
-                                            "updated_at": iso(datetime.now(timezone.utc) + timedelta(seconds=5))})
+                                            "updated_at": iso(datetime.now(UTC) + timedelta(seconds=5))})
     again = deliver(api, "membership.activated", data, webhook_id="msg_dup_" + user["user"]["id"])
     assert first.status_code == again.status_code == 200
     assert again.json["duplicate"] is True
@@ -172,7 +171,7 @@ def test_a_redelivery_changes_nothing_twice(api, user):
 
 
 def test_an_older_state_never_overwrites_a_newer_one(api, user):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     data = membership(user)
     deliver(api, "membership.deactivated", {**data, "status": "canceled", "updated_at": iso(now)})
     late = deliver(api, "membership.activated", {**data, "updated_at": iso(now - timedelta(minutes=2))})
@@ -196,7 +195,7 @@ def test_membership_bought_before_signup_is_attached_once_the_email_is_verified(
 def test_cancel_at_period_end_keeps_access_until_deactivation(api, user):
     data = membership(user)
     deliver(api, "membership.activated", data)
-    later = iso(datetime.now(timezone.utc) + timedelta(seconds=1))
+    later = iso(datetime.now(UTC) + timedelta(seconds=1))
     deliver(api, "membership.cancel_at_period_end_changed", {**data, "cancel_at_period_end": True, "updated_at": later})
     me = api.call("GET", "/v1/me", token=user["token"]).json
     assert me["plan"]["name"] == "pro" and me["membership"]["cancel_at_period_end"] is True
@@ -290,7 +289,7 @@ def test_downgrade_mid_period_applies_free_limits_at_once(api, user):
     deliver(api, "membership.activated", data)
     for i in range(6):
         assert api.call("POST", "/v1/jobs", {"prompt": f"pro {i}", "duration_s": 5}, token=user["token"]).status_code == 202
-    later = iso(datetime.now(timezone.utc) + timedelta(seconds=1))
+    later = iso(datetime.now(UTC) + timedelta(seconds=1))
     deliver(api, "membership.deactivated", {**data, "status": "expired", "updated_at": later})
     me = api.call("GET", "/v1/me", token=user["token"]).json
     assert me["plan"]["name"] == "free"
@@ -326,7 +325,6 @@ def test_usage_counter_is_seeded_when_a_new_period_begins(api, user):
 
 
 def test_plan_concurrency_is_enforced_where_jobs_start(api, user):
-    from chalicelib.db import jobs as jobs_db
 
     deliver(api, "membership.activated", membership(user))  # pro: 3 at once
     ids = [api.call("POST", "/v1/jobs", {"prompt": f"c{i}", "duration_s": 5}, token=user["token"]).json["id"]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 DOCKERFILE = ROOT / "containers" / "worker" / "Dockerfile"
 COMPOSE = ROOT / "localstack" / "docker-compose.yml"

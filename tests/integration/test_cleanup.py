@@ -11,7 +11,7 @@ from chalicelib import cleanup, db, redis_keys, storage, uploads
 from chalicelib.db import audit
 from chalicelib.ids import utcnow
 from chalicelib.redis_client import client as redis
-from tests.test_uploads import PNG, post_file, start
+from tests.integration.test_uploads import PNG, post_file, start
 
 STEPS = ("concept/concept.json", "image/scene-01.png", "video/video.mp4", "output/video.mp4",
          "output/thumbnail.jpg", "output/captions.srt")

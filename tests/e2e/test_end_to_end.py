@@ -121,7 +121,7 @@ def test_a_byok_job_runs_on_the_users_provider_and_the_key_never_leaks(stack, tm
         me = client.get("/v1/me").json()
         assert job["status"] == "succeeded", (job["error"], job["notes"])
         assert {c["path"] for c in fake.requests} == {"chat/completions", "images/generations",
-                                                      "audio/speech"}
+                                                      "audio/speech", "audio/transcriptions"}
         assert {c["authorization"] for c in fake.requests} == {f"Bearer {key}"}
 
         steps = {s["name"]: s for s in job["steps"]}
@@ -129,7 +129,8 @@ def test_a_byok_job_runs_on_the_users_provider_and_the_key_never_leaks(stack, tm
         image_usage = {u["purpose"]: u for u in steps["image"]["usage"]}
         assert image_usage["image"]["images"] == len(fake.calls("images/generations"))
         assert image_usage["narration"]["provider"] == "openai" and image_usage["narration"]["characters"] > 0
-        assert steps["concept"]["usage"][0]["tokens_in"] > 0 and job["notes"] == []
+        assert steps["concept"]["usage"][0]["tokens_in"] > 0
+        assert job["notes"] == ["narration: spoken by openai:alloy; word timings: transcription"]
         totals = {(t["purpose"], t["provider"]): t for t in me["usage"]["providers"]}
         assert totals[("concept", "openai")]["tokens_in"] == steps["concept"]["usage"][0]["tokens_in"]
         assert totals[("narration", "openai")]["calls"] == 1
@@ -143,3 +144,46 @@ def test_a_byok_job_runs_on_the_users_provider_and_the_key_never_leaks(stack, tm
     worker_log = (stack.logs / "worker.log").read_text(errors="replace")
     assert "/v1/chat/completions" in worker_log  # the capture works: it shows the provider calls
     assert key not in worker_log and key[-12:] not in worker_log
+
+
+def upload(client: httpx.Client, data: bytes, content_type: str, filename: str) -> str:
+    form = client.post("/v1/uploads", json={"filename": filename, "content_type": content_type,
+                                            "size_bytes": len(data)}).json()
+    httpx.post(form["url"], data=form["fields"],
+               files={"file": (filename, data, content_type)}, timeout=30).raise_for_status()
+    assert client.get(f"/v1/uploads/{form['id']}").json()["status"] == "uploaded"
+    return form["id"]
+
+
+def test_corrupt_music_fails_clearly_and_the_worker_goes_on_to_mix_good_music(stack, tmp_path):
+    import subprocess
+
+    import imageio_ffmpeg
+
+    good = tmp_path / "music.wav"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
+                    "sine=f=220:d=3:sample_rate=22050", str(good)], check=True)
+    corrupt = b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 40
+    with httpx.Client(base_url=stack.url, timeout=30) as client:
+        signed_up(client)
+        bad_id = upload(client, corrupt, "audio/mpeg", "song.mp3")
+        failed = client.post("/v1/jobs", json={"prompt": "A quiet harbour at dawn", "duration_s": 5,
+                                               "inputs": {"music_upload_id": bad_id}}).json()
+        follow(client, failed["id"])
+        failed = client.get(f"/v1/jobs/{failed['id']}").json()
+        assert failed["status"] == "failed"
+        assert failed["error"]["code"] == "music_unreadable" and failed["error"]["step"] == "video"
+
+        good_id = upload(client, good.read_bytes(), "audio/wav", "song.wav")
+        job = client.post("/v1/jobs", json={"prompt": "A quiet harbour at dawn", "duration_s": 5,
+                                            "aspect": "1:1", "inputs": {"music_upload_id": good_id}}).json()
+        follow(client, job["id"])
+        job = client.get(f"/v1/jobs/{job['id']}").json()
+        assert job["status"] == "succeeded", job["error"]  # the same worker process, still serving
+        assert any("spoken by en_US-joe-medium" in note for note in job["notes"])
+        outputs = job["outputs"]
+        assert abs(outputs["audio"]["integrated_lufs"] + 14) <= 1 and outputs["audio"]["true_peak_dbtp"] <= -1
+        words = httpx.get(outputs["words_url"], timeout=30).raise_for_status().json()
+        assert words["words"] and words["timing"][0] == "piper-alignment"
+        vtt = httpx.get(outputs["vtt_url"], timeout=30).raise_for_status().text
+        assert vtt.startswith("WEBVTT") and words["words"][0]["text"] in vtt

@@ -6,7 +6,7 @@ import pytest
 
 from chalicelib.config import DEFAULT_PLANS
 from tests.fakes.media import make_clip
-from tests.test_uploads import PNG, post_file, start, uploaded
+from tests.integration.test_uploads import PNG, post_file, start, uploaded
 
 
 def submit(api, user, body):

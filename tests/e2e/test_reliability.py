@@ -8,8 +8,15 @@ from chalicelib import aws, ops, storage
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from tests.conftest import grant_plan
-from tests.workers import (FAST_TAKEOVER, Workers, ffmpeg_processes, private_queue, wait_for_event,
-                           wait_for_status, wait_until)
+from tests.workers import (
+    FAST_TAKEOVER,
+    Workers,
+    ffmpeg_processes,
+    private_queue,
+    wait_for_event,
+    wait_for_status,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -53,7 +60,7 @@ def test_a_queued_job_that_is_canceled_never_starts(api, user, workers):
     other = submit(api, user)  # a second job shows the worker did take work
     workers.start()
     wait_for_status(other, {"succeeded"})
-    assert jobs_db.get(job_id, None)["started_at"] is None
+    assert jobs_db.get(job_id, None).started_at is None
     assert jobs_db.step_runs(job_id) == []
 
 
@@ -66,12 +73,12 @@ def test_a_worker_killed_mid_step_loses_nothing(api, user, workers):
     workers.start()
 
     row = wait_for_status(job_id, {"succeeded", "failed"}, timeout_s=90)
-    assert row["status"] == "succeeded"
+    assert row.status == "succeeded"
     runs = jobs_db.step_runs(job_id)
-    video_runs = [r["status"] for r in runs if r["step"] == "video"]
+    video_runs = [r.status for r in runs if r.step == "video"]
     assert video_runs == ["abandoned", "succeeded"]
     for step in ("concept", "image", "upload"):  # finished steps were not redone
-        assert [r["status"] for r in runs if r["step"] == step] == ["succeeded"]
+        assert [r.status for r in runs if r.step == step] == ["succeeded"]
     assert storage.exists(f"jobs/{job_id}/output/video.mp4")
 
 
@@ -96,8 +103,8 @@ def test_transient_failures_retry_with_backoff_then_succeed(api, user, workers, 
     assert retrying.step == "concept" and "attempt 2" in retrying.message
     aws.client("s3").create_bucket(Bucket=late_bucket)  # S3 is back
     row = wait_for_status(job_id, {"succeeded", "failed"})
-    assert row["status"] == "succeeded" and row["attempt"] == 2
-    concept_runs = [r["status"] for r in jobs_db.step_runs(job_id) if r["step"] == "concept"]
+    assert row.status == "succeeded" and row.attempt == 2
+    concept_runs = [r.status for r in jobs_db.step_runs(job_id) if r.step == "concept"]
     assert concept_runs == ["failed", "succeeded"]
 
 
@@ -107,17 +114,17 @@ def test_out_of_attempts_is_a_dead_letter_that_can_be_redriven(api, user, worker
     workers.start(MEDIA_BUCKET=late_bucket)
     job_id = submit(api, user)
     row = wait_for_status(job_id, {"failed"})
-    assert row["error_code"] == "concept_failed" and row["error_step"] == "concept"
+    assert row.error_code == "concept_failed" and row.error_step == "concept"
     job = api.call("GET", f"/v1/jobs/{job_id}", token=user["token"]).json
     assert job["error"]["code"] == "concept_failed" and job["error"]["step"] == "concept"
-    assert [r["status"] for r in jobs_db.step_runs(job_id)] == ["failed", "failed"]
+    assert [r.status for r in jobs_db.step_runs(job_id)] == ["failed", "failed"]
     assert api.call("GET", "/v1/me", token=user["token"]).json["usage"]["jobs_used"] == 0  # refunded
 
-    assert job_id in [r["id"] for r in jobs_db.failed(100, "concept_failed")]
+    assert job_id in [r.id for r in jobs_db.failed(100, "concept_failed")]
     aws.client("s3").create_bucket(Bucket=late_bucket)
     assert job_id in ops.redrive(limit=100, code="concept_failed")
     row = wait_for_status(job_id, {"succeeded", "failed"})
-    assert row["status"] == "succeeded"
+    assert row.status == "succeeded"
 
 
 def test_one_users_burst_does_not_hold_back_another_users_job(api, user, workers):
@@ -128,8 +135,8 @@ def test_one_users_burst_does_not_hold_back_another_users_job(api, user, workers
 
     workers.start()  # one worker, one job at a time
     wait_for_status(single, {"succeeded"}, timeout_s=120)
-    started = sorted((row["started_at"], job_id) for job_id in burst + [single]
-                     if (row := jobs_db.get(job_id, None))["started_at"])
+    started = sorted((row.started_at, job_id) for job_id in burst + [single]
+                     if (row := jobs_db.get(job_id, None)).started_at)
     position = [job_id for _, job_id in started].index(single)
     assert position <= 1, "the single job waited behind more than one job of the burst"
     for job_id in burst:  # don't render the rest of the burst

@@ -138,3 +138,37 @@ def test_a_keyed_default_applies_only_to_users_with_the_key(api, user, monkeypat
     with FakeOpenAI() as fake:
         store_key(api, user, fake, f"sk-default-{secrets.token_hex(4)}")
         assert fallback.run("concept", task(user)).provider == "openai"
+
+
+def test_the_catalog_lists_voices_with_piper_as_the_default(api, user):
+    voices = {v["name"]: v for v in api.call("GET", "/v1/providers", token=user["token"]).json["voices"]}
+    assert voices["en_US-joe-medium"] == {"name": "en_US-joe-medium", "provider": "offline",
+                                          "engine": "piper", "languages": ["en"], "default": True}
+    assert voices["espeak-ng"]["engine"] == "espeak-ng" and not voices["espeak-ng"]["default"]
+    assert voices["nova"]["provider"] == "openai"
+
+
+@pytest.mark.parametrize("voice", ["en_US-joe-medium", "espeak-ng", "espeak-ng:fr", "nova"])
+def test_a_listed_voice_is_accepted(api, user, voice):
+    body = {"prompt": PROMPT, "voice": voice}
+    response = api.call("POST", "/v1/jobs", body, token=user["token"])
+    assert response.status_code == 202 and response.json["request"]["voice"] == voice
+
+
+@pytest.mark.parametrize("voice", ["en_US-nobody-high", "espeak-ng:", "Joe"])
+def test_an_unknown_voice_is_422(api, user, voice):
+    response = api.call("POST", "/v1/jobs", {"prompt": PROMPT, "voice": voice}, token=user["token"])
+    assert response.status_code == 422
+    assert response.json["error"]["code"] == "unknown_voice"
+    assert [d["field"] for d in response.json["error"]["details"]] == ["voice"]
+    assert api.call("GET", "/v1/jobs", token=user["token"]).json["items"] == []
+
+
+def test_captions_narration_and_music_volume_are_part_of_the_request(api, user):
+    accepted = api.call("POST", "/v1/jobs", {"prompt": PROMPT}, token=user["token"]).json["request"]
+    assert (accepted["caption_style"], accepted["narration"], accepted["music_volume"]) == \
+        ("karaoke", True, 0.35)
+    for bad in ({"caption_style": "bouncy"}, {"music_volume": 1.5}, {"music_volume": -0.1},
+                {"narration": "maybe"}):
+        response = api.call("POST", "/v1/jobs", {"prompt": PROMPT, **bad}, token=user["token"])
+        assert response.status_code == 422, bad

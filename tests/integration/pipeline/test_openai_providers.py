@@ -59,9 +59,8 @@ def test_429_is_retried_after_the_servers_retry_after(fake):
 
 
 def test_401_is_permanent_and_the_key_never_shows(fake):
-    with FakeOpenAI(api_key="sk-the-right-one") as picky:
-        with pytest.raises(ProviderError) as caught:
-            openai_steps.write_concept(client(picky), REQUEST)
+    with FakeOpenAI(api_key="sk-the-right-one") as picky, pytest.raises(ProviderError) as caught:
+        openai_steps.write_concept(client(picky), REQUEST)
     assert caught.value.code == "provider_key_rejected" and not caught.value.transient
     assert KEY not in caught.value.message and "[redacted]" in caught.value.message
     assert len(picky.calls("chat/completions")) == 1  # not retried
@@ -136,7 +135,8 @@ def test_network_artifacts_render_a_video_with_ordered_captions(fake, tmp_path):
     info = probe(result.video)
     assert (info["width"], info["height"]) == ASPECTS["16:9"] and info["audio_codec"] == "aac"
     assert info["duration_s"] == pytest.approx(6, rel=0.1)
-    blocks = result.captions.read_text().strip().split("\n\n")
-    assert len(blocks) == len(concept.scenes)
+    blocks = result.captions.read_text().strip().split("\n\n")  # a cue per phrase, in order
+    assert len(blocks) >= len(concept.scenes)
     times = [b.split("\n")[1] for b in blocks]
-    assert times == sorted(times) and [b.split("\n")[2] for b in blocks] == [s.narration for s in concept.scenes]
+    assert times == sorted(times)
+    assert " ".join(b.split("\n")[2] for b in blocks) == " ".join(s.narration for s in concept.scenes)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -66,7 +66,7 @@ def test_start_returns_a_form_whose_policy_pins_key_type_and_size(api, user):
     assert {"Content-Disposition": disposition} in conditions
     assert '"My Cat _best_.png"' in disposition and ".." not in disposition
     expiration = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert now + timedelta(minutes=9) < expiration <= now + timedelta(minutes=10, seconds=5)
     assert form["expires_at"].endswith("Z")
 
@@ -200,3 +200,24 @@ def test_a_job_refuses_uploads_not_uploaded_or_not_images(api, user):
     assert_refused(submit_with(api, user, uploaded(api, user, WAV, "audio/wav")), "not_an_image")
     listed = api.call("GET", "/v1/jobs", token=user["token"]).json["items"]
     assert listed == []
+
+
+def submit_with_music(api, user, upload_id):
+    return api.call("POST", "/v1/jobs", {"prompt": "A cat naps", "inputs": {"music_upload_id": upload_id}},
+                    token=user["token"])
+
+
+def test_a_job_takes_an_uploaded_wav_as_its_music(api, user):
+    upload_id = uploaded(api, user, WAV, "audio/wav")
+    response = submit_with_music(api, user, upload_id)
+    assert response.status_code == 202
+    assert response.json["request"]["inputs"] == {"music_upload_id": upload_id}
+
+
+def test_music_must_be_an_uploaded_audio_file_of_the_user(api, user):
+    response = submit_with_music(api, user, uploaded(api, user))  # a PNG
+    assert response.status_code == 422
+    detail = response.json["error"]["details"][0]
+    assert detail["field"] == "inputs.music_upload_id" and detail["type"] == "not_audio"
+    missing = submit_with_music(api, user, "upl_missing")
+    assert missing.json["error"]["details"][0]["type"] == "not_found"

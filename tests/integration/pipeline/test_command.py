@@ -14,7 +14,7 @@ from chalicelib.pipeline import command
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.probe import probe
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FAKE = [sys.executable, str(ROOT / "tests" / "fakes" / "orchestrator.py")]
 
 

@@ -1,7 +1,6 @@
 """Outgoing webhooks: endpoints, and signed deliveries of job events by the worker, retried."""
 from __future__ import annotations
 
-import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

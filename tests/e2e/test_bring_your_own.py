@@ -15,9 +15,9 @@ from PIL import Image, ImageStat
 from chalicelib import launcher
 from chalicelib.pipeline.probe import probe
 from tests.conftest import free_port
+from tests.e2e.test_end_to_end import follow, signed_up
 from tests.fakes.media import frame_at, make_clip
 from tests.fakes.pexels_server import FakePexels
-from tests.test_end_to_end import follow, signed_up
 
 pytestmark = pytest.mark.e2e
 SENTENCES = ["The harbour wakes before the sun.", "A red boat slips out to sea.",
