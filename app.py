@@ -41,16 +41,22 @@ from chalicelib.models import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyList,
+    ApiKeysQuery,
     AuditPage,
+    AuditQuery,
     CheckoutCreate,
     CheckoutSession,
     Credentials,
     EmailVerified,
     EventPage,
+    EventsHeaders,
+    EventsQuery,
     Health,
     Job,
     JobCreate,
+    JobHeaders,
     JobList,
+    JobsQuery,
     LinkToken,
     Me,
     PasswordResetConfirm,
@@ -60,7 +66,9 @@ from chalicelib.models import (
     ProviderKey,
     ProviderKeyList,
     ProviderKeyPut,
+    StandardWebhookHeaders,
     StreamToken,
+    SubmitHeaders,
     TokenReply,
     Upload,
     UploadCreate,
@@ -69,6 +77,7 @@ from chalicelib.models import (
     WebhookEndpointCreate,
     WebhookEndpointCreated,
     WebhookEndpointList,
+    WebhookEndpointsQuery,
 )
 from chalicelib.observability import http_middleware
 from chalicelib.web import ANY_CONTENT, doc, reply
@@ -77,7 +86,11 @@ from chalicelib.web import current_request as request
 app = Chalice(app_name="media-orchestrator")
 app.register_middleware(http_middleware, "http")  # outermost: logs the final status
 app.register_middleware(web.error_envelope, "http")
-LIST_QUERY = {"limit": "1..100, default 20", "cursor": "next_cursor of the previous page"}
+# Refusals several routes share (each route's @doc names the ones it can meet).
+AUTH_RATE = "`rate_limited`: more than RATE_LIMIT_AUTH requests to /v1/auth from this IP"
+CREDENTIAL_RATE = ("`rate_limited`: more than RATE_LIMIT_CREDENTIAL_WRITES writes of API keys, "
+                   "provider keys and webhook endpoints by this user")
+BAD_LINK = "`invalid_link`: the link's token is invalid, expired or already used"
 
 
 def caller() -> auth.Principal:
@@ -88,73 +101,82 @@ def ip() -> str | None:
     return web.client_ip(request())
 
 
-def page_args() -> tuple[int, str | None]:
-    return web.query_int(request(), "limit", 20, 1, 100), web.query_str(request(), "cursor")
-
-
 # ---- accounts -----------------------------------------------------------------------------
 @app.route("/v1/auth/signup", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Create an account", body=Credentials, reply=TokenReply, status=201, auth=False, errors=(409, 429))
+@doc("Create an account", body=Credentials, reply=TokenReply, status=201, auth=False,
+     errors={409: "`email_taken`: an account with this email exists",
+             429: AUTH_RATE})
 def signup():
     return reply(accounts.signup(web.parse(Credentials, request()), ip()), 201)
 
 
 @app.route("/v1/auth/login", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Get an access token", body=Credentials, reply=TokenReply, auth=False, errors=(429,))
+@doc("Get an access token", body=Credentials, reply=TokenReply, auth=False,
+     errors={401: "`invalid_credentials`: no account with this email and password",
+             429: AUTH_RATE + ", or more than LOGIN_FAILURES_ALLOWED failed logins for this "
+                              "account in 15 minutes"})
 def login():
     return reply(accounts.login(web.parse(Credentials, request()), ip()))
 
 
 @app.route("/v1/auth/verify-email", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Confirm an email address with the token of the mailed link (/verify-email?token=...)",
-     body=LinkToken, reply=EmailVerified, auth=False, errors=(400, 429))
+     body=LinkToken, reply=EmailVerified, auth=False, errors={400: BAD_LINK, 429: AUTH_RATE})
 def verify_email():
     return reply(accounts.verify_email(web.parse(LinkToken, request()), ip()))
 
 
 @app.route("/v1/auth/resend-verification", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Mail a new verification link to the caller's address", reply=Accepted, status=202,
-     errors=(409, 429, 503))
+     errors={404: "`not_found`: the account behind a still valid token is gone",
+             409: "`already_verified`: the address is verified already",
+             429: "`rate_limited`: more than RATE_LIMIT_EMAIL mails to this account",
+             503: "`email_unavailable`: the mail could not be sent; try again later"})
 def resend_verification():
     return reply(accounts.resend_verification(caller(), ip()), 202)
 
 
 @app.route("/v1/auth/password-reset", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Mail a password reset link (always 202: says nothing about whether the account exists)",
-     body=PasswordResetRequest, reply=Accepted, status=202, auth=False, errors=(429,))
+     body=PasswordResetRequest, reply=Accepted, status=202, auth=False,
+     errors={429: AUTH_RATE + ", or more than RATE_LIMIT_EMAIL mails to this address"})
 def request_password_reset():
     return reply(accounts.request_password_reset(web.parse(PasswordResetRequest, request()), ip()), 202)
 
 
 @app.route("/v1/auth/password-reset/confirm", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Set a new password with the token of the mailed link; earlier access tokens stop working",
-     body=PasswordResetConfirm, reply=TokenReply, auth=False, errors=(400, 429))
+     body=PasswordResetConfirm, reply=TokenReply, auth=False, errors={400: BAD_LINK, 429: AUTH_RATE})
 def confirm_password_reset():
     return reply(accounts.confirm_password_reset(web.parse(PasswordResetConfirm, request()), ip()))
 
 
 @app.route("/v1/me", methods=["GET"])
-@doc("The caller, their plan and this period's usage", reply=Me)
+@doc("The caller, their plan and this period's usage", reply=Me,
+     errors={404: "`not_found`: the account behind a still valid token is gone"})
 def me():
     return reply(accounts.me(caller()))
 
 
 @app.route("/v1/api-keys", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Create an API key (the key is shown only here)", body=ApiKeyCreate, reply=ApiKeyCreated,
-     status=201)
+     status=201, errors={409: "`api_key_limit_reached`: you have MAX_API_KEYS_PER_USER keys",
+                         429: CREDENTIAL_RATE})
 def create_api_key():
     principal = caller()
     return reply(accounts.create_api_key(principal, web.parse(ApiKeyCreate, request()), ip()), 201)
 
 
 @app.route("/v1/api-keys", methods=["GET"])
-@doc("List API keys", reply=ApiKeyList, query=LIST_QUERY, errors=(422,))
+@doc("List API keys", query=ApiKeysQuery, reply=ApiKeyList)
 def list_api_keys():
-    return reply(accounts.list_api_keys(caller(), *page_args()))
+    principal = caller()
+    q = web.query(ApiKeysQuery, request())
+    return reply(accounts.list_api_keys(principal, q.limit, q.cursor))
 
 
 @app.route("/v1/api-keys/{key_id}", methods=["DELETE"])
-@doc("Revoke an API key at once", status=204, errors=(404,))
+@doc("Revoke an API key at once", status=204, errors={429: CREDENTIAL_RATE})
 def delete_api_key(key_id):
     accounts.delete_api_key(caller(), key_id, ip())
     return reply(None, 204)
@@ -162,7 +184,9 @@ def delete_api_key(key_id):
 
 @app.route("/v1/provider-keys/{provider}", methods=["PUT"], content_types=ANY_CONTENT)
 @doc("Store your own key for a provider (encrypted; only last4 is ever shown)",
-     body=ProviderKeyPut, reply=ProviderKey, errors=(404,))
+     body=ProviderKeyPut, reply=ProviderKey,
+     errors={422: "`validation_error`: base_url is not https, or names a link-local (or, outside "
+                  "the local stage, a private or loopback) address", 429: CREDENTIAL_RATE})
 def put_provider_key(provider):
     principal = caller()
     body = web.parse(ProviderKeyPut, request())
@@ -176,7 +200,7 @@ def list_provider_keys():
 
 
 @app.route("/v1/provider-keys/{provider}", methods=["DELETE"])
-@doc("Remove a provider key", status=204, errors=(404,))
+@doc("Remove a provider key", status=204, errors={429: CREDENTIAL_RATE})
 def delete_provider_key(provider):
     provider_keys.delete(caller(), provider, ip())
     return reply(None, 204)
@@ -189,68 +213,88 @@ def list_providers():
 
 
 @app.route("/v1/audit-log", methods=["GET"])
-@doc("Your account's audit log, newest first", reply=AuditPage, query=LIST_QUERY, errors=(422,))
+@doc("Your account's audit log, newest first", query=AuditQuery, reply=AuditPage)
 def audit_log():
-    return reply(accounts.audit_log(caller(), *page_args()))
+    principal = caller()
+    q = web.query(AuditQuery, request())
+    return reply(accounts.audit_log(principal, q.limit, q.cursor))
 
 
 # ---- jobs ---------------------------------------------------------------------------------
 @app.route("/v1/jobs", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Submit a job (Idempotency-Key header supported)", body=JobCreate, reply=Job, status=202,
-     errors=(402, 409, 429))
+@doc("Submit a job", body=JobCreate, headers=SubmitHeaders, reply=Job, status=202,
+     reply_headers={"Idempotent-Replayed": "`true` when this is the job an earlier request made"},
+     errors={402: "`quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`)",
+             409: "`idempotency_key_reused`: the Idempotency-Key came before with another body",
+             422: "`unknown_provider` / `provider_key_missing`: a provider you named does not "
+                  "exist or needs your key first; `invalid_upload`: the reference image (a scene's "
+                  "image_upload_id, the music_upload_id) is not an uploaded image (clip, MP3 or "
+                  "WAV) of yours; "
+                  "`validation_error`: duration_s (or the script's length) is over your plan's "
+                  "limit, the script has no sentence or more than 30, or webhook_url is not one "
+                  "of your webhook endpoints",
+             429: "`rate_limited`: more than RATE_LIMIT_JOBS submissions a minute"})
 def submit_job():
     principal = caller()
+    key = web.headers(SubmitHeaders, request()).idempotency_key
     body = web.parse(JobCreate, request())
-    job, replayed = jobs.submit(principal, body, request().headers.get("idempotency-key"), ip())
+    job, replayed = jobs.submit(principal, body, key, ip())
     return reply(job, 202, {"Idempotent-Replayed": "true"} if replayed else None)
 
 
 @app.route("/v1/jobs", methods=["GET"])
-@doc("List jobs, newest first", reply=JobList, query={"status": "filter by status", **LIST_QUERY},
-     errors=(422,))
+@doc("List jobs, newest first", query=JobsQuery, reply=JobList)
 def list_jobs():
-    return reply(jobs.list_jobs(caller(), web.query_str(request(), "status"), *page_args()))
+    principal = caller()
+    q = web.query(JobsQuery, request())
+    return reply(jobs.list_jobs(principal, q.status, q.limit, q.cursor))
 
 
 @app.route("/v1/jobs/{job_id}", methods=["GET"])
-@doc("A job, with fresh presigned output URLs (ETag / If-None-Match)", reply=Job, errors=(404,))
+@doc("A job, with fresh presigned output URLs", headers=JobHeaders, reply=Job,
+     reply_headers={"ETag": "The job's state; send it as If-None-Match"},
+     errors={304: "If-None-Match is the job's current ETag"})
 def get_job(job_id):
-    job = jobs.get(caller(), job_id)
+    principal = caller()
+    seen = web.headers(JobHeaders, request()).if_none_match
+    job = jobs.get(principal, job_id)
     tag = jobs.etag(job)
-    if request().headers.get("if-none-match") == tag:
+    if seen == tag:
         return Response(body="", status_code=304, headers={"ETag": tag})
     return reply(job, headers={"ETag": tag, "Cache-Control": "no-cache"})
 
 
 @app.route("/v1/jobs/{job_id}/cancel", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Cancel a job; a running step stops within seconds", reply=Job, status=202, errors=(404, 409))
+@doc("Cancel a job; a running step stops within seconds", reply=Job, status=202,
+     errors={409: "`invalid_state`: the job has already ended"})
 def cancel_job(job_id):
     return reply(jobs.cancel(caller(), job_id, ip()), 202)
 
 
 @app.route("/v1/jobs/{job_id}/retry", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Resume a failed or canceled job from the step that stopped", reply=Job, status=202,
-     errors=(402, 404, 409))
+     errors={402: "`quota_exceeded`: this period's jobs of your plan are used",
+             409: "`invalid_state`: the job is not failed or canceled"})
 def retry_job(job_id):
     return reply(jobs.retry(caller(), job_id, ip()), 202)
 
 
 @app.route("/v1/jobs/{job_id}/events", methods=["GET"])
-@doc("Events after a cursor, long-polling up to `wait` s; SSE with Accept: text/event-stream",
-     reply=EventPage, query={"after": "event id cursor (Last-Event-ID wins in SSE)",
-                             "wait": "0..20 seconds",
-                             "stream_token": "instead of Authorization (from .../stream-token)"},
-     errors=(404, 422, 429))
+@doc("Events after a cursor, long-polling up to `wait` s", query=EventsQuery,
+     headers=EventsHeaders, reply=EventPage, media={"text/event-stream": {"type": "string"}},
+     description="With `Accept: text/event-stream` the same events come as Server-Sent Events "
+                 "frames, gathered until `wait` is over or the job ends.",
+     errors={429: "`too_many_long_polls`: you hold LONG_POLLS_PER_USER polls with `wait` open"})
 def job_events(job_id):
     req = request()
+    q = web.query(EventsQuery, req)  # first: it may carry the credentials (stream_token)
+    principal = auth.authenticate_stream(q.stream_token, job_id) \
+        if q.stream_token and not req.headers.get("authorization") else caller()
     as_sse = sse.wanted(req.headers.get("accept"))
+    last_seen = web.headers(EventsHeaders, req).last_event_id
     # An EventSource's reconnect sends Last-Event-ID with its first URL (and `after`) unchanged.
-    after = (req.headers.get("last-event-id") if as_sse else None) or web.query_str(req, "after")
-    stream_token = web.query_str(req, "stream_token")
-    principal = auth.authenticate_stream(stream_token, job_id) \
-        if stream_token and not req.headers.get("authorization") else caller()
-    page = jobs.events(principal, job_id, after, web.query_int(req, "wait", 0, 0, 20),
-                       until_wait_ends=as_sse)
+    after = (last_seen if as_sse else None) or q.after
+    page = jobs.events(principal, job_id, after, q.wait, until_wait_ends=as_sse)
     if as_sse:
         return Response(body=sse.frames(page), status_code=200, headers=sse.HEADERS)
     return reply(page)
@@ -258,7 +302,7 @@ def job_events(job_id):
 
 @app.route("/v1/jobs/{job_id}/stream-token", methods=["POST"], content_types=ANY_CONTENT)
 @doc("A short-lived token for this job's events, for a browser's EventSource (no headers)",
-     reply=StreamToken, status=201, errors=(404,))
+     reply=StreamToken, status=201)
 def job_stream_token(job_id):
     return reply(jobs.stream_token(caller(), job_id), 201)
 
@@ -266,14 +310,16 @@ def job_stream_token(job_id):
 # ---- uploads ------------------------------------------------------------------------------
 @app.route("/v1/uploads", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Start an upload: a presigned S3 POST form for one file", body=UploadCreate, reply=UploadForm,
-     status=201, errors=(413, 429))
+     status=201, errors={
+         413: "`payload_too_large`: size_bytes is over your plan's upload limit",
+         429: "`rate_limited`: more than RATE_LIMIT_UPLOADS uploads a minute"})
 def create_upload():
     principal = caller()
     return reply(uploads.create(principal, web.parse(UploadCreate, request()), ip()), 201)
 
 
 @app.route("/v1/uploads/{upload_id}", methods=["GET"])
-@doc("An upload; checked (size, type, content) once its file is in S3", reply=Upload, errors=(404,))
+@doc("An upload; checked (size, type, content) once its file is in S3", reply=Upload)
 def get_upload(upload_id):
     return reply(uploads.get(caller(), upload_id))
 
@@ -281,7 +327,10 @@ def get_upload(upload_id):
 # ---- outgoing webhooks --------------------------------------------------------------------
 @app.route("/v1/webhook-endpoints", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Register a webhook endpoint (its signing secret is shown only here)",
-     body=WebhookEndpointCreate, reply=WebhookEndpointCreated, status=201)
+     body=WebhookEndpointCreate, reply=WebhookEndpointCreated, status=201,
+     errors={409: "`webhook_endpoint_limit_reached`: you have MAX_WEBHOOK_ENDPOINTS_PER_USER endpoints",
+             422: "`validation_error`: url is not https, or names a link-local (or, outside the "
+                  "local stage, a private or loopback) address", 429: CREDENTIAL_RATE})
 def create_webhook_endpoint():
     principal = caller()
     body = web.parse(WebhookEndpointCreate, request())
@@ -289,13 +338,15 @@ def create_webhook_endpoint():
 
 
 @app.route("/v1/webhook-endpoints", methods=["GET"])
-@doc("List webhook endpoints", reply=WebhookEndpointList, query=LIST_QUERY, errors=(422,))
+@doc("List webhook endpoints", query=WebhookEndpointsQuery, reply=WebhookEndpointList)
 def list_webhook_endpoints():
-    return reply(outgoing_webhooks.list_endpoints(caller(), *page_args()))
+    principal = caller()
+    q = web.query(WebhookEndpointsQuery, request())
+    return reply(outgoing_webhooks.list_endpoints(principal, q.limit, q.cursor))
 
 
 @app.route("/v1/webhook-endpoints/{endpoint_id}", methods=["DELETE"])
-@doc("Delete a webhook endpoint", status=204, errors=(404,))
+@doc("Delete a webhook endpoint", status=204, errors={429: CREDENTIAL_RATE})
 def delete_webhook_endpoint(endpoint_id):
     outgoing_webhooks.delete(caller(), endpoint_id, ip())
     return reply(None, 204)
@@ -311,7 +362,11 @@ def list_plans():
 
 @app.route("/v1/billing/checkout", methods=["POST"], content_types=ANY_CONTENT)
 @doc("Start a Whop checkout for a plan; send the buyer to `url`", body=CheckoutCreate,
-     reply=CheckoutSession, status=201, errors=(409, 422, 502))  # 409: not verified or not sold
+     reply=CheckoutSession, status=201,
+     errors={409: "`plan_not_purchasable`: no Whop plan is mapped to it (WHOP_PLAN_MAP); "
+                  "`email_not_verified`: verify your email first; `checkout_not_configured`: "
+                  "this server has no Whop API key",
+             502: "`whop_unavailable`: Whop could not be reached or refused the checkout"})
 def create_checkout():
     principal = caller()
     body = web.parse(CheckoutCreate, request())
@@ -319,8 +374,11 @@ def create_checkout():
 
 
 @app.route("/v1/webhooks/whop", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Whop webhooks (Standard Webhooks signature over the raw body)", reply=WebhookAck,
-     auth=False, errors=(400, 401))
+@doc("Whop webhooks (Standard Webhooks signature over the raw body)", headers=StandardWebhookHeaders,
+     reply=WebhookAck, auth=False,
+     errors={400: "`malformed_json` / `invalid_payload`: a signed body that is not a Whop event",
+             401: "`invalid_signature`: the signature is missing or wrong, or the timestamp is "
+                  "more than 5 minutes off"})
 def whop_webhook():
     req = request()
     return reply(whop.receive(req.raw_body or b"", dict(req.headers)))  # type: ignore[arg-type]
@@ -328,7 +386,7 @@ def whop_webhook():
 
 # ---- operations ---------------------------------------------------------------------------
 @app.route("/v1/health", methods=["GET"])
-@doc("Dependency health", reply=Health, auth=False, errors=(503,))
+@doc("Dependency health", reply=Health, auth=False, reply_also=(503,))
 def get_health():
     report, healthy = health.check()
     return reply(report, 200 if healthy else 503)

@@ -11,6 +11,11 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{int(time.time() * 1000):012x}{secrets.token_hex(5)}"
 
 
+def id_pattern(prefix: str) -> str:
+    """The shape `new_id(prefix)` makes, as a regular expression (the OpenAPI document shows it)."""
+    return rf"^{prefix}_[0-9a-f]{{22}}$"
+
+
 def utcnow() -> datetime:
     """Naive UTC, as stored in DATETIME(6) columns (the connection's time zone is +00:00)."""
     return datetime.now(UTC).replace(tzinfo=None)

@@ -1,15 +1,59 @@
 """Pydantic models of the HTTP contract (../shared/API.md). The OpenAPI document is built from them."""
 from __future__ import annotations
 
+import re
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints, field_validator
+
+from chalicelib.ids import id_pattern
 
 
 class Strict(BaseModel):
     """Request bodies: unknown fields are an error, so typos don't pass silently."""
     model_config = ConfigDict(extra="forbid")
+
+
+# ---- ids and other shared field types (one rule each: it validates and the document shows it) --
+JobId = Annotated[str, Field(pattern=id_pattern("job"), description="A job's id")]
+UploadId = Annotated[str, Field(pattern=id_pattern("upl"), description="An upload's id")]
+ApiKeyId = Annotated[str, Field(pattern=id_pattern("key"), description="An API key's id")]
+WebhookEndpointId = Annotated[str, Field(pattern=id_pattern("whe"), description="A webhook endpoint's id")]
+UserId = Annotated[str, Field(pattern=id_pattern("usr"), description="A user's id")]
+# Audit entries are numbered; 19 digits keeps a cursor inside BIGINT.
+AuditCursor = Annotated[str, Field(pattern=r"^[0-9]{1,19}$", description="An audit entry's id")]
+# A Redis stream id (`ms-seq`), ASCII digits only; 19 digits keeps each part inside 64 bits.
+EventCursor = Annotated[str, Field(pattern=r"^[0-9]{1,19}(-[0-9]{1,19})?$",
+                                   description="An event's id (`0` or `0-0`: from the start)")]
+def _enum_of_providers(step: str | None, nullable: bool = False) -> Any:
+    """The registry's providers (of a step, or those taking the user's own key) as the document's
+    enum; read when the document is built, since plug-ins register on first use. The API checks
+    names against the same registry (422 `unknown_provider`)."""
+    def extra(schema: dict) -> None:
+        from chalicelib.pipeline import providers
+
+        names = list(providers.AVAILABLE[step]) if step else sorted(providers.KEYED_PROVIDERS)
+        schema["enum"] = names + ([None] if nullable else [])
+    return extra
+
+
+ProviderName = Annotated[str, Field(json_schema_extra=_enum_of_providers(None),
+                                    description="A provider that takes your own key")]
+
+
+def _fits(limit: int):
+    """A URL's normalized form (punycode, a trailing slash) within `limit` characters."""
+    def check(url: HttpUrl) -> HttpUrl:
+        if len(str(url)) > limit:
+            raise ValueError(f"the URL is longer than {limit} characters once normalized")
+        return url
+    return AfterValidator(check)
+
+
+# Stored in VARCHAR(2000) / VARCHAR(500) columns.
+WebhookUrl = Annotated[HttpUrl, UrlConstraints(max_length=2000), _fits(2000)]
+BaseUrl = Annotated[HttpUrl, UrlConstraints(max_length=500), _fits(500)]
 
 
 # ---- errors -------------------------------------------------------------------------------
@@ -34,8 +78,18 @@ def _valid_email(value: str) -> str:
         raise ValueError(f"value is not a valid email address: {exc}") from None
 
 
+def _email_schema(schema: dict) -> None:
+    """`format: email`, less the special-use domains (.test, .local, ...) email-validator refuses,
+    taken from its own list when the document is built."""
+    from email_validator import SPECIAL_USE_DOMAIN_NAMES
+
+    names = "|".join("".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in name)
+                     for name in SPECIAL_USE_DOMAIN_NAMES)
+    schema.update({"format": "email", "not": {"pattern": f"[@.]({names})$"}})
+
+
 class Credentials(Strict):
-    email: str = Field(max_length=320, json_schema_extra={"format": "email"})
+    email: str = Field(max_length=320, json_schema_extra=_email_schema)
     password: str = Field(min_length=10, max_length=1024)
 
     @field_validator("email")
@@ -57,7 +111,7 @@ class LinkToken(Strict):
 
 
 class PasswordResetRequest(Strict):
-    email: str = Field(max_length=320, json_schema_extra={"format": "email"})
+    email: str = Field(max_length=320, json_schema_extra=_email_schema)
 
     @field_validator("email")
     @classmethod
@@ -184,16 +238,21 @@ class StepStatus(str, Enum):
 STEP_NAMES = ("concept", "image", "video", "upload")
 
 
+def _one_of(step: str) -> Any:
+    return Field(None, max_length=64, json_schema_extra=_enum_of_providers(step, nullable=True))
+
+
 class ProviderChoice(Strict):
-    concept: str | None = Field(None, max_length=64)
-    image: str | None = Field(None, max_length=64)
-    narration: str | None = Field(None, max_length=64)
-    video: str | None = Field(None, max_length=64)
+    concept: str | None = _one_of("concept")
+    image: str | None = _one_of("image")
+    narration: str | None = _one_of("narration")
+    video: str | None = _one_of("video")
 
 
 class JobInputs(Strict):
-    reference_image_upload_id: str | None = Field(None, max_length=64)
-    music_upload_id: str | None = Field(None, max_length=64, description=(
+    reference_image_upload_id: UploadId | None = Field(None, description=(
+        "An upload of yours that is `uploaded` and an image"))
+    music_upload_id: UploadId | None = Field(None, description=(
         "An uploaded MP3 or WAV played under the narration: looped or trimmed, faded, ducked"))
 
 
@@ -206,11 +265,21 @@ class SceneInput(Strict):
     visual: str | None = Field(None, min_length=1, max_length=500,
                                description="What the scene shows; also the stock-footage search")
     duration_s: float | None = Field(None, ge=1, le=60, description="Default: the narration's length")
-    image_upload_id: str | None = Field(None, max_length=64,
-                                        description="Your image or short clip (an uploaded upload)")
+    image_upload_id: UploadId | None = Field(None, description="Your image or short clip (an uploaded upload)")
+
+
+JOB_SOURCES = ("prompt", "script", "scenes")  # a job gives exactly one
+
+
+def _exactly_one_source(schema: dict) -> None:
+    """The document's side of `sources()`: exactly one of JOB_SOURCES is given (not null)."""
+    schema["oneOf"] = [{"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+                       for name in JOB_SOURCES]
 
 
 class JobCreate(Strict):
+    model_config = ConfigDict(json_schema_extra=_exactly_one_source)
+
     prompt: str | None = Field(None, min_length=1, max_length=2000,
                                description="What the video is about; or give `script` or `scenes`")
     script: str | None = Field(None, min_length=1, max_length=20000, pattern=r"\S", description=(
@@ -226,7 +295,7 @@ class JobCreate(Strict):
     language: str = Field("en", min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     providers: ProviderChoice | None = None
     inputs: JobInputs | None = None
-    webhook_url: HttpUrl | None = None
+    webhook_url: WebhookUrl | None = Field(None, description="One of your registered webhook endpoints' url")
     caption_style: Literal["karaoke", "lines", "none"] = Field("karaoke", description=(
         "karaoke: a short phrase with the spoken word highlighted; lines: each scene's line; none"))
     narration: bool = Field(True, description="false: no voice (music, if any, at full level)")
@@ -235,7 +304,7 @@ class JobCreate(Strict):
 
     def sources(self) -> list[str]:
         """Which of prompt, script and scenes were given (exactly one must be)."""
-        return [name for name in ("prompt", "script", "scenes") if getattr(self, name) is not None]
+        return [name for name in JOB_SOURCES if getattr(self, name) is not None]
 
 
 class StepUsage(BaseModel):
@@ -337,11 +406,16 @@ class EventPage(BaseModel):
 
 
 # ---- uploads ------------------------------------------------------------------------------
+UPLOAD_CONTENT_TYPES = ("image/png", "image/jpeg", "image/webp", "audio/mpeg", "audio/wav", "video/mp4",
+                        "video/quicktime")
+
+
 class UploadCreate(Strict):
     filename: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$",
                           description="Kept as metadata only; the object's key is ours")
-    content_type: str = Field(min_length=1, max_length=100)
-    size_bytes: int = Field(ge=1, description="Exact size of the file to upload")
+    content_type: str = Field(min_length=1, max_length=100, description="Any other type: 415",
+                              json_schema_extra={"enum": list(UPLOAD_CONTENT_TYPES)})
+    size_bytes: int = Field(ge=1, description="Exact size of the file to upload; over your plan's limit: 413")
 
 
 class UploadForm(BaseModel):
@@ -378,7 +452,7 @@ class Health(BaseModel):
 # ---- provider keys, audit, webhooks -------------------------------------------------------
 class ProviderKeyPut(Strict):
     api_key: str = Field(min_length=8, max_length=500, pattern=r"^\S+$")
-    base_url: HttpUrl | None = Field(None, description="An OpenAI-compatible server, e.g. Ollama or vLLM")
+    base_url: BaseUrl | None = Field(None, description="An OpenAI-compatible server, e.g. Ollama or vLLM")
 
 
 class ProviderKey(BaseModel):
@@ -442,7 +516,7 @@ DEFAULT_WEBHOOK_EVENTS = [t.value for t in EventType if t is not EventType.step_
 
 
 class WebhookEndpointCreate(Strict):
-    url: HttpUrl
+    url: WebhookUrl
     events: list[EventType] | None = Field(None, min_length=1, description=(
         "Event types to deliver; default: every type but step.progress"))
 
@@ -478,8 +552,15 @@ class PlanCatalog(BaseModel):
     items: list[PlanOffer]
 
 
+def _plan_names(schema: dict) -> None:
+    from chalicelib.config import DEFAULT_PLANS  # the plans checkout knows (422 for others)
+
+    schema["enum"] = list(DEFAULT_PLANS)
+
+
 class CheckoutCreate(Strict):
-    plan: str = Field(min_length=1, max_length=40, description="The plan to buy, e.g. pro")
+    plan: str = Field(min_length=1, max_length=40, description="The plan to buy, e.g. pro",
+                      json_schema_extra=_plan_names)
 
 
 class CheckoutSession(BaseModel):
@@ -491,3 +572,61 @@ class CheckoutSession(BaseModel):
 class StreamToken(BaseModel):
     token: str = Field(description="Pass as ?stream_token= to this job's events endpoint")
     expires_in: int
+
+
+# ---- query strings and headers (read by `web.query` / `web.headers`, shown as parameters) ----
+class PageQuery(BaseModel):
+    limit: int = Field(20, ge=1, le=100, description="Items per page")
+
+
+class ApiKeysQuery(PageQuery):
+    cursor: ApiKeyId | None = Field(None, description="`next_cursor` of the previous page")
+
+
+class AuditQuery(PageQuery):
+    cursor: AuditCursor | None = Field(None, description="`next_cursor` of the previous page")
+
+
+class JobsQuery(PageQuery):
+    status: JobStatus | None = Field(None, description="Only jobs in this status")
+    cursor: JobId | None = Field(None, description="`next_cursor` of the previous page")
+
+
+class WebhookEndpointsQuery(PageQuery):
+    cursor: WebhookEndpointId | None = Field(None, description="`next_cursor` of the previous page")
+
+
+class EventsQuery(BaseModel):
+    after: EventCursor | None = Field(None, description="Events after this one (`next` of the previous page)")
+    wait: int = Field(0, ge=0, le=20, description="Seconds to wait for the first event")
+    stream_token: str | None = Field(None, min_length=1, max_length=2000, description=(
+        "Instead of Authorization, for a browser's EventSource (POST .../stream-token)"))
+
+
+class EventsHeaders(BaseModel):
+    last_event_id: EventCursor | None = Field(None, alias="Last-Event-ID", description=(
+        "With Accept: text/event-stream, taken as `after` (EventSource sends it on reconnect)"))
+
+
+class SubmitHeaders(BaseModel):
+    idempotency_key: str | None = Field(None, alias="Idempotency-Key", min_length=1, max_length=255,
+                                        description="The same key and body again: the same job")
+
+
+class JobHeaders(BaseModel):
+    if_none_match: str | None = Field(None, alias="If-None-Match",
+                                      description="The ETag of the last read: 304 while it still holds")
+
+
+class StandardWebhookHeaders(BaseModel):
+    """Checked by the signature verification (401 when missing or wrong), not by this model."""
+    webhook_id: str = Field(alias="webhook-id")
+    webhook_timestamp: str = Field(alias="webhook-timestamp", pattern=r"^[0-9]+$")
+    webhook_signature: str = Field(alias="webhook-signature")
+
+
+# A route's path parameter, by name -> its type (the document shows it; anything else is 404).
+PATH_PARAMETERS: dict[str, Any] = {
+    "job_id": JobId, "upload_id": UploadId, "key_id": ApiKeyId, "endpoint_id": WebhookEndpointId,
+    "provider": ProviderName,
+}

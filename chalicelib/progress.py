@@ -53,7 +53,3 @@ def last_event(job_id: str) -> Event | None:
     entries = client().xrevrange(redis_keys.job_events(job_id), count=1)
     return _event(*cast(tuple[str, dict[str, str]], entries[0])) if entries else None
 
-
-def valid_cursor(value: str) -> bool:
-    ms, _, seq = value.partition("-")
-    return ms.isdigit() and (seq == "" or seq.isdigit())

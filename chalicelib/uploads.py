@@ -25,12 +25,11 @@ from chalicelib.db import audit
 from chalicelib.db import uploads as uploads_db
 from chalicelib.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from chalicelib.ids import iso, new_id, utcnow
-from chalicelib.models import Upload, UploadCreate, UploadForm, UploadStatus
+from chalicelib.models import UPLOAD_CONTENT_TYPES, Upload, UploadCreate, UploadForm, UploadStatus
 
 log = logging.getLogger(__name__)
 
-ALLOWED_TYPES = ("image/png", "image/jpeg", "image/webp", "audio/mpeg", "audio/wav", "video/mp4",
-                 "video/quicktime")
+ALLOWED_TYPES = UPLOAD_CONTENT_TYPES  # the document's enum for content_type; others get 415
 IMAGE_TYPES = frozenset(t for t in ALLOWED_TYPES if t.startswith("image/"))
 AUDIO_TYPES = frozenset(t for t in ALLOWED_TYPES if t.startswith("audio/"))
 VIDEO_TYPES = frozenset(t for t in ALLOWED_TYPES if t.startswith("video/"))

@@ -1,9 +1,10 @@
 """HTTP plumbing shared by every route: body parsing, replies, the error envelope, route docs."""
 from __future__ import annotations
 
+import functools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -64,6 +65,7 @@ def error_envelope(event: Any, get_response: Callable[[Any], Response]) -> Respo
 
 def parse(model: type[M], request: Request) -> M:
     """The request's JSON body as `model`, or 415 / 400 / 422 with the failing fields."""
+    _check_declared("body", model)
     content_type = (request.headers.get("content-type") or "application/json").lower()
     if not content_type.split(";")[0].strip() == "application/json":
         raise UnsupportedMediaType("Send the body as application/json")
@@ -89,25 +91,23 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
              "type": err["type"]} for err in exc.errors(include_url=False, include_input=False)]
 
 
-def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    params: Any = request.query_params or {}
-    raw = params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        raise ValidationFailed(f"`{name}` must be an integer from {low} to {high}",
-                               details=[{"field": name, "message": f"must be {low}..{high}",
-                                         "type": "range"}])
-    return value
+def query(model: type[M], request: Request) -> M:
+    """The query string as the route's declared `query` model, or 422 with the failing fields.
+    Unknown parameters are ignored (cache busters, tracking); a repeated one counts once."""
+    _check_declared("query", model)
+    return validate(model, dict(request.query_params or {}))
 
 
-def query_str(request: Request, name: str) -> str | None:
-    params: Any = request.query_params or {}
-    return params.get(name) or None
+def headers(model: type[M], request: Request) -> M:
+    """The request headers named by the route's declared `headers` model (by alias), or 422."""
+    _check_declared("headers", model)
+    present = {k.lower(): v for k, v in (request.headers or {}).items()}
+    data = {}
+    for name, field in model.model_fields.items():
+        value = present.get((field.alias or name).lower())
+        if value is not None:
+            data[field.alias or name] = value
+    return validate(model, data)
 
 
 def client_ip(request: Request) -> str | None:
@@ -123,13 +123,62 @@ def reply(model: BaseModel | dict | None, status: int = 200,
     return Response(body=body if body is not None else "", status_code=status, headers=sent)
 
 
+# The declaration of the route being handled, so parsing can check it reads what it declares.
+_declared: ContextVar[dict] = ContextVar("declared")
+
+
+def _check_declared(kind: str, model: type[BaseModel]) -> None:
+    meta = _declared.get(None)
+    if meta is not None and meta[kind] is not model:
+        raise TypeError(f"the route reads {model.__name__} as its {kind} but its @doc declares "
+                        f"{getattr(meta[kind], '__name__', None)}: declare what you parse")
+
+
 def doc(summary: str, *, reply: type[BaseModel] | None = None, status: int = 200,
-        body: type[BaseModel] | None = None, auth: bool = True,
-        query: dict[str, str] | None = None, errors: tuple[int, ...] = ()) -> Callable:
-    """Attach the OpenAPI facts of a route to its view function (read by chalicelib.openapi)."""
+        body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+        headers: type[BaseModel] | None = None, auth: bool = True,
+        errors: Mapping[int, str] | None = None, reply_also: Iterable[int] = (),
+        media: Mapping[str, dict] | None = None, reply_headers: Mapping[str, str] | None = None,
+        description: str | None = None) -> Callable:
+    """Declare a route's contract in one place; `chalicelib.openapi` builds the document from it.
+
+    body / query / headers: pydantic models the view reads with `parse` / `query` / `headers`
+        (the same models validate the request and give the document its schemas; reading a model
+        the route did not declare is a bug that fails loudly).
+    reply, status: the success reply; `reply_also`: other statuses answering the same model
+        (health's 503); `media`: other media types of the success reply (e.g. SSE);
+        `reply_headers`: headers of the success reply, name -> description.
+    errors: the refusals a well-formed request can meet, status -> the condition (with its error
+        code), e.g. {402: "`quota_exceeded`: this period's jobs are used up"}; they go into the
+        operation's description. A status below 400 (304) is a reply without a body. 400/415/422
+        (body), 422 (query, headers), 401 (auth) and 404 (path ids) are added by themselves.
+    """
+    if not isinstance(errors or {}, Mapping):
+        raise TypeError(f"@doc({summary!r}): errors= maps each status to when it happens")
+    refusals = dict(errors or {})
+    vague = sorted(code for code, condition in refusals.items() if not condition)
+    if vague:  # at import, so a route can't be merged without saying when it refuses
+        raise TypeError(f"@doc({summary!r}): errors= maps each status to when it happens, e.g. "
+                        f"{{409: '`email_taken`: an account with this email exists'}}; say it for {vague}")
+    for kind, model in (("body", body), ("query", query), ("headers", headers), ("reply", reply)):
+        if model is not None and not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise TypeError(f"@doc({summary!r}): {kind}= takes a pydantic model "
+                            f"(e.g. models.JobsQuery for a query string), not {model!r}")
+
     def mark(func: Callable) -> Callable:
-        func.__openapi__ = {"summary": summary, "reply": reply,  # type: ignore[attr-defined]
-                            "status": status, "body": body,
-                            "auth": auth, "query": query or {}, "errors": errors}
-        return func
+        meta = {"summary": summary, "reply": reply, "status": status, "body": body,
+                "query": query, "headers": headers, "auth": auth, "errors": refusals,
+                "reply_also": tuple(reply_also), "media": dict(media or {}),
+                "reply_headers": dict(reply_headers or {}), "description": description}
+
+        @functools.wraps(func)
+        def view(*args: Any, **kwargs: Any) -> Any:
+            token = _declared.set(meta)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _declared.reset(token)
+
+        view.__openapi__ = meta  # type: ignore[attr-defined]
+        return view
     return mark

@@ -192,7 +192,10 @@ def test_a_job_confirms_a_pending_upload_on_the_spot(api, user):
 def test_a_job_refuses_another_users_upload(api, user):
     upload_id = uploaded(api, user)
     assert_refused(submit_with(api, api.signup(), upload_id), "not_found")
-    assert_refused(submit_with(api, user, "upl_doesnotexist"), "not_found")
+    assert_refused(submit_with(api, user, "upl_" + "0" * 22), "not_found")
+    malformed = submit_with(api, user, "upl_doesnotexist")  # not an id at all: the schema says so
+    assert malformed.status_code == 422
+    assert malformed.json["error"]["details"][0]["type"] == "string_pattern_mismatch"
 
 
 def test_a_job_refuses_uploads_not_uploaded_or_not_images(api, user):
@@ -219,5 +222,5 @@ def test_music_must_be_an_uploaded_audio_file_of_the_user(api, user):
     assert response.status_code == 422
     detail = response.json["error"]["details"][0]
     assert detail["field"] == "inputs.music_upload_id" and detail["type"] == "not_audio"
-    missing = submit_with_music(api, user, "upl_missing")
+    missing = submit_with_music(api, user, "upl_" + "0" * 22)
     assert missing.json["error"]["details"][0]["type"] == "not_found"

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from pydantic import ValidationError
 
-from chalicelib import dispatcher, lifecycle, progress, queue, worker
+from chalicelib import dispatcher, lifecycle, queue, worker
 from chalicelib.billing import plans, quota
+from chalicelib.models import EventsQuery
 
 
 def test_a_users_backlog_pushes_their_next_job_behind_other_users():
@@ -39,9 +41,16 @@ def test_desired_workers_is_depth_over_concurrency_capped(depth, concurrency, ca
 
 
 @pytest.mark.parametrize("cursor, ok", [("0-0", True), ("1700000000000-3", True), ("17", True),
-                                        ("", False), ("abc", False), ("1-x", False), ("-1", False)])
+                                        ("", False), ("abc", False), ("1-x", False), ("-1", False),
+                                        ("\u00b9", False), ("9" * 20, False)])
 def test_event_cursors_are_stream_ids(cursor, ok):
-    assert progress.valid_cursor(cursor) is ok
+    """ASCII digits only (`str.isdigit` takes "¹"), each part within Redis's 64 bits."""
+    try:
+        EventsQuery.model_validate({"after": cursor})
+    except ValidationError:
+        assert not ok
+    else:
+        assert ok
 
 
 @pytest.mark.parametrize("code, refunded", [("video_failed", True), ("timeout", True),
