@@ -34,6 +34,8 @@ from mo_client.models import (
     ApiKeyList,
     AuditEntry,
     AuditPage,
+    CheckoutCreate,
+    CheckoutSession,
     Credentials,
     EmailVerified,
     Event,
@@ -46,10 +48,12 @@ from mo_client.models import (
     Me,
     PasswordResetConfirm,
     PasswordResetRequest,
+    PlanCatalog,
     ProviderCatalog,
     ProviderKey,
     ProviderKeyList,
     ProviderKeyPut,
+    StreamToken,
     TokenReply,
     Upload,
     UploadCreate,
@@ -273,11 +277,13 @@ class Client:
 
     # ---- jobs -------------------------------------------------------------------------------
     @route("POST", "/v1/jobs", body=JobCreate)
-    def submit(self, prompt: str | JobCreate, *, idempotency_key: str | None = None,
+    def submit(self, prompt: str | JobCreate | None = None, *, idempotency_key: str | None = None,
                **fields: Any) -> Job:
-        """Submit a job. Every submit carries an Idempotency-Key (a fresh one unless given), so
-        a retried request can never make a second job; `job.replayed` tells a replay apart.
-        Fields the client does not model yet pass through to the server as given."""
+        """Submit a job from a prompt, or from your own `script=` text or `scenes=[...]`.
+
+        Every submit carries an Idempotency-Key (a fresh one unless given), so a retried request
+        can never make a second job; `job.replayed` tells a replay apart. Fields the client does
+        not model yet pass through to the server as given."""
         body = prompt if isinstance(prompt, JobCreate) else JobCreate(prompt=prompt, **fields)
         key = idempotency_key or f"mo-{uuid.uuid4()}"
         response = self.request("POST", "/v1/jobs", json=body.model_dump(mode="json", exclude_none=True),
@@ -305,6 +311,11 @@ class Client:
     @route("POST", "/v1/jobs/{job_id}/retry")
     def retry(self, job_id: str) -> Job:
         return self._send(Job, "POST", f"/v1/jobs/{job_id}/retry")
+
+    @route("POST", "/v1/jobs/{job_id}/stream-token")
+    def stream_token(self, job_id: str) -> StreamToken:
+        """A short-lived token for one job's events, for a browser's EventSource (no headers)."""
+        return self._send(StreamToken, "POST", f"/v1/jobs/{job_id}/stream-token")
 
     @route("GET", "/v1/jobs/{job_id}/events")
     def events(self, job_id: str, *, after: str | None = None, wait: int = 0) -> EventPage:
@@ -447,6 +458,17 @@ class Client:
     @route("DELETE", "/v1/webhook-endpoints/{endpoint_id}")
     def delete_webhook_endpoint(self, endpoint_id: str) -> None:
         self.request("DELETE", f"/v1/webhook-endpoints/{endpoint_id}")
+
+    # ---- plans and billing --------------------------------------------------------------------
+    @route("GET", "/v1/plans")
+    def plans(self) -> PlanCatalog:
+        """The plans, their limits, and which can be bought."""
+        return self._get(PlanCatalog, "/v1/plans")
+
+    @route("POST", "/v1/billing/checkout", body=CheckoutCreate)
+    def checkout(self, plan: str) -> CheckoutSession:
+        """Start a Whop checkout for `plan`; the buyer goes to the session's `url`."""
+        return self._send(CheckoutSession, "POST", "/v1/billing/checkout", CheckoutCreate(plan=plan))
 
     # ---- operations ---------------------------------------------------------------------------
     @route("GET", "/v1/health")

@@ -262,10 +262,23 @@ class JobInputs(Body):
     reference_image_upload_id: str | None = None
 
 
+class SceneInput(Body):
+    """One scene of your own script: its line, and optionally its visual, length and media."""
+    component = "SceneInput"
+    text: str
+    visual: str | None = None
+    duration_s: float | None = None
+    image_upload_id: str | None = None
+
+
 class JobCreate(Body):
-    """What `Client.submit` sends; unset fields are left to the server's defaults."""
+    """What `Client.submit` sends (a prompt, a `script` or `scenes`); unset fields are left to
+    the server's defaults."""
     component = "JobCreate"
-    prompt: str
+    prompt: str | None = None
+    script: str | None = None
+    scenes: list[SceneInput] | None = None
+    clip_audio_volume: float | None = None
     duration_s: int | None = None
     aspect: str | None = None
     style: str | None = None
@@ -431,6 +444,35 @@ class WebhookEndpointList(Model):
     next_cursor: str | None
 
 
+# ---- plans and checkout -------------------------------------------------------------------
+class PlanOffer(PlanInfo):
+    component = "PlanOffer"
+    purchasable: bool
+
+
+class PlanCatalog(Model):
+    component = "PlanCatalog"
+    items: list[PlanOffer]
+
+
+class CheckoutCreate(Body):
+    component = "CheckoutCreate"
+    plan: str
+
+
+class CheckoutSession(Model):
+    component = "CheckoutSession"
+    id: str
+    plan: str
+    url: str
+
+
+class StreamToken(Model):
+    component = "StreamToken"
+    token: str
+    expires_in: int
+
+
 class WebhookAck(Model):
     component = "WebhookAck"
     received: bool
@@ -457,7 +499,8 @@ ALL_MODELS: tuple[type[Model] | type[Body], ...] = (
     EmailVerified, TokenReply, PlanInfo, ProviderUsageTotal, Usage, Membership, Me,
     ApiKeyCreate, ApiKey, ApiKeyCreated, ApiKeyList, ProviderKeyPut, ProviderKey, ProviderKeyList,
     ProviderOption, StepProviders, ProviderCatalog, AuditEntry, AuditPage, ProviderChoice,
-    JobInputs, JobCreate, StepUsage, Step, JobError, JobOutputs, Job, JobList, Event, EventPage,
+    JobInputs, SceneInput, JobCreate, StepUsage, Step, JobError, JobOutputs, Job, JobList, Event, EventPage,
     UploadCreate, UploadForm, Upload, WebhookEndpointCreate, WebhookEndpoint,
-    WebhookEndpointCreated, WebhookEndpointList, WebhookAck, Health, ErrorBody,
+    WebhookEndpointCreated, WebhookEndpointList, PlanOffer, PlanCatalog, CheckoutCreate,
+    CheckoutSession, StreamToken, WebhookAck, Health, ErrorBody,
 )

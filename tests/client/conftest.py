@@ -29,8 +29,13 @@ class Stack(NamedTuple):
     logs: Path
 
 
+@pytest.fixture(autouse=True)
+def _backends(isolated_backends):
+    """The client's tests use the real services (tests/conftest.py), like tests/integration."""
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> Iterator[Stack]:
+def stack(tmp_path_factory, isolated_backends) -> Iterator[Stack]:
     logs = tmp_path_factory.mktemp("client-stack")
     port = free_port()
     env = {"QUEUE_NAME": os.environ["QUEUE_NAME"] + "-client", "WORKER_CONCURRENCY": "3"}

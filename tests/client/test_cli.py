@@ -80,6 +80,10 @@ def test_provider_keys_webhooks_audit_and_health(cli, signed_up):
     actions = [e["action"] for e in as_json(cli("audit", "--json", "--limit", "100"))]
     assert "user.signup" in actions
     assert as_json(cli("health", "--json"))["status"] == "ok"
+    assert {p["name"] for p in as_json(cli("plans", "--json"))} >= {"free", "pro", "business"}
+    assert "business" in cli("plans").output
+    refused = as_json(cli("upgrade", "pro", "--json", code=3))  # this stack sells no plan
+    assert refused["error"]["code"] == "plan_not_purchasable"
 
 
 def test_make_uploads_the_image_follows_the_job_and_downloads_here(cli, signed_up, tmp_path):
@@ -99,6 +103,23 @@ def test_make_uploads_the_image_follows_the_job_and_downloads_here(cli, signed_u
     files = as_json(cli("download", job_id, "--out", "again", "--thumbnail", "--json"))
     assert Path(files["video"]) == Path("again") / f"{job_id}.mp4" and Path(files["thumbnail"]).exists()
     assert "succeeded" in cli("show", job_id).output
+
+
+def test_make_from_your_own_scenes_uploads_their_media(cli, signed_up, tmp_path):
+    png(tmp_path / "harbour.png")
+    (tmp_path / "scenes.json").write_text(json.dumps([
+        {"text": "The harbour wakes before the sun.", "image": "harbour.png", "duration_s": 3},
+        {"text": "Boats slip out one by one.", "visual": "fishing boats at dawn", "duration_s": 3}]))
+    made = as_json(cli("make", "--script", "scenes.json", "--aspect", "1:1", "--json"))
+    scenes = made["job"]["request"]["scenes"]
+    assert scenes[0]["image_upload_id"].startswith("upl_") and "image" not in scenes[0]
+    assert [s["text"] for s in scenes] == ["The harbour wakes before the sun.", "Boats slip out one by one."]
+    assert Path(made["files"]["video"]).read_bytes()[4:8] == b"ftyp"
+    assert "-->" in Path(made["files"]["captions"]).read_text()
+
+
+def test_make_wants_a_prompt_or_a_script(cli, signed_up):
+    assert "give a PROMPT" in cli("make", code=2).output
 
 
 def test_a_failed_job_exits_non_zero_with_its_error_code(cli, signed_up, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 import time
 
+import httpx
 import pytest
 from mo_client import Client, errors
 from mo_client.client import UploadRejected
@@ -13,6 +14,7 @@ from chalicelib.billing.plans import entitlement
 from chalicelib.ids import utcnow
 from tests.client.conftest import PASSWORD, png
 from tests.conftest import free_port
+from tests.fakes.whop_server import FakeWhop
 from tests.mailbox import last_link
 
 
@@ -184,6 +186,49 @@ def test_refusals_are_typed(stack, mo):
         with pytest.raises(errors.QuotaExceeded) as quota:
             free.submit("one too many", duration_s=5)
         assert quota.value.code == "quota_exceeded" and quota.value.details["limit"] == 5
+
+
+def test_a_stream_token_opens_one_jobs_events(stack, mo):
+    job = mo.submit("a quiet street at night", duration_s=5)
+    mo.cancel(job.id)
+    granted = mo.stream_token(job.id)
+    assert granted.expires_in > 0
+    page = httpx.get(f"{stack.url}/v1/jobs/{job.id}/events", params={"stream_token": granted.token})
+    assert page.status_code == 200 and page.json()["status"] == "canceled"
+    with pytest.raises(errors.NotFound):
+        mo.stream_token("job_does_not_exist")
+
+
+@pytest.fixture(scope="module")
+def whop_api(tmp_path_factory):
+    """An API whose Whop checkout talks to a local fake of Whop's API."""
+    with FakeWhop(api_key="whop_app_key") as fake:
+        port = free_port()
+        proc = launcher.spawn(launcher.api_command(port), tmp_path_factory.mktemp("whop") / "api.log", {
+            "WHOP_API_URL": fake.api_url, "WHOP_API_KEY": "whop_app_key",
+            "WHOP_PLAN_MAP": '{"plan_pro": "pro", "plan_business": "business"}'})
+        try:
+            launcher.wait_http(f"http://127.0.0.1:{port}/v1/health")
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            launcher.stop(proc.pid)
+
+
+def test_plans_and_a_checkout_for_a_verified_user(whop_api):
+    email = f"buyer-{secrets.token_hex(6)}@example.com"
+    with Client(whop_api) as mo:
+        mo.signup(email, PASSWORD)
+        offers = {p.name: p for p in mo.plans().items}
+        assert offers["pro"].purchasable and not offers["free"].purchasable
+        assert offers["pro"].max_concurrency == 3
+        with pytest.raises(errors.Conflict) as unverified:
+            mo.checkout("pro")
+        assert unverified.value.code == "email_not_verified"
+        mo.verify_email(last_link(email, "/verify-email")[1])
+        session = mo.checkout("pro")
+        assert session.plan == "pro" and session.url.startswith("http://127.0.0.1:")
+        with pytest.raises(errors.ValidationFailed):
+            mo.checkout("platinum")
 
 
 def test_health_and_the_document(stack):

@@ -96,6 +96,8 @@ def test_each_client_model_matches_its_component(document, model):
     if is_body:
         missing = server_required - set(model.model_fields)
         assert not missing, f"{model.component}: the API requires {missing}, the client can't send them"
+        insisted = {n for n, f in model.model_fields.items() if f.is_required()} - server_required
+        assert not insisted, f"{model.component}: the client requires {insisted}, the API doesn't"
 
 
 @pytest.mark.parametrize("enum", [models.JobStatus, models.EventType, models.UploadStatus],

@@ -5,6 +5,7 @@ import httpx
 import pytest
 from mo_client import errors
 from mo_client.cli.batch import read_lines
+from mo_client.cli.jobs import script_fields
 
 from tests.client.conftest import png
 
@@ -30,7 +31,15 @@ def test_json_lines_and_what_makes_a_line_invalid(tmp_path):
     assert [line.number for line in lines] == [1, 2, 3, 4, 5]
     assert lines[0].fields == {"prompt": "x", "providers": {"concept": "openai"}} and not lines[0].problem
     assert [line.problem.split(":")[0] for line in lines[1:]] == [
-        "not a JSON object", "not JSON", "no prompt", "image not found"]
+        "not a JSON object", "not JSON", "no prompt, script or scenes", "image not found"]
+
+
+def test_a_script_is_a_line_of_its_own_and_a_text_file_is_a_script(tmp_path):
+    (tmp_path / "s.csv").write_text('script,aspect\n"One line. Another line.",1:1\n')
+    (line,) = read_lines(tmp_path / "s.csv")
+    assert line.problem is None and line.fields["script"] == "One line. Another line."
+    (tmp_path / "story.txt").write_text("It rained.\n\nThen the sun came out.\n")
+    assert script_fields(None, tmp_path / "story.txt") == {"script": "It rained.\n\nThen the sun came out.\n"}
 
 
 def test_csv_columns_with_dots_nest(tmp_path):

@@ -293,6 +293,33 @@ def audit(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many 
 
 @app.command()
 @handled
+def plans(ctx: typer.Context, as_json: Json = False) -> None:
+    """The plans, their limits, and which you can buy (`mo upgrade PLAN`)."""
+    catalog = state(ctx).client().plans()
+    if as_json:
+        emit_json(catalog.items)
+        return
+    table = Table("plan", "jobs / month", "max s", "at once", "kept days", "buy")
+    for plan in catalog.items:
+        table.add_row(plan.name, str(plan.monthly_jobs), str(plan.max_duration_s),
+                      str(plan.max_concurrency), str(plan.retention_days),
+                      f"mo upgrade {plan.name}" if plan.purchasable else "-")
+    out.print(table)
+
+
+@app.command()
+@handled
+def upgrade(ctx: typer.Context, plan: str, as_json: Json = False) -> None:
+    """Start buying a plan through Whop: prints the checkout link to open."""
+    session = state(ctx).client().checkout(plan)
+    if as_json:
+        emit_json(session)
+    else:
+        out.print(f"Open this link to buy {session.plan}:\n{session.url}")
+
+
+@app.command()
+@handled
 def health(ctx: typer.Context, as_json: Json = False) -> None:
     """The API's health and its dependencies."""
     report = state(ctx).client(auth=False).health()

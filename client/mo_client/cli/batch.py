@@ -78,8 +78,8 @@ def _normalise(raw: dict[str, Any], number: int, base: Path) -> Line:
             fields[name] = value
     image = fields.pop("image", None)
     line = Line(number, fields, (base / str(image)) if image else None)
-    if not isinstance(fields.get("prompt"), str) or not fields["prompt"].strip():
-        line.problem = "no prompt"
+    if not any(fields.get(source) for source in ("prompt", "script", "scenes")):
+        line.problem = "no prompt, script or scenes"
     elif line.image is not None and not line.image.is_file():
         line.problem = f"image not found: {line.image}"
     return line
@@ -149,7 +149,7 @@ def process(run: Run, line: Line, result: Result, show: Progress, retry_failed: 
                 upload_id = run.client.upload_file(line.image).id
                 _journal_upload(run, line.key, upload_id)
             fields["inputs"] = {**fields.get("inputs", {}), "reference_image_upload_id": upload_id}
-        job = run.client.submit(fields.pop("prompt"), idempotency_key=line.key, **fields)
+        job = run.client.submit(idempotency_key=line.key, **fields)
         result.job_id, result.status = job.id, job.status
         if retry_failed and job.status in (JobStatus.failed, JobStatus.canceled):
             job = run.client.retry(job.id)
@@ -245,7 +245,8 @@ def register(app: typer.Typer) -> None:
         if run.out_dir is not None:
             run.out_dir.mkdir(parents=True, exist_ok=True)
         limit = concurrency or client.me().plan.max_concurrency
-        rows = [Result(line.number, str(line.fields.get("prompt", ""))[:80]) for line in lines]
+        rows = [Result(line.number, str(line.fields.get("prompt") or line.fields.get("script") or "")[:80])
+                for line in lines]
         for line, row in zip(lines, rows, strict=True):
             if line.problem:
                 row.status, row.error = "invalid", f"invalid_line: {line.problem}"

@@ -40,6 +40,26 @@ def parse_assignments(pairs: list[str] | None, what: str) -> dict[str, Any]:
     return result
 
 
+def script_fields(client: Client, path: Path) -> dict[str, Any]:
+    """`--script FILE`: plain text is your narration (`script`); a .json file is a list of
+    scenes (`{text, visual?, duration_s?, image?}`), whose `image` (a path beside the file) is
+    uploaded and sent as `image_upload_id`."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() != ".json":
+        return {"script": text}
+    try:
+        scenes = json.loads(text)
+    except ValueError as exc:
+        raise typer.BadParameter(f"{path} is not JSON: {exc}") from None
+    if not isinstance(scenes, list) or not all(isinstance(s, dict) for s in scenes):
+        raise typer.BadParameter(f"{path} must hold a JSON list of scenes")
+    for scene in scenes:
+        media = scene.pop("image", None)
+        if media:
+            scene["image_upload_id"] = client.upload_file(path.parent / media).id
+    return {"scenes": scenes}
+
+
 def follow_with_bars(client: Client, job: Job, *, quiet: bool, announce: str = "") -> Job:
     """Follow until the job ends (bars unless quiet). Ctrl-C asks whether to cancel the job."""
     try:
@@ -89,7 +109,13 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @handled
     def make(ctx: typer.Context,
-             prompt: Annotated[str, typer.Argument(help="What the video is about.")],
+             prompt: Annotated[str | None, typer.Argument(
+                 help="What the video is about (or give --script).")] = None,
+             script: Annotated[Path | None, typer.Option(
+                 "--script", exists=True, dir_okay=False,
+                 help="Your narration (text), or your scenes (.json: [{text, visual, image}]).")] = None,
+             clip_volume: Annotated[float | None, typer.Option(
+                 help="Your clips' own sound under the narration (0..2; default: dropped).")] = None,
              duration: Annotated[int | None, typer.Option(
                  "--duration", "-d", help="Seconds (5..180, your plan caps it).")] = None,
              aspect: Annotated[str | None, typer.Option("--aspect", "-a", help="9:16, 16:9 or 1:1.")] = None,
@@ -110,9 +136,14 @@ def register(app: typer.Typer) -> None:
              idempotency_key: Annotated[str | None, typer.Option(help="Default: a fresh one.")] = None,
              as_json: Json = False) -> None:
         """Make a video: submit, follow with live bars, download the MP4 and captions here."""
+        if prompt is None and script is None:
+            raise typer.BadParameter("give a PROMPT, or your own script with --script FILE")
         client = state(ctx).client()
         fields: dict[str, Any] = {"duration_s": duration, "aspect": aspect, "voice": voice,
-                                  "style": style, "language": language, "webhook_url": webhook_url}
+                                  "style": style, "language": language, "webhook_url": webhook_url,
+                                  "clip_audio_volume": clip_volume}
+        if script is not None:
+            fields.update(script_fields(client, script))
         if provider:
             fields["providers"] = parse_assignments(provider, "--provider")
         if image is not None:
