@@ -37,7 +37,7 @@ def everything_the_user_sees(api, user, job_id: str) -> str:
     job = api.call("GET", f"/v1/jobs/{job_id}", token=user["token"]).json
     events = api.call("GET", f"/v1/jobs/{job_id}/events", token=user["token"]).json
     runs = jobs_db.step_runs(job_id)
-    return json.dumps([job, events, [dict(r, started_at=None, finished_at=None) for r in runs]])
+    return json.dumps([job, events, [(r.step, r.status, r.error_code, r.error_message) for r in runs]])
 
 
 def submit(api, user, **providers) -> str:

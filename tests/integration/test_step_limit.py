@@ -38,9 +38,9 @@ def test_a_step_past_its_limit_fails_the_job_with_step_timeout(api, user, short_
             asyncio.run(worker.process(last_attempt, f"lease-{secrets.token_hex(6)}"))
         assert server.bytes_sent > 0  # the provider was still sending when the step was cut
     row = jobs_db.get(job_id, None)
-    assert (row["status"], row["error_code"], row["error_step"]) == ("failed", "step_timeout", "concept")
-    concept = next(r for r in jobs_db.step_runs(job_id) if r["step"] == "concept")
-    assert concept["status"] == "failed" and concept["error_code"] == "step_timeout"
+    assert (row.status, row.error_code, row.error_step) == ("failed", "step_timeout", "concept")
+    concept = next(r for r in jobs_db.step_runs(job_id) if r.step == "concept")
+    assert concept.status == "failed" and concept.error_code == "step_timeout"
 
 
 def test_a_transient_step_timeout_before_the_last_attempt_is_retried(api, user, short_steps):
@@ -55,4 +55,4 @@ def test_a_transient_step_timeout_before_the_last_attempt_is_retried(api, user, 
             asyncio.run(worker.process(first_attempt, f"lease-{secrets.token_hex(6)}"))
         assert getattr(caught.value, "code", None) == "step_timeout"
     row = jobs_db.get(job_id, None)
-    assert (row["status"], row["attempt"], row["error_code"]) == ("queued", 2, "step_timeout")
+    assert (row.status, row.attempt, row.error_code) == ("queued", 2, "step_timeout")
