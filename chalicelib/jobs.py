@@ -46,7 +46,7 @@ from chalicelib.pipeline.providers import known_voice, missing_keys, unknown_pro
 
 log = logging.getLogger(__name__)
 TERMINAL_EVENTS = {EventType.job_succeeded, EventType.job_failed, EventType.job_canceled}
-FINAL_EVENT_GRACE = timedelta(seconds=10)
+FINAL_EVENT_GRACE = timedelta(seconds=30)
 
 
 def _request_hash(request: dict) -> str:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 # Failures caused by what the user sent or set up: their reservation is not given back.
 USER_FAULT_CODES = frozenset({"invalid_input", "provider_key_rejected", "provider_key_missing",
-                              "provider_url_blocked"})
+                              "provider_url_blocked", "image_too_large", "music_unreadable"})
 
 
 class QuotaFull(Exception):

@@ -16,8 +16,10 @@ import time
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads where audio is handled, not on `import app` (cold start)
+    import numpy as np
 
 from chalicelib.pipeline import espeak
 from chalicelib.pipeline.words import Timing, Word, base_language, estimate, settle, spread, tokenize, weight
@@ -123,6 +125,8 @@ def _piper_words(voice, tokens: list[str], chunks) -> list[Word] | None:
 
 
 def _speak_piper(text: str, path: Path, name: str, tokens: list[str]) -> Narration:
+    import numpy as np
+
     voice = piper_voice(name)
     chunks = list(voice.synthesize(text, include_alignments=True))
     audio = np.concatenate([c.audio_int16_array for c in chunks]) if chunks else np.zeros(0, np.int16)
@@ -151,12 +155,16 @@ def _token_offsets(text: str, tokens: list[str]) -> list[int]:
 
 def _voiced_end(audio: np.ndarray, rate: int, start: float, stop: float) -> float:
     """The last moment in [start, stop) that is not silence (a word's end before a pause)."""
+    import numpy as np
+
     lo, hi = int(start * rate), int(stop * rate)
     loud = np.nonzero(np.abs(audio[lo:hi].astype(np.int32)) > SILENCE_LEVEL * 32767)[0]
     return (lo + int(loud[-1]) + 1) / rate if len(loud) else stop
 
 
 def _estimate_voiced(tokens: list[str], audio: np.ndarray, rate: int) -> list[Word]:
+    import numpy as np
+
     loud = np.nonzero(np.abs(audio.astype(np.int32)) > SILENCE_LEVEL * 32767)[0]
     duration = len(audio) / rate
     start, end = (loud[0] / rate, (loud[-1] + 1) / rate) if len(loud) else (0.0, duration)
@@ -187,6 +195,8 @@ def _espeak_words(text: str, tokens: list[str], events: list[tuple[int, int]], a
 
 def _speak_espeak(text: str, path: Path, voice: str | None, language: str,
                   tokens: list[str]) -> Narration:
+    import numpy as np
+
     base = base_language(language)
     names = [n for n in (voice if voice not in (None, ESPEAK_VOICE) else None,
                          language.lower(), ESPEAK_NAMES.get(base, base)) if n]
