@@ -30,8 +30,9 @@ down:                 ## stop what `make up` and the bring-up started
 bench: setup          ## a benchmark: make bench NAME=render
 	@$(PY) bench/$(NAME).py
 
-lint:                 ## ruff and mypy (pyproject.toml), cfn-lint the SAM template, bandit (medium and high)
+lint:                 ## ruff (lint and format check) and mypy (pyproject.toml), cfn-lint the SAM template, bandit (medium and high)
 	@.venv/bin/ruff check chalicelib app.py functions scripts tests bench
+	@.venv/bin/ruff format --check --quiet chalicelib app.py functions scripts tests bench
 	@.venv/bin/mypy
 	@.venv/bin/cfn-lint template.yaml
 	@# (bandit warns about a nosec on the other lines of a multi-line statement: noise, filtered)

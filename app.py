@@ -21,6 +21,7 @@ Where the job domain lives:
   queue               chalicelib.queue (all of BullMQ); Redis connections: chalicelib.redis_client
   progress            chalicelib.progress (a Redis stream per job) -> GET /v1/jobs/{id}/events
 """
+
 from chalice import Chalice, Response
 
 from chalicelib import (
@@ -88,8 +89,10 @@ app.register_middleware(http_middleware, "http")  # outermost: logs the final st
 app.register_middleware(web.error_envelope, "http")
 # Refusals several routes share (each route's @doc names the ones it can meet).
 AUTH_RATE = "`rate_limited`: more than RATE_LIMIT_AUTH requests to /v1/auth from this IP"
-CREDENTIAL_RATE = ("`rate_limited`: more than RATE_LIMIT_CREDENTIAL_WRITES writes of API keys, "
-                   "provider keys and webhook endpoints by this user")
+CREDENTIAL_RATE = (
+    "`rate_limited`: more than RATE_LIMIT_CREDENTIAL_WRITES writes of API keys, "
+    "provider keys and webhook endpoints by this user"
+)
 BAD_LINK = "`invalid_link`: the link's token is invalid, expired or already used"
 
 
@@ -103,65 +106,104 @@ def ip() -> str | None:
 
 # ---- accounts -----------------------------------------------------------------------------
 @app.route("/v1/auth/signup", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Create an account", body=Credentials, reply=TokenReply, status=201, auth=False,
-     errors={409: "`email_taken`: an account with this email exists",
-             429: AUTH_RATE})
+@doc(
+    "Create an account",
+    body=Credentials,
+    reply=TokenReply,
+    status=201,
+    auth=False,
+    errors={409: "`email_taken`: an account with this email exists", 429: AUTH_RATE},
+)
 def signup():
     return reply(accounts.signup(web.parse(Credentials, request()), ip()), 201)
 
 
 @app.route("/v1/auth/login", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Get an access token", body=Credentials, reply=TokenReply, auth=False,
-     errors={401: "`invalid_credentials`: no account with this email and password",
-             429: AUTH_RATE + ", or more than LOGIN_FAILURES_ALLOWED failed logins for this "
-                              "account in 15 minutes"})
+@doc(
+    "Get an access token",
+    body=Credentials,
+    reply=TokenReply,
+    auth=False,
+    errors={
+        401: "`invalid_credentials`: no account with this email and password",
+        429: AUTH_RATE + ", or more than LOGIN_FAILURES_ALLOWED failed logins for this account in 15 minutes",
+    },
+)
 def login():
     return reply(accounts.login(web.parse(Credentials, request()), ip()))
 
 
 @app.route("/v1/auth/verify-email", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Confirm an email address with the token of the mailed link (/verify-email?token=...)",
-     body=LinkToken, reply=EmailVerified, auth=False, errors={400: BAD_LINK, 429: AUTH_RATE})
+@doc(
+    "Confirm an email address with the token of the mailed link (/verify-email?token=...)",
+    body=LinkToken,
+    reply=EmailVerified,
+    auth=False,
+    errors={400: BAD_LINK, 429: AUTH_RATE},
+)
 def verify_email():
     return reply(accounts.verify_email(web.parse(LinkToken, request()), ip()))
 
 
 @app.route("/v1/auth/resend-verification", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Mail a new verification link to the caller's address", reply=Accepted, status=202,
-     errors={404: "`not_found`: the account behind a still valid token is gone",
-             409: "`already_verified`: the address is verified already",
-             429: "`rate_limited`: more than RATE_LIMIT_EMAIL mails to this account",
-             503: "`email_unavailable`: the mail could not be sent; try again later"})
+@doc(
+    "Mail a new verification link to the caller's address",
+    reply=Accepted,
+    status=202,
+    errors={
+        404: "`not_found`: the account behind a still valid token is gone",
+        409: "`already_verified`: the address is verified already",
+        429: "`rate_limited`: more than RATE_LIMIT_EMAIL mails to this account",
+        503: "`email_unavailable`: the mail could not be sent; try again later",
+    },
+)
 def resend_verification():
     return reply(accounts.resend_verification(caller(), ip()), 202)
 
 
 @app.route("/v1/auth/password-reset", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Mail a password reset link (always 202: says nothing about whether the account exists)",
-     body=PasswordResetRequest, reply=Accepted, status=202, auth=False,
-     errors={429: AUTH_RATE + ", or more than RATE_LIMIT_EMAIL mails to this address"})
+@doc(
+    "Mail a password reset link (always 202: says nothing about whether the account exists)",
+    body=PasswordResetRequest,
+    reply=Accepted,
+    status=202,
+    auth=False,
+    errors={429: AUTH_RATE + ", or more than RATE_LIMIT_EMAIL mails to this address"},
+)
 def request_password_reset():
     return reply(accounts.request_password_reset(web.parse(PasswordResetRequest, request()), ip()), 202)
 
 
 @app.route("/v1/auth/password-reset/confirm", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Set a new password with the token of the mailed link; earlier access tokens stop working",
-     body=PasswordResetConfirm, reply=TokenReply, auth=False, errors={400: BAD_LINK, 429: AUTH_RATE})
+@doc(
+    "Set a new password with the token of the mailed link; earlier access tokens stop working",
+    body=PasswordResetConfirm,
+    reply=TokenReply,
+    auth=False,
+    errors={400: BAD_LINK, 429: AUTH_RATE},
+)
 def confirm_password_reset():
     return reply(accounts.confirm_password_reset(web.parse(PasswordResetConfirm, request()), ip()))
 
 
 @app.route("/v1/me", methods=["GET"])
-@doc("The caller, their plan and this period's usage", reply=Me,
-     errors={404: "`not_found`: the account behind a still valid token is gone"})
+@doc(
+    "The caller, their plan and this period's usage",
+    reply=Me,
+    errors={404: "`not_found`: the account behind a still valid token is gone"},
+)
 def me():
     return reply(accounts.me(caller()))
 
 
 @app.route("/v1/api-keys", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Create an API key (the key is shown only here)", body=ApiKeyCreate, reply=ApiKeyCreated,
-     status=201, errors={409: "`api_key_limit_reached`: you have MAX_API_KEYS_PER_USER keys",
-                         429: CREDENTIAL_RATE})
+@doc(
+    "Create an API key (the key is shown only here)",
+    body=ApiKeyCreate,
+    reply=ApiKeyCreated,
+    status=201,
+    errors={409: "`api_key_limit_reached`: you have MAX_API_KEYS_PER_USER keys", 429: CREDENTIAL_RATE},
+)
 def create_api_key():
     principal = caller()
     return reply(accounts.create_api_key(principal, web.parse(ApiKeyCreate, request()), ip()), 201)
@@ -183,10 +225,16 @@ def delete_api_key(key_id):
 
 
 @app.route("/v1/provider-keys/{provider}", methods=["PUT"], content_types=ANY_CONTENT)
-@doc("Store your own key for a provider (encrypted; only last4 is ever shown)",
-     body=ProviderKeyPut, reply=ProviderKey,
-     errors={422: "`validation_error`: base_url is not https, or names a link-local (or, outside "
-                  "the local stage, a private or loopback) address", 429: CREDENTIAL_RATE})
+@doc(
+    "Store your own key for a provider (encrypted; only last4 is ever shown)",
+    body=ProviderKeyPut,
+    reply=ProviderKey,
+    errors={
+        422: "`validation_error`: base_url is not https, or names a link-local (or, outside "
+        "the local stage, a private or loopback) address",
+        429: CREDENTIAL_RATE,
+    },
+)
 def put_provider_key(provider):
     principal = caller()
     body = web.parse(ProviderKeyPut, request())
@@ -222,18 +270,26 @@ def audit_log():
 
 # ---- jobs ---------------------------------------------------------------------------------
 @app.route("/v1/jobs", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Submit a job", body=JobCreate, headers=SubmitHeaders, reply=Job, status=202,
-     reply_headers={"Idempotent-Replayed": "`true` when this is the job an earlier request made"},
-     errors={402: "`quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`)",
-             409: "`idempotency_key_reused`: the Idempotency-Key came before with another body",
-             422: "`unknown_provider` / `provider_key_missing`: a provider you named does not "
-                  "exist or needs your key first; `invalid_upload`: the reference image (a scene's "
-                  "image_upload_id, the music_upload_id) is not an uploaded image (clip, MP3 or "
-                  "WAV) of yours; "
-                  "`validation_error`: duration_s (or the script's length) is over your plan's "
-                  "limit, the script has no sentence or more than 30, or webhook_url is not one "
-                  "of your webhook endpoints",
-             429: "`rate_limited`: more than RATE_LIMIT_JOBS submissions a minute"})
+@doc(
+    "Submit a job",
+    body=JobCreate,
+    headers=SubmitHeaders,
+    reply=Job,
+    status=202,
+    reply_headers={"Idempotent-Replayed": "`true` when this is the job an earlier request made"},
+    errors={
+        402: "`quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`)",
+        409: "`idempotency_key_reused`: the Idempotency-Key came before with another body",
+        422: "`unknown_provider` / `provider_key_missing`: a provider you named does not "
+        "exist or needs your key first; `invalid_upload`: the reference image (a scene's "
+        "image_upload_id, the music_upload_id) is not an uploaded image (clip, MP3 or "
+        "WAV) of yours; "
+        "`validation_error`: duration_s (or the script's length) is over your plan's "
+        "limit, the script has no sentence or more than 30, or webhook_url is not one "
+        "of your webhook endpoints",
+        429: "`rate_limited`: more than RATE_LIMIT_JOBS submissions a minute",
+    },
+)
 def submit_job():
     principal = caller()
     key = web.headers(SubmitHeaders, request()).idempotency_key
@@ -251,9 +307,13 @@ def list_jobs():
 
 
 @app.route("/v1/jobs/{job_id}", methods=["GET"])
-@doc("A job, with fresh presigned output URLs", headers=JobHeaders, reply=Job,
-     reply_headers={"ETag": "The job's state; send it as If-None-Match"},
-     errors={304: "If-None-Match is the job's current ETag"})
+@doc(
+    "A job, with fresh presigned output URLs",
+    headers=JobHeaders,
+    reply=Job,
+    reply_headers={"ETag": "The job's state; send it as If-None-Match"},
+    errors={304: "If-None-Match is the job's current ETag"},
+)
 def get_job(job_id):
     principal = caller()
     seen = web.headers(JobHeaders, request()).if_none_match
@@ -265,31 +325,49 @@ def get_job(job_id):
 
 
 @app.route("/v1/jobs/{job_id}/cancel", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Cancel a job; a running step stops within seconds", reply=Job, status=202,
-     errors={409: "`invalid_state`: the job has already ended"})
+@doc(
+    "Cancel a job; a running step stops within seconds",
+    reply=Job,
+    status=202,
+    errors={409: "`invalid_state`: the job has already ended"},
+)
 def cancel_job(job_id):
     return reply(jobs.cancel(caller(), job_id, ip()), 202)
 
 
 @app.route("/v1/jobs/{job_id}/retry", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Resume a failed or canceled job from the step that stopped", reply=Job, status=202,
-     errors={402: "`quota_exceeded`: this period's jobs of your plan are used",
-             409: "`invalid_state`: the job is not failed or canceled"})
+@doc(
+    "Resume a failed or canceled job from the step that stopped",
+    reply=Job,
+    status=202,
+    errors={
+        402: "`quota_exceeded`: this period's jobs of your plan are used",
+        409: "`invalid_state`: the job is not failed or canceled",
+    },
+)
 def retry_job(job_id):
     return reply(jobs.retry(caller(), job_id, ip()), 202)
 
 
 @app.route("/v1/jobs/{job_id}/events", methods=["GET"])
-@doc("Events after a cursor, long-polling up to `wait` s", query=EventsQuery,
-     headers=EventsHeaders, reply=EventPage, media={"text/event-stream": {"type": "string"}},
-     description="With `Accept: text/event-stream` the same events come as Server-Sent Events "
-                 "frames, gathered until `wait` is over or the job ends.",
-     errors={429: "`too_many_long_polls`: you hold LONG_POLLS_PER_USER polls with `wait` open"})
+@doc(
+    "Events after a cursor, long-polling up to `wait` s",
+    query=EventsQuery,
+    headers=EventsHeaders,
+    reply=EventPage,
+    media={"text/event-stream": {"type": "string"}},
+    description="With `Accept: text/event-stream` the same events come as Server-Sent Events "
+    "frames, gathered until `wait` is over or the job ends.",
+    errors={429: "`too_many_long_polls`: you hold LONG_POLLS_PER_USER polls with `wait` open"},
+)
 def job_events(job_id):
     req = request()
     q = web.query(EventsQuery, req)  # first: it may carry the credentials (stream_token)
-    principal = auth.authenticate_stream(q.stream_token, job_id) \
-        if q.stream_token and not req.headers.get("authorization") else caller()
+    principal = (
+        auth.authenticate_stream(q.stream_token, job_id)
+        if q.stream_token and not req.headers.get("authorization")
+        else caller()
+    )
     as_sse = sse.wanted(req.headers.get("accept"))
     last_seen = web.headers(EventsHeaders, req).last_event_id
     # An EventSource's reconnect sends Last-Event-ID with its first URL (and `after`) unchanged.
@@ -301,18 +379,27 @@ def job_events(job_id):
 
 
 @app.route("/v1/jobs/{job_id}/stream-token", methods=["POST"], content_types=ANY_CONTENT)
-@doc("A short-lived token for this job's events, for a browser's EventSource (no headers)",
-     reply=StreamToken, status=201)
+@doc(
+    "A short-lived token for this job's events, for a browser's EventSource (no headers)",
+    reply=StreamToken,
+    status=201,
+)
 def job_stream_token(job_id):
     return reply(jobs.stream_token(caller(), job_id), 201)
 
 
 # ---- uploads ------------------------------------------------------------------------------
 @app.route("/v1/uploads", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Start an upload: a presigned S3 POST form for one file", body=UploadCreate, reply=UploadForm,
-     status=201, errors={
-         413: "`payload_too_large`: size_bytes is over your plan's upload limit",
-         429: "`rate_limited`: more than RATE_LIMIT_UPLOADS uploads a minute"})
+@doc(
+    "Start an upload: a presigned S3 POST form for one file",
+    body=UploadCreate,
+    reply=UploadForm,
+    status=201,
+    errors={
+        413: "`payload_too_large`: size_bytes is over your plan's upload limit",
+        429: "`rate_limited`: more than RATE_LIMIT_UPLOADS uploads a minute",
+    },
+)
 def create_upload():
     principal = caller()
     return reply(uploads.create(principal, web.parse(UploadCreate, request()), ip()), 201)
@@ -326,11 +413,18 @@ def get_upload(upload_id):
 
 # ---- outgoing webhooks --------------------------------------------------------------------
 @app.route("/v1/webhook-endpoints", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Register a webhook endpoint (its signing secret is shown only here)",
-     body=WebhookEndpointCreate, reply=WebhookEndpointCreated, status=201,
-     errors={409: "`webhook_endpoint_limit_reached`: you have MAX_WEBHOOK_ENDPOINTS_PER_USER endpoints",
-             422: "`validation_error`: url is not https, or names a link-local (or, outside the "
-                  "local stage, a private or loopback) address", 429: CREDENTIAL_RATE})
+@doc(
+    "Register a webhook endpoint (its signing secret is shown only here)",
+    body=WebhookEndpointCreate,
+    reply=WebhookEndpointCreated,
+    status=201,
+    errors={
+        409: "`webhook_endpoint_limit_reached`: you have MAX_WEBHOOK_ENDPOINTS_PER_USER endpoints",
+        422: "`validation_error`: url is not https, or names a link-local (or, outside the "
+        "local stage, a private or loopback) address",
+        429: CREDENTIAL_RATE,
+    },
+)
 def create_webhook_endpoint():
     principal = caller()
     body = web.parse(WebhookEndpointCreate, request())
@@ -361,12 +455,18 @@ def list_plans():
 
 
 @app.route("/v1/billing/checkout", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Start a Whop checkout for a plan; send the buyer to `url`", body=CheckoutCreate,
-     reply=CheckoutSession, status=201,
-     errors={409: "`plan_not_purchasable`: no Whop plan is mapped to it (WHOP_PLAN_MAP); "
-                  "`email_not_verified`: verify your email first; `checkout_not_configured`: "
-                  "this server has no Whop API key",
-             502: "`whop_unavailable`: Whop could not be reached or refused the checkout"})
+@doc(
+    "Start a Whop checkout for a plan; send the buyer to `url`",
+    body=CheckoutCreate,
+    reply=CheckoutSession,
+    status=201,
+    errors={
+        409: "`plan_not_purchasable`: no Whop plan is mapped to it (WHOP_PLAN_MAP); "
+        "`email_not_verified`: verify your email first; `checkout_not_configured`: "
+        "this server has no Whop API key",
+        502: "`whop_unavailable`: Whop could not be reached or refused the checkout",
+    },
+)
 def create_checkout():
     principal = caller()
     body = web.parse(CheckoutCreate, request())
@@ -374,11 +474,17 @@ def create_checkout():
 
 
 @app.route("/v1/webhooks/whop", methods=["POST"], content_types=ANY_CONTENT)
-@doc("Whop webhooks (Standard Webhooks signature over the raw body)", headers=StandardWebhookHeaders,
-     reply=WebhookAck, auth=False,
-     errors={400: "`malformed_json` / `invalid_payload`: a signed body that is not a Whop event",
-             401: "`invalid_signature`: the signature is missing or wrong, or the timestamp is "
-                  "more than 5 minutes off"})
+@doc(
+    "Whop webhooks (Standard Webhooks signature over the raw body)",
+    headers=StandardWebhookHeaders,
+    reply=WebhookAck,
+    auth=False,
+    errors={
+        400: "`malformed_json` / `invalid_payload`: a signed body that is not a Whop event",
+        401: "`invalid_signature`: the signature is missing or wrong, or the timestamp is "
+        "more than 5 minutes off",
+    },
+)
 def whop_webhook():
     req = request()
     return reply(whop.receive(req.raw_body or b"", dict(req.headers)))  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ What is modelled (chalicelib/dispatcher.py, chalicelib/worker.py, template.yaml)
 Prints JSON: per burst and configuration, queue wait p50/p95/p99 (submission to start), the
 last job's finish, tasks started, dispatcher runs, and worker-seconds spent idle or starting.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,11 +41,11 @@ class Config:
     max_workers: int = 10
     concurrency: int = 2
     vcpu: float = 1.0
-    nudge: bool = False          # DISPATCH_ON_SUBMIT
+    nudge: bool = False  # DISPATCH_ON_SUBMIT
     nudge_debounce_s: float = 0  # improved: at most one nudge-dispatch per this many seconds
     idle_exit_s: float = 300
     surplus_idle_s: float | None = None  # improved idle exit for all but the oldest worker
-    dispatch_s: float = 1.0      # one dispatcher run (ListTasks + RunTask)
+    dispatch_s: float = 1.0  # one dispatcher run (ListTasks + RunTask)
     tick_s: float = 60
 
 
@@ -84,7 +85,7 @@ def simulate(n_jobs: int, cfg: Config, job_cpu_s: float, spread_s: float, seed: 
     first_tick = rng.uniform(0, cfg.tick_s)
     at(first_tick, "tick")
 
-    waiting: list[int] = []       # FIFO of job ids
+    waiting: list[int] = []  # FIFO of job ids
     started: dict[int, float] = {}
     finished: dict[int, float] = {}
     workers: list[Worker] = []
@@ -186,10 +187,12 @@ def simulate(n_jobs: int, cfg: Config, job_cpu_s: float, spread_s: float, seed: 
     task_s = sum((w.exited_at or now) - w.started_at for w in workers)
     starting_s = sum(min(w.ready_at, w.exited_at or now) - w.started_at for w in workers)
     return {
-        "queue_wait_s": {"p50": round(percentile(waits, 0.5), 1),
-                         "p95": round(percentile(waits, 0.95), 1),
-                         "p99": round(percentile(waits, 0.99), 1),
-                         "last_job": round(waits[-1], 1)},
+        "queue_wait_s": {
+            "p50": round(percentile(waits, 0.5), 1),
+            "p95": round(percentile(waits, 0.95), 1),
+            "p99": round(percentile(waits, 0.99), 1),
+            "last_job": round(waits[-1], 1),
+        },
         "last_finish_s": round(max(finished.values()), 1),
         "tasks_started": len(workers),
         "dispatcher_runs": runs,
@@ -208,8 +211,9 @@ IMPROVED = Config(nudge=True, nudge_debounce_s=5, surplus_idle_s=30)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bursts", default="10,100,1000")
-    parser.add_argument("--job-cpu-s", type=float, default=40.0,
-                        help="CPU s per job (bench/capacity.py: a 60 s video)")
+    parser.add_argument(
+        "--job-cpu-s", type=float, default=40.0, help="CPU s per job (bench/capacity.py: a 60 s video)"
+    )
     parser.add_argument("--spread-s", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -219,15 +223,19 @@ def main() -> None:
         return {str(n): simulate(n, cfg, args.job_cpu_s, args.spread_s, args.seed) for n in bursts}
 
     report = {
-        "inputs": {"job_cpu_s": args.job_cpu_s, "spread_s": args.spread_s, "seed": args.seed,
-                   "fargate_start_s": {"median": START_MEDIAN_S, "lognormal_sigma": START_SIGMA}},
+        "inputs": {
+            "job_cpu_s": args.job_cpu_s,
+            "spread_s": args.spread_s,
+            "seed": args.seed,
+            "fargate_start_s": {"median": START_MEDIAN_S, "lognormal_sigma": START_SIGMA},
+        },
         "today": {"config": vars(TODAY), "bursts": run(TODAY)},
         "improved": {"config": vars(IMPROVED), "bursts": run(IMPROVED)},
-        "max_workers": {str(m): run(Config(**{**vars(IMPROVED), "max_workers": m}))
-                        for m in (10, 50, 100)},
-        "worker_concurrency": {f"{c} on {v} vCPU": run(Config(**{**vars(IMPROVED),
-                                                                  "concurrency": c, "vcpu": v}))
-                               for c, v in ((1, 1.0), (2, 1.0), (4, 2.0))},
+        "max_workers": {str(m): run(Config(**{**vars(IMPROVED), "max_workers": m})) for m in (10, 50, 100)},
+        "worker_concurrency": {
+            f"{c} on {v} vCPU": run(Config(**{**vars(IMPROVED), "concurrency": c, "vcpu": v}))
+            for c, v in ((1, 1.0), (2, 1.0), (4, 2.0))
+        },
     }
     print(json.dumps(report, indent=2))
 

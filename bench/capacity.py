@@ -13,6 +13,7 @@ and the dollars of bench/costmodel.py computed from them.
 Needs the bring-up (`make bench NAME=capacity` does it). Uses its own database, bucket, queue
 and Redis db 13, and removes them at the end.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,11 @@ ENV = {
     "MEDIA_BUCKET": f"media-capacity-{RUN}",
     "QUEUE_NAME": f"media-capacity-{RUN}",
     "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
-    "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
-    "RATE_LIMIT_AUTH": "100000/minute", "RATE_LIMIT_JOBS": "100000/minute",
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_REGION": "us-east-1",
+    "RATE_LIMIT_AUTH": "100000/minute",
+    "RATE_LIMIT_JOBS": "100000/minute",
     "PLANS": json.dumps({"free": {"monthly_jobs": 1000, "max_duration_s": 180}}),
     "WORKER_CONCURRENCY": "1",
 }
@@ -119,8 +123,10 @@ class Follower(threading.Thread):
         after = ""
         while True:
             self.requests += 1
-            body = http.get(f"/v1/jobs/{self.job_id}/events",
-                            params={"after": after, "wait": 20} if after else {"wait": 20}).json()
+            body = http.get(
+                f"/v1/jobs/{self.job_id}/events",
+                params={"after": after, "wait": 20} if after else {"wait": 20},
+            ).json()
             self.events += body["events"]
             after = body["next"] or after
             if body["status"] in TERMINAL and not body["events"]:
@@ -131,22 +137,22 @@ class Follower(threading.Thread):
         while not done:
             self.requests += 1
             headers = {"Accept": "text/event-stream", **({"Last-Event-ID": last} if last else {})}
-            text = http.get(f"/v1/jobs/{self.job_id}/events", params={"wait": 20},
-                            headers=headers).text
+            text = http.get(f"/v1/jobs/{self.job_id}/events", params={"wait": 20}, headers=headers).text
             for frame in text.split("\n\n"):
                 fields = dict(line.split(": ", 1) for line in frame.splitlines() if ": " in line)
                 if "id" in fields:
                     last = fields["id"]
-                if fields.get("event", "").split(".")[0] == "job" and \
-                        fields["event"].split(".")[1] in TERMINAL:
+                if (
+                    fields.get("event", "").split(".")[0] == "job"
+                    and fields["event"].split(".")[1] in TERMINAL
+                ):
                     done = True
 
     def _poll(self, http) -> None:
         etag = None
         while True:
             self.requests += 1
-            reply = http.get(f"/v1/jobs/{self.job_id}",
-                             headers={"If-None-Match": etag} if etag else {})
+            reply = http.get(f"/v1/jobs/{self.job_id}", headers={"If-None-Match": etag} if etag else {})
             if reply.status_code == 304:
                 self.not_modified += 1
             else:
@@ -164,17 +170,25 @@ def step_times(events: list[dict], sampler) -> dict:
     """Wall and CPU seconds per step, from the job's own step events and the /proc samples."""
     started = {e["step"]: _at(e) for e in events if e["type"] == "step.started"}
     ended = {e["step"]: _at(e) for e in events if e["type"] in ("step.succeeded", "step.failed")}
-    return {step: {"wall_s": round(ended[step] - started[step], 3),
-                   "cpu_s": round(sampler.cpu_between(started[step], ended[step]), 3)}
-            for step in started if step in ended}
+    return {
+        step: {
+            "wall_s": round(ended[step] - started[step], 3),
+            "cpu_s": round(sampler.cpu_between(started[step], ended[step]), 3),
+        }
+        for step in started
+        if step in ended
+    }
 
 
 def artifacts(job_id: str) -> dict:
     from chalicelib import aws
     from chalicelib.config import get_settings
 
-    objects = aws.client("s3").list_objects_v2(Bucket=get_settings().media_bucket,
-                                               Prefix=f"jobs/{job_id}/").get("Contents", [])
+    objects = (
+        aws.client("s3")
+        .list_objects_v2(Bucket=get_settings().media_bucket, Prefix=f"jobs/{job_id}/")
+        .get("Contents", [])
+    )
     return {o["Key"].split(f"jobs/{job_id}/", 1)[1]: o["Size"] for o in objects}
 
 
@@ -210,18 +224,22 @@ def measure(lengths: list[int], poll_every: float, out_dir: Path) -> dict:
     http = httpx.Client(base_url=base, timeout=60)
     try:
         email = f"capacity-{RUN}@example.com"
-        token = http.post("/v1/auth/signup", json={"email": email, "password": "capacity bench pw"}
-                          ).json()["access_token"]
+        token = http.post("/v1/auth/signup", json={"email": email, "password": "capacity bench pw"}).json()[
+            "access_token"
+        ]
         auth = {"Authorization": f"Bearer {token}"}
         api.take(), worker.take(), monitor.take()
         results = {}
         for length in lengths:
             t0 = time.time()
-            job = http.post("/v1/jobs", headers=auth, json={
-                "prompt": "A paper boat sails across a night sea to the moon",
-                "duration_s": length}).json()
-            followers = [Follower(base, token, job["id"], how, poll_every)
-                         for how in ("longpoll", "sse", "poll")]
+            job = http.post(
+                "/v1/jobs",
+                headers=auth,
+                json={"prompt": "A paper boat sails across a night sea to the moon", "duration_s": length},
+            ).json()
+            followers = [
+                Follower(base, token, job["id"], how, poll_every) for how in ("longpoll", "sse", "poll")
+            ]
             for f in followers:
                 f.start()
             for f in followers:
@@ -254,8 +272,10 @@ def per_request_costs(http, auth: dict, job_id: str, api: Metered, monitor) -> d
     """One request of each kind a follower makes, alone: its SQL, AWS and Redis cost."""
     kinds = {
         "get_job": lambda: http.get(f"/v1/jobs/{job_id}", headers=auth),
-        "get_job_304": lambda: http.get(f"/v1/jobs/{job_id}", headers={
-            **auth, "If-None-Match": http.get(f"/v1/jobs/{job_id}", headers=auth).headers["etag"]}),
+        "get_job_304": lambda: http.get(
+            f"/v1/jobs/{job_id}",
+            headers={**auth, "If-None-Match": http.get(f"/v1/jobs/{job_id}", headers=auth).headers["etag"]},
+        ),
         "events": lambda: http.get(f"/v1/jobs/{job_id}/events", headers=auth, params={"wait": 0}),
     }
     costs = {}

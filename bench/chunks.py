@@ -14,6 +14,7 @@ middle), and the durations. Prints JSON: per-chunk wall and CPU seconds, the joi
 and the modelled wall time of the video step for N tasks:
     wall(N) = fargate_start + max(chunk render) + S3 hand-off + join + mux
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,7 +43,7 @@ from chalicelib.pipeline.video import compose_video  # noqa: E402
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 PROMPT = "A paper boat sails across a night sea to the moon, past lighthouses and whales"
 FARGATE_START_S = 35  # median, as in bench/burst.py (an assumption, not measured here)
-S3_MB_PER_S = 80      # a Fargate task's S3 throughput for one object, conservatively
+S3_MB_PER_S = 80  # a Fargate task's S3 throughput for one object, conservatively
 
 
 def cpu() -> float:
@@ -57,8 +58,7 @@ def timed(fn):
 
 
 def ffmpeg(*args: str) -> None:
-    subprocess.run([FFMPEG, "-nostdin", "-y", "-hide_banner", "-loglevel", "error", *args],
-                   check=True)
+    subprocess.run([FFMPEG, "-nostdin", "-y", "-hide_banner", "-loglevel", "error", *args], check=True)
 
 
 def frame(video: Path, t: float, out: Path) -> Image.Image:
@@ -81,14 +81,13 @@ def main() -> None:
         concept = write_concept(PROMPT, args.duration)
         scenes = concept.scenes
         with ThreadPoolExecutor(max_workers=1) as pool:
-            spoken = pool.submit(lambda: [synthesize(s.narration, work / f"n-{s.index}.wav")
-                                          for s in scenes])
-            stills = [render_scene_image(concept, s, args.aspect, work / f"s-{s.index}.png")
-                      for s in scenes]
+            spoken = pool.submit(lambda: [synthesize(s.narration, work / f"n-{s.index}.wav") for s in scenes])
+            stills = [render_scene_image(concept, s, args.aspect, work / f"s-{s.index}.png") for s in scenes]
             narrations = spoken.result()
 
-        one_wall, one_cpu, one = timed(lambda: compose_video(
-            concept, stills, args.aspect, work / "one", narrations=narrations))
+        one_wall, one_cpu, one = timed(
+            lambda: compose_video(concept, stills, args.aspect, work / "one", narrations=narrations)
+        )
 
         # Whole scenes per chunk, as even in duration as the scene boundaries allow.
         total = sum(s.duration_s for s in scenes)
@@ -103,23 +102,55 @@ def main() -> None:
         groups.append(current)
         chunk_runs, chunk_files = [], []
         for k, group in enumerate(groups):
-            part = Concept(title=concept.title, hashtags=concept.hashtags,
-                           scenes=[scenes[i].model_copy(update={"index": j})
-                                   for j, i in enumerate(group)])
-            wall, used, result = timed(lambda part=part, group=group, k=k: compose_video(
-                part, [stills[i] for i in group], args.aspect, work / f"chunk-{k}",
-                narrations=[narrations[i] for i in group]))
-            chunk_runs.append({"scenes": len(group), "video_s": result.duration_s,
-                               "wall_s": wall, "cpu_s": used,
-                               "mb": round(result.video.stat().st_size / 2**20, 2)})
+            part = Concept(
+                title=concept.title,
+                hashtags=concept.hashtags,
+                scenes=[scenes[i].model_copy(update={"index": j}) for j, i in enumerate(group)],
+            )
+            wall, used, result = timed(
+                lambda part=part, group=group, k=k: compose_video(
+                    part,
+                    [stills[i] for i in group],
+                    args.aspect,
+                    work / f"chunk-{k}",
+                    narrations=[narrations[i] for i in group],
+                )
+            )
+            chunk_runs.append(
+                {
+                    "scenes": len(group),
+                    "video_s": result.duration_s,
+                    "wall_s": wall,
+                    "cpu_s": used,
+                    "mb": round(result.video.stat().st_size / 2**20, 2),
+                }
+            )
             chunk_files.append(result.video)
 
         listing = work / "chunks.txt"
         listing.write_text("".join(f"file '{p}'\n" for p in chunk_files))
         joined = work / "joined.mp4"
-        join_wall, join_cpu, _ = timed(lambda: ffmpeg(
-            "-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(one.video),
-            "-map", "0:v", "-map", "1:a", "-c", "copy", "-movflags", "+faststart", str(joined)))
+        join_wall, join_cpu, _ = timed(
+            lambda: ffmpeg(
+                "-f",
+                "concat",
+                "-safe",
+                "0",
+                "-i",
+                str(listing),
+                "-i",
+                str(one.video),
+                "-map",
+                "0:v",
+                "-map",
+                "1:a",
+                "-c",
+                "copy",
+                "-movflags",
+                "+faststart",
+                str(joined),
+            )
+        )
         naive = work / "naive.mp4"  # chunks' own AAC joined by copy: the seam to avoid
         ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(naive))
 
@@ -127,8 +158,9 @@ def main() -> None:
         for k, b in enumerate(bounds):
             checks = {}
             for name, t in (("before", b - 0.6), ("crossfade_mid", b + 0.2), ("after", b + 0.6)):
-                checks[name] = difference(frame(one.video, t, work / f"o{k}{name}.png"),
-                                          frame(joined, t, work / f"j{k}{name}.png"))
+                checks[name] = difference(
+                    frame(one.video, t, work / f"o{k}{name}.png"), frame(joined, t, work / f"j{k}{name}.png")
+                )
             seams.append({"at_s": round(b, 3), "mean_abs_diff": checks})
         info_one, info_joined, info_naive = probe(one.video), probe(joined), probe(naive)
         # Modelled on CPU seconds (a 1-vCPU task's wall time is its CPU time; this machine's
@@ -136,22 +168,35 @@ def main() -> None:
         chunk_cpu = sum(c["cpu_s"] for c in chunk_runs)
         handoff_s = sum(c["mb"] for c in chunk_runs) / S3_MB_PER_S * 2  # up, then down
         model = {"1": round(one_cpu, 1)} | {
-            str(n): round(FARGATE_START_S + chunk_cpu / n + handoff_s + join_wall, 1)
-            for n in (2, 4, 8)}
-        print(json.dumps({
-            "duration_s": args.duration, "scenes": len(scenes), "chunks": args.chunks,
-            "one_pass": {"wall_s": one_wall, "cpu_s": one_cpu,
-                         "mb": round(one.video.stat().st_size / 2**20, 2)},
-            "chunk_renders": chunk_runs,
-            "chunk_overhead_cpu": round(sum(c["cpu_s"] for c in chunk_runs) / one_cpu, 3),
-            "join": {"wall_s": join_wall, "cpu_s": join_cpu},
-            "durations_s": {"one_pass": info_one["duration_s"], "joined": info_joined["duration_s"],
-                            "naive_aac_concat": info_naive["duration_s"]},
-            "seams": seams,
-            "modelled_video_step_wall_s": model,
-            "model_note": f"1-vCPU tasks; wall = CPU s; fargate start {FARGATE_START_S} s (1 = no "
-                          f"extra task), S3 {S3_MB_PER_S} MB/s for the hand-off",
-        }, indent=2))
+            str(n): round(FARGATE_START_S + chunk_cpu / n + handoff_s + join_wall, 1) for n in (2, 4, 8)
+        }
+        print(
+            json.dumps(
+                {
+                    "duration_s": args.duration,
+                    "scenes": len(scenes),
+                    "chunks": args.chunks,
+                    "one_pass": {
+                        "wall_s": one_wall,
+                        "cpu_s": one_cpu,
+                        "mb": round(one.video.stat().st_size / 2**20, 2),
+                    },
+                    "chunk_renders": chunk_runs,
+                    "chunk_overhead_cpu": round(sum(c["cpu_s"] for c in chunk_runs) / one_cpu, 3),
+                    "join": {"wall_s": join_wall, "cpu_s": join_cpu},
+                    "durations_s": {
+                        "one_pass": info_one["duration_s"],
+                        "joined": info_joined["duration_s"],
+                        "naive_aac_concat": info_naive["duration_s"],
+                    },
+                    "seams": seams,
+                    "modelled_video_step_wall_s": model,
+                    "model_note": f"1-vCPU tasks; wall = CPU s; fargate start {FARGATE_START_S} s (1 = no "
+                    f"extra task), S3 {S3_MB_PER_S} MB/s for the hand-off",
+                },
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

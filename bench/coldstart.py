@@ -3,6 +3,7 @@
 Prints JSON: medians over RUNS interpreters, plus the heaviest imports of one `-X importtime` run
 (cumulative microseconds), so a regression points at its module. `make bench NAME=coldstart`.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,15 +39,22 @@ def _env() -> dict[str, str]:
 
 
 def one_run() -> dict:
-    out = subprocess.run([sys.executable, "-c", PROBE, PATH], cwd=ROOT, env=_env(),
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, PATH], cwd=ROOT, env=_env(), capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def heaviest_imports(top: int = 12) -> list[dict]:
     """Top-level packages (first import wins the cost of their subtree), by cumulative time."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import app"], cwd=ROOT,
-                         env=_env(), capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import app"],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = []
     for line in out.stderr.splitlines():
         parts = line.removeprefix("import time:").split("|")
@@ -60,20 +68,25 @@ def heaviest_imports(top: int = 12) -> list[dict]:
 
 def main() -> None:
     runs = [one_run() for _ in range(RUNS)]
-    print(json.dumps({
-        "benchmark": "coldstart",
-        "runs": RUNS,
-        "path": PATH,
-        "import_app_ms_median": round(statistics.median(r["import_ms"] for r in runs), 1),
-        "import_app_ms_min": round(min(r["import_ms"] for r in runs), 1),
-        # CPU time of the import: what wall time is on an idle machine, and steadier when the
-        # machine is shared (wall time then includes waiting for a core).
-        "import_app_cpu_ms_median": round(statistics.median(r["import_cpu_ms"] for r in runs), 1),
-        "first_request_ms_median": round(statistics.median(r["first_request_ms"] for r in runs), 1),
-        "first_request_status": runs[0]["status"],
-        "modules_loaded": runs[0]["modules"],
-        "heaviest_imports": heaviest_imports(),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "coldstart",
+                "runs": RUNS,
+                "path": PATH,
+                "import_app_ms_median": round(statistics.median(r["import_ms"] for r in runs), 1),
+                "import_app_ms_min": round(min(r["import_ms"] for r in runs), 1),
+                # CPU time of the import: what wall time is on an idle machine, and steadier when the
+                # machine is shared (wall time then includes waiting for a core).
+                "import_app_cpu_ms_median": round(statistics.median(r["import_cpu_ms"] for r in runs), 1),
+                "first_request_ms_median": round(statistics.median(r["first_request_ms"] for r in runs), 1),
+                "first_request_status": runs[0]["status"],
+                "modules_loaded": runs[0]["modules"],
+                "heaviest_imports": heaviest_imports(),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ interpreter) against decoding an 8000x8000 one in full (what any over-limit imag
 total deadline; (3) bytes read from a server with an endless body before the 1 MiB cap stops it.
 No services needed. `make bench NAME=hostile`.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,22 +48,32 @@ def _probe(width: int, height: int, decode: bool) -> dict:
     code = PROBE.format(root=str(ROOT), w=width, h=height, decode=decode)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     ms, rss_mb = result.stdout.split() if result.returncode == 0 else ("nan", "nan")
-    return {"pixels": width * height, "file_bytes": len(bomb_png(width, height)),
-            "ms": round(float(ms), 1), "peak_rss_mb": float(rss_mb), "ok": result.returncode == 0}
+    return {
+        "pixels": width * height,
+        "file_bytes": len(bomb_png(width, height)),
+        "ms": round(float(ms), 1),
+        "peak_rss_mb": float(rss_mb),
+        "ok": result.returncode == 0,
+    }
 
 
 def main() -> None:
     from chalicelib import outbound
 
-    report = {"bomb_header_check": _probe(13000, 13000, decode=False),
-              "full_decode_before": _probe(8000, 8000, decode=True)}
+    report = {
+        "bomb_header_check": _probe(13000, 13000, decode=False),
+        "full_decode_before": _probe(8000, 8000, decode=True),
+    }
     with HostileServer("trickle") as server:
         started = time.monotonic()
         try:
             outbound.request("POST", server.url, json={}, deadline_s=2.0, max_bytes=1 << 20)
         except outbound.OutboundError as exc:
-            report["trickle_cut"] = {"kind": exc.kind, "after_s": round(time.monotonic() - started, 2),
-                                     "bytes_the_server_sent": server.bytes_sent}
+            report["trickle_cut"] = {
+                "kind": exc.kind,
+                "after_s": round(time.monotonic() - started, 2),
+                "bytes_the_server_sent": server.bytes_sent,
+            }
     with HostileServer("endless") as server:
         try:
             outbound.request("POST", server.url, json={}, deadline_s=60, max_bytes=1 << 20)

@@ -4,6 +4,7 @@ Redis through the server's MONITOR feed, CPU and memory from /proc.
 Nothing here is used by the product; the hooks wrap the libraries' own entry points so every
 caller (our DB helper, BullMQ's redis connection, boto3's S3 transfer manager) is counted.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,17 +25,21 @@ class Meter:
 
     def reset(self) -> None:
         with self.lock:
-            self.sql = Counter()       # statement verb -> count
+            self.sql = Counter()  # statement verb -> count
             self.sql_rows = Counter()  # verb -> rows returned or affected
-            self.aws = Counter()       # "s3.PutObject" -> count
+            self.aws = Counter()  # "s3.PutObject" -> count
             self.aws_bytes_out = Counter()  # request bodies sent, per service
-            self.aws_bytes_in = Counter()   # response bodies received, per service
+            self.aws_bytes_in = Counter()  # response bodies received, per service
 
     def snapshot(self) -> dict:
         with self.lock:
-            return {"sql_statements": dict(self.sql), "sql_rows": dict(self.sql_rows),
-                    "aws_requests": dict(self.aws), "aws_bytes_out": dict(self.aws_bytes_out),
-                    "aws_bytes_in": dict(self.aws_bytes_in)}
+            return {
+                "sql_statements": dict(self.sql),
+                "sql_rows": dict(self.sql_rows),
+                "aws_requests": dict(self.aws),
+                "aws_bytes_out": dict(self.aws_bytes_out),
+                "aws_bytes_in": dict(self.aws_bytes_in),
+            }
 
     def install(self) -> None:
         """Wrap pymysql's Cursor.execute and botocore's API call and HTTP send."""
@@ -167,7 +172,7 @@ def _stat(pid: int) -> list[str] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return text[text.rindex(")") + 2:].split()  # fields from `state` on
+    return text[text.rindex(")") + 2 :].split()  # fields from `state` on
 
 
 def _children(pid: int) -> list[int]:
@@ -219,6 +224,7 @@ class TreeSampler:
         def at(t: float) -> float:
             before = [cpu for wall, cpu, _ in self.samples if wall <= t]
             return before[-1] if before else 0.0
+
         return max(0.0, at(end) - at(start))
 
     def peak_rss_between(self, start: float, end: float) -> int:

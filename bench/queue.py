@@ -9,6 +9,7 @@ BullMQ for Python, in one run, on a private queue of the local Redis. Prints JSO
 
 Usage: python bench/queue.py [--jobs 2000] [--latency-samples 200]
 """
+
 from __future__ import annotations
 
 import sys
@@ -75,10 +76,19 @@ async def bare(count: int) -> dict:
     async def nothing(job, token):
         return "succeeded"
 
-    process_s = await drain(lambda p: Worker(name, p, {"connection": settings.redis_url,
-                                                       "prefix": settings.queue_prefix,
-                                                       "concurrency": settings.worker_concurrency}),
-                            nothing, count)
+    process_s = await drain(
+        lambda p: Worker(
+            name,
+            p,
+            {
+                "connection": settings.redis_url,
+                "prefix": settings.queue_prefix,
+                "concurrency": settings.worker_concurrency,
+            },
+        ),
+        nothing,
+        count,
+    )
     await q.obliterate(force=True)
     await q.close()
     return {"enqueue_jobs_per_s": count / enqueue_s, "process_jobs_per_s": count / process_s}
@@ -89,9 +99,12 @@ def ours(count: int) -> dict:
     for i in range(count):
         queue.enqueue(f"o{i}")
     enqueue_s = time.perf_counter() - started
-    process_s = queue.run(drain(lambda p: queue.consumer(settings.queue_name, p,
-                                                         worker.worker_options()),
-                                worker.process, count), timeout=600)
+    process_s = queue.run(
+        drain(
+            lambda p: queue.consumer(settings.queue_name, p, worker.worker_options()), worker.process, count
+        ),
+        timeout=600,
+    )
     return {"enqueue_jobs_per_s": count / enqueue_s, "process_jobs_per_s": count / process_s}
 
 
@@ -136,17 +149,25 @@ def main() -> None:
         latencies = queue.run(_latency(args.latency_samples), timeout=600)
     finally:
         queue.run(_obliterate(), timeout=60)
-    print(json.dumps({
-        "jobs": args.jobs, "worker_concurrency": settings.worker_concurrency,
-        "ours": {k: round(v, 1) for k, v in mine.items()},
-        "bare_bullmq": {k: round(v, 1) for k, v in base.items()},
-        "throughput_ratio": round(mine["process_jobs_per_s"] / base["process_jobs_per_s"], 3),
-        "enqueue_ratio": round(mine["enqueue_jobs_per_s"] / base["enqueue_jobs_per_s"], 3),
-        "submit_to_start_ms": {"p50": round(percentile(latencies, 50), 2),
-                               "p99": round(percentile(latencies, 99), 2),
-                               "mean": round(statistics.fmean(latencies), 2),
-                               "samples": len(latencies)},
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "jobs": args.jobs,
+                "worker_concurrency": settings.worker_concurrency,
+                "ours": {k: round(v, 1) for k, v in mine.items()},
+                "bare_bullmq": {k: round(v, 1) for k, v in base.items()},
+                "throughput_ratio": round(mine["process_jobs_per_s"] / base["process_jobs_per_s"], 3),
+                "enqueue_ratio": round(mine["enqueue_jobs_per_s"] / base["enqueue_jobs_per_s"], 3),
+                "submit_to_start_ms": {
+                    "p50": round(percentile(latencies, 50), 2),
+                    "p99": round(percentile(latencies, 99), 2),
+                    "mean": round(statistics.fmean(latencies), 2),
+                    "samples": len(latencies),
+                },
+            },
+            indent=2,
+        )
+    )
 
 
 async def _obliterate() -> None:

@@ -17,6 +17,7 @@ prepare + video step.
 Wall times are the best of `--repeat` runs (the machine may be shared); `*_cpu_s` are the CPU
 seconds ffmpeg and espeak-ng used, which other load disturbs less.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,10 +64,26 @@ def timed(fn) -> tuple[float, float, object]:
 
 def bare_encode(duration_s: int, size: tuple[int, int], output: Path) -> None:
     """The same codec settings on a synthetic clip: the floor any render must pay."""
-    argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel", "error",
-            "-f", "lavfi", "-i", f"testsrc2=size={size[0]}x{size[1]}:rate={FPS}",
-            "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono", "-t", str(duration_s),
-            *ENCODE_ARGS, str(output)]
+    argv = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-nostdin",
+        "-y",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size[0]}x{size[1]}:rate={FPS}",
+        "-f",
+        "lavfi",
+        "-i",
+        "anullsrc=r=44100:cl=mono",
+        "-t",
+        str(duration_s),
+        *ENCODE_ARGS,
+        str(output),
+    ]
     subprocess.run(argv, check=True)
 
 
@@ -77,9 +94,21 @@ OUT = ROOT / "out"
 def music(path: Path) -> Path:
     """20 s of a soft chord with a pulse, as WAV: shorter than the video, so it loops."""
     chord = ";".join(f"sine=f={f}:d=20:sample_rate=44100[s{i}]" for i, f in enumerate((220, 277, 330)))
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y",
-                    "-filter_complex", f"{chord};[s0][s1][s2]amix=inputs=3,tremolo=f=2:d=0.6,"
-                    "volume=0.8", "-ac", "2", str(path)], check=True)
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-filter_complex",
+            f"{chord};[s0][s1][s2]amix=inputs=3,tremolo=f=2:d=0.6,volume=0.8",
+            "-ac",
+            "2",
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
@@ -89,38 +118,80 @@ def karaoke_frame(video: Path, words: Path, output: Path) -> dict:
     word = spoken[len(spoken) // 2]
     at = (word["start"] + word["end"]) / 2
     output.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-ss", f"{at:.3f}",
-                    "-i", str(video), "-frames:v", "1", str(output)], check=True)
-    return {"frame_png": str(output.relative_to(ROOT)), "frame_word": word["text"], "frame_at_s": round(at, 3)}
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-ss",
+            f"{at:.3f}",
+            "-i",
+            str(video),
+            "-frames:v",
+            "1",
+            str(output),
+        ],
+        check=True,
+    )
+    return {
+        "frame_png": str(output.relative_to(ROOT)),
+        "frame_word": word["text"],
+        "frame_at_s": round(at, 3),
+    }
 
 
-def run_case(duration_s: int, aspect: str, work: Path, repeat: int, clips: bool = False,
-             karaoke: bool = False) -> dict:
+def run_case(
+    duration_s: int, aspect: str, work: Path, repeat: int, clips: bool = False, karaoke: bool = False
+) -> dict:
     prepare = _prepare_clips if clips else _prepare
     prepare_s, _, (concept, images, narrations) = timed(lambda: prepare(duration_s, aspect, work))
-    options = ({"music": music(work / "music.wav"), "music_volume": 0.35} if karaoke else PLAIN)
+    options = {"music": music(work / "music.wav"), "music_volume": 0.35} if karaoke else PLAIN
     steps, bares = [], []
     for attempt in range(repeat):  # interleaved, so a burst of other load hits both alike
-        steps.append(timed(lambda: compose_video(concept, images, aspect, work / f"render-{attempt}",  # noqa: B023 (called at once)
-                                                 narrations=narrations, **options)))
+        steps.append(
+            timed(
+                lambda: compose_video(
+                    concept,
+                    images,
+                    aspect,
+                    work / f"render-{attempt}",  # noqa: B023 (called at once)
+                    narrations=narrations,
+                    **options,
+                )
+            )
+        )
         bares.append(timed(lambda: bare_encode(duration_s, ASPECTS[aspect], work / "bare.mp4")))
     step_s, step_cpu, result = min(steps, key=lambda t: t[0])
     bare_s, bare_cpu, _ = min(bares, key=lambda t: t[0])
     info = probe(result.video)
     extra = {}
     if karaoke:
-        extra = {"audio": result.audio, **_narration_rtf(narrations),
-                 **karaoke_frame(result.video, result.words, OUT / "karaoke-frame.png")}
+        extra = {
+            "audio": result.audio,
+            **_narration_rtf(narrations),
+            **karaoke_frame(result.video, result.words, OUT / "karaoke-frame.png"),
+        }
     return {
-        "case": "karaoke+music+loudnorm" if karaoke else "plain", **extra,
-        "duration_s": duration_s, "aspect": aspect, "scenes": len(concept.scenes),
+        "case": "karaoke+music+loudnorm" if karaoke else "plain",
+        **extra,
+        "duration_s": duration_s,
+        "aspect": aspect,
+        "scenes": len(concept.scenes),
         "sources": "clips" if clips else "stills",
-        "prepare_s": round(prepare_s, 3), "step_s": round(step_s, 3), "bare_encode_s": round(bare_s, 3),
-        "ratio": round(step_s / bare_s, 3), "realtime_factor": round(info["duration_s"] / step_s, 3),
+        "prepare_s": round(prepare_s, 3),
+        "step_s": round(step_s, 3),
+        "bare_encode_s": round(bare_s, 3),
+        "ratio": round(step_s / bare_s, 3),
+        "realtime_factor": round(info["duration_s"] / step_s, 3),
         "total_s": round(prepare_s + step_s, 3),
-        "step_cpu_s": round(step_cpu, 3), "bare_encode_cpu_s": round(bare_cpu, 3),
-        "cpu_ratio": round(step_cpu / bare_cpu, 3), "runs": repeat,
-        "video_duration_s": info["duration_s"], "silent_narration": result.silent_narration,
+        "step_cpu_s": round(step_cpu, 3),
+        "bare_encode_cpu_s": round(bare_cpu, 3),
+        "cpu_ratio": round(step_cpu / bare_cpu, 3),
+        "runs": repeat,
+        "video_duration_s": info["duration_s"],
+        "silent_narration": result.silent_narration,
         "video_bytes": result.video.stat().st_size,
     }
 
@@ -134,10 +205,30 @@ def _prepare_clips(duration_s: int, aspect: str, work: Path):
     clips = []
     for scene in concept.scenes:
         clip = work / f"clip-{scene.index + 1:02d}.mp4"
-        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-y", "-hide_banner", "-loglevel",
-                        "error", "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=25",
-                        "-t", f"{max(1.0, scene.duration_s - 1):.2f}", "-c:v", "libx264", "-preset",
-                        "veryfast", "-pix_fmt", "yuv420p", str(clip)], check=True)
+        subprocess.run(
+            [
+                imageio_ffmpeg.get_ffmpeg_exe(),
+                "-nostdin",
+                "-y",
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                f"testsrc2=size={width}x{height}:rate=25",
+                "-t",
+                f"{max(1.0, scene.duration_s - 1):.2f}",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-pix_fmt",
+                "yuv420p",
+                str(clip),
+            ],
+            check=True,
+        )
         clips.append(clip)
     return concept, clips, narrations
 
@@ -151,15 +242,16 @@ def _prepare(duration_s: int, aspect: str, work: Path):
 
     def speak():
         started = time.perf_counter()
-        said = [synthesize(s.narration, work / f"narration-{s.index + 1:02d}.wav")
-                for s in concept.scenes]
+        said = [synthesize(s.narration, work / f"narration-{s.index + 1:02d}.wav") for s in concept.scenes]
         _SPOKEN[id(said)] = time.perf_counter() - started
         return said
 
     with ThreadPoolExecutor(max_workers=1) as pool:
         spoken = pool.submit(speak)
-        stills = [render_scene_image(concept, s, aspect, work / f"scene-{s.index + 1:02d}.png")
-                  for s in concept.scenes]
+        stills = [
+            render_scene_image(concept, s, aspect, work / f"scene-{s.index + 1:02d}.png")
+            for s in concept.scenes
+        ]
         narrations = spoken.result()
     return concept, stills, narrations
 
@@ -169,10 +261,13 @@ _SPOKEN: dict[int, float] = {}  # seconds each _prepare spent speaking, by its n
 
 def _narration_rtf(narrations) -> dict:
     speak_s, speech_s = _SPOKEN[id(narrations)], sum(n.duration_s for n in narrations)
-    return {"piper_load_s": narration_mod.LOAD_SECONDS.get(narration_mod.DEFAULT_PIPER_VOICE),
-            "narration_s": round(speak_s, 3), "speech_s": round(speech_s, 3),
-            "narration_rtf": round(speak_s / speech_s, 3),
-            "voices": sorted({n.voice for n in narrations})}
+    return {
+        "piper_load_s": narration_mod.LOAD_SECONDS.get(narration_mod.DEFAULT_PIPER_VOICE),
+        "narration_s": round(speak_s, 3),
+        "speech_s": round(speech_s, 3),
+        "narration_rtf": round(speak_s / speech_s, 3),
+        "voices": sorted({n.voice for n in narrations}),
+    }
 
 
 def main() -> None:
@@ -180,20 +275,35 @@ def main() -> None:
     parser.add_argument("--durations", default="15,30,60", help="comma-separated seconds, e.g. 15,30,60")
     parser.add_argument("--aspect", default="9:16", choices=sorted(ASPECTS))
     parser.add_argument("--repeat", type=int, default=2, help="runs per case; the fastest counts")
-    parser.add_argument("--clip-durations", default="30",
-                        help="comma-separated seconds of the cases whose scenes are all video clips")
-    parser.add_argument("--karaoke", default="30", help="comma-separated seconds of the "
-                        "karaoke+music+loudnorm cases (stills)")
+    parser.add_argument(
+        "--clip-durations",
+        default="30",
+        help="comma-separated seconds of the cases whose scenes are all video clips",
+    )
+    parser.add_argument(
+        "--karaoke", default="30", help="comma-separated seconds of the karaoke+music+loudnorm cases (stills)"
+    )
     args = parser.parse_args()
     cases = []
-    for clips, karaoke, durations in ((False, False, args.durations), (True, False, args.clip_durations),
-                                      (False, True, args.karaoke)):
+    for clips, karaoke, durations in (
+        (False, False, args.durations),
+        (True, False, args.clip_durations),
+        (False, True, args.karaoke),
+    ):
         for duration in (int(d) for d in durations.split(",") if d.strip()):
             with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
-                cases.append(run_case(duration, args.aspect, Path(tmp), max(1, args.repeat), clips,
-                                      karaoke))
-    print(json.dumps({"cases": cases, "cpus": os.cpu_count(), "python": platform.python_version(),
-                      "encode_args": " ".join(ENCODE_ARGS)}, indent=2))
+                cases.append(run_case(duration, args.aspect, Path(tmp), max(1, args.repeat), clips, karaoke))
+    print(
+        json.dumps(
+            {
+                "cases": cases,
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "encode_args": " ".join(ENCODE_ARGS),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

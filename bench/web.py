@@ -5,6 +5,7 @@ against the local stack (the API serving the console, one worker, on a queue of 
 Prints JSON. `make bench NAME=web` (RUNS=3 jobs of 5 s by default; each is canceled once
 measured, so the worker is free for the next).
 """
+
 from __future__ import annotations
 
 import gzip
@@ -27,17 +28,28 @@ DIST = ROOT / "web" / "dist"
 RUNS = int(os.environ.get("RUNS", "3"))
 BUDGET = 200 * 1024
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def bundle() -> dict:
     js = list((DIST / "assets").glob("*.js"))
     css = list((DIST / "assets").glob("*.css"))
     gz = sum(len(gzip.compress(p.read_bytes(), 9)) for p in js)
-    return {"js_bytes": sum(p.stat().st_size for p in js), "js_gzip_bytes": gz,
-            "css_gzip_bytes": sum(len(gzip.compress(p.read_bytes(), 9)) for p in css),
-            "budget_gzip_bytes": BUDGET, "within_budget": gz < BUDGET}
+    return {
+        "js_bytes": sum(p.stat().st_size for p in js),
+        "js_gzip_bytes": gz,
+        "css_gzip_bytes": sum(len(gzip.compress(p.read_bytes(), 9)) for p in css),
+        "budget_gzip_bytes": BUDGET,
+        "within_budget": gz < BUDGET,
+    }
 
 
 def free_port() -> int:
@@ -49,24 +61,38 @@ def free_port() -> int:
 def first_progress(url: str, browser) -> dict:
     """One run: a new user's 5 s job; open its page; ms until the page applied its first event."""
     with httpx.Client(base_url=url, timeout=30) as client:
-        token = client.post("/v1/auth/signup", json={
-            "email": f"bench-web-{secrets.token_hex(5)}@example.com",
-            "password": secrets.token_urlsafe(16)}).raise_for_status().json()["access_token"]
+        token = (
+            client.post(
+                "/v1/auth/signup",
+                json={
+                    "email": f"bench-web-{secrets.token_hex(5)}@example.com",
+                    "password": secrets.token_urlsafe(16),
+                },
+            )
+            .raise_for_status()
+            .json()["access_token"]
+        )
         client.headers["Authorization"] = f"Bearer {token}"
-        job = client.post("/v1/jobs", json={"prompt": "A kite over a harbour at dawn",
-                                            "duration_s": 5}).raise_for_status().json()
+        job = (
+            client.post("/v1/jobs", json={"prompt": "A kite over a harbour at dawn", "duration_s": 5})
+            .raise_for_status()
+            .json()
+        )
         context = browser.new_context(base_url=url)
         context.add_init_script(f"sessionStorage.setItem('media.token', {json.dumps(token)})")
         page = context.new_page()
         try:
             page.goto(f"/jobs/{job['id']}", wait_until="commit")
-            page.wait_for_function("() => Number(document.querySelector("
-                                   "\"section[aria-label='Progress']\")?.dataset.updates) > 0",
-                                   timeout=60_000)
+            page.wait_for_function(
+                "() => Number(document.querySelector("
+                "\"section[aria-label='Progress']\")?.dataset.updates) > 0",
+                timeout=60_000,
+            )
             # performance.now() counts from the navigation's start.
             ms = page.evaluate("() => performance.now()")
             painted = page.evaluate(
-                "() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null")
+                "() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null"
+            )
         finally:
             context.close()
             client.post(f"/v1/jobs/{job['id']}/cancel")
@@ -93,7 +119,11 @@ def main() -> None:
             browser.close()
         times = [r["first_update_ms"] for r in runs]
         result["navigation_to_first_progress_ms"] = {
-            "median": statistics.median(times), "min": min(times), "max": max(times), "runs": runs}
+            "median": statistics.median(times),
+            "min": min(times),
+            "max": max(times),
+            "runs": runs,
+        }
     finally:
         launcher.stop(worker.pid)
         launcher.stop(api.pid)

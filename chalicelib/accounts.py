@@ -1,4 +1,5 @@
 """Account rules: signup, login, the caller's profile and plan, API keys."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,12 @@ from chalicelib.models import (
 
 
 def _user(row: dict) -> User:
-    return User(id=row["id"], email=row["email"], created_at=iso(row["created_at"]),
-                email_verified=row.get("email_verified_at") is not None)
+    return User(
+        id=row["id"],
+        email=row["email"],
+        created_at=iso(row["created_at"]),
+        email_verified=row.get("email_verified_at") is not None,
+    )
 
 
 def _token_reply(row: dict) -> TokenReply:
@@ -61,8 +66,12 @@ def signup(body: Credentials, ip: str | None) -> TokenReply:
 
 def _attach_memberships(user_id: str, email: str) -> None:
     for membership in billing.attach_memberships_by_email(user_id, email):
-        audit.record("membership.attached", user_id=user_id, target=membership["id"],
-                     details={"plan": membership["plan"], "active": bool(membership["active"])})
+        audit.record(
+            "membership.attached",
+            user_id=user_id,
+            target=membership["id"],
+            details={"plan": membership["plan"], "active": bool(membership["active"])},
+        )
 
 
 _BAD_LINK = "This link is invalid, expired or already used"
@@ -104,8 +113,11 @@ def request_password_reset(body: PasswordResetRequest, ip: str | None) -> Accept
     row = users.by_email(email)
     if row is not None:
         sent = email_links.send(Purpose.password_reset, row["id"], email)
-        audit.record("user.password_reset_requested" if sent else "user.password_reset_not_sent",
-                     user_id=row["id"], ip=ip)
+        audit.record(
+            "user.password_reset_requested" if sent else "user.password_reset_not_sent",
+            user_id=row["id"],
+            ip=ip,
+        )
     return Accepted(message="If an account uses this address, a reset link is on its way")
 
 
@@ -149,29 +161,49 @@ def me(principal: auth.Principal) -> Me:
     if row is None:
         raise NotFound("User not found")
     ent = entitlement(row["id"], utcnow())
-    usage = Usage(period_start=iso(ent.period_start), period_end=iso(ent.period_end),
-                  jobs_used=quota.period_usage(row["id"], ent.period_start, ent.period_end),
-                  running=jobs.count_running(row["id"]),
-                  providers=provider_totals(row["id"], ent.period_start, ent.period_end))
+    usage = Usage(
+        period_start=iso(ent.period_start),
+        period_end=iso(ent.period_end),
+        jobs_used=quota.period_usage(row["id"], ent.period_start, ent.period_end),
+        running=jobs.count_running(row["id"]),
+        providers=provider_totals(row["id"], ent.period_start, ent.period_end),
+    )
     membership = None
     if ent.membership:
-        membership = Membership(status=ent.membership["status"],
-                                whop_membership_id=ent.membership["id"],
-                                plan=ent.membership["plan"],
-                                cancel_at_period_end=bool(ent.membership["cancel_at_period_end"]),
-                                renewal_period_end=iso(ent.membership["renewal_period_end"]))
-    return Me(id=row["id"], email=row["email"], email_verified=row["email_verified_at"] is not None,
-              plan=PlanInfo(**ent.plan.public()), usage=usage, membership=membership)
+        membership = Membership(
+            status=ent.membership["status"],
+            whop_membership_id=ent.membership["id"],
+            plan=ent.membership["plan"],
+            cancel_at_period_end=bool(ent.membership["cancel_at_period_end"]),
+            renewal_period_end=iso(ent.membership["renewal_period_end"]),
+        )
+    return Me(
+        id=row["id"],
+        email=row["email"],
+        email_verified=row["email_verified_at"] is not None,
+        plan=PlanInfo(**ent.plan.public()),
+        usage=usage,
+        membership=membership,
+    )
 
 
 def provider_totals(user_id: str, start, end) -> list[ProviderUsageTotal]:
     """What the user's jobs spent per provider and purpose in the period (see StepUsage)."""
-    return [ProviderUsageTotal(purpose=r["purpose"], provider=r["provider"], calls=r["calls"],
-                               tokens_in=int(r["tokens_in"]), tokens_out=int(r["tokens_out"]),
-                               characters=int(r["characters"]), images=int(r["images"]),
-                               audio_s=int(r["audio_ms"]) / 1000, bytes=int(r["bytes"]),
-                               wall_s=int(r["wall_ms"]) / 1000)
-            for r in usage.totals(user_id, start, end)]
+    return [
+        ProviderUsageTotal(
+            purpose=r["purpose"],
+            provider=r["provider"],
+            calls=r["calls"],
+            tokens_in=int(r["tokens_in"]),
+            tokens_out=int(r["tokens_out"]),
+            characters=int(r["characters"]),
+            images=int(r["images"]),
+            audio_s=int(r["audio_ms"]) / 1000,
+            bytes=int(r["bytes"]),
+            wall_s=int(r["wall_ms"]) / 1000,
+        )
+        for r in usage.totals(user_id, start, end)
+    ]
 
 
 def create_api_key(principal: auth.Principal, body: ApiKeyCreate, ip: str | None) -> ApiKeyCreated:
@@ -179,21 +211,31 @@ def create_api_key(principal: auth.Principal, body: ApiKeyCreate, ip: str | None
     ratelimit.credential_write(principal.user_id)
     key, prefix, key_hash = auth.new_api_key()
     try:
-        row = api_keys.create(principal.user_id, body.name, prefix, key_hash,
-                              settings.max_api_keys_per_user)
+        row = api_keys.create(principal.user_id, body.name, prefix, key_hash, settings.max_api_keys_per_user)
     except api_keys.LimitReached:
-        raise Conflict(f"You already have {settings.max_api_keys_per_user} API keys; delete one first",
-                       code="api_key_limit_reached",
-                       details={"limit": settings.max_api_keys_per_user}) from None
+        raise Conflict(
+            f"You already have {settings.max_api_keys_per_user} API keys; delete one first",
+            code="api_key_limit_reached",
+            details={"limit": settings.max_api_keys_per_user},
+        ) from None
     audit.record("api_key.created", user_id=principal.user_id, ip=ip, target=row["id"])
-    return ApiKeyCreated(id=row["id"], name=row["name"], key=key, prefix=prefix,
-                         created_at=iso(row["created_at"]))
+    return ApiKeyCreated(
+        id=row["id"], name=row["name"], key=key, prefix=prefix, created_at=iso(row["created_at"])
+    )
 
 
 def list_api_keys(principal: auth.Principal, limit: int, cursor: str | None) -> ApiKeyList:
     rows = api_keys.page(principal.user_id, limit, cursor)
-    items = [ApiKey(id=r["id"], name=r["name"], prefix=r["prefix"], created_at=iso(r["created_at"]),
-                    last_used_at=iso(r["last_used_at"])) for r in rows[:limit]]
+    items = [
+        ApiKey(
+            id=r["id"],
+            name=r["name"],
+            prefix=r["prefix"],
+            created_at=iso(r["created_at"]),
+            last_used_at=iso(r["last_used_at"]),
+        )
+        for r in rows[:limit]
+    ]
     return ApiKeyList(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
 
 
@@ -206,7 +248,15 @@ def delete_api_key(principal: auth.Principal, key_id: str, ip: str | None) -> No
 
 def audit_log(principal: auth.Principal, limit: int, cursor: str | None) -> AuditPage:
     rows = audit.page(principal.user_id, limit, int(cursor) if cursor else None)
-    items = [AuditEntry(id=str(r["id"]), action=r["action"], target=r["target"], ip=r["ip"],
-                        details=json.loads(r["details"]) if r["details"] else None,
-                        at=iso(r["created_at"])) for r in rows[:limit]]
+    items = [
+        AuditEntry(
+            id=str(r["id"]),
+            action=r["action"],
+            target=r["target"],
+            ip=r["ip"],
+            details=json.loads(r["details"]) if r["details"] else None,
+            at=iso(r["created_at"]),
+        )
+        for r in rows[:limit]
+    ]
     return AuditPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)

@@ -1,4 +1,5 @@
 """Credentials: argon2 password hashes, JWT access tokens, API keys (stored as SHA-256)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -68,16 +69,18 @@ def issue_access_token(user_id: str, session_epoch: int = 0) -> tuple[str, int]:
     settings = get_settings()
     now = int(time.time())
     ttl = settings.access_token_ttl_s
-    token = jwt.encode({"sub": user_id, "iat": now, "exp": now + ttl, "typ": "access",
-                        "ep": session_epoch},
-                       secret_store.jwt_secret(), algorithm=_ALGORITHM)
+    token = jwt.encode(
+        {"sub": user_id, "iat": now, "exp": now + ttl, "typ": "access", "ep": session_epoch},
+        secret_store.jwt_secret(),
+        algorithm=_ALGORITHM,
+    )
     return token, ttl
 
 
 def new_api_key() -> tuple[str, str, str]:
     """(key shown once, its display prefix, its hash). 256 random bits: a fast hash suffices."""
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    return key, key[:len(API_KEY_PREFIX) + 6], hash_api_key(key)
+    return key, key[: len(API_KEY_PREFIX) + 6], hash_api_key(key)
 
 
 def hash_api_key(key: str) -> str:
@@ -89,30 +92,41 @@ def authenticate(authorization: str | None) -> Principal:
     scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("Missing bearer token", code="unauthorized",
-                           headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized(
+            "Missing bearer token", code="unauthorized", headers={"WWW-Authenticate": "Bearer"}
+        )
     if token.startswith(API_KEY_PREFIX):
         row = api_keys.by_hash(hash_api_key(token))
         if row is None:
-            raise Unauthorized("Invalid API key", code="invalid_token",
-                               headers={"WWW-Authenticate": "Bearer"})
+            raise Unauthorized(
+                "Invalid API key", code="invalid_token", headers={"WWW-Authenticate": "Bearer"}
+            )
         api_keys.touch(row["id"])
         return Principal(user_id=row["user_id"], api_key_id=row["id"])
     import jwt
 
     try:
-        claims = jwt.decode(token, secret_store.jwt_secret(),
-                            algorithms=[_ALGORITHM], options={"require": ["sub", "exp", "iat"]})
+        claims = jwt.decode(
+            token,
+            secret_store.jwt_secret(),
+            algorithms=[_ALGORITHM],
+            options={"require": ["sub", "exp", "iat"]},
+        )
     except jwt.PyJWTError:
-        raise Unauthorized("Invalid or expired access token", code="invalid_token",
-                           headers={"WWW-Authenticate": "Bearer"}) from None
+        raise Unauthorized(
+            "Invalid or expired access token", code="invalid_token", headers={"WWW-Authenticate": "Bearer"}
+        ) from None
     if claims.get("typ") != "access":
-        raise Unauthorized("Invalid access token", code="invalid_token",
-                           headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized(
+            "Invalid access token", code="invalid_token", headers={"WWW-Authenticate": "Bearer"}
+        )
     user = users.by_id(str(claims["sub"]))
     if user is None or claims.get("ep", 0) != user["session_epoch"]:
-        raise Unauthorized("Access token revoked (the password was reset); log in again",
-                           code="invalid_token", headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized(
+            "Access token revoked (the password was reset); log in again",
+            code="invalid_token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return Principal(user_id=str(claims["sub"]))
 
 
@@ -127,9 +141,18 @@ def issue_stream_token(user_id: str, job_id: str) -> tuple[str, int]:
 
     user = users.by_id(user_id)
     now = int(time.time())
-    token = jwt.encode({"sub": user_id, "job": job_id, "iat": now, "exp": now + STREAM_TOKEN_TTL_S,
-                        "typ": "stream", "ep": user["session_epoch"] if user else 0},
-                       secret_store.jwt_secret(), algorithm=_ALGORITHM)
+    token = jwt.encode(
+        {
+            "sub": user_id,
+            "job": job_id,
+            "iat": now,
+            "exp": now + STREAM_TOKEN_TTL_S,
+            "typ": "stream",
+            "ep": user["session_epoch"] if user else 0,
+        },
+        secret_store.jwt_secret(),
+        algorithm=_ALGORITHM,
+    )
     return token, STREAM_TOKEN_TTL_S
 
 
@@ -138,13 +161,21 @@ def authenticate_stream(token: str, job_id: str) -> Principal:
     import jwt
 
     try:
-        claims = jwt.decode(token, secret_store.jwt_secret(), algorithms=[_ALGORITHM],
-                            options={"require": ["sub", "exp", "iat", "job"]})
+        claims = jwt.decode(
+            token,
+            secret_store.jwt_secret(),
+            algorithms=[_ALGORITHM],
+            options={"require": ["sub", "exp", "iat", "job"]},
+        )
     except jwt.PyJWTError:
         claims = {}
-    user = users.by_id(str(claims["sub"])) if claims.get("typ") == "stream" \
-        and claims.get("job") == job_id else None
+    user = (
+        users.by_id(str(claims["sub"]))
+        if claims.get("typ") == "stream" and claims.get("job") == job_id
+        else None
+    )
     if user is None or claims.get("ep", 0) != user["session_epoch"]:
-        raise Unauthorized("Invalid or expired stream token", code="invalid_token",
-                           headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized(
+            "Invalid or expired stream token", code="invalid_token", headers={"WWW-Authenticate": "Bearer"}
+        )
     return Principal(user_id=str(claims["sub"]))

@@ -5,6 +5,7 @@ AWS_ENDPOINT_URL when set; else LocalStack's conventions (USE_LOCALSTACK=1, or
 LOCALSTACK_HOSTNAME/EDGE_PORT inside LocalStack's Lambdas) through `localstack_client`; else the
 local stage's emulator on loopback; else AWS.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,7 @@ def endpoint_url(service: str) -> str | None:
     from localstack_client.config import get_service_endpoint
 
     host = os.environ.get("LOCALSTACK_HOSTNAME")
-    return get_service_endpoint(service, f"{host}:{os.environ.get('EDGE_PORT', '4566')}"
-                                if host else None)
+    return get_service_endpoint(service, f"{host}:{os.environ.get('EDGE_PORT', '4566')}" if host else None)
 
 
 @cache
@@ -42,9 +42,11 @@ def client(service: str) -> Any:
     endpoint = endpoint_url(service)
     kwargs: dict[str, Any] = {
         "region_name": settings.aws_region,
-        "config": Config(retries={"mode": "standard", "max_attempts": 3},
-                         s3={"addressing_style": "path"} if endpoint else None,
-                         signature_version="s3v4" if service == "s3" else None),
+        "config": Config(
+            retries={"mode": "standard", "max_attempts": 3},
+            s3={"addressing_style": "path"} if endpoint else None,
+            signature_version="s3v4" if service == "s3" else None,
+        ),
     }
     if endpoint:
         kwargs["endpoint_url"] = endpoint

@@ -14,6 +14,7 @@ Each category does at most `limit` items per run, oldest first, and marks what i
 MySQL, so the next run continues where this one stopped and a run with nothing due does nothing.
 Deletion comes before marking: a run that dies half way leaves the item to the next one.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,9 @@ EXPIRED_LINK_AGE = timedelta(days=1)  # kept a day: "expired" is a clearer answe
 
 def expire_jobs(now: datetime, limit: int) -> dict[str, int]:
     table = get_settings().plan_table
-    job_ids = jobs_db.past_retention(now, {name: plan.retention_days for name, plan in table.items()},
-                                  table["free"].retention_days, limit)
+    job_ids = jobs_db.past_retention(
+        now, {name: plan.retention_days for name, plan in table.items()}, table["free"].retention_days, limit
+    )
     counts = {"jobs_expired": 0, "job_objects_deleted": 0}
     for job_id in job_ids:
         counts["job_objects_deleted"] += storage.delete_prefix(storage.job_prefix(job_id))
@@ -52,7 +54,9 @@ def expire_pending_uploads(now: datetime, limit: int) -> dict[str, int]:
     for row in uploads_db.stale_pending(now - max_age, limit):
         prefix = uploads.prefix_for(row["user_id"], row["id"])
         counts["upload_objects_deleted"] += storage.delete_prefix(prefix)
-        counts["uploads_expired"] += uploads_db.settle(row["id"], UploadStatus.expired.value, "never uploaded")
+        counts["uploads_expired"] += uploads_db.settle(
+            row["id"], UploadStatus.expired.value, "never uploaded"
+        )
     return counts
 
 
@@ -73,8 +77,12 @@ def delete_expired_links(now: datetime, limit: int) -> dict[str, int]:
 
 
 CATEGORIES: tuple[Callable[[datetime, int], dict[str, int]], ...] = (
-    expire_jobs, expire_pending_uploads, drop_finished_streams, delete_old_audit,
-    delete_expired_links)
+    expire_jobs,
+    expire_pending_uploads,
+    drop_finished_streams,
+    delete_old_audit,
+    delete_expired_links,
+)
 
 
 def run(now: datetime | None = None, limit: int = 500) -> dict[str, int]:

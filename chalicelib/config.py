@@ -5,6 +5,7 @@ rules for what we use (a field's variable is its name or its alias, in any case;
 fields are JSON; the environment wins over `.env`; keyword arguments win over both), without
 ~50 ms of imports on every cold start.
 """
+
 from __future__ import annotations
 
 import json
@@ -131,7 +132,9 @@ class Settings(BaseModel):
 
     # Uploads and cleanup (functions/cleanup.py).
     upload_expiry_s: int = Field(600, ge=60, le=3600, description="Lifetime of a presigned upload form")
-    pending_upload_max_age_s: int = Field(24 * 3600, ge=3600, description="Then a never-finished upload expires")
+    pending_upload_max_age_s: int = Field(
+        24 * 3600, ge=3600, description="Then a never-finished upload expires"
+    )
     audit_retention_days: int = Field(365, ge=1)
 
     # Scaling (chalicelib/dispatcher.py): workers = ceil(queue depth / WORKER_CONCURRENCY), at
@@ -207,8 +210,9 @@ class Settings(BaseModel):
             if value == LOCAL_JWT_SECRET:
                 raise ValueError("JWT_SECRET is the local development value; set a real one")
             if len(value.encode()) < MIN_JWT_SECRET_BYTES:
-                raise ValueError(f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes "
-                                 "outside the local stage")
+                raise ValueError(
+                    f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes outside the local stage"
+                )
         unknown = set(self.plans) - set(DEFAULT_PLANS) | set(self.whop_plan_map.values()) - set(DEFAULT_PLANS)
         if unknown:
             raise ValueError(f"unknown plan names in PLANS / WHOP_PLAN_MAP: {sorted(unknown)}")
@@ -228,15 +232,17 @@ class Settings(BaseModel):
     def plan_table(self) -> dict[str, Plan]:
         table = {}
         for name, default in DEFAULT_PLANS.items():
-            table[name] = Plan.model_validate({**default.model_dump(), **self.plans.get(name, {}),
-                                               "name": name})
+            table[name] = Plan.model_validate(
+                {**default.model_dump(), **self.plans.get(name, {}), "name": name}
+            )
         return table
 
     @property
     def uses_localstack(self) -> bool:
         """LocalStack's conventions: USE_LOCALSTACK=1, or LOCALSTACK_HOSTNAME (set in its Lambdas)."""
-        return os.environ.get("USE_LOCALSTACK", "").lower() in ("1", "true") or \
-            bool(os.environ.get("LOCALSTACK_HOSTNAME"))
+        return os.environ.get("USE_LOCALSTACK", "").lower() in ("1", "true") or bool(
+            os.environ.get("LOCALSTACK_HOSTNAME")
+        )
 
     @property
     def worker_subnet_ids(self) -> list[str]:

@@ -4,6 +4,7 @@ Each record gets its own KMS data key; the secret is sealed with AES-256-GCM und
 owner bound as associated data (and as KMS encryption context), so a row copied to another user
 or provider fails to open. Only the KMS-wrapped data key is stored.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,7 +18,7 @@ NONCE_BYTES = 12
 
 @dataclass(frozen=True)
 class Sealed:
-    ciphertext: bytes   # nonce || AES-GCM ciphertext and tag
+    ciphertext: bytes  # nonce || AES-GCM ciphertext and tag
     wrapped_key: bytes  # the data key, encrypted by KMS
     kms_key_id: str
 
@@ -27,14 +28,16 @@ def _context(owner: dict[str, str]) -> str:
 
 
 def seal(plaintext: str, owner: dict[str, str]) -> Sealed:
-    data_key = client("kms").generate_data_key(KeyId=get_settings().kms_key_id, KeySpec="AES_256",
-                                               EncryptionContext=owner)
+    data_key = client("kms").generate_data_key(
+        KeyId=get_settings().kms_key_id, KeySpec="AES_256", EncryptionContext=owner
+    )
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # (~40 ms: on first use)
 
     nonce = os.urandom(NONCE_BYTES)
     sealed = AESGCM(data_key["Plaintext"]).encrypt(nonce, plaintext.encode(), _context(owner).encode())
-    return Sealed(ciphertext=nonce + sealed, wrapped_key=data_key["CiphertextBlob"],
-                  kms_key_id=data_key["KeyId"])
+    return Sealed(
+        ciphertext=nonce + sealed, wrapped_key=data_key["CiphertextBlob"], kms_key_id=data_key["KeyId"]
+    )
 
 
 def open_sealed(ciphertext: bytes, wrapped_key: bytes, owner: dict[str, str]) -> str:

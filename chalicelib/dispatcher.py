@@ -9,6 +9,7 @@ DISPATCH_MODE=ecs starts Fargate tasks (RunTask) and counts this dispatcher's ru
 DISPATCH_MODE=local (the local stage's default) starts worker processes through the launcher and
 counts the workers connected to the queue.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +44,9 @@ def _ecs() -> Any:
 
 def running_tasks() -> int:
     """Tasks this dispatcher started that are pending or running (desired status RUNNING)."""
-    pages = _ecs().get_paginator("list_tasks").paginate(
-        cluster=get_settings().ecs_cluster, startedBy=STARTED_BY)  # startedBy must be the only filter
+    pages = (
+        _ecs().get_paginator("list_tasks").paginate(cluster=get_settings().ecs_cluster, startedBy=STARTED_BY)
+    )  # startedBy must be the only filter
     return sum(len(page["taskArns"]) for page in pages)
 
 
@@ -53,13 +55,19 @@ def start_tasks(count: int) -> list[str]:
     started: list[str] = []
     while len(started) < count:
         reply = _ecs().run_task(
-            cluster=settings.ecs_cluster, taskDefinition=settings.worker_task_definition,
-            launchType="FARGATE", count=min(RUN_TASK_BATCH, count - len(started)),
+            cluster=settings.ecs_cluster,
+            taskDefinition=settings.worker_task_definition,
+            launchType="FARGATE",
+            count=min(RUN_TASK_BATCH, count - len(started)),
             startedBy=STARTED_BY,
-            networkConfiguration={"awsvpcConfiguration": {
-                "subnets": settings.worker_subnet_ids,
-                "securityGroups": [settings.worker_security_group],
-                "assignPublicIp": "DISABLED"}})
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": settings.worker_subnet_ids,
+                    "securityGroups": [settings.worker_security_group],
+                    "assignPublicIp": "DISABLED",
+                }
+            },
+        )
         if reply.get("failures"):  # e.g. capacity: the next run tries again
             log.warning("RunTask failures: %s", reply["failures"])
         if not reply["tasks"]:
@@ -90,8 +98,14 @@ def dispatch() -> dict[str, Any]:
     running = running_local_workers() if local else running_tasks()
     missing = max(0, desired - running)
     started = (start_local_workers(missing) if local else start_tasks(missing)) if missing else []
-    result = {"mode": settings.dispatch_mode, "depth": depth, "desired": desired,
-              "running": running, "started": len(started), "ids": started}
+    result = {
+        "mode": settings.dispatch_mode,
+        "depth": depth,
+        "desired": desired,
+        "running": running,
+        "started": len(started),
+        "ids": started,
+    }
     log.info("dispatch: %s", {k: v for k, v in result.items() if k != "ids"})
     return result
 
@@ -103,8 +117,11 @@ def _first_nudge_in_window(window_ms: int) -> bool:
         return True
     from chalicelib import redis_client, redis_keys
 
-    return bool(redis_client.client().set(
-        redis_keys.dispatch_nudge(get_settings().queue_name), "1", nx=True, px=window_ms))
+    return bool(
+        redis_client.client().set(
+            redis_keys.dispatch_nudge(get_settings().queue_name), "1", nx=True, px=window_ms
+        )
+    )
 
 
 def nudge() -> None:
@@ -124,8 +141,9 @@ def nudge() -> None:
         if settings.dispatcher_function:
             from chalicelib import aws
 
-            aws.client("lambda").invoke(FunctionName=settings.dispatcher_function,
-                                        InvocationType="Event", Payload=b"{}")
+            aws.client("lambda").invoke(
+                FunctionName=settings.dispatcher_function, InvocationType="Event", Payload=b"{}"
+            )
         else:
             dispatch()
     except Exception:

@@ -6,6 +6,7 @@ links point at the console (`PUBLIC_URL`), whose pages post the token back to th
   {PUBLIC_URL}/verify-email?token=...    -> POST /v1/auth/verify-email {token}
   {PUBLIC_URL}/reset-password?token=...  -> POST /v1/auth/password-reset/confirm {token, password}
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class Purpose(str, Enum):
-    verify_email = "verify_email"      # proves the address: memberships may attach by email
+    verify_email = "verify_email"  # proves the address: memberships may attach by email
     password_reset = "password_reset"  # sets a new password and ends every earlier session
 
 
@@ -39,20 +40,27 @@ def link(purpose: Purpose, token: str) -> str:
 
 def _ttl(purpose: Purpose) -> int:
     settings = get_settings()
-    return settings.email_verification_ttl_s if purpose is Purpose.verify_email \
+    return (
+        settings.email_verification_ttl_s
+        if purpose is Purpose.verify_email
         else settings.password_reset_ttl_s
+    )
 
 
 def _message(purpose: Purpose, url: str) -> tuple[str, str]:
     minutes = _ttl(purpose) // 60
     if purpose is Purpose.verify_email:
-        return ("Confirm your email address",
-                f"Open this link to confirm your email address:\n\n{url}\n\n"
-                f"It works once, for {minutes} minutes. If you did not sign up, ignore this message.")
-    return ("Reset your password",
-            f"Open this link to choose a new password:\n\n{url}\n\n"
-            f"It works once, for {minutes} minutes, and signs you out everywhere else. "
-            "If you did not ask for it, ignore this message: your password stays as it is.")
+        return (
+            "Confirm your email address",
+            f"Open this link to confirm your email address:\n\n{url}\n\n"
+            f"It works once, for {minutes} minutes. If you did not sign up, ignore this message.",
+        )
+    return (
+        "Reset your password",
+        f"Open this link to choose a new password:\n\n{url}\n\n"
+        f"It works once, for {minutes} minutes, and signs you out everywhere else. "
+        "If you did not ask for it, ignore this message: your password stays as it is.",
+    )
 
 
 def send(purpose: Purpose, user_id: str, email: str) -> bool:

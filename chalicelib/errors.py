@@ -3,6 +3,7 @@
 ApiError derives from ChaliceUnhandledError because that is the only exception Chalice lets
 through to middleware; every other one it turns into its own 500 body first.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,8 +15,14 @@ class ApiError(ChaliceUnhandledError):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None, details: Any = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.code = code or self.code

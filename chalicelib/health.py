@@ -1,4 +1,5 @@
 """Dependency checks for `GET /v1/health`."""
+
 from __future__ import annotations
 
 import logging
@@ -18,8 +19,7 @@ def _redis() -> None:
     redis_client.client().ping()
 
 
-CHECKS: dict[str, Callable[[], None]] = {"mysql": _mysql, "redis": _redis,
-                                          "s3": storage.bucket_reachable}
+CHECKS: dict[str, Callable[[], None]] = {"mysql": _mysql, "redis": _redis, "s3": storage.bucket_reachable}
 
 
 def check() -> tuple[Health, bool]:

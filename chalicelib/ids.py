@@ -1,4 +1,5 @@
 """Opaque ids that sort by creation time, and UTC time helpers."""
+
 from __future__ import annotations
 
 import secrets

@@ -6,6 +6,7 @@ lazy) and checked against IMAGE_MAX_PIXELS before anything decodes: at upload co
 (the upload is rejected with code `image_too_large`), and in the worker, where Pillow's own
 limit is set to the same value and its over-limit warning is made an error.
 """
+
 from __future__ import annotations
 
 import io
@@ -40,14 +41,16 @@ def enforce_pixel_limit() -> None:
 def check_size(width: int, height: int) -> None:
     limit = get_settings().image_max_pixels
     if width * height > limit:
-        raise ImageRejected(IMAGE_TOO_LARGE, f"the image is {width}x{height} pixels, over the "
-                                             f"limit of {limit} pixels")
+        raise ImageRejected(
+            IMAGE_TOO_LARGE, f"the image is {width}x{height} pixels, over the limit of {limit} pixels"
+        )
 
 
 def _too_large() -> ImageRejected:
     """Pillow itself refused the header's dimensions (far over its own limit)."""
-    return ImageRejected(IMAGE_TOO_LARGE, f"the image is over the limit of "
-                                          f"{get_settings().image_max_pixels} pixels")
+    return ImageRejected(
+        IMAGE_TOO_LARGE, f"the image is over the limit of {get_settings().image_max_pixels} pixels"
+    )
 
 
 def dimensions(head: bytes) -> tuple[int, int]:
@@ -57,8 +60,14 @@ def dimensions(head: bytes) -> tuple[int, int]:
     try:
         with Image.open(io.BytesIO(head)) as image:  # lazy: parses the header only
             return image.size
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
             raise _too_large() from None
         raise ImageRejected(UNREADABLE_IMAGE, "the image's header cannot be read") from None

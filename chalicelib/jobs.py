@@ -1,4 +1,5 @@
 """Job rules: submit (idempotent), read, list, and follow a job's events."""
+
 from __future__ import annotations
 
 import hashlib
@@ -58,13 +59,15 @@ def _replay(principal: Principal, key: str, request_hash: str) -> Job | None:
     if row is None:
         return None
     if row.request_hash != request_hash:
-        raise Conflict("This Idempotency-Key was used with a different request",
-                       code="idempotency_key_reused")
+        raise Conflict(
+            "This Idempotency-Key was used with a different request", code="idempotency_key_reused"
+        )
     return to_model(row, jobs_db.steps_of([row.id])[row.id])
 
 
-def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
-           ip: str | None) -> tuple[Job, bool]:
+def submit(
+    principal: Principal, body: JobCreate, idempotency_key: str | None, ip: str | None
+) -> tuple[Job, bool]:
     """Accept a job: row in MySQL first (the source of truth), then the queue. -> (job, replayed)"""
     ratelimit.hit("jobs", principal.user_id, get_settings().rate_limit_jobs)
     request = body.model_dump(mode="json", exclude_none=True)
@@ -79,9 +82,16 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
     plan = ent.plan
     job_inputs.check(principal.user_id, body, plan)
     if body.prompt is not None and body.duration_s > plan.max_duration_s:
-        raise ValidationFailed(f"duration_s is over your plan's limit of {plan.max_duration_s} s",
-                               details=[{"field": "duration_s", "type": "plan_limit",
-                                         "message": f"at most {plan.max_duration_s} on the {plan.name} plan"}])
+        raise ValidationFailed(
+            f"duration_s is over your plan's limit of {plan.max_duration_s} s",
+            details=[
+                {
+                    "field": "duration_s",
+                    "type": "plan_limit",
+                    "message": f"at most {plan.max_duration_s} on the {plan.name} plan",
+                }
+            ],
+        )
     _check_providers(principal, body.providers.model_dump(exclude_none=True) if body.providers else {})
     if body.webhook_url:
         outgoing_webhooks.require_registered(principal.user_id, str(body.webhook_url))
@@ -90,18 +100,26 @@ def submit(principal: Principal, body: JobCreate, idempotency_key: str | None,
     if body.inputs and body.inputs.music_upload_id:
         uploads.require_music(principal.user_id, body.inputs.music_upload_id)
     if body.voice is not None and not known_voice(body.voice):
-        raise ValidationFailed("Unknown voice (GET /v1/providers lists them)", code="unknown_voice",
-                               details=[{"field": "voice", "type": "unknown_voice",
-                                         "message": f"unknown voice {body.voice!r}"}])
+        raise ValidationFailed(
+            "Unknown voice (GET /v1/providers lists them)",
+            code="unknown_voice",
+            details=[{"field": "voice", "type": "unknown_voice", "message": f"unknown voice {body.voice!r}"}],
+        )
 
-    job: dict[str, Any] = {"id": new_id("job"), "user_id": principal.user_id, "request": request, "plan": plan.name,
-           "request_hash": request_hash, "idempotency_key": idempotency_key, "created_at": now}
+    job: dict[str, Any] = {
+        "id": new_id("job"),
+        "user_id": principal.user_id,
+        "request": request,
+        "plan": plan.name,
+        "request_hash": request_hash,
+        "idempotency_key": idempotency_key,
+        "created_at": now,
+    }
     try:
         # Redis down? The row says queued and the reaper enqueues it again: accepted anyway.
         lifecycle.submit(job, quota.Period.of(ent))
     except quota.QuotaFull:
-        raise _quota_error(plan, quota.used(principal.user_id, ent.period_start),
-                           ent.period_end) from None
+        raise _quota_error(plan, quota.used(principal.user_id, ent.period_start), ent.period_end) from None
     except jobs_db.DuplicateIdempotencyKey:  # a concurrent twin won the race
         replayed = _replay(principal, idempotency_key, request_hash)
         if replayed is None:
@@ -116,15 +134,32 @@ def _check_providers(principal: Principal, choice: dict[str, str]) -> None:
     """422 for a provider that does not exist, or one that needs a key the user has not stored."""
     unknown = unknown_providers(choice)
     if unknown:
-        raise ValidationFailed("Unknown provider", code="unknown_provider", details=[
-            {"field": f"providers.{step}", "message": f"unknown provider {name!r}", "type": "unknown_provider"}
-            for step, name in unknown.items()])
+        raise ValidationFailed(
+            "Unknown provider",
+            code="unknown_provider",
+            details=[
+                {
+                    "field": f"providers.{step}",
+                    "message": f"unknown provider {name!r}",
+                    "type": "unknown_provider",
+                }
+                for step, name in unknown.items()
+            ],
+        )
     missing = missing_keys(choice, provider_keys.stored(principal.user_id)) if choice else {}
     if missing:
-        raise ValidationFailed("Add your key for this provider first (PUT /v1/provider-keys/{provider})",
-                               code="provider_key_missing", details=[
-            {"field": f"providers.{step}", "message": f"no {name} key stored", "type": "provider_key_missing"}
-            for step, name in missing.items()])
+        raise ValidationFailed(
+            "Add your key for this provider first (PUT /v1/provider-keys/{provider})",
+            code="provider_key_missing",
+            details=[
+                {
+                    "field": f"providers.{step}",
+                    "message": f"no {name} key stored",
+                    "type": "provider_key_missing",
+                }
+                for step, name in missing.items()
+            ],
+        )
 
 
 def get(principal: Principal, job_id: str) -> Job:
@@ -143,17 +178,21 @@ def stream_token(principal: Principal, job_id: str) -> StreamToken:
 
 
 def _quota_error(plan, used: int, resets_at) -> QuotaExceeded:
-    return QuotaExceeded(f"Your {plan.name} plan's {plan.monthly_jobs} jobs for this period are used",
-                         details={"limit": plan.monthly_jobs, "used": used,
-                                  "resets_at": iso(resets_at), "plan": plan.name})
+    return QuotaExceeded(
+        f"Your {plan.name} plan's {plan.monthly_jobs} jobs for this period are used",
+        details={"limit": plan.monthly_jobs, "used": used, "resets_at": iso(resets_at), "plan": plan.name},
+    )
 
 
 def _not_found_or_conflict(principal: Principal, job_id: str, action: str) -> None:
     row = jobs_db.get(job_id, principal.user_id)
     if row is None:
         raise NotFound("Job not found")
-    raise Conflict(f"A {row.status.value} job can't be {action}", code="invalid_state",
-                   details={"status": row.status.value})
+    raise Conflict(
+        f"A {row.status.value} job can't be {action}",
+        code="invalid_state",
+        details={"status": row.status.value},
+    )
 
 
 def cancel(principal: Principal, job_id: str, ip: str | None) -> Job:
@@ -168,11 +207,11 @@ def retry(principal: Principal, job_id: str, ip: str | None) -> Job:
     """Resume a failed or canceled job from where it stopped; finished steps are not redone."""
     ent = entitlement(principal.user_id, utcnow())
     try:
-        reopened = lifecycle.reopen(job_id, principal.user_id, quota.Period.of(ent),
-                                    "requested by the user")
+        reopened = lifecycle.reopen(job_id, principal.user_id, quota.Period.of(ent), "requested by the user")
     except quota.QuotaFull:
-        raise _quota_error(ent.plan, quota.used(principal.user_id, ent.period_start),
-                           ent.period_end) from None
+        raise _quota_error(
+            ent.plan, quota.used(principal.user_id, ent.period_start), ent.period_end
+        ) from None
     if not reopened:
         _not_found_or_conflict(principal, job_id, "retried")
     audit.record("job.retried", user_id=principal.user_id, ip=ip, target=job_id)
@@ -181,8 +220,10 @@ def retry(principal: Principal, job_id: str, ip: str | None) -> Job:
 
 def etag(job: Job) -> str:
     """Over the job's state, not its presigned URLs (fresh, so different, on every read)."""
-    state = job.model_dump(mode="json", exclude={"outputs": {"video_url", "thumbnail_url", "captions_url",
-                                                             "vtt_url", "words_url"}})
+    state = job.model_dump(
+        mode="json",
+        exclude={"outputs": {"video_url", "thumbnail_url", "captions_url", "vtt_url", "words_url"}},
+    )
     return '"' + hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:32] + '"'
 
 
@@ -194,8 +235,9 @@ def list_jobs(principal: Principal, status: JobStatus | None, limit: int, cursor
     return JobList(items=items, next_cursor=page[-1].id if len(rows) > limit else None)
 
 
-def events(principal: Principal, job_id: str, after: str | None, wait_s: int,
-           until_wait_ends: bool = False) -> EventPage:
+def events(
+    principal: Principal, job_id: str, after: str | None, wait_s: int, until_wait_ends: bool = False
+) -> EventPage:
     """Events after `after` (an event id, checked by models.EventsQuery). JSON long-poll returns
     at the first event; SSE (`until_wait_ends`) gathers until `wait_s` is over or the job has
     ended, since Chalice can't stream."""
@@ -207,8 +249,9 @@ def events(principal: Principal, job_id: str, after: str | None, wait_s: int,
         return _gather(principal, job_id, after, wait_s, until_wait_ends)
 
 
-def _gather(principal: Principal, job_id: str, after: str | None, wait_s: int,
-            until_wait_ends: bool) -> EventPage:
+def _gather(
+    principal: Principal, job_id: str, after: str | None, wait_s: int, until_wait_ends: bool
+) -> EventPage:
     deadline = time.monotonic() + wait_s
     found: list[Event] = []
     cursor = after
@@ -251,19 +294,39 @@ def to_model(row: jobs_db.JobRow, steps: list[jobs_db.StepRow]) -> Job:
     if row.status is JobStatus.succeeded and row.outputs:
         keys = row.outputs
         retention = timedelta(days=plan_named(row.plan).retention_days)
-        outputs = JobOutputs(video_url=storage.presigned_get(keys["video"]),
-                             thumbnail_url=storage.presigned_get(keys["thumbnail"]),
-                             captions_url=storage.presigned_get(keys["captions"]),
-                             expires_at=iso(row.created_at + retention),
-                             vtt_url=storage.presigned_get(keys["vtt"]) if keys.get("vtt") else None,
-                             words_url=storage.presigned_get(keys["words"]) if keys.get("words") else None,
-                             audio=keys.get("audio"))
+        outputs = JobOutputs(
+            video_url=storage.presigned_get(keys["video"]),
+            thumbnail_url=storage.presigned_get(keys["thumbnail"]),
+            captions_url=storage.presigned_get(keys["captions"]),
+            expires_at=iso(row.created_at + retention),
+            vtt_url=storage.presigned_get(keys["vtt"]) if keys.get("vtt") else None,
+            words_url=storage.presigned_get(keys["words"]) if keys.get("words") else None,
+            audio=keys.get("audio"),
+        )
     return Job(
-        id=row.id, status=row.status, progress=row.progress, current_step=row.current_step,
+        id=row.id,
+        status=row.status,
+        progress=row.progress,
+        current_step=row.current_step,
         attempt=row.attempt,
-        steps=[Step(name=s.name, status=s.status, progress=s.progress, attempt=s.attempt,
-                    started_at=iso(s.started_at), finished_at=iso(s.finished_at),
-                    provider=s.provider, usage=s.step_usage) for s in steps],
-        error=error, outputs=outputs, request=row.request, notes=row.notes,
-        created_at=iso(row.created_at), started_at=iso(row.started_at),
-        finished_at=iso(row.finished_at))
+        steps=[
+            Step(
+                name=s.name,
+                status=s.status,
+                progress=s.progress,
+                attempt=s.attempt,
+                started_at=iso(s.started_at),
+                finished_at=iso(s.finished_at),
+                provider=s.provider,
+                usage=s.step_usage,
+            )
+            for s in steps
+        ],
+        error=error,
+        outputs=outputs,
+        request=row.request,
+        notes=row.notes,
+        created_at=iso(row.created_at),
+        started_at=iso(row.started_at),
+        finished_at=iso(row.finished_at),
+    )

@@ -3,6 +3,7 @@
 The worker command here is the one the container runs (containers/worker/Dockerfile), so local
 and cloud workers are the same program; a test holds the two together.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,15 @@ WORKER_COMMAND = ["python", "-m", "chalicelib.worker"]
 
 def api_command(port: int) -> list[str]:
     """`chalice local` (via scripts/chalice_local.py, which raises its listen backlog)."""
-    return [sys.executable, str(ROOT / "scripts" / "chalice_local.py"), "--host", "127.0.0.1",
-            "--port", str(port), "--no-autoreload"]
+    return [
+        sys.executable,
+        str(ROOT / "scripts" / "chalice_local.py"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-autoreload",
+    ]
 
 
 def worker_command() -> list[str]:
@@ -52,9 +60,15 @@ def spawn(command: list[str], log_path: Path, env: dict[str, str] | None = None)
     """A child in its own process group, so stopping it stops its children too."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})},
-                                start_new_session=True)
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
 
 
 def stop(pid: int, timeout: float = 15.0) -> None:

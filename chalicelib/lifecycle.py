@@ -12,6 +12,7 @@ retried briefly and, if Redis stays away, left to be reconciled: the reaper re-e
 MySQL says is queued, a worker notices a cancel through its lease, and clients read the state
 from MySQL. Nothing after the commit can lose money or leave a job stuck.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,9 @@ AFTER_COMMIT_BACKOFF_S = 0.05
 
 
 # ---- after the commit ---------------------------------------------------------------------
-def _after_commit(action: Callable[[], T], what: str, job_id: str,
-                  attempts: int = AFTER_COMMIT_ATTEMPTS) -> T | None:
+def _after_commit(
+    action: Callable[[], T], what: str, job_id: str, attempts: int = AFTER_COMMIT_ATTEMPTS
+) -> T | None:
     """Run a Redis side effect of a committed transition, retried briefly; None if it never
     went through (the state in MySQL stands, and the reaper or the lease reconciles)."""
     for attempt in range(1, attempts + 1):
@@ -43,19 +45,31 @@ def _after_commit(action: Callable[[], T], what: str, job_id: str,
             return action()
         except Exception:
             if attempt == attempts:
-                log.warning("%s did not go through; MySQL holds the state and it is reconciled",
-                            what, extra={"job_id": job_id}, exc_info=True)
+                log.warning(
+                    "%s did not go through; MySQL holds the state and it is reconciled",
+                    what,
+                    extra={"job_id": job_id},
+                    exc_info=True,
+                )
                 return None
             time.sleep(AFTER_COMMIT_BACKOFF_S * 4 ** (attempt - 1))
     return None
 
 
-def _publish_and_fan_out(job_id: str, type_: EventType, *, step: str | None = None,
-                         progress_: int | None = None, message: str | None = None) -> None:
+def _publish_and_fan_out(
+    job_id: str,
+    type_: EventType,
+    *,
+    step: str | None = None,
+    progress_: int | None = None,
+    message: str | None = None,
+) -> None:
     """The event onto the job's stream, then to the job owner's webhook endpoints."""
     event: Event | None = _after_commit(
         lambda: progress.emit(job_id, type_, step=step, progress=progress_, message=message),
-        f"{type_.value} event", job_id)
+        f"{type_.value} event",
+        job_id,
+    )
     if event is not None:
         _after_commit(lambda: outgoing_webhooks.fan_out(job_id, event), "webhook fan-out", job_id)
 
@@ -71,8 +85,9 @@ def fair_priority(plan_priority: int, plans: int, waiting_before: int) -> int:
 def enqueue(job_id: str, user_id: str, plan_name: str) -> None:
     """Into the queue, fairly (see fair_priority). Raises when Redis is away."""
     waiting_before = jobs_db.backlog(user_id) - 1
-    queue.enqueue(job_id, priority=fair_priority(plan_named(plan_name).priority, len(plan_table()),
-                                                 waiting_before))
+    queue.enqueue(
+        job_id, priority=fair_priority(plan_named(plan_name).priority, len(plan_table()), waiting_before)
+    )
 
 
 def _enqueue_after_commit(job_id: str, user_id: str, plan_name: str, replace: bool) -> None:
@@ -111,8 +126,11 @@ def cancel(job_id: str, user_id: str) -> bool:
             quota.refund(cur, job_id)
     observability.metric_job_finished(JobStatus.canceled)
     attempt = row.attempt
-    _after_commit(lambda: redis_client.client().set(redis_keys.job_cancel(job_id), attempt,
-                                                    ex=CANCEL_FLAG_TTL_S), "cancel flag", job_id)
+    _after_commit(
+        lambda: redis_client.client().set(redis_keys.job_cancel(job_id), attempt, ex=CANCEL_FLAG_TTL_S),
+        "cancel flag",
+        job_id,
+    )
     _after_commit(lambda: queue.discard(job_id), "queue removal", job_id)
     _publish_and_fan_out(job_id, EventType.job_canceled, message="Canceled by the user")
     return True
@@ -131,8 +149,9 @@ def reopen(job_id: str, user_id: str, period: quota.Period | None, reason: str) 
         if period is not None:
             quota.reserve_for(cur, job_id, user_id, period.start, period.limit)
         jobs_db.reopen(cur, job_id)
-    _publish_and_fan_out(job_id, EventType.job_retrying, progress_=row.progress,
-                         message=f"attempt {row.attempt + 1} {reason}")
+    _publish_and_fan_out(
+        job_id, EventType.job_retrying, progress_=row.progress, message=f"attempt {row.attempt + 1} {reason}"
+    )
     _enqueue_after_commit(job_id, user_id, row.plan, replace=True)
     return True
 
@@ -145,8 +164,9 @@ def start(job_id: str, user_id: str, max_running: int, owner: str, lease_s: int)
         outcome = jobs_db.start(cur, job_id, user_id, max_running, owner, lease_s)
         row = jobs_db.lock(cur, job_id, None) if outcome == "started" else None
     if row is not None:
-        _publish_and_fan_out(job_id, EventType.job_started, progress_=row.progress,
-                             message=f"attempt {row.attempt}")
+        _publish_and_fan_out(
+            job_id, EventType.job_started, progress_=row.progress, message=f"attempt {row.attempt}"
+        )
     return outcome
 
 
@@ -171,25 +191,32 @@ def step_started(job_id: str, step: str, owner: str, job_progress: int) -> bool:
     return True
 
 
-def report_progress(job_id: str, step: str, step_progress: int, job_progress: int,
-                    owner: str) -> bool:
+def report_progress(job_id: str, step: str, step_progress: int, job_progress: int, owner: str) -> bool:
     """Progress forward only; an event for followers (not for webhooks: too many). False when
     the job is no longer ours."""
     with db.transaction() as cur:
         if not jobs_db.progress(cur, job_id, step, step_progress, job_progress, owner):
             return False
-    _after_commit(lambda: progress.emit(job_id, EventType.step_progress, step=step,
-                                        progress=job_progress), "progress event", job_id,
-                  attempts=1)  # the next one supersedes it
+    _after_commit(
+        lambda: progress.emit(job_id, EventType.step_progress, step=step, progress=job_progress),
+        "progress event",
+        job_id,
+        attempts=1,
+    )  # the next one supersedes it
     return True
 
 
 def step_message(job_id: str, step: str, message: str, job_progress: int) -> None:
     """A running step's own words for followers (e.g. a command pipeline's progress lines):
     an event, no state change."""
-    _after_commit(lambda: progress.emit(job_id, EventType.step_progress, step=step,
-                                        progress=job_progress, message=message),
-                  "progress event", job_id, attempts=1)
+    _after_commit(
+        lambda: progress.emit(
+            job_id, EventType.step_progress, step=step, progress=job_progress, message=message
+        ),
+        "progress event",
+        job_id,
+        attempts=1,
+    )
 
 
 def add_note(job_id: str, note: str) -> None:
@@ -197,16 +224,33 @@ def add_note(job_id: str, note: str) -> None:
         jobs_db.add_note(cur, job_id, note)
 
 
-def step_succeeded(job_id: str, step: str, owner: str, *, artifacts: list[str],
-                   provider: str | None, usage: list | None, job_progress: int,
-                   took_s: float) -> bool:
+def step_succeeded(
+    job_id: str,
+    step: str,
+    owner: str,
+    *,
+    artifacts: list[str],
+    provider: str | None,
+    usage: list | None,
+    job_progress: int,
+    took_s: float,
+) -> bool:
     with db.transaction() as cur:
-        if not jobs_db.step_finished(cur, job_id, step, StepStatus.succeeded, owner, artifacts=artifacts,
-                                     provider=provider, usage=usage):
+        if not jobs_db.step_finished(
+            cur,
+            job_id,
+            step,
+            StepStatus.succeeded,
+            owner,
+            artifacts=artifacts,
+            provider=provider,
+            usage=usage,
+        ):
             return False
     observability.metric_step_duration(step, took_s)
-    _publish_and_fan_out(job_id, EventType.step_succeeded, step=step, progress_=job_progress,
-                         message=f"{took_s:.1f}s")
+    _publish_and_fan_out(
+        job_id, EventType.step_succeeded, step=step, progress_=job_progress, message=f"{took_s:.1f}s"
+    )
     return True
 
 
@@ -218,8 +262,9 @@ def step_skipped(job_id: str, step: str, owner: str) -> bool:
 
 def step_failed(job_id: str, step: str, owner: str, code: str, message: str) -> bool:
     with db.transaction() as cur:
-        if not jobs_db.step_finished(cur, job_id, step, StepStatus.failed, owner, error_code=code,
-                                     error_message=message):
+        if not jobs_db.step_finished(
+            cur, job_id, step, StepStatus.failed, owner, error_code=code, error_message=message
+        ):
             return False
     _publish_and_fan_out(job_id, EventType.step_failed, step=step, message=f"{code}: {message}")
     return True
@@ -254,8 +299,9 @@ def retry_later(job_id: str, code: str, message: str, step: str | None) -> int |
     with db.transaction() as cur:
         attempt = jobs_db.requeue(cur, job_id, code, message, step)
     if attempt is not None:
-        _publish_and_fan_out(job_id, EventType.job_retrying, step=step,
-                             message=f"attempt {attempt} after {code}")
+        _publish_and_fan_out(
+            job_id, EventType.job_retrying, step=step, message=f"attempt {attempt} after {code}"
+        )
     return attempt
 
 

@@ -4,6 +4,7 @@ Each open poll is a member of a per-user sorted set scored by when it lapses, so
 process died (no `finally`) stops counting on its own after LONG_POLL_SLOT_TTL_S; the set
 itself expires too. Over the bound the API answers 429 with Retry-After.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,9 +46,12 @@ def slot(user_id: str) -> Iterator[None]:
         oldest = redis.zrange(key, 0, 0, withscores=True)
         began = float(oldest[0][1]) - LONG_POLL_SLOT_TTL_S if oldest else now
         retry_after = max(1, min(LONG_POLL_MAX_WAIT_S, math.ceil(began + LONG_POLL_MAX_WAIT_S - now)))
-        raise RateLimited(f"At most {limit} event long-polls may be open at once per user",
-                          code="too_many_long_polls", details={"retry_after_s": retry_after},
-                          headers={"Retry-After": str(retry_after)})
+        raise RateLimited(
+            f"At most {limit} event long-polls may be open at once per user",
+            code="too_many_long_polls",
+            details={"retry_after_s": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
     try:
         yield
     finally:

@@ -1,4 +1,5 @@
 """Outgoing email through Amazon SES (the one AWS factory: SES in AWS, the emulator locally)."""
+
 from __future__ import annotations
 
 import logging
@@ -19,9 +20,13 @@ def send(to: str, subject: str, text: str) -> str:
 
     try:
         reply = aws.client("ses").send_email(
-            Source=get_settings().mail_from, Destination={"ToAddresses": [to]},
-            Message={"Subject": {"Data": subject, "Charset": "UTF-8"},
-                     "Body": {"Text": {"Data": text, "Charset": "UTF-8"}}})
+            Source=get_settings().mail_from,
+            Destination={"ToAddresses": [to]},
+            Message={
+                "Subject": {"Data": subject, "Charset": "UTF-8"},
+                "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
+            },
+        )
     except (BotoCoreError, ClientError) as exc:
         log.error("email not sent (%s): %s", subject, type(exc).__name__)
         raise NotSent(subject) from exc

@@ -1,4 +1,5 @@
 """Pydantic models of the HTTP contract (../shared/API.md). The OpenAPI document is built from them."""
+
 from __future__ import annotations
 
 import re
@@ -12,6 +13,7 @@ from chalicelib.ids import id_pattern
 
 class Strict(BaseModel):
     """Request bodies: unknown fields are an error, so typos don't pass silently."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -24,30 +26,41 @@ UserId = Annotated[str, Field(pattern=id_pattern("usr"), description="A user's i
 # Audit entries are numbered; 19 digits keeps a cursor inside BIGINT.
 AuditCursor = Annotated[str, Field(pattern=r"^[0-9]{1,19}$", description="An audit entry's id")]
 # A Redis stream id (`ms-seq`), ASCII digits only; 19 digits keeps each part inside 64 bits.
-EventCursor = Annotated[str, Field(pattern=r"^[0-9]{1,19}(-[0-9]{1,19})?$",
-                                   description="An event's id (`0` or `0-0`: from the start)")]
+EventCursor = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9]{1,19}(-[0-9]{1,19})?$", description="An event's id (`0` or `0-0`: from the start)"
+    ),
+]
+
+
 def _enum_of_providers(step: str | None, nullable: bool = False) -> Any:
     """The registry's providers (of a step, or those taking the user's own key) as the document's
     enum; read when the document is built, since plug-ins register on first use. The API checks
     names against the same registry (422 `unknown_provider`)."""
+
     def extra(schema: dict) -> None:
         from chalicelib.pipeline import providers
 
         names = list(providers.AVAILABLE[step]) if step else sorted(providers.KEYED_PROVIDERS)
         schema["enum"] = names + ([None] if nullable else [])
+
     return extra
 
 
-ProviderName = Annotated[str, Field(json_schema_extra=_enum_of_providers(None),
-                                    description="A provider that takes your own key")]
+ProviderName = Annotated[
+    str, Field(json_schema_extra=_enum_of_providers(None), description="A provider that takes your own key")
+]
 
 
 def _fits(limit: int):
     """A URL's normalized form (punycode, a trailing slash) within `limit` characters."""
+
     def check(url: HttpUrl) -> HttpUrl:
         if len(str(url)) > limit:
             raise ValueError(f"the URL is longer than {limit} characters once normalized")
         return url
+
     return AfterValidator(check)
 
 
@@ -83,8 +96,10 @@ def _email_schema(schema: dict) -> None:
     taken from its own list when the document is built."""
     from email_validator import SPECIAL_USE_DOMAIN_NAMES
 
-    names = "|".join("".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in name)
-                     for name in SPECIAL_USE_DOMAIN_NAMES)
+    names = "|".join(
+        "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in name)
+        for name in SPECIAL_USE_DOMAIN_NAMES
+    )
     schema.update({"format": "email", "not": {"pattern": f"[@.]({names})$"}})
 
 
@@ -107,6 +122,7 @@ class User(BaseModel):
 
 class LinkToken(Strict):
     """The token of a link mailed by the API (the `token` query parameter of the link)."""
+
     token: str = Field(min_length=16, max_length=200)
 
 
@@ -150,6 +166,7 @@ class PlanInfo(BaseModel):
 
 class ProviderUsageTotal(BaseModel):
     """One provider's spend for one purpose over the period (summed StepUsage)."""
+
     purpose: str
     provider: str
     calls: int
@@ -181,8 +198,11 @@ class Membership(BaseModel):
 class Me(BaseModel):
     id: str
     email: str
-    email_verified: bool = Field(False, description="Unverified accounts use the free plan; "
-                                 "memberships attach by email only once it is verified")
+    email_verified: bool = Field(
+        False,
+        description="Unverified accounts use the free plan; "
+        "memberships attach by email only once it is verified",
+    )
     plan: PlanInfo
     usage: Usage
     membership: Membership | None
@@ -215,12 +235,12 @@ class ApiKeyList(BaseModel):
 
 # ---- jobs ---------------------------------------------------------------------------------
 class JobStatus(str, Enum):
-    queued = "queued"        # accepted, waiting for a worker (also after a transient failure)
-    running = "running"      # a worker holds it
+    queued = "queued"  # accepted, waiting for a worker (also after a transient failure)
+    running = "running"  # a worker holds it
     succeeded = "succeeded"  # outputs are in S3
-    failed = "failed"        # out of attempts or a permanent error; `error` says why
-    canceled = "canceled"    # stopped by the user
-    expired = "expired"      # past the plan's retention: its media is deleted, outputs are null
+    failed = "failed"  # out of attempts or a permanent error; `error` says why
+    canceled = "canceled"  # stopped by the user
+    expired = "expired"  # past the plan's retention: its media is deleted, outputs are null
 
 
 TERMINAL = {JobStatus.succeeded, JobStatus.failed, JobStatus.canceled, JobStatus.expired}
@@ -250,10 +270,13 @@ class ProviderChoice(Strict):
 
 
 class JobInputs(Strict):
-    reference_image_upload_id: UploadId | None = Field(None, description=(
-        "An upload of yours that is `uploaded` and an image"))
-    music_upload_id: UploadId | None = Field(None, description=(
-        "An uploaded MP3 or WAV played under the narration: looped or trimmed, faded, ducked"))
+    reference_image_upload_id: UploadId | None = Field(
+        None, description=("An upload of yours that is `uploaded` and an image")
+    )
+    music_upload_id: UploadId | None = Field(
+        None,
+        description=("An uploaded MP3 or WAV played under the narration: looped or trimmed, faded, ducked"),
+    )
 
 
 MAX_SCRIPT_SCENES = 30
@@ -261,11 +284,15 @@ MAX_SCRIPT_SCENES = 30
 
 class SceneInput(Strict):
     """One scene of a script: the user's own line (spoken and captioned as written)."""
+
     text: str = Field(min_length=1, max_length=1000, pattern=r"\S")
-    visual: str | None = Field(None, min_length=1, max_length=500,
-                               description="What the scene shows; also the stock-footage search")
+    visual: str | None = Field(
+        None, min_length=1, max_length=500, description="What the scene shows; also the stock-footage search"
+    )
     duration_s: float | None = Field(None, ge=1, le=60, description="Default: the narration's length")
-    image_upload_id: UploadId | None = Field(None, description="Your image or short clip (an uploaded upload)")
+    image_upload_id: UploadId | None = Field(
+        None, description="Your image or short clip (an uploaded upload)"
+    )
 
 
 JOB_SOURCES = ("prompt", "script", "scenes")  # a job gives exactly one
@@ -273,21 +300,38 @@ JOB_SOURCES = ("prompt", "script", "scenes")  # a job gives exactly one
 
 def _exactly_one_source(schema: dict) -> None:
     """The document's side of `sources()`: exactly one of JOB_SOURCES is given (not null)."""
-    schema["oneOf"] = [{"required": [name], "properties": {name: {"not": {"type": "null"}}}}
-                       for name in JOB_SOURCES]
+    schema["oneOf"] = [
+        {"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in JOB_SOURCES
+    ]
 
 
 class JobCreate(Strict):
     model_config = ConfigDict(json_schema_extra=_exactly_one_source)
 
-    prompt: str | None = Field(None, min_length=1, max_length=2000,
-                               description="What the video is about; or give `script` or `scenes`")
-    script: str | None = Field(None, min_length=1, max_length=20000, pattern=r"\S", description=(
-        "Your narration as plain text, split into scenes at sentence and paragraph ends"))
-    scenes: list[SceneInput] | None = Field(None, min_length=1, max_length=MAX_SCRIPT_SCENES,
-                                            description="Your scenes, in order")
-    clip_audio_volume: float | None = Field(None, ge=0, le=2, description=(
-        "Volume of your clips' own sound under the narration (1 = as recorded); default: dropped"))
+    prompt: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2000,
+        description="What the video is about; or give `script` or `scenes`",
+    )
+    script: str | None = Field(
+        None,
+        min_length=1,
+        max_length=20000,
+        pattern=r"\S",
+        description=("Your narration as plain text, split into scenes at sentence and paragraph ends"),
+    )
+    scenes: list[SceneInput] | None = Field(
+        None, min_length=1, max_length=MAX_SCRIPT_SCENES, description="Your scenes, in order"
+    )
+    clip_audio_volume: float | None = Field(
+        None,
+        ge=0,
+        le=2,
+        description=(
+            "Volume of your clips' own sound under the narration (1 = as recorded); default: dropped"
+        ),
+    )
     duration_s: int = Field(15, ge=5, le=180)
     aspect: Literal["9:16", "16:9", "1:1"] = "9:16"
     style: str | None = Field(None, max_length=200)
@@ -296,11 +340,21 @@ class JobCreate(Strict):
     providers: ProviderChoice | None = None
     inputs: JobInputs | None = None
     webhook_url: WebhookUrl | None = Field(None, description="One of your registered webhook endpoints' url")
-    caption_style: Literal["karaoke", "lines", "none"] = Field("karaoke", description=(
-        "karaoke: a short phrase with the spoken word highlighted; lines: each scene's line; none"))
+    caption_style: Literal["karaoke", "lines", "none"] = Field(
+        "karaoke",
+        description=(
+            "karaoke: a short phrase with the spoken word highlighted; lines: each scene's line; none"
+        ),
+    )
     narration: bool = Field(True, description="false: no voice (music, if any, at full level)")
-    music_volume: float = Field(0.35, ge=0.0, le=1.0, description=(
-        "Music level between words, as a fraction of full level; under words it ducks 18 dB more"))
+    music_volume: float = Field(
+        0.35,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Music level between words, as a fraction of full level; under words it ducks 18 dB more"
+        ),
+    )
 
     def sources(self) -> list[str]:
         """Which of prompt, script and scenes were given (exactly one must be)."""
@@ -309,6 +363,7 @@ class JobCreate(Strict):
 
 class StepUsage(BaseModel):
     """What one provider spent for a step (a step may use two: image and narration)."""
+
     purpose: Literal["concept", "image", "narration", "video"]
     provider: str
     model: str | None = None
@@ -340,6 +395,7 @@ class JobError(BaseModel):
 
 class AudioLevels(BaseModel):
     """The output's audio as measured after the render (EBU R128 / ITU-R BS.1770)."""
+
     integrated_lufs: float | None = Field(description="None: the track is silent")
     true_peak_dbtp: float | None
     lra_lu: float | None = Field(description="loudness range")
@@ -366,7 +422,9 @@ class Job(BaseModel):
     error: JobError | None
     outputs: JobOutputs | None
     request: dict[str, Any]
-    notes: list[str] = Field(default_factory=list, description="Things worth knowing, e.g. a silent narration")
+    notes: list[str] = Field(
+        default_factory=list, description="Things worth knowing, e.g. a silent narration"
+    )
     created_at: str
     started_at: str | None
     finished_at: str | None
@@ -406,15 +464,30 @@ class EventPage(BaseModel):
 
 
 # ---- uploads ------------------------------------------------------------------------------
-UPLOAD_CONTENT_TYPES = ("image/png", "image/jpeg", "image/webp", "audio/mpeg", "audio/wav", "video/mp4",
-                        "video/quicktime")
+UPLOAD_CONTENT_TYPES = (
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "audio/mpeg",
+    "audio/wav",
+    "video/mp4",
+    "video/quicktime",
+)
 
 
 class UploadCreate(Strict):
-    filename: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$",
-                          description="Kept as metadata only; the object's key is ours")
-    content_type: str = Field(min_length=1, max_length=100, description="Any other type: 415",
-                              json_schema_extra={"enum": list(UPLOAD_CONTENT_TYPES)})
+    filename: str = Field(
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Kept as metadata only; the object's key is ours",
+    )
+    content_type: str = Field(
+        min_length=1,
+        max_length=100,
+        description="Any other type: 415",
+        json_schema_extra={"enum": list(UPLOAD_CONTENT_TYPES)},
+    )
     size_bytes: int = Field(ge=1, description="Exact size of the file to upload; over your plan's limit: 413")
 
 
@@ -427,10 +500,10 @@ class UploadForm(BaseModel):
 
 
 class UploadStatus(str, Enum):
-    pending = "pending"    # form handed out; the file has not been seen in S3 yet
+    pending = "pending"  # form handed out; the file has not been seen in S3 yet
     uploaded = "uploaded"  # the file arrived and passed the size and content checks
     rejected = "rejected"  # the file did not match what was declared; it was deleted
-    expired = "expired"    # never uploaded, and the form is long gone
+    expired = "expired"  # never uploaded, and the form is long gone
 
 
 class Upload(BaseModel):
@@ -440,9 +513,12 @@ class Upload(BaseModel):
     size_bytes: int
     filename: str
     reason: str | None = Field(None, description="Why it was rejected")
-    code: str | None = Field(None, description="Why it was rejected, machine-readable: "
-                             "too_large, size_mismatch, type_mismatch, content_mismatch, "
-                             "image_too_large, unreadable_image, unusable_clip")
+    code: str | None = Field(
+        None,
+        description="Why it was rejected, machine-readable: "
+        "too_large, size_mismatch, type_mismatch, content_mismatch, "
+        "image_too_large, unreadable_image, unusable_clip",
+    )
     created_at: str
 
 
@@ -486,7 +562,7 @@ class VoiceOption(BaseModel):
     name: str = Field(description="What to pass as the job's `voice`")
     provider: str = Field(description="The narration provider that speaks it")
     engine: str
-    languages: list[str] = Field(description="Languages it speaks; [\"*\"]: the job's language")
+    languages: list[str] = Field(description='Languages it speaks; ["*"]: the job\'s language')
     default: bool = Field(False, description="Spoken when a job names no voice (in its languages)")
 
 
@@ -520,8 +596,9 @@ DEFAULT_WEBHOOK_EVENTS = [t.value for t in EventType if t is not EventType.step_
 
 class WebhookEndpointCreate(Strict):
     url: WebhookUrl
-    events: list[EventType] | None = Field(None, min_length=1, description=(
-        "Event types to deliver; default: every type but step.progress"))
+    events: list[EventType] | None = Field(
+        None, min_length=1, description=("Event types to deliver; default: every type but step.progress")
+    )
 
 
 class WebhookEndpoint(BaseModel):
@@ -562,8 +639,9 @@ def _plan_names(schema: dict) -> None:
 
 
 class CheckoutCreate(Strict):
-    plan: str = Field(min_length=1, max_length=40, description="The plan to buy, e.g. pro",
-                      json_schema_extra=_plan_names)
+    plan: str = Field(
+        min_length=1, max_length=40, description="The plan to buy, e.g. pro", json_schema_extra=_plan_names
+    )
 
 
 class CheckoutSession(BaseModel):
@@ -602,27 +680,41 @@ class WebhookEndpointsQuery(PageQuery):
 class EventsQuery(BaseModel):
     after: EventCursor | None = Field(None, description="Events after this one (`next` of the previous page)")
     wait: int = Field(0, ge=0, le=20, description="Seconds to wait for the first event")
-    stream_token: str | None = Field(None, min_length=1, max_length=2000, description=(
-        "Instead of Authorization, for a browser's EventSource (POST .../stream-token)"))
+    stream_token: str | None = Field(
+        None,
+        min_length=1,
+        max_length=2000,
+        description=("Instead of Authorization, for a browser's EventSource (POST .../stream-token)"),
+    )
 
 
 class EventsHeaders(BaseModel):
-    last_event_id: EventCursor | None = Field(None, alias="Last-Event-ID", description=(
-        "With Accept: text/event-stream, taken as `after` (EventSource sends it on reconnect)"))
+    last_event_id: EventCursor | None = Field(
+        None,
+        alias="Last-Event-ID",
+        description=("With Accept: text/event-stream, taken as `after` (EventSource sends it on reconnect)"),
+    )
 
 
 class SubmitHeaders(BaseModel):
-    idempotency_key: str | None = Field(None, alias="Idempotency-Key", min_length=1, max_length=255,
-                                        description="The same key and body again: the same job")
+    idempotency_key: str | None = Field(
+        None,
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="The same key and body again: the same job",
+    )
 
 
 class JobHeaders(BaseModel):
-    if_none_match: str | None = Field(None, alias="If-None-Match",
-                                      description="The ETag of the last read: 304 while it still holds")
+    if_none_match: str | None = Field(
+        None, alias="If-None-Match", description="The ETag of the last read: 304 while it still holds"
+    )
 
 
 class StandardWebhookHeaders(BaseModel):
     """Checked by the signature verification (401 when missing or wrong), not by this model."""
+
     webhook_id: str = Field(alias="webhook-id")
     webhook_timestamp: str = Field(alias="webhook-timestamp", pattern=r"^[0-9]+$")
     webhook_signature: str = Field(alias="webhook-signature")
@@ -630,6 +722,9 @@ class StandardWebhookHeaders(BaseModel):
 
 # A route's path parameter, by name -> its type (the document shows it; anything else is 404).
 PATH_PARAMETERS: dict[str, Any] = {
-    "job_id": JobId, "upload_id": UploadId, "key_id": ApiKeyId, "endpoint_id": WebhookEndpointId,
+    "job_id": JobId,
+    "upload_id": UploadId,
+    "key_id": ApiKeyId,
+    "endpoint_id": WebhookEndpointId,
     "provider": ProviderName,
 }

@@ -9,6 +9,7 @@
 
 Powertools costs ~50 ms to import, so it is imported on first use, never by `import app`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,8 +26,11 @@ from chalicelib.config import get_settings
 log = logging.getLogger(__name__)
 
 REDACTED = "[redacted]"
-SENSITIVE_KEY = re.compile(r"passw(or)?d|secret|token|api[-_]?key|authorization|cookie|"
-                           r"credential|private[-_]?key|signature", re.IGNORECASE)
+SENSITIVE_KEY = re.compile(
+    r"passw(or)?d|secret|token|api[-_]?key|authorization|cookie|"
+    r"credential|private[-_]?key|signature",
+    re.IGNORECASE,
+)
 CREDENTIAL_IN_TEXT = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 LOGGED_PACKAGES = ("chalicelib", "functions")
 
@@ -39,8 +43,10 @@ _cold_start = True
 def redact(value: Any) -> Any:
     """A copy with sensitive keys' values replaced, at any depth, and credentials cut from text."""
     if isinstance(value, dict):
-        return {k: REDACTED if isinstance(k, str) and SENSITIVE_KEY.search(k) else redact(v)
-                for k, v in value.items()}
+        return {
+            k: REDACTED if isinstance(k, str) and SENSITIVE_KEY.search(k) else redact(v)
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
     if isinstance(value, str):
@@ -88,8 +94,12 @@ def setup() -> None:
                 return super().serialize(redact(log))
 
         settings = get_settings()
-        logger = Logger(service=settings.service_name, level=settings.log_level,
-                        logger_formatter=RedactingFormatter(use_rfc3339=True), stream=cast(IO[str], _Stdout()))
+        logger = Logger(
+            service=settings.service_name,
+            level=settings.log_level,
+            logger_formatter=RedactingFormatter(use_rfc3339=True),
+            stream=cast(IO[str], _Stdout()),
+        )
         handler = logger.registered_handler
         handler.addFilter(_JobIdFilter())
         for name in LOGGED_PACKAGES:
@@ -107,10 +117,17 @@ def http_middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:
     started = time.perf_counter()
     response = get_response(event)
     cold, _cold_start = _cold_start, False
-    log.info("request", extra={
-        "method": event.method, "path": event.path, "status": response.status_code,
-        "duration_ms": round((time.perf_counter() - started) * 1000, 1), "cold_start": cold,
-        "request_id": (event.context or {}).get("requestId")})
+    log.info(
+        "request",
+        extra={
+            "method": event.method,
+            "path": event.path,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            "cold_start": cold,
+            "request_id": (event.context or {}).get("requestId"),
+        },
+    )
     return response
 
 

@@ -8,6 +8,7 @@ What a client generator gets: an `operationId` per operation (the view's name, k
 tests pin them), tags by resource, every parameter with its schema, every status an operation
 answers with its body, and links from each create to the operations on what it created.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,13 +19,21 @@ from pydantic.json_schema import models_json_schema
 
 from chalicelib.models import PATH_PARAMETERS, ErrorReply
 
-_STATUS_TEXT = {304: "Not modified", 400: "Malformed request (`malformed_json`)",
-                401: "Missing or bad credentials", 402: "Quota exhausted", 403: "Forbidden",
-                404: "Not found", 409: "Conflict", 413: "Too large",
-                415: "Wrong content type (`unsupported_media_type`)",
-                422: "Validation failed (`validation_error`: `details` lists the fields)",
-                429: "Rate limited", 502: "An upstream service (e.g. Whop) failed",
-                503: "A dependency is down"}
+_STATUS_TEXT = {
+    304: "Not modified",
+    400: "Malformed request (`malformed_json`)",
+    401: "Missing or bad credentials",
+    402: "Quota exhausted",
+    403: "Forbidden",
+    404: "Not found",
+    409: "Conflict",
+    413: "Too large",
+    415: "Wrong content type (`unsupported_media_type`)",
+    422: "Validation failed (`validation_error`: `details` lists the fields)",
+    429: "Rate limited",
+    502: "An upstream service (e.g. Whop) failed",
+    503: "A dependency is down",
+}
 # Set on the responses a route declares: a request the schema allows can still get them,
 # depending on state (quota, rates, what exists). schemathesis.toml reads it.
 BUSINESS_REFUSAL = "x-business-refusal"
@@ -43,9 +52,11 @@ def build(app: Any, title: str = "Media orchestrator API", version: str = "1.0.0
             models.update(m for m in (meta["body"], meta["reply"]) if m is not None)
             parameter_models.update(m for m in (meta["query"], meta["headers"]) if m is not None)
     refs, schema = models_json_schema(
-        [(m, "serialization") for m in models] + [(m, "validation") for m in models]
+        [(m, "serialization") for m in models]
+        + [(m, "validation") for m in models]
         + [(m, "validation") for m in parameter_models],
-        ref_template="#/components/schemas/{model}")
+        ref_template="#/components/schemas/{model}",
+    )
     components = schema.get("$defs", {})
 
     def ref(model: type[BaseModel], mode: Literal["validation", "serialization"]) -> dict:
@@ -55,8 +66,10 @@ def build(app: Any, title: str = "Media orchestrator API", version: str = "1.0.0
         name = ref(model, "validation")["$ref"].rsplit("/", 1)[1]
         definition = components[name]
         required = set(definition.get("required", ()))
-        return [_parameter(field, where, field in required, _not_null(field_schema))
-                for field, field_schema in definition.get("properties", {}).items()]
+        return [
+            _parameter(field, where, field in required, _not_null(field_schema))
+            for field, field_schema in definition.get("properties", {}).items()
+        ]
 
     paths: dict[str, dict] = {}
     ids: dict[tuple[str, str], str] = {}
@@ -65,39 +78,61 @@ def build(app: Any, title: str = "Media orchestrator API", version: str = "1.0.0
         unknown = [name for name in path_names if name not in PATH_PARAMETERS]
         if unknown:
             raise ValueError(f"{method} {path}: add {unknown} to models.PATH_PARAMETERS")
-        params = [_parameter(name, "path", True, TypeAdapter(PATH_PARAMETERS[name]).json_schema())
-                  for name in path_names]
+        params = [
+            _parameter(name, "path", True, TypeAdapter(PATH_PARAMETERS[name]).json_schema())
+            for name in path_names
+        ]
         params += parameters(meta["query"], "query") if meta["query"] else []
         params += parameters(meta["headers"], "header") if meta["headers"] else []
-        op: dict[str, Any] = {"operationId": entry.view_name, "summary": meta["summary"],
-                              "tags": [_tag(path)], "responses": {}}
+        op: dict[str, Any] = {
+            "operationId": entry.view_name,
+            "summary": meta["summary"],
+            "tags": [_tag(path)],
+            "responses": {},
+        }
         if params:
             op["parameters"] = params
         if meta["body"] is not None:
-            op["requestBody"] = {"required": True, "content": {
-                "application/json": {"schema": ref(meta["body"], "validation")}}}
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": ref(meta["body"], "validation")}},
+            }
         ok: dict[str, Any] = {"description": "OK"}
-        content = {"application/json": {"schema": ref(meta["reply"], "serialization")}} \
-            if meta["reply"] is not None else {}
+        content = (
+            {"application/json": {"schema": ref(meta["reply"], "serialization")}}
+            if meta["reply"] is not None
+            else {}
+        )
         content.update({media: {"schema": s} for media, s in meta["media"].items()})
         if content:
             ok["content"] = content
         if meta["reply_headers"]:
-            ok["headers"] = {name: {"description": text, "schema": {"type": "string"}}
-                             for name, text in meta["reply_headers"].items()}
+            ok["headers"] = {
+                name: {"description": text, "schema": {"type": "string"}}
+                for name, text in meta["reply_headers"].items()
+            }
         op["responses"][str(meta["status"])] = ok
         for status in meta["reply_also"]:
             op["responses"][str(status)] = {**ok, "description": _STATUS_TEXT[status]}
-        automatic = ({401} if meta["auth"] else set()) | ({404} if path_names else set()) \
-            | ({400, 415, 422} if meta["body"] is not None else set()) \
+        automatic = (
+            ({401} if meta["auth"] else set())
+            | ({404} if path_names else set())
+            | ({400, 415, 422} if meta["body"] is not None else set())
             | ({422} if meta["query"] or meta["headers"] else set())
+        )
         for status in sorted(automatic | set(meta["errors"])):
-            op["responses"][str(status)] = _refusal(status, meta["errors"], status in automatic,
-                                                    ref(ErrorReply, "serialization"))
+            op["responses"][str(status)] = _refusal(
+                status, meta["errors"], status in automatic, ref(ErrorReply, "serialization")
+            )
         conditions = [f"- **{status}** {text}" for status, text in sorted(meta["errors"].items()) if text]
-        description = "\n\n".join(part for part in (
-            meta["description"], "Refusals a well-formed request can meet:\n" + "\n".join(conditions)
-            if conditions else None) if part)
+        description = "\n\n".join(
+            part
+            for part in (
+                meta["description"],
+                "Refusals a well-formed request can meet:\n" + "\n".join(conditions) if conditions else None,
+            )
+            if part
+        )
         if description:
             op["description"] = description
         if meta["auth"]:
@@ -109,14 +144,24 @@ def build(app: Any, title: str = "Media orchestrator API", version: str = "1.0.0
         components.pop(ref(model, "validation")["$ref"].rsplit("/", 1)[1], None)
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": version, "description": (
-            "Errors are `{\"error\": {\"code\", \"message\", \"details\"}}`. Responses marked "
-            f"`{BUSINESS_REFUSAL}` can answer a request the schema allows (quota, rate, state).")},
+        "info": {
+            "title": title,
+            "version": version,
+            "description": (
+                'Errors are `{"error": {"code", "message", "details"}}`. Responses marked '
+                f"`{BUSINESS_REFUSAL}` can answer a request the schema allows (quota, rate, state)."
+            ),
+        },
         "paths": paths,
         "components": {
             "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "Access token or API key (ak_...)"}},
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "Access token or API key (ak_...)",
+                }
+            },
         },
     }
 
@@ -153,8 +198,12 @@ def _refusal(status: int, declared: dict[int, str | None], automatic: bool, erro
     if status in declared and status >= 400:
         response[BUSINESS_REFUSAL] = True
     if status == 429:
-        response["headers"] = {"Retry-After": {"description": "Seconds to wait",
-                                               "schema": {"type": "string", "pattern": "^[0-9]+$"}}}
+        response["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait",
+                "schema": {"type": "string", "pattern": "^[0-9]+$"},
+            }
+        }
     return response
 
 
@@ -184,8 +233,10 @@ def _link_creates(paths: dict[str, dict], components: dict) -> None:
                         elif name in fields or "id" in fields:
                             values[name] = f"$response.body#/{name if name in fields else 'id'}"
                     if len(values) == len(re.findall(r"{(\w+)}", target_path)):
-                        links[target["operationId"]] = {"operationId": target["operationId"],
-                                                        "parameters": values}
+                        links[target["operationId"]] = {
+                            "operationId": target["operationId"],
+                            "parameters": values,
+                        }
             if links:
                 create["responses"][_success(create)]["links"] = links
 

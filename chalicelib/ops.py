@@ -7,6 +7,7 @@
 Redriven jobs resume from their failed step, keep their finished steps, and are not charged
 to the user's quota again (an operator decided to re-run them).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,9 @@ from chalicelib import lifecycle
 from chalicelib.db import jobs as jobs_db
 
 
-def redrive(limit: int, code: str | None = None, since: datetime | None = None,
-            dry_run: bool = False) -> list[str]:
+def redrive(
+    limit: int, code: str | None = None, since: datetime | None = None, dry_run: bool = False
+) -> list[str]:
     """Reopen dead letters, as a user's retry does (lifecycle.reopen), without charging them."""
     redriven = []
     for row in jobs_db.failed(limit, code, since):
@@ -31,14 +33,24 @@ def redrive(limit: int, code: str | None = None, since: datetime | None = None,
 
 
 def _dead_letter(row: jobs_db.JobRow) -> dict[str, Any]:
-    return {"id": row.id, "user_id": row.user_id, "plan": row.plan, "error_code": row.error_code,
-            "error_step": row.error_step, "error_message": row.error_message,
-            "attempt": row.attempt, "finished_at": row.finished_at}
+    return {
+        "id": row.id,
+        "user_id": row.user_id,
+        "plan": row.plan,
+        "error_code": row.error_code,
+        "error_step": row.error_step,
+        "error_message": row.error_message,
+        "attempt": row.attempt,
+        "finished_at": row.finished_at,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chalicelib.ops", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m chalicelib.ops",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     dead = sub.add_parser("dead", help="list failed jobs")
     show = sub.add_parser("show", help="one job with its step runs")
@@ -59,8 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         if job is None:
             print(f"no job {args.job_id}", file=sys.stderr)
             return 1
-        out = {"job": asdict(job), "steps": [asdict(s) for s in jobs_db.steps_of([args.job_id])[args.job_id]],
-               "runs": [asdict(r) for r in jobs_db.step_runs(args.job_id)]}
+        out = {
+            "job": asdict(job),
+            "steps": [asdict(s) for s in jobs_db.steps_of([args.job_id])[args.job_id]],
+            "runs": [asdict(r) for r in jobs_db.step_runs(args.job_id)],
+        }
     else:
         ids = redrive(args.limit, args.code, args.since, args.dry_run)
         out = {"redriven" if not args.dry_run else "would_redrive": ids, "count": len(ids)}

@@ -6,6 +6,7 @@ server trickling a byte at a time would hold us forever), and with the response 
 
 Bodies are asked for and read without content encoding: a gzip bomb never gets inflated.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -57,18 +58,34 @@ class PinnedTransport(httpx.AsyncHTTPTransport):
         return await super().handle_async_request(request)
 
 
-async def request_async(method: str, url: str, *, deadline_s: float, max_bytes: int,
-                        headers: dict[str, str] | None = None, json: Any = None,
-                        content: bytes | str | None = None, data: dict | None = None,
-                        files: dict | None = None, verify: Any = True) -> Reply:
+async def request_async(
+    method: str,
+    url: str,
+    *,
+    deadline_s: float,
+    max_bytes: int,
+    headers: dict[str, str] | None = None,
+    json: Any = None,
+    content: bytes | str | None = None,
+    data: dict | None = None,
+    files: dict | None = None,
+    verify: Any = True,
+) -> Reply:
     """One exchange, bounded; `max_bytes=0` reads no body at all (only the status matters)."""
     sent = {**(headers or {}), "accept-encoding": "identity"}
     try:
-        async with asyncio.timeout(deadline_s), httpx.AsyncClient(
-                transport=PinnedTransport(verify=verify), timeout=deadline_s,
-                follow_redirects=False, trust_env=False) as client, client.stream(
-                method, url, headers=sent, json=json, content=content, data=data,
-                files=files) as response:
+        async with (
+            asyncio.timeout(deadline_s),
+            httpx.AsyncClient(
+                transport=PinnedTransport(verify=verify),
+                timeout=deadline_s,
+                follow_redirects=False,
+                trust_env=False,
+            ) as client,
+            client.stream(
+                method, url, headers=sent, json=json, content=content, data=data, files=files
+            ) as response,
+        ):
             body = await _capped_body(response, max_bytes) if max_bytes else b""
             return Reply(response.status_code, response.headers, body)
     except TimeoutError:
@@ -89,8 +106,7 @@ def request(method: str, url: str, **kwargs: Any) -> Reply:
 async def _capped_body(response: httpx.Response, max_bytes: int) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise OutboundError("too_large", f"the answer declares {declared} bytes, over the cap "
-                                         f"of {max_bytes}")
+        raise OutboundError("too_large", f"the answer declares {declared} bytes, over the cap of {max_bytes}")
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
         raise OutboundError("unreachable", "the answer has a content encoding; identity was asked")

@@ -5,6 +5,7 @@ Deliveries ride a BullMQ queue of their own (a slow receiver never delays a rend
 with jittered backoff, and the ones that never got through stay in its failed set. The message id
 is stable per event, so a receiver can drop the duplicates at-least-once delivery brings.
 """
+
 from __future__ import annotations
 
 import base64
@@ -43,14 +44,22 @@ def _owner(user_id: str, endpoint_id: str) -> dict[str, str]:
 
 
 def _public(row: dict) -> WebhookEndpoint:
-    return WebhookEndpoint(id=row["id"], url=row["url"], events=row["events"] or DEFAULT_WEBHOOK_EVENTS,
-                           created_at=iso(row["created_at"]), last_delivery_at=iso(row["last_delivery_at"]),
-                           last_status=row["last_status"])
+    return WebhookEndpoint(
+        id=row["id"],
+        url=row["url"],
+        events=row["events"] or DEFAULT_WEBHOOK_EVENTS,
+        created_at=iso(row["created_at"]),
+        last_delivery_at=iso(row["last_delivery_at"]),
+        last_status=row["last_status"],
+    )
 
 
 def _limit_reached(limit: int) -> Conflict:
-    return Conflict(f"You already have {limit} webhook endpoints; delete one first",
-                    code="webhook_endpoint_limit_reached", details={"limit": limit})
+    return Conflict(
+        f"You already have {limit} webhook endpoints; delete one first",
+        code="webhook_endpoint_limit_reached",
+        details={"limit": limit},
+    )
 
 
 def register(principal: Principal, body: WebhookEndpointCreate, ip: str | None) -> WebhookEndpointCreated:
@@ -65,13 +74,19 @@ def register(principal: Principal, body: WebhookEndpointCreate, ip: str | None) 
     endpoint_id = new_id("whe")
     sealed = crypto.seal(secret, _owner(principal.user_id, endpoint_id))
     try:
-        row = webhooks_db.create(principal.user_id, url, events, sealed.ciphertext,
-                                 sealed.wrapped_key, endpoint_id, limit=limit)
+        row = webhooks_db.create(
+            principal.user_id, url, events, sealed.ciphertext, sealed.wrapped_key, endpoint_id, limit=limit
+        )
     except webhooks_db.LimitReached:
         raise _limit_reached(limit) from None
     audit.record("webhook_endpoint.created", user_id=principal.user_id, ip=ip, target=endpoint_id)
-    return WebhookEndpointCreated(id=endpoint_id, url=url, events=events or DEFAULT_WEBHOOK_EVENTS,
-                                  secret=secret, created_at=iso(row["created_at"]))
+    return WebhookEndpointCreated(
+        id=endpoint_id,
+        url=url,
+        events=events or DEFAULT_WEBHOOK_EVENTS,
+        secret=secret,
+        created_at=iso(row["created_at"]),
+    )
 
 
 def list_endpoints(principal: Principal, limit: int, cursor: str | None) -> WebhookEndpointList:
@@ -91,9 +106,16 @@ def require_registered(user_id: str, url: str) -> None:
     """A job's `webhook_url` must be one of the user's endpoints: it then has a secret to sign
     with and passed the outbound URL checks."""
     if webhooks_db.by_url(user_id, url) is None:
-        raise ValidationFailed("webhook_url is not a registered webhook endpoint", details=[
-            {"field": "webhook_url", "type": "not_registered",
-             "message": "register it first with POST /v1/webhook-endpoints (you get its signing secret)"}])
+        raise ValidationFailed(
+            "webhook_url is not a registered webhook endpoint",
+            details=[
+                {
+                    "field": "webhook_url",
+                    "type": "not_registered",
+                    "message": "register it first with POST /v1/webhook-endpoints (you get its signing secret)",
+                }
+            ],
+        )
 
 
 def fan_out(job_id: str, event: Event) -> int:
@@ -106,15 +128,22 @@ def fan_out(job_id: str, event: Event) -> int:
     job_url = job.request.get("webhook_url")
     # Bounded: one event never queues more than WEBHOOK_FANOUT_MAX deliveries.
     fanout_max = get_settings().webhook_fanout_max
-    targets = [e for e in webhooks_db.of_user(job.user_id, limit=fanout_max)
-               if event.type.value in (e["events"] or DEFAULT_WEBHOOK_EVENTS)
-               or (e["url"] == job_url and event.type.value in DEFAULT_WEBHOOK_EVENTS)]
-    payload = {"type": event.type.value, "timestamp": event.at,
-               "data": {"job_id": job_id, **event.model_dump(mode="json")}}
+    targets = [
+        e
+        for e in webhooks_db.of_user(job.user_id, limit=fanout_max)
+        if event.type.value in (e["events"] or DEFAULT_WEBHOOK_EVENTS)
+        or (e["url"] == job_url and event.type.value in DEFAULT_WEBHOOK_EVENTS)
+    ]
+    payload = {
+        "type": event.type.value,
+        "timestamp": event.at,
+        "data": {"job_id": job_id, **event.model_dump(mode="json")},
+    }
     for endpoint in targets:
-        queue.enqueue_delivery(f"{endpoint['id']}:{event.id}", {
-            "endpoint_id": endpoint["id"], "message_id": f"msg_{job_id}_{event.id}",
-            "payload": payload})
+        queue.enqueue_delivery(
+            f"{endpoint['id']}:{event.id}",
+            {"endpoint_id": endpoint["id"], "message_id": f"msg_{job_id}_{event.id}", "payload": payload},
+        )
     return len(targets)
 
 
@@ -130,18 +159,30 @@ async def deliver(job, token) -> str:
     endpoint = await asyncio.to_thread(webhooks_db.sealed, data["endpoint_id"])
     if endpoint is None:
         return "endpoint deleted"
-    secret = await asyncio.to_thread(crypto.open_sealed, bytes(endpoint["encrypted_secret"]),
-                                     bytes(endpoint["wrapped_dek"]),
-                                     _owner(endpoint["user_id"], endpoint["id"]))
+    secret = await asyncio.to_thread(
+        crypto.open_sealed,
+        bytes(endpoint["encrypted_secret"]),
+        bytes(endpoint["wrapped_dek"]),
+        _owner(endpoint["user_id"], endpoint["id"]),
+    )
     body = json.dumps(data["payload"], separators=(",", ":"))
     now = datetime.now(UTC)
-    headers = {"content-type": "application/json", "user-agent": "media-orchestrator-webhooks/1",
-               "webhook-id": data["message_id"], "webhook-timestamp": str(int(now.timestamp())),
-               "webhook-signature": Webhook(secret).sign(data["message_id"], now, body)}
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "media-orchestrator-webhooks/1",
+        "webhook-id": data["message_id"],
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(secret).sign(data["message_id"], now, body),
+    }
     try:  # only the status matters: the body is never read, however long it is
-        reply = await outbound.request_async("POST", endpoint["url"], content=body, headers=headers,
-                                             deadline_s=get_settings().webhook_timeout_s,
-                                             max_bytes=0)
+        reply = await outbound.request_async(
+            "POST",
+            endpoint["url"],
+            content=body,
+            headers=headers,
+            deadline_s=get_settings().webhook_timeout_s,
+            max_bytes=0,
+        )
         status = reply.status
     except outbound.OutboundError as exc:
         if exc.kind == "blocked":

@@ -3,6 +3,7 @@
 The stream id is the event id and the client's cursor. Redis may lose streams (it is not the
 source of truth); step boundaries are also kept in MySQL, so a job's state survives.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,16 +18,26 @@ from chalicelib.redis_client import client
 STREAM_TTL_S = 7 * 24 * 3600
 
 
-def emit(job_id: str, type_: EventType, *, step: str | None = None, progress: int | None = None,
-         message: str | None = None) -> Event:
+def emit(
+    job_id: str,
+    type_: EventType,
+    *,
+    step: str | None = None,
+    progress: int | None = None,
+    message: str | None = None,
+) -> Event:
     """Append one event to the job's stream. Only this: fan-out to webhooks is the publisher's
     explicit second call (chalicelib.lifecycle), not a side effect of writing the stream."""
-    payload = {"type": type_.value, "step": step, "progress": progress, "message": message,
-               "at": iso(utcnow())}
+    payload = {
+        "type": type_.value,
+        "step": step,
+        "progress": progress,
+        "message": message,
+        "at": iso(utcnow()),
+    }
     name = redis_keys.job_events(job_id)
     pipe = client().pipeline(transaction=False)
-    pipe.xadd(name, {"e": json.dumps(payload)}, maxlen=get_settings().events_max_per_job,
-              approximate=True)
+    pipe.xadd(name, {"e": json.dumps(payload)}, maxlen=get_settings().events_max_per_job, approximate=True)
     pipe.expire(name, STREAM_TTL_S)
     event_id, _ = pipe.execute()
     return Event(id=event_id, **payload)
@@ -52,4 +63,3 @@ def read(job_id: str, after: str | None, wait_s: float, limit: int = 200) -> lis
 def last_event(job_id: str) -> Event | None:
     entries = client().xrevrange(redis_keys.job_events(job_id), count=1)
     return _event(*cast(tuple[str, dict[str, str]], entries[0])) if entries else None
-

@@ -1,4 +1,5 @@
 """Bring-your-own-key: users' provider API keys, sealed at rest, opened only in the worker."""
+
 from __future__ import annotations
 
 from chalicelib import crypto, ratelimit, urls
@@ -26,14 +27,26 @@ def _owner(user_id: str, provider: str) -> dict[str, str]:
 def _check_provider(provider: str) -> None:
     keyed = providers.KEYED_PROVIDERS
     if provider not in keyed:
-        raise ValidationFailed("Unknown provider", code="unknown_provider", details=[
-            {"field": "provider", "type": "unknown_provider",
-             "message": f"one of {', '.join(sorted(keyed))}"}])
+        raise ValidationFailed(
+            "Unknown provider",
+            code="unknown_provider",
+            details=[
+                {
+                    "field": "provider",
+                    "type": "unknown_provider",
+                    "message": f"one of {', '.join(sorted(keyed))}",
+                }
+            ],
+        )
 
 
 def _public(row: dict) -> ProviderKey:
-    return ProviderKey(provider=row["provider"], last4=row["last4"], base_url=row["base_url"],
-                       updated_at=iso(row["updated_at"]))
+    return ProviderKey(
+        provider=row["provider"],
+        last4=row["last4"],
+        base_url=row["base_url"],
+        updated_at=iso(row["updated_at"]),
+    )
 
 
 def put(principal: Principal, provider: str, body: ProviderKeyPut, ip: str | None) -> ProviderKey:
@@ -43,8 +56,15 @@ def put(principal: Principal, provider: str, body: ProviderKeyPut, ip: str | Non
     if base_url:
         urls.check_outbound(base_url, "base_url")
     sealed = crypto.seal(body.api_key, _owner(principal.user_id, provider))
-    row = keys_db.upsert(principal.user_id, provider, sealed.ciphertext, sealed.wrapped_key,
-                         sealed.kms_key_id, body.api_key[-4:], base_url)
+    row = keys_db.upsert(
+        principal.user_id,
+        provider,
+        sealed.ciphertext,
+        sealed.wrapped_key,
+        sealed.kms_key_id,
+        body.api_key[-4:],
+        base_url,
+    )
     audit.record("provider_key.set", user_id=principal.user_id, ip=ip, target=provider)
     return _public(row)
 
@@ -68,14 +88,31 @@ def stored(user_id: str) -> set[str]:
 def catalog(principal: Principal) -> ProviderCatalog:
     """Per step, the providers a job may name, and whether the caller holds each one's key."""
     have, default, keyed = stored(principal.user_id), providers.defaults(), providers.KEYED_PROVIDERS
-    return ProviderCatalog(items=[
-        StepProviders(step=step, default=default[step], providers=[
-            ProviderOption(name=name, needs_key=name in keyed, has_key=name not in keyed or name in have)
-            for name in names])
-        for step, names in providers.AVAILABLE.items()],
-        voices=[VoiceOption(name=name, provider=provider, engine=engine, languages=list(languages),
-                            default=name == providers.DEFAULT_VOICE)
-                for name, (provider, engine, languages) in providers.VOICES.items()])
+    return ProviderCatalog(
+        items=[
+            StepProviders(
+                step=step,
+                default=default[step],
+                providers=[
+                    ProviderOption(
+                        name=name, needs_key=name in keyed, has_key=name not in keyed or name in have
+                    )
+                    for name in names
+                ],
+            )
+            for step, names in providers.AVAILABLE.items()
+        ],
+        voices=[
+            VoiceOption(
+                name=name,
+                provider=provider,
+                engine=engine,
+                languages=list(languages),
+                default=name == providers.DEFAULT_VOICE,
+            )
+            for name, (provider, engine, languages) in providers.VOICES.items()
+        ],
+    )
 
 
 def open_key(user_id: str, provider: str) -> tuple[str, str | None] | None:
@@ -83,6 +120,7 @@ def open_key(user_id: str, provider: str) -> tuple[str, str | None] | None:
     row = keys_db.sealed(user_id, provider)
     if row is None:
         return None
-    key = crypto.open_sealed(bytes(row["encrypted_key"]), bytes(row["wrapped_dek"]),
-                             _owner(user_id, provider))
+    key = crypto.open_sealed(
+        bytes(row["encrypted_key"]), bytes(row["wrapped_dek"]), _owner(user_id, provider)
+    )
     return key, row["base_url"]

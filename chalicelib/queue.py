@@ -8,6 +8,7 @@ BullMQ for Python is asyncio-only while the API is synchronous, so each process 
 loop in a daemon thread for all its BullMQ calls (never `asyncio.run` per request: that would
 rebuild the Redis connection and reload the Lua scripts every time).
 """
+
 from __future__ import annotations
 
 import threading
@@ -28,14 +29,15 @@ T = TypeVar("T")
 
 class QueueState(str, Enum):
     """Where BullMQ holds a job."""
-    waiting = "waiting"          # ready for a worker
+
+    waiting = "waiting"  # ready for a worker
     prioritized = "prioritized"  # ready, with a priority
-    active = "active"            # a worker holds its lock
-    delayed = "delayed"          # waiting for its backoff (or a busy user's slot) to pass
+    active = "active"  # a worker holds its lock
+    delayed = "delayed"  # waiting for its backoff (or a busy user's slot) to pass
     waiting_children = "waiting-children"
-    completed = "completed"      # done (we remove completed jobs, so rarely seen)
-    failed = "failed"            # gave up: the dead-letter set
-    unknown = "unknown"          # the queue does not hold it
+    completed = "completed"  # done (we remove completed jobs, so rarely seen)
+    failed = "failed"  # gave up: the dead-letter set
+    unknown = "unknown"  # the queue does not hold it
 
 
 # BullMQ Worker events that mean the worker is busy (see chalicelib.worker.exit_when_idle).
@@ -78,8 +80,9 @@ async def get_queue(name: str | None = None) -> Any:
     if name not in _queues:
         from bullmq import Queue
 
-        _queues[name] = Queue(name, {"connection": redis_client.async_client(),
-                                     "prefix": get_settings().queue_prefix})
+        _queues[name] = Queue(
+            name, {"connection": redis_client.async_client(), "prefix": get_settings().queue_prefix}
+        )
     return _queues[name]
 
 
@@ -111,8 +114,14 @@ async def _add(queue_name: str, name: str, data: dict, options: dict) -> None:
 
 def enqueue(job_id: str, priority: int = 0, queue_name: str | None = None) -> None:
     """A job onto the jobs queue (lower priority values run first)."""
-    run(_add(queue_name or get_settings().queue_name, JOB_NAME, {"job_id": job_id},
-             job_options(job_id, priority)))
+    run(
+        _add(
+            queue_name or get_settings().queue_name,
+            JOB_NAME,
+            {"job_id": job_id},
+            job_options(job_id, priority),
+        )
+    )
 
 
 async def _discard(job_id: str) -> None:
@@ -191,9 +200,20 @@ def deliveries_queue_name() -> str:
 def enqueue_delivery(delivery_id: str, data: dict[str, Any]) -> None:
     """One webhook delivery, retried with jittered backoff; the ones that never got through stay
     in the failed set. `delivery_id` makes a second add of the same delivery a no-op."""
-    run(_add(deliveries_queue_name(), DELIVERY_JOB, data,
-             {"jobId": delivery_id, "attempts": DELIVERY_ATTEMPTS, "backoff": {"type": "jitter"},
-              "removeOnComplete": True, "removeOnFail": {"count": 10000}}))
+    run(
+        _add(
+            deliveries_queue_name(),
+            DELIVERY_JOB,
+            data,
+            {
+                "jobId": delivery_id,
+                "attempts": DELIVERY_ATTEMPTS,
+                "backoff": {"type": "jitter"},
+                "removeOnComplete": True,
+                "removeOnFail": {"count": 10000},
+            },
+        )
+    )
 
 
 # ---- consumers (the worker) -------------------------------------------------------------------
@@ -205,8 +225,11 @@ def consumer(queue_name: str, processor: Processor, options: dict[str, Any]) -> 
     worker options; the connection comes from the one factory."""
     from bullmq import Worker
 
-    return Worker(queue_name, processor, {"connection": redis_client.connection_options(),
-                                          "prefix": get_settings().queue_prefix, **options})
+    return Worker(
+        queue_name,
+        processor,
+        {"connection": redis_client.connection_options(), "prefix": get_settings().queue_prefix, **options},
+    )
 
 
 async def postpone(job: Any, token: str, delay_ms: int) -> NoReturn:

@@ -4,6 +4,7 @@ delay for repeated failed logins of one account.
 Limits fail open: when Redis is down the API keeps serving (and logs it) rather than locking
 every user out; quotas, which cost money, are enforced in MySQL and don't depend on this.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,11 @@ def _limiter():
     from limits.strategies import SlidingWindowCounterRateLimiter
 
     # the one client's connection pool: the factory's timeouts
-    storage = RedisStorage(get_settings().redis_url, key_prefix=redis_keys.RATE_LIMIT_PREFIX,
-                           connection_pool=redis_client.client().connection_pool)
+    storage = RedisStorage(
+        get_settings().redis_url,
+        key_prefix=redis_keys.RATE_LIMIT_PREFIX,
+        connection_pool=redis_client.client().connection_pool,
+    )
     return SlidingWindowCounterRateLimiter(storage)
 
 
@@ -51,8 +55,11 @@ def hit(scope: str, identity: str, rule: str) -> None:
         log.warning("rate limiter unavailable; allowing the request", exc_info=True)
         return
     retry_after = max(1, math.ceil(reset_at - time.time()))
-    raise RateLimited("Too many requests; slow down", details={"retry_after_s": retry_after},
-                      headers={"Retry-After": str(retry_after)})
+    raise RateLimited(
+        "Too many requests; slow down",
+        details={"retry_after_s": retry_after},
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def credential_write(user_id: str) -> None:
@@ -78,9 +85,12 @@ def check_login_allowed(email: str, source: str | None) -> None:
     except redis_client.error():
         return
     if wait and wait > 0:
-        raise RateLimited("Too many failed logins for this account from here; try again later",
-                          code="login_throttled", details={"retry_after_s": wait},
-                          headers={"Retry-After": str(wait)})
+        raise RateLimited(
+            "Too many failed logins for this account from here; try again later",
+            code="login_throttled",
+            details={"retry_after_s": wait},
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def login_failed(email: str, source: str | None) -> None:

@@ -8,6 +8,7 @@
   never reached Redis): the dead letter is replaced by a fresh entry;
 - running past the deadline: failed with `timeout` (its worker sees the lease go and stops).
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,10 +40,12 @@ def reconcile(now=None, grace: timedelta | None = None, limit: int = 500) -> dic
         if running and row.started_at and now - row.started_at > JOB_DEADLINE:
             counts["timed_out"] += lifecycle.fail(job_id, "timeout", "The job ran past its deadline", None)
         elif state is QueueState.failed and running:
-            counts["worker_lost"] += lifecycle.fail(job_id, "worker_lost",
-                                                    "The job's worker stopped too many times", None)
+            counts["worker_lost"] += lifecycle.fail(
+                job_id, "worker_lost", "The job's worker stopped too many times", None
+            )
         elif state in (QueueState.unknown, QueueState.completed, QueueState.failed) and (
-                not running or row.lease_until is None or row.lease_until < now):
+            not running or row.lease_until is None or row.lease_until < now
+        ):
             # failed while MySQL says queued: an earlier attempt's dead letter (a retry or
             # redrive whose enqueue did not reach Redis) stands in the way; replace it.
             lifecycle.requeue_lost(job_id, row.user_id, row.plan, replace=state is QueueState.failed)

@@ -5,6 +5,7 @@ CONNECT_TIMEOUT_S and nobody waits on a dead socket longer than SOCKET_TIMEOUT_S
 
 redis is imported on first use (~40 ms of the API's cold start otherwise).
 """
+
 from __future__ import annotations
 
 import threading
@@ -29,8 +30,11 @@ _client: redis.Redis | None = None
 
 def timeouts() -> dict[str, Any]:
     """The keyword arguments every redis-py client here is built with."""
-    return {"socket_timeout": SOCKET_TIMEOUT_S, "socket_connect_timeout": CONNECT_TIMEOUT_S,
-            "health_check_interval": HEALTH_CHECK_INTERVAL_S}
+    return {
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        "socket_connect_timeout": CONNECT_TIMEOUT_S,
+        "health_check_interval": HEALTH_CHECK_INTERVAL_S,
+    }
 
 
 def client() -> redis.Redis:
@@ -40,8 +44,7 @@ def client() -> redis.Redis:
         if _client is None:
             import redis
 
-            _client = redis.Redis.from_url(get_settings().redis_url, decode_responses=True,
-                                           **timeouts())
+            _client = redis.Redis.from_url(get_settings().redis_url, decode_responses=True, **timeouts())
         return _client
 
 
@@ -54,20 +57,28 @@ def async_client() -> redis.asyncio.Redis:
     from redis.asyncio.retry import Retry
     from redis.backoff import ExponentialBackoff
 
-    return redis.asyncio.Redis.from_url(get_settings().redis_url, decode_responses=True,
-                                        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
-                                        single_connection_client=True, **timeouts())
+    return redis.asyncio.Redis.from_url(
+        get_settings().redis_url,
+        decode_responses=True,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        single_connection_client=True,
+        **timeouts(),
+    )
 
 
 def connection_options() -> dict[str, Any]:
     """Connection options as a dict, for BullMQ's Worker: it opens two connections of its own
     (one blocks waiting for jobs) and retries them through a Redis restart."""
     url = urlparse(get_settings().redis_url)
-    return {"host": url.hostname or "127.0.0.1", "port": url.port or 6379,
-            "db": int(url.path.lstrip("/") or 0),
-            "username": unquote(url.username) if url.username else None,
-            "password": unquote(url.password) if url.password else None,
-            "ssl": url.scheme == "rediss", **timeouts()}
+    return {
+        "host": url.hostname or "127.0.0.1",
+        "port": url.port or 6379,
+        "db": int(url.path.lstrip("/") or 0),
+        "username": unquote(url.username) if url.username else None,
+        "password": unquote(url.password) if url.password else None,
+        "ssl": url.scheme == "rediss",
+        **timeouts(),
+    }
 
 
 def error() -> type[Exception]:

@@ -8,6 +8,7 @@ Run: `python -m chalicelib.scheduler` (`make up` starts it, `make down` stops it
 Every function runs once at start, then every `every_s`. The clock is injectable and `tick()`
 runs what is due at a given time, so tests drive the schedule without waiting a real minute.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,9 @@ log = logging.getLogger("chalicelib.scheduler")
 @dataclass
 class Scheduled:
     """One scheduled function: its handler (`module.handler`) and its rate."""
+
     name: str
-    handler: str   # dotted path, as in template.yaml's Handler
+    handler: str  # dotted path, as in template.yaml's Handler
     every_s: float  # as in template.yaml's Schedule: rate(...)
     next_at: float = field(default=0.0, compare=False)
 
@@ -46,8 +48,9 @@ SCHEDULE = (
 
 
 class Scheduler:
-    def __init__(self, entries: tuple[Scheduled, ...] = SCHEDULE,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, entries: tuple[Scheduled, ...] = SCHEDULE, clock: Callable[[], float] = time.monotonic
+    ):
         self.clock = clock
         self.entries = [Scheduled(e.name, e.handler, e.every_s) for e in entries]
         start = clock()
@@ -82,8 +85,11 @@ class Scheduler:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chalicelib.scheduler", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m chalicelib.scheduler",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.parse_args(argv)
     from chalicelib import observability
 
@@ -92,8 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    print("scheduler ready: " + ", ".join(f"{e.name} every {e.every_s:g}s" for e in SCHEDULE),
-          flush=True)
+    print("scheduler ready: " + ", ".join(f"{e.name} every {e.every_s:g}s" for e in SCHEDULE), flush=True)
     Scheduler().serve(stop)
     return 0
 

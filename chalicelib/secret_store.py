@@ -1,5 +1,6 @@
 """Secrets the app signs or verifies with: from Secrets Manager when an ARN is configured (in
 AWS), else from the settings (locally). Fetched once per process through the one AWS factory."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -7,8 +8,21 @@ from functools import lru_cache
 from chalicelib.config import get_settings
 
 # Values that mean "nobody set this": signing with them must never be accepted.
-PLACEHOLDERS = frozenset({"not-configured", "notconfigured", "none", "null", "changeme",
-                          "change-me", "placeholder", "todo", "secret", "unset", "default"})
+PLACEHOLDERS = frozenset(
+    {
+        "not-configured",
+        "notconfigured",
+        "none",
+        "null",
+        "changeme",
+        "change-me",
+        "placeholder",
+        "todo",
+        "secret",
+        "unset",
+        "default",
+    }
+)
 
 
 def is_configured(secret: str | None) -> bool:

@@ -1,9 +1,13 @@
 """Server-Sent-Events framing of an event page, so a browser EventSource can follow a job."""
+
 from __future__ import annotations
 
 from chalicelib.models import EventPage
 
-HEADERS: dict[str, str | list[str]] = {"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"}
+HEADERS: dict[str, str | list[str]] = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache",
+}
 RECONNECT_MS = 1000
 
 

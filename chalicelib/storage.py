@@ -3,6 +3,7 @@
 Same key for the same artifact on every attempt, so a retried step overwrites instead of
 leaving orphans, and a resumed job can check what a finished step left behind.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,8 +11,14 @@ from pathlib import Path
 from chalicelib.aws import client
 from chalicelib.config import get_settings
 
-CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png",
-                 ".srt": "application/x-subrip", ".json": "application/json", ".wav": "audio/wav"}
+CONTENT_TYPES = {
+    ".mp4": "video/mp4",
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".srt": "application/x-subrip",
+    ".json": "application/json",
+    ".wav": "audio/wav",
+}
 
 
 def artifact_key(job_id: str, step: str, name: str) -> str:
@@ -28,8 +35,12 @@ def _bucket() -> str:
 
 
 def put_file(path: Path, key: str) -> str:
-    client("s3").upload_file(str(path), _bucket(), key, ExtraArgs={
-        "ContentType": CONTENT_TYPES.get(path.suffix, "application/octet-stream")})
+    client("s3").upload_file(
+        str(path),
+        _bucket(),
+        key,
+        ExtraArgs={"ContentType": CONTENT_TYPES.get(path.suffix, "application/octet-stream")},
+    )
     return key
 
 
@@ -93,15 +104,18 @@ def download_version(key: str, path: Path, etag: str) -> Path:
 
 def first_bytes(key: str, count: int, etag: str) -> bytes:
     """The first `count` bytes of exactly the version `etag` (a ranged GET)."""
-    found = _conditional(client("s3").get_object, Key=key, Range=f"bytes=0-{count - 1}",
-                         IfMatch=etag)
+    found = _conditional(client("s3").get_object, Key=key, Range=f"bytes=0-{count - 1}", IfMatch=etag)
     return found["Body"].read()
 
 
 def copy_version(source_key: str, key: str, etag: str) -> str:
     """Server-side copy of exactly the version `etag`, metadata included."""
-    _conditional(client("s3").copy_object, Key=key, CopySourceIfMatch=etag,
-                 CopySource={"Bucket": _bucket(), "Key": source_key})
+    _conditional(
+        client("s3").copy_object,
+        Key=key,
+        CopySourceIfMatch=etag,
+        CopySource={"Bucket": _bucket(), "Key": source_key},
+    )
     return key
 
 
@@ -122,25 +136,31 @@ def delete_prefix(prefix: str) -> int:
 
 def presigned_post(key: str, fields: dict[str, str], conditions: list, ttl_s: int) -> dict:
     """A browser-postable form for exactly `key`; S3 refuses a POST breaking `conditions`."""
-    return client("s3").generate_presigned_post(_bucket(), key, Fields=fields,
-                                                Conditions=conditions, ExpiresIn=ttl_s)
+    return client("s3").generate_presigned_post(
+        _bucket(), key, Fields=fields, Conditions=conditions, ExpiresIn=ttl_s
+    )
 
 
 def copy(source_key: str, key: str, *, download_name: str | None = None) -> str:
     extra = {"ContentDisposition": f'inline; filename="{download_name}"'} if download_name else {}
     suffix = Path(key).suffix
-    client("s3").copy_object(Bucket=_bucket(), Key=key,
-                             CopySource={"Bucket": _bucket(), "Key": source_key},
-                             MetadataDirective="REPLACE",
-                             ContentType=CONTENT_TYPES.get(suffix, "application/octet-stream"),
-                             **extra)
+    client("s3").copy_object(
+        Bucket=_bucket(),
+        Key=key,
+        CopySource={"Bucket": _bucket(), "Key": source_key},
+        MetadataDirective="REPLACE",
+        ContentType=CONTENT_TYPES.get(suffix, "application/octet-stream"),
+        **extra,
+    )
     return key
 
 
 def presigned_get(key: str, ttl_s: int | None = None) -> str:
     return client("s3").generate_presigned_url(
-        "get_object", Params={"Bucket": _bucket(), "Key": key},
-        ExpiresIn=ttl_s or get_settings().presign_ttl_s)
+        "get_object",
+        Params={"Bucket": _bucket(), "Key": key},
+        ExpiresIn=ttl_s or get_settings().presign_ttl_s,
+    )
 
 
 def bucket_reachable() -> None:

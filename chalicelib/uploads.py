@@ -9,6 +9,7 @@ The form stays valid for minutes, so a client could post again after the check. 
 checked version (by ETag) is copied to the key jobs read, `object_key_for(...)`, and the posted
 object is dropped: what a job reads is always what was checked.
 """
+
 from __future__ import annotations
 
 import logging
@@ -81,8 +82,7 @@ def _display_name(filename: str) -> str:
 
 def _content_disposition(filename: str) -> str:
     """RFC 6266: an ASCII fallback, and the exact name percent-encoded (no header injection)."""
-    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_"
-                       for c in filename)
+    fallback = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in filename)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
@@ -92,26 +92,39 @@ def create(principal: Principal, body: UploadCreate, ip: str | None) -> UploadFo
     ratelimit.hit("uploads", principal.user_id, settings.rate_limit_uploads)
     content_type = body.content_type.strip().lower()
     if content_type not in ALLOWED_TYPES:
-        raise UnsupportedMediaType(f"Uploads of {content_type} are not accepted",
-                                   details={"allowed": list(ALLOWED_TYPES)})
+        raise UnsupportedMediaType(
+            f"Uploads of {content_type} are not accepted", details={"allowed": list(ALLOWED_TYPES)}
+        )
     now = utcnow()
     max_bytes = entitlement(principal.user_id, now).plan.upload_max_bytes
     if body.size_bytes > max_bytes:
-        raise PayloadTooLarge(f"The file is over your plan's upload limit of {max_bytes} bytes",
-                              details={"max_bytes": max_bytes, "size_bytes": body.size_bytes})
-    upload: dict[str, Any] = {"id": new_id("upl"), "user_id": principal.user_id, "content_type": content_type,
-              "filename": _display_name(body.filename), "size_bytes": body.size_bytes,
-              "created_at": now}
+        raise PayloadTooLarge(
+            f"The file is over your plan's upload limit of {max_bytes} bytes",
+            details={"max_bytes": max_bytes, "size_bytes": body.size_bytes},
+        )
+    upload: dict[str, Any] = {
+        "id": new_id("upl"),
+        "user_id": principal.user_id,
+        "content_type": content_type,
+        "filename": _display_name(body.filename),
+        "size_bytes": body.size_bytes,
+        "created_at": now,
+    }
     uploads_db.insert(upload)
     audit.record("upload.created", user_id=principal.user_id, ip=ip, target=upload["id"])
-    fields = {"Content-Type": content_type,
-              "Content-Disposition": _content_disposition(upload["filename"])}
+    fields = {"Content-Type": content_type, "Content-Disposition": _content_disposition(upload["filename"])}
     conditions: list[Any] = [{name: value} for name, value in fields.items()]
     conditions.append(["content-length-range", 1, max_bytes])
-    form = storage.presigned_post(incoming_key(principal.user_id, upload["id"]), fields,
-                                  conditions, settings.upload_expiry_s)
-    return UploadForm(id=upload["id"], url=form["url"], fields=form["fields"], max_bytes=max_bytes,
-                      expires_at=iso(now + timedelta(seconds=settings.upload_expiry_s)))
+    form = storage.presigned_post(
+        incoming_key(principal.user_id, upload["id"]), fields, conditions, settings.upload_expiry_s
+    )
+    return UploadForm(
+        id=upload["id"],
+        url=form["url"],
+        fields=form["fields"],
+        max_bytes=max_bytes,
+        expires_at=iso(now + timedelta(seconds=settings.upload_expiry_s)),
+    )
 
 
 def get(principal: Principal, upload_id: str) -> Upload:
@@ -154,14 +167,16 @@ def _mismatch(row: dict, meta: dict, key: str) -> tuple[str, str] | None:
         return "size_mismatch", f"the file has {size} bytes, not the declared {declared}"
     stored_type = (meta.get("ContentType") or "").split(";")[0].strip().lower()
     if stored_type != row["content_type"]:
-        return "type_mismatch", (f"the file was stored as {stored_type or 'no type'}, "
-                                 f"not {row['content_type']}")
+        return "type_mismatch", (
+            f"the file was stored as {stored_type or 'no type'}, not {row['content_type']}"
+        )
     is_image = row["content_type"] in IMAGE_TYPES
     head = storage.first_bytes(key, HEADER_BYTES if is_image else SNIFF_BYTES, meta["ETag"])
     found = sniff(head[:SNIFF_BYTES])
     if found != row["content_type"]:
-        return "content_mismatch", (f"the content is not {row['content_type']} "
-                                    f"(it looks like {found or 'something else'})")
+        return "content_mismatch", (
+            f"the content is not {row['content_type']} (it looks like {found or 'something else'})"
+        )
     if is_image:
         try:
             image_limits.check_size(*image_limits.dimensions(head))
@@ -193,15 +208,18 @@ def clip_problem(user_id: str, key: str, etag: str) -> str | None:
     if not 0 < info["duration_s"] <= plan.clip_max_s:
         return f"the clip lasts {info['duration_s']:.1f} s; at most {plan.clip_max_s:g} s on the {plan.name} plan"
     if not info["width"] or max(info["width"], info["height"]) > plan.clip_max_side:
-        return (f"the clip is {info['width']}x{info['height']}; at most {plan.clip_max_side} px a side "
-                f"on the {plan.name} plan")
+        return (
+            f"the clip is {info['width']}x{info['height']}; at most {plan.clip_max_side} px a side "
+            f"on the {plan.name} plan"
+        )
     return None
 
 
 def require_reference_image(user_id: str, upload_id: str) -> None:
     """422 unless the upload is the user's, uploaded (checked now if still pending) and an image."""
-    _require_kind(user_id, upload_id, IMAGE_TYPES, ("an image", "not_an_image"), "reference image",
-                  REFERENCE_FIELD)
+    _require_kind(
+        user_id, upload_id, IMAGE_TYPES, ("an image", "not_an_image"), "reference image", REFERENCE_FIELD
+    )
 
 
 def require_music(user_id: str, upload_id: str) -> None:
@@ -209,8 +227,9 @@ def require_music(user_id: str, upload_id: str) -> None:
     _require_kind(user_id, upload_id, AUDIO_TYPES, ("audio", "not_audio"), "music", MUSIC_FIELD)
 
 
-def _require_kind(user_id: str, upload_id: str, types: frozenset[str], wanted: tuple[str, str],
-                  purpose: str, field: str) -> None:
+def _require_kind(
+    user_id: str, upload_id: str, types: frozenset[str], wanted: tuple[str, str], purpose: str, field: str
+) -> None:
     """422 unless the upload is the user's, uploaded (checked now if still pending) and one of
     `types`; `wanted` is (how to say the kind, the error type when it is not)."""
     row = uploads_db.get(upload_id, user_id)
@@ -224,8 +243,11 @@ def _require_kind(user_id: str, upload_id: str, types: frozenset[str], wanted: t
             message, kind = f"the upload is {row['content_type']}, not {wanted[0]}", wanted[1]
         else:
             return
-    raise ValidationFailed(f"The {purpose} can't be used", code="invalid_upload",
-                           details=[{"field": field, "message": message, "type": kind}])
+    raise ValidationFailed(
+        f"The {purpose} can't be used",
+        code="invalid_upload",
+        details=[{"field": field, "message": message, "type": kind}],
+    )
 
 
 def require_scene_media(user_id: str, upload_id: str, field: str) -> None:
@@ -242,11 +264,21 @@ def require_scene_media(user_id: str, upload_id: str, field: str) -> None:
             message, kind = f"the upload is {row['content_type']}, not an image or a clip", "not_scene_media"
         else:
             return
-    raise ValidationFailed("A scene's media can't be used", code="invalid_upload",
-                           details=[{"field": field, "message": message, "type": kind}])
+    raise ValidationFailed(
+        "A scene's media can't be used",
+        code="invalid_upload",
+        details=[{"field": field, "message": message, "type": kind}],
+    )
 
 
 def to_model(row: dict) -> Upload:
-    return Upload(id=row["id"], status=row["status"], content_type=row["content_type"],
-                  size_bytes=row["size_bytes"], filename=row["filename"], reason=row["reason"],
-                  code=row.get("reason_code"), created_at=iso(row["created_at"]))
+    return Upload(
+        id=row["id"],
+        status=row["status"],
+        content_type=row["content_type"],
+        size_bytes=row["size_bytes"],
+        filename=row["filename"],
+        reason=row["reason"],
+        code=row.get("reason_code"),
+        created_at=iso(row["created_at"]),
+    )

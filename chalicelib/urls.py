@@ -8,6 +8,7 @@ when the call is made, and the connection goes to the very address that was chec
 (`outbound.PinnedTransport`): the name is resolved once, so DNS rebinding has no window, and a
 failed lookup refuses the call.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -19,8 +20,8 @@ from chalicelib.errors import ValidationFailed
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-SHARED = ipaddress.ip_network("100.64.0.0/10")      # carrier-grade NAT: not ours to call
-NAT64 = ipaddress.ip_network("64:ff9b::/96")        # embeds an IPv4 address in its last 32 bits
+SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: not ours to call
+NAT64 = ipaddress.ip_network("64:ff9b::/96")  # embeds an IPv4 address in its last 32 bits
 
 
 class UnsafeDestination(Exception):
@@ -94,13 +95,14 @@ def check_outbound(url: str, field: str) -> None:
     local_stage = _loopback_allowed()
     host = (parsed.hostname or "").rstrip(".").lower()
     address = literal(host)
-    loopback = host == "localhost" or host.endswith(".localhost") or \
-        bool(address and address.is_loopback)
+    loopback = host == "localhost" or host.endswith(".localhost") or bool(address and address.is_loopback)
     problems = []
     if parsed.scheme != "https" and not (local_stage and loopback):
         problems.append("must use https")
     if (address and not allowed(address, local_stage)) or (loopback and not local_stage):
         problems.append("must not be a private, loopback or link-local address")
     if problems:
-        raise ValidationFailed(f"{field} is not allowed", details=[
-            {"field": field, "type": "url", "message": "; ".join(problems)}])
+        raise ValidationFailed(
+            f"{field} is not allowed",
+            details=[{"field": field, "type": "url", "message": "; ".join(problems)}],
+        )

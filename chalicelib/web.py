@@ -1,4 +1,5 @@
 """HTTP plumbing shared by every route: body parsing, replies, the error envelope, route docs."""
+
 from __future__ import annotations
 
 import functools
@@ -19,9 +20,14 @@ M = TypeVar("M", bound=BaseModel)
 # Routes accept any content type so that a wrong one gets *our* 415 body, not Chalice's.
 ANY_CONTENT = ["*/*"]
 
-_CHALICE_CODES = {400: "bad_request", 403: "not_found", 404: "not_found",
-                  405: "method_not_allowed", 413: "payload_too_large",
-                  415: "unsupported_media_type"}
+_CHALICE_CODES = {
+    400: "bad_request",
+    403: "not_found",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
 
 
 # The request being handled. Chalice's `app.current_request` is one attribute on a shared
@@ -33,10 +39,14 @@ def current_request() -> Request:
     return _request.get()
 
 
-def error_response(status: int, code: str, message: str, details: Any = None,
-                   headers: dict[str, str] | None = None) -> Response:
-    return Response(body={"error": {"code": code, "message": message, "details": details}},
-                    status_code=status, headers={"Content-Type": "application/json", **(headers or {})})
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        body={"error": {"code": code, "message": message, "details": details}},
+        status_code=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
 
 
 def error_envelope(event: Any, get_response: Callable[[Any], Response]) -> Response:
@@ -57,9 +67,12 @@ def error_envelope(event: Any, get_response: Callable[[Any], Response]) -> Respo
         status = response.status_code
         code = _CHALICE_CODES.get(status, "internal_error")
         message = "Not found" if status == 403 else str(body.get("Message", "Error"))
-        return error_response(404 if status == 403 else status, code, message,
-                              headers={k: str(v) for k, v in response.headers.items()
-                                       if k.lower() == "allow"})
+        return error_response(
+            404 if status == 403 else status,
+            code,
+            message,
+            headers={k: str(v) for k, v in response.headers.items() if k.lower() == "allow"},
+        )
     return response
 
 
@@ -87,8 +100,10 @@ def validate(model: type[M], data: Any) -> M:
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, str]]:
-    return [{"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"],
-             "type": err["type"]} for err in exc.errors(include_url=False, include_input=False)]
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "body", "message": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
 
 
 def query(model: type[M], request: Request) -> M:
@@ -114,8 +129,9 @@ def client_ip(request: Request) -> str | None:
     return (request.context or {}).get("identity", {}).get("sourceIp")
 
 
-def reply(model: BaseModel | dict | None, status: int = 200,
-          headers: dict[str, str] | None = None) -> Response:
+def reply(
+    model: BaseModel | dict | None, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     body = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
     sent: dict[str, str | list[str]] = {**(headers or {})}
     if body is not None:
@@ -130,16 +146,27 @@ _declared: ContextVar[dict] = ContextVar("declared")
 def _check_declared(kind: str, model: type[BaseModel]) -> None:
     meta = _declared.get(None)
     if meta is not None and meta[kind] is not model:
-        raise TypeError(f"the route reads {model.__name__} as its {kind} but its @doc declares "
-                        f"{getattr(meta[kind], '__name__', None)}: declare what you parse")
+        raise TypeError(
+            f"the route reads {model.__name__} as its {kind} but its @doc declares "
+            f"{getattr(meta[kind], '__name__', None)}: declare what you parse"
+        )
 
 
-def doc(summary: str, *, reply: type[BaseModel] | None = None, status: int = 200,
-        body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
-        headers: type[BaseModel] | None = None, auth: bool = True,
-        errors: Mapping[int, str] | None = None, reply_also: Iterable[int] = (),
-        media: Mapping[str, dict] | None = None, reply_headers: Mapping[str, str] | None = None,
-        description: str | None = None) -> Callable:
+def doc(
+    summary: str,
+    *,
+    reply: type[BaseModel] | None = None,
+    status: int = 200,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    headers: type[BaseModel] | None = None,
+    auth: bool = True,
+    errors: Mapping[int, str] | None = None,
+    reply_also: Iterable[int] = (),
+    media: Mapping[str, dict] | None = None,
+    reply_headers: Mapping[str, str] | None = None,
+    description: str | None = None,
+) -> Callable:
     """Declare a route's contract in one place; `chalicelib.openapi` builds the document from it.
 
     body / query / headers: pydantic models the view reads with `parse` / `query` / `headers`
@@ -158,18 +185,32 @@ def doc(summary: str, *, reply: type[BaseModel] | None = None, status: int = 200
     refusals = dict(errors or {})
     vague = sorted(code for code, condition in refusals.items() if not condition)
     if vague:  # at import, so a route can't be merged without saying when it refuses
-        raise TypeError(f"@doc({summary!r}): errors= maps each status to when it happens, e.g. "
-                        f"{{409: '`email_taken`: an account with this email exists'}}; say it for {vague}")
+        raise TypeError(
+            f"@doc({summary!r}): errors= maps each status to when it happens, e.g. "
+            f"{{409: '`email_taken`: an account with this email exists'}}; say it for {vague}"
+        )
     for kind, model in (("body", body), ("query", query), ("headers", headers), ("reply", reply)):
         if model is not None and not (isinstance(model, type) and issubclass(model, BaseModel)):
-            raise TypeError(f"@doc({summary!r}): {kind}= takes a pydantic model "
-                            f"(e.g. models.JobsQuery for a query string), not {model!r}")
+            raise TypeError(
+                f"@doc({summary!r}): {kind}= takes a pydantic model "
+                f"(e.g. models.JobsQuery for a query string), not {model!r}"
+            )
 
     def mark(func: Callable) -> Callable:
-        meta = {"summary": summary, "reply": reply, "status": status, "body": body,
-                "query": query, "headers": headers, "auth": auth, "errors": refusals,
-                "reply_also": tuple(reply_also), "media": dict(media or {}),
-                "reply_headers": dict(reply_headers or {}), "description": description}
+        meta = {
+            "summary": summary,
+            "reply": reply,
+            "status": status,
+            "body": body,
+            "query": query,
+            "headers": headers,
+            "auth": auth,
+            "errors": refusals,
+            "reply_also": tuple(reply_also),
+            "media": dict(media or {}),
+            "reply_headers": dict(reply_headers or {}),
+            "description": description,
+        }
 
         @functools.wraps(func)
         def view(*args: Any, **kwargs: Any) -> Any:
@@ -181,4 +222,5 @@ def doc(summary: str, *, reply: type[BaseModel] | None = None, status: int = 200
 
         view.__openapi__ = meta  # type: ignore[attr-defined]
         return view
+
     return mark

@@ -6,6 +6,7 @@ Run: `python -m chalicelib.worker` (locally a plain process, in AWS the ECS cont
 BullMQ for Python is asyncio-only and renews job locks on the event loop, so the pipeline
 (pymysql, boto3, Pillow, ffmpeg) runs in a thread via `asyncio.to_thread`; the loop stays free.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,7 @@ async def process(job, token) -> str:
     stop = threading.Event()
     lease = asyncio.create_task(_keep_lease(job_id, token, stop))
     try:
-        return await asyncio.to_thread(runner.run_job, job_id, token, stop,
-                                       get_settings().job_lease_s)
+        return await asyncio.to_thread(runner.run_job, job_id, token, stop, get_settings().job_lease_s)
     except runner.UserBusy:
         # Per-user concurrency: wait, without spending an attempt, and let other users' jobs by.
         await queue.postpone(job, token, BUSY_DELAY_MS + random.randint(0, BUSY_DELAY_MS))
@@ -91,25 +91,35 @@ def worker_options() -> dict:
 async def serve() -> None:
     settings = get_settings()
     worker = queue.consumer(settings.queue_name, process, worker_options())
-    deliveries = queue.consumer(queue.deliveries_queue_name(), outgoing_webhooks.deliver,
-                                {**worker_options(), "concurrency": WEBHOOK_CONCURRENCY})
+    deliveries = queue.consumer(
+        queue.deliveries_queue_name(),
+        outgoing_webhooks.deliver,
+        {**worker_options(), "concurrency": WEBHOOK_CONCURRENCY},
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     if settings.worker_idle_exit_s > 0:
-        loop.create_task(exit_when_idle(worker, settings.worker_idle_exit_s, stop,
-                                        settings.worker_surplus_idle_s, worker_options()["name"]))
-    log.info("worker started: queue=%s concurrency=%s", settings.queue_name,
-             settings.worker_concurrency)
+        loop.create_task(
+            exit_when_idle(
+                worker,
+                settings.worker_idle_exit_s,
+                stop,
+                settings.worker_surplus_idle_s,
+                worker_options()["name"],
+            )
+        )
+    log.info("worker started: queue=%s concurrency=%s", settings.queue_name, settings.worker_concurrency)
     print("worker ready", flush=True)
     await stop.wait()
     log.info("worker stopping: waiting for running jobs")
     await asyncio.gather(worker.close(), deliveries.close())
 
 
-async def exit_when_idle(worker, idle_s: float, stop: asyncio.Event,
-                         surplus_idle_s: float = 0, name: str = "") -> None:
+async def exit_when_idle(
+    worker, idle_s: float, stop: asyncio.Event, surplus_idle_s: float = 0, name: str = ""
+) -> None:
     """Set `stop` once no job has run for `idle_s` (scale to zero: the dispatcher starts more),
     or for `surplus_idle_s` when the queue is empty and this is not the longest-lived worker:
     after a burst the surplus goes within seconds, one worker stays warm for the next job.
@@ -147,6 +157,7 @@ async def exit_when_idle(worker, idle_s: float, stop: asyncio.Event,
 
 async def _is_surplus(name: str) -> bool:
     """Nothing waits in the queue and another worker has been up longer (it stays warm)."""
+
     def ask() -> bool:
         return queue.depth(0) == 0 and queue.longest_lived_worker() not in (None, name)
 

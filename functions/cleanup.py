@@ -2,6 +2,7 @@
 
 Locally: `python -m functions.cleanup` (and the local scheduler runs it hourly).
 """
+
 from chalicelib import cleanup, observability
 
 

@@ -2,6 +2,7 @@
 
 Locally: `python -m functions.dispatcher` (and the local scheduler runs it every minute).
 """
+
 from chalicelib import dispatcher, observability
 
 

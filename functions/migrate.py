@@ -5,6 +5,7 @@ deployment that changes the code; by hand: `python -m functions.migrate`. It con
 master user (DATABASE_SECRET_ARN here is the RDS-managed master secret) and takes the app user's
 name and password from APP_DATABASE_SECRET_ARN (see chalicelib/db/app_user.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,7 @@ def run() -> dict[str, str]:
         conn = db.connect()
         try:
             with conn.cursor() as cur:
-                app_user.ensure(cur, user, credentials["password"],
-                                get_settings().mysql_params()["database"])
+                app_user.ensure(cur, user, credentials["password"], get_settings().mysql_params()["database"])
         finally:
             conn.close()
     return {"Applied": ",".join(applied) or "none", "AppUser": user}
@@ -45,11 +45,20 @@ def _respond(event: dict, status: str, reason: str, data: dict[str, str]) -> Non
     scheme = urlparse(url).scheme
     if scheme != "https" and not (scheme == "http" and get_settings().stage == "local"):
         raise ValueError("ResponseURL must be https")
-    body = json.dumps({"Status": status, "Reason": reason[:500], "PhysicalResourceId": PHYSICAL_ID,
-                       "StackId": event["StackId"], "RequestId": event["RequestId"],
-                       "LogicalResourceId": event["LogicalResourceId"], "Data": data}).encode()
-    request = urllib.request.Request(url, data=body, method="PUT",
-                                     headers={"Content-Type": "", "Content-Length": str(len(body))})
+    body = json.dumps(
+        {
+            "Status": status,
+            "Reason": reason[:500],
+            "PhysicalResourceId": PHYSICAL_ID,
+            "StackId": event["StackId"],
+            "RequestId": event["RequestId"],
+            "LogicalResourceId": event["LogicalResourceId"],
+            "Data": data,
+        }
+    ).encode()
+    request = urllib.request.Request(
+        url, data=body, method="PUT", headers={"Content-Type": "", "Content-Length": str(len(body))}
+    )
     # The scheme was checked just above (https, or loopback http in the local stage).
     with urllib.request.urlopen(request, timeout=30) as reply:  # nosec B310
         reply.read()

@@ -9,6 +9,7 @@ One origin, as CloudFront gives in AWS: `/v1/*` goes to the app; any other GET o
 built console (`web/dist`): a file when one exists there, else `index.html`, so the SPA's own
 routes (/jobs/abc) load on a reload. Without a build, every path goes to the app as before.
 """
+
 import mimetypes
 import re
 import sys
@@ -62,8 +63,9 @@ _log_message = local.ChaliceRequestHandler.log_message
 
 def _log_without_tokens(handler, fmt, *args) -> None:
     """The access log, with an EventSource's stream token left out of the request line."""
-    _log_message(handler, fmt, *(_STREAM_TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str) else a
-                                 for a in args))
+    _log_message(
+        handler, fmt, *(_STREAM_TOKEN.sub(r"\1[redacted]", a) if isinstance(a, str) else a for a in args)
+    )
 
 
 local.ChaliceRequestHandler.__getattr__ = _any_method

@@ -4,6 +4,7 @@ Starts the API and one worker, and then, with the Python client (client/, `mo_cl
 a demo user, submits a job, draws a live progress bar from the job's events, downloads the MP4
 and prints where it is. Stops what it started.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,9 @@ from chalicelib import launcher  # noqa: E402
 PORT = int(os.environ.get("DEMO_PORT", "8000"))
 API = f"http://127.0.0.1:{PORT}"
 OUT = launcher.ROOT / "out"
-PROMPT = os.environ.get("PROMPT", "A lighthouse keeper discovers the stars can talk, on a stormy night by the sea")
+PROMPT = os.environ.get(
+    "PROMPT", "A lighthouse keeper discovers the stars can talk, on a stormy night by the sea"
+)
 
 
 class Bar:
@@ -78,7 +81,9 @@ def main() -> int:
             print(f"  {job.outputs.video_url}")
             print(f"from a terminal (MO_API_URL={API}): .venv/bin/mo signup; .venv/bin/mo make 'a prompt'")
             if console_built():
-                print("the web console: `make up`, then open http://127.0.0.1:8000/ (console + API, one origin)")
+                print(
+                    "the web console: `make up`, then open http://127.0.0.1:8000/ (console + API, one origin)"
+                )
             return 0
     finally:
         launcher.stop(worker.pid)

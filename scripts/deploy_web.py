@@ -6,6 +6,7 @@ revalidated each time, and CloudFront's copy of it is invalidated, so a deploy s
 Old assets stay, so a page loaded before the deploy keeps working. `--bucket` (and optionally
 `--distribution`) instead of `--stack` skips the stack lookup.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,23 +33,36 @@ def upload(bucket: str, dist: Path = DIST) -> list[str]:
     """Every file of the build, assets first (so index.html never names a missing one)."""
     if not (dist / "index.html").is_file():
         raise SystemExit(f"{dist} has no build: run the bring-up (scripts/build_web.sh) first")
-    files = sorted((p for p in dist.rglob("*") if p.is_file() and not p.name.startswith(".")),
-                   key=lambda p: (p.parent.name != "assets", str(p)))
+    files = sorted(
+        (p for p in dist.rglob("*") if p.is_file() and not p.name.startswith(".")),
+        key=lambda p: (p.parent.name != "assets", str(p)),
+    )
     s3 = aws.client("s3")
     keys = []
     for path in files:
         key = path.relative_to(dist).as_posix()
-        s3.upload_file(str(path), bucket, key, ExtraArgs={
-            "ContentType": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-            "CacheControl": IMMUTABLE if key.startswith("assets/") else REVALIDATE})
+        s3.upload_file(
+            str(path),
+            bucket,
+            key,
+            ExtraArgs={
+                "ContentType": mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+                "CacheControl": IMMUTABLE if key.startswith("assets/") else REVALIDATE,
+            },
+        )
         keys.append(key)
     return keys
 
 
 def invalidate(distribution: str, keys: list[str]) -> str:
     paths = ["/"] + [f"/{k}" for k in keys if not k.startswith("assets/")]
-    reply = aws.client("cloudfront").create_invalidation(DistributionId=distribution, InvalidationBatch={
-        "Paths": {"Quantity": len(paths), "Items": paths}, "CallerReference": str(time.time_ns())})
+    reply = aws.client("cloudfront").create_invalidation(
+        DistributionId=distribution,
+        InvalidationBatch={
+            "Paths": {"Quantity": len(paths), "Items": paths},
+            "CallerReference": str(time.time_ns()),
+        },
+    )
     return reply["Invalidation"]["Id"]
 
 

@@ -7,6 +7,7 @@ have to be fixed for the scheduled functions: functions/ is not in the zip, and 
 global `CodeUri: .` would resolve relative to out/package. `finish` adds functions/ to the zip and
 points the global CodeUri at it, so every Lambda deploys from the one zip.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,20 +36,41 @@ def finish(out_dir: Path) -> list[str]:
     sam_path = next(p for p in (out_dir / "sam.yaml", out_dir / "sam.json") if p.exists())
     sam = yaml.safe_load(sam_path.read_text())  # JSON is YAML too
     sam.setdefault("Globals", {}).setdefault("Function", {})["CodeUri"] = f"./{ZIP_NAME}"
-    sam_path.write_text(json.dumps(sam, indent=2) + "\n" if sam_path.suffix == ".json"
-                        else yaml.safe_dump(sam, sort_keys=False, width=120))
+    sam_path.write_text(
+        json.dumps(sam, indent=2) + "\n"
+        if sam_path.suffix == ".json"
+        else yaml.safe_dump(sam, sort_keys=False, width=120)
+    )
     return added
 
 
 def main(out_dir: str = "out/package") -> None:
     chalice = Path(sys.executable).with_name("chalice")
-    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION")
-           or os.environ.get("AWS_REGION") or "us-east-1"}
-    subprocess.run([str(chalice), "package", "--pkg-format", "cloudformation",
-                    "--merge-template", "template.yaml", out_dir], cwd=ROOT, env=env, check=True)
+    env = {
+        **os.environ,
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION")
+        or os.environ.get("AWS_REGION")
+        or "us-east-1",
+    }
+    subprocess.run(
+        [
+            str(chalice),
+            "package",
+            "--pkg-format",
+            "cloudformation",
+            "--merge-template",
+            "template.yaml",
+            out_dir,
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
     added = finish(ROOT / out_dir)
-    print(f"{out_dir}: sam.yaml + {ZIP_NAME} (added {', '.join(added) or 'nothing'}); deploy with "
-          f"`sam deploy --template-file {out_dir}/sam.yaml --guided --capabilities CAPABILITY_IAM`")
+    print(
+        f"{out_dir}: sam.yaml + {ZIP_NAME} (added {', '.join(added) or 'nothing'}); deploy with "
+        f"`sam deploy --template-file {out_dir}/sam.yaml --guided --capabilities CAPABILITY_IAM`"
+    )
 
 
 if __name__ == "__main__":

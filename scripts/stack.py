@@ -6,6 +6,7 @@ Environment variables given to `make up` reach the API and the workers (they inh
 or MariaDB); services that were already running are left alone. Pids in .local/run, logs in
 .local/log.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,12 +40,16 @@ def up() -> None:
     (RUN / "stack-scheduler.pid").write_text(str(scheduler.pid))
     launcher.wait_http(f"http://127.0.0.1:{API_PORT}/v1/health")
     if (launcher.ROOT / "web" / "dist" / "index.html").is_file():
-        print(f"console and API on http://127.0.0.1:{API_PORT}/  (open it in a browser; API under /v1, "
-              "OpenAPI: /v1/openapi.json)")
+        print(
+            f"console and API on http://127.0.0.1:{API_PORT}/  (open it in a browser; API under /v1, "
+            "OpenAPI: /v1/openapi.json)"
+        )
     else:
         print(f"API on http://127.0.0.1:{API_PORT}  (OpenAPI: /v1/openapi.json; no console: Node.js missing)")
-    print(f"workers: {os.environ.get('WORKERS', '1')}; scheduler: reaper and dispatcher every minute,"
-          f" cleanup hourly; logs in {LOG}; stop with `make down`")
+    print(
+        f"workers: {os.environ.get('WORKERS', '1')}; scheduler: reaper and dispatcher every minute,"
+        f" cleanup hourly; logs in {LOG}; stop with `make down`"
+    )
 
 
 def down(quiet: bool = False) -> None:

@@ -4,6 +4,7 @@ for `isolated_backends`, which the other two tiers' conftest files do for every 
 Each session works in its own database, bucket, Redis db and queue, and removes them at the
 end, so tests leave nothing behind and never touch the demo's data.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,20 +18,26 @@ from pathlib import Path
 import pytest
 
 RUN = secrets.token_hex(4)
-os.environ.update({
-    "STAGE": "local",
-    "DATABASE_URL": os.environ.get("TEST_DATABASE_URL", f"mysql://root:@127.0.0.1:3306/media_test_{RUN}"),
-    "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9"),
-    "MEDIA_BUCKET": f"media-test-{RUN}",
-    "QUEUE_NAME": f"media-test-{RUN}",
-    "WORK_DIR": f"/tmp/media-test-{RUN}",
-    "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
-    # Generous limits for the suite; the rate-limit tests set tight ones themselves.
-    "RATE_LIMIT_AUTH": "100000/minute", "RATE_LIMIT_JOBS": "100000/minute",
-    "RATE_LIMIT_UPLOADS": "100000/minute", "RATE_LIMIT_EMAIL": "100000/minute",
-    "RATE_LIMIT_CREDENTIAL_WRITES": "100000/minute",
-    "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
-})
+os.environ.update(
+    {
+        "STAGE": "local",
+        "DATABASE_URL": os.environ.get("TEST_DATABASE_URL", f"mysql://root:@127.0.0.1:3306/media_test_{RUN}"),
+        "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9"),
+        "MEDIA_BUCKET": f"media-test-{RUN}",
+        "QUEUE_NAME": f"media-test-{RUN}",
+        "WORK_DIR": f"/tmp/media-test-{RUN}",
+        "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+        # Generous limits for the suite; the rate-limit tests set tight ones themselves.
+        "RATE_LIMIT_AUTH": "100000/minute",
+        "RATE_LIMIT_JOBS": "100000/minute",
+        "RATE_LIMIT_UPLOADS": "100000/minute",
+        "RATE_LIMIT_EMAIL": "100000/minute",
+        "RATE_LIMIT_CREDENTIAL_WRITES": "100000/minute",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+    }
+)
 
 from chalicelib import aws, db, redis_client, redis_keys  # noqa: E402
 from chalicelib.config import get_settings  # noqa: E402
@@ -67,8 +74,12 @@ def isolated_backends():
     for job_id in job_ids:
         redis.delete(redis_keys.job_events(job_id), redis_keys.job_cancel(job_id))
     # This session's queues: the in-process one and the e2e stack's (`{queue_name}-e2e`).
-    for pattern in (f"{settings.queue_prefix}:{settings.queue_name}*", f"{redis_keys.RATE_LIMIT_PREFIX}*",
-                    "media:login:*", "media:longpoll:*"):  # the test Redis db is the suite's own
+    for pattern in (
+        f"{settings.queue_prefix}:{settings.queue_name}*",
+        f"{redis_keys.RATE_LIMIT_PREFIX}*",
+        "media:login:*",
+        "media:longpoll:*",
+    ):  # the test Redis db is the suite's own
         for key in redis.scan_iter(pattern, count=1000):
             redis.delete(key)
     paginator = s3.get_paginator("list_objects_v2")
@@ -101,8 +112,15 @@ class Api:
     def __init__(self, http):
         self.http = http
 
-    def call(self, method: str, path: str, body=None, token: str | None = None,
-             headers: dict | None = None, raw: bytes | None = None):
+    def call(
+        self,
+        method: str,
+        path: str,
+        body=None,
+        token: str | None = None,
+        headers: dict | None = None,
+        raw: bytes | None = None,
+    ):
         hdrs = {"Content-Type": "application/json"}
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
@@ -110,16 +128,18 @@ class Api:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
         response = self.http.request(method, path, headers=hdrs, body=data)
         response.headers = {k.lower(): v for k, v in response.headers.items()}
-        response.json = json.loads(response.body) if response.body and \
-            response.headers.get("content-type", "").startswith("application/json") else None
+        response.json = (
+            json.loads(response.body)
+            if response.body and response.headers.get("content-type", "").startswith("application/json")
+            else None
+        )
         return response
 
     def signup(self, email: str | None = None, password: str = "correct horse battery") -> dict:
         email = email or f"user-{secrets.token_hex(6)}@example.com"
         response = self.call("POST", "/v1/auth/signup", {"email": email, "password": password})
         assert response.status_code == 201, response.body
-        return {**response.json, "email": email, "password": password,
-                "token": response.json["access_token"]}
+        return {**response.json, "email": email, "password": password, "token": response.json["access_token"]}
 
     def verify_email(self, user: dict) -> dict:
         """Open the verification link mailed to the user (read back from the emulator's SES)."""
@@ -140,7 +160,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
 
 
 @pytest.fixture(scope="session")
@@ -164,11 +183,23 @@ def grant_plan(user_id: str, plan: str) -> None:
     from chalicelib.ids import new_id, utcnow
 
     with db.transaction() as cur:
-        billing.upsert_membership(cur, {
-            "id": new_id("mem"), "user_id": user_id, "email": None, "whop_user_id": None,
-            "whop_plan_id": f"plan_{plan}", "plan": plan, "status": "active", "active": True,
-            "cancel_at_period_end": False, "renewal_period_start": None,
-            "renewal_period_end": None, "source_updated_at": utcnow()})
+        billing.upsert_membership(
+            cur,
+            {
+                "id": new_id("mem"),
+                "user_id": user_id,
+                "email": None,
+                "whop_user_id": None,
+                "whop_plan_id": f"plan_{plan}",
+                "plan": plan,
+                "status": "active",
+                "active": True,
+                "cancel_at_period_end": False,
+                "renewal_period_start": None,
+                "renewal_period_end": None,
+                "source_updated_at": utcnow(),
+            },
+        )
 
 
 @pytest.fixture
@@ -181,8 +212,11 @@ def doomed_redis(monkeypatch):
     if server is None:
         pytest.skip("redis-server is not installed")
     port = free_port()
-    proc = subprocess.Popen([server, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                             "--appendonly", "no"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     for line in proc.stdout:  # wait for the server's own "ready" line, not a sleep
         if "Ready to accept connections" in line:
             break

@@ -5,6 +5,7 @@ test process; conftest points the app at it with the SDKs' standard `AWS_ENDPOIN
 shared moto server on 4566 could only show sent mail through its state dump, which breaks for
 good once any session has deleted a bucket (a moto bug), and would mix everyone's mail.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,11 @@ def _sent() -> list:
 
 def messages_to(address: str) -> list[dict]:
     """{subject, body, source} of every message sent to `address`, oldest first."""
-    return [{"subject": m.subject, "body": m.body, "source": m.source} for m in _sent()
-            if address in (m.destinations or {}).get("ToAddresses", [])]
+    return [
+        {"subject": m.subject, "body": m.body, "source": m.source}
+        for m in _sent()
+        if address in (m.destinations or {}).get("ToAddresses", [])
+    ]
 
 
 def last_link(address: str, path: str) -> tuple[str, str]:

@@ -1,4 +1,5 @@
 """Helpers for tests that run real worker processes on a queue of their own."""
+
 from __future__ import annotations
 
 import os
@@ -109,5 +110,6 @@ def wait_until(condition, timeout_s: float, what: str, interval_s: float = 0.1):
 
 def wait_for_line(log: Path, line: str, timeout_s: float = 30.0) -> None:
     """Until the process wrote `line` to its log (e.g. the worker's "worker ready")."""
-    wait_until(lambda: log.exists() and line in log.read_text(errors="replace"), timeout_s,
-               f"{line!r} in {log}")
+    wait_until(
+        lambda: log.exists() and line in log.read_text(errors="replace"), timeout_s, f"{line!r} in {log}"
+    )

@@ -5,6 +5,7 @@ creates a checkout for one of our Whop plans with `metadata.user_id`, which Whop
 membership, so the webhook that follows finds the buyer (chalicelib.billing.whop). The Whop plan
 id comes from WHOP_PLAN_MAP read backwards.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,23 +29,26 @@ class WhopUnavailable(ApiError):
 
 def whop_plan_id(plan: str) -> str | None:
     """The Whop plan that grants `plan` (the first one WHOP_PLAN_MAP maps to it)."""
-    return next((whop_id for whop_id, ours in get_settings().whop_plan_map.items() if ours == plan),
-                None)
+    return next((whop_id for whop_id, ours in get_settings().whop_plan_map.items() if ours == plan), None)
 
 
 def catalog() -> PlanCatalog:
     table = get_settings().plan_table
     plans = sorted(table.values(), key=lambda p: p.rank)
-    return PlanCatalog(items=[PlanOffer(**p.public(), purchasable=whop_plan_id(p.name) is not None)
-                              for p in plans])
+    return PlanCatalog(
+        items=[PlanOffer(**p.public(), purchasable=whop_plan_id(p.name) is not None) for p in plans]
+    )
 
 
 def create(principal: auth.Principal, body: CheckoutCreate, ip: str | None) -> CheckoutSession:
     settings = get_settings()
     if body.plan not in settings.plan_table:
-        raise ValidationFailed("Unknown plan", details=[{
-            "field": "plan", "message": f"must be one of {sorted(settings.plan_table)}",
-            "type": "enum"}])
+        raise ValidationFailed(
+            "Unknown plan",
+            details=[
+                {"field": "plan", "message": f"must be one of {sorted(settings.plan_table)}", "type": "enum"}
+            ],
+        )
     plan_id = whop_plan_id(body.plan)
     if plan_id is None:
         raise Conflict(f"The {body.plan} plan can't be bought here", code="plan_not_purchasable")
@@ -52,26 +56,41 @@ def create(principal: auth.Principal, body: CheckoutCreate, ip: str | None) -> C
     if user is None or not user["email_verified_at"]:
         # Memberships count only for verified addresses (chalicelib.billing.whop): don't take
         # money for a plan the account could not use yet.
-        raise Conflict("Verify your email address first: until then the account stays on free",
-                       code="email_not_verified")
+        raise Conflict(
+            "Verify your email address first: until then the account stays on free", code="email_not_verified"
+        )
     api_key = secret_store.whop_api_key()
     if not api_key:
-        raise Conflict("Checkout is not configured on this server (no Whop API key)",
-                       code="checkout_not_configured")
+        raise Conflict(
+            "Checkout is not configured on this server (no Whop API key)", code="checkout_not_configured"
+        )
     redirect = f"{settings.public_url.rstrip('/')}/billing?checkout=done"
-    request = {"plan_id": plan_id, "metadata": {"user_id": principal.user_id},
-               "redirect_url": redirect}
-    created = _post(f"{settings.whop_api_url.rstrip('/')}/checkout_configurations", request,
-                    api_key, settings.whop_timeout_s)
-    audit.record("billing.checkout_created", user_id=principal.user_id, ip=ip,
-                 target=created["id"], details={"plan": body.plan})
+    request = {"plan_id": plan_id, "metadata": {"user_id": principal.user_id}, "redirect_url": redirect}
+    created = _post(
+        f"{settings.whop_api_url.rstrip('/')}/checkout_configurations",
+        request,
+        api_key,
+        settings.whop_timeout_s,
+    )
+    audit.record(
+        "billing.checkout_created",
+        user_id=principal.user_id,
+        ip=ip,
+        target=created["id"],
+        details={"plan": body.plan},
+    )
     return CheckoutSession(id=created["id"], plan=body.plan, url=created["purchase_url"])
 
 
 def _post(url: str, body: dict, api_key: str, timeout_s: float) -> dict:
     try:
-        with httpx.stream("POST", url, json=body, timeout=httpx.Timeout(timeout_s),
-                          headers={"Authorization": f"Bearer {api_key}"}) as response:
+        with httpx.stream(
+            "POST",
+            url,
+            json=body,
+            timeout=httpx.Timeout(timeout_s),
+            headers={"Authorization": f"Bearer {api_key}"},
+        ) as response:
             raw = b""
             for chunk in response.iter_bytes():
                 raw += chunk
@@ -85,8 +104,11 @@ def _post(url: str, body: dict, api_key: str, timeout_s: float) -> dict:
         raise WhopUnavailable(f"Whop refused the checkout (HTTP {response.status_code})")
     try:
         data = json.loads(raw)
-        if isinstance(data, dict) and isinstance(data.get("purchase_url"), str) \
-                and isinstance(data.get("id"), str):
+        if (
+            isinstance(data, dict)
+            and isinstance(data.get("purchase_url"), str)
+            and isinstance(data.get("id"), str)
+        ):
             return data
     except ValueError:
         pass

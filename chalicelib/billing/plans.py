@@ -4,6 +4,7 @@ period their quota counts in, and how a Whop plan id maps to ours (WHOP_PLAN_MAP
 Settings (chalicelib.config) validate PLANS and WHOP_PLAN_MAP against the plans defined here;
 this module imports the settings and the database lazily, because the settings import it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -18,33 +19,64 @@ FREE = "free"
 
 class Plan(BaseModel):
     """A plan's limits. A user's active Whop membership decides the plan; free without one."""
+
     name: str
     monthly_jobs: int = Field(ge=0)
     max_duration_s: int = Field(ge=5)
     max_concurrency: int = Field(ge=1)
     retention_days: int = Field(ge=1)
-    priority: int = Field(ge=1, le=100, description="Tie-break in the queue: lower runs first "
-                                                    "(see chalicelib.lifecycle.fair_priority)")
+    priority: int = Field(
+        ge=1,
+        le=100,
+        description="Tie-break in the queue: lower runs first (see chalicelib.lifecycle.fair_priority)",
+    )
     upload_max_bytes: int = Field(ge=1)
     rank: int = Field(description="When a user holds several memberships, the highest rank wins")
     clip_max_s: float = Field(30, gt=0, description="Longest video clip a user may upload")
     clip_max_side: int = Field(1920, ge=16, description="Largest width or height of an uploaded clip")
 
     def public(self) -> dict:
-        return self.model_dump(include={"name", "monthly_jobs", "max_duration_s",
-                                        "max_concurrency", "retention_days"})
+        return self.model_dump(
+            include={"name", "monthly_jobs", "max_duration_s", "max_concurrency", "retention_days"}
+        )
 
 
 MB = 1024 * 1024
 DEFAULT_PLANS = {
-    "free": Plan(name="free", monthly_jobs=5, max_duration_s=30, max_concurrency=1,
-                 retention_days=7, priority=3, upload_max_bytes=10 * MB, rank=0),
-    "pro": Plan(name="pro", monthly_jobs=200, max_duration_s=120, max_concurrency=3,
-                retention_days=30, priority=2, upload_max_bytes=50 * MB, rank=1,
-                clip_max_s=60, clip_max_side=3840),
-    "business": Plan(name="business", monthly_jobs=2000, max_duration_s=180, max_concurrency=10,
-                     retention_days=90, priority=1, upload_max_bytes=200 * MB, rank=2,
-                     clip_max_s=120, clip_max_side=3840),
+    "free": Plan(
+        name="free",
+        monthly_jobs=5,
+        max_duration_s=30,
+        max_concurrency=1,
+        retention_days=7,
+        priority=3,
+        upload_max_bytes=10 * MB,
+        rank=0,
+    ),
+    "pro": Plan(
+        name="pro",
+        monthly_jobs=200,
+        max_duration_s=120,
+        max_concurrency=3,
+        retention_days=30,
+        priority=2,
+        upload_max_bytes=50 * MB,
+        rank=1,
+        clip_max_s=60,
+        clip_max_side=3840,
+    ),
+    "business": Plan(
+        name="business",
+        monthly_jobs=2000,
+        max_duration_s=180,
+        max_concurrency=10,
+        retention_days=90,
+        priority=1,
+        upload_max_bytes=200 * MB,
+        rank=2,
+        clip_max_s=120,
+        clip_max_side=3840,
+    ),
 }
 
 
@@ -80,8 +112,11 @@ def plan_for_whop(whop_plan_id: str | None) -> str:
 
 def calendar_month(now: datetime) -> tuple[datetime, datetime]:
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = start.replace(year=start.year + 1, month=1) if start.month == 12 \
+    end = (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
         else start.replace(month=start.month + 1)
+    )
     return start, end
 
 
@@ -95,8 +130,16 @@ def entitlement(user_id: str, now: datetime) -> Entitlement:
     best = max(active, key=lambda m: table[m["plan"]].rank, default=None)
     plan = table[best["plan"]] if best else table[FREE]
     start, end = calendar_month(now)
-    if best and best["renewal_period_start"] and best["renewal_period_end"] \
-            and best["renewal_period_start"] <= now < best["renewal_period_end"]:
+    if (
+        best
+        and best["renewal_period_start"]
+        and best["renewal_period_end"]
+        and best["renewal_period_start"] <= now < best["renewal_period_end"]
+    ):
         start, end = best["renewal_period_start"], best["renewal_period_end"]
-    return Entitlement(plan=plan, period_start=start, period_end=end,
-                       membership=best or billing_db.latest_membership(user_id))
+    return Entitlement(
+        plan=plan,
+        period_start=start,
+        period_end=end,
+        membership=best or billing_db.latest_membership(user_id),
+    )

@@ -5,6 +5,7 @@ A reservation and its refund move in the job's own transition transaction (see
 chalicelib.lifecycle), so a job's state and the money it holds never disagree: the job row's
 `quota_reserved` flag says whether it holds one, and a refund flips it once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,8 +18,16 @@ if TYPE_CHECKING:
     from chalicelib.billing.plans import Entitlement
 
 # Failures caused by what the user sent or set up: their reservation is not given back.
-USER_FAULT_CODES = frozenset({"invalid_input", "provider_key_rejected", "provider_key_missing",
-                              "provider_url_blocked", "image_too_large", "music_unreadable"})
+USER_FAULT_CODES = frozenset(
+    {
+        "invalid_input",
+        "provider_key_rejected",
+        "provider_key_missing",
+        "provider_url_blocked",
+        "image_too_large",
+        "music_unreadable",
+    }
+)
 
 
 class QuotaFull(Exception):
@@ -28,6 +37,7 @@ class QuotaFull(Exception):
 @dataclass(frozen=True)
 class Period:
     """The window a user's jobs count in, and how many it allows."""
+
     start: datetime
     end: datetime
     limit: int
@@ -47,29 +57,40 @@ def period_usage(user_id: str, period_start: datetime, period_end: datetime) -> 
     already reserved in that window, so a plan change that switches periods mid-month doesn't
     hand out a fresh quota. Plain reads and an autocommit insert: no gap locks that could
     deadlock with concurrent job inserts. Call it before `reserve` (outside its transaction)."""
-    row = db.fetch_one("SELECT used FROM quota_usage WHERE user_id = %s AND period_start = %s",
-                       (user_id, period_start))
+    row = db.fetch_one(
+        "SELECT used FROM quota_usage WHERE user_id = %s AND period_start = %s", (user_id, period_start)
+    )
     if row:
         return int(row["used"])
-    seed = db.fetch_one("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND quota_reserved = 1"
-                        " AND created_at >= %s AND created_at < %s",
-                        (user_id, period_start, period_end))["n"]
-    db.execute("INSERT IGNORE INTO quota_usage (user_id, period_start, used) VALUES (%s, %s, %s)",
-               (user_id, period_start, seed))
+    seed = db.fetch_one(
+        "SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND quota_reserved = 1"
+        " AND created_at >= %s AND created_at < %s",
+        (user_id, period_start, period_end),
+    )["n"]
+    db.execute(
+        "INSERT IGNORE INTO quota_usage (user_id, period_start, used) VALUES (%s, %s, %s)",
+        (user_id, period_start, seed),
+    )
     return used(user_id, period_start)
 
 
 def used(user_id: str, period_start: datetime) -> int:
-    row = db.fetch_one("SELECT used FROM quota_usage WHERE user_id = %s AND period_start = %s",
-                       (user_id, period_start))
+    row = db.fetch_one(
+        "SELECT used FROM quota_usage WHERE user_id = %s AND period_start = %s", (user_id, period_start)
+    )
     return int(row["used"]) if row else 0
 
 
 def reserve(cur, user_id: str, period_start: datetime, limit: int) -> None:
     """Take one job of the period's quota, or raise QuotaFull. The conditional UPDATE row-locks
     the counter, so N parallel submissions can never take more than `limit`."""
-    if cur.execute("UPDATE quota_usage SET used = used + 1 WHERE user_id = %s"
-                   " AND period_start = %s AND used < %s", (user_id, period_start, limit)) != 1:
+    if (
+        cur.execute(
+            "UPDATE quota_usage SET used = used + 1 WHERE user_id = %s AND period_start = %s AND used < %s",
+            (user_id, period_start, limit),
+        )
+        != 1
+    ):
         raise QuotaFull()
 
 
@@ -81,19 +102,24 @@ def reserve_for(cur, job_id: str, user_id: str, period_start: datetime, limit: i
     if row is None or row["quota_reserved"]:
         return False
     reserve(cur, user_id, period_start, limit)
-    cur.execute("UPDATE jobs SET quota_reserved = 1, quota_period_start = %s WHERE id = %s",
-                (period_start, job_id))
+    cur.execute(
+        "UPDATE jobs SET quota_reserved = 1, quota_period_start = %s WHERE id = %s", (period_start, job_id)
+    )
     return True
 
 
 def refund(cur, job_id: str) -> bool:
     """Give a job's reservation back, once: the job's flag flips with the counter."""
-    cur.execute("SELECT user_id, quota_period_start FROM jobs WHERE id = %s AND quota_reserved = 1"
-                " FOR UPDATE", (job_id,))
+    cur.execute(
+        "SELECT user_id, quota_period_start FROM jobs WHERE id = %s AND quota_reserved = 1 FOR UPDATE",
+        (job_id,),
+    )
     row = cur.fetchone()
     if row is None:
         return False
     cur.execute("UPDATE jobs SET quota_reserved = 0 WHERE id = %s", (job_id,))
-    cur.execute("UPDATE quota_usage SET used = used - 1 WHERE user_id = %s AND period_start = %s"
-                " AND used > 0", (row["user_id"], row["quota_period_start"]))
+    cur.execute(
+        "UPDATE quota_usage SET used = used - 1 WHERE user_id = %s AND period_start = %s AND used > 0",
+        (row["user_id"], row["quota_period_start"]),
+    )
     return True

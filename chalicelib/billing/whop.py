@@ -4,6 +4,7 @@ never letting an older membership state overwrite a newer one.
 `WHOP_WEBHOOK_SECRET` is the secret as Whop's dashboard shows it; as in Whop's own examples the
 key handed to the library is base64(secret).
 """
+
 from __future__ import annotations
 
 import base64
@@ -25,8 +26,12 @@ from chalicelib.web import field_errors
 
 log = logging.getLogger(__name__)
 
-MEMBERSHIP_EVENTS = {"membership.activated", "membership.deactivated",
-                     "membership.cancel_at_period_end_changed", "membership.updated"}
+MEMBERSHIP_EVENTS = {
+    "membership.activated",
+    "membership.deactivated",
+    "membership.cancel_at_period_end_changed",
+    "membership.updated",
+}
 PAYMENT_EVENTS = {"payment.succeeded", "payment.failed"}
 VALID_STATUSES = {"active", "trialing", "completed"}
 
@@ -77,16 +82,20 @@ def _verify(raw_body: bytes, headers: dict[str, str]) -> dict:
     secret = secret_store.whop_webhook_secret()
     if not secret_store.is_configured(secret):
         # An empty or placeholder secret is public knowledge: anyone could sign with it.
-        log.error("No Whop webhook secret is configured (WHOP_WEBHOOK_SECRET or its ARN is unset,"
-                  " empty or a placeholder): rejecting a Whop webhook")
-        raise Unauthorized("Whop webhooks are not configured on this deployment",
-                           code="webhook_secret_not_configured")
+        log.error(
+            "No Whop webhook secret is configured (WHOP_WEBHOOK_SECRET or its ARN is unset,"
+            " empty or a placeholder): rejecting a Whop webhook"
+        )
+        raise Unauthorized(
+            "Whop webhooks are not configured on this deployment", code="webhook_secret_not_configured"
+        )
     verifier = Webhook(base64.b64encode(secret.encode()).decode())
     try:
         verifier.verify(raw_body, headers, json_parse=False)
     except (WebhookVerificationError, ValueError, binascii.Error, UnicodeDecodeError):
-        raise Unauthorized("Bad or missing webhook signature, or a stale timestamp",
-                           code="invalid_signature") from None
+        raise Unauthorized(
+            "Bad or missing webhook signature, or a stale timestamp", code="invalid_signature"
+        ) from None
     try:
         payload = json.loads(raw_body)
     except ValueError:
@@ -110,28 +119,49 @@ def _apply_membership(cur, type_: str, m: WhopMembership, sent_at: datetime) -> 
     whop_plan = m.plan.id if m.plan else None
     plan = plans.plan_for_whop(whop_plan)
     active = type_ != "membership.deactivated" and (
-        m.valid if m.valid is not None else m.status in VALID_STATUSES)
+        m.valid if m.valid is not None else m.status in VALID_STATUSES
+    )
     before = billing_db.membership(cur, m.id)
-    row = {"id": m.id, "user_id": _find_user(m.metadata, m.user),
-           "email": m.user.email.lower() if m.user and m.user.email else None,
-           "whop_user_id": m.user.id if m.user else None, "whop_plan_id": whop_plan, "plan": plan,
-           "status": m.status, "active": active, "cancel_at_period_end": m.cancel_at_period_end,
-           "renewal_period_start": _naive_utc(m.renewal_period_start),
-           "renewal_period_end": _naive_utc(m.renewal_period_end),
-           "source_updated_at": _naive_utc(m.updated_at) or sent_at}
+    row = {
+        "id": m.id,
+        "user_id": _find_user(m.metadata, m.user),
+        "email": m.user.email.lower() if m.user and m.user.email else None,
+        "whop_user_id": m.user.id if m.user else None,
+        "whop_plan_id": whop_plan,
+        "plan": plan,
+        "status": m.status,
+        "active": active,
+        "cancel_at_period_end": m.cancel_at_period_end,
+        "renewal_period_start": _naive_utc(m.renewal_period_start),
+        "renewal_period_end": _naive_utc(m.renewal_period_end),
+        "source_updated_at": _naive_utc(m.updated_at) or sent_at,
+    }
     billing_db.upsert_membership(cur, row)
     after = billing_db.membership(cur, m.id)
-    return {"user_id": after["user_id"], "membership": m.id, "stale": after["source_updated_at"] > row["source_updated_at"],
-            "plan": after["plan"], "active": bool(after["active"]),
-            "previous": {"plan": before["plan"], "active": bool(before["active"])} if before else None}
+    return {
+        "user_id": after["user_id"],
+        "membership": m.id,
+        "stale": after["source_updated_at"] > row["source_updated_at"],
+        "plan": after["plan"],
+        "active": bool(after["active"]),
+        "previous": {"plan": before["plan"], "active": bool(before["active"])} if before else None,
+    }
 
 
 def _apply_payment(cur, p: WhopPayment, sent_at: datetime) -> dict:
     user_id = _find_user(p.metadata, p.user)
-    billing_db.upsert_payment(cur, {"id": p.id, "membership_id": p.membership.id if p.membership else None,
-                                    "user_id": user_id, "status": p.status, "amount": p.total,
-                                    "currency": p.currency,
-                                    "source_updated_at": _naive_utc(p.updated_at) or sent_at})
+    billing_db.upsert_payment(
+        cur,
+        {
+            "id": p.id,
+            "membership_id": p.membership.id if p.membership else None,
+            "user_id": user_id,
+            "status": p.status,
+            "amount": p.total,
+            "currency": p.currency,
+            "source_updated_at": _naive_utc(p.updated_at) or sent_at,
+        },
+    )
     return {"user_id": user_id, "payment": p.id, "status": p.status}
 
 
@@ -146,8 +176,9 @@ def receive(raw_body: bytes, headers: dict[str, str]) -> WebhookAck:
         membership = WhopMembership.model_validate(data) if type_ in MEMBERSHIP_EVENTS else None
         payment = WhopPayment.model_validate(data) if type_ in PAYMENT_EVENTS else None
     except ValidationError as exc:
-        raise BadRequest("Unexpected webhook data", code="invalid_payload",
-                         details=field_errors(exc)) from None
+        raise BadRequest(
+            "Unexpected webhook data", code="invalid_payload", details=field_errors(exc)
+        ) from None
     try:
         with db.transaction() as cur:
             billing_db.record_delivery(cur, headers["webhook-id"], "whop", type_, handled, payload)
@@ -160,6 +191,10 @@ def receive(raw_body: bytes, headers: dict[str, str]) -> WebhookAck:
     except billing_db.AlreadyProcessed:
         return WebhookAck(received=True, duplicate=True, handled=handled)
     if handled:
-        audit.record(f"whop.{type_}", user_id=outcome.pop("user_id"), target=data.get("id"),
-                     details={**outcome, "webhook_id": headers["webhook-id"]})
+        audit.record(
+            f"whop.{type_}",
+            user_id=outcome.pop("user_id"),
+            target=data.get("id"),
+            details={**outcome, "webhook_id": headers["webhook-id"]},
+        )
     return WebhookAck(received=True, handled=handled)

@@ -3,6 +3,7 @@
 Lambda runs one request at a time per container and the worker runs pipeline steps in threads,
 so a thread-local connection is both cheap and safe.
 """
+
 from __future__ import annotations
 
 import json
@@ -54,10 +55,16 @@ def connect(database: bool = True) -> pymysql.connections.Connection:
 def _open(params: dict) -> pymysql.connections.Connection:
     import pymysql.cursors
 
-    return pymysql.connect(**params, charset="utf8mb4", autocommit=True, connect_timeout=5,
-                           read_timeout=30, write_timeout=30,
-                           cursorclass=pymysql.cursors.DictCursor,
-                           init_command="SET time_zone = '+00:00'")
+    return pymysql.connect(
+        **params,
+        charset="utf8mb4",
+        autocommit=True,
+        connect_timeout=5,
+        read_timeout=30,
+        write_timeout=30,
+        cursorclass=pymysql.cursors.DictCursor,
+        init_command="SET time_zone = '+00:00'",
+    )
 
 
 def connection() -> pymysql.connections.Connection:

@@ -1,4 +1,5 @@
 """SQL for API keys. Only a SHA-256 of each key is stored."""
+
 from __future__ import annotations
 
 from chalicelib import db
@@ -12,16 +13,26 @@ class LimitReached(Exception):
 def create(user_id: str, name: str, prefix: str, key_hash: str, limit: int) -> dict:
     """Insert unless the user already holds `limit` keys. The user's row lock serializes
     concurrent creations, so the cap holds under parallel requests."""
-    row = {"id": new_id("key"), "user_id": user_id, "name": name, "prefix": prefix,
-           "key_hash": key_hash, "created_at": utcnow(), "last_used_at": None}
+    row = {
+        "id": new_id("key"),
+        "user_id": user_id,
+        "name": name,
+        "prefix": prefix,
+        "key_hash": key_hash,
+        "created_at": utcnow(),
+        "last_used_at": None,
+    }
     with db.transaction() as cur:
         cur.execute("SELECT id FROM users WHERE id = %s FOR UPDATE", (user_id,))
         cur.execute("SELECT COUNT(*) AS n FROM api_keys WHERE user_id = %s", (user_id,))
         if cur.fetchone()["n"] >= limit:
             raise LimitReached(limit)
-        cur.execute("INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at)"
-                    " VALUES (%(id)s, %(user_id)s, %(name)s, %(prefix)s, %(key_hash)s,"
-                    " %(created_at)s)", row)
+        cur.execute(
+            "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at)"
+            " VALUES (%(id)s, %(user_id)s, %(name)s, %(prefix)s, %(key_hash)s,"
+            " %(created_at)s)",
+            row,
+        )
     return row
 
 
@@ -30,7 +41,8 @@ def page(user_id: str, limit: int, before_id: str | None) -> list[dict]:
     return db.fetch_all(
         "SELECT id, name, prefix, created_at, last_used_at FROM api_keys"
         " WHERE user_id = %s AND (%s IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
-        (user_id, before_id, before_id, limit + 1))
+        (user_id, before_id, before_id, limit + 1),
+    )
 
 
 def delete(user_id: str, key_id: str) -> bool:
@@ -38,12 +50,13 @@ def delete(user_id: str, key_id: str) -> bool:
 
 
 def by_hash(key_hash: str) -> dict | None:
-    return db.fetch_one("SELECT id, user_id, last_used_at FROM api_keys WHERE key_hash = %s",
-                        (key_hash,))
+    return db.fetch_one("SELECT id, user_id, last_used_at FROM api_keys WHERE key_hash = %s", (key_hash,))
 
 
 def touch(key_id: str) -> None:
     """Record use at most once a minute per key, so reads don't turn into a write each."""
-    db.execute("UPDATE api_keys SET last_used_at = %s WHERE id = %s"
-               " AND (last_used_at IS NULL OR last_used_at < %s - INTERVAL 1 MINUTE)",
-               (utcnow(), key_id, utcnow()))
+    db.execute(
+        "UPDATE api_keys SET last_used_at = %s WHERE id = %s"
+        " AND (last_used_at IS NULL OR last_used_at < %s - INTERVAL 1 MINUTE)",
+        (utcnow(), key_id, utcnow()),
+    )

@@ -5,6 +5,7 @@ as this user, whose password lives in its own secret (APP_DATABASE_SECRET_ARN at
 DATABASE_SECRET_ARN for everyone else). A leaked app credential can change data but not the
 schema, the grants or other databases.
 """
+
 from __future__ import annotations
 
 import re

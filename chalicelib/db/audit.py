@@ -1,4 +1,5 @@
 """SQL for the audit log: who did what, when, from where."""
+
 from __future__ import annotations
 
 import json
@@ -8,11 +9,19 @@ from chalicelib import db
 from chalicelib.ids import utcnow
 
 
-def record(action: str, *, user_id: str | None, ip: str | None = None, target: str | None = None,
-           details: dict[str, Any] | None = None) -> None:
-    db.execute("INSERT INTO audit_log (user_id, action, target, ip, details, created_at)"
-               " VALUES (%s, %s, %s, %s, %s, %s)",
-               (user_id, action, target, ip, json.dumps(details) if details else None, utcnow()))
+def record(
+    action: str,
+    *,
+    user_id: str | None,
+    ip: str | None = None,
+    target: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    db.execute(
+        "INSERT INTO audit_log (user_id, action, target, ip, details, created_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (user_id, action, target, ip, json.dumps(details) if details else None, utcnow()),
+    )
 
 
 def page(user_id: str, limit: int, before_id: int | None) -> list[dict]:
@@ -20,10 +29,12 @@ def page(user_id: str, limit: int, before_id: int | None) -> list[dict]:
     return db.fetch_all(
         "SELECT id, action, target, ip, details, created_at FROM audit_log WHERE user_id = %s"
         " AND (%s IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
-        (user_id, before_id, before_id, limit + 1))
+        (user_id, before_id, before_id, limit + 1),
+    )
 
 
 def delete_before(cutoff, limit: int) -> int:
     """Remove up to `limit` of the oldest entries older than `cutoff`; returns how many."""
-    return db.execute("DELETE FROM audit_log WHERE created_at < %s ORDER BY created_at, id LIMIT %s",
-                      (cutoff, limit))
+    return db.execute(
+        "DELETE FROM audit_log WHERE created_at < %s ORDER BY created_at, id LIMIT %s", (cutoff, limit)
+    )

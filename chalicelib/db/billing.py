@@ -1,4 +1,5 @@
 """SQL for memberships, payments and processed webhook deliveries (quota: chalicelib.billing.quota)."""
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,11 @@ class AlreadyProcessed(Exception):
 def record_delivery(cur, webhook_id: str, source: str, type_: str, handled: bool, payload: dict) -> None:
     """Inside the caller's transaction, so a delivery counts as processed only if applied."""
     try:
-        cur.execute("INSERT INTO webhook_deliveries (webhook_id, source, type, handled, payload,"
-                    " received_at) VALUES (%s, %s, %s, %s, %s, %s)",
-                    (webhook_id, source, type_, handled, json.dumps(payload), utcnow()))
+        cur.execute(
+            "INSERT INTO webhook_deliveries (webhook_id, source, type, handled, payload,"
+            " received_at) VALUES (%s, %s, %s, %s, %s, %s)",
+            (webhook_id, source, type_, handled, json.dumps(payload), utcnow()),
+        )
     except db.integrity_error() as exc:
         raise AlreadyProcessed(webhook_id) from exc
 
@@ -48,7 +51,8 @@ def upsert_membership(cur, m: dict) -> None:
         "   VALUES(renewal_period_end), renewal_period_end),"
         " updated_at = %(now)s,"
         " source_updated_at = GREATEST(source_updated_at, VALUES(source_updated_at))",
-        {**m, "now": now})
+        {**m, "now": now},
+    )
 
 
 def membership(cur, membership_id: str) -> dict | None:
@@ -65,7 +69,8 @@ def upsert_payment(cur, p: dict) -> None:
         " status = IF(VALUES(source_updated_at) >= source_updated_at, VALUES(status), status),"
         " user_id = COALESCE(user_id, VALUES(user_id)),"
         " source_updated_at = GREATEST(source_updated_at, VALUES(source_updated_at))",
-        {**p, "now": utcnow()})
+        {**p, "now": utcnow()},
+    )
 
 
 def active_memberships(user_id: str) -> list[dict]:
@@ -73,17 +78,22 @@ def active_memberships(user_id: str) -> list[dict]:
 
 
 def latest_membership(user_id: str) -> dict | None:
-    return db.fetch_one("SELECT * FROM memberships WHERE user_id = %s"
-                        " ORDER BY active DESC, source_updated_at DESC LIMIT 1", (user_id,))
+    return db.fetch_one(
+        "SELECT * FROM memberships WHERE user_id = %s ORDER BY active DESC, source_updated_at DESC LIMIT 1",
+        (user_id,),
+    )
 
 
 def attach_memberships_by_email(user_id: str, email: str) -> list[dict]:
     """Memberships bought before signup: they become this user's."""
     with db.transaction() as cur:
-        cur.execute("SELECT id, plan, active FROM memberships WHERE user_id IS NULL AND email = %s"
-                    " FOR UPDATE", (email,))
+        cur.execute(
+            "SELECT id, plan, active FROM memberships WHERE user_id IS NULL AND email = %s FOR UPDATE",
+            (email,),
+        )
         rows = list(cur.fetchall())
         if rows:
-            cur.execute("UPDATE memberships SET user_id = %s WHERE user_id IS NULL AND email = %s",
-                        (user_id, email))
+            cur.execute(
+                "UPDATE memberships SET user_id = %s WHERE user_id IS NULL AND email = %s", (user_id, email)
+            )
     return rows

@@ -3,6 +3,7 @@
 Run: `python -m chalicelib.db.migrate`. Safe to run concurrently (a named MySQL lock) and
 repeatedly (applied versions are skipped).
 """
+
 from __future__ import annotations
 
 import re
@@ -27,8 +28,9 @@ def migrate() -> list[str]:
     server = connect(database=False)
     try:
         with server.cursor() as cur:
-            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{database}` "
-                        "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            cur.execute(
+                f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
     finally:
         server.close()
 
@@ -39,9 +41,11 @@ def migrate() -> list[str]:
             cur.execute("SELECT GET_LOCK('schema_migrations', 60) AS got")
             if not cast(dict, cur.fetchone())["got"]:
                 raise RuntimeError("another migration run holds the lock")
-            cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
-                        " version VARCHAR(64) PRIMARY KEY,"
-                        " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6))")
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version VARCHAR(64) PRIMARY KEY,"
+                " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6))"
+            )
             cur.execute("SELECT version FROM schema_migrations")
             done = {row["version"] for row in cast(list[dict], cur.fetchall())}
             for path in sorted(MIGRATIONS.glob("*.sql")):
@@ -62,5 +66,4 @@ def migrate() -> list[str]:
 
 if __name__ == "__main__":
     names = migrate()
-    print(f"migrations applied: {', '.join(names) if names else 'none (up to date)'}",
-          file=sys.stderr)
+    print(f"migrations applied: {', '.join(names) if names else 'none (up to date)'}", file=sys.stderr)

@@ -1,4 +1,5 @@
 """SQL for users."""
+
 from __future__ import annotations
 
 from chalicelib import db
@@ -10,12 +11,21 @@ class EmailTaken(Exception):
 
 
 def create(email: str, password_hash: str) -> dict:
-    user = {"id": new_id("usr"), "email": email, "password_hash": password_hash,
-            "created_at": utcnow(), "email_verified_at": None, "session_epoch": 0,
-            "password_changed_at": None}
+    user = {
+        "id": new_id("usr"),
+        "email": email,
+        "password_hash": password_hash,
+        "created_at": utcnow(),
+        "email_verified_at": None,
+        "session_epoch": 0,
+        "password_changed_at": None,
+    }
     try:
-        db.execute("INSERT INTO users (id, email, password_hash, created_at)"
-                   " VALUES (%(id)s, %(email)s, %(password_hash)s, %(created_at)s)", user)
+        db.execute(
+            "INSERT INTO users (id, email, password_hash, created_at)"
+            " VALUES (%(id)s, %(email)s, %(password_hash)s, %(created_at)s)",
+            user,
+        )
     except db.integrity_error() as exc:
         raise EmailTaken(email) from exc
     return user
@@ -36,8 +46,7 @@ def set_password_hash(user_id: str, password_hash: str) -> None:
 def by_verified_email(email: str) -> dict | None:
     """Only an address its owner proved: matching billing by an unproved email would let anyone
     sign up with a buyer's address and take their membership."""
-    return db.fetch_one("SELECT * FROM users WHERE email = %s AND email_verified_at IS NOT NULL",
-                        (email,))
+    return db.fetch_one("SELECT * FROM users WHERE email = %s AND email_verified_at IS NOT NULL", (email,))
 
 
 def lock(cur, user_id: str) -> dict | None:
@@ -46,11 +55,16 @@ def lock(cur, user_id: str) -> dict | None:
 
 
 def mark_verified(cur, user_id: str) -> None:
-    cur.execute("UPDATE users SET email_verified_at = COALESCE(email_verified_at, %s) WHERE id = %s",
-                (utcnow(), user_id))
+    cur.execute(
+        "UPDATE users SET email_verified_at = COALESCE(email_verified_at, %s) WHERE id = %s",
+        (utcnow(), user_id),
+    )
 
 
 def reset_password(cur, user_id: str, password_hash: str) -> None:
     """New password, and a new session epoch: every access token issued before stops working."""
-    cur.execute("UPDATE users SET password_hash = %s, session_epoch = session_epoch + 1,"
-                " password_changed_at = %s WHERE id = %s", (password_hash, utcnow(), user_id))
+    cur.execute(
+        "UPDATE users SET password_hash = %s, session_epoch = session_epoch + 1,"
+        " password_changed_at = %s WHERE id = %s",
+        (password_hash, utcnow(), user_id),
+    )

@@ -1,4 +1,5 @@
 """SQL for users' outgoing webhook endpoints."""
+
 from __future__ import annotations
 
 import json
@@ -20,62 +21,102 @@ class LimitReached(Exception):
 
 
 def count(user_id: str) -> int:
-    return db.fetch_one("SELECT COUNT(*) AS n FROM webhook_endpoints WHERE user_id = %s",
-                        (user_id,))["n"]
+    return db.fetch_one("SELECT COUNT(*) AS n FROM webhook_endpoints WHERE user_id = %s", (user_id,))["n"]
 
 
-def create(user_id: str, url: str, events: list[str] | None, sealed_secret: bytes,
-           wrapped_key: bytes, endpoint_id: str | None = None, limit: int | None = None) -> dict:
+def create(
+    user_id: str,
+    url: str,
+    events: list[str] | None,
+    sealed_secret: bytes,
+    wrapped_key: bytes,
+    endpoint_id: str | None = None,
+    limit: int | None = None,
+) -> dict:
     """Insert unless the user already holds `limit` endpoints (the user's row lock serializes
     concurrent creations, so the cap holds under parallel requests)."""
-    row = {"id": endpoint_id or new_id("whe"), "user_id": user_id, "url": url, "events": events,
-           "created_at": utcnow(), "last_delivery_at": None, "last_status": None}
+    row = {
+        "id": endpoint_id or new_id("whe"),
+        "user_id": user_id,
+        "url": url,
+        "events": events,
+        "created_at": utcnow(),
+        "last_delivery_at": None,
+        "last_status": None,
+    }
     with db.transaction() as cur:
         if limit is not None:
             cur.execute("SELECT id FROM users WHERE id = %s FOR UPDATE", (user_id,))
             cur.execute("SELECT COUNT(*) AS n FROM webhook_endpoints WHERE user_id = %s", (user_id,))
             if cur.fetchone()["n"] >= limit:
                 raise LimitReached(limit)
-        cur.execute("INSERT INTO webhook_endpoints (id, user_id, url, events, encrypted_secret,"
-                    " wrapped_dek, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                    (row["id"], user_id, url, json.dumps(events) if events is not None else None,
-                     sealed_secret, wrapped_key, row["created_at"]))
+        cur.execute(
+            "INSERT INTO webhook_endpoints (id, user_id, url, events, encrypted_secret,"
+            " wrapped_dek, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (
+                row["id"],
+                user_id,
+                url,
+                json.dumps(events) if events is not None else None,
+                sealed_secret,
+                wrapped_key,
+                row["created_at"],
+            ),
+        )
     return row
 
 
 def page(user_id: str, limit: int, before_id: str | None) -> list[dict]:
-    return [_decode(r) for r in db.fetch_all(
-        # B608: only the constant column list _PUBLIC is formatted in; values are parameters
-        f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND (%s IS NULL OR id < %s)"  # nosec B608
-        " ORDER BY id DESC LIMIT %s", (user_id, before_id, before_id, limit + 1))]
+    return [
+        _decode(r)
+        for r in db.fetch_all(
+            # B608: only the constant column list _PUBLIC is formatted in; values are parameters
+            f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND (%s IS NULL OR id < %s)"  # nosec B608
+            " ORDER BY id DESC LIMIT %s",
+            (user_id, before_id, before_id, limit + 1),
+        )
+    ]
 
 
 def of_user(user_id: str, limit: int = 1000) -> list[dict]:
     """The user's endpoints, oldest first, at most `limit` (bounds one event's fan-out)."""
-    return [_decode(r) for r in db.fetch_all(
-        # B608: only the constant column list _PUBLIC is formatted in; values are parameters
-        f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s ORDER BY id LIMIT %s",  # nosec B608
-        (user_id, limit))]
+    return [
+        _decode(r)
+        for r in db.fetch_all(
+            # B608: only the constant column list _PUBLIC is formatted in; values are parameters
+            f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s ORDER BY id LIMIT %s",  # nosec B608
+            (user_id, limit),
+        )
+    ]
 
 
 def by_url(user_id: str, url: str) -> dict | None:
     # B608: only the constant column list _PUBLIC is formatted in; values are parameters
-    row = db.fetch_one(f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND url = %s"  # nosec B608
-                       " LIMIT 1", (user_id, url))
+    row = db.fetch_one(
+        f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND url = %s"  # nosec B608
+        " LIMIT 1",
+        (user_id, url),
+    )
     return _decode(row) if row else None
 
 
 def sealed(endpoint_id: str) -> dict | None:
     """For the delivery worker only: where to send, and the sealed secret to sign with."""
-    return db.fetch_one("SELECT id, user_id, url, encrypted_secret, wrapped_dek FROM webhook_endpoints"
-                        " WHERE id = %s", (endpoint_id,))
+    return db.fetch_one(
+        "SELECT id, user_id, url, encrypted_secret, wrapped_dek FROM webhook_endpoints WHERE id = %s",
+        (endpoint_id,),
+    )
 
 
 def delete(user_id: str, endpoint_id: str) -> bool:
-    return db.execute("DELETE FROM webhook_endpoints WHERE id = %s AND user_id = %s",
-                      (endpoint_id, user_id)) == 1
+    return (
+        db.execute("DELETE FROM webhook_endpoints WHERE id = %s AND user_id = %s", (endpoint_id, user_id))
+        == 1
+    )
 
 
 def record_attempt(endpoint_id: str, status: int) -> None:
-    db.execute("UPDATE webhook_endpoints SET last_delivery_at = %s, last_status = %s WHERE id = %s",
-               (utcnow(), status, endpoint_id))
+    db.execute(
+        "UPDATE webhook_endpoints SET last_delivery_at = %s, last_status = %s WHERE id = %s",
+        (utcnow(), status, endpoint_id),
+    )

@@ -5,6 +5,7 @@ circuit: the endpoint is skipped by all workers for `cooldown` seconds, then tri
 provider, base_url and, for calls with a user's own key (BYOK), that key's owner: one user's
 broken server or exhausted quota (429s) never pushes other users to the offline fallback.
 """
+
 from __future__ import annotations
 
 import hashlib

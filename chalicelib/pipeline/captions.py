@@ -3,6 +3,7 @@
 Captions are drawn with Pillow as transparent PNGs and overlaid by ffmpeg, so the video never
 depends on ffmpeg's font configuration (fontconfig is often missing on slim workers).
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -34,8 +35,10 @@ def srt_timestamp(seconds: float) -> str:
 
 def build_srt(cues: list[tuple[float, float, str]]) -> str:
     """SRT text: cues numbered from 1, one block per (start_s, end_s, text)."""
-    blocks = [f"{i}\n{srt_timestamp(start)} --> {srt_timestamp(end)}\n{text.strip()}\n"
-              for i, (start, end, text) in enumerate(cues, start=1)]
+    blocks = [
+        f"{i}\n{srt_timestamp(start)} --> {srt_timestamp(end)}\n{text.strip()}\n"
+        for i, (start, end, text) in enumerate(cues, start=1)
+    ]
     return "\n".join(blocks)
 
 
@@ -45,8 +48,7 @@ def wrap_text(text: str, font: Font, max_width: float) -> list[str]:
     line = ""
     for word in text.split():
         while len(word) > 1 and font.getlength(word) > max_width:
-            cut = next((i for i in range(len(word) - 1, 1, -1)
-                        if font.getlength(word[:i]) <= max_width), 1)
+            cut = next((i for i in range(len(word) - 1, 1, -1) if font.getlength(word[:i]) <= max_width), 1)
             if line:
                 lines.append(line)
                 line = ""
@@ -85,7 +87,13 @@ def render_caption(text: str, frame_width: int, path: Path, max_lines: int = 4) 
     for i, line in enumerate(lines):
         x = (width - font.getlength(line)) / 2
         y = pad + stroke + i * line_height
-        draw.text((x, y), line, font=font, fill=(255, 255, 255, 255),
-                  stroke_width=stroke, stroke_fill=(0, 0, 0, 255))
+        draw.text(
+            (x, y),
+            line,
+            font=font,
+            fill=(255, 255, 255, 255),
+            stroke_width=stroke,
+            stroke_fill=(0, 0, 0, 255),
+        )
     image.save(path, compress_level=1)
     return width, height

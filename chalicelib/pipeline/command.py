@@ -12,6 +12,7 @@ docs/plugins.md; in short:
 - exit 75 (EX_TEMPFAIL), or any other crash (a non-zero exit outside 64..78, death by a signal),
   is transient: the job is retried. Exit 64..78 but 75 (sysexits: bad input, config) fails at once.
 """
+
 from __future__ import annotations
 
 import collections
@@ -92,17 +93,28 @@ def parse_line(line: str) -> tuple[int | None, str | None]:
     return progress, (str(message)[:500] if message is not None else None)
 
 
-def run(config: CommandConfig, spec: dict, work_dir: Path,
-        on_progress: Callable[[int | None, str | None], None],
-        should_cancel: Callable[[], bool]) -> Path:
+def run(
+    config: CommandConfig,
+    spec: dict,
+    work_dir: Path,
+    on_progress: Callable[[int | None, str | None], None],
+    should_cancel: Callable[[], bool],
+) -> Path:
     """Run the command for one attempt; -> work_dir/video.mp4. Raises CommandCanceled, or
     StepError (transient or not, see the module doc)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     job_id = str(spec.get("job_id", ""))
-    proc = subprocess.Popen(resolve_argv(config.argv), cwd=config.cwd, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            errors="replace", env=_environment(config, work_dir, job_id),
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        resolve_argv(config.argv),
+        cwd=config.cwd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        env=_environment(config, work_dir, job_id),
+        start_new_session=True,
+    )
     stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
 
     def read_stdout() -> None:
@@ -111,9 +123,10 @@ def run(config: CommandConfig, spec: dict, work_dir: Path,
             if progress is not None or message:
                 on_progress(progress, message)
 
-    readers = [threading.Thread(target=read_stdout, daemon=True),
-               threading.Thread(target=lambda: stderr_tail.extend(line[:2000] for line in proc.stderr),
-                                daemon=True)]
+    readers = [
+        threading.Thread(target=read_stdout, daemon=True),
+        threading.Thread(target=lambda: stderr_tail.extend(line[:2000] for line in proc.stderr), daemon=True),
+    ]
     for reader in readers:
         reader.start()
     try:
@@ -144,17 +157,22 @@ def run(config: CommandConfig, spec: dict, work_dir: Path,
     if canceled:
         raise CommandCanceled()
     if timed_out:
-        raise StepError("command_timeout", f"the command ran over {config.timeout_s:g} s: {tail}",
-                        transient=True)
+        raise StepError(
+            "command_timeout", f"the command ran over {config.timeout_s:g} s: {tail}", transient=True
+        )
     code = proc.returncode
     if code == 0:
         video = work_dir / "video.mp4"
         if not video.is_file():
-            raise StepError("command_no_output", "the command exited 0 without writing video.mp4",
-                            transient=False)
+            raise StepError(
+                "command_no_output", "the command exited 0 without writing video.mp4", transient=False
+            )
         return video
     if code in SYSEXITS and code != EX_TEMPFAIL:
         raise StepError("command_failed", f"the command exited {code}: {tail}", transient=False)
     what = f"was killed by signal {-code}" if code < 0 else f"exited {code}"
-    raise StepError("command_crashed" if code != EX_TEMPFAIL else "command_failed",
-                    f"the command {what}: {tail}", transient=True)
+    raise StepError(
+        "command_crashed" if code != EX_TEMPFAIL else "command_failed",
+        f"the command {what}: {tail}",
+        transient=True,
+    )

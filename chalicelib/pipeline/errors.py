@@ -1,4 +1,5 @@
 """How a step (or a provider inside it) reports failure to the runner."""
+
 from __future__ import annotations
 
 
@@ -8,8 +9,9 @@ class StepError(Exception):
     `message` reaches the user (job error, notes, events): only our own words, never raw
     exception or provider response text. `detail` is for the logs only."""
 
-    def __init__(self, code: str, message: str, *, transient: bool, step: str | None = None,
-                 detail: str | None = None):
+    def __init__(
+        self, code: str, message: str, *, transient: bool, step: str | None = None, detail: str | None = None
+    ):
         super().__init__(message)
         self.code, self.message, self.transient, self.step = code, message, transient, step
         self.detail = detail

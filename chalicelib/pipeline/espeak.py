@@ -5,6 +5,7 @@ espeakEVENT_WORD (character position, audio position in ms) for every word it sp
 timings need no model. The library keeps global state (one callback, one voice), so every use
 holds one process-wide lock.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -25,20 +26,27 @@ class _EventId(ctypes.Union):
 
 
 class _Event(ctypes.Structure):
-    _fields_ = [("type", ctypes.c_int), ("unique_identifier", ctypes.c_uint),
-                ("text_position", ctypes.c_int), ("length", ctypes.c_int),
-                ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
-                ("user_data", ctypes.c_void_p), ("id", _EventId)]
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _EventId),
+    ]
 
 
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                             ctypes.POINTER(_Event))
+_CALLBACK = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
+)
 _LOCK = threading.Lock()
 
 
 @dataclass
 class Speech:
-    samples: bytes                     # 16-bit mono PCM
+    samples: bytes  # 16-bit mono PCM
     sample_rate: int
     word_events: list[tuple[int, int]]  # (character offset in the text, 0-based; start in ms)
     voice: str
@@ -62,8 +70,16 @@ def _library() -> tuple[ctypes.CDLL, int]:
     lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
     lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
     lib.espeak_SetSynthCallback.argtypes = [_CALLBACK]
-    lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                 ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+    lib.espeak_Synth.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_size_t,
+        ctypes.c_uint,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.c_uint,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+    ]
     rate = lib.espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 200, None, INITIALIZE_DONT_EXIT)
     if rate <= 0:
         raise EspeakUnavailable("espeak-ng did not initialise (no voice data?)")
@@ -97,8 +113,7 @@ def speak(text: str, voices: list[str]) -> Speech:
     callback = _CALLBACK(collect)
     data = text.encode("utf-8") + b"\0"
     with _LOCK:
-        chosen = next((v for v in [*voices, "en"]
-                       if v and lib.espeak_SetVoiceByName(v.encode()) == 0), "en")
+        chosen = next((v for v in [*voices, "en"] if v and lib.espeak_SetVoiceByName(v.encode()) == 0), "en")
         lib.espeak_SetSynthCallback(callback)
         status = lib.espeak_Synth(data, len(data), 0, POS_CHARACTER, 0, CHARS_UTF8, None, None)
         lib.espeak_Synchronize()

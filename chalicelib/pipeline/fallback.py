@@ -7,6 +7,7 @@ choice (or the configured default), then offline. A provider that still fails af
 retries hands over to the next one, and the job gets a note saying so; only a rejected key
 stops the job (the user must fix it, and an offline video would hide that their key is bad).
 """
+
 from __future__ import annotations
 
 import logging
@@ -39,15 +40,16 @@ log = logging.getLogger(__name__)
 @dataclass
 class Task:
     """What a provider needs to do its part of a job."""
+
     request: dict
     user_id: str
-    job_id: str = ""                                  # names the job's caches (stock footage)
+    job_id: str = ""  # names the job's caches (stock footage)
     concept: concept.Concept | None = None
-    paths: list[Path] = field(default_factory=list)   # one output file per scene
-    reference: Path | None = None                     # the user's reference image, if any
+    paths: list[Path] = field(default_factory=list)  # one output file per scene
+    reference: Path | None = None  # the user's reference image, if any
     on_progress: Callable[[int], None] = lambda percent: None
-    keep: frozenset[int] = frozenset()                # scenes showing the user's own media
-    notes: list[str] = field(default_factory=list)    # what a provider wants the user to know
+    keep: frozenset[int] = frozenset()  # scenes showing the user's own media
+    notes: list[str] = field(default_factory=list)  # what a provider wants the user to know
 
     def todo(self) -> list[tuple[Scene, Path]]:
         """(scene, output path) of the scenes a provider must make (not the user's own)."""
@@ -64,11 +66,15 @@ class Outcome:
 
 def offline_concept(task: Task, _client) -> tuple[concept.Concept, StepUsage]:
     started, req = time.monotonic(), task.request
-    result = concept.write_concept(req["prompt"], req["duration_s"], req.get("style"),
-                                   req.get("language", "en"))
-    return result, StepUsage(purpose="concept", provider=providers.OFFLINE,
-                             bytes=len(result.model_dump_json()),
-                             wall_s=round(time.monotonic() - started, 3))
+    result = concept.write_concept(
+        req["prompt"], req["duration_s"], req.get("style"), req.get("language", "en")
+    )
+    return result, StepUsage(
+        purpose="concept",
+        provider=providers.OFFLINE,
+        bytes=len(result.model_dump_json()),
+        wall_s=round(time.monotonic() - started, 3),
+    )
 
 
 def offline_images(task: Task, _client) -> tuple[None, StepUsage]:
@@ -76,35 +82,47 @@ def offline_images(task: Task, _client) -> tuple[None, StepUsage]:
     try:  # decoded once for all scenes, and only within the pixel limit
         backdrop = images.load_reference(task.reference, aspect) if task.reference else None
     except image_limits.ImageRejected as exc:
-        raise StepError(exc.code, f"the reference image can't be used: {exc.message}",
-                        transient=False) from None
+        raise StepError(
+            exc.code, f"the reference image can't be used: {exc.message}", transient=False
+        ) from None
     for i, (scene, path) in enumerate(todo):
         images.render_scene_image(task.concept, scene, aspect, path, backdrop)
         task.on_progress(100 * (i + 1) // len(todo))
-    return None, StepUsage(purpose="image", provider=providers.OFFLINE, images=len(todo),
-                           bytes=sum(p.stat().st_size for _, p in todo),
-                           wall_s=round(time.monotonic() - started, 3))
+    return None, StepUsage(
+        purpose="image",
+        provider=providers.OFFLINE,
+        images=len(todo),
+        bytes=sum(p.stat().st_size for _, p in todo),
+        wall_s=round(time.monotonic() - started, 3),
+    )
 
 
 def offline_narration(task: Task, _client) -> tuple[list[narration.Narration], StepUsage]:
     started, req = time.monotonic(), task.request
     notes: list[str] = []
-    spoken = [narration.synthesize(s.narration, path, req.get("voice"), req.get("language", "en"),
-                                   notes) for s, path in zip(task.concept.scenes, task.paths)]
+    spoken = [
+        narration.synthesize(s.narration, path, req.get("voice"), req.get("language", "en"), notes)
+        for s, path in zip(task.concept.scenes, task.paths)
+    ]
     task.notes.extend(dict.fromkeys(notes))  # once each, however many lines hit it
     model = ",".join(dict.fromkeys(n.voice for n in spoken)) or None
-    return spoken, StepUsage(purpose="narration", provider=providers.OFFLINE, model=model,
-                             characters=sum(len(s.narration) for s in task.concept.scenes),
-                             audio_s=round(sum(n.duration_s for n in spoken), 3),
-                             bytes=sum(n.path.stat().st_size for n in spoken),
-                             wall_s=round(time.monotonic() - started, 3))
+    return spoken, StepUsage(
+        purpose="narration",
+        provider=providers.OFFLINE,
+        model=model,
+        characters=sum(len(s.narration) for s in task.concept.scenes),
+        audio_s=round(sum(n.duration_s for n in spoken), 3),
+        bytes=sum(n.path.stat().st_size for n in spoken),
+        wall_s=round(time.monotonic() - started, 3),
+    )
 
 
 def openai_images(task: Task, client: OpenAIClient) -> tuple[None, StepUsage]:
     todo = task.todo()
     scenes = task.concept.model_copy(update={"scenes": [scene for scene, _ in todo]})
-    usage = openai_steps.render_images(client, scenes, task.request["aspect"],
-                                       task.request.get("style"), [path for _, path in todo])
+    usage = openai_steps.render_images(
+        client, scenes, task.request["aspect"], task.request.get("style"), [path for _, path in todo]
+    )
     task.on_progress(100)
     return None, usage
 
@@ -115,8 +133,10 @@ def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUs
     fetched, clips, photos = 0, 0, 0
     for i, (scene, path) in enumerate(todo):
         words, problem = pexels.search_words(scene), None
-        for kind, find, target in (("video", pexels.video_for, scene_media.clip_path(path)),
-                                   ("photo", pexels.photo_for, path.with_suffix(".jpg"))):
+        for kind, find, target in (
+            ("video", pexels.video_for, scene_media.clip_path(path)),
+            ("photo", pexels.photo_for, path.with_suffix(".jpg")),
+        ):
             try:
                 found = find(client, task.job_id, scene, aspect, target)
             except ProviderError as exc:
@@ -132,20 +152,28 @@ def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUs
                 scene_media.fit_image(target, aspect, path)
                 target.unlink(missing_ok=True)
                 photos += 1
-                task.notes.append(f"image: scene {scene.index + 1} has no Pexels video for "
-                                  f"'{words}'; a Pexels photo instead")
+                task.notes.append(
+                    f"image: scene {scene.index + 1} has no Pexels video for "
+                    f"'{words}'; a Pexels photo instead"
+                )
             break
         else:
             images.render_scene_image(task.concept, scene, aspect, path, task.reference)
-            task.notes.append(f"image: scene {scene.index + 1} has no Pexels video or photo for "
-                              f"'{words}'" + (f" ({problem})" if problem else "")
-                              + "; the offline still instead")
+            task.notes.append(
+                f"image: scene {scene.index + 1} has no Pexels video or photo for "
+                f"'{words}'" + (f" ({problem})" if problem else "") + "; the offline still instead"
+            )
         task.on_progress(100 * (i + 1) // len(todo))
     if client.waited_s:
         task.notes.append(f"image: waited {client.waited_s:.0f} s for Pexels' rate limit")
-    return None, StepUsage(purpose="image", provider=pexels.PROVIDER, model="videos",
-                           images=clips + photos, bytes=fetched,
-                           wall_s=round(time.monotonic() - started, 3))
+    return None, StepUsage(
+        purpose="image",
+        provider=pexels.PROVIDER,
+        model="videos",
+        images=clips + photos,
+        bytes=fetched,
+        wall_s=round(time.monotonic() - started, 3),
+    )
 
 
 def openai_concept(task: Task, client: OpenAIClient) -> tuple[concept.Concept, StepUsage]:
@@ -153,8 +181,9 @@ def openai_concept(task: Task, client: OpenAIClient) -> tuple[concept.Concept, S
 
 
 def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.Narration], StepUsage]:
-    return openai_steps.synthesize_all(client, task.concept, task.request.get("voice"), task.paths,
-                                       task.request.get("language", "en"))
+    return openai_steps.synthesize_all(
+        client, task.concept, task.request.get("voice"), task.paths, task.request.get("language", "en")
+    )
 
 
 def _client_for(name: str, user_id: str, explicit: bool) -> Any:
@@ -163,8 +192,11 @@ def _client_for(name: str, user_id: str, explicit: bool) -> Any:
     opened = provider_keys.open_key(user_id, name)
     if opened is None:
         if explicit:
-            raise ProviderError("provider_key_missing", f"no {name} key is stored; add it with"
-                                f" PUT /v1/provider-keys/{name}", transient=False)
+            raise ProviderError(
+                "provider_key_missing",
+                f"no {name} key is stored; add it with PUT /v1/provider-keys/{name}",
+                transient=False,
+            )
         return None
     key, base_url = opened
     return registry.keyed_provider(name).make_client(key, base_url)
@@ -188,12 +220,16 @@ def run(purpose: str, task: Task) -> Outcome:
             value, usage = registry.provider(purpose, name).implementation()(task, client)
         except ProviderError as exc:
             # What the server said goes to the log only; the job gets our words (exc.message).
-            log.warning("provider %s failed for %s: %s: %s (%s)", name, purpose, exc.code,
-                        exc.message, exc.detail)
+            log.warning(
+                "provider %s failed for %s: %s: %s (%s)", name, purpose, exc.code, exc.message, exc.detail
+            )
             if exc.code == "provider_key_rejected":
                 raise
-            if client is not None and exc.code == "provider_unavailable" and \
-                    breaker.record_failure(name, endpoint):
+            if (
+                client is not None
+                and exc.code == "provider_unavailable"
+                and breaker.record_failure(name, endpoint)
+            ):
                 log.warning("circuit opened for provider %s", name)
             notes.append(f"{purpose}: {name} failed ({exc.code}: {exc.message[:200]})")
             error = exc
@@ -203,5 +239,6 @@ def run(purpose: str, task: Task) -> Outcome:
         if notes:
             notes.append(f"{purpose}: made by {name}")
         return Outcome(value, name, usage, notes + task.notes)
-    raise error or ProviderError("provider_unavailable", f"no provider could make the {purpose}",
-                                 transient=True)
+    raise error or ProviderError(
+        "provider_unavailable", f"no provider could make the {purpose}", transient=True
+    )

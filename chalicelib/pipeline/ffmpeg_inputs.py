@@ -2,6 +2,7 @@
 (`-protocol_whitelist`). Our inputs derive from what users and their provider servers send, and
 ffmpeg's format auto-detection would otherwise pick any of its hundreds of demuxers for a
 crafted file (playlists and concat lists that open further URLs or files among them)."""
+
 from __future__ import annotations
 
 from pathlib import Path

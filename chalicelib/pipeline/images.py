@@ -4,6 +4,7 @@ Palette and shapes come from a hash of the visual text, so a scene always gets t
 and two scenes look different. Text stays in the top half: the bottom third is kept for the
 captions the video step burns in, and a 7% margin survives the video's slow zoom.
 """
+
 from __future__ import annotations
 
 import colorsys
@@ -32,8 +33,11 @@ def _palette(rng: random.Random) -> list[tuple[int, int, int]]:
 
 
 def _background(size: tuple[int, int], top: tuple, bottom: tuple, rng: random.Random) -> Image.Image:
-    mask = Image.linear_gradient("L").rotate(rng.uniform(-35, 35), resample=Image.Resampling.BILINEAR,
-                                             expand=False, fillcolor=128).resize(size, Image.Resampling.BILINEAR)
+    mask = (
+        Image.linear_gradient("L")
+        .rotate(rng.uniform(-35, 35), resample=Image.Resampling.BILINEAR, expand=False, fillcolor=128)
+        .resize(size, Image.Resampling.BILINEAR)
+    )
     return Image.composite(Image.new("RGB", size, bottom), Image.new("RGB", size, top), mask)
 
 
@@ -49,8 +53,9 @@ def _soft_shapes(size: tuple[int, int], colors: list[tuple], rng: random.Random)
     return layer.filter(ImageFilter.GaussianBlur(min(small) / 40)).resize(size, Image.Resampling.BILINEAR)
 
 
-def _crisp_shapes(draw: ImageDraw.ImageDraw, size: tuple[int, int], colors: list[tuple],
-                  rng: random.Random) -> None:
+def _crisp_shapes(
+    draw: ImageDraw.ImageDraw, size: tuple[int, int], colors: list[tuple], rng: random.Random
+) -> None:
     width, height = size
     unit = min(size)
     for _ in range(rng.randint(4, 8)):
@@ -69,8 +74,9 @@ def _crisp_shapes(draw: ImageDraw.ImageDraw, size: tuple[int, int], colors: list
                 draw.ellipse((x + k * dot * 3 - dot, y - dot, x + k * dot * 3 + dot, y + dot), fill=color)
 
 
-def _text_block(draw: ImageDraw.ImageDraw, text: str, size: tuple[int, int], top: float,
-                font_size: int, max_lines: int) -> float:
+def _text_block(
+    draw: ImageDraw.ImageDraw, text: str, size: tuple[int, int], top: float, font_size: int, max_lines: int
+) -> float:
     """Centred, outlined text so it reads on any part of the gradient; returns its bottom (px)."""
     width, height = size
     font = load_font(font_size, bold=True)
@@ -79,8 +85,14 @@ def _text_block(draw: ImageDraw.ImageDraw, text: str, size: tuple[int, int], top
     y = height * top
     for line in lines:
         x = (width - font.getlength(line)) / 2
-        draw.text((x, y), line, font=font, fill=(255, 255, 255, 255), stroke_width=stroke,
-                  stroke_fill=(0, 0, 0, 200))
+        draw.text(
+            (x, y),
+            line,
+            font=font,
+            fill=(255, 255, 255, 255),
+            stroke_width=stroke,
+            stroke_fill=(0, 0, 0, 200),
+        )
         y += font_size * 1.2
     return y
 
@@ -100,8 +112,9 @@ def _with_reference(background: Image.Image, backdrop: Image.Image) -> Image.Ima
     return Image.blend(background, backdrop, REFERENCE_WEIGHT)
 
 
-def render_scene_image(concept: Concept, scene: Scene, aspect: str, path: Path,
-                       reference: Path | Image.Image | None = None) -> Path:
+def render_scene_image(
+    concept: Concept, scene: Scene, aspect: str, path: Path, reference: Path | Image.Image | None = None
+) -> Path:
     """Draw the scene as a PNG at the aspect's exact resolution, over the user's `reference`
     image when given (a path, or `load_reference`'s result to decode it once for all scenes);
     ValueError for an unknown aspect."""

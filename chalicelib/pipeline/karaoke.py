@@ -10,6 +10,7 @@ between characters, never before closing punctuation.
 The phrases are also the cues of captions.srt and captions.vtt, so the files and the picture
 agree.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,11 +23,11 @@ FONT_NAME = "DejaVu Sans"
 WHITE, HIGHLIGHT, OUTLINE = "&H00FFFFFF", "&H0000D7FF", "&H00000000"  # ASS colours are &HAABBGGRR
 SHADOW = "&H80000000"
 MAX_LINES = 2
-MAX_WORDS = 8          # per phrase: more is a paragraph, not a caption
-MAX_CHARACTERS = 16    # the same, where a "word" is a character (languages without spaces)
-PAUSE_S = 0.7          # a longer gap between words starts a new phrase
-HOLD_S = 0.3           # gaps shorter than this keep the previous word lit (no flicker)
-LINGER_S = 0.6         # a phrase stays this long after its last word (unless the next starts)
+MAX_WORDS = 8  # per phrase: more is a paragraph, not a caption
+MAX_CHARACTERS = 16  # the same, where a "word" is a character (languages without spaces)
+PAUSE_S = 0.7  # a longer gap between words starts a new phrase
+HOLD_S = 0.3  # gaps shorter than this keep the previous word lit (no flicker)
+LINGER_S = 0.6  # a phrase stays this long after its last word (unless the next starts)
 SENTENCE_END = tuple(".!?;:。！？；：")
 # Safe area per aspect: (bottom margin, side margin) as fractions of the frame. 9:16 keeps
 # clear of the apps' bottom bar and caption text (Shorts, Reels, TikTok cover ~20%).
@@ -59,8 +60,9 @@ def _lines(words: list[str], language: str, max_width: float, px: int) -> list[l
     return lines
 
 
-def phrases(scenes: list[list[Word]], size: tuple[int, int], aspect: str, language: str,
-            until: float) -> list[Phrase]:
+def phrases(
+    scenes: list[list[Word]], size: tuple[int, int], aspect: str, language: str, until: float
+) -> list[Phrase]:
     """The scenes' words cut into phrases of at most MAX_LINES lines: a phrase also ends at a
     sentence's end, at a pause, or with its scene. Nothing shows after `until` (the end)."""
     width = size[0] * (1 - 2 * SAFE_AREA[aspect][1])
@@ -87,8 +89,12 @@ def phrases(scenes: list[list[Word]], size: tuple[int, int], aspect: str, langua
 
 
 def _phrase(words: list[Word], language: str, width: float, px: int) -> Phrase:
-    return Phrase(words=list(words), lines=_lines([w.text for w in words], language, width, px),
-                  start=words[0].start, end=words[-1].end + LINGER_S)
+    return Phrase(
+        words=list(words),
+        lines=_lines([w.text for w in words], language, width, px),
+        start=words[0].start,
+        end=words[-1].end + LINGER_S,
+    )
 
 
 def _escape(text: str) -> str:
@@ -99,8 +105,14 @@ def _text(phrase: Phrase, lit: int | None, language: str) -> str:
     sep = joiner(language)
     lines = []
     for line in phrase.lines:
-        lines.append(sep.join(f"{{\\c{HIGHLIGHT}&}}{_escape(phrase.words[i].text)}{{\\c{WHITE}&}}"
-                              if i == lit else _escape(phrase.words[i].text) for i in line))
+        lines.append(
+            sep.join(
+                f"{{\\c{HIGHLIGHT}&}}{_escape(phrase.words[i].text)}{{\\c{WHITE}&}}"
+                if i == lit
+                else _escape(phrase.words[i].text)
+                for i in line
+            )
+        )
     return "\\N".join(lines)
 
 
@@ -129,14 +141,21 @@ def build_ass(items: list[Phrase], size: tuple[int, int], aspect: str, language:
     side = round(width * SAFE_AREA[aspect][1])
     outline, shadow = max(3, round(px / 11)), max(2, round(px / 22))
     header = [
-        "[Script Info]", "ScriptType: v4.00+", f"PlayResX: {width}", f"PlayResY: {height}",
-        "WrapStyle: 2", "ScaledBorderAndShadow: yes", "YCbCr Matrix: TV.709", "",
+        "[Script Info]",
+        "ScriptType: v4.00+",
+        f"PlayResX: {width}",
+        f"PlayResY: {height}",
+        "WrapStyle: 2",
+        "ScaledBorderAndShadow: yes",
+        "YCbCr Matrix: TV.709",
+        "",
         "[V4+ Styles]",
         "Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour,"
         " Bold, Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline,"
         " Shadow, Alignment, MarginL, MarginR, MarginV, Encoding",
         f"Style: Caption,{FONT_NAME},{px},{WHITE},{HIGHLIGHT},{OUTLINE},{SHADOW},-1,0,0,0,100,100,0,0,"
-        f"1,{outline},{shadow},2,{side},{side},{bottom},1", "",
+        f"1,{outline},{shadow},2,{side},{side},{bottom},1",
+        "",
         "[Events]",
         "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
     ]
@@ -144,8 +163,10 @@ def build_ass(items: list[Phrase], size: tuple[int, int], aspect: str, language:
     position = f"{{\\an2\\pos({width // 2},{height - bottom})}}"
     for phrase in items:
         for start, end, lit in spans(phrase):
-            events.append(f"Dialogue: 0,{_ts(start)},{_ts(end)},Caption,,0,0,0,,"
-                          f"{position}{_text(phrase, lit, language)}")
+            events.append(
+                f"Dialogue: 0,{_ts(start)},{_ts(end)},Caption,,0,0,0,,"
+                f"{position}{_text(phrase, lit, language)}"
+            )
     return "\n".join(header + events) + "\n"
 
 

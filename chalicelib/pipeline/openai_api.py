@@ -6,6 +6,7 @@ timeouts and connection errors are retried (bounded), honouring `Retry-After`; w
 becomes a ProviderError with a clear code. The user's key never appears in a message we raise
 or log: it is cut from any text a server sends back.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,8 +37,7 @@ class OpenAIClient:
         settings = get_settings()
         self.base_url = self.base_url.rstrip("/")
         self.timeout_s = self.timeout_s if self.timeout_s is not None else settings.provider_timeout_s
-        self.max_retries = (self.max_retries if self.max_retries is not None
-                            else settings.provider_max_retries)
+        self.max_retries = self.max_retries if self.max_retries is not None else settings.provider_max_retries
         self.retry_after_max_s = settings.provider_retry_after_max_s
         self.max_bytes = settings.provider_max_response_bytes
 
@@ -50,14 +50,21 @@ class OpenAIClient:
             last = attempt == self.max_retries
             try:
                 payload: dict[str, Any] = {"data": body, "files": files} if files else {"json": body}
-                response = outbound.request("POST", url, headers=headers, deadline_s=self.timeout_s,
-                                            max_bytes=self.max_bytes, **payload)
+                response = outbound.request(
+                    "POST",
+                    url,
+                    headers=headers,
+                    deadline_s=self.timeout_s,
+                    max_bytes=self.max_bytes,
+                    **payload,
+                )
             except outbound.OutboundError as exc:
                 if exc.kind == "blocked":
                     raise ProviderError("provider_url_blocked", exc.message, transient=False) from None
                 if exc.kind == "too_large":
-                    raise ProviderError("provider_bad_output", f"{path}: {exc.message}",
-                                        transient=False) from None
+                    raise ProviderError(
+                        "provider_bad_output", f"{path}: {exc.message}", transient=False
+                    ) from None
                 problem, said, wait = f"{path}: {exc.message}", "", None
             else:
                 if response.is_success:
@@ -78,10 +85,13 @@ class OpenAIClient:
             return
         said = self._text(response)  # the server's words: logs only, never the user's job
         if status in (401, 403):
-            raise ProviderError("provider_key_rejected", f"the provider rejected your key ({path} "
-                                f"answered {status})", transient=False, detail=said)
-        raise ProviderError("provider_bad_request", f"{path} answered {status}", transient=False,
-                            detail=said)
+            raise ProviderError(
+                "provider_key_rejected",
+                f"the provider rejected your key ({path} answered {status})",
+                transient=False,
+                detail=said,
+            )
+        raise ProviderError("provider_bad_request", f"{path} answered {status}", transient=False, detail=said)
 
     def _retry_after(self, response: outbound.Reply) -> float | None:
         value = response.headers.get("retry-after", "")

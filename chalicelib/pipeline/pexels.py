@@ -8,6 +8,7 @@ Downloads are kept in S3 under the job by Pexels id, so a retried job fetches no
 Pexels' rate-limit headers are honoured: with no request left, wait for the reset when it is
 near, else give up on Pexels for now (the scenes fall back).
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,12 +39,13 @@ MAX_REDIRECTS = 5
 @dataclass
 class PexelsClient:
     """Pexels' JSON API (Authorization: the bare key) and its file downloads."""
+
     api_key: str = field(repr=False)
     base_url: str = DEFAULT_BASE_URL
     sleep: Callable[[float], None] = time.sleep
-    remaining: int | None = None       # X-Ratelimit-Remaining of the last answer
-    reset_at: float | None = None      # X-Ratelimit-Reset (epoch seconds) of the last answer
-    waited_s: float = 0.0              # time spent waiting for Pexels' rate limit
+    remaining: int | None = None  # X-Ratelimit-Remaining of the last answer
+    reset_at: float | None = None  # X-Ratelimit-Reset (epoch seconds) of the last answer
+    waited_s: float = 0.0  # time spent waiting for Pexels' rate limit
 
     def __post_init__(self) -> None:
         settings = get_settings()
@@ -59,8 +61,9 @@ class PexelsClient:
         if wait <= 0:
             return
         if wait > self.wait_max_s:
-            raise ProviderError("provider_unavailable", f"Pexels' rate limit is used up for "
-                                f"{wait:.0f} s more", transient=True)
+            raise ProviderError(
+                "provider_unavailable", f"Pexels' rate limit is used up for {wait:.0f} s more", transient=True
+            )
         self._wait(wait)
 
     def _wait(self, seconds: float) -> None:
@@ -85,8 +88,9 @@ class PexelsClient:
         for attempt in range(self.max_retries + 1):
             self._respect_rate_limit()
             try:
-                response = httpx.get(url, params=params, headers={"Authorization": self.api_key},
-                                     timeout=timeout)
+                response = httpx.get(
+                    url, params=params, headers={"Authorization": self.api_key}, timeout=timeout
+                )
             except httpx.HTTPError as exc:
                 problem, wait = f"cannot reach Pexels ({type(exc).__name__})", None
             else:
@@ -95,21 +99,27 @@ class PexelsClient:
                     try:
                         return response.json()
                     except ValueError:
-                        raise ProviderError("provider_bad_output", f"{path}: not JSON",
-                                            transient=True) from None
+                        raise ProviderError(
+                            "provider_bad_output", f"{path}: not JSON", transient=True
+                        ) from None
                 if response.status_code in (401, 403):
-                    raise ProviderError("provider_key_rejected", "Pexels rejected your key "
-                                        f"({response.status_code})", transient=False)
+                    raise ProviderError(
+                        "provider_key_rejected",
+                        f"Pexels rejected your key ({response.status_code})",
+                        transient=False,
+                    )
                 if response.status_code not in RETRYABLE:
-                    raise ProviderError("provider_bad_request", f"{path} answered "
-                                        f"{response.status_code}", transient=False)
+                    raise ProviderError(
+                        "provider_bad_request", f"{path} answered {response.status_code}", transient=False
+                    )
                 problem, wait = f"{path} answered {response.status_code}", self._retry_wait(response)
             if attempt == self.max_retries:
                 raise ProviderError("provider_unavailable", problem, transient=True)
             if wait is not None and wait > self.wait_max_s:
-                raise ProviderError("provider_unavailable", f"{problem}; retry in {wait:.0f} s",
-                                    transient=True)
-            self._wait(2.0 ** attempt if wait is None else wait)
+                raise ProviderError(
+                    "provider_unavailable", f"{problem}; retry in {wait:.0f} s", transient=True
+                )
+            self._wait(2.0**attempt if wait is None else wait)
         raise AssertionError("unreachable")
 
     def _retry_wait(self, response: httpx.Response) -> float | None:
@@ -136,12 +146,14 @@ class PexelsClient:
                             url = str(response.next_request.url)
                             continue
                         return _save(response, path, max_bytes, deadline, deadline_s)
-            raise ProviderError("provider_bad_output", f"more than {MAX_REDIRECTS} redirects",
-                                transient=False)
+            raise ProviderError(
+                "provider_bad_output", f"more than {MAX_REDIRECTS} redirects", transient=False
+            )
         except httpx.HTTPError as exc:
             path.unlink(missing_ok=True)
-            raise ProviderError("provider_unavailable", f"download failed ({type(exc).__name__})",
-                                transient=True) from None
+            raise ProviderError(
+                "provider_unavailable", f"download failed ({type(exc).__name__})", transient=True
+            ) from None
         except ProviderError:
             path.unlink(missing_ok=True)
             raise
@@ -152,29 +164,35 @@ def _check_destination(url: str) -> None:
         urls.check_outbound(url, "download")
         urls.check_resolved(url)
     except Exception as exc:  # ValidationFailed or UnsafeDestination: never fetched
-        raise ProviderError("provider_url_blocked", f"refused to fetch {url[:100]}: {exc}",
-                            transient=False) from None
+        raise ProviderError(
+            "provider_url_blocked", f"refused to fetch {url[:100]}: {exc}", transient=False
+        ) from None
 
 
-def _save(response: httpx.Response, path: Path, max_bytes: int, deadline: float,
-          deadline_s: float) -> int:
+def _save(response: httpx.Response, path: Path, max_bytes: int, deadline: float, deadline_s: float) -> int:
     if not response.is_success:
-        raise ProviderError("provider_unavailable", f"download answered {response.status_code}",
-                            transient=True)
+        raise ProviderError(
+            "provider_unavailable", f"download answered {response.status_code}", transient=True
+        )
     declared = int(response.headers.get("content-length") or 0)
     if declared > max_bytes:
-        raise ProviderError("provider_bad_output", f"file of {declared} bytes is over the "
-                            f"{max_bytes} byte cap", transient=False)
+        raise ProviderError(
+            "provider_bad_output",
+            f"file of {declared} bytes is over the {max_bytes} byte cap",
+            transient=False,
+        )
     written = 0
     with open(path, "wb") as out:
         for chunk in response.iter_bytes(256 * 1024):
             written += len(chunk)
             if written > max_bytes:
-                raise ProviderError("provider_bad_output", f"file is over the {max_bytes} byte cap",
-                                    transient=False)
+                raise ProviderError(
+                    "provider_bad_output", f"file is over the {max_bytes} byte cap", transient=False
+                )
             if time.monotonic() > deadline:
-                raise ProviderError("provider_unavailable", f"download took over {deadline_s:g} s",
-                                    transient=True)
+                raise ProviderError(
+                    "provider_unavailable", f"download took over {deadline_s:g} s", transient=True
+                )
             out.write(chunk)
     return written
 
@@ -196,15 +214,23 @@ def pick_video(videos: list[dict], seconds: float, aspect: str) -> dict | None:
     usable = [v for v in videos if any(f.get("link") for f in v.get("video_files") or [])]
     if not usable:
         return None
-    return min(usable, key=lambda v: (float(v.get("duration") or 0) < seconds,
-                                      round(_aspect_distance(v.get("width", 0), v.get("height", 0), aspect), 2),
-                                      float(v.get("duration") or 0)))
+    return min(
+        usable,
+        key=lambda v: (
+            float(v.get("duration") or 0) < seconds,
+            round(_aspect_distance(v.get("width", 0), v.get("height", 0), aspect), 2),
+            float(v.get("duration") or 0),
+        ),
+    )
 
 
 def pick_rendition(video: dict, aspect: str) -> dict | None:
     """The smallest MP4 rendition at or above the output height, else the largest there is."""
-    files = [f for f in video.get("video_files") or []
-             if f.get("link") and f.get("file_type", "video/mp4") == "video/mp4" and f.get("height")]
+    files = [
+        f
+        for f in video.get("video_files") or []
+        if f.get("link") and f.get("file_type", "video/mp4") == "video/mp4" and f.get("height")
+    ]
     if not files:
         return None
     height = ASPECTS[aspect][1]
@@ -232,8 +258,10 @@ def _cached_download(client: PexelsClient, job_id: str, name: str, url: str, pat
 
 def video_for(client: PexelsClient, job_id: str, scene: Scene, aspect: str, path: Path) -> dict | None:
     """Download the best Pexels clip for the scene to `path`; -> the video chosen, or None."""
-    found = client.get("videos/search", {"query": search_words(scene), "per_page": PER_PAGE,
-                                         "orientation": ORIENTATION[aspect]})
+    found = client.get(
+        "videos/search",
+        {"query": search_words(scene), "per_page": PER_PAGE, "orientation": ORIENTATION[aspect]},
+    )
     video = pick_video(found.get("videos") or [], scene.duration_s, aspect)
     rendition = pick_rendition(video, aspect) if video else None
     if rendition is None:
@@ -245,12 +273,14 @@ def video_for(client: PexelsClient, job_id: str, scene: Scene, aspect: str, path
 
 def photo_for(client: PexelsClient, job_id: str, scene: Scene, aspect: str, path: Path) -> dict | None:
     """Download a Pexels photo for the scene to `path` (as fetched); -> the photo, or None."""
-    found = client.get("v1/search", {"query": search_words(scene), "per_page": 5,
-                                     "orientation": ORIENTATION[aspect]})
+    found = client.get(
+        "v1/search", {"query": search_words(scene), "per_page": 5, "orientation": ORIENTATION[aspect]}
+    )
     photos = [p for p in found.get("photos") or [] if (p.get("src") or {}).get("large2x")]
     if not photos:
         return None
     photo = min(photos, key=lambda p: _aspect_distance(p.get("width", 0), p.get("height", 0), aspect))
-    photo["fetched_bytes"] = _cached_download(client, job_id, f"photo-{photo['id']}.jpg",
-                                              photo["src"]["large2x"], path)
+    photo["fetched_bytes"] = _cached_download(
+        client, job_id, f"photo-{photo['id']}.jpg", photo["src"]["large2x"], path
+    )
     return photo

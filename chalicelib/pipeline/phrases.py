@@ -3,25 +3,82 @@ object, and the prepositional phrases around them ("during a storm"). No tagger:
 word right before a determiner ("keeper *befriends* a curious octopus"), which holds for the
 way people write video prompts; when no verb is found the whole clause is a noun phrase.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-DETERMINERS = frozenset(["a", "an", "the", "his", "her", "their", "its", "our", "my", "your", "this", "that", "these", "those", "some", "two", "three", "four", "five", "every", "each"])
-PREPOSITIONS = frozenset(["during", "with", "in", "on", "at", "under", "over", "across", "through", "into", "near", "beside", "around", "above", "below", "before", "after", "from", "inside", "outside", "along", "beyond", "among", "between", "toward", "towards", "without"])
-INSTRUCTION = re.compile(r"^(?:please\s+)?(?:make|create|generate|show|explain|tell|write|render)"
-                         r"(?:\s+(?:me|us))?(?:\s+(?:a|an))?(?:\s+short)?"
-                         r"(?:\s+(?:video|clip|story|film|reel))?(?:\s+(?:about|of|on))?\s+",
-                         re.IGNORECASE)
+DETERMINERS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "his",
+        "her",
+        "their",
+        "its",
+        "our",
+        "my",
+        "your",
+        "this",
+        "that",
+        "these",
+        "those",
+        "some",
+        "two",
+        "three",
+        "four",
+        "five",
+        "every",
+        "each",
+    ]
+)
+PREPOSITIONS = frozenset(
+    [
+        "during",
+        "with",
+        "in",
+        "on",
+        "at",
+        "under",
+        "over",
+        "across",
+        "through",
+        "into",
+        "near",
+        "beside",
+        "around",
+        "above",
+        "below",
+        "before",
+        "after",
+        "from",
+        "inside",
+        "outside",
+        "along",
+        "beyond",
+        "among",
+        "between",
+        "toward",
+        "towards",
+        "without",
+    ]
+)
+INSTRUCTION = re.compile(
+    r"^(?:please\s+)?(?:make|create|generate|show|explain|tell|write|render)"
+    r"(?:\s+(?:me|us))?(?:\s+(?:a|an))?(?:\s+short)?"
+    r"(?:\s+(?:video|clip|story|film|reel))?(?:\s+(?:about|of|on))?\s+",
+    re.IGNORECASE,
+)
 CLAUSE_BREAK = re.compile(r"[.;:!?]+|,|\s+(?:and then|then|while|but|as|when|and)\s+", re.IGNORECASE)
 
 
 @dataclass
 class Clause:
-    subject: str                       # "A lighthouse keeper" (or the whole noun phrase)
-    verb: str = ""                     # "befriends" ("" for a noun phrase)
-    object: str = ""                   # "a curious octopus"
+    subject: str  # "A lighthouse keeper" (or the whole noun phrase)
+    verb: str = ""  # "befriends" ("" for a noun phrase)
+    object: str = ""  # "a curious octopus"
     settings: list[str] = field(default_factory=list)  # ["during a storm"]
 
     @property
@@ -35,7 +92,7 @@ class Clause:
 
 
 def definite(phrase: str) -> str:
-    """"A curious octopus" -> "the curious octopus", "Two robots" -> "two robots"."""
+    """ "A curious octopus" -> "the curious octopus", "Two robots" -> "two robots"."""
     words = phrase.split()
     if words and words[0].lower() in ("a", "an"):
         words[0] = "the"
@@ -68,8 +125,13 @@ def _is_verb(words: list[str], i: int) -> bool:
         return False
     if after in DETERMINERS:
         return True
-    return (after in PREPOSITIONS and i > 0 and before not in DETERMINERS
-            and word.endswith(("s", "ed", "ing")) and not word.endswith(("ous", "ss", "us", "is")))
+    return (
+        after in PREPOSITIONS
+        and i > 0
+        and before not in DETERMINERS
+        and word.endswith(("s", "ed", "ing"))
+        and not word.endswith(("ous", "ss", "us", "is"))
+    )
 
 
 def parse_clause(text: str) -> Clause | None:
@@ -81,9 +143,10 @@ def parse_clause(text: str) -> Clause | None:
     if verb_at is None:
         head, settings = _split_settings(words)
         return Clause(subject=" ".join(head or words), settings=settings if head else [])
-    rest, settings = _split_settings(words[verb_at + 1:], first=0)
-    return Clause(subject=" ".join(words[:verb_at]), verb=words[verb_at], object=" ".join(rest),
-                  settings=settings)
+    rest, settings = _split_settings(words[verb_at + 1 :], first=0)
+    return Clause(
+        subject=" ".join(words[:verb_at]), verb=words[verb_at], object=" ".join(rest), settings=settings
+    )
 
 
 def clauses(prompt: str) -> list[Clause]:

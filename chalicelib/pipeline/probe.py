@@ -3,6 +3,7 @@
 `ffmpeg -i FILE` with no output prints the container and stream summary to stderr and exits 1;
 that summary is stable enough to parse for codec, size, duration and frame rate.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,9 +27,18 @@ def probe(path: Path) -> dict:
     video file; ValueError when the file is missing, unreadable, or not a video."""
     if not Path(path).is_file():
         raise ValueError(f"not a file: {path}")
-    result = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner",
-                             *ffmpeg_inputs.file_input(path, "mov")],  # mov: MP4's demuxer
-                            capture_output=True, text=True, errors="replace", timeout=60)
+    result = subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-nostdin",
+            "-hide_banner",
+            *ffmpeg_inputs.file_input(path, "mov"),
+        ],  # mov: MP4's demuxer
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=60,
+    )
     info = result.stderr
     duration, video = _DURATION.search(info), _VIDEO.search(info)
     if not duration or not video or video.group(1) in STILL_CODECS:

@@ -6,6 +6,7 @@ key (BYOK); with a base_url it reaches any compatible server (Ollama, vLLM, LM S
 "pexels" finds stock footage for the image step with the user's Pexels key. The providers
 themselves are registered in `registry.py` (plug-ins too).
 """
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,19 @@ def __getattr__(name: str):
 # Voices a job may name: name -> (provider, engine, languages). The offline default is piper's
 # neural voice (its package ships the model); espeak-ng speaks every other language.
 # "espeak-ng:<language>" picks one of espeak-ng's voices, e.g. "espeak-ng:fr".
-OPENAI_VOICES = ("alloy", "ash", "ballad", "coral", "echo", "fable", "nova", "onyx", "sage",
-                 "shimmer", "verse")
+OPENAI_VOICES = (
+    "alloy",
+    "ash",
+    "ballad",
+    "coral",
+    "echo",
+    "fable",
+    "nova",
+    "onyx",
+    "sage",
+    "shimmer",
+    "verse",
+)
 VOICES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "en_US-joe-medium": (OFFLINE, "piper", ("en",)),
     "espeak-ng": (OFFLINE, "espeak-ng", ("*",)),
@@ -51,8 +63,11 @@ def unknown_providers(choice: dict[str, str]) -> dict[str, str]:
 
 def missing_keys(choice: dict[str, str], stored: set[str]) -> dict[str, str]:
     """The (step -> name) pairs of `choice` whose provider needs a key the user has not stored."""
-    return {step: name for step, name in choice.items()
-            if name in __getattr__("KEYED_PROVIDERS") and name not in stored}
+    return {
+        step: name
+        for step, name in choice.items()
+        if name in __getattr__("KEYED_PROVIDERS") and name not in stored
+    }
 
 
 def defaults() -> dict[str, str]:

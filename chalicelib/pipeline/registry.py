@@ -6,6 +6,7 @@ Provider, a Pipeline, or a list of them), so a new provider is one module (docs/
 Implementations are named "module:attribute" and imported on first use, so the API (which
 only validates names) never loads Pillow, ffmpeg helpers or HTTP clients.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -33,6 +34,7 @@ def _resolve(target: Any) -> Any:
 class Provider:
     """Makes one purpose's artifact: `run(task, client) -> (value, StepUsage)`. A provider with
     a `base_url` uses the user's own key (BYOK) through `client(api_key, base_url)`."""
+
     purpose: str
     name: str
     run: Callable | str
@@ -53,6 +55,7 @@ class Provider:
 @dataclass(frozen=True)
 class Pipeline:
     """A job's steps: step name -> `fn(ctx, done) -> artifact keys`, or None to skip it."""
+
     name: str
     steps: dict | str
 
@@ -67,8 +70,13 @@ BUILTIN: tuple[Provider | Pipeline, ...] = (
     Provider("concept", "openai", f"{_FALLBACK}:openai_concept", **OPENAI),
     Provider("image", "offline", f"{_FALLBACK}:offline_images"),
     Provider("image", "openai", f"{_FALLBACK}:openai_images", **OPENAI),
-    Provider("image", "pexels", f"{_FALLBACK}:pexels_images", base_url="https://api.pexels.com",
-             client="chalicelib.pipeline.pexels:PexelsClient"),
+    Provider(
+        "image",
+        "pexels",
+        f"{_FALLBACK}:pexels_images",
+        base_url="https://api.pexels.com",
+        client="chalicelib.pipeline.pexels:PexelsClient",
+    ),
     Provider("narration", "offline", f"{_FALLBACK}:offline_narration"),
     Provider("narration", "openai", f"{_FALLBACK}:openai_narration", **OPENAI),
     Provider("video", "offline", "chalicelib.pipeline.video:compose_video"),  # the render itself
@@ -120,14 +128,14 @@ def provider(purpose: str, name: str) -> Provider:
 
 def keyed() -> dict[str, str]:
     """Provider name -> default endpoint, for the providers that take the user's own key."""
-    return {p.name: p.base_url for table in providers().values() for p in table.values()
-            if p.base_url is not None}
+    return {
+        p.name: p.base_url for table in providers().values() for p in table.values() if p.base_url is not None
+    }
 
 
 def keyed_provider(name: str) -> Provider:
     """The keyed provider of that name (its client and endpoint are the same for every purpose)."""
-    return next(p for table in providers().values() for p in table.values()
-                if p.name == name and p.needs_key)
+    return next(p for table in providers().values() for p in table.values() if p.name == name and p.needs_key)
 
 
 def pipelines() -> dict[str, Pipeline]:

@@ -4,6 +4,7 @@ Steps are checkpoints: each writes its artifacts to deterministic S3 keys and it
 `job_steps`; a retried job skips a succeeded step once its artifacts are confirmed in S3.
 Runs in a worker thread (blocking I/O, Pillow, ffmpeg), never on the BullMQ event loop.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,14 @@ log = logging.getLogger(__name__)
 # Share of the job's progress bar each step fills (sums to 100).
 WEIGHTS = {"concept": 5, "image": 20, "video": 65, "upload": 10}
 OUTPUTS = ("video", "thumbnail", "captions", "vtt", "words", "manifest")  # the upload step's
-OUTPUT_FILES = {"video": "video.mp4", "thumbnail": "thumbnail.jpg", "captions": "captions.srt",
-                "vtt": "captions.vtt", "words": "words.json", "manifest": "render.json"}
+OUTPUT_FILES = {
+    "video": "video.mp4",
+    "thumbnail": "thumbnail.jpg",
+    "captions": "captions.srt",
+    "vtt": "captions.vtt",
+    "words": "words.json",
+    "manifest": "render.json",
+}
 SILENT_NOTE = "narration is silent: neither piper's voice nor espeak-ng could speak on the worker"
 NARRATION_MANIFEST = "narration.json"  # the image step's record of the narration WAVs
 __all__ = ["StepError", "JobGone", "UserBusy", "run_job"]  # StepError: re-exported for callers
@@ -55,15 +62,15 @@ class Context:
     job_id: str
     request: dict
     work: Path
-    owner: str                     # this attempt's lease on the job (see lifecycle.start)
-    stop: threading.Event          # set when the job was canceled or its lease was lost
+    owner: str  # this attempt's lease on the job (see lifecycle.start)
+    stop: threading.Event  # set when the job was canceled or its lease was lost
     step: str = ""
-    base: int = 0                  # job progress when the current step began
+    base: int = 0  # job progress when the current step began
     _last: tuple[int, float] = (-1, 0.0)
     concept: concept_mod.Concept | None = None
     user_id: str = ""
     attempt: int = 1
-    provider: str | None = None    # which provider made the current step's artifact
+    provider: str | None = None  # which provider made the current step's artifact
     usage: list[StepUsage] | None = None  # what the current step's providers spent
 
     def outcome(self, result: fallback.Outcome) -> Any:
@@ -91,8 +98,7 @@ class Context:
         if not force and (step_progress <= last_value or now - last_at < 0.25):
             return
         self._last = (step_progress, now)
-        if not lifecycle.report_progress(self.job_id, self.step, step_progress, job_progress,
-                                         self.owner):
+        if not lifecycle.report_progress(self.job_id, self.step, step_progress, job_progress, self.owner):
             self.stop.set()
 
 
@@ -150,14 +156,24 @@ def _image(ctx: Context) -> list[str]:
     speak = ctx.request.get("narration", True)
     speech = [ctx.work / f"narration-{i + 1:02d}.wav" for i in range(count)] if speak else []
     with ThreadPoolExecutor(max_workers=1) as pool:
-        spoken = pool.submit(_off_thread, fallback.run, "narration",
-                             ctx.task(concept=concept, paths=speech)) if speak else None
+        spoken = (
+            pool.submit(_off_thread, fallback.run, "narration", ctx.task(concept=concept, paths=speech))
+            if speak
+            else None
+        )
         own = scene_media.place_all(ctx.user_id, ctx.request, ctx.request["aspect"], stills)
         drawn = None
         if len(own) < count:
-            drawn = fallback.run("image", ctx.task(concept=concept, paths=stills, keep=frozenset(own),
-                                                   reference=_reference_image(ctx),
-                                                   on_progress=lambda p: ctx.report(p * 9 // 10)))
+            drawn = fallback.run(
+                "image",
+                ctx.task(
+                    concept=concept,
+                    paths=stills,
+                    keep=frozenset(own),
+                    reference=_reference_image(ctx),
+                    on_progress=lambda p: ctx.report(p * 9 // 10),
+                ),
+            )
         said = spoken.result() if spoken else None
     if drawn is not None:
         ctx.outcome(drawn)
@@ -169,13 +185,28 @@ def _image(ctx: Context) -> list[str]:
         voices = ", ".join(dict.fromkeys(n.voice for n in narrations))
         timings = ", ".join(dict.fromkeys(n.timing for n in narrations))
         lifecycle.add_note(ctx.job_id, f"narration: spoken by {voices}; word timings: {timings}")
-    manifest = [{"file": n.path.name, "duration_s": n.duration_s, "silent": n.silent,
-                 "voice": n.voice, "timing": n.timing,
-                 "words": [[w.text, w.start, w.end] for w in n.words]} for n in narrations]
-    keys = [storage.put_file(path, storage.artifact_key(ctx.job_id, "image", path.name))
-            for path in stills + speech]
-    keys.append(storage.put_bytes(json.dumps(manifest).encode(), storage.artifact_key(
-        ctx.job_id, "image", NARRATION_MANIFEST), "application/json"))
+    manifest = [
+        {
+            "file": n.path.name,
+            "duration_s": n.duration_s,
+            "silent": n.silent,
+            "voice": n.voice,
+            "timing": n.timing,
+            "words": [[w.text, w.start, w.end] for w in n.words],
+        }
+        for n in narrations
+    ]
+    keys = [
+        storage.put_file(path, storage.artifact_key(ctx.job_id, "image", path.name))
+        for path in stills + speech
+    ]
+    keys.append(
+        storage.put_bytes(
+            json.dumps(manifest).encode(),
+            storage.artifact_key(ctx.job_id, "image", NARRATION_MANIFEST),
+            "application/json",
+        )
+    )
     return keys
 
 
@@ -198,10 +229,17 @@ def _narrations(ctx: Context, image_keys: list[str]) -> list[Narration] | None:
         return None
     entries = json.loads(storage.get_bytes(manifest_key))
     by_name = {Path(k).name: k for k in image_keys}
-    return [Narration(path=path, duration_s=e["duration_s"], silent=e["silent"],
-                      words=[Word(*w) for w in e.get("words", [])],
-                      timing=e.get("timing", "estimate"), voice=e.get("voice", "espeak-ng"))
-            for e, path in zip(entries, _fetched(ctx, [by_name[e["file"]] for e in entries]))]
+    return [
+        Narration(
+            path=path,
+            duration_s=e["duration_s"],
+            silent=e["silent"],
+            words=[Word(*w) for w in e.get("words", [])],
+            timing=e.get("timing", "estimate"),
+            voice=e.get("voice", "espeak-ng"),
+        )
+        for e, path in zip(entries, _fetched(ctx, [by_name[e["file"]] for e in entries]))
+    ]
 
 
 def _music(ctx: Context) -> Path | None:
@@ -226,23 +264,45 @@ def _video(ctx: Context, image_keys: list[str]) -> list[str]:
         concept = script.timed(concept, ctx.request, [n.duration_s for n in narrations])
     started = time.monotonic()
     request = ctx.request
-    result = video.compose_video(concept, stills, request["aspect"], render_dir,
-                                 voice=request.get("voice"),
-                                 language=request.get("language", "en"),
-                                 narrations=narrations,
-                                 on_progress=ctx.report, should_cancel=ctx.should_stop,
-                                 clip_audio_volume=request.get("clip_audio_volume"),
-                                 caption_style=request.get("caption_style", "karaoke"),
-                                 speak=request.get("narration", True), music=_music(ctx),
-                                 music_volume=request.get("music_volume", 0.35))
+    result = video.compose_video(
+        concept,
+        stills,
+        request["aspect"],
+        render_dir,
+        voice=request.get("voice"),
+        language=request.get("language", "en"),
+        narrations=narrations,
+        on_progress=ctx.report,
+        should_cancel=ctx.should_stop,
+        clip_audio_volume=request.get("clip_audio_volume"),
+        caption_style=request.get("caption_style", "karaoke"),
+        speak=request.get("narration", True),
+        music=_music(ctx),
+        music_volume=request.get("music_volume", 0.35),
+    )
     if result.silent_narration:
         lifecycle.add_note(ctx.job_id, SILENT_NOTE)
     ctx.provider = "offline"
-    ctx.usage = [StepUsage(purpose="video", provider="offline", model="ffmpeg",
-                           bytes=result.video.stat().st_size, wall_s=round(time.monotonic() - started, 3))]
-    return [storage.put_file(path, storage.artifact_key(ctx.job_id, "video", path.name))
-            for path in (result.video, result.thumbnail, result.captions, result.vtt, result.words,
-                         result.manifest)]
+    ctx.usage = [
+        StepUsage(
+            purpose="video",
+            provider="offline",
+            model="ffmpeg",
+            bytes=result.video.stat().st_size,
+            wall_s=round(time.monotonic() - started, 3),
+        )
+    ]
+    return [
+        storage.put_file(path, storage.artifact_key(ctx.job_id, "video", path.name))
+        for path in (
+            result.video,
+            result.thumbnail,
+            result.captions,
+            result.vtt,
+            result.words,
+            result.manifest,
+        )
+    ]
 
 
 def _upload(ctx: Context, video_keys: list[str]) -> list[str]:
@@ -257,12 +317,21 @@ def _upload(ctx: Context, video_keys: list[str]) -> list[str]:
     if info["video_codec"] != "h264" or (info["width"], info["height"]) != (width, height):
         raise StepError("invalid_render", f"render is {info}", transient=True)
     ctx.report(50)
-    downloads = {"video": f"{ctx.job_id}.mp4", "captions": f"{ctx.job_id}.srt",
-                 "vtt": f"{ctx.job_id}.vtt", "words": f"{ctx.job_id}.words.json"}
-    return [storage.copy(by_name[OUTPUT_FILES[kind]],
-                         storage.artifact_key(ctx.job_id, "output", OUTPUT_FILES[kind]),
-                         download_name=downloads.get(kind)) for kind in OUTPUTS
-            if OUTPUT_FILES[kind] in by_name]  # a checkpoint from before vtt/words has fewer
+    downloads = {
+        "video": f"{ctx.job_id}.mp4",
+        "captions": f"{ctx.job_id}.srt",
+        "vtt": f"{ctx.job_id}.vtt",
+        "words": f"{ctx.job_id}.words.json",
+    }
+    return [
+        storage.copy(
+            by_name[OUTPUT_FILES[kind]],
+            storage.artifact_key(ctx.job_id, "output", OUTPUT_FILES[kind]),
+            download_name=downloads.get(kind),
+        )
+        for kind in OUTPUTS
+        if OUTPUT_FILES[kind] in by_name
+    ]  # a checkpoint from before vtt/words has fewer
 
 
 def _outputs(keys: list[str]) -> dict:
@@ -283,12 +352,22 @@ def _command_video(ctx: Context, done: dict[str, list[str]]) -> list[str]:
         shutil.rmtree(folder, ignore_errors=True)
     render_dir.mkdir(parents=True)
     width, height = images.ASPECTS[ctx.request["aspect"]]
-    spec = {"job_id": ctx.job_id, "attempt": ctx.attempt, "request": ctx.request,
-            "work_dir": str(work), "width": width, "height": height, "fps": video.FPS}
+    spec = {
+        "job_id": ctx.job_id,
+        "attempt": ctx.attempt,
+        "request": ctx.request,
+        "work_dir": str(work),
+        "width": width,
+        "height": height,
+        "fps": video.FPS,
+    }
     config = command.CommandConfig(
-        argv=settings.pipeline_command, timeout_s=settings.pipeline_command_timeout_s,
+        argv=settings.pipeline_command,
+        timeout_s=settings.pipeline_command_timeout_s,
         cwd=(launcher_root() / settings.pipeline_command_cwd).resolve(),
-        grace_s=settings.pipeline_command_grace_s, env=settings.pipeline_command_env)
+        grace_s=settings.pipeline_command_grace_s,
+        env=settings.pipeline_command_env,
+    )
     last_message: list[str | None] = [None]
 
     def on_progress(value: int | None, message: str | None) -> None:
@@ -296,16 +375,20 @@ def _command_video(ctx: Context, done: dict[str, list[str]]) -> list[str]:
             ctx.report(value)
         if message and message != last_message[0]:
             last_message[0] = message
-            lifecycle.step_message(ctx.job_id, ctx.step, message,
-                                   ctx.base + WEIGHTS[ctx.step] * max(0, ctx._last[0]) // 100)
+            lifecycle.step_message(
+                ctx.job_id, ctx.step, message, ctx.base + WEIGHTS[ctx.step] * max(0, ctx._last[0]) // 100
+            )
 
     started = time.monotonic()
     try:
         made = command.run(config, spec, work, on_progress, ctx.should_stop)
     except command.CommandCanceled:
         raise video.RenderCanceled() from None
-    outputs = {"video.mp4": render_dir / "video.mp4", "thumbnail.jpg": render_dir / "thumbnail.jpg",
-               "captions.srt": render_dir / "captions.srt"}
+    outputs = {
+        "video.mp4": render_dir / "video.mp4",
+        "thumbnail.jpg": render_dir / "thumbnail.jpg",
+        "captions.srt": render_dir / "captions.srt",
+    }
     shutil.move(made, outputs["video.mp4"])
     for name in ("thumbnail.jpg", "captions.srt"):
         if (work / name).is_file():
@@ -316,11 +399,19 @@ def _command_video(ctx: Context, done: dict[str, list[str]]) -> list[str]:
     if not outputs["captions.srt"].exists():
         outputs["captions.srt"].write_text("", encoding="utf-8")
     ctx.provider = "command"
-    ctx.usage = [StepUsage(purpose="video", provider="command", model=" ".join(config.argv)[:100],
-                           bytes=outputs["video.mp4"].stat().st_size,
-                           wall_s=round(time.monotonic() - started, 3))]
-    return [storage.put_file(path, storage.artifact_key(ctx.job_id, "video", name))
-            for name, path in outputs.items()]
+    ctx.usage = [
+        StepUsage(
+            purpose="video",
+            provider="command",
+            model=" ".join(config.argv)[:100],
+            bytes=outputs["video.mp4"].stat().st_size,
+            wall_s=round(time.monotonic() - started, 3),
+        )
+    ]
+    return [
+        storage.put_file(path, storage.artifact_key(ctx.job_id, "video", name))
+        for name, path in outputs.items()
+    ]
 
 
 def launcher_root() -> Path:
@@ -329,8 +420,11 @@ def launcher_root() -> Path:
 
 
 def _checkpoint_ok(step: jobs_db.StepRow) -> bool:
-    return step.status is StepStatus.succeeded and bool(step.artifacts) \
+    return (
+        step.status is StepStatus.succeeded
+        and bool(step.artifacts)
         and all(map(storage.exists, step.artifacts))
+    )
 
 
 STEPS: dict[str, Callable[[Context, dict[str, list[str]]], list[str]]] = {
@@ -365,9 +459,15 @@ def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str
         raise JobGone(job_id)
     # Scratch space of this attempt only: another attempt (even on this host) never shares it,
     # and it goes when the attempt ends, whatever the outcome (checkpoints live in S3).
-    ctx = Context(job_id=job_id, request=row.request, owner=owner, stop=stop,
-                  work=Path(get_settings().work_dir) / f"{job_id}-{owner[:12]}", user_id=row.user_id,
-                  attempt=row.attempt)
+    ctx = Context(
+        job_id=job_id,
+        request=row.request,
+        owner=owner,
+        stop=stop,
+        work=Path(get_settings().work_dir) / f"{job_id}-{owner[:12]}",
+        user_id=row.user_id,
+        attempt=row.attempt,
+    )
     ctx.work.mkdir(parents=True, exist_ok=True)
     try:
         return _run_steps(ctx)
@@ -383,8 +483,11 @@ def _run_steps(ctx: Context) -> str:
     for name in STEP_NAMES:
         ctx.step = name
         if _checkpoint_ok(steps[name]) or pipeline[name] is None:
-            if pipeline[name] is None and steps[name].status is not StepStatus.skipped and \
-                    not lifecycle.step_skipped(job_id, name, owner):
+            if (
+                pipeline[name] is None
+                and steps[name].status is not StepStatus.skipped
+                and not lifecycle.step_skipped(job_id, name, owner)
+            ):
                 raise JobGone(job_id)
             done[name] = steps[name].artifacts
             ctx.base += WEIGHTS[name]
@@ -403,15 +506,25 @@ def _run_steps(ctx: Context) -> str:
             raise
         except Exception as exc:  # unknown: assume transient, the retry budget bounds it
             log.exception("step failed", extra={"job_id": job_id, "step": name})
-            err = StepError(f"{name}_failed", f"the {name} step failed unexpectedly",  # details: log
-                            transient=True, step=name)
+            err = StepError(
+                f"{name}_failed",
+                f"the {name} step failed unexpectedly",  # details: log
+                transient=True,
+                step=name,
+            )
             _step_failed(ctx, err)
             raise err from exc
         ctx.report(100, force=True)
-        if not lifecycle.step_succeeded(job_id, name, owner, artifacts=done[name],
-                                        provider=ctx.provider, usage=ctx.usage,
-                                        job_progress=ctx.base + WEIGHTS[name],
-                                        took_s=time.monotonic() - started):
+        if not lifecycle.step_succeeded(
+            job_id,
+            name,
+            owner,
+            artifacts=done[name],
+            provider=ctx.provider,
+            usage=ctx.usage,
+            job_progress=ctx.base + WEIGHTS[name],
+            took_s=time.monotonic() - started,
+        ):
             raise JobGone(job_id)
         ctx.base += WEIGHTS[name]
     if not lifecycle.succeed(job_id, _outputs(done["upload"]), owner):

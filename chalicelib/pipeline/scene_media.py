@@ -1,6 +1,7 @@
 """A scene's source: a still (PNG, drawn by a provider or the user's image fitted to the frame)
 or a video clip (the user's upload or stock footage), side by side in the image step's
 artifacts as `scene-NN.png` or `scene-NN.mp4`. The video step renders both in one pass."""
+
 from __future__ import annotations
 
 import shutil
@@ -31,15 +32,15 @@ def source_of(still: Path) -> Path:
 
 def scene_keys(image_keys: list[str]) -> list[str]:
     """The image step's scene sources (PNG or MP4), in scene order."""
-    return sorted((k for k in image_keys if Path(k).name.startswith("scene-")),
-                  key=lambda k: Path(k).name)
+    return sorted((k for k in image_keys if Path(k).name.startswith("scene-")), key=lambda k: Path(k).name)
 
 
 def fit_image(source: Path, aspect: str, path: Path) -> Path:
     """The user's image, upright (EXIF), cover-cropped to the frame, as the scene's PNG."""
     with Image.open(source) as image:
-        fitted = ImageOps.fit(ImageOps.exif_transpose(image).convert("RGB"), ASPECTS[aspect],
-                              Image.Resampling.LANCZOS)
+        fitted = ImageOps.fit(
+            ImageOps.exif_transpose(image).convert("RGB"), ASPECTS[aspect], Image.Resampling.LANCZOS
+        )
     fitted.save(path, format="PNG", compress_level=1)
     return path
 
@@ -54,8 +55,7 @@ def place_all(user_id: str, request: dict, aspect: str, stills: list[Path]) -> d
             continue
         row = uploads_db.get(upload_id, user_id)
         if row is None or row["status"] != UploadStatus.uploaded:  # deleted or expired since submission
-            raise StepError("upload_missing", f"scene {index}: upload {upload_id} is gone",
-                            transient=False)
+            raise StepError("upload_missing", f"scene {index}: upload {upload_id} is gone", transient=False)
         download = stills[index].with_suffix(".upload")
         storage.download(uploads.object_key_for(user_id, upload_id), download)
         if row["content_type"] in uploads.VIDEO_TYPES:

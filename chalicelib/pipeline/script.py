@@ -6,6 +6,7 @@ written; the title and hashtags come from its key words. A scene without `durati
 long as its narration (an estimate in the concept, the real length once the narration exists,
 see `timed`). Safe to import in the API: no media libraries here.
 """
+
 from __future__ import annotations
 
 import re
@@ -70,9 +71,15 @@ def _visual(text: str, style: str | None) -> str:
 def to_concept(request: dict) -> Concept:
     """The concept of a script-mode job: one scene per line, the user's words untouched."""
     given = script_scenes(request)
-    scenes = [Scene(index=i, narration=s["text"], visual=s.get("visual") or _visual(s["text"], request.get("style")),
-                    duration_s=s.get("duration_s") or spoken_length(s["text"]))
-              for i, s in enumerate(given)]
+    scenes = [
+        Scene(
+            index=i,
+            narration=s["text"],
+            visual=s.get("visual") or _visual(s["text"], request.get("style")),
+            duration_s=s.get("duration_s") or spoken_length(s["text"]),
+        )
+        for i, s in enumerate(given)
+    ]
     words = key_words(" ".join(s["text"] for s in given))
     hashtags = ["#" + re.sub(r"\W", "", w) for w in words[:5] if re.sub(r"\W", "", w)]
     return Concept(title=" ".join(w.capitalize() for w in words[:5]), scenes=scenes, hashtags=hashtags)
@@ -83,7 +90,8 @@ def timed(concept: Concept, request: dict, speech_s: list[float]) -> Concept:
     if not is_script(request):
         return concept
     given = script_scenes(request)
-    scenes = [scene.model_copy(update={"duration_s": scene_length(said)})
-              if not (spec.get("duration_s")) else scene
-              for scene, spec, said in zip(concept.scenes, given, speech_s)]
+    scenes = [
+        scene.model_copy(update={"duration_s": scene_length(said)}) if not (spec.get("duration_s")) else scene
+        for scene, spec, said in zip(concept.scenes, given, speech_s)
+    ]
     return concept.model_copy(update={"scenes": scenes})

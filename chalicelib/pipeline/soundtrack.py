@@ -17,6 +17,7 @@ Built as filtergraph parts the video step's single ffmpeg pass composes (video.b
   integrated and a peak limiter for true peak <= -1 dBTP. The finished file is measured again
   and that is what the job reports.
 """
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,8 @@ LIMIT_DB = -2.3  # the limiter's sample-peak ceiling: true peak and AAC add up t
 MAX_GAIN_DB = 30.0
 SPEECH_TAIL_S = 0.15  # silence kept after each line so sentences do not run together
 SPEECH_LEAD_S = 0.05
-DUCK_DB = 18.0        # music under words, below its level in the gaps
-DUCK_RAMP_S = 0.15    # the duck starts this long before a word and releases over as long after
+DUCK_DB = 18.0  # music under words, below its level in the gaps
+DUCK_RAMP_S = 0.15  # the duck starts this long before a word and releases over as long after
 DUCK_HOLD_GAP_S = 0.6  # gaps between words shorter than this stay ducked (no pumping)
 FADE_IN_S, FADE_OUT_S = 1.0, 2.0
 SPEECH_COMPRESSOR = "acompressor=threshold=-21dB:ratio=3:attack=5:release=120:makeup=2"
@@ -49,10 +50,11 @@ _SUMMARY = {key: re.compile(rf"^\s*{key}:\s+(-?[\d.]+|-inf)\s", re.M) for key in
 @dataclass
 class Placement:
     """Where a narration line sits in the video (seconds)."""
-    offset: float   # when its first sample plays
-    tempo: float    # >1: sped up to fit its scene
-    end: float      # its scene's end: nothing of it plays after this
-    lead: float     # offset - scene start
+
+    offset: float  # when its first sample plays
+    tempo: float  # >1: sped up to fit its scene
+    end: float  # its scene's end: nothing of it plays after this
+    lead: float  # offset - scene start
     scene_s: float
 
 
@@ -60,8 +62,9 @@ def placement(scene_start: float, scene_s: float, window_start: float, speech_s:
     lead = window_start - scene_start + SPEECH_LEAD_S
     room = max(0.3, scene_s - lead - SPEECH_TAIL_S)
     tempo = min(speech_s / room, 4.0)
-    return Placement(scene_start + lead, tempo if tempo > 1.001 else 1.0, scene_start + scene_s,
-                     lead, scene_s)
+    return Placement(
+        scene_start + lead, tempo if tempo > 1.001 else 1.0, scene_start + scene_s, lead, scene_s
+    )
 
 
 def _atempo_chain(factor: float) -> list[str]:
@@ -80,17 +83,23 @@ def narration_chain(k: int, input_index: int, place: Placement) -> str:
     or cut to exactly the scene's length so the concatenation matches the video."""
     filters = [f"aresample={AUDIO_RATE}", "aformat=sample_fmts=fltp:channel_layouts=mono"]
     filters += _atempo_chain(place.tempo)
-    filters += [f"adelay={int(place.lead * 1000)}:all=1", f"apad=whole_dur={place.scene_s:.4f}",
-                f"atrim=end={place.scene_s:.4f}", "asetpts=PTS-STARTPTS"]
+    filters += [
+        f"adelay={int(place.lead * 1000)}:all=1",
+        f"apad=whole_dur={place.scene_s:.4f}",
+        f"atrim=end={place.scene_s:.4f}",
+        "asetpts=PTS-STARTPTS",
+    ]
     return f"[{input_index}:a]{','.join(filters)}[a{k}]"
 
 
 def clip_audio_chain(k: int, input_index: int, scene_s: float, volume: float) -> str:
     """Clip k's own sound at `volume`, cut to its scene, mixed under narration k -> [am{k}]."""
-    return (f"[{input_index}:a]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=mono,"
-            f"volume={volume:.3f},atrim=end={scene_s:.4f},asetpts=PTS-STARTPTS,"
-            f"apad=whole_dur={scene_s:.4f}[ca{k}];"
-            f"[a{k}][ca{k}]amix=inputs=2:duration=first:normalize=0[am{k}]")
+    return (
+        f"[{input_index}:a]aresample={AUDIO_RATE},aformat=sample_fmts=fltp:channel_layouts=mono,"
+        f"volume={volume:.3f},atrim=end={scene_s:.4f},asetpts=PTS-STARTPTS,"
+        f"apad=whole_dur={scene_s:.4f}[ca{k}];"
+        f"[a{k}][ca{k}]amix=inputs=2:duration=first:normalize=0[am{k}]"
+    )
 
 
 def speech_spans(words: list[Word]) -> list[tuple[float, float]]:
@@ -115,15 +124,20 @@ def duck_expression(spans: list[tuple[float, float]], gain: float) -> str:
     return f"{gain:.4f}*(1-{depth:.4f}*({ducked}))"
 
 
-def music_chain(input_index: int, total: float, gain: float, spans: list[tuple[float, float]],
-                channels: str) -> str:
+def music_chain(
+    input_index: int, total: float, gain: float, spans: list[tuple[float, float]], channels: str
+) -> str:
     """The music bed [bed]: looped input (-stream_loop) cut to the video, faded, ducked."""
     fade_out = min(FADE_OUT_S, total / 3)
-    filters = [f"aresample={AUDIO_RATE}", f"aformat=sample_fmts=fltp:channel_layouts={channels}",
-               f"atrim=duration={total:.4f}", "asetpts=PTS-STARTPTS",
-               f"volume='{duck_expression(spans, gain)}':eval=frame",
-               f"afade=t=in:d={min(FADE_IN_S, total / 3):.3f}",
-               f"afade=t=out:st={total - fade_out:.3f}:d={fade_out:.3f}"]
+    filters = [
+        f"aresample={AUDIO_RATE}",
+        f"aformat=sample_fmts=fltp:channel_layouts={channels}",
+        f"atrim=duration={total:.4f}",
+        "asetpts=PTS-STARTPTS",
+        f"volume='{duck_expression(spans, gain)}':eval=frame",
+        f"afade=t=in:d={min(FADE_IN_S, total / 3):.3f}",
+        f"afade=t=out:st={total - fade_out:.3f}:d={fade_out:.3f}",
+    ]
     return f"[{input_index}:a]{','.join(filters)}[bed]"
 
 
@@ -142,14 +156,22 @@ def normalize_filter(gain_db: float) -> str:
     a 3 s window and missed the target by 2 LU on short videos full of pauses. The gain is
     found by `loudness_gain` (the limiter's own cost in loudness included)."""
     ceiling = 10 ** (LIMIT_DB / 20)
-    return (f"volume={min(MAX_GAIN_DB, gain_db):.2f}dB,"
-            f"alimiter=limit={ceiling:.4f}:attack=2:release=60:level=false")
+    return (
+        f"volume={min(MAX_GAIN_DB, gain_db):.2f}dB,"
+        f"alimiter=limit={ceiling:.4f}:attack=2:release=60:level=false"
+    )
 
 
-def audio_parts(first_input: int, places: list[Placement], music_input: int | None,
-                music_volume: float, words: list[Word], total: float,
-                loudness: dict | None | bool,
-                clips: dict[int, tuple[int, float, float]] | None = None) -> tuple[list[str], str]:
+def audio_parts(
+    first_input: int,
+    places: list[Placement],
+    music_input: int | None,
+    music_volume: float,
+    words: list[Word],
+    total: float,
+    loudness: dict | None | bool,
+    clips: dict[int, tuple[int, float, float]] | None = None,
+) -> tuple[list[str], str]:
     """Filtergraph parts making the finished audio, and its output label.
     Inputs: one narration WAV per place from `first_input`, then the music (if any).
     `loudness`: {"gain_db"} to normalize, None to measure the mix (pass one), with "measure"
@@ -164,8 +186,10 @@ def audio_parts(first_input: int, places: list[Placement], music_input: int | No
         parts.append(clip_audio_chain(k, index, scene_s, volume))
         labels[k] = f"am{k}"
     if n:
-        parts.append("".join(f"[{label}]" for label in labels) + f"concat=n={n}:v=0:a=1,"
-                     f"{SPEECH_COMPRESSOR},aformat=channel_layouts={channels}[speech]")
+        parts.append(
+            "".join(f"[{label}]" for label in labels) + f"concat=n={n}:v=0:a=1,"
+            f"{SPEECH_COMPRESSOR},aformat=channel_layouts={channels}[speech]"
+        )
     if music_input is not None:
         gain = music_volume if n else 1.0
         parts.append(music_chain(music_input, total, gain, speech_spans(words) if n else [], channels))
@@ -190,21 +214,35 @@ def audio_parts(first_input: int, places: list[Placement], music_input: int | No
 def _meter_report(stderr: str) -> dict | None:
     """ebur128's closing summary: {"input_i", "input_lra", "input_tp"} (strings, as measured),
     or None when there is none."""
-    summary = stderr[stderr.rfind("Summary:"):] if "Summary:" in stderr else ""
+    summary = stderr[stderr.rfind("Summary:") :] if "Summary:" in stderr else ""
     found = {key: pattern.search(summary) for key, pattern in _SUMMARY.items()}
     if not all(found.values()):
         return None
-    return {"input_i": found["I"].group(1), "input_lra": found["LRA"].group(1),
-            "input_tp": found["Peak"].group(1)}
+    return {
+        "input_i": found["I"].group(1),
+        "input_lra": found["LRA"].group(1),
+        "input_tp": found["Peak"].group(1),
+    }
 
 
 def measure_mix(inputs: list[str], parts: list[str], label: str) -> dict | None:
     """Run only the audio graph (which ends in the ebur128 meter) and return its
     measurements; None when the mix is silent (nothing to normalize)."""
-    argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats", *inputs,
-            "-filter_complex", ";".join(parts), "-map", f"[{label}]", "-f", "null", "-"]
-    result = subprocess.run(argv, capture_output=True, text=True, errors="replace",
-                            timeout=MEASURE_TIMEOUT_S)
+    argv = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        *inputs,
+        "-filter_complex",
+        ";".join(parts),
+        "-map",
+        f"[{label}]",
+        "-f",
+        "null",
+        "-",
+    ]
+    result = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=MEASURE_TIMEOUT_S)
     if result.returncode != 0:
         raise RuntimeError(f"audio pass failed: {result.stderr.strip()[-1500:]}")
     report = _meter_report(result.stderr)
@@ -226,8 +264,12 @@ def loudness_gain(measure) -> dict | None:
         check = measure({"gain_db": gain, "measure": True})
         if check is not None:
             gain += TARGET_LUFS - float(check["input_i"])
-    return {"gain_db": round(min(MAX_GAIN_DB, gain), 2), "input_i": first["input_i"],
-            "input_tp": first["input_tp"], "input_lra": first["input_lra"]}
+    return {
+        "gain_db": round(min(MAX_GAIN_DB, gain), 2),
+        "input_i": first["input_i"],
+        "input_tp": first["input_tp"],
+        "input_lra": first["input_lra"],
+    }
 
 
 def _finite(value) -> bool:
@@ -239,17 +281,29 @@ def _finite(value) -> bool:
 
 def measure_file(path: Path) -> dict:
     """Integrated loudness, true peak and loudness range of a finished file's audio."""
-    argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats",
-            *ffmpeg_inputs.file_input(path, "mov"),  # mov: MP4's demuxer
-            "-map", "0:a:0", "-af", measure_filter(), "-f", "null", "-"]
-    result = subprocess.run(argv, capture_output=True, text=True, errors="replace",
-                            timeout=MEASURE_TIMEOUT_S)
+    argv = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        *ffmpeg_inputs.file_input(path, "mov"),  # mov: MP4's demuxer
+        "-map",
+        "0:a:0",
+        "-af",
+        measure_filter(),
+        "-f",
+        "null",
+        "-",
+    ]
+    result = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=MEASURE_TIMEOUT_S)
     report = _meter_report(result.stderr) if result.returncode == 0 else None
     silent = report is None or not _finite(report.get("input_i"))
-    return {"integrated_lufs": None if silent else round(float(report["input_i"]), 2),
-            "true_peak_dbtp": None if silent else round(float(report["input_tp"]), 2),
-            "lra_lu": None if silent else round(float(report["input_lra"]), 2),
-            "target_lufs": TARGET_LUFS}
+    return {
+        "integrated_lufs": None if silent else round(float(report["input_i"]), 2),
+        "true_peak_dbtp": None if silent else round(float(report["input_tp"]), 2),
+        "lra_lu": None if silent else round(float(report["input_lra"]), 2),
+        "target_lufs": TARGET_LUFS,
+    }
 
 
 def music_format(path: Path) -> str:
@@ -257,28 +311,44 @@ def music_format(path: Path) -> str:
     with open(path, "rb") as file:
         fmt = ffmpeg_inputs.audio_format(file.read(16))
     if fmt is None:
-        raise StepError("music_unreadable", "the music upload is neither WAV nor MP3",
-                        transient=False)
+        raise StepError("music_unreadable", "the music upload is neither WAV nor MP3", transient=False)
     return fmt
 
 
 def check_music(path: Path) -> float:
     """The music's duration in seconds, after decoding it whole; StepError `music_unreadable`
     (permanent: retrying will not mend the file) when it is not audio ffmpeg can decode."""
-    argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-nostats", "-v", "error",
-            "-xerror", *ffmpeg_inputs.file_input(path, music_format(path)), "-map", "0:a:0",
-            "-f", "null", "-progress", "pipe:1", "-"]
+    argv = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-nostdin",
+        "-hide_banner",
+        "-nostats",
+        "-v",
+        "error",
+        "-xerror",
+        *ffmpeg_inputs.file_input(path, music_format(path)),
+        "-map",
+        "0:a:0",
+        "-f",
+        "null",
+        "-progress",
+        "pipe:1",
+        "-",
+    ]
     try:
-        result = subprocess.run(argv, capture_output=True, text=True, errors="replace",
-                                timeout=MEASURE_TIMEOUT_S)
+        result = subprocess.run(
+            argv, capture_output=True, text=True, errors="replace", timeout=MEASURE_TIMEOUT_S
+        )
     except subprocess.TimeoutExpired:
-        raise StepError("music_unreadable", "the music upload took too long to decode",
-                        transient=False) from None
+        raise StepError(
+            "music_unreadable", "the music upload took too long to decode", transient=False
+        ) from None
     times = [int(v) for v in re.findall(r"^out_time_us=(\d+)$", result.stdout, re.M)]
     seconds = max(times, default=0) / 1e6
     if result.returncode != 0 or seconds < 0.5:
         lines = result.stderr.strip().splitlines()
         detail = lines[-1][:200] if lines else "no audio in it"
-        raise StepError("music_unreadable", f"the music upload is not audio we can play: {detail}",
-                        transient=False)
+        raise StepError(
+            "music_unreadable", f"the music upload is not audio we can play: {detail}", transient=False
+        )
     return seconds

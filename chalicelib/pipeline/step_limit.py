@@ -7,6 +7,7 @@ set (a running ffmpeg is killed, progress writes stop) and the step fails with `
 a transient error: the job retries per the retry policy, then fails. The abandoned thread can
 write nothing that matters: every transition needs the lease, which the retry hands on.
 """
+
 from __future__ import annotations
 
 import contextvars
@@ -40,8 +41,7 @@ def run_bounded(fn: Callable[..., Any], *args: Any, stop: threading.Event) -> An
     threading.Thread(target=target, name="step", daemon=True).start()
     if not finished.wait(limit_s):
         stop.set()
-        raise StepError(STEP_TIMEOUT, f"the step ran past its limit of {limit_s:g} s",
-                        transient=True)
+        raise StepError(STEP_TIMEOUT, f"the step ran past its limit of {limit_s:g} s", transient=True)
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]

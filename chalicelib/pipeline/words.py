@@ -5,6 +5,7 @@ word timestamps, or a proportional estimate. Whatever the source, `settle` leave
 with a start and an end inside the audio, in script order, so captions, the ducking envelope,
 `words.json`, `captions.srt` and `captions.vtt` all read one list.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -21,10 +22,11 @@ MIN_WORD_S = 0.04  # a word shorter than one video frame could not be highlighte
 
 class Timing:
     """How a narration's word times were found (recorded per narration and in words.json)."""
-    PIPER = "piper-alignment"        # piper's per-phoneme sample counts
-    ESPEAK = "espeak-events"         # espeak-ng's espeakEVENT_WORD callbacks
+
+    PIPER = "piper-alignment"  # piper's per-phoneme sample counts
+    ESPEAK = "espeak-events"  # espeak-ng's espeakEVENT_WORD callbacks
     TRANSCRIPTION = "transcription"  # the provider's word timestamps (OpenAI-compatible)
-    ESTIMATE = "estimate"            # proportional to the words' lengths over the voiced audio
+    ESTIMATE = "estimate"  # proportional to the words' lengths over the voiced audio
 
 
 @dataclass
@@ -102,14 +104,16 @@ def _norm(text: str) -> str:
     return re.sub(r"\W+", "", text.lower())
 
 
-def from_transcript(tokens: list[str], heard: list[tuple[str, float, float]], duration: float
-                    ) -> list[Word] | None:
+def from_transcript(
+    tokens: list[str], heard: list[tuple[str, float, float]], duration: float
+) -> list[Word] | None:
     """Script words timed by a transcription's words: matched words take the heard times,
     the others are spread between their matched neighbours. None when too little matched."""
     if not tokens or not heard:
         return None
-    matcher = difflib.SequenceMatcher(a=[_norm(t) for t in tokens], b=[_norm(h[0]) for h in heard],
-                                      autojunk=False)
+    matcher = difflib.SequenceMatcher(
+        a=[_norm(t) for t in tokens], b=[_norm(h[0]) for h in heard], autojunk=False
+    )
     times: list[tuple[float, float] | None] = [None] * len(tokens)
     for block in matcher.get_matching_blocks():
         for k in range(block.size):
@@ -154,19 +158,25 @@ def shifted(words: list[Word], offset: float, tempo: float, limit: float) -> lis
     out = []
     for word in words:
         start = min(offset + word.start / tempo, limit)
-        out.append(Word(word.text, round(start, 3), round(min(max(start, offset + word.end / tempo),
-                                                               limit), 3)))
+        out.append(
+            Word(word.text, round(start, 3), round(min(max(start, offset + word.end / tempo), limit), 3))
+        )
     return out
 
 
 # ---- files ----------------------------------------------------------------------------------
 def to_json(scenes: list[list[Word]], methods: list[str], language: str, voice: str | None) -> str:
     """words.json: every word with start/end in seconds of the video, and how it was timed."""
-    return json.dumps({
-        "language": language, "voice": voice,
-        "words": [{**asdict(w), "scene": k} for k, scene in enumerate(scenes) for w in scene],
-        "timing": methods,
-    }, ensure_ascii=False, indent=1)
+    return json.dumps(
+        {
+            "language": language,
+            "voice": voice,
+            "words": [{**asdict(w), "scene": k} for k, scene in enumerate(scenes) for w in scene],
+            "timing": methods,
+        },
+        ensure_ascii=False,
+        indent=1,
+    )
 
 
 def vtt_timestamp(seconds: float) -> str:
@@ -183,8 +193,9 @@ def to_vtt(cues: list[tuple[float, float, list[Word]]], language: str) -> str:
     sep = joiner(language)
     blocks = ["WEBVTT", ""]
     for i, (start, end, words) in enumerate(cues, start=1):
-        text = sep.join((f"<{vtt_timestamp(w.start)}>" if k else "") + _vtt_escape(w.text)
-                        for k, w in enumerate(words))
+        text = sep.join(
+            (f"<{vtt_timestamp(w.start)}>" if k else "") + _vtt_escape(w.text) for k, w in enumerate(words)
+        )
         blocks += [str(i), f"{vtt_timestamp(start)} --> {vtt_timestamp(end)}", text, ""]
     return "\n".join(blocks)
 

@@ -2,6 +2,7 @@
 local stack (`chalice local` serving the built console and the API on one origin, a worker
 process, MariaDB, Redis, S3 on the emulator) and a local fake of Whop's API.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,15 @@ DIST = ROOT / "web" / "dist"
 AXE = ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = ROOT / "out" / "console"
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 JOB_TIMEOUT_MS = 240_000  # a 5 s video on a busy 2-core machine
@@ -50,14 +58,28 @@ def console(tmp_path_factory):
     origin = f"http://127.0.0.1:{port}"
     # The session's own bucket gets the CORS rule the init hook gives the local one, so the
     # browser can POST a reference image to it.
-    aws.client("s3").put_bucket_cors(Bucket=get_settings().media_bucket, CORSConfiguration={
-        "CORSRules": [{"AllowedOrigins": [origin], "AllowedMethods": ["GET", "POST", "HEAD"],
-                       "AllowedHeaders": ["*"], "MaxAgeSeconds": 600}]})
+    aws.client("s3").put_bucket_cors(
+        Bucket=get_settings().media_bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": [origin],
+                    "AllowedMethods": ["GET", "POST", "HEAD"],
+                    "AllowedHeaders": ["*"],
+                    "MaxAgeSeconds": 600,
+                }
+            ]
+        },
+    )
     with FakeWhop(api_key="whop_console_key", plans=("plan_pro", "plan_business")) as whop:
-        env = {"QUEUE_NAME": os.environ["QUEUE_NAME"] + "-web", "WORKER_CONCURRENCY": "1",
-               "WHOP_API_URL": whop.api_url, "WHOP_API_KEY": "whop_console_key",
-               "WHOP_PLAN_MAP": json.dumps({"plan_pro": "pro", "plan_business": "business"}),
-               "PUBLIC_URL": origin}  # mailed links and Whop's way back open this console
+        env = {
+            "QUEUE_NAME": os.environ["QUEUE_NAME"] + "-web",
+            "WORKER_CONCURRENCY": "1",
+            "WHOP_API_URL": whop.api_url,
+            "WHOP_API_KEY": "whop_console_key",
+            "WHOP_PLAN_MAP": json.dumps({"plan_pro": "pro", "plan_business": "business"}),
+            "PUBLIC_URL": origin,
+        }  # mailed links and Whop's way back open this console
         api = launcher.spawn(launcher.api_command(port), logs / "api.log", env)
         worker = launcher.spawn(launcher.worker_command(), logs / "worker.log", env)
         try:
@@ -170,6 +192,9 @@ def check_accessibility(page, name: str) -> None:
     """axe-core on the page as it stands: no serious or critical violations."""
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    bad = [f"{v['id']} ({v['impact']}): {v['help']} -> {[n['target'] for n in v['nodes']][:3]}"
-           for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} -> {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
     assert bad == [], f"{name}: {bad}"

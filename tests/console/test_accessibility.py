@@ -1,5 +1,6 @@
 """Every page of the console passes axe-core (no serious or critical violations) and is
 screenshotted under out/console/ for review."""
+
 from __future__ import annotations
 
 from playwright.sync_api import expect
@@ -15,9 +16,13 @@ from tests.console.conftest import (
 
 
 def test_every_page_is_accessible(page):
-    for path, name in (("/login", "login"), ("/signup", "signup"),
-                       ("/forgot-password", "forgot-password"), ("/reset-password?token=x", "reset-password"),
-                       ("/verify-email?token=not-a-real-token", "verify-email")):
+    for path, name in (
+        ("/login", "login"),
+        ("/signup", "signup"),
+        ("/forgot-password", "forgot-password"),
+        ("/reset-password?token=x", "reset-password"),
+        ("/verify-email?token=not-a-real-token", "verify-email"),
+    ):
         page.goto(path)
         page.get_by_role("heading", level=1).wait_for()
         check_accessibility(page, name)
@@ -31,12 +36,16 @@ def test_every_page_is_accessible(page):
     job_id = submit_video(page, "An owl reads a map by lantern light. It finds its way home.", script=True)
     expect(page.locator(".prompt-quote")).to_contain_text("An owl reads a map")
     check_accessibility(page, "job (running)")
-    for path, heading, name in (("/new", "New video", "new-video"), ("/jobs", "Videos", "jobs"),
-                                ("/api-keys", "API keys", "api-keys"),
-                                ("/provider-keys", "Provider keys", "provider-keys"),
-                                ("/webhooks", "Webhooks", "webhooks"), ("/billing", "Billing", "billing"),
-                                ("/audit", "Audit log", "audit-log"),
-                                ("/no-such-page", "Page not found", "not-found")):
+    for path, heading, name in (
+        ("/new", "New video", "new-video"),
+        ("/jobs", "Videos", "jobs"),
+        ("/api-keys", "API keys", "api-keys"),
+        ("/provider-keys", "Provider keys", "provider-keys"),
+        ("/webhooks", "Webhooks", "webhooks"),
+        ("/billing", "Billing", "billing"),
+        ("/audit", "Audit log", "audit-log"),
+        ("/no-such-page", "Page not found", "not-found"),
+    ):
         page.goto(path)
         expect(page.get_by_role("heading", level=1, name=heading)).to_be_visible()
         page.wait_for_selector("[role=status]:has-text('Loading')", state="detached")

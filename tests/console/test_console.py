@@ -1,4 +1,5 @@
 """The console as a person uses it (issue 11, point 5), in headless Chromium on the real stack."""
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,12 @@ def test_sign_up_make_a_video_watch_it_reach_100_play_and_download(viewport, req
             wav.setnchannels(1)
             wav.setsampwidth(2)
             wav.setframerate(22050)
-            wav.writeframes(b"".join(struct.pack("<h", int(3000 * math.sin(2 * math.pi * 220 * i / 22050)))
-                                     for i in range(22050 * 6)))
+            wav.writeframes(
+                b"".join(
+                    struct.pack("<h", int(3000 * math.sin(2 * math.pi * 220 * i / 22050)))
+                    for i in range(22050 * 6)
+                )
+            )
         page.get_by_label("Captions").select_option("lines")
         page.locator("#music").set_input_files(str(tmp_path / "music.wav"))
         page.locator("#music-volume").fill("0.5")

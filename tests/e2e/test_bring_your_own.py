@@ -1,5 +1,6 @@
 """Bring your own, tried as a new user would over HTTP (`chalice local` and a worker process):
 a script with an uploaded clip, and stock footage from a Pexels-speaking fake server."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,11 @@ from tests.fakes.media import frame_at, make_clip
 from tests.fakes.pexels_server import FakePexels
 
 pytestmark = pytest.mark.e2e
-SENTENCES = ["The harbour wakes before the sun.", "A red boat slips out to sea.",
-             "By noon the nets are full."]
+SENTENCES = [
+    "The harbour wakes before the sun.",
+    "A red boat slips out to sea.",
+    "By noon the nets are full.",
+]
 
 
 class Stack(NamedTuple):
@@ -48,8 +52,9 @@ def stack(tmp_path_factory):
 
 def upload(client: httpx.Client, path: Path, content_type: str) -> str:
     data = path.read_bytes()
-    form = client.post("/v1/uploads", json={"filename": path.name, "content_type": content_type,
-                                            "size_bytes": len(data)}).json()
+    form = client.post(
+        "/v1/uploads", json={"filename": path.name, "content_type": content_type, "size_bytes": len(data)}
+    ).json()
     posted = httpx.post(form["url"], data=form["fields"], files={"file": (path.name, data, content_type)})
     assert posted.status_code in (200, 201, 204), posted.text
     assert client.get(f"/v1/uploads/{form['id']}").json()["status"] == "uploaded"
@@ -63,17 +68,28 @@ def redness(frame: Path) -> tuple[float, ...]:
 
 
 def captions_of(srt: str) -> list[str]:
-    return [line for line in srt.splitlines() if line and "-->" not in line and not re.fullmatch(r"\d+", line)]
+    return [
+        line for line in srt.splitlines() if line and "-->" not in line and not re.fullmatch(r"\d+", line)
+    ]
 
 
 def test_a_three_sentence_script_with_a_clip_becomes_that_video(stack, tmp_path):
     with httpx.Client(base_url=stack.url, timeout=30) as client:
         signed_up(client)
-        clip = upload(client, make_clip(tmp_path / "boat.mp4", 640, 360, seconds=1.0, color="red"),
-                      "video/mp4")
-        submitted = client.post("/v1/jobs", json={"aspect": "9:16", "scenes": [
-            {"text": SENTENCES[0]}, {"text": SENTENCES[1], "image_upload_id": clip},
-            {"text": SENTENCES[2]}]})
+        clip = upload(
+            client, make_clip(tmp_path / "boat.mp4", 640, 360, seconds=1.0, color="red"), "video/mp4"
+        )
+        submitted = client.post(
+            "/v1/jobs",
+            json={
+                "aspect": "9:16",
+                "scenes": [
+                    {"text": SENTENCES[0]},
+                    {"text": SENTENCES[1], "image_upload_id": clip},
+                    {"text": SENTENCES[2]},
+                ],
+            },
+        )
         assert submitted.status_code == 202, submitted.text
         job_id = submitted.json()["id"]
         follow(client, job_id)
@@ -83,8 +99,10 @@ def test_a_three_sentence_script_with_a_clip_becomes_that_video(stack, tmp_path)
 
         srt = httpx.get(job["outputs"]["captions_url"], timeout=30).text
         assert captions_of(srt) == SENTENCES
-        starts = [float(m.group(1)) * 60 + float(m.group(2).replace(",", "."))
-                  for m in re.finditer(r"\d\d:(\d\d):(\d\d,\d{3}) -->", srt)]
+        starts = [
+            float(m.group(1)) * 60 + float(m.group(2).replace(",", "."))
+            for m in re.finditer(r"\d\d:(\d\d):(\d\d,\d{3}) -->", srt)
+        ]
         video = tmp_path / "script.mp4"
         video.write_bytes(httpx.get(job["outputs"]["video_url"], timeout=60).raise_for_status().content)
         info = probe(video)
@@ -96,17 +114,27 @@ def test_a_three_sentence_script_with_a_clip_becomes_that_video(stack, tmp_path)
 
 
 def test_a_pexels_job_shows_stock_clips(stack, tmp_path):
-    with FakePexels(tmp_path, f"pexels-{secrets.token_hex(8)}") as fake, \
-            httpx.Client(base_url=stack.url, timeout=30) as client:
+    with (
+        FakePexels(tmp_path, f"pexels-{secrets.token_hex(8)}") as fake,
+        httpx.Client(base_url=stack.url, timeout=30) as client,
+    ):
         signed_up(client)
         fake.add_video("lighthouse storm", 1080, 1920, 10, "red")
-        stored = client.put("/v1/provider-keys/pexels", json={"api_key": fake.api_key,
-                                                              "base_url": fake.base_url})
+        stored = client.put(
+            "/v1/provider-keys/pexels", json={"api_key": fake.api_key, "base_url": fake.base_url}
+        )
         assert stored.status_code == 200 and fake.api_key not in stored.text
-        submitted = client.post("/v1/jobs", json={
-            "aspect": "9:16", "providers": {"image": "pexels"},
-            "scenes": [{"text": "The storm comes.", "visual": "lighthouse storm", "duration_s": 2},
-                       {"text": "The light holds.", "visual": "lighthouse storm", "duration_s": 2}]})
+        submitted = client.post(
+            "/v1/jobs",
+            json={
+                "aspect": "9:16",
+                "providers": {"image": "pexels"},
+                "scenes": [
+                    {"text": "The storm comes.", "visual": "lighthouse storm", "duration_s": 2},
+                    {"text": "The light holds.", "visual": "lighthouse storm", "duration_s": 2},
+                ],
+            },
+        )
         assert submitted.status_code == 202, submitted.text
         job_id = submitted.json()["id"]
         follow(client, job_id)

@@ -4,6 +4,7 @@ once in the middle, the reaper reconciling. Loopback only, bounded in count and 
 Every job must end (succeeded, or failed with a code), none lost, no step succeeds twice, every
 succeeded job's MP4 is valid, and progress read through the API never goes backwards.
 """
+
 from __future__ import annotations
 
 import random
@@ -37,9 +38,21 @@ class PrivateRedis:
         self.proc = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([self.server, "--bind", "127.0.0.1", "--port", str(self.port),
-                                      "--save", "", "--appendonly", "no"],
-                                     stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [
+                self.server,
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         for line in self.proc.stdout:  # its own readiness line, not a sleep
             if "Ready to accept connections" in line:
                 return
@@ -73,17 +86,24 @@ def chaos_redis(monkeypatch):
 def test_jobs_survive_killed_workers_and_a_redis_restart(api, chaos_redis, monkeypatch, tmp_path):
     rng = random.Random(1234)
     with private_queue(monkeypatch) as queue_name:
-        env = {"QUEUE_NAME": queue_name, "REDIS_URL": chaos_redis.url, "WORKER_CONCURRENCY": "2",
-               **FAST_TAKEOVER}
+        env = {
+            "QUEUE_NAME": queue_name,
+            "REDIS_URL": chaos_redis.url,
+            "WORKER_CONCURRENCY": "2",
+            **FAST_TAKEOVER,
+        }
         pool = Workers(tmp_path, env)
         try:
             users = [api.signup() for _ in range(USERS)]
             job_ids = []
             for i in range(JOBS):
                 user = users[i % USERS]
-                response = api.call("POST", "/v1/jobs", {"prompt": f"chaos {i}: a lantern in fog",
-                                                         "duration_s": 5, "aspect": "1:1"},
-                                    token=user["token"])
+                response = api.call(
+                    "POST",
+                    "/v1/jobs",
+                    {"prompt": f"chaos {i}: a lantern in fog", "duration_s": 5, "aspect": "1:1"},
+                    token=user["token"],
+                )
                 assert response.status_code == 202, response.body
                 job_ids.append((response.json["id"], user))
             live = [pool.start() for _ in range(WORKERS)]
@@ -120,7 +140,10 @@ def test_jobs_survive_killed_workers_and_a_redis_restart(api, chaos_redis, monke
                 if row.status == "failed":
                     assert row.error_code, job_id
                 runs = Counter((r.step, r.status) for r in jobs_db.step_runs(job_id))
-                assert all(n == 1 for (step, status), n in runs.items() if status == "succeeded"), (job_id, runs)
+                assert all(n == 1 for (step, status), n in runs.items() if status == "succeeded"), (
+                    job_id,
+                    runs,
+                )
             succeeded = [j for j, r in rows.items() if r.status == "succeeded"]
             assert len(succeeded) >= JOBS * 0.9, Counter(r.status for r in rows.values())
             for job_id in succeeded:

@@ -1,5 +1,6 @@
 """The `command` pipeline inside real workers: a customer's orchestrator runs as the job's video
 step with our queue, retries, progress, cancel and upload (docs/plugins.md)."""
+
 from __future__ import annotations
 
 import json
@@ -27,17 +28,30 @@ FAKE = [sys.executable, str(ROOT / "tests" / "fakes" / "orchestrator.py")]
 def workers(monkeypatch, tmp_path):
     monkeypatch.setattr(get_settings(), "job_attempts", 2)  # the API enqueues with the attempts
     with private_queue(monkeypatch) as name:
-        pool = Workers(tmp_path, {"QUEUE_NAME": name, "WORKER_CONCURRENCY": "1", **FAST_TAKEOVER,
-                                  "PIPELINE": "command", "PIPELINE_COMMAND_CWD": "examples/orchestrator",
-                                  "PIPELINE_COMMAND_GRACE_S": "2", "JOB_ATTEMPTS": "2"})
+        pool = Workers(
+            tmp_path,
+            {
+                "QUEUE_NAME": name,
+                "WORKER_CONCURRENCY": "1",
+                **FAST_TAKEOVER,
+                "PIPELINE": "command",
+                "PIPELINE_COMMAND_CWD": "examples/orchestrator",
+                "PIPELINE_COMMAND_GRACE_S": "2",
+                "JOB_ATTEMPTS": "2",
+            },
+        )
         yield pool
         pool.stop_all()
         print(pool.logs())
 
 
 def submit(api, user, **body) -> str:
-    response = api.call("POST", "/v1/jobs", {"prompt": "Our own pipeline", "duration_s": 5,
-                                             "aspect": "1:1", **body}, token=user["token"])
+    response = api.call(
+        "POST",
+        "/v1/jobs",
+        {"prompt": "Our own pipeline", "duration_s": 5, "aspect": "1:1", **body},
+        token=user["token"],
+    )
     assert response.status_code == 202, response.body
     return response.json["id"]
 
@@ -74,9 +88,14 @@ def test_a_permanent_failure_is_not_retried(api, user, workers):
 
 def test_the_example_orchestrator_runs_as_a_job_over_http_and_can_be_canceled(tmp_path):
     """As a new user would: `chalice local` and a worker configured with the example."""
-    env = {"QUEUE_NAME": f"{os.environ['QUEUE_NAME']}-command", "WORKER_CONCURRENCY": "1",
-           "PIPELINE": "command", "PIPELINE_COMMAND": json.dumps(["python", "-m", "src.main"]),
-           "PIPELINE_COMMAND_CWD": "examples/orchestrator", "PIPELINE_COMMAND_GRACE_S": "2"}
+    env = {
+        "QUEUE_NAME": f"{os.environ['QUEUE_NAME']}-command",
+        "WORKER_CONCURRENCY": "1",
+        "PIPELINE": "command",
+        "PIPELINE_COMMAND": json.dumps(["python", "-m", "src.main"]),
+        "PIPELINE_COMMAND_CWD": "examples/orchestrator",
+        "PIPELINE_COMMAND_GRACE_S": "2",
+    }
     port = free_port()
     api = launcher.spawn(launcher.api_command(port), tmp_path / "api.log", env)
     worker = launcher.spawn(launcher.worker_command(), tmp_path / "worker.log", env)
@@ -84,8 +103,9 @@ def test_the_example_orchestrator_runs_as_a_job_over_http_and_can_be_canceled(tm
         launcher.wait_http(f"http://127.0.0.1:{port}/v1/health")
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             signed_up(client)
-            done = client.post("/v1/jobs", json={"prompt": "Our own pipeline", "duration_s": 5,
-                                                 "aspect": "1:1"}).json()["id"]
+            done = client.post(
+                "/v1/jobs", json={"prompt": "Our own pipeline", "duration_s": 5, "aspect": "1:1"}
+            ).json()["id"]
             events = follow(client, done)
             job = client.get(f"/v1/jobs/{done}").json()
             assert job["status"] == "succeeded", (job["error"], events[-3:])
@@ -94,10 +114,14 @@ def test_the_example_orchestrator_runs_as_a_job_over_http_and_can_be_canceled(tm
             captions = httpx.get(job["outputs"]["captions_url"], timeout=30).text
             assert "Our own pipeline" in captions  # the example's own captions.srt
 
-            running = client.post("/v1/jobs", json={"prompt": "A long one", "duration_s": 30,
-                                                    "aspect": "9:16"}).json()["id"]
-            wait_for_event(running, lambda e: e.step == "video" and (e.message or "").startswith("rendered"),
-                           timeout_s=120)
+            running = client.post(
+                "/v1/jobs", json={"prompt": "A long one", "duration_s": 30, "aspect": "9:16"}
+            ).json()["id"]
+            wait_for_event(
+                running,
+                lambda e: e.step == "video" and (e.message or "").startswith("rendered"),
+                timeout_s=120,
+            )
             canceled = client.post(f"/v1/jobs/{running}/cancel")
             assert canceled.status_code == 202 and canceled.json()["status"] == "canceled"
             wait_until(lambda: not _example_running(running), 15, "the orchestrator stopping after cancel")

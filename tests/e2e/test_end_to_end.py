@@ -1,5 +1,6 @@
 """The whole product through real processes: `chalice local` over HTTP, a worker process,
 BullMQ on Redis, MariaDB, S3 on the emulator, ffmpeg and espeak-ng."""
+
 from __future__ import annotations
 
 import os
@@ -58,8 +59,10 @@ def follow(client: httpx.Client, job_id: str, deadline_s: float = 240) -> list[d
 
 
 def signed_up(client: httpx.Client) -> None:
-    signup = client.post("/v1/auth/signup", json={"email": f"e2e-{time.time_ns()}@example.com",
-                                                  "password": "a long enough password"})
+    signup = client.post(
+        "/v1/auth/signup",
+        json={"email": f"e2e-{time.time_ns()}@example.com", "password": "a long enough password"},
+    )
     assert signup.status_code == 201
     client.headers["Authorization"] = f"Bearer {signup.json()['access_token']}"
 
@@ -68,8 +71,10 @@ def test_a_prompt_becomes_a_narrated_mp4_in_s3(stack, tmp_path):
     with httpx.Client(base_url=stack.url, timeout=30) as client:
         signed_up(client)
 
-        submitted = client.post("/v1/jobs", json={"prompt": "Two robots plant a garden on the moon",
-                                                  "duration_s": 6, "aspect": "9:16"})
+        submitted = client.post(
+            "/v1/jobs",
+            json={"prompt": "Two robots plant a garden on the moon", "duration_s": 6, "aspect": "9:16"},
+        )
         assert submitted.status_code == 202
         job_id = submitted.json()["id"]
 
@@ -80,8 +85,9 @@ def test_a_prompt_becomes_a_narrated_mp4_in_s3(stack, tmp_path):
         types = [e["type"] for e in events]
         assert types[0] == "job.queued" and types[-1] == "job.succeeded"
         for step in ("concept", "image", "video", "upload"):
-            assert types.count("step.succeeded") == 4 and ("step.started", step) in \
-                {(e["type"], e["step"]) for e in events}
+            assert types.count("step.succeeded") == 4 and ("step.started", step) in {
+                (e["type"], e["step"]) for e in events
+            }
         reported = [e["progress"] for e in events if e["progress"] is not None]
         assert reported == sorted(reported) and reported[-1] == 100
         assert [s["status"] for s in job["steps"]] == ["succeeded"] * 4
@@ -111,21 +117,35 @@ def test_a_byok_job_runs_on_the_users_provider_and_the_key_never_leaks(stack, tm
         signed_up(client)
         stored = client.put("/v1/provider-keys/openai", json={"api_key": key, "base_url": fake.base_url})
         assert stored.status_code == 200 and key not in stored.text
-        submitted = client.post("/v1/jobs", json={
-            "prompt": "A paper boat sails across a rainy city", "duration_s": 6, "aspect": "1:1",
-            "providers": {"concept": "openai", "image": "openai", "narration": "openai"}})
+        submitted = client.post(
+            "/v1/jobs",
+            json={
+                "prompt": "A paper boat sails across a rainy city",
+                "duration_s": 6,
+                "aspect": "1:1",
+                "providers": {"concept": "openai", "image": "openai", "narration": "openai"},
+            },
+        )
         assert submitted.status_code == 202, submitted.text
         job_id = submitted.json()["id"]
         follow(client, job_id)
         job = client.get(f"/v1/jobs/{job_id}").json()
         me = client.get("/v1/me").json()
         assert job["status"] == "succeeded", (job["error"], job["notes"])
-        assert {c["path"] for c in fake.requests} == {"chat/completions", "images/generations",
-                                                      "audio/speech", "audio/transcriptions"}
+        assert {c["path"] for c in fake.requests} == {
+            "chat/completions",
+            "images/generations",
+            "audio/speech",
+            "audio/transcriptions",
+        }
         assert {c["authorization"] for c in fake.requests} == {f"Bearer {key}"}
 
         steps = {s["name"]: s for s in job["steps"]}
-        assert [steps[n]["provider"] for n in ("concept", "image", "video")] == ["openai", "openai", "offline"]
+        assert [steps[n]["provider"] for n in ("concept", "image", "video")] == [
+            "openai",
+            "openai",
+            "offline",
+        ]
         image_usage = {u["purpose"]: u for u in steps["image"]["usage"]}
         assert image_usage["image"]["images"] == len(fake.calls("images/generations"))
         assert image_usage["narration"]["provider"] == "openai" and image_usage["narration"]["characters"] > 0
@@ -147,10 +167,12 @@ def test_a_byok_job_runs_on_the_users_provider_and_the_key_never_leaks(stack, tm
 
 
 def upload(client: httpx.Client, data: bytes, content_type: str, filename: str) -> str:
-    form = client.post("/v1/uploads", json={"filename": filename, "content_type": content_type,
-                                            "size_bytes": len(data)}).json()
-    httpx.post(form["url"], data=form["fields"],
-               files={"file": (filename, data, content_type)}, timeout=30).raise_for_status()
+    form = client.post(
+        "/v1/uploads", json={"filename": filename, "content_type": content_type, "size_bytes": len(data)}
+    ).json()
+    httpx.post(
+        form["url"], data=form["fields"], files={"file": (filename, data, content_type)}, timeout=30
+    ).raise_for_status()
     assert client.get(f"/v1/uploads/{form['id']}").json()["status"] == "uploaded"
     return form["id"]
 
@@ -161,22 +183,46 @@ def test_corrupt_music_fails_clearly_and_the_worker_goes_on_to_mix_good_music(st
     import imageio_ffmpeg
 
     good = tmp_path / "music.wav"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i",
-                    "sine=f=220:d=3:sample_rate=22050", str(good)], check=True)
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=f=220:d=3:sample_rate=22050",
+            str(good),
+        ],
+        check=True,
+    )
     corrupt = b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 40
     with httpx.Client(base_url=stack.url, timeout=30) as client:
         signed_up(client)
         bad_id = upload(client, corrupt, "audio/mpeg", "song.mp3")
-        failed = client.post("/v1/jobs", json={"prompt": "A quiet harbour at dawn", "duration_s": 5,
-                                               "inputs": {"music_upload_id": bad_id}}).json()
+        failed = client.post(
+            "/v1/jobs",
+            json={
+                "prompt": "A quiet harbour at dawn",
+                "duration_s": 5,
+                "inputs": {"music_upload_id": bad_id},
+            },
+        ).json()
         follow(client, failed["id"])
         failed = client.get(f"/v1/jobs/{failed['id']}").json()
         assert failed["status"] == "failed"
         assert failed["error"]["code"] == "music_unreadable" and failed["error"]["step"] == "video"
 
         good_id = upload(client, good.read_bytes(), "audio/wav", "song.wav")
-        job = client.post("/v1/jobs", json={"prompt": "A quiet harbour at dawn", "duration_s": 5,
-                                            "aspect": "1:1", "inputs": {"music_upload_id": good_id}}).json()
+        job = client.post(
+            "/v1/jobs",
+            json={
+                "prompt": "A quiet harbour at dawn",
+                "duration_s": 5,
+                "aspect": "1:1",
+                "inputs": {"music_upload_id": good_id},
+            },
+        ).json()
         follow(client, job["id"])
         job = client.get(f"/v1/jobs/{job['id']}").json()
         assert job["status"] == "succeeded", job["error"]  # the same worker process, still serving

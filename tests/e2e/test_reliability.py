@@ -1,5 +1,6 @@
 """Jobs survive crashes and bad steps, and stop when canceled: real worker processes, real
 ffmpeg, real faults (SIGKILL, a missing bucket), no patched-out pipeline."""
+
 from __future__ import annotations
 
 import pytest
@@ -31,8 +32,12 @@ def workers(monkeypatch, tmp_path):
 
 
 def submit(api, user, **body) -> str:
-    response = api.call("POST", "/v1/jobs", {"prompt": "A kite over a quiet harbour at dawn",
-                                             "duration_s": 6, "aspect": "1:1", **body}, token=user["token"])
+    response = api.call(
+        "POST",
+        "/v1/jobs",
+        {"prompt": "A kite over a quiet harbour at dawn", "duration_s": 6, "aspect": "1:1", **body},
+        token=user["token"],
+    )
     assert response.status_code == 202, response.body
     return response.json["id"]
 
@@ -108,8 +113,7 @@ def test_transient_failures_retry_with_backoff_then_succeed(api, user, workers, 
     assert concept_runs == ["failed", "succeeded"]
 
 
-def test_out_of_attempts_is_a_dead_letter_that_can_be_redriven(api, user, workers, late_bucket,
-                                                              monkeypatch):
+def test_out_of_attempts_is_a_dead_letter_that_can_be_redriven(api, user, workers, late_bucket, monkeypatch):
     monkeypatch.setattr(get_settings(), "job_attempts", 2)  # attempts are set when enqueued
     workers.start(MEDIA_BUCKET=late_bucket)
     job_id = submit(api, user)
@@ -135,8 +139,11 @@ def test_one_users_burst_does_not_hold_back_another_users_job(api, user, workers
 
     workers.start()  # one worker, one job at a time
     wait_for_status(single, {"succeeded"}, timeout_s=120)
-    started = sorted((row.started_at, job_id) for job_id in burst + [single]
-                     if (row := jobs_db.get(job_id, None)).started_at)
+    started = sorted(
+        (row.started_at, job_id)
+        for job_id in burst + [single]
+        if (row := jobs_db.get(job_id, None)).started_at
+    )
     position = [job_id for _, job_id in started].index(single)
     assert position <= 1, "the single job waited behind more than one job of the burst"
     for job_id in burst:  # don't render the rest of the burst

@@ -1,6 +1,7 @@
 """The local schedule (chalicelib.scheduler) runs the scheduled functions on their rates: a
 killed local worker is replaced and a queue emptied by a Redis restart is refilled, with no one
 typing a command. The clock is the test's: no waiting for a real minute."""
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,12 @@ def local_stack(monkeypatch):
     path = Path(tempfile.mkdtemp(prefix="media-schedule-"))
     with private_queue(monkeypatch) as name:
         settings = get_settings()
-        for field, value in {"dispatch_mode": "local", "local_dir": str(path), "max_workers": 1,
-                             "worker_concurrency": 1}.items():
+        for field, value in {
+            "dispatch_mode": "local",
+            "local_dir": str(path),
+            "max_workers": 1,
+            "worker_concurrency": 1,
+        }.items():
             monkeypatch.setattr(settings, field, value)
         # what the dispatched worker processes inherit
         for key, value in {"QUEUE_NAME": name, "WORKER_CONCURRENCY": "1", **FAST_TAKEOVER}.items():
@@ -50,10 +55,15 @@ def dispatched_logs(path: Path) -> list[Path]:
     return sorted((path / "log").glob("worker-dispatched-*.log"))
 
 
-def test_the_schedule_refills_an_emptied_queue_and_replaces_a_killed_worker(api, user, local_stack,
-                                                                          monkeypatch):
-    job_id = api.call("POST", "/v1/jobs", {"prompt": "A kite over a quiet harbour", "duration_s": 6,
-                                           "aspect": "1:1"}, token=user["token"]).json["id"]
+def test_the_schedule_refills_an_emptied_queue_and_replaces_a_killed_worker(
+    api, user, local_stack, monkeypatch
+):
+    job_id = api.call(
+        "POST",
+        "/v1/jobs",
+        {"prompt": "A kite over a quiet harbour", "duration_s": 6, "aspect": "1:1"},
+        token=user["token"],
+    ).json["id"]
     queue.discard(job_id)  # Redis restarted empty: MySQL still says queued
     # ...since long ago; the reaper's grace spares every younger job (other tests' leftovers)
     db.execute("UPDATE jobs SET updated_at = updated_at - INTERVAL 1 DAY WHERE id = %s", (job_id,))

@@ -1,5 +1,6 @@
 """The web console's build and its one origin with the API (issue 11, points 1 and 4).
 The browser tests are in tests/console/."""
+
 from __future__ import annotations
 
 import shutil
@@ -16,8 +17,9 @@ WEB = ROOT / "web"
 def test_vitest_component_and_hook_tests_pass():
     npx = shutil.which("npx")
     assert npx and (WEB / "node_modules").is_dir(), "Node and web/node_modules come with the bring-up"
-    proc = subprocess.run([npx, "vitest", "run", "--reporter=dot"], cwd=WEB, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [npx, "vitest", "run", "--reporter=dot"], cwd=WEB, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
 
 

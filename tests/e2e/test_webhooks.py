@@ -1,4 +1,5 @@
 """Outgoing webhooks: endpoints, and signed deliveries of job events by the worker, retried."""
+
 from __future__ import annotations
 
 import threading
@@ -70,17 +71,26 @@ def test_endpoint_life_cycle_shows_the_secret_once(api, user, receiver):
     assert [e["id"] for e in listed] == [created.json["id"]] and "secret" not in listed[0]
     assert created.json["secret"] not in repr(db.fetch_all("SELECT * FROM webhook_endpoints"))
     other = api.signup()
-    assert api.call("DELETE", f"/v1/webhook-endpoints/{created.json['id']}", token=other["token"]).status_code == 404
-    assert api.call("DELETE", f"/v1/webhook-endpoints/{created.json['id']}", token=user["token"]).status_code == 204
+    assert (
+        api.call("DELETE", f"/v1/webhook-endpoints/{created.json['id']}", token=other["token"]).status_code
+        == 404
+    )
+    assert (
+        api.call("DELETE", f"/v1/webhook-endpoints/{created.json['id']}", token=user["token"]).status_code
+        == 204
+    )
     assert api.call("GET", "/v1/webhook-endpoints", token=user["token"]).json["items"] == []
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"url": "http://169.254.169.254/latest/meta-data"}, "url"),
-    ({"url": "http://hooks.example.com/x"}, "url"),
-    ({"url": "not a url"}, "url"),
-    ({"url": "https://hooks.example.com/x", "events": ["job.exploded"]}, "events.0"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"url": "http://169.254.169.254/latest/meta-data"}, "url"),
+        ({"url": "http://hooks.example.com/x"}, "url"),
+        ({"url": "not a url"}, "url"),
+        ({"url": "https://hooks.example.com/x", "events": ["job.exploded"]}, "events.0"),
+    ],
+)
 def test_bad_endpoints_are_422(api, user, body, field):
     response = api.call("POST", "/v1/webhook-endpoints", body, token=user["token"])
     assert response.status_code == 422
@@ -102,12 +112,20 @@ def test_job_events_are_delivered_signed_and_retried(api, user, monkeypatch, tmp
         pool = Workers(tmp_path, {"QUEUE_NAME": name, "WORKER_CONCURRENCY": "1", **FAST_TAKEOVER})
         try:
             endpoint = register(api, user, receiver.url).json
-            job_id = api.call("POST", "/v1/jobs", {"prompt": "a bell rings over snow", "duration_s": 5,
-                                                   "aspect": "1:1"}, token=user["token"]).json["id"]
+            job_id = api.call(
+                "POST",
+                "/v1/jobs",
+                {"prompt": "a bell rings over snow", "duration_s": 5, "aspect": "1:1"},
+                token=user["token"],
+            ).json["id"]
             pool.start()
             wait_for_status(job_id, {"succeeded"})
-            got = receiver.wait_for(lambda ds: any(b"job.succeeded" in body for _, body in ds)
-                                    and sum(b"job.queued" in body for _, body in ds) == 2)
+            got = receiver.wait_for(
+                lambda ds: (
+                    any(b"job.succeeded" in body for _, body in ds)
+                    and sum(b"job.queued" in body for _, body in ds) == 2
+                )
+            )
         finally:
             pool.stop_all()
             receiver.close()

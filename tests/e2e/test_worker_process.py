@@ -1,5 +1,6 @@
 """The worker as a process: it scales to zero after WORKER_IDLE_EXIT_S without work, and on
 SIGTERM (what Fargate sends before SIGKILL) it exits 0 without losing the job it holds."""
+
 from __future__ import annotations
 
 import secrets
@@ -32,8 +33,9 @@ def start_worker(private_queue):
 
     def start(**env: str):
         log = folder / f"worker-{len(started) + 1}.log"
-        started.append(launcher.spawn(launcher.worker_command(), log,
-                                      env={"QUEUE_NAME": private_queue, **env}))
+        started.append(
+            launcher.spawn(launcher.worker_command(), log, env={"QUEUE_NAME": private_queue, **env})
+        )
         return started[-1], log
 
     yield start
@@ -60,15 +62,17 @@ def test_worker_without_idle_limit_keeps_running(start_worker):
     assert "worker idle exit" not in log.read_text()
 
 
-def test_surplus_idle_worker_exits_early_and_the_longest_lived_stays_warm(start_worker,
-                                                                         private_queue):
+def test_surplus_idle_worker_exits_early_and_the_longest_lived_stays_warm(start_worker, private_queue):
     """After a burst, with nothing queued, a worker that is not the longest-lived one exits
     after WORKER_SURPLUS_IDLE_S; the longest-lived keeps waiting for the next job."""
     env = {"WORKER_IDLE_EXIT_S": "600", "WORKER_SURPLUS_IDLE_S": "1"}
     first, first_log = start_worker(**env)
     wait_for_line(first_log, "worker ready")
-    wait_until(lambda: max(queue.worker_ages(private_queue).values(), default=0) >= 2, 30,
-               "the first worker connected for two seconds")
+    wait_until(
+        lambda: max(queue.worker_ages(private_queue).values(), default=0) >= 2,
+        30,
+        "the first worker connected for two seconds",
+    )
     second, second_log = start_worker(**env)
     assert second.wait(timeout=60) == 0
     assert "worker idle exit" in second_log.read_text()
@@ -100,7 +104,6 @@ def test_sigterm_finishes_or_hands_back_the_running_job(api, user, start_worker,
     status = db.fetch_one("SELECT status FROM jobs WHERE id = %s", (job_id,))["status"]
     state = queue.state(job_id, queue_name=private_queue)
     # Finished by this worker, or handed back for another one: never lost.
-    assert status == "succeeded" or (status in ("queued", "running") and
-                                      state in ("waiting", "prioritized", "active", "delayed")), \
-        (status, state)
-
+    assert status == "succeeded" or (
+        status in ("queued", "running") and state in ("waiting", "prioritized", "active", "delayed")
+    ), (status, state)

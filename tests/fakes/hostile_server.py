@@ -5,6 +5,7 @@ Modes: "trickle" answers 200 and then sends its body one byte every `interval_s`
 "endless" answers 200 and sends a body that never ends, as fast as the client reads it.
 It records the Host header of each request; `close()` ends every connection.
 """
+
 from __future__ import annotations
 
 import socket
@@ -55,8 +56,9 @@ class HostileServer:
                 if line.lower().startswith(b"host:"):
                     self.hosts.append(line[5:].strip().decode())
             try:
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                             b"Transfer-Encoding: chunked\r\n\r\n")
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                )
                 block = b"x" * (1 if self.mode == "trickle" else 65536)
                 frame = f"{len(block):x}\r\n".encode() + block + b"\r\n"
                 while not self._closed.is_set():

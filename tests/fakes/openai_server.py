@@ -8,6 +8,7 @@ server stops, so the client times out), "malformed" (a 200 whose content is not 
 for), "huge" (images: a few-KB PNG claiming 13000x13000 pixels). Requests are recorded (path,
 Authorization header, JSON body or multipart fields) for assertions.
 """
+
 from __future__ import annotations
 
 import base64
@@ -79,8 +80,11 @@ class FakeOpenAI:
         auth = handler.headers.get("authorization", "")
         content_type = handler.headers.get("content-type", "")
         try:
-            body = _form(content_type, raw) if content_type.startswith("multipart/") else \
-                json.loads(raw or b"{}")
+            body = (
+                _form(content_type, raw)
+                if content_type.startswith("multipart/")
+                else json.loads(raw or b"{}")
+            )
         except ValueError:
             body = {}
         with self._lock:
@@ -94,21 +98,28 @@ class FakeOpenAI:
             self._release.wait(60)
             return self._send(handler, 503, {"error": {"message": "too late"}})
         if behaviour in ("400", "401", "500"):
-            messages = {"400": "bad request", "401": f"Incorrect API key provided: {auth[7:]}",
-                        "500": "server error"}
-            return self._send(handler, int(behaviour),
-                              {"error": {"message": messages[behaviour] + self.error_detail}})
+            messages = {
+                "400": "bad request",
+                "401": f"Incorrect API key provided: {auth[7:]}",
+                "500": "server error",
+            }
+            return self._send(
+                handler, int(behaviour), {"error": {"message": messages[behaviour] + self.error_detail}}
+            )
         if behaviour == "429":
-            return self._send(handler, 429, {"error": {"message": "slow down"}},
-                              {"Retry-After": "1"})
+            return self._send(handler, 429, {"error": {"message": "slow down"}}, {"Retry-After": "1"})
         if behaviour == "huge" and path == "images/generations":  # a decompression bomb
             from tests.fakes.bomb import bomb_png
 
-            return self._send(handler, 200, {"data": [{"b64_json": base64.b64encode(
-                bomb_png(13000, 13000)).decode()}]})
-        answer = {"chat/completions": _chat, "images/generations": _image,
-                  "audio/speech": _speech, "audio/transcriptions": _transcription,
-                  }[path](body, malformed=behaviour == "malformed")
+            return self._send(
+                handler, 200, {"data": [{"b64_json": base64.b64encode(bomb_png(13000, 13000)).decode()}]}
+            )
+        answer = {
+            "chat/completions": _chat,
+            "images/generations": _image,
+            "audio/speech": _speech,
+            "audio/transcriptions": _transcription,
+        }[path](body, malformed=behaviour == "malformed")
         if isinstance(answer, bytes):
             return self._send_bytes(handler, 200, answer, "audio/wav")
         return self._send(handler, 200, answer)
@@ -116,8 +127,9 @@ class FakeOpenAI:
     def _send(self, handler, status: int, payload: dict, headers: dict | None = None) -> None:
         self._send_bytes(handler, status, json.dumps(payload).encode(), "application/json", headers)
 
-    def _send_bytes(self, handler, status: int, data: bytes, content_type: str,
-                    headers: dict | None = None) -> None:
+    def _send_bytes(
+        self, handler, status: int, data: bytes, content_type: str, headers: dict | None = None
+    ) -> None:
         try:
             handler.send_response(status)
             handler.send_header("Content-Type", content_type)
@@ -133,7 +145,8 @@ class FakeOpenAI:
 def _form(content_type: str, raw: bytes) -> dict:
     """A multipart form's fields (text) and files (bytes), by name."""
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+    )
     fields = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
@@ -151,24 +164,42 @@ def _transcription(body: dict, malformed: bool) -> dict:
         seconds = wav.getnframes() / wav.getframerate()
     said = str(body.get("prompt", "")).split()
     step = seconds / max(1, len(said))
-    return {"text": " ".join(said), "duration": seconds, "language": body.get("language", "en"),
-            "words": [{"word": w.strip(".,!?"), "start": round(i * step, 3),
-                       "end": round((i + 0.8) * step, 3)} for i, w in enumerate(said)]}
+    return {
+        "text": " ".join(said),
+        "duration": seconds,
+        "language": body.get("language", "en"),
+        "words": [
+            {"word": w.strip(".,!?"), "start": round(i * step, 3), "end": round((i + 0.8) * step, 3)}
+            for i, w in enumerate(said)
+        ],
+    }
 
 
 def _chat(body: dict, malformed: bool) -> dict:
     text = " ".join(m.get("content", "") for m in body.get("messages", []))
     count = int((re.search(r"exactly (\d+) scenes", text) or [0, 3])[1])
     idea = (re.search(r"Video idea: (.+?)\.", text) or [0, "an idea"])[1]
-    concept = {"title": f"About {idea}"[:80], "hashtags": ["fake", "#test"],
-               "scenes": [{"narration": f"Scene {i + 1} shows {idea}.",
-                           "visual": f"painting {i + 1} of {idea}"} for i in range(count)]}
+    concept = {
+        "title": f"About {idea}"[:80],
+        "hashtags": ["fake", "#test"],
+        "scenes": [
+            {"narration": f"Scene {i + 1} shows {idea}.", "visual": f"painting {i + 1} of {idea}"}
+            for i in range(count)
+        ],
+    }
     content = "{not json" if malformed else json.dumps(concept)
-    return {"id": "chatcmpl-fake", "object": "chat.completion",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 50 + len(text) // 4, "completion_tokens": len(content) // 4,
-                      "total_tokens": 50 + len(text) // 4 + len(content) // 4}}
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
+        "usage": {
+            "prompt_tokens": 50 + len(text) // 4,
+            "completion_tokens": len(content) // 4,
+            "total_tokens": 50 + len(text) // 4 + len(content) // 4,
+        },
+    }
 
 
 def _image(body: dict, malformed: bool) -> dict:
@@ -190,8 +221,10 @@ def _speech(body: dict, malformed: bool) -> bytes:
     if malformed:
         return b"this is not audio"
     rate, seconds = 24000, max(0.3, 0.06 * len(body.get("input", "")))
-    frames = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 220 * i / rate)))
-                      for i in range(int(rate * seconds)))
+    frames = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 220 * i / rate)))
+        for i in range(int(rate * seconds))
+    )
     out = io.BytesIO()
     with wave.open(out, "wb") as wav:
         wav.setnchannels(1)

@@ -9,6 +9,7 @@ bad-input  exit 65 (EX_DATAERR): a permanent failure
 no-output  exit 0 without writing video.mp4
 env        writes its environment to env.json in the work dir, then renders
 """
+
 from __future__ import annotations
 
 import json

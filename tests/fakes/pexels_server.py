@@ -7,6 +7,7 @@ of a video links to the same small MP4 (its name says which rendition was asked 
 can check the choice without multi-megabyte files. `quota` requests per window, then 429 until
 `reset_in_s` has passed. Requests are recorded (path, query, authorization).
 """
+
 from __future__ import annotations
 
 import io
@@ -61,22 +62,51 @@ class FakePexels:
         self._server.server_close()
 
     # ---- the library ----------------------------------------------------------------------
-    def add_video(self, tags: str, width: int, height: int, duration: int, color: str,
-                  renditions: tuple[tuple[int, int], ...] = ()) -> dict:
+    def add_video(
+        self,
+        tags: str,
+        width: int,
+        height: int,
+        duration: int,
+        color: str,
+        renditions: tuple[tuple[int, int], ...] = (),
+    ) -> dict:
         """A video whose renditions (width, height) all serve one real small MP4 of `color`."""
         video_id = 1000 + len(self.videos)
-        clip = make_clip(self.dir / f"pexels-{video_id}.mp4", 180, 320 if height >= width else 100,
-                         seconds=1.0, color=color, audio=False)
+        clip = make_clip(
+            self.dir / f"pexels-{video_id}.mp4",
+            180,
+            320 if height >= width else 100,
+            seconds=1.0,
+            color=color,
+            audio=False,
+        )
         files = []
         for n, (w, h) in enumerate(renditions or ((width, height),)):
             name = f"video-{video_id}-{w}x{h}.mp4"
             self.files[name] = clip.read_bytes()
-            files.append({"id": video_id * 10 + n, "quality": "hd" if h >= 720 else "sd",
-                          "file_type": "video/mp4", "width": w, "height": h, "fps": 25,
-                          "link": f"{self.base_url}/files/{name}"})
-        video = {"id": video_id, "width": width, "height": height, "duration": duration,
-                 "url": f"https://www.pexels.com/video/{video_id}/", "tags": set(tags.split()),
-                 "user": {"name": "Fake Filmmaker"}, "video_files": files, "video_pictures": []}
+            files.append(
+                {
+                    "id": video_id * 10 + n,
+                    "quality": "hd" if h >= 720 else "sd",
+                    "file_type": "video/mp4",
+                    "width": w,
+                    "height": h,
+                    "fps": 25,
+                    "link": f"{self.base_url}/files/{name}",
+                }
+            )
+        video = {
+            "id": video_id,
+            "width": width,
+            "height": height,
+            "duration": duration,
+            "url": f"https://www.pexels.com/video/{video_id}/",
+            "tags": set(tags.split()),
+            "user": {"name": "Fake Filmmaker"},
+            "video_files": files,
+            "video_pictures": [],
+        }
         self.videos.append(video)
         return video
 
@@ -87,8 +117,13 @@ class FakePexels:
         name = f"photo-{photo_id}.jpg"
         self.files[name] = out.getvalue()
         link = f"{self.base_url}/files/{name}"
-        photo = {"id": photo_id, "width": 300, "height": 400, "tags": set(tags.split()),
-                 "src": {"original": link, "large2x": link, "large": link}}
+        photo = {
+            "id": photo_id,
+            "width": 300,
+            "height": 400,
+            "tags": set(tags.split()),
+            "src": {"original": link, "large2x": link, "large": link},
+        }
         self.photos.append(photo)
         return photo
 
@@ -100,8 +135,9 @@ class FakePexels:
         url = urlparse(handler.path)
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         with self._lock:
-            self.requests.append({"path": url.path, "query": query,
-                                  "authorization": handler.headers.get("authorization")})
+            self.requests.append(
+                {"path": url.path, "query": query, "authorization": handler.headers.get("authorization")}
+            )
         if url.path.startswith("/files/"):
             name = url.path.rsplit("/", 1)[-1]
             if name in self.redirects:  # as Pexels' links do, through a CDN
@@ -124,8 +160,12 @@ class FakePexels:
         words = set(query.get("query", "").lower().split())
         if url.path == "/videos/search":
             found = [self._public(v) for v in self.videos if v["tags"] & words]
-            body = {"page": 1, "per_page": int(query.get("per_page", 15)), "videos": found,
-                    "total_results": len(found)}
+            body = {
+                "page": 1,
+                "per_page": int(query.get("per_page", 15)),
+                "videos": found,
+                "total_results": len(found),
+            }
         elif url.path == "/v1/search":
             found = [self._public(p) for p in self.photos if p["tags"] & words]
             body = {"page": 1, "photos": found, "total_results": len(found)}
@@ -137,8 +177,9 @@ class FakePexels:
     def _public(item: dict) -> dict:
         return {k: v for k, v in item.items() if k != "tags"}
 
-    def _send(self, handler, status: int, body: bytes, content_type: str = "application/json",
-              limits: bool = False) -> None:
+    def _send(
+        self, handler, status: int, body: bytes, content_type: str = "application/json", limits: bool = False
+    ) -> None:
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(body)))

@@ -6,6 +6,7 @@ back at this server (`GET /checkout/{id}`), a small page standing in for Whop's 
 browser test can follow it. `fail_next(status)` makes the next create answer that status.
 Requests are recorded (path, Authorization header, JSON body) for assertions.
 """
+
 from __future__ import annotations
 
 import html
@@ -16,8 +17,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeWhop:
-    def __init__(self, api_key: str = "whop_test_key",
-                 plans: tuple[str, ...] = ("plan_pro", "plan_business")):
+    def __init__(
+        self, api_key: str = "whop_test_key", plans: tuple[str, ...] = ("plan_pro", "plan_business")
+    ):
         self.api_key, self.plans = api_key, set(plans)
         self.requests: list[dict] = []
         self.checkouts: dict[str, dict] = {}
@@ -60,8 +62,13 @@ class FakeWhop:
         self._fail.append(status)
 
     # ---- serving --------------------------------------------------------------------------
-    def _send(self, handler: BaseHTTPRequestHandler, status: int, body: bytes,
-              content_type: str = "application/json") -> None:
+    def _send(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+    ) -> None:
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(body)))
@@ -69,8 +76,9 @@ class FakeWhop:
         handler.wfile.write(body)
 
     def _error(self, handler, status: int, message: str) -> None:
-        self._send(handler, status, json.dumps({"error": {"type": "invalid_request",
-                                                          "message": message}}).encode())
+        self._send(
+            handler, status, json.dumps({"error": {"type": "invalid_request", "message": message}}).encode()
+        )
 
     def _create(self, handler: BaseHTTPRequestHandler) -> None:
         raw = handler.rfile.read(int(handler.headers.get("content-length") or 0))
@@ -89,11 +97,17 @@ class FakeWhop:
         if not isinstance(body, dict) or body.get("plan_id") not in self.plans:
             return self._error(handler, 400, "plan_id must name an existing plan")
         checkout_id = f"ch_{secrets.token_hex(8)}"
-        checkout = {"id": checkout_id, "company_id": "biz_fake", "mode": "payment",
-                    "currency": "usd", "plan": {"id": body["plan_id"], "plan_type": "renewal"},
-                    "affiliate_code": None, "metadata": body.get("metadata") or {},
-                    "redirect_url": body.get("redirect_url"),
-                    "purchase_url": f"{self.origin}/checkout/{checkout_id}"}
+        checkout = {
+            "id": checkout_id,
+            "company_id": "biz_fake",
+            "mode": "payment",
+            "currency": "usd",
+            "plan": {"id": body["plan_id"], "plan_type": "renewal"},
+            "affiliate_code": None,
+            "metadata": body.get("metadata") or {},
+            "redirect_url": body.get("redirect_url"),
+            "purchase_url": f"{self.origin}/checkout/{checkout_id}",
+        }
         self.checkouts[checkout_id] = checkout
         self._send(handler, 200, json.dumps(checkout).encode())
 
@@ -101,6 +115,8 @@ class FakeWhop:
         checkout = self.checkouts.get(handler.path.rsplit("/", 1)[-1])
         if not handler.path.startswith("/checkout/") or checkout is None:
             return self._send(handler, 404, b"not found", "text/plain")
-        page = (f"<!doctype html><html lang=en><title>Whop checkout</title><main><h1>Whop checkout"
-                f"</h1><p id=plan>{html.escape(checkout['plan']['id'])}</p></main></html>")
+        page = (
+            f"<!doctype html><html lang=en><title>Whop checkout</title><main><h1>Whop checkout"
+            f"</h1><p id=plan>{html.escape(checkout['plan']['id'])}</p></main></html>"
+        )
         self._send(handler, 200, page.encode(), "text/html; charset=utf-8")

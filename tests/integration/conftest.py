@@ -1,5 +1,6 @@
 """This tier runs against the real services: every test gets the session's
 own database, bucket and queue (tests/conftest.py)."""
+
 import pytest
 
 

@@ -1,4 +1,5 @@
 """Signup, login, tokens and API keys (API.md, Accounts)."""
+
 from __future__ import annotations
 
 from chalicelib import db
@@ -22,8 +23,9 @@ def test_password_is_stored_as_argon2_hash(api, user):
 
 
 def test_signup_twice_with_the_same_email_is_409(api, user):
-    again = api.call("POST", "/v1/auth/signup",
-                     {"email": user["email"].upper(), "password": "another password"})
+    again = api.call(
+        "POST", "/v1/auth/signup", {"email": user["email"].upper(), "password": "another password"}
+    )
     assert again.status_code == 409
     assert again.json["error"]["code"] == "email_taken"
 
@@ -43,15 +45,21 @@ def test_login_with_right_and_wrong_password(api, user):
     assert wrong.json["error"]["code"] == "invalid_credentials"
     nobody = api.call("POST", "/v1/auth/login", {"email": "nobody@example.com", "password": "whatever123"})
     assert nobody.status_code == 401 and nobody.json["error"]["code"] == "invalid_credentials"
-    failures = db.fetch_one("SELECT COUNT(*) AS n FROM audit_log WHERE user_id = %s"
-                            " AND action = 'user.login_failed'", (user["user"]["id"],))
+    failures = db.fetch_one(
+        "SELECT COUNT(*) AS n FROM audit_log WHERE user_id = %s AND action = 'user.login_failed'",
+        (user["user"]["id"],),
+    )
     assert failures["n"] == 1
 
 
 def test_requests_without_or_with_bad_credentials_are_401(api, user):
-    for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer nonsense"},
-                    {"Authorization": "Bearer ak_not_a_real_key"},
-                    {"Authorization": "Bearer " + user["token"][:-3] + "abc"}):
+    for headers in (
+        {},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer nonsense"},
+        {"Authorization": "Bearer ak_not_a_real_key"},
+        {"Authorization": "Bearer " + user["token"][:-3] + "abc"},
+    ):
         response = api.call("GET", "/v1/me", headers=headers)
         assert response.status_code == 401, headers
         assert response.json["error"]["code"] in ("unauthorized", "invalid_token")
@@ -88,8 +96,9 @@ def test_another_users_api_key_cannot_be_deleted(api, user):
 
 
 def test_api_key_list_pages_with_a_cursor(api, user):
-    ids = [api.call("POST", "/v1/api-keys", {"name": f"k{i}"}, token=user["token"]).json["id"]
-           for i in range(3)]
+    ids = [
+        api.call("POST", "/v1/api-keys", {"name": f"k{i}"}, token=user["token"]).json["id"] for i in range(3)
+    ]
     first = api.call("GET", "/v1/api-keys?limit=2", token=user["token"]).json
     assert [k["id"] for k in first["items"]] == ids[::-1][:2] and first["next_cursor"]
     second = api.call("GET", f"/v1/api-keys?limit=2&cursor={first['next_cursor']}", token=user["token"]).json

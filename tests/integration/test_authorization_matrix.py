@@ -2,6 +2,7 @@
 caller. The owner gets through; another user gets 404 exactly like a missing resource; no
 credentials, a revoked API key, an expired token and a token issued before a password reset all
 get 401."""
+
 from __future__ import annotations
 
 import time
@@ -26,11 +27,16 @@ def _api_key(api, token) -> str:
 
 
 def _endpoint(api, token) -> str:
-    return api.call("POST", "/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/hook"}, token=token).json["id"]
+    return api.call("POST", "/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/hook"}, token=token).json[
+        "id"
+    ]
 
 
 def _provider_key(api, token) -> str:
-    assert api.call("PUT", "/v1/provider-keys/openai", {"api_key": "sk-matrix-0000"}, token=token).status_code == 200
+    assert (
+        api.call("PUT", "/v1/provider-keys/openai", {"api_key": "sk-matrix-0000"}, token=token).status_code
+        == 200
+    )
     return "openai"
 
 
@@ -47,13 +53,25 @@ ROUTES = {
     "job stream token": ("POST", "/v1/jobs/{id}/stream-token", _job, 201),
     "cancel job": ("POST", "/v1/jobs/{id}/cancel", _job, 202),
     "retry job": ("POST", "/v1/jobs/{id}/retry", _canceled_job, 202),
-    "get upload": ("GET", "/v1/uploads/{id}", lambda api, t: api.call("POST", "/v1/uploads", PNG, token=t).json["id"], 200),
+    "get upload": (
+        "GET",
+        "/v1/uploads/{id}",
+        lambda api, t: api.call("POST", "/v1/uploads", PNG, token=t).json["id"],
+        200,
+    ),
     "delete api key": ("DELETE", "/v1/api-keys/{id}", _api_key, 204),
     "delete provider key": ("DELETE", "/v1/provider-keys/{id}", _provider_key, 204),
     "delete webhook endpoint": ("DELETE", "/v1/webhook-endpoints/{id}", _endpoint, 204),
 }
-CALLERS = ["owner", "owner's api key", "other user", "no auth", "revoked api key", "expired token",
-           "token from before a password reset"]
+CALLERS = [
+    "owner",
+    "owner's api key",
+    "other user",
+    "no auth",
+    "revoked api key",
+    "expired token",
+    "token from before a password reset",
+]
 
 
 @pytest.fixture(scope="module")
@@ -74,17 +92,28 @@ def world():
         before_reset = owner["token"]
         assert api.call("POST", "/v1/auth/password-reset", {"email": owner["email"]}).status_code == 202
         _, reset_token = last_link(owner["email"], "/reset-password")
-        reset = api.call("POST", "/v1/auth/password-reset/confirm",
-                         {"token": reset_token, "password": "the new password"})
+        reset = api.call(
+            "POST", "/v1/auth/password-reset/confirm", {"token": reset_token, "password": "the new password"}
+        )
         assert reset.status_code == 200
         token = reset.json["access_token"]
         now = int(time.time())
-        expired = jwt.encode({"sub": owner["user"]["id"], "iat": now - 7200, "exp": now - 3600,
-                              "typ": "access", "ep": 1}, secret_store.jwt_secret(), algorithm="HS256")
+        expired = jwt.encode(
+            {"sub": owner["user"]["id"], "iat": now - 7200, "exp": now - 3600, "typ": "access", "ep": 1},
+            secret_store.jwt_secret(),
+            algorithm="HS256",
+        )
         key = api.call("POST", "/v1/api-keys", {"name": "live"}, token=token).json["key"]
-        yield {"api": api, "owner": token, "owner's api key": key, "other user": other["token"],
-               "no auth": None, "revoked api key": revoked["key"], "expired token": expired,
-               "token from before a password reset": before_reset}
+        yield {
+            "api": api,
+            "owner": token,
+            "owner's api key": key,
+            "other user": other["token"],
+            "no auth": None,
+            "revoked api key": revoked["key"],
+            "expired token": expired,
+            "token from before a password reset": before_reset,
+        }
 
 
 @pytest.mark.parametrize("caller", CALLERS)

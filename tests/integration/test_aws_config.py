@@ -1,5 +1,6 @@
 """Deployed configuration: the AWS client factory follows LocalStack's conventions, and the
 database credentials come from a rotating secret (DATABASE_SECRET_ARN) on the emulator."""
+
 from __future__ import annotations
 
 import json
@@ -27,10 +28,16 @@ def test_localstack_conventions_pick_the_endpoint():
     # As inside a LocalStack Lambda: no AWS_ENDPOINT_URL, LOCALSTACK_HOSTNAME and EDGE_PORT set.
     emulator = os.environ["AWS_ENDPOINT_URL"].rsplit(":", 1)
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
-    env.update(STAGE="dev", JWT_SECRET=secrets.token_hex(16), PYTHONPATH=str(ROOT),
-               LOCALSTACK_HOSTNAME=emulator[0].split("//", 1)[1], EDGE_PORT=emulator[1])
-    out = subprocess.run([sys.executable, "-c", _ENDPOINT_PROBE], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=60)
+    env.update(
+        STAGE="dev",
+        JWT_SECRET=secrets.token_hex(16),
+        PYTHONPATH=str(ROOT),
+        LOCALSTACK_HOSTNAME=emulator[0].split("//", 1)[1],
+        EDGE_PORT=emulator[1],
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", _ENDPOINT_PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [os.environ["AWS_ENDPOINT_URL"], "True"]
 
@@ -51,8 +58,9 @@ def db_user_and_secret(monkeypatch):
     db.execute(f"CREATE USER '{user}'@'%%' IDENTIFIED BY %s", (password,))
     db.execute(f"GRANT SELECT ON `{database}`.* TO '{user}'@'%%'", ())
     sm = aws.client("secretsmanager")
-    arn = sm.create_secret(Name=f"media-test/{user}",
-                           SecretString=json.dumps({"username": user, "password": password}))["ARN"]
+    arn = sm.create_secret(
+        Name=f"media-test/{user}", SecretString=json.dumps({"username": user, "password": password})
+    )["ARN"]
     # DATABASE_URL's credentials are stale (deploy-time); host, port and database still count.
     monkeypatch.setattr(settings, "database_url", f"mysql://stale:stale@127.0.0.1:3306/{database}")
     monkeypatch.setattr(settings, "database_secret_arn", arn)
@@ -80,7 +88,8 @@ def test_database_credentials_come_from_the_secret_and_follow_rotation(db_user_a
     rotated = secrets.token_hex(12)  # what RDS rotation does: new password in DB and secret
     db.execute(f"ALTER USER '{user}'@'%%' IDENTIFIED BY %s", (rotated,))
     aws.client("secretsmanager").put_secret_value(
-        SecretId=arn, SecretString=json.dumps({"username": user, "password": rotated}))
+        SecretId=arn, SecretString=json.dumps({"username": user, "password": rotated})
+    )
 
     assert _whoami() == user  # the cached password fails once, the secret is read again
     assert db._secrets[arn]["password"] == rotated

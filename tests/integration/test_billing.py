@@ -1,4 +1,5 @@
 """Whop webhooks, plans and quotas (API.md: Billing; issue: quotas that hold under concurrency)."""
+
 from __future__ import annotations
 
 import base64
@@ -31,28 +32,56 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def deliver(api, type_: str, data: dict, *, webhook_id: str | None = None, at: float | None = None,
-            secret: str = SECRET, body: bytes | None = None):
+def deliver(
+    api,
+    type_: str,
+    data: dict,
+    *,
+    webhook_id: str | None = None,
+    at: float | None = None,
+    secret: str = SECRET,
+    body: bytes | None = None,
+):
     """A delivery signed exactly as Whop does: Standard Webhooks with key base64(secret)."""
     webhook_id = webhook_id or f"msg_{secrets.token_hex(8)}"
     at = at or time.time()
-    payload = body if body is not None else json.dumps(
-        {"id": webhook_id, "api_version": "v1", "type": type_, "timestamp": iso(datetime.fromtimestamp(at, UTC)),
-         "data": data}).encode()
+    payload = (
+        body
+        if body is not None
+        else json.dumps(
+            {
+                "id": webhook_id,
+                "api_version": "v1",
+                "type": type_,
+                "timestamp": iso(datetime.fromtimestamp(at, UTC)),
+                "data": data,
+            }
+        ).encode()
+    )
     signer = Webhook(base64.b64encode(secret.encode()).decode())
     signature = signer.sign(webhook_id, datetime.fromtimestamp(at, UTC), payload.decode())
-    return api.call("POST", "/v1/webhooks/whop", raw=payload, headers={
-        "webhook-id": webhook_id, "webhook-timestamp": str(int(at)), "webhook-signature": signature})
+    return api.call(
+        "POST",
+        "/v1/webhooks/whop",
+        raw=payload,
+        headers={"webhook-id": webhook_id, "webhook-timestamp": str(int(at)), "webhook-signature": signature},
+    )
 
 
 def membership(user=None, *, email=None, plan=PRO_PLAN, status="active", updated_at=None, **extra):
     now = datetime.now(UTC)
-    return {"id": extra.pop("id", f"mem_{secrets.token_hex(6)}"), "status": status,
-            "plan": {"id": plan}, "user": {"id": "user_w1", "email": email or (user and user["email"])},
-            "metadata": {"user_id": user["user"]["id"]} if user else {},
-            "renewal_period_start": iso(now - timedelta(days=3)),
-            "renewal_period_end": iso(now + timedelta(days=27)),
-            "cancel_at_period_end": False, "updated_at": iso(updated_at or now), **extra}
+    return {
+        "id": extra.pop("id", f"mem_{secrets.token_hex(6)}"),
+        "status": status,
+        "plan": {"id": plan},
+        "user": {"id": "user_w1", "email": email or (user and user["email"])},
+        "metadata": {"user_id": user["user"]["id"]} if user else {},
+        "renewal_period_start": iso(now - timedelta(days=3)),
+        "renewal_period_end": iso(now + timedelta(days=27)),
+        "cancel_at_period_end": False,
+        "updated_at": iso(updated_at or now),
+        **extra,
+    }
 
 
 def plan_of(api, user) -> str:
@@ -95,9 +124,16 @@ def test_bad_deliveries_are_401_and_change_nothing(api, user, tamper):
     data = membership(user)
     before = db.fetch_one("SELECT COUNT(*) AS n FROM webhook_deliveries")["n"]
     if tamper == "signature":
-        response = api.call("POST", "/v1/webhooks/whop", raw=json.dumps({"type": "membership.activated", "data": data}).encode(),
-                            headers={"webhook-id": "msg_x", "webhook-timestamp": str(int(time.time())),
-                                     "webhook-signature": "v1,bm90IGEgc2lnbmF0dXJl"})
+        response = api.call(
+            "POST",
+            "/v1/webhooks/whop",
+            raw=json.dumps({"type": "membership.activated", "data": data}).encode(),
+            headers={
+                "webhook-id": "msg_x",
+                "webhook-timestamp": str(int(time.time())),
+                "webhook-signature": "v1,bm90IGEgc2lnbmF0dXJl",
+            },
+        )
     elif tamper == "secret":
         response = deliver(api, "membership.activated", data, secret="someone else's secret")
     elif tamper == "stale":
@@ -112,11 +148,13 @@ def test_bad_deliveries_are_401_and_change_nothing(api, user, tamper):
         before += 1
         wid = "msg_" + secrets.token_hex(6)
         raw = json.dumps({"type": "membership.activated", "data": data}).encode()
-        sig = Webhook(base64.b64encode(SECRET.encode()).decode()).sign(
-            wid, datetime.now(UTC), raw.decode())
-        response = api.call("POST", "/v1/webhooks/whop", raw=raw.replace(b"active", b"ACTIVE"),
-                            headers={"webhook-id": wid, "webhook-timestamp": str(int(time.time())),
-                                     "webhook-signature": sig})
+        sig = Webhook(base64.b64encode(SECRET.encode()).decode()).sign(wid, datetime.now(UTC), raw.decode())
+        response = api.call(
+            "POST",
+            "/v1/webhooks/whop",
+            raw=raw.replace(b"active", b"ACTIVE"),
+            headers={"webhook-id": wid, "webhook-timestamp": str(int(time.time())), "webhook-signature": sig},
+        )
     assert response.status_code == 401
     assert response.json["error"]["code"] == "invalid_signature"
     assert db.fetch_one("SELECT COUNT(*) AS n FROM webhook_deliveries")["n"] == before
@@ -128,11 +166,13 @@ def test_webhooks_are_refused_while_no_real_secret_is_configured(api, user, monk
     """A deployment without a real secret must not accept a delivery signed with the placeholder."""
     from pydantic import SecretStr
 
-    monkeypatch.setattr(get_settings(), "whop_webhook_secret",
-                        None if configured is None else SecretStr(configured))
+    monkeypatch.setattr(
+        get_settings(), "whop_webhook_secret", None if configured is None else SecretStr(configured)
+    )
     before = db.fetch_one("SELECT COUNT(*) AS n FROM webhook_deliveries")["n"]
-    response = deliver(api, "membership.activated", membership(user),
-                       secret=(configured or "").strip() or "guess")
+    response = deliver(
+        api, "membership.activated", membership(user), secret=(configured or "").strip() or "guess"
+    )
     assert response.status_code == 401
     assert response.json["error"]["code"] == "webhook_secret_not_configured"
     assert "not configured" in response.json["error"]["message"]
@@ -159,14 +199,19 @@ def test_a_placeholder_in_secrets_manager_is_refused_too(api, user, monkeypatch)
 def test_a_redelivery_changes_nothing_twice(api, user):
     data = membership(user)
     first = deliver(api, "membership.activated", data, webhook_id="msg_dup_" + user["user"]["id"])
-    deliver(api, "membership.deactivated", {**data, "status": "canceled",
-                                            "updated_at": iso(datetime.now(UTC) + timedelta(seconds=5))})
+    deliver(
+        api,
+        "membership.deactivated",
+        {**data, "status": "canceled", "updated_at": iso(datetime.now(UTC) + timedelta(seconds=5))},
+    )
     again = deliver(api, "membership.activated", data, webhook_id="msg_dup_" + user["user"]["id"])
     assert first.status_code == again.status_code == 200
     assert again.json["duplicate"] is True
     assert plan_of(api, user) == "free"  # the redelivered activation was not applied again
-    audits = db.fetch_one("SELECT COUNT(*) AS n FROM audit_log WHERE user_id = %s AND action ="
-                          " 'whop.membership.activated'", (user["user"]["id"],))["n"]
+    audits = db.fetch_one(
+        "SELECT COUNT(*) AS n FROM audit_log WHERE user_id = %s AND action = 'whop.membership.activated'",
+        (user["user"]["id"],),
+    )["n"]
     assert audits == 1
 
 
@@ -196,25 +241,48 @@ def test_cancel_at_period_end_keeps_access_until_deactivation(api, user):
     data = membership(user)
     deliver(api, "membership.activated", data)
     later = iso(datetime.now(UTC) + timedelta(seconds=1))
-    deliver(api, "membership.cancel_at_period_end_changed", {**data, "cancel_at_period_end": True, "updated_at": later})
+    deliver(
+        api,
+        "membership.cancel_at_period_end_changed",
+        {**data, "cancel_at_period_end": True, "updated_at": later},
+    )
     me = api.call("GET", "/v1/me", token=user["token"]).json
     assert me["plan"]["name"] == "pro" and me["membership"]["cancel_at_period_end"] is True
 
 
 def test_payments_are_recorded_and_unknown_types_acknowledged(api, user):
     api.verify_email(user)  # payments, like memberships, match by email only a verified address
-    ok = deliver(api, "payment.succeeded", {"id": "pay_" + secrets.token_hex(4), "status": "paid", "total": 29.0,
-                                            "currency": "usd", "user": {"email": user["email"]},
-                                            "membership": {"id": "mem_x"}})
-    failed = deliver(api, "payment.failed", {"id": "pay_" + secrets.token_hex(4), "status": "failed",
-                                             "user": {"email": user["email"]}})
+    ok = deliver(
+        api,
+        "payment.succeeded",
+        {
+            "id": "pay_" + secrets.token_hex(4),
+            "status": "paid",
+            "total": 29.0,
+            "currency": "usd",
+            "user": {"email": user["email"]},
+            "membership": {"id": "mem_x"},
+        },
+    )
+    failed = deliver(
+        api,
+        "payment.failed",
+        {"id": "pay_" + secrets.token_hex(4), "status": "failed", "user": {"email": user["email"]}},
+    )
     unknown = deliver(api, "dispute.created", {"id": "dis_1"})
     assert ok.status_code == failed.status_code == unknown.status_code == 200
     assert unknown.json["handled"] is False
-    payments = db.fetch_all("SELECT status FROM payments WHERE user_id = %s ORDER BY status", (user["user"]["id"],))
+    payments = db.fetch_all(
+        "SELECT status FROM payments WHERE user_id = %s ORDER BY status", (user["user"]["id"],)
+    )
     assert [p["status"] for p in payments] == ["failed", "paid"]
-    assert db.fetch_one("SELECT handled FROM webhook_deliveries WHERE type = 'dispute.created'"
-                        " ORDER BY received_at DESC LIMIT 1")["handled"] == 0
+    assert (
+        db.fetch_one(
+            "SELECT handled FROM webhook_deliveries WHERE type = 'dispute.created'"
+            " ORDER BY received_at DESC LIMIT 1"
+        )["handled"]
+        == 0
+    )
 
 
 def test_signed_but_malformed_delivery_is_400(api):
@@ -225,8 +293,10 @@ def test_signed_but_malformed_delivery_is_400(api):
 # ---- quotas -------------------------------------------------------------------------------
 def test_twenty_parallel_submissions_accept_exactly_the_free_quota(live_api):
     with httpx.Client(base_url=live_api, timeout=30) as client:
-        token = client.post("/v1/auth/signup", json={"email": f"race-{secrets.token_hex(4)}@example.com",
-                                                     "password": "a long password"}).json()["access_token"]
+        token = client.post(
+            "/v1/auth/signup",
+            json={"email": f"race-{secrets.token_hex(4)}@example.com", "password": "a long password"},
+        ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
 
         def submit(i: int):
@@ -246,9 +316,16 @@ def test_twenty_parallel_submissions_accept_exactly_the_free_quota(live_api):
 
 
 def test_system_failure_and_cancel_give_the_reservation_back(api, user):
-    job_ids = [api.call("POST", "/v1/jobs", {"prompt": f"j{i}", "duration_s": 5}, token=user["token"]).json["id"]
-               for i in range(5)]
-    assert api.call("POST", "/v1/jobs", {"prompt": "one too many", "duration_s": 5}, token=user["token"]).status_code == 402
+    job_ids = [
+        api.call("POST", "/v1/jobs", {"prompt": f"j{i}", "duration_s": 5}, token=user["token"]).json["id"]
+        for i in range(5)
+    ]
+    assert (
+        api.call(
+            "POST", "/v1/jobs", {"prompt": "one too many", "duration_s": 5}, token=user["token"]
+        ).status_code
+        == 402
+    )
 
     assert lifecycle.fail(job_ids[0], "video_failed", "ffmpeg crashed", "video")
     assert api.call("GET", "/v1/me", token=user["token"]).json["usage"]["jobs_used"] == 4
@@ -266,7 +343,9 @@ def test_system_failure_and_cancel_give_the_reservation_back(api, user):
 
 
 def test_retry_takes_quota_again_and_requeues(api, user):
-    job_id = api.call("POST", "/v1/jobs", {"prompt": "again", "duration_s": 5}, token=user["token"]).json["id"]
+    job_id = api.call("POST", "/v1/jobs", {"prompt": "again", "duration_s": 5}, token=user["token"]).json[
+        "id"
+    ]
     api.call("POST", f"/v1/jobs/{job_id}/cancel", token=user["token"])
     assert api.call("GET", "/v1/me", token=user["token"]).json["usage"]["jobs_used"] == 0
     retried = api.call("POST", f"/v1/jobs/{job_id}/retry", token=user["token"])
@@ -279,16 +358,27 @@ def test_retry_takes_quota_again_and_requeues(api, user):
 
 
 def test_plan_decides_the_duration_cap(api, user):
-    assert api.call("POST", "/v1/jobs", {"prompt": "long", "duration_s": 60}, token=user["token"]).status_code == 422
+    assert (
+        api.call("POST", "/v1/jobs", {"prompt": "long", "duration_s": 60}, token=user["token"]).status_code
+        == 422
+    )
     deliver(api, "membership.activated", membership(user))
-    assert api.call("POST", "/v1/jobs", {"prompt": "long", "duration_s": 60}, token=user["token"]).status_code == 202
+    assert (
+        api.call("POST", "/v1/jobs", {"prompt": "long", "duration_s": 60}, token=user["token"]).status_code
+        == 202
+    )
 
 
 def test_downgrade_mid_period_applies_free_limits_at_once(api, user):
     data = membership(user)
     deliver(api, "membership.activated", data)
     for i in range(6):
-        assert api.call("POST", "/v1/jobs", {"prompt": f"pro {i}", "duration_s": 5}, token=user["token"]).status_code == 202
+        assert (
+            api.call(
+                "POST", "/v1/jobs", {"prompt": f"pro {i}", "duration_s": 5}, token=user["token"]
+            ).status_code
+            == 202
+        )
     later = iso(datetime.now(UTC) + timedelta(seconds=1))
     deliver(api, "membership.deactivated", {**data, "status": "expired", "updated_at": later})
     me = api.call("GET", "/v1/me", token=user["token"]).json
@@ -317,7 +407,12 @@ def test_usage_counter_is_seeded_when_a_new_period_begins(api, user):
     from chalicelib.ids import utcnow
 
     for i in range(2):
-        assert api.call("POST", "/v1/jobs", {"prompt": f"s{i}", "duration_s": 5}, token=user["token"]).status_code == 202
+        assert (
+            api.call(
+                "POST", "/v1/jobs", {"prompt": f"s{i}", "duration_s": 5}, token=user["token"]
+            ).status_code
+            == 202
+        )
     now = utcnow()
     # a period the user has no counter for yet (as after a plan change) starts from the jobs in it
     assert quota.period_usage(user["user"]["id"], now - timedelta(hours=1), now + timedelta(hours=1)) == 2
@@ -327,8 +422,10 @@ def test_usage_counter_is_seeded_when_a_new_period_begins(api, user):
 def test_plan_concurrency_is_enforced_where_jobs_start(api, user):
 
     deliver(api, "membership.activated", membership(user))  # pro: 3 at once
-    ids = [api.call("POST", "/v1/jobs", {"prompt": f"c{i}", "duration_s": 5}, token=user["token"]).json["id"]
-           for i in range(8)]
+    ids = [
+        api.call("POST", "/v1/jobs", {"prompt": f"c{i}", "duration_s": 5}, token=user["token"]).json["id"]
+        for i in range(8)
+    ]
     uid = user["user"]["id"]
 
     def start(job_id):

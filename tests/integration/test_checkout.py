@@ -1,4 +1,5 @@
 """Whop checkout from the API (issue 11, point 3), against a local fake of Whop's API."""
+
 from __future__ import annotations
 
 import pytest
@@ -41,8 +42,11 @@ def test_checkout_is_created_at_whop_for_the_user_and_returns_its_url(api, user,
     assert response.status_code == 201, response.body
     [sent] = whop.requests
     assert sent["authorization"] == "Bearer whop_app_key"
-    assert sent["json"] == {"plan_id": "plan_pro", "metadata": {"user_id": user["user"]["id"]},
-                            "redirect_url": "http://console.test/billing?checkout=done"}
+    assert sent["json"] == {
+        "plan_id": "plan_pro",
+        "metadata": {"user_id": user["user"]["id"]},
+        "redirect_url": "http://console.test/billing?checkout=done",
+    }
     created = whop.checkouts[response.json["id"]]
     assert response.json == {"id": created["id"], "plan": "pro", "url": created["purchase_url"]}
     audit = api.call("GET", "/v1/audit-log", token=user["token"]).json["items"]
@@ -64,8 +68,9 @@ def test_without_a_whop_api_key_checkout_is_a_clear_409(api, user, whop, monkeyp
     assert whop.requests == []
 
 
-@pytest.mark.parametrize("plan, status, code", [("gold", 422, "validation_error"),
-                                                ("free", 409, "plan_not_purchasable")])
+@pytest.mark.parametrize(
+    "plan, status, code", [("gold", 422, "validation_error"), ("free", 409, "plan_not_purchasable")]
+)
 def test_plans_that_cannot_be_bought_are_refused(api, user, whop, plan, status, code):
     response = checkout(api, user, plan)
     assert (response.status_code, response.json["error"]["code"]) == (status, code)

@@ -1,6 +1,7 @@
 """The application's database user (issue 10, finding 6) and the settings a deployment must get
 right: the app connects with rows-only rights from a secret, migrations run as the master user
 at deploy time (functions/migrate.py), and a short JWT secret is refused."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,15 @@ DENIED = (1142, 1044, 1227)  # table / database access denied, missing privilege
 
 def _connect(user: str, password: str) -> pymysql.connections.Connection:
     params = get_settings().mysql_params()
-    return pymysql.connect(host=params["host"], port=params["port"], user=user, password=password,
-                           database=params["database"], autocommit=True, connect_timeout=5)
+    return pymysql.connect(
+        host=params["host"],
+        port=params["port"],
+        user=user,
+        password=password,
+        database=params["database"],
+        autocommit=True,
+        connect_timeout=5,
+    )
 
 
 @pytest.fixture
@@ -43,10 +51,13 @@ def test_the_app_user_reads_and_writes_rows_and_nothing_else(app_user_name):
             cur.execute("SELECT COUNT(*) FROM users")
             cur.execute("UPDATE users SET email = email WHERE id = 'nobody'")
             cur.execute("DELETE FROM audit_log WHERE id = 0")
-            for ddl in ("CREATE TABLE app_user_probe (id INT)", "DROP TABLE users",
-                        "ALTER TABLE users ADD COLUMN probe INT",
-                        f"GRANT SELECT ON `{database}`.* TO '{app_user_name}'@'%'",
-                        "CREATE DATABASE app_user_probe"):
+            for ddl in (
+                "CREATE TABLE app_user_probe (id INT)",
+                "DROP TABLE users",
+                "ALTER TABLE users ADD COLUMN probe INT",
+                f"GRANT SELECT ON `{database}`.* TO '{app_user_name}'@'%'",
+                "CREATE DATABASE app_user_probe",
+            ):
                 with pytest.raises(pymysql.err.MySQLError) as denied:
                     cur.execute(ddl)
                 assert denied.value.args[0] in DENIED, (ddl, denied.value)
@@ -93,8 +104,13 @@ class CloudFormation:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/response"
 
     def event(self, request_type: str) -> dict:
-        return {"RequestType": request_type, "ResponseURL": self.url, "StackId": "stack",
-                "RequestId": secrets.token_hex(4), "LogicalResourceId": "DatabaseSchema"}
+        return {
+            "RequestType": request_type,
+            "ResponseURL": self.url,
+            "StackId": "stack",
+            "RequestId": secrets.token_hex(4),
+            "LogicalResourceId": "DatabaseSchema",
+        }
 
 
 @pytest.fixture
@@ -102,10 +118,14 @@ def secrets_for_migration(monkeypatch, app_user_name):
     """The master secret (root, locally) as DATABASE_SECRET_ARN and a fresh app user's secret."""
     sm = aws.client("secretsmanager")
     params = get_settings().mysql_params()
-    master = sm.create_secret(Name=f"test/master-{secrets.token_hex(4)}", SecretString=json.dumps(
-        {"username": params["user"], "password": params["password"]}))["ARN"]
-    app = sm.create_secret(Name=f"test/app-{secrets.token_hex(4)}", SecretString=json.dumps(
-        {"username": app_user_name, "password": secrets.token_hex(16)}))["ARN"]
+    master = sm.create_secret(
+        Name=f"test/master-{secrets.token_hex(4)}",
+        SecretString=json.dumps({"username": params["user"], "password": params["password"]}),
+    )["ARN"]
+    app = sm.create_secret(
+        Name=f"test/app-{secrets.token_hex(4)}",
+        SecretString=json.dumps({"username": app_user_name, "password": secrets.token_hex(16)}),
+    )["ARN"]
     monkeypatch.setattr(get_settings(), "database_secret_arn", master)
     monkeypatch.setenv("APP_DATABASE_SECRET_ARN", app)
     cfn = CloudFormation()
@@ -123,7 +143,9 @@ def test_the_deploy_time_function_migrates_and_creates_the_app_user(secrets_for_
     (reply,) = cfn.replies
     assert reply["Status"] == "SUCCESS", reply
     assert reply["Data"] == {"Applied": "none", "AppUser": app_user_name}  # the session migrated
-    password = json.loads(aws.client("secretsmanager").get_secret_value(SecretId=app_arn)["SecretString"])["password"]
+    password = json.loads(aws.client("secretsmanager").get_secret_value(SecretId=app_arn)["SecretString"])[
+        "password"
+    ]
     _connect(app_user_name, password).close()
     migrate.handler(cfn.event("Delete"), None)  # a deleted stack keeps its database and user
     assert cfn.replies[-1]["Status"] == "SUCCESS"
@@ -134,7 +156,9 @@ def test_a_failed_setup_is_reported_to_cloudformation(secrets_for_migration, mon
     from functions import migrate
 
     cfn, _ = secrets_for_migration
-    monkeypatch.setenv("APP_DATABASE_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing")
+    monkeypatch.setenv(
+        "APP_DATABASE_SECRET_ARN", "arn:aws:secretsmanager:us-east-1:123456789012:secret:missing"
+    )
     migrate.handler(cfn.event("Update"), None)
     assert cfn.replies[-1]["Status"] == "FAILED" and cfn.replies[-1]["Reason"]
 

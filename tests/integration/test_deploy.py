@@ -3,6 +3,7 @@ runs the worker as a non-root user, and the compose stack listens on loopback on
 
 Uses only the repository's files (no network, no Docker, no AWS).
 """
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,10 @@ def _handlers() -> list[tuple[str, str]]:
 def test_cfn_lint_is_clean():
     proc = subprocess.run(
         [*_cfn_lint_command(), str(TEMPLATE.name)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, f"cfn-lint exit {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
 
@@ -71,8 +75,7 @@ def test_template_declares_functions():
 
 
 def test_worker_task_scales_to_zero_and_stops_gracefully():
-    container = _load_template()["Resources"]["WorkerTaskDefinition"]["Properties"][
-        "ContainerDefinitions"][0]
+    container = _load_template()["Resources"]["WorkerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
     env = {item["Name"]: item["Value"] for item in container["Environment"]}
     assert int(env["WORKER_IDLE_EXIT_S"]) > 0
     assert 30 <= container["StopTimeout"] <= 120  # Fargate's maximum is 120 s
@@ -82,8 +85,14 @@ def test_dispatcher_settings_reach_the_code():
     from chalicelib.config import Settings
 
     env = _load_template()["Globals"]["Function"]["Environment"]["Variables"]
-    for name in ("ECS_CLUSTER", "WORKER_TASK_DEFINITION", "WORKER_SUBNETS",
-                 "WORKER_SECURITY_GROUP", "MAX_WORKERS", "DATABASE_SECRET_ARN"):
+    for name in (
+        "ECS_CLUSTER",
+        "WORKER_TASK_DEFINITION",
+        "WORKER_SUBNETS",
+        "WORKER_SECURITY_GROUP",
+        "MAX_WORKERS",
+        "DATABASE_SECRET_ARN",
+    ):
         assert name in env and name.lower() in Settings.model_fields, name
 
 
@@ -96,7 +105,8 @@ def test_no_placeholder_whop_secret_is_ever_stored():
     assert "not-configured" not in TEMPLATE.read_text()
     api_env = template["Resources"]["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert api_env["WHOP_WEBHOOK_SECRET_ARN"] == {
-        "Fn::If": ["HasWhopWebhookSecret", {"Ref": "WhopWebhookSecret"}, {"Ref": "AWS::NoValue"}]}
+        "Fn::If": ["HasWhopWebhookSecret", {"Ref": "WhopWebhookSecret"}, {"Ref": "AWS::NoValue"}]
+    }
 
 
 # Each handler is imported in a fresh interpreter at the repository root, as Lambda would
@@ -116,7 +126,11 @@ def test_handler_resolves_to_a_callable(resource, handler):
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     proc = subprocess.run(
         [sys.executable, "-c", _IMPORT_CHECK, handler],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, f"{resource}: handler {handler!r} does not resolve:\n{proc.stderr}"
 
@@ -158,7 +172,9 @@ def test_compose_ports_are_loopback_only():
             if isinstance(port, dict):  # long syntax
                 published.append((name, port.get("host_ip"), port))
             else:
-                published.append((name, str(port).split(":", 1)[0] if str(port).count(":") == 2 else None, port))
+                published.append(
+                    (name, str(port).split(":", 1)[0] if str(port).count(":") == 2 else None, port)
+                )
     assert published, "no published ports"
     exposed = [(name, port) for name, host_ip, port in published if host_ip != "127.0.0.1"]
     assert not exposed, f"ports not bound to 127.0.0.1: {exposed}"
@@ -171,10 +187,12 @@ def test_init_hook_runs_under_localstack_exec():
 
     tree = ast.parse(INIT_HOOK.read_text(), str(INIT_HOOK))
     for node in ast.walk(tree):
-        assert not (isinstance(node, ast.Name) and node.id in ("__name__", "__file__")), \
+        assert not (isinstance(node, ast.Name) and node.id in ("__name__", "__file__")), (
             f"line {node.lineno}: {node.id} is undefined under LocalStack"
-        assert not (isinstance(node, ast.Attribute) and node.attr == "exit"), \
+        )
+        assert not (isinstance(node, ast.Attribute) and node.attr == "exit"), (
             f"line {node.lineno}: exit() inside LocalStack's process"
+        )
 
 
 def test_package_puts_functions_in_the_one_zip(tmp_path):
@@ -188,11 +206,18 @@ def test_package_puts_functions_in_the_one_zip(tmp_path):
     with zipfile.ZipFile(tmp_path / "deployment.zip", "w") as zf:
         zf.writestr("app.py", "")
     template = _load_template()
-    (tmp_path / "sam.yaml").write_text(yaml.safe_dump(
-        {"Globals": {"Function": {"CodeUri": "."}},
-         "Resources": {str(name): {"Type": "AWS::Serverless::Function",
-                                   "Properties": {"Handler": str(h)}}
-                       for name, h in _handlers() if name != "APIHandler"}}))
+    (tmp_path / "sam.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "Globals": {"Function": {"CodeUri": "."}},
+                "Resources": {
+                    str(name): {"Type": "AWS::Serverless::Function", "Properties": {"Handler": str(h)}}
+                    for name, h in _handlers()
+                    if name != "APIHandler"
+                },
+            }
+        )
+    )
 
     package.finish(tmp_path)
     package.finish(tmp_path)  # idempotent

@@ -1,5 +1,6 @@
 """The dispatcher starts ceil(depth / concurrency) workers, at most MAX_WORKERS, minus those
 already running: as Fargate tasks on the emulator's ECS, or as local worker processes."""
+
 from __future__ import annotations
 
 import math
@@ -44,14 +45,25 @@ def ecs(monkeypatch):
     group = ec2.create_security_group(GroupName=name, Description="test workers", VpcId=vpc)["GroupId"]
     ecs_client.create_cluster(clusterName=name)
     task_def = ecs_client.register_task_definition(
-        family=name, requiresCompatibilities=["FARGATE"], networkMode="awsvpc", cpu="1024",
-        memory="2048", containerDefinitions=[{"name": "worker", "image": "media-worker:test",
-                                              "memory": 2048, "essential": True}],
+        family=name,
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="1024",
+        memory="2048",
+        containerDefinitions=[
+            {"name": "worker", "image": "media-worker:test", "memory": 2048, "essential": True}
+        ],
     )["taskDefinition"]["taskDefinitionArn"]
     settings = get_settings()
-    for field, value in {"dispatch_mode": "ecs", "ecs_cluster": name, "worker_task_definition": task_def,
-                         "worker_subnets": subnet, "worker_security_group": group,
-                         "worker_concurrency": 2, "max_workers": 10}.items():
+    for field, value in {
+        "dispatch_mode": "ecs",
+        "ecs_cluster": name,
+        "worker_task_definition": task_def,
+        "worker_subnets": subnet,
+        "worker_security_group": group,
+        "worker_concurrency": 2,
+        "max_workers": 10,
+    }.items():
         monkeypatch.setattr(settings, field, value)
     yield ecs_client
     for arn in ecs_client.list_tasks(cluster=name)["taskArns"]:

@@ -1,5 +1,6 @@
 """Email verification and password reset (issue 10, finding 2): single-use, expiring links mailed
 through SES (the emulator's, read back from it), stored only as hashes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -43,14 +44,16 @@ def test_expired_unknown_or_misused_links_are_refused(api, tamper):
     user = api.signup()
     _, token = last_link(user["email"], "/verify-email")
     if tamper == "expired":
-        db.execute("UPDATE account_tokens SET expires_at = created_at WHERE user_id = %s",
-                   (user["user"]["id"],))
+        db.execute(
+            "UPDATE account_tokens SET expires_at = created_at WHERE user_id = %s", (user["user"]["id"],)
+        )
         response = api.call("POST", "/v1/auth/verify-email", {"token": token})
     elif tamper == "unknown":
         response = api.call("POST", "/v1/auth/verify-email", {"token": secrets.token_urlsafe(32)})
     else:  # a verification token is not a password reset token
-        response = api.call("POST", "/v1/auth/password-reset/confirm",
-                            {"token": token, "password": "a brand new password"})
+        response = api.call(
+            "POST", "/v1/auth/password-reset/confirm", {"token": token, "password": "a brand new password"}
+        )
     assert response.status_code == 400 and response.json["error"]["code"] == "invalid_link"
     assert api.call("GET", "/v1/me", token=user["token"]).json["email_verified"] is False
 
@@ -58,8 +61,9 @@ def test_expired_unknown_or_misused_links_are_refused(api, tamper):
 def test_resend_is_rate_limited_and_refused_once_verified(api, monkeypatch):
     monkeypatch.setattr(get_settings(), "rate_limit_email", "2/hour")
     user = api.signup()
-    codes = [api.call("POST", "/v1/auth/resend-verification", token=user["token"]).status_code
-             for _ in range(3)]
+    codes = [
+        api.call("POST", "/v1/auth/resend-verification", token=user["token"]).status_code for _ in range(3)
+    ]
     assert codes == [202, 202, 429]
     assert len(messages_to(user["email"])) == 3  # the signup's and two resent
     limited = api.call("POST", "/v1/auth/resend-verification", token=user["token"])
@@ -90,8 +94,9 @@ def test_unverified_accounts_can_use_the_free_plan(api):
 def reset(api, user, new_password: str = "a brand new password"):
     assert api.call("POST", "/v1/auth/password-reset", {"email": user["email"]}).status_code == 202
     _, token = last_link(user["email"], "/reset-password")
-    return token, api.call("POST", "/v1/auth/password-reset/confirm",
-                           {"token": token, "password": new_password})
+    return token, api.call(
+        "POST", "/v1/auth/password-reset/confirm", {"token": token, "password": new_password}
+    )
 
 
 def test_reset_sets_the_password_and_ends_every_earlier_session(api, user):
@@ -102,11 +107,16 @@ def test_reset_sets_the_password_and_ends_every_earlier_session(api, user):
         gone = api.call("GET", "/v1/me", token=old)
         assert gone.status_code == 401 and gone.json["error"]["code"] == "invalid_token"
     assert api.call("GET", "/v1/me", token=confirmed.json["access_token"]).status_code == 200
-    assert api.call("POST", "/v1/auth/login", {"email": user["email"], "password": user["password"]}).status_code == 401
+    assert (
+        api.call("POST", "/v1/auth/login", {"email": user["email"], "password": user["password"]}).status_code
+        == 401
+    )
     fresh = api.call("POST", "/v1/auth/login", {"email": user["email"], "password": "a brand new password"})
     assert fresh.status_code == 200
     assert api.call("GET", "/v1/me", token=fresh.json["access_token"]).status_code == 200
-    reused = api.call("POST", "/v1/auth/password-reset/confirm", {"token": token, "password": "yet another one!"})
+    reused = api.call(
+        "POST", "/v1/auth/password-reset/confirm", {"token": token, "password": "yet another one!"}
+    )
     assert reused.status_code == 400 and reused.json["error"]["code"] == "invalid_link"
     assert confirmed.json["user"]["email_verified"] is True  # the link proved the address
 
@@ -114,12 +124,17 @@ def test_reset_sets_the_password_and_ends_every_earlier_session(api, user):
 def test_reset_links_last_thirty_minutes_and_a_newer_reset_retires_older_links(api, user):
     assert api.call("POST", "/v1/auth/password-reset", {"email": user["email"]}).status_code == 202
     _, first = last_link(user["email"], "/reset-password")
-    row = db.fetch_one("SELECT TIMESTAMPDIFF(SECOND, created_at, expires_at) AS ttl FROM account_tokens"
-                       " WHERE token_hash = SHA2(%s, 256)", (first,))
+    row = db.fetch_one(
+        "SELECT TIMESTAMPDIFF(SECOND, created_at, expires_at) AS ttl FROM account_tokens"
+        " WHERE token_hash = SHA2(%s, 256)",
+        (first,),
+    )
     assert row["ttl"] == 30 * 60
     _, confirmed = reset(api, user)
     assert confirmed.status_code == 200
-    stale = api.call("POST", "/v1/auth/password-reset/confirm", {"token": first, "password": "one more password"})
+    stale = api.call(
+        "POST", "/v1/auth/password-reset/confirm", {"token": first, "password": "one more password"}
+    )
     assert stale.status_code == 400
 
 
@@ -127,10 +142,15 @@ def test_an_expired_reset_link_changes_nothing(api, user):
     assert api.call("POST", "/v1/auth/password-reset", {"email": user["email"]}).status_code == 202
     _, token = last_link(user["email"], "/reset-password")
     db.execute("UPDATE account_tokens SET expires_at = created_at WHERE token_hash = SHA2(%s, 256)", (token,))
-    late = api.call("POST", "/v1/auth/password-reset/confirm", {"token": token, "password": "a brand new password"})
+    late = api.call(
+        "POST", "/v1/auth/password-reset/confirm", {"token": token, "password": "a brand new password"}
+    )
     assert late.status_code == 400
     assert api.call("GET", "/v1/me", token=user["token"]).status_code == 200
-    assert api.call("POST", "/v1/auth/login", {"email": user["email"], "password": user["password"]}).status_code == 200
+    assert (
+        api.call("POST", "/v1/auth/login", {"email": user["email"], "password": user["password"]}).status_code
+        == 200
+    )
 
 
 def test_reset_request_does_not_reveal_whether_an_account_exists(api, user):

@@ -4,6 +4,7 @@ document's links, sends them to `chalice local` over HTTP and checks every answe
 
 Its own `chalice local` runs with a plan generous enough (jobs, duration, upload size, rates)
 that quota is not what the run measures; no worker, so submitted jobs stay queued."""
+
 from __future__ import annotations
 
 import json
@@ -20,10 +21,20 @@ from openapi_spec_validator import validate
 from chalicelib import launcher
 from tests.conftest import ROOT, free_port
 
-GENEROUS_PLAN = {"free": {"monthly_jobs": 1_000_000, "max_duration_s": 180,
-                          "max_concurrency": 1000, "upload_max_bytes": 5 * 1024 ** 3}}
-GENEROUS_LIMITS = {"PLANS": json.dumps(GENEROUS_PLAN), "MAX_API_KEYS_PER_USER": "100000",
-                   "MAX_WEBHOOK_ENDPOINTS_PER_USER": "100000", "LONG_POLLS_PER_USER": "1000"}
+GENEROUS_PLAN = {
+    "free": {
+        "monthly_jobs": 1_000_000,
+        "max_duration_s": 180,
+        "max_concurrency": 1000,
+        "upload_max_bytes": 5 * 1024**3,
+    }
+}
+GENEROUS_LIMITS = {
+    "PLANS": json.dumps(GENEROUS_PLAN),
+    "MAX_API_KEYS_PER_USER": "100000",
+    "MAX_WEBHOOK_ENDPOINTS_PER_USER": "100000",
+    "LONG_POLLS_PER_USER": "1000",
+}
 # (the suite's rate limits are generous already: tests/conftest.py)
 # Bounded so the run stays within a few minutes on a busy 2-core machine; FUZZ_EXAMPLES=100
 # digs deeper. The seed makes a failure reproducible (`--seed` in the report's command).
@@ -44,8 +55,10 @@ def fuzz_api(tmp_path_factory):
 
 
 def token_for(api: str) -> str:
-    reply = httpx.post(f"{api}/v1/auth/signup", json={
-        "email": f"fuzz-{secrets.token_hex(4)}@example.com", "password": "a long password"})
+    reply = httpx.post(
+        f"{api}/v1/auth/signup",
+        json={"email": f"fuzz-{secrets.token_hex(4)}@example.com", "password": "a long password"},
+    )
     return reply.json()["access_token"]
 
 
@@ -58,20 +71,37 @@ def test_served_document_is_valid_openapi_3_1(fuzz_api):
 @pytest.mark.timeout(600)
 def test_schemathesis_with_every_check_and_phase_finds_nothing(fuzz_api, tmp_path):
     report = tmp_path / "report.json"
-    command = [str(Path(sys.executable).with_name("schemathesis")), "run",
-               f"{fuzz_api}/v1/openapi.json", "--checks", "all",
-               "--phases", "examples,coverage,fuzzing,stateful",
-               "-H", f"Authorization: Bearer {token_for(fuzz_api)}",
-               "--max-examples", str(EXAMPLES), "--seed", str(SEED), "--no-color",
-               "--report", "json", "--report-json-path", str(report)]
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "run",
+        f"{fuzz_api}/v1/openapi.json",
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "-H",
+        f"Authorization: Bearer {token_for(fuzz_api)}",
+        "--max-examples",
+        str(EXAMPLES),
+        "--seed",
+        str(SEED),
+        "--no-color",
+        "--report",
+        "json",
+        "--report-json-path",
+        str(report),
+    ]
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=580)
     summary = json.loads(report.read_text())
     cases = summary["test_cases"]
-    print(f"schemathesis: {cases['generated']} cases, {cases['unique_failures']} failures, "
-          f"{summary['running_time']:.0f} s, phases {summary['phases']}")
+    print(
+        f"schemathesis: {cases['generated']} cases, {cases['unique_failures']} failures, "
+        f"{summary['running_time']:.0f} s, phases {summary['phases']}"
+    )
     assert cases["unique_failures"] == 0 and not summary["errors"], run.stdout[-20000:]
     assert run.returncode == 0, run.stdout[-20000:]
     assert summary["operations"]["tested"] == summary["operations"]["total"]
     # The document carries no examples, so that phase has nothing to send.
-    assert [summary["phases"][p]["status"] for p in ("coverage", "fuzzing", "stateful")] == \
-        ["success"] * 3, summary["phases"]
+    assert [summary["phases"][p]["status"] for p in ("coverage", "fuzzing", "stateful")] == ["success"] * 3, (
+        summary["phases"]
+    )

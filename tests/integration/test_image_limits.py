@@ -1,6 +1,7 @@
 """Decompression bombs: image dimensions are bounded from the header alone, at upload
 confirmation (rejected, code image_too_large), in the worker (Pillow's limit is an error), and
 for images returned by providers; a reference image is decoded once per job."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -65,8 +66,11 @@ def test_in_the_worker_pillows_limit_is_an_error_not_a_warning(tmp_path):
 
 
 def _image_task(tmp_path: Path, reference: Path | None) -> fallback.Task:
-    task = fallback.Task(request={"prompt": "A lantern in the fog", "duration_s": 10,
-                                  "aspect": "1:1"}, user_id="usr_none", reference=reference)
+    task = fallback.Task(
+        request={"prompt": "A lantern in the fog", "duration_s": 10, "aspect": "1:1"},
+        user_id="usr_none",
+        reference=reference,
+    )
     task.concept = write_concept("A lantern in the fog", 10)
     task.paths = [tmp_path / f"scene-{s.index}.png" for s in task.concept.scenes]
     return task
@@ -104,7 +108,8 @@ def test_a_provider_image_over_the_limit_is_bad_output(tmp_path):
     with FakeOpenAI() as fake:
         fake.script("images/generations", "huge")
         with pytest.raises(ProviderError) as caught:
-            openai_steps.render_images(OpenAIClient("sk-x-123456", fake.base_url, max_retries=0),
-                                       concept, "1:1", None, paths)
+            openai_steps.render_images(
+                OpenAIClient("sk-x-123456", fake.base_url, max_retries=0), concept, "1:1", None, paths
+            )
     assert caught.value.code == "provider_bad_output" and "limit" in caught.value.message
     assert images.ASPECTS["1:1"]  # the module (and its pixel limit) is loaded in the worker

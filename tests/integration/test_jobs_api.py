@@ -1,4 +1,5 @@
 """Submitting and reading jobs through the API (API.md, Jobs). No worker runs here."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,8 +20,14 @@ def test_submit_accepts_a_job_and_queues_it(api, user):
     assert job["status"] == "queued" and job["progress"] == 0 and job["attempt"] == 1
     assert [s["name"] for s in job["steps"]] == ["concept", "image", "video", "upload"]
     assert all(s["status"] == "pending" for s in job["steps"])
-    assert job["request"] == {**JOB, "aspect": "9:16", "language": "en", "caption_style": "karaoke",
-                              "narration": True, "music_volume": 0.35}
+    assert job["request"] == {
+        **JOB,
+        "aspect": "9:16",
+        "language": "en",
+        "caption_style": "karaoke",
+        "narration": True,
+        "music_volume": 0.35,
+    }
     assert job["outputs"] is None and job["error"] is None
     assert queue.state(job["id"]) in ("waiting", "prioritized")
     events = api.call("GET", f"/v1/jobs/{job['id']}/events", token=user["token"]).json
@@ -28,17 +35,20 @@ def test_submit_accepts_a_job_and_queues_it(api, user):
     assert events["status"] == "queued"
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"prompt": ""}, "prompt"),
-    ({"prompt": "x" * 2001}, "prompt"),
-    ({"prompt": "ok", "duration_s": 4}, "duration_s"),
-    ({"prompt": "ok", "duration_s": 181}, "duration_s"),
-    ({"prompt": "ok", "duration_s": "long"}, "duration_s"),
-    ({"prompt": "ok", "aspect": "4:3"}, "aspect"),
-    ({"prompt": "ok", "webhook_url": "not a url"}, "webhook_url"),
-    ({"prompt": "ok", "colour": "red"}, "colour"),
-    ({}, "prompt"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"prompt": ""}, "prompt"),
+        ({"prompt": "x" * 2001}, "prompt"),
+        ({"prompt": "ok", "duration_s": 4}, "duration_s"),
+        ({"prompt": "ok", "duration_s": 181}, "duration_s"),
+        ({"prompt": "ok", "duration_s": "long"}, "duration_s"),
+        ({"prompt": "ok", "aspect": "4:3"}, "aspect"),
+        ({"prompt": "ok", "webhook_url": "not a url"}, "webhook_url"),
+        ({"prompt": "ok", "colour": "red"}, "colour"),
+        ({}, "prompt"),
+    ],
+)
 def test_invalid_jobs_get_422_naming_the_field(api, user, body, field):
     response = submit(api, user, body)
     assert response.status_code == 422, response.body
@@ -64,10 +74,15 @@ def test_malformed_json_is_400_and_wrong_content_type_is_415(api, user):
     assert bad.status_code == 400 and bad.json["error"]["code"] == "malformed_json"
     not_object = api.call("POST", "/v1/jobs", raw=b'["prompt"]', token=user["token"])
     assert not_object.status_code == 400
-    not_utf8 = api.call("POST", "/v1/jobs", raw=b'\xff\xfe', token=user["token"])
+    not_utf8 = api.call("POST", "/v1/jobs", raw=b"\xff\xfe", token=user["token"])
     assert not_utf8.status_code == 400
-    form = api.call("POST", "/v1/jobs", raw=b"prompt=hi", token=user["token"],
-                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    form = api.call(
+        "POST",
+        "/v1/jobs",
+        raw=b"prompt=hi",
+        token=user["token"],
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert form.status_code == 415 and form.json["error"]["code"] == "unsupported_media_type"
 
 
@@ -116,8 +131,9 @@ def test_job_list_is_newest_first_with_cursor_and_status_filter(api, user):
     ids = [submit(api, user, {**JOB, "prompt": f"job {i}"}).json["id"] for i in range(5)]
     seen, cursor = [], None
     while True:
-        page = api.call("GET", "/v1/jobs?limit=2" + (f"&cursor={cursor}" if cursor else ""),
-                        token=user["token"]).json
+        page = api.call(
+            "GET", "/v1/jobs?limit=2" + (f"&cursor={cursor}" if cursor else ""), token=user["token"]
+        ).json
         seen += [j["id"] for j in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -147,13 +163,21 @@ def test_events_long_poll_and_sse_framing(api, user):
     empty = api.call("GET", f"/v1/jobs/{job_id}/events?after={cursor}&wait=1", token=user["token"]).json
     assert empty["events"] == [] and empty["next"] == cursor
 
-    sse = api.call("GET", f"/v1/jobs/{job_id}/events?wait=0", token=user["token"],
-                   headers={"Accept": "text/event-stream"})
+    sse = api.call(
+        "GET",
+        f"/v1/jobs/{job_id}/events?wait=0",
+        token=user["token"],
+        headers={"Accept": "text/event-stream"},
+    )
     assert sse.status_code == 200 and sse.headers["content-type"].startswith("text/event-stream")
     text = sse.body.decode()
     assert f"id: {cursor}\nevent: job.queued\ndata: " in text
-    resumed = api.call("GET", f"/v1/jobs/{job_id}/events?wait=0", token=user["token"],
-                       headers={"Accept": "text/event-stream", "Last-Event-ID": cursor})
+    resumed = api.call(
+        "GET",
+        f"/v1/jobs/{job_id}/events?wait=0",
+        token=user["token"],
+        headers={"Accept": "text/event-stream", "Last-Event-ID": cursor},
+    )
     assert "event:" not in resumed.body.decode()
 
     assert api.call("GET", f"/v1/jobs/{job_id}/events?wait=21", token=user["token"]).status_code == 422
@@ -191,16 +215,16 @@ def test_a_stream_token_reads_only_its_own_jobs_events(api, user):
     assert minted.status_code == 201
     token = minted.json["token"]
 
-    ok = api.call("GET", f"/v1/jobs/{job['id']}/events?stream_token={token}",
-                  headers={"Accept": "text/event-stream"})
+    ok = api.call(
+        "GET", f"/v1/jobs/{job['id']}/events?stream_token={token}", headers={"Accept": "text/event-stream"}
+    )
     assert ok.status_code == 200 and b"event: job.queued" in ok.body
     elsewhere = api.call("GET", f"/v1/jobs/{other['id']}/events?stream_token={token}")
     assert elsewhere.status_code == 401
     # It is not an access token either.
     assert api.call("GET", "/v1/me", token=token).status_code == 401
     stranger = api.signup()
-    assert api.call("POST", f"/v1/jobs/{job['id']}/stream-token",
-                    token=stranger["token"]).status_code == 404
+    assert api.call("POST", f"/v1/jobs/{job['id']}/stream-token", token=stranger["token"]).status_code == 404
 
 
 def test_sse_last_event_id_wins_over_the_urls_after(api, user):
@@ -208,6 +232,10 @@ def test_sse_last_event_id_wins_over_the_urls_after(api, user):
     job = api.call("POST", "/v1/jobs", {"prompt": "reconnects"}, token=user["token"]).json
     first = api.call("GET", f"/v1/jobs/{job['id']}/events", token=user["token"]).json
     last = first["next"]
-    again = api.call("GET", f"/v1/jobs/{job['id']}/events?after=0-0", token=user["token"],
-                     headers={"Accept": "text/event-stream", "Last-Event-ID": last})
+    again = api.call(
+        "GET",
+        f"/v1/jobs/{job['id']}/events?after=0-0",
+        token=user["token"],
+        headers={"Accept": "text/event-stream", "Last-Event-ID": last},
+    )
     assert b"event: job.queued" not in again.body

@@ -5,6 +5,7 @@ The calls are found statically: every AWS call goes through `aws.client("service
 graph over the repository's own functions, from each entry point, collects the operations that
 entry point can reach. Uses only the repository's files (no network, no AWS).
 """
+
 from __future__ import annotations
 
 import ast
@@ -35,7 +36,7 @@ NOT_CALLS = {"get_paginator", "meta", "exceptions", "can_paginate", "close"}
 # Where the static graph sees a branch AWS never takes, and why.
 EXEMPT = {
     ("APIHandler", "ecs"): "dispatcher.nudge() invokes the dispatcher Lambda in AWS "
-                           "(DISPATCHER_FUNCTION is set); dispatch() in-process is the local branch",
+    "(DISPATCHER_FUNCTION is set); dispatch() in-process is the local branch",
 }
 
 
@@ -57,7 +58,9 @@ class Module:
         for node in ast.walk(self.tree):  # lazy imports inside functions count too
             if isinstance(node, ast.Import):
                 for a in node.names:
-                    self.aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+                    self.aliases[a.asname or a.name.split(".")[0]] = (
+                        a.name if a.asname else a.name.split(".")[0]
+                    )
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 for a in node.names:
                     self.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
@@ -67,11 +70,12 @@ class Module:
                 self.units[node.name] = [node]
             else:
                 self.units["<module>"].append(node)
-        self.factories = {name: svc for name, nodes in self.units.items()
-                          for svc in [self._returned_client(nodes)] if svc}
+        self.factories = {
+            name: svc for name, nodes in self.units.items() for svc in [self._returned_client(nodes)] if svc
+        }
 
     def _client_service(self, node: ast.AST) -> str | None:
-        """"s3" for `aws.client("s3")`, `client("s3")` or a local factory call like `_ecs()`."""
+        """ "s3" for `aws.client("s3")`, `client("s3")` or a local factory call like `_ecs()`."""
         if not isinstance(node, ast.Call):
             return None
         func = node.func
@@ -119,14 +123,20 @@ class Module:
             for node in ast.walk(top):
                 if isinstance(node, ast.Attribute):
                     service = self._client_service(node.value) or (
-                        bound.get(node.value.id) if isinstance(node.value, ast.Name) else None)
+                        bound.get(node.value.id) if isinstance(node.value, ast.Name) else None
+                    )
                     if service:
                         calls.add((service, node.attr))
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                        and node.func.attr == "get_paginator" and node.args \
-                        and isinstance(node.args[0], ast.Constant):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "get_paginator"
+                    and node.args
+                    and isinstance(node.args[0], ast.Constant)
+                ):
                     service = self._client_service(node.func.value) or (
-                        bound.get(node.func.value.id) if isinstance(node.func.value, ast.Name) else None)
+                        bound.get(node.func.value.id) if isinstance(node.func.value, ast.Name) else None
+                    )
                     if service:
                         calls.add((service, node.args[0].value))
                 if isinstance(node, (ast.Name, ast.Attribute)):
@@ -230,8 +240,10 @@ def environment(resource: str) -> dict:
     props = template["Resources"][resource]["Properties"]
     if resource == "WorkerTaskDefinition":
         return {e["Name"]: e["Value"] for e in props["ContainerDefinitions"][0]["Environment"]}
-    return {**template["Globals"]["Function"]["Environment"]["Variables"],
-            **props.get("Environment", {}).get("Variables", {})}
+    return {
+        **template["Globals"]["Function"]["Environment"]["Variables"],
+        **props.get("Environment", {}).get("Variables", {}),
+    }
 
 
 ENTRY_POINTS = {
@@ -246,18 +258,17 @@ ENTRY_POINTS = {
 
 @pytest.mark.parametrize("resource", sorted(ENTRY_POINTS))
 def test_each_role_covers_the_aws_calls_its_code_makes(resource):
-    calls = {c for c in reachable_aws_calls(ENTRY_POINTS[resource])
-             if (resource, c[0]) not in EXEMPT}
+    calls = {c for c in reachable_aws_calls(ENTRY_POINTS[resource]) if (resource, c[0]) not in EXEMPT}
     missing = iam_actions(calls) - allowed_actions(resource)
     assert not missing, f"{resource}'s role lacks {sorted(missing)} (its code calls them)"
 
 
 def test_the_analysis_sees_the_calls_we_know_about():
     """Guards the analysis itself: a graph that found nothing would pass the test above."""
-    assert {"s3:PutObject", "kms:Decrypt", "secretsmanager:GetSecretValue"} <= \
-        iam_actions(reachable_aws_calls("chalicelib.worker.main"))
-    assert {"kms:GenerateDataKey", "ses:SendEmail", "s3:GetObject"} <= \
-        iam_actions(reachable_aws_calls("app"))
+    assert {"s3:PutObject", "kms:Decrypt", "secretsmanager:GetSecretValue"} <= iam_actions(
+        reachable_aws_calls("chalicelib.worker.main")
+    )
+    assert {"kms:GenerateDataKey", "ses:SendEmail", "s3:GetObject"} <= iam_actions(reachable_aws_calls("app"))
     cleanup = iam_actions(reachable_aws_calls("functions.cleanup.handler"))
     assert {"s3:ListBucket", "s3:DeleteObject", "secretsmanager:GetSecretValue"} <= cleanup
     assert "s3:PutObject" not in cleanup  # function-level, not module-level, reachability
@@ -271,8 +282,11 @@ def test_every_function_that_uses_the_database_may_read_its_secret(resource):
         return
     secret = environment(resource).get("DATABASE_SECRET_ARN")
     assert secret, f"{resource} has no DATABASE_SECRET_ARN"
-    readable = [s["Resource"] for s in role_statements(resource)
-                if "secretsmanager:GetSecretValue" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    readable = [
+        s["Resource"]
+        for s in role_statements(resource)
+        if "secretsmanager:GetSecretValue" in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    ]
     flat = [r for res in readable for r in (res if isinstance(res, list) else [res])]
     assert secret in flat, f"{resource} cannot read {secret}"
 

@@ -1,5 +1,6 @@
 """Job transitions (chalicelib.lifecycle): each is one transaction with its quota effect, and
 what follows in Redis can fail without losing money or leaving a job stuck."""
+
 from __future__ import annotations
 
 from chalicelib import lifecycle, queue, redis_client, redis_keys
@@ -26,8 +27,7 @@ def test_cancel_with_redis_down_keeps_the_refund(api, user, doomed_redis):
     assert again.status_code == 409 and jobs_used(api, user) == 0
 
 
-def test_submit_with_redis_down_is_accepted_and_the_reaper_queues_it_later(api, user,
-                                                                           doomed_redis):
+def test_submit_with_redis_down_is_accepted_and_the_reaper_queues_it_later(api, user, doomed_redis):
     doomed_redis.terminate()
     doomed_redis.wait()
     submitted = api.call("POST", "/v1/jobs", JOB, token=user["token"])

@@ -1,4 +1,5 @@
 """Rate limits, failed-login slow-down, BYOK provider keys at rest, and the audit log."""
+
 from __future__ import annotations
 
 import logging
@@ -12,14 +13,19 @@ from chalicelib.config import get_settings
 
 def test_job_submissions_are_rate_limited_per_user(api, user, monkeypatch):
     monkeypatch.setattr(get_settings(), "rate_limit_jobs", "3/minute")
-    codes = [api.call("POST", "/v1/jobs", {"prompt": f"p{i}", "duration_s": 5}, token=user["token"]).status_code
-             for i in range(4)]
+    codes = [
+        api.call("POST", "/v1/jobs", {"prompt": f"p{i}", "duration_s": 5}, token=user["token"]).status_code
+        for i in range(4)
+    ]
     assert codes == [202, 202, 202, 429]
     limited = api.call("POST", "/v1/jobs", {"prompt": "p", "duration_s": 5}, token=user["token"])
     assert limited.json["error"]["code"] == "rate_limited"
     assert 1 <= int(limited.headers["retry-after"]) <= 60
     other = api.signup()  # another user's budget is their own
-    assert api.call("POST", "/v1/jobs", {"prompt": "p", "duration_s": 5}, token=other["token"]).status_code == 202
+    assert (
+        api.call("POST", "/v1/jobs", {"prompt": "p", "duration_s": 5}, token=other["token"]).status_code
+        == 202
+    )
 
 
 def test_default_limits_let_a_burst_of_twenty_through_to_the_quota():
@@ -38,16 +44,23 @@ def test_signup_and_login_are_rate_limited_per_ip(monkeypatch):
     monkeypatch.setattr(get_settings(), "rate_limit_auth", "2/minute")
     source = f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(256)}"
     for _ in range(2):
-        accounts.signup(Credentials(email=f"rl-{secrets.token_hex(4)}@example.com",
-                                    password="long enough pw"), source)
+        accounts.signup(
+            Credentials(email=f"rl-{secrets.token_hex(4)}@example.com", password="long enough pw"), source
+        )
     with pytest.raises(RateLimited) as limited:
-        accounts.signup(Credentials(email=f"rl-{secrets.token_hex(4)}@example.com",
-                                    password="long enough pw"), source)
+        accounts.signup(
+            Credentials(email=f"rl-{secrets.token_hex(4)}@example.com", password="long enough pw"), source
+        )
     assert 1 <= int(limited.value.headers["Retry-After"]) <= 60
     with pytest.raises(RateLimited):
         accounts.login(Credentials(email="a@example.com", password="whatever12"), source)
-    accounts.signup(Credentials(email=f"rl-{secrets.token_hex(4)}@example.com",  # elsewhere: fine
-                                password="long enough pw"), source + "0")
+    accounts.signup(
+        Credentials(
+            email=f"rl-{secrets.token_hex(4)}@example.com",  # elsewhere: fine
+            password="long enough pw",
+        ),
+        source + "0",
+    )
 
 
 def test_repeated_failed_logins_slow_the_account_down(api, user, monkeypatch):
@@ -61,7 +74,12 @@ def test_repeated_failed_logins_slow_the_account_down(api, user, monkeypatch):
     assert blocked.status_code == 429 and blocked.json["error"]["code"] == "login_throttled"
     assert int(blocked.headers["retry-after"]) >= 1
     other = api.signup()  # other accounts are not affected
-    assert api.call("POST", "/v1/auth/login", {"email": other["email"], "password": other["password"]}).status_code == 200
+    assert (
+        api.call(
+            "POST", "/v1/auth/login", {"email": other["email"], "password": other["password"]}
+        ).status_code
+        == 200
+    )
 
 
 def test_a_locked_out_source_does_not_lock_the_owner_out_elsewhere(api, user, monkeypatch):
@@ -98,10 +116,12 @@ def test_provider_key_is_encrypted_at_rest_and_never_returned_or_logged(api, use
     # the worker's view: the key opens only for its owner
     assert provider_keys.open_key(user["user"]["id"], "openai") == (plaintext, None)
     other = api.signup()
-    db.execute("INSERT INTO provider_keys (user_id, provider, encrypted_key, wrapped_dek, kms_key_id,"
-               " last4, created_at, updated_at) SELECT %s, provider, encrypted_key, wrapped_dek,"
-               " kms_key_id, last4, created_at, updated_at FROM provider_keys WHERE user_id = %s",
-               (other["user"]["id"], user["user"]["id"]))
+    db.execute(
+        "INSERT INTO provider_keys (user_id, provider, encrypted_key, wrapped_dek, kms_key_id,"
+        " last4, created_at, updated_at) SELECT %s, provider, encrypted_key, wrapped_dek,"
+        " kms_key_id, last4, created_at, updated_at FROM provider_keys WHERE user_id = %s",
+        (other["user"]["id"], user["user"]["id"]),
+    )
     with pytest.raises(Exception):
         provider_keys.open_key(other["user"]["id"], "openai")
 
@@ -116,12 +136,15 @@ def test_provider_key_is_encrypted_at_rest_and_never_returned_or_logged(api, use
     assert provider_keys.open_key(user["user"]["id"], "openai") is None
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"api_key": "short"}, "api_key"),
-    ({"api_key": "has spaces in it"}, "api_key"),
-    ({"api_key": "sk-123456789", "base_url": "http://169.254.169.254/latest"}, "base_url"),
-    ({"api_key": "sk-123456789", "base_url": "http://api.example.com/v1"}, "base_url"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"api_key": "short"}, "api_key"),
+        ({"api_key": "has spaces in it"}, "api_key"),
+        ({"api_key": "sk-123456789", "base_url": "http://169.254.169.254/latest"}, "base_url"),
+        ({"api_key": "sk-123456789", "base_url": "http://api.example.com/v1"}, "base_url"),
+    ],
+)
 def test_bad_provider_keys_are_422(api, user, body, field):
     response = api.call("PUT", "/v1/provider-keys/openai", body, token=user["token"])
     assert response.status_code == 422
@@ -129,9 +152,18 @@ def test_bad_provider_keys_are_422(api, user, body, field):
 
 
 def test_unknown_provider_is_422_and_local_base_url_is_allowed_locally(api, user):
-    assert api.call("PUT", "/v1/provider-keys/nope", {"api_key": "sk-123456789"}, token=user["token"]).status_code == 422
-    ollama = api.call("PUT", "/v1/provider-keys/openai", {"api_key": "ollama-key", "base_url": "http://127.0.0.1:11434/v1"},
-                      token=user["token"])
+    assert (
+        api.call(
+            "PUT", "/v1/provider-keys/nope", {"api_key": "sk-123456789"}, token=user["token"]
+        ).status_code
+        == 422
+    )
+    ollama = api.call(
+        "PUT",
+        "/v1/provider-keys/openai",
+        {"api_key": "ollama-key", "base_url": "http://127.0.0.1:11434/v1"},
+        token=user["token"],
+    )
     assert ollama.status_code == 200 and ollama.json["base_url"] == "http://127.0.0.1:11434/v1"
 
 
@@ -146,11 +178,20 @@ def test_audit_log_lists_the_users_own_actions_newest_first(api, user):
     first = api.call("GET", "/v1/audit-log?limit=3", token=user["token"]).json
     rest = api.call("GET", f"/v1/audit-log?cursor={first['next_cursor']}", token=user["token"]).json
     actions = [e["action"] for e in first["items"] + rest["items"]]
-    assert actions == ["user.login_failed", "job.canceled", "job.created", "provider_key.set",
-                       "api_key.revoked", "api_key.created", "user.signup"]
+    assert actions == [
+        "user.login_failed",
+        "job.canceled",
+        "job.created",
+        "provider_key.set",
+        "api_key.revoked",
+        "api_key.created",
+        "user.signup",
+    ]
     assert rest["next_cursor"] is None
     other = api.signup()
-    assert [e["action"] for e in api.call("GET", "/v1/audit-log", token=other["token"]).json["items"]] == ["user.signup"]
+    assert [e["action"] for e in api.call("GET", "/v1/audit-log", token=other["token"]).json["items"]] == [
+        "user.signup"
+    ]
 
 
 # ---- caps and write limits on credentials (issue 10, finding 7) -------------------------------
@@ -169,25 +210,43 @@ def test_the_api_key_cap_holds_under_parallel_requests(live_api, monkeypatch):
 
     import httpx
 
-    signup = httpx.post(f"{live_api}/v1/auth/signup", json={
-        "email": f"cap-{secrets.token_hex(4)}@example.com", "password": "a long password"})
+    signup = httpx.post(
+        f"{live_api}/v1/auth/signup",
+        json={"email": f"cap-{secrets.token_hex(4)}@example.com", "password": "a long password"},
+    )
     token = signup.json()["access_token"]
     limit = get_settings().max_api_keys_per_user  # the live API's own settings: the default
     with ThreadPoolExecutor(8) as pool:
-        codes = list(pool.map(lambda i: httpx.post(
-            f"{live_api}/v1/api-keys", json={"name": f"k{i}"}, timeout=30,
-            headers={"Authorization": f"Bearer {token}"}).status_code, range(limit + 5)))
+        codes = list(
+            pool.map(
+                lambda i: (
+                    httpx.post(
+                        f"{live_api}/v1/api-keys",
+                        json={"name": f"k{i}"},
+                        timeout=30,
+                        headers={"Authorization": f"Bearer {token}"},
+                    ).status_code
+                ),
+                range(limit + 5),
+            )
+        )
     assert codes.count(201) == limit and codes.count(409) == 5
 
 
 def test_webhook_endpoints_are_capped_per_user(api, user, monkeypatch):
     monkeypatch.setattr(get_settings(), "max_webhook_endpoints_per_user", 2)
-    made = [api.call("POST", "/v1/webhook-endpoints", {"url": f"http://127.0.0.1:9/{i}"},
-                     token=user["token"]) for i in range(3)]
+    made = [
+        api.call("POST", "/v1/webhook-endpoints", {"url": f"http://127.0.0.1:9/{i}"}, token=user["token"])
+        for i in range(3)
+    ]
     assert [r.status_code for r in made] == [201, 201, 409]
     assert made[2].json["error"]["code"] == "webhook_endpoint_limit_reached"
-    assert db.fetch_one("SELECT COUNT(*) AS n FROM webhook_endpoints WHERE user_id = %s",
-                        (user["user"]["id"],))["n"] == 2
+    assert (
+        db.fetch_one("SELECT COUNT(*) AS n FROM webhook_endpoints WHERE user_id = %s", (user["user"]["id"],))[
+            "n"
+        ]
+        == 2
+    )
 
 
 @pytest.mark.parametrize("write", ["api_key", "provider_key", "webhook_endpoint", "mixed"])
@@ -195,10 +254,12 @@ def test_credential_writes_are_rate_limited_per_user(api, user, monkeypatch, wri
     monkeypatch.setattr(get_settings(), "rate_limit_credential_writes", "3/minute")
     calls = {
         "api_key": lambda i: api.call("POST", "/v1/api-keys", {"name": f"k{i}"}, token=user["token"]),
-        "provider_key": lambda i: api.call("PUT", "/v1/provider-keys/openai", {"api_key": f"sk-test-{i:08d}"},
-                                           token=user["token"]),
-        "webhook_endpoint": lambda i: api.call("POST", "/v1/webhook-endpoints",
-                                               {"url": f"http://127.0.0.1:9/{i}"}, token=user["token"]),
+        "provider_key": lambda i: api.call(
+            "PUT", "/v1/provider-keys/openai", {"api_key": f"sk-test-{i:08d}"}, token=user["token"]
+        ),
+        "webhook_endpoint": lambda i: api.call(
+            "POST", "/v1/webhook-endpoints", {"url": f"http://127.0.0.1:9/{i}"}, token=user["token"]
+        ),
     }
     kinds = list(calls) + ["api_key"] if write == "mixed" else [write] * 4
     replies = [calls[kind](i) for i, kind in enumerate(kinds)]
@@ -220,6 +281,12 @@ def test_one_event_fans_out_to_a_bounded_number_of_endpoints(api, user, monkeypa
     monkeypatch.setattr(get_settings(), "webhook_fanout_max", 3)
     with private_queue(monkeypatch):
         job = api.call("POST", "/v1/jobs", {"prompt": "fan", "duration_s": 5}, token=user["token"]).json
-        event = Event(id="1-0", type=EventType.job_succeeded, step=None, progress=100, message=None,
-                      at="2026-01-01T00:00:00Z")
+        event = Event(
+            id="1-0",
+            type=EventType.job_succeeded,
+            step=None,
+            progress=100,
+            message=None,
+            at="2026-01-01T00:00:00Z",
+        )
         assert webhooks.fan_out(job["id"], event) == 3

@@ -1,5 +1,6 @@
 """The events long-poll: never an endless XREAD BLOCK 0, and a bound on how many long-polls one
 user holds open at once (over it: 429 with Retry-After)."""
+
 from __future__ import annotations
 
 import threading
@@ -16,8 +17,9 @@ from chalicelib.models import EventType
 JOB = {"prompt": "A heron waits for the tide", "duration_s": 10}
 
 
-@pytest.mark.parametrize("wait_s, expected", [(0, None), (0.0004, None), (0.000999, None),
-                                             (0.001, 1), (0.5, 500), (20, 20000)])
+@pytest.mark.parametrize(
+    "wait_s, expected", [(0, None), (0.0004, None), (0.000999, None), (0.001, 1), (0.5, 500), (20, 20000)]
+)
 def test_block_is_never_zero_which_redis_reads_as_forever(wait_s, expected):
     assert longpoll.block_ms(wait_s) == expected
 
@@ -51,8 +53,9 @@ def test_one_user_holds_at_most_the_configured_long_polls(api, user, monkeypatch
     cursor = api.call("GET", path, token=user["token"]).json["next"]
     slots = redis_keys.long_polls(user["user"]["id"])
     held: list = []
-    poll = threading.Thread(target=lambda: held.append(
-        jobs.events(Principal(user["user"]["id"]), job_id, cursor, 15)))
+    poll = threading.Thread(
+        target=lambda: held.append(jobs.events(Principal(user["user"]["id"]), job_id, cursor, 15))
+    )
     poll.start()
     try:
         _until(lambda: redis_client.client().zcard(slots) == 1)
@@ -64,8 +67,7 @@ def test_one_user_holds_at_most_the_configured_long_polls(api, user, monkeypatch
         assert api.call("GET", f"{path}?after={cursor}", token=user["token"]).status_code == 200
         other = api.signup()
         other_job = api.call("POST", "/v1/jobs", JOB, token=other["token"]).json["id"]
-        assert api.call("GET", f"/v1/jobs/{other_job}/events?wait=1",
-                        token=other["token"]).status_code == 200
+        assert api.call("GET", f"/v1/jobs/{other_job}/events?wait=1", token=other["token"]).status_code == 200
     finally:
         progress.emit(job_id, EventType.step_progress, step="concept", progress=1)
         poll.join()

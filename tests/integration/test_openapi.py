@@ -1,5 +1,6 @@
 """The OpenAPI document as a client generator reads it: exact parameters, every status with its
 body, stable operation ids, links from creates; built from the same models that validate."""
+
 from __future__ import annotations
 
 import re
@@ -18,11 +19,31 @@ from tests.conftest import ROOT
 
 # Client code is generated from these names: they only ever grow.
 STABLE_OPERATION_IDS = {
-    "signup", "login", "me", "create_api_key", "list_api_keys", "delete_api_key",
-    "put_provider_key", "list_provider_keys", "delete_provider_key", "list_providers", "audit_log",
-    "submit_job", "list_jobs", "get_job", "cancel_job", "retry_job", "job_events", "create_upload",
-    "get_upload", "create_webhook_endpoint", "list_webhook_endpoints", "delete_webhook_endpoint",
-    "whop_webhook", "get_health", "openapi_document",
+    "signup",
+    "login",
+    "me",
+    "create_api_key",
+    "list_api_keys",
+    "delete_api_key",
+    "put_provider_key",
+    "list_provider_keys",
+    "delete_provider_key",
+    "list_providers",
+    "audit_log",
+    "submit_job",
+    "list_jobs",
+    "get_job",
+    "cancel_job",
+    "retry_job",
+    "job_events",
+    "create_upload",
+    "get_upload",
+    "create_webhook_endpoint",
+    "list_webhook_endpoints",
+    "delete_webhook_endpoint",
+    "whop_webhook",
+    "get_health",
+    "openapi_document",
 }
 
 
@@ -55,12 +76,16 @@ def test_operation_ids_are_unique_snake_case_and_stable(document):
 def test_every_list_pages_with_a_bounded_limit_and_a_typed_cursor(document):
     for path in ("/v1/api-keys", "/v1/audit-log", "/v1/jobs", "/v1/webhook-endpoints"):
         limit = param(document, path, "get", "limit")
-        assert limit["schema"] | {"type": "integer", "minimum": 1, "maximum": 100, "default": 20} \
-            == limit["schema"] and not limit["required"]
+        assert (
+            limit["schema"] | {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+            == limit["schema"]
+            and not limit["required"]
+        )
         assert "pattern" in param(document, path, "get", "cursor")["schema"]
     status = param(document, "/v1/jobs", "get", "status")["schema"]
-    assert document["components"]["schemas"][status["$ref"].rsplit("/", 1)[1]]["enum"] == \
-        [s.value for s in JobStatus]
+    assert document["components"]["schemas"][status["$ref"].rsplit("/", 1)[1]]["enum"] == [
+        s.value for s in JobStatus
+    ]
 
 
 def test_events_after_and_wait_carry_their_rules(document):
@@ -88,8 +113,9 @@ def test_every_error_status_has_the_envelope_and_business_refusals_say_when(docu
     for path, method, op in operations(document):
         for status, response in op["responses"].items():
             if int(status) >= 400 and (path, status) != ("/v1/health", "503"):  # health's own body
-                assert response["content"]["application/json"]["schema"] == \
-                    {"$ref": "#/components/schemas/ErrorReply"}, (path, method, status)
+                assert response["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/ErrorReply"
+                }, (path, method, status)
             if int(status) in (402, 409, 429):
                 assert response.get(openapi.BUSINESS_REFUSAL), (path, method, status)
                 assert f"**{status}**" in op["description"], (path, method, status)
@@ -107,20 +133,36 @@ def test_creates_link_to_the_operations_on_what_they_created(document):
         ok = next(r for s, r in document["paths"][path][method]["responses"].items() if s.startswith("2"))
         return ok.get("links", {})
 
-    assert set(links("/v1/jobs", "post")) == {"get_job", "cancel_job", "retry_job", "job_events",
-                                               "job_stream_token"}
+    assert set(links("/v1/jobs", "post")) == {
+        "get_job",
+        "cancel_job",
+        "retry_job",
+        "job_events",
+        "job_stream_token",
+    }
     assert links("/v1/jobs", "post")["get_job"]["parameters"] == {"job_id": "$response.body#/id"}
     assert set(links("/v1/uploads", "post")) == {"get_upload"}
     assert set(links("/v1/api-keys", "post")) == {"delete_api_key"}
     assert set(links("/v1/webhook-endpoints", "post")) == {"delete_webhook_endpoint"}
-    assert links("/v1/provider-keys/{provider}", "put")["delete_provider_key"]["parameters"] == \
-        {"provider": "$request.path.provider"}
+    assert links("/v1/provider-keys/{provider}", "put")["delete_provider_key"]["parameters"] == {
+        "provider": "$request.path.provider"
+    }
 
 
-@pytest.mark.parametrize("query, status", [
-    ("limit=100", 200), ("limit=101", 422), ("limit=0", 422), ("limit=", 422), ("limit=x", 422),
-    ("status=running", 200), ("status=runnin", 422), ("cursor=job_" + "0" * 22, 200),
-    ("cursor=nope", 422)])
+@pytest.mark.parametrize(
+    "query, status",
+    [
+        ("limit=100", 200),
+        ("limit=101", 422),
+        ("limit=0", 422),
+        ("limit=", 422),
+        ("limit=x", 422),
+        ("status=running", 200),
+        ("status=runnin", 422),
+        ("cursor=job_" + "0" * 22, 200),
+        ("cursor=nope", 422),
+    ],
+)
 def test_the_api_refuses_exactly_what_the_document_rules_out(api, user, query, status):
     assert api.call("GET", f"/v1/jobs?{query}", token=user["token"]).status_code == status
 
@@ -179,4 +221,5 @@ def test_schemathesis_toml_accepts_each_business_refusal_valid_data_can_meet(doc
         refusals = {int(s) for s, r in op["responses"].items() if r.get(openapi.BUSINESS_REFUSAL)}
         extra = refusals - ACCEPTED_ANYWAY
         assert len(extra) <= 1 and extra <= set(blocks), (
-            f"{method} {path}: add a block for {extra} to schemathesis.toml (one per operation)")
+            f"{method} {path}: add a block for {extra} to schemathesis.toml (one per operation)"
+        )

@@ -1,4 +1,5 @@
 """Health, the OpenAPI document and migrations."""
+
 from __future__ import annotations
 
 from openapi_spec_validator import validate
@@ -33,8 +34,20 @@ def test_openapi_document_is_valid_and_covers_every_route(api):
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}
     assert served == documented
     job = doc["components"]["schemas"]["Job"]["properties"]
-    assert {"id", "status", "progress", "current_step", "attempt", "steps", "error", "outputs",
-            "request", "created_at", "started_at", "finished_at"} <= set(job)
+    assert {
+        "id",
+        "status",
+        "progress",
+        "current_step",
+        "attempt",
+        "steps",
+        "error",
+        "outputs",
+        "request",
+        "created_at",
+        "started_at",
+        "finished_at",
+    } <= set(job)
     submit = doc["paths"]["/v1/jobs"]["post"]
     assert set(submit["responses"]) >= {"202", "400", "401", "409", "415", "422"}
 

@@ -1,5 +1,6 @@
 """Outbound calls (providers, webhook deliveries): one total deadline, a capped body, and the
 connection goes to the address that was checked (SSRF)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -56,8 +57,9 @@ def test_a_declared_length_over_the_cap_is_refused_before_reading(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with pytest.raises(outbound.OutboundError) as caught:
-            outbound.request("POST", f"http://127.0.0.1:{server.server_address[1]}/",
-                             deadline_s=30, max_bytes=MB)
+            outbound.request(
+                "POST", f"http://127.0.0.1:{server.server_address[1]}/", deadline_s=30, max_bytes=MB
+            )
         assert caught.value.kind == "too_large"
     finally:
         server.shutdown()
@@ -82,8 +84,13 @@ def _delivery(api, user, url: str):
     from chalicelib import outgoing_webhooks as webhooks
 
     endpoint = api.call("POST", "/v1/webhook-endpoints", {"url": url}, token=user["token"]).json
-    job = SimpleNamespace(data={"endpoint_id": endpoint["id"], "message_id": "msg_test",
-                                "payload": {"type": "job.succeeded", "data": {}}})
+    job = SimpleNamespace(
+        data={
+            "endpoint_id": endpoint["id"],
+            "message_id": "msg_test",
+            "payload": {"type": "job.succeeded", "data": {}},
+        }
+    )
     return endpoint["id"], lambda: asyncio.run(webhooks.deliver(job, "token"))
 
 
@@ -127,11 +134,32 @@ def test_a_trickling_webhook_receiver_is_cut_at_the_deadline_and_retried(api, us
 
 
 # ---- SSRF: which addresses, and connecting to the checked one ---------------------------------
-@pytest.mark.parametrize("address", [
-    "10.0.0.5", "172.16.3.4", "192.168.1.1", "100.64.0.1", "100.127.255.254", "169.254.169.254",
-    "127.0.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "192.0.2.10", "198.18.0.1",
-    "::1", "fc00::1", "fe80::1", "ff02::1", "::ffff:10.0.0.1", "::ffff:127.0.0.1",
-    "64:ff9b::a9fe:a9fe", "2002:a00:1::1", "::"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "10.0.0.5",
+        "172.16.3.4",
+        "192.168.1.1",
+        "100.64.0.1",
+        "100.127.255.254",
+        "169.254.169.254",
+        "127.0.0.1",
+        "0.0.0.0",
+        "224.0.0.1",
+        "255.255.255.255",
+        "192.0.2.10",
+        "198.18.0.1",
+        "::1",
+        "fc00::1",
+        "fe80::1",
+        "ff02::1",
+        "::ffff:10.0.0.1",
+        "::ffff:127.0.0.1",
+        "64:ff9b::a9fe:a9fe",
+        "2002:a00:1::1",
+        "::",
+    ],
+)
 def test_every_non_global_address_is_refused_when_deployed(address):
     assert not urls.allowed(ipaddress.ip_address(address), allow_loopback=False)
 
@@ -191,18 +219,25 @@ def _certificate(tmp_path, name: str):
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return cert_path, key_path
 
 
@@ -230,13 +265,19 @@ def test_tls_to_the_pinned_address_sends_the_name_and_verifies_it(tmp_path, monk
     client_ctx = ssl.create_default_context(cafile=str(cert_path))
     port = server.server_address[1]
     try:
-        reply = outbound.request("POST", f"https://{name}:{port}/hook", deadline_s=30,
-                                 max_bytes=1024, verify=client_ctx)
+        reply = outbound.request(
+            "POST", f"https://{name}:{port}/hook", deadline_s=30, max_bytes=1024, verify=client_ctx
+        )
         assert reply.status == 204 and seen == [name, f"{name}:{port}"]  # SNI, then Host
         monkeypatch.setattr(urls, "_resolve", lambda host: ["127.0.0.1"])
         with pytest.raises(outbound.OutboundError):  # a certificate for another name fails
-            outbound.request("POST", f"https://other.example.test:{port}/hook", deadline_s=30,
-                             max_bytes=1024, verify=client_ctx)
+            outbound.request(
+                "POST",
+                f"https://other.example.test:{port}/hook",
+                deadline_s=30,
+                max_bytes=1024,
+                verify=client_ctx,
+            )
     finally:
         server.shutdown()
         server.server_close()

@@ -1,6 +1,7 @@
 """The Pexels stock-footage provider for the image step, against a local fake Pexels server
 serving real small MP4s, with the key stored through the API (KMS on the emulator) and the
 download cache in S3."""
+
 from __future__ import annotations
 
 import secrets
@@ -14,9 +15,11 @@ from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.probe import probe
 from tests.fakes.pexels_server import FakePexels
 
-SCENES = [{"text": "Waves roll in.", "visual": "ocean waves"},
-          {"text": "A fox waits.", "visual": "red fox"},
-          {"text": "Night falls.", "visual": "city night"}]
+SCENES = [
+    {"text": "Waves roll in.", "visual": "ocean waves"},
+    {"text": "A fox waits.", "visual": "red fox"},
+    {"text": "Night falls.", "visual": "city night"},
+]
 
 
 @pytest.fixture
@@ -26,21 +29,31 @@ def fake(tmp_path):
 
 
 def store_key(api, user, fake: FakePexels) -> None:
-    response = api.call("PUT", "/v1/provider-keys/pexels", {"api_key": fake.api_key,
-                                                           "base_url": fake.base_url}, token=user["token"])
+    response = api.call(
+        "PUT",
+        "/v1/provider-keys/pexels",
+        {"api_key": fake.api_key, "base_url": fake.base_url},
+        token=user["token"],
+    )
     assert response.status_code == 200, response.body
 
 
 def run_images(user, tmp_path, job_id: str | None = None, scenes=SCENES) -> tuple[fallback.Outcome, list]:
     request = {"scenes": scenes, "aspect": "9:16", "providers": {"image": "pexels"}}
     concept = script.to_concept(request)
-    concept = concept.model_copy(update={"scenes": [s.model_copy(update={"duration_s": 4.0})
-                                                    for s in concept.scenes]})
+    concept = concept.model_copy(
+        update={"scenes": [s.model_copy(update={"duration_s": 4.0}) for s in concept.scenes]}
+    )
     work = tmp_path / secrets.token_hex(3)
     work.mkdir()
     paths = [work / f"scene-{i + 1:02d}.png" for i in range(len(concept.scenes))]
-    task = fallback.Task(request=request, user_id=user["user"]["id"], concept=concept, paths=paths,
-                         job_id=job_id or f"job_{secrets.token_hex(6)}")
+    task = fallback.Task(
+        request=request,
+        user_id=user["user"]["id"],
+        concept=concept,
+        paths=paths,
+        job_id=job_id or f"job_{secrets.token_hex(6)}",
+    )
     outcome = fallback.run("image", task)
     sources = [p.with_suffix(".mp4") if p.with_suffix(".mp4").exists() else p for p in paths]
     return outcome, sources
@@ -55,12 +68,14 @@ def test_the_catalog_offers_pexels_for_images_with_the_users_key(api, user, fake
 
 
 def test_each_scene_gets_a_long_enough_clip_near_the_aspect_in_the_smallest_tall_rendition(
-        api, user, fake, tmp_path):
+    api, user, fake, tmp_path
+):
     store_key(api, user, fake)
-    fake.add_video("ocean waves", 1920, 1080, 30, "blue")       # landscape: far from 9:16
+    fake.add_video("ocean waves", 1920, 1080, 30, "blue")  # landscape: far from 9:16
     short = fake.add_video("ocean waves", 1080, 1920, 2, "green")  # portrait but too short
-    best = fake.add_video("ocean waves", 1080, 1920, 12, "red",
-                          renditions=((360, 640), (1080, 1920), (2160, 3840)))
+    best = fake.add_video(
+        "ocean waves", 1080, 1920, 12, "red", renditions=((360, 640), (1080, 1920), (2160, 3840))
+    )
     fake.add_video("red fox", 1080, 1920, 8, "orange")
     fake.add_video("city night", 1080, 1920, 8, "purple")
     outcome, sources = run_images(user, tmp_path)
@@ -70,7 +85,9 @@ def test_each_scene_gets_a_long_enough_clip_near_the_aspect_in_the_smallest_tall
     files = [r["path"] for r in fake.calls("/files/")]
     assert f"/files/video-{best['id']}-1080x1920.mp4" in files and f"video-{short['id']}-" not in str(files)
     searches = fake.calls("/videos/search")
-    assert searches[0]["query"]["query"] == "ocean waves" and searches[0]["query"]["orientation"] == "portrait"
+    assert (
+        searches[0]["query"]["query"] == "ocean waves" and searches[0]["query"]["orientation"] == "portrait"
+    )
     assert {r["authorization"] for r in searches} == {fake.api_key}
     assert outcome.usage.images == 3 and outcome.usage.bytes > 0
 
@@ -94,8 +111,9 @@ def test_downloads_are_cached_by_id_for_the_jobs_retries(api, user, fake, tmp_pa
     assert first == 1  # three scenes, one clip: fetched once
     _, sources = run_images(user, tmp_path, job_id)  # the retry
     assert len(fake.calls("/files/")) == first and all(s.suffix == ".mp4" for s in sources)
-    assert storage.exists(pexels.cache_key(job_id, f"video-{fake.videos[0]['id']}-"
-                                                   f"{fake.videos[0]['video_files'][0]['id']}.mp4"))
+    assert storage.exists(
+        pexels.cache_key(job_id, f"video-{fake.videos[0]['id']}-{fake.videos[0]['video_files'][0]['id']}.mp4")
+    )
 
 
 def test_a_used_up_rate_limit_is_waited_for_when_the_reset_is_near(api, user, tmp_path):
@@ -129,8 +147,12 @@ def test_a_file_over_the_size_cap_is_not_kept(api, user, fake, tmp_path, monkeyp
 
 
 def test_a_rejected_pexels_key_fails_the_step(api, user, fake, tmp_path):
-    response = api.call("PUT", "/v1/provider-keys/pexels", {"api_key": "not-the-right-key",
-                                                           "base_url": fake.base_url}, token=user["token"])
+    response = api.call(
+        "PUT",
+        "/v1/provider-keys/pexels",
+        {"api_key": "not-the-right-key", "base_url": fake.base_url},
+        token=user["token"],
+    )
     assert response.status_code == 200
     with pytest.raises(ProviderError) as raised:
         run_images(user, tmp_path, scenes=SCENES[:1])
@@ -144,8 +166,9 @@ def test_redirects_are_followed_but_never_to_an_address_we_would_not_call(api, u
     cdn_name = cdn["video_files"][0]["link"].rsplit("/", 1)[-1]
     fake.files["cdn-copy.mp4"] = fake.files[cdn_name]
     fake.redirects[cdn_name] = f"{fake.base_url}/files/cdn-copy.mp4"
-    fake.redirects[inside["video_files"][0]["link"].rsplit("/", 1)[-1]] = \
+    fake.redirects[inside["video_files"][0]["link"].rsplit("/", 1)[-1]] = (
         "http://169.254.169.254/latest/meta-data/iam"
+    )
     outcome, sources = run_images(user, tmp_path, scenes=SCENES[:2])
     assert [s.suffix for s in sources] == [".mp4", ".png"]
     assert "/files/cdn-copy.mp4" in [r["path"] for r in fake.calls("/files/")]

@@ -1,5 +1,6 @@
 """Provider choice through the API, and fallback and the circuit breaker in the worker's code,
 with real MySQL, Redis, KMS on the emulator, and a local fake OpenAI server."""
+
 from __future__ import annotations
 
 import secrets
@@ -17,8 +18,9 @@ PROMPT = "A robot learns to paint the sea"
 
 
 def store_key(api, user, fake: FakeOpenAI, key: str) -> None:
-    response = api.call("PUT", "/v1/provider-keys/openai", {"api_key": key, "base_url": fake.base_url},
-                        token=user["token"])
+    response = api.call(
+        "PUT", "/v1/provider-keys/openai", {"api_key": key, "base_url": fake.base_url}, token=user["token"]
+    )
     assert response.status_code == 200, response.body
 
 
@@ -108,16 +110,16 @@ def test_one_users_429s_open_only_their_own_breaker(api, user, fast_failures):
         for _ in range(2):
             assert fallback.run("concept", task(user, concept="openai")).provider == "offline"
         assert breaker.is_open("openai", breaker.endpoint_id(fake.base_url, owner=user["user"]["id"]))
-        assert not breaker.is_open("openai", breaker.endpoint_id(fake.base_url,
-                                                                 owner=other["user"]["id"]))
+        assert not breaker.is_open("openai", breaker.endpoint_id(fake.base_url, owner=other["user"]["id"]))
         calls = len(fake.calls("chat/completions"))
         served = fallback.run("concept", task(other, concept="openai"))
         assert served.provider == "openai" and served.notes == []
         assert len(fake.calls("chat/completions")) == calls + 1
         assert fake.calls("chat/completions")[-1]["authorization"] == "Bearer sk-plenty-of-quota-34"
     for owner in (user, other):  # leave no open circuit behind
-        redis_client.client().delete(redis_keys.provider_open(
-            "openai", breaker.endpoint_id(fake.base_url, owner=owner["user"]["id"])))
+        redis_client.client().delete(
+            redis_keys.provider_open("openai", breaker.endpoint_id(fake.base_url, owner=owner["user"]["id"]))
+        )
 
 
 def test_a_rejected_key_fails_instead_of_falling_back(api, user, tmp_path):
@@ -142,8 +144,13 @@ def test_a_keyed_default_applies_only_to_users_with_the_key(api, user, monkeypat
 
 def test_the_catalog_lists_voices_with_piper_as_the_default(api, user):
     voices = {v["name"]: v for v in api.call("GET", "/v1/providers", token=user["token"]).json["voices"]}
-    assert voices["en_US-joe-medium"] == {"name": "en_US-joe-medium", "provider": "offline",
-                                          "engine": "piper", "languages": ["en"], "default": True}
+    assert voices["en_US-joe-medium"] == {
+        "name": "en_US-joe-medium",
+        "provider": "offline",
+        "engine": "piper",
+        "languages": ["en"],
+        "default": True,
+    }
     assert voices["espeak-ng"]["engine"] == "espeak-ng" and not voices["espeak-ng"]["default"]
     assert voices["nova"]["provider"] == "openai"
 
@@ -166,9 +173,16 @@ def test_an_unknown_voice_is_422(api, user, voice):
 
 def test_captions_narration_and_music_volume_are_part_of_the_request(api, user):
     accepted = api.call("POST", "/v1/jobs", {"prompt": PROMPT}, token=user["token"]).json["request"]
-    assert (accepted["caption_style"], accepted["narration"], accepted["music_volume"]) == \
-        ("karaoke", True, 0.35)
-    for bad in ({"caption_style": "bouncy"}, {"music_volume": 1.5}, {"music_volume": -0.1},
-                {"narration": "maybe"}):
+    assert (accepted["caption_style"], accepted["narration"], accepted["music_volume"]) == (
+        "karaoke",
+        True,
+        0.35,
+    )
+    for bad in (
+        {"caption_style": "bouncy"},
+        {"music_volume": 1.5},
+        {"music_volume": -0.1},
+        {"narration": "maybe"},
+    ):
         response = api.call("POST", "/v1/jobs", {"prompt": PROMPT, **bad}, token=user["token"])
         assert response.status_code == 422, bad

@@ -1,4 +1,5 @@
 """The reaper reconciles MySQL (truth) with the queue (which may lose jobs)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -24,7 +25,9 @@ def test_a_queued_job_the_queue_lost_is_enqueued_again(api, user):
 
 
 def test_recent_jobs_are_left_alone(api, user):
-    job_id = api.call("POST", "/v1/jobs", {"prompt": "fresh", "duration_s": 5}, token=user["token"]).json["id"]
+    job_id = api.call("POST", "/v1/jobs", {"prompt": "fresh", "duration_s": 5}, token=user["token"]).json[
+        "id"
+    ]
     queue.discard(job_id)
     reconcile()
     assert queue.state(job_id) == "unknown"

@@ -1,5 +1,6 @@
 """One registry for providers and pipelines: ours, and an installed package's entry points in
 the `media_orchestrator.plugins` group. A new provider is one module and one entry point."""
+
 from __future__ import annotations
 
 import textwrap
@@ -9,7 +10,7 @@ from PIL import Image
 
 from chalicelib.pipeline import fallback, providers, registry, script
 
-PLUGIN = '''
+PLUGIN = """
 from chalicelib.models import StepUsage
 from chalicelib.pipeline.registry import Provider
 
@@ -25,7 +26,7 @@ def solid_images(task, client):
 
 
 PROVIDER = Provider(purpose="image", name="solid", run=solid_images)
-'''
+"""
 
 
 @pytest.fixture
@@ -35,10 +36,12 @@ def installed_plugin(tmp_path, monkeypatch):
     info = tmp_path / "solid_provider-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: solid-provider\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(textwrap.dedent("""\
+    (info / "entry_points.txt").write_text(
+        textwrap.dedent("""\
         [media_orchestrator.plugins]
         solid = solid_provider:PROVIDER
-        """))
+        """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     registry.reload()
     yield
@@ -65,8 +68,9 @@ def test_an_installed_plugin_provider_is_offered_and_runs(installed_plugin, api,
     request = {**job, "aspect": "1:1"}
     concept = script.to_concept(request)
     paths = [tmp_path / f"scene-{i}.png" for i in range(len(concept.scenes))]
-    outcome = fallback.run("image", fallback.Task(request=request, user_id=user["user"]["id"],
-                                                  concept=concept, paths=paths))
+    outcome = fallback.run(
+        "image", fallback.Task(request=request, user_id=user["user"]["id"], concept=concept, paths=paths)
+    )
     assert outcome.provider == "solid" and outcome.usage.images == 2
     with Image.open(paths[1]) as image:
         assert image.size == (1080, 1080) and image.getpixel((5, 5)) == (0, 128, 255)

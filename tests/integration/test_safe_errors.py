@@ -1,5 +1,6 @@
 """What a provider server says, and raw exception text, never reaches the user: job errors,
 step errors, notes and events carry a stable code and our own words; details go to the logs."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,9 +27,12 @@ def leaky(api, user, monkeypatch):
     monkeypatch.setattr(get_settings(), "provider_max_retries", 0)
     with FakeOpenAI() as fake:
         fake.error_detail = f" (internal: {SECRET})"
-        stored = api.call("PUT", "/v1/provider-keys/openai",
-                          {"api_key": "sk-leaky-1234567890", "base_url": fake.base_url},
-                          token=user["token"])
+        stored = api.call(
+            "PUT",
+            "/v1/provider-keys/openai",
+            {"api_key": "sk-leaky-1234567890", "base_url": fake.base_url},
+            token=user["token"],
+        )
         assert stored.status_code == 200
         yield fake
 
@@ -41,9 +45,12 @@ def everything_the_user_sees(api, user, job_id: str) -> str:
 
 
 def submit(api, user, **providers) -> str:
-    response = api.call("POST", "/v1/jobs", {"prompt": "A quiet harbour", "duration_s": 5,
-                                             "aspect": "1:1", "providers": providers},
-                        token=user["token"])
+    response = api.call(
+        "POST",
+        "/v1/jobs",
+        {"prompt": "A quiet harbour", "duration_s": 5, "aspect": "1:1", "providers": providers},
+        token=user["token"],
+    )
     assert response.status_code == 202, response.body
     return response.json["id"]
 
@@ -56,8 +63,15 @@ def run_last_attempt(job_id: str) -> None:
 @pytest.mark.parametrize("behaviour", ["500", "400"])
 def test_a_failing_providers_words_stay_out_of_the_notes(api, user, leaky, behaviour, caplog):
     leaky.script("chat/completions", behaviour)
-    task = fallback.Task(request={"prompt": "A quiet harbour", "duration_s": 5, "aspect": "1:1",
-                                  "providers": {"concept": "openai"}}, user_id=user["user"]["id"])
+    task = fallback.Task(
+        request={
+            "prompt": "A quiet harbour",
+            "duration_s": 5,
+            "aspect": "1:1",
+            "providers": {"concept": "openai"},
+        },
+        user_id=user["user"]["id"],
+    )
     with caplog.at_level(logging.WARNING):
         outcome = fallback.run("concept", task)
     assert outcome.provider == "offline" and outcome.notes
@@ -75,13 +89,11 @@ def test_a_rejected_key_fails_the_job_without_the_servers_words(api, user, leaky
     seen = everything_the_user_sees(api, user, job_id)
     job = api.call("GET", f"/v1/jobs/{job_id}", token=user["token"]).json
     assert job["status"] == "failed" and job["error"]["code"] == "provider_key_rejected"
-    assert job["error"]["message"] == ("the provider rejected your key (chat/completions "
-                                       "answered 401)")
+    assert job["error"]["message"] == ("the provider rejected your key (chat/completions answered 401)")
     assert SECRET not in seen and "hunter2" not in seen
 
 
-def test_an_unexpected_exception_is_a_stable_code_and_a_safe_message(api, user, monkeypatch,
-                                                                       caplog):
+def test_an_unexpected_exception_is_a_stable_code_and_a_safe_message(api, user, monkeypatch, caplog):
     def crash(purpose, task):
         raise RuntimeError(f"connection string mysql://admin:{SECRET}@db.internal/media")
 
@@ -91,8 +103,11 @@ def test_an_unexpected_exception_is_a_stable_code_and_a_safe_message(api, user, 
         run_last_attempt(job_id)
     db.close()
     job = api.call("GET", f"/v1/jobs/{job_id}", token=user["token"]).json
-    assert job["error"] == {"code": "concept_failed", "step": "concept",
-                            "message": "the concept step failed unexpectedly"}
+    assert job["error"] == {
+        "code": "concept_failed",
+        "step": "concept",
+        "message": "the concept step failed unexpectedly",
+    }
     assert SECRET not in everything_the_user_sees(api, user, job_id)
     assert SECRET in caplog.text
     assert [e.message for e in progress.read(job_id, None, 0) if e.message and SECRET in e.message] == []

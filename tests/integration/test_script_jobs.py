@@ -1,5 +1,6 @@
 """Script mode and the user's media per scene through the API: prompt XOR script, errors that
 name the field and the scene index, clip uploads sniffed and probed at confirmation."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,26 +16,30 @@ def submit(api, user, body):
 
 def clip_upload(api, user, tmp_path, name="clip.mp4", content_type="video/mp4", **clip) -> dict:
     """Start an upload of a real clip, post it, and GET it: -> the upload as the API shows it."""
-    data = make_clip(tmp_path / name, container="mov" if content_type == "video/quicktime" else "mp4",
-                     **clip).read_bytes()
+    data = make_clip(
+        tmp_path / name, container="mov" if content_type == "video/quicktime" else "mp4", **clip
+    ).read_bytes()
     form = start(api, user, data, content_type, filename=name).json
     post_file(form, data)
     return api.call("GET", f"/v1/uploads/{form['id']}", token=user["token"]).json
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"prompt": "a", "script": "b."}, "script"),
-    ({"script": "b.", "scenes": [{"text": "c"}]}, "scenes"),
-    ({"duration_s": 10}, "prompt"),
-    ({"script": "   "}, "script"),
-    ({"scenes": []}, "scenes"),
-    ({"scenes": [{"text": "fine"}, {"text": ""}]}, "scenes.1.text"),
-    ({"scenes": [{"text": "fine"}, {"text": "ok", "duration_s": 0.2}]}, "scenes.1.duration_s"),
-    ({"scenes": [{"text": "fine", "colour": "red"}]}, "scenes.0.colour"),
-    ({"script": " ".join(f"Line {i}." for i in range(31))}, "script"),
-    ({"script": "word " * 200}, "script"),  # about 80 s of speech: over the free plan's 30 s
-    ({"scenes": [{"text": "a", "duration_s": 20}, {"text": "b", "duration_s": 20}]}, "scenes"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"prompt": "a", "script": "b."}, "script"),
+        ({"script": "b.", "scenes": [{"text": "c"}]}, "scenes"),
+        ({"duration_s": 10}, "prompt"),
+        ({"script": "   "}, "script"),
+        ({"scenes": []}, "scenes"),
+        ({"scenes": [{"text": "fine"}, {"text": ""}]}, "scenes.1.text"),
+        ({"scenes": [{"text": "fine"}, {"text": "ok", "duration_s": 0.2}]}, "scenes.1.duration_s"),
+        ({"scenes": [{"text": "fine", "colour": "red"}]}, "scenes.0.colour"),
+        ({"script": " ".join(f"Line {i}." for i in range(31))}, "script"),
+        ({"script": "word " * 200}, "script"),  # about 80 s of speech: over the free plan's 30 s
+        ({"scenes": [{"text": "a", "duration_s": 20}, {"text": "b", "duration_s": 20}]}, "scenes"),
+    ],
+)
 def test_bad_scripts_are_422_naming_the_field_and_scene(api, user, body, field):
     response = submit(api, user, body)
     assert response.status_code == 422, response.body
@@ -47,7 +52,9 @@ def test_a_scene_must_name_the_users_own_uploaded_image_or_clip(api, user):
     wav = uploaded(api, user, b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(40), "audio/wav")
     pending = start(api, user).json["id"]
     for upload_id, kind in ((theirs, "not_found"), (wav, "not_scene_media"), (pending, "upload_not_ready")):
-        response = submit(api, user, {"scenes": [{"text": "one"}, {"text": "two", "image_upload_id": upload_id}]})
+        response = submit(
+            api, user, {"scenes": [{"text": "one"}, {"text": "two", "image_upload_id": upload_id}]}
+        )
         assert response.status_code == 422
         detail = response.json["error"]["details"][0]
         assert (detail["field"], detail["type"]) == ("scenes.1.image_upload_id", kind)
@@ -57,9 +64,13 @@ def test_a_script_job_is_accepted_and_keeps_the_request(api, user, tmp_path):
     image = uploaded(api, user, PNG)
     clip = clip_upload(api, user, tmp_path)
     assert clip["status"] == "uploaded", clip
-    body = {"scenes": [{"text": "First, exactly so.", "image_upload_id": image},
-                       {"text": "Second.", "image_upload_id": clip["id"], "duration_s": 3}],
-            "clip_audio_volume": 0.5}
+    body = {
+        "scenes": [
+            {"text": "First, exactly so.", "image_upload_id": image},
+            {"text": "Second.", "image_upload_id": clip["id"], "duration_s": 3},
+        ],
+        "clip_audio_volume": 0.5,
+    }
     response = submit(api, user, body)
     assert response.status_code == 202, response.body
     assert response.json["request"]["scenes"][0]["text"] == "First, exactly so."
@@ -74,11 +85,13 @@ def test_clips_are_sniffed_and_probed_at_confirmation(api, user, tmp_path, conte
 
 def test_a_clip_past_the_plans_length_or_size_is_rejected(api, user, tmp_path):
     free = DEFAULT_PLANS["free"]
-    too_long = clip_upload(api, user, tmp_path, "long.mp4", seconds=free.clip_max_s + 1, width=64,
-                           height=64, fps=5, audio=False)
+    too_long = clip_upload(
+        api, user, tmp_path, "long.mp4", seconds=free.clip_max_s + 1, width=64, height=64, fps=5, audio=False
+    )
     assert too_long["status"] == "rejected" and "at most 30 s" in too_long["reason"]
-    too_big = clip_upload(api, user, tmp_path, "big.mp4", seconds=0.2, width=free.clip_max_side + 2,
-                          height=64, audio=False)
+    too_big = clip_upload(
+        api, user, tmp_path, "big.mp4", seconds=0.2, width=free.clip_max_side + 2, height=64, audio=False
+    )
     assert too_big["status"] == "rejected" and "px a side" in too_big["reason"]
 
 

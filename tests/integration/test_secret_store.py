@@ -1,4 +1,5 @@
 """In AWS the signing secrets come from Secrets Manager at run time (here: the moto server)."""
+
 from __future__ import annotations
 
 import secrets

@@ -1,5 +1,6 @@
 """A step's maximum run time is enforced by the worker itself (STEP_MAX_S): a step stuck on a
 provider that trickles bytes fails with `step_timeout` instead of holding the worker slot."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,15 +26,20 @@ def short_steps(monkeypatch):
 
 def test_a_step_past_its_limit_fails_the_job_with_step_timeout(api, user, short_steps):
     with HostileServer("trickle") as server:
-        stored = api.call("PUT", "/v1/provider-keys/openai",
-                          {"api_key": "sk-trickle-12345678", "base_url": server.url},
-                          token=user["token"])
+        stored = api.call(
+            "PUT",
+            "/v1/provider-keys/openai",
+            {"api_key": "sk-trickle-12345678", "base_url": server.url},
+            token=user["token"],
+        )
         assert stored.status_code == 200, stored.body
-        job_id = api.call("POST", "/v1/jobs", {"prompt": "A slow answer", "duration_s": 5,
-                                               "providers": {"concept": "openai"}},
-                          token=user["token"]).json["id"]
-        last_attempt = SimpleNamespace(data={"job_id": job_id}, attemptsMade=2,
-                                       opts={"attempts": 3})
+        job_id = api.call(
+            "POST",
+            "/v1/jobs",
+            {"prompt": "A slow answer", "duration_s": 5, "providers": {"concept": "openai"}},
+            token=user["token"],
+        ).json["id"]
+        last_attempt = SimpleNamespace(data={"job_id": job_id}, attemptsMade=2, opts={"attempts": 3})
         with pytest.raises(UnrecoverableError, match="step_timeout"):
             asyncio.run(worker.process(last_attempt, f"lease-{secrets.token_hex(6)}"))
         assert server.bytes_sent > 0  # the provider was still sending when the step was cut
@@ -45,11 +51,18 @@ def test_a_step_past_its_limit_fails_the_job_with_step_timeout(api, user, short_
 
 def test_a_transient_step_timeout_before_the_last_attempt_is_retried(api, user, short_steps):
     with HostileServer("trickle") as server:
-        api.call("PUT", "/v1/provider-keys/openai",
-                 {"api_key": "sk-trickle-12345678", "base_url": server.url}, token=user["token"])
-        job_id = api.call("POST", "/v1/jobs", {"prompt": "A slow answer", "duration_s": 5,
-                                               "providers": {"concept": "openai"}},
-                          token=user["token"]).json["id"]
+        api.call(
+            "PUT",
+            "/v1/provider-keys/openai",
+            {"api_key": "sk-trickle-12345678", "base_url": server.url},
+            token=user["token"],
+        )
+        job_id = api.call(
+            "POST",
+            "/v1/jobs",
+            {"prompt": "A slow answer", "duration_s": 5, "providers": {"concept": "openai"}},
+            token=user["token"],
+        ).json["id"]
         first_attempt = SimpleNamespace(data={"job_id": job_id}, attemptsMade=0, opts={"attempts": 3})
         with pytest.raises(Exception) as caught:
             asyncio.run(worker.process(first_attempt, f"lease-{secrets.token_hex(6)}"))

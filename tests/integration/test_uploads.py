@@ -3,6 +3,7 @@
 The moto server does not enforce POST policies, so the policy document is checked as data and
 the server-side checks (size, stored type, sniffed content) by posting files that break them.
 """
+
 from __future__ import annotations
 
 import base64
@@ -31,8 +32,11 @@ FREE_MAX = DEFAULT_PLANS["free"].upload_max_bytes
 
 
 def start(api, user, data=PNG, content_type="image/png", filename="cat.png", size=None):
-    body = {"filename": filename, "content_type": content_type,
-            "size_bytes": len(data) if size is None else size}
+    body = {
+        "filename": filename,
+        "content_type": content_type,
+        "size_bytes": len(data) if size is None else size,
+    }
     return api.call("POST", "/v1/uploads", body, token=user["token"])
 
 
@@ -41,8 +45,9 @@ def post_file(form: dict, data: bytes, content_type: str | None = None) -> None:
     fields = dict(form["fields"])
     if content_type is not None:  # a client ignoring the form (moto won't stop it; S3 would)
         fields["Content-Type"] = content_type
-    response = httpx.post(form["url"], data=fields,
-                          files={"file": ("ignored-name.bin", data, fields["Content-Type"])})
+    response = httpx.post(
+        form["url"], data=fields, files={"file": ("ignored-name.bin", data, fields["Content-Type"])}
+    )
     assert response.status_code in (200, 201, 204), response.text
 
 
@@ -58,7 +63,7 @@ def policy_of(form: dict) -> dict:
 
 
 def test_start_returns_a_form_whose_policy_pins_key_type_and_size(api, user):
-    response = start(api, user, filename="../../My Cat \"best\".png")
+    response = start(api, user, filename='../../My Cat "best".png')
     assert response.status_code == 201, response.body
     form = response.json
     assert form["id"].startswith("upl_") and form["max_bytes"] == FREE_MAX
@@ -96,10 +101,14 @@ def test_posted_file_is_confirmed_and_copied_to_the_key_jobs_read(api, user):
     assert again == got
 
 
-@pytest.mark.parametrize("declared, data, why", [
-    ("image/png", JPEG, "not image/png"),  # renamed: the bytes say JPEG
-    ("audio/wav", PNG, "not audio/wav"),
-], ids=["jpeg-declared-png", "png-declared-wav"])
+@pytest.mark.parametrize(
+    "declared, data, why",
+    [
+        ("image/png", JPEG, "not image/png"),  # renamed: the bytes say JPEG
+        ("audio/wav", PNG, "not audio/wav"),
+    ],
+    ids=["jpeg-declared-png", "png-declared-wav"],
+)
 def test_content_that_is_not_the_declared_type_is_rejected_and_deleted(api, user, declared, data, why):
     form = start(api, user, data, declared).json
     post_file(form, data)
@@ -139,13 +148,16 @@ def test_other_types_are_415(api, user, content_type):
     assert response.json["error"]["code"] == "unsupported_media_type"
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"filename": "", "content_type": "image/png", "size_bytes": 1}, "filename"),
-    ({"filename": "a\nb.png", "content_type": "image/png", "size_bytes": 1}, "filename"),
-    ({"filename": "a.png", "content_type": "image/png", "size_bytes": 0}, "size_bytes"),
-    ({"filename": "a.png", "content_type": "image/png"}, "size_bytes"),
-    ({"filename": "a.png", "content_type": "image/png", "size_bytes": 1, "key": "x"}, "key"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"filename": "", "content_type": "image/png", "size_bytes": 1}, "filename"),
+        ({"filename": "a\nb.png", "content_type": "image/png", "size_bytes": 1}, "filename"),
+        ({"filename": "a.png", "content_type": "image/png", "size_bytes": 0}, "size_bytes"),
+        ({"filename": "a.png", "content_type": "image/png"}, "size_bytes"),
+        ({"filename": "a.png", "content_type": "image/png", "size_bytes": 1, "key": "x"}, "key"),
+    ],
+)
 def test_invalid_bodies_are_422_naming_the_field(api, user, body, field):
     response = api.call("POST", "/v1/uploads", body, token=user["token"])
     assert response.status_code == 422
@@ -173,8 +185,11 @@ def test_sniffing_knows_each_allowed_type():
 
 # ---- uploads in jobs ------------------------------------------------------------------------
 def submit_with(api, user, upload_id):
-    body = {"prompt": "A cat in the style of this photo", "duration_s": 10,
-            "inputs": {"reference_image_upload_id": upload_id}}
+    body = {
+        "prompt": "A cat in the style of this photo",
+        "duration_s": 10,
+        "inputs": {"reference_image_upload_id": upload_id},
+    }
     return api.call("POST", "/v1/jobs", body, token=user["token"])
 
 
@@ -215,8 +230,12 @@ def test_a_job_refuses_uploads_not_uploaded_or_not_images(api, user):
 
 
 def submit_with_music(api, user, upload_id):
-    return api.call("POST", "/v1/jobs", {"prompt": "A cat naps", "inputs": {"music_upload_id": upload_id}},
-                    token=user["token"])
+    return api.call(
+        "POST",
+        "/v1/jobs",
+        {"prompt": "A cat naps", "inputs": {"music_upload_id": upload_id}},
+        token=user["token"],
+    )
 
 
 def test_a_job_takes_an_uploaded_wav_as_its_music(api, user):

@@ -1,5 +1,6 @@
 """The burst simulation behind docs/capacity.md: it is seeded, serves every job, and the
 dispatcher rule it recommends (dispatch on submit, surplus-aware idle exit) beats today's."""
+
 from __future__ import annotations
 
 from bench.burst import IMPROVED, TODAY, Config, simulate
@@ -21,7 +22,9 @@ def test_the_improved_rule_starts_sooner_and_wastes_less_idle_time():
 
 
 def test_more_workers_shorten_a_big_burst_until_the_queue_is_the_limit():
-    waits = [simulate(1000, Config(**{**vars(IMPROVED), "max_workers": m}), 47, 10, 7)
-             ["queue_wait_s"]["last_job"] for m in (10, 50, 100)]
+    waits = [
+        simulate(1000, Config(**{**vars(IMPROVED), "max_workers": m}), 47, 10, 7)["queue_wait_s"]["last_job"]
+        for m in (10, 50, 100)
+    ]
     assert waits[0] > waits[1] > waits[2]
     assert simulate(10, Config(max_workers=5, concurrency=2), 47, 10, 7)["tasks_started"] == 5

@@ -1,5 +1,6 @@
 """Who may touch what, read from the source: one writer of job state, one module that knows
 BullMQ, one factory of Redis connections. A new module that reaches past them fails here."""
+
 from __future__ import annotations
 
 import ast
@@ -8,12 +9,27 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = sorted([*ROOT.joinpath("chalicelib").rglob("*.py"), *ROOT.joinpath("functions").rglob("*.py"),
-                  ROOT / "app.py"])
+SOURCES = sorted(
+    [*ROOT.joinpath("chalicelib").rglob("*.py"), *ROOT.joinpath("functions").rglob("*.py"), ROOT / "app.py"]
+)
 # The SQL of job and step transitions (chalicelib/db/jobs.py); only chalicelib.lifecycle calls it.
-TRANSITION_SQL = {"insert", "start", "renew", "step_started", "progress", "step_finished",
-                  "add_note", "succeed", "fail", "requeue", "lock", "cancel", "reopen", "expire",
-                  "step_skipped"}
+TRANSITION_SQL = {
+    "insert",
+    "start",
+    "renew",
+    "step_started",
+    "progress",
+    "step_finished",
+    "add_note",
+    "succeed",
+    "fail",
+    "requeue",
+    "lock",
+    "cancel",
+    "reopen",
+    "expire",
+    "step_skipped",
+}
 
 
 def _name(path: Path) -> str:
@@ -35,12 +51,22 @@ def test_only_lifecycle_writes_job_and_step_state(path):
     if _name(path) in ("chalicelib/lifecycle.py", "chalicelib/db/jobs.py"):
         return
     tree = ast.parse(path.read_text())
-    aliases = {a.asname or a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-               and node.module == "chalicelib.db" for a in node.names if a.name == "jobs"}
-    calls = [node.func.attr for node in ast.walk(tree)
-             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-             and isinstance(node.func.value, ast.Name) and node.func.value.id in aliases
-             and node.func.attr in TRANSITION_SQL]
+    aliases = {
+        a.asname or a.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "chalicelib.db"
+        for a in node.names
+        if a.name == "jobs"
+    }
+    calls = [
+        node.func.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in aliases
+        and node.func.attr in TRANSITION_SQL
+    ]
     assert calls == [], f"{_name(path)} changes job state itself; ask chalicelib.lifecycle"
 
 
@@ -53,11 +79,13 @@ def test_only_the_queue_module_knows_bullmq_and_only_the_factory_builds_redis_cl
         assert not any(m.split(".")[0] == "redis" for m in imported), _name(path)
 
 
-
 @pytest.mark.parametrize("path", sorted(ROOT.joinpath("functions").glob("[!_]*.py")), ids=_name)
 def test_every_scheduled_function_sets_up_observability_first(path):
-    handler = next(node for node in ast.parse(path.read_text()).body
-                   if isinstance(node, ast.FunctionDef) and node.name == "handler")
+    handler = next(
+        node
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.FunctionDef) and node.name == "handler"
+    )
     first = handler.body[0]
     assert isinstance(first, ast.Expr) and ast.unparse(first) == "observability.setup()", _name(path)
 
@@ -66,8 +94,9 @@ def _status_words() -> set[str]:
     from chalicelib.models import EventType, JobStatus, StepStatus, UploadStatus
     from chalicelib.queue import QueueState
 
-    return {m.value for enum in (JobStatus, StepStatus, EventType, UploadStatus, QueueState)
-            for m in enum} - {"expired"}  # (also a verb in names such as "uploads_expired")
+    return {
+        m.value for enum in (JobStatus, StepStatus, EventType, UploadStatus, QueueState) for m in enum
+    } - {"expired"}  # (also a verb in names such as "uploads_expired")
 
 
 @pytest.mark.parametrize("path", [p for p in SOURCES if "/db/" not in _name(p)], ids=_name)
@@ -80,6 +109,9 @@ def test_statuses_are_compared_as_enums_not_string_literals(path):
         if isinstance(node, ast.Compare):
             for part in [node.left, *node.comparators]:
                 items = part.elts if isinstance(part, (ast.Tuple, ast.List, ast.Set)) else [part]
-                offenders += [f"{_name(path)}:{node.lineno} {item.value!r}" for item in items
-                              if isinstance(item, ast.Constant) and item.value in words]
+                offenders += [
+                    f"{_name(path)}:{node.lineno} {item.value!r}"
+                    for item in items
+                    if isinstance(item, ast.Constant) and item.value in words
+                ]
     assert offenders == []

@@ -1,5 +1,6 @@
 """The local scheduler's clockwork (no services: its functions here are the test's own) and its
 schedule, held to template.yaml's."""
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,10 @@ class Clock:
 def test_everything_runs_at_start_then_each_on_its_own_rate():
     calls.clear()
     clock = Clock()
-    schedule = Scheduler((Scheduled("ping", f"{__name__}.ping", 60),
-                          Scheduled("hourly", f"{__name__}.hourly", 3600)), clock=clock)
+    schedule = Scheduler(
+        (Scheduled("ping", f"{__name__}.ping", 60), Scheduled("hourly", f"{__name__}.hourly", 3600)),
+        clock=clock,
+    )
     assert schedule.tick() == {"ping": {"ok": True}, "hourly": {"ok": True}}
     clock.now = 59.9
     assert schedule.tick() == {} and schedule.seconds_to_next() == 60 - 59.9
@@ -51,8 +54,10 @@ def test_everything_runs_at_start_then_each_on_its_own_rate():
 
 def test_a_failing_function_does_not_stop_the_others():
     calls.clear()
-    schedule = Scheduler((Scheduled("broken", f"{__name__}.broken", 60),
-                          Scheduled("ping", f"{__name__}.ping", 60)), clock=Clock())
+    schedule = Scheduler(
+        (Scheduled("broken", f"{__name__}.broken", 60), Scheduled("ping", f"{__name__}.ping", 60)),
+        clock=Clock(),
+    )
     results = schedule.tick()
     assert results["broken"] == "failed: RuntimeError: boom" and results["ping"] == {"ok": True}
 

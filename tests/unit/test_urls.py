@@ -1,4 +1,5 @@
 """Outbound URLs (BYOK base_url, webhook endpoints): checked when saved and again when called."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,10 +14,18 @@ def deployed(monkeypatch):
     monkeypatch.setattr(get_settings(), "stage", "prod")
 
 
-@pytest.mark.parametrize("url", ["http://localhost:8080/hook", "https://127.0.0.1/x",
-                                 "https://10.0.0.5/x", "https://169.254.169.254/latest",
-                                 "https://100.64.0.1/x", "https://[::ffff:10.0.0.5]/x",
-                                 "https://localhost/hook"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8080/hook",
+        "https://127.0.0.1/x",
+        "https://10.0.0.5/x",
+        "https://169.254.169.254/latest",
+        "https://100.64.0.1/x",
+        "https://[::ffff:10.0.0.5]/x",
+        "https://localhost/hook",
+    ],
+)
 def test_internal_destinations_are_refused_when_deployed(deployed, url):
     with pytest.raises(ValidationFailed):
         urls.check_outbound(url, "url")

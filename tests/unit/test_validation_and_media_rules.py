@@ -1,4 +1,5 @@
 """Request validation, log redaction and the video timeline: pure functions, no services."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,18 +16,31 @@ def test_a_job_request_gets_its_defaults():
     assert (job.duration_s, job.aspect, job.language) == (15, "9:16", "en")
 
 
-@pytest.mark.parametrize("body", [{"prompt": ""}, {"prompt": "x", "duration_s": 4},
-                                  {"prompt": "x", "duration_s": 181}, {"prompt": "x", "aspect": "4:3"},
-                                  {"prompt": "x", "language": "english!"},
-                                  {"prompt": "x", "unknown_field": 1}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"prompt": ""},
+        {"prompt": "x", "duration_s": 4},
+        {"prompt": "x", "duration_s": 181},
+        {"prompt": "x", "aspect": "4:3"},
+        {"prompt": "x", "language": "english!"},
+        {"prompt": "x", "unknown_field": 1},
+    ],
+)
 def test_a_bad_job_request_is_refused(body):
     with pytest.raises(ValidationError):
         JobCreate.model_validate(body)
 
 
 def test_secrets_are_redacted_at_any_depth_and_in_text():
-    out = redact({"password": "hunter2", "nested": [{"api_key": "sk-1"}],
-                  "note": "sent Authorization: Bearer abc.def", "ok": 1})
+    out = redact(
+        {
+            "password": "hunter2",
+            "nested": [{"api_key": "sk-1"}],
+            "note": "sent Authorization: Bearer abc.def",
+            "ok": 1,
+        }
+    )
     assert out["password"] == REDACTED and out["nested"][0]["api_key"] == REDACTED
     assert "abc.def" not in out["note"] and out["ok"] == 1
 

@@ -8,6 +8,7 @@ directory, and stops cleanly on SIGTERM (its partial file removed, exit 143).
     echo '{"request": {"prompt": "hi", "duration_s": 5}, "work_dir": "/tmp/out",
            "width": 1080, "height": 1920}' | python -m src.main
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ import sys
 from pathlib import Path
 
 EX_TEMPFAIL = 75  # "try again later": the job is retried
-EX_DATAERR = 65   # bad input: the job fails at once
+EX_DATAERR = 65  # bad input: the job fails at once
 
 
 def say(progress: int, message: str) -> None:
@@ -30,6 +31,7 @@ def say(progress: int, message: str) -> None:
 def ffmpeg() -> str:
     try:
         import imageio_ffmpeg
+
         return imageio_ffmpeg.get_ffmpeg_exe()
     except ImportError:
         return shutil.which("ffmpeg") or "ffmpeg"
@@ -46,8 +48,11 @@ def main(spec: dict) -> int:
     work = Path(spec.get("work_dir") or os.environ["MO_WORK_DIR"])
     width, height, fps = int(spec.get("width", 1080)), int(spec.get("height", 1920)), int(spec.get("fps", 30))
     seconds = float(request.get("duration_s") or 15)
-    text = request.get("prompt") or request.get("script") or " ".join(
-        s.get("text", "") for s in request.get("scenes") or [])
+    text = (
+        request.get("prompt")
+        or request.get("script")
+        or " ".join(s.get("text", "") for s in request.get("scenes") or [])
+    )
     if seconds <= 0:
         print("duration_s must be positive", file=sys.stderr)
         return EX_DATAERR
@@ -56,12 +61,43 @@ def main(spec: dict) -> int:
 
     partial = work / "video.partial.mp4"
     proc = subprocess.Popen(
-        [ffmpeg(), "-nostdin", "-y", "-hide_banner", "-loglevel", "error", "-nostats",
-         "-progress", "pipe:1", "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={fps}",
-         "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=44100", "-t", f"{seconds}",
-         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac",
-         "-movflags", "+faststart", "-f", "mp4", str(partial)],
-        stdout=subprocess.PIPE, text=True)
+        [
+            ffmpeg(),
+            "-nostdin",
+            "-y",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostats",
+            "-progress",
+            "pipe:1",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={width}x{height}:rate={fps}",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=330:sample_rate=44100",
+            "-t",
+            f"{seconds}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-movflags",
+            "+faststart",
+            "-f",
+            "mp4",
+            str(partial),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
     def stop(signum, frame):  # cancel: stop ffmpeg, leave nothing half-written behind
         proc.terminate()
@@ -82,8 +118,9 @@ def main(spec: dict) -> int:
         print(f"ffmpeg exited {proc.returncode}", file=sys.stderr)
         return EX_TEMPFAIL
     partial.replace(work / "video.mp4")
-    (work / "captions.srt").write_text(f"1\n{srt_time(0)} --> {srt_time(seconds)}\n{text.strip()}\n",
-                                       encoding="utf-8")
+    (work / "captions.srt").write_text(
+        f"1\n{srt_time(0)} --> {srt_time(seconds)}\n{text.strip()}\n", encoding="utf-8"
+    )
     say(100, "done")
     return 0
 

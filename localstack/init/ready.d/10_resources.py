@@ -11,6 +11,7 @@ Runs unchanged in two places:
 Idempotent: every resource is looked up first; bucket CORS and lifecycle are (re)applied each run
 because those PUTs replace the whole configuration. Only stdlib + boto3.
 """
+
 import os
 import secrets
 import time
@@ -71,22 +72,30 @@ def ensure_bucket(s3):
     origins = [o.strip() for o in ALLOWED_ORIGINS.split(",") if o.strip()]
     s3.put_bucket_cors(
         Bucket=BUCKET,
-        CORSConfiguration={"CORSRules": [{
-            "AllowedOrigins": origins,
-            "AllowedMethods": ["GET", "POST", "PUT", "HEAD"],
-            "AllowedHeaders": ["*"],
-            "ExposeHeaders": ["ETag"],
-            "MaxAgeSeconds": 3000,
-        }]},
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": origins,
+                    "AllowedMethods": ["GET", "POST", "PUT", "HEAD"],
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag"],
+                    "MaxAgeSeconds": 3000,
+                }
+            ]
+        },
     )
     s3.put_bucket_lifecycle_configuration(
         Bucket=BUCKET,
-        LifecycleConfiguration={"Rules": [{
-            "ID": "abort-incomplete-multipart-uploads",
-            "Status": "Enabled",
-            "Filter": {"Prefix": ""},
-            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-        }]},
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "abort-incomplete-multipart-uploads",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": ""},
+                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                }
+            ]
+        },
     )
     print(f"s3 bucket {BUCKET}: {state} (cors {','.join(origins)}; lifecycle applied)", flush=True)
 

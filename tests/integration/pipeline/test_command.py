@@ -1,5 +1,6 @@
 """The `command` pipeline's contract (docs/plugins.md) against real processes: the example
 orchestrator and misbehaving ones (tests/fakes/orchestrator.py). Needs no services."""
+
 from __future__ import annotations
 
 import json
@@ -25,20 +26,29 @@ def isolated_backends():
 
 
 def config(argv: list[str], timeout_s: float = 60, grace_s: float = 2.0, **env: str) -> command.CommandConfig:
-    return command.CommandConfig(argv=argv, cwd=ROOT / "examples" / "orchestrator", timeout_s=timeout_s,
-                                 grace_s=grace_s, env=env)
+    return command.CommandConfig(
+        argv=argv, cwd=ROOT / "examples" / "orchestrator", timeout_s=timeout_s, grace_s=grace_s, env=env
+    )
 
 
 def spec(tmp_path: Path, seconds: float = 2, attempt: int = 1) -> dict:
-    return {"job_id": "job_test", "attempt": attempt, "request": {"prompt": "a test", "duration_s": seconds},
-            "work_dir": str(tmp_path / "work"), "width": 320, "height": 568, "fps": 30}
+    return {
+        "job_id": "job_test",
+        "attempt": attempt,
+        "request": {"prompt": "a test", "duration_s": seconds},
+        "work_dir": str(tmp_path / "work"),
+        "width": 320,
+        "height": 568,
+        "fps": 30,
+    }
 
 
 def run(cfg, job_spec, cancel=lambda: False):
     seen: list[tuple] = []
     try:
-        return command.run(cfg, job_spec, Path(job_spec["work_dir"]), lambda p, m: seen.append((p, m)),
-                           cancel), seen
+        return command.run(
+            cfg, job_spec, Path(job_spec["work_dir"]), lambda p, m: seen.append((p, m)), cancel
+        ), seen
     except BaseException as exc:
         exc.seen = seen
         raise
@@ -50,7 +60,9 @@ def test_the_example_orchestrator_reports_progress_and_writes_the_video(tmp_path
     assert (info["width"], info["height"]) == (320, 568) and info["duration_s"] == pytest.approx(2, abs=0.2)
     values = [p for p, _ in seen if p is not None]
     assert values[0] == 0 and values[-1] == 100 and values == sorted(values) and len(values) >= 3
-    assert ("done" in {m for _, m in seen}) and (video.parent / "captions.srt").read_text().endswith("a test\n")
+    assert ("done" in {m for _, m in seen}) and (video.parent / "captions.srt").read_text().endswith(
+        "a test\n"
+    )
 
 
 def test_progress_lines_are_json_and_anything_else_is_ignored():
@@ -92,11 +104,14 @@ def test_a_command_past_its_timeout_is_stopped_and_retried(tmp_path):
     assert raised.value.code == "command_timeout" and raised.value.transient
 
 
-@pytest.mark.parametrize("mode, code, transient", [
-    ("crash", "command_crashed", True),
-    ("bad-input", "command_failed", False),
-    ("no-output", "command_no_output", False),
-])
+@pytest.mark.parametrize(
+    "mode, code, transient",
+    [
+        ("crash", "command_crashed", True),
+        ("bad-input", "command_failed", False),
+        ("no-output", "command_no_output", False),
+    ],
+)
 def test_exit_codes_map_to_transient_or_permanent_failures(tmp_path, mode, code, transient):
     with pytest.raises(StepError) as raised:
         run(config(FAKE + [mode]), spec(tmp_path))

@@ -1,5 +1,6 @@
 """The media pipeline against real ffmpeg and espeak-ng: concept, images, narration, captions,
 the one-pass render, cancel, and probe. Needs no database, Redis or S3."""
+
 from __future__ import annotations
 
 import os
@@ -41,14 +42,16 @@ def _cues(srt: str) -> list[tuple[int, float, float, str]]:
 
 def _render(tmp_path: Path, aspect: str, duration_s: int = 6, **kwargs):
     concept = write_concept(PROMPT, duration_s)
-    images = [render_scene_image(concept, s, aspect, tmp_path / f"scene-{s.index}.png")
-              for s in concept.scenes]
+    images = [
+        render_scene_image(concept, s, aspect, tmp_path / f"scene-{s.index}.png") for s in concept.scenes
+    ]
     return concept, compose_video(concept, images, aspect, tmp_path / "render", **kwargs)
 
 
 def _ffmpeg_children() -> list[str]:
-    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(os.getpid())],
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["ps", "-o", "pid=,args=", "--ppid", str(os.getpid())], capture_output=True, text=True
+    ).stdout
     return [line for line in out.splitlines() if "ffmpeg" in line]
 
 
@@ -89,7 +92,9 @@ def test_build_srt_numbers_cues_and_formats_timestamps():
 
 def test_wrap_text_fits_the_width():
     font = load_font(40)
-    lines = wrap_text("a caption that is far too long for one line " * 3 + "Pneumonoultramicroscopic", font, 300)
+    lines = wrap_text(
+        "a caption that is far too long for one line " * 3 + "Pneumonoultramicroscopic", font, 300
+    )
     assert len(lines) > 3 and all(font.getlength(line) <= 300 for line in lines)
 
 
@@ -145,8 +150,13 @@ def test_compose_video_cancel_kills_ffmpeg_and_leaves_no_video(tmp_path):
 def test_compose_video_cancel_during_encode(tmp_path):
     ticks: list[int] = []
     with pytest.raises(RenderCanceled):
-        _render(tmp_path, "9:16", duration_s=30, on_progress=ticks.append,
-                should_cancel=lambda: any(t > 5 for t in ticks))
+        _render(
+            tmp_path,
+            "9:16",
+            duration_s=30,
+            on_progress=ticks.append,
+            should_cancel=lambda: any(t > 5 for t in ticks),
+        )
     assert max(ticks) < 100
     assert not list((tmp_path / "render").glob("video*"))
     assert _ffmpeg_children() == []
@@ -171,8 +181,11 @@ def test_probe_rejects_files_that_are_not_video(tmp_path):
 def test_offline_lines_are_sentences_made_of_the_prompt():
     prompt = "Sunset over the mountains, then a fox crosses the river and finds a lost glove"
     lines = [s.narration for s in write_concept(prompt, 30).scenes]
-    assert lines[:3] == ["Sunset over the mountains.", "A fox crosses the river.",
-                         "The fox finds a lost glove."]
+    assert lines[:3] == [
+        "Sunset over the mountains.",
+        "A fox crosses the river.",
+        "The fox finds a lost glove.",
+    ]
     assert lines[-1] == "That is how a fox crosses the river."
     assert all(line[0].isupper() and line.endswith(".") for line in lines)
     assert len(set(lines)) == len(lines)

@@ -1,5 +1,6 @@
 """The "openai" providers against a local fake OpenAI server over real HTTP: success, 429 then
 success (Retry-After honoured), 401 permanent, timeouts, 400, malformed answers."""
+
 from __future__ import annotations
 
 import wave
@@ -18,8 +19,12 @@ from chalicelib.pipeline.video import compose_video
 from tests.fakes.openai_server import FakeOpenAI
 
 KEY = "sk-test-fake-0123456789abcdef"
-REQUEST = {"prompt": "A lighthouse keeper befriends a curious octopus", "duration_s": 15,
-           "aspect": "9:16", "language": "en"}
+REQUEST = {
+    "prompt": "A lighthouse keeper befriends a curious octopus",
+    "duration_s": 15,
+    "aspect": "9:16",
+    "language": "en",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -35,8 +40,9 @@ def fake():
 
 
 def client(fake, sleeps=None, **kwargs) -> OpenAIClient:
-    return OpenAIClient(KEY, fake.base_url, sleep=(sleeps.append if sleeps is not None else
-                                                   lambda s: None), **kwargs)
+    return OpenAIClient(
+        KEY, fake.base_url, sleep=(sleeps.append if sleeps is not None else lambda s: None), **kwargs
+    )
 
 
 def test_concept_from_chat_completions_in_json_mode(fake):
@@ -67,16 +73,20 @@ def test_401_is_permanent_and_the_key_never_shows(fake):
     assert len(picky.calls("chat/completions")) == 1  # not retried
 
 
-@pytest.mark.parametrize("behaviour, code, transient", [
-    ("400", "provider_bad_request", False),     # permanent: asking again changes nothing
-    ("malformed", "provider_bad_output", True),  # a 200 whose image is not an image
-])
+@pytest.mark.parametrize(
+    "behaviour, code, transient",
+    [
+        ("400", "provider_bad_request", False),  # permanent: asking again changes nothing
+        ("malformed", "provider_bad_output", True),  # a 200 whose image is not an image
+    ],
+)
 def test_unusable_image_answers_have_clear_codes(fake, tmp_path, behaviour, code, transient):
     fake.script("images/generations", behaviour)
     concept = write_concept(REQUEST["prompt"], 5)
     with pytest.raises(ProviderError) as caught:
-        openai_steps.render_images(client(fake), concept, "1:1", None,
-                                   [tmp_path / f"{i}.png" for i in range(3)])
+        openai_steps.render_images(
+            client(fake), concept, "1:1", None, [tmp_path / f"{i}.png" for i in range(3)]
+        )
     assert (caught.value.code, caught.value.transient) == (code, transient)
 
 

@@ -1,5 +1,6 @@
 """The render's captions and audio with real piper, espeak-ng and ffmpeg: words.json, karaoke
 pixels, music ducked under the words, broadcast loudness, music alone, a corrupt music file."""
+
 from __future__ import annotations
 
 import json
@@ -32,9 +33,14 @@ def isolated_backends():
 
 
 def concept() -> Concept:
-    return Concept(title="Storm", hashtags=[], scenes=[
-        Scene(index=i, narration=line, visual="a flat colour", duration_s=SCENE_S)
-        for i, line in enumerate(LINES)])
+    return Concept(
+        title="Storm",
+        hashtags=[],
+        scenes=[
+            Scene(index=i, narration=line, visual="a flat colour", duration_s=SCENE_S)
+            for i, line in enumerate(LINES)
+        ],
+    )
 
 
 def stills(folder: Path, n: int = len(LINES)) -> list[Path]:
@@ -49,16 +55,47 @@ def stills(folder: Path, n: int = len(LINES)) -> list[Path]:
 
 def tone(path: Path, seconds: float = 5.0) -> Path:
     """A steady tone as WAV: shorter than the video, so the render must loop it."""
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
-                    f"sine=f={TONE_HZ}:d={seconds}:sample_rate=44100", "-ac", "2", str(path)], check=True)
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=f={TONE_HZ}:d={seconds}:sample_rate=44100",
+            "-ac",
+            "2",
+            str(path),
+        ],
+        check=True,
+    )
     return path
 
 
 def frame(video: Path, at: float) -> np.ndarray:
     width, height = ASPECTS[ASPECT]
-    raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-ss", f"{at:.3f}", "-i",
-                          str(video), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                         capture_output=True, check=True).stdout
+    raw = subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-v",
+            "error",
+            "-ss",
+            f"{at:.3f}",
+            "-i",
+            str(video),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(raw, np.uint8).reshape(height, width, 3).astype(int)
 
 
@@ -74,15 +111,32 @@ def white(pixels: np.ndarray) -> np.ndarray:
 
 def samples(video: Path) -> tuple[np.ndarray, int]:
     rate = 44100
-    raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(video), "-map", "0:a",
-                          "-ac", "1", "-ar", str(rate), "-f", "f32le", "-"],
-                         capture_output=True, check=True).stdout
+    raw = subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-v",
+            "error",
+            "-i",
+            str(video),
+            "-map",
+            "0:a",
+            "-ac",
+            "1",
+            "-ar",
+            str(rate),
+            "-f",
+            "f32le",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(raw, np.float32), rate
 
 
 def tone_db(audio: np.ndarray, rate: int, start: float, end: float) -> float:
     """Level of the music's tone in [start, end): its bin of a Hann-windowed spectrum."""
-    piece = audio[int(start * rate):int(end * rate)]
+    piece = audio[int(start * rate) : int(end * rate)]
     spectrum = np.abs(np.fft.rfft(piece * np.hanning(len(piece))))
     freqs = np.fft.rfftfreq(len(piece), 1 / rate)
     near = (freqs > TONE_HZ - 6) & (freqs < TONE_HZ + 6)
@@ -93,8 +147,14 @@ def tone_db(audio: np.ndarray, rate: int, start: float, end: float) -> float:
 def karaoke_render(tmp_path_factory):
     """One render reused by the checks below: karaoke captions, looped music, loudness."""
     work = tmp_path_factory.mktemp("karaoke")
-    result = compose_video(concept(), stills(work / "stills"), ASPECT, work / "render",
-                           music=tone(work / "music.wav"), music_volume=0.5)
+    result = compose_video(
+        concept(),
+        stills(work / "stills"),
+        ASPECT,
+        work / "render",
+        music=tone(work / "music.wav"),
+        music_volume=0.5,
+    )
     return result, json.loads(result.words.read_text())
 
 
@@ -105,8 +165,9 @@ def test_words_json_covers_every_word_in_order_inside_the_audio(karaoke_render):
     assert all(0 <= w["start"] < w["end"] <= result.duration_s for w in words)
     assert all(a["end"] <= b["start"] for a, b in zip(words, words[1:]))
     for k in range(len(LINES)):  # each line's words inside its own scene
-        assert all(k * SCENE_S <= w["start"] and w["end"] <= (k + 1) * SCENE_S
-                   for w in words if w["scene"] == k)
+        assert all(
+            k * SCENE_S <= w["start"] and w["end"] <= (k + 1) * SCENE_S for w in words if w["scene"] == k
+        )
     assert data["timing"] == ["piper-alignment"] * 3 and data["voice"] == "en_US-joe-medium"
     vtt = result.vtt.read_text()
     srt = result.captions.read_text()
@@ -164,9 +225,16 @@ def test_loudness_is_minus_14_lufs_with_true_peak_under_minus_1(karaoke_render):
 
 
 def test_music_without_narration_plays_at_full_level(tmp_path):
-    result = compose_video(concept(), stills(tmp_path / "stills"), ASPECT, tmp_path / "render",
-                           music=tone(tmp_path / "music.wav"), music_volume=0.1, speak=False,
-                           caption_style="none")
+    result = compose_video(
+        concept(),
+        stills(tmp_path / "stills"),
+        ASPECT,
+        tmp_path / "render",
+        music=tone(tmp_path / "music.wav"),
+        music_volume=0.1,
+        speak=False,
+        caption_style="none",
+    )
     audio, rate = samples(result.video)
     levels = [tone_db(audio, rate, t - 0.2, t + 0.2) for t in (1.5, 3.0, 5.0, 7.0, 9.0)]
     assert max(levels) - min(levels) < 1.5  # no ducking anywhere
@@ -179,7 +247,6 @@ def test_a_corrupt_music_file_fails_the_render_with_a_clear_code(tmp_path):
     music = tmp_path / "music.mp3"
     music.write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 64)
     with pytest.raises(StepError) as caught:
-        compose_video(concept(), stills(tmp_path / "stills"), ASPECT, tmp_path / "render",
-                      music=music)
+        compose_video(concept(), stills(tmp_path / "stills"), ASPECT, tmp_path / "render", music=music)
     assert caught.value.code == "music_unreadable" and not caught.value.transient
     assert not list((tmp_path / "render").glob("video*"))

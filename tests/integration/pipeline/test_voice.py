@@ -1,5 +1,6 @@
 """Narration voices and word timings with the real engines: piper (neural, offline), espeak-ng
 through its C API, a network voice timed by transcription, and the fallbacks between them."""
+
 from __future__ import annotations
 
 import wave
