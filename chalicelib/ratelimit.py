@@ -22,16 +22,19 @@ FAILURE_WINDOW_S = 15 * 60
 MAX_LOGIN_DELAY_S = 15 * 60
 
 
-@lru_cache(maxsize=1)
 def _limiter():
+    # the one client's connection pool (the factory's timeouts); a new pool after
+    # redis_client.reset() (another Redis) gets a new limiter, never one on a stale pool
+    return _limiter_on(redis_client.client().connection_pool)
+
+
+@lru_cache(maxsize=1)
+def _limiter_on(pool):
     from limits.storage import RedisStorage
     from limits.strategies import SlidingWindowCounterRateLimiter
 
-    # the one client's connection pool: the factory's timeouts
     storage = RedisStorage(
-        get_settings().redis_url,
-        key_prefix=redis_keys.RATE_LIMIT_PREFIX,
-        connection_pool=redis_client.client().connection_pool,
+        get_settings().redis_url, key_prefix=redis_keys.RATE_LIMIT_PREFIX, connection_pool=pool
     )
     return SlidingWindowCounterRateLimiter(storage)
 
