@@ -83,6 +83,8 @@ def test_schemathesis_with_every_check_and_phase_finds_nothing(fuzz_api, tmp_pat
         f"Authorization: Bearer {token_for(fuzz_api)}",
         "--request-timeout",  # the events long-poll may rightly hold a request its 20 s
         "30",
+        "--max-response-time",
+        "25",
         "--max-examples",
         str(EXAMPLES),
         "--seed",
