@@ -34,10 +34,11 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 import imageio_ffmpeg  # noqa: E402
 from PIL import Image, ImageChops, ImageStat  # noqa: E402
 
-from chalicelib.pipeline.concept import Concept, write_concept  # noqa: E402
 from chalicelib.pipeline.images import render_scene_image  # noqa: E402
 from chalicelib.pipeline.narration import synthesize  # noqa: E402
+from chalicelib.pipeline.offline_concept import write_concept  # noqa: E402
 from chalicelib.pipeline.probe import probe  # noqa: E402
+from chalicelib.pipeline.storyboard import Concept  # noqa: E402
 from chalicelib.pipeline.video import compose_video  # noqa: E402
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()

@@ -41,9 +41,9 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 import imageio_ffmpeg  # noqa: E402
 
 from chalicelib.pipeline import narration as narration_mod  # noqa: E402
-from chalicelib.pipeline.concept import write_concept  # noqa: E402
 from chalicelib.pipeline.images import ASPECTS, render_scene_image  # noqa: E402
 from chalicelib.pipeline.narration import synthesize  # noqa: E402
+from chalicelib.pipeline.offline_concept import write_concept  # noqa: E402
 from chalicelib.pipeline.probe import probe  # noqa: E402
 from chalicelib.pipeline.video import ENCODE_ARGS, FPS, compose_video  # noqa: E402
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from chalicelib import urls
+from chalicelib import url_guard
 
 
 class OutboundError(Exception):
@@ -45,15 +45,15 @@ class Reply:
 
 
 class PinnedTransport(httpx.AsyncHTTPTransport):
-    """Connects to the address `urls.checked_address` approved, not to whatever the host name
+    """Connects to the address `url_guard.checked_address` approved, not to whatever the host name
     resolves to by then; TLS still sends the original name (SNI) and verifies the certificate
     against it, and the Host header keeps it too."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
-        address = await asyncio.to_thread(urls.checked_address, host)
+        address = await asyncio.to_thread(url_guard.checked_address, host)
         request.url = request.url.copy_with(host=address)  # the Host header was set from the name
-        if request.url.scheme == "https" and not urls.literal(host):
+        if request.url.scheme == "https" and not url_guard.literal(host):
             request.extensions = {**request.extensions, "sni_hostname": host}
         return await super().handle_async_request(request)
 
@@ -90,7 +90,7 @@ async def request_async(
             return Reply(response.status_code, response.headers, body)
     except TimeoutError:
         raise OutboundError("timeout", f"no complete answer within {deadline_s:g} s") from None
-    except urls.UnsafeDestination as exc:
+    except url_guard.UnsafeDestination as exc:
         raise OutboundError("blocked", str(exc)) from None
     except httpx.TimeoutException:  # httpx's own (per phase) timeout hit first: same meaning
         raise OutboundError("timeout", f"no complete answer within {deadline_s:g} s") from None

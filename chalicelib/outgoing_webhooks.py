@@ -14,7 +14,7 @@ import logging
 import os
 from datetime import UTC, datetime
 
-from chalicelib import crypto, queue, ratelimit, urls
+from chalicelib import crypto, queue, ratelimit, url_guard
 from chalicelib.auth import Principal
 from chalicelib.config import get_settings
 from chalicelib.db import audit
@@ -64,7 +64,7 @@ def _limit_reached(limit: int) -> Conflict:
 
 def register(principal: Principal, body: WebhookEndpointCreate, ip: str | None) -> WebhookEndpointCreated:
     url = str(body.url)
-    urls.check_outbound(url, "url")
+    url_guard.check_outbound(url, "url")
     limit = get_settings().max_webhook_endpoints_per_user
     ratelimit.credential_write(principal.user_id)
     if webhooks_db.count(principal.user_id) >= limit:  # before the KMS call; rechecked in SQL

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib import crypto, ratelimit, urls
+from chalicelib import crypto, ratelimit, url_guard
 from chalicelib.auth import Principal
 from chalicelib.db import audit
 from chalicelib.db import provider_keys as keys_db
@@ -54,7 +54,7 @@ def put(principal: Principal, provider: str, body: ProviderKeyPut, ip: str | Non
     ratelimit.credential_write(principal.user_id)  # each write is a KMS call
     base_url = str(body.base_url).rstrip("/") if body.base_url else None
     if base_url:
-        urls.check_outbound(base_url, "base_url")
+        url_guard.check_outbound(base_url, "base_url")
     sealed = crypto.seal(body.api_key, _owner(principal.user_id, provider))
     row = keys_db.upsert(
         principal.user_id,

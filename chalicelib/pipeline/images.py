@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from chalicelib import image_limits
 from chalicelib.pipeline.captions import load_font, wrap_text
-from chalicelib.pipeline.concept import Concept, Scene
+from chalicelib.pipeline.storyboard import Concept, Scene
 
 ASPECTS: dict[str, tuple[int, int]] = {"9:16": (1080, 1920), "16:9": (1920, 1080), "1:1": (1080, 1080)}
 image_limits.enforce_pixel_limit()  # worker side: an over-limit image is an error, not a warning

@@ -19,11 +19,11 @@ from chalicelib.config import get_settings
 from chalicelib.models import StepUsage
 from chalicelib.pipeline import ffmpeg_inputs, providers
 from chalicelib.pipeline import words as words_mod
-from chalicelib.pipeline.concept import Concept, Scene, scene_durations
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.images import ASPECTS
 from chalicelib.pipeline.narration import SAMPLE_RATE, Narration, wav_duration
 from chalicelib.pipeline.openai_api import OpenAIClient
+from chalicelib.pipeline.storyboard import Concept, Scene, scene_durations
 from chalicelib.pipeline.words import Timing, Word
 
 PROVIDER = "openai"

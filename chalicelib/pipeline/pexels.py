@@ -20,11 +20,11 @@ from pathlib import Path
 
 import httpx
 
-from chalicelib import storage, urls
+from chalicelib import storage, url_guard
 from chalicelib.config import get_settings
-from chalicelib.pipeline.concept import Scene, key_words
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.images import ASPECTS
+from chalicelib.pipeline.storyboard import Scene, key_words
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,8 @@ class PexelsClient:
         """GET a JSON API path; ProviderError once retries are spent."""
         url = f"{self.base_url}/{path.lstrip('/')}"
         try:
-            urls.check_resolved(url)
-        except urls.UnsafeDestination as exc:
+            url_guard.check_resolved(url)
+        except url_guard.UnsafeDestination as exc:
             raise ProviderError("provider_url_blocked", str(exc), transient=False) from None
         timeout = httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s))
         for attempt in range(self.max_retries + 1):
@@ -161,8 +161,8 @@ class PexelsClient:
 
 def _check_destination(url: str) -> None:
     try:
-        urls.check_outbound(url, "download")
-        urls.check_resolved(url)
+        url_guard.check_outbound(url, "download")
+        url_guard.check_resolved(url)
     except Exception as exc:  # ValidationFailed or UnsafeDestination: never fetched
         raise ProviderError(
             "provider_url_blocked", f"refused to fetch {url[:100]}: {exc}", transient=False

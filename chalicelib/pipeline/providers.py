@@ -1,5 +1,5 @@
 """Which provider makes each step's artifact: the catalog, safe to import in the API (no media
-libraries here). The worker-side implementations and the fallback chain are in `fallback.py`.
+libraries here). The worker-side implementations and the provider chain are in `provider_chain.py`.
 
 Offline providers need no key and no network. "openai" speaks the OpenAI API with the user's own
 key (BYOK); with a base_url it reaches any compatible server (Ollama, vLLM, LM Studio).

@@ -63,22 +63,22 @@ class Pipeline:
         return _resolve(self.steps)
 
 
-_FALLBACK = "chalicelib.pipeline.fallback"
+_CHAIN = "chalicelib.pipeline.provider_chain"
 OPENAI = {"base_url": "https://api.openai.com/v1", "client": "chalicelib.pipeline.openai_api:OpenAIClient"}
 BUILTIN: tuple[Provider | Pipeline, ...] = (
-    Provider("concept", "offline", f"{_FALLBACK}:offline_concept"),
-    Provider("concept", "openai", f"{_FALLBACK}:openai_concept", **OPENAI),
-    Provider("image", "offline", f"{_FALLBACK}:offline_images"),
-    Provider("image", "openai", f"{_FALLBACK}:openai_images", **OPENAI),
+    Provider("concept", "offline", f"{_CHAIN}:offline_concept"),
+    Provider("concept", "openai", f"{_CHAIN}:openai_concept", **OPENAI),
+    Provider("image", "offline", f"{_CHAIN}:offline_images"),
+    Provider("image", "openai", f"{_CHAIN}:openai_images", **OPENAI),
     Provider(
         "image",
         "pexels",
-        f"{_FALLBACK}:pexels_images",
+        f"{_CHAIN}:pexels_images",
         base_url="https://api.pexels.com",
         client="chalicelib.pipeline.pexels:PexelsClient",
     ),
-    Provider("narration", "offline", f"{_FALLBACK}:offline_narration"),
-    Provider("narration", "openai", f"{_FALLBACK}:openai_narration", **OPENAI),
+    Provider("narration", "offline", f"{_CHAIN}:offline_narration"),
+    Provider("narration", "openai", f"{_CHAIN}:openai_narration", **OPENAI),
     Provider("video", "offline", "chalicelib.pipeline.video:compose_video"),  # the render itself
     Pipeline("steps", "chalicelib.pipeline.runner:STEPS"),
     Pipeline("command", "chalicelib.pipeline.runner:COMMAND_STEPS"),

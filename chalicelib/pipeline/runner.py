@@ -24,11 +24,20 @@ from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
 from chalicelib.ids import utcnow
 from chalicelib.models import STEP_NAMES, JobStatus, StepStatus, StepUsage
-from chalicelib.pipeline import command, fallback, images, registry, scene_media, script, step_limit, video
-from chalicelib.pipeline import concept as concept_mod
+from chalicelib.pipeline import (
+    command,
+    images,
+    provider_chain,
+    registry,
+    scene_media,
+    script,
+    step_limit,
+    video,
+)
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.narration import Narration
 from chalicelib.pipeline.probe import probe
+from chalicelib.pipeline.storyboard import Concept
 from chalicelib.pipeline.words import Word
 
 log = logging.getLogger(__name__)
@@ -67,13 +76,13 @@ class Context:
     step: str = ""
     base: int = 0  # job progress when the current step began
     _last: tuple[int, float] = (-1, 0.0)
-    concept: concept_mod.Concept | None = None
+    concept: Concept | None = None
     user_id: str = ""
     attempt: int = 1
     provider: str | None = None  # which provider made the current step's artifact
     usage: list[StepUsage] | None = None  # what the current step's providers spent
 
-    def outcome(self, result: fallback.Outcome) -> Any:
+    def outcome(self, result: provider_chain.Outcome) -> Any:
         """Record a provider's result on the current step; returns its value."""
         self.usage = (self.usage or []) + [result.usage]
         self.provider = self.provider or result.provider
@@ -81,8 +90,8 @@ class Context:
             lifecycle.add_note(self.job_id, note)
         return result.value
 
-    def task(self, **fields) -> fallback.Task:
-        return fallback.Task(request=self.request, user_id=self.user_id, job_id=self.job_id, **fields)
+    def task(self, **fields) -> provider_chain.Task:
+        return provider_chain.Task(request=self.request, user_id=self.user_id, job_id=self.job_id, **fields)
 
     def should_stop(self) -> bool:
         if not self.stop.is_set() and _cancel_flag_set(self.job_id, self.attempt):
@@ -115,16 +124,16 @@ def _concept(ctx: Context) -> list[str]:
     if script.is_script(ctx.request):  # the user's own words: no provider rewrites them
         ctx.concept, ctx.provider = script.to_concept(ctx.request), "script"
     else:
-        ctx.concept = ctx.outcome(fallback.run("concept", ctx.task()))
+        ctx.concept = ctx.outcome(provider_chain.run("concept", ctx.task()))
     key = storage.artifact_key(ctx.job_id, "concept", "concept.json")
     storage.put_bytes(ctx.concept.model_dump_json(indent=2).encode(), key, "application/json")
     return [key]
 
 
-def _load_concept(ctx: Context) -> concept_mod.Concept:
+def _load_concept(ctx: Context) -> Concept:
     if ctx.concept is None:
         key = storage.artifact_key(ctx.job_id, "concept", "concept.json")
-        ctx.concept = concept_mod.Concept.model_validate_json(storage.get_bytes(key))
+        ctx.concept = Concept.model_validate_json(storage.get_bytes(key))
     return ctx.concept
 
 
@@ -157,14 +166,14 @@ def _image(ctx: Context) -> list[str]:
     speech = [ctx.work / f"narration-{i + 1:02d}.wav" for i in range(count)] if speak else []
     with ThreadPoolExecutor(max_workers=1) as pool:
         spoken = (
-            pool.submit(_off_thread, fallback.run, "narration", ctx.task(concept=concept, paths=speech))
+            pool.submit(_off_thread, provider_chain.run, "narration", ctx.task(concept=concept, paths=speech))
             if speak
             else None
         )
         own = scene_media.place_all(ctx.user_id, ctx.request, ctx.request["aspect"], stills)
         drawn = None
         if len(own) < count:
-            drawn = fallback.run(
+            drawn = provider_chain.run(
                 "image",
                 ctx.task(
                     concept=concept,

@@ -28,10 +28,10 @@ from PIL import Image
 from chalicelib.pipeline import ffmpeg_inputs, karaoke, soundtrack
 from chalicelib.pipeline import words as words_mod
 from chalicelib.pipeline.captions import build_srt, render_caption
-from chalicelib.pipeline.concept import Concept
 from chalicelib.pipeline.images import ASPECTS
 from chalicelib.pipeline.narration import Narration, synthesize
 from chalicelib.pipeline.probe import probe
+from chalicelib.pipeline.storyboard import Concept
 from chalicelib.pipeline.words import Word
 
 FPS = 30

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from chalicelib import image_limits, storage, uploads
-from chalicelib.pipeline import fallback, images, openai_steps
-from chalicelib.pipeline.concept import write_concept
+from chalicelib.pipeline import images, openai_steps, provider_chain
 from chalicelib.pipeline.errors import ProviderError, StepError
+from chalicelib.pipeline.offline_concept import write_concept
 from chalicelib.pipeline.openai_api import OpenAIClient
 from tests.fakes.bomb import bomb_png
 from tests.fakes.openai_server import FakeOpenAI
@@ -65,8 +65,8 @@ def test_in_the_worker_pillows_limit_is_an_error_not_a_warning(tmp_path):
     assert caught.value.code == "image_too_large"
 
 
-def _image_task(tmp_path: Path, reference: Path | None) -> fallback.Task:
-    task = fallback.Task(
+def _image_task(tmp_path: Path, reference: Path | None) -> provider_chain.Task:
+    task = provider_chain.Task(
         request={"prompt": "A lantern in the fog", "duration_s": 10, "aspect": "1:1"},
         user_id="usr_none",
         reference=reference,
@@ -80,7 +80,7 @@ def test_a_bomb_reference_fails_the_image_step_without_decoding(tmp_path):
     reference = tmp_path / "reference"
     reference.write_bytes(BOMB)
     with pytest.raises(StepError) as caught:
-        fallback.run("image", _image_task(tmp_path, reference))
+        provider_chain.run("image", _image_task(tmp_path, reference))
     assert caught.value.code == "image_too_large" and not caught.value.transient
 
 
@@ -97,7 +97,7 @@ def test_the_reference_image_is_decoded_once_per_job_not_once_per_scene(tmp_path
 
     monkeypatch.setattr(Image, "open", counting_open)
     task = _image_task(tmp_path, reference)
-    fallback.run("image", task)
+    provider_chain.run("image", task)
     assert len(task.concept.scenes) >= 3 and len(opened) == 1
     assert all(path.exists() for path in task.paths)
 

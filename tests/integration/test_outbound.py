@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from chalicelib import outbound, urls
+from chalicelib import outbound, url_guard
 from chalicelib.config import get_settings
 from chalicelib.db import webhooks as webhooks_db
 from chalicelib.pipeline.errors import ProviderError
@@ -161,37 +161,37 @@ def test_a_trickling_webhook_receiver_is_cut_at_the_deadline_and_retried(api, us
     ],
 )
 def test_every_non_global_address_is_refused_when_deployed(address):
-    assert not urls.allowed(ipaddress.ip_address(address), allow_loopback=False)
+    assert not url_guard.allowed(ipaddress.ip_address(address), allow_loopback=False)
 
 
 @pytest.mark.parametrize("address", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"])
 def test_global_addresses_are_allowed(address):
-    assert urls.allowed(ipaddress.ip_address(address), allow_loopback=False)
+    assert url_guard.allowed(ipaddress.ip_address(address), allow_loopback=False)
 
 
 def test_the_local_stage_allows_loopback_only():
-    assert urls.checked_address("127.0.0.1") == "127.0.0.1"
+    assert url_guard.checked_address("127.0.0.1") == "127.0.0.1"
     for address in ("10.0.0.5", "100.64.0.1", "169.254.169.254"):
-        with pytest.raises(urls.UnsafeDestination):
-            urls.checked_address(address)
+        with pytest.raises(url_guard.UnsafeDestination):
+            url_guard.checked_address(address)
 
 
 def test_a_failed_lookup_refuses_the_call(deployed, monkeypatch):
     def no_answer(host):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    monkeypatch.setattr(urls, "_resolve", no_answer)
-    with pytest.raises(urls.UnsafeDestination):
-        urls.checked_address("hooks.example.com")
+    monkeypatch.setattr(url_guard, "_resolve", no_answer)
+    with pytest.raises(url_guard.UnsafeDestination):
+        url_guard.checked_address("hooks.example.com")
     with pytest.raises(outbound.OutboundError) as caught:
         outbound.request("POST", "https://hooks.example.com/x", deadline_s=5, max_bytes=MB)
     assert caught.value.kind == "blocked"
 
 
 def test_a_name_resolving_to_any_internal_address_is_refused(deployed, monkeypatch):
-    monkeypatch.setattr(urls, "_resolve", lambda host: ["93.184.216.34", "100.64.12.1"])
-    with pytest.raises(urls.UnsafeDestination):
-        urls.checked_address("rebinding.example.com")
+    monkeypatch.setattr(url_guard, "_resolve", lambda host: ["93.184.216.34", "100.64.12.1"])
+    with pytest.raises(url_guard.UnsafeDestination):
+        url_guard.checked_address("rebinding.example.com")
 
 
 def test_the_call_connects_to_the_checked_address_and_keeps_the_host_name(monkeypatch):
@@ -201,7 +201,7 @@ def test_the_call_connects_to_the_checked_address_and_keeps_the_host_name(monkey
         lookups.append(host)
         return ["127.0.0.1"]
 
-    monkeypatch.setattr(urls, "_resolve", resolve)
+    monkeypatch.setattr(url_guard, "_resolve", resolve)
     with HostileServer("endless") as server:
         url = f"http://hooks.example.test:{server.port}/hook"
         with pytest.raises(outbound.OutboundError):
@@ -261,7 +261,7 @@ def test_tls_to_the_pinned_address_sends_the_name_and_verifies_it(tmp_path, monk
     server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
     server.socket = server_ctx.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setattr(urls, "_resolve", lambda host: ["127.0.0.1"])
+    monkeypatch.setattr(url_guard, "_resolve", lambda host: ["127.0.0.1"])
     client_ctx = ssl.create_default_context(cafile=str(cert_path))
     port = server.server_address[1]
     try:
@@ -269,7 +269,7 @@ def test_tls_to_the_pinned_address_sends_the_name_and_verifies_it(tmp_path, monk
             "POST", f"https://{name}:{port}/hook", deadline_s=30, max_bytes=1024, verify=client_ctx
         )
         assert reply.status == 204 and seen == [name, f"{name}:{port}"]  # SNI, then Host
-        monkeypatch.setattr(urls, "_resolve", lambda host: ["127.0.0.1"])
+        monkeypatch.setattr(url_guard, "_resolve", lambda host: ["127.0.0.1"])
         with pytest.raises(outbound.OutboundError):  # a certificate for another name fails
             outbound.request(
                 "POST",

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib import storage
 from chalicelib.config import get_settings
-from chalicelib.pipeline import fallback, pexels, script
+from chalicelib.pipeline import pexels, provider_chain, script
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.probe import probe
 from tests.fakes.pexels_server import FakePexels
@@ -38,7 +38,9 @@ def store_key(api, user, fake: FakePexels) -> None:
     assert response.status_code == 200, response.body
 
 
-def run_images(user, tmp_path, job_id: str | None = None, scenes=SCENES) -> tuple[fallback.Outcome, list]:
+def run_images(
+    user, tmp_path, job_id: str | None = None, scenes=SCENES
+) -> tuple[provider_chain.Outcome, list]:
     request = {"scenes": scenes, "aspect": "9:16", "providers": {"image": "pexels"}}
     concept = script.to_concept(request)
     concept = concept.model_copy(
@@ -47,14 +49,14 @@ def run_images(user, tmp_path, job_id: str | None = None, scenes=SCENES) -> tupl
     work = tmp_path / secrets.token_hex(3)
     work.mkdir()
     paths = [work / f"scene-{i + 1:02d}.png" for i in range(len(concept.scenes))]
-    task = fallback.Task(
+    task = provider_chain.Task(
         request=request,
         user_id=user["user"]["id"],
         concept=concept,
         paths=paths,
         job_id=job_id or f"job_{secrets.token_hex(6)}",
     )
-    outcome = fallback.run("image", task)
+    outcome = provider_chain.run("image", task)
     sources = [p.with_suffix(".mp4") if p.with_suffix(".mp4").exists() else p for p in paths]
     return outcome, sources
 

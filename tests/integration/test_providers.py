@@ -9,9 +9,9 @@ import pytest
 
 from chalicelib import redis_client, redis_keys
 from chalicelib.config import get_settings
-from chalicelib.pipeline import breaker, fallback
-from chalicelib.pipeline.concept import write_concept
+from chalicelib.pipeline import breaker, provider_chain
 from chalicelib.pipeline.errors import ProviderError
+from chalicelib.pipeline.offline_concept import write_concept
 from tests.fakes.openai_server import FakeOpenAI
 
 PROMPT = "A robot learns to paint the sea"
@@ -33,9 +33,9 @@ def fast_failures(monkeypatch):
     monkeypatch.setattr(settings, "provider_breaker_failures", 2)
 
 
-def task(user, **providers) -> fallback.Task:
+def task(user, **providers) -> provider_chain.Task:
     request = {"prompt": PROMPT, "duration_s": 5, "aspect": "1:1", "providers": providers}
-    return fallback.Task(request=request, user_id=user["user"]["id"])
+    return provider_chain.Task(request=request, user_id=user["user"]["id"])
 
 
 def test_catalog_lists_providers_and_whether_the_caller_has_their_key(api, user):
@@ -69,7 +69,7 @@ def test_a_provider_that_keeps_failing_falls_back_to_offline(api, user, fast_fai
     with FakeOpenAI() as fake:
         store_key(api, user, fake, "sk-fallback-123456")
         fake.script("chat/completions", "500")
-        outcome = fallback.run("concept", task(user, concept="openai"))
+        outcome = provider_chain.run("concept", task(user, concept="openai"))
     assert outcome.provider == "offline" and outcome.usage.provider == "offline"
     assert outcome.value.scenes and "robot" in outcome.value.scenes[0].narration.lower()
     assert any("openai failed (provider_unavailable" in note for note in outcome.notes)
@@ -78,7 +78,7 @@ def test_a_provider_that_keeps_failing_falls_back_to_offline(api, user, fast_fai
 def test_a_succeeding_provider_is_used_and_its_usage_recorded(api, user):
     with FakeOpenAI() as fake:
         store_key(api, user, fake, "sk-success-1234567")
-        outcome = fallback.run("concept", task(user, concept="openai"))
+        outcome = provider_chain.run("concept", task(user, concept="openai"))
     assert outcome.provider == "openai" and outcome.notes == []
     assert outcome.usage.tokens_in > 0 and outcome.usage.model == get_settings().openai_chat_model
 
@@ -89,16 +89,16 @@ def test_the_breaker_skips_a_failing_endpoint_for_its_user_until_it_cools_down(a
         endpoint = breaker.endpoint_id(fake.base_url, owner=user["user"]["id"])
         fake.script("chat/completions", "500", "500")
         for _ in range(2):
-            assert fallback.run("concept", task(user, concept="openai")).provider == "offline"
+            assert provider_chain.run("concept", task(user, concept="openai")).provider == "offline"
         assert breaker.is_open("openai", endpoint)
         calls = len(fake.calls("chat/completions"))
-        skipped = fallback.run("concept", task(user, concept="openai"))
+        skipped = provider_chain.run("concept", task(user, concept="openai"))
         assert len(fake.calls("chat/completions")) == calls  # not even tried
         assert skipped.provider == "offline" and any("circuit open" in n for n in skipped.notes)
         circuit = redis_keys.provider_open("openai", endpoint)
         assert 0 < redis_client.client().ttl(circuit) <= get_settings().provider_breaker_cooldown_s
         redis_client.client().delete(circuit)  # the cool-down is over
-        assert fallback.run("concept", task(user, concept="openai")).provider == "openai"
+        assert provider_chain.run("concept", task(user, concept="openai")).provider == "openai"
 
 
 def test_one_users_429s_open_only_their_own_breaker(api, user, fast_failures):
@@ -108,11 +108,11 @@ def test_one_users_429s_open_only_their_own_breaker(api, user, fast_failures):
         store_key(api, other, fake, "sk-plenty-of-quota-34")
         fake.script("chat/completions", "429", "429")
         for _ in range(2):
-            assert fallback.run("concept", task(user, concept="openai")).provider == "offline"
+            assert provider_chain.run("concept", task(user, concept="openai")).provider == "offline"
         assert breaker.is_open("openai", breaker.endpoint_id(fake.base_url, owner=user["user"]["id"]))
         assert not breaker.is_open("openai", breaker.endpoint_id(fake.base_url, owner=other["user"]["id"]))
         calls = len(fake.calls("chat/completions"))
-        served = fallback.run("concept", task(other, concept="openai"))
+        served = provider_chain.run("concept", task(other, concept="openai"))
         assert served.provider == "openai" and served.notes == []
         assert len(fake.calls("chat/completions")) == calls + 1
         assert fake.calls("chat/completions")[-1]["authorization"] == "Bearer sk-plenty-of-quota-34"
@@ -129,17 +129,17 @@ def test_a_rejected_key_fails_instead_of_falling_back(api, user, tmp_path):
     with FakeOpenAI(api_key="sk-the-real-key-000") as fake:
         store_key(api, user, fake, "sk-a-wrong-key-111")
         with pytest.raises(ProviderError) as caught:
-            fallback.run("image", images)
+            provider_chain.run("image", images)
     assert caught.value.code == "provider_key_rejected" and not caught.value.transient
     assert "sk-a-wrong-key-111" not in caught.value.message
 
 
 def test_a_keyed_default_applies_only_to_users_with_the_key(api, user, monkeypatch):
     monkeypatch.setattr(get_settings(), "default_providers", {"concept": "openai"})
-    assert fallback.run("concept", task(user)).provider == "offline"
+    assert provider_chain.run("concept", task(user)).provider == "offline"
     with FakeOpenAI() as fake:
         store_key(api, user, fake, f"sk-default-{secrets.token_hex(4)}")
-        assert fallback.run("concept", task(user)).provider == "openai"
+        assert provider_chain.run("concept", task(user)).provider == "openai"
 
 
 def test_the_catalog_lists_voices_with_piper_as_the_default(api, user):

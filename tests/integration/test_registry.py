@@ -8,7 +8,7 @@ import textwrap
 import pytest
 from PIL import Image
 
-from chalicelib.pipeline import fallback, providers, registry, script
+from chalicelib.pipeline import provider_chain, providers, registry, script
 
 PLUGIN = """
 from chalicelib.models import StepUsage
@@ -68,8 +68,9 @@ def test_an_installed_plugin_provider_is_offered_and_runs(installed_plugin, api,
     request = {**job, "aspect": "1:1"}
     concept = script.to_concept(request)
     paths = [tmp_path / f"scene-{i}.png" for i in range(len(concept.scenes))]
-    outcome = fallback.run(
-        "image", fallback.Task(request=request, user_id=user["user"]["id"], concept=concept, paths=paths)
+    outcome = provider_chain.run(
+        "image",
+        provider_chain.Task(request=request, user_id=user["user"]["id"], concept=concept, paths=paths),
     )
     assert outcome.provider == "solid" and outcome.usage.images == 2
     with Image.open(paths[1]) as image:

@@ -15,7 +15,7 @@ from bullmq import UnrecoverableError
 from chalicelib import db, progress, worker
 from chalicelib.config import get_settings
 from chalicelib.db import jobs as jobs_db
-from chalicelib.pipeline import fallback
+from chalicelib.pipeline import provider_chain
 from tests.fakes.openai_server import FakeOpenAI
 
 SECRET = "AKIAZ7SECRETLEAK42 password=hunter2-" + secrets.token_hex(4)
@@ -63,7 +63,7 @@ def run_last_attempt(job_id: str) -> None:
 @pytest.mark.parametrize("behaviour", ["500", "400"])
 def test_a_failing_providers_words_stay_out_of_the_notes(api, user, leaky, behaviour, caplog):
     leaky.script("chat/completions", behaviour)
-    task = fallback.Task(
+    task = provider_chain.Task(
         request={
             "prompt": "A quiet harbour",
             "duration_s": 5,
@@ -73,7 +73,7 @@ def test_a_failing_providers_words_stay_out_of_the_notes(api, user, leaky, behav
         user_id=user["user"]["id"],
     )
     with caplog.at_level(logging.WARNING):
-        outcome = fallback.run("concept", task)
+        outcome = provider_chain.run("concept", task)
     assert outcome.provider == "offline" and outcome.notes
     assert SECRET not in json.dumps(outcome.notes)
     assert any(n.startswith("concept: openai failed (provider_") for n in outcome.notes)
@@ -97,7 +97,7 @@ def test_an_unexpected_exception_is_a_stable_code_and_a_safe_message(api, user, 
     def crash(purpose, task):
         raise RuntimeError(f"connection string mysql://admin:{SECRET}@db.internal/media")
 
-    monkeypatch.setattr(fallback, "run", crash)
+    monkeypatch.setattr(provider_chain, "run", crash)
     job_id = submit(api, user)
     with caplog.at_level(logging.ERROR), pytest.raises(UnrecoverableError):
         run_last_attempt(job_id)

@@ -15,8 +15,8 @@ from PIL import Image, ImageChops, ImageStat
 
 from chalicelib.pipeline import espeak, narration
 from chalicelib.pipeline.captions import build_srt, load_font, wrap_text
-from chalicelib.pipeline.concept import write_concept
 from chalicelib.pipeline.images import ASPECTS, render_scene_image
+from chalicelib.pipeline.offline_concept import write_concept
 from chalicelib.pipeline.probe import probe
 from chalicelib.pipeline.video import RenderCanceled, compose_video
 

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 
 from chalicelib.pipeline import openai_steps
-from chalicelib.pipeline.concept import write_concept
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.images import ASPECTS
 from chalicelib.pipeline.narration import SAMPLE_RATE
+from chalicelib.pipeline.offline_concept import write_concept
 from chalicelib.pipeline.openai_api import OpenAIClient
 from chalicelib.pipeline.probe import probe
 from chalicelib.pipeline.video import compose_video

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from chalicelib.pipeline import soundtrack
-from chalicelib.pipeline.concept import Concept, Scene
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.images import ASPECTS
+from chalicelib.pipeline.storyboard import Concept, Scene
 from chalicelib.pipeline.video import compose_video
 from chalicelib.pipeline.words import tokenize
 

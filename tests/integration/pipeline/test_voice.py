@@ -95,7 +95,7 @@ def test_without_any_engine_the_narration_is_silent_but_timed(tmp_path, monkeypa
 def test_network_speech_is_timed_by_transcription_words(tmp_path):
     with FakeOpenAI() as fake:
         client = OpenAIClient("sk-test-key", fake.base_url, max_retries=0)
-        from chalicelib.pipeline.concept import write_concept
+        from chalicelib.pipeline.offline_concept import write_concept
 
         concept = write_concept("A paper boat sails across a rainy city", 5)
         paths = [tmp_path / f"n{s.index}.wav" for s in concept.scenes]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import urls
+from chalicelib import url_guard
 from chalicelib.config import get_settings
 from chalicelib.errors import ValidationFailed
 
@@ -28,18 +28,18 @@ def deployed(monkeypatch):
 )
 def test_internal_destinations_are_refused_when_deployed(deployed, url):
     with pytest.raises(ValidationFailed):
-        urls.check_outbound(url, "url")
+        url_guard.check_outbound(url, "url")
 
 
 def test_a_name_that_resolves_inside_is_refused_at_call_time(deployed):
     # a host name passes the literal-IP check when saved; what it resolves to is checked per call
-    with pytest.raises(urls.UnsafeDestination):
-        urls.checked_address("localhost")
+    with pytest.raises(url_guard.UnsafeDestination):
+        url_guard.checked_address("localhost")
 
 
 def test_the_local_stage_may_call_loopback():
-    urls.check_outbound("http://127.0.0.1:11434/v1", "base_url")
-    assert urls.checked_address("localhost") in ("127.0.0.1", "::1")
+    url_guard.check_outbound("http://127.0.0.1:11434/v1", "base_url")
+    assert url_guard.checked_address("localhost") in ("127.0.0.1", "::1")
     for url in ("http://169.254.169.254/latest", "https://10.0.0.5/x", "https://100.64.0.1/x"):
         with pytest.raises(ValidationFailed):  # but never link-local (cloud metadata) or private
-            urls.check_outbound(url, "base_url")
+            url_guard.check_outbound(url, "base_url")

@@ -1,4 +1,5 @@
-"""The concept step's offline provider: a prompt becomes a title, scenes and hashtags.
+"""The concept step's offline provider: a prompt becomes a title, scenes and hashtags
+(the types are in storyboard.py).
 
 Deterministic (same input, same concept) and network-free, so retries reproduce the same
 artifacts and the whole pipeline runs on a laptop. Network providers return the same model.
@@ -9,76 +10,15 @@ from __future__ import annotations
 import hashlib
 import re
 
-from pydantic import BaseModel, Field
-
 from chalicelib.pipeline import phrases
-
-SECONDS_PER_SCENE = 5.0
-SPEECH_WORDS_PER_SECOND = 2.2  # keeps most lines inside their scene at espeak's default rate
-
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "but",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "how",
-        "i",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "make",
-        "me",
-        "my",
-        "of",
-        "on",
-        "or",
-        "our",
-        "show",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "there",
-        "these",
-        "this",
-        "to",
-        "was",
-        "we",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "will",
-        "with",
-        "about",
-        "video",
-        "short",
-        "clip",
-        "create",
-        "please",
-        "your",
-        "you",
-        "explain",
-        "tell",
-        "us",
-        "story",
-    ]
+from chalicelib.pipeline.storyboard import (
+    Concept,
+    Scene,
+    key_words,
+    scene_durations,
 )
+
+SPEECH_WORDS_PER_SECOND = 2.2  # keeps most lines inside their scene at espeak's default rate
 
 # (opening, middle, closing) narration templates per language; {k} is a key word of the prompt.
 TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
@@ -151,37 +91,6 @@ PREPOSITIONS = frozenset(
         "after",
     ]
 )
-
-
-class Scene(BaseModel):
-    index: int
-    narration: str = Field(description="one narration line, spoken and shown as the caption")
-    visual: str = Field(description="what the scene's image shows")
-    duration_s: float
-
-
-class Concept(BaseModel):
-    title: str
-    scenes: list[Scene]
-    hashtags: list[str]
-
-
-def key_words(prompt: str, limit: int = 8) -> list[str]:
-    """The prompt's content words in order of first appearance, without stopwords or repeats."""
-    words = re.findall(r"[^\W\d_][\w'-]*", prompt.lower())
-    seen: list[str] = []
-    for word in words:
-        if word not in STOPWORDS and len(word) > 1 and word not in seen:
-            seen.append(word)
-    return seen[:limit] or words[:limit] or ["this idea"]
-
-
-def scene_durations(duration_s: int, count: int | None = None) -> list[float]:
-    """`count` scenes (default ~5 s each, at least 3); millisecond values summing to duration_s."""
-    count = count or max(3, round(duration_s / SECONDS_PER_SCENE))
-    total_ms = int(round(duration_s * 1000))
-    base, extra = divmod(total_ms, count)
-    return [(base + (1 if i < extra else 0)) / 1000 for i in range(count)]
 
 
 def _order(options: tuple[str, ...], seed: bytes) -> list[str]:

@@ -21,7 +21,6 @@ from chalicelib import image_limits, provider_keys
 from chalicelib.models import StepUsage
 from chalicelib.pipeline import (
     breaker,
-    concept,
     images,
     narration,
     openai_steps,
@@ -30,9 +29,10 @@ from chalicelib.pipeline import (
     registry,
     scene_media,
 )
-from chalicelib.pipeline.concept import Scene
 from chalicelib.pipeline.errors import ProviderError, StepError
+from chalicelib.pipeline.offline_concept import write_concept
 from chalicelib.pipeline.openai_api import OpenAIClient
+from chalicelib.pipeline.storyboard import Concept, Scene
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class Task:
     request: dict
     user_id: str
     job_id: str = ""  # names the job's caches (stock footage)
-    concept: concept.Concept | None = None
+    concept: Concept | None = None
     paths: list[Path] = field(default_factory=list)  # one output file per scene
     reference: Path | None = None  # the user's reference image, if any
     on_progress: Callable[[int], None] = lambda percent: None
@@ -64,11 +64,9 @@ class Outcome:
     notes: list[str]
 
 
-def offline_concept(task: Task, _client) -> tuple[concept.Concept, StepUsage]:
+def offline_concept(task: Task, _client) -> tuple[Concept, StepUsage]:
     started, req = time.monotonic(), task.request
-    result = concept.write_concept(
-        req["prompt"], req["duration_s"], req.get("style"), req.get("language", "en")
-    )
+    result = write_concept(req["prompt"], req["duration_s"], req.get("style"), req.get("language", "en"))
     return result, StepUsage(
         purpose="concept",
         provider=providers.OFFLINE,
@@ -176,7 +174,7 @@ def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUs
     )
 
 
-def openai_concept(task: Task, client: OpenAIClient) -> tuple[concept.Concept, StepUsage]:
+def openai_concept(task: Task, client: OpenAIClient) -> tuple[Concept, StepUsage]:
     return openai_steps.write_concept(client, task.request)
 
 
