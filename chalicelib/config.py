@@ -6,18 +6,17 @@ fields are JSON; the environment wins over `.env`; keyword arguments win over bo
 ~50 ms of imports on every cold start.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import typing
 from functools import cached_property, lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from urllib.parse import unquote, urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from chalicelib.billing.plans import DEFAULT_PLANS, MB, Plan
+from chalicelib.model_base import Model
 
 LOCAL_JWT_SECRET = "local-development-only-jwt-secret-change-me"
 MIN_JWT_SECRET_BYTES = 32  # HS256 keys shorter than the hash output are guessable offline
@@ -61,7 +60,7 @@ def _environment(model: type[BaseModel]) -> dict[str, Any]:
     return values
 
 
-class Settings(BaseModel):
+class Settings(Model):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     def __init__(self, **values: Any) -> None:
@@ -196,7 +195,7 @@ class Settings(BaseModel):
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
 
     @model_validator(mode="after")
-    def _stage_rules(self) -> Settings:
+    def _stage_rules(self) -> Self:
         if self.stage == "local" and self.aws_endpoint_url is None and not self.uses_localstack:
             self.aws_endpoint_url = "http://127.0.0.1:4566"
         if self.dispatch_mode is None:

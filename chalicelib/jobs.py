@@ -240,10 +240,12 @@ def events(
 ) -> EventPage:
     """Events after `after` (an event id, checked by models.EventsQuery). JSON long-poll returns
     at the first event; SSE (`until_wait_ends`) gathers until `wait_s` is over or the job has
-    ended, since Chalice can't stream."""
-    if jobs_db.get(job_id, principal.user_id) is None:
+    ended, since Chalice can't stream. A job that ended a while ago gets no more events (a retry
+    makes it queued again): its reads answer at once and hold no long-poll slot."""
+    row = jobs_db.get(job_id, principal.user_id)
+    if row is None:
         raise NotFound("Job not found")
-    if wait_s <= 0:
+    if wait_s <= 0 or _long_ended(row):
         return _gather(principal, job_id, after, 0, until_wait_ends)
     with longpoll.slot(principal.user_id):
         return _gather(principal, job_id, after, wait_s, until_wait_ends)
@@ -268,6 +270,15 @@ def _gather(
     if row is None:  # deleted with its account meanwhile
         raise NotFound("Job not found")
     return EventPage(events=found, next=cursor or "0-0", status=_page_status(row, found))
+
+
+def _long_ended(row: jobs_db.JobRow) -> bool:
+    """Ended longer ago than its final event can take to reach the stream."""
+    return (
+        row.status not in (JobStatus.queued, JobStatus.running)
+        and row.finished_at is not None
+        and utcnow() - row.finished_at >= FINAL_EVENT_GRACE
+    )
 
 
 def _page_status(row: jobs_db.JobRow, found: list[Event]) -> JobStatus:

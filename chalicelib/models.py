@@ -1,17 +1,16 @@
 """Pydantic models of the HTTP contract (../shared/API.md). The OpenAPI document is built from them."""
 
-from __future__ import annotations
-
 import re
 from enum import Enum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, HttpUrl, UrlConstraints, field_validator
 
 from chalicelib.ids import id_pattern
+from chalicelib.model_base import Model
 
 
-class Strict(BaseModel):
+class Strict(Model):
     """Request bodies: unknown fields are an error, so typos don't pass silently."""
 
     model_config = ConfigDict(extra="forbid")
@@ -70,13 +69,13 @@ BaseUrl = Annotated[HttpUrl, UrlConstraints(max_length=500), _fits(500)]
 
 
 # ---- errors -------------------------------------------------------------------------------
-class ErrorBody(BaseModel):
+class ErrorBody(Model):
     code: str
     message: str
     details: Any = None
 
 
-class ErrorReply(BaseModel):
+class ErrorReply(Model):
     error: ErrorBody
 
 
@@ -113,7 +112,7 @@ class Credentials(Strict):
         return _valid_email(value)
 
 
-class User(BaseModel):
+class User(Model):
     id: str
     email: str
     created_at: str
@@ -140,23 +139,23 @@ class PasswordResetConfirm(Strict):
     password: str = Field(min_length=10, max_length=1024)
 
 
-class Accepted(BaseModel):
+class Accepted(Model):
     accepted: bool = True
     message: str
 
 
-class EmailVerified(BaseModel):
+class EmailVerified(Model):
     user: User
 
 
-class TokenReply(BaseModel):
+class TokenReply(Model):
     user: User
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
 
 
-class PlanInfo(BaseModel):
+class PlanInfo(Model):
     name: str
     monthly_jobs: int
     max_duration_s: int
@@ -164,7 +163,7 @@ class PlanInfo(BaseModel):
     retention_days: int
 
 
-class ProviderUsageTotal(BaseModel):
+class ProviderUsageTotal(Model):
     """One provider's spend for one purpose over the period (summed StepUsage)."""
 
     purpose: str
@@ -179,7 +178,7 @@ class ProviderUsageTotal(BaseModel):
     wall_s: float
 
 
-class Usage(BaseModel):
+class Usage(Model):
     period_start: str
     period_end: str
     jobs_used: int
@@ -187,7 +186,7 @@ class Usage(BaseModel):
     providers: list[ProviderUsageTotal] = Field(default_factory=list)
 
 
-class Membership(BaseModel):
+class Membership(Model):
     status: str
     whop_membership_id: str
     plan: str
@@ -195,7 +194,7 @@ class Membership(BaseModel):
     renewal_period_end: str | None
 
 
-class Me(BaseModel):
+class Me(Model):
     id: str
     email: str
     email_verified: bool = Field(
@@ -212,7 +211,7 @@ class ApiKeyCreate(Strict):
     name: str = Field(min_length=1, max_length=100)
 
 
-class ApiKey(BaseModel):
+class ApiKey(Model):
     id: str
     name: str
     prefix: str
@@ -220,7 +219,7 @@ class ApiKey(BaseModel):
     last_used_at: str | None
 
 
-class ApiKeyCreated(BaseModel):
+class ApiKeyCreated(Model):
     id: str
     name: str
     key: str
@@ -228,7 +227,7 @@ class ApiKeyCreated(BaseModel):
     created_at: str
 
 
-class ApiKeyList(BaseModel):
+class ApiKeyList(Model):
     items: list[ApiKey]
     next_cursor: str | None
 
@@ -361,7 +360,7 @@ class JobCreate(Strict):
         return [name for name in JOB_SOURCES if getattr(self, name) is not None]
 
 
-class StepUsage(BaseModel):
+class StepUsage(Model):
     """What one provider spent for a step (a step may use two: image and narration)."""
 
     purpose: Literal["concept", "image", "narration", "video"]
@@ -376,7 +375,7 @@ class StepUsage(BaseModel):
     wall_s: float = 0.0
 
 
-class Step(BaseModel):
+class Step(Model):
     name: Literal["concept", "image", "video", "upload"]
     status: StepStatus
     progress: int = Field(ge=0, le=100)
@@ -387,13 +386,13 @@ class Step(BaseModel):
     usage: list[StepUsage] = Field(default_factory=list)
 
 
-class JobError(BaseModel):
+class JobError(Model):
     code: str
     message: str
     step: str | None
 
 
-class AudioLevels(BaseModel):
+class AudioLevels(Model):
     """The output's audio as measured after the render (EBU R128 / ITU-R BS.1770)."""
 
     integrated_lufs: float | None = Field(description="None: the track is silent")
@@ -402,7 +401,7 @@ class AudioLevels(BaseModel):
     target_lufs: float
 
 
-class JobOutputs(BaseModel):
+class JobOutputs(Model):
     video_url: str
     thumbnail_url: str
     captions_url: str
@@ -412,7 +411,7 @@ class JobOutputs(BaseModel):
     audio: AudioLevels | None = None
 
 
-class Job(BaseModel):
+class Job(Model):
     id: str
     status: JobStatus
     progress: int = Field(ge=0, le=100)
@@ -430,7 +429,7 @@ class Job(BaseModel):
     finished_at: str | None
 
 
-class JobList(BaseModel):
+class JobList(Model):
     items: list[Job]
     next_cursor: str | None
 
@@ -448,7 +447,7 @@ class EventType(str, Enum):
     job_canceled = "job.canceled"
 
 
-class Event(BaseModel):
+class Event(Model):
     id: str
     type: EventType
     step: str | None
@@ -457,7 +456,7 @@ class Event(BaseModel):
     at: str
 
 
-class EventPage(BaseModel):
+class EventPage(Model):
     events: list[Event]
     next: str = Field(description="Cursor to pass as `after` next time")
     status: JobStatus
@@ -491,7 +490,7 @@ class UploadCreate(Strict):
     size_bytes: int = Field(ge=1, description="Exact size of the file to upload; over your plan's limit: 413")
 
 
-class UploadForm(BaseModel):
+class UploadForm(Model):
     id: str
     url: str = Field(description="POST a multipart form here: `fields` first, then `file`")
     fields: dict[str, str]
@@ -506,7 +505,7 @@ class UploadStatus(str, Enum):
     expired = "expired"  # never uploaded, and the form is long gone
 
 
-class Upload(BaseModel):
+class Upload(Model):
     id: str
     status: UploadStatus
     content_type: str
@@ -523,7 +522,7 @@ class Upload(BaseModel):
 
 
 # ---- operations ---------------------------------------------------------------------------
-class Health(BaseModel):
+class Health(Model):
     status: Literal["ok", "degraded"]
     checks: dict[str, str]
 
@@ -534,31 +533,31 @@ class ProviderKeyPut(Strict):
     base_url: BaseUrl | None = Field(None, description="An OpenAI-compatible server, e.g. Ollama or vLLM")
 
 
-class ProviderKey(BaseModel):
+class ProviderKey(Model):
     provider: str
     last4: str
     base_url: str | None
     updated_at: str
 
 
-class ProviderKeyList(BaseModel):
+class ProviderKeyList(Model):
     items: list[ProviderKey]
     next_cursor: str | None = None
 
 
-class ProviderOption(BaseModel):
+class ProviderOption(Model):
     name: str
     needs_key: bool
     has_key: bool = Field(description="The caller stored the key this provider needs (never the key)")
 
 
-class StepProviders(BaseModel):
+class StepProviders(Model):
     step: Literal["concept", "image", "narration", "video"]
     default: str
     providers: list[ProviderOption]
 
 
-class VoiceOption(BaseModel):
+class VoiceOption(Model):
     name: str = Field(description="What to pass as the job's `voice`")
     provider: str = Field(description="The narration provider that speaks it")
     engine: str
@@ -566,12 +565,12 @@ class VoiceOption(BaseModel):
     default: bool = Field(False, description="Spoken when a job names no voice (in its languages)")
 
 
-class ProviderCatalog(BaseModel):
+class ProviderCatalog(Model):
     items: list[StepProviders]
     voices: list[VoiceOption] = Field(default_factory=list)
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(Model):
     id: str
     action: str
     target: str | None
@@ -580,12 +579,12 @@ class AuditEntry(BaseModel):
     at: str
 
 
-class AuditPage(BaseModel):
+class AuditPage(Model):
     items: list[AuditEntry]
     next_cursor: str | None
 
 
-class WebhookAck(BaseModel):
+class WebhookAck(Model):
     received: bool
     duplicate: bool = False
     handled: bool = Field(description="False for event types we only record")
@@ -601,7 +600,7 @@ class WebhookEndpointCreate(Strict):
     )
 
 
-class WebhookEndpoint(BaseModel):
+class WebhookEndpoint(Model):
     id: str
     url: str
     events: list[str]
@@ -610,7 +609,7 @@ class WebhookEndpoint(BaseModel):
     last_status: int | None = Field(None, description="HTTP status of the last attempt; 0: no answer")
 
 
-class WebhookEndpointCreated(BaseModel):
+class WebhookEndpointCreated(Model):
     id: str
     url: str
     events: list[str]
@@ -618,7 +617,7 @@ class WebhookEndpointCreated(BaseModel):
     created_at: str
 
 
-class WebhookEndpointList(BaseModel):
+class WebhookEndpointList(Model):
     items: list[WebhookEndpoint]
     next_cursor: str | None
 
@@ -628,7 +627,7 @@ class PlanOffer(PlanInfo):
     purchasable: bool = Field(description="Whop checkout is configured for this plan")
 
 
-class PlanCatalog(BaseModel):
+class PlanCatalog(Model):
     items: list[PlanOffer]
 
 
@@ -644,19 +643,19 @@ class CheckoutCreate(Strict):
     )
 
 
-class CheckoutSession(BaseModel):
+class CheckoutSession(Model):
     id: str = Field(description="Whop's checkout configuration id")
     plan: str
     url: str = Field(description="Whop's purchase URL: send the buyer there")
 
 
-class StreamToken(BaseModel):
+class StreamToken(Model):
     token: str = Field(description="Pass as ?stream_token= to this job's events endpoint")
     expires_in: int
 
 
 # ---- query strings and headers (read by `web.query` / `web.headers`, shown as parameters) ----
-class PageQuery(BaseModel):
+class PageQuery(Model):
     limit: int = Field(20, ge=1, le=100, description="Items per page")
 
 
@@ -677,7 +676,7 @@ class WebhookEndpointsQuery(PageQuery):
     cursor: WebhookEndpointId | None = Field(None, description="`next_cursor` of the previous page")
 
 
-class EventsQuery(BaseModel):
+class EventsQuery(Model):
     after: EventCursor | None = Field(None, description="Events after this one (`next` of the previous page)")
     wait: int = Field(0, ge=0, le=20, description="Seconds to wait for the first event")
     stream_token: str | None = Field(
@@ -688,7 +687,7 @@ class EventsQuery(BaseModel):
     )
 
 
-class EventsHeaders(BaseModel):
+class EventsHeaders(Model):
     last_event_id: EventCursor | None = Field(
         None,
         alias="Last-Event-ID",
@@ -696,7 +695,7 @@ class EventsHeaders(BaseModel):
     )
 
 
-class SubmitHeaders(BaseModel):
+class SubmitHeaders(Model):
     idempotency_key: str | None = Field(
         None,
         alias="Idempotency-Key",
@@ -706,13 +705,13 @@ class SubmitHeaders(BaseModel):
     )
 
 
-class JobHeaders(BaseModel):
+class JobHeaders(Model):
     if_none_match: str | None = Field(
         None, alias="If-None-Match", description="The ETag of the last read: 304 while it still holds"
     )
 
 
-class StandardWebhookHeaders(BaseModel):
+class StandardWebhookHeaders(Model):
     """Checked by the signature verification (401 when missing or wrong), not by this model."""
 
     webhook_id: str = Field(alias="webhook-id")

@@ -40,7 +40,7 @@ PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
 "$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
   || { say "Python 3.11 is required (found $("$PY" --version 2>&1))"; exit 1; }
 [ -x .venv/bin/python ] || { say "creating .venv"; "$PY" -m venv .venv; }
-STAMP=$(cat requirements.txt requirements-dev.txt client/pyproject.toml | sha256sum | cut -c1-16)
+STAMP=$(cat requirements.txt requirements-worker.txt requirements-dev.txt client/pyproject.toml | sha256sum | cut -c1-16)
 if [ "$(cat .venv/.requirements 2>/dev/null)" != "$STAMP" ]; then
   say "installing requirements into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check 'pip<26.3'

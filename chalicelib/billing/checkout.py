@@ -8,10 +8,7 @@ id comes from WHOP_PLAN_MAP read backwards.
 
 from __future__ import annotations
 
-import json
 import logging
-
-import httpx
 
 from chalicelib import auth, secret_store
 from chalicelib.config import get_settings
@@ -83,33 +80,32 @@ def create(principal: auth.Principal, body: CheckoutCreate, ip: str | None) -> C
 
 
 def _post(url: str, body: dict, api_key: str, timeout_s: float) -> dict:
+    """One call to Whop, bounded like every outbound call: one total deadline, a capped body."""
+    from chalicelib import outbound  # at call time: keeps httpx out of the API's cold start
+
     try:
-        with httpx.stream(
+        reply = outbound.request(
             "POST",
             url,
             json=body,
-            timeout=httpx.Timeout(timeout_s),
             headers={"Authorization": f"Bearer {api_key}"},
-        ) as response:
-            raw = b""
-            for chunk in response.iter_bytes():
-                raw += chunk
-                if len(raw) > MAX_REPLY_BYTES:
-                    raise WhopUnavailable("Whop's answer was too large")
-    except httpx.HTTPError as exc:
-        log.warning("Whop checkout call failed: %s", type(exc).__name__)
+            deadline_s=timeout_s,
+            max_bytes=MAX_REPLY_BYTES,
+        )
+    except outbound.OutboundError as exc:
+        log.warning("Whop checkout call failed: %s", exc.kind)
         raise WhopUnavailable("Whop could not be reached; try again shortly") from None
-    if response.status_code >= 300:
-        log.warning("Whop checkout answered %s", response.status_code)
-        raise WhopUnavailable(f"Whop refused the checkout (HTTP {response.status_code})")
+    if not reply.is_success:
+        log.warning("Whop checkout answered %s", reply.status)
+        raise WhopUnavailable(f"Whop refused the checkout (HTTP {reply.status})")
     try:
-        data = json.loads(raw)
-        if (
-            isinstance(data, dict)
-            and isinstance(data.get("purchase_url"), str)
-            and isinstance(data.get("id"), str)
-        ):
-            return data
+        data = reply.json()
     except ValueError:
-        pass
+        data = None
+    if (
+        isinstance(data, dict)
+        and isinstance(data.get("purchase_url"), str)
+        and isinstance(data.get("id"), str)
+    ):
+        return data
     raise WhopUnavailable("Whop answered without a purchase URL")

@@ -5,19 +5,19 @@ Settings (chalicelib.config) validate PLANS and WHOP_PLAN_MAP against the plans 
 this module imports the settings and the database lazily, because the settings import it.
 """
 
-from __future__ import annotations
-
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from chalicelib.model_base import Model
 
 log = logging.getLogger(__name__)
 FREE = "free"
 
 
-class Plan(BaseModel):
+class Plan(Model):
     """A plan's limits. A user's active Whop membership decides the plan; free without one."""
 
     name: str

@@ -14,13 +14,14 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 
 from chalicelib import db, secret_store
 from chalicelib.billing import plans
 from chalicelib.db import audit, users
 from chalicelib.db import billing as billing_db
 from chalicelib.errors import BadRequest, Unauthorized
+from chalicelib.model_base import Model
 from chalicelib.models import WebhookAck
 from chalicelib.web import field_errors
 
@@ -36,7 +37,7 @@ PAYMENT_EVENTS = {"payment.succeeded", "payment.failed"}
 VALID_STATUSES = {"active", "trialing", "completed"}
 
 
-class _Loose(BaseModel):
+class _Loose(Model):
     model_config = ConfigDict(extra="allow")
 
 

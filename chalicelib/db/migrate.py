@@ -2,6 +2,12 @@
 
 Run: `python -m chalicelib.db.migrate`. Safe to run concurrently (a named MySQL lock) and
 repeatedly (applied versions are skipped).
+
+The SQL is what MariaDB (local) and Aurora MySQL 8 (AWS) both accept: `CREATE TABLE IF NOT
+EXISTS`, but a plain `ALTER TABLE ... ADD COLUMN` (`ADD COLUMN IF NOT EXISTS` is MariaDB's alone).
+DDL commits on its own, so a run that dies half way through a file leaves some statements
+applied; on the next run those fail with "duplicate column" or "duplicate key name", which here
+means "already done" (one ALTER statement is all or nothing), and the file goes on.
 """
 
 from __future__ import annotations
@@ -11,10 +17,13 @@ import sys
 from pathlib import Path
 from typing import cast
 
+import pymysql
+
 from chalicelib.config import get_settings
 from chalicelib.db import connect
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+ALREADY_APPLIED = {1060, 1061}  # ER_DUP_FIELDNAME, ER_DUP_KEYNAME: a re-run of an applied ALTER
 
 
 def statements(sql: str) -> list[str]:
@@ -52,16 +61,22 @@ def migrate() -> list[str]:
                 version = path.stem
                 if version in done:
                     continue
-                # MySQL DDL commits implicitly, so each file must be written to be re-runnable
-                # (IF NOT EXISTS) in case a run dies half way.
                 for statement in statements(path.read_text()):
-                    cur.execute(statement)
+                    _apply(cur, statement)
                 cur.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
                 applied.append(version)
             cur.execute("DO RELEASE_LOCK('schema_migrations')")
     finally:
         conn.close()
     return applied
+
+
+def _apply(cur, statement: str) -> None:
+    try:
+        cur.execute(statement)
+    except pymysql.err.MySQLError as exc:
+        if exc.args[0] not in ALREADY_APPLIED:
+            raise
 
 
 if __name__ == "__main__":

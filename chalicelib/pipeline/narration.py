@@ -23,12 +23,12 @@ if TYPE_CHECKING:  # numpy loads where audio is handled, not on `import app` (co
     import numpy as np
 
 from chalicelib.pipeline import espeak
+from chalicelib.pipeline.storyboard import estimate_duration
 from chalicelib.pipeline.words import Timing, Word, base_language, estimate, settle, spread, tokenize, weight
 
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 22050  # piper's medium voices and espeak-ng both speak at this rate
-WORDS_PER_SECOND = 2.6  # for the silent fallback's length
 PIPER_VOICES = {"en_US-joe-medium": "en"}  # voice name -> language it speaks (see providers.VOICES)
 DEFAULT_PIPER_VOICE = "en_US-joe-medium"
 ESPEAK_VOICE = "espeak-ng"
@@ -44,11 +44,6 @@ class Narration:
     words: list[Word] = field(default_factory=list)  # times within this WAV
     timing: str = Timing.ESTIMATE
     voice: str = ""  # which voice spoke, e.g. "en_US-joe-medium" or "espeak-ng:fr"
-
-
-def estimate_duration(text: str) -> float:
-    """Roughly how long the text takes to say; used for the silent fallback."""
-    return max(1.0, round(len(text.split()) / WORDS_PER_SECOND, 2))
 
 
 def write_silence(path: Path, seconds: float) -> None:

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import imageio_ffmpeg
 from PIL import Image, ImageOps, UnidentifiedImageError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from chalicelib import image_limits
 from chalicelib.config import get_settings
+from chalicelib.model_base import Model
 from chalicelib.models import StepUsage
 from chalicelib.pipeline import ffmpeg_inputs, providers
 from chalicelib.pipeline import words as words_mod
@@ -31,12 +32,12 @@ OPENAI_VOICES = frozenset(providers.OPENAI_VOICES)
 PARALLEL_CALLS = 3  # image and speech requests in flight at once
 
 
-class DraftScene(BaseModel):
+class DraftScene(Model):
     narration: str = Field(min_length=1, max_length=400)
     visual: str = Field(min_length=1, max_length=600)
 
 
-class ConceptDraft(BaseModel):
+class ConceptDraft(Model):
     """What we ask the model for; timing and indexes are ours (see `scene_durations`)."""
 
     title: str = Field(min_length=1, max_length=200)

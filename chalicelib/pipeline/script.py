@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 
-from chalicelib.pipeline.narration import estimate_duration
-from chalicelib.pipeline.storyboard import Concept, Scene, key_words
+from chalicelib.pipeline.storyboard import Concept, Scene, estimate_duration, key_words
 
 # After the line is said: the caption switches mid-crossfade (0.25 s in), the speech starts
 # 0.05 s later and keeps a 0.15 s tail; the rest is breathing room before the next scene.

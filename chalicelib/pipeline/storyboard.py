@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from chalicelib.model_base import Model
 
 SECONDS_PER_SCENE = 5.0
+WORDS_PER_SECOND = 2.6  # speech rate for a length estimate before the narration exists
 
 STOPWORDS = frozenset(
     [
@@ -76,14 +79,14 @@ STOPWORDS = frozenset(
 )
 
 
-class Scene(BaseModel):
+class Scene(Model):
     index: int
     narration: str = Field(description="one narration line, spoken and shown as the caption")
     visual: str = Field(description="what the scene's image shows")
     duration_s: float
 
 
-class Concept(BaseModel):
+class Concept(Model):
     title: str
     scenes: list[Scene]
     hashtags: list[str]
@@ -105,3 +108,8 @@ def scene_durations(duration_s: int, count: int | None = None) -> list[float]:
     total_ms = int(round(duration_s * 1000))
     base, extra = divmod(total_ms, count)
     return [(base + (1 if i < extra else 0)) / 1000 for i in range(count)]
+
+
+def estimate_duration(text: str) -> float:
+    """Roughly how long the text takes to say; before the narration exists (and for a silent one)."""
+    return max(1.0, round(len(text.split()) / WORDS_PER_SECOND, 2))

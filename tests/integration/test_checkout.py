@@ -100,6 +100,20 @@ def test_unreachable_whop_is_a_502(api, user, monkeypatch):
     assert (response.status_code, response.json["error"]["code"]) == (502, "whop_unavailable")
 
 
+@pytest.mark.parametrize("mode", ["trickle", "endless"])
+def test_a_stalling_or_endless_whop_is_cut_off_and_is_a_502(api, user, whop, mode, monkeypatch):
+    from tests.fakes.hostile_server import HostileServer
+
+    settings = get_settings()
+    monkeypatch.setattr(settings, "whop_timeout_s", 1.0)
+    with HostileServer(mode) as hostile:
+        monkeypatch.setattr(settings, "whop_api_url", hostile.url)
+        response = checkout(api, user)
+    assert (response.status_code, response.json["error"]["code"]) == (502, "whop_unavailable")
+    if mode == "endless":
+        assert hostile.bytes_sent < 10 * 1024 * 1024  # abandoned soon after the 64 KiB cap
+
+
 def test_plans_say_which_can_be_bought(api, user, whop):
     plans = {p["name"]: p for p in api.call("GET", "/v1/plans", token=user["token"]).json["items"]}
     assert list(plans) == ["free", "pro", "business"]

@@ -75,3 +75,22 @@ def test_one_user_holds_at_most_the_configured_long_polls(api, user, monkeypatch
     assert redis_client.client().zcard(slots) == 0  # the slot was given back
     again = api.call("GET", f"{path}?after={held[0].next}&wait=1", token=user["token"])
     assert again.status_code == 200 and again.json["events"] == []
+
+
+def test_a_job_that_ended_long_ago_answers_at_once_without_a_slot(api, user, monkeypatch):
+    from chalicelib import db
+
+    job_id = api.call("POST", "/v1/jobs", JOB, token=user["token"]).json["id"]
+    assert api.call("POST", f"/v1/jobs/{job_id}/cancel", token=user["token"]).status_code == 202
+    db.execute("UPDATE jobs SET finished_at = finished_at - INTERVAL 5 MINUTE WHERE id = %s", (job_id,))
+    monkeypatch.setattr(get_settings(), "long_polls_per_user", 1)
+    slots = redis_keys.long_polls(user["user"]["id"])
+    redis_client.client().zadd(slots, {"held-elsewhere": time.time() + 60})  # the user's one slot
+    try:
+        page = api.call("GET", f"/v1/jobs/{job_id}/events?wait=20", token=user["token"])
+        # no 429: a read that cannot block needs no slot; and the page ends with the cancel
+        assert page.status_code == 200
+        assert page.json["status"] == "canceled"
+        assert page.json["events"][-1]["type"] == "job.canceled"
+    finally:
+        redis_client.client().delete(slots)

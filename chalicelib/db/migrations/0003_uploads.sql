@@ -21,5 +21,5 @@ ALTER TABLE jobs
 
 -- When cleanup last dropped the job's progress stream; behind finished_at means "not yet".
 ALTER TABLE jobs
-  ADD COLUMN IF NOT EXISTS events_cleared_at DATETIME(6) NULL,
-  ADD INDEX IF NOT EXISTS ix_jobs_finished (finished_at);
+  ADD COLUMN events_cleared_at DATETIME(6) NULL,
+  ADD INDEX ix_jobs_finished (finished_at);

@@ -2,8 +2,8 @@
 -- job), and the same records one per row for the monthly per-user sums. provider_usage keeps no
 -- foreign key to jobs: what was spent stays counted when a job's rows go.
 ALTER TABLE job_steps
-  ADD COLUMN IF NOT EXISTS provider   VARCHAR(64) NULL,
-  ADD COLUMN IF NOT EXISTS step_usage JSON        NULL;
+  ADD COLUMN provider   VARCHAR(64) NULL,
+  ADD COLUMN step_usage JSON        NULL;
 
 CREATE TABLE IF NOT EXISTS provider_usage (
   id          BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,

@@ -3,9 +3,9 @@
 -- users.session_epoch: bumped by a password reset; access tokens carry the epoch they were
 -- issued in, so every token from before the reset stops working at once.
 ALTER TABLE users
-  ADD COLUMN IF NOT EXISTS email_verified_at   DATETIME(6)  NULL,
-  ADD COLUMN IF NOT EXISTS session_epoch       INT UNSIGNED NOT NULL DEFAULT 0,
-  ADD COLUMN IF NOT EXISTS password_changed_at DATETIME(6)  NULL;
+  ADD COLUMN email_verified_at   DATETIME(6)  NULL,
+  ADD COLUMN session_epoch       INT UNSIGNED NOT NULL DEFAULT 0,
+  ADD COLUMN password_changed_at DATETIME(6)  NULL;
 
 -- Single-use links sent by email. Only a SHA-256 of the token is stored (the token is 256
 -- random bits, so a fast hash suffices, as for API keys).

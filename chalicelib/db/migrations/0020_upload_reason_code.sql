@@ -1,2 +1,2 @@
 -- A rejected upload's machine-readable reason (e.g. image_too_large), beside the sentence.
-ALTER TABLE uploads ADD COLUMN IF NOT EXISTS reason_code VARCHAR(40) NULL AFTER reason;
+ALTER TABLE uploads ADD COLUMN reason_code VARCHAR(40) NULL AFTER reason;
