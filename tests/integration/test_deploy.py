@@ -205,6 +205,8 @@ def test_package_puts_functions_in_the_one_zip(tmp_path):
     spec.loader.exec_module(package)
     with zipfile.ZipFile(tmp_path / "deployment.zip", "w") as zf:
         zf.writestr("app.py", "")
+        zf.writestr("chalicelib/__init__.py", "")
+        zf.writestr("vendor_pkg/py2_only.py", "print 'not python 3'\n")
     template = _load_template()
     (tmp_path / "sam.yaml").write_text(
         yaml.safe_dump(
@@ -230,3 +232,15 @@ def test_package_puts_functions_in_the_one_zip(tmp_path):
         module = resource["Properties"]["Handler"].rsplit(".", 1)[0]
         assert module.replace(".", "/") + ".py" in names
     assert template["Globals"]["Function"]["CodeUri"] == "."  # the source template is unchanged
+    # every module ships compiled (Lambda can't write __pycache__): hash-based, unchecked pyc files
+    # for this interpreter, which must be the runtime's; what does not compile stays source only
+    assert _load_template()["Globals"]["Function"]["Runtime"] == "python{}.{}".format(*package.LAMBDA_PYTHON)
+    with zipfile.ZipFile(tmp_path / "deployment.zip") as zf:
+        for module in [n for n in names if n.endswith(".py") and n != "vendor_pkg/py2_only.py"]:
+            folder, _, file = module.rpartition("/")
+            pyc = (
+                f"{folder + '/' if folder else ''}__pycache__/{file[:-3]}.{sys.implementation.cache_tag}.pyc"
+            )
+            header = zf.read(pyc)[:8]
+            assert header[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(header[4:8], "little") == 0b01
+        assert not [n for n in names if "py2_only" in n and n.endswith(".pyc")]
