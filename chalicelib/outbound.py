@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json as _json
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -33,7 +35,7 @@ class OutboundError(Exception):
 class Reply:
     status: int
     headers: httpx.Headers
-    content: bytes
+    content: bytes  # empty when the body went to a file (`save_to`)
 
     @property
     def is_success(self) -> bool:
@@ -69,9 +71,13 @@ async def request_async(
     content: bytes | str | None = None,
     data: dict | None = None,
     files: dict | None = None,
+    params: dict | None = None,
+    save_to: Path | None = None,
     verify: Any = True,
 ) -> Reply:
-    """One exchange, bounded; `max_bytes=0` reads no body at all (only the status matters)."""
+    """One exchange, bounded; `max_bytes=0` reads no body at all (only the status matters).
+    With `save_to`, a successful answer's body is streamed into that file instead of memory
+    (the same cap; a file cut short by an error is removed)."""
     sent = {**(headers or {}), "accept-encoding": "identity"}
     try:
         async with (
@@ -83,10 +89,13 @@ async def request_async(
                 trust_env=False,
             ) as client,
             client.stream(
-                method, url, headers=sent, json=json, content=content, data=data, files=files
+                method, url, headers=sent, json=json, content=content, data=data, files=files, params=params
             ) as response,
         ):
-            body = await _capped_body(response, max_bytes) if max_bytes else b""
+            if save_to is not None and response.is_success:
+                await _save(response, max_bytes, save_to)
+                return Reply(response.status_code, response.headers, b"")
+            body = b"".join([c async for c in _capped(response, max_bytes)]) if max_bytes else b""
             return Reply(response.status_code, response.headers, body)
     except TimeoutError:
         raise OutboundError("timeout", f"no complete answer within {deadline_s:g} s") from None
@@ -103,16 +112,27 @@ def request(method: str, url: str, **kwargs: Any) -> Reply:
     return asyncio.run(request_async(method, url, **kwargs))
 
 
-async def _capped_body(response: httpx.Response, max_bytes: int) -> bytes:
+async def _capped(response: httpx.Response, max_bytes: int) -> AsyncIterator[bytes]:
+    """The raw body's chunks, refused past `max_bytes` (declared or sent)."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise OutboundError("too_large", f"the answer declares {declared} bytes, over the cap of {max_bytes}")
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     if encoding not in ("", "identity"):
         raise OutboundError("unreachable", "the answer has a content encoding; identity was asked")
-    body = bytearray()
+    received = 0
     async for chunk in response.aiter_raw():
-        body += chunk
-        if len(body) > max_bytes:
+        received += len(chunk)
+        if received > max_bytes:
             raise OutboundError("too_large", f"the answer is over the cap of {max_bytes} bytes")
-    return bytes(body)
+        yield chunk
+
+
+async def _save(response: httpx.Response, max_bytes: int, path: Path) -> None:
+    try:
+        with open(path, "wb") as out:
+            async for chunk in _capped(response, max_bytes):
+                out.write(chunk)
+    except BaseException:  # over the cap, the deadline, a broken connection: no partial file
+        path.unlink(missing_ok=True)
+        raise

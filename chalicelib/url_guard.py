@@ -75,12 +75,6 @@ def checked_address(host: str) -> str:
     return str(addresses[0])
 
 
-def check_resolved(url: str) -> str:
-    """The checked address for `url`'s host, or UnsafeDestination. Prefer calling through
-    `outbound`, which also connects to that address; this only checks (the Pexels client)."""
-    return checked_address(urlparse(url).hostname or "")
-
-
 def literal(host: str) -> Address | None:
     try:
         return ipaddress.ip_address(host)

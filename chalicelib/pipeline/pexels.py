@@ -14,13 +14,12 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urljoin
 
-import httpx
-
-from chalicelib import storage, url_guard
+from chalicelib import outbound, storage, url_guard
 from chalicelib.config import get_settings
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.images import ASPECTS
@@ -34,6 +33,8 @@ ORIENTATION = {"9:16": "portrait", "16:9": "landscape", "1:1": "square"}
 PER_PAGE = 15
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 5
+MAX_JSON_BYTES = 2 * 1024 * 1024  # a search page is ~50 KB
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass
@@ -70,49 +71,51 @@ class PexelsClient:
         self.waited_s += seconds
         self.sleep(seconds)
 
-    def _note_limits(self, response: httpx.Response) -> None:
+    def _note_limits(self, headers: Mapping[str, str]) -> None:
         try:
-            self.remaining = int(response.headers["x-ratelimit-remaining"])
-            self.reset_at = float(response.headers["x-ratelimit-reset"])
+            self.remaining = int(headers["x-ratelimit-remaining"])
+            self.reset_at = float(headers["x-ratelimit-reset"])
         except (KeyError, ValueError):
             pass
 
     def get(self, path: str, params: dict) -> dict:
         """GET a JSON API path; ProviderError once retries are spent."""
         url = f"{self.base_url}/{path.lstrip('/')}"
-        try:
-            url_guard.check_resolved(url)
-        except url_guard.UnsafeDestination as exc:
-            raise ProviderError("provider_url_blocked", str(exc), transient=False) from None
-        timeout = httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s))
         for attempt in range(self.max_retries + 1):
             self._respect_rate_limit()
             try:
-                response = httpx.get(
-                    url, params=params, headers={"Authorization": self.api_key}, timeout=timeout
+                reply = outbound.request(
+                    "GET",
+                    url,
+                    params=params,
+                    headers={"Authorization": self.api_key},
+                    deadline_s=self.timeout_s,
+                    max_bytes=MAX_JSON_BYTES,
                 )
-            except httpx.HTTPError as exc:
-                problem, wait = f"cannot reach Pexels ({type(exc).__name__})", None
+            except outbound.OutboundError as exc:
+                if exc.kind in ("blocked", "too_large"):
+                    raise _provider_error(exc) from None
+                problem, wait = f"cannot reach Pexels ({exc.message})", None
             else:
-                self._note_limits(response)
-                if response.is_success:
+                self._note_limits(reply.headers)
+                if reply.is_success:
                     try:
-                        return response.json()
+                        return reply.json()
                     except ValueError:
                         raise ProviderError(
                             "provider_bad_output", f"{path}: not JSON", transient=True
                         ) from None
-                if response.status_code in (401, 403):
+                if reply.status in (401, 403):
                     raise ProviderError(
                         "provider_key_rejected",
-                        f"Pexels rejected your key ({response.status_code})",
+                        f"Pexels rejected your key ({reply.status})",
                         transient=False,
                     )
-                if response.status_code not in RETRYABLE:
+                if reply.status not in RETRYABLE:
                     raise ProviderError(
-                        "provider_bad_request", f"{path} answered {response.status_code}", transient=False
+                        "provider_bad_request", f"{path} answered {reply.status}", transient=False
                     )
-                problem, wait = f"{path} answered {response.status_code}", self._retry_wait(response)
+                problem, wait = f"{path} answered {reply.status}", self._retry_wait(reply)
             if attempt == self.max_retries:
                 raise ProviderError("provider_unavailable", problem, transient=True)
             if wait is not None and wait > self.wait_max_s:
@@ -122,79 +125,61 @@ class PexelsClient:
             self._wait(2.0**attempt if wait is None else wait)
         raise AssertionError("unreachable")
 
-    def _retry_wait(self, response: httpx.Response) -> float | None:
+    def _retry_wait(self, reply: outbound.Reply) -> float | None:
         try:
-            return max(0.0, float(response.headers["retry-after"]))
+            return max(0.0, float(reply.headers["retry-after"]))
         except (KeyError, ValueError):
             pass
-        if self.reset_at is not None and response.status_code == 429:
+        if self.reset_at is not None and reply.status == 429:
             return max(0.0, self.reset_at - time.time())
         return None
 
     def download(self, url: str, path: Path, max_bytes: int, deadline_s: float) -> int:
-        """Stream a file to `path`: at most max_bytes, within deadline_s; -> bytes written.
+        """Stream a file to `path`: at most max_bytes, within deadline_s in all; -> bytes written.
         Redirects (Pexels links go through a CDN) are followed by hand, each target checked
         like the first: a redirect must not reach an address we would not call."""
         deadline = time.monotonic() + deadline_s
-        timeout = httpx.Timeout(min(self.timeout_s, deadline_s), connect=min(10.0, deadline_s))
-        try:
-            with httpx.Client(timeout=timeout, follow_redirects=False) as http:
-                for _ in range(MAX_REDIRECTS + 1):
-                    _check_destination(url)
-                    with http.stream("GET", url) as response:
-                        if response.is_redirect and response.next_request is not None:
-                            url = str(response.next_request.url)
-                            continue
-                        return _save(response, path, max_bytes, deadline, deadline_s)
-            raise ProviderError(
-                "provider_bad_output", f"more than {MAX_REDIRECTS} redirects", transient=False
-            )
-        except httpx.HTTPError as exc:
-            path.unlink(missing_ok=True)
-            raise ProviderError(
-                "provider_unavailable", f"download failed ({type(exc).__name__})", transient=True
-            ) from None
-        except ProviderError:
-            path.unlink(missing_ok=True)
-            raise
+        for _ in range(MAX_REDIRECTS + 1):
+            _check_destination(url)
+            try:
+                reply = outbound.request(
+                    "GET",
+                    url,
+                    deadline_s=max(0.001, deadline - time.monotonic()),
+                    max_bytes=max_bytes,
+                    save_to=path,
+                )
+            except outbound.OutboundError as exc:
+                raise _provider_error(exc) from None
+            if reply.status in REDIRECTS and "location" in reply.headers:
+                url = urljoin(url, reply.headers["location"])
+                continue
+            if not reply.is_success:
+                raise ProviderError(
+                    "provider_unavailable", f"download answered {reply.status}", transient=True
+                )
+            return path.stat().st_size
+        raise ProviderError("provider_bad_output", f"more than {MAX_REDIRECTS} redirects", transient=False)
+
+
+def _provider_error(exc: outbound.OutboundError) -> ProviderError:
+    """What a failed exchange means for the step: a blocked address or an oversized answer will
+    not change on a retry; a timeout or a broken connection may."""
+    if exc.kind == "blocked":
+        return ProviderError("provider_url_blocked", exc.message, transient=False)
+    if exc.kind == "too_large":
+        return ProviderError("provider_bad_output", exc.message, transient=False)
+    return ProviderError("provider_unavailable", exc.message, transient=True)
 
 
 def _check_destination(url: str) -> None:
+    """https only (loopback http in the local stage); the address is checked when connecting."""
     try:
         url_guard.check_outbound(url, "download")
-        url_guard.check_resolved(url)
-    except Exception as exc:  # ValidationFailed or UnsafeDestination: never fetched
+    except Exception as exc:  # ValidationFailed: never fetched
         raise ProviderError(
             "provider_url_blocked", f"refused to fetch {url[:100]}: {exc}", transient=False
         ) from None
-
-
-def _save(response: httpx.Response, path: Path, max_bytes: int, deadline: float, deadline_s: float) -> int:
-    if not response.is_success:
-        raise ProviderError(
-            "provider_unavailable", f"download answered {response.status_code}", transient=True
-        )
-    declared = int(response.headers.get("content-length") or 0)
-    if declared > max_bytes:
-        raise ProviderError(
-            "provider_bad_output",
-            f"file of {declared} bytes is over the {max_bytes} byte cap",
-            transient=False,
-        )
-    written = 0
-    with open(path, "wb") as out:
-        for chunk in response.iter_bytes(256 * 1024):
-            written += len(chunk)
-            if written > max_bytes:
-                raise ProviderError(
-                    "provider_bad_output", f"file is over the {max_bytes} byte cap", transient=False
-                )
-            if time.monotonic() > deadline:
-                raise ProviderError(
-                    "provider_unavailable", f"download took over {deadline_s:g} s", transient=True
-                )
-            out.write(chunk)
-    return written
 
 
 def search_words(scene: Scene) -> str:
@@ -237,6 +222,13 @@ def pick_rendition(video: dict, aspect: str) -> dict | None:
     tall = [f for f in files if f["height"] >= height]
     size = lambda f: f["height"] * (f.get("width") or 1)  # noqa: E731
     return min(tall, key=size) if tall else max(files, key=size)
+
+
+def credit(kind: str, found: dict) -> str:
+    """Who made it, and its page: Pexels asks apps to credit the creator and link to Pexels."""
+    who = (found.get("user") or {}).get("name") if kind == "video" else found.get("photographer")
+    page = found.get("url") or "https://www.pexels.com"
+    return f"{kind} by {who or 'a Pexels creator'} on Pexels ({page})"
 
 
 def cache_key(job_id: str, name: str) -> str:

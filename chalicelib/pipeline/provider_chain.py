@@ -144,6 +144,7 @@ def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUs
             if found is None:
                 continue
             fetched += found["fetched_bytes"]
+            task.notes.append(f"image: scene {scene.index + 1}: {pexels.credit(kind, found)}")
             if kind == "video":
                 clips += 1
             else:

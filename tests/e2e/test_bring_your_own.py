@@ -143,7 +143,11 @@ def test_a_pexels_job_shows_stock_clips(stack, tmp_path):
         image = {s["name"]: s for s in job["steps"]}["image"]
         # No fallback (to a photo or the offline still) noted; the only note names the voice.
         assert image["provider"] == "pexels"
-        assert [n for n in job["notes"] if not n.startswith("narration: spoken by")] == []
+        credits = [n for n in job["notes"] if " on Pexels (https://www.pexels.com/video/" in n]
+        assert len(credits) == 2  # each clip credits its creator, as Pexels asks
+        assert [
+            n for n in job["notes"] if not n.startswith("narration: spoken by") and n not in credits
+        ] == []
         assert {u["purpose"]: u["provider"] for u in image["usage"]}["image"] == "pexels"
         video = tmp_path / "stock.mp4"
         video.write_bytes(httpx.get(job["outputs"]["video_url"], timeout=60).raise_for_status().content)

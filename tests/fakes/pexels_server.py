@@ -121,6 +121,8 @@ class FakePexels:
             "id": photo_id,
             "width": 300,
             "height": 400,
+            "url": f"https://www.pexels.com/photo/{photo_id}/",
+            "photographer": "Fake Photographer",
             "tags": set(tags.split()),
             "src": {"original": link, "large2x": link, "large": link},
         }

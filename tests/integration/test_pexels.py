@@ -81,7 +81,13 @@ def test_each_scene_gets_a_long_enough_clip_near_the_aspect_in_the_smallest_tall
     fake.add_video("red fox", 1080, 1920, 8, "orange")
     fake.add_video("city night", 1080, 1920, 8, "purple")
     outcome, sources = run_images(user, tmp_path)
-    assert outcome.provider == "pexels" and outcome.notes == []
+    assert outcome.provider == "pexels"
+    assert outcome.notes[0] == (
+        f"image: scene 1: video by Fake Filmmaker on Pexels (https://www.pexels.com/video/{best['id']}/)"
+    )
+    assert len(outcome.notes) == 3 and all(
+        "on Pexels (https://www.pexels.com/video/" in n for n in outcome.notes
+    )
     assert [s.suffix for s in sources] == [".mp4"] * 3
     assert all(probe(s)["video_codec"] == "h264" for s in sources)
     files = [r["path"] for r in fake.calls("/files/")]
@@ -101,6 +107,7 @@ def test_no_video_falls_back_to_a_photo_then_to_the_offline_still_with_notes(api
     outcome, sources = run_images(user, tmp_path)
     assert [s.suffix for s in sources] == [".mp4", ".png", ".png"]
     assert any("scene 2 has no Pexels video" in n and "photo instead" in n for n in outcome.notes)
+    assert any(n.startswith("image: scene 2: photo by Fake Photographer on Pexels") for n in outcome.notes)
     assert any("scene 3 has no Pexels video or photo" in n and "offline still" in n for n in outcome.notes)
 
 
@@ -145,7 +152,7 @@ def test_a_file_over_the_size_cap_is_not_kept(api, user, fake, tmp_path, monkeyp
     fake.add_video("ocean waves", 1080, 1920, 8, "blue")
     outcome, sources = run_images(user, tmp_path, scenes=SCENES[:1])
     assert sources[0].suffix == ".png" and not sources[0].with_suffix(".mp4").exists()
-    assert any("byte cap" in n for n in outcome.notes)
+    assert any("over the cap" in n for n in outcome.notes)
 
 
 def test_a_rejected_pexels_key_fails_the_step(api, user, fake, tmp_path):
@@ -175,3 +182,18 @@ def test_redirects_are_followed_but_never_to_an_address_we_would_not_call(api, u
     assert [s.suffix for s in sources] == [".mp4", ".png"]
     assert "/files/cdn-copy.mp4" in [r["path"] for r in fake.calls("/files/")]
     assert any("scene 2" in n and "provider_url_blocked" in n for n in outcome.notes)
+
+
+def test_a_stalling_search_is_cut_at_its_deadline_and_an_endless_file_at_its_cap(tmp_path, monkeypatch):
+    from tests.fakes.hostile_server import HostileServer
+
+    monkeypatch.setattr(get_settings(), "provider_timeout_s", 1.0)
+    monkeypatch.setattr(get_settings(), "provider_max_retries", 0)
+    with HostileServer("trickle") as server, pytest.raises(ProviderError) as stalled:
+        pexels.PexelsClient(api_key="k", base_url=server.url).get("/videos/search", {"query": "fox"})
+    assert (stalled.value.code, stalled.value.transient) == ("provider_unavailable", True)
+    target = tmp_path / "clip.mp4"
+    with HostileServer("endless") as server, pytest.raises(ProviderError) as endless:
+        pexels.PexelsClient(api_key="k").download(f"{server.url}/clip.mp4", target, 64 * 1024, 10.0)
+    assert (endless.value.code, endless.value.transient) == ("provider_bad_output", False)
+    assert not target.exists()  # no partial file is left to be mistaken for a clip
