@@ -139,6 +139,7 @@ def _apply_membership(cur, type_: str, m: WhopMembership, sent_at: datetime) -> 
     }
     billing_db.upsert_membership(cur, row)
     after = billing_db.membership(cur, m.id)
+    assert after is not None  # upserted just above, in this transaction
     return {
         "user_id": after.user_id,
         "membership": m.id,

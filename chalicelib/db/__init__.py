@@ -147,11 +147,18 @@ class Row:
         return values
 
 
-def fetch_one(sql: str, args: Any = None) -> Any:
+def fetch_one(sql: str, args: Any = None) -> dict[str, Any] | None:
     """One row as a dict (DictCursor), or None."""
     with connection().cursor() as cur:
         cur.execute(sql, args)
-        return cur.fetchone()
+        return cast(dict[str, Any] | None, cur.fetchone())
+
+
+def count(sql: str, args: Any = None) -> int:
+    """The `n` of a `SELECT COUNT(*) AS n ...` (which always answers one row)."""
+    with connection().cursor() as cur:
+        cur.execute(sql, args)
+        return int(cast(dict[str, Any], cur.fetchone())["n"])
 
 
 def fetch_all(sql: str, args: Any = None) -> list[dict]:

@@ -19,7 +19,9 @@ from chalicelib.models import STEP_NAMES, JobStatus, StepStatus
 
 
 class DuplicateIdempotencyKey(Exception):
-    pass
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,13 +177,11 @@ def steps_of(job_ids: Iterable[str]) -> dict[str, list[StepRow]]:
 
 def backlog(user_id: str) -> int:
     """The user's jobs waiting to start."""
-    row = db.fetch_one("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND status = 'queued'", (user_id,))
-    return int(row["n"])
+    return db.count("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND status = 'queued'", (user_id,))
 
 
 def count_running(user_id: str) -> int:
-    row = db.fetch_one("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND status = 'running'", (user_id,))
-    return int(row["n"])
+    return db.count("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND status = 'running'", (user_id,))
 
 
 # ---- transitions: called by chalicelib.lifecycle only, inside its transaction ---------------

@@ -35,7 +35,7 @@ class WebhookEndpointRow(db.Row):
 
 
 def count(user_id: str) -> int:
-    return db.fetch_one("SELECT COUNT(*) AS n FROM webhook_endpoints WHERE user_id = %s", (user_id,))["n"]
+    return db.count("SELECT COUNT(*) AS n FROM webhook_endpoints WHERE user_id = %s", (user_id,))
 
 
 def create(
