@@ -128,13 +128,12 @@ class Row:
     @classmethod
     def of(cls, row: dict[str, Any]) -> Self:
         known = {f.name for f in fields(cls)}
-        values = {
-            column: json.loads(value)
-            if column in cls.json_columns and isinstance(value, (str, bytes))
-            else value
-            for column, value in row.items()
-            if column in known
-        }
+        values = {}
+        for column, value in row.items():
+            if column in known:
+                if column in cls.json_columns and isinstance(value, (str, bytes)):
+                    value = json.loads(value)
+                values[column] = value
         return cls(**cls._decode(values))
 
     @classmethod
