@@ -101,8 +101,8 @@ def authenticate(authorization: str | None) -> Principal:
             raise Unauthorized(
                 "Invalid API key", code="invalid_token", headers={"WWW-Authenticate": "Bearer"}
             )
-        api_keys.touch(row["id"])
-        return Principal(user_id=row["user_id"], api_key_id=row["id"])
+        api_keys.touch(row.id)
+        return Principal(user_id=row.user_id, api_key_id=row.id)
     import jwt
 
     try:
@@ -121,7 +121,7 @@ def authenticate(authorization: str | None) -> Principal:
             "Invalid access token", code="invalid_token", headers={"WWW-Authenticate": "Bearer"}
         )
     user = users.by_id(str(claims["sub"]))
-    if user is None or claims.get("ep", 0) != user["session_epoch"]:
+    if user is None or claims.get("ep", 0) != user.session_epoch:
         raise Unauthorized(
             "Access token revoked (the password was reset); log in again",
             code="invalid_token",
@@ -148,7 +148,7 @@ def issue_stream_token(user_id: str, job_id: str) -> tuple[str, int]:
             "iat": now,
             "exp": now + STREAM_TOKEN_TTL_S,
             "typ": "stream",
-            "ep": user["session_epoch"] if user else 0,
+            "ep": user.session_epoch if user else 0,
         },
         secret_store.jwt_secret(),
         algorithm=_ALGORITHM,
@@ -174,7 +174,7 @@ def authenticate_stream(token: str, job_id: str) -> Principal:
         if claims.get("typ") == "stream" and claims.get("job") == job_id
         else None
     )
-    if user is None or claims.get("ep", 0) != user["session_epoch"]:
+    if user is None or claims.get("ep", 0) != user.session_epoch:
         raise Unauthorized(
             "Invalid or expired stream token", code="invalid_token", headers={"WWW-Authenticate": "Bearer"}
         )

@@ -52,11 +52,9 @@ def expire_pending_uploads(now: datetime, limit: int) -> dict[str, int]:
     max_age = timedelta(seconds=get_settings().pending_upload_max_age_s)
     counts = {"uploads_expired": 0, "upload_objects_deleted": 0}
     for row in uploads_db.stale_pending(now - max_age, limit):
-        prefix = uploads.prefix_for(row["user_id"], row["id"])
+        prefix = uploads.prefix_for(row.user_id, row.id)
         counts["upload_objects_deleted"] += storage.delete_prefix(prefix)
-        counts["uploads_expired"] += uploads_db.settle(
-            row["id"], UploadStatus.expired.value, "never uploaded"
-        )
+        counts["uploads_expired"] += uploads_db.settle(row.id, UploadStatus.expired, "never uploaded")
     return counts
 
 

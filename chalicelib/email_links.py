@@ -75,8 +75,8 @@ def send(purpose: Purpose, user_id: str, email: str) -> bool:
     return True
 
 
-def redeem(cur, purpose: Purpose, token: str) -> dict | None:
-    """The link's {user_id, email} once (inside the caller's transaction), else None."""
+def redeem(cur, purpose: Purpose, token: str) -> account_tokens.AccountTokenRow | None:
+    """The link (its user_id, email) once (inside the caller's transaction), else None."""
     return account_tokens.redeem(cur, token_hash(token), purpose.value)
 
 

@@ -120,8 +120,8 @@ def submit(
         lifecycle.submit(job, quota.Period.of(ent))
     except quota.QuotaFull:
         raise _quota_error(plan, quota.used(principal.user_id, ent.period_start), ent.period_end) from None
-    except jobs_db.DuplicateIdempotencyKey:  # a concurrent twin won the race
-        replayed = _replay(principal, idempotency_key, request_hash)
+    except jobs_db.DuplicateIdempotencyKey as duplicate:  # a concurrent twin won the race
+        replayed = _replay(principal, duplicate.key, request_hash)
         if replayed is None:
             raise
         return replayed, True

@@ -43,14 +43,14 @@ def _owner(user_id: str, endpoint_id: str) -> dict[str, str]:
     return {"user_id": user_id, "webhook_endpoint": endpoint_id}
 
 
-def _public(row: dict) -> WebhookEndpoint:
+def _public(row: webhooks_db.WebhookEndpointRow) -> WebhookEndpoint:
     return WebhookEndpoint(
-        id=row["id"],
-        url=row["url"],
-        events=row["events"] or DEFAULT_WEBHOOK_EVENTS,
-        created_at=iso(row["created_at"]),
-        last_delivery_at=iso(row["last_delivery_at"]),
-        last_status=row["last_status"],
+        id=row.id,
+        url=row.url,
+        events=row.events or DEFAULT_WEBHOOK_EVENTS,
+        created_at=iso(row.created_at),
+        last_delivery_at=iso(row.last_delivery_at),
+        last_status=row.last_status,
     )
 
 
@@ -85,7 +85,7 @@ def register(principal: Principal, body: WebhookEndpointCreate, ip: str | None) 
         url=url,
         events=events or DEFAULT_WEBHOOK_EVENTS,
         secret=secret,
-        created_at=iso(row["created_at"]),
+        created_at=iso(row.created_at),
     )
 
 
@@ -131,8 +131,8 @@ def fan_out(job_id: str, event: Event) -> int:
     targets = [
         e
         for e in webhooks_db.of_user(job.user_id, limit=fanout_max)
-        if event.type.value in (e["events"] or DEFAULT_WEBHOOK_EVENTS)
-        or (e["url"] == job_url and event.type.value in DEFAULT_WEBHOOK_EVENTS)
+        if event.type.value in (e.events or DEFAULT_WEBHOOK_EVENTS)
+        or (e.url == job_url and event.type.value in DEFAULT_WEBHOOK_EVENTS)
     ]
     payload = {
         "type": event.type.value,
@@ -141,8 +141,8 @@ def fan_out(job_id: str, event: Event) -> int:
     }
     for endpoint in targets:
         queue.enqueue_delivery(
-            f"{endpoint['id']}:{event.id}",
-            {"endpoint_id": endpoint["id"], "message_id": f"msg_{job_id}_{event.id}", "payload": payload},
+            f"{endpoint.id}:{event.id}",
+            {"endpoint_id": endpoint.id, "message_id": f"msg_{job_id}_{event.id}", "payload": payload},
         )
     return len(targets)
 
@@ -161,9 +161,9 @@ async def deliver(job, token) -> str:
         return "endpoint deleted"
     secret = await asyncio.to_thread(
         crypto.open_sealed,
-        bytes(endpoint["encrypted_secret"]),
-        bytes(endpoint["wrapped_dek"]),
-        _owner(endpoint["user_id"], endpoint["id"]),
+        bytes(endpoint.encrypted_secret),
+        bytes(endpoint.wrapped_dek),
+        _owner(endpoint.user_id, endpoint.id),
     )
     body = json.dumps(data["payload"], separators=(",", ":"))
     now = datetime.now(UTC)
@@ -177,7 +177,7 @@ async def deliver(job, token) -> str:
     try:  # only the status matters: the body is never read, however long it is
         reply = await outbound.request_async(
             "POST",
-            endpoint["url"],
+            endpoint.url,
             content=body,
             headers=headers,
             deadline_s=get_settings().webhook_timeout_s,
@@ -187,11 +187,11 @@ async def deliver(job, token) -> str:
     except outbound.OutboundError as exc:
         if exc.kind == "blocked":
             log.warning("webhook delivery refused: %s", exc.message)
-            await asyncio.to_thread(webhooks_db.record_attempt, endpoint["id"], 0)
+            await asyncio.to_thread(webhooks_db.record_attempt, endpoint.id, 0)
             return "refused: unsafe destination"  # permanent: no retries
         log.info("webhook delivery failed: %s", exc.kind)
         status = 0
-    await asyncio.to_thread(webhooks_db.record_attempt, endpoint["id"], status)
+    await asyncio.to_thread(webhooks_db.record_attempt, endpoint.id, status)
     if not 200 <= status < 300:
         raise DeliveryFailed(f"receiver answered {status or 'nothing'}")
     return f"delivered ({status})"

@@ -40,12 +40,12 @@ def _check_provider(provider: str) -> None:
         )
 
 
-def _public(row: dict) -> ProviderKey:
+def _public(row: keys_db.ProviderKeyRow) -> ProviderKey:
     return ProviderKey(
-        provider=row["provider"],
-        last4=row["last4"],
-        base_url=row["base_url"],
-        updated_at=iso(row["updated_at"]),
+        provider=row.provider,
+        last4=row.last4,
+        base_url=row.base_url,
+        updated_at=iso(row.updated_at),
     )
 
 
@@ -82,7 +82,7 @@ def delete(principal: Principal, provider: str, ip: str | None) -> None:
 
 def stored(user_id: str) -> set[str]:
     """The providers the user stored a key for (nothing is decrypted)."""
-    return {row["provider"] for row in keys_db.public(user_id)}
+    return {row.provider for row in keys_db.public(user_id)}
 
 
 def catalog(principal: Principal) -> ProviderCatalog:
@@ -120,7 +120,5 @@ def open_key(user_id: str, provider: str) -> tuple[str, str | None] | None:
     row = keys_db.sealed(user_id, provider)
     if row is None:
         return None
-    key = crypto.open_sealed(
-        bytes(row["encrypted_key"]), bytes(row["wrapped_dek"]), _owner(user_id, provider)
-    )
-    return key, row["base_url"]
+    key = crypto.open_sealed(bytes(row.encrypted_key), bytes(row.wrapped_dek), _owner(user_id, provider))
+    return key, row.base_url

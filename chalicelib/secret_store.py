@@ -4,6 +4,7 @@ AWS), else from the settings (locally). Fetched once per process through the one
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TypeGuard
 
 from chalicelib.config import get_settings
 
@@ -25,9 +26,9 @@ PLACEHOLDERS = frozenset(
 )
 
 
-def is_configured(secret: str | None) -> bool:
+def is_configured(secret: str | None) -> TypeGuard[str]:
     """A real secret: present, not blank and not a well-known placeholder."""
-    return bool(secret and secret.strip()) and secret.strip().lower() not in PLACEHOLDERS
+    return secret is not None and secret.strip() != "" and secret.strip().lower() not in PLACEHOLDERS
 
 
 @lru_cache(maxsize=8)

@@ -134,48 +134,46 @@ def get(principal: Principal, upload_id: str) -> Upload:
     return to_model(confirm(row))
 
 
-def confirm(row: dict) -> dict:
+def confirm(row: uploads_db.UploadRow) -> uploads_db.UploadRow:
     """A pending upload whose file is in S3 becomes uploaded or rejected; -> the row now."""
-    if row["status"] != UploadStatus.pending:
+    if row.status != UploadStatus.pending:
         return row
-    posted = incoming_key(row["user_id"], row["id"])
+    posted = incoming_key(row.user_id, row.id)
     meta = storage.head(posted)
     if meta is None:
         return row
     try:
         problem = _mismatch(row, meta, posted)
         if problem is None:
-            storage.copy_version(posted, object_key_for(row["user_id"], row["id"]), meta["ETag"])
+            storage.copy_version(posted, object_key_for(row.user_id, row.id), meta["ETag"])
     except storage.ObjectChanged:  # posted again (or confirmed elsewhere) while we looked
-        return uploads_db.get(row["id"], row["user_id"]) or row
+        return uploads_db.get(row.id, row.user_id) or row
     code, reason = problem or (None, None)
     settled = UploadStatus.rejected if problem else UploadStatus.uploaded
-    if uploads_db.settle(row["id"], settled.value, reason, code) and problem:
-        log.info("upload rejected", extra={"upload_id": row["id"], "reason": reason, "code": code})
+    if uploads_db.settle(row.id, settled, reason, code) and problem:
+        log.info("upload rejected", extra={"upload_id": row.id, "reason": reason, "code": code})
     storage.delete(posted)
-    return uploads_db.get(row["id"], row["user_id"]) or row
+    return uploads_db.get(row.id, row.user_id) or row
 
 
-def _mismatch(row: dict, meta: dict, key: str) -> tuple[str, str] | None:
+def _mismatch(row: uploads_db.UploadRow, meta: dict, key: str) -> tuple[str, str] | None:
     """(code, why) the object in S3 is not what was declared, or None when it is. Images are
     also bounded by their dimensions, read from the header only (never decoded here)."""
-    size, declared = int(meta["ContentLength"]), int(row["size_bytes"])
-    max_bytes = entitlement(row["user_id"], utcnow()).plan.upload_max_bytes
+    size, declared = int(meta["ContentLength"]), row.size_bytes
+    max_bytes = entitlement(row.user_id, utcnow()).plan.upload_max_bytes
     if size > max_bytes:
         return "too_large", f"the file has {size} bytes, over the plan's limit of {max_bytes}"
     if size != declared:
         return "size_mismatch", f"the file has {size} bytes, not the declared {declared}"
     stored_type = (meta.get("ContentType") or "").split(";")[0].strip().lower()
-    if stored_type != row["content_type"]:
-        return "type_mismatch", (
-            f"the file was stored as {stored_type or 'no type'}, not {row['content_type']}"
-        )
-    is_image = row["content_type"] in IMAGE_TYPES
+    if stored_type != row.content_type:
+        return "type_mismatch", (f"the file was stored as {stored_type or 'no type'}, not {row.content_type}")
+    is_image = row.content_type in IMAGE_TYPES
     head = storage.first_bytes(key, HEADER_BYTES if is_image else SNIFF_BYTES, meta["ETag"])
     found = sniff(head[:SNIFF_BYTES])
-    if found != row["content_type"]:
+    if found != row.content_type:
         return "content_mismatch", (
-            f"the content is not {row['content_type']} (it looks like {found or 'something else'})"
+            f"the content is not {row.content_type} (it looks like {found or 'something else'})"
         )
     if is_image:
         try:
@@ -183,7 +181,7 @@ def _mismatch(row: dict, meta: dict, key: str) -> tuple[str, str] | None:
         except image_limits.ImageRejected as exc:
             return exc.code, exc.message
     if found in VIDEO_TYPES:
-        problem = clip_problem(row["user_id"], key, meta["ETag"])
+        problem = clip_problem(row.user_id, key, meta["ETag"])
         return ("unusable_clip", problem) if problem else None
     return None
 
@@ -237,10 +235,10 @@ def _require_kind(
         message, kind = "no such upload", "not_found"
     else:
         row = confirm(row)
-        if row["status"] != UploadStatus.uploaded:
-            message, kind = f"the upload is {row['status']}, not uploaded", "upload_not_ready"
-        elif row["content_type"] not in types:
-            message, kind = f"the upload is {row['content_type']}, not {wanted[0]}", wanted[1]
+        if row.status != UploadStatus.uploaded:
+            message, kind = f"the upload is {row.status.value}, not uploaded", "upload_not_ready"
+        elif row.content_type not in types:
+            message, kind = f"the upload is {row.content_type}, not {wanted[0]}", wanted[1]
         else:
             return
     raise ValidationFailed(
@@ -258,10 +256,10 @@ def require_scene_media(user_id: str, upload_id: str, field: str) -> None:
         message, kind = "no such upload", "not_found"
     else:
         row = confirm(row)
-        if row["status"] != UploadStatus.uploaded:
-            message, kind = f"the upload is {row['status']}, not uploaded", "upload_not_ready"
-        elif row["content_type"] not in SCENE_MEDIA_TYPES:
-            message, kind = f"the upload is {row['content_type']}, not an image or a clip", "not_scene_media"
+        if row.status != UploadStatus.uploaded:
+            message, kind = f"the upload is {row.status.value}, not uploaded", "upload_not_ready"
+        elif row.content_type not in SCENE_MEDIA_TYPES:
+            message, kind = f"the upload is {row.content_type}, not an image or a clip", "not_scene_media"
         else:
             return
     raise ValidationFailed(
@@ -271,14 +269,14 @@ def require_scene_media(user_id: str, upload_id: str, field: str) -> None:
     )
 
 
-def to_model(row: dict) -> Upload:
+def to_model(row: uploads_db.UploadRow) -> Upload:
     return Upload(
-        id=row["id"],
-        status=row["status"],
-        content_type=row["content_type"],
-        size_bytes=row["size_bytes"],
-        filename=row["filename"],
-        reason=row["reason"],
-        code=row.get("reason_code"),
-        created_at=iso(row["created_at"]),
+        id=row.id,
+        status=row.status,
+        content_type=row.content_type,
+        size_bytes=row.size_bytes,
+        filename=row.filename,
+        reason=row.reason,
+        code=row.reason_code,
+        created_at=iso(row.created_at),
     )

@@ -50,7 +50,7 @@ def create(principal: auth.Principal, body: CheckoutCreate, ip: str | None) -> C
     if plan_id is None:
         raise Conflict(f"The {body.plan} plan can't be bought here", code="plan_not_purchasable")
     user = users.by_id(principal.user_id)
-    if user is None or not user["email_verified_at"]:
+    if user is None or not user.email_verified_at:
         # Memberships count only for verified addresses (chalicelib.billing.whop): don't take
         # money for a plan the account could not use yet.
         raise Conflict(

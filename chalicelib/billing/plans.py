@@ -8,10 +8,14 @@ this module imports the settings and the database lazily, because the settings i
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from chalicelib.model_base import Model
+
+if TYPE_CHECKING:
+    from chalicelib.db.billing import MembershipRow
 
 log = logging.getLogger(__name__)
 FREE = "free"
@@ -85,7 +89,7 @@ class Entitlement:
     plan: Plan
     period_start: datetime
     period_end: datetime
-    membership: dict | None  # the membership granting the plan (or the latest one), if any
+    membership: MembershipRow | None  # the membership granting the plan (or the latest one), if any
 
 
 def plan_table() -> dict[str, Plan]:
@@ -127,16 +131,16 @@ def entitlement(user_id: str, now: datetime) -> Entitlement:
 
     table = plan_table()
     active = billing_db.active_memberships(user_id)
-    best = max(active, key=lambda m: table[m["plan"]].rank, default=None)
-    plan = table[best["plan"]] if best else table[FREE]
+    best = max(active, key=lambda m: table[m.plan].rank, default=None)
+    plan = table[best.plan] if best else table[FREE]
     start, end = calendar_month(now)
     if (
         best
-        and best["renewal_period_start"]
-        and best["renewal_period_end"]
-        and best["renewal_period_start"] <= now < best["renewal_period_end"]
+        and best.renewal_period_start
+        and best.renewal_period_end
+        and best.renewal_period_start <= now < best.renewal_period_end
     ):
-        start, end = best["renewal_period_start"], best["renewal_period_end"]
+        start, end = best.renewal_period_start, best.renewal_period_end
     return Entitlement(
         plan=plan,
         period_start=start,

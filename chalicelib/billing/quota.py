@@ -62,11 +62,11 @@ def period_usage(user_id: str, period_start: datetime, period_end: datetime) -> 
     )
     if row:
         return int(row["used"])
-    seed = db.fetch_one(
+    seed = db.count(
         "SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND quota_reserved = 1"
         " AND created_at >= %s AND created_at < %s",
         (user_id, period_start, period_end),
-    )["n"]
+    )
     db.execute(
         "INSERT IGNORE INTO quota_usage (user_id, period_start, used) VALUES (%s, %s, %s)",
         (user_id, period_start, seed),

@@ -112,7 +112,7 @@ def _find_user(metadata: dict | None, user: WhopRef | None) -> str | None:
         return candidate
     if user and user.email:  # only an address its owner proved (else: attached on verification)
         row = users.by_verified_email(user.email.lower())
-        return row["id"] if row else None
+        return row.id if row else None
     return None
 
 
@@ -123,6 +123,7 @@ def _apply_membership(cur, type_: str, m: WhopMembership, sent_at: datetime) -> 
         m.valid if m.valid is not None else m.status in VALID_STATUSES
     )
     before = billing_db.membership(cur, m.id)
+    source_updated_at = _naive_utc(m.updated_at) or sent_at
     row = {
         "id": m.id,
         "user_id": _find_user(m.metadata, m.user),
@@ -135,17 +136,18 @@ def _apply_membership(cur, type_: str, m: WhopMembership, sent_at: datetime) -> 
         "cancel_at_period_end": m.cancel_at_period_end,
         "renewal_period_start": _naive_utc(m.renewal_period_start),
         "renewal_period_end": _naive_utc(m.renewal_period_end),
-        "source_updated_at": _naive_utc(m.updated_at) or sent_at,
+        "source_updated_at": source_updated_at,
     }
     billing_db.upsert_membership(cur, row)
     after = billing_db.membership(cur, m.id)
+    assert after is not None  # upserted just above, in this transaction
     return {
-        "user_id": after["user_id"],
+        "user_id": after.user_id,
         "membership": m.id,
-        "stale": after["source_updated_at"] > row["source_updated_at"],
-        "plan": after["plan"],
-        "active": bool(after["active"]),
-        "previous": {"plan": before["plan"], "active": bool(before["active"])} if before else None,
+        "stale": after.source_updated_at > source_updated_at,
+        "plan": after.plan,
+        "active": after.active,
+        "previous": {"plan": before.plan, "active": before.active} if before else None,
     }
 
 

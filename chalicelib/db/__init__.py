@@ -10,7 +10,8 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, cast
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, ClassVar, Self, cast
 
 from chalicelib.config import get_settings
 
@@ -114,11 +115,49 @@ def transaction() -> Iterator[Any]:
         raise
 
 
-def fetch_one(sql: str, args: Any = None) -> Any:
+class Row:
+    """Base of the typed rows (frozen dataclasses, one per table): `Cls.of(row)` builds one from a
+    DictCursor row, `Cls.maybe(row)` also takes None. Only the columns the class declares are
+    kept (a column a later migration adds doesn't break readers that don't use it); the
+    `json_columns` are decoded, and `_decode` is where a class turns the rest into its types."""
+
+    __slots__ = ()
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # every subclass is a dataclass
+    json_columns: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Self:
+        known = {f.name for f in fields(cls)}
+        values = {}
+        for column, value in row.items():
+            if column in known:
+                if column in cls.json_columns and isinstance(value, (str, bytes)):
+                    value = json.loads(value)
+                values[column] = value
+        return cls(**cls._decode(values))
+
+    @classmethod
+    def maybe(cls, row: dict[str, Any] | None) -> Self | None:
+        return None if row is None else cls.of(row)
+
+    @classmethod
+    def _decode(cls, values: dict[str, Any]) -> dict[str, Any]:
+        """The columns' values as the fields' types (enums, bools, defaults for NULLs)."""
+        return values
+
+
+def fetch_one(sql: str, args: Any = None) -> dict[str, Any] | None:
     """One row as a dict (DictCursor), or None."""
     with connection().cursor() as cur:
         cur.execute(sql, args)
-        return cur.fetchone()
+        return cast(dict[str, Any] | None, cur.fetchone())
+
+
+def count(sql: str, args: Any = None) -> int:
+    """The `n` of a `SELECT COUNT(*) AS n ...` (which always answers one row)."""
+    with connection().cursor() as cur:
+        cur.execute(sql, args)
+        return int(cast(dict[str, Any], cur.fetchone())["n"])
 
 
 def fetch_all(sql: str, args: Any = None) -> list[dict]:

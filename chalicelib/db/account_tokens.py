@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from chalicelib import db
 from chalicelib.ids import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTokenRow(db.Row):
+    """A row of `account_tokens`: one emailed link (only its hash)."""
+
+    token_hash: str
+    user_id: str
+    purpose: str  # verify_email or password_reset (chalicelib.email_links.Purpose)
+    email: str  # the address the link was sent to
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None = None
 
 
 def create(token_hash: str, user_id: str, purpose: str, email: str, ttl_s: int) -> None:
@@ -17,18 +31,17 @@ def create(token_hash: str, user_id: str, purpose: str, email: str, ttl_s: int) 
     )
 
 
-def redeem(cur, token_hash: str, purpose: str) -> dict | None:
+def redeem(cur, token_hash: str, purpose: str) -> AccountTokenRow | None:
     """Inside the caller's transaction: mark the token used and return it, or None when it is
     unknown, for another purpose, expired or already used. The row lock makes it single use
     even under concurrent redemptions."""
     cur.execute(
-        "SELECT user_id, email, expires_at, used_at FROM account_tokens"
-        " WHERE token_hash = %s AND purpose = %s FOR UPDATE",
+        "SELECT * FROM account_tokens WHERE token_hash = %s AND purpose = %s FOR UPDATE",
         (token_hash, purpose),
     )
-    row = cur.fetchone()
+    row = AccountTokenRow.maybe(cur.fetchone())
     now = utcnow()
-    if row is None or row["used_at"] is not None or row["expires_at"] <= now:
+    if row is None or row.used_at is not None or row.expires_at <= now:
         return None
     cur.execute("UPDATE account_tokens SET used_at = %s WHERE token_hash = %s", (now, token_hash))
     return row

@@ -3,10 +3,27 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from chalicelib import db
 from chalicelib.ids import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow(db.Row):
+    """A row of `audit_log`."""
+
+    json_columns = frozenset({"details"})
+
+    id: int
+    action: str
+    created_at: datetime
+    user_id: str | None = None
+    target: str | None = None
+    ip: str | None = None
+    details: dict[str, Any] | None = None
 
 
 def record(
@@ -24,13 +41,16 @@ def record(
     )
 
 
-def page(user_id: str, limit: int, before_id: int | None) -> list[dict]:
+def page(user_id: str, limit: int, before_id: int | None) -> list[AuditRow]:
     """Newest first, `limit + 1` rows so the caller can tell whether a next page exists."""
-    return db.fetch_all(
-        "SELECT id, action, target, ip, details, created_at FROM audit_log WHERE user_id = %s"
-        " AND (%s IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
-        (user_id, before_id, before_id, limit + 1),
-    )
+    return [
+        AuditRow.of(row)
+        for row in db.fetch_all(
+            "SELECT * FROM audit_log WHERE user_id = %s"
+            " AND (%s IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
+            (user_id, before_id, before_id, limit + 1),
+        )
+    ]
 
 
 def delete_before(cutoff, limit: int) -> int:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from chalicelib import db
 from chalicelib.ids import utcnow
@@ -10,6 +13,32 @@ from chalicelib.ids import utcnow
 
 class AlreadyProcessed(Exception):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipRow(db.Row):
+    """A row of `memberships`: a Whop membership, ours once `user_id` is set."""
+
+    id: str
+    plan: str
+    status: str  # Whop's
+    active: bool
+    source_updated_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    user_id: str | None = None
+    email: str | None = None
+    whop_user_id: str | None = None
+    whop_plan_id: str | None = None
+    cancel_at_period_end: bool = False
+    renewal_period_start: datetime | None = None
+    renewal_period_end: datetime | None = None
+
+    @classmethod
+    def _decode(cls, values: dict[str, Any]) -> dict[str, Any]:
+        values["active"] = bool(values["active"])
+        values["cancel_at_period_end"] = bool(values.get("cancel_at_period_end"))
+        return values
 
 
 def record_delivery(cur, webhook_id: str, source: str, type_: str, handled: bool, payload: dict) -> None:
@@ -55,9 +84,9 @@ def upsert_membership(cur, m: dict) -> None:
     )
 
 
-def membership(cur, membership_id: str) -> dict | None:
+def membership(cur, membership_id: str) -> MembershipRow | None:
     cur.execute("SELECT * FROM memberships WHERE id = %s", (membership_id,))
-    return cur.fetchone()
+    return MembershipRow.maybe(cur.fetchone())
 
 
 def upsert_payment(cur, p: dict) -> None:
@@ -73,25 +102,30 @@ def upsert_payment(cur, p: dict) -> None:
     )
 
 
-def active_memberships(user_id: str) -> list[dict]:
-    return db.fetch_all("SELECT * FROM memberships WHERE user_id = %s AND active = 1", (user_id,))
+def active_memberships(user_id: str) -> list[MembershipRow]:
+    return [
+        MembershipRow.of(row)
+        for row in db.fetch_all("SELECT * FROM memberships WHERE user_id = %s AND active = 1", (user_id,))
+    ]
 
 
-def latest_membership(user_id: str) -> dict | None:
-    return db.fetch_one(
-        "SELECT * FROM memberships WHERE user_id = %s ORDER BY active DESC, source_updated_at DESC LIMIT 1",
-        (user_id,),
+def latest_membership(user_id: str) -> MembershipRow | None:
+    return MembershipRow.maybe(
+        db.fetch_one(
+            "SELECT * FROM memberships WHERE user_id = %s ORDER BY active DESC, source_updated_at DESC LIMIT 1",
+            (user_id,),
+        )
     )
 
 
-def attach_memberships_by_email(user_id: str, email: str) -> list[dict]:
-    """Memberships bought before signup: they become this user's."""
+def attach_memberships_by_email(user_id: str, email: str) -> list[MembershipRow]:
+    """Memberships bought before signup: they become this user's (the rows as they were)."""
     with db.transaction() as cur:
         cur.execute(
-            "SELECT id, plan, active FROM memberships WHERE user_id IS NULL AND email = %s FOR UPDATE",
+            "SELECT * FROM memberships WHERE user_id IS NULL AND email = %s FOR UPDATE",
             (email,),
         )
-        rows = list(cur.fetchall())
+        rows = [MembershipRow.of(row) for row in cur.fetchall()]
         if rows:
             cur.execute(
                 "UPDATE memberships SET user_id = %s WHERE user_id IS NULL AND email = %s", (user_id, email)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,28 +19,16 @@ from chalicelib.models import STEP_NAMES, JobStatus, StepStatus
 
 
 class DuplicateIdempotencyKey(Exception):
-    pass
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
 
 
-_JSON_COLUMNS = ("request", "outputs", "notes", "artifacts", "step_usage")
-
-
-def _columns(cls: type, row: dict[str, Any]) -> dict[str, Any]:
-    """The row's columns `cls` knows (a column a later migration adds doesn't break readers
-    that don't use it), JSON columns decoded."""
-    known = {f.name for f in fields(cls)}
-    out = {}
-    for column, value in row.items():
-        if column in known:
-            if column in _JSON_COLUMNS and isinstance(value, (str, bytes)):
-                value = json.loads(value)
-            out[column] = value
-    return out
-
-
-@dataclass(frozen=True)
-class JobRow:
+@dataclass(frozen=True, slots=True)
+class JobRow(db.Row):
     """A row of `jobs`."""
+
+    json_columns = frozenset({"request", "outputs", "notes"})
 
     id: str
     user_id: str
@@ -68,17 +56,18 @@ class JobRow:
     events_cleared_at: datetime | None = None
 
     @classmethod
-    def of(cls, row: dict[str, Any]) -> JobRow:
-        values = _columns(cls, row)
+    def _decode(cls, values: dict[str, Any]) -> dict[str, Any]:
         values["status"] = JobStatus(values["status"])
         values["notes"] = values.get("notes") or []
         values["quota_reserved"] = bool(values.get("quota_reserved"))
-        return cls(**values)
+        return values
 
 
-@dataclass(frozen=True)
-class StepRow:
+@dataclass(frozen=True, slots=True)
+class StepRow(db.Row):
     """A row of `job_steps`: one step of a job, as of its latest run."""
+
+    json_columns = frozenset({"artifacts", "step_usage"})
 
     job_id: str
     name: str
@@ -95,16 +84,15 @@ class StepRow:
     step_usage: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, row: dict[str, Any]) -> StepRow:
-        values = _columns(cls, row)
+    def _decode(cls, values: dict[str, Any]) -> dict[str, Any]:
         values["status"] = StepStatus(values["status"])
         values["artifacts"] = values.get("artifacts") or []
         values["step_usage"] = values.get("step_usage") or []
-        return cls(**values)
+        return values
 
 
-@dataclass(frozen=True)
-class StepRun:
+@dataclass(frozen=True, slots=True)
+class StepRun(db.Row):
     """A row of `job_step_runs`: one attempt at a step by one worker (for operators)."""
 
     step: str
@@ -114,10 +102,6 @@ class StepRun:
     finished_at: datetime | None = None
     error_code: str | None = None
     error_message: str | None = None
-
-
-def _job(row: dict[str, Any] | None) -> JobRow | None:
-    return JobRow.of(row) if row is not None else None
 
 
 def insert(cur, job: dict[str, Any], quota_period_start) -> None:
@@ -152,7 +136,7 @@ def insert(cur, job: dict[str, Any], quota_period_start) -> None:
 
 
 def by_idempotency_key(user_id: str, key: str) -> JobRow | None:
-    return _job(
+    return JobRow.maybe(
         db.fetch_one("SELECT * FROM jobs WHERE user_id = %s AND idempotency_key = %s", (user_id, key))
     )
 
@@ -160,8 +144,8 @@ def by_idempotency_key(user_id: str, key: str) -> JobRow | None:
 def get(job_id: str, user_id: str | None) -> JobRow | None:
     """A job of `user_id`; `user_id=None` only for trusted callers (worker, reaper)."""
     if user_id is None:
-        return _job(db.fetch_one("SELECT * FROM jobs WHERE id = %s", (job_id,)))
-    return _job(db.fetch_one("SELECT * FROM jobs WHERE id = %s AND user_id = %s", (job_id, user_id)))
+        return JobRow.maybe(db.fetch_one("SELECT * FROM jobs WHERE id = %s", (job_id,)))
+    return JobRow.maybe(db.fetch_one("SELECT * FROM jobs WHERE id = %s AND user_id = %s", (job_id, user_id)))
 
 
 def page(user_id: str, status: JobStatus | None, limit: int, before_id: str | None) -> list[JobRow]:
@@ -193,13 +177,11 @@ def steps_of(job_ids: Iterable[str]) -> dict[str, list[StepRow]]:
 
 def backlog(user_id: str) -> int:
     """The user's jobs waiting to start."""
-    row = db.fetch_one("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND status = 'queued'", (user_id,))
-    return int(row["n"])
+    return db.count("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND status = 'queued'", (user_id,))
 
 
 def count_running(user_id: str) -> int:
-    row = db.fetch_one("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND status = 'running'", (user_id,))
-    return int(row["n"])
+    return db.count("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND status = 'running'", (user_id,))
 
 
 # ---- transitions: called by chalicelib.lifecycle only, inside its transaction ---------------
@@ -350,7 +332,7 @@ def step_finished(
 
 def step_runs(job_id: str) -> list[StepRun]:
     return [
-        StepRun(**row)
+        StepRun.of(row)
         for row in db.fetch_all(
             "SELECT step, owner, status, error_code, error_message, started_at,"
             " finished_at FROM job_step_runs WHERE job_id = %s ORDER BY id",
@@ -439,7 +421,7 @@ def lock(cur, job_id: str, user_id: str | None) -> JobRow | None:
         "SELECT * FROM jobs WHERE id = %s AND (%s IS NULL OR user_id = %s) FOR UPDATE",
         (job_id, user_id, user_id),
     )
-    return _job(cur.fetchone())
+    return JobRow.maybe(cur.fetchone())
 
 
 def cancel(cur, job_id: str) -> dict[str, str]:

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from chalicelib import db
 from chalicelib.ids import utcnow
 
-_PUBLIC = "provider, last4, base_url, updated_at"
+_PUBLIC = "user_id, provider, last4, base_url, updated_at"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderKeyRow(db.Row):
+    """A row of `provider_keys` (but the KMS key id and the creation time, which nothing reads).
+    The sealed key is read by `sealed()` only (for the worker); in the other reads it stays
+    empty."""
+
+    user_id: str
+    provider: str
+    last4: str
+    updated_at: datetime
+    base_url: str | None = None
+    encrypted_key: bytes = b""
+    wrapped_dek: bytes = b""
 
 
 def upsert(
@@ -16,7 +34,7 @@ def upsert(
     kms_key_id: str,
     last4: str,
     base_url: str | None,
-) -> dict:
+) -> ProviderKeyRow:
     now = utcnow()
     db.execute(
         "INSERT INTO provider_keys (user_id, provider, encrypted_key, wrapped_dek, kms_key_id, last4,"
@@ -26,22 +44,29 @@ def upsert(
         " base_url = VALUES(base_url), updated_at = VALUES(updated_at)",
         (user_id, provider, ciphertext, wrapped_key, kms_key_id, last4, base_url, now, now),
     )
-    return {"provider": provider, "last4": last4, "base_url": base_url, "updated_at": now}
+    return ProviderKeyRow(user_id=user_id, provider=provider, last4=last4, updated_at=now, base_url=base_url)
 
 
-def public(user_id: str) -> list[dict]:
+def public(user_id: str) -> list[ProviderKeyRow]:
     # B608: only the constant column list _PUBLIC is formatted in; values are parameters
-    return db.fetch_all(
-        f"SELECT {_PUBLIC} FROM provider_keys WHERE user_id = %s ORDER BY provider",  # nosec B608
-        (user_id,),
-    )
+    return [
+        ProviderKeyRow.of(row)
+        for row in db.fetch_all(
+            f"SELECT {_PUBLIC} FROM provider_keys WHERE user_id = %s ORDER BY provider",  # nosec B608
+            (user_id,),
+        )
+    ]
 
 
-def sealed(user_id: str, provider: str) -> dict | None:
+def sealed(user_id: str, provider: str) -> ProviderKeyRow | None:
     """The sealed record, for the worker only."""
-    return db.fetch_one(
-        "SELECT encrypted_key, wrapped_dek, base_url FROM provider_keys WHERE user_id = %s AND provider = %s",
-        (user_id, provider),
+    # B608: only the constant column list _PUBLIC is formatted in; values are parameters
+    return ProviderKeyRow.maybe(
+        db.fetch_one(
+            f"SELECT {_PUBLIC}, encrypted_key, wrapped_dek FROM provider_keys"  # nosec B608
+            " WHERE user_id = %s AND provider = %s",
+            (user_id, provider),
+        )
     )
 
 

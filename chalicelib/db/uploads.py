@@ -6,10 +6,34 @@ A pending upload moves once: to uploaded, rejected or (by cleanup) expired. The 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from chalicelib import db
 from chalicelib.ids import utcnow
+from chalicelib.models import UploadStatus
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRow(db.Row):
+    """A row of `uploads`."""
+
+    id: str
+    user_id: str
+    status: UploadStatus
+    filename: str
+    content_type: str
+    size_bytes: int
+    created_at: datetime
+    updated_at: datetime
+    reason: str | None = None
+    reason_code: str | None = None
+
+    @classmethod
+    def _decode(cls, values: dict[str, Any]) -> dict[str, Any]:
+        values["status"] = UploadStatus(values["status"])
+        return values
 
 
 def insert(upload: dict) -> None:
@@ -28,26 +52,33 @@ def insert(upload: dict) -> None:
     )
 
 
-def get(upload_id: str, user_id: str) -> dict | None:
-    return db.fetch_one("SELECT * FROM uploads WHERE id = %s AND user_id = %s", (upload_id, user_id))
+def get(upload_id: str, user_id: str) -> UploadRow | None:
+    return UploadRow.maybe(
+        db.fetch_one("SELECT * FROM uploads WHERE id = %s AND user_id = %s", (upload_id, user_id))
+    )
 
 
-def settle(upload_id: str, status: str, reason: str | None = None, reason_code: str | None = None) -> bool:
+def settle(
+    upload_id: str, status: UploadStatus, reason: str | None = None, reason_code: str | None = None
+) -> bool:
     """pending -> uploaded | rejected | expired, once; False when it had already moved."""
     return (
         db.execute(
             "UPDATE uploads SET status = %s, reason = %s, reason_code = %s, updated_at = %s"
             " WHERE id = %s AND status = 'pending'",
-            (status, reason, reason_code, utcnow(), upload_id),
+            (status.value, reason, reason_code, utcnow(), upload_id),
         )
         == 1
     )
 
 
-def stale_pending(created_before: datetime, limit: int) -> list[dict]:
+def stale_pending(created_before: datetime, limit: int) -> list[UploadRow]:
     """Pending uploads created before the cutoff, oldest first (for cleanup)."""
-    return db.fetch_all(
-        "SELECT id, user_id FROM uploads WHERE status = 'pending' AND created_at < %s"
-        " ORDER BY created_at, id LIMIT %s",
-        (created_before, limit),
-    )
+    return [
+        UploadRow.of(row)
+        for row in db.fetch_all(
+            "SELECT * FROM uploads WHERE status = 'pending' AND created_at < %s"
+            " ORDER BY created_at, id LIMIT %s",
+            (created_before, limit),
+        )
+    ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from chalicelib import db
 
 _SUMS = (
@@ -9,6 +12,29 @@ _SUMS = (
     " SUM(characters) AS characters, SUM(images) AS images, SUM(audio_ms) AS audio_ms,"
     " SUM(bytes) AS bytes, SUM(wall_ms) AS wall_ms"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotal(db.Row):
+    """The sums of `provider_usage` rows for one (purpose, provider)."""
+
+    purpose: str
+    provider: str
+    calls: int
+    tokens_in: int
+    tokens_out: int
+    characters: int
+    images: int
+    audio_ms: int
+    bytes: int
+    wall_ms: int
+
+    @classmethod
+    def _decode(cls, values: dict[str, Any]) -> dict[str, Any]:
+        # SUM() comes back as a Decimal
+        return {
+            name: value if name in ("purpose", "provider") else int(value) for name, value in values.items()
+        }
 
 
 def record(cur, job_id: str, step: str, records: list[dict], at) -> None:
@@ -40,12 +66,15 @@ def record(cur, job_id: str, step: str, records: list[dict], at) -> None:
         )
 
 
-def totals(user_id: str, start, end) -> list[dict]:
+def totals(user_id: str, start, end) -> list[UsageTotal]:
     """Per (purpose, provider), the sums of [start, end)."""
-    return db.fetch_all(
-        # B608: only the constant column sums _SUMS are formatted in; values are parameters
-        f"SELECT purpose, provider, {_SUMS} FROM provider_usage"  # nosec B608
-        " WHERE user_id = %s AND created_at >= %s AND created_at < %s"
-        " GROUP BY purpose, provider ORDER BY purpose, provider",
-        (user_id, start, end),
-    )
+    return [
+        UsageTotal.of(row)
+        for row in db.fetch_all(
+            # B608: only the constant column sums _SUMS are formatted in; values are parameters
+            f"SELECT purpose, provider, {_SUMS} FROM provider_usage"  # nosec B608
+            " WHERE user_id = %s AND created_at >= %s AND created_at < %s"
+            " GROUP BY purpose, provider ORDER BY purpose, provider",
+            (user_id, start, end),
+        )
+    ]

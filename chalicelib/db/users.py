@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from chalicelib import db
 from chalicelib.ids import new_id, utcnow
 
@@ -10,48 +13,54 @@ class EmailTaken(Exception):
     pass
 
 
-def create(email: str, password_hash: str) -> dict:
-    user = {
-        "id": new_id("usr"),
-        "email": email,
-        "password_hash": password_hash,
-        "created_at": utcnow(),
-        "email_verified_at": None,
-        "session_epoch": 0,
-        "password_changed_at": None,
-    }
+@dataclass(frozen=True, slots=True)
+class UserRow(db.Row):
+    """A row of `users`."""
+
+    id: str
+    email: str
+    password_hash: str
+    created_at: datetime
+    email_verified_at: datetime | None = None
+    session_epoch: int = 0
+    password_changed_at: datetime | None = None
+
+
+def create(email: str, password_hash: str) -> UserRow:
+    user = UserRow(id=new_id("usr"), email=email, password_hash=password_hash, created_at=utcnow())
     try:
         db.execute(
-            "INSERT INTO users (id, email, password_hash, created_at)"
-            " VALUES (%(id)s, %(email)s, %(password_hash)s, %(created_at)s)",
-            user,
+            "INSERT INTO users (id, email, password_hash, created_at) VALUES (%s, %s, %s, %s)",
+            (user.id, user.email, user.password_hash, user.created_at),
         )
     except db.integrity_error() as exc:
         raise EmailTaken(email) from exc
     return user
 
 
-def by_email(email: str) -> dict | None:
-    return db.fetch_one("SELECT * FROM users WHERE email = %s", (email,))
+def by_email(email: str) -> UserRow | None:
+    return UserRow.maybe(db.fetch_one("SELECT * FROM users WHERE email = %s", (email,)))
 
 
-def by_id(user_id: str) -> dict | None:
-    return db.fetch_one("SELECT * FROM users WHERE id = %s", (user_id,))
+def by_id(user_id: str) -> UserRow | None:
+    return UserRow.maybe(db.fetch_one("SELECT * FROM users WHERE id = %s", (user_id,)))
 
 
 def set_password_hash(user_id: str, password_hash: str) -> None:
     db.execute("UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id))
 
 
-def by_verified_email(email: str) -> dict | None:
+def by_verified_email(email: str) -> UserRow | None:
     """Only an address its owner proved: matching billing by an unproved email would let anyone
     sign up with a buyer's address and take their membership."""
-    return db.fetch_one("SELECT * FROM users WHERE email = %s AND email_verified_at IS NOT NULL", (email,))
+    return UserRow.maybe(
+        db.fetch_one("SELECT * FROM users WHERE email = %s AND email_verified_at IS NOT NULL", (email,))
+    )
 
 
-def lock(cur, user_id: str) -> dict | None:
+def lock(cur, user_id: str) -> UserRow | None:
     cur.execute("SELECT * FROM users WHERE id = %s FOR UPDATE", (user_id,))
-    return cur.fetchone()
+    return UserRow.maybe(cur.fetchone())
 
 
 def mark_verified(cur, user_id: str) -> None:

@@ -115,23 +115,25 @@ def run(
         env=_environment(config, work_dir, job_id),
         start_new_session=True,
     )
+    stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
+    assert stdin is not None and stdout is not None and stderr is not None  # all three PIPE
     stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
 
     def read_stdout() -> None:
-        for line in proc.stdout:
+        for line in stdout:
             progress, message = parse_line(line[:MAX_LINE])
             if progress is not None or message:
                 on_progress(progress, message)
 
     readers = [
         threading.Thread(target=read_stdout, daemon=True),
-        threading.Thread(target=lambda: stderr_tail.extend(line[:2000] for line in proc.stderr), daemon=True),
+        threading.Thread(target=lambda: stderr_tail.extend(line[:2000] for line in stderr), daemon=True),
     ]
     for reader in readers:
         reader.start()
     try:
-        proc.stdin.write(json.dumps(spec))
-        proc.stdin.close()
+        stdin.write(json.dumps(spec))
+        stdin.close()
     except (BrokenPipeError, OSError):
         pass  # it exited without reading: its exit code says why
     deadline = time.monotonic() + config.timeout_s

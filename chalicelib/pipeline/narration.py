@@ -177,19 +177,22 @@ def _espeak_words(
     starts: list[float | None] = [None] * len(tokens)
     for position, ms in events:
         k = max((i for i, o in enumerate(offsets) if o <= position), default=0)
-        starts[k] = ms / 1000 if starts[k] is None else min(starts[k], ms / 1000)
+        earlier = starts[k]
+        starts[k] = ms / 1000 if earlier is None else min(earlier, ms / 1000)
     if sum(s is not None for s in starts) < max(1, len(tokens) // 2):
         return None
     duration = len(audio) / rate
-    for k in range(len(starts)):  # a word espeak said together with its neighbour
-        if starts[k] is None:
-            before = starts[k - 1] if k else 0.0
+    timed: list[float] = []
+    for k, start in enumerate(starts):
+        if start is None:  # a word espeak said together with its neighbour
+            before = timed[k - 1] if k else 0.0
             after = next((s for s in starts[k + 1 :] if s is not None), duration)
-            starts[k] = (before + after) / 2 if k else 0.0
+            start = (before + after) / 2 if k else 0.0
+        timed.append(start)
     words = []
     for k, token in enumerate(tokens):
-        stop = starts[k + 1] if k + 1 < len(tokens) else duration
-        words.append(Word(token, starts[k], _voiced_end(audio, rate, starts[k], max(starts[k], stop))))
+        stop = timed[k + 1] if k + 1 < len(tokens) else duration
+        words.append(Word(token, timed[k], _voiced_end(audio, rate, timed[k], max(timed[k], stop))))
     return words
 
 

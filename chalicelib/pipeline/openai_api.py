@@ -29,15 +29,13 @@ BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0)  # when the server gives no Retry-After
 class OpenAIClient:
     api_key: str = field(repr=False)
     base_url: str
-    timeout_s: float | None = None
-    max_retries: int | None = None
+    timeout_s: float = field(default_factory=lambda: get_settings().provider_timeout_s)
+    max_retries: int = field(default_factory=lambda: get_settings().provider_max_retries)
     sleep: Callable[[float], None] = time.sleep  # injectable: tests record the waits
 
     def __post_init__(self) -> None:
         settings = get_settings()
         self.base_url = self.base_url.rstrip("/")
-        self.timeout_s = self.timeout_s if self.timeout_s is not None else settings.provider_timeout_s
-        self.max_retries = self.max_retries if self.max_retries is not None else settings.provider_max_retries
         self.retry_after_max_s = settings.provider_retry_after_max_s
         self.max_bytes = settings.provider_max_response_bytes
 

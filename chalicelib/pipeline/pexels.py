@@ -256,7 +256,7 @@ def video_for(client: PexelsClient, job_id: str, scene: Scene, aspect: str, path
     )
     video = pick_video(found.get("videos") or [], scene.duration_s, aspect)
     rendition = pick_rendition(video, aspect) if video else None
-    if rendition is None:
+    if not video or rendition is None:
         return None
     name = f"video-{video['id']}-{rendition.get('id', rendition['height'])}.mp4"
     video["fetched_bytes"] = _cached_download(client, job_id, name, rendition["link"], path)

@@ -51,9 +51,15 @@ class Task:
     keep: frozenset[int] = frozenset()  # scenes showing the user's own media
     notes: list[str] = field(default_factory=list)  # what a provider wants the user to know
 
+    def written_concept(self) -> Concept:
+        """The job's concept: every step after `concept` (the step that writes it) has one."""
+        if self.concept is None:
+            raise RuntimeError("this step needs the job's concept, which the concept step writes")
+        return self.concept
+
     def todo(self) -> list[tuple[Scene, Path]]:
         """(scene, output path) of the scenes a provider must make (not the user's own)."""
-        return [(s, p) for s, p in zip(self.concept.scenes, self.paths) if s.index not in self.keep]
+        return [(s, p) for s, p in zip(self.written_concept().scenes, self.paths) if s.index not in self.keep]
 
 
 @dataclass
@@ -84,7 +90,7 @@ def offline_images(task: Task, _client) -> tuple[None, StepUsage]:
             exc.code, f"the reference image can't be used: {exc.message}", transient=False
         ) from None
     for i, (scene, path) in enumerate(todo):
-        images.render_scene_image(task.concept, scene, aspect, path, backdrop)
+        images.render_scene_image(task.written_concept(), scene, aspect, path, backdrop)
         task.on_progress(100 * (i + 1) // len(todo))
     return None, StepUsage(
         purpose="image",
@@ -100,7 +106,7 @@ def offline_narration(task: Task, _client) -> tuple[list[narration.Narration], S
     notes: list[str] = []
     spoken = [
         narration.synthesize(s.narration, path, req.get("voice"), req.get("language", "en"), notes)
-        for s, path in zip(task.concept.scenes, task.paths)
+        for s, path in zip(task.written_concept().scenes, task.paths)
     ]
     task.notes.extend(dict.fromkeys(notes))  # once each, however many lines hit it
     model = ",".join(dict.fromkeys(n.voice for n in spoken)) or None
@@ -108,7 +114,7 @@ def offline_narration(task: Task, _client) -> tuple[list[narration.Narration], S
         purpose="narration",
         provider=providers.OFFLINE,
         model=model,
-        characters=sum(len(s.narration) for s in task.concept.scenes),
+        characters=sum(len(s.narration) for s in task.written_concept().scenes),
         audio_s=round(sum(n.duration_s for n in spoken), 3),
         bytes=sum(n.path.stat().st_size for n in spoken),
         wall_s=round(time.monotonic() - started, 3),
@@ -117,7 +123,7 @@ def offline_narration(task: Task, _client) -> tuple[list[narration.Narration], S
 
 def openai_images(task: Task, client: OpenAIClient) -> tuple[None, StepUsage]:
     todo = task.todo()
-    scenes = task.concept.model_copy(update={"scenes": [scene for scene, _ in todo]})
+    scenes = task.written_concept().model_copy(update={"scenes": [scene for scene, _ in todo]})
     usage = openai_steps.render_images(
         client, scenes, task.request["aspect"], task.request.get("style"), [path for _, path in todo]
     )
@@ -157,7 +163,7 @@ def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUs
                 )
             break
         else:
-            images.render_scene_image(task.concept, scene, aspect, path, task.reference)
+            images.render_scene_image(task.written_concept(), scene, aspect, path, task.reference)
             task.notes.append(
                 f"image: scene {scene.index + 1} has no Pexels video or photo for "
                 f"'{words}'" + (f" ({problem})" if problem else "") + "; the offline still instead"
@@ -181,7 +187,11 @@ def openai_concept(task: Task, client: OpenAIClient) -> tuple[Concept, StepUsage
 
 def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.Narration], StepUsage]:
     return openai_steps.synthesize_all(
-        client, task.concept, task.request.get("voice"), task.paths, task.request.get("language", "en")
+        client,
+        task.written_concept(),
+        task.request.get("voice"),
+        task.paths,
+        task.request.get("language", "en"),
     )
 
 

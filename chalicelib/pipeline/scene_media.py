@@ -54,11 +54,11 @@ def place_all(user_id: str, request: dict, aspect: str, stills: list[Path]) -> d
         if not upload_id or index >= len(stills):
             continue
         row = uploads_db.get(upload_id, user_id)
-        if row is None or row["status"] != UploadStatus.uploaded:  # deleted or expired since submission
+        if row is None or row.status != UploadStatus.uploaded:  # deleted or expired since submission
             raise StepError("upload_missing", f"scene {index}: upload {upload_id} is gone", transient=False)
         download = stills[index].with_suffix(".upload")
         storage.download(uploads.object_key_for(user_id, upload_id), download)
-        if row["content_type"] in uploads.VIDEO_TYPES:
+        if row.content_type in uploads.VIDEO_TYPES:
             shutil.move(download, clip_path(stills[index]))
             placed[index] = clip_path(stills[index])
         else:

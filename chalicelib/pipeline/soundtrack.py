@@ -215,14 +215,13 @@ def _meter_report(stderr: str) -> dict | None:
     """ebur128's closing summary: {"input_i", "input_lra", "input_tp"} (strings, as measured),
     or None when there is none."""
     summary = stderr[stderr.rfind("Summary:") :] if "Summary:" in stderr else ""
-    found = {key: pattern.search(summary) for key, pattern in _SUMMARY.items()}
-    if not all(found.values()):
-        return None
-    return {
-        "input_i": found["I"].group(1),
-        "input_lra": found["LRA"].group(1),
-        "input_tp": found["Peak"].group(1),
-    }
+    found = {}
+    for key, pattern in _SUMMARY.items():
+        match = pattern.search(summary)
+        if match is None:
+            return None
+        found[key] = match.group(1)
+    return {"input_i": found["I"], "input_lra": found["LRA"], "input_tp": found["Peak"]}
 
 
 def measure_mix(inputs: list[str], parts: list[str], label: str) -> dict | None:
@@ -297,11 +296,12 @@ def measure_file(path: Path) -> dict:
     ]
     result = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=MEASURE_TIMEOUT_S)
     report = _meter_report(result.stderr) if result.returncode == 0 else None
-    silent = report is None or not _finite(report.get("input_i"))
+    if report is None or not _finite(report.get("input_i")):  # silent
+        return {"integrated_lufs": None, "true_peak_dbtp": None, "lra_lu": None, "target_lufs": TARGET_LUFS}
     return {
-        "integrated_lufs": None if silent else round(float(report["input_i"]), 2),
-        "true_peak_dbtp": None if silent else round(float(report["input_tp"]), 2),
-        "lra_lu": None if silent else round(float(report["input_lra"]), 2),
+        "integrated_lufs": round(float(report["input_i"]), 2),
+        "true_peak_dbtp": round(float(report["input_tp"]), 2),
+        "lra_lu": round(float(report["input_lra"]), 2),
         "target_lufs": TARGET_LUFS,
     }
 

@@ -75,9 +75,9 @@ class RenderResult:
     captions: Path
     duration_s: float
     silent_narration: bool
-    vtt: Path | None = None
-    words: Path | None = None
-    manifest: Path | None = None  # render.json: voices, timing methods, captions, audio levels
+    vtt: Path
+    words: Path
+    manifest: Path  # render.json: voices, timing methods, captions, audio levels
     audio: dict | None = None  # the output's measured loudness (soundtrack.measure_file)
     spoken_words: list[Word] | None = None  # every word, in seconds of the video
 
@@ -366,18 +366,20 @@ def run_ffmpeg(
         text=True,
         errors="replace",
     )
+    stdout, stderr = proc.stdout, proc.stderr
+    assert stdout is not None and stderr is not None  # both PIPE
     done_s = [0.0]
     stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
 
     def read_progress() -> None:
-        for line in proc.stdout:
+        for line in stdout:
             key, _, value = line.strip().partition("=")
             if key in ("out_time_us", "out_time_ms") and value.lstrip("-").isdigit():
                 done_s[0] = max(done_s[0], int(value) / 1e6)  # both keys are microseconds
 
     readers = [
         threading.Thread(target=read_progress, daemon=True),
-        threading.Thread(target=lambda: stderr_tail.extend(proc.stderr), daemon=True),
+        threading.Thread(target=lambda: stderr_tail.extend(stderr), daemon=True),
     ]
     for reader in readers:
         reader.start()

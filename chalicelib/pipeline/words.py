@@ -123,15 +123,17 @@ def from_transcript(
         return None
     words, i = [], 0
     while i < len(tokens):
-        if times[i] is not None:
-            words.append(Word(tokens[i], *times[i]))
+        timed = times[i]
+        if timed is not None:
+            words.append(Word(tokens[i], *timed))
             i += 1
             continue
         j = i
         while j < len(tokens) and times[j] is None:
             j += 1
         left = words[-1].end if words else 0.0
-        right = times[j][0] if j < len(tokens) else duration
+        next_timed = times[j] if j < len(tokens) else None
+        right = next_timed[0] if next_timed is not None else duration
         words += estimate(tokens[i:j], left, max(left, right))
         i = j
     return words
