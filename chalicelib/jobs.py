@@ -269,7 +269,7 @@ def _gather(
     row = jobs_db.get(job_id, principal.user_id)
     if row is None:  # deleted with its account meanwhile
         raise NotFound("Job not found")
-    return EventPage(events=found, next=cursor or "0-0", status=_page_status(row, found))
+    return EventPage(events=found, next=cursor or "0-0", status=_page_status(row, found, cursor))
 
 
 def _long_ended(row: jobs_db.JobRow) -> bool:
@@ -281,16 +281,20 @@ def _long_ended(row: jobs_db.JobRow) -> bool:
     )
 
 
-def _page_status(row: jobs_db.JobRow, found: list[Event]) -> JobStatus:
-    """The job's status, except in the instant between a job ending in MySQL and its final event
-    reaching the stream: then still "running", so a client that stops at a terminal status
-    polls once more and gets the event too. (Not when the stream lost it: Redis isn't the truth.)"""
+def _page_status(row: jobs_db.JobRow, found: list[Event], cursor: str | None) -> JobStatus:
+    """The job's status, except while the stream holds events past this page (its final event
+    landed after the page was read, or the page was full), or in the instant between a job
+    ending in MySQL and its final event reaching the stream: then still "running", so a client
+    that stops at a terminal status polls once more and gets the rest. (Not when the stream lost
+    the final event: Redis isn't the truth.)"""
     status = row.status
     if status in (JobStatus.queued, JobStatus.running) or row.finished_at is None:
         return status
     if any(e.type in TERMINAL_EVENTS for e in found):
         return status
     last = progress.last_event(row.id)
+    if last is not None and last.id != cursor:
+        return JobStatus.running
     just_ended = utcnow() - row.finished_at < FINAL_EVENT_GRACE
     if just_ended and (last is None or last.type not in TERMINAL_EVENTS):
         return JobStatus.running

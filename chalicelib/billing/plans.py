@@ -5,6 +5,8 @@ Settings (chalicelib.config) validate PLANS and WHOP_PLAN_MAP against the plans 
 this module imports the settings and the database lazily, because the settings import it.
 """
 
+from __future__ import annotations
+
 import logging
 from dataclasses import dataclass
 from datetime import datetime

@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from chalicelib import db
@@ -91,17 +92,32 @@ class StepRow(db.Row):
         return values
 
 
+class RunStatus(str, Enum):
+    """How one attempt at a step ended (or that it still runs)."""
+
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"
+    canceled = "canceled"
+    abandoned = "abandoned"  # its worker died; another closed it
+
+
 @dataclass(frozen=True, slots=True)
 class StepRun(db.Row):
     """A row of `job_step_runs`: one attempt at a step by one worker (for operators)."""
 
     step: str
     owner: str
-    status: str  # running, succeeded, failed, canceled or abandoned
+    status: RunStatus
     started_at: datetime
     finished_at: datetime | None = None
     error_code: str | None = None
     error_message: str | None = None
+
+    @classmethod
+    def _decode(cls, values: dict[str, Any]) -> dict[str, Any]:
+        values["status"] = RunStatus(values["status"])
+        return values
 
 
 def insert(cur, job: dict[str, Any], quota_period_start) -> None:

@@ -94,3 +94,19 @@ def test_a_job_that_ended_long_ago_answers_at_once_without_a_slot(api, user, mon
         assert page.json["events"][-1]["type"] == "job.canceled"
     finally:
         redis_client.client().delete(slots)
+
+
+def test_a_page_read_before_the_final_event_landed_does_not_claim_the_end(api, user):
+    """The job ends and its final event lands between reading a page and answering it: the page
+    must not say "canceled" without the event, or a client stopping there never sees it."""
+    from chalicelib.db import jobs as jobs_db
+
+    job_id = api.call("POST", "/v1/jobs", JOB, token=user["token"]).json["id"]
+    before = api.call("GET", f"/v1/jobs/{job_id}/events", token=user["token"]).json["next"]
+    assert api.call("POST", f"/v1/jobs/{job_id}/cancel", token=user["token"]).status_code == 202
+    row = jobs_db.get(job_id, user["user"]["id"])
+    assert row is not None and row.status == "canceled"
+    assert jobs._page_status(row, [], before) == "running"  # the page stopped before the event
+    last = progress.last_event(job_id)
+    assert last is not None and last.type == EventType.job_canceled
+    assert jobs._page_status(row, [], last.id) == "canceled"  # caught up: the end is the end
