@@ -12,19 +12,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from enum import Enum
 from urllib.parse import urlencode
 
 from chalicelib import mail
 from chalicelib.config import get_settings
 from chalicelib.db import account_tokens
+from chalicelib.db.account_tokens import Purpose
 
 log = logging.getLogger(__name__)
-
-
-class Purpose(str, Enum):
-    verify_email = "verify_email"  # proves the address: memberships may attach by email
-    password_reset = "password_reset"  # sets a new password and ends every earlier session
 
 
 PATHS = {Purpose.verify_email: "/verify-email", Purpose.password_reset: "/reset-password"}
@@ -66,7 +61,7 @@ def _message(purpose: Purpose, url: str) -> tuple[str, str]:
 def send(purpose: Purpose, user_id: str, email: str) -> bool:
     """Store a fresh link and mail it; False when SES did not take the message."""
     token = secrets.token_urlsafe(32)
-    account_tokens.create(token_hash(token), user_id, purpose.value, email, _ttl(purpose))
+    account_tokens.create(token_hash(token), user_id, purpose, email, _ttl(purpose))
     subject, text = _message(purpose, link(purpose, token))
     try:
         mail.send(email, subject, text)
@@ -77,9 +72,9 @@ def send(purpose: Purpose, user_id: str, email: str) -> bool:
 
 def redeem(cur, purpose: Purpose, token: str) -> account_tokens.AccountTokenRow | None:
     """The link (its user_id, email) once (inside the caller's transaction), else None."""
-    return account_tokens.redeem(cur, token_hash(token), purpose.value)
+    return account_tokens.redeem(cur, token_hash(token), purpose)
 
 
 def retire(cur, purpose: Purpose, user_id: str) -> None:
     """The user's other outstanding links of this purpose stop working."""
-    account_tokens.retire(cur, user_id, purpose.value)
+    account_tokens.retire(cur, user_id, purpose)

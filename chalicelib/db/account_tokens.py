@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
 
 from chalicelib import db
 from chalicelib.ids import utcnow
+
+
+class Purpose(str, Enum):
+    verify_email = "verify_email"  # proves the address: memberships may attach by email
+    password_reset = "password_reset"  # sets a new password and ends every earlier session
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,29 +22,34 @@ class AccountTokenRow(db.Row):
 
     token_hash: str
     user_id: str
-    purpose: str  # verify_email or password_reset (chalicelib.email_links.Purpose)
+    purpose: Purpose
     email: str  # the address the link was sent to
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
 
+    @classmethod
+    def _decode(cls, values: dict[str, Any]) -> dict[str, Any]:
+        values["purpose"] = Purpose(values["purpose"])
+        return values
 
-def create(token_hash: str, user_id: str, purpose: str, email: str, ttl_s: int) -> None:
+
+def create(token_hash: str, user_id: str, purpose: Purpose, email: str, ttl_s: int) -> None:
     now = utcnow()
     db.execute(
         "INSERT INTO account_tokens (token_hash, user_id, purpose, email, created_at,"
         " expires_at) VALUES (%s, %s, %s, %s, %s, %s)",
-        (token_hash, user_id, purpose, email, now, now + timedelta(seconds=ttl_s)),
+        (token_hash, user_id, purpose.value, email, now, now + timedelta(seconds=ttl_s)),
     )
 
 
-def redeem(cur, token_hash: str, purpose: str) -> AccountTokenRow | None:
+def redeem(cur, token_hash: str, purpose: Purpose) -> AccountTokenRow | None:
     """Inside the caller's transaction: mark the token used and return it, or None when it is
     unknown, for another purpose, expired or already used. The row lock makes it single use
     even under concurrent redemptions."""
     cur.execute(
         "SELECT * FROM account_tokens WHERE token_hash = %s AND purpose = %s FOR UPDATE",
-        (token_hash, purpose),
+        (token_hash, purpose.value),
     )
     row = AccountTokenRow.maybe(cur.fetchone())
     now = utcnow()
@@ -47,11 +59,11 @@ def redeem(cur, token_hash: str, purpose: str) -> AccountTokenRow | None:
     return row
 
 
-def retire(cur, user_id: str, purpose: str) -> None:
+def retire(cur, user_id: str, purpose: Purpose) -> None:
     """Every other outstanding link of that purpose stops working (e.g. after a reset)."""
     cur.execute(
         "UPDATE account_tokens SET used_at = %s WHERE user_id = %s AND purpose = %s AND used_at IS NULL",
-        (utcnow(), user_id, purpose),
+        (utcnow(), user_id, purpose.value),
     )
 
 
