@@ -1,11 +1,15 @@
 """Queue throughput and latency: our layer (chalicelib.queue + chalicelib.worker) against bare
 BullMQ for Python, in one run, on a private queue of the local Redis. Prints JSON.
 
-- enqueue jobs/s: ours = `chalicelib.queue.enqueue` (sync API -> the per-process loop), bare =
-  `await Queue.add` in a loop;
+- enqueue jobs/s: ours = `chalicelib.queue.enqueue` (synchronous: BullMQ's own `Queue.add` with
+  its Lua run on the factory's sync Redis client, in the calling thread; no hop onto the
+  per-process loop), bare = `await Queue.add` in a loop (one job id each, `removeOnComplete`);
 - no-op processing jobs/s: ours = the worker's processor (thread offload, lease keeper, error
   mapping) around a pipeline that returns at once; bare = a Worker whose processor returns;
-- submit-to-start latency p50/p99 with an idle worker, through our layer.
+- submit-to-start latency p50/p99 with an idle worker, through our layer (`queue.enqueue`, called
+  on the worker's loop: the add blocks it for one round trip, as it would any caller).
+
+Where the enqueue time went (issue #12) is in docs/capacity.md, "Queue throughput".
 
 Usage: python bench/queue.py [--jobs 2000] [--latency-samples 200]
 """
@@ -119,14 +123,13 @@ async def _latency(samples: int) -> list[float]:
         return await worker.process(job, token)
 
     w = queue.consumer(name, timed, worker.worker_options())
-    q = await queue.get_queue()
     await asyncio.sleep(0.5)  # let the worker reach its blocking wait: "an idle worker"
     latencies = []
     for i in range(samples):
         arrived.clear()
         job_id = f"lat{i}"
         sent = time.perf_counter()
-        await q.add(queue.JOB_NAME, {"job_id": job_id}, queue.job_options(job_id))
+        queue.enqueue(job_id, queue_name=name)
         await arrived.wait()
         latencies.append((started_at[job_id] - sent) * 1000)
     await w.close()
