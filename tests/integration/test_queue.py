@@ -7,6 +7,7 @@ fail loudly instead of adding something else."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -62,16 +63,16 @@ def _stored(queue_name: str, *job_ids: str) -> dict[str, tuple[Any, str]]:
     return queue.run(read())
 
 
-def _consume(queue_name: str, count: int) -> list[dict[str, Any]]:
-    """Run a real BullMQ Worker (concurrency 1) on the queue until `count` jobs completed; what
-    its processor was handed, in order."""
+def _consume(queue_name: str, count: int) -> list[tuple[str, dict[str, Any]]]:
+    """Run a real BullMQ Worker (concurrency 1) on the queue until `count` jobs completed; the
+    jobs its processor was handed (id, and what was kept of each), in order."""
 
-    async def consume() -> list[dict[str, Any]]:
-        handed: list[dict[str, Any]] = []
+    async def consume() -> list[tuple[str, dict[str, Any]]]:
+        handed: list[tuple[str, dict[str, Any]]] = []
         completed = asyncio.Event()
 
         async def record(job, token):
-            handed.append({"id": job.id, **{field: getattr(job, field) for field in KEPT}})
+            handed.append((job.id, _kept(job, job.id)))
             return "done"
 
         def on_completed(*_args) -> None:
@@ -138,26 +139,22 @@ def test_a_second_add_of_a_live_job_id_is_a_no_op_either_way(own_queue):
 
 
 def test_a_bullmq_worker_consumes_enqueued_jobs_as_it_consumes_queue_add_ones(own_queue):
-    # Prioritized ones, added out of order, and a pair added each way with the same options.
+    # A standard job, prioritized ones added out of order, a duplicate, and a pair added each way.
     queue.enqueue("late", priority=9)
     queue.enqueue("early", priority=2)
     queue.enqueue("early", priority=50)  # dedupe: still "early" at 2, and run once
     queue.enqueue("ours", priority=5)
     _reference_add(own_queue, queue.JOB_NAME, {"job_id": "theirs"}, queue.job_options("theirs", 5))
+    queue.enqueue("plain")
 
-    handed = _consume(own_queue, 4)
+    handed = _consume(own_queue, 5)
 
-    by_id = {job["id"]: job for job in handed}
-    assert [job["id"] for job in handed].count("early") == 1
-    assert [job["id"] for job in handed][0] == "early" and [job["id"] for job in handed][-1] == "late"
-    assert by_id["early"]["priority"] == 2 and by_id["early"]["data"] == {"job_id": "early"}
-    ours = {k: v for k, v in by_id["ours"].items() if k != "id"}
-    theirs = {k: v for k, v in by_id["theirs"].items() if k != "id"}
-    assert {**ours, "data": None, "opts": {**ours["opts"], "jobId": None}} == {
-        **theirs,
-        "data": None,
-        "opts": {**theirs["opts"], "jobId": None},
-    }
+    order = [job_id for job_id, _ in handed]
+    assert order[:2] == ["plain", "early"] and order[-1] == "late"  # BullMQ: no priority first
+    assert sorted(order) == ["early", "late", "ours", "plain", "theirs"]
+    kept = dict(handed)
+    assert kept["early"]["priority"] == 2 and kept["plain"]["priority"] == 0
+    assert kept["ours"] == kept["theirs"]  # the same options, data shape and priority either way
     # Nothing left over (the duplicate was never a second job), and removeOnComplete held.
     assert _counts(own_queue) == {
         "waiting": 0,
@@ -168,6 +165,18 @@ def test_a_bullmq_worker_consumes_enqueued_jobs_as_it_consumes_queue_add_ones(ow
         "completed": 0,
     }
     assert queue.state("ours") is queue.QueueState.unknown
+
+
+def test_enqueue_from_many_threads_at_once(own_queue):
+    """The API's request threads and the worker's pipeline threads add at the same time."""
+    ids = [f"t{n}" for n in range(120)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda job_id: queue.enqueue(job_id, priority=int(job_id[1:]) % 3), ids))
+    stored = _stored(own_queue, *ids)
+    assert {job_id: job.priority for job_id, (job, _state) in stored.items()} == {
+        job_id: int(job_id[1:]) % 3 for job_id in ids
+    }
+    assert _counts(own_queue)["waiting"] + _counts(own_queue)["prioritized"] == len(ids)
 
 
 def test_an_add_that_would_wait_on_the_loop_fails_loudly():
