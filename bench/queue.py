@@ -1,13 +1,21 @@
 """Queue throughput and latency: our layer (chalicelib.queue + chalicelib.worker) against bare
 BullMQ for Python, in one run, on a private queue of the local Redis. Prints JSON.
 
-- enqueue jobs/s: ours = `chalicelib.queue.enqueue` (sync API -> the per-process loop), bare =
-  `await Queue.add` in a loop;
+- enqueue jobs/s: ours = `chalicelib.queue.enqueue` (synchronous: BullMQ's own `Queue.add` with
+  its Lua run on the factory's sync Redis client, in the calling thread; no hop onto the
+  per-process loop), bare = `await Queue.add` in a loop (one job id each, `removeOnComplete`);
 - no-op processing jobs/s: ours = the worker's processor (thread offload, lease keeper, error
   mapping) around a pipeline that returns at once; bare = a Worker whose processor returns;
-- submit-to-start latency p50/p99 with an idle worker, through our layer.
+- `--rounds` (3) rounds of both, bare and ours back to back with the first alternating; each
+  ratio is the median of the rounds' own ratios (all listed under "rounds"), the rates the
+  medians: single back-to-back runs swung from 0.47 to 2.3 on a 2-core machine shared with a
+  test run;
+- submit-to-start latency p50/p99 with an idle worker, through our layer (`queue.enqueue`, called
+  on the worker's loop: the add blocks it for one round trip, as it would any caller).
 
-Usage: python bench/queue.py [--jobs 2000] [--latency-samples 200]
+Where the enqueue time went (issue #12) is in docs/capacity.md, "Queue throughput".
+
+Usage: python bench/queue.py [--jobs 2000] [--latency-samples 200] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -94,10 +102,10 @@ async def bare(count: int) -> dict:
     return {"enqueue_jobs_per_s": count / enqueue_s, "process_jobs_per_s": count / process_s}
 
 
-def ours(count: int) -> dict:
+def ours(count: int, round_: int = 0) -> dict:
     started = time.perf_counter()
     for i in range(count):
-        queue.enqueue(f"o{i}")
+        queue.enqueue(f"o{round_}-{i}")
     enqueue_s = time.perf_counter() - started
     process_s = queue.run(
         drain(
@@ -119,14 +127,13 @@ async def _latency(samples: int) -> list[float]:
         return await worker.process(job, token)
 
     w = queue.consumer(name, timed, worker.worker_options())
-    q = await queue.get_queue()
     await asyncio.sleep(0.5)  # let the worker reach its blocking wait: "an idle worker"
     latencies = []
     for i in range(samples):
         arrived.clear()
         job_id = f"lat{i}"
         sent = time.perf_counter()
-        await q.add(queue.JOB_NAME, {"job_id": job_id}, queue.job_options(job_id))
+        queue.enqueue(job_id, queue_name=name)
         await arrived.wait()
         latencies.append((started_at[job_id] - sent) * 1000)
     await w.close()
@@ -142,22 +149,49 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--latency-samples", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    rounds: list[tuple[dict, dict]] = []
     try:
-        base = asyncio.run(bare(args.jobs))
-        mine = ours(args.jobs)
+        for r in range(args.rounds):
+            # Bare and ours back to back, the first of the pair alternating: a machine shared with
+            # other work slows both sides of a round alike, and neither always goes first.
+            if r % 2 == 0:
+                base = asyncio.run(bare(args.jobs))
+                mine = ours(args.jobs, r)
+            else:
+                mine = ours(args.jobs, r)
+                base = asyncio.run(bare(args.jobs))
+            rounds.append((mine, base))
         latencies = queue.run(_latency(args.latency_samples), timeout=600)
     finally:
         queue.run(_obliterate(), timeout=60)
+
+    def ratio(mine: dict, base: dict, key: str) -> float:
+        return round(mine[key] / base[key], 3)
+
+    def median_rates(side: int) -> dict:
+        keys = ("enqueue_jobs_per_s", "process_jobs_per_s")
+        return {k: round(statistics.median(pair[side][k] for pair in rounds), 1) for k in keys}
+
+    per_round = [
+        {
+            "enqueue_ratio": ratio(mine, base, "enqueue_jobs_per_s"),
+            "throughput_ratio": ratio(mine, base, "process_jobs_per_s"),
+        }
+        for mine, base in rounds
+    ]
     print(
         json.dumps(
             {
                 "jobs": args.jobs,
                 "worker_concurrency": settings.worker_concurrency,
-                "ours": {k: round(v, 1) for k, v in mine.items()},
-                "bare_bullmq": {k: round(v, 1) for k, v in base.items()},
-                "throughput_ratio": round(mine["process_jobs_per_s"] / base["process_jobs_per_s"], 3),
-                "enqueue_ratio": round(mine["enqueue_jobs_per_s"] / base["enqueue_jobs_per_s"], 3),
+                "ours": median_rates(0),
+                "bare_bullmq": median_rates(1),
+                # The medians of the rounds' own ratios.
+                "throughput_ratio": statistics.median(r["throughput_ratio"] for r in per_round),
+                "enqueue_ratio": statistics.median(r["enqueue_ratio"] for r in per_round),
+                "rounds": per_round,
                 "submit_to_start_ms": {
                     "p50": round(percentile(latencies, 50), 2),
                     "p99": round(percentile(latencies, 99), 2),

@@ -4,9 +4,12 @@ layout and score encoding). Job data carries only our job id; the spec lives in 
 Everything else asks here: add or drop a job, a job's state, the depth that needs workers, the
 workers connected, the delivery queue of outgoing webhooks, and the consumers a worker runs.
 
-BullMQ for Python is asyncio-only while the API is synchronous, so each process keeps ONE event
-loop in a daemon thread for all its BullMQ calls (never `asyncio.run` per request: that would
-rebuild the Redis connection and reload the Lua scripts every time).
+BullMQ for Python is asyncio-only while the API is synchronous. Adding a job (`enqueue`,
+`enqueue_delivery`) is BullMQ's own `Queue.add` with its Lua scripts run on the process's
+synchronous Redis client: the add never suspends, so it completes in the caller's thread in one
+round trip (see `_adder`). Everything else keeps ONE event loop per process in a daemon thread for
+its BullMQ calls (never `asyncio.run` per request: that would rebuild the Redis connection and
+reload the Lua scripts every time).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ MAX_PRIORITY = 2_097_152  # BullMQ's lowest precedence (2^21)
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _queues: dict[str, Any] = {}
+_adders: dict[str, Any] = {}
 
 
 def _background_loop() -> asyncio.AbstractEventLoop:
@@ -91,6 +95,68 @@ def reset() -> None:
     for q in list(_queues.values()):
         run(q.close())
     _queues.clear()
+    with _lock:
+        _adders.clear()  # their async connection never connected: nothing to close
+
+
+# ---- adding a job: BullMQ's Queue.add, its Lua on the synchronous client -----------------------
+# A job is added from the API's request thread and from worker threads. Hopping onto the loop for
+# it cost more than the add itself (docs/capacity.md, "Queue throughput"): the add is one EVALSHA
+# whose keys and arguments BullMQ builds without I/O, so its Lua runs here, in the caller's thread.
+def _sync_command(name: str, lua: str) -> Callable[..., Awaitable[Any]]:
+    """BullMQ's Lua command `name` as BullMQ calls it (an awaitable of keys and args), run on the
+    factory's synchronous client: the await returns without ever suspending."""
+    script = redis_client.client().register_script(lua)
+
+    async def command(
+        keys: list[Any] | None = None, args: list[Any] | None = None, client: Any = None
+    ) -> Any:
+        if client is not None:  # a pipeline (addBulk, flows): not a way we add jobs
+            raise RuntimeError(f"bullmq ran {name} on a pipeline; chalicelib.queue adds one job at a time")
+        # The client as of now, not as of registration: follows redis_client.reset().
+        return script(keys=keys, args=args, client=redis_client.client())
+
+    return command
+
+
+def _adder(name: str) -> Any:
+    """A BullMQ Queue for `name` used only to add jobs: BullMQ still builds each job (its options,
+    the msgpack'd arguments, which add script: standard, prioritized or delayed), but its Lua
+    commands run on the synchronous client. Its own asyncio connection is never used."""
+    q = _adders.get(name)
+    if q is not None:
+        return q
+    with _lock:
+        q = _adders.get(name)
+        if q is None:
+            from bullmq import Queue
+
+            q = Queue(
+                name, {"connection": redis_client.async_client(), "prefix": get_settings().queue_prefix}
+            )
+            commands = q.scripts.commands
+            for command_name, script in list(commands.items()):
+                commands[command_name] = _sync_command(command_name, script.script)
+            _adders[name] = q
+        return q
+
+
+def _completed(coro: Coroutine[Any, Any, T]) -> T:
+    """The result of a coroutine that finishes without suspending, run in this thread."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    raise RuntimeError(
+        "bullmq's Queue.add awaited something besides its Lua script: chalicelib.queue._adder "
+        "no longer matches this bullmq version"
+    )
+
+
+def _add(queue_name: str, name: str, data: dict[str, Any], options: dict[str, Any]) -> None:
+    """The one way a job is added: `Queue.add(name, data, options)`, one Redis round trip."""
+    _completed(_adder(queue_name).add(name, data, options))
 
 
 # ---- the jobs queue ---------------------------------------------------------------------------
@@ -107,21 +173,10 @@ def job_options(job_id: str, priority: int = 0) -> dict[str, Any]:
     }
 
 
-async def _add(queue_name: str, name: str, data: dict, options: dict) -> None:
-    q = await get_queue(queue_name)
-    await q.add(name, data, options)
-
-
 def enqueue(job_id: str, priority: int = 0, queue_name: str | None = None) -> None:
-    """A job onto the jobs queue (lower priority values run first)."""
-    run(
-        _add(
-            queue_name or get_settings().queue_name,
-            JOB_NAME,
-            {"job_id": job_id},
-            job_options(job_id, priority),
-        )
-    )
+    """A job onto the jobs queue (lower priority values run first). Synchronous: one Redis round
+    trip in the caller's thread (from a coroutine, that blocks its loop for that long)."""
+    _add(queue_name or get_settings().queue_name, JOB_NAME, {"job_id": job_id}, job_options(job_id, priority))
 
 
 async def _discard(job_id: str) -> None:
@@ -200,20 +255,17 @@ def deliveries_queue_name() -> str:
 def enqueue_delivery(delivery_id: str, data: dict[str, Any]) -> None:
     """One webhook delivery, retried with jittered backoff; the ones that never got through stay
     in the failed set. `delivery_id` makes a second add of the same delivery a no-op."""
-    run(
-        _add(
-            deliveries_queue_name(),
-            DELIVERY_JOB,
-            data,
-            {
-                "jobId": delivery_id,
-                "attempts": DELIVERY_ATTEMPTS,
-                "backoff": {"type": "jitter"},
-                "removeOnComplete": True,
-                "removeOnFail": {"count": 10000},
-            },
-        )
-    )
+    _add(deliveries_queue_name(), DELIVERY_JOB, data, delivery_options(delivery_id))
+
+
+def delivery_options(delivery_id: str) -> dict[str, Any]:
+    return {
+        "jobId": delivery_id,
+        "attempts": DELIVERY_ATTEMPTS,
+        "backoff": {"type": "jitter"},
+        "removeOnComplete": True,
+        "removeOnFail": {"count": 10000},
+    }
 
 
 # ---- consumers (the worker) -------------------------------------------------------------------
