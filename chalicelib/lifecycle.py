@@ -157,12 +157,11 @@ def reopen(job_id: str, user_id: str, period: quota.Period | None, reason: str) 
 
 
 # ---- the worker side ----------------------------------------------------------------------
-def start(job_id: str, user_id: str, max_running: int, owner: str, lease_s: int) -> str:
-    """queued (or running with a dead worker) -> running under the lease `owner`: 'started',
-    'busy' (no free slot for the user, or another live worker holds it) or 'gone'."""
+def start(job_id: str, user_id: str, max_running: int, owner: str, lease_s: int) -> jobs_db.Claim:
+    """queued (or running with a dead worker) -> running under the lease `owner` (jobs_db.Claim)."""
     with db.transaction() as cur:
         outcome = jobs_db.start(cur, job_id, user_id, max_running, owner, lease_s)
-        row = jobs_db.lock(cur, job_id, None) if outcome == "started" else None
+        row = jobs_db.lock(cur, job_id, None) if outcome is jobs_db.Claim.started else None
     if row is not None:
         _publish_and_fan_out(
             job_id, EventType.job_started, progress_=row.progress, message=f"attempt {row.attempt}"

@@ -201,9 +201,16 @@ def count_running(user_id: str) -> int:
 
 
 # ---- transitions: called by chalicelib.lifecycle only, inside its transaction ---------------
-def start(cur, job_id: str, user_id: str, max_running: int, owner: str, lease_s: int) -> str:
-    """Take the job's lease and run it: 'started', 'busy' (the user has no free slot, or another
-    live worker holds the lease) or 'gone' (canceled or finished). A job already `running` whose
+class Claim(str, Enum):
+    """What a worker's attempt to start a job got."""
+
+    started = "started"  # the lease is ours: run it
+    busy = "busy"  # the user has no free slot, or another live worker holds the lease: later
+    gone = "gone"  # canceled or finished: drop it
+
+
+def start(cur, job_id: str, user_id: str, max_running: int, owner: str, lease_s: int) -> Claim:
+    """Take the job's lease and run it (see Claim). A job already `running` whose
     lease expired (its worker died) keeps its slot. Locking the user's row serializes
     concurrent starts of one user's jobs."""
     now = utcnow()
@@ -211,18 +218,18 @@ def start(cur, job_id: str, user_id: str, max_running: int, owner: str, lease_s:
     cur.execute("SELECT status, lease_owner, lease_until FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
     row = cur.fetchone()
     if row is None or row["status"] not in ("queued", "running"):
-        return "gone"
+        return Claim.gone
     if (
         row["status"] == "running"
         and row["lease_owner"] not in (None, owner)
         and row["lease_until"]
         and row["lease_until"] > now
     ):
-        return "busy"
+        return Claim.busy
     if row["status"] == "queued":
         cur.execute("SELECT COUNT(*) AS n FROM jobs WHERE user_id = %s AND status = 'running'", (user_id,))
         if cur.fetchone()["n"] >= max_running:
-            return "busy"
+            return Claim.busy
     cur.execute(
         "UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, %s),"
         " lease_owner = %s, lease_until = %s + INTERVAL %s SECOND, updated_at = %s,"
@@ -230,7 +237,7 @@ def start(cur, job_id: str, user_id: str, max_running: int, owner: str, lease_s:
         " WHERE id = %s",
         (now, owner, now, lease_s, now, job_id),
     )
-    return "started"
+    return Claim.started
 
 
 def renew(cur, job_id: str, owner: str, lease_s: int) -> bool:

@@ -462,9 +462,9 @@ def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str
         return row.status.value if row else "missing"
     plan = entitlement(row.user_id, utcnow()).plan
     outcome = lifecycle.start(job_id, row.user_id, plan.max_concurrency, owner, lease_s)
-    if outcome == "busy":
+    if outcome is jobs_db.Claim.busy:
         raise UserBusy(job_id)
-    if outcome == "gone":
+    if outcome is jobs_db.Claim.gone:
         raise JobGone(job_id)
     # Scratch space of this attempt only: another attempt (even on this host) never shares it,
     # and it goes when the attempt ends, whatever the outcome (checkpoints live in S3).
