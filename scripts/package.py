@@ -55,13 +55,15 @@ def finish(out_dir: Path) -> list[str]:
 
 
 def _add_bytecode(zip_path: Path) -> list[str]:
-    """A pyc for every module in the zip that has none yet; returns the ones it added."""
+    """A hash-based pyc for every module in the zip; returns their names. Pyc files already in it
+    (Chalice copies chalicelib/ whole, `__pycache__` included) are dropped: theirs check the
+    source's modification time, which a zip keeps only to two seconds, so they never match."""
     if sys.version_info[:2] != LAMBDA_PYTHON:
         raise SystemExit(f"package with Python {LAMBDA_PYTHON[0]}.{LAMBDA_PYTHON[1]}: the Lambda runtime's")
+    rebuilt = zip_path.with_name(zip_path.name + ".partial")
     with tempfile.TemporaryDirectory() as tmp:
         with zipfile.ZipFile(zip_path) as zf:
-            present = set(zf.namelist())
-            zf.extractall(tmp)
+            zf.extractall(tmp, [i for i in zf.infolist() if i.filename.endswith(".py")])
         compileall.compile_dir(
             tmp,
             quiet=2,  # a file that is not valid Python 3.11 (a template, a test fixture) stays source
@@ -69,12 +71,15 @@ def _add_bytecode(zip_path: Path) -> list[str]:
             invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
         )
         added = []
-        with zipfile.ZipFile(zip_path, "a", zipfile.ZIP_DEFLATED) as zf:
+        with zipfile.ZipFile(zip_path) as old, zipfile.ZipFile(rebuilt, "w", zipfile.ZIP_DEFLATED) as new:
+            for info in old.infolist():  # as they were (permissions, compression), but the pyc files
+                if not info.filename.endswith(".pyc"):
+                    new.writestr(info, old.read(info))
             for pyc in sorted(Path(tmp).rglob("*.pyc")):
                 name = pyc.relative_to(tmp).as_posix()
-                if name not in present:
-                    zf.write(pyc, name)
-                    added.append(name)
+                new.write(pyc, name)
+                added.append(name)
+    rebuilt.replace(zip_path)
     return added
 
 
