@@ -49,7 +49,7 @@ class Console(NamedTuple):
 
 
 @pytest.fixture(scope="package")
-def console(tmp_path_factory):
+def console(isolated_backends, tmp_path_factory):
     """API (serving web/dist) and one worker on their own queue, with Whop checkout configured."""
     if not (DIST / "index.html").is_file():
         pytest.fail("web/dist is missing: run the bring-up (scripts/build_web.sh builds it)")

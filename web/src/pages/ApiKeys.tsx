@@ -7,12 +7,23 @@ import { CopyButton, ErrorMessage, FieldError, Loading, PageTitle, When } from "
 
 export function ApiKeysPage() {
   const queryClient = useQueryClient();
-  const keys = useQuery({ queryKey: ["api-keys"], queryFn: () => api<Page<ApiKey>>("/v1/api-keys?limit=100") });
+  const keys = useQuery({
+    queryKey: ["api-keys"],
+    queryFn: ({ signal }) => api<Page<ApiKey>>("/v1/api-keys?limit=100", { signal }),
+  });
   const [name, setName] = useState("");
   const [created, setCreated] = useState<ApiKeyCreated | null>(null);
   const create = useMutation({
     mutationFn: () => api<ApiKeyCreated>("/v1/api-keys", { method: "POST", body: { name } }),
-    onSuccess: (key) => { setCreated(key); setName(""); void queryClient.invalidateQueries({ queryKey: ["api-keys"] }); },
+    onSuccess: (key) => {
+      setCreated(key);
+      setName("");
+      // Listed at once (a list fetched before the key existed must not hide it), then refreshed.
+      const listed: ApiKey = { id: key.id, name: key.name, prefix: key.prefix, created_at: key.created_at, last_used_at: null };
+      queryClient.setQueryData<Page<ApiKey>>(["api-keys"], (page) =>
+        page ? { ...page, items: [listed, ...page.items.filter((k) => k.id !== key.id)] } : page);
+      void queryClient.invalidateQueries({ queryKey: ["api-keys"] });
+    },
   });
   const revoke = useMutation({
     mutationFn: (id: string) => api<void>(`/v1/api-keys/${id}`, { method: "DELETE" }),

@@ -7,7 +7,10 @@ import { CopyButton, ErrorMessage, FieldError, Loading, PageTitle, When } from "
 
 export function WebhooksPage() {
   const queryClient = useQueryClient();
-  const endpoints = useQuery({ queryKey: ["webhooks"], queryFn: () => api<Page<WebhookEndpoint>>("/v1/webhook-endpoints?limit=100") });
+  const endpoints = useQuery({
+    queryKey: ["webhooks"],
+    queryFn: ({ signal }) => api<Page<WebhookEndpoint>>("/v1/webhook-endpoints?limit=100", { signal }),
+  });
   const [url, setUrl] = useState("");
   const [created, setCreated] = useState<WebhookEndpointCreated | null>(null);
   const create = useMutation({
