@@ -13,7 +13,10 @@ import secrets
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -160,6 +163,31 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class Stack(NamedTuple):
+    url: str
+    logs: Path
+
+
+@contextmanager
+def local_stack(logs: Path, env: dict[str, str], port: int | None = None) -> Iterator[Stack]:
+    """The API (`chalice local`) and one worker process with `env`, for the block; the tails of
+    their logs are printed at the end (pytest shows them when a test failed)."""
+    from chalicelib import launcher
+
+    port = port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    api = launcher.spawn(launcher.api_command(port), logs / "api.log", env)
+    worker = launcher.spawn(launcher.worker_command(), logs / "worker.log", env)
+    try:
+        launcher.wait_http(f"{url}/v1/health")
+        yield Stack(url, logs)
+    finally:
+        launcher.stop(worker.pid)
+        launcher.stop(api.pid)
+        for log in sorted(logs.iterdir()):
+            print(f"--- {log.name}\n{log.read_text()[-4000:]}")
 
 
 @pytest.fixture(scope="session")

@@ -18,15 +18,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from chalicelib import launcher
-from tests.conftest import free_port, grant_plan
+from tests.conftest import Stack, free_port, grant_plan, local_stack
 
 PASSWORD = "correct horse battery"
 MO = Path(sys.executable).parent / "mo"  # the console script, for tests that need a real process
-
-
-class Stack(NamedTuple):
-    url: str
-    logs: Path
 
 
 @pytest.fixture(autouse=True)
@@ -36,17 +31,9 @@ def _backends(isolated_backends):
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory, isolated_backends) -> Iterator[Stack]:
-    logs = tmp_path_factory.mktemp("client-stack")
-    port = free_port()
     env = {"QUEUE_NAME": os.environ["QUEUE_NAME"] + "-client", "WORKER_CONCURRENCY": "3"}
-    api = launcher.spawn(launcher.api_command(port), logs / "api.log", env)
-    worker = launcher.spawn(launcher.worker_command(), logs / "worker.log", env)
-    try:
-        launcher.wait_http(f"http://127.0.0.1:{port}/v1/health")
-        yield Stack(f"http://127.0.0.1:{port}", logs)
-    finally:
-        launcher.stop(worker.pid)
-        launcher.stop(api.pid)
+    with local_stack(tmp_path_factory.mktemp("client-stack"), env) as stack:
+        yield stack
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from typing import NamedTuple
 import httpx
 import pytest
 
-from chalicelib import aws, launcher
+from chalicelib import aws
 from chalicelib.config import get_settings
-from tests.conftest import free_port
+from tests.conftest import free_port, local_stack
 from tests.fakes.whop_server import FakeWhop
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,16 +80,8 @@ def console(isolated_backends, tmp_path_factory):
             "WHOP_PLAN_MAP": json.dumps({"plan_pro": "pro", "plan_business": "business"}),
             "PUBLIC_URL": origin,
         }  # mailed links and Whop's way back open this console
-        api = launcher.spawn(launcher.api_command(port), logs / "api.log", env)
-        worker = launcher.spawn(launcher.worker_command(), logs / "worker.log", env)
-        try:
-            launcher.wait_http(f"{origin}/v1/health")
+        with local_stack(logs, env, port):
             yield Console(origin, whop, logs)
-        finally:
-            launcher.stop(worker.pid)
-            launcher.stop(api.pid)
-            for log in sorted(logs.iterdir()):  # shown by pytest only when a test failed
-                print(f"--- {log.name}\n{log.read_text()[-4000:]}")
 
 
 @pytest.fixture(scope="package")

@@ -7,15 +7,13 @@ import os
 import re
 import secrets
 from pathlib import Path
-from typing import NamedTuple
 
 import httpx
 import pytest
 from PIL import Image, ImageStat
 
-from chalicelib import launcher
 from chalicelib.pipeline.probe import probe
-from tests.conftest import free_port
+from tests.conftest import local_stack
 from tests.e2e.test_end_to_end import follow, signed_up
 from tests.fakes.media import frame_at, make_clip
 from tests.fakes.pexels_server import FakePexels
@@ -28,26 +26,11 @@ SENTENCES = [
 ]
 
 
-class Stack(NamedTuple):
-    url: str
-    logs: Path
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    logs = tmp_path_factory.mktemp("byo-stack-logs")
-    port = free_port()
     env = {"QUEUE_NAME": os.environ["QUEUE_NAME"] + "-byo", "WORKER_CONCURRENCY": "1"}
-    api = launcher.spawn(launcher.api_command(port), logs / "api.log", env)
-    worker = launcher.spawn(launcher.worker_command(), logs / "worker.log", env)
-    try:
-        launcher.wait_http(f"http://127.0.0.1:{port}/v1/health")
-        yield Stack(f"http://127.0.0.1:{port}", logs)
-    finally:
-        launcher.stop(worker.pid)
-        launcher.stop(api.pid)
-        for log in sorted(logs.iterdir()):
-            print(f"--- {log.name}\n{log.read_text()[-4000:]}")
+    with local_stack(tmp_path_factory.mktemp("byo-stack-logs"), env) as stack:
+        yield stack
 
 
 def upload(client: httpx.Client, path: Path, content_type: str) -> str:

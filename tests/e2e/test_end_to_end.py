@@ -6,42 +6,25 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from pathlib import Path
-from typing import NamedTuple
 
 import httpx
 import pytest
 
-from chalicelib import db, launcher, storage
+from chalicelib import db, storage
 from chalicelib.pipeline.probe import probe
-from tests.conftest import free_port
+from tests.conftest import local_stack
 from tests.fakes.openai_server import FakeOpenAI
 
 pytestmark = pytest.mark.e2e
 TERMINAL = {"succeeded", "failed", "canceled"}
 
 
-class Stack(NamedTuple):
-    url: str
-    logs: Path
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """API and one worker on their own queue, so in-process tests' jobs don't reach them."""
-    logs = tmp_path_factory.mktemp("stack-logs")
-    port = free_port()
     env = {"QUEUE_NAME": os.environ["QUEUE_NAME"] + "-e2e", "WORKER_CONCURRENCY": "1"}
-    api = launcher.spawn(launcher.api_command(port), logs / "api.log", env)
-    worker = launcher.spawn(launcher.worker_command(), logs / "worker.log", env)
-    try:
-        launcher.wait_http(f"http://127.0.0.1:{port}/v1/health")
-        yield Stack(f"http://127.0.0.1:{port}", logs)
-    finally:
-        launcher.stop(worker.pid)
-        launcher.stop(api.pid)
-        for log in sorted(logs.iterdir()):  # shown by pytest only when a test failed
-            print(f"--- {log.name}\n{log.read_text()[-4000:]}")
+    with local_stack(tmp_path_factory.mktemp("stack-logs"), env) as stack:
+        yield stack
 
 
 def follow(client: httpx.Client, job_id: str, deadline_s: float = 240) -> list[dict]:
