@@ -6,7 +6,7 @@ are concatenated. A crossfade is the previous scene's zoom continued for half a 
 out (alpha) over the next scene's first frames: unlike `xfade`, this keeps every frame in the
 encoder's yuv420p, which halves the filter cost. Captions are Pillow PNGs overlaid in time
 windows that switch mid-crossfade: the same windows the SRT file and the narration use. The
-video lasts exactly the concept's total duration.
+video lasts exactly the concept's total duration. Its sound (narration, music, clips, loudness): audio_track.py.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import imageio_ffmpeg
 from PIL import Image
 
-from chalicelib.pipeline import ffmpeg_inputs, karaoke, soundtrack
+from chalicelib.pipeline import audio_track, ffmpeg_inputs, karaoke, soundtrack
 from chalicelib.pipeline import words as words_mod
 from chalicelib.pipeline.captions import build_srt, render_caption
 from chalicelib.pipeline.images import ASPECTS
@@ -80,19 +80,6 @@ class RenderResult:
     manifest: Path  # render.json: voices, timing methods, captions, audio levels
     audio: dict | None = None  # the output's measured loudness (soundtrack.measure_file)
     spoken_words: list[Word] | None = None  # every word, in seconds of the video
-
-
-@dataclass
-class AudioPlan:
-    """The audio side of a render (see soundtrack): where each narration line plays, the music
-    under it, and pass one's loudness measurements (None: measure; False: no normalization)."""
-
-    places: list[soundtrack.Placement]
-    music: Path | None = None
-    music_volume: float = 0.35
-    words: list[Word] | None = None
-    loudness: dict | None | bool = False
-    clips: dict[int, tuple[Path, float]] = field(default_factory=dict)  # scene -> (clip, volume)
 
 
 @dataclass
@@ -222,7 +209,7 @@ def build_command(
     size: tuple[int, int],
     output: Path,
     clip_audio: dict[int, float] | None = None,
-    audio: AudioPlan | None = None,
+    audio: audio_track.AudioPlan | None = None,
     subtitles: Path | None = None,
 ) -> tuple[list[str], _Timeline]:
     """The ffmpeg argv. Inputs: the scenes (stills or clips), the caption PNGs, the narration
@@ -245,10 +232,10 @@ def build_command(
         argv += scene_input_args(path)
     for path, _, _ in captions:
         argv += ffmpeg_inputs.file_input(path, "png_pipe")
-    audio = audio or AudioPlan(places=placements(timeline, narrations))
+    audio = audio or audio_track.AudioPlan(places=placements(timeline, narrations))
     if clip_audio and not audio.clips:
         audio.clips = {k: (images[k], volume) for k, volume in clip_audio.items()}
-    argv += audio_input_args(narrations, audio)
+    argv += audio_track.audio_input_args(narrations, audio)
     graph = [part for k in range(n) for part in _scene_chains(k, n, size, timeline, is_clip(images[k]))]
     graph.append("".join(f"[b{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0[c]")
     last, first_caption = "c", n
@@ -265,7 +252,7 @@ def build_command(
         graph.append(f"[{last}]{karaoke.ass_filter(subtitles)}[subs]")
         last = "subs"
     # clips' own sound comes from their scene inputs (index k) in this pass
-    parts, audio_label = audio_graph(
+    parts, audio_label = audio_track.audio_graph(
         first_caption + len(captions), narrations, audio, timeline.total, {k: k for k in audio.clips}
     )
     graph += parts
@@ -286,7 +273,7 @@ def build_command(
     return argv, timeline
 
 
-# ---- the audio side (soundtrack.py builds it; the video pass and pass one share it) ----------
+# ---- the audio side (audio_track.py) --------------------------------------------------------
 def placements(timeline: _Timeline, narrations: list[Narration]) -> list[soundtrack.Placement]:
     return [
         soundtrack.placement(
@@ -294,61 +281,6 @@ def placements(timeline: _Timeline, narrations: list[Narration]) -> list[soundtr
         )
         for k, n in enumerate(narrations)
     ]
-
-
-def audio_input_args(narrations: list[Narration], audio: AudioPlan) -> list[str]:
-    """Narration WAVs, then the music looped (its demuxer pinned, as every input's)."""
-    argv = [arg for n in narrations[: len(audio.places)] for arg in ffmpeg_inputs.file_input(n.path, "wav")]
-    if audio.music is not None:
-        argv += ffmpeg_inputs.file_input(
-            audio.music, soundtrack.music_format(audio.music), "-stream_loop", "-1"
-        )
-    return argv
-
-
-def audio_graph(
-    first_input: int, narrations: list[Narration], audio: AudioPlan, total: float, clip_inputs: dict[int, int]
-) -> tuple[list[str], str]:
-    """`clip_inputs`: scene index -> the input index of that clip (its sound mixed under)."""
-    music_input = first_input + len(audio.places) if audio.music is not None else None
-    clips = {
-        k: (clip_inputs[k], audio.places[k].scene_s, volume)
-        for k, (_, volume) in audio.clips.items()
-        if k < len(audio.places)
-    }
-    return soundtrack.audio_parts(
-        first_input,
-        audio.places,
-        music_input,
-        audio.music_volume,
-        audio.words or [],
-        total,
-        audio.loudness,
-        clips,
-    )
-
-
-def measure_loudness(narrations: list[Narration], audio: AudioPlan, total: float) -> dict | None:
-    """The loudness gain for the video pass, from audio-only passes of the same graph (the
-    clips with sound are inputs there too, after the narration and music)."""
-
-    def measure(loudness: dict | None) -> dict | None:
-        plan = AudioPlan(audio.places, audio.music, audio.music_volume, audio.words, loudness, audio.clips)
-        inputs = audio_input_args(narrations, plan)
-        first_clip = len(audio.places) + (audio.music is not None)
-        clip_inputs = {}
-        for i, (k, (path, _)) in enumerate(sorted(plan.clips.items())):
-            inputs += ffmpeg_inputs.file_input(path, "mov", "-stream_loop", "-1")
-            clip_inputs[k] = first_clip + i
-        parts, label = audio_graph(0, narrations, plan, total, clip_inputs)
-        return soundtrack.measure_mix(inputs, parts, label)
-
-    return soundtrack.loudness_gain(measure)
-
-
-def video_words(narrations: list[Narration], places: list[soundtrack.Placement]) -> list[list[Word]]:
-    """Each scene's words in seconds of the video: where its line plays, at its tempo."""
-    return [words_mod.shifted(n.words, p.offset, p.tempo, p.end) for n, p in zip(narrations, places)]
 
 
 def run_ffmpeg(
@@ -523,14 +455,14 @@ def compose_video(
     durations = [s.duration_s for s in scenes]
     timeline = plan_timeline(durations)
     places = placements(timeline, narrations)
-    scene_words = video_words(narrations, places)
+    scene_words = audio_track.video_words(narrations, places)
     spoken = [w for scene in scene_words for w in scene]
     phrases = karaoke.phrases(scene_words, size, aspect, language, timeline.total)
     subtitles = None
     if caption_style == "karaoke" and speak:
         subtitles = work_dir / "captions.ass"
         subtitles.write_text(karaoke.build_ass(phrases, size, aspect, language), encoding="utf-8")
-    audio = AudioPlan(
+    audio = audio_track.AudioPlan(
         places,
         music,
         music_volume,
@@ -539,7 +471,7 @@ def compose_video(
         clips={k: (images[k], volume) for k, volume in clip_sound(images, clip_audio_volume).items()},
     )
     if normalize:
-        audio.loudness = measure_loudness(narrations, audio, timeline.total) or False
+        audio.loudness = audio_track.measure_loudness(narrations, audio, timeline.total) or False
     report(5)
     video = work_dir / "video.mp4"
     partial = work_dir / "video.mp4.part"
