@@ -1,43 +1,37 @@
 """The HTTP API (Chalice): routes only. Each parses, calls chalicelib, and shapes the reply.
 
-Contract: ../shared/API.md. Errors leave through `web.error_envelope` as `{"error": {...}}`.
+Contract: ../shared/API.md. Errors leave through `plumbing.error_envelope` as `{"error": {...}}`.
 
 Every entry point, and where it starts in chalicelib:
-  API             this file -> chalicelib.jobs, accounts, uploads, outgoing_webhooks, ...
-  worker          `python -m chalicelib.worker` (ECS task, local process) -> worker.serve,
+  API             this file -> chalicelib.jobs.service, accounts, uploads, outgoing_webhooks, ...
+  worker          `python -m chalicelib.runtime.worker` (ECS task, local process) -> worker.serve,
                   pipeline.runner.run_job
-  scheduled       functions/reaper.py (every minute) -> chalicelib.reaper.reconcile
-                  functions/dispatcher.py (every minute) -> chalicelib.dispatcher.dispatch
-                  functions/cleanup.py (hourly) -> chalicelib.cleanup.run
-                  locally all three on those rates: `python -m chalicelib.scheduler` (`make up`)
-  deploy          functions/migrate.py (CloudFormation custom resource) -> chalicelib.db.migrate
-  operators       `python -m chalicelib.ops` (dead letters, redrive), `python -m chalicelib.db.migrate`
+  scheduled       functions/reaper.py (every minute) -> chalicelib.runtime.reaper.reconcile
+                  functions/dispatcher.py (every minute) -> chalicelib.runtime.dispatcher.dispatch
+                  functions/cleanup.py (hourly) -> chalicelib.runtime.cleanup.run
+                  locally all three on those rates: `python -m chalicelib.runtime.scheduler` (`make up`)
+  deploy          functions/migrate.py (CloudFormation custom resource) -> chalicelib.infra.migrate
+  operators       `python -m chalicelib.runtime.ops` (dead letters, redrive), `python -m chalicelib.infra.migrate`
 
 Where the job domain lives:
-  job and step state  chalicelib.lifecycle: the only writer (submit, start, cancel, fail, retry,
+  job and step state  chalicelib.jobs.lifecycle: the only writer (submit, start, cancel, fail, retry,
                       reopen, ...); cancel on the worker side: pipeline.runner's stop event
   quota               chalicelib.billing.quota (reserve, refund); plans and the Whop plan
                       mapping: chalicelib.billing.plans
-  queue               chalicelib.queue (all of BullMQ); Redis connections: chalicelib.redis_client
-  progress            chalicelib.progress (a Redis stream per job) -> GET /v1/jobs/{id}/events
+  queue               chalicelib.infra.queue (all of BullMQ); Redis connections: chalicelib.infra.redis_client
+  progress            chalicelib.jobs.progress (a Redis stream per job) -> GET /v1/jobs/{id}/events
 """
 
 from chalice import Chalice, Response
 
-from chalicelib import (
-    accounts,
-    auth,
-    health,
-    jobs,
-    openapi,
-    outgoing_webhooks,
-    provider_keys,
-    sse,
-    uploads,
-    web,
-)
+from chalicelib.accounts import auth, byok
+from chalicelib.accounts import service as accounts
 from chalicelib.billing import checkout, whop
-from chalicelib.models import (
+from chalicelib.core.observability import http_middleware
+from chalicelib.http import openapi, plumbing, sse
+from chalicelib.http.plumbing import ANY_CONTENT, doc, reply
+from chalicelib.http.plumbing import current_request as request
+from chalicelib.http.schemas import (
     Accepted,
     ApiKeyCreate,
     ApiKeyCreated,
@@ -80,13 +74,14 @@ from chalicelib.models import (
     WebhookEndpointList,
     WebhookEndpointsQuery,
 )
-from chalicelib.observability import http_middleware
-from chalicelib.web import ANY_CONTENT, doc, reply
-from chalicelib.web import current_request as request
+from chalicelib.infra import health
+from chalicelib.jobs import service as jobs
+from chalicelib.uploads import service as uploads
+from chalicelib.webhooks import service as outgoing_webhooks
 
 app = Chalice(app_name="media-orchestrator")
 app.register_middleware(http_middleware, "http")  # outermost: logs the final status
-app.register_middleware(web.error_envelope, "http")
+app.register_middleware(plumbing.error_envelope, "http")
 # Refusals several routes share (each route's @doc names the ones it can meet).
 AUTH_RATE = "`rate_limited`: more than RATE_LIMIT_AUTH requests to /v1/auth from this IP"
 CREDENTIAL_RATE = (
@@ -101,7 +96,7 @@ def caller() -> auth.Principal:
 
 
 def ip() -> str | None:
-    return web.client_ip(request())
+    return plumbing.client_ip(request())
 
 
 # ---- accounts -----------------------------------------------------------------------------
@@ -115,7 +110,7 @@ def ip() -> str | None:
     errors={409: "`email_taken`: an account with this email exists", 429: AUTH_RATE},
 )
 def signup():
-    return reply(accounts.signup(web.parse(Credentials, request()), ip()), 201)
+    return reply(accounts.signup(plumbing.parse(Credentials, request()), ip()), 201)
 
 
 @app.route("/v1/auth/login", methods=["POST"], content_types=ANY_CONTENT)
@@ -130,7 +125,7 @@ def signup():
     },
 )
 def login():
-    return reply(accounts.login(web.parse(Credentials, request()), ip()))
+    return reply(accounts.login(plumbing.parse(Credentials, request()), ip()))
 
 
 @app.route("/v1/auth/verify-email", methods=["POST"], content_types=ANY_CONTENT)
@@ -142,7 +137,7 @@ def login():
     errors={400: BAD_LINK, 429: AUTH_RATE},
 )
 def verify_email():
-    return reply(accounts.verify_email(web.parse(LinkToken, request()), ip()))
+    return reply(accounts.verify_email(plumbing.parse(LinkToken, request()), ip()))
 
 
 @app.route("/v1/auth/resend-verification", methods=["POST"], content_types=ANY_CONTENT)
@@ -171,7 +166,7 @@ def resend_verification():
     errors={429: AUTH_RATE + ", or more than RATE_LIMIT_EMAIL mails to this address"},
 )
 def request_password_reset():
-    return reply(accounts.request_password_reset(web.parse(PasswordResetRequest, request()), ip()), 202)
+    return reply(accounts.request_password_reset(plumbing.parse(PasswordResetRequest, request()), ip()), 202)
 
 
 @app.route("/v1/auth/password-reset/confirm", methods=["POST"], content_types=ANY_CONTENT)
@@ -183,7 +178,7 @@ def request_password_reset():
     errors={400: BAD_LINK, 429: AUTH_RATE},
 )
 def confirm_password_reset():
-    return reply(accounts.confirm_password_reset(web.parse(PasswordResetConfirm, request()), ip()))
+    return reply(accounts.confirm_password_reset(plumbing.parse(PasswordResetConfirm, request()), ip()))
 
 
 @app.route("/v1/me", methods=["GET"])
@@ -206,14 +201,14 @@ def me():
 )
 def create_api_key():
     principal = caller()
-    return reply(accounts.create_api_key(principal, web.parse(ApiKeyCreate, request()), ip()), 201)
+    return reply(accounts.create_api_key(principal, plumbing.parse(ApiKeyCreate, request()), ip()), 201)
 
 
 @app.route("/v1/api-keys", methods=["GET"])
 @doc("List API keys", query=ApiKeysQuery, reply=ApiKeyList)
 def list_api_keys():
     principal = caller()
-    q = web.query(ApiKeysQuery, request())
+    q = plumbing.query(ApiKeysQuery, request())
     return reply(accounts.list_api_keys(principal, q.limit, q.cursor))
 
 
@@ -237,34 +232,34 @@ def delete_api_key(key_id):
 )
 def put_provider_key(provider):
     principal = caller()
-    body = web.parse(ProviderKeyPut, request())
-    return reply(provider_keys.put(principal, provider, body, ip()))
+    body = plumbing.parse(ProviderKeyPut, request())
+    return reply(byok.put(principal, provider, body, ip()))
 
 
 @app.route("/v1/provider-keys", methods=["GET"])
 @doc("List your provider keys (never the keys)", reply=ProviderKeyList)
 def list_provider_keys():
-    return reply(provider_keys.list_keys(caller()))
+    return reply(byok.list_keys(caller()))
 
 
 @app.route("/v1/provider-keys/{provider}", methods=["DELETE"])
 @doc("Remove a provider key", status=204, errors={429: CREDENTIAL_RATE})
 def delete_provider_key(provider):
-    provider_keys.delete(caller(), provider, ip())
+    byok.delete(caller(), provider, ip())
     return reply(None, 204)
 
 
 @app.route("/v1/providers", methods=["GET"])
 @doc("Providers per step, which need your own key, and whether you stored it", reply=ProviderCatalog)
 def list_providers():
-    return reply(provider_keys.catalog(caller()))
+    return reply(byok.catalog(caller()))
 
 
 @app.route("/v1/audit-log", methods=["GET"])
 @doc("Your account's audit log, newest first", query=AuditQuery, reply=AuditPage)
 def audit_log():
     principal = caller()
-    q = web.query(AuditQuery, request())
+    q = plumbing.query(AuditQuery, request())
     return reply(accounts.audit_log(principal, q.limit, q.cursor))
 
 
@@ -292,8 +287,8 @@ def audit_log():
 )
 def submit_job():
     principal = caller()
-    key = web.headers(SubmitHeaders, request()).idempotency_key
-    body = web.parse(JobCreate, request())
+    key = plumbing.headers(SubmitHeaders, request()).idempotency_key
+    body = plumbing.parse(JobCreate, request())
     job, replayed = jobs.submit(principal, body, key, ip())
     return reply(job, 202, {"Idempotent-Replayed": "true"} if replayed else None)
 
@@ -302,7 +297,7 @@ def submit_job():
 @doc("List jobs, newest first", query=JobsQuery, reply=JobList)
 def list_jobs():
     principal = caller()
-    q = web.query(JobsQuery, request())
+    q = plumbing.query(JobsQuery, request())
     return reply(jobs.list_jobs(principal, q.status, q.limit, q.cursor))
 
 
@@ -316,7 +311,7 @@ def list_jobs():
 )
 def get_job(job_id):
     principal = caller()
-    seen = web.headers(JobHeaders, request()).if_none_match
+    seen = plumbing.headers(JobHeaders, request()).if_none_match
     job = jobs.get(principal, job_id)
     tag = jobs.etag(job)
     if seen == tag:
@@ -362,14 +357,14 @@ def retry_job(job_id):
 )
 def job_events(job_id):
     req = request()
-    q = web.query(EventsQuery, req)  # first: it may carry the credentials (stream_token)
+    q = plumbing.query(EventsQuery, req)  # first: it may carry the credentials (stream_token)
     principal = (
         auth.authenticate_stream(q.stream_token, job_id)
         if q.stream_token and not req.headers.get("authorization")
         else caller()
     )
     as_sse = sse.wanted(req.headers.get("accept"))
-    last_seen = web.headers(EventsHeaders, req).last_event_id
+    last_seen = plumbing.headers(EventsHeaders, req).last_event_id
     # An EventSource's reconnect sends Last-Event-ID with its first URL (and `after`) unchanged.
     after = (last_seen if as_sse else None) or q.after
     page = jobs.events(principal, job_id, after, q.wait, until_wait_ends=as_sse)
@@ -402,7 +397,7 @@ def job_stream_token(job_id):
 )
 def create_upload():
     principal = caller()
-    return reply(uploads.create(principal, web.parse(UploadCreate, request()), ip()), 201)
+    return reply(uploads.create(principal, plumbing.parse(UploadCreate, request()), ip()), 201)
 
 
 @app.route("/v1/uploads/{upload_id}", methods=["GET"])
@@ -427,7 +422,7 @@ def get_upload(upload_id):
 )
 def create_webhook_endpoint():
     principal = caller()
-    body = web.parse(WebhookEndpointCreate, request())
+    body = plumbing.parse(WebhookEndpointCreate, request())
     return reply(outgoing_webhooks.register(principal, body, ip()), 201)
 
 
@@ -435,7 +430,7 @@ def create_webhook_endpoint():
 @doc("List webhook endpoints", query=WebhookEndpointsQuery, reply=WebhookEndpointList)
 def list_webhook_endpoints():
     principal = caller()
-    q = web.query(WebhookEndpointsQuery, request())
+    q = plumbing.query(WebhookEndpointsQuery, request())
     return reply(outgoing_webhooks.list_endpoints(principal, q.limit, q.cursor))
 
 
@@ -469,7 +464,7 @@ def list_plans():
 )
 def create_checkout():
     principal = caller()
-    body = web.parse(CheckoutCreate, request())
+    body = plumbing.parse(CheckoutCreate, request())
     return reply(checkout.create(principal, body, ip()), 201)
 
 

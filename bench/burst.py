@@ -2,7 +2,7 @@
 
     python bench/burst.py [--bursts 10,100,1000] [--job-cpu-s 40] [--seed 7]
 
-What is modelled (chalicelib/dispatcher.py, chalicelib/worker.py, template.yaml):
+What is modelled (chalicelib/runtime/dispatcher.py, chalicelib/runtime/worker.py, template.yaml):
 - N jobs are submitted over `--spread-s` seconds (default 10: a sudden burst).
 - The dispatcher runs every 60 s (EventBridge; first tick at a random phase) and, with
   `nudge`, right after each submission. One run at a time (reserved concurrency 1): nudges

@@ -69,7 +69,7 @@ def serve_metered(kind: str, out_dir: str, argv: list[str]) -> None:
 
     signal.signal(signal.SIGUSR1, dump)
     if kind == "worker":
-        from chalicelib import worker
+        from chalicelib.runtime import worker
 
         sys.exit(worker.main([]))
     import runpy
@@ -82,7 +82,7 @@ class Metered:
     """A metered child process; `take()` returns its counters since the last take."""
 
     def __init__(self, kind: str, out_dir: Path, argv: list[str] = ()) -> None:
-        from chalicelib import launcher
+        from chalicelib.runtime import launcher
 
         self.kind, self.out_dir, self.taken = kind, out_dir, 0
         command = [sys.executable, __file__, "--child", kind, str(out_dir), *argv]
@@ -100,7 +100,7 @@ class Metered:
         return json.loads(path.read_text())
 
     def stop(self) -> None:
-        from chalicelib import launcher
+        from chalicelib.runtime import launcher
 
         launcher.stop(self.proc.pid)
 
@@ -181,8 +181,8 @@ def step_times(events: list[dict], sampler) -> dict:
 
 
 def artifacts(job_id: str) -> dict:
-    from chalicelib import aws
-    from chalicelib.config import get_settings
+    from chalicelib.core.settings import get_settings
+    from chalicelib.infra import aws
 
     objects = (
         aws.client("s3")
@@ -196,9 +196,10 @@ def measure(lengths: list[int], poll_every: float, out_dir: Path) -> dict:
     import httpx
 
     from bench.meter import RedisMonitor, TreeSampler, local_ports
-    from chalicelib import aws, launcher
-    from chalicelib.config import get_settings
-    from chalicelib.db.migrate import migrate
+    from chalicelib.core.settings import get_settings
+    from chalicelib.infra import aws
+    from chalicelib.infra.migrate import migrate
+    from chalicelib.runtime import launcher
 
     migrate()
     aws.client("s3").create_bucket(Bucket=get_settings().media_bucket)
@@ -299,8 +300,8 @@ def _free_port() -> int:
 def cleanup() -> None:
     import redis
 
-    from chalicelib import aws, db
-    from chalicelib.config import get_settings
+    from chalicelib.core.settings import get_settings
+    from chalicelib.infra import aws, db
 
     settings = get_settings()
     r = redis.Redis.from_url(settings.redis_url)

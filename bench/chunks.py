@@ -34,12 +34,12 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 import imageio_ffmpeg  # noqa: E402
 from PIL import Image, ImageChops, ImageStat  # noqa: E402
 
-from chalicelib.pipeline.images import render_scene_image  # noqa: E402
-from chalicelib.pipeline.narration import synthesize  # noqa: E402
-from chalicelib.pipeline.offline_concept import write_concept  # noqa: E402
-from chalicelib.pipeline.probe import probe  # noqa: E402
-from chalicelib.pipeline.storyboard import Concept  # noqa: E402
-from chalicelib.pipeline.video import compose_video  # noqa: E402
+from chalicelib.pipeline.concept.offline import write_concept  # noqa: E402
+from chalicelib.pipeline.concept.storyboard import Concept  # noqa: E402
+from chalicelib.pipeline.media.images import render_scene_image  # noqa: E402
+from chalicelib.pipeline.media.narration import synthesize  # noqa: E402
+from chalicelib.pipeline.media.probe import probe  # noqa: E402
+from chalicelib.pipeline.media.video import compose_video  # noqa: E402
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 PROMPT = "A paper boat sails across a night sea to the moon, past lighthouses and whales"

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = int(os.environ.get("RUNS", "9"))
 PATH = os.environ.get("COLDSTART_PATH", "/v1/openapi.json")  # no backend needed to answer
-# Models are built on first use (chalicelib/model_base.py): the document above builds them all, a
+# Models are built on first use (chalicelib/core/model_base.py): the document above builds them all, a
 # typical request only its own. A login whose body fails validation (422) needs no backend either.
 TYPICAL = ("POST", "/v1/auth/login", '{"email": "not-an-address", "password": "x"}')
 

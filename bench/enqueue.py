@@ -32,8 +32,8 @@ os.environ.setdefault("QUEUE_NAME", f"bench-{secrets.token_hex(3)}")
 
 from bullmq import Queue  # noqa: E402
 
-from chalicelib import queue, redis_client  # noqa: E402
-from chalicelib.config import get_settings  # noqa: E402
+from chalicelib.core.settings import get_settings  # noqa: E402
+from chalicelib.infra import queue, redis_client  # noqa: E402
 
 settings = get_settings()
 clock, cpu = time.perf_counter, time.process_time

@@ -58,7 +58,7 @@ def _probe(width: int, height: int, decode: bool) -> dict:
 
 
 def main() -> None:
-    from chalicelib import outbound
+    from chalicelib.infra import outbound
 
     report = {
         "bomb_header_check": _probe(13000, 13000, decode=False),

@@ -1,7 +1,7 @@
-"""Queue throughput and latency: our layer (chalicelib.queue + chalicelib.worker) against bare
+"""Queue throughput and latency: our layer (chalicelib.infra.queue + chalicelib.runtime.worker) against bare
 BullMQ for Python, in one run, on a private queue of the local Redis. Prints JSON.
 
-- enqueue jobs/s: ours = `chalicelib.queue.enqueue` (synchronous: BullMQ's own `Queue.add` with
+- enqueue jobs/s: ours = `chalicelib.infra.queue.enqueue` (synchronous: BullMQ's own `Queue.add` with
   its Lua run on the factory's sync Redis client, in the calling thread; no hop onto the
   per-process loop), bare = `await Queue.add` in a loop (one job id each, `removeOnComplete`);
 - no-op processing jobs/s: ours = the worker's processor (thread offload, lease keeper, error
@@ -38,9 +38,10 @@ os.environ.setdefault("QUEUE_NAME", f"bench-{secrets.token_hex(3)}")
 
 from bullmq import Queue, Worker  # noqa: E402
 
-from chalicelib import queue, worker  # noqa: E402
-from chalicelib.config import get_settings  # noqa: E402
-from chalicelib.pipeline import runner  # noqa: E402
+from chalicelib.core.settings import get_settings  # noqa: E402
+from chalicelib.infra import queue
+from chalicelib.pipeline import engine as runner  # noqa: E402
+from chalicelib.runtime import worker  # noqa: E402
 
 settings = get_settings()
 

@@ -22,7 +22,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from chalicelib import launcher  # noqa: E402
+from chalicelib.runtime import launcher  # noqa: E402
 
 DIST = ROOT / "web" / "dist"
 RUNS = int(os.environ.get("RUNS", "3"))

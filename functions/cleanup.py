@@ -1,9 +1,10 @@
-"""Scheduled every hour: delete what retention says may go (see chalicelib/cleanup.py).
+"""Scheduled every hour: delete what retention says may go (see chalicelib/runtime/cleanup.py).
 
 Locally: `python -m functions.cleanup` (and the local scheduler runs it hourly).
 """
 
-from chalicelib import cleanup, observability
+from chalicelib.core import observability
+from chalicelib.runtime import cleanup
 
 
 def handler(event, context):

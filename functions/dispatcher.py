@@ -3,7 +3,8 @@
 Locally: `python -m functions.dispatcher` (and the local scheduler runs it every minute).
 """
 
-from chalicelib import dispatcher, observability
+from chalicelib.core import observability
+from chalicelib.runtime import dispatcher
 
 
 def handler(event, context):

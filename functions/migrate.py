@@ -3,7 +3,7 @@
 CloudFormation runs it as a custom resource (`DatabaseSchema` in template.yaml) on every
 deployment that changes the code; by hand: `python -m functions.migrate`. It connects as the
 master user (DATABASE_SECRET_ARN here is the RDS-managed master secret) and takes the app user's
-name and password from APP_DATABASE_SECRET_ARN (see chalicelib/db/app_user.py).
+name and password from APP_DATABASE_SECRET_ARN (see chalicelib/infra/app_user.py).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import os
 import urllib.request
 from urllib.parse import urlparse
 
-from chalicelib import db, observability
-from chalicelib.config import get_settings
-from chalicelib.db import app_user
-from chalicelib.db.migrate import migrate
+from chalicelib.core import observability
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import app_user, db
+from chalicelib.infra.migrate import migrate
 
 log = logging.getLogger(__name__)
 PHYSICAL_ID = "media-database-schema"

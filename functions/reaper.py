@@ -3,7 +3,8 @@
 Locally: `python -m functions.reaper` (and the local scheduler runs it every minute).
 """
 
-from chalicelib import observability, reaper
+from chalicelib.core import observability
+from chalicelib.runtime import reaper
 
 
 def handler(event, context):

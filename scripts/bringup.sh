@@ -88,7 +88,7 @@ fi
 
 # 4. database and migrations (retried briefly: a fresh server may still be starting) ------------
 for attempt in 1 2 3 4 5 6 7 8 9 10; do
-  .venv/bin/python -m chalicelib.db.migrate 2>"$LOCAL/log/migrate.err" && break
+  .venv/bin/python -m chalicelib.infra.migrate 2>"$LOCAL/log/migrate.err" && break
   [ "$attempt" = 10 ] && { cat "$LOCAL/log/migrate.err" >&2; exit 1; }
   sleep 1
 done

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mo_client import Client  # noqa: E402  (the client package in client/, installed by the bring-up)
 from mo_client.models import Event  # noqa: E402
 
-from chalicelib import launcher  # noqa: E402
+from chalicelib.runtime import launcher  # noqa: E402
 
 PORT = int(os.environ.get("DEMO_PORT", "8000"))
 API = f"http://127.0.0.1:{PORT}"

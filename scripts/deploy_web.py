@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chalicelib import aws  # noqa: E402
+from chalicelib.infra import aws  # noqa: E402
 
 DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 IMMUTABLE = "public, max-age=31536000, immutable"

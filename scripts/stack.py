@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chalicelib import launcher  # noqa: E402
+from chalicelib.runtime import launcher  # noqa: E402
 
 RUN = launcher.state_dir() / "run"
 LOG = launcher.state_dir() / "log"
@@ -35,7 +35,7 @@ def up() -> None:
     (RUN / "stack-api.pid").write_text(str(api.pid))
     for i in range(int(os.environ.get("WORKERS", "1"))):
         launcher.start_worker(str(i + 1))
-    # the scheduled functions on their AWS rates (chalicelib/scheduler.py)
+    # the scheduled functions on their AWS rates (chalicelib/runtime/scheduler.py)
     scheduler = launcher.spawn(launcher.scheduler_command(), LOG / "scheduler.log")
     (RUN / "stack-scheduler.pid").write_text(str(scheduler.pid))
     launcher.wait_http(f"http://127.0.0.1:{API_PORT}/v1/health")

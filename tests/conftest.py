@@ -42,9 +42,9 @@ os.environ.update(
     }
 )
 
-from chalicelib import aws, db, redis_client, redis_keys  # noqa: E402
-from chalicelib.config import get_settings  # noqa: E402
-from chalicelib.db.migrate import migrate  # noqa: E402
+from chalicelib.core.settings import get_settings  # noqa: E402
+from chalicelib.infra import aws, db, redis_client, redis_keys  # noqa: E402
+from chalicelib.infra.migrate import migrate  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -174,7 +174,7 @@ class Stack(NamedTuple):
 def local_stack(logs: Path, env: dict[str, str], port: int | None = None) -> Iterator[Stack]:
     """The API (`chalice local`) and one worker process with `env`, for the block; the tails of
     their logs are printed at the end (pytest shows them when a test failed)."""
-    from chalicelib import launcher
+    from chalicelib.runtime import launcher
 
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
@@ -193,7 +193,7 @@ def local_stack(logs: Path, env: dict[str, str], port: int | None = None) -> Ite
 @pytest.fixture(scope="session")
 def live_api(tmp_path_factory):
     """`chalice local` over real HTTP (threaded), for tests about concurrent clients."""
-    from chalicelib import launcher
+    from chalicelib.runtime import launcher
 
     port = free_port()
     log = tmp_path_factory.mktemp("live-api") / "api.log"
@@ -207,8 +207,8 @@ def live_api(tmp_path_factory):
 
 def grant_plan(user_id: str, plan: str) -> None:
     """Arrange: the user holds an active membership on `plan` (as a Whop webhook would leave it)."""
-    from chalicelib.db import billing
-    from chalicelib.ids import new_id, utcnow
+    from chalicelib.billing import repository as billing
+    from chalicelib.core.ids import new_id, utcnow
 
     with db.transaction() as cur:
         billing.upsert_membership(
@@ -234,7 +234,7 @@ def grant_plan(user_id: str, plan: str) -> None:
 def doomed_redis(monkeypatch):
     """A real Redis of our own that the test stops, with the app (every Redis user: the client,
     the queue) pointed at it."""
-    from chalicelib import queue
+    from chalicelib.infra import queue
 
     server = shutil.which("redis-server")
     if server is None:

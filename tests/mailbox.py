@@ -16,7 +16,7 @@ def _sent() -> list:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
-    from chalicelib.config import get_settings
+    from chalicelib.core.settings import get_settings
 
     return list(ses_backends[DEFAULT_ACCOUNT_ID][get_settings().aws_region].sent_messages)
 

@@ -9,9 +9,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from chalicelib import launcher, progress, queue
-from chalicelib.config import get_settings
-from chalicelib.db import jobs as jobs_db
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import queue
+from chalicelib.jobs import progress
+from chalicelib.jobs import repository as jobs_db
+from chalicelib.runtime import launcher
 
 # Short lock / stall / lease so a killed worker's job is taken over in seconds, not half a minute.
 FAST_TAKEOVER = {"WORKER_LOCK_MS": "4000", "WORKER_STALLED_INTERVAL_MS": "2000", "JOB_LEASE_S": "6"}

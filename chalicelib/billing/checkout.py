@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 
-from chalicelib import auth, secret_store
-from chalicelib.config import get_settings
-from chalicelib.db import audit, users
-from chalicelib.errors import ApiError, Conflict, ValidationFailed
-from chalicelib.models import CheckoutCreate, CheckoutSession, PlanCatalog, PlanOffer
+from chalicelib.accounts import auth, users
+from chalicelib.core.errors import ApiError, Conflict, ValidationFailed
+from chalicelib.core.settings import get_settings
+from chalicelib.http.schemas import CheckoutCreate, CheckoutSession, PlanCatalog, PlanOffer
+from chalicelib.infra import audit, secret_store
 
 log = logging.getLogger(__name__)
 MAX_REPLY_BYTES = 64 * 1024
@@ -81,7 +81,7 @@ def create(principal: auth.Principal, body: CheckoutCreate, ip: str | None) -> C
 
 def _post(url: str, body: dict, api_key: str, timeout_s: float) -> dict:
     """One call to Whop, bounded like every outbound call: one total deadline, a capped body."""
-    from chalicelib import outbound  # at call time: keeps httpx out of the API's cold start
+    from chalicelib.infra import outbound  # at call time: keeps httpx out of the API's cold start
 
     try:
         reply = outbound.request(

@@ -1,7 +1,7 @@
 """Plans: their limits, which one a user is on (their best active Whop membership), the
 period their quota counts in, and how a Whop plan id maps to ours (WHOP_PLAN_MAP).
 
-Settings (chalicelib.config) validate PLANS and WHOP_PLAN_MAP against the plans defined here;
+Settings (chalicelib.core.settings) validate PLANS and WHOP_PLAN_MAP against the plans defined here;
 this module imports the settings and the database lazily, because the settings import it.
 """
 
@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from chalicelib.model_base import Model
+from chalicelib.core.model_base import Model
 
 if TYPE_CHECKING:
-    from chalicelib.db.billing import MembershipRow
+    from chalicelib.billing.repository import MembershipRow
 
 log = logging.getLogger(__name__)
 FREE = "free"
@@ -34,7 +34,7 @@ class Plan(Model):
     priority: int = Field(
         ge=1,
         le=100,
-        description="Tie-break in the queue: lower runs first (see chalicelib.lifecycle.fair_priority)",
+        description="Tie-break in the queue: lower runs first (see chalicelib.jobs.lifecycle.fair_priority)",
     )
     upload_max_bytes: int = Field(ge=1)
     rank: int = Field(description="When a user holds several memberships, the highest rank wins")
@@ -96,7 +96,7 @@ class Entitlement:
 
 def plan_table() -> dict[str, Plan]:
     """Every plan by name, with the PLANS overrides applied."""
-    from chalicelib.config import get_settings
+    from chalicelib.core.settings import get_settings
 
     return get_settings().plan_table
 
@@ -108,7 +108,7 @@ def plan_named(name: str) -> Plan:
 
 def plan_for_whop(whop_plan_id: str | None) -> str:
     """Our plan for a Whop plan id (WHOP_PLAN_MAP); free for one we don't know."""
-    from chalicelib.config import get_settings
+    from chalicelib.core.settings import get_settings
 
     table = get_settings().whop_plan_map
     if whop_plan_id and whop_plan_id not in table:
@@ -129,7 +129,7 @@ def calendar_month(now: datetime) -> tuple[datetime, datetime]:
 def entitlement(user_id: str, now: datetime) -> Entitlement:
     """The best active membership's plan (free without one) and its period: the membership's
     renewal period when it has a current one, else the calendar month in UTC."""
-    from chalicelib.db import billing as billing_db
+    from chalicelib.billing import repository as billing_db
 
     table = plan_table()
     active = billing_db.active_memberships(user_id)

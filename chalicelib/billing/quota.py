@@ -2,7 +2,7 @@
 back when the job ends without the user getting what they paid for.
 
 A reservation and its refund move in the job's own transition transaction (see
-chalicelib.lifecycle), so a job's state and the money it holds never disagree: the job row's
+chalicelib.jobs.lifecycle), so a job's state and the money it holds never disagree: the job row's
 `quota_reserved` flag says whether it holds one, and a refund flips it once.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from chalicelib import db
+from chalicelib.infra import db
 
 if TYPE_CHECKING:
     from chalicelib.billing.plans import Entitlement

@@ -16,14 +16,14 @@ from typing import Any
 
 from pydantic import ConfigDict, ValidationError
 
-from chalicelib import db, secret_store
+from chalicelib.accounts import users
 from chalicelib.billing import plans
-from chalicelib.db import audit, users
-from chalicelib.db import billing as billing_db
-from chalicelib.errors import BadRequest, Unauthorized
-from chalicelib.model_base import Model
-from chalicelib.models import WebhookAck
-from chalicelib.web import field_errors
+from chalicelib.billing import repository as billing_db
+from chalicelib.core.errors import BadRequest, Unauthorized
+from chalicelib.core.model_base import Model
+from chalicelib.http.plumbing import field_errors
+from chalicelib.http.schemas import WebhookAck
+from chalicelib.infra import audit, db, secret_store
 
 log = logging.getLogger(__name__)
 

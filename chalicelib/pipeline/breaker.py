@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 
-from chalicelib import redis_client, redis_keys
-from chalicelib.config import get_settings
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import redis_client, redis_keys
 
 
 def endpoint_id(base_url: str, owner: str | None = None) -> str:

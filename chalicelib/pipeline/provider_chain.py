@@ -17,22 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chalicelib import image_limits, provider_keys
-from chalicelib.models import StepUsage
-from chalicelib.pipeline import (
-    breaker,
-    images,
-    narration,
-    openai_steps,
-    pexels,
-    providers,
-    registry,
-    scene_media,
-)
+from chalicelib.accounts import byok
+from chalicelib.http.schemas import StepUsage
+from chalicelib.pipeline import breaker, providers, registry
+from chalicelib.pipeline.concept.offline import write_concept
+from chalicelib.pipeline.concept.storyboard import Concept, Scene
 from chalicelib.pipeline.errors import ProviderError, StepError
-from chalicelib.pipeline.offline_concept import write_concept
-from chalicelib.pipeline.openai_api import OpenAIClient
-from chalicelib.pipeline.storyboard import Concept, Scene
+from chalicelib.pipeline.media import images, narration, scene_media
+from chalicelib.pipeline.remote import openai_steps, pexels
+from chalicelib.pipeline.remote.openai_api import OpenAIClient
+from chalicelib.uploads import image_limits
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +192,7 @@ def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.N
 def _client_for(name: str, user_id: str, explicit: bool) -> Any:
     """The client for a keyed provider with the user's key; None when they stored none and the
     provider is only a configured default (it applies only to users who stored that key)."""
-    opened = provider_keys.open_key(user_id, name)
+    opened = byok.open_key(user_id, name)
     if opened is None:
         if explicit:
             raise ProviderError(

@@ -72,7 +72,7 @@ def missing_keys(choice: dict[str, str], stored: set[str]) -> dict[str, str]:
 
 def defaults() -> dict[str, str]:
     """Per step, the provider used when a job names none (settings DEFAULT_PROVIDERS)."""
-    from chalicelib.config import get_settings
+    from chalicelib.core.settings import get_settings
 
     return {step: get_settings().default_providers.get(step, OFFLINE) for step in __getattr__("AVAILABLE")}
 

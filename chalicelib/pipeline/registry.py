@@ -64,7 +64,10 @@ class Pipeline:
 
 
 _CHAIN = "chalicelib.pipeline.provider_chain"
-OPENAI = {"base_url": "https://api.openai.com/v1", "client": "chalicelib.pipeline.openai_api:OpenAIClient"}
+OPENAI = {
+    "base_url": "https://api.openai.com/v1",
+    "client": "chalicelib.pipeline.remote.openai_api:OpenAIClient",
+}
 BUILTIN: tuple[Provider | Pipeline, ...] = (
     Provider("concept", "offline", f"{_CHAIN}:offline_concept"),
     Provider("concept", "openai", f"{_CHAIN}:openai_concept", **OPENAI),
@@ -75,13 +78,13 @@ BUILTIN: tuple[Provider | Pipeline, ...] = (
         "pexels",
         f"{_CHAIN}:pexels_images",
         base_url="https://api.pexels.com",
-        client="chalicelib.pipeline.pexels:PexelsClient",
+        client="chalicelib.pipeline.remote.pexels:PexelsClient",
     ),
     Provider("narration", "offline", f"{_CHAIN}:offline_narration"),
     Provider("narration", "openai", f"{_CHAIN}:openai_narration", **OPENAI),
-    Provider("video", "offline", "chalicelib.pipeline.video:compose_video"),  # the render itself
-    Pipeline("steps", "chalicelib.pipeline.runner:STEPS"),
-    Pipeline("command", "chalicelib.pipeline.runner:COMMAND_STEPS"),
+    Provider("video", "offline", "chalicelib.pipeline.media.video:compose_video"),  # the render itself
+    Pipeline("steps", "chalicelib.pipeline.engine:STEPS"),
+    Pipeline("command", "chalicelib.pipeline.engine:COMMAND_STEPS"),
 )
 
 

@@ -15,8 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib import db
-from chalicelib.config import get_settings
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import db
 from chalicelib.pipeline.errors import StepError
 
 STEP_TIMEOUT = "step_timeout"

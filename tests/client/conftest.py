@@ -17,7 +17,7 @@ from mo_client.cli import app
 from PIL import Image
 from typer.testing import CliRunner
 
-from chalicelib import launcher
+from chalicelib.runtime import launcher
 from tests.conftest import Stack, free_port, grant_plan, local_stack
 
 PASSWORD = "correct horse battery"

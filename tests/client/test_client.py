@@ -9,9 +9,10 @@ import pytest
 from mo_client import Client, errors
 from mo_client.client import UploadRejected
 
-from chalicelib import db, launcher
+from chalicelib.infra import db
+from chalicelib.runtime import launcher
 from chalicelib.billing.plans import entitlement
-from chalicelib.ids import utcnow
+from chalicelib.core.ids import utcnow
 from tests.client.conftest import PASSWORD, png
 from tests.conftest import free_port
 from tests.fakes.whop_server import FakeWhop

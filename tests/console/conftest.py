@@ -16,8 +16,8 @@ from typing import NamedTuple
 import httpx
 import pytest
 
-from chalicelib import aws
-from chalicelib.config import get_settings
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import aws
 from tests.conftest import free_port, local_stack
 from tests.fakes.whop_server import FakeWhop
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from PIL import Image, ImageStat
 
-from chalicelib.pipeline.probe import probe
+from chalicelib.pipeline.media.probe import probe
 from tests.conftest import local_stack
 from tests.e2e.test_end_to_end import follow, signed_up
 from tests.fakes.media import frame_at, make_clip

@@ -16,10 +16,11 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib import queue, reaper, redis_client, storage
-from chalicelib.config import get_settings
-from chalicelib.db import jobs as jobs_db
-from chalicelib.pipeline.probe import probe
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import queue, redis_client, storage
+from chalicelib.jobs import repository as jobs_db
+from chalicelib.pipeline.media.probe import probe
+from chalicelib.runtime import reaper
 from tests.conftest import free_port
 from tests.workers import FAST_TAKEOVER, Workers, private_queue
 

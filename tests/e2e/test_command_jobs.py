@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chalicelib import launcher
-from chalicelib.config import get_settings
-from chalicelib.db import jobs as jobs_db
-from chalicelib.pipeline.probe import probe
+from chalicelib.core.settings import get_settings
+from chalicelib.jobs import repository as jobs_db
+from chalicelib.pipeline.media.probe import probe
+from chalicelib.runtime import launcher
 from tests.conftest import free_port
 from tests.e2e.test_end_to_end import follow, signed_up
 from tests.workers import FAST_TAKEOVER, Workers, private_queue, wait_for_event, wait_for_status, wait_until

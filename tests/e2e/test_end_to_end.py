@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from chalicelib import db, storage
-from chalicelib.pipeline.probe import probe
+from chalicelib.infra import db, storage
+from chalicelib.pipeline.media.probe import probe
 from tests.conftest import local_stack
 from tests.fakes.openai_server import FakeOpenAI
 

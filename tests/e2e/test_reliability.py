@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import aws, ops, storage
-from chalicelib.config import get_settings
-from chalicelib.db import jobs as jobs_db
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import aws, storage
+from chalicelib.jobs import repository as jobs_db
+from chalicelib.runtime import ops
 from tests.conftest import grant_plan
 from tests.workers import (
     FAST_TAKEOVER,

@@ -1,4 +1,4 @@
-"""The local schedule (chalicelib.scheduler) runs the scheduled functions on their rates: a
+"""The local schedule (chalicelib.runtime.scheduler) runs the scheduled functions on their rates: a
 killed local worker is replaced and a queue emptied by a Redis restart is refilled, with no one
 typing a command. The clock is the test's: no waiting for a real minute."""
 
@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import db, dispatcher, launcher, queue
-from chalicelib.config import get_settings
-from chalicelib.scheduler import Scheduler
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import db, queue
+from chalicelib.runtime import dispatcher, launcher
+from chalicelib.runtime.scheduler import Scheduler
 from tests.workers import FAST_TAKEOVER, private_queue, wait_for_line, wait_for_status, wait_until
 
 pytestmark = pytest.mark.e2e

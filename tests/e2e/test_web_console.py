@@ -64,7 +64,7 @@ def test_web_deploy_uploads_the_build_with_its_cache_rules():
     """scripts/deploy_web.py against the emulator's S3 (CloudFront is AWS's own)."""
     import secrets
 
-    from chalicelib import aws
+    from chalicelib.infra import aws
     from scripts import deploy_web
 
     s3 = aws.client("s3")

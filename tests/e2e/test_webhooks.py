@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from standardwebhooks import Webhook
 
-from chalicelib import db
+from chalicelib.infra import db
 from tests.workers import FAST_TAKEOVER, Workers, private_queue, wait_for_status
 
 

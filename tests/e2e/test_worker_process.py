@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import db, launcher, progress, queue
-from chalicelib.config import get_settings
-from chalicelib.models import EventType
+from chalicelib.core.settings import get_settings
+from chalicelib.http.schemas import EventType
+from chalicelib.infra import db, queue
+from chalicelib.jobs import progress
+from chalicelib.runtime import launcher
 from tests.workers import wait_for_line, wait_until
 
 JOB = {"prompt": "a lighthouse at dusk, waves rolling in", "duration_s": 5, "aspect": "1:1"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib import db
+from chalicelib.infra import db
 
 
 def test_signup_returns_a_working_bearer_token(api):

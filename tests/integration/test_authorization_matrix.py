@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from chalicelib import db, secret_store
+from chalicelib.infra import db, secret_store
 from tests.conftest import Api, grant_plan
 from tests.mailbox import last_link
 

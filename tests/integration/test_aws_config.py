@@ -11,13 +11,13 @@ import sys
 
 import pytest
 
-from chalicelib import aws, db
-from chalicelib.config import get_settings
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import aws, db
 from tests.conftest import ROOT
 
 _ENDPOINT_PROBE = """
 from chalicelib import aws
-from chalicelib.config import get_settings
+from chalicelib.core.settings import get_settings
 s3 = aws.client("s3")
 print(s3.meta.endpoint_url)
 print(get_settings().media_bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]])

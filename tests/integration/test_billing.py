@@ -13,9 +13,10 @@ import httpx
 import pytest
 from standardwebhooks import Webhook
 
-from chalicelib import db, lifecycle
 from chalicelib.billing import quota
-from chalicelib.config import get_settings
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import db
+from chalicelib.jobs import lifecycle
 
 SECRET = "ws_test_" + secrets.token_hex(16)
 PRO_PLAN = "plan_pro_monthly"
@@ -183,7 +184,7 @@ def test_webhooks_are_refused_while_no_real_secret_is_configured(api, user, monk
 
 def test_a_placeholder_in_secrets_manager_is_refused_too(api, user, monkeypatch):
     """Deployments made before the fix stored the literal `not-configured` as the secret."""
-    from chalicelib import aws, secret_store
+    from chalicelib.infra import aws, secret_store
 
     sm = aws.client("secretsmanager")
     arn = sm.create_secret(Name=f"test/whop-{secrets.token_hex(4)}", SecretString="not-configured")["ARN"]
@@ -391,7 +392,7 @@ def test_downgrade_mid_period_applies_free_limits_at_once(api, user):
 
 
 def test_business_jobs_get_a_higher_queue_priority(api, user):
-    from chalicelib import queue
+    from chalicelib.infra import queue
 
     deliver(api, "membership.activated", membership(user, plan="plan_biz"))
     job_id = api.call("POST", "/v1/jobs", {"prompt": "vip", "duration_s": 5}, token=user["token"]).json["id"]
@@ -404,7 +405,7 @@ def test_business_jobs_get_a_higher_queue_priority(api, user):
 
 
 def test_usage_counter_is_seeded_when_a_new_period_begins(api, user):
-    from chalicelib.ids import utcnow
+    from chalicelib.core.ids import utcnow
 
     for i in range(2):
         assert (

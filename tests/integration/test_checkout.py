@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from chalicelib.config import get_settings
+from chalicelib.core.settings import get_settings
 from tests.fakes.whop_server import FakeWhop
 
 
@@ -22,8 +22,8 @@ def whop(monkeypatch):
 @pytest.fixture
 def user(api) -> dict:
     """A user whose address is verified (only those can buy: see the unverified test)."""
-    from chalicelib import db
-    from chalicelib.db import users
+    from chalicelib.accounts import users
+    from chalicelib.infra import db
 
     user = api.signup()
     with db.transaction() as cur:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from chalicelib import cleanup, db, redis_keys, storage, uploads
-from chalicelib.db import audit
-from chalicelib.ids import utcnow
-from chalicelib.redis_client import client as redis
+from chalicelib.core.ids import utcnow
+from chalicelib.infra import audit, db, redis_keys, storage
+from chalicelib.infra.redis_client import client as redis
+from chalicelib.runtime import cleanup
+from chalicelib.uploads import service as uploads
 from tests.integration.test_uploads import PNG, post_file, start
 
 STEPS = (

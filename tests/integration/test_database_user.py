@@ -13,9 +13,8 @@ import pymysql
 import pytest
 from pydantic import ValidationError
 
-from chalicelib import aws, db, secret_store
-from chalicelib.config import Settings, get_settings
-from chalicelib.db import app_user
+from chalicelib.core.settings import Settings, get_settings
+from chalicelib.infra import app_user, aws, db, secret_store
 
 DENIED = (1142, 1044, 1227)  # table / database access denied, missing privilege
 

@@ -82,7 +82,7 @@ def test_worker_task_scales_to_zero_and_stops_gracefully():
 
 
 def test_dispatcher_settings_reach_the_code():
-    from chalicelib.config import Settings
+    from chalicelib.core.settings import Settings
 
     env = _load_template()["Globals"]["Function"]["Environment"]["Variables"]
     for name in (
@@ -154,7 +154,7 @@ def _dockerfile_instructions() -> list[tuple[str, str]]:
 def test_worker_image_runs_the_worker():
     cmds = [args for keyword, args in _dockerfile_instructions() if keyword == "CMD"]
     assert cmds, "Dockerfile has no CMD"
-    assert json.loads(cmds[-1]) == ["python", "-m", "chalicelib.worker"]
+    assert json.loads(cmds[-1]) == ["python", "-m", "chalicelib.runtime.worker"]
 
 
 def test_worker_image_runs_as_non_root():

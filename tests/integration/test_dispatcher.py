@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib import aws, dispatcher, launcher, queue
-from chalicelib.config import get_settings
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import aws, queue
+from chalicelib.runtime import dispatcher, launcher
 from tests.workers import wait_for_line, wait_until
 
 
@@ -120,7 +121,7 @@ def test_nudge_does_nothing_unless_enabled(ecs, enqueued, monkeypatch):
 
 
 def test_a_burst_of_nudges_dispatches_once_per_window(ecs, enqueued, monkeypatch):
-    from chalicelib import redis_client, redis_keys
+    from chalicelib.infra import redis_client, redis_keys
 
     settings = get_settings()
     monkeypatch.setattr(settings, "dispatch_on_submit", True)

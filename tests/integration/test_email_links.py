@@ -8,8 +8,8 @@ import secrets
 
 import pytest
 
-from chalicelib import db
-from chalicelib.config import get_settings
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import db
 from tests.mailbox import last_link, messages_to
 
 

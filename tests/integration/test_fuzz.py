@@ -18,7 +18,7 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
-from chalicelib import launcher
+from chalicelib.runtime import launcher
 from tests.conftest import ROOT, free_port
 
 GENEROUS_PLAN = {

@@ -9,11 +9,15 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from chalicelib import image_limits, storage, uploads
-from chalicelib.pipeline import images, openai_steps, provider_chain
+from chalicelib.infra import storage
+from chalicelib.pipeline import provider_chain
+from chalicelib.pipeline.concept.offline import write_concept
 from chalicelib.pipeline.errors import ProviderError, StepError
-from chalicelib.pipeline.offline_concept import write_concept
-from chalicelib.pipeline.openai_api import OpenAIClient
+from chalicelib.pipeline.media import images
+from chalicelib.pipeline.remote import openai_steps
+from chalicelib.pipeline.remote.openai_api import OpenAIClient
+from chalicelib.uploads import image_limits
+from chalicelib.uploads import service as uploads
 from tests.fakes.bomb import bomb_png
 from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.test_uploads import post_file, start, uploaded

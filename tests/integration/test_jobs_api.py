@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import queue
+from chalicelib.infra import queue
 
 JOB = {"prompt": "A fox learns to paint the northern lights", "duration_s": 10}
 
@@ -190,9 +190,10 @@ def test_wrong_method_uses_the_error_envelope(api, user):
 
 
 def test_events_page_turns_terminal_only_with_the_final_event(api, user):
-    from chalicelib import db, progress
-    from chalicelib.db import jobs as jobs_db
-    from chalicelib.models import EventType
+    from chalicelib.http.schemas import EventType
+    from chalicelib.infra import db
+    from chalicelib.jobs import progress
+    from chalicelib.jobs import repository as jobs_db
 
     job_id = submit(api, user).json["id"]
     cursor = api.call("GET", f"/v1/jobs/{job_id}/events", token=user["token"]).json["next"]

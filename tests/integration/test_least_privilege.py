@@ -80,7 +80,7 @@ class Module:
             return None
         func = node.func
         target = self.resolve(func)
-        if target == "chalicelib.aws.client" and node.args and isinstance(node.args[0], ast.Constant):
+        if target == "chalicelib.infra.aws.client" and node.args and isinstance(node.args[0], ast.Constant):
             return node.args[0].value
         if isinstance(func, ast.Name) and func.id in getattr(self, "factories", {}):
             return self.factories[func.id]
@@ -252,7 +252,7 @@ ENTRY_POINTS = {
     "DispatcherFunction": "functions.dispatcher.handler",
     "CleanupFunction": "functions.cleanup.handler",
     "MigrateFunction": "functions.migrate.handler",
-    "WorkerTaskDefinition": "chalicelib.worker.main",
+    "WorkerTaskDefinition": "chalicelib.runtime.worker.main",
 }
 
 
@@ -266,7 +266,7 @@ def test_each_role_covers_the_aws_calls_its_code_makes(resource):
 def test_the_analysis_sees_the_calls_we_know_about():
     """Guards the analysis itself: a graph that found nothing would pass the test above."""
     assert {"s3:PutObject", "kms:Decrypt", "secretsmanager:GetSecretValue"} <= iam_actions(
-        reachable_aws_calls("chalicelib.worker.main")
+        reachable_aws_calls("chalicelib.runtime.worker.main")
     )
     assert {"kms:GenerateDataKey", "ses:SendEmail", "s3:GetObject"} <= iam_actions(reachable_aws_calls("app"))
     cleanup = iam_actions(reachable_aws_calls("functions.cleanup.handler"))

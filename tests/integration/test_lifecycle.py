@@ -1,9 +1,10 @@
-"""Job transitions (chalicelib.lifecycle): each is one transaction with its quota effect, and
+"""Job transitions (chalicelib.jobs.lifecycle): each is one transaction with its quota effect, and
 what follows in Redis can fail without losing money or leaving a job stuck."""
 
 from __future__ import annotations
 
-from chalicelib import lifecycle, queue, redis_client, redis_keys
+from chalicelib.infra import queue, redis_client, redis_keys
+from chalicelib.jobs import lifecycle
 
 JOB = {"prompt": "a lighthouse at dusk", "duration_s": 5}
 
@@ -48,7 +49,7 @@ def test_a_cancel_flag_of_an_earlier_attempt_does_not_stop_the_retried_job(api, 
 
 
 def test_retry_and_redrive_reopen_the_same_way(api, user):
-    from chalicelib import ops
+    from chalicelib.runtime import ops
 
     job_id = api.call("POST", "/v1/jobs", JOB, token=user["token"]).json["id"]
     assert lifecycle.fail(job_id, "video_failed", "ffmpeg crashed", "video")

@@ -7,8 +7,9 @@ import secrets
 
 import pytest
 
-from chalicelib import db, provider_keys, ratelimit
-from chalicelib.config import get_settings
+from chalicelib.accounts import byok
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import db, ratelimit
 
 
 def test_job_submissions_are_rate_limited_per_user(api, user, monkeypatch):
@@ -37,9 +38,9 @@ def test_default_limits_let_a_burst_of_twenty_through_to_the_quota():
 def test_signup_and_login_are_rate_limited_per_ip(monkeypatch):
     """Per source address. A made-up address of this test's own: the test Redis db is shared by
     every session on the machine, and the in-process client's address (127.0.0.1) is everyone's."""
-    from chalicelib import accounts
-    from chalicelib.errors import RateLimited
-    from chalicelib.models import Credentials
+    from chalicelib.accounts import service as accounts
+    from chalicelib.core.errors import RateLimited
+    from chalicelib.http.schemas import Credentials
 
     monkeypatch.setattr(get_settings(), "rate_limit_auth", "2/minute")
     source = f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(256)}"
@@ -84,9 +85,9 @@ def test_repeated_failed_logins_slow_the_account_down(api, user, monkeypatch):
 
 def test_a_locked_out_source_does_not_lock_the_owner_out_elsewhere(api, user, monkeypatch):
     """An attacker failing on purpose every few minutes must not keep the victim out."""
-    from chalicelib import accounts
-    from chalicelib.errors import RateLimited, Unauthorized
-    from chalicelib.models import Credentials
+    from chalicelib.accounts import service as accounts
+    from chalicelib.core.errors import RateLimited, Unauthorized
+    from chalicelib.http.schemas import Credentials
 
     monkeypatch.setattr(get_settings(), "login_failures_allowed", 2)
     wrong = Credentials(email=user["email"], password="not the password")
@@ -114,7 +115,7 @@ def test_provider_key_is_encrypted_at_rest_and_never_returned_or_logged(api, use
     assert plaintext not in put.body.decode() + listed.body.decode()
 
     # the worker's view: the key opens only for its owner
-    assert provider_keys.open_key(user["user"]["id"], "openai") == (plaintext, None)
+    assert byok.open_key(user["user"]["id"], "openai") == (plaintext, None)
     other = api.signup()
     db.execute(
         "INSERT INTO provider_keys (user_id, provider, encrypted_key, wrapped_dek, kms_key_id,"
@@ -123,7 +124,7 @@ def test_provider_key_is_encrypted_at_rest_and_never_returned_or_logged(api, use
         (other["user"]["id"], user["user"]["id"]),
     )
     with pytest.raises(Exception):
-        provider_keys.open_key(other["user"]["id"], "openai")
+        byok.open_key(other["user"]["id"], "openai")
 
     dump = repr(db.fetch_all("SELECT * FROM provider_keys"))
     assert plaintext not in dump and plaintext.encode().hex() not in dump
@@ -133,7 +134,7 @@ def test_provider_key_is_encrypted_at_rest_and_never_returned_or_logged(api, use
 
     assert api.call("DELETE", "/v1/provider-keys/openai", token=user["token"]).status_code == 204
     assert api.call("DELETE", "/v1/provider-keys/openai", token=user["token"]).status_code == 404
-    assert provider_keys.open_key(user["user"]["id"], "openai") is None
+    assert byok.open_key(user["user"]["id"], "openai") is None
 
 
 @pytest.mark.parametrize(
@@ -271,9 +272,9 @@ def test_credential_writes_are_rate_limited_per_user(api, user, monkeypatch, wri
 
 
 def test_one_event_fans_out_to_a_bounded_number_of_endpoints(api, user, monkeypatch):
-    from chalicelib import outgoing_webhooks as webhooks
-    from chalicelib.db import webhooks as webhooks_db
-    from chalicelib.models import Event, EventType
+    from chalicelib.http.schemas import Event, EventType
+    from chalicelib.webhooks import repository as webhooks_db
+    from chalicelib.webhooks import service as webhooks
     from tests.workers import private_queue
 
     for i in range(5):  # more than the fan-out bound, as rows made before the cap could be

@@ -8,11 +8,13 @@ import time
 
 import pytest
 
-from chalicelib import jobs, longpoll, progress, redis_client, redis_keys
-from chalicelib.auth import Principal
-from chalicelib.config import get_settings
-from chalicelib.ids import new_id
-from chalicelib.models import EventType
+from chalicelib.accounts.auth import Principal
+from chalicelib.core.ids import new_id
+from chalicelib.core.settings import get_settings
+from chalicelib.http.schemas import EventType
+from chalicelib.infra import redis_client, redis_keys
+from chalicelib.jobs import longpoll, progress
+from chalicelib.jobs import service as jobs
 
 JOB = {"prompt": "A heron waits for the tide", "duration_s": 10}
 
@@ -78,7 +80,7 @@ def test_one_user_holds_at_most_the_configured_long_polls(api, user, monkeypatch
 
 
 def test_a_job_that_ended_long_ago_answers_at_once_without_a_slot(api, user, monkeypatch):
-    from chalicelib import db
+    from chalicelib.infra import db
 
     job_id = api.call("POST", "/v1/jobs", JOB, token=user["token"]).json["id"]
     assert api.call("POST", f"/v1/jobs/{job_id}/cancel", token=user["token"]).status_code == 202
@@ -99,7 +101,7 @@ def test_a_job_that_ended_long_ago_answers_at_once_without_a_slot(api, user, mon
 def test_a_page_read_before_the_final_event_landed_does_not_claim_the_end(api, user):
     """The job ends and its final event lands between reading a page and answering it: the page
     must not say "canceled" without the event, or a client stopping there never sees it."""
-    from chalicelib.db import jobs as jobs_db
+    from chalicelib.jobs import repository as jobs_db
 
     job_id = api.call("POST", "/v1/jobs", JOB, token=user["token"]).json["id"]
     before = api.call("GET", f"/v1/jobs/{job_id}/events", token=user["token"]).json["next"]

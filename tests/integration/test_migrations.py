@@ -6,8 +6,7 @@ from __future__ import annotations
 import pymysql
 import pytest
 
-from chalicelib import db
-from chalicelib.db import migrate
+from chalicelib.infra import db, migrate
 
 HALF_APPLIED = ("0003_uploads", "0010_email_verification")  # ALTERs that add columns and an index
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from chalicelib import observability
+from chalicelib.core import observability
 from tests.conftest import ROOT
 
 
@@ -50,7 +50,7 @@ def test_worker_lines_are_json_with_job_id_and_no_secrets():
 import asyncio, logging
 from chalicelib import observability
 observability.setup()
-log = logging.getLogger("chalicelib.worker")
+log = logging.getLogger("chalicelib.runtime.worker")
 
 async def job(job_id):
     observability.bind_job(job_id)

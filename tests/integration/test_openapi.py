@@ -12,8 +12,8 @@ from chalice.test import Client
 from openapi_spec_validator import validate
 from pydantic import BaseModel, Field
 
-from chalicelib import openapi, web
-from chalicelib.models import UPLOAD_CONTENT_TYPES, JobStatus
+from chalicelib.http import openapi, plumbing
+from chalicelib.http.schemas import UPLOAD_CONTENT_TYPES, JobStatus
 from chalicelib.pipeline.providers import KEYED_PROVIDERS
 from tests.conftest import ROOT
 
@@ -185,17 +185,17 @@ class Other(BaseModel):
 
 def test_a_route_reading_a_model_it_did_not_declare_fails_loudly():
     app = Chalice(app_name="declared")
-    app.register_middleware(web.error_envelope, "http")
+    app.register_middleware(plumbing.error_envelope, "http")
 
     @app.route("/ok")
-    @web.doc("reads what it declares", query=Declared, auth=False)
+    @plumbing.doc("reads what it declares", query=Declared, auth=False)
     def ok():
-        return {"n": web.query(Declared, web.current_request()).n}
+        return {"n": plumbing.query(Declared, plumbing.current_request()).n}
 
     @app.route("/drifted")
-    @web.doc("reads something else", query=Declared, auth=False)
+    @plumbing.doc("reads something else", query=Declared, auth=False)
     def drifted():
-        return {"n": web.query(Other, web.current_request()).n}
+        return {"n": plumbing.query(Other, plumbing.current_request()).n}
 
     with Client(app) as client:
         assert client.http.get("/ok?n=2").json_body == {"n": 2}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from openapi_spec_validator import validate
 
-from chalicelib import db
-from chalicelib.db.migrate import migrate
+from chalicelib.infra import db
+from chalicelib.infra.migrate import migrate
 
 
 def test_health_reports_every_dependency_ok(api):

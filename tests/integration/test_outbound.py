@@ -14,11 +14,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from chalicelib import outbound, url_guard
-from chalicelib.config import get_settings
-from chalicelib.db import webhooks as webhooks_db
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import outbound, url_guard
 from chalicelib.pipeline.errors import ProviderError
-from chalicelib.pipeline.openai_api import OpenAIClient
+from chalicelib.pipeline.remote.openai_api import OpenAIClient
+from chalicelib.webhooks import repository as webhooks_db
 from tests.fakes.hostile_server import HostileServer
 
 MB = 1024 * 1024
@@ -81,7 +81,7 @@ def test_an_endless_provider_answer_is_bad_output_not_memory(monkeypatch):
 
 
 def _delivery(api, user, url: str):
-    from chalicelib import outgoing_webhooks as webhooks
+    from chalicelib.webhooks import service as webhooks
 
     endpoint = api.call("POST", "/v1/webhook-endpoints", {"url": url}, token=user["token"]).json
     job = SimpleNamespace(
@@ -102,7 +102,7 @@ def test_a_webhook_receiver_with_an_endless_body_is_delivered_without_reading_it
 
 
 def test_a_trickling_webhook_receiver_is_cut_at_the_deadline_and_retried(api, user, monkeypatch):
-    from chalicelib import outgoing_webhooks as webhooks
+    from chalicelib.webhooks import service as webhooks
 
     monkeypatch.setattr(get_settings(), "webhook_timeout_s", 1.0)
 

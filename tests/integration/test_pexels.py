@@ -8,11 +8,13 @@ import secrets
 
 import pytest
 
-from chalicelib import storage
-from chalicelib.config import get_settings
-from chalicelib.pipeline import pexels, provider_chain, script
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import storage
+from chalicelib.pipeline import provider_chain
+from chalicelib.pipeline.concept import script
 from chalicelib.pipeline.errors import ProviderError
-from chalicelib.pipeline.probe import probe
+from chalicelib.pipeline.media.probe import probe
+from chalicelib.pipeline.remote import pexels
 from tests.fakes.pexels_server import FakePexels
 
 SCENES = [

@@ -7,11 +7,11 @@ import secrets
 
 import pytest
 
-from chalicelib import redis_client, redis_keys
-from chalicelib.config import get_settings
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import redis_client, redis_keys
 from chalicelib.pipeline import breaker, provider_chain
+from chalicelib.pipeline.concept.offline import write_concept
 from chalicelib.pipeline.errors import ProviderError
-from chalicelib.pipeline.offline_concept import write_concept
 from tests.fakes.openai_server import FakeOpenAI
 
 PROMPT = "A robot learns to paint the sea"

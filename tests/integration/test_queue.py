@@ -1,4 +1,4 @@
-"""Adding a job: chalicelib.queue runs BullMQ's own `Queue.add` with its Lua on the synchronous Redis
+"""Adding a job: chalicelib.infra.queue runs BullMQ's own `Queue.add` with its Lua on the synchronous Redis
 client, in the caller's thread. The jobs it adds must be the jobs `await Queue.add` adds (same
 stored options, data and priority; the same dedupe on a job id), and a real BullMQ Worker must
 consume them unchanged. If a bullmq upgrade changes how `Queue.add` reaches its scripts, these
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import queue
+from chalicelib.infra import queue
 from tests.workers import private_queue
 
 # What BullMQ keeps of a job and hands to a worker; the job id and timestamp are the caller's.

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from chalicelib import lifecycle, queue
-from chalicelib.ids import utcnow
-from chalicelib.reaper import JOB_DEADLINE, reconcile
+from chalicelib.core.ids import utcnow
+from chalicelib.infra import queue
+from chalicelib.jobs import lifecycle
+from chalicelib.runtime.reaper import JOB_DEADLINE, reconcile
 
 GRACE = timedelta(seconds=60)
 

@@ -8,16 +8,17 @@ import textwrap
 import pytest
 from PIL import Image
 
-from chalicelib.pipeline import provider_chain, providers, registry, script
+from chalicelib.pipeline import provider_chain, providers, registry
+from chalicelib.pipeline.concept import script
 
 PLUGIN = """
-from chalicelib.models import StepUsage
+from chalicelib.http.schemas import StepUsage
 from chalicelib.pipeline.registry import Provider
 
 
 def solid_images(task, client):
     from PIL import Image
-    from chalicelib.pipeline.images import ASPECTS
+    from chalicelib.pipeline.media.images import ASPECTS
 
     todo = task.todo()
     for scene, path in todo:

@@ -12,10 +12,12 @@ from types import SimpleNamespace
 import pytest
 from bullmq import UnrecoverableError
 
-from chalicelib import db, progress, worker
-from chalicelib.config import get_settings
-from chalicelib.db import jobs as jobs_db
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import db
+from chalicelib.jobs import progress
+from chalicelib.jobs import repository as jobs_db
 from chalicelib.pipeline import provider_chain
+from chalicelib.runtime import worker
 from tests.fakes.openai_server import FakeOpenAI
 
 SECRET = "AKIAZ7SECRETLEAK42 password=hunter2-" + secrets.token_hex(4)

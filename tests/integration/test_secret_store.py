@@ -6,8 +6,9 @@ import secrets
 
 import pytest
 
-from chalicelib import auth, aws, secret_store
-from chalicelib.config import get_settings
+from chalicelib.accounts import auth
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import aws, secret_store
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 import pytest
 from bullmq import UnrecoverableError
 
-from chalicelib import worker
-from chalicelib.config import get_settings
-from chalicelib.db import jobs as jobs_db
+from chalicelib.core.settings import get_settings
+from chalicelib.jobs import repository as jobs_db
+from chalicelib.runtime import worker
 from tests.fakes.hostile_server import HostileServer
 
 

@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from chalicelib import storage, uploads
-from chalicelib.config import DEFAULT_PLANS
+from chalicelib.core.settings import DEFAULT_PLANS
+from chalicelib.infra import storage
+from chalicelib.uploads import service as uploads
 
 
 def _image(fmt: str) -> bytes:

@@ -8,9 +8,11 @@ from datetime import datetime
 import pytest
 from pydantic import ValidationError
 
-from chalicelib import dispatcher, lifecycle, queue, worker
 from chalicelib.billing import plans, quota
-from chalicelib.models import EventsQuery
+from chalicelib.http.schemas import EventsQuery
+from chalicelib.infra import queue
+from chalicelib.jobs import lifecycle
+from chalicelib.runtime import dispatcher, worker
 
 
 def test_a_users_backlog_pushes_their_next_job_behind_other_users():
@@ -94,7 +96,7 @@ def test_without_a_membership_period_quota_counts_per_calendar_month(now, start,
 
 
 def test_a_whop_plan_maps_to_ours_and_an_unknown_one_to_free(monkeypatch):
-    from chalicelib.config import get_settings
+    from chalicelib.core.settings import get_settings
 
     monkeypatch.setattr(get_settings(), "whop_plan_map", {"plan_abc": "pro"})
     assert plans.plan_for_whop("plan_abc") == "pro"

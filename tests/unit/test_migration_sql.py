@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from chalicelib.db.migrate import MIGRATIONS, statements
+from chalicelib.infra.migrate import MIGRATIONS, statements
 
 # MariaDB accepts these forms; MySQL 8 rejects them as syntax errors.
 MARIADB_ONLY = re.compile(r"\b(ADD|DROP|MODIFY|CHANGE)\s+(COLUMN|INDEX|KEY)\s+IF\s+(NOT\s+)?EXISTS\b", re.I)

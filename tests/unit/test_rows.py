@@ -1,4 +1,4 @@
-"""The typed rows of chalicelib/db: one frozen, slotted dataclass per table, all built from a
+"""The typed rows of the SQL modules (each domain's repository): one frozen, slotted dataclass per table, all built from a
 DictCursor row by the one constructor, db.Row.of. No services: the rows here are dicts."""
 
 from __future__ import annotations
@@ -11,16 +11,27 @@ from decimal import Decimal
 
 import pytest
 
-from chalicelib import db
-from chalicelib.db import jobs, uploads, usage, webhooks
-from chalicelib.models import JobStatus, UploadStatus
+import chalicelib  # noqa: E402  (the packages whose SQL modules define the row types)
+from chalicelib.billing import usage
+from chalicelib.http.schemas import JobStatus, UploadStatus
+from chalicelib.infra import db
+from chalicelib.jobs import repository as jobs
+from chalicelib.uploads import repository as uploads
+from chalicelib.webhooks import repository as webhooks
 
-MODULES = [importlib.import_module(f"chalicelib.db.{m.name}") for m in pkgutil.iter_modules(db.__path__)]
+MODULES = [
+    importlib.import_module(m.name)
+    for m in pkgutil.walk_packages(chalicelib.__path__, "chalicelib.")
+    if not m.ispkg and not m.name.startswith(("chalicelib.pipeline", "chalicelib.runtime"))
+]
 ROW_TYPES = [
     value
     for module in MODULES
     for value in vars(module).values()
-    if isinstance(value, type) and issubclass(value, db.Row) and value.__module__ == module.__name__
+    if isinstance(value, type)
+    and issubclass(value, db.Row)
+    and value is not db.Row
+    and value.__module__ == module.__name__
 ]
 NOW = datetime(2026, 1, 2, 3, 4, 5)
 

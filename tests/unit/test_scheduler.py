@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from chalicelib.scheduler import SCHEDULE, Scheduled, Scheduler
+from chalicelib.runtime.scheduler import SCHEDULE, Scheduled, Scheduler
 
 ROOT = Path(__file__).resolve().parents[2]
 calls: list[str] = []

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import url_guard
-from chalicelib.config import get_settings
-from chalicelib.errors import ValidationFailed
+from chalicelib.core.errors import ValidationFailed
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import url_guard
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.models import JobCreate
-from chalicelib.observability import REDACTED, redact
-from chalicelib.pipeline.captions import build_srt, srt_timestamp
-from chalicelib.pipeline.video import FPS, plan_timeline
+from chalicelib.core.observability import REDACTED, redact
+from chalicelib.http.schemas import JobCreate
+from chalicelib.pipeline.media.captions import build_srt, srt_timestamp
+from chalicelib.pipeline.media.video import FPS, plan_timeline
 
 
 def test_a_job_request_gets_its_defaults():

@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.pipeline import command
 from chalicelib.pipeline.errors import StepError
-from chalicelib.pipeline.probe import probe
+from chalicelib.pipeline.media.probe import probe
 
 ROOT = Path(__file__).resolve().parents[3]
 FAKE = [sys.executable, str(ROOT / "tests" / "fakes" / "orchestrator.py")]

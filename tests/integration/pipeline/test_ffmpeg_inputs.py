@@ -9,10 +9,11 @@ from pathlib import Path
 import imageio_ffmpeg
 import pytest
 
-from chalicelib.pipeline import ffmpeg_inputs, openai_steps
 from chalicelib.pipeline.errors import ProviderError
-from chalicelib.pipeline.narration import Narration
-from chalicelib.pipeline.video import build_command
+from chalicelib.pipeline.media import ffmpeg_inputs
+from chalicelib.pipeline.media.narration import Narration
+from chalicelib.pipeline.media.video import build_command
+from chalicelib.pipeline.remote import openai_steps
 
 
 @pytest.fixture(autouse=True)

@@ -8,14 +8,14 @@ import wave
 import pytest
 from PIL import Image
 
-from chalicelib.pipeline import openai_steps
+from chalicelib.pipeline.concept.offline import write_concept
 from chalicelib.pipeline.errors import ProviderError
-from chalicelib.pipeline.images import ASPECTS
-from chalicelib.pipeline.narration import SAMPLE_RATE
-from chalicelib.pipeline.offline_concept import write_concept
-from chalicelib.pipeline.openai_api import OpenAIClient
-from chalicelib.pipeline.probe import probe
-from chalicelib.pipeline.video import compose_video
+from chalicelib.pipeline.media.images import ASPECTS
+from chalicelib.pipeline.media.narration import SAMPLE_RATE
+from chalicelib.pipeline.media.probe import probe
+from chalicelib.pipeline.media.video import compose_video
+from chalicelib.pipeline.remote import openai_steps
+from chalicelib.pipeline.remote.openai_api import OpenAIClient
 from tests.fakes.openai_server import FakeOpenAI
 
 KEY = "sk-test-fake-0123456789abcdef"

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from chalicelib.pipeline import soundtrack
+from chalicelib.pipeline.concept.storyboard import Concept, Scene
 from chalicelib.pipeline.errors import StepError
-from chalicelib.pipeline.images import ASPECTS
-from chalicelib.pipeline.storyboard import Concept, Scene
-from chalicelib.pipeline.video import compose_video
-from chalicelib.pipeline.words import tokenize
+from chalicelib.pipeline.media import soundtrack
+from chalicelib.pipeline.media.images import ASPECTS
+from chalicelib.pipeline.media.video import compose_video
+from chalicelib.pipeline.media.words import tokenize
 
 LINES = ["The storm rolls in tonight.", "A keeper climbs the tower stairs.", "The lamp shines on."]
 SCENE_S = 4.0

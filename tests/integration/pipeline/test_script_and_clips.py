@@ -11,11 +11,11 @@ import imageio_ffmpeg
 import pytest
 from PIL import Image, ImageStat
 
-from chalicelib.pipeline import script
-from chalicelib.pipeline.images import render_scene_image
-from chalicelib.pipeline.narration import Narration, write_silence
-from chalicelib.pipeline.probe import probe
-from chalicelib.pipeline.video import compose_video
+from chalicelib.pipeline.concept import script
+from chalicelib.pipeline.media.images import render_scene_image
+from chalicelib.pipeline.media.narration import Narration, write_silence
+from chalicelib.pipeline.media.probe import probe
+from chalicelib.pipeline.media.video import compose_video
 from tests.fakes.media import frame_at, make_clip
 
 THREE = "The tide goes out at dawn. A crab finds a shell!\n\nIs it home at last?"

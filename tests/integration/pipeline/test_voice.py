@@ -7,9 +7,10 @@ import wave
 
 import pytest
 
-from chalicelib.pipeline import espeak, narration, openai_steps
-from chalicelib.pipeline.openai_api import OpenAIClient
-from chalicelib.pipeline.words import Timing, Word, from_transcript, settle, tokenize
+from chalicelib.pipeline.media import espeak, narration
+from chalicelib.pipeline.media.words import Timing, Word, from_transcript, settle, tokenize
+from chalicelib.pipeline.remote import openai_steps
+from chalicelib.pipeline.remote.openai_api import OpenAIClient
 from tests.fakes.openai_server import FakeOpenAI
 
 LINE = "The keeper lit the lamp at 9, and the octopus waved back from the rocks!"
@@ -95,7 +96,7 @@ def test_without_any_engine_the_narration_is_silent_but_timed(tmp_path, monkeypa
 def test_network_speech_is_timed_by_transcription_words(tmp_path):
     with FakeOpenAI() as fake:
         client = OpenAIClient("sk-test-key", fake.base_url, max_retries=0)
-        from chalicelib.pipeline.offline_concept import write_concept
+        from chalicelib.pipeline.concept.offline import write_concept
 
         concept = write_concept("A paper boat sails across a rainy city", 5)
         paths = [tmp_path / f"n{s.index}.wav" for s in concept.scenes]

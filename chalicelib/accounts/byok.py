@@ -1,0 +1,123 @@
+"""Bring-your-own-key: users' provider API keys, sealed at rest, opened only in the worker."""
+
+from __future__ import annotations
+
+from chalicelib.accounts import provider_keys as keys_db
+from chalicelib.accounts.auth import Principal
+from chalicelib.core.errors import NotFound, ValidationFailed
+from chalicelib.core.ids import iso
+from chalicelib.http.schemas import (
+    ProviderCatalog,
+    ProviderKey,
+    ProviderKeyList,
+    ProviderKeyPut,
+    ProviderOption,
+    StepProviders,
+    VoiceOption,
+)
+from chalicelib.infra import audit, crypto, ratelimit, url_guard
+from chalicelib.pipeline import providers
+
+
+def _owner(user_id: str, provider: str) -> dict[str, str]:
+    return {"user_id": user_id, "provider": provider}
+
+
+def _check_provider(provider: str) -> None:
+    keyed = providers.KEYED_PROVIDERS
+    if provider not in keyed:
+        raise ValidationFailed(
+            "Unknown provider",
+            code="unknown_provider",
+            details=[
+                {
+                    "field": "provider",
+                    "type": "unknown_provider",
+                    "message": f"one of {', '.join(sorted(keyed))}",
+                }
+            ],
+        )
+
+
+def _public(row: keys_db.ProviderKeyRow) -> ProviderKey:
+    return ProviderKey(
+        provider=row.provider,
+        last4=row.last4,
+        base_url=row.base_url,
+        updated_at=iso(row.updated_at),
+    )
+
+
+def put(principal: Principal, provider: str, body: ProviderKeyPut, ip: str | None) -> ProviderKey:
+    _check_provider(provider)
+    ratelimit.credential_write(principal.user_id)  # each write is a KMS call
+    base_url = str(body.base_url).rstrip("/") if body.base_url else None
+    if base_url:
+        url_guard.check_outbound(base_url, "base_url")
+    sealed = crypto.seal(body.api_key, _owner(principal.user_id, provider))
+    row = keys_db.upsert(
+        principal.user_id,
+        provider,
+        sealed.ciphertext,
+        sealed.wrapped_key,
+        sealed.kms_key_id,
+        body.api_key[-4:],
+        base_url,
+    )
+    audit.record("provider_key.set", user_id=principal.user_id, ip=ip, target=provider)
+    return _public(row)
+
+
+def list_keys(principal: Principal) -> ProviderKeyList:
+    return ProviderKeyList(items=[_public(r) for r in keys_db.public(principal.user_id)])
+
+
+def delete(principal: Principal, provider: str, ip: str | None) -> None:
+    ratelimit.credential_write(principal.user_id)
+    if not keys_db.delete(principal.user_id, provider):
+        raise NotFound("No key stored for this provider")
+    audit.record("provider_key.removed", user_id=principal.user_id, ip=ip, target=provider)
+
+
+def stored(user_id: str) -> set[str]:
+    """The providers the user stored a key for (nothing is decrypted)."""
+    return {row.provider for row in keys_db.public(user_id)}
+
+
+def catalog(principal: Principal) -> ProviderCatalog:
+    """Per step, the providers a job may name, and whether the caller holds each one's key."""
+    have, default, keyed = stored(principal.user_id), providers.defaults(), providers.KEYED_PROVIDERS
+    return ProviderCatalog(
+        items=[
+            StepProviders(
+                step=step,
+                default=default[step],
+                providers=[
+                    ProviderOption(
+                        name=name, needs_key=name in keyed, has_key=name not in keyed or name in have
+                    )
+                    for name in names
+                ],
+            )
+            for step, names in providers.AVAILABLE.items()
+        ],
+        voices=[
+            VoiceOption(
+                name=name,
+                provider=provider,
+                engine=engine,
+                languages=list(languages),
+                default=name == providers.DEFAULT_VOICE,
+            )
+            for name, (provider, engine, languages) in providers.VOICES.items()
+        ],
+    )
+
+
+def open_key(user_id: str, provider: str) -> tuple[str, str | None] | None:
+    """(api key, base_url) for the worker, or None when the user stored none."""
+    row = keys_db.sealed(user_id, provider)
+    if row is None:
+        return None
+    key = crypto.open_sealed(bytes(row.encrypted_key), bytes(row.wrapped_dek), _owner(user_id, provider))
+    return key, row.base_url

@@ -1,0 +1,79 @@
+"""SQL for users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from chalicelib.core.ids import new_id, utcnow
+from chalicelib.infra import db
+
+
+class EmailTaken(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow(db.Row):
+    """A row of `users`."""
+
+    id: str
+    email: str
+    password_hash: str
+    created_at: datetime
+    email_verified_at: datetime | None = None
+    session_epoch: int = 0
+    password_changed_at: datetime | None = None
+
+
+def create(email: str, password_hash: str) -> UserRow:
+    user = UserRow(id=new_id("usr"), email=email, password_hash=password_hash, created_at=utcnow())
+    try:
+        db.execute(
+            "INSERT INTO users (id, email, password_hash, created_at) VALUES (%s, %s, %s, %s)",
+            (user.id, user.email, user.password_hash, user.created_at),
+        )
+    except db.integrity_error() as exc:
+        raise EmailTaken(email) from exc
+    return user
+
+
+def by_email(email: str) -> UserRow | None:
+    return UserRow.maybe(db.fetch_one("SELECT * FROM users WHERE email = %s", (email,)))
+
+
+def by_id(user_id: str) -> UserRow | None:
+    return UserRow.maybe(db.fetch_one("SELECT * FROM users WHERE id = %s", (user_id,)))
+
+
+def set_password_hash(user_id: str, password_hash: str) -> None:
+    db.execute("UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id))
+
+
+def by_verified_email(email: str) -> UserRow | None:
+    """Only an address its owner proved: matching billing by an unproved email would let anyone
+    sign up with a buyer's address and take their membership."""
+    return UserRow.maybe(
+        db.fetch_one("SELECT * FROM users WHERE email = %s AND email_verified_at IS NOT NULL", (email,))
+    )
+
+
+def lock(cur, user_id: str) -> UserRow | None:
+    cur.execute("SELECT * FROM users WHERE id = %s FOR UPDATE", (user_id,))
+    return UserRow.maybe(cur.fetchone())
+
+
+def mark_verified(cur, user_id: str) -> None:
+    cur.execute(
+        "UPDATE users SET email_verified_at = COALESCE(email_verified_at, %s) WHERE id = %s",
+        (utcnow(), user_id),
+    )
+
+
+def reset_password(cur, user_id: str, password_hash: str) -> None:
+    """New password, and a new session epoch: every access token issued before stops working."""
+    cur.execute(
+        "UPDATE users SET password_hash = %s, session_epoch = session_epoch + 1,"
+        " password_changed_at = %s WHERE id = %s",
+        (password_hash, utcnow(), user_id),
+    )

@@ -1,0 +1,264 @@
+"""One settings object, read from the environment (and `.env`) and validated once per process.
+
+The environment is read here (`_environment`) rather than by pydantic-settings: the same
+rules for what we use (a field's variable is its name or its alias, in any case; dict and list
+fields are JSON; the environment wins over `.env`; keyword arguments win over both), without
+~50 ms of imports on every cold start.
+"""
+
+import json
+import os
+import typing
+from functools import cached_property, lru_cache
+from typing import Any, Literal, Self
+from urllib.parse import unquote, urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from chalicelib.billing.plans import DEFAULT_PLANS, MB, Plan
+from chalicelib.core.model_base import Model
+
+LOCAL_JWT_SECRET = "local-development-only-jwt-secret-change-me"
+MIN_JWT_SECRET_BYTES = 32  # HS256 keys shorter than the hash output are guessable offline
+
+
+def _dotenv(path: str) -> dict[str, str]:
+    """KEY=value lines of a `.env` file (comments, blank lines and `export ` allowed)."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            lines = file.read().splitlines()
+    except OSError:
+        return {}
+    found = {}
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        found[key.strip().upper()] = value
+    return found
+
+
+def _is_json(annotation: Any) -> bool:
+    """dict and list fields (also optional ones) come as JSON text."""
+    if typing.get_origin(annotation) in (dict, list):
+        return True
+    return any(_is_json(arg) for arg in typing.get_args(annotation))
+
+
+def _environment(model: type[BaseModel]) -> dict[str, Any]:
+    env = {**_dotenv(".env"), **{k.upper(): v for k, v in os.environ.items()}}
+    values: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        key = field.validation_alias if isinstance(field.validation_alias, str) else name
+        if key.upper() in env:
+            raw = env[key.upper()]
+            values[key] = json.loads(raw) if _is_json(field.annotation) else raw
+    return values
+
+
+class Settings(Model):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**_environment(type(self)), **values})
+
+    stage: str = "local"
+    database_url: str = "mysql://root:@127.0.0.1:3306/media"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    aws_region: str = Field("us-east-1", validation_alias="AWS_REGION")
+    # Local default: the AWS emulator (LocalStack or the moto server) on loopback.
+    aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
+    media_bucket: str = "media-local"
+
+    jwt_secret: SecretStr | None = None  # local stage: LOCAL_JWT_SECRET; the worker needs none
+    # In AWS, secrets come from Secrets Manager at run time (chalicelib.secrets), not through
+    # environment variables anyone with read access to the function's configuration could see.
+    jwt_secret_arn: str | None = None
+    whop_webhook_secret_arn: str | None = None
+    access_token_ttl_s: int = 12 * 3600
+
+    queue_name: str = "media-jobs"
+    queue_prefix: str = "bull"
+    job_attempts: int = Field(3, ge=1, le=20)
+    worker_concurrency: int = Field(2, ge=1, le=32)
+    # A dead worker's job is taken over within about lock + stalled interval (BullMQ) and, at
+    # most, the MySQL lease: ~30 s with these defaults.
+    worker_lock_ms: int = Field(20_000, ge=1_000)
+    worker_stalled_interval_ms: int = Field(10_000, ge=500)
+    job_lease_s: int = Field(30, ge=3)
+    reaper_grace_s: int = Field(60, ge=1)
+    presign_ttl_s: int = Field(900, ge=60, le=7 * 24 * 3600)
+    events_max_per_job: int = 2000
+    # B108 (/tmp): the worker's scratch root, in its own container (Fargate) or the developer's machine
+    work_dir: str = "/tmp/media-work"  # nosec B108
+
+    # Billing. PLANS overrides the defaults per field, e.g. {"free": {"monthly_jobs": 10}}.
+    plans: dict[str, dict] = Field(default_factory=dict)
+    whop_plan_map: dict[str, str] = Field(default_factory=dict, description="Whop plan id -> our plan")
+    whop_webhook_secret: SecretStr | None = None
+    # Checkout (chalicelib/billing/checkout.py): the app's Whop API key (in AWS from Secrets
+    # Manager via WHOP_API_KEY_ARN) and Whop's API root; the buyer comes back to PUBLIC_URL.
+    whop_api_key: SecretStr | None = None
+    whop_api_key_arn: str | None = None
+    whop_api_url: str = "https://api.whop.com/api/v1"
+    whop_timeout_s: float = Field(10.0, gt=0, le=30)
+    kms_key_id: str = "alias/media-provider-keys"
+
+    # Rate limits ("N/second|minute|hour"): per IP on auth, per user on submissions and uploads.
+    rate_limit_auth: str = "20/minute"
+    rate_limit_jobs: str = "60/minute"
+    rate_limit_uploads: str = "60/minute"
+    login_failures_allowed: int = 5  # per account and source per 15 minutes, then waits grow
+    long_polls_per_user: int = Field(5, ge=1, description="events long-polls one user may hold open")
+    # Email verification and password reset (chalicelib/accounts/email_links.py): links point at the
+    # console (PUBLIC_URL + /verify-email?token=... or /reset-password?token=...), mail goes
+    # through Amazon SES from MAIL_FROM (a verified SES identity).
+    public_url: str = "http://127.0.0.1:8000"
+    mail_from: str = "no-reply@media-orchestrator.local"
+    email_verification_ttl_s: int = Field(24 * 3600, ge=300, le=7 * 24 * 3600)
+    password_reset_ttl_s: int = Field(30 * 60, ge=60, le=3600)
+    rate_limit_email: str = "5/hour"  # verification and reset mails per account (and per IP)
+    # Caps and write limits on credentials (each write is a KMS call).
+    max_api_keys_per_user: int = Field(20, ge=1)
+    max_webhook_endpoints_per_user: int = Field(10, ge=1)
+    rate_limit_credential_writes: str = "20/minute"  # per user: API keys, provider keys, endpoints
+    webhook_fanout_max: int = Field(20, ge=1, description="most endpoints one event is sent to")
+
+    # Uploads and cleanup (functions/cleanup.py).
+    upload_expiry_s: int = Field(600, ge=60, le=3600, description="Lifetime of a presigned upload form")
+    pending_upload_max_age_s: int = Field(
+        24 * 3600, ge=3600, description="Then a never-finished upload expires"
+    )
+    audit_retention_days: int = Field(365, ge=1)
+
+    # Scaling (chalicelib/runtime/dispatcher.py): workers = ceil(queue depth / WORKER_CONCURRENCY), at
+    # most MAX_WORKERS, started as ECS Fargate tasks ("ecs") or local processes ("local").
+    dispatch_mode: Literal["ecs", "local"] | None = None  # default: local in the local stage
+    dispatch_on_submit: bool = False  # also dispatch right after a submission (not only per minute)
+    dispatcher_function: str = ""  # in AWS the API nudges by invoking this Lambda asynchronously
+    max_workers: int = Field(10, ge=0, le=200)
+    ecs_cluster: str = "media-local"
+    worker_task_definition: str = "media-worker-local"
+    worker_subnets: str = ""  # comma-separated subnet ids
+    worker_security_group: str = ""
+    local_dir: str = ""  # pid files and logs of local processes; default: <repo>/.local
+    worker_idle_exit_s: float = Field(0, ge=0, description="exit after this long idle; 0 = never")
+    # With idle exit on: a worker idle this long exits early when the queue is empty and it is
+    # not the longest-lived worker (that one stays warm). 0 = off. See docs/capacity.md.
+    worker_surplus_idle_s: float = Field(30, ge=0)
+    nudge_debounce_ms: int = Field(5000, ge=0, description="at most one dispatch per this, on submit")
+
+    # Providers (chalicelib/pipeline): per-step defaults, e.g. {"concept": "openai"} (a keyed
+    # default applies only to users who stored that key), the OpenAI-compatible models, per-call
+    # timeouts and retries, and the shared circuit breaker (N transient failures in a window).
+    default_providers: dict[str, str] = Field(default_factory=dict)
+    openai_chat_model: str = "gpt-4o-mini"
+    openai_image_model: str = "gpt-image-1"
+    openai_speech_model: str = "gpt-4o-mini-tts"
+    openai_voice: str = "alloy"
+    openai_transcription_model: str = "whisper-1"  # word timestamps of network speech
+    provider_timeout_s: float = Field(60.0, gt=0, description="total deadline of one provider call")
+    provider_max_response_bytes: int = Field(32 * MB, ge=1024, description="cap on a provider's answer")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="total deadline of one webhook delivery")
+    image_max_pixels: int = Field(50_000_000, ge=1_000_000, description="largest image decoded")
+    step_max_s: float = Field(900.0, gt=0, description="a step running longer fails: step_timeout")
+    provider_max_retries: int = Field(2, ge=0, le=5)
+    provider_retry_after_max_s: float = Field(20.0, ge=0, description="longest Retry-After honoured")
+    provider_breaker_failures: int = Field(3, ge=1)
+    provider_breaker_window_s: int = Field(60, ge=1)
+    provider_breaker_cooldown_s: int = Field(120, ge=1)
+    # The pipeline every job runs (not the user's choice): "steps" (ours: concept, image, video,
+    # upload) or "command" (a customer's orchestrator as the video step, docs/plugins.md).
+    pipeline: str = "steps"  # a registered pipeline (chalicelib/pipeline/registry.py)
+    pipeline_command: list[str] = Field(default_factory=list, description='e.g. ["python", "-m", "src.main"]')
+    pipeline_command_cwd: str = ""  # where it runs; relative to the repository
+    pipeline_command_timeout_s: float = Field(1800.0, gt=0)
+    pipeline_command_grace_s: float = Field(10.0, ge=0, description="SIGTERM, then SIGKILL after this")
+    pipeline_command_env: dict[str, str] = Field(default_factory=dict, description="extra environment")
+    # Stock footage (chalicelib/pipeline/remote/pexels.py): each downloaded file's size cap and deadline.
+    stock_max_bytes: int = Field(100 * MB, ge=1)
+    stock_download_s: float = Field(60.0, gt=0)
+
+    # DATABASE_URL gives host/port/database; with a secret ARN (RDS-managed, rotating), the user
+    # and password come from the secret at connect time instead.
+    database_secret_arn: str | None = None
+
+    # Observability (chalicelib/core/observability.py). Metrics default to on outside the local stage.
+    service_name: str = Field("media-orchestrator", validation_alias="POWERTOOLS_SERVICE_NAME")
+    metrics_namespace: str = "MediaOrchestrator"
+    metrics_enabled: bool | None = None
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+
+    @model_validator(mode="after")
+    def _stage_rules(self) -> Self:
+        if self.stage == "local" and self.aws_endpoint_url is None and not self.uses_localstack:
+            self.aws_endpoint_url = "http://127.0.0.1:4566"
+        if self.dispatch_mode is None:
+            self.dispatch_mode = "local" if self.stage == "local" else "ecs"
+        if self.metrics_enabled is None:
+            self.metrics_enabled = self.stage != "local"
+        if self.jwt_secret is None and self.stage == "local":
+            self.jwt_secret = SecretStr(LOCAL_JWT_SECRET)
+        if self.stage != "local" and self.jwt_secret is not None:
+            value = self.jwt_secret.get_secret_value()
+            if value == LOCAL_JWT_SECRET:
+                raise ValueError("JWT_SECRET is the local development value; set a real one")
+            if len(value.encode()) < MIN_JWT_SECRET_BYTES:
+                raise ValueError(
+                    f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes outside the local stage"
+                )
+        unknown = set(self.plans) - set(DEFAULT_PLANS) | set(self.whop_plan_map.values()) - set(DEFAULT_PLANS)
+        if unknown:
+            raise ValueError(f"unknown plan names in PLANS / WHOP_PLAN_MAP: {sorted(unknown)}")
+        from chalicelib.pipeline import registry
+
+        if self.pipeline not in registry.pipelines():
+            raise ValueError(f"unknown PIPELINE {self.pipeline!r}; one of {sorted(registry.pipelines())}")
+        if self.pipeline == "command" and not self.pipeline_command:
+            raise ValueError("PIPELINE=command needs PIPELINE_COMMAND (a JSON list, the argv)")
+        from chalicelib.pipeline.providers import unknown_providers
+
+        if unknown_providers(self.default_providers):
+            raise ValueError(f"unknown DEFAULT_PROVIDERS: {unknown_providers(self.default_providers)}")
+        return self
+
+    @cached_property
+    def plan_table(self) -> dict[str, Plan]:
+        table = {}
+        for name, default in DEFAULT_PLANS.items():
+            table[name] = Plan.model_validate(
+                {**default.model_dump(), **self.plans.get(name, {}), "name": name}
+            )
+        return table
+
+    @property
+    def uses_localstack(self) -> bool:
+        """LocalStack's conventions: USE_LOCALSTACK=1, or LOCALSTACK_HOSTNAME (set in its Lambdas)."""
+        return os.environ.get("USE_LOCALSTACK", "").lower() in ("1", "true") or bool(
+            os.environ.get("LOCALSTACK_HOSTNAME")
+        )
+
+    @property
+    def worker_subnet_ids(self) -> list[str]:
+        return [s.strip() for s in self.worker_subnets.split(",") if s.strip()]
+
+    def mysql_params(self) -> dict:
+        """pymysql.connect() keyword arguments parsed from DATABASE_URL."""
+        url = urlparse(self.database_url)
+        return {
+            "host": url.hostname or "127.0.0.1",
+            "port": url.port or 3306,
+            "user": unquote(url.username or "root"),
+            "password": unquote(url.password or ""),
+            "database": url.path.lstrip("/") or "media",
+        }
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,66 @@
+"""Progress events: a bounded Redis stream per job, read by the events endpoint.
+
+The stream id is the event id and the client's cursor. Redis may lose streams (it is not the
+source of truth); step boundaries are also kept in MySQL, so a job's state survives.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from chalicelib.core.ids import iso, utcnow
+from chalicelib.core.settings import get_settings
+from chalicelib.http.schemas import Event, EventType
+from chalicelib.infra import redis_keys
+from chalicelib.infra.redis_client import client
+from chalicelib.jobs import longpoll
+
+STREAM_TTL_S = 7 * 24 * 3600
+
+
+def emit(
+    job_id: str,
+    type_: EventType,
+    *,
+    step: str | None = None,
+    progress: int | None = None,
+    message: str | None = None,
+) -> Event:
+    """Append one event to the job's stream. Only this: fan-out to webhooks is the publisher's
+    explicit second call (chalicelib.jobs.lifecycle), not a side effect of writing the stream."""
+    payload = {
+        "type": type_.value,
+        "step": step,
+        "progress": progress,
+        "message": message,
+        "at": iso(utcnow()),
+    }
+    name = redis_keys.job_events(job_id)
+    pipe = client().pipeline(transaction=False)
+    pipe.xadd(name, {"e": json.dumps(payload)}, maxlen=get_settings().events_max_per_job, approximate=True)
+    pipe.expire(name, STREAM_TTL_S)
+    event_id, _ = pipe.execute()
+    return Event(id=event_id, **payload)
+
+
+def _event(entry_id: str, fields: dict[str, str]) -> Event:
+    return Event(id=entry_id, **json.loads(fields["e"]))
+
+
+def read(job_id: str, after: str | None, wait_s: float, limit: int = 200) -> list[Event]:
+    """Events after the cursor; blocks up to `wait_s` for the first one when there are none yet."""
+    name = redis_keys.job_events(job_id)
+    start = after or "0-0"
+    found: Any = client().xread({name: start}, count=limit)
+    block = longpoll.block_ms(wait_s)
+    if not found and block is not None:
+        found = client().xread({name: start}, count=limit, block=block)
+    if not found:
+        return []
+    return [_event(entry_id, fields) for entry_id, fields in found[0][1]]
+
+
+def last_event(job_id: str) -> Event | None:
+    entries = client().xrevrange(redis_keys.job_events(job_id), count=1)
+    return _event(*cast(tuple[str, dict[str, str]], entries[0])) if entries else None

@@ -1,0 +1,340 @@
+"""Job rules: submit (idempotent), read, list, and follow a job's events."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from chalicelib.accounts import auth, byok
+from chalicelib.accounts.auth import Principal
+from chalicelib.billing import quota
+from chalicelib.billing.plans import entitlement, plan_named
+from chalicelib.core.errors import Conflict, NotFound, QuotaExceeded, ValidationFailed
+from chalicelib.core.ids import iso, new_id, utcnow
+from chalicelib.core.settings import get_settings
+from chalicelib.http.schemas import (
+    Event,
+    EventPage,
+    EventType,
+    Job,
+    JobCreate,
+    JobError,
+    JobList,
+    JobOutputs,
+    JobStatus,
+    Step,
+    StreamToken,
+)
+from chalicelib.infra import audit, ratelimit, storage
+from chalicelib.jobs import inputs as job_inputs
+from chalicelib.jobs import lifecycle, longpoll, progress
+from chalicelib.jobs import repository as jobs_db
+from chalicelib.pipeline.providers import known_voice, missing_keys, unknown_providers
+from chalicelib.runtime import dispatcher
+from chalicelib.uploads import service as uploads
+from chalicelib.webhooks import service as outgoing_webhooks
+
+log = logging.getLogger(__name__)
+TERMINAL_EVENTS = {EventType.job_succeeded, EventType.job_failed, EventType.job_canceled}
+FINAL_EVENT_GRACE = timedelta(seconds=30)
+
+
+def _request_hash(request: dict) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _replay(principal: Principal, key: str, request_hash: str) -> Job | None:
+    row = jobs_db.by_idempotency_key(principal.user_id, key)
+    if row is None:
+        return None
+    if row.request_hash != request_hash:
+        raise Conflict(
+            "This Idempotency-Key was used with a different request", code="idempotency_key_reused"
+        )
+    return to_model(row, jobs_db.steps_of([row.id])[row.id])
+
+
+def submit(
+    principal: Principal, body: JobCreate, idempotency_key: str | None, ip: str | None
+) -> tuple[Job, bool]:
+    """Accept a job: row in MySQL first (the source of truth), then the queue. -> (job, replayed)"""
+    ratelimit.hit("jobs", principal.user_id, get_settings().rate_limit_jobs)
+    request = body.model_dump(mode="json", exclude_none=True)
+    request_hash = _request_hash(request)
+    if idempotency_key is not None:
+        replayed = _replay(principal, idempotency_key, request_hash)
+        if replayed is not None:
+            return replayed, True
+
+    now = utcnow()
+    ent = entitlement(principal.user_id, now)
+    plan = ent.plan
+    job_inputs.check(principal.user_id, body, plan)
+    if body.prompt is not None and body.duration_s > plan.max_duration_s:
+        raise ValidationFailed(
+            f"duration_s is over your plan's limit of {plan.max_duration_s} s",
+            details=[
+                {
+                    "field": "duration_s",
+                    "type": "plan_limit",
+                    "message": f"at most {plan.max_duration_s} on the {plan.name} plan",
+                }
+            ],
+        )
+    _check_providers(principal, body.providers.model_dump(exclude_none=True) if body.providers else {})
+    if body.webhook_url:
+        outgoing_webhooks.require_registered(principal.user_id, str(body.webhook_url))
+    if body.inputs and body.inputs.reference_image_upload_id:
+        uploads.require_reference_image(principal.user_id, body.inputs.reference_image_upload_id)
+    if body.inputs and body.inputs.music_upload_id:
+        uploads.require_music(principal.user_id, body.inputs.music_upload_id)
+    if body.voice is not None and not known_voice(body.voice):
+        raise ValidationFailed(
+            "Unknown voice (GET /v1/providers lists them)",
+            code="unknown_voice",
+            details=[{"field": "voice", "type": "unknown_voice", "message": f"unknown voice {body.voice!r}"}],
+        )
+
+    job: dict[str, Any] = {
+        "id": new_id("job"),
+        "user_id": principal.user_id,
+        "request": request,
+        "plan": plan.name,
+        "request_hash": request_hash,
+        "idempotency_key": idempotency_key,
+        "created_at": now,
+    }
+    try:
+        # Redis down? The row says queued and the reaper enqueues it again: accepted anyway.
+        lifecycle.submit(job, quota.Period.of(ent))
+    except quota.QuotaFull:
+        raise _quota_error(plan, quota.used(principal.user_id, ent.period_start), ent.period_end) from None
+    except jobs_db.DuplicateIdempotencyKey as duplicate:  # a concurrent twin won the race
+        replayed = _replay(principal, duplicate.key, request_hash)
+        if replayed is None:
+            raise
+        return replayed, True
+    audit.record("job.created", user_id=principal.user_id, ip=ip, target=job["id"])
+    dispatcher.nudge()
+    return get(principal, job["id"]), False
+
+
+def _check_providers(principal: Principal, choice: dict[str, str]) -> None:
+    """422 for a provider that does not exist, or one that needs a key the user has not stored."""
+    unknown = unknown_providers(choice)
+    if unknown:
+        raise ValidationFailed(
+            "Unknown provider",
+            code="unknown_provider",
+            details=[
+                {
+                    "field": f"providers.{step}",
+                    "message": f"unknown provider {name!r}",
+                    "type": "unknown_provider",
+                }
+                for step, name in unknown.items()
+            ],
+        )
+    missing = missing_keys(choice, byok.stored(principal.user_id)) if choice else {}
+    if missing:
+        raise ValidationFailed(
+            "Add your key for this provider first (PUT /v1/provider-keys/{provider})",
+            code="provider_key_missing",
+            details=[
+                {
+                    "field": f"providers.{step}",
+                    "message": f"no {name} key stored",
+                    "type": "provider_key_missing",
+                }
+                for step, name in missing.items()
+            ],
+        )
+
+
+def get(principal: Principal, job_id: str) -> Job:
+    row = jobs_db.get(job_id, principal.user_id)
+    if row is None:
+        raise NotFound("Job not found")
+    return to_model(row, jobs_db.steps_of([job_id])[job_id])
+
+
+def stream_token(principal: Principal, job_id: str) -> StreamToken:
+    """A short-lived token reading only this job's events (for a browser's EventSource)."""
+    if jobs_db.get(job_id, principal.user_id) is None:
+        raise NotFound("Job not found")
+    token, ttl = auth.issue_stream_token(principal.user_id, job_id)
+    return StreamToken(token=token, expires_in=ttl)
+
+
+def _quota_error(plan, used: int, resets_at) -> QuotaExceeded:
+    return QuotaExceeded(
+        f"Your {plan.name} plan's {plan.monthly_jobs} jobs for this period are used",
+        details={"limit": plan.monthly_jobs, "used": used, "resets_at": iso(resets_at), "plan": plan.name},
+    )
+
+
+def _not_found_or_conflict(principal: Principal, job_id: str, action: str) -> None:
+    row = jobs_db.get(job_id, principal.user_id)
+    if row is None:
+        raise NotFound("Job not found")
+    raise Conflict(
+        f"A {row.status.value} job can't be {action}",
+        code="invalid_state",
+        details={"status": row.status.value},
+    )
+
+
+def cancel(principal: Principal, job_id: str, ip: str | None) -> Job:
+    """Stop a job wherever it is; its quota comes back (see lifecycle.cancel)."""
+    if not lifecycle.cancel(job_id, principal.user_id):
+        _not_found_or_conflict(principal, job_id, "canceled")
+    audit.record("job.canceled", user_id=principal.user_id, ip=ip, target=job_id)
+    return get(principal, job_id)
+
+
+def retry(principal: Principal, job_id: str, ip: str | None) -> Job:
+    """Resume a failed or canceled job from where it stopped; finished steps are not redone."""
+    ent = entitlement(principal.user_id, utcnow())
+    try:
+        reopened = lifecycle.reopen(job_id, principal.user_id, quota.Period.of(ent), "requested by the user")
+    except quota.QuotaFull:
+        raise _quota_error(
+            ent.plan, quota.used(principal.user_id, ent.period_start), ent.period_end
+        ) from None
+    if not reopened:
+        _not_found_or_conflict(principal, job_id, "retried")
+    audit.record("job.retried", user_id=principal.user_id, ip=ip, target=job_id)
+    return get(principal, job_id)
+
+
+def etag(job: Job) -> str:
+    """Over the job's state, not its presigned URLs (fresh, so different, on every read)."""
+    state = job.model_dump(
+        mode="json",
+        exclude={"outputs": {"video_url", "thumbnail_url", "captions_url", "vtt_url", "words_url"}},
+    )
+    return '"' + hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:32] + '"'
+
+
+def list_jobs(principal: Principal, status: JobStatus | None, limit: int, cursor: str | None) -> JobList:
+    rows = jobs_db.page(principal.user_id, status, limit, cursor)
+    page = rows[:limit]
+    steps = jobs_db.steps_of(row.id for row in page)
+    items = [to_model(row, steps[row.id]) for row in page]
+    return JobList(items=items, next_cursor=page[-1].id if len(rows) > limit else None)
+
+
+def events(
+    principal: Principal, job_id: str, after: str | None, wait_s: int, until_wait_ends: bool = False
+) -> EventPage:
+    """Events after `after` (an event id, checked by models.EventsQuery). JSON long-poll returns
+    at the first event; SSE (`until_wait_ends`) gathers until `wait_s` is over or the job has
+    ended, since Chalice can't stream. A job that ended a while ago gets no more events (a retry
+    makes it queued again): its reads answer at once and hold no long-poll slot."""
+    row = jobs_db.get(job_id, principal.user_id)
+    if row is None:
+        raise NotFound("Job not found")
+    if wait_s <= 0 or _long_ended(row):
+        return _gather(principal, job_id, after, 0, until_wait_ends)
+    with longpoll.slot(principal.user_id):
+        return _gather(principal, job_id, after, wait_s, until_wait_ends)
+
+
+def _gather(
+    principal: Principal, job_id: str, after: str | None, wait_s: int, until_wait_ends: bool
+) -> EventPage:
+    deadline = time.monotonic() + wait_s
+    found: list[Event] = []
+    cursor = after
+    while True:
+        batch = progress.read(job_id, cursor, max(0.0, deadline - time.monotonic()))
+        found += batch
+        if batch:
+            cursor = batch[-1].id
+        if not until_wait_ends and found:
+            break
+        if time.monotonic() >= deadline or any(e.type in TERMINAL_EVENTS for e in batch):
+            break
+    row = jobs_db.get(job_id, principal.user_id)
+    if row is None:  # deleted with its account meanwhile
+        raise NotFound("Job not found")
+    return EventPage(events=found, next=cursor or "0-0", status=_page_status(row, found, cursor))
+
+
+def _long_ended(row: jobs_db.JobRow) -> bool:
+    """Ended longer ago than its final event can take to reach the stream."""
+    return (
+        row.status not in (JobStatus.queued, JobStatus.running)
+        and row.finished_at is not None
+        and utcnow() - row.finished_at >= FINAL_EVENT_GRACE
+    )
+
+
+def _page_status(row: jobs_db.JobRow, found: list[Event], cursor: str | None) -> JobStatus:
+    """The job's status, except while the stream holds events past this page (its final event
+    landed after the page was read, or the page was full), or in the instant between a job
+    ending in MySQL and its final event reaching the stream: then still "running", so a client
+    that stops at a terminal status polls once more and gets the rest. (Not when the stream lost
+    the final event: Redis isn't the truth.)"""
+    status = row.status
+    if status in (JobStatus.queued, JobStatus.running) or row.finished_at is None:
+        return status
+    if any(e.type in TERMINAL_EVENTS for e in found):
+        return status
+    last = progress.last_event(row.id)
+    if last is not None and last.id != cursor:
+        return JobStatus.running
+    just_ended = utcnow() - row.finished_at < FINAL_EVENT_GRACE
+    if just_ended and (last is None or last.type not in TERMINAL_EVENTS):
+        return JobStatus.running
+    return status
+
+
+def to_model(row: jobs_db.JobRow, steps: list[jobs_db.StepRow]) -> Job:
+    error = None
+    if row.error_code and row.status in (JobStatus.failed, JobStatus.queued):
+        error = JobError(code=row.error_code, message=row.error_message or "", step=row.error_step)
+    outputs = None
+    if row.status is JobStatus.succeeded and row.outputs:
+        keys = row.outputs
+        retention = timedelta(days=plan_named(row.plan).retention_days)
+        outputs = JobOutputs(
+            video_url=storage.presigned_get(keys["video"]),
+            thumbnail_url=storage.presigned_get(keys["thumbnail"]),
+            captions_url=storage.presigned_get(keys["captions"]),
+            expires_at=iso(row.created_at + retention),
+            vtt_url=storage.presigned_get(keys["vtt"]) if keys.get("vtt") else None,
+            words_url=storage.presigned_get(keys["words"]) if keys.get("words") else None,
+            audio=keys.get("audio"),
+        )
+    return Job(
+        id=row.id,
+        status=row.status,
+        progress=row.progress,
+        current_step=row.current_step,
+        attempt=row.attempt,
+        steps=[
+            Step(
+                name=s.name,
+                status=s.status,
+                progress=s.progress,
+                attempt=s.attempt,
+                started_at=iso(s.started_at),
+                finished_at=iso(s.finished_at),
+                provider=s.provider,
+                usage=s.step_usage,
+            )
+            for s in steps
+        ],
+        error=error,
+        outputs=outputs,
+        request=row.request,
+        notes=row.notes,
+        created_at=iso(row.created_at),
+        started_at=iso(row.started_at),
+        finished_at=iso(row.finished_at),
+    )

@@ -1,0 +1,109 @@
+"""A small client for OpenAI-compatible HTTP APIs (OpenAI, Ollama, vLLM, LM Studio).
+
+Each call goes through `chalicelib.infra.outbound`: to the checked address, within a total deadline
+(PROVIDER_TIMEOUT_S) and with the answer capped (PROVIDER_MAX_RESPONSE_BYTES). 429, 5xx,
+timeouts and connection errors are retried (bounded), honouring `Retry-After`; what is left
+becomes a ProviderError with a clear code. The user's key never appears in a message we raise
+or log: it is cut from any text a server sends back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.core.settings import get_settings
+from chalicelib.infra import outbound
+from chalicelib.pipeline.errors import ProviderError
+
+log = logging.getLogger(__name__)
+
+RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504})
+BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0)  # when the server gives no Retry-After
+
+
+@dataclass
+class OpenAIClient:
+    api_key: str = field(repr=False)
+    base_url: str
+    timeout_s: float = field(default_factory=lambda: get_settings().provider_timeout_s)
+    max_retries: int = field(default_factory=lambda: get_settings().provider_max_retries)
+    sleep: Callable[[float], None] = time.sleep  # injectable: tests record the waits
+
+    def __post_init__(self) -> None:
+        settings = get_settings()
+        self.base_url = self.base_url.rstrip("/")
+        self.retry_after_max_s = settings.provider_retry_after_max_s
+        self.max_bytes = settings.provider_max_response_bytes
+
+    def post(self, path: str, body: dict, files: dict | None = None) -> outbound.Reply:
+        """POST JSON (or, with `files`, a multipart form of `body` and the files); the 2xx
+        answer, or ProviderError once retries are spent."""
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        for attempt in range(self.max_retries + 1):
+            last = attempt == self.max_retries
+            try:
+                payload: dict[str, Any] = {"data": body, "files": files} if files else {"json": body}
+                response = outbound.request(
+                    "POST",
+                    url,
+                    headers=headers,
+                    deadline_s=self.timeout_s,
+                    max_bytes=self.max_bytes,
+                    **payload,
+                )
+            except outbound.OutboundError as exc:
+                if exc.kind == "blocked":
+                    raise ProviderError("provider_url_blocked", exc.message, transient=False) from None
+                if exc.kind == "too_large":
+                    raise ProviderError(
+                        "provider_bad_output", f"{path}: {exc.message}", transient=False
+                    ) from None
+                problem, said, wait = f"{path}: {exc.message}", "", None
+            else:
+                if response.is_success:
+                    return response
+                self._raise_permanent(response, path)
+                problem, said = f"{path} answered {response.status}", self._text(response)
+                wait = self._retry_after(response)
+            if last:
+                raise ProviderError("provider_unavailable", problem, transient=True, detail=said)
+            delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)] if wait is None else wait
+            log.warning("provider call failed, retrying in %.1f s: %s (%s)", delay, problem, said)
+            self.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _raise_permanent(self, response: outbound.Reply, path: str) -> None:
+        status = response.status
+        if status in RETRYABLE:
+            return
+        said = self._text(response)  # the server's words: logs only, never the user's job
+        if status in (401, 403):
+            raise ProviderError(
+                "provider_key_rejected",
+                f"the provider rejected your key ({path} answered {status})",
+                transient=False,
+                detail=said,
+            )
+        raise ProviderError("provider_bad_request", f"{path} answered {status}", transient=False, detail=said)
+
+    def _retry_after(self, response: outbound.Reply) -> float | None:
+        value = response.headers.get("retry-after", "")
+        try:
+            return min(max(0.0, float(value)), self.retry_after_max_s)
+        except ValueError:
+            return None  # absent, or an HTTP date: use our own backoff
+
+    def _text(self, response: outbound.Reply) -> str:
+        """The server's error message, short, with the key cut out (some servers echo it)."""
+        try:
+            data = response.json()
+            error = data.get("error") if isinstance(data, dict) else None
+            text = str(error.get("message") if isinstance(error, dict) else error or data)
+        except ValueError:
+            text = response.content.decode("utf-8", "replace")
+        return text.replace(self.api_key, "[redacted]")[:300]

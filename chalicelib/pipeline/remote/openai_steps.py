@@ -1,0 +1,288 @@
+"""The "openai" provider of each step, over an OpenAI-compatible API with the user's key:
+chat completions (concept), image generation (scene stills), speech (narration)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import imageio_ffmpeg
+from PIL import Image, ImageOps, UnidentifiedImageError
+from pydantic import Field, ValidationError
+
+from chalicelib.core.model_base import Model
+from chalicelib.core.settings import get_settings
+from chalicelib.http.schemas import StepUsage
+from chalicelib.pipeline import providers
+from chalicelib.pipeline.concept.storyboard import Concept, Scene, scene_durations
+from chalicelib.pipeline.errors import ProviderError
+from chalicelib.pipeline.media import ffmpeg_inputs
+from chalicelib.pipeline.media import words as words_mod
+from chalicelib.pipeline.media.images import ASPECTS
+from chalicelib.pipeline.media.narration import SAMPLE_RATE, Narration, wav_duration
+from chalicelib.pipeline.media.words import Timing, Word
+from chalicelib.pipeline.remote.openai_api import OpenAIClient
+from chalicelib.uploads import image_limits
+
+PROVIDER = "openai"
+OPENAI_VOICES = frozenset(providers.OPENAI_VOICES)
+PARALLEL_CALLS = 3  # image and speech requests in flight at once
+
+
+class DraftScene(Model):
+    narration: str = Field(min_length=1, max_length=400)
+    visual: str = Field(min_length=1, max_length=600)
+
+
+class ConceptDraft(Model):
+    """What we ask the model for; timing and indexes are ours (see `scene_durations`)."""
+
+    title: str = Field(min_length=1, max_length=200)
+    scenes: list[DraftScene] = Field(min_length=1, max_length=60)
+    hashtags: list[str] = Field(default_factory=list, max_length=20)
+
+
+def _concept_messages(request: dict, count: int) -> list[dict]:
+    language = request.get("language", "en")
+    style = f" Visual style: {request['style']}." if request.get("style") else ""
+    return [
+        {
+            "role": "system",
+            "content": (
+                "You write short narrated videos. Answer with one JSON object only: "
+                '{"title": str, "scenes": [{"narration": str, "visual": str}], "hashtags": [str]}. '
+                f"Write exactly {count} scenes. Each narration is one spoken sentence of at most "
+                f"{int(request['duration_s'] / count * 2.2)} words in language '{language}'; each visual "
+                "describes the scene's picture without any text in it."
+            ),
+        },
+        {"role": "user", "content": f"Video idea: {request['prompt']}.{style}"},
+    ]
+
+
+def _draft(answer: dict) -> ConceptDraft:
+    content = answer["choices"][0]["message"]["content"]
+    return ConceptDraft.model_validate_json(content)
+
+
+def write_concept(client: OpenAIClient, request: dict) -> tuple[Concept, StepUsage]:
+    """Chat completion in JSON mode, validated; a malformed answer is retried once with the
+    validation error in the prompt, then it is a `provider_bad_output`. Scene counts the model
+    gets wrong are repaired by re-timing its scenes, not by asking again."""
+    settings, started = get_settings(), time.monotonic()
+    count = len(scene_durations(request["duration_s"]))
+    messages = _concept_messages(request, count)
+    usage = StepUsage(purpose="concept", provider=PROVIDER, model=settings.openai_chat_model)
+    problem = ""
+    for _ in range(2):
+        response = client.post(
+            "chat/completions",
+            {
+                "model": settings.openai_chat_model,
+                "messages": messages,
+                "temperature": 0.7,
+                "response_format": {"type": "json_object"},
+            },
+        )
+        usage.bytes += len(response.content)
+        try:
+            answer = response.json()
+            tokens = answer.get("usage") or {}
+            usage.tokens_in += int(tokens.get("prompt_tokens") or 0)
+            usage.tokens_out += int(tokens.get("completion_tokens") or 0)
+            draft = _draft(answer)
+            break
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            problem = _short(exc)
+            messages = messages + [
+                {
+                    "role": "user",
+                    "content": (
+                        f"Your previous answer was not valid: {problem}. Answer again with only the JSON "
+                        "object in the required shape."
+                    ),
+                }
+            ]
+    else:
+        raise ProviderError(
+            "provider_bad_output",
+            "the model's concept was not valid JSON of the expected shape",
+            transient=True,
+            detail=problem,
+        )
+    durations = scene_durations(request["duration_s"], len(draft.scenes))
+    scenes = [
+        Scene(index=i, narration=s.narration.strip(), visual=s.visual.strip(), duration_s=d)
+        for i, (s, d) in enumerate(zip(draft.scenes, durations))
+    ]
+    hashtags = [t if t.startswith("#") else f"#{t}" for t in draft.hashtags if t.strip()]
+    usage.wall_s = round(time.monotonic() - started, 3)
+    return Concept(title=draft.title.strip(), scenes=scenes, hashtags=hashtags), usage
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _image_size(model: str, aspect: str) -> str:
+    """The closest size the model accepts (dall-e-3 and gpt-image-1 differ)."""
+    tall, wide = ("1024x1792", "1792x1024") if model.startswith("dall-e") else ("1024x1536", "1536x1024")
+    return {"9:16": tall, "16:9": wide}.get(aspect, "1024x1024")
+
+
+def render_images(
+    client: OpenAIClient, concept: Concept, aspect: str, style: str | None, paths: list[Path]
+) -> StepUsage:
+    """One generated still per scene, scaled and centre-cropped to the aspect's exact size."""
+    model, started = get_settings().openai_image_model, time.monotonic()
+    body = {"model": model, "n": 1, "size": _image_size(model, aspect)}
+    if model.startswith("dall-e"):
+        body["response_format"] = "b64_json"  # gpt-image-1 always answers b64_json
+
+    def one(scene: Scene, path: Path) -> int:
+        prompt = f"{scene.visual}." + (f" Style: {style}." if style else "") + " No text or letters."
+        response = client.post("images/generations", {**body, "prompt": prompt})
+        try:
+            data = base64.b64decode(response.json()["data"][0]["b64_json"], validate=True)
+            with image_limits.open_checked(data) as image:  # bounded before it decodes
+                fitted = ImageOps.fit(image.convert("RGB"), ASPECTS[aspect], Image.Resampling.LANCZOS)
+        except (
+            ValueError,
+            KeyError,
+            IndexError,
+            TypeError,
+            binascii.Error,
+            UnidentifiedImageError,
+            OSError,
+        ) as exc:
+            why = exc.message if isinstance(exc, image_limits.ImageRejected) else "not an image"
+            raise ProviderError(
+                "provider_bad_output",
+                f"the image answer is unusable: {why}",
+                transient=True,
+                detail=_short(exc),
+            ) from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fitted.save(path, format="PNG", compress_level=1)
+        return len(data)
+
+    with ThreadPoolExecutor(PARALLEL_CALLS) as pool:
+        sizes = list(pool.map(one, concept.scenes, paths))
+    return StepUsage(
+        purpose="image",
+        provider=PROVIDER,
+        model=model,
+        images=len(sizes),
+        bytes=sum(sizes),
+        wall_s=round(time.monotonic() - started, 3),
+    )
+
+
+def to_wav(audio: bytes, path: Path) -> None:
+    """WAV or MP3 -> mono 16-bit WAV at the narration rate. The demuxer is chosen from the first
+    bytes, never by ffmpeg's auto-detection (the bytes come from the user's server)."""
+    fmt = ffmpeg_inputs.audio_format(audio[:16])
+    result = (
+        None
+        if fmt is None
+        else subprocess.run(
+            [
+                imageio_ffmpeg.get_ffmpeg_exe(),
+                "-nostdin",
+                "-y",
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                *ffmpeg_inputs.stdin_input(fmt),
+                "-ac",
+                "1",
+                "-ar",
+                str(SAMPLE_RATE),
+                "-c:a",
+                "pcm_s16le",
+                str(path),
+            ],
+            input=audio,
+            capture_output=True,
+            timeout=60,
+        )
+    )
+    if result is None or result.returncode != 0:
+        raise ProviderError(
+            "provider_bad_output", "the speech answer is not audio ffmpeg can read", transient=True
+        )
+
+
+def word_times(
+    client: OpenAIClient, path: Path, text: str, language: str, duration: float
+) -> tuple[list[Word], str]:
+    """The script's words timed by an OpenAI-compatible transcription with word timestamps
+    (the script goes along as the prompt, which steers recognition toward it); a proportional
+    estimate when the server offers no such call or its words do not match the script."""
+    tokens = words_mod.tokenize(text, language)
+    try:
+        response = client.post(
+            "audio/transcriptions",
+            {
+                "model": get_settings().openai_transcription_model,
+                "response_format": "verbose_json",
+                "timestamp_granularities[]": "word",
+                "language": words_mod.base_language(language),
+                "prompt": text[:800],
+            },
+            files={"file": (path.name, path.read_bytes(), "audio/wav")},
+        )
+        heard = [
+            (str(w["word"]), float(w["start"]), float(w["end"])) for w in response.json().get("words") or []
+        ]
+    except (ProviderError, ValueError, KeyError, TypeError, AttributeError):
+        heard = []
+    timed = words_mod.from_transcript(tokens, heard, duration)
+    if timed is not None:
+        return words_mod.settle(timed, duration), Timing.TRANSCRIPTION
+    return words_mod.settle(words_mod.estimate(tokens, 0.0, duration), duration), Timing.ESTIMATE
+
+
+def synthesize_all(
+    client: OpenAIClient, concept: Concept, voice: str | None, paths: list[Path], language: str = "en"
+) -> tuple[list[Narration], StepUsage]:
+    settings, started = get_settings(), time.monotonic()
+    chosen = voice if voice in OPENAI_VOICES else settings.openai_voice
+
+    def one(scene: Scene, path: Path) -> tuple[Narration, int]:
+        response = client.post(
+            "audio/speech",
+            {
+                "model": settings.openai_speech_model,
+                "input": scene.narration,
+                "voice": chosen,
+                "response_format": "wav",
+            },
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        to_wav(response.content, path)
+        duration = wav_duration(path)
+        timed, timing = word_times(client, path, scene.narration, language, duration)
+        return Narration(
+            path=path, duration_s=duration, silent=False, words=timed, timing=timing, voice=f"openai:{chosen}"
+        ), len(response.content)
+
+    with ThreadPoolExecutor(PARALLEL_CALLS) as pool:
+        results = list(pool.map(one, concept.scenes, paths))
+    narrations = [n for n, _ in results]
+    usage = StepUsage(
+        purpose="narration",
+        provider=PROVIDER,
+        model=settings.openai_speech_model,
+        characters=sum(len(s.narration) for s in concept.scenes),
+        audio_s=round(sum(n.duration_s for n in narrations), 3),
+        bytes=sum(size for _, size in results),
+        wall_s=round(time.monotonic() - started, 3),
+    )
+    return narrations, usage
