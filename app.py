@@ -31,44 +31,47 @@ from chalicelib.core.observability import http_middleware
 from chalicelib.http import openapi, plumbing, sse
 from chalicelib.http.plumbing import ANY_CONTENT, doc, reply
 from chalicelib.http.plumbing import current_request as request
-from chalicelib.http.schemas import (
-    Accepted,
+from chalicelib.http.schemas.accounts import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyList,
     ApiKeysQuery,
     AuditPage,
     AuditQuery,
-    CheckoutCreate,
-    CheckoutSession,
     Credentials,
     EmailVerified,
+    LinkToken,
+    Me,
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    ProviderKey,
+    ProviderKeyList,
+    ProviderKeyPut,
+    TokenReply,
+)
+from chalicelib.http.schemas.billing import (
+    CheckoutCreate,
+    CheckoutSession,
+    PlanCatalog,
+    StandardWebhookHeaders,
+    WebhookAck,
+)
+from chalicelib.http.schemas.common import Accepted, Health
+from chalicelib.http.schemas.jobs import (
     EventPage,
     EventsHeaders,
     EventsQuery,
-    Health,
     Job,
     JobCreate,
     JobHeaders,
     JobList,
     JobsQuery,
-    LinkToken,
-    Me,
-    PasswordResetConfirm,
-    PasswordResetRequest,
-    PlanCatalog,
     ProviderCatalog,
-    ProviderKey,
-    ProviderKeyList,
-    ProviderKeyPut,
-    StandardWebhookHeaders,
     StreamToken,
     SubmitHeaders,
-    TokenReply,
-    Upload,
-    UploadCreate,
-    UploadForm,
-    WebhookAck,
+)
+from chalicelib.http.schemas.uploads import Upload, UploadCreate, UploadForm
+from chalicelib.http.schemas.webhooks import (
     WebhookEndpointCreate,
     WebhookEndpointCreated,
     WebhookEndpointList,

@@ -6,15 +6,8 @@ from chalicelib.accounts import provider_keys as keys_db
 from chalicelib.accounts.auth import Principal
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.ids import iso
-from chalicelib.http.schemas import (
-    ProviderCatalog,
-    ProviderKey,
-    ProviderKeyList,
-    ProviderKeyPut,
-    ProviderOption,
-    StepProviders,
-    VoiceOption,
-)
+from chalicelib.http.schemas.accounts import ProviderKey, ProviderKeyList, ProviderKeyPut
+from chalicelib.http.schemas.jobs import ProviderCatalog, ProviderOption, StepProviders, VoiceOption
 from chalicelib.infra import audit, crypto, ratelimit, url_guard
 from chalicelib.pipeline import providers
 

@@ -10,8 +10,7 @@ from chalicelib.billing.plans import entitlement
 from chalicelib.core.errors import BadRequest, Conflict, NotFound, Unauthorized, Unavailable
 from chalicelib.core.ids import iso, utcnow
 from chalicelib.core.settings import get_settings
-from chalicelib.http.schemas import (
-    Accepted,
+from chalicelib.http.schemas.accounts import (
     ApiKey,
     ApiKeyCreate,
     ApiKeyCreated,
@@ -25,12 +24,13 @@ from chalicelib.http.schemas import (
     Membership,
     PasswordResetConfirm,
     PasswordResetRequest,
-    PlanInfo,
     ProviderUsageTotal,
     TokenReply,
     Usage,
     User,
 )
+from chalicelib.http.schemas.billing import PlanInfo
+from chalicelib.http.schemas.common import Accepted
 from chalicelib.infra import audit, db, ratelimit
 from chalicelib.jobs import repository as jobs
 

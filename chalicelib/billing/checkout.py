@@ -13,7 +13,7 @@ import logging
 from chalicelib.accounts import auth, users
 from chalicelib.core.errors import ApiError, Conflict, ValidationFailed
 from chalicelib.core.settings import get_settings
-from chalicelib.http.schemas import CheckoutCreate, CheckoutSession, PlanCatalog, PlanOffer
+from chalicelib.http.schemas.billing import CheckoutCreate, CheckoutSession, PlanCatalog, PlanOffer
 from chalicelib.infra import audit, secret_store
 
 log = logging.getLogger(__name__)

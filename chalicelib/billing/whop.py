@@ -22,7 +22,7 @@ from chalicelib.billing import repository as billing_db
 from chalicelib.core.errors import BadRequest, Unauthorized
 from chalicelib.core.model_base import Model
 from chalicelib.http.plumbing import field_errors
-from chalicelib.http.schemas import WebhookAck
+from chalicelib.http.schemas.billing import WebhookAck
 from chalicelib.infra import audit, db, secret_store
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.http.schemas import PATH_PARAMETERS, ErrorReply
+from chalicelib.http.schemas.common import PATH_PARAMETERS, ErrorReply
 
 _STATUS_TEXT = {
     304: "Not modified",

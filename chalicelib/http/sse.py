@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.http.schemas import EventPage
+from chalicelib.http.schemas.jobs import EventPage
 
 HEADERS: dict[str, str | list[str]] = {
     "Content-Type": "text/event-stream; charset=utf-8",

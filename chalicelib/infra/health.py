@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from chalicelib.http.schemas import Health
+from chalicelib.http.schemas.common import Health
 from chalicelib.infra import db, redis_client, storage
 
 log = logging.getLogger(__name__)

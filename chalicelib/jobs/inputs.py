@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.core.settings import Plan
-from chalicelib.http.schemas import MAX_SCRIPT_SCENES, JobCreate
+from chalicelib.http.schemas.jobs import MAX_SCRIPT_SCENES, JobCreate
 from chalicelib.pipeline.concept import script
 from chalicelib.uploads import service as uploads
 

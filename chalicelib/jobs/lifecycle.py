@@ -23,10 +23,11 @@ from typing import Any, TypeVar
 from chalicelib.billing import quota
 from chalicelib.billing.plans import plan_named, plan_table
 from chalicelib.core import observability
-from chalicelib.http.schemas import Event, EventType, JobStatus, StepStatus
+from chalicelib.http.schemas.jobs import Event
 from chalicelib.infra import db, queue, redis_client, redis_keys
 from chalicelib.jobs import progress
 from chalicelib.jobs import repository as jobs_db
+from chalicelib.jobs.states import EventType, JobStatus, StepStatus
 from chalicelib.webhooks import service as outgoing_webhooks
 
 log = logging.getLogger(__name__)

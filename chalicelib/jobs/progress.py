@@ -11,10 +11,11 @@ from typing import Any, cast
 
 from chalicelib.core.ids import iso, utcnow
 from chalicelib.core.settings import get_settings
-from chalicelib.http.schemas import Event, EventType
+from chalicelib.http.schemas.jobs import Event
 from chalicelib.infra import redis_keys
 from chalicelib.infra.redis_client import client
 from chalicelib.jobs import longpoll
+from chalicelib.jobs.states import EventType
 
 STREAM_TTL_S = 7 * 24 * 3600
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from chalicelib.billing import usage as usage_db
 from chalicelib.core.ids import utcnow
-from chalicelib.http.schemas import STEP_NAMES, JobStatus, StepStatus
 from chalicelib.infra import db
+from chalicelib.jobs.states import STEP_NAMES, JobStatus, StepStatus
 
 
 class DuplicateIdempotencyKey(Exception):

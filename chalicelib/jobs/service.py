@@ -16,16 +16,14 @@ from chalicelib.billing.plans import entitlement, plan_named
 from chalicelib.core.errors import Conflict, NotFound, QuotaExceeded, ValidationFailed
 from chalicelib.core.ids import iso, new_id, utcnow
 from chalicelib.core.settings import get_settings
-from chalicelib.http.schemas import (
+from chalicelib.http.schemas.jobs import (
     Event,
     EventPage,
-    EventType,
     Job,
     JobCreate,
     JobError,
     JobList,
     JobOutputs,
-    JobStatus,
     Step,
     StreamToken,
 )
@@ -33,6 +31,7 @@ from chalicelib.infra import audit, ratelimit, storage
 from chalicelib.jobs import inputs as job_inputs
 from chalicelib.jobs import lifecycle, longpoll, progress
 from chalicelib.jobs import repository as jobs_db
+from chalicelib.jobs.states import EventType, JobStatus
 from chalicelib.pipeline.providers import known_voice, missing_keys, unknown_providers
 from chalicelib.runtime import dispatcher
 from chalicelib.uploads import service as uploads

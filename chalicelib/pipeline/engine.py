@@ -21,10 +21,11 @@ from typing import Any
 from chalicelib.billing.plans import entitlement
 from chalicelib.core.ids import utcnow
 from chalicelib.core.settings import get_settings
-from chalicelib.http.schemas import STEP_NAMES, JobStatus, StepStatus, StepUsage
+from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.infra import db, redis_client, storage
 from chalicelib.jobs import lifecycle
 from chalicelib.jobs import repository as jobs_db
+from chalicelib.jobs.states import STEP_NAMES, JobStatus, StepStatus
 from chalicelib.pipeline import command, provider_chain, registry, step_limit
 from chalicelib.pipeline.concept import script
 from chalicelib.pipeline.concept.storyboard import Concept

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.accounts import byok
-from chalicelib.http.schemas import StepUsage
+from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.pipeline import breaker, providers, registry
 from chalicelib.pipeline.concept.offline import write_concept
 from chalicelib.pipeline.concept.storyboard import Concept, Scene

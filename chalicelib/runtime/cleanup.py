@@ -24,13 +24,13 @@ from datetime import datetime, timedelta
 from chalicelib.accounts import account_tokens
 from chalicelib.core.ids import utcnow
 from chalicelib.core.settings import get_settings
-from chalicelib.http.schemas import UploadStatus
 from chalicelib.infra import audit, redis_keys, storage
 from chalicelib.infra.redis_client import client as redis
 from chalicelib.jobs import lifecycle
 from chalicelib.jobs import repository as jobs_db
 from chalicelib.uploads import repository as uploads_db
 from chalicelib.uploads import service as uploads
+from chalicelib.uploads.states import UploadStatus
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ from datetime import timedelta
 
 from chalicelib.core.ids import utcnow
 from chalicelib.core.settings import get_settings
-from chalicelib.http.schemas import JobStatus
 from chalicelib.infra import queue
 from chalicelib.infra.queue import QueueState
 from chalicelib.jobs import lifecycle
 from chalicelib.jobs import repository as jobs_db
+from chalicelib.jobs.states import JobStatus
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.core.ids import utcnow
-from chalicelib.http.schemas import UploadStatus
 from chalicelib.infra import db
+from chalicelib.uploads.states import UploadStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,10 +23,11 @@ from chalicelib.billing.plans import entitlement
 from chalicelib.core.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from chalicelib.core.ids import iso, new_id, utcnow
 from chalicelib.core.settings import get_settings
-from chalicelib.http.schemas import UPLOAD_CONTENT_TYPES, Upload, UploadCreate, UploadForm, UploadStatus
+from chalicelib.http.schemas.uploads import UPLOAD_CONTENT_TYPES, Upload, UploadCreate, UploadForm
 from chalicelib.infra import audit, ratelimit, storage
 from chalicelib.uploads import image_limits
 from chalicelib.uploads import repository as uploads_db
+from chalicelib.uploads.states import UploadStatus
 
 log = logging.getLogger(__name__)
 

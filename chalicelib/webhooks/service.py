@@ -18,10 +18,9 @@ from chalicelib.accounts.auth import Principal
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.ids import iso, new_id
 from chalicelib.core.settings import get_settings
-from chalicelib.http.schemas import (
+from chalicelib.http.schemas.jobs import Event
+from chalicelib.http.schemas.webhooks import (
     DEFAULT_WEBHOOK_EVENTS,
-    Event,
-    EventType,
     WebhookEndpoint,
     WebhookEndpointCreate,
     WebhookEndpointCreated,
@@ -29,6 +28,7 @@ from chalicelib.http.schemas import (
 )
 from chalicelib.infra import audit, crypto, queue, ratelimit, url_guard
 from chalicelib.jobs import repository as jobs_db
+from chalicelib.jobs.states import EventType
 from chalicelib.webhooks import repository as webhooks_db
 
 log = logging.getLogger(__name__)

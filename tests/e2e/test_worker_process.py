@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from chalicelib.core.settings import get_settings
-from chalicelib.http.schemas import EventType
 from chalicelib.infra import db, queue
 from chalicelib.jobs import progress
+from chalicelib.jobs.states import EventType
 from chalicelib.runtime import launcher
 from tests.workers import wait_for_line, wait_until
 

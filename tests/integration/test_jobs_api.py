@@ -190,10 +190,10 @@ def test_wrong_method_uses_the_error_envelope(api, user):
 
 
 def test_events_page_turns_terminal_only_with_the_final_event(api, user):
-    from chalicelib.http.schemas import EventType
     from chalicelib.infra import db
     from chalicelib.jobs import progress
     from chalicelib.jobs import repository as jobs_db
+    from chalicelib.jobs.states import EventType
 
     job_id = submit(api, user).json["id"]
     cursor = api.call("GET", f"/v1/jobs/{job_id}/events", token=user["token"]).json["next"]

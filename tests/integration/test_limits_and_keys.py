@@ -40,7 +40,7 @@ def test_signup_and_login_are_rate_limited_per_ip(monkeypatch):
     every session on the machine, and the in-process client's address (127.0.0.1) is everyone's."""
     from chalicelib.accounts import service as accounts
     from chalicelib.core.errors import RateLimited
-    from chalicelib.http.schemas import Credentials
+    from chalicelib.http.schemas.accounts import Credentials
 
     monkeypatch.setattr(get_settings(), "rate_limit_auth", "2/minute")
     source = f"198.18.{secrets.randbelow(256)}.{secrets.randbelow(256)}"
@@ -87,7 +87,7 @@ def test_a_locked_out_source_does_not_lock_the_owner_out_elsewhere(api, user, mo
     """An attacker failing on purpose every few minutes must not keep the victim out."""
     from chalicelib.accounts import service as accounts
     from chalicelib.core.errors import RateLimited, Unauthorized
-    from chalicelib.http.schemas import Credentials
+    from chalicelib.http.schemas.accounts import Credentials
 
     monkeypatch.setattr(get_settings(), "login_failures_allowed", 2)
     wrong = Credentials(email=user["email"], password="not the password")
@@ -272,7 +272,8 @@ def test_credential_writes_are_rate_limited_per_user(api, user, monkeypatch, wri
 
 
 def test_one_event_fans_out_to_a_bounded_number_of_endpoints(api, user, monkeypatch):
-    from chalicelib.http.schemas import Event, EventType
+    from chalicelib.http.schemas.jobs import Event
+    from chalicelib.jobs.states import EventType
     from chalicelib.webhooks import repository as webhooks_db
     from chalicelib.webhooks import service as webhooks
     from tests.workers import private_queue

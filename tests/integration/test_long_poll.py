@@ -11,10 +11,10 @@ import pytest
 from chalicelib.accounts.auth import Principal
 from chalicelib.core.ids import new_id
 from chalicelib.core.settings import get_settings
-from chalicelib.http.schemas import EventType
 from chalicelib.infra import redis_client, redis_keys
 from chalicelib.jobs import longpoll, progress
 from chalicelib.jobs import service as jobs
+from chalicelib.jobs.states import EventType
 
 JOB = {"prompt": "A heron waits for the tide", "duration_s": 10}
 

@@ -13,7 +13,8 @@ from openapi_spec_validator import validate
 from pydantic import BaseModel, Field
 
 from chalicelib.http import openapi, plumbing
-from chalicelib.http.schemas import UPLOAD_CONTENT_TYPES, JobStatus
+from chalicelib.http.schemas.uploads import UPLOAD_CONTENT_TYPES
+from chalicelib.jobs.states import JobStatus
 from chalicelib.pipeline.providers import KEYED_PROVIDERS
 from tests.conftest import ROOT
 

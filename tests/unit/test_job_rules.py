@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from chalicelib.billing import plans, quota
-from chalicelib.http.schemas import EventsQuery
+from chalicelib.http.schemas.jobs import EventsQuery
 from chalicelib.infra import queue
 from chalicelib.jobs import lifecycle
 from chalicelib.runtime import dispatcher, worker

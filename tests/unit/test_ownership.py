@@ -91,8 +91,9 @@ def test_every_scheduled_function_sets_up_observability_first(path):
 
 
 def _status_words() -> set[str]:
-    from chalicelib.http.schemas import EventType, JobStatus, StepStatus, UploadStatus
     from chalicelib.infra.queue import QueueState
+    from chalicelib.jobs.states import EventType, JobStatus, StepStatus
+    from chalicelib.uploads.states import UploadStatus
 
     return {
         m.value for enum in (JobStatus, StepStatus, EventType, UploadStatus, QueueState) for m in enum
@@ -106,7 +107,7 @@ def _is_sql_module(path: Path) -> bool:
 @pytest.mark.parametrize("path", [p for p in SOURCES if not _is_sql_module(p)], ids=_name)
 def test_statuses_are_compared_as_enums_not_string_literals(path):
     """Past the data layer (SQL keeps its literals), code compares statuses and event types
-    with their enums (chalicelib.http.schemas, chalicelib.infra.queue), never with a spelled-out string."""
+    with their enums (chalicelib.http.schemas/, chalicelib.infra.queue), never with a spelled-out string."""
     words = _status_words()
     offenders = []
     for node in ast.walk(ast.parse(path.read_text())):

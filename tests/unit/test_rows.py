@@ -13,10 +13,11 @@ import pytest
 
 import chalicelib  # noqa: E402  (the packages whose SQL modules define the row types)
 from chalicelib.billing import usage
-from chalicelib.http.schemas import JobStatus, UploadStatus
 from chalicelib.infra import db
 from chalicelib.jobs import repository as jobs
+from chalicelib.jobs.states import JobStatus
 from chalicelib.uploads import repository as uploads
+from chalicelib.uploads.states import UploadStatus
 from chalicelib.webhooks import repository as webhooks
 
 MODULES = [

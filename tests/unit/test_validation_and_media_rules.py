@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from chalicelib.core.observability import REDACTED, redact
-from chalicelib.http.schemas import JobCreate
+from chalicelib.http.schemas.jobs import JobCreate
 from chalicelib.pipeline.media.captions import build_srt, srt_timestamp
 from chalicelib.pipeline.media.video import FPS, plan_timeline
 

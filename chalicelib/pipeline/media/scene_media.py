@@ -9,13 +9,13 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from chalicelib.http.schemas import UploadStatus
 from chalicelib.infra import storage
 from chalicelib.pipeline.concept import script
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.media.images import ASPECTS
 from chalicelib.uploads import repository as uploads_db
 from chalicelib.uploads import service as uploads
+from chalicelib.uploads.states import UploadStatus
 
 CLIP_SUFFIX = ".mp4"  # a scene's clip, whatever container the user sent (mp4 and mov both are ISO BMFF)
 

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError
 
 from chalicelib.core.model_base import Model
 from chalicelib.core.settings import get_settings
-from chalicelib.http.schemas import StepUsage
+from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.pipeline import providers
 from chalicelib.pipeline.concept.storyboard import Concept, Scene, scene_durations
 from chalicelib.pipeline.errors import ProviderError
