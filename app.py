@@ -28,7 +28,7 @@ from chalicelib.accounts import auth, byok
 from chalicelib.accounts import service as accounts
 from chalicelib.billing import checkout, whop
 from chalicelib.core.observability import http_middleware
-from chalicelib.http import openapi, plumbing, sse
+from chalicelib.http import health, openapi, plumbing, sse
 from chalicelib.http.plumbing import ANY_CONTENT, doc, reply
 from chalicelib.http.plumbing import current_request as request
 from chalicelib.http.schemas.accounts import (
@@ -77,7 +77,6 @@ from chalicelib.http.schemas.webhooks import (
     WebhookEndpointList,
     WebhookEndpointsQuery,
 )
-from chalicelib.infra import health
 from chalicelib.jobs import service as jobs
 from chalicelib.uploads import service as uploads
 from chalicelib.webhooks import service as outgoing_webhooks

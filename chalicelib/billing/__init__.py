@@ -1,1 +1,0 @@
-"""Billing: plans and periods (`plans`), quota (`quota`), Whop webhooks (`whop`)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from chalicelib.accounts import auth, users
+from chalicelib.billing.plans import plan_table
 from chalicelib.core.errors import ApiError, Conflict, ValidationFailed
 from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.billing import CheckoutCreate, CheckoutSession, PlanCatalog, PlanOffer
@@ -30,7 +31,7 @@ def whop_plan_id(plan: str) -> str | None:
 
 
 def catalog() -> PlanCatalog:
-    table = get_settings().plan_table
+    table = plan_table()
     plans = sorted(table.values(), key=lambda p: p.rank)
     return PlanCatalog(
         items=[PlanOffer(**p.public(), purchasable=whop_plan_id(p.name) is not None) for p in plans]
@@ -39,12 +40,10 @@ def catalog() -> PlanCatalog:
 
 def create(principal: auth.Principal, body: CheckoutCreate, ip: str | None) -> CheckoutSession:
     settings = get_settings()
-    if body.plan not in settings.plan_table:
+    if body.plan not in plan_table():
         raise ValidationFailed(
             "Unknown plan",
-            details=[
-                {"field": "plan", "message": f"must be one of {sorted(settings.plan_table)}", "type": "enum"}
-            ],
+            details=[{"field": "plan", "message": f"must be one of {sorted(plan_table())}", "type": "enum"}],
         )
     plan_id = whop_plan_id(body.plan)
     if plan_id is None:

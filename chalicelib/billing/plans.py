@@ -1,8 +1,8 @@
 """Plans: their limits, which one a user is on (their best active Whop membership), the
 period their quota counts in, and how a Whop plan id maps to ours (WHOP_PLAN_MAP).
 
-Settings (chalicelib.core.settings) validate PLANS and WHOP_PLAN_MAP against the plans defined here;
-this module imports the settings and the database lazily, because the settings import it.
+PLANS and WHOP_PLAN_MAP (settings) are checked against the plans defined here when the table is
+first built: an unknown plan name fails loudly instead of mapping a paying customer to nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
+from chalicelib.billing import repository as billing_db
 from chalicelib.core.model_base import Model
+from chalicelib.core.settings import MB, Settings, get_settings
 
 if TYPE_CHECKING:
     from chalicelib.billing.repository import MembershipRow
@@ -47,7 +49,6 @@ class Plan(Model):
         )
 
 
-MB = 1024 * 1024
 DEFAULT_PLANS = {
     "free": Plan(
         name="free",
@@ -96,9 +97,26 @@ class Entitlement:
 
 def plan_table() -> dict[str, Plan]:
     """Every plan by name, with the PLANS overrides applied."""
-    from chalicelib.core.settings import get_settings
+    global _built
+    settings = get_settings()
+    if _built is None or _built[0] is not settings:
+        _built = (settings, _table_for(settings))
+    return _built[1]
 
-    return get_settings().plan_table
+
+_built: tuple[Settings, dict[str, Plan]] | None = None  # the table of the settings in force
+
+
+def _table_for(settings: Settings) -> dict[str, Plan]:
+    unknown = set(settings.plans) - set(DEFAULT_PLANS) | set(settings.whop_plan_map.values()) - set(
+        DEFAULT_PLANS
+    )
+    if unknown:
+        raise ValueError(f"unknown plan names in PLANS / WHOP_PLAN_MAP: {sorted(unknown)}")
+    return {
+        name: Plan.model_validate({**default.model_dump(), **settings.plans.get(name, {}), "name": name})
+        for name, default in DEFAULT_PLANS.items()
+    }
 
 
 def plan_named(name: str) -> Plan:
@@ -108,8 +126,7 @@ def plan_named(name: str) -> Plan:
 
 def plan_for_whop(whop_plan_id: str | None) -> str:
     """Our plan for a Whop plan id (WHOP_PLAN_MAP); free for one we don't know."""
-    from chalicelib.core.settings import get_settings
-
+    plan_table()  # (checks the map's plan names)
     table = get_settings().whop_plan_map
     if whop_plan_id and whop_plan_id not in table:
         log.warning("Whop plan %s is not in WHOP_PLAN_MAP; treating it as free", whop_plan_id)
@@ -129,8 +146,6 @@ def calendar_month(now: datetime) -> tuple[datetime, datetime]:
 def entitlement(user_id: str, now: datetime) -> Entitlement:
     """The best active membership's plan (free without one) and its period: the membership's
     renewal period when it has a current one, else the calendar month in UTC."""
-    from chalicelib.billing import repository as billing_db
-
     table = plan_table()
     active = billing_db.active_memberships(user_id)
     best = max(active, key=lambda m: table[m.plan].rank, default=None)

@@ -94,32 +94,9 @@ def reserve(cur, user_id: str, period_start: datetime, limit: int) -> None:
         raise QuotaFull()
 
 
-def reserve_for(cur, job_id: str, user_id: str, period_start: datetime, limit: int) -> bool:
-    """A job that holds no reservation (it was given back) takes one again; False when it still
-    holds its own. Raises QuotaFull."""
-    cur.execute("SELECT quota_reserved FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
-    row = cur.fetchone()
-    if row is None or row["quota_reserved"]:
-        return False
-    reserve(cur, user_id, period_start, limit)
-    cur.execute(
-        "UPDATE jobs SET quota_reserved = 1, quota_period_start = %s WHERE id = %s", (period_start, job_id)
-    )
-    return True
-
-
-def refund(cur, job_id: str) -> bool:
-    """Give a job's reservation back, once: the job's flag flips with the counter."""
-    cur.execute(
-        "SELECT user_id, quota_period_start FROM jobs WHERE id = %s AND quota_reserved = 1 FOR UPDATE",
-        (job_id,),
-    )
-    row = cur.fetchone()
-    if row is None:
-        return False
-    cur.execute("UPDATE jobs SET quota_reserved = 0 WHERE id = %s", (job_id,))
+def give_back(cur, user_id: str, period_start: datetime) -> None:
+    """Return one job of the period's quota (the caller has released the job's reservation)."""
     cur.execute(
         "UPDATE quota_usage SET used = used - 1 WHERE user_id = %s AND period_start = %s AND used > 0",
-        (row["user_id"], row["quota_period_start"]),
+        (user_id, period_start),
     )
-    return True

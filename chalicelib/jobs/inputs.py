@@ -4,8 +4,8 @@ scene, its index (`scenes.1.image_upload_id`), like pydantic's own."""
 
 from __future__ import annotations
 
+from chalicelib.billing.plans import Plan
 from chalicelib.core.errors import ValidationFailed
-from chalicelib.core.settings import Plan
 from chalicelib.http.schemas.jobs import MAX_SCRIPT_SCENES, JobCreate
 from chalicelib.pipeline.concept import script
 from chalicelib.uploads import service as uploads

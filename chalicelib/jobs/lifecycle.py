@@ -25,9 +25,9 @@ from chalicelib.billing.plans import plan_named, plan_table
 from chalicelib.core import observability
 from chalicelib.http.schemas.jobs import Event
 from chalicelib.infra import db, queue, redis_client, redis_keys
-from chalicelib.jobs import progress
+from chalicelib.jobs import progress, transitions
 from chalicelib.jobs import repository as jobs_db
-from chalicelib.jobs.states import EventType, JobStatus, StepStatus
+from chalicelib.jobs.states import Claim, EventType, JobStatus, StepStatus
 from chalicelib.webhooks import service as outgoing_webhooks
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,13 @@ def _enqueue_after_commit(job_id: str, user_id: str, plan_name: str, replace: bo
     _after_commit(put, "enqueue", job_id)
 
 
+def _refund(cur, job_id: str) -> None:
+    """Give the job's quota reservation back, once (inside the transition's transaction)."""
+    held = transitions.release_reservation(cur, job_id)
+    if held is not None:
+        quota.give_back(cur, *held)
+
+
 # ---- the API side -------------------------------------------------------------------------
 def submit(job: dict[str, Any], period: quota.Period) -> None:
     """-> queued: one job of the period's quota, the row and its pending steps, atomically;
@@ -110,7 +117,7 @@ def submit(job: dict[str, Any], period: quota.Period) -> None:
     quota.period_usage(job["user_id"], period.start, period.end)  # the period's counter exists
     with db.transaction() as cur:
         quota.reserve(cur, job["user_id"], period.start, period.limit)
-        jobs_db.insert(cur, job, period.start)
+        transitions.insert(cur, job, period.start)
     observability.metric_job_submitted()
     _publish_and_fan_out(job["id"], EventType.job_queued, progress_=0, message="Job accepted")
     _enqueue_after_commit(job["id"], job["user_id"], job["plan"], replace=False)
@@ -122,12 +129,12 @@ def cancel(job_id: str, user_id: str) -> bool:
     ffmpeg; without the flag it sees the cancel through its lease within seconds), the queue
     entry goes, and the event. False when the job is not the user's or already ended."""
     with db.transaction() as cur:
-        row = jobs_db.lock(cur, job_id, user_id)
+        row = transitions.lock(cur, job_id, user_id)
         if row is None or row.status not in (JobStatus.queued, JobStatus.running):
             return False
-        before = jobs_db.cancel(cur, job_id)
+        before = transitions.cancel(cur, job_id)
         if before.get("video") != StepStatus.succeeded:
-            quota.refund(cur, job_id)
+            _refund(cur, job_id)
     observability.metric_job_finished(JobStatus.canceled)
     attempt = row.attempt
     _after_commit(
@@ -147,12 +154,13 @@ def reopen(job_id: str, user_id: str, period: quota.Period | None, reason: str) 
     if period is not None:
         quota.period_usage(user_id, period.start, period.end)
     with db.transaction() as cur:
-        row = jobs_db.lock(cur, job_id, user_id)
+        row = transitions.lock(cur, job_id, user_id)
         if row is None or row.status not in (JobStatus.failed, JobStatus.canceled):
             return False
-        if period is not None:
-            quota.reserve_for(cur, job_id, user_id, period.start, period.limit)
-        jobs_db.reopen(cur, job_id)
+        if period is not None and transitions.needs_reservation(cur, job_id):
+            quota.reserve(cur, user_id, period.start, period.limit)
+            transitions.mark_reserved(cur, job_id, period.start)
+        transitions.reopen(cur, job_id)
     _publish_and_fan_out(
         job_id, EventType.job_retrying, progress_=row.progress, message=f"attempt {row.attempt + 1} {reason}"
     )
@@ -161,11 +169,11 @@ def reopen(job_id: str, user_id: str, period: quota.Period | None, reason: str) 
 
 
 # ---- the worker side ----------------------------------------------------------------------
-def start(job_id: str, user_id: str, max_running: int, owner: str, lease_s: int) -> jobs_db.Claim:
-    """queued (or running with a dead worker) -> running under the lease `owner` (jobs_db.Claim)."""
+def start(job_id: str, user_id: str, max_running: int, owner: str, lease_s: int) -> Claim:
+    """queued (or running with a dead worker) -> running under the lease `owner` (Claim)."""
     with db.transaction() as cur:
-        outcome = jobs_db.start(cur, job_id, user_id, max_running, owner, lease_s)
-        row = jobs_db.lock(cur, job_id, None) if outcome is jobs_db.Claim.started else None
+        outcome = transitions.start(cur, job_id, user_id, max_running, owner, lease_s)
+        row = transitions.lock(cur, job_id, None) if outcome is Claim.started else None
     if row is not None:
         _publish_and_fan_out(
             job_id, EventType.job_started, progress_=row.progress, message=f"attempt {row.attempt}"
@@ -176,7 +184,7 @@ def start(job_id: str, user_id: str, max_running: int, owner: str, lease_s: int)
 def renew_lease(job_id: str, owner: str, lease_s: int) -> bool:
     """False when the job is no longer ours (canceled, failed, timed out, taken over)."""
     with db.transaction() as cur:
-        return jobs_db.renew(cur, job_id, owner, lease_s)
+        return transitions.renew(cur, job_id, owner, lease_s)
 
 
 def cancel_requested(job_id: str, attempt: int) -> bool:
@@ -188,7 +196,7 @@ def cancel_requested(job_id: str, attempt: int) -> bool:
 
 def step_started(job_id: str, step: str, owner: str, job_progress: int) -> bool:
     with db.transaction() as cur:
-        if not jobs_db.step_started(cur, job_id, step, owner):
+        if not transitions.step_started(cur, job_id, step, owner):
             return False
     _publish_and_fan_out(job_id, EventType.step_started, step=step, progress_=job_progress)
     return True
@@ -198,7 +206,7 @@ def report_progress(job_id: str, step: str, step_progress: int, job_progress: in
     """Progress forward only; an event for followers (not for webhooks: too many). False when
     the job is no longer ours."""
     with db.transaction() as cur:
-        if not jobs_db.progress(cur, job_id, step, step_progress, job_progress, owner):
+        if not transitions.progress(cur, job_id, step, step_progress, job_progress, owner):
             return False
     _after_commit(
         lambda: progress.emit(job_id, EventType.step_progress, step=step, progress=job_progress),
@@ -224,7 +232,7 @@ def step_message(job_id: str, step: str, message: str, job_progress: int) -> Non
 
 def add_note(job_id: str, note: str) -> None:
     with db.transaction() as cur:
-        jobs_db.add_note(cur, job_id, note)
+        transitions.add_note(cur, job_id, note)
 
 
 def step_succeeded(
@@ -239,7 +247,7 @@ def step_succeeded(
     took_s: float,
 ) -> bool:
     with db.transaction() as cur:
-        if not jobs_db.step_finished(
+        if not transitions.step_finished(
             cur,
             job_id,
             step,
@@ -260,12 +268,12 @@ def step_succeeded(
 def step_skipped(job_id: str, step: str, owner: str) -> bool:
     """A step the job's pipeline does not have is skipped (no event: nothing ran)."""
     with db.transaction() as cur:
-        return jobs_db.step_skipped(cur, job_id, step, owner)
+        return transitions.step_skipped(cur, job_id, step, owner)
 
 
 def step_failed(job_id: str, step: str, owner: str, code: str, message: str) -> bool:
     with db.transaction() as cur:
-        if not jobs_db.step_finished(
+        if not transitions.step_finished(
             cur, job_id, step, StepStatus.failed, owner, error_code=code, error_message=message
         ):
             return False
@@ -276,7 +284,7 @@ def step_failed(job_id: str, step: str, owner: str, code: str, message: str) -> 
 def succeed(job_id: str, outputs: dict[str, str], owner: str) -> bool:
     """running -> succeeded (the reservation is spent: nothing to refund)."""
     with db.transaction() as cur:
-        if not jobs_db.succeed(cur, job_id, outputs, owner):
+        if not transitions.succeed(cur, job_id, outputs, owner):
             return False
     observability.metric_job_finished(JobStatus.succeeded)
     _publish_and_fan_out(job_id, EventType.job_succeeded, progress_=100, message="Video ready")
@@ -287,10 +295,10 @@ def fail(job_id: str, code: str, message: str, step: str | None) -> bool:
     """queued|running -> failed; a system failure gives the reservation back in the same
     transaction (see quota.refunds_failure)."""
     with db.transaction() as cur:
-        if not jobs_db.fail(cur, job_id, code, message, step):
+        if not transitions.fail(cur, job_id, code, message, step):
             return False
         if quota.refunds_failure(code):
-            quota.refund(cur, job_id)
+            _refund(cur, job_id)
     observability.metric_job_finished(JobStatus.failed)
     _publish_and_fan_out(job_id, EventType.job_failed, step=step, message=f"{code}: {message}")
     return True
@@ -300,7 +308,7 @@ def retry_later(job_id: str, code: str, message: str, step: str | None) -> int |
     """running -> queued with attempt + 1, after a transient failure (BullMQ schedules the next
     attempt with backoff). Returns the new attempt, None when the job was no longer running."""
     with db.transaction() as cur:
-        attempt = jobs_db.requeue(cur, job_id, code, message, step)
+        attempt = transitions.requeue(cur, job_id, code, message, step)
     if attempt is not None:
         _publish_and_fan_out(
             job_id, EventType.job_retrying, step=step, message=f"attempt {attempt} after {code}"
@@ -320,4 +328,4 @@ def requeue_lost(job_id: str, user_id: str, plan_name: str, replace: bool = Fals
 def expire(job_id: str) -> bool:
     """finished -> expired (cleanup deleted its media)."""
     with db.transaction() as cur:
-        return jobs_db.expire(cur, job_id)
+        return transitions.expire(cur, job_id)

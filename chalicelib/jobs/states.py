@@ -69,3 +69,14 @@ class EventType(str, Enum):
     job_failed = "job.failed"
     #: stopped by the user
     job_canceled = "job.canceled"
+
+
+class Claim(str, Enum):
+    """What a worker's attempt to start a job got."""
+
+    #: the lease is ours: run it
+    started = "started"
+    #: the user has no free slot, or another live worker holds the lease: later
+    busy = "busy"
+    #: canceled or finished: drop it
+    gone = "gone"

@@ -1,1 +1,0 @@
-"""Media pipeline: concept, images, narration, captions and the ffmpeg video step."""

@@ -25,7 +25,7 @@ from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.infra import db, redis_client, storage
 from chalicelib.jobs import lifecycle
 from chalicelib.jobs import repository as jobs_db
-from chalicelib.jobs.states import STEP_NAMES, JobStatus, StepStatus
+from chalicelib.jobs.states import STEP_NAMES, Claim, JobStatus, StepStatus
 from chalicelib.pipeline import command, provider_chain, registry, step_limit
 from chalicelib.pipeline.concept import script
 from chalicelib.pipeline.concept.storyboard import Concept
@@ -458,9 +458,9 @@ def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str
         return row.status.value if row else "missing"
     plan = entitlement(row.user_id, utcnow()).plan
     outcome = lifecycle.start(job_id, row.user_id, plan.max_concurrency, owner, lease_s)
-    if outcome is jobs_db.Claim.busy:
+    if outcome is Claim.busy:
         raise UserBusy(job_id)
-    if outcome is jobs_db.Claim.gone:
+    if outcome is Claim.gone:
         raise JobGone(job_id)
     # Scratch space of this attempt only: another attempt (even on this host) never shares it,
     # and it goes when the attempt ends, whatever the outcome (checkpoints live in S3).

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from chalicelib.core.settings import Settings, get_settings
+
 OFFLINE = "offline"
 
 
@@ -70,11 +72,25 @@ def missing_keys(choice: dict[str, str], stored: set[str]) -> dict[str, str]:
     }
 
 
+def check_settings(settings: Settings) -> None:
+    """The pipeline's part of the settings: PIPELINE names a registered pipeline (a command one
+    with its PIPELINE_COMMAND), DEFAULT_PROVIDERS available providers. The worker checks at start."""
+    from chalicelib.pipeline import registry
+
+    if settings.pipeline not in registry.pipelines():
+        raise ValueError(f"unknown PIPELINE {settings.pipeline!r}; one of {sorted(registry.pipelines())}")
+    if settings.pipeline == "command" and not settings.pipeline_command:
+        raise ValueError("PIPELINE=command needs PIPELINE_COMMAND (a JSON list, the argv)")
+    if unknown_providers(settings.default_providers):
+        raise ValueError(f"unknown DEFAULT_PROVIDERS: {unknown_providers(settings.default_providers)}")
+
+
 def defaults() -> dict[str, str]:
     """Per step, the provider used when a job names none (settings DEFAULT_PROVIDERS)."""
-    from chalicelib.core.settings import get_settings
-
-    return {step: get_settings().default_providers.get(step, OFFLINE) for step in __getattr__("AVAILABLE")}
+    settings = get_settings()
+    if unknown_providers(settings.default_providers):
+        raise ValueError(f"unknown DEFAULT_PROVIDERS: {unknown_providers(settings.default_providers)}")
+    return {step: settings.default_providers.get(step, OFFLINE) for step in __getattr__("AVAILABLE")}
 
 
 def chain(request: dict, step: str) -> list[tuple[str, bool]]:

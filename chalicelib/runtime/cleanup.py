@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from chalicelib.accounts import account_tokens
+from chalicelib.billing.plans import plan_table
 from chalicelib.core.ids import utcnow
 from chalicelib.core.settings import get_settings
 from chalicelib.infra import audit, redis_keys, storage
@@ -39,7 +40,7 @@ EXPIRED_LINK_AGE = timedelta(days=1)  # kept a day: "expired" is a clearer answe
 
 
 def expire_jobs(now: datetime, limit: int) -> dict[str, int]:
-    table = get_settings().plan_table
+    table = plan_table()
     job_ids = jobs_db.past_retention(
         now, {name: plan.retention_days for name, plan in table.items()}, table["free"].retention_days, limit
     )

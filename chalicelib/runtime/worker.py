@@ -23,7 +23,7 @@ from chalicelib.core import observability
 from chalicelib.core.settings import get_settings
 from chalicelib.infra import queue, redis_client
 from chalicelib.jobs import lifecycle
-from chalicelib.pipeline import engine
+from chalicelib.pipeline import engine, providers
 from chalicelib.webhooks import service as outgoing_webhooks
 
 log = logging.getLogger("chalicelib.runtime.worker")
@@ -93,6 +93,7 @@ def worker_options() -> dict:
 
 async def serve() -> None:
     settings = get_settings()
+    providers.check_settings(settings)  # a bad PIPELINE or DEFAULT_PROVIDERS stops the worker here
     worker = queue.consumer(settings.queue_name, process, worker_options())
     deliveries = queue.consumer(
         queue.deliveries_queue_name(),

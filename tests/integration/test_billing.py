@@ -14,6 +14,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from chalicelib.billing import quota
+from chalicelib.billing.plans import plan_table
 from chalicelib.core.settings import get_settings
 from chalicelib.infra import db
 from chalicelib.jobs import lifecycle
@@ -401,7 +402,7 @@ def test_business_jobs_get_a_higher_queue_priority(api, user):
         job = await (await queue.get_queue()).getJob(job_id)
         return job.opts.get("priority") if job else None
 
-    assert queue.run(priority()) == get_settings().plan_table["business"].priority
+    assert queue.run(priority()) == plan_table()["business"].priority
 
 
 def test_usage_counter_is_seeded_when_a_new_period_begins(api, user):

@@ -191,14 +191,13 @@ def test_wrong_method_uses_the_error_envelope(api, user):
 
 def test_events_page_turns_terminal_only_with_the_final_event(api, user):
     from chalicelib.infra import db
-    from chalicelib.jobs import progress
-    from chalicelib.jobs import repository as jobs_db
+    from chalicelib.jobs import progress, transitions
     from chalicelib.jobs.states import EventType
 
     job_id = submit(api, user).json["id"]
     cursor = api.call("GET", f"/v1/jobs/{job_id}/events", token=user["token"]).json["next"]
     with db.transaction() as cur:  # MySQL first, the event an instant later
-        assert jobs_db.fail(cur, job_id, "video_failed", "boom", "video")
+        assert transitions.fail(cur, job_id, "video_failed", "boom", "video")
     page = api.call("GET", f"/v1/jobs/{job_id}/events?after={cursor}", token=user["token"]).json
     assert page["events"] == [] and page["status"] == "running"  # so the client polls once more
     progress.emit(job_id, EventType.job_failed, message="video_failed: boom")

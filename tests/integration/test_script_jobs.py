@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.core.settings import DEFAULT_PLANS
+from chalicelib.billing.plans import DEFAULT_PLANS
 from tests.fakes.media import make_clip
 from tests.integration.test_uploads import PNG, post_file, start, uploaded
 

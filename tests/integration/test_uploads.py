@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from chalicelib.core.settings import DEFAULT_PLANS
+from chalicelib.billing.plans import DEFAULT_PLANS
 from chalicelib.infra import storage
 from chalicelib.uploads import service as uploads
 

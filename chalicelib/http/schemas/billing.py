@@ -29,7 +29,7 @@ class PlanCatalog(Model):
 
 
 def _plan_names(schema: dict) -> None:
-    from chalicelib.core.settings import DEFAULT_PLANS  # the plans checkout knows (422 for others)
+    from chalicelib.billing.plans import DEFAULT_PLANS  # the plans checkout knows (422 for others)
 
     schema["enum"] = list(DEFAULT_PLANS)
 

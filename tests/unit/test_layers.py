@@ -1,0 +1,127 @@
+"""The tree's rules, read from the source: imports point down the layers, settings are a leaf,
+only lifecycle reaches the job transitions, only the jobs modules write job rows, and package
+`__init__` files stay empty (cold start). A new module that breaks one fails here."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHALICELIB = ROOT / "chalicelib"
+MODULES = sorted(CHALICELIB.rglob("*.py"))
+ENTRY_POINTS = [ROOT / "app.py", *sorted((ROOT / "functions").glob("*.py"))]
+
+# Lower layers never import higher ones. http/schemas are the domains' wire shapes (layer 3);
+# the http plumbing, OpenAPI and SSE sit under the domains that reply through them.
+LAYER = {"core": 0, "infra": 1, "http": 2, "accounts": 3, "billing": 3, "uploads": 3, "webhooks": 3}
+LAYER |= {"http.schemas": 3, "jobs": 4, "pipeline": 5, "runtime": 6}
+# Leaves any layer may import: vocabularies and the pipeline's catalog (no media code).
+LEAVES = {
+    "chalicelib.jobs.states",
+    "chalicelib.uploads.states",
+    "chalicelib.pipeline.registry",
+    "chalicelib.pipeline.providers",
+}
+# The imports that still point up, each with its reason. Shrink this; never grow it silently.
+UPWARD = {
+    ("chalicelib.accounts.service", "chalicelib.jobs.repository"),  # `me` counts running jobs
+    ("chalicelib.jobs.inputs", "chalicelib.pipeline.concept.script"),  # a script is split to check it
+    ("chalicelib.jobs.service", "chalicelib.runtime.dispatcher"),  # a submission nudges the dispatcher
+    ("chalicelib.uploads.service", "chalicelib.pipeline.media.probe"),  # clips are probed at confirm
+    ("chalicelib.webhooks.service", "chalicelib.jobs.repository"),  # a delivery reads its job
+}
+
+
+def _module(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+def _layer(module: str) -> float | None:
+    if module in LEAVES:
+        return 0.5
+    parts = module.split(".")
+    if len(parts) < 2 or parts[0] != "chalicelib":
+        return None
+    return LAYER.get(".".join(parts[1:3]), LAYER.get(parts[1]))
+
+
+def _imports(path: Path, top_level_only: bool = False) -> list[str]:
+    """The chalicelib modules `path` imports (`from pkg import module` names the module)."""
+    tree = ast.parse(path.read_text())
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    found = []
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("chalicelib"):
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                is_module = (ROOT / f"{full.replace('.', '/')}.py").exists()
+                found.append(full if is_module else node.module)
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.startswith("chalicelib")]
+    return found
+
+
+def _upward() -> set[tuple[str, str]]:
+    pairs = set()
+    for path in MODULES:
+        me = _module(path)
+        for target in _imports(path):
+            low, high = _layer(me), _layer(target)
+            if (
+                low is not None
+                and high is not None
+                and high > low
+                and me.split(".")[1] != target.split(".")[1]
+            ):
+                pairs.add((me, target))
+    return pairs
+
+
+def test_imports_point_down_the_layers_but_for_the_known_few():
+    assert _upward() == UPWARD
+
+
+def test_no_module_level_import_circle():
+    graph = {_module(p): set(_imports(p, top_level_only=True)) for p in MODULES}
+
+    def visit(node: str, trail: list[str]) -> None:
+        if node in trail:
+            raise AssertionError(" -> ".join([*trail[trail.index(node) :], node]))
+        for nxt in graph.get(node, ()):
+            visit(nxt, [*trail, node])
+
+    for module in graph:
+        visit(module, [])
+
+
+def test_settings_are_a_leaf():
+    assert set(_imports(CHALICELIB / "core" / "settings.py")) <= {"chalicelib.core.model_base"}
+
+
+@pytest.mark.parametrize("path", [*MODULES, *ENTRY_POINTS], ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_only_lifecycle_imports_the_job_transitions(path):
+    if _module(path) in ("chalicelib.jobs.lifecycle", "chalicelib.jobs.transitions"):
+        return
+    assert "chalicelib.jobs.transitions" not in _imports(path)
+
+
+_WRITES_JOBS = re.compile(
+    r"\b(UPDATE|INSERT\s+(IGNORE\s+)?INTO|DELETE\s+FROM|REPLACE\s+INTO)\s+`?(jobs|job_steps)\b", re.I
+)
+
+
+@pytest.mark.parametrize("path", [*MODULES, *ENTRY_POINTS], ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_only_the_jobs_repository_writes_job_rows(path):
+    if _module(path) in ("chalicelib.jobs.repository", "chalicelib.jobs.transitions"):
+        return
+    strings = [n.value for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Constant)]
+    assert not [s for s in strings if isinstance(s, str) and _WRITES_JOBS.search(s)]
+
+
+@pytest.mark.parametrize("path", sorted(CHALICELIB.glob("*/**/__init__.py")), ids=lambda p: p.parent.name)
+def test_package_init_files_are_empty(path):
+    assert path.read_text() == ""
