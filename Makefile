@@ -14,8 +14,8 @@ setup:                ## bring up Redis, MariaDB, the AWS emulator, venv and mig
 demo: setup           ## run one real job end to end through the HTTP API
 	@$(PY) scripts/demo.py
 
-test: venv lint       ## lint, then the tests: all tiers, or ARGS=tests/unit (no services), ARGS='-k chaos'...
-	@case "$(ARGS)" in tests/unit|tests/unit/*) ;; *) bash scripts/bringup.sh ;; esac
+test: venv lint       ## lint, then the tests: all tiers, or ARGS=tests/unit or tests/media (no services), ARGS='-m e2e'...
+	@case "$(ARGS)" in tests/unit|tests/unit/*|tests/media|tests/media/*) ;; *) bash scripts/bringup.sh ;; esac
 	@$(PY) -m pytest $(ARGS)
 
 venv:                 ## only the project's virtualenv (the first step of setup)

@@ -1,6 +1,6 @@
-"""Test wiring: real MariaDB, real Redis and the AWS emulator on loopback (`make test` brings
-them up) for tests/integration and tests/e2e; tests/unit uses none of them (its tests never ask
-for `isolated_backends`, which the other two tiers' conftest files do for every test).
+"""Test wiring, by directory (the one place): each tier's tests get its marker (`-m media`), and the
+tiers that use services get real MariaDB, Redis and the AWS emulator on loopback (`make test`
+brings them up); tests/unit and tests/media use none of them.
 Each session works in its own database, bucket, Redis db and queue, and removes them at the
 end, so tests leave nothing behind and never touch the demo's data.
 """
@@ -62,6 +62,35 @@ def start_ses_emulator():
     return server
 
 
+TESTS = Path(__file__).resolve().parent
+# tier (folder) -> its markers; the tiers in SERVICE_TIERS run against the real services.
+TIER_MARKERS = {
+    "unit": ["unit"],
+    "media": ["media"],
+    "integration": ["integration"],
+    "e2e": ["e2e"],
+    "console": ["browser"],
+    "client": ["client"],
+}
+SERVICE_TIERS = {"integration", "e2e", "console", "client"}
+
+
+def _tier(path: Path) -> str:
+    return Path(path).resolve().relative_to(TESTS).parts[0]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for marker in TIER_MARKERS.get(_tier(item.path), []):
+            item.add_marker(marker)
+
+
+@pytest.fixture(autouse=True)
+def _tier_services(request):
+    if _tier(request.node.path) in SERVICE_TIERS:
+        request.getfixturevalue("isolated_backends")
+
+
 @pytest.fixture(scope="session")
 def isolated_backends():
     """This session's database (migrated), bucket and queue; all removed afterwards."""
@@ -109,6 +138,9 @@ def api():
         yield Api(client.http)
 
 
+SHORT_JOB = {"prompt": "A kite over a quiet harbour at dawn", "duration_s": 5, "aspect": "1:1"}
+
+
 class Api:
     """A tiny JSON client over Chalice's test client."""
 
@@ -137,6 +169,17 @@ class Api:
             else None
         )
         return response
+
+    def submit(self, user: dict, body: dict | None = None, headers: dict | None = None, **fields):
+        """POST /v1/jobs as `user`: `body` (default SHORT_JOB) with `fields` over it -> the response."""
+        job = {**(SHORT_JOB if body is None else body), **fields}
+        return self.call("POST", "/v1/jobs", job, token=user["token"], headers=headers)
+
+    def submit_ok(self, user: dict, body: dict | None = None, **fields) -> str:
+        """The same, asserting it was accepted -> the job's id."""
+        response = self.submit(user, body, **fields)
+        assert response.status_code == 202, response.body
+        return response.json["id"]
 
     def signup(self, email: str | None = None, password: str = "correct horse battery") -> dict:
         email = email or f"user-{secrets.token_hex(6)}@example.com"

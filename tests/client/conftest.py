@@ -24,11 +24,6 @@ PASSWORD = "correct horse battery"
 MO = Path(sys.executable).parent / "mo"  # the console script, for tests that need a real process
 
 
-@pytest.fixture(autouse=True)
-def _backends(isolated_backends):
-    """The client's tests use the real services (tests/conftest.py), like tests/integration."""
-
-
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory, isolated_backends) -> Iterator[Stack]:
     env = {"QUEUE_NAME": os.environ["QUEUE_NAME"] + "-client", "WORKER_CONCURRENCY": "3"}

@@ -130,7 +130,7 @@ def test_webhook_endpoints(mo):
 
 def test_a_job_from_submit_to_download(mo, tmp_path):
     job = mo.submit("a paper boat sails to the moon", duration_s=5, aspect="1:1")
-    assert job.status == "queued" and not job.replayed
+    assert job.status in ("queued", "running") and not job.replayed  # an idle worker may start it first
 
     events = list(mo.follow(job.id))
     assert events[0].type == "job.queued" and events[-1].type == "job.succeeded"

@@ -39,8 +39,6 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 JOB_TIMEOUT_MS = 240_000  # a 5 s video on a busy 2-core machine
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
 
 class Console(NamedTuple):
     url: str

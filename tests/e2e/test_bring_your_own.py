@@ -18,7 +18,6 @@ from tests.e2e.test_end_to_end import follow, signed_up
 from tests.fakes.media import frame_at, make_clip
 from tests.fakes.pexels_server import FakePexels
 
-pytestmark = pytest.mark.e2e
 SENTENCES = [
     "The harbour wakes before the sun.",
     "A red boat slips out to sea.",

@@ -27,7 +27,7 @@ from tests.workers import FAST_TAKEOVER, Workers, private_queue
 JOBS, USERS, WORKERS, KILLS = 30, 6, 2, 4
 DEADLINE_S = 420
 TERMINAL = {"succeeded", "failed", "canceled"}
-pytestmark = [pytest.mark.e2e, pytest.mark.chaos, pytest.mark.timeout(DEADLINE_S + 120)]
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(DEADLINE_S + 120)]
 
 
 class PrivateRedis:

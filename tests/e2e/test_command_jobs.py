@@ -19,7 +19,6 @@ from tests.conftest import free_port
 from tests.e2e.test_end_to_end import follow, signed_up
 from tests.workers import FAST_TAKEOVER, Workers, private_queue, wait_for_event, wait_for_status, wait_until
 
-pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 FAKE = [sys.executable, str(ROOT / "tests" / "fakes" / "orchestrator.py")]
 
@@ -46,14 +45,7 @@ def workers(monkeypatch, tmp_path):
 
 
 def submit(api, user, **body) -> str:
-    response = api.call(
-        "POST",
-        "/v1/jobs",
-        {"prompt": "Our own pipeline", "duration_s": 5, "aspect": "1:1", **body},
-        token=user["token"],
-    )
-    assert response.status_code == 202, response.body
-    return response.json["id"]
+    return api.submit_ok(user, {"prompt": "Our own pipeline", "duration_s": 5, "aspect": "1:1"}, **body)
 
 
 def test_a_flaky_orchestrator_is_retried_and_its_video_published(api, user, workers):

@@ -15,7 +15,6 @@ from chalicelib.pipeline.media.probe import probe
 from tests.conftest import local_stack
 from tests.fakes.openai_server import FakeOpenAI
 
-pytestmark = pytest.mark.e2e
 TERMINAL = {"succeeded", "failed", "canceled"}
 
 

@@ -20,8 +20,6 @@ from tests.workers import (
     wait_until,
 )
 
-pytestmark = pytest.mark.e2e
-
 
 @pytest.fixture
 def workers(monkeypatch, tmp_path):
@@ -33,14 +31,9 @@ def workers(monkeypatch, tmp_path):
 
 
 def submit(api, user, **body) -> str:
-    response = api.call(
-        "POST",
-        "/v1/jobs",
-        {"prompt": "A kite over a quiet harbour at dawn", "duration_s": 6, "aspect": "1:1", **body},
-        token=user["token"],
+    return api.submit_ok(
+        user, {"prompt": "A kite over a quiet harbour at dawn", "duration_s": 6, "aspect": "1:1"}, **body
     )
-    assert response.status_code == 202, response.body
-    return response.json["id"]
 
 
 def test_cancel_stops_a_running_render_within_seconds(api, user, workers):

@@ -18,8 +18,6 @@ from chalicelib.runtime import dispatcher, launcher
 from chalicelib.runtime.scheduler import Scheduler
 from tests.workers import FAST_TAKEOVER, private_queue, wait_for_line, wait_for_status, wait_until
 
-pytestmark = pytest.mark.e2e
-
 
 class Clock:
     def __init__(self) -> None:

@@ -13,10 +13,9 @@ import pytest
 
 from chalicelib.core.settings import get_settings
 from chalicelib.infra import db, queue
-from chalicelib.jobs import progress
 from chalicelib.jobs.states import EventType
 from chalicelib.runtime import launcher
-from tests.workers import wait_for_line, wait_until
+from tests.workers import wait_for_event, wait_for_line, wait_until
 
 JOB = {"prompt": "a lighthouse at dusk, waves rolling in", "duration_s": 5, "aspect": "1:1"}
 
@@ -82,23 +81,13 @@ def test_surplus_idle_worker_exits_early_and_the_longest_lived_stays_warm(start_
     assert len(queue.worker_ages(private_queue)) == 1
 
 
-def _wait_for_event(job_id: str, wanted: EventType, timeout: float = 60.0) -> None:
-    cursor = None
-    for _ in range(int(timeout)):
-        for event in progress.read(job_id, cursor, wait_s=1.0):
-            cursor = event.id
-            if event.type == wanted:
-                return
-    raise AssertionError(f"{job_id}: no {wanted.value} event within {timeout:.0f}s")
-
-
 def test_sigterm_finishes_or_hands_back_the_running_job(api, user, start_worker, private_queue):
     submitted = api.call("POST", "/v1/jobs", JOB, token=user["token"])  # a real row
     assert submitted.status_code == 202, submitted.body
     job_id = submitted.json["id"]
     queue.enqueue(job_id, queue_name=private_queue)
     proc, log = start_worker(WORKER_IDLE_EXIT_S="0", WORKER_CONCURRENCY="1")
-    _wait_for_event(job_id, EventType.job_started)
+    wait_for_event(job_id, lambda e: e.type == EventType.job_started, timeout_s=60)
 
     proc.send_signal(signal.SIGTERM)  # Fargate's stop, while the job is active
     assert proc.wait(timeout=150) == 0, log.read_text()[-2000:]

@@ -9,12 +9,8 @@ from chalicelib.infra import queue
 JOB = {"prompt": "A fox learns to paint the northern lights", "duration_s": 10}
 
 
-def submit(api, user, body=None, **headers):
-    return api.call("POST", "/v1/jobs", JOB if body is None else body, token=user["token"], headers=headers)
-
-
 def test_submit_accepts_a_job_and_queues_it(api, user):
-    response = submit(api, user)
+    response = api.submit(user, JOB)
     assert response.status_code == 202
     job = response.json
     assert job["status"] == "queued" and job["progress"] == 0 and job["attempt"] == 1
@@ -50,20 +46,20 @@ def test_submit_accepts_a_job_and_queues_it(api, user):
     ],
 )
 def test_invalid_jobs_get_422_naming_the_field(api, user, body, field):
-    response = submit(api, user, body)
+    response = api.submit(user, body)
     assert response.status_code == 422, response.body
     assert response.json["error"]["code"] == "validation_error"
     assert field in {d["field"] for d in response.json["error"]["details"]}
 
 
 def test_duration_over_the_plan_limit_is_422(api, user):
-    response = submit(api, user, {"prompt": "ok", "duration_s": 120})
+    response = api.submit(user, {"prompt": "ok", "duration_s": 120})
     assert response.status_code == 422
     assert response.json["error"]["details"][0]["field"] == "duration_s"
 
 
 def test_unknown_provider_is_422(api, user):
-    response = submit(api, user, {"prompt": "ok", "providers": {"image": "dall-e-9"}})
+    response = api.submit(user, {"prompt": "ok", "providers": {"image": "dall-e-9"}})
     assert response.status_code == 422
     assert response.json["error"]["code"] == "unknown_provider"
     assert response.json["error"]["details"][0]["field"] == "providers.image"
@@ -87,8 +83,8 @@ def test_malformed_json_is_400_and_wrong_content_type_is_415(api, user):
 
 
 def test_same_idempotency_key_and_body_replays_the_same_job(api, user):
-    first = submit(api, user, **{"Idempotency-Key": "order-42"})
-    again = submit(api, user, **{"Idempotency-Key": "order-42"})
+    first = api.submit(user, JOB, headers={"Idempotency-Key": "order-42"})
+    again = api.submit(user, JOB, headers={"Idempotency-Key": "order-42"})
     assert first.status_code == again.status_code == 202
     assert again.json["id"] == first.json["id"]
     assert again.headers.get("idempotent-replayed") == "true"
@@ -98,27 +94,27 @@ def test_same_idempotency_key_and_body_replays_the_same_job(api, user):
 
 
 def test_idempotency_key_reused_with_another_body_is_409(api, user):
-    submit(api, user, **{"Idempotency-Key": "k1"})
-    response = submit(api, user, {**JOB, "duration_s": 12}, **{"Idempotency-Key": "k1"})
+    api.submit(user, JOB, headers={"Idempotency-Key": "k1"})
+    response = api.submit(user, {**JOB, "duration_s": 12}, headers={"Idempotency-Key": "k1"})
     assert response.status_code == 409
     assert response.json["error"]["code"] == "idempotency_key_reused"
 
 
 def test_idempotency_keys_are_per_user(api, user):
     other = api.signup()
-    mine = submit(api, user, **{"Idempotency-Key": "shared"}).json
-    theirs = submit(api, other, **{"Idempotency-Key": "shared"}).json
+    mine = api.submit(user, JOB, headers={"Idempotency-Key": "shared"}).json
+    theirs = api.submit(other, JOB, headers={"Idempotency-Key": "shared"}).json
     assert mine["id"] != theirs["id"]
 
 
 def test_idempotency_key_longer_than_255_is_422(api, user):
-    response = submit(api, user, **{"Idempotency-Key": "k" * 256})
+    response = api.submit(user, JOB, headers={"Idempotency-Key": "k" * 256})
     assert response.status_code == 422
 
 
 def test_another_users_job_is_404_like_a_missing_one(api, user):
     other = api.signup()
-    job_id = submit(api, user).json["id"]
+    job_id = api.submit(user, JOB).json["id"]
     for path in (f"/v1/jobs/{job_id}", f"/v1/jobs/{job_id}/events"):
         theirs = api.call("GET", path, token=other["token"])
         missing = api.call("GET", path.replace(job_id, "job_doesnotexist"), token=user["token"])
@@ -128,7 +124,7 @@ def test_another_users_job_is_404_like_a_missing_one(api, user):
 
 
 def test_job_list_is_newest_first_with_cursor_and_status_filter(api, user):
-    ids = [submit(api, user, {**JOB, "prompt": f"job {i}"}).json["id"] for i in range(5)]
+    ids = [api.submit(user, {**JOB, "prompt": f"job {i}"}).json["id"] for i in range(5)]
     seen, cursor = [], None
     while True:
         page = api.call(
@@ -147,7 +143,7 @@ def test_job_list_is_newest_first_with_cursor_and_status_filter(api, user):
 
 
 def test_get_job_supports_etag(api, user):
-    job_id = submit(api, user).json["id"]
+    job_id = api.submit(user, JOB).json["id"]
     first = api.call("GET", f"/v1/jobs/{job_id}", token=user["token"])
     etag = first.headers["etag"]
     cached = api.call("GET", f"/v1/jobs/{job_id}", token=user["token"], headers={"If-None-Match": etag})
@@ -157,7 +153,7 @@ def test_get_job_supports_etag(api, user):
 
 
 def test_events_long_poll_and_sse_framing(api, user):
-    job_id = submit(api, user).json["id"]
+    job_id = api.submit(user, JOB).json["id"]
     first = api.call("GET", f"/v1/jobs/{job_id}/events?wait=0", token=user["token"]).json
     cursor = first["next"]
     empty = api.call("GET", f"/v1/jobs/{job_id}/events?after={cursor}&wait=1", token=user["token"]).json
@@ -194,7 +190,7 @@ def test_events_page_turns_terminal_only_with_the_final_event(api, user):
     from chalicelib.jobs import progress, transitions
     from chalicelib.jobs.states import EventType
 
-    job_id = submit(api, user).json["id"]
+    job_id = api.submit(user, JOB).json["id"]
     cursor = api.call("GET", f"/v1/jobs/{job_id}/events", token=user["token"]).json["next"]
     with db.transaction() as cur:  # MySQL first, the event an instant later
         assert transitions.fail(cur, job_id, "video_failed", "boom", "video")

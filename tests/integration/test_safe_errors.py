@@ -47,14 +47,9 @@ def everything_the_user_sees(api, user, job_id: str) -> str:
 
 
 def submit(api, user, **providers) -> str:
-    response = api.call(
-        "POST",
-        "/v1/jobs",
-        {"prompt": "A quiet harbour", "duration_s": 5, "aspect": "1:1", "providers": providers},
-        token=user["token"],
+    return api.submit_ok(
+        user, {"prompt": "A quiet harbour", "duration_s": 5, "aspect": "1:1"}, providers=providers
     )
-    assert response.status_code == 202, response.body
-    return response.json["id"]
 
 
 def run_last_attempt(job_id: str) -> None:

@@ -10,10 +10,6 @@ from tests.fakes.media import make_clip
 from tests.integration.test_uploads import PNG, post_file, start, uploaded
 
 
-def submit(api, user, body):
-    return api.call("POST", "/v1/jobs", body, token=user["token"])
-
-
 def clip_upload(api, user, tmp_path, name="clip.mp4", content_type="video/mp4", **clip) -> dict:
     """Start an upload of a real clip, post it, and GET it: -> the upload as the API shows it."""
     data = make_clip(
@@ -41,7 +37,7 @@ def clip_upload(api, user, tmp_path, name="clip.mp4", content_type="video/mp4", 
     ],
 )
 def test_bad_scripts_are_422_naming_the_field_and_scene(api, user, body, field):
-    response = submit(api, user, body)
+    response = api.submit(user, body)
     assert response.status_code == 422, response.body
     assert field in [d["field"] for d in response.json["error"]["details"]], response.json
 
@@ -52,8 +48,8 @@ def test_a_scene_must_name_the_users_own_uploaded_image_or_clip(api, user):
     wav = uploaded(api, user, b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(40), "audio/wav")
     pending = start(api, user).json["id"]
     for upload_id, kind in ((theirs, "not_found"), (wav, "not_scene_media"), (pending, "upload_not_ready")):
-        response = submit(
-            api, user, {"scenes": [{"text": "one"}, {"text": "two", "image_upload_id": upload_id}]}
+        response = api.submit(
+            user, {"scenes": [{"text": "one"}, {"text": "two", "image_upload_id": upload_id}]}
         )
         assert response.status_code == 422
         detail = response.json["error"]["details"][0]
@@ -71,11 +67,11 @@ def test_a_script_job_is_accepted_and_keeps_the_request(api, user, tmp_path):
         ],
         "clip_audio_volume": 0.5,
     }
-    response = submit(api, user, body)
+    response = api.submit(user, body)
     assert response.status_code == 202, response.body
     assert response.json["request"]["scenes"][0]["text"] == "First, exactly so."
     assert "prompt" not in response.json["request"]
-    assert submit(api, user, {"script": "One. Two. Three."}).status_code == 202
+    assert api.submit(user, {"script": "One. Two. Three."}).status_code == 202
 
 
 @pytest.mark.parametrize("content_type, name", [("video/mp4", "a.mp4"), ("video/quicktime", "a.mov")])

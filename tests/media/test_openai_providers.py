@@ -27,12 +27,6 @@ REQUEST = {
 }
 
 
-@pytest.fixture(autouse=True)
-def isolated_backends():
-    """Overrides the suite's session fixture: no MySQL, Redis or S3 here."""
-    yield
-
-
 @pytest.fixture
 def fake():
     with FakeOpenAI(api_key=KEY) as server:

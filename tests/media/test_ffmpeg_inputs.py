@@ -16,12 +16,6 @@ from chalicelib.pipeline.media.video import build_command
 from chalicelib.pipeline.remote import openai_steps
 
 
-@pytest.fixture(autouse=True)
-def isolated_backends():
-    """Overrides the suite's session fixture: no MySQL, Redis or S3 here."""
-    yield
-
-
 def _inputs(argv: list[str]) -> list[tuple[str, str, str]]:
     """(format, protocols, path) of each `-i`, from the options right before it."""
     found = []

@@ -26,12 +26,6 @@ ASPECT = "9:16"
 BACKGROUND = (20, 30, 90)  # no yellow in it, so highlighted pixels are the caption's
 
 
-@pytest.fixture(autouse=True)
-def isolated_backends():
-    """Overrides the suite's session fixture: media tests need no MySQL, Redis or S3."""
-    yield
-
-
 def concept() -> Concept:
     return Concept(
         title="Storm",

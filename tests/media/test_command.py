@@ -15,14 +15,8 @@ from chalicelib.pipeline import command
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.media.probe import probe
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 FAKE = [sys.executable, str(ROOT / "tests" / "fakes" / "orchestrator.py")]
-
-
-@pytest.fixture(autouse=True)
-def isolated_backends():
-    """Overrides the suite's session fixture: no MySQL, Redis or S3 here."""
-    yield
 
 
 def config(argv: list[str], timeout_s: float = 60, grace_s: float = 2.0, **env: str) -> command.CommandConfig:

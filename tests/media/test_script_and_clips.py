@@ -21,12 +21,6 @@ from tests.fakes.media import frame_at, make_clip
 THREE = "The tide goes out at dawn. A crab finds a shell!\n\nIs it home at last?"
 
 
-@pytest.fixture(autouse=True)
-def isolated_backends():
-    """Overrides the suite's session fixture: media tests need no MySQL, Redis or S3."""
-    yield
-
-
 def test_plain_text_splits_at_sentences_and_paragraphs_keeping_the_words():
     assert script.split_script(THREE) == [
         "The tide goes out at dawn.",

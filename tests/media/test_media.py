@@ -24,12 +24,6 @@ PROMPT = "A lighthouse keeper befriends a curious octopus during a storm"
 SRT_CUE = re.compile(r"(\d+)\n(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})\n(.+)")
 
 
-@pytest.fixture(autouse=True)
-def isolated_backends():
-    """Overrides the suite's session fixture: media tests need no MySQL, Redis or S3."""
-    yield
-
-
 def _cues(srt: str) -> list[tuple[int, float, float, str]]:
     cues = []
     for m in SRT_CUE.finditer(srt):

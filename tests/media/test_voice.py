@@ -16,12 +16,6 @@ from tests.fakes.openai_server import FakeOpenAI
 LINE = "The keeper lit the lamp at 9, and the octopus waved back from the rocks!"
 
 
-@pytest.fixture(autouse=True)
-def isolated_backends():
-    """Overrides the suite's session fixture: these tests need no MySQL, Redis or S3."""
-    yield
-
-
 def assert_timed(result: narration.Narration, text: str, language: str = "en") -> None:
     """Every word of the script, in order, each with start < end inside the audio."""
     assert [w.text for w in result.words] == tokenize(text, language)
