@@ -31,6 +31,7 @@ from chalicelib.db import jobs as jobs_db
 from chalicelib.errors import Conflict, NotFound, QuotaExceeded, ValidationFailed
 from chalicelib.ids import iso, new_id, utcnow
 from chalicelib.models import (
+    STEP_WEIGHTS,
     Event,
     EventPage,
     EventType,
@@ -329,6 +330,7 @@ def to_model(row: jobs_db.JobRow, steps: list[jobs_db.StepRow]) -> Job:
                 name=s.name,
                 status=s.status,
                 progress=s.progress,
+                weight=STEP_WEIGHTS[s.name],
                 attempt=s.attempt,
                 started_at=iso(s.started_at),
                 finished_at=iso(s.finished_at),

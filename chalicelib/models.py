@@ -255,6 +255,8 @@ class StepStatus(str, Enum):
 
 
 STEP_NAMES = ("concept", "image", "video", "upload")
+# Share of the job's progress bar each step fills (sums to 100); each step in the job reply says it.
+STEP_WEIGHTS = {"concept": 5, "image": 20, "video": 65, "upload": 10}
 
 
 def _one_of(step: str) -> Any:
@@ -379,6 +381,7 @@ class Step(Model):
     name: Literal["concept", "image", "video", "upload"]
     status: StepStatus
     progress: int = Field(ge=0, le=100)
+    weight: int = Field(ge=0, le=100, description="Share of the job's progress this step fills (sum: 100)")
     attempt: int
     started_at: str | None
     finished_at: str | None
