@@ -6,7 +6,7 @@ NAME ?= render
 WORKERS ?= 1
 export WORKERS
 
-.PHONY: setup venv demo test up down bench lint package web-deploy clean
+.PHONY: setup venv demo test up down bench lint web-types package web-deploy clean
 
 setup:                ## bring up Redis, MariaDB, the AWS emulator, venv and migrations
 	@bash scripts/bringup.sh
@@ -30,7 +30,7 @@ down:                 ## stop what `make up` and the bring-up started
 bench: setup          ## a benchmark: make bench NAME=render
 	@$(PY) bench/$(NAME).py
 
-lint:                 ## ruff (lint and format check) and mypy (pyproject.toml), cfn-lint the SAM template, bandit (medium and high)
+lint:                 ## ruff (lint and format check), mypy (pyproject.toml), cfn-lint the SAM template, bandit, console API types
 	@.venv/bin/ruff check chalicelib app.py functions scripts tests bench
 	@.venv/bin/ruff format --check --quiet chalicelib app.py functions scripts tests bench
 	@.venv/bin/mypy
@@ -38,6 +38,10 @@ lint:                 ## ruff (lint and format check) and mypy (pyproject.toml),
 	@# (bandit warns about a nosec on the other lines of a multi-line statement: noise, filtered)
 	@.venv/bin/bandit -q -ll -r app.py chalicelib functions scripts bench containers localstack client \
 		2> >(grep -v 'but no failed test' >&2)
+	@bash scripts/web_types.sh --check
+
+web-types: venv       ## regenerate the console's API types (web/src/api/openapi.ts) from the served OpenAPI document
+	@bash scripts/web_types.sh
 
 package: setup        ## out/package: sam.yaml (Chalice + template.yaml) and one zip for every Lambda
 	@$(PY) scripts/package.py out/package

@@ -31,7 +31,7 @@ from chalicelib.infra import audit, ratelimit, storage
 from chalicelib.jobs import inputs as job_inputs
 from chalicelib.jobs import lifecycle, longpoll, progress
 from chalicelib.jobs import repository as jobs_db
-from chalicelib.jobs.states import EventType, JobStatus
+from chalicelib.jobs.states import STEP_WEIGHTS, EventType, JobStatus
 from chalicelib.pipeline.providers import known_voice, missing_keys, unknown_providers
 from chalicelib.runtime import dispatcher
 from chalicelib.uploads import service as uploads
@@ -321,6 +321,7 @@ def to_model(row: jobs_db.JobRow, steps: list[jobs_db.StepRow]) -> Job:
                 name=s.name,
                 status=s.status,
                 progress=s.progress,
+                weight=STEP_WEIGHTS[s.name],
                 attempt=s.attempt,
                 started_at=iso(s.started_at),
                 finished_at=iso(s.finished_at),

@@ -44,6 +44,8 @@ class StepStatus(str, Enum):
 
 
 STEP_NAMES = ("concept", "image", "video", "upload")
+# Each step's share of the job's progress bar (sum 100): the render is most of the wait.
+STEP_WEIGHTS = {"concept": 5, "image": 20, "video": 65, "upload": 10}
 
 
 class EventType(str, Enum):

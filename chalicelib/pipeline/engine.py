@@ -25,7 +25,7 @@ from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.infra import db, redis_client, storage
 from chalicelib.jobs import lifecycle
 from chalicelib.jobs import repository as jobs_db
-from chalicelib.jobs.states import STEP_NAMES, Claim, JobStatus, StepStatus
+from chalicelib.jobs.states import STEP_NAMES, STEP_WEIGHTS, Claim, JobStatus, StepStatus
 from chalicelib.pipeline import command, provider_chain, registry, step_limit
 from chalicelib.pipeline.concept import script
 from chalicelib.pipeline.concept.storyboard import Concept
@@ -38,8 +38,6 @@ from chalicelib.uploads import service as uploads
 
 log = logging.getLogger(__name__)
 
-# Share of the job's progress bar each step fills (sums to 100).
-WEIGHTS = {"concept": 5, "image": 20, "video": 65, "upload": 10}
 OUTPUTS = ("video", "thumbnail", "captions", "vtt", "words", "manifest")  # the upload step's
 OUTPUT_FILES = {
     "video": "video.mp4",
@@ -97,7 +95,7 @@ class Context:
     def report(self, step_progress: int, force: bool = False) -> None:
         """Step progress 0..100 -> MySQL and the event stream, at most ~4 times a second."""
         step_progress = max(0, min(100, int(step_progress)))
-        job_progress = self.base + WEIGHTS[self.step] * step_progress // 100
+        job_progress = self.base + STEP_WEIGHTS[self.step] * step_progress // 100
         last_value, last_at = self._last
         now = time.monotonic()
         if not force and (step_progress <= last_value or now - last_at < 0.25):
@@ -381,7 +379,7 @@ def _command_video(ctx: Context, done: dict[str, list[str]]) -> list[str]:
         if message and message != last_message[0]:
             last_message[0] = message
             lifecycle.step_message(
-                ctx.job_id, ctx.step, message, ctx.base + WEIGHTS[ctx.step] * max(0, ctx._last[0]) // 100
+                ctx.job_id, ctx.step, message, ctx.base + STEP_WEIGHTS[ctx.step] * max(0, ctx._last[0]) // 100
             )
 
     started = time.monotonic()
@@ -495,7 +493,7 @@ def _run_steps(ctx: Context) -> str:
             ):
                 raise JobGone(job_id)
             done[name] = steps[name].artifacts
-            ctx.base += WEIGHTS[name]
+            ctx.base += STEP_WEIGHTS[name]
             continue
         if ctx.should_stop() or not lifecycle.step_started(job_id, name, owner, ctx.base):
             raise JobGone(job_id)
@@ -527,11 +525,11 @@ def _run_steps(ctx: Context) -> str:
             artifacts=done[name],
             provider=ctx.provider,
             usage=ctx.usage,
-            job_progress=ctx.base + WEIGHTS[name],
+            job_progress=ctx.base + STEP_WEIGHTS[name],
             took_s=time.monotonic() - started,
         ):
             raise JobGone(job_id)
-        ctx.base += WEIGHTS[name]
+        ctx.base += STEP_WEIGHTS[name]
     if not lifecycle.succeed(job_id, _outputs(done["upload"]), owner):
         raise JobGone(job_id)
     return JobStatus.succeeded.value

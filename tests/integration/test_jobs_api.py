@@ -16,6 +16,8 @@ def test_submit_accepts_a_job_and_queues_it(api, user):
     assert job["status"] == "queued" and job["progress"] == 0 and job["attempt"] == 1
     assert [s["name"] for s in job["steps"]] == ["concept", "image", "video", "upload"]
     assert all(s["status"] == "pending" for s in job["steps"])
+    # each step's share of the job's bar, which the console draws the step bars from
+    assert sum(s["weight"] for s in job["steps"]) == 100 and all(s["weight"] > 0 for s in job["steps"])
     assert job["request"] == {
         **JOB,
         "aspect": "9:16",

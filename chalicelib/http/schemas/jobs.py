@@ -139,6 +139,7 @@ class Step(Model):
     name: Literal["concept", "image", "video", "upload"]
     status: StepStatus
     progress: int = Field(ge=0, le=100)
+    weight: int = Field(ge=0, le=100, description="Share of the job's progress this step fills (sum: 100)")
     attempt: int
     started_at: str | None
     finished_at: str | None

@@ -1,6 +1,8 @@
 // One way to call the API: same origin, JSON in and out, the bearer token from the session,
 // errors as ApiError (the envelope's code, message and field details), 401 -> back to log in.
-import type { FieldProblem } from "./types";
+
+// One entry of a 422's details (the document types `details` as any JSON).
+interface FieldProblem { field: string; message: string; type?: string }
 
 const TOKEN_KEY = "media.token";
 

@@ -1,64 +1,68 @@
-// The HTTP contract's shapes the console uses (served as /v1/openapi.json; see shared/API.md).
-export type JobStatus = "queued" | "running" | "succeeded" | "failed" | "canceled" | "expired";
-export type StepStatus = "pending" | "running" | "succeeded" | "failed" | "canceled" | "skipped";
-export const JOB_STATUSES: JobStatus[] = ["queued", "running", "succeeded", "failed", "canceled", "expired"];
-export const TERMINAL: JobStatus[] = ["succeeded", "failed", "canceled", "expired"];
+// The HTTP contract's shapes, by the names the console uses: aliases over the types generated
+// from the served document (./openapi.ts, `make web-types`; `make lint` fails when it is stale).
+import { jobStatusValues, type components } from "./openapi";
 
-export interface User { id: string; email: string; created_at: string; email_verified?: boolean }
-export interface TokenReply { user: User; access_token: string; token_type: "bearer"; expires_in: number }
-export interface PlanInfo {
-  name: string; monthly_jobs: number; max_duration_s: number; max_concurrency: number; retention_days: number;
-}
-export interface PlanOffer extends PlanInfo { purchasable: boolean }
-export interface Me {
-  id: string; email: string; email_verified?: boolean; plan: PlanInfo;
-  usage: { period_start: string; period_end: string; jobs_used: number; running: number };
-  membership: { status: string; whop_membership_id: string; plan: string; cancel_at_period_end: boolean;
-    renewal_period_end: string | null } | null;
-}
-export interface Page<T> { items: T[]; next_cursor: string | null }
+type Schemas = components["schemas"];
 
-export interface StepUsage {
-  purpose: string; provider: string; model?: string | null; tokens_in: number; tokens_out: number;
-  characters: number; images: number; audio_s: number; bytes: number; wall_s: number;
-}
-export interface Step {
-  name: string; status: StepStatus; progress: number; attempt: number;
-  started_at: string | null; finished_at: string | null; provider?: string | null; usage?: StepUsage[];
-}
-export interface Job {
-  id: string; status: JobStatus; progress: number; current_step: string | null; attempt: number;
-  steps: Step[]; error: { code: string; message: string; step: string | null } | null;
-  outputs: { video_url: string; thumbnail_url: string; captions_url: string; expires_at: string } | null;
-  request: Record<string, unknown> & { prompt?: string; script?: string; scenes?: { text: string }[];
-    duration_s?: number; aspect?: string };
-  notes?: string[]; created_at: string; started_at: string | null; finished_at: string | null;
-}
-export interface JobEvent {
-  id: string; type: string; step: string | null; progress: number | null; message: string | null; at: string;
-}
-export interface EventPage { events: JobEvent[]; next: string; status: JobStatus }
+export type JobStatus = Schemas["JobStatus"];
+export type StepStatus = Schemas["StepStatus"];
+export type EventType = Schemas["EventType"];
+export const JOB_STATUSES: readonly JobStatus[] = jobStatusValues;
+// Statuses a job never leaves (the API's TERMINAL): nothing more to follow.
+export const TERMINAL: readonly JobStatus[] = ["succeeded", "failed", "canceled", "expired"];
 
-export interface ApiKey { id: string; name: string; prefix: string; created_at: string; last_used_at: string | null }
-export interface ApiKeyCreated { id: string; name: string; key: string; prefix: string; created_at: string }
-export interface ProviderKey { provider: string; last4: string; base_url: string | null; updated_at: string }
-export interface ProviderOption { name: string; needs_key: boolean; has_key: boolean }
-export interface VoiceOption { name: string; provider: string; engine: string; languages: string[]; default?: boolean }
-export interface StepProviders { step: string; default: string; providers: ProviderOption[] }
-export interface WebhookEndpoint {
-  id: string; url: string; events: string[]; created_at: string; last_delivery_at?: string | null;
-  last_status?: number | null;
+export type User = Schemas["User"];
+export type TokenReply = Schemas["TokenReply"];
+export type EmailVerified = Schemas["EmailVerified"];
+export type Me = Schemas["Me"];
+export type PlanInfo = Schemas["PlanInfo"];
+export type PlanCatalog = Schemas["PlanCatalog"];
+export type CheckoutSession = Schemas["CheckoutSession"];
+
+export type Job = Schemas["Job"];
+export type JobList = Schemas["JobList"];
+export type Step = Schemas["Step"];
+export type JobEvent = Schemas["Event"];
+export type EventPage = Schemas["EventPage"];
+export type StreamToken = Schemas["StreamToken"];
+
+export type ApiKey = Schemas["ApiKey"];
+export type ApiKeyList = Schemas["ApiKeyList"];
+export type ApiKeyCreated = Schemas["ApiKeyCreated"];
+export type ProviderKey = Schemas["ProviderKey"];
+export type ProviderKeyList = Schemas["ProviderKeyList"];
+export type ProviderCatalog = Schemas["ProviderCatalog"];
+export type StepProviders = Schemas["StepProviders"];
+export type VoiceOption = Schemas["VoiceOption"];
+export type WebhookEndpoint = Schemas["WebhookEndpoint"];
+export type WebhookEndpointList = Schemas["WebhookEndpointList"];
+export type WebhookEndpointCreated = Schemas["WebhookEndpointCreated"];
+export type AuditLog = Schemas["AuditPage"];
+export type UploadForm = Schemas["UploadForm"];
+export type Upload = Schemas["Upload"];
+
+// A job's `request` is the accepted body as an open object in the document: read it checked.
+const text = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
+
+/** The scenes' lines of a scene-by-scene job, else null. */
+export function jobScenes(job: Job): string[] | null {
+  const scenes = job.request.scenes;
+  if (!Array.isArray(scenes)) return null;
+  return scenes.map((scene: unknown) =>
+    text(typeof scene === "object" && scene !== null ? (scene as Record<string, unknown>).text : undefined) ?? "");
 }
-export interface WebhookEndpointCreated { id: string; url: string; events: string[]; secret: string; created_at: string }
-export interface AuditEntry { id: string; action: string; target: string | null; ip: string | null;
-  details: Record<string, unknown> | null; at: string }
-export interface UploadForm { id: string; url: string; fields: Record<string, string>; expires_at: string; max_bytes: number }
-export interface Upload { id: string; status: "pending" | "uploaded" | "rejected" | "expired"; reason?: string | null }
-export interface FieldProblem { field: string; message: string; type?: string }
+
+export function jobScript(job: Job): string | undefined {
+  return text(job.request.script);
+}
+
+/** The job's aspect as a CSS class suffix ("9x16"). */
+export function jobAspectClass(job: Job): string {
+  return (text(job.request.aspect) ?? "9:16").replace(":", "x");
+}
 
 /** What a job is about, for titles: its prompt, else the start of its script or first scene. */
 export function jobTitle(job: Job): string {
-  const r = job.request;
-  const text = r.prompt ?? r.script ?? r.scenes?.[0]?.text ?? job.id;
-  return text.length > 140 ? `${text.slice(0, 137)}…` : text;
+  const title = text(job.request.prompt) ?? jobScript(job) ?? jobScenes(job)?.[0] ?? job.id;
+  return title.length > 140 ? `${title.slice(0, 137)}…` : title;
 }

@@ -1,12 +1,9 @@
 // Pure state of a job's live progress, folded from its events (testable without a browser).
-import type { Job, JobEvent, JobStatus, StepStatus } from "../api/types";
+import type { EventType, Job, JobEvent, JobStatus, Step, StepStatus } from "../api/types";
 
-// The share of the job's progress each step carries (chalicelib/pipeline/runner.py WEIGHTS):
-// events carry the job's progress, and a step's own bar is its slice of it.
-export const STEP_WEIGHTS: Record<string, number> = { concept: 5, image: 20, video: 65, upload: 10 };
-export const STEP_ORDER = ["concept", "image", "video", "upload"];
-
-export interface StepView { name: string; status: StepStatus; progress: number; message: string | null }
+// Events carry the job's progress; a step's own bar is its slice of it, the step's `weight`
+// (its share of the job's bar, served with each step of the job).
+export interface StepView { name: Step["name"]; status: StepStatus; progress: number; weight: number; message: string | null }
 export interface ProgressState {
   status: JobStatus;
   progress: number;
@@ -17,27 +14,26 @@ export interface ProgressState {
 }
 
 export function initialProgress(job?: Job): ProgressState {
-  const steps = STEP_ORDER.map((name) => {
-    const s = job?.steps.find((x) => x.name === name);
-    return { name, status: s?.status ?? "pending", progress: s?.progress ?? 0, message: null } as StepView;
-  });
+  const steps = (job?.steps ?? []).map((s): StepView =>
+    ({ name: s.name, status: s.status, progress: s.progress, weight: s.weight, message: null }));
   return { status: job?.status ?? "queued", progress: job?.progress ?? 0, steps, lastEventId: null,
     messages: [], updates: 0 };
 }
 
-function stepBase(name: string): number {
+/** The job's progress when the step begins: the weights of the steps before it (the job's order). */
+function stepBase(steps: StepView[], name: string): number {
   let base = 0;
-  for (const s of STEP_ORDER) {
-    if (s === name) return base;
-    base += STEP_WEIGHTS[s] ?? 0;
+  for (const s of steps) {
+    if (s.name === name) return base;
+    base += s.weight;
   }
   return base;
 }
 
-const STEP_STATUS: Record<string, StepStatus> = {
+const STEP_STATUS: Partial<Record<EventType, StepStatus>> = {
   "step.started": "running", "step.progress": "running", "step.succeeded": "succeeded", "step.failed": "failed",
 };
-const JOB_STATUS: Record<string, JobStatus> = {
+const JOB_STATUS: Partial<Record<EventType, JobStatus>> = {
   "job.queued": "queued", "job.started": "running", "job.retrying": "queued", "job.succeeded": "succeeded",
   "job.failed": "failed", "job.canceled": "canceled", "step.started": "running", "step.progress": "running",
 };
@@ -48,14 +44,13 @@ export function applyEvent(state: ProgressState, event: JobEvent): ProgressState
   let progress = event.progress ?? state.progress;
   if (event.type === "job.retrying") progress = event.progress ?? state.progress;
   else progress = Math.max(state.progress, progress);
-  const steps = state.steps.map((s) => {
-    if (event.type === "job.canceled" && s.status === "running") return { ...s, status: "canceled" as StepStatus };
+  const steps = state.steps.map((s): StepView => {
+    if (event.type === "job.canceled" && s.status === "running") return { ...s, status: "canceled" };
     if (s.name !== event.step) return s;
-    const weight = STEP_WEIGHTS[s.name] ?? 100;
     let own = s.progress;
     if (event.type === "step.succeeded") own = 100;
-    else if (event.progress !== null) {
-      own = Math.max(own, Math.round(((event.progress - stepBase(s.name)) * 100) / weight));
+    else if (event.progress !== null && s.weight > 0) {
+      own = Math.max(own, Math.round(((event.progress - stepBase(state.steps, s.name)) * 100) / s.weight));
     }
     return { ...s, status: STEP_STATUS[event.type] ?? s.status, progress: Math.min(100, Math.max(0, own)),
       message: event.message ?? s.message };

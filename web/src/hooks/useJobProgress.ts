@@ -3,12 +3,13 @@
 // where EventSource is missing. Either way the events fold into one ProgressState.
 import { useEffect, useReducer, useRef } from "react";
 import { api } from "../api/client";
-import type { EventPage, Job, JobEvent } from "../api/types";
+import { eventTypeValues } from "../api/openapi";
+import type { EventPage, Job, JobEvent, StreamToken } from "../api/types";
 import { TERMINAL } from "../api/types";
 import { applyEvent, initialProgress, type ProgressState } from "./progress";
 
-export const EVENT_TYPES = ["job.queued", "job.started", "step.started", "step.progress", "step.succeeded",
-  "step.failed", "job.retrying", "job.succeeded", "job.failed", "job.canceled"];
+// Every event type the API sends (its EventType enum): an SSE frame is dispatched by its type.
+export const EVENT_TYPES = eventTypeValues;
 // Chalice answers an SSE request whole when its window ends, so a short window keeps the
 // page live (a new window opens ~1 s later, the server's `retry:`); long-polls return at once.
 export const SSE_WINDOW_S = 2;
@@ -67,7 +68,7 @@ function followSse(jobId: string, lastId: { current: string | null }, seen: (e: 
   const open = async () => {
     let token: string;
     try {
-      token = (await api<{ token: string }>(`/v1/jobs/${jobId}/stream-token`, { method: "POST" })).token;
+      token = (await api<StreamToken>(`/v1/jobs/${jobId}/stream-token`, { method: "POST" })).token;
     } catch {
       if (!stopped()) retryTimer = setTimeout(open, Math.min(10000, 1000 * 2 ** failures++));
       return;

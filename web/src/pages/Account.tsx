@@ -1,20 +1,21 @@
 // Email verification and password reset: the pages the mailed links open
 // (/verify-email?token=, /reset-password?token=), and the request for a reset link.
 import { useEffect, useRef, useState, type FormEvent } from "react";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { api, ApiError, tokenStore } from "../api/client";
-import type { Me, TokenReply } from "../api/types";
+import type { EmailVerified, TokenReply } from "../api/types";
 import { useAuth } from "../auth";
 import { ErrorMessage, FieldError, PageTitle } from "../components/ui";
+import { CURRENT_USER_KEY, useCurrentUser } from "../hooks/useCurrentUser";
 
 export function VerifyEmailPage() {
   const [params] = useSearchParams();
   const token = params.get("token") ?? "";
   const queryClient = useQueryClient();
   const verify = useMutation({
-    mutationFn: () => api<{ user: { email: string } }>("/v1/auth/verify-email", { method: "POST", body: { token } }),
-    onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["me"] }),
+    mutationFn: () => api<EmailVerified>("/v1/auth/verify-email", { method: "POST", body: { token } }),
+    onSuccess: () => void queryClient.invalidateQueries({ queryKey: CURRENT_USER_KEY }),
   });
   const started = useRef(false);
   useEffect(() => {
@@ -91,7 +92,7 @@ export function ResetPasswordPage() {
 
 /** Shown while the logged-in account's address is unverified, with a resend button. */
 export function VerifyBanner() {
-  const me = useQuery({ queryKey: ["me"], queryFn: () => api<Me>("/v1/me") });
+  const me = useCurrentUser();
   const resend = useMutation({ mutationFn: () => api("/v1/auth/resend-verification", { method: "POST" }) });
   if (!me.data || me.data.email_verified !== false) return null;
   return (

@@ -1,16 +1,15 @@
 // API keys: create (the key is shown once, with a copy button), list, revoke.
 import { useState, type FormEvent } from "react";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import { api, ApiError } from "../api/client";
-import type { ApiKey, ApiKeyCreated, Page } from "../api/types";
-import { CopyButton, ErrorMessage, FieldError, Loading, PageTitle, When } from "../components/ui";
+import type { ApiKey, ApiKeyCreated } from "../api/types";
+import { ResourceTable } from "../components/ResourceTable";
+import { SecretOnce } from "../components/SecretOnce";
+import { ErrorMessage, FieldError, PageTitle, When } from "../components/ui";
+import { useResourceList } from "../hooks/useResourceList";
 
 export function ApiKeysPage() {
-  const queryClient = useQueryClient();
-  const keys = useQuery({
-    queryKey: ["api-keys"],
-    queryFn: ({ signal }) => api<Page<ApiKey>>("/v1/api-keys?limit=100", { signal }),
-  });
+  const keys = useResourceList<ApiKey>("api-keys", "/v1/api-keys");
   const [name, setName] = useState("");
   const [created, setCreated] = useState<ApiKeyCreated | null>(null);
   const create = useMutation({
@@ -18,18 +17,14 @@ export function ApiKeysPage() {
     onSuccess: (key) => {
       setCreated(key);
       setName("");
-      // Listed at once (a list fetched before the key existed must not hide it), then refreshed.
-      const listed: ApiKey = { id: key.id, name: key.name, prefix: key.prefix, created_at: key.created_at, last_used_at: null };
-      queryClient.setQueryData<Page<ApiKey>>(["api-keys"], (page) =>
-        page ? { ...page, items: [listed, ...page.items.filter((k) => k.id !== key.id)] } : page);
-      void queryClient.invalidateQueries({ queryKey: ["api-keys"] });
+      keys.added({ id: key.id, name: key.name, prefix: key.prefix, created_at: key.created_at, last_used_at: null });
     },
   });
   const revoke = useMutation({
     mutationFn: (id: string) => api<void>(`/v1/api-keys/${id}`, { method: "DELETE" }),
     onSuccess: (_, id) => {
       if (created?.id === id) setCreated(null);
-      void queryClient.invalidateQueries({ queryKey: ["api-keys"] });
+      keys.refresh();
     },
   });
   const fields = create.error instanceof ApiError ? create.error.fieldErrors() : {};
@@ -48,33 +43,19 @@ export function ApiKeysPage() {
         {fields.name ? null : <ErrorMessage error={create.error} />}
       </form>
       {created ? (
-        <div className="card notice" role="status" aria-label="New key">
-          <p><strong>Copy your new key now.</strong> It is shown only this once.</p>
-          <p className="secret"><code data-testid="new-key">{created.key}</code> <CopyButton text={created.key} label="Copy key" /></p>
-          <button type="button" className="link" onClick={() => setCreated(null)}>I stored it</button>
-        </div>
+        <SecretOnce label="New key" what="your new key" secret={created.key} copyLabel="Copy key" testId="new-key"
+          onDismiss={() => setCreated(null)} />
       ) : null}
-      {keys.isLoading ? <Loading what="keys" /> : null}
-      <ErrorMessage error={keys.error ?? revoke.error} />
-      {keys.data ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="sr-only">Your API keys</caption>
-            <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
-            <tbody>
-              {keys.data.items.length === 0 ? <tr><td colSpan={5}>No keys yet.</td></tr> : null}
-              {keys.data.items.map((k) => (
-                <tr key={k.id} data-key-id={k.id}>
-                  <th scope="row">{k.name}</th><td><code>{k.prefix}…</code></td><td><When at={k.created_at} /></td>
-                  <td><When at={k.last_used_at} /></td>
-                  <td><button type="button" className="danger" onClick={() => revoke.mutate(k.id)} disabled={revoke.isPending}
-                    aria-label={`Revoke ${k.name}`}>Revoke</button></td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ResourceTable caption="Your API keys" what="keys" list={keys.list} empty="No keys yet."
+        rowKey={(k) => k.id} rowData={(k) => ({ "data-key-id": k.id })}
+        columns={[
+          { header: "Name", cell: (k) => k.name },
+          { header: "Key", cell: (k) => <code>{k.prefix}…</code> },
+          { header: "Created", cell: (k) => <When at={k.created_at} /> },
+          { header: "Last used", cell: (k) => <When at={k.last_used_at} /> },
+        ]}
+        remove={{ label: "Revoke", name: (k) => `Revoke ${k.name}`, run: (k) => revoke.mutate(k.id),
+          pending: revoke.isPending, error: revoke.error }} />
     </>
   );
 }

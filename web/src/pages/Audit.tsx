@@ -1,13 +1,13 @@
 // The account's audit log, newest first, by cursor.
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { api } from "../api/client";
-import type { AuditEntry, Page } from "../api/types";
+import type { AuditLog } from "../api/types";
 import { ErrorMessage, Loading, PageTitle, When } from "../components/ui";
 
 export function AuditPage() {
   const log = useInfiniteQuery({
     queryKey: ["audit"],
-    queryFn: ({ pageParam }) => api<Page<AuditEntry>>(`/v1/audit-log?limit=50${pageParam ? `&cursor=${encodeURIComponent(pageParam)}` : ""}`),
+    queryFn: ({ pageParam }) => api<AuditLog>(`/v1/audit-log?limit=50${pageParam ? `&cursor=${encodeURIComponent(pageParam)}` : ""}`),
     initialPageParam: "",
     getNextPageParam: (last) => last.next_cursor ?? undefined,
   });

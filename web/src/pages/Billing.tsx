@@ -3,15 +3,16 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useSearchParams } from "react-router-dom";
 import { api } from "../api/client";
-import type { Me, PlanOffer } from "../api/types";
+import type { CheckoutSession, PlanCatalog } from "../api/types";
 import { ErrorMessage, Loading, PageTitle, ProgressBar, Section, When } from "../components/ui";
+import { useCurrentUser } from "../hooks/useCurrentUser";
 
 export function BillingPage() {
   const [params] = useSearchParams();
-  const me = useQuery({ queryKey: ["me"], queryFn: () => api<Me>("/v1/me") });
-  const plans = useQuery({ queryKey: ["plans"], queryFn: () => api<{ items: PlanOffer[] }>("/v1/plans") });
+  const me = useCurrentUser();
+  const plans = useQuery({ queryKey: ["plans"], queryFn: () => api<PlanCatalog>("/v1/plans") });
   const checkout = useMutation({
-    mutationFn: (plan: string) => api<{ url: string }>("/v1/billing/checkout", { method: "POST", body: { plan } }),
+    mutationFn: (plan: string) => api<CheckoutSession>("/v1/billing/checkout", { method: "POST", body: { plan } }),
     onSuccess: ({ url }) => window.location.assign(url),
   });
 

@@ -3,7 +3,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
-import { TERMINAL, jobTitle, type Job, type Step } from "../api/types";
+import { TERMINAL, jobAspectClass, jobScenes, jobScript, jobTitle, type Job, type Step } from "../api/types";
 import { useJobProgress } from "../hooks/useJobProgress";
 import { ErrorMessage, Loading, PageTitle, ProgressBar, StatusBadge, When, seconds } from "../components/ui";
 
@@ -40,6 +40,8 @@ export function JobPage() {
   const stepsLive = new Map(live.steps.map((s) => [s.name, s]));
   const canCancel = status === "queued" || status === "running";
   const canRetry = data.status === "failed" || data.status === "canceled";
+  const script = jobScript(data);
+  const scenes = jobScenes(data);
 
   return (
     <>
@@ -86,7 +88,7 @@ export function JobPage() {
         <section className="card" aria-label="Video">
           <h2>Your video</h2>
           <video controls preload="metadata" src={data.outputs.video_url} poster={data.outputs.thumbnail_url}
-            className={`player aspect-${(data.request.aspect ?? "9:16").replace(":", "x")}`}
+            className={`player aspect-${jobAspectClass(data)}`}
             aria-label="The finished video (captions are part of the picture; the SRT file is below)" />
           <ul className="downloads" aria-label="Downloads">
             <li><a href={data.outputs.video_url} download>Download MP4</a></li>
@@ -125,10 +127,10 @@ export function JobPage() {
 
       <section className="card" aria-label="Request">
         <h2>Request</h2>
-        {data.request.script ? <details><summary>Script</summary><p className="pre">{data.request.script}</p></details> : null}
-        {data.request.scenes ? (
-          <details><summary>Scenes ({data.request.scenes.length})</summary>
-            <ol>{data.request.scenes.map((scene, i) => <li key={i}>{scene.text}</li>)}</ol>
+        {script ? <details><summary>Script</summary><p className="pre">{script}</p></details> : null}
+        {scenes ? (
+          <details><summary>Scenes ({scenes.length})</summary>
+            <ol>{scenes.map((scene, i) => <li key={i}>{scene}</li>)}</ol>
           </details>
         ) : null}
         <dl className="facts">

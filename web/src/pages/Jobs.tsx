@@ -2,7 +2,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { Link, useSearchParams } from "react-router-dom";
 import { api } from "../api/client";
-import { JOB_STATUSES, jobTitle, type Job, type Page } from "../api/types";
+import { JOB_STATUSES, jobAspectClass, jobTitle, type JobList } from "../api/types";
 import { ErrorMessage, Loading, PageTitle, ProgressBar, StatusBadge, When } from "../components/ui";
 
 export const PAGE_SIZE = 10;
@@ -17,7 +17,7 @@ export function JobsPage() {
   if (cursor) query.set("cursor", cursor);
   const jobs = useQuery({
     queryKey: ["jobs", status, cursor],
-    queryFn: () => api<Page<Job>>(`/v1/jobs?${query}`),
+    queryFn: () => api<JobList>(`/v1/jobs?${query}`),
     refetchInterval: (q) => (q.state.data?.items.some((j) => j.status === "queued" || j.status === "running") ? 3000 : false),
   });
 
@@ -51,7 +51,7 @@ export function JobsPage() {
           <li key={job.id} className="card job-card" data-status={job.status}>
             <Link to={`/jobs/${job.id}`} className="job-link">
               {job.outputs ? (
-                <img src={job.outputs.thumbnail_url} alt="" className={`thumb aspect-${(job.request.aspect ?? "9:16").replace(":", "x")}`} loading="lazy" />
+                <img src={job.outputs.thumbnail_url} alt="" className={`thumb aspect-${jobAspectClass(job)}`} loading="lazy" />
               ) : <div className="thumb placeholder" aria-hidden="true" />}
               <span className="job-prompt">{jobTitle(job)}</span>
             </Link>

@@ -4,7 +4,8 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useNavigate } from "react-router-dom";
 import { api, ApiError } from "../api/client";
 import { uploadFile } from "../api/upload";
-import type { Job, Me, StepProviders, VoiceOption } from "../api/types";
+import type { Job, ProviderCatalog } from "../api/types";
+import { useCurrentUser } from "../hooks/useCurrentUser";
 import { ErrorMessage, FieldError, Loading, PageTitle, ProgressBar } from "../components/ui";
 
 export const ASPECTS = [["9:16", "Portrait 9:16"], ["16:9", "Landscape 16:9"], ["1:1", "Square 1:1"]] as const;
@@ -65,9 +66,9 @@ function describe(option: { name: string; needs_key: boolean; has_key: boolean }
 export function NewVideoPage() {
   const navigate = useNavigate();
   const queryClient = useQueryClient();
-  const me = useQuery({ queryKey: ["me"], queryFn: () => api<Me>("/v1/me") });
+  const me = useCurrentUser();
   const catalog = useQuery({ queryKey: ["providers"],
-    queryFn: () => api<{ items: StepProviders[]; voices?: VoiceOption[] }>("/v1/providers") });
+    queryFn: () => api<ProviderCatalog>("/v1/providers") });
   const [form, setForm] = useState<VideoForm>({
     source: "prompt", prompt: "", script: "", scenes: [emptyScene()],
     duration_s: 15, aspect: "9:16", style: "", voice: "", language: "en", providers: {},

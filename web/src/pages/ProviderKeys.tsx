@@ -2,13 +2,14 @@
 import { useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, ApiError } from "../api/client";
-import type { ProviderKey, StepProviders } from "../api/types";
-import { ErrorMessage, FieldError, Loading, PageTitle, When } from "../components/ui";
+import type { ProviderCatalog, ProviderKey, ProviderKeyList } from "../api/types";
+import { ResourceTable } from "../components/ResourceTable";
+import { ErrorMessage, FieldError, PageTitle, When } from "../components/ui";
 
 export function ProviderKeysPage() {
   const queryClient = useQueryClient();
-  const keys = useQuery({ queryKey: ["provider-keys"], queryFn: () => api<{ items: ProviderKey[] }>("/v1/provider-keys") });
-  const catalog = useQuery({ queryKey: ["providers"], queryFn: () => api<{ items: StepProviders[] }>("/v1/providers") });
+  const keys = useQuery({ queryKey: ["provider-keys"], queryFn: ({ signal }) => api<ProviderKeyList>("/v1/provider-keys", { signal }) });
+  const catalog = useQuery({ queryKey: ["providers"], queryFn: ({ signal }) => api<ProviderCatalog>("/v1/providers", { signal }) });
   const keyed = [...new Set((catalog.data?.items ?? []).flatMap((s) => s.providers.filter((p) => p.needs_key).map((p) => p.name)))];
   const [provider, setProvider] = useState("");
   const [apiKey, setApiKey] = useState("");
@@ -59,29 +60,19 @@ export function ProviderKeysPage() {
         {Object.keys(fields).length ? null : <ErrorMessage error={store.error} />}
         <button type="submit" className="primary" disabled={store.isPending || !chosen}>Store key</button>
       </form>
-      {keys.isLoading ? <Loading what="keys" /> : null}
-      <ErrorMessage error={keys.error ?? remove.error} />
-      {keys.data ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="sr-only">Your stored provider keys</caption>
-            <thead><tr><th scope="col">Provider</th><th scope="col">Key</th><th scope="col">Base URL</th><th scope="col">Updated</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
-            <tbody>
-              {keys.data.items.length === 0 ? <tr><td colSpan={5}>No provider keys stored.</td></tr> : null}
-              {keys.data.items.map((k) => (
-                <tr key={k.provider} data-provider={k.provider}>
-                  <th scope="row">{k.provider}</th><td><code className="last4">…{k.last4}</code></td>
-                  <td>{k.base_url ?? "default"}</td><td><When at={k.updated_at} /></td>
-                  <td>
-                    <button type="button" onClick={() => setProvider(k.provider)} aria-label={`Replace the ${k.provider} key`}>Replace</button>{" "}
-                    <button type="button" className="danger" onClick={() => remove.mutate(k.provider)} aria-label={`Delete the ${k.provider} key`}>Delete</button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ResourceTable caption="Your stored provider keys" what="keys" list={keys} empty="No provider keys stored."
+        rowKey={(k: ProviderKey) => k.provider} rowData={(k) => ({ "data-provider": k.provider })}
+        columns={[
+          { header: "Provider", cell: (k) => k.provider },
+          { header: "Key", cell: (k) => <code className="last4">…{k.last4}</code> },
+          { header: "Base URL", cell: (k) => k.base_url ?? "default" },
+          { header: "Updated", cell: (k) => <When at={k.updated_at} /> },
+        ]}
+        actions={(k) => (
+          <button type="button" onClick={() => setProvider(k.provider)} aria-label={`Replace the ${k.provider} key`}>Replace</button>
+        )}
+        remove={{ label: "Delete", name: (k) => `Delete the ${k.provider} key`, run: (k) => remove.mutate(k.provider),
+          pending: remove.isPending, error: remove.error }} />
     </>
   );
 }

@@ -1,25 +1,32 @@
 // Webhook endpoints: register (the signing secret is shown once), list, delete.
 import { useState, type FormEvent } from "react";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import { api, ApiError } from "../api/client";
-import type { Page, WebhookEndpoint, WebhookEndpointCreated } from "../api/types";
-import { CopyButton, ErrorMessage, FieldError, Loading, PageTitle, When } from "../components/ui";
+import type { WebhookEndpoint, WebhookEndpointCreated } from "../api/types";
+import { ResourceTable } from "../components/ResourceTable";
+import { SecretOnce } from "../components/SecretOnce";
+import { ErrorMessage, FieldError, PageTitle, When } from "../components/ui";
+import { useResourceList } from "../hooks/useResourceList";
 
 export function WebhooksPage() {
-  const queryClient = useQueryClient();
-  const endpoints = useQuery({
-    queryKey: ["webhooks"],
-    queryFn: ({ signal }) => api<Page<WebhookEndpoint>>("/v1/webhook-endpoints?limit=100", { signal }),
-  });
+  const endpoints = useResourceList<WebhookEndpoint>("webhooks", "/v1/webhook-endpoints");
   const [url, setUrl] = useState("");
   const [created, setCreated] = useState<WebhookEndpointCreated | null>(null);
   const create = useMutation({
     mutationFn: () => api<WebhookEndpointCreated>("/v1/webhook-endpoints", { method: "POST", body: { url } }),
-    onSuccess: (e) => { setCreated(e); setUrl(""); void queryClient.invalidateQueries({ queryKey: ["webhooks"] }); },
+    onSuccess: (e) => {
+      setCreated(e);
+      setUrl("");
+      endpoints.added({ id: e.id, url: e.url, events: e.events, created_at: e.created_at, last_delivery_at: null,
+        last_status: null });
+    },
   });
   const remove = useMutation({
     mutationFn: (id: string) => api<void>(`/v1/webhook-endpoints/${id}`, { method: "DELETE" }),
-    onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["webhooks"] }),
+    onSuccess: (_, id) => {
+      if (created?.id === id) setCreated(null);
+      endpoints.refresh();
+    },
   });
   const fields = create.error instanceof ApiError ? create.error.fieldErrors() : {};
   const submit = (e: FormEvent) => { e.preventDefault(); create.mutate(); };
@@ -37,32 +44,19 @@ export function WebhooksPage() {
         {fields.url ? null : <ErrorMessage error={create.error} />}
       </form>
       {created ? (
-        <div className="card notice" role="status" aria-label="New endpoint's secret">
-          <p><strong>Copy the signing secret now.</strong> It is shown only this once.</p>
-          <p className="secret"><code data-testid="new-secret">{created.secret}</code> <CopyButton text={created.secret} label="Copy secret" /></p>
-          <button type="button" className="link" onClick={() => setCreated(null)}>I stored it</button>
-        </div>
+        <SecretOnce label="New endpoint's secret" what="the signing secret" secret={created.secret} copyLabel="Copy secret"
+          testId="new-secret" onDismiss={() => setCreated(null)} />
       ) : null}
-      {endpoints.isLoading ? <Loading what="endpoints" /> : null}
-      <ErrorMessage error={endpoints.error ?? remove.error} />
-      {endpoints.data ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="sr-only">Your webhook endpoints</caption>
-            <thead><tr><th scope="col">URL</th><th scope="col">Events</th><th scope="col">Last delivery</th><th scope="col"><span className="sr-only">Actions</span></th></tr></thead>
-            <tbody>
-              {endpoints.data.items.length === 0 ? <tr><td colSpan={4}>No endpoints yet.</td></tr> : null}
-              {endpoints.data.items.map((e) => (
-                <tr key={e.id}>
-                  <th scope="row" className="wrap">{e.url}</th><td className="small">{e.events.join(", ")}</td>
-                  <td><When at={e.last_delivery_at} />{e.last_status != null ? ` (HTTP ${e.last_status})` : ""}</td>
-                  <td><button type="button" className="danger" onClick={() => remove.mutate(e.id)} aria-label={`Delete ${e.url}`}>Delete</button></td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <ResourceTable caption="Your webhook endpoints" what="endpoints" list={endpoints.list} empty="No endpoints yet."
+        rowKey={(e) => e.id}
+        columns={[
+          { header: "URL", cell: (e) => e.url, className: "wrap" },
+          { header: "Events", cell: (e) => e.events.join(", "), className: "small" },
+          { header: "Last delivery",
+            cell: (e) => <><When at={e.last_delivery_at} />{e.last_status != null ? ` (HTTP ${e.last_status})` : ""}</> },
+        ]}
+        remove={{ label: "Delete", name: (e) => `Delete ${e.url}`, run: (e) => remove.mutate(e.id),
+          pending: remove.isPending, error: remove.error }} />
     </>
   );
 }

@@ -1,15 +1,15 @@
 import { act, renderHook, waitFor } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { useJobProgress } from "../hooks/useJobProgress";
-import type { Job } from "../api/types";
+import type { EventType, Job, JobEvent } from "../api/types";
 
 const job: Job = {
   id: "job_1", status: "running", progress: 0, current_step: null, attempt: 1, error: null, outputs: null,
   request: { prompt: "p" }, created_at: "", started_at: null, finished_at: null,
-  steps: ["concept", "image", "video", "upload"].map((name) => ({ name, status: "pending", progress: 0, attempt: 1,
-    started_at: null, finished_at: null })),
+  steps: ([["concept", 5], ["image", 20], ["video", 65], ["upload", 10]] as const).map(([name, weight]) => ({ name,
+    status: "pending", progress: 0, weight, attempt: 1, started_at: null, finished_at: null, provider: null })),
 };
-const event = (id: string, type: string, step: string | null, progress: number) =>
+const event = (id: string, type: EventType, step: string | null, progress: number): JobEvent =>
   ({ id, type, step, progress, message: null, at: "2026-01-01T00:00:00Z" });
 
 class FakeEventSource {
