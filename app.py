@@ -90,7 +90,8 @@ CREDENTIAL_RATE = (
     "`rate_limited`: more than RATE_LIMIT_CREDENTIAL_WRITES writes of API keys, "
     "provider keys and webhook endpoints by this user"
 )
-BAD_LINK = "`invalid_link`: the link's token is invalid, expired or already used"
+UNKNOWN_LINK = "`invalid_link`: no link with this token was ever sent"
+SPENT_LINK = "`invalid_link`: the link was already used, has expired, or its address changed"
 
 
 def caller() -> auth.Principal:
@@ -136,7 +137,7 @@ def login():
     body=LinkToken,
     reply=EmailVerified,
     auth=False,
-    errors={400: BAD_LINK, 429: AUTH_RATE},
+    errors={404: UNKNOWN_LINK, 410: SPENT_LINK, 429: AUTH_RATE},
 )
 def verify_email():
     return reply(accounts.verify_email(plumbing.parse(LinkToken, request()), ip()))
@@ -177,7 +178,7 @@ def request_password_reset():
     body=PasswordResetConfirm,
     reply=TokenReply,
     auth=False,
-    errors={400: BAD_LINK, 429: AUTH_RATE},
+    errors={404: UNKNOWN_LINK, 410: SPENT_LINK, 429: AUTH_RATE},
 )
 def confirm_password_reset():
     return reply(accounts.confirm_password_reset(plumbing.parse(PasswordResetConfirm, request()), ip()))

@@ -59,6 +59,14 @@ def redeem(cur, token_hash: str, purpose: Purpose) -> AccountTokenRow | None:
     return row
 
 
+def exists(cur, token_hash: str, purpose: Purpose) -> bool:
+    """Whether the token was ever issued for this purpose (used, expired or not)."""
+    cur.execute(
+        "SELECT 1 FROM account_tokens WHERE token_hash = %s AND purpose = %s", (token_hash, purpose.value)
+    )
+    return cur.fetchone() is not None
+
+
 def retire(cur, user_id: str, purpose: Purpose) -> None:
     """Every other outstanding link of that purpose stops working (e.g. after a reset)."""
     cur.execute(

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from chalicelib.accounts import account_tokens
 from chalicelib.accounts.account_tokens import Purpose
+from chalicelib.core.errors import ApiError, Gone, NotFound
 from chalicelib.core.settings import get_settings
 from chalicelib.infra import mail
 
@@ -73,6 +74,18 @@ def send(purpose: Purpose, user_id: str, email: str) -> bool:
 def redeem(cur, purpose: Purpose, token: str) -> account_tokens.AccountTokenRow | None:
     """The link (its user_id, email) once (inside the caller's transaction), else None."""
     return account_tokens.redeem(cur, token_hash(token), purpose)
+
+
+def refusal(cur, purpose: Purpose, token: str) -> ApiError:
+    """Why a link cannot be redeemed, as the reply says it: 410 for one we issued that is used,
+    expired or for an address the account no longer has; 404 for one we never issued."""
+    if account_tokens.exists(cur, token_hash(token), purpose):
+        return Gone(_SPENT, code="invalid_link", details={"reason": "used_or_expired"})
+    return NotFound(_UNKNOWN, code="invalid_link", details={"reason": "unknown"})
+
+
+_SPENT = "This link was already used or has expired; ask for a new one"
+_UNKNOWN = "This link is not one we sent (check that it was copied whole)"
 
 
 def retire(cur, purpose: Purpose, user_id: str) -> None:

@@ -7,7 +7,7 @@ from chalicelib.accounts.email_links import Purpose
 from chalicelib.billing import quota, usage
 from chalicelib.billing import repository as billing
 from chalicelib.billing.plans import entitlement
-from chalicelib.core.errors import BadRequest, Conflict, NotFound, Unauthorized, Unavailable
+from chalicelib.core.errors import Conflict, Gone, NotFound, Unauthorized, Unavailable
 from chalicelib.core.ids import iso, utcnow
 from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.accounts import (
@@ -81,16 +81,18 @@ def _attach_memberships(user_id: str, email: str) -> None:
         )
 
 
-_BAD_LINK = "This link is invalid, expired or already used"
+_ADDRESS_CHANGED = "This link was sent to an address the account no longer uses"
 
 
 def verify_email(body: LinkToken, ip: str | None) -> EmailVerified:
     ratelimit.hit("auth", ip or "unknown", get_settings().rate_limit_auth)
     with db.transaction() as cur:
         link = email_links.redeem(cur, Purpose.verify_email, body.token)
-        row = users.lock(cur, link.user_id) if link is not None else None
-        if link is None or row is None or row.email != link.email:
-            raise BadRequest(_BAD_LINK, code="invalid_link")
+        if link is None:
+            raise email_links.refusal(cur, Purpose.verify_email, body.token)
+        row = users.lock(cur, link.user_id)
+        if row is None or row.email != link.email:
+            raise Gone(_ADDRESS_CHANGED, code="invalid_link", details={"reason": "address_changed"})
         users.mark_verified(cur, row.id)
     audit.record("user.email_verified", user_id=row.id, ip=ip)
     _attach_memberships(row.id, row.email)
@@ -133,9 +135,11 @@ def confirm_password_reset(body: PasswordResetConfirm, ip: str | None) -> TokenR
     password_hash = auth.hash_password(body.password)  # slow: before taking any row lock
     with db.transaction() as cur:
         link = email_links.redeem(cur, Purpose.password_reset, body.token)
-        row = users.lock(cur, link.user_id) if link is not None else None
-        if link is None or row is None or row.email != link.email:
-            raise BadRequest(_BAD_LINK, code="invalid_link")
+        if link is None:
+            raise email_links.refusal(cur, Purpose.password_reset, body.token)
+        row = users.lock(cur, link.user_id)
+        if row is None or row.email != link.email:
+            raise Gone(_ADDRESS_CHANGED, code="invalid_link", details={"reason": "address_changed"})
         users.reset_password(cur, row.id, password_hash)
         users.mark_verified(cur, row.id)
         email_links.retire(cur, Purpose.password_reset, row.id)

@@ -10,6 +10,7 @@
 Errors arrive as `mo_client.errors` exceptions. 429 and 503 answers are retried after the
 server's Retry-After (or a short backoff), so are connections that could not be made.
 """
+
 from __future__ import annotations
 
 import mimetypes
@@ -74,9 +75,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 def route(method: str, path: str, body: type | None = None) -> Callable[[F], F]:
     """Marks the method that calls `method path` of the API (sending `body`). The drift test
     checks every route of the served document has one, and that the models match."""
+
     def mark(fn: F) -> F:
         fn.__route__ = (method, path, body)  # type: ignore[attr-defined]
         return fn
+
     return mark
 
 
@@ -93,6 +96,7 @@ class Downloaded(NamedTuple):
 
 class UploadRejected(errors.MoError):
     """The file reached storage but the server's checks refused it (size, type, content)."""
+
     code = "upload_rejected"
 
     def __init__(self, upload: Upload):
@@ -103,16 +107,27 @@ class UploadRejected(errors.MoError):
 class Client:
     """One API base URL and one credential (access token or API key `ak_...`)."""
 
-    def __init__(self, base_url: str = DEFAULT_API_URL, token: str | None = None, *,
-                 timeout: float = 30.0, max_retries: int = 4, max_retry_wait: float = 60.0,
-                 user_agent: str = "mo-client/0.1", sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        base_url: str = DEFAULT_API_URL,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 4,
+        max_retry_wait: float = 60.0,
+        user_agent: str = "mo-client/0.1",
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.max_retries, self.max_retry_wait = max_retries, max_retry_wait
         self._sleep = sleep
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout,
-                                  headers={"User-Agent": user_agent},
-                                  limits=httpx.Limits(max_connections=32))
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            headers={"User-Agent": user_agent},
+            limits=httpx.Limits(max_connections=32),
+        )
         # Presigned S3 URLs: another host, and our Authorization header must never reach it.
         self._storage = httpx.Client(timeout=httpx.Timeout(timeout, read=120.0))
 
@@ -132,7 +147,7 @@ class Client:
         return {**headers, **(extra or {})}
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.max_retry_wait, 0.5 * 2 ** attempt) * (0.5 + random.random() / 2)  # noqa: S311
+        return min(self.max_retry_wait, 0.5 * 2**attempt) * (0.5 + random.random() / 2)  # noqa: S311
 
     def _retry_wait(self, response: httpx.Response, attempt: int) -> float | None:
         """Seconds to wait before trying again, or None when this answer is final."""
@@ -142,9 +157,17 @@ class Client:
         wait = asked if asked is not None else self._backoff(attempt)
         return wait if wait <= self.max_retry_wait else None
 
-    def request(self, method: str, path: str, *, json: Any = None,
-                params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
-                timeout: float | None = None, accept: frozenset[int] = frozenset()) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+        accept: frozenset[int] = frozenset(),
+    ) -> httpx.Response:
         """One API call with retries; raises the typed error for any status >= 400 but those
         in `accept` (which are not retried either)."""
         params = {k: v for k, v in (params or {}).items() if v is not None}
@@ -154,8 +177,13 @@ class Client:
         while True:
             try:
                 response = self._http.request(
-                    method, path, json=json, params=params, headers=self._headers(headers),
-                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
+                    method,
+                    path,
+                    json=json,
+                    params=params,
+                    headers=self._headers(headers),
+                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if attempt >= self.max_retries:
                     raise errors.ConnectionFailed(f"cannot reach {self.base_url}: {exc}") from None
@@ -227,8 +255,12 @@ class Client:
     @route("POST", "/v1/auth/password-reset/confirm", body=PasswordResetConfirm)
     def confirm_password_reset(self, token: str, password: str) -> TokenReply:
         """Set a new password with the mailed token; earlier sessions end, the client uses the new one."""
-        reply = self._send(TokenReply, "POST", "/v1/auth/password-reset/confirm",
-                           PasswordResetConfirm(token=token, password=password))
+        reply = self._send(
+            TokenReply,
+            "POST",
+            "/v1/auth/password-reset/confirm",
+            PasswordResetConfirm(token=token, password=password),
+        )
         self.token = reply.access_token
         return reply
 
@@ -253,8 +285,12 @@ class Client:
 
     @route("PUT", "/v1/provider-keys/{provider}", body=ProviderKeyPut)
     def put_provider_key(self, provider: str, api_key: str, base_url: str | None = None) -> ProviderKey:
-        return self._send(ProviderKey, "PUT", f"/v1/provider-keys/{provider}",
-                          ProviderKeyPut(api_key=api_key, base_url=base_url))
+        return self._send(
+            ProviderKey,
+            "PUT",
+            f"/v1/provider-keys/{provider}",
+            ProviderKeyPut(api_key=api_key, base_url=base_url),
+        )
 
     @route("GET", "/v1/provider-keys")
     def list_provider_keys(self) -> ProviderKeyList:
@@ -277,8 +313,9 @@ class Client:
 
     # ---- jobs -------------------------------------------------------------------------------
     @route("POST", "/v1/jobs", body=JobCreate)
-    def submit(self, prompt: str | JobCreate | None = None, *, idempotency_key: str | None = None,
-               **fields: Any) -> Job:
+    def submit(
+        self, prompt: str | JobCreate | None = None, *, idempotency_key: str | None = None, **fields: Any
+    ) -> Job:
         """Submit a job from a prompt, or from your own `script=` text or `scenes=[...]`.
 
         Every submit carries an Idempotency-Key (a fresh one unless given), so a retried request
@@ -286,15 +323,20 @@ class Client:
         not model yet pass through to the server as given."""
         body = prompt if isinstance(prompt, JobCreate) else JobCreate(prompt=prompt, **fields)
         key = idempotency_key or f"mo-{uuid.uuid4()}"
-        response = self.request("POST", "/v1/jobs", json=body.model_dump(mode="json", exclude_none=True),
-                                headers={"Idempotency-Key": key})
+        response = self.request(
+            "POST",
+            "/v1/jobs",
+            json=body.model_dump(mode="json", exclude_none=True),
+            headers={"Idempotency-Key": key},
+        )
         job = Job.model_validate(response.json())
         job._replayed = response.headers.get("idempotent-replayed") == "true"
         return job
 
     @route("GET", "/v1/jobs")
-    def list_jobs(self, *, status: str | None = None, limit: int | None = None,
-                  cursor: str | None = None) -> JobList:
+    def list_jobs(
+        self, *, status: str | None = None, limit: int | None = None, cursor: str | None = None
+    ) -> JobList:
         return self._get(JobList, "/v1/jobs", status=status, limit=limit, cursor=cursor)
 
     def iter_jobs(self, *, status: str | None = None) -> Iterator[Job]:
@@ -320,9 +362,11 @@ class Client:
     @route("GET", "/v1/jobs/{job_id}/events")
     def events(self, job_id: str, *, after: str | None = None, wait: int = 0) -> EventPage:
         """One page of events after `after` (JSON long-poll: answers at the first event)."""
-        return EventPage.model_validate(self.request(
-            "GET", f"/v1/jobs/{job_id}/events", params={"after": after, "wait": wait},
-            timeout=wait + 15.0).json())
+        return EventPage.model_validate(
+            self.request(
+                "GET", f"/v1/jobs/{job_id}/events", params={"after": after, "wait": wait}, timeout=wait + 15.0
+            ).json()
+        )
 
     @route("GET", "/v1/jobs/{job_id}/events")
     def follow(self, job_id: str, *, after: str | None = None, wait: int = 2) -> Iterator[Event]:
@@ -337,9 +381,14 @@ class Client:
             got_any = False
             headers = self._headers({"Last-Event-ID": cursor} if cursor else None)
             try:
-                with connect_sse(self._http, "GET", f"/v1/jobs/{job_id}/events",
-                                 params={"wait": wait}, headers=headers,
-                                 timeout=httpx.Timeout(10.0, read=wait + 15.0)) as source:
+                with connect_sse(
+                    self._http,
+                    "GET",
+                    f"/v1/jobs/{job_id}/events",
+                    params={"wait": wait},
+                    headers=headers,
+                    timeout=httpx.Timeout(10.0, read=wait + 15.0),
+                ) as source:
                     response = source.response
                     if response.status_code >= 400:
                         response.read()
@@ -381,8 +430,9 @@ class Client:
                 on_event(event)
         return self.get_job(job_id)
 
-    def download(self, job: str | Job, directory: str | Path = ".", *, captions: bool = True,
-                 thumbnail: bool = False) -> Downloaded:
+    def download(
+        self, job: str | Job, directory: str | Path = ".", *, captions: bool = True, thumbnail: bool = False
+    ) -> Downloaded:
         """Save a succeeded job's MP4 (and SRT captions, and the thumbnail if asked) as
         `<job id>.mp4` etc. in `directory`; URLs are fetched fresh, so they are never stale."""
         job_id = job if isinstance(job, str) else job.id
@@ -415,8 +465,12 @@ class Client:
     # ---- uploads ------------------------------------------------------------------------------
     @route("POST", "/v1/uploads", body=UploadCreate)
     def create_upload(self, filename: str, content_type: str, size_bytes: int) -> UploadForm:
-        return self._send(UploadForm, "POST", "/v1/uploads",
-                          UploadCreate(filename=filename, content_type=content_type, size_bytes=size_bytes))
+        return self._send(
+            UploadForm,
+            "POST",
+            "/v1/uploads",
+            UploadCreate(filename=filename, content_type=content_type, size_bytes=size_bytes),
+        )
 
     @route("GET", "/v1/uploads/{upload_id}")
     def get_upload(self, upload_id: str) -> Upload:
@@ -429,13 +483,15 @@ class Client:
         form = self.create_upload(path.name, content_type, path.stat().st_size)
         try:
             with open(path, "rb") as fh:
-                response = self._storage.post(form.url, data=form.fields,
-                                              files={"file": (path.name, fh, content_type)})
+                response = self._storage.post(
+                    form.url, data=form.fields, files={"file": (path.name, fh, content_type)}
+                )
         except httpx.TransportError as exc:
             raise errors.ConnectionFailed(f"upload of {path.name} failed: {exc}") from None
         if response.status_code >= 400:
-            raise errors.ApiError(response.status_code, "storage_refused",
-                                  response.text[:300] or "storage refused the upload")
+            raise errors.ApiError(
+                response.status_code, "storage_refused", response.text[:300] or "storage refused the upload"
+            )
         upload = self.get_upload(form.id)
         if upload.status != UploadStatus.uploaded:
             raise UploadRejected(upload)
@@ -444,12 +500,17 @@ class Client:
     # ---- outgoing webhooks --------------------------------------------------------------------
     @route("POST", "/v1/webhook-endpoints", body=WebhookEndpointCreate)
     def create_webhook_endpoint(self, url: str, events: list[str] | None = None) -> WebhookEndpointCreated:
-        return self._send(WebhookEndpointCreated, "POST", "/v1/webhook-endpoints",
-                          WebhookEndpointCreate(url=url, events=events))
+        return self._send(
+            WebhookEndpointCreated,
+            "POST",
+            "/v1/webhook-endpoints",
+            WebhookEndpointCreate(url=url, events=events),
+        )
 
     @route("GET", "/v1/webhook-endpoints")
-    def list_webhook_endpoints(self, *, limit: int | None = None,
-                               cursor: str | None = None) -> WebhookEndpointList:
+    def list_webhook_endpoints(
+        self, *, limit: int | None = None, cursor: str | None = None
+    ) -> WebhookEndpointList:
         return self._get(WebhookEndpointList, "/v1/webhook-endpoints", limit=limit, cursor=cursor)
 
     def iter_webhook_endpoints(self) -> Iterator[WebhookEndpoint]:

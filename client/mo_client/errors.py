@@ -3,6 +3,7 @@
 Catch `ApiError` for any refusal, or a subclass for one kind: `QuotaExceeded`, `RateLimited`
 (with `retry_after`), `NotFound`, `ValidationFailed` (with `fields`), ...
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,10 +21,12 @@ class ConnectionFailed(MoError):
 
 class ApiError(MoError):
     """The API answered with an error envelope."""
+
     status: int = 0
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None,
-                 headers: httpx.Headers | None = None):
+    def __init__(
+        self, status: int, code: str, message: str, details: Any = None, headers: httpx.Headers | None = None
+    ):
         super().__init__(f"{code}: {message}")
         self.status, self.code, self.message, self.details = status, code, message, details
         self.headers = headers or httpx.Headers()
@@ -61,6 +64,12 @@ class InvalidState(Conflict):
     """The job is not in a state that allows this (e.g. canceling a finished job)."""
 
 
+class Gone(ApiError):
+    """It existed and is no more: e.g. an emailed link already used or expired."""
+
+    status = 410
+
+
 class PayloadTooLarge(ApiError):
     status = 413
 
@@ -90,6 +99,7 @@ class RateLimited(ApiError):
 
 class ServerError(ApiError):
     """A 5xx: not the caller's fault."""
+
     status = 500
 
 
@@ -98,11 +108,26 @@ class ServiceUnavailable(ServerError):
 
 
 _BY_STATUS: dict[int, type[ApiError]] = {
-    c.status: c for c in (BadRequest, Unauthorized, QuotaExceeded, Forbidden, NotFound, Conflict,
-                          PayloadTooLarge, UnsupportedMediaType, ValidationFailed, RateLimited,
-                          ServiceUnavailable)}
-_BY_CODE: dict[str, type[ApiError]] = {"idempotency_key_reused": IdempotencyKeyReused,
-                                       "invalid_state": InvalidState}
+    c.status: c
+    for c in (
+        BadRequest,
+        Unauthorized,
+        QuotaExceeded,
+        Forbidden,
+        NotFound,
+        Conflict,
+        Gone,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        ValidationFailed,
+        RateLimited,
+        ServiceUnavailable,
+    )
+}
+_BY_CODE: dict[str, type[ApiError]] = {
+    "idempotency_key_reused": IdempotencyKeyReused,
+    "invalid_state": InvalidState,
+}
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -115,6 +140,7 @@ def parse_retry_after(value: str | None) -> float | None:
         pass
     from datetime import datetime, timezone
     from email.utils import parsedate_to_datetime
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -6,6 +6,7 @@ name, same JSON type, required where the server always sends it. Replies keep fi
 does not know yet (`extra="allow"`), so a server that adds a field never breaks an installed
 client; statuses are plain strings with the known values in enums, for the same reason.
 """
+
 from __future__ import annotations
 
 from enum import Enum
@@ -16,12 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 class Model(BaseModel):
     """A reply object: unknown fields are kept (readable as attributes), never an error."""
+
     model_config = ConfigDict(extra="allow")
     component: ClassVar[str]  # its schema's name under components/schemas in /v1/openapi.json
 
 
 class Body(BaseModel):
     """A request body: fields the client knows, plus any the caller adds (the server validates)."""
+
     model_config = ConfigDict(extra="allow")
     component: ClassVar[str]
 
@@ -36,8 +39,7 @@ class JobStatus(str, Enum):
     expired = "expired"
 
 
-TERMINAL_STATUSES = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.canceled,
-                               JobStatus.expired})
+TERMINAL_STATUSES = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.canceled, JobStatus.expired})
 
 
 class EventType(str, Enum):
@@ -264,6 +266,7 @@ class JobInputs(Body):
 
 class SceneInput(Body):
     """One scene of your own script: its line, and optionally its visual, length and media."""
+
     component = "SceneInput"
     text: str
     visual: str | None = None
@@ -274,6 +277,7 @@ class SceneInput(Body):
 class JobCreate(Body):
     """What `Client.submit` sends (a prompt, a `script` or `scenes`); unset fields are left to
     the server's defaults."""
+
     component = "JobCreate"
     prompt: str | None = None
     script: str | None = None
@@ -495,12 +499,56 @@ class ErrorBody(Model):
 
 #: Every model the drift test checks (replies and request bodies alike).
 ALL_MODELS: tuple[type[Model] | type[Body], ...] = (
-    Credentials, User, LinkToken, PasswordResetRequest, PasswordResetConfirm, Accepted,
-    EmailVerified, TokenReply, PlanInfo, ProviderUsageTotal, Usage, Membership, Me,
-    ApiKeyCreate, ApiKey, ApiKeyCreated, ApiKeyList, ProviderKeyPut, ProviderKey, ProviderKeyList,
-    ProviderOption, StepProviders, ProviderCatalog, AuditEntry, AuditPage, ProviderChoice,
-    JobInputs, SceneInput, JobCreate, StepUsage, Step, JobError, JobOutputs, Job, JobList, Event, EventPage,
-    UploadCreate, UploadForm, Upload, WebhookEndpointCreate, WebhookEndpoint,
-    WebhookEndpointCreated, WebhookEndpointList, PlanOffer, PlanCatalog, CheckoutCreate,
-    CheckoutSession, StreamToken, WebhookAck, Health, ErrorBody,
+    Credentials,
+    User,
+    LinkToken,
+    PasswordResetRequest,
+    PasswordResetConfirm,
+    Accepted,
+    EmailVerified,
+    TokenReply,
+    PlanInfo,
+    ProviderUsageTotal,
+    Usage,
+    Membership,
+    Me,
+    ApiKeyCreate,
+    ApiKey,
+    ApiKeyCreated,
+    ApiKeyList,
+    ProviderKeyPut,
+    ProviderKey,
+    ProviderKeyList,
+    ProviderOption,
+    StepProviders,
+    ProviderCatalog,
+    AuditEntry,
+    AuditPage,
+    ProviderChoice,
+    JobInputs,
+    SceneInput,
+    JobCreate,
+    StepUsage,
+    Step,
+    JobError,
+    JobOutputs,
+    Job,
+    JobList,
+    Event,
+    EventPage,
+    UploadCreate,
+    UploadForm,
+    Upload,
+    WebhookEndpointCreate,
+    WebhookEndpoint,
+    WebhookEndpointCreated,
+    WebhookEndpointList,
+    PlanOffer,
+    PlanCatalog,
+    CheckoutCreate,
+    CheckoutSession,
+    StreamToken,
+    WebhookAck,
+    Health,
+    ErrorBody,
 )

@@ -28,7 +28,7 @@ def test_signup_mails_a_verification_link_that_works_once(api):
     assert verified.json["user"]["email_verified"] is True
     assert api.call("GET", "/v1/me", token=user["token"]).json["email_verified"] is True
     again = api.call("POST", "/v1/auth/verify-email", {"token": token})
-    assert again.status_code == 400 and again.json["error"]["code"] == "invalid_link"
+    assert again.status_code == 410 and again.json["error"]["code"] == "invalid_link"
 
 
 def test_links_are_stored_only_as_hashes(api):
@@ -54,7 +54,8 @@ def test_expired_unknown_or_misused_links_are_refused(api, tamper):
         response = api.call(
             "POST", "/v1/auth/password-reset/confirm", {"token": token, "password": "a brand new password"}
         )
-    assert response.status_code == 400 and response.json["error"]["code"] == "invalid_link"
+    status = 404 if tamper in ("unknown", "other purpose") else 410  # never sent for that / spent
+    assert response.status_code == status and response.json["error"]["code"] == "invalid_link"
     assert api.call("GET", "/v1/me", token=user["token"]).json["email_verified"] is False
 
 
@@ -117,7 +118,7 @@ def test_reset_sets_the_password_and_ends_every_earlier_session(api, user):
     reused = api.call(
         "POST", "/v1/auth/password-reset/confirm", {"token": token, "password": "yet another one!"}
     )
-    assert reused.status_code == 400 and reused.json["error"]["code"] == "invalid_link"
+    assert reused.status_code == 410 and reused.json["error"]["code"] == "invalid_link"
     assert confirmed.json["user"]["email_verified"] is True  # the link proved the address
 
 
@@ -135,7 +136,7 @@ def test_reset_links_last_thirty_minutes_and_a_newer_reset_retires_older_links(a
     stale = api.call(
         "POST", "/v1/auth/password-reset/confirm", {"token": first, "password": "one more password"}
     )
-    assert stale.status_code == 400
+    assert stale.status_code == 410  # retired by the newer reset
 
 
 def test_an_expired_reset_link_changes_nothing(api, user):
@@ -145,7 +146,7 @@ def test_an_expired_reset_link_changes_nothing(api, user):
     late = api.call(
         "POST", "/v1/auth/password-reset/confirm", {"token": token, "password": "a brand new password"}
     )
-    assert late.status_code == 400
+    assert late.status_code == 410  # expired
     assert api.call("GET", "/v1/me", token=user["token"]).status_code == 200
     assert (
         api.call("POST", "/v1/auth/login", {"email": user["email"], "password": user["password"]}).status_code

@@ -156,6 +156,10 @@ def test_other_types_are_415(api, user, content_type):
         ({"filename": "a\nb.png", "content_type": "image/png", "size_bytes": 1}, "filename"),
         ({"filename": "a.png", "content_type": "image/png", "size_bytes": 0}, "size_bytes"),
         ({"filename": "a.png", "content_type": "image/png"}, "size_bytes"),
+        (
+            {"filename": "a.png", "content_type": "image/png", "size_bytes": 2.7e26},
+            "size_bytes",
+        ),  # no S3 upload
         ({"filename": "a.png", "content_type": "image/png", "size_bytes": 1, "key": "x"}, "key"),
     ],
 )

@@ -17,6 +17,9 @@ UPLOAD_CONTENT_TYPES = (
 )
 
 
+S3_POST_MAX_BYTES = 5 * 1024**3  # the most one presigned POST can carry (S3's limit for one upload)
+
+
 class UploadCreate(Strict):
     filename: str = Field(
         min_length=1,
@@ -30,7 +33,11 @@ class UploadCreate(Strict):
         description="Any other type: 415",
         json_schema_extra={"enum": list(UPLOAD_CONTENT_TYPES)},
     )
-    size_bytes: int = Field(ge=1, description="Exact size of the file to upload; over your plan's limit: 413")
+    size_bytes: int = Field(
+        ge=1,
+        le=S3_POST_MAX_BYTES,
+        description="Exact size of the file to upload; over your plan's limit: 413",
+    )
 
 
 class UploadForm(Model):

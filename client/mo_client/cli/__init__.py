@@ -1,5 +1,6 @@
 """`mo`: make videos from a terminal. Accounts and keys here; jobs in `jobs.py`, batches in
 `batch.py`. Every command takes `--json`; exit codes are in `common.py` and the README."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -10,12 +11,16 @@ from rich.table import Table
 from mo_client.cli import batch, jobs
 from mo_client.cli.common import Json, State, emit_json, handled, out, save_credentials, state
 
-app = typer.Typer(name="mo", no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_enable=False, rich_markup_mode=None,
-                  help="Make narrated, captioned videos from prompts with the media orchestrator API.")
+app = typer.Typer(
+    name="mo",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Make narrated, captioned videos from prompts with the media orchestrator API.",
+)
 keys_app = typer.Typer(no_args_is_help=True, help="API keys (ak_...) for scripts and CI.")
-provider_keys_app = typer.Typer(no_args_is_help=True,
-                                help="Your own provider keys (BYOK), stored encrypted.")
+provider_keys_app = typer.Typer(no_args_is_help=True, help="Your own provider keys (BYOK), stored encrypted.")
 webhooks_app = typer.Typer(no_args_is_help=True, help="Endpoints that receive your jobs' events.")
 app.add_typer(keys_app, name="keys")
 app.add_typer(provider_keys_app, name="provider-keys")
@@ -25,11 +30,15 @@ batch.register(app)
 
 
 @app.callback()
-def root(ctx: typer.Context,
-         api_url: Annotated[str | None, typer.Option(
-             "--api-url",
-             help="The API's base URL (default: MO_API_URL, else http://127.0.0.1:8000).")] = None,
-         ) -> None:
+def root(
+    ctx: typer.Context,
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            "--api-url", help="The API's base URL (default: MO_API_URL, else http://127.0.0.1:8000)."
+        ),
+    ] = None,
+) -> None:
     ctx.obj = State(api_url)
     ctx.call_on_close(ctx.obj.close)
 
@@ -53,23 +62,29 @@ def _store(st: State, token: str, email: str, as_json: bool, verb: str) -> None:
 
 @app.command()
 @handled
-def signup(ctx: typer.Context, email: Email = None, password: Password = None,
-           as_json: Json = False) -> None:
+def signup(ctx: typer.Context, email: Email = None, password: Password = None, as_json: Json = False) -> None:
     """Create an account and stay logged in."""
     st = state(ctx)
     email = email or typer.prompt("Email")
-    password = password or typer.prompt("Password (10+ characters)", hide_input=True,
-                                        confirmation_prompt=True)
+    password = password or typer.prompt(
+        "Password (10+ characters)", hide_input=True, confirmation_prompt=True
+    )
     reply = st.client(auth=False).signup(email, password)
     _store(st, reply.access_token, reply.user.email, as_json, "Signed up")
 
 
 @app.command()
 @handled
-def login(ctx: typer.Context, email: Email = None, password: Password = None,
-          api_key: Annotated[str | None, typer.Option(
-              "--api-key", help="Store this API key (ak_...) instead of logging in with a password.")] = None,
-          as_json: Json = False) -> None:
+def login(
+    ctx: typer.Context,
+    email: Email = None,
+    password: Password = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", help="Store this API key (ak_...) instead of logging in with a password."),
+    ] = None,
+    as_json: Json = False,
+) -> None:
     """Log in (the token is kept in your config folder, readable only by you)."""
     st = state(ctx)
     client = st.client(auth=False)
@@ -85,11 +100,12 @@ def login(ctx: typer.Context, email: Email = None, password: Password = None,
 
 @app.command()
 @handled
-def verify(ctx: typer.Context,
-           token: Annotated[str | None, typer.Argument(
-               help="The token of the mailed link (?token=...).")] = None,
-           resend: Annotated[bool, typer.Option("--resend", help="Mail me a new link instead.")] = False,
-           as_json: Json = False) -> None:
+def verify(
+    ctx: typer.Context,
+    token: Annotated[str | None, typer.Argument(help="The token of the mailed link (?token=...).")] = None,
+    resend: Annotated[bool, typer.Option("--resend", help="Mail me a new link instead.")] = False,
+    as_json: Json = False,
+) -> None:
     """Confirm your email address with the mailed link's token (or --resend the link)."""
     st = state(ctx)
     if resend or token is None:
@@ -102,10 +118,15 @@ def verify(ctx: typer.Context,
 
 @app.command("reset-password")
 @handled
-def reset_password(ctx: typer.Context, email: Email = None,
-                   token: Annotated[str | None, typer.Option(
-                       "--token", help="The mailed link's token: set the new password now.")] = None,
-                   password: Password = None, as_json: Json = False) -> None:
+def reset_password(
+    ctx: typer.Context,
+    email: Email = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="The mailed link's token: set the new password now.")
+    ] = None,
+    password: Password = None,
+    as_json: Json = False,
+) -> None:
     """Mail a reset link (--email), then set a new password with its token (--token)."""
     st = state(ctx)
     client = st.client(auth=False)
@@ -113,8 +134,9 @@ def reset_password(ctx: typer.Context, email: Email = None,
         accepted = client.request_password_reset(email or typer.prompt("Email"))
         emit_json(accepted) if as_json else out.print(accepted.message)
         return
-    password = password or typer.prompt("New password (10+ characters)", hide_input=True,
-                                        confirmation_prompt=True)
+    password = password or typer.prompt(
+        "New password (10+ characters)", hide_input=True, confirmation_prompt=True
+    )
     reply = client.confirm_password_reset(token, password)
     _store(st, reply.access_token, reply.user.email, as_json, "New password set for")
 
@@ -138,12 +160,18 @@ def whoami(ctx: typer.Context, as_json: Json = False) -> None:
         return
     plan, usage = me.plan, me.usage
     unverified = "" if me.email_verified else " (unverified: `mo verify --resend`)"
-    out.print(f"[bold]{me.email}[/bold]{unverified} ({me.id}) on the [bold]{plan.name}[/bold] plan"
-              + (f", membership {me.membership.status}" if me.membership else ""))
-    out.print(f"jobs this period: {usage.jobs_used} of {plan.monthly_jobs} "
-              f"({usage.period_start[:10]} to {usage.period_end[:10]}), running now: {usage.running}")
-    out.print(f"limits: {plan.max_duration_s} s per video, {plan.max_concurrency} at once, "
-              f"kept {plan.retention_days} days")
+    out.print(
+        f"[bold]{me.email}[/bold]{unverified} ({me.id}) on the [bold]{plan.name}[/bold] plan"
+        + (f", membership {me.membership.status}" if me.membership else "")
+    )
+    out.print(
+        f"jobs this period: {usage.jobs_used} of {plan.monthly_jobs} "
+        f"({usage.period_start[:10]} to {usage.period_end[:10]}), running now: {usage.running}"
+    )
+    out.print(
+        f"limits: {plan.max_duration_s} s per video, {plan.max_concurrency} at once, "
+        f"kept {plan.retention_days} days"
+    )
     for total in usage.providers:
         out.print(f"  {total.purpose:<9} {total.provider:<10} {total.calls} calls")
 
@@ -171,8 +199,10 @@ def keys_create(ctx: typer.Context, name: str, as_json: Json = False) -> None:
     if as_json:
         emit_json(created)
     else:
-        out.print(f"{created.key}\n[dim]{created.id} ({created.name}); shown only now. "
-                  "Use it as MO_TOKEN or `mo login --api-key`.[/dim]")
+        out.print(
+            f"{created.key}\n[dim]{created.id} ({created.name}); shown only now. "
+            "Use it as MO_TOKEN or `mo login --api-key`.[/dim]"
+        )
 
 
 @keys_app.command("delete")
@@ -201,12 +231,14 @@ def provider_keys_list(ctx: typer.Context, as_json: Json = False) -> None:
 @provider_keys_app.command("set")
 @handled
 def provider_keys_set(
-        ctx: typer.Context, provider: str,
-        api_key: Annotated[str | None, typer.Option(
-            "--api-key", help="Prompted for (hidden) when left out.")] = None,
-        base_url: Annotated[str | None, typer.Option(
-            "--base-url", help="An OpenAI-compatible server.")] = None,
-        as_json: Json = False) -> None:
+    ctx: typer.Context,
+    provider: str,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="Prompted for (hidden) when left out.")
+    ] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="An OpenAI-compatible server.")] = None,
+    as_json: Json = False,
+) -> None:
     """Store your key for a provider (e.g. openai)."""
     api_key = api_key or typer.prompt(f"{provider} API key", hide_input=True)
     stored = state(ctx).client().put_provider_key(provider, api_key, base_url)
@@ -233,7 +265,8 @@ def providers(ctx: typer.Context, as_json: Json = False) -> None:
     for step in catalog.items:
         names = ", ".join(
             p.name + ("" if not p.needs_key else " (key stored)" if p.has_key else " (needs key)")
-                              for p in step.providers)
+            for p in step.providers
+        )
         table.add_row(step.step, step.default, names)
     out.print(table)
 
@@ -255,11 +288,15 @@ def webhooks_list(ctx: typer.Context, as_json: Json = False) -> None:
 
 @webhooks_app.command("create")
 @handled
-def webhooks_create(ctx: typer.Context, url: str,
-                    event: Annotated[list[str] | None, typer.Option(
-                        "--event",
-                        help="An event type to deliver (repeat); default: all but step.progress.")] = None,
-                    as_json: Json = False) -> None:
+def webhooks_create(
+    ctx: typer.Context,
+    url: str,
+    event: Annotated[
+        list[str] | None,
+        typer.Option("--event", help="An event type to deliver (repeat); default: all but step.progress."),
+    ] = None,
+    as_json: Json = False,
+) -> None:
     """Register an endpoint; its signing secret is shown only now."""
     created = state(ctx).client().create_webhook_endpoint(url, event or None)
     if as_json:
@@ -278,8 +315,11 @@ def webhooks_delete(ctx: typer.Context, endpoint_id: str, as_json: Json = False)
 
 @app.command()
 @handled
-def audit(ctx: typer.Context, limit: Annotated[int, typer.Option(help="How many entries.")] = 20,
-          as_json: Json = False) -> None:
+def audit(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="How many entries.")] = 20,
+    as_json: Json = False,
+) -> None:
     """Your account's audit log, newest first."""
     items = state(ctx).client().audit_log(limit=limit).items
     if as_json:
@@ -301,9 +341,14 @@ def plans(ctx: typer.Context, as_json: Json = False) -> None:
         return
     table = Table("plan", "jobs / month", "max s", "at once", "kept days", "buy")
     for plan in catalog.items:
-        table.add_row(plan.name, str(plan.monthly_jobs), str(plan.max_duration_s),
-                      str(plan.max_concurrency), str(plan.retention_days),
-                      f"mo upgrade {plan.name}" if plan.purchasable else "-")
+        table.add_row(
+            plan.name,
+            str(plan.monthly_jobs),
+            str(plan.max_duration_s),
+            str(plan.max_concurrency),
+            str(plan.retention_days),
+            f"mo upgrade {plan.name}" if plan.purchasable else "-",
+        )
     out.print(table)
 
 

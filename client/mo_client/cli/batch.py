@@ -6,6 +6,7 @@ submitted come back as the same jobs (the server replays them), nothing is made 
 upload id of a line's image can't be derived from its content, so it is journaled next to the
 results file before the job is submitted and reused by the next run.
 """
+
 from __future__ import annotations
 
 import csv
@@ -35,10 +36,10 @@ POLL_S = 2.0  # how often a worker looks at its job (and notices Ctrl-C at once)
 
 @dataclass
 class Line:
-    number: int                    # 1-based record number (a CSV's header is not one)
+    number: int  # 1-based record number (a CSV's header is not one)
     fields: dict[str, Any]
     image: Path | None = None
-    problem: str | None = None     # why it can't be submitted at all
+    problem: str | None = None  # why it can't be submitted at all
     key: str = ""
 
 
@@ -47,7 +48,7 @@ class Result:
     line: int
     prompt: str
     job_id: str | None = None
-    status: str = "pending"        # a job status, or: invalid, refused, interrupted
+    status: str = "pending"  # a job status, or: invalid, refused, interrupted
     output: str | None = None
     error: str | None = None
 
@@ -156,8 +157,11 @@ def process(run: Run, line: Line, result: Result, show: Progress, retry_failed: 
         # Polled, not long-polled: the API holds only a few long-polls per user open at once
         # (LONG_POLLS_PER_USER), and a batch follows up to its plan's concurrency of jobs.
         while job.status in (JobStatus.queued, JobStatus.running):
-            show.update(task, completed=job.progress,
-                        status=f"{job.id} {job.status} {job.current_step or ''}".rstrip())
+            show.update(
+                task,
+                completed=job.progress,
+                status=f"{job.id} {job.status} {job.current_step or ''}".rstrip(),
+            )
             if run.stop.wait(POLL_S):
                 result.status = "interrupted"
                 return result
@@ -211,8 +215,9 @@ def summary_table(results: list[Result]) -> Table:
     colours = {"succeeded": "green", "interrupted": "yellow", "pending": "dim"}
     for r in results:
         colour = colours.get(r.status, "red")
-        table.add_row(str(r.line), r.job_id or "-", f"[{colour}]{r.status}[/{colour}]",
-                      r.output or r.error or "-")
+        table.add_row(
+            str(r.line), r.job_id or "-", f"[{colour}]{r.status}[/{colour}]", r.output or r.error or "-"
+        )
     return table
 
 
@@ -220,20 +225,31 @@ def summary_table(results: list[Result]) -> Table:
 def register(app: typer.Typer) -> None:
     @app.command("batch")
     @handled
-    def batch(ctx: typer.Context,
-              file: Annotated[Path, typer.Argument(
-                  exists=True, dir_okay=False,
-                  help="CSV (with a header) or JSON Lines; a column per request field.")],
-              concurrency: Annotated[int | None, typer.Option(
-                  min=1, help="Jobs in flight at once (default: your plan's concurrency).")] = None,
-              results: Annotated[Path | None, typer.Option(
-                  help="Results file (default: FILE's name + .results.csv or .jsonl).")] = None,
-              out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the MP4s.")] = Path("."),
-              download: Annotated[bool, typer.Option(
-                  help="Download each MP4 (else its URL is the output).")] = True,
-              retry_failed: Annotated[bool, typer.Option(
-                  "--retry-failed", help="Resume jobs an earlier run left failed or canceled.")] = False,
-              as_json: Json = False) -> None:
+    def batch(
+        ctx: typer.Context,
+        file: Annotated[
+            Path,
+            typer.Argument(
+                exists=True,
+                dir_okay=False,
+                help="CSV (with a header) or JSON Lines; a column per request field.",
+            ),
+        ],
+        concurrency: Annotated[
+            int | None, typer.Option(min=1, help="Jobs in flight at once (default: your plan's concurrency).")
+        ] = None,
+        results: Annotated[
+            Path | None, typer.Option(help="Results file (default: FILE's name + .results.csv or .jsonl).")
+        ] = None,
+        out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder for the MP4s.")] = Path("."),
+        download: Annotated[
+            bool, typer.Option(help="Download each MP4 (else its URL is the output).")
+        ] = True,
+        retry_failed: Annotated[
+            bool, typer.Option("--retry-failed", help="Resume jobs an earlier run left failed or canceled.")
+        ] = False,
+        as_json: Json = False,
+    ) -> None:
         """Make one video per line; rerun the same command to resume after an interruption."""
         client = state(ctx).client()
         client.max_retries = 8  # a batch waits out rate limits rather than failing lines
@@ -245,22 +261,31 @@ def register(app: typer.Typer) -> None:
         if run.out_dir is not None:
             run.out_dir.mkdir(parents=True, exist_ok=True)
         limit = concurrency or client.me().plan.max_concurrency
-        rows = [Result(line.number, str(line.fields.get("prompt") or line.fields.get("script") or "")[:80])
-                for line in lines]
+        rows = [
+            Result(line.number, str(line.fields.get("prompt") or line.fields.get("script") or "")[:80])
+            for line in lines
+        ]
         for line, row in zip(lines, rows, strict=True):
             if line.problem:
                 row.status, row.error = "invalid", f"invalid_line: {line.problem}"
 
         todo = [(line, row) for line, row in zip(lines, rows, strict=True) if not line.problem]
-        show = Progress(TextColumn("{task.fields[label]:<10}"), BarColumn(bar_width=30),
-                        MofNCompleteColumn(), TextColumn("{task.fields[status]}"), console=err,
-                        auto_refresh=err.is_terminal)
-        overall = show.add_task("", total=len(lines), label="batch", status=f"{limit} at once",
-                                completed=len(lines) - len(todo))
+        show = Progress(
+            TextColumn("{task.fields[label]:<10}"),
+            BarColumn(bar_width=30),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=err,
+            auto_refresh=err.is_terminal,
+        )
+        overall = show.add_task(
+            "", total=len(lines), label="batch", status=f"{limit} at once", completed=len(lines) - len(todo)
+        )
         interrupted = False
         with show, ThreadPoolExecutor(max_workers=limit) as pool:
             pending: set[Future[Result]] = {
-                pool.submit(process, run, line, row, show, retry_failed) for line, row in todo}
+                pool.submit(process, run, line, row, show, retry_failed) for line, row in todo
+            }
             try:
                 while pending:
                     done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -297,8 +322,9 @@ def _report(show: Progress, overall: TaskID, result: Result) -> None:
     if result.status == "succeeded":
         show.console.print(f"[green]ok[/green]     line {result.line} {result.job_id} -> {result.output}")
     elif result.status != "interrupted":
-        show.console.print(f"[red]{result.status}[/red] line {result.line} "
-                           f"{result.job_id or ''} {result.error or ''}")
+        show.console.print(
+            f"[red]{result.status}[/red] line {result.line} {result.job_id or ''} {result.error or ''}"
+        )
 
 
 def _drain(pending: set[Future[Result]]) -> None:

@@ -1,5 +1,6 @@
 """What every `mo` command shares: where the API and the credentials are, `--json` output, and
 errors shown as one line with their code (never a traceback for what can be expected)."""
+
 from __future__ import annotations
 
 import functools
@@ -74,8 +75,9 @@ class State:
 
     def client(self, *, auth: bool = True) -> Client:
         if auth and not self.token:
-            raise errors.MoError(f"not logged in to {self.api_url}: run `mo login` or `mo signup`, "
-                                 "or set MO_TOKEN")
+            raise errors.MoError(
+                f"not logged in to {self.api_url}: run `mo login` or `mo signup`, or set MO_TOKEN"
+            )
         if self._client is None:
             self._client = Client(self.api_url, self.token)
         return self._client
@@ -122,6 +124,7 @@ def fail(code: str, message: str, as_json: bool, exit_code: int, details: Any = 
 
 def handled(fn: F) -> F:
     """Expected errors become one line (or a JSON error) and an exit code, not a traceback."""
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         as_json = bool(kwargs.get("as_json"))
@@ -138,4 +141,5 @@ def handled(fn: F) -> F:
             raise fail(getattr(exc, "code", "error"), str(exc), as_json, EXIT_FAILED) from None
         except OSError as exc:
             raise fail("file_error", str(exc), as_json, EXIT_FAILED) from None
+
     return wrapper  # type: ignore[return-value]

@@ -1,4 +1,5 @@
 """`mo make` and the commands about one job: jobs, show, cancel, retry, download, upload."""
+
 from __future__ import annotations
 
 import json
@@ -108,40 +109,62 @@ def finish(client: Client, job: Job, folder: Path, *, captions: bool, as_json: b
 def register(app: typer.Typer) -> None:
     @app.command()
     @handled
-    def make(ctx: typer.Context,
-             prompt: Annotated[str | None, typer.Argument(
-                 help="What the video is about (or give --script).")] = None,
-             script: Annotated[Path | None, typer.Option(
-                 "--script", exists=True, dir_okay=False,
-                 help="Your narration (text), or your scenes (.json: [{text, visual, image}]).")] = None,
-             clip_volume: Annotated[float | None, typer.Option(
-                 help="Your clips' own sound under the narration (0..2; default: dropped).")] = None,
-             duration: Annotated[int | None, typer.Option(
-                 "--duration", "-d", help="Seconds (5..180, your plan caps it).")] = None,
-             aspect: Annotated[str | None, typer.Option("--aspect", "-a", help="9:16, 16:9 or 1:1.")] = None,
-             voice: Annotated[str | None, typer.Option(help="Narration voice.")] = None,
-             style: Annotated[str | None, typer.Option(help="Visual style, e.g. 'watercolor'.")] = None,
-             language: Annotated[str | None, typer.Option(help="Narration language (default en).")] = None,
-             image: Annotated[Path | None, typer.Option("--image", exists=True, dir_okay=False,
-                                                        help="A reference image (uploaded first).")] = None,
-             provider: Annotated[list[str] | None, typer.Option(
-                 "--provider", help="STEP=NAME, e.g. concept=openai (repeat).")] = None,
-             webhook_url: Annotated[str | None, typer.Option(help="A registered webhook endpoint.")] = None,
-             field: Annotated[list[str] | None, typer.Option(
-                 "--set", help="Any other request field, KEY=VALUE (JSON values allowed; repeat).")] = None,
-             out_dir: Out = Path("."),
-             captions: Annotated[bool, typer.Option(help="Also download the captions (SRT).")] = True,
-             detach: Annotated[bool, typer.Option(
-                 "--detach", help="Submit and exit without waiting.")] = False,
-             idempotency_key: Annotated[str | None, typer.Option(help="Default: a fresh one.")] = None,
-             as_json: Json = False) -> None:
+    def make(
+        ctx: typer.Context,
+        prompt: Annotated[
+            str | None, typer.Argument(help="What the video is about (or give --script).")
+        ] = None,
+        script: Annotated[
+            Path | None,
+            typer.Option(
+                "--script",
+                exists=True,
+                dir_okay=False,
+                help="Your narration (text), or your scenes (.json: [{text, visual, image}]).",
+            ),
+        ] = None,
+        clip_volume: Annotated[
+            float | None,
+            typer.Option(help="Your clips' own sound under the narration (0..2; default: dropped)."),
+        ] = None,
+        duration: Annotated[
+            int | None, typer.Option("--duration", "-d", help="Seconds (5..180, your plan caps it).")
+        ] = None,
+        aspect: Annotated[str | None, typer.Option("--aspect", "-a", help="9:16, 16:9 or 1:1.")] = None,
+        voice: Annotated[str | None, typer.Option(help="Narration voice.")] = None,
+        style: Annotated[str | None, typer.Option(help="Visual style, e.g. 'watercolor'.")] = None,
+        language: Annotated[str | None, typer.Option(help="Narration language (default en).")] = None,
+        image: Annotated[
+            Path | None,
+            typer.Option("--image", exists=True, dir_okay=False, help="A reference image (uploaded first)."),
+        ] = None,
+        provider: Annotated[
+            list[str] | None, typer.Option("--provider", help="STEP=NAME, e.g. concept=openai (repeat).")
+        ] = None,
+        webhook_url: Annotated[str | None, typer.Option(help="A registered webhook endpoint.")] = None,
+        field: Annotated[
+            list[str] | None,
+            typer.Option("--set", help="Any other request field, KEY=VALUE (JSON values allowed; repeat)."),
+        ] = None,
+        out_dir: Out = Path("."),
+        captions: Annotated[bool, typer.Option(help="Also download the captions (SRT).")] = True,
+        detach: Annotated[bool, typer.Option("--detach", help="Submit and exit without waiting.")] = False,
+        idempotency_key: Annotated[str | None, typer.Option(help="Default: a fresh one.")] = None,
+        as_json: Json = False,
+    ) -> None:
         """Make a video: submit, follow with live bars, download the MP4 and captions here."""
         if prompt is None and script is None:
             raise typer.BadParameter("give a PROMPT, or your own script with --script FILE")
         client = state(ctx).client()
-        fields: dict[str, Any] = {"duration_s": duration, "aspect": aspect, "voice": voice,
-                                  "style": style, "language": language, "webhook_url": webhook_url,
-                                  "clip_audio_volume": clip_volume}
+        fields: dict[str, Any] = {
+            "duration_s": duration,
+            "aspect": aspect,
+            "voice": voice,
+            "style": style,
+            "language": language,
+            "webhook_url": webhook_url,
+            "clip_audio_volume": clip_volume,
+        }
         if script is not None:
             fields.update(script_fields(client, script))
         if provider:
@@ -152,22 +175,28 @@ def register(app: typer.Typer) -> None:
             if not as_json:
                 err.print(f"uploaded {image.name} as {upload.id}")
         fields.update(parse_assignments(field, "--set"))
-        job = client.submit(prompt, idempotency_key=idempotency_key,
-                            **{k: v for k, v in fields.items() if v is not None})
+        job = client.submit(
+            prompt, idempotency_key=idempotency_key, **{k: v for k, v in fields.items() if v is not None}
+        )
         if detach:
             emit_json(job) if as_json else out.print(job.id)
             return
-        announce = "" if as_json else \
-            f"submitted [bold]{job.id}[/bold]" + (" (already, same key)" if job.replayed else "")
+        announce = (
+            ""
+            if as_json
+            else f"submitted [bold]{job.id}[/bold]" + (" (already, same key)" if job.replayed else "")
+        )
         job = follow_with_bars(client, job, quiet=as_json, announce=announce)
         finish(client, job, out_dir, captions=captions, as_json=as_json)
 
     @app.command("jobs")
     @handled
-    def list_jobs(ctx: typer.Context,
-                  status: Annotated[str | None, typer.Option(help="Only jobs in this status.")] = None,
-                  limit: Annotated[int, typer.Option(help="How many (newest first).")] = 20,
-                  as_json: Json = False) -> None:
+    def list_jobs(
+        ctx: typer.Context,
+        status: Annotated[str | None, typer.Option(help="Only jobs in this status.")] = None,
+        limit: Annotated[int, typer.Option(help="How many (newest first).")] = 20,
+        as_json: Json = False,
+    ) -> None:
         """Your jobs, newest first."""
         page = state(ctx).client().list_jobs(status=status, limit=limit)
         if as_json:
@@ -175,16 +204,25 @@ def register(app: typer.Typer) -> None:
             return
         table = Table("id", "status", "progress", "created", "prompt")
         for job in page.items:
-            table.add_row(job.id, job.status, f"{job.progress}%", job.created_at,
-                          str(job.request.get("prompt", ""))[:50])
+            table.add_row(
+                job.id,
+                job.status,
+                f"{job.progress}%",
+                job.created_at,
+                str(job.request.get("prompt", ""))[:50],
+            )
         out.print(table)
 
     @app.command()
     @handled
-    def show(ctx: typer.Context, job_id: str,
-             follow: Annotated[bool, typer.Option(
-                 "--follow", "-f", help="Follow it with live bars until it ends.")] = False,
-             as_json: Json = False) -> None:
+    def show(
+        ctx: typer.Context,
+        job_id: str,
+        follow: Annotated[
+            bool, typer.Option("--follow", "-f", help="Follow it with live bars until it ends.")
+        ] = False,
+        as_json: Json = False,
+    ) -> None:
         """One job: status, steps, error, outputs."""
         client = state(ctx).client()
         job = client.get_job(job_id)
@@ -193,12 +231,20 @@ def register(app: typer.Typer) -> None:
         if as_json:
             emit_json(job)
             return
-        out.print(f"[bold]{job.id}[/bold] {job.status} {job.progress}% (attempt {job.attempt}): "
-                  f"{job.request.get('prompt', '')}")
+        out.print(
+            f"[bold]{job.id}[/bold] {job.status} {job.progress}% (attempt {job.attempt}): "
+            f"{job.request.get('prompt', '')}"
+        )
         table = Table("step", "status", "progress", "provider", "started", "finished")
         for step in job.steps:
-            table.add_row(step.name, step.status, f"{step.progress}%", step.provider or "-",
-                          step.started_at or "-", step.finished_at or "-")
+            table.add_row(
+                step.name,
+                step.status,
+                f"{step.progress}%",
+                step.provider or "-",
+                step.started_at or "-",
+                step.finished_at or "-",
+            )
         out.print(table)
         if job.error:
             out.print(f"[red]{job.error.code}[/red] ({job.error.step or '-'}): {job.error.message}")
@@ -216,25 +262,31 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @handled
-    def retry(ctx: typer.Context, job_id: str,
-              follow: Annotated[bool, typer.Option(
-                  "--follow", "-f", help="Follow it, then download.")] = False,
-              out_dir: Out = Path("."), as_json: Json = False) -> None:
+    def retry(
+        ctx: typer.Context,
+        job_id: str,
+        follow: Annotated[bool, typer.Option("--follow", "-f", help="Follow it, then download.")] = False,
+        out_dir: Out = Path("."),
+        as_json: Json = False,
+    ) -> None:
         """Resume a failed or canceled job from the step that stopped."""
         client = state(ctx).client()
         job = client.retry(job_id)
         if not follow:
             emit_json(job) if as_json else out.print(f"{job.id} {job.status} (attempt {job.attempt})")
             return
-        finish(client, follow_with_bars(client, job, quiet=as_json), out_dir, captions=True,
-               as_json=as_json)
+        finish(client, follow_with_bars(client, job, quiet=as_json), out_dir, captions=True, as_json=as_json)
 
     @app.command()
     @handled
-    def download(ctx: typer.Context, job_id: str, out_dir: Out = Path("."),
-                 captions: Annotated[bool, typer.Option(help="Also the captions (SRT).")] = True,
-                 thumbnail: Annotated[bool, typer.Option(help="Also the thumbnail (JPEG).")] = False,
-                 as_json: Json = False) -> None:
+    def download(
+        ctx: typer.Context,
+        job_id: str,
+        out_dir: Out = Path("."),
+        captions: Annotated[bool, typer.Option(help="Also the captions (SRT).")] = True,
+        thumbnail: Annotated[bool, typer.Option(help="Also the thumbnail (JPEG).")] = False,
+        as_json: Json = False,
+    ) -> None:
         """Download a finished job's MP4 (and captions) into a folder."""
         files = state(ctx).client().download(job_id, out_dir, captions=captions, thumbnail=thumbnail)
         if as_json:
@@ -246,10 +298,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @handled
-    def upload(ctx: typer.Context,
-               path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
-               content_type: Annotated[str | None, typer.Option(help="Default: from the file name.")] = None,
-               as_json: Json = False) -> None:
+    def upload(
+        ctx: typer.Context,
+        path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+        content_type: Annotated[str | None, typer.Option(help="Default: from the file name.")] = None,
+        as_json: Json = False,
+    ) -> None:
         """Upload a file (e.g. a reference image) and print its upload id."""
         uploaded = state(ctx).client().upload_file(path, content_type)
         emit_json(uploaded) if as_json else out.print(uploaded.id)

@@ -3,6 +3,7 @@
 Events carry the job's overall progress; each event (at most a few a second) refreshes the job
 itself, whose steps carry their own progress and status, so the bars show what the server says.
 """
+
 from __future__ import annotations
 
 import time
@@ -13,8 +14,14 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from mo_client.client import Client
 from mo_client.models import Event, Job
 
-STEP_STYLE = {"pending": "dim", "running": "cyan", "succeeded": "green", "failed": "red",
-              "canceled": "yellow", "skipped": "dim"}
+STEP_STYLE = {
+    "pending": "dim",
+    "running": "cyan",
+    "succeeded": "green",
+    "failed": "red",
+    "canceled": "yellow",
+    "skipped": "dim",
+}
 REFRESH_EVERY_S = 0.5
 
 
@@ -23,18 +30,22 @@ class JobBars:
 
     def __init__(self, client: Client, job: Job, console: Console):
         self.client, self.job = client, job
-        self.progress = Progress(TextColumn("{task.fields[label]:<8}"), BarColumn(bar_width=36),
-                                 TextColumn("{task.percentage:>3.0f}%"),
-                                 TextColumn("{task.fields[status]}"), console=console,
-                                 transient=False, auto_refresh=console.is_terminal)
+        self.progress = Progress(
+            TextColumn("{task.fields[label]:<8}"),
+            BarColumn(bar_width=36),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("{task.fields[status]}"),
+            console=console,
+            transient=False,
+            auto_refresh=console.is_terminal,
+        )
         self.tasks: dict[str, TaskID] = {}
         self._refreshed = 0.0
 
     def __enter__(self) -> JobBars:
         self.progress.start()
         for step in self.job.steps:
-            self.tasks[step.name] = self.progress.add_task(step.name, total=100, label=step.name,
-                                                           status="")
+            self.tasks[step.name] = self.progress.add_task(step.name, total=100, label=step.name, status="")
         self.show(self.job)
         return self
 

@@ -120,7 +120,8 @@ export interface paths {
         /**
          * Set a new password with the token of the mailed link; earlier access tokens stop working
          * @description Refusals a well-formed request can meet:
-         *     - **400** `invalid_link`: the link's token is invalid, expired or already used
+         *     - **404** `invalid_link`: no link with this token was ever sent
+         *     - **410** `invalid_link`: the link was already used, has expired, or its address changed
          *     - **429** `rate_limited`: more than RATE_LIMIT_AUTH requests to /v1/auth from this IP
          */
         post: operations["confirm_password_reset"];
@@ -188,7 +189,8 @@ export interface paths {
         /**
          * Confirm an email address with the token of the mailed link (/verify-email?token=...)
          * @description Refusals a well-formed request can meet:
-         *     - **400** `invalid_link`: the link's token is invalid, expired or already used
+         *     - **404** `invalid_link`: no link with this token was ever sent
+         *     - **410** `invalid_link`: the link was already used, has expired, or its address changed
          *     - **429** `rate_limited`: more than RATE_LIMIT_AUTH requests to /v1/auth from this IP
          */
         post: operations["verify_email"];
@@ -1886,8 +1888,26 @@ export interface operations {
                     "application/json": components["schemas"]["TokenReply"];
                 };
             };
-            /** @description Malformed request (`malformed_json`); or `invalid_link`: the link's token is invalid, expired or already used */
+            /** @description Malformed request (`malformed_json`) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `invalid_link`: no link with this token was ever sent */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `invalid_link`: the link was already used, has expired, or its address changed */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2086,8 +2106,26 @@ export interface operations {
                     "application/json": components["schemas"]["EmailVerified"];
                 };
             };
-            /** @description Malformed request (`malformed_json`); or `invalid_link`: the link's token is invalid, expired or already used */
+            /** @description Malformed request (`malformed_json`) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `invalid_link`: no link with this token was ever sent */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `invalid_link`: the link was already used, has expired, or its address changed */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
