@@ -31,8 +31,8 @@ bench: setup          ## a benchmark: make bench NAME=render
 	@$(PY) bench/$(NAME).py
 
 lint:                 ## ruff (lint and format check), mypy (pyproject.toml), cfn-lint the SAM template, bandit, console API types
-	@.venv/bin/ruff check chalicelib app.py functions scripts tests bench
-	@.venv/bin/ruff format --check --quiet chalicelib app.py functions scripts tests bench
+	@.venv/bin/ruff check chalicelib app.py functions scripts tests bench client
+	@.venv/bin/ruff format --check --quiet chalicelib app.py functions scripts tests bench client
 	@.venv/bin/mypy
 	@.venv/bin/cfn-lint template.yaml
 	@# (bandit warns about a nosec on the other lines of a multi-line statement: noise, filtered)

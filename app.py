@@ -3,9 +3,9 @@
 Contract: ../shared/API.md. Errors leave through `plumbing.error_envelope` as `{"error": {...}}`.
 
 Every entry point, and where it starts in chalicelib:
-  API             this file -> chalicelib.jobs.service, accounts, uploads, outgoing_webhooks, ...
+  API             this file -> chalicelib.<domain>.service (jobs, accounts, uploads, webhooks), billing
   worker          `python -m chalicelib.runtime.worker` (ECS task, local process) -> worker.serve,
-                  pipeline.runner.run_job
+                  chalicelib.pipeline.engine.run_job
   scheduled       functions/reaper.py (every minute) -> chalicelib.runtime.reaper.reconcile
                   functions/dispatcher.py (every minute) -> chalicelib.runtime.dispatcher.dispatch
                   functions/cleanup.py (hourly) -> chalicelib.runtime.cleanup.run
@@ -13,13 +13,17 @@ Every entry point, and where it starts in chalicelib:
   deploy          functions/migrate.py (CloudFormation custom resource) -> chalicelib.infra.migrate
   operators       `python -m chalicelib.runtime.ops` (dead letters, redrive), `python -m chalicelib.infra.migrate`
 
-Where the job domain lives:
-  job and step state  chalicelib.jobs.lifecycle: the only writer (submit, start, cancel, fail, retry,
-                      reopen, ...); cancel on the worker side: pipeline.runner's stop event
-  quota               chalicelib.billing.quota (reserve, refund); plans and the Whop plan
-                      mapping: chalicelib.billing.plans
-  queue               chalicelib.infra.queue (all of BullMQ); Redis connections: chalicelib.infra.redis_client
-  progress            chalicelib.jobs.progress (a Redis stream per job) -> GET /v1/jobs/{id}/events
+Where the job domain lives (two hops from a route):
+  job and step state  jobs.service -> chalicelib.jobs.lifecycle, the only writer (submit, start,
+                      cancel, fail, retry, reopen...; its SQL in jobs.transitions)
+  cancel              API: jobs.service.cancel -> lifecycle.cancel (state, refund, the cancel flag);
+                      worker: pipeline.engine polls the flag and its lease, and stops the step
+  quota               lifecycle -> chalicelib.billing.quota (reserve, give back) in the job's
+                      transaction; plans and the Whop plan mapping: chalicelib.billing.plans
+  queue               chalicelib.infra.queue (all of BullMQ); Redis connections: infra.redis_client
+  progress            jobs.service.events -> chalicelib.jobs.progress (a Redis stream per job),
+                      framed for a browser's EventSource by chalicelib.http.sse
+                      (web/src/hooks/useJobProgress.ts follows it)
 """
 
 from chalice import Chalice, Response
