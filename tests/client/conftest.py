@@ -1,5 +1,6 @@
 """The client and `mo` against real processes: `chalice local` over HTTP and a worker on a queue
 of their own, on the suite's database, Redis and S3 emulator."""
+
 from __future__ import annotations
 
 import io
@@ -9,7 +10,6 @@ import secrets
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 from mo_client import Client
@@ -17,8 +17,7 @@ from mo_client.cli import app
 from PIL import Image
 from typer.testing import CliRunner
 
-from chalicelib.runtime import launcher
-from tests.conftest import Stack, free_port, grant_plan, local_stack
+from tests.conftest import Stack, grant_plan, local_stack
 
 PASSWORD = "correct horse battery"
 MO = Path(sys.executable).parent / "mo"  # the console script, for tests that need a real process
@@ -73,6 +72,7 @@ def cli(stack, tmp_path, monkeypatch):
         assert result.exit_code == code, result.output
         assert "Traceback" not in result.output
         return result
+
     return run
 
 

@@ -1,5 +1,6 @@
 """`mo batch`: twelve lines (one of them invalid, one with an image), interrupted with Ctrl-C
 once jobs are in flight, then run again: every valid line ends as exactly one job."""
+
 from __future__ import annotations
 
 import csv
@@ -17,8 +18,10 @@ from tests.client.conftest import MO, PASSWORD, as_json, png
 def write_batch(folder) -> None:
     png(folder / "ref.png")
     rows = [{"prompt": "a kite with a reference image", "duration": "5", "aspect": "1:1", "image": "ref.png"}]
-    rows += [{"prompt": f"scene {n}: a lantern drifts over a lake", "duration": "5", "aspect": "1:1",
-              "image": ""} for n in range(1, 11)]
+    rows += [
+        {"prompt": f"scene {n}: a lantern drifts over a lake", "duration": "5", "aspect": "1:1", "image": ""}
+        for n in range(1, 11)
+    ]
     rows.insert(6, {"prompt": "an impossible shape", "duration": "5", "aspect": "4:3", "image": ""})  # line 7
     with open(folder / "jobs.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["prompt", "duration", "aspect", "image"])
@@ -33,9 +36,14 @@ def test_a_batch_interrupted_and_run_again_makes_each_job_once(cli, signed_up, s
     with Client(stack.url) as mo:
         mo.login(signed_up, PASSWORD)
 
-        first = subprocess.Popen([str(MO), "batch", "jobs.csv", "--concurrency", "3", "--out", "videos"],
-                                 cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True)
+        first = subprocess.Popen(
+            [str(MO), "batch", "jobs.csv", "--concurrency", "3", "--out", "videos"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             deadline = time.monotonic() + 60
             while len(mo.list_jobs().items) < 2:  # jobs in flight: now interrupt
@@ -73,12 +81,17 @@ def test_a_batch_interrupted_and_run_again_makes_each_job_once(cli, signed_up, s
 
 
 def test_json_lines_batches_and_bad_lines(cli, signed_up, tmp_path):
-    (tmp_path / "jobs.jsonl").write_text("\n".join([
-        json.dumps({"prompt": "a quick one", "duration_s": 5, "aspect": "1:1"}),
-        "{not json",
-        json.dumps({"duration_s": 5}),
-        json.dumps(["a list"]),
-    ]) + "\n")
+    (tmp_path / "jobs.jsonl").write_text(
+        "\n".join(
+            [
+                json.dumps({"prompt": "a quick one", "duration_s": 5, "aspect": "1:1"}),
+                "{not json",
+                json.dumps({"duration_s": 5}),
+                json.dumps(["a list"]),
+            ]
+        )
+        + "\n"
+    )
     results = as_json(cli("batch", "jobs.jsonl", "--no-download", "--json", code=1))["results"]
     assert [r["status"] for r in results] == ["succeeded", "invalid", "invalid", "invalid"]
     assert results[0]["output"].startswith("http")

@@ -1,5 +1,6 @@
 """The `mo` command line against the running API: Typer's runner in-process, and a real
 subprocess where a terminal's Ctrl-C matters."""
+
 from __future__ import annotations
 
 import json
@@ -88,8 +89,9 @@ def test_provider_keys_webhooks_audit_and_health(cli, signed_up):
 
 def test_make_uploads_the_image_follows_the_job_and_downloads_here(cli, signed_up, tmp_path):
     png(tmp_path / "ref.png")
-    made = cli("make", "a paper boat sails to the moon", "--duration", "5", "--aspect", "1:1",
-               "--image", "ref.png")
+    made = cli(
+        "make", "a paper boat sails to the moon", "--duration", "5", "--aspect", "1:1", "--image", "ref.png"
+    )
     job_id = next(w for w in made.output.split() if w.startswith("job_"))
     assert f"done {job_id}" in made.output
     assert "step.succeeded video" in made.output  # the bars' milestones, as a log shows them
@@ -107,9 +109,14 @@ def test_make_uploads_the_image_follows_the_job_and_downloads_here(cli, signed_u
 
 def test_make_from_your_own_scenes_uploads_their_media(cli, signed_up, tmp_path):
     png(tmp_path / "harbour.png")
-    (tmp_path / "scenes.json").write_text(json.dumps([
-        {"text": "The harbour wakes before the sun.", "image": "harbour.png", "duration_s": 3},
-        {"text": "Boats slip out one by one.", "visual": "fishing boats at dawn", "duration_s": 3}]))
+    (tmp_path / "scenes.json").write_text(
+        json.dumps(
+            [
+                {"text": "The harbour wakes before the sun.", "image": "harbour.png", "duration_s": 3},
+                {"text": "Boats slip out one by one.", "visual": "fishing boats at dawn", "duration_s": 3},
+            ]
+        )
+    )
     made = as_json(cli("make", "--script", "scenes.json", "--aspect", "1:1", "--json"))
     scenes = made["job"]["request"]["scenes"]
     assert scenes[0]["image_upload_id"].startswith("upl_") and "image" not in scenes[0]
@@ -124,8 +131,7 @@ def test_make_wants_a_prompt_or_a_script(cli, signed_up):
 
 def test_a_failed_job_exits_non_zero_with_its_error_code(cli, signed_up, tmp_path):
     with FakeOpenAI(api_key="sk-the-right-key") as fake:
-        cli("provider-keys", "set", "openai", "--api-key", "sk-a-wrong-key-1234",
-            "--base-url", fake.base_url)
+        cli("provider-keys", "set", "openai", "--api-key", "sk-a-wrong-key-1234", "--base-url", fake.base_url)
         failed = cli("make", "a broken key", "-d", "5", "--provider", "concept=openai", "--json", code=1)
     reply = as_json(failed)
     assert reply["error"]["code"] == "provider_key_rejected"
@@ -152,9 +158,15 @@ def test_cancel_and_retry_a_job(cli, signed_up):
 def test_ctrl_c_during_make_asks_and_cancels_the_job(stack, signed_up, tmp_path):
     env = {**os.environ, "MO_CONFIG_DIR": str(tmp_path / "config"), "MO_API_URL": stack.url}
     env.pop("MO_TOKEN", None)
-    proc = subprocess.Popen([str(MO), "make", "a long walk home", "-d", "5"], cwd=tmp_path, env=env,
-                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            text=True)
+    proc = subprocess.Popen(
+        [str(MO), "make", "a long walk home", "-d", "5"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         seen = [proc.stderr.readline()]
         while "job.queued" not in seen[-1]:  # following it now

@@ -1,4 +1,5 @@
 """The Python client against the running API, route by route, with the typed errors."""
+
 from __future__ import annotations
 
 import secrets
@@ -9,10 +10,10 @@ import pytest
 from mo_client import Client, errors
 from mo_client.client import UploadRejected
 
-from chalicelib.infra import db
-from chalicelib.runtime import launcher
 from chalicelib.billing.plans import entitlement
 from chalicelib.core.ids import utcnow
+from chalicelib.infra import db
+from chalicelib.runtime import launcher
 from tests.client.conftest import PASSWORD, png
 from tests.conftest import free_port
 from tests.fakes.whop_server import FakeWhop
@@ -182,8 +183,10 @@ def test_refusals_are_typed(stack, mo):
     with Client(stack.url) as free:
         user = free.signup(f"quota-{secrets.token_hex(6)}@example.com", PASSWORD).user
         ent = entitlement(user.id, utcnow())
-        db.execute("INSERT INTO quota_usage (user_id, period_start, used) VALUES (%s, %s, %s)",
-                   (user.id, ent.period_start, ent.plan.monthly_jobs))  # arrange: quota used up
+        db.execute(
+            "INSERT INTO quota_usage (user_id, period_start, used) VALUES (%s, %s, %s)",
+            (user.id, ent.period_start, ent.plan.monthly_jobs),
+        )  # arrange: quota used up
         with pytest.raises(errors.QuotaExceeded) as quota:
             free.submit("one too many", duration_s=5)
         assert quota.value.code == "quota_exceeded" and quota.value.details["limit"] == 5
@@ -205,9 +208,15 @@ def whop_api(tmp_path_factory):
     """An API whose Whop checkout talks to a local fake of Whop's API."""
     with FakeWhop(api_key="whop_app_key") as fake:
         port = free_port()
-        proc = launcher.spawn(launcher.api_command(port), tmp_path_factory.mktemp("whop") / "api.log", {
-            "WHOP_API_URL": fake.api_url, "WHOP_API_KEY": "whop_app_key",
-            "WHOP_PLAN_MAP": '{"plan_pro": "pro", "plan_business": "business"}'})
+        proc = launcher.spawn(
+            launcher.api_command(port),
+            tmp_path_factory.mktemp("whop") / "api.log",
+            {
+                "WHOP_API_URL": fake.api_url,
+                "WHOP_API_KEY": "whop_app_key",
+                "WHOP_PLAN_MAP": '{"plan_pro": "pro", "plan_business": "business"}',
+            },
+        )
         try:
             launcher.wait_http(f"http://127.0.0.1:{port}/v1/health")
             yield f"http://127.0.0.1:{port}"
@@ -239,8 +248,10 @@ def test_health_and_the_document(stack):
 
 
 def test_an_unreachable_api_is_connection_failed():
-    with (Client(f"http://127.0.0.1:{free_port()}", max_retries=1, sleep=lambda s: None) as mo,
-          pytest.raises(errors.ConnectionFailed)):
+    with (
+        Client(f"http://127.0.0.1:{free_port()}", max_retries=1, sleep=lambda s: None) as mo,
+        pytest.raises(errors.ConnectionFailed),
+    ):
         mo.me()
 
 
@@ -248,8 +259,11 @@ def test_an_unreachable_api_is_connection_failed():
 def tight_api(tmp_path_factory):
     """An API allowing two sign-ups per 6 seconds per address, to see 429 and Retry-After."""
     port = free_port()
-    proc = launcher.spawn(launcher.api_command(port), tmp_path_factory.mktemp("tight") / "api.log",
-                          {"RATE_LIMIT_AUTH": "2/6 seconds"})
+    proc = launcher.spawn(
+        launcher.api_command(port),
+        tmp_path_factory.mktemp("tight") / "api.log",
+        {"RATE_LIMIT_AUTH": "2/6 seconds"},
+    )
     try:
         launcher.wait_http(f"http://127.0.0.1:{port}/v1/health")
         yield f"http://127.0.0.1:{port}"

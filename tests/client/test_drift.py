@@ -12,6 +12,7 @@ What is checked is what the client relies on, so the server may add optional fie
 When this fails after you added a route or a field the client needs: add the method to
 `mo_client.client.Client` (with `@route`) or the field to `mo_client.models`.
 """
+
 from __future__ import annotations
 
 import typing
@@ -85,14 +86,17 @@ def test_each_client_model_matches_its_component(document, model):
         ours = kinds(mine["properties"][name], my_defs)
         if is_body:  # optional body fields are left out when None (exclude_none)
             ours = ours - {"null"} if not field.is_required() else ours
-            assert ours <= theirs, \
+            assert ours <= theirs, (
                 f"{model.component}.{name}: client sends {set(ours)}, API takes {set(theirs)}"
+            )
         else:
-            assert theirs <= ours | {"any"} or "any" in ours, \
+            assert theirs <= ours | {"any"} or "any" in ours, (
                 f"{model.component}.{name}: API sends {set(theirs)}, client reads {set(ours)}"
+            )
             if field.is_required():
-                assert name in server_required, \
+                assert name in server_required, (
                     f"{model.component}.{name}: the client requires it, the API may leave it out"
+                )
     if is_body:
         missing = server_required - set(model.model_fields)
         assert not missing, f"{model.component}: the API requires {missing}, the client can't send them"
@@ -100,8 +104,9 @@ def test_each_client_model_matches_its_component(document, model):
         assert not insisted, f"{model.component}: the client requires {insisted}, the API doesn't"
 
 
-@pytest.mark.parametrize("enum", [models.JobStatus, models.EventType, models.UploadStatus],
-                         ids=lambda e: e.__name__)
+@pytest.mark.parametrize(
+    "enum", [models.JobStatus, models.EventType, models.UploadStatus], ids=lambda e: e.__name__
+)
 def test_the_enums_the_client_acts_on_list_the_same_values(document, enum):
     assert {m.value for m in enum} == set(component(document, enum.__name__)["enum"])
 
@@ -126,7 +131,8 @@ def test_each_client_method_sends_and_reads_the_documented_schemas(document, nam
     success = {int(s): r for s, r in operation["responses"].items() if s.isdigit() and int(s) < 300}
     if isinstance(returns, type) and issubclass(returns, models.Model):
         schemas = [r["content"]["application/json"]["schema"] for r in success.values() if "content" in r]
-        assert [ref_name(s) for s in schemas] == [returns.component], \
+        assert [ref_name(s) for s in schemas] == [returns.component], (
             f"{name} reads {returns.component}, the API answers {schemas}"
+        )
     elif returns is type(None):
         assert 204 in success, f"{name} expects no body, the API answers {sorted(success)}"

@@ -1,4 +1,5 @@
 """The client's pure parts, no server needed: batch files and their keys, the error envelope."""
+
 from __future__ import annotations
 
 import httpx
@@ -26,12 +27,17 @@ def test_a_lines_key_follows_its_content_not_its_position(tmp_path):
 def test_json_lines_and_what_makes_a_line_invalid(tmp_path):
     (tmp_path / "b.jsonl").write_text(
         '{"prompt": "x", "providers": {"concept": "openai"}}\n\n[1]\n{oops\n{"prompt": ""}\n'
-        '{"prompt": "y", "image": "missing.png"}\n')
+        '{"prompt": "y", "image": "missing.png"}\n'
+    )
     lines = read_lines(tmp_path / "b.jsonl")
     assert [line.number for line in lines] == [1, 2, 3, 4, 5]
     assert lines[0].fields == {"prompt": "x", "providers": {"concept": "openai"}} and not lines[0].problem
     assert [line.problem.split(":")[0] for line in lines[1:]] == [
-        "not a JSON object", "not JSON", "no prompt, script or scenes", "image not found"]
+        "not a JSON object",
+        "not JSON",
+        "no prompt, script or scenes",
+        "image not found",
+    ]
 
 
 def test_a_script_is_a_line_of_its_own_and_a_text_file_is_a_script(tmp_path):
@@ -47,15 +53,26 @@ def test_csv_columns_with_dots_nest(tmp_path):
     assert read_lines(tmp_path / "c.csv")[0].fields == {"prompt": "x", "providers": {"concept": "openai"}}
 
 
-@pytest.mark.parametrize(("status", "code", "expected"), [
-    (402, "quota_exceeded", errors.QuotaExceeded), (404, "not_found", errors.NotFound),
-    (409, "idempotency_key_reused", errors.IdempotencyKeyReused), (409, "email_taken", errors.Conflict),
-    (422, "validation_error", errors.ValidationFailed), (429, "rate_limited", errors.RateLimited),
-    (503, "unavailable", errors.ServiceUnavailable), (500, "internal_error", errors.ServerError),
-    (418, "teapot", errors.ApiError)])
+@pytest.mark.parametrize(
+    ("status", "code", "expected"),
+    [
+        (402, "quota_exceeded", errors.QuotaExceeded),
+        (404, "not_found", errors.NotFound),
+        (409, "idempotency_key_reused", errors.IdempotencyKeyReused),
+        (409, "email_taken", errors.Conflict),
+        (422, "validation_error", errors.ValidationFailed),
+        (429, "rate_limited", errors.RateLimited),
+        (503, "unavailable", errors.ServiceUnavailable),
+        (500, "internal_error", errors.ServerError),
+        (418, "teapot", errors.ApiError),
+    ],
+)
 def test_the_error_envelope_becomes_a_typed_exception(status, code, expected):
-    response = httpx.Response(status, headers={"Retry-After": "7"}, json={
-        "error": {"code": code, "message": "m", "details": [{"field": "aspect", "message": "bad"}]}})
+    response = httpx.Response(
+        status,
+        headers={"Retry-After": "7"},
+        json={"error": {"code": code, "message": "m", "details": [{"field": "aspect", "message": "bad"}]}},
+    )
     error = errors.from_response(response)
     assert type(error) is expected and (error.status, error.code, error.message) == (status, code, "m")
     if isinstance(error, errors.RateLimited):
