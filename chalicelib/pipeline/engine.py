@@ -31,8 +31,10 @@ from chalicelib.pipeline.concept import script
 from chalicelib.pipeline.concept.storyboard import Concept
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.media import images, scene_media, video
+from chalicelib.pipeline.media.filtergraph import FPS
 from chalicelib.pipeline.media.narration import Narration
 from chalicelib.pipeline.media.probe import probe
+from chalicelib.pipeline.media.thumbnail import first_frame, write_thumbnail
 from chalicelib.pipeline.media.words import Word
 from chalicelib.uploads import service as uploads
 
@@ -362,7 +364,7 @@ def _command_video(ctx: Context, done: dict[str, list[str]]) -> list[str]:
         "work_dir": str(work),
         "width": width,
         "height": height,
-        "fps": video.FPS,
+        "fps": FPS,
     }
     config = command.CommandConfig(
         argv=settings.pipeline_command,
@@ -397,8 +399,8 @@ def _command_video(ctx: Context, done: dict[str, list[str]]) -> list[str]:
         if (work / name).is_file():
             shutil.move(work / name, outputs[name])
     if not outputs["thumbnail.jpg"].exists():
-        frame = video.first_frame(outputs["video.mp4"], work / "first-frame.png", (width, height))
-        video.write_thumbnail(frame, outputs["thumbnail.jpg"])
+        frame = first_frame(outputs["video.mp4"], work / "first-frame.png", (width, height))
+        write_thumbnail(frame, outputs["thumbnail.jpg"])
     if not outputs["captions.srt"].exists():
         outputs["captions.srt"].write_text("", encoding="utf-8")
     ctx.provider = "command"
