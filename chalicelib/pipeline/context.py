@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.http.schemas.jobs import StepUsage
-from chalicelib.infra import redis_client
+from chalicelib.infra import redis_client, storage
 from chalicelib.jobs import lifecycle
 from chalicelib.jobs.states import STEP_WEIGHTS
 from chalicelib.pipeline import provider_chain
 from chalicelib.pipeline.concept.storyboard import Concept
+from chalicelib.uploads import service as uploads
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,17 @@ class Context:
 
     def task(self, **fields) -> provider_chain.Task:
         return provider_chain.Task(request=self.request, user_id=self.user_id, job_id=self.job_id, **fields)
+
+    def input_file(self, field: str, name: str) -> Path | None:
+        """The upload the request names in `inputs[field]`, as work/name (downloaded once);
+        None when it names none."""
+        upload_id = (self.request.get("inputs") or {}).get(field)
+        if not upload_id:
+            return None
+        path = self.work / name
+        if not path.exists():
+            storage.download(uploads.object_key_for(self.user_id, upload_id), path)
+        return path
 
     def should_stop(self) -> bool:
         if not self.stop.is_set() and _cancel_flag_set(self.job_id, self.attempt):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from chalicelib.infra import db, storage
 from chalicelib.jobs import lifecycle
@@ -14,19 +13,8 @@ from chalicelib.pipeline.context import Context
 from chalicelib.pipeline.media import scene_media
 from chalicelib.pipeline.media.narration import Narration
 from chalicelib.pipeline.steps.concept import load_concept
-from chalicelib.uploads import service as uploads
 
 NARRATION_MANIFEST = "narration.json"  # the image step's record of the narration WAVs
-
-
-def _reference_image(ctx: Context) -> Path | None:
-    upload_id = (ctx.request.get("inputs") or {}).get("reference_image_upload_id")
-    if not upload_id:
-        return None
-    path = ctx.work / "reference"
-    if not path.exists():
-        storage.download(uploads.object_key_for(ctx.user_id, upload_id), path)
-    return path
 
 
 def _off_thread(fn, *args):
@@ -61,7 +49,7 @@ def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
                     concept=concept,
                     paths=stills,
                     keep=frozenset(own),
-                    reference=_reference_image(ctx),
+                    reference=ctx.input_file("reference_image_upload_id", "reference"),
                     on_progress=lambda p: ctx.report(p * 9 // 10),
                 ),
             )

@@ -19,7 +19,6 @@ from chalicelib.pipeline.media.narration import Narration
 from chalicelib.pipeline.media.words import Word
 from chalicelib.pipeline.steps.concept import load_concept
 from chalicelib.pipeline.steps.image import NARRATION_MANIFEST
-from chalicelib.uploads import service as uploads
 
 SILENT_NOTE = "narration is silent: neither piper's voice nor espeak-ng could speak on the worker"
 
@@ -56,17 +55,6 @@ def _narrations(ctx: Context, image_keys: list[str]) -> list[Narration] | None:
     ]
 
 
-def _music(ctx: Context) -> Path | None:
-    """The job's music upload, local (checked by the video step: a corrupt file fails there)."""
-    upload_id = (ctx.request.get("inputs") or {}).get("music_upload_id")
-    if not upload_id:
-        return None
-    path = ctx.work / "music"
-    if not path.exists():
-        storage.download(uploads.object_key_for(ctx.user_id, upload_id), path)
-    return path
-
-
 def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
     image_keys = done["image"]
     concept = load_concept(ctx)
@@ -92,7 +80,7 @@ def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
         clip_audio_volume=request.get("clip_audio_volume"),
         caption_style=request.get("caption_style", "karaoke"),
         speak=request.get("narration", True),
-        music=_music(ctx),
+        music=ctx.input_file("music_upload_id", "music"),  # a corrupt file fails in the render
         music_volume=request.get("music_volume", 0.35),
     )
     if result.silent_narration:
