@@ -125,3 +125,22 @@ def test_only_the_jobs_repository_writes_job_rows(path):
 @pytest.mark.parametrize("path", sorted(CHALICELIB.glob("*/**/__init__.py")), ids=lambda p: p.parent.name)
 def test_package_init_files_are_empty(path):
     assert path.read_text() == ""
+
+
+def test_each_domain_checks_its_own_settings():
+    from chalicelib.billing import plans
+    from chalicelib.core.settings import Settings
+    from chalicelib.pipeline import providers
+
+    with pytest.raises(ValueError, match="unknown plan names"):
+        plans._table_for(Settings(plans={"gold": {"monthly_jobs": 1}}))
+    with pytest.raises(ValueError, match="unknown plan names"):
+        plans._table_for(Settings(whop_plan_map={"plan_x": "platinum"}))
+    assert plans._table_for(Settings(plans={"free": {"monthly_jobs": 7}}))["free"].monthly_jobs == 7
+    with pytest.raises(ValueError, match="unknown PIPELINE"):
+        providers.check_settings(Settings(pipeline="nope"))
+    with pytest.raises(ValueError, match="PIPELINE_COMMAND"):
+        providers.check_settings(Settings(pipeline="command"))
+    with pytest.raises(ValueError, match="unknown DEFAULT_PROVIDERS"):
+        providers.check_settings(Settings(default_providers={"image": "nope"}))
+    providers.check_settings(Settings())
