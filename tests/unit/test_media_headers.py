@@ -15,7 +15,7 @@ from tests.fakes.media import make_clip
 
 def _reader(data: bytes, reads: list[tuple[int, int]] | None = None):
     def fetch(start: int, count: int) -> bytes:
-        assert 0 <= start and count > 0 and start + count <= len(data), (start, count, len(data))
+        assert start >= 0 and count > 0 and start + count <= len(data), (start, count, len(data))
         if reads is not None:
             reads.append((start, count))
         return data[start : start + count]
