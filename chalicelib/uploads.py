@@ -195,7 +195,7 @@ def clip_problem(user_id: str, key: str, etag: str, size: int) -> str | None:
     try:
         info = read_clip(lambda start, count: storage.byte_range(key, start, count, etag), size)
     except HeaderError as exc:
-        return f"the file holds no video track we can read ({exc})"
+        return f"the file holds no video stream we can read ({exc})"
     if info["video_codec"] not in CLIP_CODECS:
         return f"the clip's codec {info['video_codec']} is not one of {', '.join(sorted(CLIP_CODECS))}"
     if not 0 < info["duration_s"] <= plan.clip_max_s:
