@@ -36,18 +36,10 @@ export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1} AWS_REGION=${AWS_REGI
 export MEDIA_BUCKET=${MEDIA_BUCKET:-media-local}
 
 # 1. virtualenv ---------------------------------------------------------------------------------
-# One Python version everywhere (.python-version; the Lambda runtime, the worker image and
-# scripts/package.py follow it): $PYTHON, else pythonX.Y on PATH, else pyenv's X.Y.* build.
-PY_VERSION=$(tr -d '[:space:]' < .python-version)
-is_wanted() { [ -n "$1" ] && "$1" -c "import sys; sys.exit('%d.%d' % sys.version_info[:2] != '$PY_VERSION')" 2>/dev/null; }
-PY=
-for candidate in "${PYTHON:-}" "$(command -v "python$PY_VERSION" || true)" \
-  $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}/versions/$PY_VERSION".*/bin/python 2>/dev/null | sort -rV); do
-  if is_wanted "$candidate"; then PY=$candidate; break; fi
-done
-[ -n "$PY" ] || { say "Python $PY_VERSION is required: none on PATH (python$PY_VERSION) or under pyenv;" \
-  "install it (e.g. pyenv install $PY_VERSION) or point PYTHON at one"; exit 1; }
-if [ -x .venv/bin/python ] && ! is_wanted .venv/bin/python; then
+# One Python version everywhere (.python-version): scripts/find_python.sh says which, or why none.
+PY=$(bash scripts/find_python.sh) || exit 1
+PY_VERSION=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+if [ -x .venv/bin/python ] && [ "$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" != "$PY_VERSION" ]; then
   say "recreating .venv for Python $PY_VERSION (it has $(.venv/bin/python --version 2>&1))"; rm -rf .venv
 fi
 [ -x .venv/bin/python ] || { say "creating .venv with $PY"; "$PY" -m venv .venv; }
