@@ -450,3 +450,27 @@ def test_the_packaged_template_transforms_and_lints_clean(packaged, tmp_path, mo
         assert proc.returncode == 0, (
             f"cfn-lint {path.name}: exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
         )
+
+
+_CLIP_FROM_THE_ZIP = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from chalicelib.media_headers import read_clip
+data = open(sys.argv[2], "rb").read()
+info = read_clip(lambda start, count: data[start : start + count], len(data))
+print(info["video_codec"], info["width"], info["height"], round(info["duration_s"], 1))
+"""
+
+
+def test_the_zip_confirms_a_clip_without_ffmpeg(unzipped, tmp_path):
+    from tests.fakes.media import make_clip
+
+    clip = make_clip(tmp_path / "clip.mov", width=320, height=240, seconds=1.0, container="mov")
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", _CLIP_FROM_THE_ZIP, str(unzipped), str(clip)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stdout.split() == ["h264", "320", "240", "1.0"]
