@@ -31,7 +31,6 @@ UPWARD = {
     ("chalicelib.accounts.service", "chalicelib.jobs.repository"),  # `me` counts running jobs
     ("chalicelib.jobs.inputs", "chalicelib.pipeline.concept.script"),  # a script is split to check it
     ("chalicelib.jobs.service", "chalicelib.runtime.dispatcher"),  # a submission nudges the dispatcher
-    ("chalicelib.uploads.service", "chalicelib.pipeline.media.probe"),  # clips are probed at confirm
     ("chalicelib.webhooks.service", "chalicelib.jobs.repository"),  # a delivery reads its job
 }
 
