@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -227,37 +226,24 @@ def list_jobs(principal: Principal, status: JobStatus | None, limit: int, cursor
     return JobList(items=items, next_cursor=page[-1].id if len(rows) > limit else None)
 
 
-def events(
-    principal: Principal, job_id: str, after: str | None, wait_s: int, until_wait_ends: bool = False
-) -> EventPage:
-    """Events after `after` (an event id, checked by models.EventsQuery). JSON long-poll returns
-    at the first event; SSE (`until_wait_ends`) gathers until `wait_s` is over or the job has
-    ended, since Chalice can't stream. A job that ended a while ago gets no more events (a retry
-    makes it queued again): its reads answer at once and hold no long-poll slot."""
+def events(principal: Principal, job_id: str, after: str | None, wait_s: int) -> EventPage:
+    """Events after `after` (an event id, checked by models.EventsQuery), answered at the first
+    batch or when `wait_s` is over, whether the reply is JSON or SSE-framed (Chalice can't
+    stream, so an SSE window ends with its first batch and the browser reconnects at once: see
+    http/sse.py). A job that ended a while ago gets no more events (a retry makes it queued
+    again): its reads answer at once and hold no long-poll slot."""
     row = jobs_db.get(job_id, principal.user_id)
     if row is None:
         raise NotFound("Job not found")
     if wait_s <= 0 or _long_ended(row):
-        return _gather(principal, job_id, after, 0, until_wait_ends)
+        return _first_batch(principal, job_id, after, 0)
     with longpoll.slot(principal.user_id):
-        return _gather(principal, job_id, after, wait_s, until_wait_ends)
+        return _first_batch(principal, job_id, after, wait_s)
 
 
-def _gather(
-    principal: Principal, job_id: str, after: str | None, wait_s: int, until_wait_ends: bool
-) -> EventPage:
-    deadline = time.monotonic() + wait_s
-    found: list[Event] = []
-    cursor = after
-    while True:
-        batch = progress.read(job_id, cursor, max(0.0, deadline - time.monotonic()))
-        found += batch
-        if batch:
-            cursor = batch[-1].id
-        if not until_wait_ends and found:
-            break
-        if time.monotonic() >= deadline or any(e.type in TERMINAL_EVENTS for e in batch):
-            break
+def _first_batch(principal: Principal, job_id: str, after: str | None, wait_s: int) -> EventPage:
+    found = progress.read(job_id, after, wait_s)
+    cursor = found[-1].id if found else after
     row = jobs_db.get(job_id, principal.user_id)
     if row is None:  # deleted with its account meanwhile
         raise NotFound("Job not found")
