@@ -27,8 +27,8 @@ from chalicelib.http.schemas.jobs import (
     StreamToken,
 )
 from chalicelib.infra import audit, ratelimit, storage
+from chalicelib.jobs import eta, lifecycle, longpoll, progress
 from chalicelib.jobs import inputs as job_inputs
-from chalicelib.jobs import lifecycle, longpoll, progress
 from chalicelib.jobs import repository as jobs_db
 from chalicelib.jobs.states import EventType, JobStatus
 from chalicelib.pipeline.providers import known_voice, missing_keys, unknown_providers
@@ -210,10 +210,14 @@ def retry(principal: Principal, job_id: str, ip: str | None) -> Job:
 
 
 def etag(job: Job) -> str:
-    """Over the job's state, not its presigned URLs (fresh, so different, on every read)."""
+    """Over the job's state, not its presigned URLs (fresh, so different, on every read) nor
+    its eta_s (counting down on every read; eta_at moves only with the estimate)."""
     state = job.model_dump(
         mode="json",
-        exclude={"outputs": {"video_url", "thumbnail_url", "captions_url", "vtt_url", "words_url"}},
+        exclude={
+            "outputs": {"video_url", "thumbnail_url", "captions_url", "vtt_url", "words_url"},
+            "eta_s": True,
+        },
     )
     return '"' + hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:32] + '"'
 
@@ -296,6 +300,7 @@ def to_model(row: jobs_db.JobRow, steps: list[jobs_db.StepRow]) -> Job:
             words_url=storage.presigned_get(keys["words"]) if keys.get("words") else None,
             audio=keys.get("audio"),
         )
+    left, ends = _time_left(row)
     return Job(
         id=row.id,
         status=row.status,
@@ -322,4 +327,16 @@ def to_model(row: jobs_db.JobRow, steps: list[jobs_db.StepRow]) -> Job:
         created_at=iso(row.created_at),
         started_at=iso(row.started_at),
         finished_at=iso(row.finished_at),
+        eta_s=left,
+        eta_at=ends,
     )
+
+
+def _time_left(row: jobs_db.JobRow) -> tuple[float | None, str | None]:
+    """(eta_s, eta_at): the latest estimate while the job is queued or running (jobs/eta.py)."""
+    if row.status is JobStatus.succeeded:
+        return 0.0, iso(row.finished_at)
+    if row.status not in (JobStatus.queued, JobStatus.running):
+        return None, None
+    found = eta.current(row.id)
+    return found if found else (None, None)

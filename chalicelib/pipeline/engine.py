@@ -72,6 +72,7 @@ class Context:
     step: str = ""
     base: int = 0  # job progress when the current step began
     _last: tuple[int, float] = (-1, 0.0)
+    _said: str | None = None  # the step's last message
     concept: Concept | None = None
     user_id: str = ""
     attempt: int = 1
@@ -94,17 +95,26 @@ class Context:
             self.stop.set()
         return self.stop.is_set()
 
-    def report(self, step_progress: int, force: bool = False) -> None:
-        """Step progress 0..100 -> MySQL and the event stream, at most ~4 times a second."""
+    def report(self, step_progress: int, force: bool = False, message: str | None = None) -> None:
+        """Step progress 0..100 (and the step's own words) -> MySQL and the event stream, at
+        most ~4 times a second unless the words changed."""
         step_progress = max(0, min(100, int(step_progress)))
         job_progress = self.base + WEIGHTS[self.step] * step_progress // 100
         last_value, last_at = self._last
         now = time.monotonic()
-        if not force and (step_progress <= last_value or now - last_at < 0.25):
+        fresh = message is not None and message != self._said
+        if not force and (step_progress <= last_value or (now - last_at < 0.25 and not fresh)):
             return
-        self._last = (step_progress, now)
-        if not lifecycle.report_progress(self.job_id, self.step, step_progress, job_progress, self.owner):
+        self._last, self._said = (step_progress, now), message or self._said
+        if not lifecycle.report_progress(
+            self.job_id, self.step, step_progress, job_progress, self.owner, message=message
+        ):
             self.stop.set()
+
+
+def scene_words(kind: str, percent: int, scenes: int) -> str:
+    """Which scene a multi-scene step is making, e.g. "image 2 of 5", from its progress."""
+    return f"{kind} {min(scenes, percent * scenes // 100 + 1)} of {scenes}"
 
 
 def _cancel_flag_set(job_id: str, attempt: int) -> bool:
@@ -176,7 +186,9 @@ def _image(ctx: Context) -> list[str]:
                     paths=stills,
                     keep=frozenset(own),
                     reference=_reference_image(ctx),
-                    on_progress=lambda p: ctx.report(p * 9 // 10),
+                    on_progress=lambda p: ctx.report(
+                        p * 9 // 10, message=scene_words("image", p, count - len(own))
+                    ),
                 ),
             )
         said = spoken.result() if spoken else None
@@ -277,7 +289,7 @@ def _video(ctx: Context, image_keys: list[str]) -> list[str]:
         voice=request.get("voice"),
         language=request.get("language", "en"),
         narrations=narrations,
-        on_progress=ctx.report,
+        on_progress=lambda p: ctx.report(p, message=scene_words("scene", p, len(concept.scenes))),
         should_cancel=ctx.should_stop,
         clip_audio_volume=request.get("clip_audio_volume"),
         caption_style=request.get("caption_style", "karaoke"),
@@ -499,7 +511,7 @@ def _run_steps(ctx: Context) -> str:
             continue
         if ctx.should_stop() or not lifecycle.step_started(job_id, name, owner, ctx.base):
             raise JobGone(job_id)
-        ctx._last, ctx.provider, ctx.usage = (-1, 0.0), None, None
+        ctx._last, ctx._said, ctx.provider, ctx.usage = (-1, 0.0), None, None, None
         started = time.monotonic()
         try:
             done[name] = step_limit.run_bounded(pipeline[name], ctx, done, stop=ctx.stop)
