@@ -33,9 +33,11 @@ export interface Job {
   request: Record<string, unknown> & { prompt?: string; script?: string; scenes?: { text: string }[];
     duration_s?: number; aspect?: string };
   notes?: string[]; created_at: string; started_at: string | null; finished_at: string | null;
+  eta_s?: number | null; eta_at?: string | null; // time left, the server's latest estimate
 }
 export interface JobEvent {
   id: string; type: string; step: string | null; progress: number | null; message: string | null; at: string;
+  eta_s?: number | null; eta_at?: string | null; // time left as of this event
 }
 export interface EventPage { events: JobEvent[]; next: string; status: JobStatus }
 
