@@ -269,9 +269,10 @@ def _finish(state: State, name: str, now: float) -> None:
         return
     if state.step == name:
         took = max(0.0, now - state.step_at)
-        state.done_planned += part.planned_s
-        state.done_actual += took
-        if name != QUEUE or took < 60:  # a long wait in line says nothing about the next job's
+        if name != QUEUE:  # the wait in line says nothing of how fast this job runs
+            state.done_planned += part.planned_s
+            state.done_actual += took
+        if name != QUEUE or took < 60:  # ...and a long one little of the next job's
             record(part.shape, part.units, took)
     state.finished.append(name)
     state.step, state.fraction = None, 0.0
