@@ -33,6 +33,7 @@ class Context:
     step: str = ""
     base: int = 0  # job progress when the current step began
     _last: tuple[int, float] = (-1, 0.0)
+    _said: str | None = None  # the step's last message
     concept: Concept | None = None
     user_id: str = ""
     attempt: int = 1
@@ -66,17 +67,26 @@ class Context:
             self.stop.set()
         return self.stop.is_set()
 
-    def report(self, step_progress: int, force: bool = False) -> None:
-        """Step progress 0..100 -> MySQL and the event stream, at most ~4 times a second."""
+    def report(self, step_progress: int, force: bool = False, message: str | None = None) -> None:
+        """Step progress 0..100 (and the step's own words) -> MySQL and the event stream, at
+        most ~4 times a second unless the words changed."""
         step_progress = max(0, min(100, int(step_progress)))
         job_progress = self.base + STEP_WEIGHTS[self.step] * step_progress // 100
         last_value, last_at = self._last
         now = time.monotonic()
-        if not force and (step_progress <= last_value or now - last_at < 0.25):
+        fresh = message is not None and message != self._said
+        if not force and (step_progress <= last_value or (now - last_at < 0.25 and not fresh)):
             return
-        self._last = (step_progress, now)
-        if not lifecycle.report_progress(self.job_id, self.step, step_progress, job_progress, self.owner):
+        self._last, self._said = (step_progress, now), message or self._said
+        if not lifecycle.report_progress(
+            self.job_id, self.step, step_progress, job_progress, self.owner, message=message
+        ):
             self.stop.set()
+
+
+def scene_words(kind: str, percent: int, scenes: int) -> str:
+    """Which scene a multi-scene step is making, e.g. "image 2 of 5", from its progress."""
+    return f"{kind} {min(scenes, percent * scenes // 100 + 1)} of {scenes}"
 
 
 def _cancel_flag_set(job_id: str, attempt: int) -> bool:

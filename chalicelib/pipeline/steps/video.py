@@ -13,7 +13,7 @@ from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.infra import storage
 from chalicelib.jobs import lifecycle
 from chalicelib.pipeline.concept import script
-from chalicelib.pipeline.context import Context
+from chalicelib.pipeline.context import Context, scene_words
 from chalicelib.pipeline.media import scene_media, video
 from chalicelib.pipeline.media.narration import Narration
 from chalicelib.pipeline.media.words import Word
@@ -75,7 +75,7 @@ def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
         voice=request.get("voice"),
         language=request.get("language", "en"),
         narrations=narrations,
-        on_progress=ctx.report,
+        on_progress=lambda p: ctx.report(p, message=scene_words("scene", p, len(concept.scenes))),
         should_cancel=ctx.should_stop,
         clip_audio_volume=request.get("clip_audio_volume"),
         caption_style=request.get("caption_style", "karaoke"),
