@@ -92,6 +92,10 @@ CREDENTIAL_RATE = (
     "provider keys and webhook endpoints by this user"
 )
 BAD_LINK = "`invalid_link`: the link's token is invalid, expired or already used"
+CREDENTIAL_WRITER = (
+    "`email_unverified`: the account's address is not verified yet (open the mailed link, signed "
+    "in); `insufficient_scope`: an API key whose scope is not `full`"
+)
 
 
 def caller() -> auth.Principal:
@@ -105,15 +109,19 @@ def ip() -> str | None:
 # ---- accounts -----------------------------------------------------------------------------
 @app.route("/v1/auth/signup", methods=["POST"], content_types=ANY_CONTENT)
 @doc(
-    "Create an account",
+    "Create an account (always 202, whether or not the address has one: then log in)",
     body=Credentials,
-    reply=TokenReply,
-    status=201,
+    reply=Accepted,
+    status=202,
     auth=False,
-    errors={409: "`email_taken`: an account with this email exists", 429: AUTH_RATE},
+    errors={429: AUTH_RATE + ", or more than RATE_LIMIT_EMAIL mails to this address"},
+    description="A new account works at once on the free plan (`POST /v1/auth/login`) and is "
+    "mailed its verification link; for an address that has an account, its owner is mailed a "
+    "note and nothing changes. The reply is the same either way, so it tells no one whether an "
+    "address has an account (`409 email_taken` is no longer answered).",
 )
 def signup():
-    return reply(accounts.signup(plumbing.parse(Credentials, request()), ip()), 201)
+    return reply(accounts.signup(plumbing.parse(Credentials, request()), ip()), 202)
 
 
 @app.route("/v1/auth/login", methods=["POST"], content_types=ANY_CONTENT)
@@ -133,14 +141,16 @@ def login():
 
 @app.route("/v1/auth/verify-email", methods=["POST"], content_types=ANY_CONTENT)
 @doc(
-    "Confirm an email address with the token of the mailed link (/verify-email?token=...)",
+    "Confirm your email address with the token of the mailed link (/verify-email?token=...), signed in",
     body=LinkToken,
     reply=EmailVerified,
-    auth=False,
-    errors={400: BAD_LINK, 429: AUTH_RATE},
+    errors={400: BAD_LINK + ", or was sent for another account than the caller's", 429: AUTH_RATE},
+    description="The first verification deletes every API key, webhook endpoint and provider key "
+    "made before it (someone who signed up with the address first may have left them).",
 )
 def verify_email():
-    return reply(accounts.verify_email(plumbing.parse(LinkToken, request()), ip()))
+    principal = caller()
+    return reply(accounts.verify_email(principal, plumbing.parse(LinkToken, request()), ip()))
 
 
 @app.route("/v1/auth/resend-verification", methods=["POST"], content_types=ANY_CONTENT)
@@ -174,7 +184,8 @@ def request_password_reset():
 
 @app.route("/v1/auth/password-reset/confirm", methods=["POST"], content_types=ANY_CONTENT)
 @doc(
-    "Set a new password with the token of the mailed link; earlier access tokens stop working",
+    "Set a new password with the token of the mailed link; earlier access tokens, API keys, "
+    "webhook endpoints and provider keys stop working",
     body=PasswordResetConfirm,
     reply=TokenReply,
     auth=False,
@@ -200,7 +211,13 @@ def me():
     body=ApiKeyCreate,
     reply=ApiKeyCreated,
     status=201,
-    errors={409: "`api_key_limit_reached`: you have MAX_API_KEYS_PER_USER keys", 429: CREDENTIAL_RATE},
+    errors={
+        403: CREDENTIAL_WRITER,
+        409: "`api_key_limit_reached`: you have MAX_API_KEYS_PER_USER keys",
+        429: CREDENTIAL_RATE,
+    },
+    description="The owner is mailed about every new key. `scope: jobs` makes a key that cannot "
+    "create credentials.",
 )
 def create_api_key():
     principal = caller()
@@ -228,6 +245,7 @@ def delete_api_key(key_id):
     body=ProviderKeyPut,
     reply=ProviderKey,
     errors={
+        403: CREDENTIAL_WRITER,
         422: "`validation_error`: base_url is not https, or names a link-local (or, outside "
         "the local stage, a private or loopback) address",
         429: CREDENTIAL_RATE,
@@ -412,11 +430,12 @@ def get_upload(upload_id):
 # ---- outgoing webhooks --------------------------------------------------------------------
 @app.route("/v1/webhook-endpoints", methods=["POST"], content_types=ANY_CONTENT)
 @doc(
-    "Register a webhook endpoint (its signing secret is shown only here)",
+    "Register a webhook endpoint (its signing secret is shown only here; the owner is mailed)",
     body=WebhookEndpointCreate,
     reply=WebhookEndpointCreated,
     status=201,
     errors={
+        403: CREDENTIAL_WRITER,
         409: "`webhook_endpoint_limit_reached`: you have MAX_WEBHOOK_ENDPOINTS_PER_USER endpoints",
         422: "`validation_error`: url is not https, or names a link-local (or, outside the "
         "local stage, a private or loopback) address",

@@ -138,18 +138,32 @@ class Api:
         )
         return response
 
-    def signup(self, email: str | None = None, password: str = "correct horse battery") -> dict:
+    def signup(
+        self, email: str | None = None, password: str = "correct horse battery", verified: bool = True
+    ) -> dict:
+        """A new account, logged in: signup answers 202 alike for every address, then login
+        gives the token. Verified unless `verified=False` (only a verified address may create
+        API keys, webhook endpoints and provider keys)."""
         email = email or f"user-{secrets.token_hex(6)}@example.com"
         response = self.call("POST", "/v1/auth/signup", {"email": email, "password": password})
-        assert response.status_code == 201, response.body
-        return {**response.json, "email": email, "password": password, "token": response.json["access_token"]}
+        assert response.status_code == 202, response.body
+        login = self.call("POST", "/v1/auth/login", {"email": email, "password": password})
+        assert login.status_code == 200, login.body
+        email = login.json["user"]["email"]  # the canonical form: where the mail went
+        user = {**login.json, "email": email, "password": password, "token": login.json["access_token"]}
+        if verified:
+            user["user"] = self.verify_email(user)["user"]
+        return user
 
     def verify_email(self, user: dict) -> dict:
-        """Open the verification link mailed to the user (read back from the emulator's SES)."""
+        """Open the verification link mailed to the user (read back from the emulator's SES),
+        signed in as the user, as the console's page does."""
         from tests.mailbox import last_link
 
+        if user["user"].get("email_verified"):  # signup(verified=True) did it already
+            return {"user": user["user"]}
         _, token = last_link(user["email"], "/verify-email")
-        response = self.call("POST", "/v1/auth/verify-email", {"token": token})
+        response = self.call("POST", "/v1/auth/verify-email", {"token": token}, token=user["token"])
         assert response.status_code == 200, response.body
         return response.json
 
