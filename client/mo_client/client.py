@@ -197,10 +197,11 @@ class Client:
     # ---- accounts ---------------------------------------------------------------------------
     @route("POST", "/v1/auth/signup", body=Credentials)
     def signup(self, email: str, password: str) -> TokenReply:
-        """Create an account; the client then uses its access token."""
-        reply = self._send(TokenReply, "POST", "/v1/auth/signup", Credentials(email=email, password=password))
-        self.token = reply.access_token
-        return reply
+        """Create an account, then log in to it; the client then uses its access token. The API
+        answers signup alike for every address (202), so an address that already has an
+        account shows here as the login's `invalid_credentials` (its owner is mailed a note)."""
+        self._send(Accepted, "POST", "/v1/auth/signup", Credentials(email=email, password=password))
+        return self.login(email, password)
 
     @route("POST", "/v1/auth/login", body=Credentials)
     def login(self, email: str, password: str) -> TokenReply:
@@ -211,7 +212,7 @@ class Client:
 
     @route("POST", "/v1/auth/verify-email", body=LinkToken)
     def verify_email(self, token: str) -> EmailVerified:
-        """Confirm the address with the token of the mailed link (`...?token=`)."""
+        """Confirm the address with the token of the mailed link (`...?token=`), signed in as its account."""
         return self._send(EmailVerified, "POST", "/v1/auth/verify-email", LinkToken(token=token))
 
     @route("POST", "/v1/auth/resend-verification")

@@ -3,7 +3,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import { useLocation, useNavigate, Navigate } from "react-router-dom";
-import { api, setUnauthorizedHandler, tokenStore } from "./api/client";
+import { api, ApiError, setUnauthorizedHandler, tokenStore } from "./api/client";
 import type { TokenReply } from "./api/types";
 
 interface Auth {
@@ -49,7 +49,17 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     token,
     accept,
     login: async (email, password) => accept(await api<TokenReply>("/v1/auth/login", { method: "POST", body: { email, password } })),
-    signup: async (email, password) => accept(await api<TokenReply>("/v1/auth/signup", { method: "POST", body: { email, password } })),
+    // Signup answers alike for every address (202, no token: it tells no one whether an address
+    // has an account); a new account then logs in with the password just chosen.
+    signup: async (email, password) => {
+      const sent = await api<{ message: string }>("/v1/auth/signup", { method: "POST", body: { email, password } });
+      try {
+        accept(await api<TokenReply>("/v1/auth/login", { method: "POST", body: { email, password } }));
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 401) throw new ApiError(409, "check_your_mail", sent.message);
+        throw err;
+      }
+    },
     logout,
   }), [token, accept, logout]);
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
