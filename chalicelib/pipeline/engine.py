@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chalicelib.billing.plans import entitlement
+from chalicelib.billing.plans import entitlement, plan_named
 from chalicelib.core.ids import utcnow
 from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.jobs import StepUsage
@@ -258,6 +258,22 @@ def _music(ctx: Context) -> Path | None:
     return path
 
 
+def _check_plan_length(ctx: Context, concept: Concept) -> None:
+    """A script's real timeline against the limit of the plan stored on the job: the API's check
+    is an estimate before any narration exists (issue 23). Over it, the job fails, not retried."""
+    if not script.is_script(ctx.request):
+        return
+    job = jobs_db.get(ctx.job_id, None)
+    limit = plan_named(job.plan).max_duration_s if job else None
+    total = script.total_length(concept)
+    if limit is not None and total > limit:
+        raise StepError(
+            "script_too_long",
+            f"The narrated script runs {total:.0f} s, over the plan's limit of {limit} s; shorten it",
+            transient=False,
+        )
+
+
 def _video(ctx: Context, image_keys: list[str]) -> list[str]:
     concept = _load_concept(ctx)
     render_dir = ctx.work / "render"
@@ -267,6 +283,7 @@ def _video(ctx: Context, image_keys: list[str]) -> list[str]:
     narrations = _narrations(ctx, image_keys)
     if narrations is not None:  # a script's scenes last as long as their narration takes
         concept = script.timed(concept, ctx.request, [n.duration_s for n in narrations])
+        _check_plan_length(ctx, concept)
     started = time.monotonic()
     request = ctx.request
     result = video.compose_video(
