@@ -28,7 +28,7 @@ from chalicelib.accounts import auth, byok
 from chalicelib.accounts import service as accounts
 from chalicelib.billing import checkout, whop
 from chalicelib.core.observability import http_middleware
-from chalicelib.http import openapi, plumbing, sse
+from chalicelib.http import openapi, plumbing, security_headers, sse
 from chalicelib.http.plumbing import ANY_CONTENT, doc, reply
 from chalicelib.http.plumbing import current_request as request
 from chalicelib.http.schemas.accounts import (
@@ -84,6 +84,7 @@ from chalicelib.webhooks import service as outgoing_webhooks
 
 app = Chalice(app_name="media-orchestrator")
 app.register_middleware(http_middleware, "http")  # outermost: logs the final status
+app.register_middleware(security_headers.middleware, "http")  # on every reply, errors included
 app.register_middleware(plumbing.error_envelope, "http")
 # Refusals several routes share (each route's @doc names the ones it can meet).
 AUTH_RATE = "`rate_limited`: more than RATE_LIMIT_AUTH requests to /v1/auth from this IP"
