@@ -168,6 +168,26 @@ class Api:
         return response.json
 
 
+def signup_over_http(base_url: str, email: str | None = None, verified: bool = True) -> str:
+    """Api.signup for a real HTTP server (live_api, local_stack): a new account's access token."""
+    import httpx
+
+    from tests.mailbox import last_link
+
+    email = email or f"user-{secrets.token_hex(6)}@example.com"
+    body = {"email": email, "password": "a long password"}
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        assert http.post("/v1/auth/signup", json=body).status_code == 202
+        token = http.post("/v1/auth/login", json=body).json()["access_token"]
+        if verified:
+            _, link = last_link(email, "/verify-email")
+            confirmed = http.post(
+                "/v1/auth/verify-email", json={"token": link}, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert confirmed.status_code == 200, confirmed.text
+    return token
+
+
 @pytest.fixture
 def user(api) -> dict:
     return api.signup()

@@ -17,6 +17,7 @@ from chalicelib.billing import quota
 from chalicelib.core.settings import get_settings
 from chalicelib.infra import db
 from chalicelib.jobs import lifecycle
+from tests.conftest import signup_over_http
 
 SECRET = "ws_test_" + secrets.token_hex(16)
 PRO_PLAN = "plan_pro_monthly"
@@ -294,10 +295,7 @@ def test_signed_but_malformed_delivery_is_400(api):
 # ---- quotas -------------------------------------------------------------------------------
 def test_twenty_parallel_submissions_accept_exactly_the_free_quota(live_api):
     with httpx.Client(base_url=live_api, timeout=30) as client:
-        token = client.post(
-            "/v1/auth/signup",
-            json={"email": f"race-{secrets.token_hex(4)}@example.com", "password": "a long password"},
-        ).json()["access_token"]
+        token = signup_over_http(live_api, verified=False)
         headers = {"Authorization": f"Bearer {token}"}
 
         def submit(i: int):
