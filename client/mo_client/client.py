@@ -239,7 +239,7 @@ class Client:
 
     @route("POST", "/v1/auth/verify-email", body=LinkToken)
     def verify_email(self, token: str) -> EmailVerified:
-        """Confirm the address with the token of the mailed link (`...?token=`)."""
+        """Confirm the address with the token of the mailed link (`...?token=`), signed in as its account."""
         return self._send(EmailVerified, "POST", "/v1/auth/verify-email", LinkToken(token=token))
 
     @route("POST", "/v1/auth/resend-verification")
