@@ -39,7 +39,7 @@ def test_a_verification_link_works_only_signed_in_as_its_account(api):
     signed_out = api.call("POST", "/v1/auth/verify-email", {"token": token})
     assert signed_out.status_code == 401
     as_other = api.call("POST", "/v1/auth/verify-email", {"token": token}, token=other["token"])
-    assert as_other.status_code == 400 and as_other.json["error"]["code"] == "invalid_link"
+    assert as_other.status_code == 403 and as_other.json["error"]["code"] == "invalid_link"
     assert api.call("GET", "/v1/me", token=user["token"]).json["email_verified"] is False
     mine = api.call("POST", "/v1/auth/verify-email", {"token": token}, token=user["token"])
     assert mine.status_code == 200 and mine.json["user"]["email_verified"] is True
