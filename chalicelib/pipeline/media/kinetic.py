@@ -30,6 +30,7 @@ MAX_CHARACTERS = 6  # the same, for languages written without spaces
 TOP_MARGIN = {"9:16": 0.12, "16:9": 0.1, "1:1": 0.09}  # apps' top bars in 9:16
 LEADING = 1.02  # display type sets tight
 SECONDARY = 0.62  # a secondary word's size, of the loudest word's
+RULE_GAP = 0.14  # room under the loudest word for its rule, of its size
 FALLBACK_FONT = ("DejaVu Sans", "DejaVuSans.ttf", False)  # wider coverage (Arabic, Hebrew)
 
 
@@ -52,23 +53,33 @@ class Block:
     bottom: float  # the block's lowest pixel: above the captions
 
 
+def _shown(text: str) -> str:
+    """The word without its punctuation, elisions kept ("n'est")."""
+    kept = "".join(c for c in text if unicodedata.category(c)[0] in "LNM" or c in "'\u2019")
+    return kept.strip("'\u2019")
+
+
 def _bare(text: str) -> str:
-    return "".join(c for c in text if unicodedata.category(c)[0] in "LNM").lower()
+    """The word as a stop list spells it: an elided article or negation dropped ("n'est": "est")."""
+    return _shown(text).replace("\u2019", "'").split("'")[-1].lower()
 
 
 def is_rtl(text: str) -> bool:
     return any(unicodedata.bidirectional(c) in ("R", "AL") for c in text)
 
 
-def key_phrase(words: list[Word], language: str) -> list[int]:
-    """Indexes of the scene's key words: content words (not stop words), the longest ones,
-    kept in spoken order; for languages without spaces, the first characters of the line."""
+def key_phrase(words: list[Word], language: str, topic: frozenset[str] = frozenset()) -> list[int]:
+    """Indexes of the scene's key words: content words (not stop words), the video's `topic`
+    words first (its title's and hashtags': "octopuses" before a template's "closer"), then
+    the longest, kept in spoken order; for languages without spaces, the line's first
+    characters."""
     if not joiner(language):
         return [i for i, w in enumerate(words) if _bare(w.text)][:MAX_CHARACTERS]
     stop = STOPWORDS_BY_LANGUAGE.get(base_language(language), STOPWORDS) | STOPWORDS
     content = [i for i, w in enumerate(words) if len(_bare(w.text)) > 1 and _bare(w.text) not in stop]
     content = list({_bare(words[i].text): i for i in reversed(content)}.values())[::-1]  # no repeats
-    longest = sorted(content, key=lambda i: -len(_bare(words[i].text)))[:MAX_WORDS]
+    ranked = sorted(content, key=lambda i: (_bare(words[i].text) not in topic, -len(_bare(words[i].text))))
+    longest = ranked[:MAX_WORDS]
     return sorted(longest)
 
 
@@ -128,16 +139,16 @@ def layout(
 
     first = fit(shown[loud], int((bottom - top) / 3))
     sizes = [first if i == loud else fit(t, int(first * SECONDARY)) for i, t in enumerate(shown)]
-    while sum(sizes) * LEADING > bottom - top and max(sizes) > 12:
-        sizes = [int(s * 0.9) for s in sizes]
+    while (sum(sizes) * LEADING + first * RULE_GAP) > bottom - top and max(sizes) > 12:
+        sizes, first = [int(s * 0.9) for s in sizes], int(first * 0.9)
     rtl = is_rtl("".join(shown))
     align = "right" if rtl and look.align == "left" else look.align
     anchor, x = {"left": (7, side), "center": (8, width / 2), "right": (9, width - side)}[align]
-    y = top + (bottom - top - sum(sizes) * LEADING) / 2
+    y = top + (bottom - top - sum(sizes) * LEADING - sizes[loud] * RULE_GAP) / 2
     lines = []
     for i, (text, px) in enumerate(zip(shown, sizes)):
         lines.append(KeyLine(text, times[i] if i < len(times) else 0.0, round(x), round(y), px, i == loud))
-        y += px * LEADING
+        y += px * (LEADING + (RULE_GAP if i == loud else 0))
     return Block(lines, family, bold, anchor, y)
 
 
@@ -178,7 +189,7 @@ def events(block: Block, look: Look, end: float, dark_ink: bool) -> list[str]:
         if line.loud:  # a rule under the loudest word, drawn out from its edge
             w, h = round(line.px * 1.1), max(4, round(line.px * 0.07))
             x = {7: line.x, 8: line.x - w // 2, 9: line.x - w}[block.anchor]
-            y = round(line.y + line.px * 1.02)
+            y = round(line.y + line.px * (LEADING + RULE_GAP / 4))
             rule = (
                 f"{{\\an7\\pos({x},{y})\\p1\\bord0\\shad0\\1c{_color(look.accent)}\\fscx0"
                 f"\\t(60,360,\\fscx100)\\fad(0,200)}}m 0 0 l {w} 0 {w} {h} 0 {h}{{\\p0}}"
@@ -203,6 +214,7 @@ def scene_events(
     size: tuple[int, int],
     aspect: str,
     language: str,
+    topic: str = "",
 ) -> list[str]:
     """Every offline scene's key phrase as ASS events. `scene_looks`: per scene, its look and
     whether the ink is dark (a light backdrop), or None for a scene that is not offline.
@@ -222,8 +234,8 @@ def scene_events(
             words = [
                 Word(t, start + 0.3 + i * step, start + 0.3 + (i + 1) * step) for i, t in enumerate(said)
             ]
-        picked = key_phrase(words, language)
-        texts = ["".join(c for c in words[i].text if unicodedata.category(c)[0] in "LNM") for i in picked]
+        picked = key_phrase(words, language, frozenset(_bare(t) for t in topic.split()))
+        texts = [_shown(words[i].text) for i in picked]
         times = [max(start, words[i].start) for i in picked]
         block = layout(texts, times, size, aspect, look, language)
         if block is not None:

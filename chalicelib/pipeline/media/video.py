@@ -134,6 +134,7 @@ def compose_video(
         size,
         aspect,
         language,
+        " ".join([concept.title, *(h.lstrip("#") for h in concept.hashtags)]),
     )
     shown = phrases if caption_style == "karaoke" and speak else []
     subtitles = None
