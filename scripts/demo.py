@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mo_client import Client  # noqa: E402  (the client package in client/, installed by the bring-up)
 from mo_client.models import Event  # noqa: E402
 
+from chalicelib.pipeline.media.contact_sheet import sheet_times, write_contact_sheet  # noqa: E402
 from chalicelib.runtime import launcher  # noqa: E402
 
 PORT = int(os.environ.get("DEMO_PORT", "8000"))
@@ -77,6 +78,8 @@ def main() -> int:
                 print(f"note: {note}")
             print(f"done in {took:.1f}s; steps: " + ", ".join(f"{s.name} {s.status}" for s in job.steps))
             print(f"MP4 ({files.video.stat().st_size / 1e6:.1f} MB): {files.video}")
+            sheet = write_contact_sheet(files.video, OUT / "demo-sheet.png", sheet_times(15))
+            print(f"contact sheet (frames at fixed times): {sheet}")
             print(f"presigned URL (valid {job.outputs.expires_at} for the media, minutes for the link):")
             print(f"  {job.outputs.video_url}")
             print(f"from a terminal (MO_API_URL={API}): .venv/bin/mo signup; .venv/bin/mo make 'a prompt'")

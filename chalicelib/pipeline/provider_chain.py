@@ -84,7 +84,9 @@ def offline_images(task: Task, _client) -> tuple[None, StepUsage]:
             exc.code, f"the reference image can't be used: {exc.message}", transient=False
         ) from None
     for i, (scene, path) in enumerate(todo):
-        images.render_scene_image(task.written_concept(), scene, aspect, path, backdrop)
+        images.render_scene_image(
+            task.written_concept(), scene, aspect, path, backdrop, task.request.get("style")
+        )
         task.on_progress(100 * (i + 1) // len(todo))
     return None, StepUsage(
         purpose="image",
@@ -157,7 +159,9 @@ def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUs
                 )
             break
         else:
-            images.render_scene_image(task.written_concept(), scene, aspect, path, task.reference)
+            images.render_scene_image(
+                task.written_concept(), scene, aspect, path, task.reference, task.request.get("style")
+            )
             task.notes.append(
                 f"image: scene {scene.index + 1} has no Pexels video or photo for "
                 f"'{words}'" + (f" ({problem})" if problem else "") + "; the offline still instead"

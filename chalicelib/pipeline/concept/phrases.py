@@ -63,7 +63,18 @@ PREPOSITIONS = frozenset(
         "toward",
         "towards",
         "without",
+        "by",
+        "to",
+        "for",
+        "about",
+        "behind",
+        "beneath",
     ]
+)
+NOT_VERBS = frozenset(["of", "to", "for", "and", "or", "not", "very"])
+# A noun phrase ends before these ("the stars | can talk"): what follows is a clause of its own.
+CLAUSE_WORDS = frozenset(
+    ["can", "could", "will", "would", "is", "are", "was", "were", "that", "who", "which"]
 )
 INSTRUCTION = re.compile(
     r"^(?:please\s+)?(?:make|create|generate|show|explain|tell|write|render)"
@@ -88,7 +99,12 @@ class Clause:
     def nouns(self) -> list[str]:
         """The noun phrases, with "the" for things already introduced ("the curious octopus")."""
         phrases = [self.subject, self.object] + [s.split(" ", 1)[1] for s in self.settings if " " in s]
-        return [definite(p) for p in phrases if p]
+        return [definite(_head(p)) for p in phrases if _head(p)]
+
+
+def _head(phrase: str) -> str:
+    words = phrase.split()
+    return " ".join(words[: next((i for i, w in enumerate(words) if w.lower() in CLAUSE_WORDS), len(words))])
 
 
 def definite(phrase: str) -> str:
@@ -121,7 +137,7 @@ def _is_verb(words: list[str], i: int) -> bool:
     noun ("magma rises through"), never a determiner or preposition itself."""
     word, after = words[i].lower(), words[i + 1].lower()
     before = words[i - 1].lower() if i else ""
-    if word in DETERMINERS or word in PREPOSITIONS:
+    if word in DETERMINERS or word in PREPOSITIONS or word in NOT_VERBS:
         return False
     if after in DETERMINERS:
         return True

@@ -2,7 +2,7 @@
 
 A job gives either `script` (plain text, split into one scene per sentence, and always at a
 paragraph break) or `scenes` (one object per scene). Each line is narrated and captioned as
-written; the title and hashtags come from its key words. A scene without `duration_s` lasts as
+written; the title is its first line's first phrase, the hashtags its key words. A scene without `duration_s` lasts as
 long as its narration (an estimate in the concept, the real length once the narration exists,
 see `timed`). Safe to import in the API: no media libraries here.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from chalicelib.pipeline.concept.storyboard import Concept, Scene, estimate_duration, key_words
+from chalicelib.pipeline.concept.storyboard import Concept, Scene, estimate_duration, key_words, phrase_title
 
 # After the line is said: the caption switches mid-crossfade (0.25 s in), the speech starts
 # 0.05 s later and keeps a 0.15 s tail; the rest is breathing room before the next scene.
@@ -79,9 +79,11 @@ def to_concept(request: dict) -> Concept:
         )
         for i, s in enumerate(given)
     ]
-    words = key_words(" ".join(s["text"] for s in given))
+    language = request.get("language", "en")
+    words = key_words(" ".join(s["text"] for s in given), language=language)
     hashtags = ["#" + re.sub(r"\W", "", w) for w in words[:5] if re.sub(r"\W", "", w)]
-    return Concept(title=" ".join(w.capitalize() for w in words[:5]), scenes=scenes, hashtags=hashtags)
+    title = phrase_title(given[0]["text"], language) if given else "Untitled"
+    return Concept(title=title, scenes=scenes, hashtags=hashtags)
 
 
 def total_length(concept: Concept) -> float:

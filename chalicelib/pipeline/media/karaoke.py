@@ -97,7 +97,7 @@ def _phrase(words: list[Word], language: str, width: float, px: int) -> Phrase:
     )
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     return text.replace("\\", "\u29f5").replace("{", "(").replace("}", ")")
 
 
@@ -107,16 +107,16 @@ def _text(phrase: Phrase, lit: int | None, language: str) -> str:
     for line in phrase.lines:
         lines.append(
             sep.join(
-                f"{{\\c{HIGHLIGHT}&}}{_escape(phrase.words[i].text)}{{\\c{WHITE}&}}"
+                f"{{\\c{HIGHLIGHT}&}}{escape(phrase.words[i].text)}{{\\c{WHITE}&}}"
                 if i == lit
-                else _escape(phrase.words[i].text)
+                else escape(phrase.words[i].text)
                 for i in line
             )
         )
     return "\\N".join(lines)
 
 
-def _ts(seconds: float) -> str:
+def ts(seconds: float) -> str:
     cs = max(0, round(seconds * 100))
     return f"{cs // 360000}:{cs // 6000 % 60:02d}:{cs // 100 % 60:02d}.{cs % 100:02d}"
 
@@ -134,7 +134,16 @@ def spans(phrase: Phrase) -> list[tuple[float, float, int | None]]:
     return [(a, b, lit) for a, b, lit in out if b - a >= 0.01]
 
 
-def build_ass(items: list[Phrase], size: tuple[int, int], aspect: str, language: str) -> str:
+def build_ass(
+    items: list[Phrase],
+    size: tuple[int, int],
+    aspect: str,
+    language: str,
+    styles: tuple[str, ...] = (),
+    layers: tuple[str, ...] = (),
+) -> str:
+    """The ASS script: the caption phrases, and any other `layers` (Dialogue lines, in their
+    own `styles`: the kinetic key words) burned in by the same pass."""
     width, height = size
     px = font_size(size)
     bottom = round(height * SAFE_AREA[aspect][0])
@@ -155,6 +164,7 @@ def build_ass(items: list[Phrase], size: tuple[int, int], aspect: str, language:
         " Shadow, Alignment, MarginL, MarginR, MarginV, Encoding",
         f"Style: Caption,{FONT_NAME},{px},{WHITE},{HIGHLIGHT},{OUTLINE},{SHADOW},-1,0,0,0,100,100,0,0,"
         f"1,{outline},{shadow},2,{side},{side},{bottom},1",
+        *styles,
         "",
         "[Events]",
         "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
@@ -164,10 +174,9 @@ def build_ass(items: list[Phrase], size: tuple[int, int], aspect: str, language:
     for phrase in items:
         for start, end, lit in spans(phrase):
             events.append(
-                f"Dialogue: 0,{_ts(start)},{_ts(end)},Caption,,0,0,0,,"
-                f"{position}{_text(phrase, lit, language)}"
+                f"Dialogue: 0,{ts(start)},{ts(end)},Caption,,0,0,0,,{position}{_text(phrase, lit, language)}"
             )
-    return "\n".join(header + events) + "\n"
+    return "\n".join(header + list(layers) + events) + "\n"
 
 
 def ass_filter(path: Path) -> str:

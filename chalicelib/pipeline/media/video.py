@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib.pipeline.concept.storyboard import Concept
-from chalicelib.pipeline.media import audio_track, ffmpeg, karaoke, soundtrack
+from chalicelib.pipeline.media import audio_track, ffmpeg, karaoke, kinetic, looks, soundtrack
 from chalicelib.pipeline.media import words as words_mod
 from chalicelib.pipeline.media.captions import build_srt, render_caption
 from chalicelib.pipeline.media.ffmpeg import RenderCanceled
@@ -126,10 +126,22 @@ def compose_video(
     scene_words = audio_track.video_words(narrations, places)
     spoken = [w for scene in scene_words for w in scene]
     phrases = karaoke.phrases(scene_words, size, aspect, language, timeline.total)
+    key_words = kinetic.scene_events(
+        scene_words,
+        [s.narration for s in scenes],
+        [looks.of_still(path) for path in images],
+        timeline.windows,
+        size,
+        aspect,
+        language,
+        " ".join([concept.title, *(h.lstrip("#") for h in concept.hashtags)]),
+    )
+    shown = phrases if caption_style == "karaoke" and speak else []
     subtitles = None
-    if caption_style == "karaoke" and speak:
+    if shown or key_words:  # captions and key words: one ASS script, one libass pass
         subtitles = work_dir / "captions.ass"
-        subtitles.write_text(karaoke.build_ass(phrases, size, aspect, language), encoding="utf-8")
+        script = karaoke.build_ass(shown, size, aspect, language, (kinetic.STYLE,), tuple(key_words))
+        subtitles.write_text(script, encoding="utf-8")
     audio = audio_track.AudioPlan(
         places,
         music,

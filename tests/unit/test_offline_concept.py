@@ -1,0 +1,74 @@
+"""The offline concept writer over the shapes prompts come in (issue 27): phrase titles, no
+stage directions in the lines, no doubled or dangling words."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from chalicelib.pipeline.concept import script
+from chalicelib.pipeline.concept.offline import SHOTS, write_concept
+from chalicelib.pipeline.concept.storyboard import key_words, phrase_title
+
+PROMPTS = [
+    ("Why octopuses are the smartest animals in the ocean", "en"),
+    ("How to make sourdough bread at home", "en"),
+    ("Explain how volcanoes form", "en"),
+    ("What is a black hole", "en"),
+    ("Can dogs see colors", "en"),
+    ("Plant a tree this weekend", "en"),
+    ("The history of the bicycle", "en"),
+    ("A lighthouse keeper discovers the stars can talk, on a stormy night by the sea", "en"),
+    ("Pourquoi les chats dorment autant", "fr"),
+    ("Por qué el cielo es azul", "es"),
+    ("Wie Bienen Honig machen", "de"),
+]
+DANGLING = ("the", "a", "an", "of", "and", "to", "at", "in", "on", "with")
+
+
+@pytest.mark.parametrize(("prompt", "language"), PROMPTS)
+def test_lines_read_as_sentences_without_stage_directions(prompt, language):
+    concept = write_concept(prompt, 30, language=language)
+    stage = {shot.split("{k}")[0].strip() for shot in SHOTS if shot.split("{k}")[0].strip()}
+    for scene in concept.scenes:
+        line = scene.narration
+        assert line[0].isupper() or line[0] in "¿", line
+        assert line.endswith((".", "?")), line
+        assert not any(s in line.lower() for s in stage), line
+        words = re.findall(r"[\w']+", line.lower())
+        assert all(a != b for a, b in zip(words, words[1:])), line  # no doubled word
+        assert not re.search(r"\b(why|how|what) [a-z]+ (matters|in motion)", line.lower()), line
+    assert len({s.narration for s in concept.scenes}) >= len(concept.scenes) - 1
+
+
+@pytest.mark.parametrize(("prompt", "language"), PROMPTS)
+def test_titles_are_a_phrase_of_the_prompt(prompt, language):
+    title = write_concept(prompt, 30, language=language).title
+    assert title.split()[-1].lower() not in DANGLING
+    assert " ".join(title.lower().split()) in " ".join(prompt.lower().replace(",", "").split())
+
+
+def test_english_forms_get_their_own_grammar():
+    lines = lambda p: [s.narration for s in write_concept(p, 30).scenes]  # noqa: E731
+    assert (
+        lines("Why octopuses are the smartest animals")[0]
+        == "Here is why octopuses are the smartest animals."
+    )
+    assert lines("How to make sourdough bread")[-1] == "Now you know how to make sourdough bread."
+    assert lines("What is a black hole")[0] == "Here is what a black hole is."
+    assert lines("Plant a tree this weekend")[-1] == "So go on: plant a tree this weekend."
+    assert "Look closer at Why" not in " ".join(lines("Why octopuses are the smartest animals"))
+
+
+def test_key_words_skip_interrogatives_and_each_languages_stop_words():
+    assert key_words("Why octopuses are the smartest animals") == ["octopuses", "smartest", "animals"]
+    assert "pourquoi" not in key_words("Pourquoi les chats dorment", language="fr")
+    assert "les" not in key_words("Pourquoi les chats dorment", language="fr")
+
+
+def test_a_long_title_is_cut_before_a_phrase_boundary():
+    title = phrase_title("The lighthouse keeper collects lost letters from the sea every winter morning")
+    assert title == "The Lighthouse Keeper Collects Lost Letters"
+    concept = script.to_concept({"script": "Every winter the keeper collects lost letters. Some are old."})
+    assert concept.title == "Every Winter the Keeper Collects Lost Letters"
