@@ -145,13 +145,15 @@ def main() -> int:
         now = utcnow()
         since = now - timedelta(days=13)
         parts = {
-            "by_status": lambda: queries.jobs_by_status(),
+            "waiting_or_running": lambda: queries.jobs_waiting_or_running(),
             "per_day": lambda: queries.jobs_per_day(since),
             "waits": lambda: queries.waits_ms(now - timedelta(hours=1)),
             "failures": lambda: queries.failures(since),
         }
         plans = {
-            "by_status": explain("SELECT status, COUNT(*) FROM jobs GROUP BY status", ()),
+            "waiting_or_running": explain(
+                "SELECT status, COUNT(*) FROM jobs WHERE status IN ('queued', 'running') GROUP BY status", ()
+            ),
             "per_day": explain(
                 "SELECT DATE(created_at) AS day, status, COUNT(*) FROM jobs WHERE created_at >= %s GROUP BY day, status",
                 (since,),
@@ -165,6 +167,13 @@ def main() -> int:
                 (since,),
             ),
         }
+        from chalicelib.infra import queue
+
+        parts_no_plan = {
+            "queue_depth_and_workers": lambda: (queue.depth(service.DUE_SOON_MS), queue.connected_workers()),
+            "spend_per_day": lambda: queries.usage_per_day(since),
+            "spend_top_customers": lambda: queries.top_customers(since, 10),
+        }
         report = {
             "jobs": args.jobs,
             "days": args.days,
@@ -172,7 +181,8 @@ def main() -> int:
             "overview_14_days": timed(lambda: service.overview(14), args.runs),
             "overview_90_days": timed(lambda: service.overview(90), args.runs),
             "spend_30_days": timed(lambda: service.spend(30), args.runs),
-            "queries": {name: {**timed(fn, args.runs), "index": plans[name]} for name, fn in parts.items()},
+            "queries": {name: {**timed(fn, args.runs), "index": plans[name]} for name, fn in parts.items()}
+            | {name: timed(fn, args.runs) for name, fn in parts_no_plan.items()},
             "goal_ms": 200,
         }
         report["meets_goal"] = report["overview_14_days"]["p95_ms"] < 200

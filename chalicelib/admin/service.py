@@ -69,15 +69,18 @@ def overview(days: int) -> Overview:
     first = (now - timedelta(days=days - 1)).date()
     since = datetime.combine(first, datetime.min.time())
     per_day = {day: DayCounts(day=day, total=0, by_status={}) for day in _days(first, days)}
+    by_status = {s.value: 0 for s in JobStatus}
     for row in queries.jobs_per_day(since):
         counts = per_day[str(row["day"])]
         counts.by_status[str(row["status"])] = int(row["n"])
         counts.total += int(row["n"])
+        by_status[str(row["status"])] += int(row["n"])
+    by_status |= {"queued": 0, "running": 0} | queries.jobs_waiting_or_running()
     waits = sorted(queries.waits_ms(now - WAIT_WINDOW))
     p50, p95 = percentile(waits, 50), percentile(waits, 95)
     return Overview(
         generated_at=iso(now) or "",
-        by_status={s.value: 0 for s in JobStatus} | queries.jobs_by_status(),
+        by_status=by_status,
         per_day=list(per_day.values()),
         queue=QueueInfo(depth=queue.depth(DUE_SOON_MS), workers=queue.connected_workers()),
         wait=WaitStats(

@@ -57,7 +57,9 @@ class FailureCount(Model):
 
 class Overview(Model):
     generated_at: str
-    by_status: dict[str, int] = Field(description="Every job in the database, by status")
+    by_status: dict[str, int] = Field(
+        description="Jobs created in the `days` window by status; `queued` and `running`: every such job now"
+    )
     per_day: list[DayCounts] = Field(description="Oldest first; days without jobs are there with 0")
     queue: QueueInfo
     wait: WaitStats

@@ -1406,7 +1406,7 @@ export interface components {
         Overview: {
             /**
              * By Status
-             * @description Every job in the database, by status
+             * @description Jobs created in the `days` window by status; `queued` and `running`: every such job now
              */
             by_status: {
                 [key: string]: number;
