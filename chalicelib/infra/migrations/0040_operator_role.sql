@@ -10,8 +10,8 @@ ALTER TABLE users ADD KEY ix_users_role (role);
 
 -- What the operator's pages ask (bench/admin.py measures them with 100 000 jobs):
 -- jobs per day and status (covering), the wait of jobs started in the last hour, the dead letter
--- and failures by code and step (newest first), provider spend per day.
+-- and failures by code and step (newest first), provider spend per day (covering the top customers).
 ALTER TABLE jobs ADD KEY ix_jobs_created_status (created_at, status);
 ALTER TABLE jobs ADD KEY ix_jobs_started (started_at, created_at);
 ALTER TABLE jobs ADD KEY ix_jobs_status_finished (status, finished_at, error_code, error_step);
-ALTER TABLE provider_usage ADD KEY ix_provider_usage_created (created_at, provider);
+ALTER TABLE provider_usage ADD KEY ix_provider_usage_created (created_at, user_id, wall_ms);
