@@ -383,7 +383,8 @@ def retry_job(job_id):
     reply=EventPage,
     media={"text/event-stream": {"type": "string"}},
     description="With `Accept: text/event-stream` the same events come as Server-Sent Events "
-    "frames, gathered until `wait` is over or the job ends.",
+    "frames: the window ends at the first batch (or when `wait` is over) with a short `retry:`, "
+    "so an EventSource reconnects at once with Last-Event-ID.",
     errors={429: "`too_many_long_polls`: you hold LONG_POLLS_PER_USER polls with `wait` open"},
 )
 def job_events(job_id):
@@ -398,9 +399,9 @@ def job_events(job_id):
     last_seen = plumbing.headers(EventsHeaders, req).last_event_id
     # An EventSource's reconnect sends Last-Event-ID with its first URL (and `after`) unchanged.
     after = (last_seen if as_sse else None) or q.after
-    page = jobs.events(principal, job_id, after, q.wait, until_wait_ends=as_sse)
+    page = jobs.events(principal, job_id, after, q.wait)
     if as_sse:
-        return Response(body=sse.frames(page), status_code=200, headers=sse.HEADERS)
+        return Response(body=sse.frames(page, waited=q.wait > 0), status_code=200, headers=sse.HEADERS)
     return reply(page)
 
 

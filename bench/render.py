@@ -42,10 +42,11 @@ import imageio_ffmpeg  # noqa: E402
 
 from chalicelib.pipeline.concept.offline import write_concept  # noqa: E402
 from chalicelib.pipeline.media import narration as narration_mod  # noqa: E402
+from chalicelib.pipeline.media.filtergraph import ENCODE_ARGS, FPS  # noqa: E402
 from chalicelib.pipeline.media.images import ASPECTS, render_scene_image  # noqa: E402
 from chalicelib.pipeline.media.narration import synthesize  # noqa: E402
 from chalicelib.pipeline.media.probe import probe  # noqa: E402
-from chalicelib.pipeline.media.video import ENCODE_ARGS, FPS, compose_video  # noqa: E402
+from chalicelib.pipeline.media.video import compose_video  # noqa: E402
 
 PROMPT = "A cat astronaut exploring the rings of Saturn with a tiny robot friend"
 

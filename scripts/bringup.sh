@@ -36,10 +36,13 @@ export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1} AWS_REGION=${AWS_REGI
 export MEDIA_BUCKET=${MEDIA_BUCKET:-media-local}
 
 # 1. virtualenv ---------------------------------------------------------------------------------
-PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
-"$PY" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
-  || { say "Python 3.11 is required (found $("$PY" --version 2>&1))"; exit 1; }
-[ -x .venv/bin/python ] || { say "creating .venv"; "$PY" -m venv .venv; }
+# One Python version everywhere (.python-version): scripts/find_python.sh says which, or why none.
+PY=$(bash scripts/find_python.sh) || exit 1
+PY_VERSION=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+if [ -x .venv/bin/python ] && [ "$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" != "$PY_VERSION" ]; then
+  say "recreating .venv for Python $PY_VERSION (it has $(.venv/bin/python --version 2>&1))"; rm -rf .venv
+fi
+[ -x .venv/bin/python ] || { say "creating .venv with $PY"; "$PY" -m venv .venv; }
 STAMP=$(cat requirements.txt requirements-worker.txt requirements-dev.txt client/pyproject.toml | sha256sum | cut -c1-16)
 if [ "$(cat .venv/.requirements 2>/dev/null)" != "$STAMP" ]; then
   say "installing requirements into .venv"

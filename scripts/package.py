@@ -11,6 +11,7 @@ It also ships the zip compiled: Lambda's code directory is read-only, so Python 
 bytecode there and would compile every module it imports from source on every cold start (about
 60 ms for our own modules alone, bench/coldstart.py). `finish` adds a `__pycache__` pyc beside each
 module, hash-based and unchecked (the zip never changes after this), for the runtime's Python.
+Then it checks the zip (scripts/artifact_checks.py: size, wheels, shared objects) and fails on a problem.
 """
 
 from __future__ import annotations
@@ -27,9 +28,13 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import artifact_checks  # noqa: E402  (scripts/ is not a package)
+
 ROOT = Path(__file__).resolve().parent.parent
 ZIP_NAME = "deployment.zip"
-LAMBDA_PYTHON = (3, 11)  # template.yaml's Runtime: the pyc files are for this version only
+# .python-version, template.yaml's Runtime: the pyc files (and the wheels Chalice picks) are for it only
+LAMBDA_PYTHON = tuple(int(part) for part in (ROOT / ".python-version").read_text().strip().split("."))
 
 
 def finish(out_dir: Path) -> list[str]:
@@ -66,7 +71,7 @@ def _add_bytecode(zip_path: Path) -> list[str]:
             zf.extractall(tmp, [i for i in zf.infolist() if i.filename.endswith(".py")])
         compileall.compile_dir(
             tmp,
-            quiet=2,  # a file that is not valid Python 3.11 (a template, a test fixture) stays source
+            quiet=2,  # a file that is not valid Python (a template, a test fixture) stays source
             stripdir=tmp,
             invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
         )
@@ -106,6 +111,10 @@ def main(out_dir: str = "out/package") -> None:
         check=True,
     )
     added = finish(ROOT / out_dir)
+    report = artifact_checks.check_zip(str(ROOT / out_dir / ZIP_NAME))
+    print(f"{out_dir}/{ZIP_NAME}: {report.summary()}")
+    if report.problems:
+        raise SystemExit("the package would not run on Lambda:\n  " + "\n  ".join(report.problems))
     print(
         f"{out_dir}: sam.yaml + {ZIP_NAME} (added {len(added)} files: functions/ and compiled modules); "
         "deploy with "

@@ -81,18 +81,26 @@ def _attach_memberships(user_id: str, email: str) -> None:
         )
 
 
-_ADDRESS_CHANGED = "This link was sent to an address the account no longer uses"
+def _redeem(cur, purpose: Purpose, token: str) -> users.UserRow:
+    """The link's user, row-locked, the link spent; or the refusal (404 never sent, 410 spent,
+    or sent to an address the account no longer has)."""
+    link = email_links.redeem(cur, purpose, token)
+    if link is None:
+        raise email_links.refusal(cur, purpose, token)
+    row = users.lock(cur, link.user_id)
+    if row is None or row.email != link.email:
+        raise Gone(
+            "This link was sent to an address the account no longer uses",
+            code="invalid_link",
+            details={"reason": "address_changed"},
+        )
+    return row
 
 
 def verify_email(body: LinkToken, ip: str | None) -> EmailVerified:
     ratelimit.hit("auth", ip or "unknown", get_settings().rate_limit_auth)
     with db.transaction() as cur:
-        link = email_links.redeem(cur, Purpose.verify_email, body.token)
-        if link is None:
-            raise email_links.refusal(cur, Purpose.verify_email, body.token)
-        row = users.lock(cur, link.user_id)
-        if row is None or row.email != link.email:
-            raise Gone(_ADDRESS_CHANGED, code="invalid_link", details={"reason": "address_changed"})
+        row = _redeem(cur, Purpose.verify_email, body.token)
         users.mark_verified(cur, row.id)
     audit.record("user.email_verified", user_id=row.id, ip=ip)
     _attach_memberships(row.id, row.email)
@@ -134,12 +142,7 @@ def confirm_password_reset(body: PasswordResetConfirm, ip: str | None) -> TokenR
     ratelimit.hit("auth", ip or "unknown", get_settings().rate_limit_auth)
     password_hash = auth.hash_password(body.password)  # slow: before taking any row lock
     with db.transaction() as cur:
-        link = email_links.redeem(cur, Purpose.password_reset, body.token)
-        if link is None:
-            raise email_links.refusal(cur, Purpose.password_reset, body.token)
-        row = users.lock(cur, link.user_id)
-        if row is None or row.email != link.email:
-            raise Gone(_ADDRESS_CHANGED, code="invalid_link", details={"reason": "address_changed"})
+        row = _redeem(cur, Purpose.password_reset, body.token)
         users.reset_password(cur, row.id, password_hash)
         users.mark_verified(cur, row.id)
         email_links.retire(cur, Purpose.password_reset, row.id)

@@ -10,16 +10,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from chalicelib.billing import repository as billing_db
 from chalicelib.core.model_base import Model
 from chalicelib.core.settings import MB, Settings, get_settings
-
-if TYPE_CHECKING:
-    from chalicelib.billing.repository import MembershipRow
 
 log = logging.getLogger(__name__)
 FREE = "free"
@@ -92,7 +88,9 @@ class Entitlement:
     plan: Plan
     period_start: datetime
     period_end: datetime
-    membership: MembershipRow | None  # the membership granting the plan (or the latest one), if any
+    membership: (
+        billing_db.MembershipRow | None
+    )  # the membership granting the plan (or the latest one), if any
 
 
 def plan_table() -> dict[str, Plan]:

@@ -93,18 +93,17 @@ def _conditional(call, **kwargs):
         raise
 
 
-def download_version(key: str, path: Path, etag: str) -> Path:
-    """The whole of exactly the version `etag` into `path` (ObjectChanged when it is gone)."""
-    found = _conditional(client("s3").get_object, Key=key, IfMatch=etag)
-    with open(path, "wb") as out:
-        for chunk in found["Body"].iter_chunks(1024 * 1024):
-            out.write(chunk)
-    return path
-
-
 def first_bytes(key: str, count: int, etag: str) -> bytes:
     """The first `count` bytes of exactly the version `etag` (a ranged GET)."""
     found = _conditional(client("s3").get_object, Key=key, Range=f"bytes=0-{count - 1}", IfMatch=etag)
+    return found["Body"].read()
+
+
+def byte_range(key: str, start: int, count: int, etag: str) -> bytes:
+    """`count` bytes from `start` of exactly the version `etag` (a ranged GET, shorter at the end)."""
+    found = _conditional(
+        client("s3").get_object, Key=key, Range=f"bytes={start}-{start + count - 1}", IfMatch=etag
+    )
     return found["Body"].read()
 
 

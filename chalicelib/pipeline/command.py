@@ -15,26 +15,21 @@ docs/plugins.md; in short:
 
 from __future__ import annotations
 
-import collections
 import json
 import logging
 import os
-import signal
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib.pipeline.errors import StepError
+from chalicelib.pipeline.supervise import supervise
 
 log = logging.getLogger(__name__)
 
 EX_TEMPFAIL = 75
 SYSEXITS = range(64, 79)
-POLL_S = 0.2
 MAX_LINE = 64 * 1024
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ")  # the rest of ours stays ours
 
@@ -66,20 +61,6 @@ def _environment(config: CommandConfig, work_dir: Path, job_id: str) -> dict[str
     return env
 
 
-def _stop(proc: subprocess.Popen, grace_s: float) -> None:
-    """SIGTERM to the command's process group, SIGKILL if it is still there after grace_s."""
-    for sig, wait in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 def parse_line(line: str) -> tuple[int | None, str | None]:
     """(progress 0..100, message) of one stdout line; (None, None) for anything else."""
     try:
@@ -104,65 +85,31 @@ def run(
     StepError (transient or not, see the module doc)."""
     work_dir.mkdir(parents=True, exist_ok=True)
     job_id = str(spec.get("job_id", ""))
-    proc = subprocess.Popen(
+
+    def read_line(line: str) -> None:
+        progress, message = parse_line(line[:MAX_LINE])
+        if progress is not None or message:
+            on_progress(progress, message)
+
+    ending = supervise(
         resolve_argv(config.argv),
+        should_cancel=should_cancel,
+        timeout_s=config.timeout_s,
+        on_line=read_line,
+        stdin=json.dumps(spec),
+        grace_s=config.grace_s,
+        stderr_line_max=2000,
         cwd=config.cwd,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
         env=_environment(config, work_dir, job_id),
-        start_new_session=True,
     )
-    stdin, stdout, stderr = proc.stdin, proc.stdout, proc.stderr
-    assert stdin is not None and stdout is not None and stderr is not None  # all three PIPE
-    stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
-
-    def read_stdout() -> None:
-        for line in stdout:
-            progress, message = parse_line(line[:MAX_LINE])
-            if progress is not None or message:
-                on_progress(progress, message)
-
-    readers = [
-        threading.Thread(target=read_stdout, daemon=True),
-        threading.Thread(target=lambda: stderr_tail.extend(line[:2000] for line in stderr), daemon=True),
-    ]
-    for reader in readers:
-        reader.start()
-    try:
-        stdin.write(json.dumps(spec))
-        stdin.close()
-    except (BrokenPipeError, OSError):
-        pass  # it exited without reading: its exit code says why
-    deadline = time.monotonic() + config.timeout_s
-    timed_out = canceled = False
-    try:
-        while proc.poll() is None:
-            if should_cancel():
-                canceled = True
-                break
-            if time.monotonic() > deadline:
-                timed_out = True
-                break
-            try:
-                proc.wait(timeout=POLL_S)
-            except subprocess.TimeoutExpired:
-                pass
-    finally:
-        if proc.poll() is None:
-            _stop(proc, config.grace_s)
-        for reader in readers:
-            reader.join(timeout=5)
-    tail = "".join(stderr_tail).strip()[-1500:]
-    if canceled:
+    tail = ending.stderr_tail.strip()[-1500:]
+    if ending.canceled:
         raise CommandCanceled()
-    if timed_out:
+    if ending.timed_out:
         raise StepError(
             "command_timeout", f"the command ran over {config.timeout_s:g} s: {tail}", transient=True
         )
-    code = proc.returncode
+    code = ending.returncode
     if code == 0:
         video = work_dir / "video.mp4"
         if not video.is_file():

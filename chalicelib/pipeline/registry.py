@@ -83,8 +83,8 @@ BUILTIN: tuple[Provider | Pipeline, ...] = (
     Provider("narration", "offline", f"{_CHAIN}:offline_narration"),
     Provider("narration", "openai", f"{_CHAIN}:openai_narration", **OPENAI),
     Provider("video", "offline", "chalicelib.pipeline.media.video:compose_video"),  # the render itself
-    Pipeline("steps", "chalicelib.pipeline.engine:STEPS"),
-    Pipeline("command", "chalicelib.pipeline.engine:COMMAND_STEPS"),
+    Pipeline("steps", "chalicelib.pipeline.pipelines:STEPS"),
+    Pipeline("command", "chalicelib.pipeline.pipelines:COMMAND_STEPS"),
 )
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
@@ -182,26 +182,21 @@ def _mismatch(row: uploads_db.UploadRow, meta: dict, key: str) -> tuple[str, str
         except image_limits.ImageRejected as exc:
             return exc.code, exc.message
     if found in VIDEO_TYPES:
-        problem = clip_problem(row.user_id, key, meta["ETag"])
+        problem = clip_problem(row.user_id, key, meta["ETag"], size)
         return ("unusable_clip", problem) if problem else None
     return None
 
 
-def clip_problem(user_id: str, key: str, etag: str) -> str | None:
-    """Why a clip can't be used (not decodable video, too long, too large for the plan), or
-    None. The checked version is downloaded and probed with ffmpeg."""
-    import tempfile
-
-    from chalicelib.pipeline.media.probe import probe
+def clip_problem(user_id: str, key: str, etag: str, size: int) -> str | None:
+    """Why a clip can't be used (no readable video track, too long, too large for the plan), or
+    None. Read from the checked version's MP4/MOV headers by ranged GETs: the API has no ffmpeg."""
+    from chalicelib.uploads.media_headers import HeaderError, read_clip
 
     plan = entitlement(user_id, utcnow()).plan
-    with tempfile.TemporaryDirectory(prefix="clip-") as tmp:
-        path = Path(tmp) / "clip"
-        storage.download_version(key, path, etag)
-        try:
-            info = probe(path)
-        except ValueError:
-            return "the file holds no video stream ffmpeg can read"
+    try:
+        info = read_clip(lambda start, count: storage.byte_range(key, start, count, etag), size)
+    except HeaderError as exc:
+        return f"the file holds no video stream we can read ({exc})"
     if info["video_codec"] not in CLIP_CODECS:
         return f"the clip's codec {info['video_codec']} is not one of {', '.join(sorted(CLIP_CODECS))}"
     if not 0 < info["duration_s"] <= plan.clip_max_s:

@@ -1,7 +1,7 @@
 """Deployment files: the SAM template lints clean and points at real handlers, the worker image
 runs the worker as a non-root user, and the compose stack listens on loopback only.
 
-Uses only the repository's files (no network, no Docker, no AWS).
+Uses only the repository's files, and the package index for `make package`'s wheels (no Docker, no AWS).
 """
 
 from __future__ import annotations
@@ -246,3 +246,231 @@ def test_package_puts_functions_in_the_one_zip(tmp_path):
             header = zf.read(pyc)[:8]
             assert header[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(header[4:8], "little") == 0b01
         assert not [n for n in names if "py2_only" in n and n.endswith(".pyc")]
+
+
+# The artifact itself (issue 22): `scripts/package.py` builds the real package (a real `chalice
+# package`, wheels from the package index) once for these tests, then they check it offline as the
+# Lambda runtime would see it. No AWS account, no Docker.
+def _package_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("package_script", ROOT / "scripts" / "package.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _artifact_checks():
+    _package_script()  # puts scripts/ on sys.path
+    import artifact_checks
+
+    return artifact_checks
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("package")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "package.py"), str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, f"make package failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    return out
+
+
+@pytest.fixture(scope="module")
+def unzipped(packaged, tmp_path_factory) -> Path:
+    import zipfile
+
+    folder = tmp_path_factory.mktemp("task-root")  # Lambda's /var/task
+    with zipfile.ZipFile(packaged / "deployment.zip") as zf:
+        zf.extractall(folder)
+    return folder
+
+
+def _python_version() -> str:
+    return (ROOT / ".python-version").read_text().strip()
+
+
+def test_one_python_version_everywhere():
+    import tomllib
+
+    version = _python_version()
+    assert version in ("3.12", "3.13"), "an Amazon Linux 2023 Lambda runtime (python3.12 or later)"
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == f"=={version}.*"
+    assert pyproject["tool"]["ruff"]["target-version"] == "py" + version.replace(".", "")
+    assert pyproject["tool"]["mypy"]["python_version"] == version
+    assert _load_template()["Globals"]["Function"]["Runtime"] == f"python{version}"
+    assert ".".join(map(str, _package_script().LAMBDA_PYTHON)) == version
+    froms = [args for keyword, args in _dockerfile_instructions() if keyword == "FROM"]
+    assert froms and froms[-1].startswith(f"python:{version}-"), froms
+    assert "{}.{}".format(*sys.version_info[:2]) == version, (
+        "the venv's Python (scripts/bringup.sh builds it)"
+    )
+
+
+def test_the_zip_fits_lambda_with_a_quarter_to_spare_and_holds_no_ffmpeg(packaged):
+    import zipfile
+
+    checks = _artifact_checks()
+    report = checks.check_zip(str(packaged / "deployment.zip"))
+    assert report.unzipped_bytes <= checks.UNZIPPED_BUDGET <= checks.LAMBDA_UNZIPPED_LIMIT * 3 // 4, (
+        report.summary()
+    )
+    names = zipfile.ZipFile(packaged / "deployment.zip").namelist()
+    assert not [n for n in names if n.startswith("imageio_ffmpeg") or "ffmpeg-linux" in n]
+
+
+def test_the_zip_holds_no_wheel_built_on_this_host(packaged):
+    import zipfile
+
+    checks = _artifact_checks()
+    with zipfile.ZipFile(packaged / "deployment.zip") as zf:
+        wheels = {n: zf.read(n).decode() for n in zf.namelist() if n.endswith(".dist-info/WHEEL")}
+    assert [p for name, text in wheels.items() for p in checks.host_built(name, text)] == []
+    pillow = next(text for name, text in wheels.items() if name.lower().startswith("pillow-"))
+    assert "manylinux" in pillow, "Pillow comes from a manylinux wheel, not built from source"
+
+
+def test_every_shared_object_runs_on_the_runtime(packaged):
+    checks = _artifact_checks()
+    report = checks.check_zip(str(packaged / "deployment.zip"))
+    assert report.shared_objects > 10  # pydantic-core, cryptography, Pillow and its libraries ...
+    assert report.problems == [], report.summary()
+    assert report.highest["GLIBC"] <= (2, 34)
+
+
+def test_the_checks_catch_a_host_built_wheel_and_an_unbundled_library(tmp_path):
+    import zipfile
+
+    import PIL._imaging
+
+    checks = _artifact_checks()
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("pillow-13.0.0.dist-info/WHEEL", "Wheel-Version: 1.0\nTag: cp313-cp313-linux_x86_64\n")
+        zf.write(PIL._imaging.__file__, "PIL/_imaging.so")  # its libraries (pillow.libs/) left out
+    problems = checks.check_zip(str(bad)).problems
+    assert any("built on this host" in p for p in problems), problems
+    assert any("PIL/_imaging.so needs lib" in p and "neither in the zip" in p for p in problems), problems
+
+
+def test_the_checks_catch_a_too_new_glibc(tmp_path, monkeypatch):
+    import zipfile
+
+    import pydantic_core._pydantic_core as native
+
+    checks = _artifact_checks()
+    zip_path = tmp_path / "one.zip"
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        zf.write(native.__file__, "pydantic_core/native.so")
+    monkeypatch.setitem(checks.RUNTIME_SYMBOL_VERSIONS, "GLIBC", (2, 1))  # an older runtime
+    problems = checks.check_zip(str(zip_path)).problems
+    assert any("needs GLIBC_2." in p and "the runtime has 2.1" in p for p in problems), problems
+
+
+def _packaged_handlers(packaged: Path) -> list[str]:
+    sam = yaml.safe_load((packaged / "sam.yaml").read_text())
+    default = sam.get("Globals", {}).get("Function", {}).get("Handler")
+    return sorted(
+        {
+            resource.get("Properties", {}).get("Handler", default)
+            for resource in sam["Resources"].values()
+            if resource.get("Type") in FUNCTION_TYPES
+        }
+    )
+
+
+_CLEAN_IMPORT = """
+import importlib, sys
+sys.path.insert(0, sys.argv[1])  # only the task root and the standard library: -I -S
+for handler in sys.argv[2:]:
+    module_name, attr = handler.rsplit(".", 1)
+    assert callable(getattr(importlib.import_module(module_name), attr)), handler
+try:
+    import imageio_ffmpeg
+except ImportError:
+    pass
+else:
+    raise AssertionError("imageio_ffmpeg is importable from the API's zip")
+"""
+
+
+def test_every_handler_imports_from_the_unzipped_artifact_alone(packaged, unzipped):
+    handlers = _packaged_handlers(packaged)
+    assert "app.app" in handlers and len(handlers) >= 5, handlers
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(LAMBDA_TASK_ROOT=str(unzipped), STAGE=os.environ.get("STAGE", "local"))
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", _CLEAN_IMPORT, str(unzipped), *handlers],
+        cwd=unzipped,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+
+
+def test_the_packaged_template_transforms_and_lints_clean(packaged, tmp_path, monkeypatch):
+    """What `sam deploy` sends after uploading the zip: the SAM translator's output, cfn-lint clean."""
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:  # the translator asks IAM only for policies named, not ARNs: we use ARNs
+        def load(self) -> dict:
+            return {}
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    sam = yaml.safe_load((packaged / "sam.yaml").read_text())
+    uploaded = "s3://deployment-artifacts/deployment.zip"  # where `sam deploy` puts ./deployment.zip
+    sam["Globals"]["Function"]["CodeUri"] = uploaded
+    for resource in sam["Resources"].values():
+        if "CodeUri" in resource.get("Properties", {}):
+            resource["Properties"]["CodeUri"] = uploaded
+    try:
+        transformed = transform(sam, {}, NoManagedPolicies())
+    except InvalidDocumentException as exc:
+        pytest.fail("SAM translator: " + "; ".join(cause.message for cause in exc.causes))
+    runtimes = {
+        r["Properties"].get("Runtime")
+        for r in transformed["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and "ZipFile" not in r["Properties"].get("Code", {})
+    }
+    assert runtimes == {f"python{_python_version()}"}
+    (tmp_path / "transformed.json").write_text(json.dumps(transformed, indent=1))
+    for path in (tmp_path / "transformed.json", packaged / "sam.yaml"):
+        proc = subprocess.run(
+            [*_cfn_lint_command(), str(path)], cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
+        assert proc.returncode == 0, (
+            f"cfn-lint {path.name}: exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
+        )
+
+
+_CLIP_FROM_THE_ZIP = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from chalicelib.uploads.media_headers import read_clip
+data = open(sys.argv[2], "rb").read()
+info = read_clip(lambda start, count: data[start : start + count], len(data))
+print(info["video_codec"], info["width"], info["height"], round(info["duration_s"], 1))
+"""
+
+
+def test_the_zip_confirms_a_clip_without_ffmpeg(unzipped, tmp_path):
+    from tests.fakes.media import make_clip
+
+    clip = make_clip(tmp_path / "clip.mov", width=320, height=240, seconds=1.0, container="mov")
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-B", "-c", _CLIP_FROM_THE_ZIP, str(unzipped), str(clip)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.stdout.split() == ["h264", "320", "240", "1.0"]

@@ -12,7 +12,7 @@ from chalicelib.pipeline import provider_chain, providers, registry
 from chalicelib.pipeline.concept import script
 
 PLUGIN = """
-from chalicelib.http.schemas import StepUsage
+from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.pipeline.registry import Provider
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.media import ffmpeg_inputs
+from chalicelib.pipeline.media.filtergraph import build_command
 from chalicelib.pipeline.media.narration import Narration
-from chalicelib.pipeline.media.video import build_command
 from chalicelib.pipeline.remote import openai_steps
 
 

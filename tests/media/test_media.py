@@ -16,9 +16,10 @@ from PIL import Image, ImageChops, ImageStat
 from chalicelib.pipeline.concept.offline import write_concept
 from chalicelib.pipeline.media import espeak, narration
 from chalicelib.pipeline.media.captions import build_srt, load_font, wrap_text
+from chalicelib.pipeline.media.ffmpeg import RenderCanceled
 from chalicelib.pipeline.media.images import ASPECTS, render_scene_image
 from chalicelib.pipeline.media.probe import probe
-from chalicelib.pipeline.media.video import RenderCanceled, compose_video
+from chalicelib.pipeline.media.video import compose_video
 
 PROMPT = "A lighthouse keeper befriends a curious octopus during a storm"
 SRT_CUE = re.compile(r"(\d+)\n(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})\n(.+)")

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from chalicelib.core.observability import REDACTED, redact
 from chalicelib.http.schemas.jobs import JobCreate
 from chalicelib.pipeline.media.captions import build_srt, srt_timestamp
-from chalicelib.pipeline.media.video import FPS, plan_timeline
+from chalicelib.pipeline.media.filtergraph import FPS, plan_timeline
 
 
 def test_a_job_request_gets_its_defaults():

@@ -7,12 +7,9 @@ that summary is stable enough to parse for codec, size, duration and frame rate.
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
-import imageio_ffmpeg
-
-from chalicelib.pipeline.media import ffmpeg_inputs
+from chalicelib.pipeline.media import ffmpeg, ffmpeg_inputs
 
 _DURATION = re.compile(r"Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
 _VIDEO = re.compile(r"Stream #\d+:\d+.*?: Video: (\w+)(.*)")
@@ -27,19 +24,8 @@ def probe(path: Path) -> dict:
     video file; ValueError when the file is missing, unreadable, or not a video."""
     if not Path(path).is_file():
         raise ValueError(f"not a file: {path}")
-    result = subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-nostdin",
-            "-hide_banner",
-            *ffmpeg_inputs.file_input(path, "mov"),
-        ],  # mov: MP4's demuxer
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=60,
-    )
-    info = result.stderr
+    argv = ffmpeg.command(*ffmpeg_inputs.file_input(path, "mov"))  # mov: MP4's demuxer
+    info = ffmpeg.run(argv, timeout_s=60).stderr
     duration, video = _DURATION.search(info), _VIDEO.search(info)
     if not duration or not video or video.group(1) in STILL_CODECS:
         raise ValueError(f"not a video: {Path(path).name}")

@@ -1,6 +1,6 @@
 """The render's audio side: narration placed per scene, music under it, broadcast loudness.
 
-Built as filtergraph parts the video step's single ffmpeg pass composes (video.build_command).
+Built as filtergraph parts the video step's single ffmpeg pass composes (filtergraph.build_command).
 
 - Narration k starts with its caption, is sped up (atempo) only if it would overrun its scene,
   and is padded or cut to the scene's length. `placements` says where each line lands, so the
@@ -25,10 +25,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import imageio_ffmpeg
-
 from chalicelib.pipeline.errors import StepError
-from chalicelib.pipeline.media import ffmpeg_inputs
+from chalicelib.pipeline.media import ffmpeg, ffmpeg_inputs
 from chalicelib.pipeline.media.words import Word
 
 AUDIO_RATE = 44100
@@ -227,21 +225,10 @@ def _meter_report(stderr: str) -> dict | None:
 def measure_mix(inputs: list[str], parts: list[str], label: str) -> dict | None:
     """Run only the audio graph (which ends in the ebur128 meter) and return its
     measurements; None when the mix is silent (nothing to normalize)."""
-    argv = [
-        imageio_ffmpeg.get_ffmpeg_exe(),
-        "-nostdin",
-        "-hide_banner",
-        "-nostats",
-        *inputs,
-        "-filter_complex",
-        ";".join(parts),
-        "-map",
-        f"[{label}]",
-        "-f",
-        "null",
-        "-",
-    ]
-    result = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=MEASURE_TIMEOUT_S)
+    argv = ffmpeg.command(
+        "-nostats", *inputs, "-filter_complex", ";".join(parts), "-map", f"[{label}]", "-f", "null", "-"
+    )
+    result = ffmpeg.run(argv, timeout_s=MEASURE_TIMEOUT_S)
     if result.returncode != 0:
         raise RuntimeError(f"audio pass failed: {result.stderr.strip()[-1500:]}")
     report = _meter_report(result.stderr)
@@ -280,10 +267,7 @@ def _finite(value) -> bool:
 
 def measure_file(path: Path) -> dict:
     """Integrated loudness, true peak and loudness range of a finished file's audio."""
-    argv = [
-        imageio_ffmpeg.get_ffmpeg_exe(),
-        "-nostdin",
-        "-hide_banner",
+    argv = ffmpeg.command(
         "-nostats",
         *ffmpeg_inputs.file_input(path, "mov"),  # mov: MP4's demuxer
         "-map",
@@ -293,8 +277,8 @@ def measure_file(path: Path) -> dict:
         "-f",
         "null",
         "-",
-    ]
-    result = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=MEASURE_TIMEOUT_S)
+    )
+    result = ffmpeg.run(argv, timeout_s=MEASURE_TIMEOUT_S)
     report = _meter_report(result.stderr) if result.returncode == 0 else None
     if report is None or not _finite(report.get("input_i")):  # silent
         return {"integrated_lufs": None, "true_peak_dbtp": None, "lra_lu": None, "target_lufs": TARGET_LUFS}
@@ -318,10 +302,7 @@ def music_format(path: Path) -> str:
 def check_music(path: Path) -> float:
     """The music's duration in seconds, after decoding it whole; StepError `music_unreadable`
     (permanent: retrying will not mend the file) when it is not audio ffmpeg can decode."""
-    argv = [
-        imageio_ffmpeg.get_ffmpeg_exe(),
-        "-nostdin",
-        "-hide_banner",
+    argv = ffmpeg.command(
         "-nostats",
         "-v",
         "error",
@@ -334,11 +315,9 @@ def check_music(path: Path) -> float:
         "-progress",
         "pipe:1",
         "-",
-    ]
+    )
     try:
-        result = subprocess.run(
-            argv, capture_output=True, text=True, errors="replace", timeout=MEASURE_TIMEOUT_S
-        )
+        result = ffmpeg.run(argv, timeout_s=MEASURE_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise StepError(
             "music_unreadable", "the music upload took too long to decode", transient=False

@@ -1,71 +1,30 @@
-"""The video step: narration, slow zoom, captions and crossfades in ONE ffmpeg pass.
-
-Per scene the still is scaled once and repeated by the `loop` filter (decoding a PNG per frame
-would cost more than encoding), zoomed by a per-frame `scale` and a centre `crop`, and the scenes
-are concatenated. A crossfade is the previous scene's zoom continued for half a second, fading
-out (alpha) over the next scene's first frames: unlike `xfade`, this keeps every frame in the
-encoder's yuv420p, which halves the filter cost. Captions are Pillow PNGs overlaid in time
-windows that switch mid-crossfade: the same windows the SRT file and the narration use. The
-video lasts exactly the concept's total duration. Its sound (narration, music, clips, loudness): audio_track.py.
+"""The video step's render: narration, captions, the loudness pass and ONE ffmpeg pass (its
+filtergraph: filtergraph.py; its sound: audio_track.py), then the caption files, the measured
+levels (render.json) and the thumbnail. The output lasts exactly the concept's total duration.
 """
 
 from __future__ import annotations
 
-import collections
 import json
 import os
-import subprocess
-import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import imageio_ffmpeg
-from PIL import Image
-
 from chalicelib.pipeline.concept.storyboard import Concept
-from chalicelib.pipeline.media import audio_track, ffmpeg_inputs, karaoke, soundtrack
+from chalicelib.pipeline.media import audio_track, ffmpeg, karaoke, soundtrack
 from chalicelib.pipeline.media import words as words_mod
 from chalicelib.pipeline.media.captions import build_srt, render_caption
+from chalicelib.pipeline.media.ffmpeg import RenderCanceled
+from chalicelib.pipeline.media.filtergraph import Timeline, build_command, is_clip, placements, plan_timeline
 from chalicelib.pipeline.media.images import ASPECTS
 from chalicelib.pipeline.media.narration import Narration, synthesize
 from chalicelib.pipeline.media.probe import probe
+from chalicelib.pipeline.media.thumbnail import first_frame, write_thumbnail
 from chalicelib.pipeline.media.words import Word
 
-FPS = 30
-CROSSFADE_S = 0.5  # seconds; shorter for very short scenes
-ZOOM_PER_S = 0.015  # +1.5% per second: noticeable, never seasick
-ZOOM_SCALER = "bilinear"  # upscaling by <10%: bicubic looks the same and costs more
-ENCODE_ARGS = [
-    "-c:v",
-    "libx264",
-    "-preset",
-    "veryfast",
-    "-crf",
-    "23",
-    "-pix_fmt",
-    "yuv420p",
-    "-r",
-    str(FPS),
-    "-c:a",
-    "aac",
-    "-b:a",
-    "128k",
-    "-movflags",
-    "+faststart",
-    "-threads",
-    "2",
-]
-POLL_S = 0.2  # how often should_cancel is polled while ffmpeg runs
 TIMEOUT_BASE_S, TIMEOUT_PER_VIDEO_S = 120, 20  # this machine renders ~2.8 video s per second
-THUMB_WIDTH = 540
-CLIP_SUFFIXES = (".mp4", ".mov")
-
-
-class RenderCanceled(Exception):
-    """should_cancel() said stop: ffmpeg was killed and no video.mp4 was left behind."""
 
 
 @dataclass
@@ -82,271 +41,6 @@ class RenderResult:
     spoken_words: list[Word] | None = None  # every word, in seconds of the video
 
 
-@dataclass
-class _Timeline:
-    """Where each scene sits in the output, in whole frames so concat and overlays agree.
-    Scene k is on screen from starts[k] for frames[k] frames; its stream runs `crossfade` frames
-    longer, and that tail is laid over the next scene while it fades out. Scene k's caption and
-    narration occupy windows[k] (seconds), which switch halfway through each crossfade."""
-
-    starts: list[int]
-    frames: list[int]
-    crossfade: int
-    windows: list[tuple[float, float]]
-    total: float
-
-
-def plan_timeline(durations: list[float]) -> _Timeline:
-    bounds = [round(sum(durations[:k]) * FPS) for k in range(len(durations) + 1)]
-    starts, frames = bounds[:-1], [b - a for a, b in zip(bounds, bounds[1:])]
-    crossfade = max(1, min(round(CROSSFADE_S * FPS), min(frames) // 3))
-    cue_starts = [0.0] + [(f + crossfade / 2) / FPS for f in starts[1:]]
-    windows = list(zip(cue_starts, cue_starts[1:] + [bounds[-1] / FPS]))
-    return _Timeline(starts, frames, crossfade, windows, bounds[-1] / FPS)
-
-
-def _zoom(k: int, size: tuple[int, int], length: float) -> str:
-    """Per-frame scale by a factor growing (even scenes) or shrinking (odd) linearly over the
-    scene's stream, then a centre crop back to the frame size. `t` is the stream's own time."""
-    width, height = size
-    progress = f"t/{length:.4f}" if k % 2 == 0 else f"(1-t/{length:.4f})"
-    factor = f"(1+{ZOOM_PER_S * length:.4f}*{progress})"
-    return (
-        f"scale=w='2*trunc({width}*{factor}/2)':h='2*trunc({height}*{factor}/2)':"
-        f"eval=frame:flags={ZOOM_SCALER},crop={width}:{height},setsar=1"
-    )
-
-
-def _still(index: int, size: tuple[int, int], copies: int) -> str:
-    """Input `index` at the exact frame size, scaled once (not per frame), in yuv420p: the
-    encoder's format, so no frame is ever converted (xfade would convert every frame to yuv444p
-    and back, which cost more than the zoom itself). Split when the crossfade needs a copy."""
-    width, height = size
-    chain = (
-        f"[{index}:v]scale={width}:{height}:force_original_aspect_ratio=increase,"
-        f"crop={width}:{height},setsar=1,format=yuv420p"
-    )
-    return (
-        chain
-        + ("," + f"split={copies}" if copies > 1 else "")
-        + "".join(f"[s{index}_{c}]" for c in range(copies))
-    )
-
-
-def _repeat(label: str, frames: int, first_frame: int) -> str:
-    """The still repeated `frames` times (references, no copies), timestamps from first_frame."""
-    return f"[{label}]loop=loop={frames - 1}:size=1:start=0,setpts=(N+{first_frame})/{FPS}/TB"
-
-
-def _scene_chains(
-    k: int, n: int, size: tuple[int, int], timeline: _Timeline, clip: bool = False
-) -> list[str]:
-    """Scene k's frames [b{k}]. Scene k-1's zoom continues for the crossfade as a tail that
-    fades out over scene k's first frames. Only the still is shared between the branches:
-    every zoomed frame is new and writable, so the overlays never copy a whole frame."""
-    last = k == n - 1
-    length = (timeline.frames[k] + (0 if last else timeline.crossfade)) / FPS
-    if clip:
-        parts = clip_chains(k, size, timeline.frames[k], 0 if last else timeline.crossfade)
-    else:
-        parts = [
-            _still(k, size, 1 if last else 2),
-            f"{_repeat(f's{k}_0', timeline.frames[k], 0)},{_zoom(k, size, length)}[m{k}]",
-        ]
-    if not last and not clip:
-        fade = timeline.crossfade / FPS
-        parts.append(
-            f"{_repeat(f's{k}_1', timeline.crossfade, timeline.frames[k])},"
-            f"{_zoom(k, size, length)},setpts=PTS-STARTPTS,format=yuva420p,"
-            f"fade=t=out:st=0:d={fade:.4f}:alpha=1[f{k}]"
-        )
-    if k == 0:
-        parts.append("[m0]null[b0]")
-    else:
-        parts.append(f"[m{k}][f{k - 1}]overlay=eof_action=pass:format=yuv420[b{k}]")
-    return parts
-
-
-def is_clip(path: Path) -> bool:
-    """A scene's source is a video clip (the user's, or stock footage), not a still."""
-    return path.suffix.lower() in CLIP_SUFFIXES
-
-
-def scene_input_args(path: Path) -> list[str]:
-    """A still is one frame at the output rate; a clip loops for as long as its scene needs."""
-    if is_clip(path):  # mov: the demuxer of MP4 and QuickTime alike
-        return ffmpeg_inputs.file_input(path, "mov", "-stream_loop", "-1")
-    return ffmpeg_inputs.file_input(path, "png_pipe", "-framerate", str(FPS))
-
-
-def clip_chains(k: int, size: tuple[int, int], frames: int, crossfade: int) -> list[str]:
-    """Clip k as scene k: at the output rate, cover-scaled and centre-cropped to the frame, in
-    yuv420p, cut (or looped, see scene_input_args) to its `frames` as [m{k}], and when another
-    scene follows, the next `crossfade` frames of the clip as the fading tail [f{k}]. No zoom:
-    the clip moves by itself."""
-    width, height = size
-    chain = (
-        f"[{k}:v]fps={FPS},scale={width}:{height}:force_original_aspect_ratio=increase:"
-        f"flags={ZOOM_SCALER},crop={width}:{height},setsar=1,format=yuv420p,"
-        f"trim=end_frame={frames + crossfade},setpts=N/{FPS}/TB"
-    )
-    if not crossfade:
-        return [f"{chain}[m{k}]"]
-    fade = crossfade / FPS
-    return [
-        f"{chain},split=2[v{k}_0][v{k}_1]",
-        f"[v{k}_0]trim=end_frame={frames}[m{k}]",
-        f"[v{k}_1]trim=start_frame={frames},setpts=PTS-STARTPTS,format=yuva420p,"
-        f"fade=t=out:st=0:d={fade:.4f}:alpha=1[f{k}]",
-    ]
-
-
-def build_command(
-    images: list[Path],
-    captions: list[tuple[Path, int, int]],
-    narrations: list[Narration],
-    durations: list[float],
-    size: tuple[int, int],
-    output: Path,
-    clip_audio: dict[int, float] | None = None,
-    audio: audio_track.AudioPlan | None = None,
-    subtitles: Path | None = None,
-) -> tuple[list[str], _Timeline]:
-    """The ffmpeg argv. Inputs: the scenes (stills or clips), the caption PNGs, the narration
-    WAVs, the music. `clip_audio`: scene index -> volume of that clip's own sound (only clips
-    that have one). `subtitles`: an ASS file burned in (karaoke captions) after the overlays."""
-    n = len(images)
-    timeline = plan_timeline(durations)
-    argv = [
-        imageio_ffmpeg.get_ffmpeg_exe(),
-        "-nostdin",
-        "-y",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-nostats",
-        "-progress",
-        "pipe:1",
-    ]
-    for path in images:  # stills are PNGs we wrote, clips MP4 or QuickTime (pinned)
-        argv += scene_input_args(path)
-    for path, _, _ in captions:
-        argv += ffmpeg_inputs.file_input(path, "png_pipe")
-    audio = audio or audio_track.AudioPlan(places=placements(timeline, narrations))
-    if clip_audio and not audio.clips:
-        audio.clips = {k: (images[k], volume) for k, volume in clip_audio.items()}
-    argv += audio_track.audio_input_args(narrations, audio)
-    graph = [part for k in range(n) for part in _scene_chains(k, n, size, timeline, is_clip(images[k]))]
-    graph.append("".join(f"[b{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0[c]")
-    last, first_caption = "c", n
-    width, height = size
-    for k, (_, cap_w, cap_h) in enumerate(captions):
-        y = int(min(height * 0.8 - cap_h / 2, height * 0.95 - cap_h))
-        start, end = timeline.windows[k]
-        graph.append(
-            f"[{last}][{first_caption + k}:v]overlay=x={(width - cap_w) // 2}:y={y}:"
-            f"format=yuv420:enable='between(t,{start:.4f},{end - 0.001:.4f})'[c{k}]"
-        )
-        last = f"c{k}"
-    if subtitles is not None:
-        graph.append(f"[{last}]{karaoke.ass_filter(subtitles)}[subs]")
-        last = "subs"
-    # clips' own sound comes from their scene inputs (index k) in this pass
-    parts, audio_label = audio_track.audio_graph(
-        first_caption + len(captions), narrations, audio, timeline.total, {k: k for k in audio.clips}
-    )
-    graph += parts
-    argv += [
-        "-filter_complex",
-        ";".join(graph),
-        "-map",
-        f"[{last}]",
-        "-map",
-        f"[{audio_label}]",
-        "-t",
-        f"{timeline.total:.4f}",
-        *ENCODE_ARGS,
-        "-f",
-        "mp4",
-        str(output),
-    ]
-    return argv, timeline
-
-
-# ---- the audio side (audio_track.py) --------------------------------------------------------
-def placements(timeline: _Timeline, narrations: list[Narration]) -> list[soundtrack.Placement]:
-    return [
-        soundtrack.placement(
-            timeline.starts[k] / FPS, timeline.frames[k] / FPS, timeline.windows[k][0], n.duration_s
-        )
-        for k, n in enumerate(narrations)
-    ]
-
-
-def run_ffmpeg(
-    argv: list[str], total_s: float, on_progress: Callable[[float], None], should_cancel: Callable[[], bool]
-) -> None:
-    """Run ffmpeg, feeding its `-progress` out_time to on_progress (fraction 0..1) and polling
-    should_cancel every POLL_S. Cancel kills ffmpeg and raises RenderCanceled; failure (or a
-    render far slower than any sane machine) raises RuntimeError with the tail of its stderr."""
-    deadline = time.monotonic() + TIMEOUT_BASE_S + TIMEOUT_PER_VIDEO_S * total_s
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-    )
-    stdout, stderr = proc.stdout, proc.stderr
-    assert stdout is not None and stderr is not None  # both PIPE
-    done_s = [0.0]
-    stderr_tail: collections.deque[str] = collections.deque(maxlen=20)
-
-    def read_progress() -> None:
-        for line in stdout:
-            key, _, value = line.strip().partition("=")
-            if key in ("out_time_us", "out_time_ms") and value.lstrip("-").isdigit():
-                done_s[0] = max(done_s[0], int(value) / 1e6)  # both keys are microseconds
-
-    readers = [
-        threading.Thread(target=read_progress, daemon=True),
-        threading.Thread(target=lambda: stderr_tail.extend(stderr), daemon=True),
-    ]
-    for reader in readers:
-        reader.start()
-    try:
-        while proc.poll() is None:
-            if should_cancel():
-                raise RenderCanceled()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"ffmpeg timed out: {''.join(stderr_tail).strip()[-2000:]}")
-            on_progress(min(1.0, done_s[0] / total_s))
-            try:
-                proc.wait(timeout=POLL_S)
-            except subprocess.TimeoutExpired:
-                pass
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        for reader in readers:
-            reader.join(timeout=5)
-    if proc.returncode != 0:
-        tail = "".join(stderr_tail).strip()[-2000:]
-        raise RuntimeError(f"ffmpeg exited with {proc.returncode}: {tail}")
-
-
-def write_thumbnail(image: Path, path: Path) -> Path:
-    """The first scene's frame (the zoom starts at 1.0, so the still is that frame), 540 wide."""
-    with Image.open(image) as still:
-        height = round(still.height * THUMB_WIDTH / still.width)
-        still.convert("RGB").resize((THUMB_WIDTH, height), Image.Resampling.LANCZOS).save(
-            path, "JPEG", quality=85
-        )
-    return path
-
-
 def clip_sound(sources: list[Path], volume: float | None) -> dict[int, float]:
     """Scene index -> volume, for the clips that have a sound track, when it is to be heard."""
     if not volume:
@@ -356,32 +50,6 @@ def clip_sound(sources: list[Path], volume: float | None) -> dict[int, float]:
         for k, path in enumerate(sources)
         if is_clip(path) and probe(path)["audio_codec"] is not None
     }
-
-
-def first_frame(clip: Path, path: Path, size: tuple[int, int]) -> Path:
-    """The clip's first frame as the scene shows it (cover-cropped), as a PNG."""
-    width, height = size
-    crop = f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height}"
-    subprocess.run(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-nostdin",
-            "-y",
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            *ffmpeg_inputs.file_input(clip, "mov"),
-            "-vf",
-            crop,
-            "-frames:v",
-            "1",
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return path
 
 
 def compose_video(
@@ -480,7 +148,8 @@ def compose_video(
         images, captions, narrations, durations, size, partial, audio=audio, subtitles=subtitles
     )
     try:
-        run_ffmpeg(argv, timeline.total, lambda f: report(5 + int(94 * f)), cancel)
+        timeout_s = TIMEOUT_BASE_S + TIMEOUT_PER_VIDEO_S * timeline.total
+        ffmpeg.render(argv, timeline.total, lambda f: report(5 + int(94 * f)), cancel, timeout_s)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -529,7 +198,7 @@ def compose_video(
 def write_caption_files(
     work_dir: Path,
     scenes,
-    timeline: _Timeline,
+    timeline: Timeline,
     phrases: list[karaoke.Phrase],
     scene_words: list[list[Word]],
     narrations: list[Narration],

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import imageio_ffmpeg
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import Field, ValidationError
 
@@ -20,7 +18,7 @@ from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.pipeline import providers
 from chalicelib.pipeline.concept.storyboard import Concept, Scene, scene_durations
 from chalicelib.pipeline.errors import ProviderError
-from chalicelib.pipeline.media import ffmpeg_inputs
+from chalicelib.pipeline.media import ffmpeg, ffmpeg_inputs
 from chalicelib.pipeline.media import words as words_mod
 from chalicelib.pipeline.media.images import ASPECTS
 from chalicelib.pipeline.media.narration import SAMPLE_RATE, Narration, wav_duration
@@ -191,14 +189,8 @@ def to_wav(audio: bytes, path: Path) -> None:
     result = (
         None
         if fmt is None
-        else subprocess.run(
-            [
-                imageio_ffmpeg.get_ffmpeg_exe(),
-                "-nostdin",
-                "-y",
-                "-hide_banner",
-                "-loglevel",
-                "error",
+        else ffmpeg.run(
+            ffmpeg.command(
                 *ffmpeg_inputs.stdin_input(fmt),
                 "-ac",
                 "1",
@@ -207,10 +199,11 @@ def to_wav(audio: bytes, path: Path) -> None:
                 "-c:a",
                 "pcm_s16le",
                 str(path),
-            ],
-            input=audio,
-            capture_output=True,
-            timeout=60,
+                overwrite=True,
+                loglevel="error",
+            ),
+            timeout_s=60,
+            stdin=audio,
         )
     )
     if result is None or result.returncode != 0:

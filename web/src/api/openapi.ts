@@ -554,7 +554,7 @@ export interface paths {
         };
         /**
          * Events after a cursor, long-polling up to `wait` s
-         * @description With `Accept: text/event-stream` the same events come as Server-Sent Events frames, gathered until `wait` is over or the job ends.
+         * @description With `Accept: text/event-stream` the same events come as Server-Sent Events frames: the window ends at the first batch (or when `wait` is over) with a short `retry:`, so an EventSource reconnects at once with Last-Event-ID.
          *
          *     Refusals a well-formed request can meet:
          *     - **429** `too_many_long_polls`: you hold LONG_POLLS_PER_USER polls with `wait` open
@@ -1065,6 +1065,18 @@ export interface components {
         Event: {
             /** At */
             at: string;
+            /**
+             * Eta At
+             * @description When the job should end, as estimated at this event
+             * @default null
+             */
+            eta_at: string | null;
+            /**
+             * Eta S
+             * @description Seconds left until the job ends, estimated as of this event (null: no estimate)
+             * @default null
+             */
+            eta_s: number | null;
             /** Id */
             id: string;
             /** Message */
@@ -1142,6 +1154,18 @@ export interface components {
             /** Current Step */
             current_step: string | null;
             error: components["schemas"]["JobError"] | null;
+            /**
+             * Eta At
+             * @description When the job should end (its latest estimate)
+             * @default null
+             */
+            eta_at: string | null;
+            /**
+             * Eta S
+             * @description Seconds left until the job ends, from its latest estimate (0 once it succeeded; null when it failed, was canceled, or has no estimate)
+             * @default null
+             */
+            eta_s: number | null;
             /** Finished At */
             finished_at: string | null;
             /** Id */

@@ -1,0 +1,108 @@
+"""The video step: the image step's stills and narration (fetched from the checkpoint when the
+job resumed elsewhere), the job's music, and the one-pass render (media/video.py) into the
+video, thumbnail, caption files and render.json."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+from chalicelib.http.schemas.jobs import StepUsage
+from chalicelib.infra import storage
+from chalicelib.jobs import lifecycle
+from chalicelib.pipeline.concept import script
+from chalicelib.pipeline.context import Context, scene_words
+from chalicelib.pipeline.media import scene_media, video
+from chalicelib.pipeline.media.narration import Narration
+from chalicelib.pipeline.media.words import Word
+from chalicelib.pipeline.steps.concept import load_concept
+from chalicelib.pipeline.steps.image import NARRATION_MANIFEST
+
+SILENT_NOTE = "narration is silent: neither piper's voice nor espeak-ng could speak on the worker"
+
+
+def _fetched(ctx: Context, keys: list[str]) -> list[Path]:
+    """Local copies of a previous step's artifacts (already here unless resumed elsewhere)."""
+    paths = []
+    for key in keys:
+        path = ctx.work / Path(key).name
+        if not path.exists():
+            storage.download(key, path)
+        paths.append(path)
+    return paths
+
+
+def _narrations(ctx: Context, image_keys: list[str]) -> list[Narration] | None:
+    """The image step's narration WAVs; None for a checkpoint from before they were made there
+    (the video step then speaks the lines itself)."""
+    manifest_key = next((k for k in image_keys if k.endswith("/" + NARRATION_MANIFEST)), None)
+    if manifest_key is None:
+        return None
+    entries = json.loads(storage.get_bytes(manifest_key))
+    by_name = {Path(k).name: k for k in image_keys}
+    return [
+        Narration(
+            path=path,
+            duration_s=e["duration_s"],
+            silent=e["silent"],
+            words=[Word(*w) for w in e.get("words", [])],
+            timing=e.get("timing", "estimate"),
+            voice=e.get("voice", "espeak-ng"),
+        )
+        for e, path in zip(entries, _fetched(ctx, [by_name[e["file"]] for e in entries]))
+    ]
+
+
+def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
+    image_keys = done["image"]
+    concept = load_concept(ctx)
+    render_dir = ctx.work / "render"
+    shutil.rmtree(render_dir, ignore_errors=True)  # never reuse a half-done attempt's files
+    render_dir.mkdir(parents=True)
+    stills = _fetched(ctx, scene_media.scene_keys(image_keys))
+    narrations = _narrations(ctx, image_keys)
+    if narrations is not None:  # a script's scenes last as long as their narration takes
+        concept = script.timed(concept, ctx.request, [n.duration_s for n in narrations])
+    started = time.monotonic()
+    request = ctx.request
+    result = video.compose_video(
+        concept,
+        stills,
+        request["aspect"],
+        render_dir,
+        voice=request.get("voice"),
+        language=request.get("language", "en"),
+        narrations=narrations,
+        on_progress=lambda p: ctx.report(p, message=scene_words("scene", p, len(concept.scenes))),
+        should_cancel=ctx.should_stop,
+        clip_audio_volume=request.get("clip_audio_volume"),
+        caption_style=request.get("caption_style", "karaoke"),
+        speak=request.get("narration", True),
+        music=ctx.input_file("music_upload_id", "music"),  # a corrupt file fails in the render
+        music_volume=request.get("music_volume", 0.35),
+    )
+    if result.silent_narration:
+        lifecycle.add_note(ctx.job_id, SILENT_NOTE)
+    ctx.provider = "offline"
+    ctx.usage = [
+        StepUsage(
+            purpose="video",
+            provider="offline",
+            model="ffmpeg",
+            bytes=result.video.stat().st_size,
+            wall_s=round(time.monotonic() - started, 3),
+        )
+    ]
+    return [
+        storage.put_file(path, storage.artifact_key(ctx.job_id, "video", path.name))
+        for path in (
+            result.video,
+            result.thumbnail,
+            result.captions,
+            result.vtt,
+            result.words,
+            result.manifest,
+        )
+    ]
