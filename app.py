@@ -11,7 +11,9 @@ Every entry point, and where it starts in chalicelib:
                   functions/cleanup.py (hourly) -> chalicelib.runtime.cleanup.run
                   locally all three on those rates: `python -m chalicelib.runtime.scheduler` (`make up`)
   deploy          functions/migrate.py (CloudFormation custom resource) -> chalicelib.infra.migrate
-  operators       `python -m chalicelib.runtime.ops` (dead letters, redrive), `python -m chalicelib.infra.migrate`
+  operators       `python -m chalicelib.runtime.ops` (dead letters, redrive, grant-operator),
+                  `python -m chalicelib.infra.migrate`; in the console: /v1/admin -> chalicelib.admin.service,
+                  each route behind chalicelib.admin.access.require_operator
 
 Where the job domain lives (two hops from a route):
   job and step state  jobs.service -> chalicelib.jobs.lifecycle, the only writer (submit, start,
@@ -30,6 +32,8 @@ from chalice import Chalice, Response
 
 from chalicelib.accounts import auth, byok
 from chalicelib.accounts import service as accounts
+from chalicelib.admin import access
+from chalicelib.admin import service as admin
 from chalicelib.billing import checkout, whop
 from chalicelib.core.observability import http_middleware
 from chalicelib.http import health, openapi, plumbing, security_headers, sse
@@ -52,6 +56,26 @@ from chalicelib.http.schemas.accounts import (
     ProviderKeyList,
     ProviderKeyPut,
     TokenReply,
+)
+from chalicelib.http.schemas.admin import (
+    Customer,
+    CustomerDetail,
+    CustomerJobsQuery,
+    CustomerList,
+    CustomersQuery,
+    DeadLetterList,
+    DeadLettersQuery,
+    JobInspection,
+    Operator,
+    OperatorGrant,
+    OperatorList,
+    Overview,
+    OverviewQuery,
+    RedriveReply,
+    RedriveRequest,
+    Spend,
+    SpendQuery,
+    Suspension,
 )
 from chalicelib.http.schemas.billing import (
     CheckoutCreate,
@@ -515,6 +539,152 @@ def create_checkout():
 def whop_webhook():
     req = request()
     return reply(whop.receive(req.raw_body or b"", dict(req.headers)))  # type: ignore[arg-type]
+
+
+# ---- the operator's console (/v1/admin) ----------------------------------------------------
+OPERATORS_ONLY = "`forbidden`: the caller's access token does not carry the operator role (API keys never do)"
+
+
+def operator() -> auth.Principal:
+    return access.require_operator(caller())
+
+
+@app.route("/v1/admin/overview", methods=["GET"])
+@doc(
+    "Operators: jobs by status now and per day, the queue, wait p50/p95, failures by code and step",
+    query=OverviewQuery,
+    reply=Overview,
+    errors={403: OPERATORS_ONLY},
+)
+def admin_overview():
+    operator()
+    return reply(admin.overview(plumbing.query(OverviewQuery, request()).days))
+
+
+@app.route("/v1/admin/customers", methods=["GET"])
+@doc(
+    "Operators: customers, newest first, by the start of their email",
+    query=CustomersQuery,
+    reply=CustomerList,
+    errors={403: OPERATORS_ONLY},
+)
+def admin_customers():
+    operator()
+    q = plumbing.query(CustomersQuery, request())
+    return reply(admin.search_customers(q.email, q.limit, q.cursor))
+
+
+@app.route("/v1/admin/customers/{user_id}", methods=["GET"])
+@doc(
+    "Operators: a customer's plan, membership, usage and recent jobs",
+    query=CustomerJobsQuery,
+    reply=CustomerDetail,
+    errors={403: OPERATORS_ONLY},
+)
+def admin_customer(user_id):
+    operator()
+    q = plumbing.query(CustomerJobsQuery, request())
+    return reply(admin.customer(user_id, q.status, q.limit))
+
+
+@app.route("/v1/admin/customers/{user_id}/suspend", methods=["POST"], content_types=ANY_CONTENT)
+@doc(
+    "Operators: suspend an account (its tokens and keys stop; queued and running jobs are "
+    "canceled with their quota back)",
+    reply=Suspension,
+    errors={403: OPERATORS_ONLY, 409: "`is_operator`: revoke the account's operator role first"},
+)
+def admin_suspend(user_id):
+    return reply(admin.suspend(operator(), user_id, ip()))
+
+
+@app.route("/v1/admin/customers/{user_id}/reinstate", methods=["POST"], content_types=ANY_CONTENT)
+@doc(
+    "Operators: reinstate a suspended account (its keys work again; its users log in again)",
+    reply=Customer,
+    errors={403: OPERATORS_ONLY},
+)
+def admin_reinstate(user_id):
+    return reply(admin.reinstate(operator(), user_id, ip()))
+
+
+@app.route("/v1/admin/jobs/{job_id}", methods=["GET"])
+@doc(
+    "Operators: any job as its owner sees it, with its owner and internal error detail",
+    reply=JobInspection,
+    errors={403: OPERATORS_ONLY},
+)
+def admin_job(job_id):
+    operator()
+    return reply(admin.inspect_job(job_id))
+
+
+@app.route("/v1/admin/dead-letters", methods=["GET"])
+@doc(
+    "Operators: failed jobs, newest first",
+    query=DeadLettersQuery,
+    reply=DeadLetterList,
+    errors={403: OPERATORS_ONLY},
+)
+def admin_dead_letters():
+    operator()
+    q = plumbing.query(DeadLettersQuery, request())
+    return reply(admin.dead_letters(q.code, q.limit, q.cursor))
+
+
+@app.route("/v1/admin/dead-letters/redrive", methods=["POST"], content_types=ANY_CONTENT)
+@doc(
+    "Operators: requeue failed jobs from their failed step, not charged again (as `ops redrive`)",
+    body=RedriveRequest,
+    reply=RedriveReply,
+    errors={403: OPERATORS_ONLY},
+)
+def admin_redrive():
+    principal = operator()
+    return reply(admin.redrive(principal, plumbing.parse(RedriveRequest, request()).job_ids, ip()))
+
+
+@app.route("/v1/admin/spend", methods=["GET"])
+@doc(
+    "Operators: provider usage per day, provider and purpose, and the top customers",
+    query=SpendQuery,
+    reply=Spend,
+    errors={403: OPERATORS_ONLY},
+)
+def admin_spend():
+    operator()
+    return reply(admin.spend(plumbing.query(SpendQuery, request()).days))
+
+
+@app.route("/v1/admin/operators", methods=["GET"])
+@doc("Operators: who holds the operator role", reply=OperatorList, errors={403: OPERATORS_ONLY})
+def admin_operators():
+    operator()
+    return reply(admin.operators())
+
+
+@app.route("/v1/admin/operators", methods=["POST"], content_types=ANY_CONTENT)
+@doc(
+    "Operators: grant the operator role (it takes effect at that account's next login)",
+    body=OperatorGrant,
+    reply=Operator,
+    status=201,
+    errors={403: OPERATORS_ONLY, 404: "`not_found`: no account with this email"},
+)
+def admin_grant_operator():
+    principal = operator()
+    return reply(admin.grant_operator(principal, plumbing.parse(OperatorGrant, request()).email, ip()), 201)
+
+
+@app.route("/v1/admin/operators/{user_id}", methods=["DELETE"])
+@doc(
+    "Operators: revoke an operator's role, at once",
+    status=204,
+    errors={403: OPERATORS_ONLY, 409: "`cannot_revoke_self`: operators can't revoke their own role"},
+)
+def admin_revoke_operator(user_id):
+    admin.revoke_operator(operator(), user_id, ip())
+    return reply(None, 204)
 
 
 # ---- operations ---------------------------------------------------------------------------

@@ -30,6 +30,9 @@ class Principal:
     user_id: str
     api_key_id: str | None = None
     scope: Scope = Scope.full
+    # The access token's `role` claim while the user still holds that role (API keys carry
+    # none: an operator's powers need a session, so a leaked key can't read every customer).
+    role: str | None = None
 
 
 def require_credential_writer(principal: Principal) -> None:
@@ -78,15 +81,19 @@ def needs_rehash(password_hash: str) -> bool:
     return _hasher().check_needs_rehash(password_hash)
 
 
-def issue_access_token(user_id: str, session_epoch: int = 0) -> tuple[str, int]:
-    """`ep` is the user's session epoch: a password reset bumps it and so ends older tokens."""
+def issue_access_token(user_id: str, session_epoch: int = 0, role: str | None = None) -> tuple[str, int]:
+    """`ep` is the user's session epoch: a password reset bumps it and so ends older tokens.
+    `role` (operators only) is checked against the user's row on every use (authenticate)."""
     import jwt
 
     settings = get_settings()
     now = int(time.time())
     ttl = settings.access_token_ttl_s
+    claims = {"sub": user_id, "iat": now, "exp": now + ttl, "typ": "access", "ep": session_epoch}
+    if role and role != users.CUSTOMER:
+        claims["role"] = role
     token = jwt.encode(
-        {"sub": user_id, "iat": now, "exp": now + ttl, "typ": "access", "ep": session_epoch},
+        claims,
         secret_store.jwt_secret(),
         algorithm=_ALGORITHM,
     )
@@ -117,6 +124,7 @@ def authenticate(authorization: str | None) -> Principal:
             raise Unauthorized(
                 "Invalid API key", code="invalid_token", headers={"WWW-Authenticate": "Bearer"}
             )
+        _refuse_suspended(users.by_id(row.user_id))
         api_keys.touch(row.id)
         return Principal(user_id=row.user_id, api_key_id=row.id, scope=Scope(row.scope))
     import jwt
@@ -137,13 +145,20 @@ def authenticate(authorization: str | None) -> Principal:
             "Invalid access token", code="invalid_token", headers={"WWW-Authenticate": "Bearer"}
         )
     user = users.by_id(str(claims["sub"]))
+    _refuse_suspended(user)
     if user is None or claims.get("ep", 0) != user.session_epoch:
         raise Unauthorized(
             "Access token revoked (the password was reset); log in again",
             code="invalid_token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return Principal(user_id=str(claims["sub"]))
+    role = claims.get("role")
+    return Principal(user_id=str(claims["sub"]), role=role if role and role == user.role else None)
+
+
+def _refuse_suspended(user: users.UserRow | None) -> None:
+    if user is not None and user.suspended_at is not None:
+        raise Forbidden("This account is suspended; contact support", code="account_suspended")
 
 
 # A browser's EventSource can't send an Authorization header, so the console asks for a token
@@ -190,6 +205,7 @@ def authenticate_stream(token: str, job_id: str) -> Principal:
         if claims.get("typ") == "stream" and claims.get("job") == job_id
         else None
     )
+    _refuse_suspended(user)
     if user is None or claims.get("ep", 0) != user.session_epoch:
         raise Unauthorized(
             "Invalid or expired stream token", code="invalid_token", headers={"WWW-Authenticate": "Bearer"}

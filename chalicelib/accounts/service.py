@@ -52,7 +52,7 @@ def _existing(user_id: str) -> users.UserRow:
 
 
 def _token_reply(row: users.UserRow) -> TokenReply:
-    token, ttl = auth.issue_access_token(row.id, row.session_epoch)
+    token, ttl = auth.issue_access_token(row.id, row.session_epoch, row.role)
     return TokenReply(user=_user(row), access_token=token, expires_in=ttl)
 
 
@@ -197,6 +197,8 @@ def login(body: Credentials, ip: str | None) -> TokenReply:
         audit.record("user.login_failed", user_id=row.id if row else None, ip=ip)
         raise Unauthorized("Email or password is wrong", code="invalid_credentials")
     ratelimit.login_succeeded(email, ip)
+    if row.suspended_at is not None:
+        raise Forbidden("This account is suspended; contact support", code="account_suspended")
     if auth.needs_rehash(row.password_hash):
         users.set_password_hash(row.id, auth.hash_password(body.password))
     return _token_reply(row)
@@ -228,6 +230,7 @@ def me(principal: auth.Principal) -> Me:
         plan=PlanInfo(**ent.plan.public()),
         usage=usage,
         membership=membership,
+        operator=principal.role == users.OPERATOR,
     )
 
 

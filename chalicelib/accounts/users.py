@@ -9,6 +9,9 @@ from datetime import datetime
 from chalicelib.core.ids import new_id, utcnow
 from chalicelib.infra import db
 
+OPERATOR = "operator"  #: runs the service: the /v1/admin routes and the console's operator pages
+CUSTOMER = "customer"  #: everyone else (the default)
+
 
 class EmailTaken(Exception):
     pass
@@ -32,6 +35,12 @@ class UserRow(db.Row):
     session_epoch: int = 0
     password_changed_at: datetime | None = None
     credential_epoch: int = 0  # credentials made in an older epoch no longer work (issue 23)
+    role: str = "customer"  # or OPERATOR (migration 0040)
+    suspended_at: datetime | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == OPERATOR
 
 
 def create(email: str, password_hash: str) -> UserRow:
@@ -99,4 +108,29 @@ def reset_password(cur, user_id: str, password_hash: str) -> None:
         "UPDATE users SET password_hash = %s, session_epoch = session_epoch + 1,"
         " password_changed_at = %s WHERE id = %s",
         (password_hash, utcnow(), user_id),
+    )
+
+
+def set_role(user_id: str, role: str) -> bool:
+    """True when the role changed."""
+    return db.execute("UPDATE users SET role = %s WHERE id = %s AND role <> %s", (role, user_id, role)) == 1
+
+
+def suspend(cur, user_id: str) -> bool:
+    """Suspended, and a new session epoch: tokens issued before stop working for good (a
+    reinstated customer logs in again). True when it was not suspended already."""
+    cur.execute(
+        "UPDATE users SET suspended_at = %s, session_epoch = session_epoch + 1"
+        " WHERE id = %s AND suspended_at IS NULL",
+        (utcnow(), user_id),
+    )
+    return cur.rowcount == 1
+
+
+def reinstate(user_id: str) -> bool:
+    return (
+        db.execute(
+            "UPDATE users SET suspended_at = NULL WHERE id = %s AND suspended_at IS NOT NULL", (user_id,)
+        )
+        == 1
     )

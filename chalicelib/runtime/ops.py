@@ -1,8 +1,10 @@
-"""Operator commands: inspect dead letters and redrive them in bulk.
+"""Operator commands: inspect dead letters and redrive them in bulk; grant the operator role.
 
     python -m chalicelib.runtime.ops dead [--code CODE] [--limit N]       list failed jobs
     python -m chalicelib.runtime.ops show JOB_ID                          a job with every step run
     python -m chalicelib.runtime.ops redrive [--code CODE] [--since ISO] [--limit N] [--dry-run]
+    python -m chalicelib.runtime.ops grant-operator EMAIL                 the console's operator pages
+    python -m chalicelib.runtime.ops revoke-operator EMAIL                (the next login carries it)
 
 Redriven jobs resume from their failed step, keep their finished steps, and are not charged
 to the user's quota again (an operator decided to re-run them).
@@ -25,11 +27,13 @@ def redrive(
     limit: int, code: str | None = None, since: datetime | None = None, dry_run: bool = False
 ) -> list[str]:
     """Reopen dead letters, as a user's retry does (lifecycle.reopen), without charging them."""
-    redriven = []
-    for row in jobs_db.failed(limit, code, since):
-        if dry_run or lifecycle.reopen(row.id, row.user_id, None, "redriven by an operator"):
-            redriven.append(row.id)  # (not reopened: its state changed meanwhile)
-    return redriven
+    rows = jobs_db.failed(limit, code, since)
+    return [row.id for row in rows] if dry_run else redrive_rows(rows)
+
+
+def redrive_rows(rows: list[jobs_db.JobRow]) -> list[str]:
+    """The ids reopened (one whose state changed meanwhile is not); the console's redrive too."""
+    return [row.id for row in rows if lifecycle.reopen(row.id, row.user_id, None, "redriven by an operator")]
 
 
 def _dead_letter(row: jobs_db.JobRow) -> dict[str, Any]:
@@ -61,9 +65,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--limit", type=int, default=100)
     again.add_argument("--since", type=datetime.fromisoformat, help="failed at or after (ISO, UTC)")
     again.add_argument("--dry-run", action="store_true")
+    for name in ("grant-operator", "revoke-operator"):
+        sub.add_parser(name, help=f"{name.split('-')[0]} the operator role").add_argument("email")
     args = parser.parse_args(argv)
 
     out: Any
+    if args.command in ("grant-operator", "revoke-operator"):
+        return _set_operator(args.command == "grant-operator", args.email)
     if args.command == "dead":
         out = [_dead_letter(row) for row in jobs_db.failed(args.limit, args.code)]
     elif args.command == "show":
@@ -80,6 +88,25 @@ def main(argv: list[str] | None = None) -> int:
         ids = redrive(args.limit, args.code, args.since, args.dry_run)
         out = {"redriven" if not args.dry_run else "would_redrive": ids, "count": len(ids)}
     print(json.dumps(out, default=str, indent=2))
+    return 0
+
+
+def _set_operator(grant: bool, email: str) -> int:
+    from chalicelib.accounts import roles, users
+    from chalicelib.core.errors import NotFound
+
+    try:
+        row = roles.grant(email, None) if grant else users.by_email(email.strip().lower())
+        if row is None:
+            raise NotFound(email)
+        if not grant:
+            roles.revoke(row.id, None)
+    except NotFound:
+        print(f"no account with the email {email}", file=sys.stderr)
+        return 1
+    note = "log in again: the new access token carries the role" if grant else "in effect at once"
+    role = users.OPERATOR if grant else users.CUSTOMER
+    print(json.dumps({"user_id": row.id, "email": row.email, "role": role, "note": note}))
     return 0
 
 

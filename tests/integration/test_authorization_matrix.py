@@ -78,7 +78,7 @@ CALLERS = [
 
 
 @pytest.fixture(scope="module")
-def world():
+def world(isolated_backends):
     """An owner whose password was reset after one of their tokens was issued, another user,
     and the credentials that must no longer work."""
     import jwt
@@ -186,3 +186,89 @@ def test_an_unverified_account_writes_no_credentials(api, write):
         )
     api.verify_email(unverified)
     assert api.call(method, path, body, token=unverified["token"]).status_code in (200, 201)
+
+
+# ---- the operator routes (issue 28): the operator gets through; every other caller gets 403
+# `forbidden` (401 without valid credentials), whatever the resource.
+def _user_id(api, token) -> str:
+    return api.signup()["user"]["id"]
+
+
+def _grant_body(api, token) -> tuple[str, dict]:
+    return "", {"email": api.signup()["email"]}
+
+
+def _operator_to_revoke(api, token) -> str:
+    from chalicelib.accounts import roles
+
+    return roles.grant(api.signup()["email"], None).id
+
+
+# route -> (method, path template, makes the path's id (or an id and a body), the operator's status)
+ADMIN_ROUTES = {
+    "admin overview": ("GET", "/v1/admin/overview", None, 200),
+    "admin customers": ("GET", "/v1/admin/customers?email=user-", None, 200),
+    "admin customer": ("GET", "/v1/admin/customers/{id}", _user_id, 200),
+    "admin suspend": ("POST", "/v1/admin/customers/{id}/suspend", _user_id, 200),
+    "admin reinstate": ("POST", "/v1/admin/customers/{id}/reinstate", _user_id, 200),
+    "admin job": ("GET", "/v1/admin/jobs/{id}", _job, 200),
+    "admin dead letters": ("GET", "/v1/admin/dead-letters", None, 200),
+    "admin redrive": (
+        "POST",
+        "/v1/admin/dead-letters/redrive",
+        lambda api, t: ("", {"job_ids": [_job(api, t)]}),
+        200,
+    ),
+    "admin spend": ("GET", "/v1/admin/spend", None, 200),
+    "admin operators": ("GET", "/v1/admin/operators", None, 200),
+    "admin grant operator": ("POST", "/v1/admin/operators", _grant_body, 201),
+    "admin revoke operator": ("DELETE", "/v1/admin/operators/{id}", _operator_to_revoke, 204),
+}
+OPERATOR_CALLERS = ["operator", "operator's api key", "token from before the role was revoked"]
+
+
+@pytest.fixture(scope="module")
+def operators(world):
+    """An operator (role granted by the ops command, then a login), their API key, and the
+    token of an operator whose role was revoked since."""
+    from chalicelib.accounts import roles
+    from chalicelib.runtime import ops
+
+    api = world["api"]
+
+    def operator_token() -> tuple[str, str]:
+        who = api.signup()
+        assert ops.main(["grant-operator", who["email"]]) == 0
+        login = api.call("POST", "/v1/auth/login", {"email": who["email"], "password": who["password"]})
+        assert login.status_code == 200, login.body
+        return who["user"]["id"], login.json["access_token"]
+
+    _, token = operator_token()
+    revoked_id, revoked_token = operator_token()
+    roles.revoke(revoked_id, None)
+    key = api.call("POST", "/v1/api-keys", {"name": "ops"}, token=token).json["key"]
+    return {
+        "operator": token,
+        "operator's api key": key,
+        "token from before the role was revoked": revoked_token,
+    }
+
+
+@pytest.mark.parametrize("caller", CALLERS + OPERATOR_CALLERS)
+@pytest.mark.parametrize("route", sorted(ADMIN_ROUTES))
+def test_operator_routes_answer_only_the_operator(world, operators, route, caller):
+    api = world["api"]
+    method, path, make, operator_status = ADMIN_ROUTES[route]
+    made = make(api, world["owner"]) if make else ""
+    resource, body = made if isinstance(made, tuple) else (made, None)
+    reply = api.call(method, path.format(id=resource), body, token={**world, **operators}[caller])
+    unauthenticated = caller in (
+        "no auth",
+        "revoked api key",
+        "expired token",
+        "token from before a password reset",
+    )
+    expected = operator_status if caller == "operator" else 401 if unauthenticated else 403
+    assert reply.status_code == expected, (route, caller, reply.body)
+    if expected == 403:
+        assert reply.json["error"]["code"] == "forbidden"

@@ -12,12 +12,47 @@ import { BillingPage } from "./pages/Billing";
 import { AuditPage } from "./pages/Audit";
 import { NotFoundPage } from "./pages/NotFound";
 import { ForgotPasswordPage, ResetPasswordPage, VerifyBanner, VerifyEmailPage } from "./pages/Account";
-import type { ReactNode } from "react";
+import { useCurrentUser } from "./hooks/useCurrentUser";
+import { lazy, Suspense, type ReactNode } from "react";
+
+// The operator's pages (and their chart library) load in a chunk of their own, on first use:
+// customers never download them.
+const admin = () => import("./pages/admin");
+const AdminOverviewPage = lazy(() => admin().then((m) => ({ default: m.AdminOverviewPage })));
+const AdminCustomersPage = lazy(() => admin().then((m) => ({ default: m.AdminCustomersPage })));
+const AdminCustomerPage = lazy(() => admin().then((m) => ({ default: m.AdminCustomerPage })));
+const AdminJobLookupPage = lazy(() => admin().then((m) => ({ default: m.AdminJobLookupPage })));
+const AdminJobPage = lazy(() => admin().then((m) => ({ default: m.AdminJobPage })));
+const AdminDeadLettersPage = lazy(() => admin().then((m) => ({ default: m.AdminDeadLettersPage })));
+const AdminSpendPage = lazy(() => admin().then((m) => ({ default: m.AdminSpendPage })));
 
 const NAV: [string, string][] = [
   ["/new", "New video"], ["/jobs", "Videos"], ["/billing", "Billing"], ["/api-keys", "API keys"],
   ["/provider-keys", "Provider keys"], ["/webhooks", "Webhooks"], ["/audit", "Audit log"],
 ];
+
+// The operator's pages, in the same console: shown (and routed) only when /v1/me says so.
+const OPERATOR_NAV: [string, string][] = [
+  ["/admin", "Overview"], ["/admin/customers", "Customers"], ["/admin/jobs", "Job inspector"],
+  ["/admin/dead-letters", "Dead letter"], ["/admin/spend", "Spend"],
+];
+
+function OperatorNav() {
+  const me = useCurrentUser();
+  if (!me.data?.operator) return null;
+  return (
+    <nav aria-label="Operator">
+      <ul>{OPERATOR_NAV.map(([to, label]) => <li key={to}><NavLink to={to} end>{label}</NavLink></li>)}</ul>
+    </nav>
+  );
+}
+
+function RequireOperator({ children }: { children: ReactNode }) {
+  const me = useCurrentUser();
+  if (me.isLoading) return <p role="status" className="muted">Loading…</p>;
+  if (!me.data?.operator) return <NotFoundPage />;
+  return <Suspense fallback={<p role="status" className="muted">Loading…</p>}>{children}</Suspense>;
+}
 
 function Frame({ children }: { children: ReactNode }) {
   const { token, logout } = useAuth();
@@ -38,7 +73,8 @@ function Frame({ children }: { children: ReactNode }) {
               </li>
             </ul>
           </nav>
-        ) : (
+        ) : null}
+        {token ? <OperatorNav /> : (
           <nav aria-label="Account">
             <ul>
               <li><NavLink to="/login">Log in</NavLink></li>
@@ -56,6 +92,7 @@ function Frame({ children }: { children: ReactNode }) {
 }
 
 const guarded = (page: ReactNode) => <RequireAuth>{page}</RequireAuth>;
+const operatorOnly = (page: ReactNode) => <RequireAuth><RequireOperator>{page}</RequireOperator></RequireAuth>;
 
 export function App() {
   return (
@@ -76,6 +113,13 @@ export function App() {
           <Route path="/webhooks" element={guarded(<WebhooksPage />)} />
           <Route path="/billing" element={guarded(<BillingPage />)} />
           <Route path="/audit" element={guarded(<AuditPage />)} />
+          <Route path="/admin" element={operatorOnly(<AdminOverviewPage />)} />
+          <Route path="/admin/customers" element={operatorOnly(<AdminCustomersPage />)} />
+          <Route path="/admin/customers/:id" element={operatorOnly(<AdminCustomerPage />)} />
+          <Route path="/admin/jobs" element={operatorOnly(<AdminJobLookupPage />)} />
+          <Route path="/admin/jobs/:id" element={operatorOnly(<AdminJobPage />)} />
+          <Route path="/admin/dead-letters" element={operatorOnly(<AdminDeadLettersPage />)} />
+          <Route path="/admin/spend" element={operatorOnly(<AdminSpendPage />)} />
           <Route path="*" element={<NotFoundPage />} />
         </Routes>
       </Frame>

@@ -123,6 +123,9 @@ class Me(Model):
     plan: PlanInfo
     usage: Usage
     membership: Membership | None
+    operator: bool = Field(
+        False, description="This session holds the operator role (the /v1/admin routes answer it)"
+    )
 
 
 class ApiKeyScope(str, Enum):

@@ -110,4 +110,5 @@ PATH_PARAMETERS: dict[str, Any] = {
     "key_id": ApiKeyId,
     "endpoint_id": WebhookEndpointId,
     "provider": ProviderName,
+    "user_id": UserId,
 }

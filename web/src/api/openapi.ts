@@ -4,6 +4,245 @@
  */
 
 export interface paths {
+    "/v1/admin/customers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Operators: customers, newest first, by the start of their email
+         * @description Refusals a well-formed request can meet:
+         *     - **403** `forbidden`: the caller's access token does not carry the operator role (API keys never do)
+         */
+        get: operations["admin_customers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/customers/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Operators: a customer's plan, membership, usage and recent jobs
+         * @description Refusals a well-formed request can meet:
+         *     - **403** `forbidden`: the caller's access token does not carry the operator role (API keys never do)
+         */
+        get: operations["admin_customer"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/customers/{user_id}/reinstate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Operators: reinstate a suspended account (its keys work again; its users log in again)
+         * @description Refusals a well-formed request can meet:
+         *     - **403** `forbidden`: the caller's access token does not carry the operator role (API keys never do)
+         */
+        post: operations["admin_reinstate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/customers/{user_id}/suspend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Operators: suspend an account (its tokens and keys stop; queued and running jobs are canceled with their quota back)
+         * @description Refusals a well-formed request can meet:
+         *     - **403** `forbidden`: the caller's access token does not carry the operator role (API keys never do)
+         *     - **409** `is_operator`: revoke the account's operator role first
+         */
+        post: operations["admin_suspend"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Operators: failed jobs, newest first
+         * @description Refusals a well-formed request can meet:
+         *     - **403** `forbidden`: the caller's access token does not carry the operator role (API keys never do)
+         */
+        get: operations["admin_dead_letters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/dead-letters/redrive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Operators: requeue failed jobs from their failed step, not charged again (as `ops redrive`)
+         * @description Refusals a well-formed request can meet:
+         *     - **403** `forbidden`: the caller's access token does not carry the operator role (API keys never do)
+         */
+        post: operations["admin_redrive"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/jobs/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Operators: any job as its owner sees it, with its owner and internal error detail
+         * @description Refusals a well-formed request can meet:
+         *     - **403** `forbidden`: the caller's access token does not carry the operator role (API keys never do)
+         */
+        get: operations["admin_job"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/operators": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Operators: who holds the operator role
+         * @description Refusals a well-formed request can meet:
+         *     - **403** `forbidden`: the caller's access token does not carry the operator role (API keys never do)
+         */
+        get: operations["admin_operators"];
+        put?: never;
+        /**
+         * Operators: grant the operator role (it takes effect at that account's next login)
+         * @description Refusals a well-formed request can meet:
+         *     - **403** `forbidden`: the caller's access token does not carry the operator role (API keys never do)
+         *     - **404** `not_found`: no account with this email
+         */
+        post: operations["admin_grant_operator"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/operators/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Operators: revoke an operator's role, at once
+         * @description Refusals a well-formed request can meet:
+         *     - **403** `forbidden`: the caller's access token does not carry the operator role (API keys never do)
+         *     - **409** `cannot_revoke_self`: operators can't revoke their own role
+         */
+        delete: operations["admin_revoke_operator"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Operators: jobs by status now and per day, the queue, wait p50/p95, failures by code and step
+         * @description Refusals a well-formed request can meet:
+         *     - **403** `forbidden`: the caller's access token does not carry the operator role (API keys never do)
+         */
+        get: operations["admin_overview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/spend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Operators: provider usage per day, provider and purpose, and the top customers
+         * @description Refusals a well-formed request can meet:
+         *     - **403** `forbidden`: the caller's access token does not carry the operator role (API keys never do)
+         */
+        get: operations["admin_spend"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/api-keys": {
         parameters: {
             query?: never;
@@ -749,6 +988,88 @@ export interface components {
             /** Password */
             password: string;
         };
+        /** Customer */
+        Customer: {
+            /** Created At */
+            created_at: string;
+            /** Email */
+            email: string;
+            /** Email Verified */
+            email_verified: boolean;
+            /** Id */
+            id: string;
+            /**
+             * Role
+             * @description `customer` or `operator`
+             */
+            role: string;
+            /** Suspended At */
+            suspended_at: string | null;
+        };
+        /** CustomerDetail */
+        CustomerDetail: {
+            customer: components["schemas"]["Customer"];
+            membership: components["schemas"]["Membership"] | null;
+            plan: components["schemas"]["PlanInfo"];
+            /**
+             * Recent Jobs
+             * @description The newest jobs (of `status`, when given)
+             */
+            recent_jobs: components["schemas"]["JobSummary"][];
+            usage: components["schemas"]["Usage"];
+        };
+        /** CustomerList */
+        CustomerList: {
+            /** Items */
+            items: components["schemas"]["Customer"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** DayCounts */
+        DayCounts: {
+            /**
+             * By Status
+             * @description Jobs created that day, by their status now
+             */
+            by_status: {
+                [key: string]: number;
+            };
+            /**
+             * Day
+             * @description A UTC date, YYYY-MM-DD
+             */
+            day: string;
+            /** Total */
+            total: number;
+        };
+        /** DeadLetter */
+        DeadLetter: {
+            /** Attempt */
+            attempt: number;
+            /** Email */
+            email: string | null;
+            /** Error Code */
+            error_code: string | null;
+            /** Error Message */
+            error_message: string | null;
+            /** Error Step */
+            error_step: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Id */
+            id: string;
+            /** Plan */
+            plan: string;
+            /** User Id */
+            user_id: string;
+        };
+        /** DeadLetterList */
+        DeadLetterList: {
+            /** Items */
+            items: components["schemas"]["DeadLetter"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
         /** EmailVerified */
         EmailVerified: {
             user: components["schemas"]["User"];
@@ -812,6 +1133,15 @@ export interface components {
          * @enum {string}
          */
         EventType: "job.queued" | "job.started" | "step.started" | "step.progress" | "step.succeeded" | "step.failed" | "job.retrying" | "job.succeeded" | "job.failed" | "job.canceled";
+        /** FailureCount */
+        FailureCount: {
+            /** Code */
+            code: string | null;
+            /** Count */
+            count: number;
+            /** Step */
+            step: string | null;
+        };
         /** Health */
         Health: {
             /** Checks */
@@ -823,6 +1153,26 @@ export interface components {
              * @enum {string}
              */
             status: "ok" | "degraded";
+        };
+        /** InternalDetail */
+        InternalDetail: {
+            /** Error Code */
+            error_code: string | null;
+            /** Error Message */
+            error_message: string | null;
+            /** Error Step */
+            error_step: string | null;
+            /** Lease Owner */
+            lease_owner: string | null;
+            /** Lease Until */
+            lease_until: string | null;
+            /**
+             * Queue State
+             * @description BullMQ's state of the job, when Redis answered
+             */
+            queue_state: string | null;
+            /** Runs */
+            runs: components["schemas"]["StepRunInfo"][];
         };
         /** Job */
         Job: {
@@ -979,6 +1329,13 @@ export interface components {
              */
             reference_image_upload_id: string | null;
         };
+        /** JobInspection */
+        JobInspection: {
+            internal: components["schemas"]["InternalDetail"];
+            /** @description The job as its owner sees it */
+            job: components["schemas"]["Job"];
+            owner: components["schemas"]["Customer"];
+        };
         /** JobList */
         JobList: {
             /** Items */
@@ -1017,6 +1374,24 @@ export interface components {
          * @enum {string}
          */
         JobStatus: "queued" | "running" | "succeeded" | "failed" | "canceled" | "expired";
+        /** JobSummary */
+        JobSummary: {
+            /** Attempt */
+            attempt: number;
+            /** Created At */
+            created_at: string;
+            /** Error Code */
+            error_code: string | null;
+            /** Error Step */
+            error_step: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Id */
+            id: string;
+            /** Plan */
+            plan: string;
+            status: components["schemas"]["JobStatus"];
+        };
         /**
          * LinkToken
          * @description The token of a link mailed by the API (the `token` query parameter of the link).
@@ -1038,6 +1413,12 @@ export interface components {
             /** Id */
             id: string;
             membership: components["schemas"]["Membership"] | null;
+            /**
+             * Operator
+             * @description This session holds the operator role (the /v1/admin routes answer it)
+             * @default false
+             */
+            operator: boolean;
             plan: components["schemas"]["PlanInfo"];
             usage: components["schemas"]["Usage"];
         };
@@ -1053,6 +1434,50 @@ export interface components {
             status: string;
             /** Whop Membership Id */
             whop_membership_id: string;
+        };
+        /** Operator */
+        Operator: {
+            /** Email */
+            email: string;
+            /** Id */
+            id: string;
+        };
+        /** OperatorGrant */
+        OperatorGrant: {
+            /**
+             * Email
+             * @description The account that becomes an operator
+             */
+            email: string;
+        };
+        /** OperatorList */
+        OperatorList: {
+            /** Items */
+            items: components["schemas"]["Operator"][];
+        };
+        /** Overview */
+        Overview: {
+            /**
+             * By Status
+             * @description Jobs created in the `days` window by status; `queued` and `running`: every such job now
+             */
+            by_status: {
+                [key: string]: number;
+            };
+            /**
+             * Failures
+             * @description Failed jobs of the `days` window by code and step, most first
+             */
+            failures: components["schemas"]["FailureCount"][];
+            /** Generated At */
+            generated_at: string;
+            /**
+             * Per Day
+             * @description Oldest first; days without jobs are there with 0
+             */
+            per_day: components["schemas"]["DayCounts"][];
+            queue: components["schemas"]["QueueInfo"];
+            wait: components["schemas"]["WaitStats"];
         };
         /** PasswordResetConfirm */
         PasswordResetConfirm: {
@@ -1209,6 +1634,40 @@ export interface components {
             /** Wall S */
             wall_s: number;
         };
+        /** QueueInfo */
+        QueueInfo: {
+            /**
+             * Depth
+             * @description Jobs needing a worker now or within a minute (waiting, active, due retries)
+             */
+            depth: number;
+            /**
+             * Workers
+             * @description Worker processes or tasks connected to the queue
+             */
+            workers: number;
+        };
+        /** RedriveReply */
+        RedriveReply: {
+            /**
+             * Redriven
+             * @description Requeued from their failed step, not charged again
+             */
+            redriven: string[];
+            /**
+             * Skipped
+             * @description Not failed (any more), or no such job
+             */
+            skipped: string[];
+        };
+        /** RedriveRequest */
+        RedriveRequest: {
+            /**
+             * Job Ids
+             * @description Failed jobs to requeue
+             */
+            job_ids: string[];
+        };
         /**
          * SceneInput
          * @description One scene of a script: the user's own line (spoken and captioned as written).
@@ -1234,6 +1693,49 @@ export interface components {
              * @default null
              */
             visual: string | null;
+        };
+        /** Spend */
+        Spend: {
+            /** Days */
+            days: number;
+            /**
+             * Per Day
+             * @description Provider usage per day, provider and purpose, oldest first
+             */
+            per_day: components["schemas"]["SpendDay"][];
+            /**
+             * Top Customers
+             * @description The ten customers with the most provider calls
+             */
+            top_customers: components["schemas"]["TopCustomer"][];
+        };
+        /** SpendDay */
+        SpendDay: {
+            /** Audio S */
+            audio_s: number;
+            /** Bytes */
+            bytes: number;
+            /** Calls */
+            calls: number;
+            /** Characters */
+            characters: number;
+            /**
+             * Day
+             * @description A UTC date, YYYY-MM-DD
+             */
+            day: string;
+            /** Images */
+            images: number;
+            /** Provider */
+            provider: string;
+            /** Purpose */
+            purpose: string;
+            /** Tokens In */
+            tokens_in: number;
+            /** Tokens Out */
+            tokens_out: number;
+            /** Wall S */
+            wall_s: number;
         };
         /** Step */
         Step: {
@@ -1276,6 +1778,29 @@ export interface components {
              * @enum {string}
              */
             step: "concept" | "image" | "narration" | "video";
+        };
+        /** StepRunInfo */
+        StepRunInfo: {
+            /** Error Code */
+            error_code: string | null;
+            /**
+             * Error Message
+             * @description Internal: as the step raised it, never shown to the owner
+             */
+            error_message: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Owner
+             * @description The worker (host:pid) that ran it
+             */
+            owner: string;
+            /** Started At */
+            started_at: string;
+            /** Status */
+            status: string;
+            /** Step */
+            step: string;
         };
         /**
          * StepStatus
@@ -1351,6 +1876,15 @@ export interface components {
              */
             token: string;
         };
+        /** Suspension */
+        Suspension: {
+            /**
+             * Canceled Jobs
+             * @description Jobs that were queued or running, canceled with their quota back
+             */
+            canceled_jobs: string[];
+            customer: components["schemas"]["Customer"];
+        };
         /** TokenReply */
         TokenReply: {
             /** Access Token */
@@ -1364,6 +1898,17 @@ export interface components {
              */
             token_type: "bearer";
             user: components["schemas"]["User"];
+        };
+        /** TopCustomer */
+        TopCustomer: {
+            /** Calls */
+            calls: number;
+            /** Email */
+            email: string | null;
+            /** User Id */
+            user_id: string;
+            /** Wall S */
+            wall_s: number;
         };
         /** Upload */
         Upload: {
@@ -1487,6 +2032,23 @@ export interface components {
              */
             provider: string;
         };
+        /** WaitStats */
+        WaitStats: {
+            /**
+             * P50 S
+             * @description Median seconds from submission to a worker's start
+             */
+            p50_s: number | null;
+            /** P95 S */
+            p95_s: number | null;
+            /** Samples */
+            samples: number;
+            /**
+             * Window S
+             * @description Jobs started within this many seconds count
+             */
+            window_s: number;
+        };
         /** WebhookAck */
         WebhookAck: {
             /**
@@ -1570,6 +2132,679 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    admin_customers: {
+        parameters: {
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description The address starts with this (any case) */
+                email?: string;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerList"];
+                };
+            };
+            /** @description Missing or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `forbidden`: the caller's access token does not carry the operator role (API keys never do) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation failed (`validation_error`: `details` lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    admin_customer: {
+        parameters: {
+            query?: {
+                /** @description Only the customer's jobs in this status */
+                status?: components["schemas"]["JobStatus"];
+                /** @description How many recent jobs */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description A user's id */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerDetail"];
+                };
+            };
+            /** @description Missing or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `forbidden`: the caller's access token does not carry the operator role (API keys never do) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation failed (`validation_error`: `details` lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    admin_reinstate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A user's id */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Customer"];
+                };
+            };
+            /** @description Missing or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `forbidden`: the caller's access token does not carry the operator role (API keys never do) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    admin_suspend: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A user's id */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Suspension"];
+                };
+            };
+            /** @description Missing or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `forbidden`: the caller's access token does not carry the operator role (API keys never do) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `is_operator`: revoke the account's operator role first */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    admin_dead_letters: {
+        parameters: {
+            query?: {
+                /** @description Items per page */
+                limit?: number;
+                /** @description Only jobs that failed with this error code */
+                code?: string;
+                /** @description `next_cursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterList"];
+                };
+            };
+            /** @description Missing or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `forbidden`: the caller's access token does not carry the operator role (API keys never do) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation failed (`validation_error`: `details` lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    admin_redrive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RedriveRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedriveReply"];
+                };
+            };
+            /** @description Malformed request (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Missing or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `forbidden`: the caller's access token does not carry the operator role (API keys never do) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Wrong content type (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation failed (`validation_error`: `details` lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    admin_job: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A job's id */
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobInspection"];
+                };
+            };
+            /** @description Missing or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `forbidden`: the caller's access token does not carry the operator role (API keys never do) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    admin_operators: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OperatorList"];
+                };
+            };
+            /** @description Missing or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `forbidden`: the caller's access token does not carry the operator role (API keys never do) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    admin_grant_operator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OperatorGrant"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Operator"];
+                };
+            };
+            /** @description Malformed request (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Missing or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `forbidden`: the caller's access token does not carry the operator role (API keys never do) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `not_found`: no account with this email */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Wrong content type (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation failed (`validation_error`: `details` lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    admin_revoke_operator: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A user's id */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `forbidden`: the caller's access token does not carry the operator role (API keys never do) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `cannot_revoke_self`: operators can't revoke their own role */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    admin_overview: {
+        parameters: {
+            query?: {
+                /** @description How many days (UTC, today included) `per_day` covers */
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Overview"];
+                };
+            };
+            /** @description Missing or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `forbidden`: the caller's access token does not carry the operator role (API keys never do) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation failed (`validation_error`: `details` lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    admin_spend: {
+        parameters: {
+            query?: {
+                /** @description How many days (UTC, today included) */
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Spend"];
+                };
+            };
+            /** @description Missing or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `forbidden`: the caller's access token does not carry the operator role (API keys never do) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation failed (`validation_error`: `details` lists the fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
     list_api_keys: {
         parameters: {
             query?: {

@@ -66,3 +66,15 @@ export function jobTitle(job: Job): string {
   const title = text(job.request.prompt) ?? jobScript(job) ?? jobScenes(job)?.[0] ?? job.id;
   return title.length > 140 ? `${title.slice(0, 137)}…` : title;
 }
+
+// The operator's console (/v1/admin), shown only when GET /v1/me says `operator`.
+export type AdminOverview = Schemas["Overview"];
+export type AdminCustomer = Schemas["Customer"];
+export type AdminCustomerList = Schemas["CustomerList"];
+export type AdminCustomerDetail = Schemas["CustomerDetail"];
+export type AdminSuspension = Schemas["Suspension"];
+export type AdminJobInspection = Schemas["JobInspection"];
+export type AdminDeadLetterList = Schemas["DeadLetterList"];
+export type AdminRedriveReply = Schemas["RedriveReply"];
+export type AdminSpend = Schemas["Spend"];
+export type AdminOperatorList = Schemas["OperatorList"];
