@@ -267,6 +267,8 @@ def test_operator_routes_answer_only_the_operator(world, operators, route, calle
         "revoked api key",
         "expired token",
         "token from before a password reset",
+        "api key from before a password reset",
+        "api key from before verification",
     )
     expected = operator_status if caller == "operator" else 401 if unauthenticated else 403
     assert reply.status_code == expected, (route, caller, reply.body)
