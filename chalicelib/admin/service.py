@@ -46,7 +46,6 @@ from chalicelib.jobs import lifecycle
 from chalicelib.jobs import repository as jobs_db
 from chalicelib.jobs.service import to_model
 from chalicelib.jobs.states import JobStatus
-from chalicelib.runtime import ops
 
 WAIT_WINDOW = timedelta(hours=1)
 DUE_SOON_MS = 60_000  # a retry backing off for less than a minute counts as waiting
@@ -247,9 +246,11 @@ def dead_letters(code: str | None, limit: int, cursor: str | None) -> DeadLetter
 
 
 def redrive(actor: Principal, job_ids: list[str], ip: str | None) -> RedriveReply:
-    """The `ops redrive` semantics (ops.redrive_rows): from the failed step, not charged again."""
+    """The `ops redrive` semantics (lifecycle.redrive): from the failed step, not charged again."""
     found = [row for row in (jobs_db.get(job_id, None) for job_id in dict.fromkeys(job_ids)) if row]
-    redriven = ops.redrive_rows([row for row in found if row.status is JobStatus.failed])
+    redriven = [
+        row.id for row in found if row.status is JobStatus.failed and lifecycle.redrive(row.id, row.user_id)
+    ]
     skipped = [job_id for job_id in dict.fromkeys(job_ids) if job_id not in redriven]
     for job_id in redriven:
         audit.record("admin.job_redriven", user_id=actor.user_id, target=job_id, ip=ip)

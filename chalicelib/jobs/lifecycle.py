@@ -169,6 +169,12 @@ def reopen(job_id: str, user_id: str, period: quota.Period | None, reason: str) 
 
 
 # ---- the worker side ----------------------------------------------------------------------
+def redrive(job_id: str, user_id: str) -> bool:
+    """The operator's redrive (`ops redrive`, the console's dead letter): reopen from the failed
+    step, not charged again. False when its state changed meanwhile."""
+    return reopen(job_id, user_id, None, "redriven by an operator")
+
+
 def start(job_id: str, user_id: str, max_running: int, owner: str, lease_s: int) -> Claim:
     """queued (or running with a dead worker) -> running under the lease `owner` (Claim)."""
     with db.transaction() as cur:

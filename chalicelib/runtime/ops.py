@@ -33,7 +33,7 @@ def redrive(
 
 def redrive_rows(rows: list[jobs_db.JobRow]) -> list[str]:
     """The ids reopened (one whose state changed meanwhile is not); the console's redrive too."""
-    return [row.id for row in rows if lifecycle.reopen(row.id, row.user_id, None, "redriven by an operator")]
+    return [row.id for row in rows if lifecycle.redrive(row.id, row.user_id)]
 
 
 def _dead_letter(row: jobs_db.JobRow) -> dict[str, Any]:
