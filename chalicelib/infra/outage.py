@@ -83,7 +83,9 @@ def _redis_outage(exc: BaseException) -> bool:
     if isinstance(exc, outage):
         return True
     # Raised from Lua (BullMQ's scripts) or by older servers, these arrive as plain replies.
-    return isinstance(exc, errors.ResponseError) and str(exc).startswith(("LOADING", "READONLY", "MASTERDOWN"))
+    return isinstance(exc, errors.ResponseError) and str(exc).startswith(
+        ("LOADING", "READONLY", "MASTERDOWN")
+    )
 
 
 def mysql_code(exc: BaseException) -> int | None:
