@@ -35,6 +35,7 @@ RETRY_BASE_MS = 2_000
 RETRY_MAX_MS = 60_000
 OUTAGE_BACKOFF_S = 0.5  # the first pause of a job cut off from a store; doubles up to the cap
 OUTAGE_BACKOFF_MAX_S = 5.0
+OUTAGE_REQUEUE_MS = 10_000  # past STORE_OUTAGE_MAX_S: back to the queue, tried again after this
 
 
 async def _keep_lease(job_id: str, owner: str, stop: threading.Event) -> None:
@@ -99,7 +100,11 @@ async def _run_through_outages(job_id: str, token: str, stop: threading.Event) -
                 raise engine.JobGone(job_id) from None
             continue
         if paused_at is not None:
-            log.info("job resumed after %.1f s paused", loop.time() - paused_at, extra={"job_id": job_id})
+            log.info(
+                "job ran through a store outage: done %.1f s after its first pause",
+                loop.time() - paused_at,
+                extra={"job_id": job_id},
+            )
         return result
 
 
@@ -117,7 +122,7 @@ async def process(job, token) -> str:
     except engine.StoreOutage:
         # Past STORE_OUTAGE_MAX_S: back to the queue for later, still without spending an attempt.
         log.warning("store outage past its bound: job back to the queue", extra={"job_id": job_id})
-        await queue.postpone(job, token, 1000 * get_settings().store_outage_max_s)
+        await queue.postpone(job, token, OUTAGE_REQUEUE_MS + random.randint(0, OUTAGE_REQUEUE_MS))
     except engine.UserBusy:
         # Per-user concurrency: wait, without spending an attempt, and let other users' jobs by.
         await queue.postpone(job, token, BUSY_DELAY_MS + random.randint(0, BUSY_DELAY_MS))
