@@ -44,7 +44,7 @@ T = TypeVar("T")
 
 
 def _jittered(base: float) -> float:
-    return random.uniform(base / 2, base)  # nosec B311: backoff jitter, not a secret
+    return random.uniform(base / 2, base)
 
 
 def secret_credentials(arn: str, refresh: bool = False) -> dict[str, str]:

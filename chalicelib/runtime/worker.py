@@ -94,7 +94,7 @@ async def _run_through_outages(job_id: str, token: str, stop: threading.Event) -
             outage.report(exc.store, exc.__cause__ or exc, "worker")
             if now - paused_at >= settings.store_outage_max_s:
                 raise
-            await asyncio.sleep(random.uniform(delay / 2, delay))  # nosec B311: jitter
+            await asyncio.sleep(random.uniform(delay / 2, delay))  # jitter: the workers' retries spread
             delay = min(delay * 2, OUTAGE_BACKOFF_MAX_S)
             if stop.is_set():  # the lease said the job is no longer ours
                 raise engine.JobGone(job_id) from None

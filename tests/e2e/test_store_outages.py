@@ -230,6 +230,11 @@ def test_jobs_ride_through_a_frozen_redis_and_a_crashed_then_frozen_database(sto
         for _down, route, _, headers, body in refusals:
             assert body["error"]["code"] == "unavailable", (route, body)
             assert int(headers.get("Retry-After", "0")) >= 1, (route, headers)
+        seen: dict[str, int] = {}
+        for _, route, status, _, body in prober.answers:  # progress read through the API
+            if status == 200 and route.startswith("GET /v1/jobs/"):
+                assert body["progress"] >= seen.get(body["id"], 0), (route, body["progress"], seen)
+                seen[body["id"]] = body["progress"]
         mysql_calls = [a for a in prober.answers if a[0] == {"mysql"} and a[1] == "GET /v1/me"]
         assert any(a[2] == 503 for a in mysql_calls), Counter(a[2] for a in mysql_calls)
     finally:
