@@ -197,13 +197,17 @@ def test_jobs_ride_through_a_frozen_redis_and_a_crashed_then_frozen_database(sto
         prober.down = set()
         back_after_freeze = time.monotonic()
         backlog = sum(jobs_db.get(j, None).status != "succeeded" for j, _ in jobs)
+        at_thaw = _steps_finished(jobs)
+        wait_until(lambda: _steps_finished(jobs) > at_thaw, 90, "a step to finish after the thaw", 0.2)
+        first_step = time.monotonic() - back_after_freeze
 
         rows = _wait_all_finished([j for j, _ in jobs], DRAIN_DEADLINE_S)
         drained = time.monotonic()
         print(
             f"\nDRAIN: {backlog} of {JOBS} jobs unfinished when the database thawed; the last done "
             f"{drained - back_after_freeze:.1f} s after the thaw, "
-            f"{drained - back_after_crash:.1f} s after it restarted (restart took {mariadb.last_start_s:.1f} s)"
+            f"{drained - back_after_crash:.1f} s after it restarted (restart took {mariadb.last_start_s:.1f} s); "
+            f"the first step finished {first_step:.1f} s after the thaw"
         )
         prober.done.set()
         prober.join(CALL_TIMEOUT_S + 5)
