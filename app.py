@@ -32,7 +32,7 @@ from chalicelib.accounts import auth, byok
 from chalicelib.accounts import service as accounts
 from chalicelib.billing import checkout, whop
 from chalicelib.core.observability import http_middleware
-from chalicelib.http import health, openapi, plumbing, sse
+from chalicelib.http import health, openapi, plumbing, security_headers, sse
 from chalicelib.http.plumbing import ANY_CONTENT, doc, reply
 from chalicelib.http.plumbing import current_request as request
 from chalicelib.http.schemas.accounts import (
@@ -87,6 +87,7 @@ from chalicelib.webhooks import service as outgoing_webhooks
 
 app = Chalice(app_name="media-orchestrator")
 app.register_middleware(http_middleware, "http")  # outermost: logs the final status
+app.register_middleware(security_headers.middleware, "http")  # on every reply, errors included
 app.register_middleware(plumbing.error_envelope, "http")
 # Refusals several routes share (each route's @doc names the ones it can meet).
 AUTH_RATE = "`rate_limited`: more than RATE_LIMIT_AUTH requests to /v1/auth from this IP"
@@ -96,6 +97,10 @@ CREDENTIAL_RATE = (
 )
 UNKNOWN_LINK = "`invalid_link`: no link with this token was ever sent"
 SPENT_LINK = "`invalid_link`: the link was already used, has expired, or its address changed"
+CREDENTIAL_WRITER = (
+    "`email_unverified`: the account's address is not verified yet (open the mailed link, signed "
+    "in); `insufficient_scope`: an API key whose scope is not `full`"
+)
 
 
 def caller() -> auth.Principal:
@@ -114,7 +119,10 @@ def ip() -> str | None:
     reply=TokenReply,
     status=201,
     auth=False,
-    errors={409: "`email_taken`: an account with this email exists", 429: AUTH_RATE},
+    errors={
+        409: "`email_taken`: an account with this email exists (its owner is mailed a note)",
+        429: AUTH_RATE + ", or more than RATE_LIMIT_EMAIL mails to this address",
+    },
 )
 def signup():
     return reply(accounts.signup(plumbing.parse(Credentials, request()), ip()), 201)
@@ -137,14 +145,21 @@ def login():
 
 @app.route("/v1/auth/verify-email", methods=["POST"], content_types=ANY_CONTENT)
 @doc(
-    "Confirm an email address with the token of the mailed link (/verify-email?token=...)",
+    "Confirm your email address with the token of the mailed link (/verify-email?token=...), signed in",
     body=LinkToken,
     reply=EmailVerified,
-    auth=False,
-    errors={404: UNKNOWN_LINK, 410: SPENT_LINK, 429: AUTH_RATE},
+    errors={
+        403: "`invalid_link`: the link was sent for another account than the caller's",
+        404: UNKNOWN_LINK,
+        410: SPENT_LINK,
+        429: AUTH_RATE,
+    },
+    description="The first verification deletes every API key, webhook endpoint and provider key "
+    "made before it (someone who signed up with the address first may have left them).",
 )
 def verify_email():
-    return reply(accounts.verify_email(plumbing.parse(LinkToken, request()), ip()))
+    principal = caller()
+    return reply(accounts.verify_email(principal, plumbing.parse(LinkToken, request()), ip()))
 
 
 @app.route("/v1/auth/resend-verification", methods=["POST"], content_types=ANY_CONTENT)
@@ -178,7 +193,8 @@ def request_password_reset():
 
 @app.route("/v1/auth/password-reset/confirm", methods=["POST"], content_types=ANY_CONTENT)
 @doc(
-    "Set a new password with the token of the mailed link; earlier access tokens stop working",
+    "Set a new password with the token of the mailed link; earlier access tokens, API keys, "
+    "webhook endpoints and provider keys stop working",
     body=PasswordResetConfirm,
     reply=TokenReply,
     auth=False,
@@ -204,7 +220,13 @@ def me():
     body=ApiKeyCreate,
     reply=ApiKeyCreated,
     status=201,
-    errors={409: "`api_key_limit_reached`: you have MAX_API_KEYS_PER_USER keys", 429: CREDENTIAL_RATE},
+    errors={
+        403: CREDENTIAL_WRITER,
+        409: "`api_key_limit_reached`: you have MAX_API_KEYS_PER_USER keys",
+        429: CREDENTIAL_RATE,
+    },
+    description="The owner is mailed about every new key. `scope: jobs` makes a key that cannot "
+    "create credentials.",
 )
 def create_api_key():
     principal = caller()
@@ -232,6 +254,7 @@ def delete_api_key(key_id):
     body=ProviderKeyPut,
     reply=ProviderKey,
     errors={
+        403: CREDENTIAL_WRITER,
         422: "`validation_error`: base_url is not https, or names a link-local (or, outside "
         "the local stage, a private or loopback) address",
         429: CREDENTIAL_RATE,
@@ -359,7 +382,8 @@ def retry_job(job_id):
     reply=EventPage,
     media={"text/event-stream": {"type": "string"}},
     description="With `Accept: text/event-stream` the same events come as Server-Sent Events "
-    "frames, gathered until `wait` is over or the job ends.",
+    "frames: the window ends at the first batch (or when `wait` is over) with a short `retry:`, "
+    "so an EventSource reconnects at once with Last-Event-ID.",
     errors={429: "`too_many_long_polls`: you hold LONG_POLLS_PER_USER polls with `wait` open"},
 )
 def job_events(job_id):
@@ -374,9 +398,9 @@ def job_events(job_id):
     last_seen = plumbing.headers(EventsHeaders, req).last_event_id
     # An EventSource's reconnect sends Last-Event-ID with its first URL (and `after`) unchanged.
     after = (last_seen if as_sse else None) or q.after
-    page = jobs.events(principal, job_id, after, q.wait, until_wait_ends=as_sse)
+    page = jobs.events(principal, job_id, after, q.wait)
     if as_sse:
-        return Response(body=sse.frames(page), status_code=200, headers=sse.HEADERS)
+        return Response(body=sse.frames(page, waited=q.wait > 0), status_code=200, headers=sse.HEADERS)
     return reply(page)
 
 
@@ -416,11 +440,12 @@ def get_upload(upload_id):
 # ---- outgoing webhooks --------------------------------------------------------------------
 @app.route("/v1/webhook-endpoints", methods=["POST"], content_types=ANY_CONTENT)
 @doc(
-    "Register a webhook endpoint (its signing secret is shown only here)",
+    "Register a webhook endpoint (its signing secret is shown only here; the owner is mailed)",
     body=WebhookEndpointCreate,
     reply=WebhookEndpointCreated,
     status=201,
     errors={
+        403: CREDENTIAL_WRITER,
         409: "`webhook_endpoint_limit_reached`: you have MAX_WEBHOOK_ENDPOINTS_PER_USER endpoints",
         422: "`validation_error`: url is not https, or names a link-local (or, outside the "
         "local stage, a private or loopback) address",

@@ -25,7 +25,7 @@ PROBE = """
 import resource, sys, time
 sys.path.insert(0, {root!r})
 from PIL import Image
-from chalicelib import image_limits
+from chalicelib.uploads import image_limits
 from tests.fakes.bomb import bomb_png
 data = bomb_png({w}, {h})
 t0 = time.perf_counter()

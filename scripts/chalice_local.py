@@ -8,6 +8,8 @@ more, and the rest are reset. Any other HTTP method (TRACE, QUERY, ...) goes thr
 One origin, as CloudFront gives in AWS: `/v1/*` goes to the app; any other GET or HEAD is the
 built console (`web/dist`): a file when one exists there, else `index.html`, so the SPA's own
 routes (/jobs/abc) load on a reload. Without a build, every path goes to the app as before.
+The console's files carry its Content-Security-Policy and security headers
+(chalicelib.http.security_headers), as CloudFront's response headers policy gives them in AWS.
 """
 
 import mimetypes
@@ -45,13 +47,19 @@ def _console_or_api(self: local.ChaliceRequestHandler) -> None:
     found = console_file(self.path)
     if found is None:
         return self._generic_handle()
+    # imported here: chalice puts the project on sys.path when it loads the app
+    from chalicelib.core.settings import get_settings
+    from chalicelib.http import security_headers
+
     body = found.read_bytes()
     hashed = found.parent.name == "assets"  # Vite fingerprints these: cache them for good
     self.send_response(200)
     self.send_header("Content-Type", mimetypes.guess_type(found.name)[0] or "application/octet-stream")
     self.send_header("Content-Length", str(len(body)))
     self.send_header("Cache-Control", "public, max-age=31536000, immutable" if hashed else "no-cache")
-    self.send_header("X-Content-Type-Options", "nosniff")
+    self.send_header("Content-Security-Policy", security_headers.console_csp(get_settings().aws_endpoint_url))
+    for name, value in security_headers.CONSOLE_HEADERS.items():
+        self.send_header(name, value)
     self.end_headers()
     if self.command != "HEAD":
         self.wfile.write(body)

@@ -181,20 +181,54 @@ class Api:
         assert response.status_code == 202, response.body
         return response.json["id"]
 
-    def signup(self, email: str | None = None, password: str = "correct horse battery") -> dict:
+    def signup(
+        self, email: str | None = None, password: str = "correct horse battery", verified: bool = True
+    ) -> dict:
+        """A new account, logged in (signup's 201 reply holds a token too; login is what a second
+        device does). Verified unless `verified=False` (only a verified address may create
+        API keys, webhook endpoints and provider keys)."""
         email = email or f"user-{secrets.token_hex(6)}@example.com"
         response = self.call("POST", "/v1/auth/signup", {"email": email, "password": password})
         assert response.status_code == 201, response.body
-        return {**response.json, "email": email, "password": password, "token": response.json["access_token"]}
+        login = self.call("POST", "/v1/auth/login", {"email": email, "password": password})
+        assert login.status_code == 200, login.body
+        email = login.json["user"]["email"]  # the canonical form: where the mail went
+        user = {**login.json, "email": email, "password": password, "token": login.json["access_token"]}
+        if verified:
+            user["user"] = self.verify_email(user)["user"]
+        return user
 
     def verify_email(self, user: dict) -> dict:
-        """Open the verification link mailed to the user (read back from the emulator's SES)."""
+        """Open the verification link mailed to the user (read back from the emulator's SES),
+        signed in as the user, as the console's page does."""
         from tests.mailbox import last_link
 
+        if user["user"].get("email_verified"):  # signup(verified=True) did it already
+            return {"user": user["user"]}
         _, token = last_link(user["email"], "/verify-email")
-        response = self.call("POST", "/v1/auth/verify-email", {"token": token})
+        response = self.call("POST", "/v1/auth/verify-email", {"token": token}, token=user["token"])
         assert response.status_code == 200, response.body
         return response.json
+
+
+def signup_over_http(base_url: str, email: str | None = None, verified: bool = True) -> str:
+    """Api.signup for a real HTTP server (live_api, local_stack): a new account's access token."""
+    import httpx
+
+    from tests.mailbox import last_link
+
+    email = email or f"user-{secrets.token_hex(6)}@example.com"
+    body = {"email": email, "password": "a long password"}
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        assert http.post("/v1/auth/signup", json=body).status_code == 201
+        token = http.post("/v1/auth/login", json=body).json()["access_token"]
+        if verified:
+            _, link = last_link(email, "/verify-email")
+            confirmed = http.post(
+                "/v1/auth/verify-email", json={"token": link}, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert confirmed.status_code == 200, confirmed.text
+    return token
 
 
 @pytest.fixture

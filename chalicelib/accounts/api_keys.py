@@ -9,7 +9,9 @@ from chalicelib.core.ids import new_id, utcnow
 from chalicelib.infra import db
 
 # Every column but key_hash: a key is looked up by its hash, which is never read back.
-_PUBLIC = "id, user_id, name, prefix, created_at, last_used_at"
+_PUBLIC = "id, user_id, name, prefix, created_at, last_used_at, scope"
+# Only keys made in the owner's current credential epoch (see users.retire_credentials).
+_CURRENT = "credential_epoch = (SELECT u.credential_epoch FROM users u WHERE u.id = api_keys.user_id)"
 
 
 class LimitReached(Exception):
@@ -26,21 +28,26 @@ class ApiKeyRow(db.Row):
     prefix: str
     created_at: datetime
     last_used_at: datetime | None = None
+    scope: str = "full"  # see chalicelib.accounts.auth.Scope
 
 
-def create(user_id: str, name: str, prefix: str, key_hash: str, limit: int) -> ApiKeyRow:
+def create(user_id: str, name: str, prefix: str, key_hash: str, limit: int, scope: str = "full") -> ApiKeyRow:
     """Insert unless the user already holds `limit` keys. The user's row lock serializes
-    concurrent creations, so the cap holds under parallel requests."""
-    row = ApiKeyRow(id=new_id("key"), user_id=user_id, name=name, prefix=prefix, created_at=utcnow())
+    concurrent creations, so the cap holds under parallel requests; the key takes the owner's
+    current credential epoch under that lock."""
+    row = ApiKeyRow(
+        id=new_id("key"), user_id=user_id, name=name, prefix=prefix, created_at=utcnow(), scope=scope
+    )
     with db.transaction() as cur:
-        cur.execute("SELECT id FROM users WHERE id = %s FOR UPDATE", (user_id,))
+        cur.execute("SELECT credential_epoch FROM users WHERE id = %s FOR UPDATE", (user_id,))
+        epoch = cur.fetchone()["credential_epoch"]
         cur.execute("SELECT COUNT(*) AS n FROM api_keys WHERE user_id = %s", (user_id,))
         if cur.fetchone()["n"] >= limit:
             raise LimitReached(limit)
         cur.execute(
-            "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            (row.id, user_id, name, prefix, key_hash, row.created_at),
+            "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at, scope, credential_epoch)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (row.id, user_id, name, prefix, key_hash, row.created_at, scope, epoch),
         )
     return row
 
@@ -51,8 +58,8 @@ def page(user_id: str, limit: int, before_id: str | None) -> list[ApiKeyRow]:
         ApiKeyRow.of(row)
         for row in db.fetch_all(
             # B608: only the constant column list _PUBLIC is formatted in; values are parameters
-            f"SELECT {_PUBLIC} FROM api_keys"  # nosec B608
-            " WHERE user_id = %s AND (%s IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
+            f"SELECT {_PUBLIC} FROM api_keys WHERE {_CURRENT}"  # nosec B608
+            " AND user_id = %s AND (%s IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
             (user_id, before_id, before_id, limit + 1),
         )
     ]
@@ -63,9 +70,13 @@ def delete(user_id: str, key_id: str) -> bool:
 
 
 def by_hash(key_hash: str) -> ApiKeyRow | None:
-    # B608: only the constant column list _PUBLIC is formatted in; values are parameters
+    """The key behind this hash, if it was made in the owner's current credential epoch."""
+    # B608: only the constants _PUBLIC and _CURRENT are formatted in; values are parameters
     return ApiKeyRow.maybe(
-        db.fetch_one(f"SELECT {_PUBLIC} FROM api_keys WHERE key_hash = %s", (key_hash,))  # nosec B608
+        db.fetch_one(
+            f"SELECT {_PUBLIC} FROM api_keys WHERE key_hash = %s AND {_CURRENT}",  # nosec B608
+            (key_hash,),
+        )
     )
 
 

@@ -10,8 +10,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from chalicelib.accounts import api_keys, users
-from chalicelib.core.errors import Unauthorized
+from chalicelib.core.errors import Forbidden, Unauthorized
 from chalicelib.core.settings import get_settings
+from chalicelib.http.schemas.accounts import ApiKeyScope as Scope
 from chalicelib.infra import secret_store
 
 if TYPE_CHECKING:
@@ -28,6 +29,21 @@ _ALGORITHM = "HS256"
 class Principal:
     user_id: str
     api_key_id: str | None = None
+    scope: Scope = Scope.full
+
+
+def require_credential_writer(principal: Principal) -> None:
+    """Creating an API key, a webhook endpoint or a provider key needs a proved address (else
+    whoever signed up first with someone's address could leave credentials behind in the account
+    its owner later takes over: issue 23) and, from an API key, the `full` scope."""
+    if principal.scope is not Scope.full:
+        raise Forbidden("This API key's scope does not allow creating credentials", code="insufficient_scope")
+    user = users.by_id(principal.user_id)
+    if user is None or user.email_verified_at is None:
+        raise Forbidden(
+            "Confirm your email address first (open the link we mailed you, signed in)",
+            code="email_unverified",
+        )
 
 
 @lru_cache(maxsize=1)
@@ -102,7 +118,7 @@ def authenticate(authorization: str | None) -> Principal:
                 "Invalid API key", code="invalid_token", headers={"WWW-Authenticate": "Bearer"}
             )
         api_keys.touch(row.id)
-        return Principal(user_id=row.user_id, api_key_id=row.id)
+        return Principal(user_id=row.user_id, api_key_id=row.id, scope=Scope(row.scope))
     import jwt
 
     try:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from chalicelib.accounts import notices
 from chalicelib.accounts import provider_keys as keys_db
-from chalicelib.accounts.auth import Principal
+from chalicelib.accounts.auth import Principal, require_credential_writer
 from chalicelib.core.errors import NotFound, ValidationFailed
 from chalicelib.core.ids import iso
 from chalicelib.http.schemas.accounts import ProviderKey, ProviderKeyList, ProviderKeyPut
@@ -43,6 +44,7 @@ def _public(row: keys_db.ProviderKeyRow) -> ProviderKey:
 
 def put(principal: Principal, provider: str, body: ProviderKeyPut, ip: str | None) -> ProviderKey:
     _check_provider(provider)
+    require_credential_writer(principal)
     ratelimit.credential_write(principal.user_id)  # each write is a KMS call
     base_url = str(body.base_url).rstrip("/") if body.base_url else None
     if base_url:
@@ -58,6 +60,8 @@ def put(principal: Principal, provider: str, body: ProviderKeyPut, ip: str | Non
         base_url,
     )
     audit.record("provider_key.set", user_id=principal.user_id, ip=ip, target=provider)
+    where = f", calling {base_url}" if base_url else ""
+    notices.credential_created(principal.user_id, "provider key", f"{provider}, ...{row.last4}{where}", ip)
     return _public(row)
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from chalicelib.accounts import api_keys, auth, email_links, users
+from chalicelib.accounts import api_keys, auth, email_links, notices, users
 from chalicelib.accounts.email_links import Purpose
 from chalicelib.billing import quota, usage
 from chalicelib.billing import repository as billing
 from chalicelib.billing.plans import entitlement
-from chalicelib.core.errors import Conflict, Gone, NotFound, Unauthorized, Unavailable
+from chalicelib.core.errors import Conflict, Forbidden, Gone, NotFound, Unauthorized, Unavailable
 from chalicelib.core.ids import iso, utcnow
 from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.accounts import (
@@ -58,12 +58,20 @@ def _token_reply(row: users.UserRow) -> TokenReply:
 
 def signup(body: Credentials, ip: str | None) -> TokenReply:
     """The account works at once on the free plan; memberships bought with this address attach
-    only when the owner opens the verification link we mail (see verify_email)."""
-    ratelimit.hit("auth", ip or "unknown", get_settings().rate_limit_auth)
-    email = body.email.lower()
+    only when the owner opens the verification link we mail (see verify_email). An address that
+    has an account answers 409 as the contract says (API.md), and its owner is mailed a note: the
+    rate limits per source and per address keep probing slow, and the owner hears of it."""
+    settings = get_settings()
+    email = users.canonical_email(body.email)
+    ratelimit.hit("auth", ip or "unknown", settings.rate_limit_auth)
+    ratelimit.hit("email", ratelimit.address_key(email), settings.rate_limit_email)
     try:
         row = users.create(email, auth.hash_password(body.password))
     except users.EmailTaken:
+        existing = users.by_email(email)
+        if existing is not None:
+            audit.record("user.signup_existing", user_id=existing.id, ip=ip)
+            notices.signup_attempted(existing)
         raise Conflict("An account with this email already exists", code="email_taken") from None
     audit.record("user.signup", user_id=row.id, ip=ip)
     if not email_links.send(Purpose.verify_email, row.id, email):
@@ -97,14 +105,32 @@ def _redeem(cur, purpose: Purpose, token: str) -> users.UserRow:
     return row
 
 
-def verify_email(body: LinkToken, ip: str | None) -> EmailVerified:
+def verify_email(principal: auth.Principal, body: LinkToken, ip: str | None) -> EmailVerified:
+    """Signed in: the link proves the mailbox, the session the password, and only both together
+    verify (a mail scanner or a curious click on someone else's signup link verifies nothing).
+    The first verification also retires every credential made before it (issue 23)."""
     ratelimit.hit("auth", ip or "unknown", get_settings().rate_limit_auth)
     with db.transaction() as cur:
         row = _redeem(cur, Purpose.verify_email, body.token)
+        if row.id != principal.user_id:  # raised inside the transaction: the link stays unused
+            raise Forbidden(
+                "This link was sent for another account; sign in as that account to use it",
+                code="invalid_link",
+                details={"reason": "other_account"},
+            )
+        first = row.email_verified_at is None
         users.mark_verified(cur, row.id)
+        removed = users.retire_credentials(cur, row.id) if first else None
     audit.record("user.email_verified", user_id=row.id, ip=ip)
-    _attach_memberships(row.id, row.email)
+    if removed is not None:
+        _record_retired(row.id, removed, ip)
+        _attach_memberships(row.id, row.email)
     return EmailVerified(user=_user(_existing(row.id)))
+
+
+def _record_retired(user_id: str, removed: dict[str, int], ip: str | None) -> None:
+    if any(removed.values()):
+        audit.record("user.credentials_retired", user_id=user_id, ip=ip, details=removed)
 
 
 def resend_verification(principal: auth.Principal, ip: str | None) -> Accepted:
@@ -122,31 +148,37 @@ def request_password_reset(body: PasswordResetRequest, ip: str | None) -> Accept
     """Always the same answer, whether or not the address has an account (no enumeration); the
     per-address limit counts unknown addresses too, so a 429 reveals nothing either."""
     settings = get_settings()
-    email = body.email.lower()
+    email = users.canonical_email(body.email)
     ratelimit.hit("auth", ip or "unknown", settings.rate_limit_auth)
     ratelimit.hit("email", ratelimit.address_key(email), settings.rate_limit_email)
     row = users.by_email(email)
-    if row is not None:
-        sent = email_links.send(Purpose.password_reset, row.id, email)
-        audit.record(
-            "user.password_reset_requested" if sent else "user.password_reset_not_sent",
-            user_id=row.id,
-            ip=ip,
-        )
+    if row is None:
+        # One SES call either way, so the reply takes as long (timing told accounts apart)
+        notices.no_account(email)
+        return Accepted(message="If an account uses this address, a reset link is on its way")
+    sent = email_links.send(Purpose.password_reset, row.id, email)
+    audit.record(
+        "user.password_reset_requested" if sent else "user.password_reset_not_sent",
+        user_id=row.id,
+        ip=ip,
+    )
     return Accepted(message="If an account uses this address, a reset link is on its way")
 
 
 def confirm_password_reset(body: PasswordResetConfirm, ip: str | None) -> TokenReply:
     """New password; every access token issued before stops working (the session epoch moves)
-    and so does every other reset link. The link also proves the address."""
+    and so does every other reset link, and every API key, webhook endpoint and provider key made
+    before is deleted (the credential epoch moves). The link also proves the address."""
     ratelimit.hit("auth", ip or "unknown", get_settings().rate_limit_auth)
     password_hash = auth.hash_password(body.password)  # slow: before taking any row lock
     with db.transaction() as cur:
         row = _redeem(cur, Purpose.password_reset, body.token)
         users.reset_password(cur, row.id, password_hash)
         users.mark_verified(cur, row.id)
+        removed = users.retire_credentials(cur, row.id)
         email_links.retire(cur, Purpose.password_reset, row.id)
     audit.record("user.password_reset", user_id=row.id, ip=ip)
+    _record_retired(row.id, removed, ip)
     if row.email_verified_at is None:
         audit.record("user.email_verified", user_id=row.id, ip=ip)
         _attach_memberships(row.id, row.email)
@@ -155,7 +187,7 @@ def confirm_password_reset(body: PasswordResetConfirm, ip: str | None) -> TokenR
 
 def login(body: Credentials, ip: str | None) -> TokenReply:
     ratelimit.hit("auth", ip or "unknown", get_settings().rate_limit_auth)
-    email = body.email.lower()
+    email = users.canonical_email(body.email)
     ratelimit.check_login_allowed(email, ip)
     row = users.by_email(email)
     # verified against a dummy hash when the email is unknown: as slow either way
@@ -220,10 +252,13 @@ def provider_totals(user_id: str, start, end) -> list[ProviderUsageTotal]:
 
 def create_api_key(principal: auth.Principal, body: ApiKeyCreate, ip: str | None) -> ApiKeyCreated:
     settings = get_settings()
+    auth.require_credential_writer(principal)
     ratelimit.credential_write(principal.user_id)
     key, prefix, key_hash = auth.new_api_key()
     try:
-        row = api_keys.create(principal.user_id, body.name, prefix, key_hash, settings.max_api_keys_per_user)
+        row = api_keys.create(
+            principal.user_id, body.name, prefix, key_hash, settings.max_api_keys_per_user, body.scope.value
+        )
     except api_keys.LimitReached:
         raise Conflict(
             f"You already have {settings.max_api_keys_per_user} API keys; delete one first",
@@ -231,7 +266,10 @@ def create_api_key(principal: auth.Principal, body: ApiKeyCreate, ip: str | None
             details={"limit": settings.max_api_keys_per_user},
         ) from None
     audit.record("api_key.created", user_id=principal.user_id, ip=ip, target=row.id)
-    return ApiKeyCreated(id=row.id, name=row.name, key=key, prefix=prefix, created_at=iso(row.created_at))
+    notices.credential_created(principal.user_id, "API key", f"{row.name!r}, {prefix}...", ip)
+    return ApiKeyCreated(
+        id=row.id, name=row.name, key=key, prefix=prefix, created_at=iso(row.created_at), scope=body.scope
+    )
 
 
 def list_api_keys(principal: auth.Principal, limit: int, cursor: str | None) -> ApiKeyList:
@@ -243,6 +281,7 @@ def list_api_keys(principal: auth.Principal, limit: int, cursor: str | None) -> 
             prefix=r.prefix,
             created_at=iso(r.created_at),
             last_used_at=iso(r.last_used_at),
+            scope=auth.Scope(r.scope),
         )
         for r in rows[:limit]
     ]

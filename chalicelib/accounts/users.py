@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +12,12 @@ from chalicelib.infra import db
 
 class EmailTaken(Exception):
     pass
+
+
+def canonical_email(email: str) -> str:
+    """The one form an address is stored, looked up and compared in (NFC, lower case); the column
+    compares bytes, so `alice@exämple.com` and `alice@example.com` stay two addresses."""
+    return unicodedata.normalize("NFC", email.strip()).lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +31,7 @@ class UserRow(db.Row):
     email_verified_at: datetime | None = None
     session_epoch: int = 0
     password_changed_at: datetime | None = None
+    credential_epoch: int = 0  # credentials made in an older epoch no longer work (issue 23)
 
 
 def create(email: str, password_hash: str) -> UserRow:
@@ -68,6 +76,21 @@ def mark_verified(cur, user_id: str) -> None:
         "UPDATE users SET email_verified_at = COALESCE(email_verified_at, %s) WHERE id = %s",
         (utcnow(), user_id),
     )
+
+
+def retire_credentials(cur, user_id: str) -> dict[str, int]:
+    """Inside the caller's transaction (the user's row locked): a new credential epoch, and every
+    API key, webhook endpoint and provider key made before it deleted. Run at the address's first
+    verification and at every password reset, so nothing set up before the owner proved the
+    address or the password (e.g. by someone who signed up with it first) outlives that moment.
+    The reads that use a credential also require the current epoch (see each repository)."""
+    cur.execute("UPDATE users SET credential_epoch = credential_epoch + 1 WHERE id = %s", (user_id,))
+    removed = {}
+    for table in ("api_keys", "webhook_endpoints", "provider_keys"):
+        # B608: the table name is one of the constants above; the value is a parameter
+        cur.execute(f"DELETE FROM {table} WHERE user_id = %s", (user_id,))  # nosec B608
+        removed[table] = cur.rowcount
+    return removed
 
 
 def reset_password(cur, user_id: str, password_hash: str) -> None:

@@ -111,7 +111,7 @@ def _find_user(metadata: dict | None, user: WhopRef | None) -> str | None:
     if isinstance(candidate, str) and users.by_id(candidate):
         return candidate
     if user and user.email:  # only an address its owner proved (else: attached on verification)
-        row = users.by_verified_email(user.email.lower())
+        row = users.by_verified_email(users.canonical_email(user.email))
         return row.id if row else None
     return None
 
@@ -127,7 +127,7 @@ def _apply_membership(cur, type_: str, m: WhopMembership, sent_at: datetime) -> 
     row = {
         "id": m.id,
         "user_id": _find_user(m.metadata, m.user),
-        "email": m.user.email.lower() if m.user and m.user.email else None,
+        "email": users.canonical_email(m.user.email) if m.user and m.user.email else None,
         "whop_user_id": m.user.id if m.user else None,
         "whop_plan_id": whop_plan,
         "plan": plan,

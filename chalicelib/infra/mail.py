@@ -17,6 +17,7 @@ class NotSent(Exception):
 def send(to: str, subject: str, text: str) -> str:
     """Send a plain-text message from MAIL_FROM; returns SES's message id."""
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError  # an emulator's HTML 500: not a BotoCoreError
 
     try:
         reply = aws.client("ses").send_email(
@@ -27,7 +28,7 @@ def send(to: str, subject: str, text: str) -> str:
                 "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
             },
         )
-    except (BotoCoreError, ClientError) as exc:
+    except (BotoCoreError, ClientError, ResponseParserError) as exc:
         log.error("email not sent (%s): %s", subject, type(exc).__name__)
         raise NotSent(subject) from exc
     return reply["MessageId"]

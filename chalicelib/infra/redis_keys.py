@@ -16,6 +16,17 @@ def job_heartbeat(job_id: str) -> str:
     return f"media:job:{job_id}:heartbeat"
 
 
+def job_eta(job_id: str) -> str:
+    """A job's time-left estimate as it runs: its plan and where it is (JSON, see jobs/eta.py)."""
+    return f"media:job:{job_id}:eta"
+
+
+def eta_samples(shape: str) -> str:
+    """Recent real durations of one step shape (step and providers): a capped list of
+    [units, seconds], what the next jobs' estimates are priced by."""
+    return f"media:eta:{shape}:samples"
+
+
 RATE_LIMIT_PREFIX = "media:rl"  # the `limits` library's counters live under this prefix
 
 

@@ -210,14 +210,23 @@ def step_started(job_id: str, step: str, owner: str, job_progress: int) -> bool:
 
 
 @db.retries_conflicts
-def report_progress(job_id: str, step: str, step_progress: int, job_progress: int, owner: str) -> bool:
-    """Progress forward only; an event for followers (not for webhooks: too many). False when
-    the job is no longer ours."""
+def report_progress(
+    job_id: str, step: str, step_progress: int, job_progress: int, owner: str, message: str | None = None
+) -> bool:
+    """Progress forward only; an event for followers (not for webhooks: too many), with the
+    step's own words if it has some (e.g. "image 2 of 5"). False when the job is no longer ours."""
     with db.transaction() as cur:
         if not transitions.progress(cur, job_id, step, step_progress, job_progress, owner):
             return False
     _after_commit(
-        lambda: progress.emit(job_id, EventType.step_progress, step=step, progress=job_progress),
+        lambda: progress.emit(
+            job_id,
+            EventType.step_progress,
+            step=step,
+            progress=job_progress,
+            message=message,
+            step_progress=step_progress,
+        ),
         "progress event",
         job_id,
         attempts=1,

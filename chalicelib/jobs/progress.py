@@ -7,14 +7,14 @@ source of truth); step boundaries are also kept in MySQL, so a job's state survi
 from __future__ import annotations
 
 import json
+import time
 from typing import Any, cast
 
-from chalicelib.core.ids import iso, utcnow
 from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.jobs import Event
 from chalicelib.infra import redis_keys
 from chalicelib.infra.redis_client import client
-from chalicelib.jobs import longpoll
+from chalicelib.jobs import eta, longpoll
 from chalicelib.jobs.states import EventType
 
 STREAM_TTL_S = 7 * 24 * 3600
@@ -27,15 +27,22 @@ def emit(
     step: str | None = None,
     progress: int | None = None,
     message: str | None = None,
+    step_progress: int | None = None,
 ) -> Event:
-    """Append one event to the job's stream. Only this: fan-out to webhooks is the publisher's
-    explicit second call (chalicelib.jobs.lifecycle), not a side effect of writing the stream."""
+    """Append one event to the job's stream, with the job's time left as of it (jobs/eta.py
+    follows the job through its events; `step_progress` is the running step's own 0..100).
+    Only this: fan-out to webhooks is the publisher's explicit second call
+    (chalicelib.jobs.lifecycle), not a side effect of writing the stream."""
+    now = time.time()
+    left = eta.on_event(job_id, type_, step, step_progress, now)
     payload = {
         "type": type_.value,
         "step": step,
         "progress": progress,
         "message": message,
-        "at": iso(utcnow()),
+        "at": eta.iso_at(now),
+        "eta_s": None if left is None else round(left, 1),
+        "eta_at": None if left is None else eta.iso_at(now + left),
     }
     name = redis_keys.job_events(job_id)
     pipe = client().pipeline(transaction=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -28,8 +27,8 @@ from chalicelib.http.schemas.jobs import (
     StreamToken,
 )
 from chalicelib.infra import audit, ratelimit, storage
+from chalicelib.jobs import eta, lifecycle, longpoll, progress
 from chalicelib.jobs import inputs as job_inputs
-from chalicelib.jobs import lifecycle, longpoll, progress
 from chalicelib.jobs import repository as jobs_db
 from chalicelib.jobs.states import STEP_WEIGHTS, EventType, JobStatus
 from chalicelib.pipeline.providers import known_voice, missing_keys, unknown_providers
@@ -211,10 +210,14 @@ def retry(principal: Principal, job_id: str, ip: str | None) -> Job:
 
 
 def etag(job: Job) -> str:
-    """Over the job's state, not its presigned URLs (fresh, so different, on every read)."""
+    """Over the job's state, not its presigned URLs (fresh, so different, on every read) nor
+    its eta_s (counting down on every read; eta_at moves only with the estimate)."""
     state = job.model_dump(
         mode="json",
-        exclude={"outputs": {"video_url", "thumbnail_url", "captions_url", "vtt_url", "words_url"}},
+        exclude={
+            "outputs": {"video_url", "thumbnail_url", "captions_url", "vtt_url", "words_url"},
+            "eta_s": True,
+        },
     )
     return '"' + hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:32] + '"'
 
@@ -227,37 +230,24 @@ def list_jobs(principal: Principal, status: JobStatus | None, limit: int, cursor
     return JobList(items=items, next_cursor=page[-1].id if len(rows) > limit else None)
 
 
-def events(
-    principal: Principal, job_id: str, after: str | None, wait_s: int, until_wait_ends: bool = False
-) -> EventPage:
-    """Events after `after` (an event id, checked by models.EventsQuery). JSON long-poll returns
-    at the first event; SSE (`until_wait_ends`) gathers until `wait_s` is over or the job has
-    ended, since Chalice can't stream. A job that ended a while ago gets no more events (a retry
-    makes it queued again): its reads answer at once and hold no long-poll slot."""
+def events(principal: Principal, job_id: str, after: str | None, wait_s: int) -> EventPage:
+    """Events after `after` (an event id, checked by models.EventsQuery), answered at the first
+    batch or when `wait_s` is over, whether the reply is JSON or SSE-framed (Chalice can't
+    stream, so an SSE window ends with its first batch and the browser reconnects at once: see
+    http/sse.py). A job that ended a while ago gets no more events (a retry makes it queued
+    again): its reads answer at once and hold no long-poll slot."""
     row = jobs_db.get(job_id, principal.user_id)
     if row is None:
         raise NotFound("Job not found")
     if wait_s <= 0 or _long_ended(row):
-        return _gather(principal, job_id, after, 0, until_wait_ends)
+        return _first_batch(principal, job_id, after, 0)
     with longpoll.slot(principal.user_id):
-        return _gather(principal, job_id, after, wait_s, until_wait_ends)
+        return _first_batch(principal, job_id, after, wait_s)
 
 
-def _gather(
-    principal: Principal, job_id: str, after: str | None, wait_s: int, until_wait_ends: bool
-) -> EventPage:
-    deadline = time.monotonic() + wait_s
-    found: list[Event] = []
-    cursor = after
-    while True:
-        batch = progress.read(job_id, cursor, max(0.0, deadline - time.monotonic()))
-        found += batch
-        if batch:
-            cursor = batch[-1].id
-        if not until_wait_ends and found:
-            break
-        if time.monotonic() >= deadline or any(e.type in TERMINAL_EVENTS for e in batch):
-            break
+def _first_batch(principal: Principal, job_id: str, after: str | None, wait_s: int) -> EventPage:
+    found = progress.read(job_id, after, wait_s)
+    cursor = found[-1].id if found else after
     row = jobs_db.get(job_id, principal.user_id)
     if row is None:  # deleted with its account meanwhile
         raise NotFound("Job not found")
@@ -310,6 +300,7 @@ def to_model(row: jobs_db.JobRow, steps: list[jobs_db.StepRow]) -> Job:
             words_url=storage.presigned_get(keys["words"]) if keys.get("words") else None,
             audio=keys.get("audio"),
         )
+    left, ends = _time_left(row)
     return Job(
         id=row.id,
         status=row.status,
@@ -337,4 +328,16 @@ def to_model(row: jobs_db.JobRow, steps: list[jobs_db.StepRow]) -> Job:
         created_at=iso(row.created_at),
         started_at=iso(row.started_at),
         finished_at=iso(row.finished_at),
+        eta_s=left,
+        eta_at=ends,
     )
+
+
+def _time_left(row: jobs_db.JobRow) -> tuple[float | None, str | None]:
+    """(eta_s, eta_at): the latest estimate while the job is queued or running (jobs/eta.py)."""
+    if row.status is JobStatus.succeeded:
+        return 0.0, iso(row.finished_at)
+    if row.status not in (JobStatus.queued, JobStatus.running):
+        return None, None
+    found = eta.current(row.id)
+    return found if found else (None, None)

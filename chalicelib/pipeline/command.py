@@ -102,26 +102,31 @@ def run(
         cwd=config.cwd,
         env=_environment(config, work_dir, job_id),
     )
+    # The command's stderr goes to the worker's log only: it is the orchestrator's own text
+    # (paths, tokens, stack traces), never the user's job error; they get the code and our words.
     tail = ending.stderr_tail.strip()[-1500:]
     if ending.canceled:
         raise CommandCanceled()
     if ending.timed_out:
-        raise StepError(
-            "command_timeout", f"the command ran over {config.timeout_s:g} s: {tail}", transient=True
-        )
+        _log_tail("command_timeout", tail)
+        raise StepError("command_timeout", f"the command ran over {config.timeout_s:g} s", transient=True)
     code = ending.returncode
     if code == 0:
         video = work_dir / "video.mp4"
         if not video.is_file():
+            _log_tail("command_no_output", tail)
             raise StepError(
                 "command_no_output", "the command exited 0 without writing video.mp4", transient=False
             )
         return video
     if code in SYSEXITS and code != EX_TEMPFAIL:
-        raise StepError("command_failed", f"the command exited {code}: {tail}", transient=False)
+        _log_tail("command_failed", tail)
+        raise StepError("command_failed", f"the command exited {code}", transient=False)
     what = f"was killed by signal {-code}" if code < 0 else f"exited {code}"
-    raise StepError(
-        "command_crashed" if code != EX_TEMPFAIL else "command_failed",
-        f"the command {what}: {tail}",
-        transient=True,
-    )
+    error = "command_crashed" if code != EX_TEMPFAIL else "command_failed"
+    _log_tail(error, tail)
+    raise StepError(error, f"the command {what}", transient=True)
+
+
+def _log_tail(code: str, tail: str) -> None:
+    log.warning("command pipeline %s; its stderr ends: %s", code, tail or "(nothing)")

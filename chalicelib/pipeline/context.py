@@ -34,6 +34,7 @@ class Context:
     step: str = ""
     base: int = 0  # job progress when the current step began
     _last: tuple[int, float] = (-1, 0.0)
+    _said: str | None = None  # the step's last message
     concept: Concept | None = None
     user_id: str = ""
     attempt: int = 1
@@ -67,16 +68,20 @@ class Context:
             self.stop.set()
         return self.stop.is_set()
 
-    def report(self, step_progress: int, force: bool = False) -> None:
-        """Step progress 0..100 -> MySQL and the event stream, at most ~4 times a second."""
+    def report(self, step_progress: int, force: bool = False, message: str | None = None) -> None:
+        """Step progress 0..100 (and the step's own words) -> MySQL and the event stream, at
+        most ~4 times a second unless the words changed."""
         step_progress = max(0, min(100, int(step_progress)))
         job_progress = self.base + STEP_WEIGHTS[self.step] * step_progress // 100
         last_value, last_at = self._last
         now = time.monotonic()
-        if not force and (step_progress <= last_value or now - last_at < 0.25):
+        fresh = message is not None and message != self._said
+        if not force and (step_progress <= last_value or (now - last_at < 0.25 and not fresh)):
             return
         try:
-            ours = lifecycle.report_progress(self.job_id, self.step, step_progress, job_progress, self.owner)
+            ours = lifecycle.report_progress(
+                self.job_id, self.step, step_progress, job_progress, self.owner, message=message
+            )
         except Exception as exc:
             store = outage.store_of(exc)
             if store is None:
@@ -86,9 +91,14 @@ class Context:
             outage.report(store, exc, "progress")
             self._last = (last_value, now + OUTAGE_REPORT_PAUSE_S)  # not every frame while it is away
             return
-        self._last = (step_progress, now)
+        self._last, self._said = (step_progress, now), message or self._said
         if not ours:
             self.stop.set()
+
+
+def scene_words(kind: str, percent: int, scenes: int) -> str:
+    """Which scene a multi-scene step is making, e.g. "image 2 of 5", from its progress."""
+    return f"{kind} {min(scenes, percent * scenes // 100 + 1)} of {scenes}"
 
 
 def _cancel_flag_set(job_id: str, attempt: int) -> bool:

@@ -125,7 +125,7 @@ def _run_steps(ctx: Context) -> str:
             continue
         if ctx.should_stop() or not lifecycle.step_started(job_id, name, owner, ctx.base):
             raise JobGone(job_id)
-        ctx._last, ctx.provider, ctx.usage = (-1, 0.0), None, None
+        ctx._last, ctx._said, ctx.provider, ctx.usage = (-1, 0.0), None, None, None
         started = time.monotonic()
         try:
             done[name] = step_limit.run_bounded(pipeline[name], ctx, done, stop=ctx.stop)

@@ -10,6 +10,10 @@ from chalicelib.core.ids import new_id, utcnow
 from chalicelib.infra import db
 
 _PUBLIC = "id, user_id, url, events, created_at, last_delivery_at, last_status"
+# Only endpoints made in the owner's current credential epoch (see accounts.users.retire_credentials).
+_CURRENT = (
+    "credential_epoch = (SELECT u.credential_epoch FROM users u WHERE u.id = webhook_endpoints.user_id)"
+)
 
 
 class LimitReached(Exception):
@@ -53,14 +57,15 @@ def create(
         id=endpoint_id or new_id("whe"), user_id=user_id, url=url, created_at=utcnow(), events=events
     )
     with db.transaction() as cur:
+        cur.execute("SELECT credential_epoch FROM users WHERE id = %s FOR UPDATE", (user_id,))
+        epoch = cur.fetchone()["credential_epoch"]
         if limit is not None:
-            cur.execute("SELECT id FROM users WHERE id = %s FOR UPDATE", (user_id,))
             cur.execute("SELECT COUNT(*) AS n FROM webhook_endpoints WHERE user_id = %s", (user_id,))
             if cur.fetchone()["n"] >= limit:
                 raise LimitReached(limit)
         cur.execute(
             "INSERT INTO webhook_endpoints (id, user_id, url, events, encrypted_secret,"
-            " wrapped_dek, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            " wrapped_dek, created_at, credential_epoch) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 row.id,
                 user_id,
@@ -69,6 +74,7 @@ def create(
                 sealed_secret,
                 wrapped_key,
                 row.created_at,
+                epoch,
             ),
         )
     return row
@@ -79,7 +85,8 @@ def page(user_id: str, limit: int, before_id: str | None) -> list[WebhookEndpoin
         WebhookEndpointRow.of(r)
         for r in db.fetch_all(
             # B608: only the constant column list _PUBLIC is formatted in; values are parameters
-            f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND (%s IS NULL OR id < %s)"  # nosec B608
+            f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE {_CURRENT} AND user_id = %s"  # nosec B608
+            " AND (%s IS NULL OR id < %s)"
             " ORDER BY id DESC LIMIT %s",
             (user_id, before_id, before_id, limit + 1),
         )
@@ -92,7 +99,8 @@ def of_user(user_id: str, limit: int = 1000) -> list[WebhookEndpointRow]:
         WebhookEndpointRow.of(r)
         for r in db.fetch_all(
             # B608: only the constant column list _PUBLIC is formatted in; values are parameters
-            f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s ORDER BY id LIMIT %s",  # nosec B608
+            f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND {_CURRENT}"  # nosec B608
+            " ORDER BY id LIMIT %s",
             (user_id, limit),
         )
     ]
@@ -103,19 +111,20 @@ def by_url(user_id: str, url: str) -> WebhookEndpointRow | None:
     return WebhookEndpointRow.maybe(
         db.fetch_one(
             f"SELECT {_PUBLIC} FROM webhook_endpoints WHERE user_id = %s AND url = %s"  # nosec B608
-            " LIMIT 1",
+            f" AND {_CURRENT} LIMIT 1",
             (user_id, url),
         )
     )
 
 
 def sealed(endpoint_id: str) -> WebhookEndpointRow | None:
-    """For the delivery worker only: where to send, and the sealed secret to sign with."""
+    """For the delivery worker only: where to send, and the sealed secret to sign with (never for
+    an endpoint from an older credential epoch: such a delivery is dropped as for a deleted one)."""
     # B608: only the constant column list _PUBLIC is formatted in; values are parameters
     return WebhookEndpointRow.maybe(
         db.fetch_one(
             f"SELECT {_PUBLIC}, encrypted_secret, wrapped_dek FROM webhook_endpoints"  # nosec B608
-            " WHERE id = %s",
+            f" WHERE id = %s AND {_CURRENT}",
             (endpoint_id,),
         )
     )

@@ -14,7 +14,8 @@ import logging
 import os
 from datetime import UTC, datetime
 
-from chalicelib.accounts.auth import Principal
+from chalicelib.accounts import notices
+from chalicelib.accounts.auth import Principal, require_credential_writer
 from chalicelib.core.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.core.ids import iso, new_id
 from chalicelib.core.settings import get_settings
@@ -62,6 +63,7 @@ def _limit_reached(limit: int) -> Conflict:
 
 
 def register(principal: Principal, body: WebhookEndpointCreate, ip: str | None) -> WebhookEndpointCreated:
+    require_credential_writer(principal)
     url = str(body.url)
     url_guard.check_outbound(url, "url")
     limit = get_settings().max_webhook_endpoints_per_user
@@ -79,6 +81,7 @@ def register(principal: Principal, body: WebhookEndpointCreate, ip: str | None) 
     except webhooks_db.LimitReached:
         raise _limit_reached(limit) from None
     audit.record("webhook_endpoint.created", user_id=principal.user_id, ip=ip, target=endpoint_id)
+    notices.credential_created(principal.user_id, "webhook endpoint", url, ip)
     return WebhookEndpointCreated(
         id=endpoint_id,
         url=url,

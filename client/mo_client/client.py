@@ -239,7 +239,7 @@ class Client:
 
     @route("POST", "/v1/auth/verify-email", body=LinkToken)
     def verify_email(self, token: str) -> EmailVerified:
-        """Confirm the address with the token of the mailed link (`...?token=`)."""
+        """Confirm the address with the token of the mailed link (`...?token=`), signed in as its account."""
         return self._send(EmailVerified, "POST", "/v1/auth/verify-email", LinkToken(token=token))
 
     @route("POST", "/v1/auth/resend-verification")
@@ -369,12 +369,12 @@ class Client:
         )
 
     @route("GET", "/v1/jobs/{job_id}/events")
-    def follow(self, job_id: str, *, after: str | None = None, wait: int = 2) -> Iterator[Event]:
+    def follow(self, job_id: str, *, after: str | None = None, wait: int = 15) -> Iterator[Event]:
         """Every event of the job after `after`, until it ends (the terminal event is the last).
 
         Reads Server-Sent-Events frames and reconnects with `Last-Event-ID`. The API can't stream
-        (Chalice), so each response holds the events of up to `wait` seconds: a short wait keeps a
-        progress bar live. When a response brings nothing, one JSON page also says whether the job
+        (Chalice), so each response ends at its first batch of events (or after `wait` quiet
+        seconds) and the next one opens at once: the bars move as the worker reports. When a response brings nothing, one JSON page also says whether the job
         ended without a final event left in the stream (e.g. its events expired)."""
         cursor, attempt = after, 0
         while True:

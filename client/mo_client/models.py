@@ -349,6 +349,8 @@ class Job(Model):
     created_at: str
     started_at: str | None
     finished_at: str | None
+    eta_s: float | None = None  # seconds left, from the server's latest estimate
+    eta_at: str | None = None
     _replayed: bool = PrivateAttr(default=False)
 
     @property
@@ -375,6 +377,8 @@ class Event(Model):
     progress: int | None
     message: str | None
     at: str
+    eta_s: float | None = None  # seconds left as of this event (None: no estimate)
+    eta_at: str | None = None
 
     @property
     def terminal(self) -> bool:

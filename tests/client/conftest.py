@@ -18,6 +18,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from tests.conftest import Stack, grant_plan, local_stack
+from tests.mailbox import last_link
 
 PASSWORD = "correct horse battery"
 MO = Path(sys.executable).parent / "mo"  # the console script, for tests that need a real process
@@ -35,6 +36,7 @@ def mo(stack) -> Iterator[Client]:
     """A client signed up as a fresh user on the business plan (quota for a batch)."""
     with Client(stack.url) as client:
         reply = client.signup(f"client-{secrets.token_hex(6)}@example.com", PASSWORD)
+        client.verify_email(last_link(reply.user.email, "/verify-email")[1])  # may create credentials
         grant_plan(reply.user.id, "business")
         yield client
 
@@ -83,4 +85,5 @@ def signed_up(cli, stack):
     cli("signup", "--email", email, "--password", PASSWORD)
     with Client(stack.url) as mo:
         grant_plan(mo.login(email, PASSWORD).user.id, "business")
+        mo.verify_email(last_link(email, "/verify-email")[1])  # may create credentials
     return email

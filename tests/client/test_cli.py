@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import stat
@@ -95,6 +96,8 @@ def test_make_uploads_the_image_follows_the_job_and_downloads_here(cli, signed_u
     job_id = next(w for w in made.output.split() if w.startswith("job_"))
     assert f"done {job_id}" in made.output
     assert "step.succeeded video" in made.output  # the bars' milestones, as a log shows them
+    assert re.search(r"step\.progress video scene \d of \d", made.output)  # which scene it makes
+    assert re.search(r"\((about \d+ (s|min)|a few seconds) left\)", made.output)  # and the time left
     assert (tmp_path / f"{job_id}.mp4").read_bytes()[4:8] == b"ftyp"
     assert (tmp_path / f"{job_id}.srt").exists()
 

@@ -126,8 +126,11 @@ def shot(page, name: str) -> Path:
     return path
 
 
-def sign_up(page, email: str | None = None, password: str = "a long enough password") -> str:
-    """Sign up through the page with the keyboard only; lands on New video."""
+def sign_up(
+    page, email: str | None = None, password: str = "a long enough password", verified: bool = True
+) -> str:
+    """Sign up through the page with the keyboard only; lands on New video. Then, unless
+    `verified=False`, confirm the mailed link (only a verified address may create credentials)."""
     email = email or f"web-{secrets.token_hex(5)}@example.com"
     page.goto("/signup")
     page.get_by_role("heading", name="Create your account").wait_for()
@@ -140,15 +143,21 @@ def sign_up(page, email: str | None = None, password: str = "a long enough passw
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/new$"))
     page.get_by_label("Prompt").wait_for()
+    if verified:
+        verify_email(page, email)
+        page.goto("/new")
+        page.get_by_label("Prompt").wait_for()
     return email
 
 
 def verify_email(page, email: str) -> None:
-    """Open the mailed verification link (the session's SES emulator holds the mail)."""
+    """Open the mailed verification link (the session's SES emulator holds the mail) and, signed
+    in, confirm with the button: the page posts nothing by itself."""
     from tests.mailbox import last_link
 
     link, _ = last_link(email, "/verify-email")
     page.goto(link)
+    page.get_by_role("button", name="Confirm my email address").click()
     page.get_by_text(f"{email} is verified").wait_for()
 
 

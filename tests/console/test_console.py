@@ -174,7 +174,7 @@ def test_a_401_sends_the_person_back_to_log_in_and_then_where_they_were(page):
 
 
 def test_billing_shows_plan_and_usage_and_subscribe_opens_whop_checkout(page, console):
-    email = sign_up(page)
+    email = sign_up(page, verified=False)
     page.goto("/billing")
     expect(page.locator(".plan-name")).to_have_text("free")
     usage = page.get_by_role("progressbar", name="Videos used this period")

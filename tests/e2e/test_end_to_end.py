@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.infra import db, storage
 from chalicelib.pipeline.media.probe import probe
-from tests.conftest import local_stack
+from tests.conftest import local_stack, signup_over_http
 from tests.fakes.openai_server import FakeOpenAI
 
 TERMINAL = {"succeeded", "failed", "canceled"}
@@ -41,12 +41,9 @@ def follow(client: httpx.Client, job_id: str, deadline_s: float = 240) -> list[d
 
 
 def signed_up(client: httpx.Client) -> None:
-    signup = client.post(
-        "/v1/auth/signup",
-        json={"email": f"e2e-{time.time_ns()}@example.com", "password": "a long enough password"},
-    )
-    assert signup.status_code == 201
-    client.headers["Authorization"] = f"Bearer {signup.json()['access_token']}"
+    """A new, verified account (tests.conftest.signup_over_http) as the client's bearer."""
+    token = signup_over_http(str(client.base_url).rstrip("/"), email=f"e2e-{time.time_ns()}@example.com")
+    client.headers["Authorization"] = f"Bearer {token}"
 
 
 def test_a_prompt_becomes_a_narrated_mp4_in_s3(stack, tmp_path):

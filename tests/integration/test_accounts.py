@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
+import unicodedata
+
 from chalicelib.infra import db
+from tests.mailbox import messages_to
 
 
 def test_signup_returns_a_working_bearer_token(api):
@@ -22,12 +26,31 @@ def test_password_is_stored_as_argon2_hash(api, user):
     assert user["password"] not in row["password_hash"]
 
 
-def test_signup_twice_with_the_same_email_is_409(api, user):
-    again = api.call(
+def test_a_signup_with_a_taken_address_is_409_and_its_owner_hears_of_it(api, user):
+    """The contract's 409 `email_taken` stays (API.md); the owner is mailed a note (no link),
+    the existing account keeps its password."""
+    taken = api.call(
         "POST", "/v1/auth/signup", {"email": user["email"].upper(), "password": "another password"}
     )
-    assert again.status_code == 409
-    assert again.json["error"]["code"] == "email_taken"
+    assert taken.status_code == 409 and taken.json["error"]["code"] == "email_taken"
+    note = messages_to(user["email"])[-1]
+    assert "already has" in note["body"] and "token=" not in note["body"]
+    wrong = api.call("POST", "/v1/auth/login", {"email": user["email"], "password": "another password"})
+    assert wrong.status_code == 401  # the existing account kept its password
+    assert api.call("GET", "/v1/me", token=user["token"]).status_code == 200
+
+
+def test_addresses_compare_in_canonical_form_byte_for_byte(api):
+    """Issue 23: utf8mb4_unicode_ci made alice@exämple.com equal alice@example.com (squatting
+    by 409); the canonical form (NFC, lower case) compared byte for byte keeps them apart, and
+    the same address in another case or normalization is still the same account."""
+    local = f"alice-{secrets.token_hex(4)}"
+    plain = api.signup(email=f"{local}@example.com")
+    umlaut = api.signup(email=f"{local}@exämple.com")
+    assert umlaut["user"]["id"] != plain["user"]["id"]
+    decomposed = unicodedata.normalize("NFD", f"{local.upper()}@EXÄMPLE.COM")
+    again = api.call("POST", "/v1/auth/login", {"email": decomposed, "password": umlaut["password"]})
+    assert again.status_code == 200 and again.json["user"]["id"] == umlaut["user"]["id"]
 
 
 def test_signup_validation_names_the_fields(api):

@@ -1,7 +1,8 @@
 """Authorization matrix (issue 10, proof): every route that takes an id, called by every kind of
 caller. The owner gets through; another user gets 404 exactly like a missing resource; no
-credentials, a revoked API key, an expired token and a token issued before a password reset all
-get 401."""
+credentials, a revoked API key, an expired token, a token issued before a password reset, an API
+key created before a password reset and one created before the address was verified (issue 23)
+all get 401; an unverified account's credential writes get 403 `email_unverified`."""
 
 from __future__ import annotations
 
@@ -71,6 +72,8 @@ CALLERS = [
     "revoked api key",
     "expired token",
     "token from before a password reset",
+    "api key from before a password reset",
+    "api key from before verification",
 ]
 
 
@@ -82,13 +85,21 @@ def world():
     from chalice.test import Client
 
     from app import app
+    from chalicelib.accounts import api_keys, auth
 
     with Client(app) as client:
         api = Api(client.http)
-        owner, other = api.signup(), api.signup()
+        owner, other = api.signup(verified=False), api.signup()
         grant_plan(owner["user"]["id"], "pro")  # quota for the jobs the matrix makes
+        # a key left from before the address was proved (the API refuses to make one now; one
+        # made before this rule, or by someone who signed up with the address first)
+        unproved_key, prefix, key_hash = auth.new_api_key()
+        api_keys.create(owner["user"]["id"], "unproved", prefix, key_hash, limit=100)
+        api.verify_email(owner)
         revoked = api.call("POST", "/v1/api-keys", {"name": "soon revoked"}, token=owner["token"]).json
         assert api.call("DELETE", f"/v1/api-keys/{revoked['id']}", token=owner["token"]).status_code == 204
+        key_before_reset = api.call("POST", "/v1/api-keys", {"name": "pre-reset"}, token=owner["token"]).json
+        assert api.call("GET", "/v1/me", token=key_before_reset["key"]).status_code == 200
         before_reset = owner["token"]
         assert api.call("POST", "/v1/auth/password-reset", {"email": owner["email"]}).status_code == 202
         _, reset_token = last_link(owner["email"], "/reset-password")
@@ -113,6 +124,8 @@ def world():
             "revoked api key": revoked["key"],
             "expired token": expired,
             "token from before a password reset": before_reset,
+            "api key from before a password reset": key_before_reset["key"],
+            "api key from before verification": unproved_key,
         }
 
 
@@ -148,3 +161,28 @@ def test_a_stream_token_ends_with_the_session_it_came_from(world):
     finally:
         with db.transaction() as cur:
             cur.execute("UPDATE users SET session_epoch = session_epoch - 1 WHERE id = %s", (owner_id,))
+
+
+WRITES = {
+    "create api key": ("POST", "/v1/api-keys", {"name": "k"}),
+    "create webhook endpoint": ("POST", "/v1/webhook-endpoints", {"url": "http://127.0.0.1:9/hook"}),
+    "store provider key": ("PUT", "/v1/provider-keys/openai", {"api_key": "sk-matrix-0000"}),
+}
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+def test_an_unverified_account_writes_no_credentials(api, write):
+    """Issue 23: whoever signs up with someone's address first can leave nothing behind for
+    its owner to inherit; a verified account's same write succeeds."""
+    method, path, body = WRITES[write]
+    unverified = api.signup(verified=False)
+    refused = api.call(method, path, body, token=unverified["token"])
+    assert refused.status_code == 403, refused.body
+    assert refused.json["error"]["code"] == "email_unverified"
+    for table in ("api_keys", "webhook_endpoints", "provider_keys"):
+        assert (
+            db.count(f"SELECT COUNT(*) AS n FROM {table} WHERE user_id = %s", (unverified["user"]["id"],))
+            == 0
+        )
+    api.verify_email(unverified)
+    assert api.call(method, path, body, token=unverified["token"]).status_code in (200, 201)

@@ -16,7 +16,7 @@ from chalicelib.infra import aws, db
 from tests.conftest import ROOT
 
 _ENDPOINT_PROBE = """
-from chalicelib import aws
+from chalicelib.infra import aws
 from chalicelib.core.settings import get_settings
 s3 = aws.client("s3")
 print(s3.meta.endpoint_url)

@@ -18,6 +18,7 @@ from chalicelib.billing.plans import plan_table
 from chalicelib.core.settings import get_settings
 from chalicelib.infra import db
 from chalicelib.jobs import lifecycle
+from tests.conftest import signup_over_http
 
 SECRET = "ws_test_" + secrets.token_hex(16)
 PRO_PLAN = "plan_pro_monthly"
@@ -109,14 +110,14 @@ def test_user_is_found_by_email_when_metadata_has_no_user_id(api, user):
 def test_an_unverified_email_never_takes_a_membership(api):
     """Signing up with a buyer's address must not hand over their plan: it waits for the
     address to be proved, and the `metadata.user_id` path stays as it was."""
-    squatter = api.signup()
+    squatter = api.signup(verified=False)
     data = membership(email=squatter["email"])
     deliver(api, "membership.activated", data)
     assert plan_of(api, squatter) == "free"
     assert db.fetch_one("SELECT user_id FROM memberships WHERE id = %s", (data["id"],))["user_id"] is None
     api.verify_email(squatter)  # the owner of the address proves it: now it attaches
     assert plan_of(api, squatter) == "pro"
-    buyer = api.signup()  # unverified, named by metadata.user_id at checkout
+    buyer = api.signup(verified=False)  # unverified, named by metadata.user_id at checkout
     deliver(api, "membership.activated", membership(buyer))
     assert plan_of(api, buyer) == "pro"
 
@@ -231,7 +232,7 @@ def test_an_older_state_never_overwrites_a_newer_one(api, user):
 def test_membership_bought_before_signup_is_attached_once_the_email_is_verified(api):
     email = f"early-{secrets.token_hex(4)}@example.com"
     deliver(api, "membership.activated", membership(email=email, plan="plan_biz"))
-    user = api.signup(email=email)
+    user = api.signup(email=email, verified=False)
     assert plan_of(api, user) == "free"  # signing up with an address proves nothing
     api.verify_email(user)
     assert plan_of(api, user) == "business"
@@ -295,10 +296,7 @@ def test_signed_but_malformed_delivery_is_400(api):
 # ---- quotas -------------------------------------------------------------------------------
 def test_twenty_parallel_submissions_accept_exactly_the_free_quota(live_api):
     with httpx.Client(base_url=live_api, timeout=30) as client:
-        token = client.post(
-            "/v1/auth/signup",
-            json={"email": f"race-{secrets.token_hex(4)}@example.com", "password": "a long password"},
-        ).json()["access_token"]
+        token = signup_over_http(live_api, verified=False)
         headers = {"Authorization": f"Bearer {token}"}
 
         def submit(i: int):

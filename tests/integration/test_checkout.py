@@ -56,7 +56,7 @@ def test_checkout_is_created_at_whop_for_the_user_and_returns_its_url(api, user,
 
 def test_an_unverified_address_cannot_buy_yet(api, whop):
     """Memberships count only for verified addresses: no money for a plan it couldn't use."""
-    response = checkout(api, api.signup())
+    response = checkout(api, api.signup(verified=False))
     assert (response.status_code, response.json["error"]["code"]) == (409, "email_not_verified")
     assert whop.requests == []
 

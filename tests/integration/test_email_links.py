@@ -14,7 +14,7 @@ from tests.mailbox import last_link, messages_to
 
 
 def test_signup_mails_a_verification_link_that_works_once(api):
-    user = api.signup()
+    user = api.signup(verified=False)
     assert user["user"]["email_verified"] is False
     assert api.call("GET", "/v1/me", token=user["token"]).json["email_verified"] is False
 
@@ -23,16 +23,30 @@ def test_signup_mails_a_verification_link_that_works_once(api):
     url, token = last_link(user["email"], "/verify-email")
     assert url.startswith("http://127.0.0.1:8000/verify-email?token=")
 
-    verified = api.call("POST", "/v1/auth/verify-email", {"token": token})
+    verified = api.call("POST", "/v1/auth/verify-email", {"token": token}, token=user["token"])
     assert verified.status_code == 200, verified.body
     assert verified.json["user"]["email_verified"] is True
     assert api.call("GET", "/v1/me", token=user["token"]).json["email_verified"] is True
-    again = api.call("POST", "/v1/auth/verify-email", {"token": token})
+    again = api.call("POST", "/v1/auth/verify-email", {"token": token}, token=user["token"])
     assert again.status_code == 410 and again.json["error"]["code"] == "invalid_link"
 
 
+def test_a_verification_link_works_only_signed_in_as_its_account(api):
+    """Issue 23: a mail scanner, or the address's owner clicking the link of an account someone
+    else signed up with, verifies nothing; the link stays good for the account's holder."""
+    user, other = api.signup(verified=False), api.signup()
+    _, token = last_link(user["email"], "/verify-email")
+    signed_out = api.call("POST", "/v1/auth/verify-email", {"token": token})
+    assert signed_out.status_code == 401
+    as_other = api.call("POST", "/v1/auth/verify-email", {"token": token}, token=other["token"])
+    assert as_other.status_code == 400 and as_other.json["error"]["code"] == "invalid_link"
+    assert api.call("GET", "/v1/me", token=user["token"]).json["email_verified"] is False
+    mine = api.call("POST", "/v1/auth/verify-email", {"token": token}, token=user["token"])
+    assert mine.status_code == 200 and mine.json["user"]["email_verified"] is True
+
+
 def test_links_are_stored_only_as_hashes(api):
-    user = api.signup()
+    user = api.signup(verified=False)
     _, token = last_link(user["email"], "/verify-email")
     rows = db.fetch_all("SELECT * FROM account_tokens WHERE user_id = %s", (user["user"]["id"],))
     assert [r["token_hash"] for r in rows] == [hashlib.sha256(token.encode()).hexdigest()]
@@ -41,15 +55,17 @@ def test_links_are_stored_only_as_hashes(api):
 
 @pytest.mark.parametrize("tamper", ["expired", "unknown", "other purpose"])
 def test_expired_unknown_or_misused_links_are_refused(api, tamper):
-    user = api.signup()
+    user = api.signup(verified=False)
     _, token = last_link(user["email"], "/verify-email")
     if tamper == "expired":
         db.execute(
             "UPDATE account_tokens SET expires_at = created_at WHERE user_id = %s", (user["user"]["id"],)
         )
-        response = api.call("POST", "/v1/auth/verify-email", {"token": token})
+        response = api.call("POST", "/v1/auth/verify-email", {"token": token}, token=user["token"])
     elif tamper == "unknown":
-        response = api.call("POST", "/v1/auth/verify-email", {"token": secrets.token_urlsafe(32)})
+        response = api.call(
+            "POST", "/v1/auth/verify-email", {"token": secrets.token_urlsafe(32)}, token=user["token"]
+        )
     else:  # a verification token is not a password reset token
         response = api.call(
             "POST", "/v1/auth/password-reset/confirm", {"token": token, "password": "a brand new password"}
@@ -60,8 +76,8 @@ def test_expired_unknown_or_misused_links_are_refused(api, tamper):
 
 
 def test_resend_is_rate_limited_and_refused_once_verified(api, monkeypatch):
+    user = api.signup(verified=False)
     monkeypatch.setattr(get_settings(), "rate_limit_email", "2/hour")
-    user = api.signup()
     codes = [
         api.call("POST", "/v1/auth/resend-verification", token=user["token"]).status_code for _ in range(3)
     ]
@@ -76,7 +92,7 @@ def test_resend_is_rate_limited_and_refused_once_verified(api, monkeypatch):
 
 def test_signup_succeeds_when_ses_refuses_and_resend_says_so(api, monkeypatch):
     monkeypatch.setattr(get_settings(), "mail_from", f"unverified-{secrets.token_hex(4)}@example.com")
-    user = api.signup()  # the account works; only the mail is missing
+    user = api.signup(verified=False)  # the account works; only the mail is missing
     assert messages_to(user["email"]) == []
     actions = [e["action"] for e in api.call("GET", "/v1/audit-log", token=user["token"]).json["items"]]
     assert "user.verification_not_sent" in actions
@@ -85,7 +101,7 @@ def test_signup_succeeds_when_ses_refuses_and_resend_says_so(api, monkeypatch):
 
 
 def test_unverified_accounts_can_use_the_free_plan(api):
-    user = api.signup()
+    user = api.signup(verified=False)
     job = api.call("POST", "/v1/jobs", {"prompt": "a paper boat", "duration_s": 5}, token=user["token"])
     assert job.status_code == 202
     assert api.call("GET", "/v1/me", token=user["token"]).json["plan"]["name"] == "free"
@@ -160,7 +176,10 @@ def test_reset_request_does_not_reveal_whether_an_account_exists(api, user):
     unknown = api.call("POST", "/v1/auth/password-reset", {"email": nobody})
     assert known.status_code == unknown.status_code == 202
     assert known.json == unknown.json
-    assert messages_to(nobody) == []
+    # one mail either way (the same SES call, so the same time): the address without an
+    # account is told so, with no link
+    (note,) = messages_to(nobody)
+    assert "there is none" in note["body"] and "/reset-password" not in note["body"]
     assert last_link(user["email"], "/reset-password")
 
 

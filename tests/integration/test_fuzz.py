@@ -19,7 +19,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from chalicelib.runtime import launcher
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, signup_over_http
 
 GENEROUS_PLAN = {
     "free": {
@@ -55,11 +55,7 @@ def fuzz_api(tmp_path_factory):
 
 
 def token_for(api: str) -> str:
-    reply = httpx.post(
-        f"{api}/v1/auth/signup",
-        json={"email": f"fuzz-{secrets.token_hex(4)}@example.com", "password": "a long password"},
-    )
-    return reply.json()["access_token"]
+    return signup_over_http(api, email=f"fuzz-{secrets.token_hex(4)}@example.com")
 
 
 def test_served_document_is_valid_openapi_3_1(fuzz_api):

@@ -10,6 +10,7 @@ import pytest
 from chalicelib.accounts import byok
 from chalicelib.core.settings import get_settings
 from chalicelib.infra import db, ratelimit
+from tests.conftest import signup_over_http
 
 
 def test_job_submissions_are_rate_limited_per_user(api, user, monkeypatch):
@@ -119,9 +120,10 @@ def test_provider_key_is_encrypted_at_rest_and_never_returned_or_logged(api, use
     other = api.signup()
     db.execute(
         "INSERT INTO provider_keys (user_id, provider, encrypted_key, wrapped_dek, kms_key_id,"
-        " last4, created_at, updated_at) SELECT %s, provider, encrypted_key, wrapped_dek,"
-        " kms_key_id, last4, created_at, updated_at FROM provider_keys WHERE user_id = %s",
-        (other["user"]["id"], user["user"]["id"]),
+        " last4, created_at, updated_at, credential_epoch) SELECT %s, provider, encrypted_key,"
+        " wrapped_dek, kms_key_id, last4, created_at, updated_at,"
+        " (SELECT credential_epoch FROM users WHERE id = %s) FROM provider_keys WHERE user_id = %s",
+        (other["user"]["id"], other["user"]["id"], user["user"]["id"]),  # current: only AAD stops it
     )
     with pytest.raises(Exception):
         byok.open_key(other["user"]["id"], "openai")
@@ -186,12 +188,14 @@ def test_audit_log_lists_the_users_own_actions_newest_first(api, user):
         "provider_key.set",
         "api_key.revoked",
         "api_key.created",
+        "user.email_verified",
         "user.signup",
     ]
     assert rest["next_cursor"] is None
     other = api.signup()
     assert [e["action"] for e in api.call("GET", "/v1/audit-log", token=other["token"]).json["items"]] == [
-        "user.signup"
+        "user.email_verified",
+        "user.signup",
     ]
 
 
@@ -211,11 +215,7 @@ def test_the_api_key_cap_holds_under_parallel_requests(live_api, monkeypatch):
 
     import httpx
 
-    signup = httpx.post(
-        f"{live_api}/v1/auth/signup",
-        json={"email": f"cap-{secrets.token_hex(4)}@example.com", "password": "a long password"},
-    )
-    token = signup.json()["access_token"]
+    token = signup_over_http(live_api)
     limit = get_settings().max_api_keys_per_user  # the live API's own settings: the default
     with ThreadPoolExecutor(8) as pool:
         codes = list(

@@ -48,7 +48,7 @@ def test_worker_lines_are_json_with_job_id_and_no_secrets():
     lines = _run(
         """
 import asyncio, logging
-from chalicelib import observability
+from chalicelib.core import observability
 observability.setup()
 log = logging.getLogger("chalicelib.runtime.worker")
 
@@ -76,7 +76,7 @@ asyncio.run(main())
 
 def test_metrics_are_emf_when_enabled_and_silent_locally():
     code = """
-from chalicelib import observability as o
+from chalicelib.core import observability as o
 o.metric_job_submitted(); o.metric_job_finished("succeeded"); o.metric_step_duration("video", 1.5)
 """
     assert _run(code, STAGE="local") == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.billing.plans import DEFAULT_PLANS
+from chalicelib.pipeline.concept import script
 from tests.fakes.media import make_clip
 from tests.integration.test_uploads import PNG, post_file, start, uploaded
 
@@ -34,6 +35,10 @@ def clip_upload(api, user, tmp_path, name="clip.mp4", content_type="video/mp4", 
         ({"script": " ".join(f"Line {i}." for i in range(31))}, "script"),
         ({"script": "word " * 200}, "script"),  # about 80 s of speech: over the free plan's 30 s
         ({"scenes": [{"text": "a", "duration_s": 20}, {"text": "b", "duration_s": 20}]}, "scenes"),
+        # over-long scripts the word count missed (issue 23): one "word" of 960 characters, and
+        # a scene of 1000 Chinese characters (~240 s said)
+        ({"script": "hello," * 160}, "script"),
+        ({"scenes": [{"text": "潮" * 1000}]}, "scenes"),
     ],
 )
 def test_bad_scripts_are_422_naming_the_field_and_scene(api, user, body, field):
@@ -102,3 +107,28 @@ def test_a_file_that_only_looks_like_a_clip_is_rejected(api, user):
     post_file(form, declared_mov)
     shown = api.call("GET", f"/v1/uploads/{form['id']}", token=user["token"]).json
     assert shown["status"] == "rejected" and "video/quicktime" in shown["reason"]
+
+
+def test_the_worker_holds_a_script_to_the_plan_on_its_real_timeline(api, user, tmp_path):
+    """Issue 23: the API's check is an estimate before any narration exists; once the narration
+    is made, the video step measures the real timeline against the plan stored on the job and
+    fails it with `script_too_long` (not retried) when it runs over."""
+    import threading
+
+    from chalicelib.pipeline.context import Context
+    from chalicelib.pipeline.errors import StepError
+    from chalicelib.pipeline.steps import video
+
+    accepted = api.submit(user, {"script": "One line. Another line."})
+    assert accepted.status_code == 202, accepted.body
+    job = api.call("GET", f"/v1/jobs/{accepted.json['id']}", token=user["token"]).json
+    ctx = Context(
+        job_id=job["id"], request=job["request"], work=tmp_path, owner="test", stop=threading.Event()
+    )
+    concept = script.to_concept(job["request"])
+    video._check_plan_length(ctx, script.timed(concept, job["request"], [3.0, 4.0]))  # fits: 8.2 s
+    limit = DEFAULT_PLANS["free"].max_duration_s
+    with pytest.raises(StepError) as over:  # the voice took far longer than the estimate
+        video._check_plan_length(ctx, script.timed(concept, job["request"], [limit / 2, limit / 2]))
+    assert over.value.code == "script_too_long" and not over.value.transient
+    assert "limit" in over.value.message

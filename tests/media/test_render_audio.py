@@ -243,4 +243,5 @@ def test_a_corrupt_music_file_fails_the_render_with_a_clear_code(tmp_path):
     with pytest.raises(StepError) as caught:
         compose_video(concept(), stills(tmp_path / "stills"), ASPECT, tmp_path / "render", music=music)
     assert caught.value.code == "music_unreadable" and not caught.value.transient
+    assert caught.value.message == "the music upload is not audio we can play"  # ffmpeg's words: logs
     assert not list((tmp_path / "render").glob("video*"))

@@ -1,6 +1,7 @@
 """Schemas of accounts: credentials, links, the caller's profile and usage, API keys, provider keys, the audit log."""
 
 import re
+from enum import Enum
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -124,8 +125,23 @@ class Me(Model):
     membership: Membership | None
 
 
+class ApiKeyScope(str, Enum):
+    """What an API key may do; a session (access token) may do everything."""
+
+    full = "full"  #: everything the owner may do, as a session
+    jobs = "jobs"  #: jobs, uploads and reads; never a credential write (it cannot mint another key)
+
+
+_SCOPE = Field(
+    ApiKeyScope.full,
+    description="`jobs`: the key may run jobs, upload and read, but not create API keys, "
+    "webhook endpoints or provider keys (403 `insufficient_scope`)",
+)
+
+
 class ApiKeyCreate(Strict):
     name: str = Field(min_length=1, max_length=100)
+    scope: ApiKeyScope = _SCOPE
 
 
 class ApiKey(Model):
@@ -134,6 +150,7 @@ class ApiKey(Model):
     prefix: str
     created_at: str
     last_used_at: str | None
+    scope: ApiKeyScope = _SCOPE
 
 
 class ApiKeyCreated(Model):
@@ -142,6 +159,7 @@ class ApiKeyCreated(Model):
     key: str
     prefix: str
     created_at: str
+    scope: ApiKeyScope = _SCOPE
 
 
 class ApiKeyList(Model):

@@ -188,6 +188,13 @@ class Job(Model):
     created_at: str
     started_at: str | None
     finished_at: str | None
+    eta_s: float | None = Field(
+        None,
+        ge=0,
+        description="Seconds left until the job ends, from its latest estimate (0 once it succeeded; "
+        "null when it failed, was canceled, or has no estimate)",
+    )
+    eta_at: str | None = Field(None, description="When the job should end (its latest estimate)")
 
 
 class JobList(Model):
@@ -202,6 +209,12 @@ class Event(Model):
     progress: int | None
     message: str | None
     at: str
+    eta_s: float | None = Field(
+        None,
+        ge=0,
+        description="Seconds left until the job ends, estimated as of this event (null: no estimate)",
+    )
+    eta_at: str | None = Field(None, description="When the job should end, as estimated at this event")
 
 
 class EventPage(Model):

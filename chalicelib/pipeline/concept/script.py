@@ -84,6 +84,11 @@ def to_concept(request: dict) -> Concept:
     return Concept(title=" ".join(w.capitalize() for w in words[:5]), scenes=scenes, hashtags=hashtags)
 
 
+def total_length(concept: Concept) -> float:
+    """The timeline's length: every scene's duration (crossfades only shorten it)."""
+    return round(sum(scene.duration_s for scene in concept.scenes), 3)
+
+
 def timed(concept: Concept, request: dict, speech_s: list[float]) -> Concept:
     """Scenes whose request gave no duration last as long as their narration really takes."""
     if not is_script(request):

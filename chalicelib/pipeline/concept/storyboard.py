@@ -110,6 +110,19 @@ def scene_durations(duration_s: int, count: int | None = None) -> list[float]:
     return [(base + (1 if i < extra else 0)) / 1000 for i in range(count)]
 
 
+# Characters said per second, by script: CJK characters are about a syllable each (1000 Chinese
+# characters take ~240 s), letters and digits of alphabetic scripts ~15 a second.
+CJK_PER_SECOND = 4.2
+LETTERS_PER_SECOND = 15.0
+_CJK = re.compile(r"[\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
 def estimate_duration(text: str) -> float:
-    """Roughly how long the text takes to say; before the narration exists (and for a silent one)."""
-    return max(1.0, round(len(text.split()) / WORDS_PER_SECOND, 2))
+    """Roughly how long the text takes to say; before the narration exists (and for a silent one).
+    By words and by characters, whichever is longer: words alone made `hello,hello,...` (one
+    word) or a paragraph of Chinese (no spaces) a second long."""
+    cjk = len(_CJK.findall(text))
+    letters = sum(ch.isalnum() for ch in text) - cjk
+    by_characters = cjk / CJK_PER_SECOND + letters / LETTERS_PER_SECOND
+    by_words = len(_CJK.sub(" ", text).split()) / WORDS_PER_SECOND
+    return max(1.0, round(max(by_words, by_characters), 2))

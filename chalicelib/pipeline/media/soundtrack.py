@@ -20,6 +20,7 @@ Built as filtergraph parts the video step's single ffmpeg pass composes (filterg
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from pathlib import Path
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.media import ffmpeg, ffmpeg_inputs
 from chalicelib.pipeline.media.words import Word
+
+log = logging.getLogger(__name__)
 
 AUDIO_RATE = 44100
 TARGET_LUFS, TARGET_LRA = -14.0, 11.0
@@ -327,7 +330,8 @@ def check_music(path: Path) -> float:
     if result.returncode != 0 or seconds < 0.5:
         lines = result.stderr.strip().splitlines()
         detail = lines[-1][:200] if lines else "no audio in it"
+        log.warning("music upload does not decode: %s", detail)  # ffmpeg's words: the log only
         raise StepError(
-            "music_unreadable", f"the music upload is not audio we can play: {detail}", transient=False
+            "music_unreadable", "the music upload is not audio we can play", transient=False, detail=detail
         )
     return seconds

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from chalicelib.infra import db, storage
 from chalicelib.jobs import lifecycle
 from chalicelib.pipeline import provider_chain
-from chalicelib.pipeline.context import Context
+from chalicelib.pipeline.context import Context, scene_words
 from chalicelib.pipeline.media import scene_media
 from chalicelib.pipeline.media.narration import Narration
 from chalicelib.pipeline.steps.concept import load_concept
@@ -50,7 +50,9 @@ def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
                     paths=stills,
                     keep=frozenset(own),
                     reference=ctx.input_file("reference_image_upload_id", "reference"),
-                    on_progress=lambda p: ctx.report(p * 9 // 10),
+                    on_progress=lambda p: ctx.report(
+                        p * 9 // 10, message=scene_words("image", p, count - len(own))
+                    ),
                 ),
             )
         said = spoken.result() if spoken else None

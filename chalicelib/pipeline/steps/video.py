@@ -9,11 +9,15 @@ import shutil
 import time
 from pathlib import Path
 
+from chalicelib.billing.plans import plan_named
 from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.infra import storage
 from chalicelib.jobs import lifecycle
+from chalicelib.jobs import repository as jobs_db
 from chalicelib.pipeline.concept import script
-from chalicelib.pipeline.context import Context
+from chalicelib.pipeline.concept.storyboard import Concept
+from chalicelib.pipeline.context import Context, scene_words
+from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.media import scene_media, video
 from chalicelib.pipeline.media.narration import Narration
 from chalicelib.pipeline.media.words import Word
@@ -55,6 +59,22 @@ def _narrations(ctx: Context, image_keys: list[str]) -> list[Narration] | None:
     ]
 
 
+def _check_plan_length(ctx: Context, concept: Concept) -> None:
+    """A script's real timeline against the limit of the plan stored on the job: the API's check
+    is an estimate before any narration exists. Over it, the job fails, not retried."""
+    if not script.is_script(ctx.request):
+        return
+    job = jobs_db.get(ctx.job_id, None)
+    limit = plan_named(job.plan).max_duration_s if job else None
+    total = script.total_length(concept)
+    if limit is not None and total > limit:
+        raise StepError(
+            "script_too_long",
+            f"The narrated script runs {total:.0f} s, over the plan's limit of {limit} s; shorten it",
+            transient=False,
+        )
+
+
 def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
     image_keys = done["image"]
     concept = load_concept(ctx)
@@ -65,6 +85,7 @@ def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
     narrations = _narrations(ctx, image_keys)
     if narrations is not None:  # a script's scenes last as long as their narration takes
         concept = script.timed(concept, ctx.request, [n.duration_s for n in narrations])
+        _check_plan_length(ctx, concept)
     started = time.monotonic()
     request = ctx.request
     result = video.compose_video(
@@ -75,7 +96,7 @@ def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
         voice=request.get("voice"),
         language=request.get("language", "en"),
         narrations=narrations,
-        on_progress=ctx.report,
+        on_progress=lambda p: ctx.report(p, message=scene_words("scene", p, len(concept.scenes))),
         should_cancel=ctx.should_stop,
         clip_audio_volume=request.get("clip_audio_volume"),
         caption_style=request.get("caption_style", "karaoke"),

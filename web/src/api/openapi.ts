@@ -16,7 +16,10 @@ export interface paths {
         put?: never;
         /**
          * Create an API key (the key is shown only here)
-         * @description Refusals a well-formed request can meet:
+         * @description The owner is mailed about every new key. `scope: jobs` makes a key that cannot create credentials.
+         *
+         *     Refusals a well-formed request can meet:
+         *     - **403** `email_unverified`: the account's address is not verified yet (open the mailed link, signed in); `insufficient_scope`: an API key whose scope is not `full`
          *     - **409** `api_key_limit_reached`: you have MAX_API_KEYS_PER_USER keys
          *     - **429** `rate_limited`: more than RATE_LIMIT_CREDENTIAL_WRITES writes of API keys, provider keys and webhook endpoints by this user
          */
@@ -118,7 +121,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Set a new password with the token of the mailed link; earlier access tokens stop working
+         * Set a new password with the token of the mailed link; earlier access tokens, API keys, webhook endpoints and provider keys stop working
          * @description Refusals a well-formed request can meet:
          *     - **404** `invalid_link`: no link with this token was ever sent
          *     - **410** `invalid_link`: the link was already used, has expired, or its address changed
@@ -167,8 +170,8 @@ export interface paths {
         /**
          * Create an account
          * @description Refusals a well-formed request can meet:
-         *     - **409** `email_taken`: an account with this email exists
-         *     - **429** `rate_limited`: more than RATE_LIMIT_AUTH requests to /v1/auth from this IP
+         *     - **409** `email_taken`: an account with this email exists (its owner is mailed a note)
+         *     - **429** `rate_limited`: more than RATE_LIMIT_AUTH requests to /v1/auth from this IP, or more than RATE_LIMIT_EMAIL mails to this address
          */
         post: operations["signup"];
         delete?: never;
@@ -187,8 +190,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Confirm an email address with the token of the mailed link (/verify-email?token=...)
-         * @description Refusals a well-formed request can meet:
+         * Confirm your email address with the token of the mailed link (/verify-email?token=...), signed in
+         * @description The first verification deletes every API key, webhook endpoint and provider key made before it (someone who signed up with the address first may have left them).
+         *
+         *     Refusals a well-formed request can meet:
+         *     - **403** `invalid_link`: the link was sent for another account than the caller's
          *     - **404** `invalid_link`: no link with this token was ever sent
          *     - **410** `invalid_link`: the link was already used, has expired, or its address changed
          *     - **429** `rate_limited`: more than RATE_LIMIT_AUTH requests to /v1/auth from this IP
@@ -315,7 +321,7 @@ export interface paths {
         };
         /**
          * Events after a cursor, long-polling up to `wait` s
-         * @description With `Accept: text/event-stream` the same events come as Server-Sent Events frames, gathered until `wait` is over or the job ends.
+         * @description With `Accept: text/event-stream` the same events come as Server-Sent Events frames: the window ends at the first batch (or when `wait` is over) with a short `retry:`, so an EventSource reconnects at once with Last-Event-ID.
          *
          *     Refusals a well-formed request can meet:
          *     - **429** `too_many_long_polls`: you hold LONG_POLLS_PER_USER polls with `wait` open
@@ -451,6 +457,7 @@ export interface paths {
         /**
          * Store your own key for a provider (encrypted; only last4 is ever shown)
          * @description Refusals a well-formed request can meet:
+         *     - **403** `email_unverified`: the account's address is not verified yet (open the mailed link, signed in); `insufficient_scope`: an API key whose scope is not `full`
          *     - **422** `validation_error`: base_url is not https, or names a link-local (or, outside the local stage, a private or loopback) address
          *     - **429** `rate_limited`: more than RATE_LIMIT_CREDENTIAL_WRITES writes of API keys, provider keys and webhook endpoints by this user
          */
@@ -534,8 +541,9 @@ export interface paths {
         get: operations["list_webhook_endpoints"];
         put?: never;
         /**
-         * Register a webhook endpoint (its signing secret is shown only here)
+         * Register a webhook endpoint (its signing secret is shown only here; the owner is mailed)
          * @description Refusals a well-formed request can meet:
+         *     - **403** `email_unverified`: the account's address is not verified yet (open the mailed link, signed in); `insufficient_scope`: an API key whose scope is not `full`
          *     - **409** `webhook_endpoint_limit_reached`: you have MAX_WEBHOOK_ENDPOINTS_PER_USER endpoints
          *     - **422** `validation_error`: url is not https, or names a link-local (or, outside the local stage, a private or loopback) address
          *     - **429** `rate_limited`: more than RATE_LIMIT_CREDENTIAL_WRITES writes of API keys, provider keys and webhook endpoints by this user
@@ -616,11 +624,21 @@ export interface components {
             name: string;
             /** Prefix */
             prefix: string;
+            /**
+             * @description `jobs`: the key may run jobs, upload and read, but not create API keys, webhook endpoints or provider keys (403 `insufficient_scope`)
+             * @default full
+             */
+            scope: components["schemas"]["ApiKeyScope"];
         };
         /** ApiKeyCreate */
         ApiKeyCreate: {
             /** Name */
             name: string;
+            /**
+             * @description `jobs`: the key may run jobs, upload and read, but not create API keys, webhook endpoints or provider keys (403 `insufficient_scope`)
+             * @default full
+             */
+            scope: components["schemas"]["ApiKeyScope"];
         };
         /** ApiKeyCreated */
         ApiKeyCreated: {
@@ -634,6 +652,11 @@ export interface components {
             name: string;
             /** Prefix */
             prefix: string;
+            /**
+             * @description `jobs`: the key may run jobs, upload and read, but not create API keys, webhook endpoints or provider keys (403 `insufficient_scope`)
+             * @default full
+             */
+            scope: components["schemas"]["ApiKeyScope"];
         };
         /** ApiKeyList */
         ApiKeyList: {
@@ -642,6 +665,12 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
+        /**
+         * ApiKeyScope
+         * @description What an API key may do; a session (access token) may do everything.
+         * @enum {string}
+         */
+        ApiKeyScope: "full" | "jobs";
         /**
          * AudioLevels
          * @description The output's audio as measured after the render (EBU R128 / ITU-R BS.1770).
@@ -744,6 +773,18 @@ export interface components {
         Event: {
             /** At */
             at: string;
+            /**
+             * Eta At
+             * @description When the job should end, as estimated at this event
+             * @default null
+             */
+            eta_at: string | null;
+            /**
+             * Eta S
+             * @description Seconds left until the job ends, estimated as of this event (null: no estimate)
+             * @default null
+             */
+            eta_s: number | null;
             /** Id */
             id: string;
             /** Message */
@@ -792,6 +833,18 @@ export interface components {
             /** Current Step */
             current_step: string | null;
             error: components["schemas"]["JobError"] | null;
+            /**
+             * Eta At
+             * @description When the job should end (its latest estimate)
+             * @default null
+             */
+            eta_at: string | null;
+            /**
+             * Eta S
+             * @description Seconds left until the job ends, from its latest estimate (0 once it succeeded; null when it failed, was canceled, or has no estimate)
+             * @default null
+             */
+            eta_s: number | null;
             /** Finished At */
             finished_at: string | null;
             /** Id */
@@ -1611,6 +1664,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorReply"];
                 };
             };
+            /** @description `email_unverified`: the account's address is not verified yet (open the mailed link, signed in); `insufficient_scope`: an API key whose scope is not `full` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
             /** @description `api_key_limit_reached`: you have MAX_API_KEYS_PER_USER keys */
             409: {
                 headers: {
@@ -2123,7 +2185,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorReply"];
                 };
             };
-            /** @description `email_taken`: an account with this email exists */
+            /** @description `email_taken`: an account with this email exists (its owner is mailed a note) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2150,7 +2212,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorReply"];
                 };
             };
-            /** @description `rate_limited`: more than RATE_LIMIT_AUTH requests to /v1/auth from this IP */
+            /** @description `rate_limited`: more than RATE_LIMIT_AUTH requests to /v1/auth from this IP, or more than RATE_LIMIT_EMAIL mails to this address */
             429: {
                 headers: {
                     /** @description Seconds to wait */
@@ -2198,6 +2260,24 @@ export interface operations {
             };
             /** @description Malformed request (`malformed_json`) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Missing or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description `invalid_link`: the link was sent for another account than the caller's */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3086,6 +3166,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorReply"];
                 };
             };
+            /** @description `email_unverified`: the account's address is not verified yet (open the mailed link, signed in); `insufficient_scope`: an API key whose scope is not `full` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
             /** @description Not found */
             404: {
                 headers: {
@@ -3475,6 +3564,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorReply"];
                 };
             };
+            /** @description `email_unverified`: the account's address is not verified yet (open the mailed link, signed in); `insufficient_scope`: an API key whose scope is not `full` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
             /** @description `webhook_endpoint_limit_reached`: you have MAX_WEBHOOK_ENDPOINTS_PER_USER endpoints */
             409: {
                 headers: {
@@ -3660,6 +3758,7 @@ type ReadonlyArray<T> = [
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
 export const pathsV1ProviderKeysProviderPutParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["put"]["parameters"]["path"]["provider"]> = ["openai", "pexels"];
 export const pathsV1ProviderKeysProviderDeleteParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["delete"]["parameters"]["path"]["provider"]> = ["openai", "pexels"];
+export const apiKeyScopeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApiKeyScope"]> = ["full", "jobs"];
 export const checkoutCreatePlanValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CheckoutCreate"]["plan"]> = ["free", "pro", "business"];
 export const eventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["EventType"]> = ["job.queued", "job.started", "step.started", "step.progress", "step.succeeded", "step.failed", "job.retrying", "job.succeeded", "job.failed", "job.canceled"];
 export const healthStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Health"]["status"]> = ["ok", "degraded"];

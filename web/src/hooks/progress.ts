@@ -11,13 +11,16 @@ export interface ProgressState {
   lastEventId: string | null;
   messages: JobEvent[];
   updates: number; // events applied so far (0 until the first one arrives)
+  /** When the job should end, on this browser's clock (ms): the latest event's eta_s counted
+   * from when it arrived (the server's clock may differ); null without an estimate. */
+  endsAt: number | null;
 }
 
 export function initialProgress(job?: Job): ProgressState {
   const steps = (job?.steps ?? []).map((s): StepView =>
     ({ name: s.name, status: s.status, progress: s.progress, weight: s.weight, message: null }));
   return { status: job?.status ?? "queued", progress: job?.progress ?? 0, steps, lastEventId: null,
-    messages: [], updates: 0 };
+    messages: [], updates: 0, endsAt: null };
 }
 
 /** The job's progress when the step begins: the weights of the steps before it (the job's order). */
@@ -38,7 +41,7 @@ const JOB_STATUS: Partial<Record<EventType, JobStatus>> = {
   "job.failed": "failed", "job.canceled": "canceled", "step.started": "running", "step.progress": "running",
 };
 
-export function applyEvent(state: ProgressState, event: JobEvent): ProgressState {
+export function applyEvent(state: ProgressState, event: JobEvent, receivedAt: number = Date.now()): ProgressState {
   if (state.lastEventId !== null && compareIds(event.id, state.lastEventId) <= 0) return state; // seen
   const status = JOB_STATUS[event.type] ?? state.status;
   let progress = event.progress ?? state.progress;
@@ -56,8 +59,19 @@ export function applyEvent(state: ProgressState, event: JobEvent): ProgressState
       message: event.message ?? s.message };
   });
   const finished = status === "succeeded" ? 100 : progress;
+  const ended = event.type === "job.succeeded" || event.type === "job.failed" || event.type === "job.canceled";
+  const endsAt = ended ? null : typeof event.eta_s === "number" ? receivedAt + event.eta_s * 1000 : state.endsAt;
   return { status, progress: finished, steps, lastEventId: event.id,
-    messages: [...state.messages, event].slice(-50), updates: state.updates + 1 };
+    messages: [...state.messages, event].slice(-50), updates: state.updates + 1, endsAt };
+}
+
+/** "about 40 s left", as a person would say it; null without an estimate. */
+export function timeLeftText(seconds: number | null | undefined): string | null {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return null;
+  if (seconds < 5) return "a few seconds left";
+  if (seconds < 20) return `about ${Math.round(seconds)} s left`;
+  if (seconds < 90) return `about ${Math.round(seconds / 5) * 5} s left`;
+  return `about ${Math.round(seconds / 60)} min left`;
 }
 
 /** Redis stream ids "ms-seq": numeric order, not string order. */

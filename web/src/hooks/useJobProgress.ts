@@ -10,15 +10,15 @@ import { applyEvent, initialProgress, type ProgressState } from "./progress";
 
 // Every event type the API sends (its EventType enum): an SSE frame is dispatched by its type.
 export const EVENT_TYPES = eventTypeValues;
-// Chalice answers an SSE request whole when its window ends, so a short window keeps the
-// page live (a new window opens ~1 s later, the server's `retry:`); long-polls return at once.
-export const SSE_WINDOW_S = 2;
+// Chalice can't stream, so an SSE window ends at its first batch of events (or after this many
+// quiet seconds) and the server's short `retry:` opens the next at once: the long-poll's lag.
+export const SSE_WINDOW_S = 15;
 export const POLL_WAIT_S = 15;
 
-type Action = { type: "event"; event: JobEvent } | { type: "reset"; job?: Job };
+type Action = { type: "event"; event: JobEvent; receivedAt: number } | { type: "reset"; job?: Job };
 
 function reducer(state: ProgressState, action: Action): ProgressState {
-  return action.type === "event" ? applyEvent(state, action.event) : initialProgress(action.job);
+  return action.type === "event" ? applyEvent(state, action.event, action.receivedAt) : initialProgress(action.job);
 }
 
 export interface Options {
@@ -44,7 +44,7 @@ export function useJobProgress(jobId: string, job: Job | undefined, opts: Option
     const seen = (event: JobEvent) => {
       if (stopped) return;
       lastId.current = event.id;
-      dispatch({ type: "event", event });
+      dispatch({ type: "event", event, receivedAt: Date.now() });
       if (event.type !== "step.progress") boundary.current?.(event);
     };
     const useSse = opts.transport !== "poll" && typeof window.EventSource === "function";
@@ -93,7 +93,7 @@ function followSse(jobId: string, lastId: { current: string | null }, seen: (e: 
       }
     };
   };
-  // Catch up at once with a JSON read (an SSE window answers only when it ends), then follow.
+  // Catch up at once with a JSON read (a wait=0 page), then follow.
   const catchUp = async () => {
     try {
       const params = new URLSearchParams({ wait: "0" });

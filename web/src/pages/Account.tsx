@@ -1,35 +1,44 @@
 // Email verification and password reset: the pages the mailed links open
 // (/verify-email?token=, /reset-password?token=), and the request for a reset link.
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
-import { api, ApiError, tokenStore } from "../api/client";
+import { api, ApiError } from "../api/client";
 import type { EmailVerified, TokenReply } from "../api/types";
 import { useAuth } from "../auth";
 import { ErrorMessage, FieldError, PageTitle } from "../components/ui";
 import { CURRENT_USER_KEY, useCurrentUser } from "../hooks/useCurrentUser";
 
+// Confirmed by a button, signed in: a mail scanner that runs the page's scripts, or a click on the
+// link of an account someone else signed up with, verifies nothing (the API wants the session too).
 export function VerifyEmailPage() {
   const [params] = useSearchParams();
   const token = params.get("token") ?? "";
+  const { token: session } = useAuth();
   const queryClient = useQueryClient();
   const verify = useMutation({
     mutationFn: () => api<EmailVerified>("/v1/auth/verify-email", { method: "POST", body: { token } }),
     onSuccess: () => void queryClient.invalidateQueries({ queryKey: CURRENT_USER_KEY }),
   });
-  const started = useRef(false);
-  useEffect(() => {
-    if (token && !started.current) { started.current = true; verify.mutate(); }
-  }, [token, verify]);
+  const here = `/verify-email?${new URLSearchParams({ token }).toString()}`;
   return (
     <>
       <PageTitle>Verify your email</PageTitle>
       <div className="card narrow" aria-live="polite">
         {!token ? <p className="error" role="alert">This link has no token. Open the link from the email again.</p> : null}
+        {token && !session ? (
+          <p role="status">Log in to the account you signed up with, then confirm the address here.{" "}
+            <Link to="/login" state={{ from: here }}>Log in</Link></p>
+        ) : null}
+        {token && session && !verify.isSuccess ? (
+          <button type="button" className="primary" disabled={verify.isPending} onClick={() => verify.mutate()}>
+            Confirm my email address
+          </button>
+        ) : null}
         {verify.isPending ? <p role="status">Checking your link…</p> : null}
         {verify.isSuccess ? <p role="status" className="notice">{verify.data.user.email} is verified. Thank you!</p> : null}
         <ErrorMessage error={verify.error} />
-        <p><Link to={tokenStore.get() ? "/jobs" : "/login"}>{tokenStore.get() ? "Go to your videos" : "Log in"}</Link></p>
+        {session ? <p><Link to="/jobs">Go to your videos</Link></p> : null}
       </div>
     </>
   );

@@ -17,7 +17,7 @@ export function ApiKeysPage() {
     onSuccess: (key) => {
       setCreated(key);
       setName("");
-      keys.added({ id: key.id, name: key.name, prefix: key.prefix, created_at: key.created_at, last_used_at: null });
+      keys.added({ id: key.id, name: key.name, prefix: key.prefix, scope: key.scope, created_at: key.created_at, last_used_at: null });
     },
   });
   const revoke = useMutation({

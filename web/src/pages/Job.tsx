@@ -1,9 +1,11 @@
 // One job: live progress while it runs (useJobProgress), then the video, downloads, the step
 // timeline with durations, providers and usage, notes, and the error with its code and step.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
 import { TERMINAL, jobAspectClass, jobScenes, jobScript, jobTitle, type Job, type Step } from "../api/types";
+import { timeLeftText } from "../hooks/progress";
 import { useJobProgress } from "../hooks/useJobProgress";
 import { ErrorMessage, Loading, PageTitle, ProgressBar, StatusBadge, When, seconds } from "../components/ui";
 
@@ -14,6 +16,18 @@ function usageText(step: Step): string {
       u.audio_s ? `${u.audio_s.toFixed(1)} s audio` : ""].filter(Boolean);
     return `${u.purpose}: ${u.provider}${u.model ? ` (${u.model})` : ""}${parts.length ? ` — ${parts.join(", ")}` : ""}`;
   }).join("; ") || "—";
+}
+
+/** The time left, counting down each second from the latest estimate (`endsAt`, this clock). */
+function TimeLeft({ endsAt }: { endsAt: number | null }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (endsAt === null) return;
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, [endsAt]);
+  const text = endsAt === null ? null : timeLeftText(Math.max(0, (endsAt - now) / 1000));
+  return text ? <span className="muted" data-testid="time-left">{text}</span> : null;
 }
 
 export function JobPage() {
@@ -38,6 +52,8 @@ export function JobPage() {
   const status = done ? data.status : live.updates ? live.status : data.status;
   const progress = done ? data.progress : Math.max(live.progress, data.progress);
   const stepsLive = new Map(live.steps.map((s) => [s.name, s]));
+  // The events' estimate while they come; before the first one, the job's own (as fetched).
+  const endsAt = done ? null : live.endsAt ?? (typeof data.eta_s === "number" ? job.dataUpdatedAt + data.eta_s * 1000 : null);
   const canCancel = status === "queued" || status === "running";
   const canRetry = data.status === "failed" || data.status === "canceled";
   const script = jobScript(data);
@@ -50,6 +66,7 @@ export function JobPage() {
       <section className="card" aria-label="Progress" data-updates={live.updates} data-status={status}>
         <div className="status-line">
           <span>Status: <StatusBadge status={status} /></span>
+          <TimeLeft endsAt={endsAt} />
           <span className="muted">attempt {data.attempt}</span>
         </div>
         <ProgressBar value={progress} label="Video progress" id="job-progress" />
@@ -63,7 +80,7 @@ export function JobPage() {
               <li key={step.name} data-step={step.name} data-status={stepStatus}>
                 <span className="step-name">{step.name}</span> <StatusBadge status={stepStatus} />
                 <ProgressBar value={stepProgress} label={`${step.name} step`} />
-                {useLive && l.message ? <span className="muted small">{l.message}</span> : null}
+                {useLive && l.message && stepStatus === "running" ? <span className="muted small" data-testid="step-message">{l.message}</span> : null}
               </li>
             );
           })}

@@ -1,15 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { applyEvent, compareIds, initialProgress } from "../hooks/progress";
+import { applyEvent, compareIds, initialProgress, timeLeftText } from "../hooks/progress";
 import type { EventType, Job, JobEvent, Step } from "../api/types";
 
 const ev = (id: string, type: EventType, step: string | null, progress: number | null, message: string | null = null): JobEvent =>
-  ({ id, type, step, progress, message, at: "2026-01-01T00:00:00Z" });
+  ({ id, type, step, progress, message, at: "2026-01-01T00:00:00Z", eta_s: null, eta_at: null });
 
 // The job reply's steps with their weights (what the API serves today).
 function jobWith(weights: Record<Step["name"], number>): Job {
   return {
     id: "job_1", status: "running", progress: 0, current_step: null, attempt: 1, error: null, outputs: null,
-    request: { prompt: "p" }, created_at: "", started_at: null, finished_at: null,
+    request: { prompt: "p" }, created_at: "", started_at: null, finished_at: null, eta_s: null, eta_at: null,
     steps: (Object.keys(weights) as Step["name"][]).map((name) => ({ name, status: "pending", progress: 0,
       weight: weights[name], attempt: 1, started_at: null, finished_at: null, provider: null })),
   };
@@ -76,5 +76,24 @@ describe("compareIds", () => {
     expect(compareIds("10-0", "9-5")).toBeGreaterThan(0);
     expect(compareIds("9-10", "9-9")).toBeGreaterThan(0);
     expect(compareIds("9-1", "9-1")).toBe(0);
+  });
+});
+
+describe("time left", () => {
+  it("counts each estimate from when it arrived, and drops it when the job ends", () => {
+    let s = applyEvent(initialProgress(), { ...ev("1-0", "step.progress", "video", 40), eta_s: 40 }, 1_000);
+    expect(s.endsAt).toBe(41_000);
+    s = applyEvent(s, ev("2-0", "step.progress", "video", 45), 2_000); // no estimate: the last one stands
+    expect(s.endsAt).toBe(41_000);
+    s = applyEvent(s, { ...ev("3-0", "job.succeeded", null, 100), eta_s: 0 }, 3_000);
+    expect(s.endsAt).toBeNull();
+  });
+
+  it("says it as a person would", () => {
+    expect(timeLeftText(null)).toBeNull();
+    expect(timeLeftText(3)).toBe("a few seconds left");
+    expect(timeLeftText(12.4)).toBe("about 12 s left");
+    expect(timeLeftText(41)).toBe("about 40 s left");
+    expect(timeLeftText(200)).toBe("about 3 min left");
   });
 });
