@@ -96,6 +96,9 @@ class Settings(Model):
     worker_stalled_interval_ms: int = Field(10_000, ge=500)
     job_lease_s: int = Field(30, ge=3)
     reaper_grace_s: int = Field(60, ge=1)
+    # A worker cut off from MySQL or Redis pauses its job (backoff with jitter) for up to this
+    # long, then hands it back to the queue; neither spends one of the job's attempts.
+    store_outage_max_s: int = Field(120, ge=1)
     presign_ttl_s: int = Field(900, ge=60, le=7 * 24 * 3600)
     events_max_per_job: int = 2000
     # B108 (/tmp): the worker's scratch root, in its own container (Fargate) or the developer's machine

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 from chalicelib.http.schemas.common import Health
-from chalicelib.infra import db, redis_client, storage
+from chalicelib.infra import db, outage, redis_client, storage
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,14 @@ def check() -> tuple[Health, bool]:
         try:
             probe()
             results[name] = "ok"
+            if name in outage.Store.__members__:
+                outage.recovered(outage.Store(name))
         except Exception as exc:
-            log.warning("health check %s failed: %s", name, type(exc).__name__)
+            store = outage.store_of(exc)
+            if store is not None:
+                outage.report(store, exc, "health")  # once per outage, not once per probe
+            else:
+                log.warning("health check %s failed: %s", name, type(exc).__name__)
             if name == "mysql":
                 db.close()
             results[name] = "down"

@@ -115,7 +115,8 @@ def build(app: Any, title: str = "Media orchestrator API", version: str = "1.0.0
         for status in meta["reply_also"]:
             op["responses"][str(status)] = {**ok, "description": _STATUS_TEXT[status]}
         automatic = (
-            ({401} if meta["auth"] else set())
+            {503}  # every route, while a store is down (chalicelib.infra.outage)
+            | ({401} if meta["auth"] else set())
             | ({404} if path_names else set())
             | ({400, 415, 422} if meta["body"] is not None else set())
             | ({422} if meta["query"] or meta["headers"] else set())
@@ -197,7 +198,7 @@ def _refusal(status: int, declared: dict[int, str | None], automatic: bool, erro
         response["content"] = {"application/json": {"schema": error_schema}}
     if status in declared and status >= 400:
         response[BUSINESS_REFUSAL] = True
-    if status == 429:
+    if status in (429, 503):
         response["headers"] = {
             "Retry-After": {
                 "description": "Seconds to wait",

@@ -13,6 +13,7 @@ from chalice.app import Request, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib.core.errors import ApiError, BadRequest, UnsupportedMediaType, ValidationFailed
+from chalicelib.infra import outage
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -56,8 +57,13 @@ def error_envelope(event: Any, get_response: Callable[[Any], Response]) -> Respo
         response = get_response(event)
     except ApiError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
-    except Exception:  # a bug, not the client's fault; logged with its traceback
-        log.exception("unhandled error")
+    except Exception as exc:
+        unavailable = store_outage(exc)
+        if unavailable is not None:
+            return error_response(
+                503, unavailable.code, unavailable.message, unavailable.details, unavailable.headers
+            )
+        log.exception("unhandled error")  # a bug, not the client's fault; logged with its traceback
         return error_response(500, "internal_error", "An internal error occurred")
     finally:
         _request.reset(token)
@@ -74,6 +80,15 @@ def error_envelope(event: Any, get_response: Callable[[Any], Response]) -> Respo
             headers={k: str(v) for k, v in response.headers.items() if k.lower() == "allow"},
         )
     return response
+
+
+def store_outage(exc: BaseException) -> ApiError | None:
+    """The 503 for an error that is a store outage (logged once per outage), else None: a bug."""
+    store = outage.store_of(exc)
+    if store is None:
+        return None
+    outage.report(store, exc, "api")
+    return outage.unavailable(store)
 
 
 def parse(model: type[M], request: Request) -> M:
@@ -217,6 +232,15 @@ def doc(
             token = _declared.set(meta)
             try:
                 return func(*args, **kwargs)
+            except ApiError:
+                raise
+            except Exception as exc:
+                # Chalice turns anything but an ApiError into its own 500 before the envelope
+                # sees it: a store outage becomes our 503 here, on every route (auth included).
+                unavailable = store_outage(exc)
+                if unavailable is None:
+                    raise
+                raise unavailable from None
             finally:
                 _declared.reset(token)
 

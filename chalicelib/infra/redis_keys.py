@@ -11,6 +11,11 @@ def job_cancel(job_id: str) -> str:
     return f"media:job:{job_id}:cancel"
 
 
+def job_heartbeat(job_id: str) -> str:
+    """The lease owner of a running job, refreshed by its worker: alive even while MySQL is away."""
+    return f"media:job:{job_id}:heartbeat"
+
+
 def job_eta(job_id: str) -> str:
     """A job's time-left estimate as it runs: its plan and where it is (JSON, see jobs/eta.py)."""
     return f"media:job:{job_id}:eta"

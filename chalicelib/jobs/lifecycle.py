@@ -10,7 +10,8 @@ holds can't disagree. Its consequences in Redis come after the commit: the event
 stream and the fan-out to the owner's webhooks, the queue entry, the cancel flag. Each is
 retried briefly and, if Redis stays away, left to be reconciled: the reaper re-enqueues what
 MySQL says is queued, a worker notices a cancel through its lease, and clients read the state
-from MySQL. Nothing after the commit can lose money or leave a job stuck.
+from MySQL. Nothing after the commit can lose money or leave a job stuck. A transition whose transaction
+deadlocked runs again whole (db.retries_conflicts): its side effects come after the commit only.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def _refund(cur, job_id: str) -> None:
 
 
 # ---- the API side -------------------------------------------------------------------------
+@db.retries_conflicts
 def submit(job: dict[str, Any], period: quota.Period) -> None:
     """-> queued: one job of the period's quota, the row and its pending steps, atomically;
     then its event and its queue entry. Raises QuotaFull or DuplicateIdempotencyKey."""
@@ -123,6 +125,7 @@ def submit(job: dict[str, Any], period: quota.Period) -> None:
     _enqueue_after_commit(job["id"], job["user_id"], job["plan"], replace=False)
 
 
+@db.retries_conflicts
 def cancel(job_id: str, user_id: str) -> bool:
     """queued|running -> canceled, and the quota back unless a finished video was already paid
     for, in one transaction. Then a flag the worker holding the job polls (it kills a running
@@ -147,6 +150,7 @@ def cancel(job_id: str, user_id: str) -> bool:
     return True
 
 
+@db.retries_conflicts
 def reopen(job_id: str, user_id: str, period: quota.Period | None, reason: str) -> bool:
     """failed|canceled -> queued with attempt + 1, keeping its finished steps: the user's retry
     (`period`: a job whose reservation was given back takes one again, or QuotaFull) and the
@@ -168,13 +172,14 @@ def reopen(job_id: str, user_id: str, period: quota.Period | None, reason: str) 
     return True
 
 
-# ---- the worker side ----------------------------------------------------------------------
 def redrive(job_id: str, user_id: str) -> bool:
     """The operator's redrive (`ops redrive`, the console's dead letter): reopen from the failed
     step, not charged again. False when its state changed meanwhile."""
     return reopen(job_id, user_id, None, "redriven by an operator")
 
 
+# ---- the worker side ----------------------------------------------------------------------
+@db.retries_conflicts
 def start(job_id: str, user_id: str, max_running: int, owner: str, lease_s: int) -> Claim:
     """queued (or running with a dead worker) -> running under the lease `owner` (Claim)."""
     with db.transaction() as cur:
@@ -187,6 +192,7 @@ def start(job_id: str, user_id: str, max_running: int, owner: str, lease_s: int)
     return outcome
 
 
+@db.retries_conflicts
 def renew_lease(job_id: str, owner: str, lease_s: int) -> bool:
     """False when the job is no longer ours (canceled, failed, timed out, taken over)."""
     with db.transaction() as cur:
@@ -200,6 +206,7 @@ def cancel_requested(job_id: str, attempt: int) -> bool:
     return flag is not None and int(flag) >= attempt
 
 
+@db.retries_conflicts
 def step_started(job_id: str, step: str, owner: str, job_progress: int) -> bool:
     with db.transaction() as cur:
         if not transitions.step_started(cur, job_id, step, owner):
@@ -208,6 +215,7 @@ def step_started(job_id: str, step: str, owner: str, job_progress: int) -> bool:
     return True
 
 
+@db.retries_conflicts
 def report_progress(
     job_id: str, step: str, step_progress: int, job_progress: int, owner: str, message: str | None = None
 ) -> bool:
@@ -245,11 +253,13 @@ def step_message(job_id: str, step: str, message: str, job_progress: int) -> Non
     )
 
 
+@db.retries_conflicts
 def add_note(job_id: str, note: str) -> None:
     with db.transaction() as cur:
         transitions.add_note(cur, job_id, note)
 
 
+@db.retries_conflicts
 def step_succeeded(
     job_id: str,
     step: str,
@@ -280,12 +290,14 @@ def step_succeeded(
     return True
 
 
+@db.retries_conflicts
 def step_skipped(job_id: str, step: str, owner: str) -> bool:
     """A step the job's pipeline does not have is skipped (no event: nothing ran)."""
     with db.transaction() as cur:
         return transitions.step_skipped(cur, job_id, step, owner)
 
 
+@db.retries_conflicts
 def step_failed(job_id: str, step: str, owner: str, code: str, message: str) -> bool:
     with db.transaction() as cur:
         if not transitions.step_finished(
@@ -296,6 +308,7 @@ def step_failed(job_id: str, step: str, owner: str, code: str, message: str) -> 
     return True
 
 
+@db.retries_conflicts
 def succeed(job_id: str, outputs: dict[str, str], owner: str) -> bool:
     """running -> succeeded (the reservation is spent: nothing to refund)."""
     with db.transaction() as cur:
@@ -306,6 +319,7 @@ def succeed(job_id: str, outputs: dict[str, str], owner: str) -> bool:
     return True
 
 
+@db.retries_conflicts
 def fail(job_id: str, code: str, message: str, step: str | None) -> bool:
     """queued|running -> failed; a system failure gives the reservation back in the same
     transaction (see quota.refunds_failure)."""
@@ -319,6 +333,7 @@ def fail(job_id: str, code: str, message: str, step: str | None) -> bool:
     return True
 
 
+@db.retries_conflicts
 def retry_later(job_id: str, code: str, message: str, step: str | None) -> int | None:
     """running -> queued with attempt + 1, after a transient failure (BullMQ schedules the next
     attempt with backoff). Returns the new attempt, None when the job was no longer running."""
@@ -340,6 +355,7 @@ def requeue_lost(job_id: str, user_id: str, plan_name: str, replace: bool = Fals
     enqueue(job_id, user_id, plan_name)
 
 
+@db.retries_conflicts
 def expire(job_id: str) -> bool:
     """finished -> expired (cleanup deleted its media)."""
     with db.transaction() as cur:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.http.schemas.jobs import StepUsage
-from chalicelib.infra import redis_client, storage
+from chalicelib.infra import outage, redis_client, storage
 from chalicelib.jobs import lifecycle
 from chalicelib.jobs.states import STEP_WEIGHTS
 from chalicelib.pipeline import provider_chain
@@ -21,6 +21,7 @@ from chalicelib.pipeline.concept.storyboard import Concept
 from chalicelib.uploads import service as uploads
 
 log = logging.getLogger(__name__)
+OUTAGE_REPORT_PAUSE_S = 2.0
 
 
 @dataclass
@@ -77,10 +78,21 @@ class Context:
         fresh = message is not None and message != self._said
         if not force and (step_progress <= last_value or (now - last_at < 0.25 and not fresh)):
             return
+        try:
+            ours = lifecycle.report_progress(
+                self.job_id, self.step, step_progress, job_progress, self.owner, message=message
+            )
+        except Exception as exc:
+            store = outage.store_of(exc)
+            if store is None:
+                raise
+            # Progress is not worth stopping the step for: the next report (or the step's end,
+            # which waits out the outage) catches up, and MySQL only ever moves it forward.
+            outage.report(store, exc, "progress")
+            self._last = (last_value, now + OUTAGE_REPORT_PAUSE_S)  # not every frame while it is away
+            return
         self._last, self._said = (step_progress, now), message or self._said
-        if not lifecycle.report_progress(
-            self.job_id, self.step, step_progress, job_progress, self.owner, message=message
-        ):
+        if not ours:
             self.stop.set()
 
 

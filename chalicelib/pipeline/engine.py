@@ -17,7 +17,7 @@ from pathlib import Path
 from chalicelib.billing.plans import entitlement
 from chalicelib.core.ids import utcnow
 from chalicelib.core.settings import get_settings
-from chalicelib.infra import storage
+from chalicelib.infra import outage, storage
 from chalicelib.jobs import lifecycle
 from chalicelib.jobs import repository as jobs_db
 from chalicelib.jobs.states import STEP_NAMES, STEP_WEIGHTS, Claim, JobStatus, StepStatus
@@ -29,7 +29,7 @@ from chalicelib.pipeline.steps import upload
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StepError", "JobGone", "UserBusy", "run_job"]  # StepError: re-exported for callers
+__all__ = ["StepError", "JobGone", "UserBusy", "StoreOutage", "run_job"]  # StepError: re-exported for callers
 
 
 class JobGone(Exception):
@@ -38,6 +38,20 @@ class JobGone(Exception):
 
 class UserBusy(Exception):
     """The user already runs as many jobs as their plan allows: this one waits in the queue."""
+
+
+class StoreOutage(Exception):
+    """MySQL or Redis failed under the job (chalicelib.infra.outage): weather, not a step failure.
+    The worker pauses and runs the job again from its checkpoints, spending no attempt."""
+
+    def __init__(self, store: outage.Store):
+        super().__init__(f"{store.value} unavailable")
+        self.store = store
+
+
+def _as_outage(exc: BaseException) -> StoreOutage | None:
+    store = outage.store_of(exc)
+    return StoreOutage(store) if store is not None else None
 
 
 def _checkpoint_ok(step: jobs_db.StepRow) -> bool:
@@ -51,8 +65,20 @@ def _checkpoint_ok(step: jobs_db.StepRow) -> bool:
 def run_job(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str:
     """Run or resume a job under the lease `owner`; returns its final status.
 
-    Raises UserBusy (wait in the queue), JobGone (canceled, or no longer ours) or StepError
-    (the caller retries transient ones)."""
+    Raises UserBusy (wait in the queue), JobGone (canceled, or no longer ours), StepError
+    (the caller retries transient ones) or StoreOutage (the caller pauses and runs it again)."""
+    try:
+        return _claim_and_run(job_id, owner, stop, lease_s)
+    except (JobGone, UserBusy, StoreOutage):
+        raise
+    except Exception as exc:  # a store error at a step boundary (start, step rows, finish)
+        paused = _as_outage(exc)
+        if paused is None:
+            raise
+        raise paused from exc
+
+
+def _claim_and_run(job_id: str, owner: str, stop: threading.Event, lease_s: int) -> str:
     row = jobs_db.get(job_id, None)
     if row is None or row.status not in (JobStatus.queued, JobStatus.running):
         return row.status.value if row else "missing"
@@ -106,10 +132,14 @@ def _run_steps(ctx: Context) -> str:
         except RenderCanceled:
             raise JobGone(job_id) from None
         except StepError as exc:
+            if (paused := _as_outage(exc)) is not None:
+                raise paused from exc
             exc.step = name
             _step_failed(ctx, exc)
             raise
         except Exception as exc:  # unknown: assume transient, the retry budget bounds it
+            if (paused := _as_outage(exc)) is not None:  # not the step's fault: not a failure
+                raise paused from exc
             log.exception("step failed", extra={"job_id": job_id, "step": name})
             err = StepError(
                 f"{name}_failed",

@@ -21,7 +21,7 @@ import threading
 
 from chalicelib.core import observability
 from chalicelib.core.settings import get_settings
-from chalicelib.infra import queue, redis_client
+from chalicelib.infra import outage, queue, redis_client, redis_keys
 from chalicelib.jobs import lifecycle
 from chalicelib.pipeline import engine, providers
 from chalicelib.webhooks import service as outgoing_webhooks
@@ -33,16 +33,79 @@ WEBHOOK_CONCURRENCY = 8  # deliveries are I/O: many at once per worker
 SURPLUS_CHECK_S = 5.0  # how often an idle worker asks whether it is surplus (two Redis calls)
 RETRY_BASE_MS = 2_000
 RETRY_MAX_MS = 60_000
+OUTAGE_BACKOFF_S = 0.5  # the first pause of a job cut off from a store; doubles up to the cap
+OUTAGE_BACKOFF_MAX_S = 5.0
+OUTAGE_REQUEUE_MS = 10_000  # past STORE_OUTAGE_MAX_S: back to the queue, tried again after this
 
 
 async def _keep_lease(job_id: str, owner: str, stop: threading.Event) -> None:
     """Renew the job's lease from the event loop while the pipeline thread works; if the job
-    is no longer ours (canceled, timed out, taken over), tell the thread to stop."""
+    is no longer ours (canceled, timed out, taken over), tell the thread to stop. While MySQL
+    is away the renewal keeps being tried: the lease is regained when it is back (unless
+    another worker took the job over meanwhile: then the renewal says so)."""
     lease_s = get_settings().job_lease_s
     while not stop.is_set():
         await asyncio.sleep(lease_s / 3)
-        if not await asyncio.to_thread(lifecycle.renew_lease, job_id, owner, lease_s):
+        try:
+            ours = await asyncio.to_thread(lifecycle.renew_lease, job_id, owner, lease_s)
+        except Exception as exc:
+            store = outage.store_of(exc)
+            if store is None:
+                log.exception("lease renewal failed", extra={"job_id": job_id})
+            else:
+                outage.report(store, exc, "lease")
+            continue
+        if not ours:
             stop.set()
+
+
+async def _heartbeat(job_id: str, owner: str, stop: threading.Event) -> None:
+    """Say in Redis that this worker is alive and holds the job, so the reaper does not take a
+    worker cut off from MySQL (its lease lapsing) for a dead one."""
+    lease_s = get_settings().job_lease_s
+    key = redis_keys.job_heartbeat(job_id)
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(redis_client.client().set, key, owner, ex=lease_s * 2)
+        except Exception as exc:
+            store = outage.store_of(exc)
+            if store is None:
+                log.exception("heartbeat failed", extra={"job_id": job_id})
+            else:
+                outage.report(store, exc, "heartbeat")
+        await asyncio.sleep(lease_s / 3)
+
+
+async def _run_through_outages(job_id: str, token: str, stop: threading.Event) -> str:
+    """engine.run_job, paused and run again (from its checkpoints, in the same attempt) while a
+    store is away, for up to STORE_OUTAGE_MAX_S; past that the StoreOutage goes to the caller."""
+    settings = get_settings()
+    loop = asyncio.get_running_loop()
+    paused_at: float | None = None
+    delay = OUTAGE_BACKOFF_S
+    while True:
+        try:
+            result = await asyncio.to_thread(engine.run_job, job_id, token, stop, settings.job_lease_s)
+        except engine.StoreOutage as exc:
+            now = loop.time()
+            if paused_at is None:
+                paused_at = now
+                log.warning("job paused: %s", exc, extra={"job_id": job_id})
+            outage.report(exc.store, exc.__cause__ or exc, "worker")
+            if now - paused_at >= settings.store_outage_max_s:
+                raise
+            await asyncio.sleep(random.uniform(delay / 2, delay))  # jitter: the workers' retries spread
+            delay = min(delay * 2, OUTAGE_BACKOFF_MAX_S)
+            if stop.is_set():  # the lease said the job is no longer ours
+                raise engine.JobGone(job_id) from None
+            continue
+        if paused_at is not None:
+            log.info(
+                "job ran through a store outage: done %.1f s after its first pause",
+                loop.time() - paused_at,
+                extra={"job_id": job_id},
+            )
+        return result
 
 
 async def process(job, token) -> str:
@@ -53,8 +116,13 @@ async def process(job, token) -> str:
     final_attempt = queue.is_final_attempt(job)
     stop = threading.Event()
     lease = asyncio.create_task(_keep_lease(job_id, token, stop))
+    heartbeat = asyncio.create_task(_heartbeat(job_id, token, stop))
     try:
-        return await asyncio.to_thread(engine.run_job, job_id, token, stop, get_settings().job_lease_s)
+        return await _run_through_outages(job_id, token, stop)
+    except engine.StoreOutage:
+        # Past STORE_OUTAGE_MAX_S: back to the queue for later, still without spending an attempt.
+        log.warning("store outage past its bound: job back to the queue", extra={"job_id": job_id})
+        await queue.postpone(job, token, OUTAGE_REQUEUE_MS + random.randint(0, OUTAGE_REQUEUE_MS))
     except engine.UserBusy:
         # Per-user concurrency: wait, without spending an attempt, and let other users' jobs by.
         await queue.postpone(job, token, BUSY_DELAY_MS + random.randint(0, BUSY_DELAY_MS))
@@ -70,6 +138,7 @@ async def process(job, token) -> str:
     finally:
         stop.set()
         lease.cancel()
+        heartbeat.cancel()
 
 
 def backoff(attempts_made: int, *_args) -> int:
