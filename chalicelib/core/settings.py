@@ -131,6 +131,8 @@ class Settings(Model):
     # console (PUBLIC_URL + /verify-email?token=... or /reset-password?token=...), mail goes
     # through Amazon SES from MAIL_FROM (a verified SES identity).
     public_url: str = "http://127.0.0.1:8000"
+    # In AWS: the SSM parameter holding the console's URL (chalicelib/infra/public_url.py); wins.
+    public_url_parameter: str | None = None
     mail_from: str = "no-reply@media-orchestrator.local"
     email_verification_ttl_s: int = Field(24 * 3600, ge=300, le=7 * 24 * 3600)
     password_reset_ttl_s: int = Field(30 * 60, ge=60, le=3600)
