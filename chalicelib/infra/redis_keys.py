@@ -65,3 +65,8 @@ def long_polls(user_id: str) -> str:
 def dispatch_nudge(queue_name: str) -> str:
     """Present for NUDGE_DEBOUNCE_MS after a submission asked the dispatcher to run (expires)."""
     return f"media:dispatch:{{{queue_name}}}:nudge"
+
+
+def dispatch_lock(queue_name: str) -> str:
+    """Held by the running dispatch pass (one at a time; expires if its holder dies)."""
+    return f"media:dispatch:{{{queue_name}}}:lock"
