@@ -43,12 +43,17 @@ def _load_template() -> dict:
     return cfn_yaml.loads(TEMPLATE.read_text(), str(TEMPLATE))
 
 
+def _inline(resource: dict) -> bool:
+    """A function whose code is in the template (Code.ZipFile, e.g. ConsoleSetupFunction), not our zip."""
+    return "ZipFile" in (resource.get("Properties", {}).get("Code") or {})
+
+
 def _handlers() -> list[tuple[str, str]]:
     template = _load_template()
     global_handler = template.get("Globals", {}).get("Function", {}).get("Handler")
     found = []
     for name, resource in template["Resources"].items():
-        if resource.get("Type") in FUNCTION_TYPES:
+        if resource.get("Type") in FUNCTION_TYPES and not _inline(resource):
             handler = resource.get("Properties", {}).get("Handler", global_handler)
             assert isinstance(handler, str), f"{name}: Handler must be a literal string"
             found.append((name, handler))
@@ -380,7 +385,7 @@ def _packaged_handlers(packaged: Path) -> list[str]:
         {
             resource.get("Properties", {}).get("Handler", default)
             for resource in sam["Resources"].values()
-            if resource.get("Type") in FUNCTION_TYPES
+            if resource.get("Type") in FUNCTION_TYPES and not _inline(resource)
         }
     )
 
