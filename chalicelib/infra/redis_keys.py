@@ -25,7 +25,7 @@ def job_heartbeat(job_id: str) -> str:
 
 def job_eta(job_id: str) -> str:
     """A job's time-left estimate as it runs: its plan and where it is (JSON, see jobs/eta.py)."""
-    return f"media:job:{job_id}:eta"
+    return f"media:job:{{{job_id}}}:eta"
 
 
 def eta_samples(shape: str) -> str:
