@@ -6,7 +6,7 @@ NAME ?= render
 WORKERS ?= 1
 export WORKERS
 
-.PHONY: setup venv demo test up down bench lint web-types package web-deploy clean
+.PHONY: setup venv demo test up down bench lint web-types package web-deploy deploy destroy clean
 
 setup:                ## bring up Redis, MariaDB, the AWS emulator, venv and migrations
 	@bash scripts/bringup.sh
@@ -48,6 +48,17 @@ package: setup        ## out/package: sam.yaml (Chalice + template.yaml) and one
 
 web-deploy: setup     ## upload web/dist to the console bucket behind CloudFront: make web-deploy STACK=name
 	@$(PY) scripts/deploy_web.py --stack "$(STACK)"
+
+# Not run here (needs an AWS account): DRY_RUN=1 prints every step instead. See scripts/deploy.py.
+DEPLOY_FLAGS = --stack "$(STACK)" --region "$(or $(REGION),us-east-1)" $(if $(STAGE),--stage $(STAGE)) \
+	$(if $(MAIL_FROM),--mail-from $(MAIL_FROM)) $(if $(DOMAIN),--domain $(DOMAIN)) \
+	$(if $(filter true 1,$(RESERVE)),--reserve) $(if $(DRY_RUN),--dry-run)
+
+deploy: venv          ## preflight, worker image to ECR, package, sam deploy, console, smoke: make deploy STACK=name [REGION= MAIL_FROM= DOMAIN= DRY_RUN=1]
+	@$(PY) scripts/deploy.py deploy $(DEPLOY_FLAGS)
+
+destroy: venv         ## delete the stack and what it retains (buckets emptied, KMS key scheduled): make destroy STACK=name [DRY_RUN=1]
+	@$(PY) scripts/deploy.py destroy $(DEPLOY_FLAGS)
 
 clean:                ## remove local state (venv, project-local services' data, outputs)
 	@$(PY) scripts/stack.py down >/dev/null 2>&1 || true

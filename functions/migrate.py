@@ -21,6 +21,9 @@ from chalicelib.infra.migrate import migrate
 
 log = logging.getLogger(__name__)
 PHYSICAL_ID = "media-database-schema"
+# Answer CloudFormation this long before Lambda's timeout: a function killed mid-run never
+# answers, and the stack then waits an hour for the custom resource.
+REPLY_MARGIN_S = 20
 
 
 def run() -> dict[str, str]:
@@ -71,12 +74,38 @@ def handler(event, context):
     status, reason, data = "SUCCESS", "", {}
     try:
         if event["RequestType"] != "Delete":  # a deleted stack keeps its database
-            data = run()
+            data = _run_within(_seconds_left(context) - REPLY_MARGIN_S)
     except Exception as exc:
         log.exception("database setup failed")
         status, reason = "FAILED", f"{type(exc).__name__}; see the function's log"
-    _respond(event, status, reason, data)
+    try:
+        _respond(event, status, reason, data)
+    except Exception:
+        # Nothing else can tell CloudFormation; the log says why it is waiting.
+        log.exception("could not answer CloudFormation at its ResponseURL")
+        raise
     return {"Status": status, **data}
+
+
+def _seconds_left(context) -> float:
+    """Lambda's remaining time (no context, e.g. by hand: no limit)."""
+    return context.get_remaining_time_in_millis() / 1000 if context is not None else float("inf")
+
+
+def _run_within(seconds: float) -> dict[str, str]:
+    """run(), or TimeoutError when it has not finished within `seconds` (a database that never
+    answers): the stack then fails with a reason instead of waiting for the custom resource."""
+    if seconds == float("inf"):
+        return run()
+    import concurrent.futures
+
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(run).result(timeout=max(1.0, seconds))
+    except concurrent.futures.TimeoutError:
+        raise TimeoutError(f"database setup did not finish within {seconds:.0f} s") from None
+    finally:
+        pool.shutdown(wait=False)
 
 
 if __name__ == "__main__":

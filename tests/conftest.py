@@ -13,6 +13,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -334,3 +335,82 @@ def doomed_redis(monkeypatch):
     monkeypatch.undo()
     redis_client.reset()
     queue.reset()
+
+
+class RedisCluster(NamedTuple):
+    url: str  # one node's; the client discovers the others
+    ports: list[int]
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory) -> Iterator[RedisCluster]:
+    """A local cluster-mode Redis like ElastiCache Serverless: three masters on loopback, no
+    replicas, in this session's temporary folder; stopped and removed at the end."""
+    import redis
+
+    from tests.workers import wait_until
+
+    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if server is None or cli is None:
+        pytest.skip("redis-server and redis-cli are not installed")
+    folder = tmp_path_factory.mktemp("redis-cluster")
+    ports = [free_port() for _ in range(3)]
+    procs = []
+    try:
+        for port in ports:
+            # The bus port is named too: the default (port + 10000) overflows for high free ports.
+            proc = subprocess.Popen(
+                [server, "--bind", "127.0.0.1", "--port", str(port), "--cluster-enabled", "yes",
+                 "--cluster-port", str(free_port()),
+                 "--cluster-config-file", f"nodes-{port}.conf", "--dir", str(folder),
+                 "--save", "", "--appendonly", "no"],
+                stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            procs.append(proc)
+            for line in proc.stdout or ():  # the server's own "ready" line, not a sleep
+                if "Ready to accept connections" in line:
+                    break
+            threading.Thread(target=proc.communicate, daemon=True).start()  # keep its pipe drained
+        nodes = [f"127.0.0.1:{port}" for port in ports]
+        created = subprocess.run(
+            [cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert created.returncode == 0, f"redis-cli --cluster create: {created.stdout}{created.stderr}"
+        clients = [redis.Redis(port=port, decode_responses=True) for port in ports]
+        wait_until(
+            lambda: all("cluster_state:ok" in c.execute_command("CLUSTER", "INFO") for c in clients),
+            30, "every node's `cluster info` saying cluster_state:ok",
+        )  # fmt: skip
+        for c in clients:
+            c.close()
+        yield RedisCluster(f"redis://127.0.0.1:{ports[0]}/0", ports)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["standalone", "cluster"])
+def redis_mode(request, monkeypatch) -> Iterator[str]:
+    """Run the test against the suite's standalone Redis and again against a cluster-mode one,
+    so a cross-slot command fails here rather than on ElastiCache. Use it for Redis-backed tests:
+    `pytestmark = pytest.mark.usefixtures("redis_mode")`."""
+    from chalicelib.infra import queue
+
+    if request.param == "standalone":
+        yield request.param
+        return
+    cluster = request.getfixturevalue("redis_cluster")
+    settings = get_settings()
+    for name, value in (("redis_url", cluster.url), ("redis_cluster", True)):
+        monkeypatch.setattr(settings, name, value)
+    monkeypatch.setenv("REDIS_URL", cluster.url)  # for the processes a test starts
+    monkeypatch.setenv("REDIS_CLUSTER", "1")
+    redis_client.reset()
+    queue.reset()
+    yield request.param
+    queue.reset()
+    monkeypatch.undo()
+    redis_client.reset()

@@ -18,7 +18,7 @@ from chalicelib.accounts import account_tokens
 from chalicelib.accounts.account_tokens import Purpose
 from chalicelib.core.errors import ApiError, Gone, NotFound
 from chalicelib.core.settings import get_settings
-from chalicelib.infra import mail
+from chalicelib.infra import mail, public_url
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def token_hash(token: str) -> str:
 
 
 def link(purpose: Purpose, token: str) -> str:
-    return f"{get_settings().public_url.rstrip('/')}{PATHS[purpose]}?{urlencode({'token': token})}"
+    return f"{public_url.base()}{PATHS[purpose]}?{urlencode({'token': token})}"
 
 
 def _ttl(purpose: Purpose) -> int:

@@ -15,7 +15,7 @@ from chalicelib.billing.plans import plan_table
 from chalicelib.core.errors import ApiError, Conflict, ValidationFailed
 from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.billing import CheckoutCreate, CheckoutSession, PlanCatalog, PlanOffer
-from chalicelib.infra import audit, secret_store
+from chalicelib.infra import audit, public_url, secret_store
 
 log = logging.getLogger(__name__)
 MAX_REPLY_BYTES = 64 * 1024
@@ -60,7 +60,7 @@ def create(principal: auth.Principal, body: CheckoutCreate, ip: str | None) -> C
         raise Conflict(
             "Checkout is not configured on this server (no Whop API key)", code="checkout_not_configured"
         )
-    redirect = f"{settings.public_url.rstrip('/')}/billing?checkout=done"
+    redirect = f"{public_url.base()}/billing?checkout=done"
     request = {"plan_id": plan_id, "metadata": {"user_id": principal.user_id}, "redirect_url": redirect}
     created = _post(
         f"{settings.whop_api_url.rstrip('/')}/checkout_configurations",

@@ -12,6 +12,7 @@ chalicelib.pipeline.providers), so a bad PLANS or PIPELINE fails that domain's f
 
 import json
 import os
+import re
 import typing
 from functools import lru_cache
 from typing import Any, Literal, Self
@@ -73,6 +74,9 @@ class Settings(Model):
     stage: str = "local"
     database_url: str = "mysql://root:@127.0.0.1:3306/media"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Cluster mode (ElastiCache Serverless always is): REDIS_URL names one node (or the
+    # serverless endpoint) and the client discovers the rest; see chalicelib.infra.redis_client.
+    redis_cluster: bool = False
 
     aws_region: str = Field("us-east-1", validation_alias="AWS_REGION")
     # Local default: the AWS emulator (LocalStack or the moto server) on loopback.
@@ -87,7 +91,8 @@ class Settings(Model):
     access_token_ttl_s: int = 12 * 3600
 
     queue_name: str = "media-jobs"
-    queue_prefix: str = "bull"
+    # A hash tag ({...}): every key of every queue in one cluster slot, as BullMQ's Lua needs.
+    queue_prefix: str = "{bull}"
     job_attempts: int = Field(3, ge=1, le=20)
     worker_concurrency: int = Field(2, ge=1, le=32)
     # A dead worker's job is taken over within about lock + stalled interval (BullMQ) and, at
@@ -126,6 +131,8 @@ class Settings(Model):
     # console (PUBLIC_URL + /verify-email?token=... or /reset-password?token=...), mail goes
     # through Amazon SES from MAIL_FROM (a verified SES identity).
     public_url: str = "http://127.0.0.1:8000"
+    # In AWS: the SSM parameter holding the console's URL (chalicelib/infra/public_url.py); wins.
+    public_url_parameter: str | None = None
     mail_from: str = "no-reply@media-orchestrator.local"
     email_verification_ttl_s: int = Field(24 * 3600, ge=300, le=7 * 24 * 3600)
     password_reset_ttl_s: int = Field(30 * 60, ge=60, le=3600)
@@ -209,6 +216,10 @@ class Settings(Model):
             self.dispatch_mode = "local" if self.stage == "local" else "ecs"
         if self.metrics_enabled is None:
             self.metrics_enabled = self.stage != "local"
+        if self.redis_cluster and not re.fullmatch(r"[^{}]*\{[^{}]+\}[^{}]*", self.queue_prefix):
+            raise ValueError(
+                f"QUEUE_PREFIX {self.queue_prefix!r} needs a hash tag like {{bull}} in cluster mode"
+            )
         if self.jwt_secret is None and self.stage == "local":
             self.jwt_secret = SecretStr(LOCAL_JWT_SECRET)
         if self.stage != "local" and self.jwt_secret is not None:

@@ -282,7 +282,7 @@ def consumer(queue_name: str, processor: Processor, options: dict[str, Any]) -> 
     return Worker(
         queue_name,
         processor,
-        {"connection": redis_client.connection_options(), "prefix": get_settings().queue_prefix, **options},
+        {"connection": redis_client.worker_connection(), "prefix": get_settings().queue_prefix, **options},
     )
 
 

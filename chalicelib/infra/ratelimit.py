@@ -23,20 +23,16 @@ MAX_LOGIN_DELAY_S = 15 * 60
 
 
 def _limiter():
-    # the one client's connection pool (the factory's timeouts); a new pool after
-    # redis_client.reset() (another Redis) gets a new limiter, never one on a stale pool
-    return _limiter_on(redis_client.client().connection_pool)
+    # on the one client (the factory's timeouts); a new client after redis_client.reset()
+    # (another Redis) gets a new limiter, never one on a stale pool
+    return _limiter_on(redis_client.client())
 
 
 @lru_cache(maxsize=1)
-def _limiter_on(pool):
-    from limits.storage import RedisStorage
+def _limiter_on(_client):
     from limits.strategies import SlidingWindowCounterRateLimiter
 
-    storage = RedisStorage(
-        get_settings().redis_url, key_prefix=redis_keys.RATE_LIMIT_PREFIX, connection_pool=pool
-    )
-    return SlidingWindowCounterRateLimiter(storage)
+    return SlidingWindowCounterRateLimiter(redis_client.rate_limit_storage(redis_keys.RATE_LIMIT_PREFIX))
 
 
 @lru_cache(maxsize=16)
@@ -54,7 +50,7 @@ def hit(scope: str, identity: str, rule: str) -> None:
         if limiter.hit(item, scope, identity):
             return
         reset_at = limiter.get_window_stats(item, scope, identity).reset_time
-    except (redis_client.error(), OSError):
+    except redis_client.error(OSError):
         log.warning("rate limiter unavailable; allowing the request", exc_info=True)
         return
     retry_after = max(1, math.ceil(reset_at - time.time()))
@@ -101,7 +97,7 @@ def login_failed(email: str, source: str | None) -> None:
     account = _account_and_source(email, source)
     try:
         client = redis_client.client()
-        pipe = client.pipeline()
+        pipe = client.pipeline(transaction=True)  # one key (and slot): MULTI in cluster mode too
         pipe.incr(redis_keys.login_failures(account))
         pipe.expire(redis_keys.login_failures(account), FAILURE_WINDOW_S)
         failures = pipe.execute()[0]

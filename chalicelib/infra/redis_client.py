@@ -3,13 +3,20 @@ limits, the breaker, BullMQ's queues and workers) gets its connection here, with
 timeouts, so "Redis is down" looks the same everywhere: a connect fails within
 CONNECT_TIMEOUT_S and nobody waits on a dead socket longer than SOCKET_TIMEOUT_S.
 
+Standalone or cluster mode, by one setting: `REDIS_CLUSTER=1` (ElastiCache Serverless is always
+cluster mode) makes every client here a RedisCluster that starts from the node REDIS_URL names
+(`rediss://` for TLS) and routes each command to its slot. A command whose keys hash to different
+slots then fails with CROSSSLOT, so keys used together in one command, MULTI or Lua script share
+a hash tag (chalicelib.infra.redis_keys; BullMQ's prefix, settings.queue_prefix). The suite runs
+the Redis-backed tests against a local cluster too (tests/conftest.py, `redis_cluster`).
+
 redis is imported on first use (~40 ms of the API's cold start otherwise).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote, urlparse
 
 from chalicelib.core.settings import get_settings
@@ -25,7 +32,7 @@ SOCKET_TIMEOUT_S = 30
 HEALTH_CHECK_INTERVAL_S = 30
 
 _lock = threading.Lock()
-_client: redis.Redis | None = None
+_client: redis.Redis | redis.RedisCluster | None = None
 
 
 def timeouts() -> dict[str, Any]:
@@ -37,15 +44,24 @@ def timeouts() -> dict[str, Any]:
     }
 
 
+def cluster_mode() -> bool:
+    return get_settings().redis_cluster
+
+
 def client() -> redis.Redis:
-    """The process's synchronous client (a thread-safe connection pool)."""
+    """The process's synchronous client (a thread-safe connection pool; in cluster mode a pool per
+    node). Typed as redis.Redis: RedisCluster answers the same commands (one slot per command)."""
     global _client
     with _lock:
         if _client is None:
             import redis
 
-            _client = redis.Redis.from_url(get_settings().redis_url, decode_responses=True, **timeouts())
-        return _client
+            url = get_settings().redis_url
+            if cluster_mode():
+                _client = redis.RedisCluster.from_url(url, decode_responses=True, **timeouts())
+            else:
+                _client = redis.Redis.from_url(url, decode_responses=True, **timeouts())
+        return cast("redis.Redis", _client)
 
 
 def async_client() -> redis.asyncio.Redis:
@@ -57,6 +73,16 @@ def async_client() -> redis.asyncio.Redis:
     from redis.asyncio.retry import Retry
     from redis.backoff import ExponentialBackoff
 
+    if cluster_mode():
+        return cast(
+            "redis.asyncio.Redis",
+            redis.asyncio.RedisCluster.from_url(
+                get_settings().redis_url,
+                decode_responses=True,
+                retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+                **timeouts(),
+            ),
+        )
     return redis.asyncio.Redis.from_url(
         get_settings().redis_url,
         decode_responses=True,
@@ -66,9 +92,22 @@ def async_client() -> redis.asyncio.Redis:
     )
 
 
-def connection_options() -> dict[str, Any]:
-    """Connection options as a dict, for BullMQ's Worker: it opens two connections of its own
-    (one blocks waiting for jobs) and retries them through a Redis restart."""
+def worker_connection() -> dict[str, Any] | redis.asyncio.RedisCluster:
+    """The connection for BullMQ's Worker. Standalone: options as a dict, from which it opens two
+    connections of its own (one blocks waiting for jobs) and retries them through a Redis restart.
+    Cluster: one RedisCluster client (BullMQ takes a client, not options, for a cluster) with the
+    same patient retries; its per-node pools give the blocking wait a connection of its own."""
+    if cluster_mode():
+        import redis.asyncio
+        from redis.asyncio.retry import Retry
+        from redis.backoff import ExponentialBackoff
+
+        return redis.asyncio.RedisCluster.from_url(
+            get_settings().redis_url,
+            decode_responses=True,
+            retry=Retry(ExponentialBackoff(cap=20, base=1), 20),
+            **timeouts(),
+        )
     url = urlparse(get_settings().redis_url)
     return {
         "host": url.hostname or "127.0.0.1",
@@ -81,11 +120,38 @@ def connection_options() -> dict[str, Any]:
     }
 
 
-def error() -> type[Exception]:
-    """redis.RedisError, for `except` clauses (evaluated only when something was raised)."""
-    import redis
+def rate_limit_storage(key_prefix: str) -> Any:
+    """The `limits` library's storage (chalicelib.infra.ratelimit). Standalone: on the process's
+    client's pool. Cluster: limits' own cluster storage (it takes no client), from the same URL,
+    credentials and timeouts; its sliding-window keys carry their own hash tag."""
+    from limits.storage import RedisClusterStorage, RedisStorage
 
-    return redis.RedisError
+    settings = get_settings()
+    if not cluster_mode():
+        pool = client().connection_pool
+        return RedisStorage(settings.redis_url, key_prefix=key_prefix, connection_pool=pool)
+    url = urlparse(settings.redis_url)
+    options: dict[str, Any] = {
+        "ssl": url.scheme == "rediss",
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        "socket_connect_timeout": CONNECT_TIMEOUT_S,
+    }
+    if url.username:
+        options["username"] = unquote(url.username)
+    if url.password:
+        options["password"] = unquote(url.password)
+    node = f"{url.hostname or '127.0.0.1'}:{url.port or 6379}"
+    return RedisClusterStorage(f"redis+cluster://{node}", key_prefix=key_prefix, **options)
+
+
+def error(*also: type[Exception]) -> tuple[type[Exception], ...]:
+    """What a Redis failure raises (and `also`), for `except` clauses (evaluated only when something
+    was raised): redis.RedisError, and RedisClusterException (a cluster client that cannot reach
+    its nodes)."""
+    import redis
+    from redis.exceptions import RedisClusterException
+
+    return (redis.RedisError, RedisClusterException, *also)
 
 
 def reset() -> None:

@@ -34,7 +34,7 @@ def slot(user_id: str) -> Iterator[None]:
     limit = get_settings().long_polls_per_user
     redis, key, member = redis_client.client(), redis_keys.long_polls(user_id), secrets.token_hex(8)
     now = time.time()
-    with redis.pipeline() as pipe:  # MULTI: prune, take, count and expire together
+    with redis.pipeline(transaction=True) as pipe:  # MULTI: prune, take, count and expire together
         pipe.zremrangebyscore(key, "-inf", now)
         pipe.zadd(key, {member: now + LONG_POLL_SLOT_TTL_S})
         pipe.zcard(key)

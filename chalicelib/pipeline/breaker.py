@@ -29,7 +29,7 @@ def record_failure(provider: str, endpoint: str) -> bool:
     settings = get_settings()
     redis = redis_client.client()
     counter = redis_keys.provider_failures(provider, endpoint)
-    with redis.pipeline() as pipe:  # MULTI: the count and its window's expiry land together
+    with redis.pipeline(transaction=True) as pipe:  # MULTI: the count and its window's expiry land together
         pipe.incr(counter)
         pipe.expire(counter, settings.provider_breaker_window_s, nx=True)
         count = pipe.execute()[0]

@@ -63,7 +63,12 @@ def expire_pending_uploads(now: datetime, limit: int) -> dict[str, int]:
 
 def drop_finished_streams(now: datetime, limit: int) -> dict[str, int]:
     job_ids = jobs_db.streams_to_clear(now - FINISHED_STREAM_AGE, limit)
-    deleted = redis().delete(*[redis_keys.job_events(job_id) for job_id in job_ids]) if job_ids else 0
+    # One DEL per stream, pipelined: the streams of different jobs hash to different slots, and a
+    # cluster-mode Redis (ElastiCache Serverless) refuses one DEL across slots (CROSSSLOT).
+    pipe = redis().pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.delete(redis_keys.job_events(job_id))
+    deleted = sum(pipe.execute()) if job_ids else 0
     jobs_db.streams_cleared(job_ids, now)
     return {"streams_deleted": int(deleted)}
 

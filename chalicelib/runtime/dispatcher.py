@@ -89,7 +89,37 @@ def start_local_workers(count: int) -> list[int]:
 
 
 # ---- the pass -----------------------------------------------------------------------------------
+PASS_LOCK_MS = 55_000  # above the function's timeout (50 s): a killed pass's lock lapses by itself
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
 def dispatch() -> dict[str, Any]:
+    """One pass at a time (a Redis lock, not reserved concurrency, which small accounts cannot
+    grant): two overlapping passes, the minute's and a submission's, would both start the same
+    missing workers. A pass that finds the lock held does nothing; the holder counts the queue."""
+    import secrets
+
+    from chalicelib.infra import redis_client, redis_keys
+
+    redis, key, token = (
+        redis_client.client(),
+        redis_keys.dispatch_lock(get_settings().queue_name),
+        secrets.token_hex(8),
+    )
+    if not redis.set(key, token, nx=True, px=PASS_LOCK_MS):
+        log.info("dispatch: another pass is running")
+        return {
+            "mode": get_settings().dispatch_mode,
+            "skipped": "another dispatch pass is running",
+            "started": 0,
+        }
+    try:
+        return _dispatch()
+    finally:
+        redis.eval(_RELEASE, 1, key, token)
+
+
+def _dispatch() -> dict[str, Any]:
     """One pass: start the missing workers. Returns what it saw and did."""
     settings = get_settings()
     depth = queue_depth()
@@ -112,7 +142,7 @@ def dispatch() -> dict[str, Any]:
 
 def _first_nudge_in_window(window_ms: int) -> bool:
     """True for one caller per `window_ms` (Redis SET NX PX): a burst of 1000 submissions makes
-    one dispatch, not 1000 queued behind the dispatcher's reserved concurrency of one."""
+    one dispatch, not 1000 passes queued behind the dispatcher's pass lock."""
     if window_ms <= 0:
         return True
     from chalicelib.infra import redis_client, redis_keys

@@ -8,12 +8,17 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
+
 from chalicelib.core.ids import utcnow
 from chalicelib.infra import audit, db, redis_keys, storage
 from chalicelib.infra.redis_client import client as redis
 from chalicelib.runtime import cleanup
 from chalicelib.uploads import service as uploads
 from tests.integration.test_uploads import PNG, post_file, start
+
+# Against the standalone Redis and a cluster-mode one: streams of different jobs are in different slots.
+pytestmark = pytest.mark.usefixtures("redis_mode")
 
 STEPS = (
     "concept/concept.json",

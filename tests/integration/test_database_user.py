@@ -162,6 +162,31 @@ def test_a_failed_setup_is_reported_to_cloudformation(secrets_for_migration, mon
     assert cfn.replies[-1]["Status"] == "FAILED" and cfn.replies[-1]["Reason"]
 
 
+def test_a_database_that_never_answers_fails_the_resource_before_lambdas_timeout(
+    secrets_for_migration, monkeypatch
+):
+    """Killed at its timeout, the function would never answer and the stack would wait an hour."""
+    import socket
+
+    from functions import migrate
+
+    cfn, _ = secrets_for_migration
+    with socket.socket() as silent:  # the kernel completes the handshake; no server ever greets
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        monkeypatch.setattr(
+            get_settings(), "database_url", f"mysql://127.0.0.1:{silent.getsockname()[1]}/media"
+        )
+
+        class LambdaContext:  # what Lambda passes: the time left (1.5 s past the reply margin)
+            def get_remaining_time_in_millis(self) -> int:
+                return int((migrate.REPLY_MARGIN_S + 1.5) * 1000)
+
+        migrate.handler(cfn.event("Create"), LambdaContext())
+    reply = cfn.replies[-1]
+    assert reply["Status"] == "FAILED" and reply["Reason"].startswith("TimeoutError"), reply
+
+
 # ---- settings a deployment must get right ------------------------------------------------------
 def test_a_short_or_local_jwt_secret_is_refused_outside_the_local_stage():
     with pytest.raises(ValidationError, match="at least 32 bytes"):

@@ -43,12 +43,17 @@ def _load_template() -> dict:
     return cfn_yaml.loads(TEMPLATE.read_text(), str(TEMPLATE))
 
 
+def _inline(resource: dict) -> bool:
+    """A function whose code is in the template (Code.ZipFile, e.g. ConsoleSetupFunction), not our zip."""
+    return "ZipFile" in (resource.get("Properties", {}).get("Code") or {})
+
+
 def _handlers() -> list[tuple[str, str]]:
     template = _load_template()
     global_handler = template.get("Globals", {}).get("Function", {}).get("Handler")
     found = []
     for name, resource in template["Resources"].items():
-        if resource.get("Type") in FUNCTION_TYPES:
+        if resource.get("Type") in FUNCTION_TYPES and not _inline(resource):
             handler = resource.get("Properties", {}).get("Handler", global_handler)
             assert isinstance(handler, str), f"{name}: Handler must be a literal string"
             found.append((name, handler))
@@ -380,7 +385,7 @@ def _packaged_handlers(packaged: Path) -> list[str]:
         {
             resource.get("Properties", {}).get("Handler", default)
             for resource in sam["Resources"].values()
-            if resource.get("Type") in FUNCTION_TYPES
+            if resource.get("Type") in FUNCTION_TYPES and not _inline(resource)
         }
     )
 
@@ -474,3 +479,177 @@ def test_the_zip_confirms_a_clip_without_ffmpeg(unzipped, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert proc.stdout.split() == ["h264", "320", "240", "1.0"]
+
+
+# ---- the source template as SAM transforms it (no package needed) -----------------------------
+@pytest.fixture(scope="module")
+def transformed() -> dict:
+    """template.yaml through the SAM translator, as CloudFormation receives it."""
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:  # the translator asks IAM only for policies named, not ARNs: we use ARNs
+        def load(self) -> dict:
+            return {}
+
+    template = json.loads(json.dumps(_load_template()))  # plain dicts, as a deploy would send
+    uploaded = "s3://deployment-artifacts/deployment.zip"
+    template["Globals"]["Function"]["CodeUri"] = uploaded
+    previous = os.environ.get("AWS_DEFAULT_REGION")
+    os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+    try:
+        return transform(template, {}, NoManagedPolicies())
+    finally:
+        if previous is None:
+            os.environ.pop("AWS_DEFAULT_REGION")
+        else:
+            os.environ["AWS_DEFAULT_REGION"] = previous
+
+
+NAME_PROPERTIES = {
+    "Name", "AliasName", "ServerlessCacheName", "ClusterName", "Family", "LogGroupName", "FunctionName",
+    "RoleName", "BucketName", "QueueName", "TopicName", "DBClusterIdentifier", "DBInstanceIdentifier",
+}  # fmt: skip
+
+
+def _named(value) -> list[tuple[str, object]]:
+    """(property, value) of every name-like property anywhere under `value`."""
+    found = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key in NAME_PROPERTIES and not isinstance(inner, list):
+                found.append((key, inner))
+            found.extend(_named(inner))
+    elif isinstance(value, list):
+        for inner in value:
+            found.extend(_named(inner))
+    return found
+
+
+def _mentions(value, name: str) -> bool:
+    text = json.dumps(value)
+    return f'{{"Ref": "{name}"}}' in text or f"${{{name}}}" in text
+
+
+def test_resource_names_come_from_the_stack_name_never_the_stage_alone(transformed):
+    """Two stacks (of one stage or not) never collide, and a secret a deleted stack left scheduled
+    for deletion never blocks the next create: secrets have generated names."""
+    for logical_id, resource in transformed["Resources"].items():
+        for prop, value in _named(resource.get("Properties", {})):
+            if isinstance(value, str):
+                continue  # a literal: a sub-resource's own name (a container, a policy), not global
+            assert not _mentions(value, "Stage"), f"{logical_id}.{prop} is named from Stage: {value}"
+            refers = isinstance(value, dict) and set(value) <= {"Ref", "Fn::GetAtt"}  # another resource
+            assert refers or _mentions(value, "AWS::StackName"), f"{logical_id}.{prop} is not from the stack"
+        if resource["Type"] == "AWS::SecretsManager::Secret":
+            assert "Name" not in resource["Properties"], logical_id
+    tags = [t for r in transformed["Resources"].values() for t in r.get("Properties", {}).get("Tags", [])]
+    assert not [t for t in tags if isinstance(t, dict) and _mentions(t.get("Value"), "Stage")]
+
+
+def test_reserved_concurrency_is_a_parameter_off_by_default(transformed):
+    reserved = {
+        name: r["Properties"]["ReservedConcurrentExecutions"]
+        for name, r in transformed["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Function" and "ReservedConcurrentExecutions" in r["Properties"]
+    }
+    assert set(reserved) == {"ReaperFunction", "DispatcherFunction", "CleanupFunction"}
+    for value in reserved.values():
+        assert value == {"Fn::If": ["ReserveConcurrency", 1, {"Ref": "AWS::NoValue"}]}
+    assert transformed["Parameters"]["ReserveSingletonConcurrency"]["Default"] == "false"
+    assert transformed["Conditions"]["ReserveConcurrency"] == {
+        "Fn::Equals": [{"Ref": "ReserveSingletonConcurrency"}, "true"]
+    }
+
+
+def test_every_function_logs_to_a_group_with_retention(transformed):
+    resources = transformed["Resources"]
+    functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    assert {"APIHandler", "MigrateFunction", "ConsoleSetupFunction"} <= set(functions)
+    for name, function in functions.items():
+        group = function["Properties"].get("LoggingConfig", {}).get("LogGroup")
+        assert isinstance(group, dict) and "Ref" in group, f"{name} logs to Lambda's default group"
+        log_group = resources[group["Ref"]]
+        assert log_group["Type"] == "AWS::Logs::LogGroup"
+        assert log_group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}, name
+    worker = resources["WorkerLogGroup"]["Properties"]
+    assert worker["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_the_migration_waits_for_the_network_it_needs_both_ways(transformed):
+    """Created after and deleted before the NAT route and the S3 endpoint, so a stack delete
+    never leaves the custom resource unable to answer."""
+    depends = transformed["Resources"]["DatabaseSchema"]["DependsOn"]
+    for needed in (
+        "DbInstance",
+        "PrivateDefaultRoute",
+        "S3GatewayEndpoint",
+        "PrivateSubnetBRouteTableAssociation",
+    ):
+        assert needed in depends
+
+
+def test_one_nat_by_default_and_one_per_zone_on_request(transformed):
+    assert transformed["Parameters"]["NatGateways"]["Default"] == "1"
+    resources = transformed["Resources"]
+    for name in ("NatGatewayB", "NatEipB", "PublicSubnetB", "PrivateRouteTableB", "PrivateDefaultRouteB"):
+        assert resources[name].get("Condition") == "NatPerZone", name
+    assert "Condition" not in resources["NatGateway"]
+    association = resources["PrivateSubnetBRouteTableAssociation"]["Properties"]["RouteTableId"]
+    assert association == {
+        "Fn::If": ["NatPerZone", {"Ref": "PrivateRouteTableB"}, {"Ref": "PrivateRouteTable"}]
+    }
+
+
+def test_outputs_name_the_stage_the_api_is_deployed_on(transformed):
+    for name in ("EndpointURL", "ApiUrl"):
+        value = transformed["Outputs"][name]["Value"]["Fn::Sub"]
+        assert value.endswith("/${Stage}/") and "/api/" not in value
+
+
+def test_nothing_defaults_to_localhost_in_aws(transformed):
+    parameters = transformed["Parameters"]
+    for name, parameter in parameters.items():
+        assert "localhost" not in str(parameter.get("Default", "")) and "127.0.0.1" not in str(
+            parameter.get("Default", "")
+        ), name
+    resources = transformed["Resources"]
+    api_env = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert "PUBLIC_URL" not in api_env and api_env["PUBLIC_URL_PARAMETER"] == {
+        "Fn::Sub": "/${AWS::StackName}/public-url"
+    }  # a fixed name, no reference: the distribution depends on the API
+    assert resources["PublicUrlParameter"]["Properties"]["Name"] == api_env["PUBLIC_URL_PARAMETER"]
+    assert "ConsoleDistribution.DomainName" in json.dumps(
+        resources["PublicUrlParameter"]["Properties"]["Value"]
+    )
+    assert "ConsoleDistribution.DomainName" in json.dumps(
+        resources["ConsoleSetup"]["Properties"]["ConsoleOrigin"]
+    )
+
+
+def test_webhook_ports_beyond_443_are_a_parameter(transformed):
+    rule = transformed["Resources"]["AppWebhookPortsEgress"]
+    assert rule["Condition"] == "HasWebhookPorts"
+    assert rule["Properties"]["FromPort"] == {"Ref": "WebhookPortFrom"}
+    assert rule["Properties"]["ToPort"] == {"Ref": "WebhookPortTo"}
+
+
+def test_the_console_bucket_is_emptied_when_the_stack_is_deleted(transformed):
+    """CloudFormation deletes only empty buckets: the custom resource (which depends on the
+    bucket, so is deleted first) empties it."""
+    setup = transformed["Resources"]["ConsoleSetup"]["Properties"]
+    assert setup["ConsoleBucket"] == {"Ref": "ConsoleBucket"}
+    code = transformed["Resources"]["ConsoleSetupFunction"]["Properties"]["Code"]["ZipFile"]
+    compile(code, "console_setup", "exec")
+    assert '"Delete"' in code and "delete_objects" in code
+
+
+def test_the_transformed_template_lints_clean(transformed, tmp_path):
+    (tmp_path / "transformed.json").write_text(json.dumps(transformed, indent=1))
+    proc = subprocess.run(
+        [*_cfn_lint_command(), str(tmp_path / "transformed.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"cfn-lint: exit {proc.returncode}\n{proc.stdout}{proc.stderr}"

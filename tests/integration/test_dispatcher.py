@@ -104,6 +104,23 @@ def test_ecs_starts_the_missing_tasks_once(ecs, enqueued):
     assert (second["running"], second["started"]) == (expected, 0)
 
 
+@pytest.mark.usefixtures("redis_mode")
+def test_a_pass_that_overlaps_another_starts_nothing(ecs, enqueued):
+    """Without reserved concurrency (off by default) the minute's pass and a submission's may
+    overlap: the second sees the first's lock and leaves the starting to it."""
+    from chalicelib.infra import redis_client, redis_keys
+
+    enqueued(3)
+    lock = redis_keys.dispatch_lock(get_settings().queue_name)
+    redis_client.client().set(lock, "another-pass", px=dispatcher.PASS_LOCK_MS)  # a pass is running
+    try:
+        assert dispatcher.dispatch()["started"] == 0
+    finally:
+        redis_client.client().delete(lock)
+    assert dispatcher.dispatch()["started"] > 0
+    assert not redis_client.client().exists(lock)  # released after the pass
+
+
 def test_ecs_respects_max_workers(ecs, enqueued, monkeypatch):
     monkeypatch.setattr(get_settings(), "max_workers", 1)
     enqueued(6)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from chalicelib.infra import redis_client, redis_keys
 from chalicelib.jobs import eta, progress
 from chalicelib.jobs.states import EventType
@@ -19,6 +21,7 @@ def test_a_shape_is_priced_by_its_recent_runs_then_a_fitted_line_then_built_in_r
     assert eta.estimate("video", 10, []) == fixed + rate * 10
 
 
+@pytest.mark.usefixtures("redis_mode")
 def test_every_event_and_the_job_carry_a_time_left_that_shrinks_as_steps_finish(api, user):
     redis = redis_client.client()
     for part in eta.plan(JOB, queued=True):  # recent runs: each part of this shape took 2 s

@@ -13,6 +13,7 @@ from chalicelib.infra import db, ratelimit
 from tests.conftest import signup_over_http
 
 
+@pytest.mark.usefixtures("redis_mode")
 def test_job_submissions_are_rate_limited_per_user(api, user, monkeypatch):
     monkeypatch.setattr(get_settings(), "rate_limit_jobs", "3/minute")
     codes = [
@@ -36,6 +37,7 @@ def test_default_limits_let_a_burst_of_twenty_through_to_the_quota():
     assert parse(type(get_settings()).model_fields["rate_limit_jobs"].default).amount >= 30
 
 
+@pytest.mark.usefixtures("redis_mode")
 def test_signup_and_login_are_rate_limited_per_ip(monkeypatch):
     """Per source address. A made-up address of this test's own: the test Redis db is shared by
     every session on the machine, and the in-process client's address (127.0.0.1) is everyone's."""
@@ -65,6 +67,7 @@ def test_signup_and_login_are_rate_limited_per_ip(monkeypatch):
     )
 
 
+@pytest.mark.usefixtures("redis_mode")
 def test_repeated_failed_logins_slow_the_account_down(api, user, monkeypatch):
     monkeypatch.setattr(get_settings(), "login_failures_allowed", 3)
     wrong = {"email": user["email"], "password": "not the password"}
@@ -84,6 +87,7 @@ def test_repeated_failed_logins_slow_the_account_down(api, user, monkeypatch):
     )
 
 
+@pytest.mark.usefixtures("redis_mode")
 def test_a_locked_out_source_does_not_lock_the_owner_out_elsewhere(api, user, monkeypatch):
     """An attacker failing on purpose every few minutes must not keep the victim out."""
     from chalicelib.accounts import service as accounts
@@ -250,6 +254,7 @@ def test_webhook_endpoints_are_capped_per_user(api, user, monkeypatch):
     )
 
 
+@pytest.mark.usefixtures("redis_mode")
 @pytest.mark.parametrize("write", ["api_key", "provider_key", "webhook_endpoint", "mixed"])
 def test_credential_writes_are_rate_limited_per_user(api, user, monkeypatch, write):
     monkeypatch.setattr(get_settings(), "rate_limit_credential_writes", "3/minute")

@@ -18,6 +18,9 @@ from chalicelib.jobs.states import EventType
 
 JOB = {"prompt": "A heron waits for the tide", "duration_s": 10}
 
+# Against the standalone Redis and a cluster-mode one (ElastiCache Serverless is cluster mode).
+pytestmark = pytest.mark.usefixtures("redis_mode")
+
 
 @pytest.mark.parametrize(
     "wait_s, expected", [(0, None), (0.0004, None), (0.000999, None), (0.001, 1), (0.5, 500), (20, 20000)]

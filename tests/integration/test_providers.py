@@ -83,6 +83,7 @@ def test_a_succeeding_provider_is_used_and_its_usage_recorded(api, user):
     assert outcome.usage.tokens_in > 0 and outcome.usage.model == get_settings().openai_chat_model
 
 
+@pytest.mark.usefixtures("redis_mode")
 def test_the_breaker_skips_a_failing_endpoint_for_its_user_until_it_cools_down(api, user, fast_failures):
     with FakeOpenAI() as fake:
         store_key(api, user, fake, "sk-breaker-1234567")
@@ -101,6 +102,7 @@ def test_the_breaker_skips_a_failing_endpoint_for_its_user_until_it_cools_down(a
         assert provider_chain.run("concept", task(user, concept="openai")).provider == "openai"
 
 
+@pytest.mark.usefixtures("redis_mode")
 def test_one_users_429s_open_only_their_own_breaker(api, user, fast_failures):
     other = api.signup()
     with FakeOpenAI() as fake:  # the same endpoint, e.g. api.openai.com, with two users' keys

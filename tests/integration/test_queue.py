@@ -15,6 +15,9 @@ import pytest
 from chalicelib.infra import queue
 from tests.workers import private_queue
 
+# Against the standalone Redis and a cluster-mode one (ElastiCache Serverless is cluster mode).
+pytestmark = pytest.mark.usefixtures("redis_mode")
+
 # What BullMQ keeps of a job and hands to a worker; the job id and timestamp are the caller's.
 KEPT = ("name", "data", "opts", "priority", "delay", "attemptsMade", "attemptsStarted", "stalledCounter")
 
