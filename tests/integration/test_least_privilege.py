@@ -162,6 +162,16 @@ def _unit_of(dotted: str) -> tuple[Module, str] | None:
     return None
 
 
+# Calls the source makes by name at run time: the engine runs the pipelines the registry names
+# ("chalicelib.pipeline.pipelines:STEPS"), so the graph follows them from where they are run.
+DYNAMIC_EDGES = {
+    "chalicelib.pipeline.engine": [
+        "chalicelib.pipeline.pipelines.STEPS",
+        "chalicelib.pipeline.pipelines.COMMAND_STEPS",
+    ],
+}
+
+
 def reachable_aws_calls(entry: str) -> set[tuple[str, str]]:
     seen: set[tuple[str, str]] = set()
     todo = [entry]
@@ -175,6 +185,7 @@ def reachable_aws_calls(entry: str) -> set[tuple[str, str]]:
             continue
         module, unit = found
         seen.add((module.name, unit))
+        todo.extend(DYNAMIC_EDGES.get(module.name, ()))
         units = [unit] if unit == "<module>" else [unit, "<module>"]
         for u in units:
             if (module.name, u) in seen and u != unit:
