@@ -176,11 +176,16 @@ def test_spend_sums_provider_usage_per_day_and_names_the_top_customers(api, oper
         "images": 2,
         "audio_s": 0.0,
         "bytes": 10,
-        "wall_s": 1.5,
+        "wall_s": 500_000.0,  # above any other test's spend: the top ten must name this user
     }
     with db.transaction() as cur:
         usage.record(cur, job_id, "image", [record, record], utcnow())
     spend = api.call("GET", "/v1/admin/spend?days=1", token=operator["token"]).json
     mine = [d for d in spend["per_day"] if d["provider"] == "spend-probe"]
-    assert len(mine) == 1 and mine[0]["calls"] == 2 and mine[0]["images"] == 4 and mine[0]["wall_s"] == 3.0
+    assert (
+        len(mine) == 1
+        and mine[0]["calls"] == 2
+        and mine[0]["images"] == 4
+        and mine[0]["wall_s"] == 1_000_000.0
+    )
     assert user["user"]["id"] in [t["user_id"] for t in spend["top_customers"]]

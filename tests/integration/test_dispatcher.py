@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.core.settings import get_settings
-from chalicelib.infra import aws, queue
+from chalicelib.infra import aws, queue, redis_client, redis_keys
 from chalicelib.runtime import dispatcher, launcher
 from tests.workers import wait_for_line, wait_until
 
@@ -176,6 +176,8 @@ def test_local_mode_starts_worker_processes(local_dir, enqueued, monkeypatch):
         monkeypatch.setattr(settings, field, value)
     assert dispatcher.running_local_workers() == 0
     enqueued(5)
+    # A pass an earlier test's submission nudged may still hold the one-pass lock: not ours.
+    redis_client.client().delete(redis_keys.dispatch_lock(settings.queue_name))
 
     first = dispatcher.dispatch()
     assert (first["mode"], first["started"]) == ("local", 2)
