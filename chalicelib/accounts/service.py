@@ -6,7 +6,7 @@ from chalicelib.accounts import api_keys, auth, email_links, notices, users
 from chalicelib.accounts.email_links import Purpose
 from chalicelib.billing import quota, usage
 from chalicelib.billing import repository as billing
-from chalicelib.billing.plans import entitlement
+from chalicelib.billing.plans import Entitlement, entitlement
 from chalicelib.core.errors import Conflict, Forbidden, Gone, NotFound, Unauthorized, Unavailable
 from chalicelib.core.ids import iso, utcnow
 from chalicelib.core.settings import get_settings
@@ -204,25 +204,34 @@ def login(body: Credentials, ip: str | None) -> TokenReply:
     return _token_reply(row)
 
 
-def me(principal: auth.Principal) -> Me:
-    row = _existing(principal.user_id)
-    ent = entitlement(row.id, utcnow())
+def usage_and_membership(user_id: str, ent: Entitlement) -> tuple[Usage, Membership | None]:
+    """The period's usage and the membership behind the plan, as `me` and the operator see them."""
     usage = Usage(
         period_start=iso(ent.period_start),
         period_end=iso(ent.period_end),
-        jobs_used=quota.period_usage(row.id, ent.period_start, ent.period_end),
-        running=jobs.count_running(row.id),
-        providers=provider_totals(row.id, ent.period_start, ent.period_end),
+        jobs_used=quota.period_usage(user_id, ent.period_start, ent.period_end),
+        running=jobs.count_running(user_id),
+        providers=provider_totals(user_id, ent.period_start, ent.period_end),
     )
-    membership = None
-    if ent.membership:
-        membership = Membership(
-            status=ent.membership.status,
-            whop_membership_id=ent.membership.id,
-            plan=ent.membership.plan,
-            cancel_at_period_end=ent.membership.cancel_at_period_end,
-            renewal_period_end=iso(ent.membership.renewal_period_end),
+    m = ent.membership
+    membership = (
+        Membership(
+            status=m.status,
+            whop_membership_id=m.id,
+            plan=m.plan,
+            cancel_at_period_end=m.cancel_at_period_end,
+            renewal_period_end=iso(m.renewal_period_end),
         )
+        if m
+        else None
+    )
+    return usage, membership
+
+
+def me(principal: auth.Principal) -> Me:
+    row = _existing(principal.user_id)
+    ent = entitlement(row.id, utcnow())
+    usage, membership = usage_and_membership(row.id, ent)
     return Me(
         id=row.id,
         email=row.email,

@@ -10,13 +10,12 @@ from datetime import date, datetime, timedelta
 
 from chalicelib.accounts import roles, users
 from chalicelib.accounts.auth import Principal
-from chalicelib.accounts.service import provider_totals
+from chalicelib.accounts.service import usage_and_membership
 from chalicelib.admin import queries
-from chalicelib.billing import quota
 from chalicelib.billing.plans import entitlement
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.ids import iso, utcnow
-from chalicelib.http.schemas.accounts import Membership, ProviderUsageTotal, Usage
+from chalicelib.http.schemas.accounts import ProviderUsageTotal
 from chalicelib.http.schemas.admin import (
     Customer,
     CustomerDetail,
@@ -135,22 +134,7 @@ def _summary(row: jobs_db.JobRow) -> JobSummary:
 def customer(user_id: str, status: JobStatus | None, limit: int) -> CustomerDetail:
     row = _existing(user_id)
     ent = entitlement(row.id, utcnow())
-    membership = None
-    if ent.membership:
-        membership = Membership(
-            status=ent.membership.status,
-            whop_membership_id=ent.membership.id,
-            plan=ent.membership.plan,
-            cancel_at_period_end=ent.membership.cancel_at_period_end,
-            renewal_period_end=iso(ent.membership.renewal_period_end),
-        )
-    usage = Usage(
-        period_start=iso(ent.period_start),
-        period_end=iso(ent.period_end),
-        jobs_used=quota.period_usage(row.id, ent.period_start, ent.period_end),
-        running=jobs_db.count_running(row.id),
-        providers=provider_totals(row.id, ent.period_start, ent.period_end),
-    )
+    usage, membership = usage_and_membership(row.id, ent)
     return CustomerDetail(
         customer=_customer(row),
         plan=PlanInfo(**ent.plan.public()),
