@@ -111,6 +111,20 @@ class Settings(Model):
 
     # Billing. PLANS overrides the defaults per field, e.g. {"free": {"monthly_jobs": 10}}.
     plans: dict[str, dict] = Field(default_factory=dict)
+    # Platform AI (chalicelib/billing/prices.py, credits.py): PRICES adds or overrides
+    # "provider/model" prices (micro-dollars, see prices.Price); PLATFORM_PROVIDERS names the
+    # providers the operator put their own account behind (each key in Secrets Manager, secret
+    # "<PLATFORM_SECRET_PREFIX><provider>", read by the worker only); daily spend ceilings in
+    # micro-dollars per provider for the whole platform and per user (0: none); CREDIT_PACKS maps
+    # a Whop plan id of a one-time product to the pack it sells, e.g. {"plan_x": {"name": "small",
+    # "credits_micros": 5000000}}.
+    prices: dict[str, dict] = Field(default_factory=dict)
+    platform_providers: list[str] = Field(default_factory=list)
+    platform_secret_prefix: str = "media-orchestrator/platform/"
+    platform_key_cache_s: float = Field(60.0, ge=0, le=3600)
+    platform_daily_ceiling_micros: dict[str, int] = Field(default_factory=dict)
+    user_daily_ceiling_micros: int = Field(0, ge=0)
+    credit_packs: dict[str, dict] = Field(default_factory=dict)
     whop_plan_map: dict[str, str] = Field(default_factory=dict, description="Whop plan id -> our plan")
     whop_webhook_secret: SecretStr | None = None
     # Checkout (chalicelib/billing/checkout.py): the app's Whop API key (in AWS from Secrets
@@ -173,6 +187,7 @@ class Settings(Model):
     default_providers: dict[str, str] = Field(default_factory=dict)
     openai_chat_model: str = "gpt-4o-mini"
     openai_image_model: str = "gpt-image-1"
+    openai_image_quality: str = "medium"  # gpt-image-1: low | medium | high; dall-e-3: standard | hd
     openai_speech_model: str = "gpt-4o-mini-tts"
     openai_voice: str = "alloy"
     openai_transcription_model: str = "whisper-1"  # word timestamps of network speech
