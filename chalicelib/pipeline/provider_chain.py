@@ -26,6 +26,7 @@ from chalicelib.billing.plans import plan_named
 from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.pipeline import breaker, platform_accounts, providers, registry
+from chalicelib.pipeline.call_cache import CallCache
 from chalicelib.pipeline.concept.offline import write_concept
 from chalicelib.pipeline.concept.storyboard import Concept, Scene, scene_durations
 from chalicelib.pipeline.errors import ProviderError, StepError
@@ -44,7 +45,7 @@ class Task:
 
     request: dict
     user_id: str
-    job_id: str = ""  # names the job's caches (stock footage)
+    job_id: str = ""  # names the job's caches (stock footage, paid results: call_cache.py)
     concept: Concept | None = None
     paths: list[Path] = field(default_factory=list)  # one output file per scene
     reference: Path | None = None  # the user's reference image, if any
@@ -142,6 +143,7 @@ def openai_images(task: Task, client: OpenAIClient) -> tuple[None, StepUsage]:
         [path for _, path in todo],
         model=task.model(get_settings().openai_image_model),
         quality=task.choice.quality if task.choice else None,
+        cache=CallCache(task.job_id),
     )
     task.on_progress(100)
     return None, usage
@@ -200,7 +202,9 @@ def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUs
 
 
 def openai_concept(task: Task, client: OpenAIClient) -> tuple[Concept, StepUsage]:
-    return openai_steps.write_concept(client, task.request, task.model(get_settings().openai_chat_model))
+    return openai_steps.write_concept(
+        client, task.request, task.model(get_settings().openai_chat_model), cache=CallCache(task.job_id)
+    )
 
 
 def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.Narration], list[StepUsage]]:
@@ -211,6 +215,7 @@ def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.N
         task.paths,
         task.request.get("language", "en"),
         model=task.model(get_settings().openai_speech_model),
+        cache=CallCache(task.job_id),
     )
 
 

@@ -162,7 +162,9 @@ def ensure_platform_accounts(sm):
             if _error_code(exc) != "ResourceNotFoundException":
                 raise
             sm.create_secret(
-                Name=secret, Description=f"media-orchestrator: platform {provider} account", SecretString=json.dumps(body)
+                Name=secret,
+                Description=f"media-orchestrator: platform {provider} account",
+                SecretString=json.dumps(body),
             )
             print(f"secret {secret}: created", flush=True)
 
