@@ -64,6 +64,18 @@ def test_scene_stills_carry_no_text_and_name_their_look(tmp_path):
     assert looks.of_still(drawn) == (looks.LOOKS["neon"], False)
 
 
+@pytest.mark.parametrize("name", sorted(looks.LOOKS))
+def test_on_a_reference_photo_the_key_words_are_light(tmp_path, name):
+    reference = tmp_path / "ref.png"
+    Image.new("RGB", (64, 96), (200, 120, 40)).save(reference)  # the console test's picture
+    concept = write_concept(PROMPT, 6)
+    style = looks.STYLE_WORDS[name][0]
+    still = render_scene_image(concept, concept.scenes[0], "9:16", tmp_path / "s.png", reference, style)
+    look, dark_ink = looks.of_still(still)
+    assert look.name == name and not dark_ink
+    assert look.ink == (255, 255, 255) and sum(look.accent) >= 200  # both read on the darkened photo
+
+
 def test_styles_choose_distinct_named_looks_deterministically():
     assert looks.choose("cinematic", "T").name == "midnight"
     assert looks.choose("watercolor painting", "T").name == "paper"

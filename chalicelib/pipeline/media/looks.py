@@ -132,7 +132,8 @@ def choose(style: str | None, title: str) -> Look:
 def of_still(path: Path) -> tuple[Look, bool] | None:
     """(the look an offline still was drawn in, whether its type is dark ink on a light
     backdrop); None for any other picture (a generated image, the user's own, a stock photo, a
-    clip): those get no kinetic type. On the user's reference photo the ink is white."""
+    clip): those get no kinetic type. On the user's reference photo (darkened) the ink is
+    white, and a dark accent gives way to the look's brightest colour."""
     if path.suffix.lower() != ".png":
         return None
     try:
@@ -144,5 +145,6 @@ def of_still(path: Path) -> tuple[Look, bool] | None:
     if look is None:
         return None
     if backdrop == "photo":
-        return replace(look, ink=(255, 255, 255)), False
+        accent = look.accent if sum(look.accent) >= 200 else max((look.shape, *look.backgrounds), key=sum)
+        return replace(look, ink=(255, 255, 255), accent=accent), False
     return look, sum(look.ink) < 200
