@@ -279,8 +279,9 @@ def delete_api_key(key_id):
     reply=ProviderKey,
     errors={
         403: CREDENTIAL_WRITER,
-        422: "`validation_error`: base_url is not https, or names a link-local (or, outside "
-        "the local stage, a private or loopback) address",
+        422: "`validation_error`: base_url is not https, names a link-local (or, outside "
+        "the local stage, a private or loopback) address, or is given for a provider that "
+        "calls only its own API (pexels)",
         429: CREDENTIAL_RATE,
     },
 )

@@ -328,6 +328,7 @@ def test_the_zip_fits_lambda_with_a_quarter_to_spare_and_holds_no_ffmpeg(package
     )
     names = zipfile.ZipFile(packaged / "deployment.zip").namelist()
     assert not [n for n in names if n.startswith("imageio_ffmpeg") or "ffmpeg-linux" in n]
+    assert not [n for n in names if n.startswith(("av/", "av.libs/")) or "libavcodec" in n]  # PyAV
 
 
 def test_the_zip_holds_no_wheel_built_on_this_host(packaged):

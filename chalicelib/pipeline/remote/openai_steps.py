@@ -183,8 +183,11 @@ def render_images(
 
 
 def to_wav(audio: bytes, path: Path) -> None:
-    """WAV or MP3 -> mono 16-bit WAV at the narration rate. The demuxer is chosen from the first
-    bytes, never by ffmpeg's auto-detection (the bytes come from the user's server)."""
+    """WAV or MP3 -> mono 16-bit WAV at the narration rate, at most SPEECH_MAX_S long. The
+    demuxer is chosen from the first bytes, never by ffmpeg's auto-detection, and the decoded
+    output is capped in time and size (`-t`, `-fs`): the bytes come from the user's server, and
+    8 kbps MP3 inflates ~44 times. A line that reaches the cap is refused, not cut short."""
+    max_s = get_settings().speech_max_s
     fmt = ffmpeg_inputs.audio_format(audio[:16])
     result = (
         None
@@ -192,12 +195,20 @@ def to_wav(audio: bytes, path: Path) -> None:
         else ffmpeg.run(
             ffmpeg.command(
                 *ffmpeg_inputs.stdin_input(fmt),
+                "-t",
+                f"{max_s:g}",
                 "-ac",
                 "1",
                 "-ar",
                 str(SAMPLE_RATE),
                 "-c:a",
                 "pcm_s16le",
+                "-map_metadata",
+                "-1",
+                "-fs",
+                str(wav_bytes(max_s)),
+                "-f",
+                "wav",
                 str(path),
                 overwrite=True,
                 loglevel="error",
@@ -207,9 +218,20 @@ def to_wav(audio: bytes, path: Path) -> None:
         )
     )
     if result is None or result.returncode != 0:
+        path.unlink(missing_ok=True)
         raise ProviderError(
             "provider_bad_output", "the speech answer is not audio ffmpeg can read", transient=True
         )
+    if wav_duration(path) >= max_s - 0.05:
+        path.unlink()
+        raise ProviderError(
+            "provider_bad_output", f"the speech answer lasts {max_s:g} s or more", transient=False
+        )
+
+
+def wav_bytes(seconds: float) -> int:
+    """The size of `seconds` of narration WAV (mono, 16-bit), its header included."""
+    return int(seconds * SAMPLE_RATE) * 2 + 1024
 
 
 def word_times(
@@ -219,23 +241,28 @@ def word_times(
     (the script goes along as the prompt, which steers recognition toward it); a proportional
     estimate when the server offers no such call or its words do not match the script."""
     tokens = words_mod.tokenize(text, language)
-    try:
-        response = client.post(
-            "audio/transcriptions",
-            {
-                "model": get_settings().openai_transcription_model,
-                "response_format": "verbose_json",
-                "timestamp_granularities[]": "word",
-                "language": words_mod.base_language(language),
-                "prompt": text[:800],
-            },
-            files={"file": (path.name, path.read_bytes(), "audio/wav")},
-        )
-        heard = [
-            (str(w["word"]), float(w["start"]), float(w["end"])) for w in response.json().get("words") or []
-        ]
-    except (ProviderError, ValueError, KeyError, TypeError, AttributeError):
-        heard = []
+    settings = get_settings()
+    heard = []
+    if path.stat().st_size <= settings.transcription_max_bytes:  # else: the estimate
+        try:
+            with path.open("rb") as wav:  # streamed from the file, never read whole
+                response = client.post(
+                    "audio/transcriptions",
+                    {
+                        "model": settings.openai_transcription_model,
+                        "response_format": "verbose_json",
+                        "timestamp_granularities[]": "word",
+                        "language": words_mod.base_language(language),
+                        "prompt": text[:800],
+                    },
+                    files={"file": (path.name, wav, "audio/wav")},
+                )
+            heard = [
+                (str(w["word"]), float(w["start"]), float(w["end"]))
+                for w in response.json().get("words") or []
+            ]
+        except (ProviderError, ValueError, KeyError, TypeError, AttributeError):
+            heard = []
     timed = words_mod.from_transcript(tokens, heard, duration)
     if timed is not None:
         return words_mod.settle(timed, duration), Timing.TRANSCRIPTION
