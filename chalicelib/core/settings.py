@@ -210,6 +210,11 @@ class Settings(Model):
     # DATABASE_URL gives host/port/database; with a secret ARN (RDS-managed, rotating), the user
     # and password come from the secret at connect time instead.
     database_secret_arn: str | None = None
+    # TLS to MySQL (on in AWS: Aurora requires it; off locally, where MariaDB serves none), the
+    # server's certificate and name verified against DATABASE_CA_BUNDLE, by default the RDS CAs
+    # shipped in the package (chalicelib/infra/rds-ca-bundle.pem).
+    database_tls: bool = False
+    database_ca_bundle: str | None = None
 
     # Observability (chalicelib/core/observability.py). Metrics default to on outside the local stage.
     service_name: str = Field("media-orchestrator", validation_alias="POWERTOOLS_SERVICE_NAME")
