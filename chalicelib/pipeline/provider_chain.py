@@ -20,6 +20,7 @@ from typing import Any
 from chalicelib.accounts import byok
 from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.pipeline import breaker, providers, registry
+from chalicelib.pipeline.call_cache import CallCache
 from chalicelib.pipeline.concept.offline import write_concept
 from chalicelib.pipeline.concept.storyboard import Concept, Scene
 from chalicelib.pipeline.errors import ProviderError, StepError
@@ -37,7 +38,7 @@ class Task:
 
     request: dict
     user_id: str
-    job_id: str = ""  # names the job's caches (stock footage)
+    job_id: str = ""  # names the job's caches (stock footage, paid results: call_cache.py)
     concept: Concept | None = None
     paths: list[Path] = field(default_factory=list)  # one output file per scene
     reference: Path | None = None  # the user's reference image, if any
@@ -121,7 +122,12 @@ def openai_images(task: Task, client: OpenAIClient) -> tuple[None, StepUsage]:
     todo = task.todo()
     scenes = task.written_concept().model_copy(update={"scenes": [scene for scene, _ in todo]})
     usage = openai_steps.render_images(
-        client, scenes, task.request["aspect"], task.request.get("style"), [path for _, path in todo]
+        client,
+        scenes,
+        task.request["aspect"],
+        task.request.get("style"),
+        [path for _, path in todo],
+        cache=CallCache(task.job_id),
     )
     task.on_progress(100)
     return None, usage
@@ -180,7 +186,7 @@ def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUs
 
 
 def openai_concept(task: Task, client: OpenAIClient) -> tuple[Concept, StepUsage]:
-    return openai_steps.write_concept(client, task.request)
+    return openai_steps.write_concept(client, task.request, cache=CallCache(task.job_id))
 
 
 def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.Narration], StepUsage]:
@@ -190,6 +196,7 @@ def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.N
         task.request.get("voice"),
         task.paths,
         task.request.get("language", "en"),
+        cache=CallCache(task.job_id),
     )
 
 
