@@ -88,6 +88,10 @@ class Settings(Model):
     # environment variables anyone with read access to the function's configuration could see.
     jwt_secret_arn: str | None = None
     whop_webhook_secret_arn: str | None = None
+    # CloudFront's proof that a request came through it (chalicelib.http.origin): in AWS from
+    # Secrets Manager (ORIGIN_VERIFY_SECRET_ARN); unset locally, where nothing is checked.
+    origin_verify_secret: SecretStr | None = None
+    origin_verify_secret_arn: str | None = None
     access_token_ttl_s: int = 12 * 3600
 
     queue_name: str = "media-jobs"

@@ -679,3 +679,59 @@ def test_the_transformed_template_lints_clean(transformed, tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, f"cfn-lint: exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
+
+
+def _api_behavior(resources: dict) -> dict:
+    behaviors = resources["ConsoleDistribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"]
+    return next(b for b in behaviors if b["PathPattern"] == "/v1/*")
+
+
+def test_cloudfront_proves_itself_to_the_api_with_the_stacks_generated_secret(transformed):
+    """The regional endpoint is no way around CloudFront: the API origin sends X-Origin-Verify from
+    a secret the stack generates, and the API (only it) reads that secret to check it."""
+    from chalicelib.http import origin
+
+    resources = transformed["Resources"]
+    secret = resources["OriginVerifySecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    config = resources["ConsoleDistribution"]["Properties"]["DistributionConfig"]
+    api = next(o for o in config["Origins"] if o["Id"] == _api_behavior(resources)["TargetOriginId"])
+    assert api["OriginCustomHeaders"] == [
+        {
+            "HeaderName": origin.ORIGIN_HEADER,
+            "HeaderValue": {"Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecret}:SecretString}}"},
+        }
+    ]
+    api_env = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api_env["ORIGIN_VERIFY_SECRET_ARN"] == {"Ref": "OriginVerifySecret"}
+    readable = json.dumps(resources["ApiHandlerRole"]["Properties"]["Policies"])
+    assert '{"Ref": "OriginVerifySecret"}' in readable
+    users = {"OriginVerifySecret", "APIHandler", "ApiHandlerRole", "ConsoleDistribution"}
+    assert "OriginVerifySecret" not in json.dumps({n: r for n, r in resources.items() if n not in users})
+
+
+def test_cloudfront_forwards_the_viewer_address_and_every_header_the_routes_read(transformed):
+    """Per-IP limits key on CloudFront-Viewer-Address; Host stays API Gateway's own; each header a
+    route reads (declared in its @doc, or read by the plumbing) reaches the API."""
+    from app import app
+    from chalicelib.http import origin
+
+    resources = transformed["Resources"]
+    behavior = _api_behavior(resources)
+    assert behavior["OriginRequestPolicyId"] == {"Ref": "ApiOriginRequestPolicy"}
+    policy = resources["ApiOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]
+    assert policy["HeadersConfig"]["HeaderBehavior"] == "whitelist"
+    forwarded = {h.lower() for h in policy["HeadersConfig"]["Headers"]}
+    cache = resources["ApiCachePolicy"]["Properties"]["CachePolicyConfig"]
+    keyed = cache["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"]["Headers"]
+    forwarded |= {h.lower() for h in keyed}
+    assert origin.VIEWER_HEADER.lower() in forwarded
+    assert "host" not in forwarded and origin.ORIGIN_HEADER.lower() not in forwarded
+    read = {"authorization", "accept", "content-type"}  # app.caller, the events route, plumbing.parse
+    for methods in app.routes.values():
+        for entry in methods.values():
+            model = getattr(entry.view_function, "__openapi__", {}).get("headers")
+            if model is not None:
+                read |= {(f.alias or name).lower() for name, f in model.model_fields.items()}
+    assert read <= forwarded, f"not forwarded by CloudFront: {sorted(read - forwarded)}"
