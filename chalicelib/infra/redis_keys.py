@@ -30,7 +30,7 @@ def job_eta(job_id: str) -> str:
 
 def eta_samples(shape: str) -> str:
     """Recent real durations of one step shape (step and providers): a capped list of
-    [units, seconds], what the next jobs' estimates are priced by."""
+    [units, seconds, cold], what the next jobs' estimates are priced by (jobs/step_times.py)."""
     return f"media:eta:{shape}:samples"
 
 

@@ -44,13 +44,29 @@ def put_file(path: Path, key: str) -> str:
     return key
 
 
-def put_bytes(data: bytes, key: str, content_type: str) -> str:
-    client("s3").put_object(Bucket=_bucket(), Key=key, Body=data, ContentType=content_type)
+def put_bytes(data: bytes, key: str, content_type: str, metadata: dict[str, str] | None = None) -> str:
+    """One PUT: the object and its user metadata (ASCII, 2 KB in all) land together or not at all."""
+    client("s3").put_object(
+        Bucket=_bucket(), Key=key, Body=data, ContentType=content_type, Metadata=metadata or {}
+    )
     return key
 
 
 def get_bytes(key: str) -> bytes:
     return client("s3").get_object(Bucket=_bucket(), Key=key)["Body"].read()
+
+
+def get_if_exists(key: str) -> tuple[bytes, dict[str, str]] | None:
+    """The object and its user metadata in one GET, or None when missing."""
+    from botocore.exceptions import ClientError
+
+    try:
+        found = client("s3").get_object(Bucket=_bucket(), Key=key)
+    except ClientError as exc:
+        if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    return found["Body"].read(), found.get("Metadata") or {}
 
 
 def download(key: str, path: Path) -> Path:

@@ -1,21 +1,20 @@
 """Time left of a job: `eta_s` / `eta_at` on every progress event and on the job's state.
 
-The estimate starts from the job's plan (its steps, scene count, length and providers) priced by
-what recent steps of the same shape took, and is refined as the job runs: inside a step by its
-progress fraction, across steps by how much faster or slower this job ran than planned.
+The estimate starts from the job's plan (its steps, scene count, length and providers), each
+step priced by what recent runs of the same shape took (jobs/step_times.py), and is refined as
+the job runs: with the real scene count and length once a step knows them (`replan`: the
+concept, a script's narration), inside a step by blending its plan with its own progress over
+the time it has run, and across steps by how much faster or slower this job runs than planned.
 
-The measured durations live in Redis (a short list per step and provider): they are derived,
-read on every job's start by any worker, written once per finished step, and worth nothing old;
-losing them costs only accuracy (the estimate falls back to built-in rates until new samples
-come), so they need neither MySQL's durability nor a migration. Each job's own running state
-(its plan, where it is) is a small Redis value beside its event stream, with the same TTL.
+Each job's running state (its plan, where it is) is a small Redis value beside its event
+stream, with the same TTL. Step events are emitted by the worker that runs the step, so this
+process's memory tells whether it runs a shape for the first time (cold: a voice to load).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import statistics
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,25 +22,20 @@ from datetime import UTC, datetime
 from chalicelib.core.ids import iso
 from chalicelib.core.settings import get_settings
 from chalicelib.infra import redis_client, redis_keys
+from chalicelib.jobs import step_times
 from chalicelib.jobs.states import STEP_NAMES, EventType
 
 log = logging.getLogger(__name__)
 
-SAMPLES_KEPT = 40  # per step and provider: recent enough to follow a slower machine
 STATE_TTL_S = 7 * 24 * 3600  # as the event stream's
 QUEUE = "queue"  # the pseudo-step from submission to a worker taking the job
-# Built-in rates (fixed seconds, seconds per unit) until a shape has samples; units: scenes for
-# the image step, seconds of video for video and upload, one for the rest.
-DEFAULT_RATES: dict[str, tuple[float, float]] = {
-    QUEUE: (1.0, 0.0),
-    "concept": (0.2, 0.0),
-    "image": (1.0, 1.5),
-    "video": (2.0, 2.0),
-    "upload": (0.3, 0.01),
-}
-SAME_SHAPE = 0.05  # units within 5% of each other are the same shape
 PRIOR_SHARE = 0.5  # the pace factor trusts a job's own pace once this share of its plan ran
 PACE_LIMITS = (0.33, 3.0)
+# A step's progress is close to linear in time (a render's frames, a provider's scenes): its
+# own pace is trusted more as it runs, wholly from half-way on; until then the plan weighs in.
+FULL_TRUST_AT = 0.5
+OVERRUN_TAIL = 0.1  # a step past its plan, with no progress to go by: another tenth of its time
+_RAN_HERE: set[str] = set()  # shapes this process has run (later runs are warm)
 
 
 @dataclass
@@ -51,8 +45,14 @@ class Part:
     name: str  # a step (or QUEUE)
     shape: str  # what its samples are keyed by: step and provider(s)
     units: float
-    planned_s: float = 0.0
-    measured: bool = False  # priced by runs of the same size (else fitted or built in)
+    planned_s: float = 0.0  # a warm run's
+    measured: bool = False  # priced by real runs (else by the built-in line)
+    cold_s: float = 0.0  # what a cold worker adds
+    cold: bool = False  # it runs (ran) on a worker that had not run this shape before
+
+    @property
+    def expected_s(self) -> float:
+        return self.planned_s + (self.cold_s if self.cold else 0.0)
 
 
 @dataclass
@@ -128,79 +128,75 @@ def plan(request: dict, skip: frozenset[str] | set[str] = frozenset(), queued: b
 
 
 def _price(parts: list[Part]) -> None:
-    redis = redis_client.client()
-    with redis.pipeline(transaction=False) as pipe:
-        for part in parts:
-            pipe.lrange(redis_keys.eta_samples(part.shape), 0, SAMPLES_KEPT - 1)
-        found = pipe.execute()
-    for part, raw in zip(parts, found):
-        samples = [json.loads(s) for s in raw]
-        part.planned_s = round(estimate(part.name, part.units, samples), 3)
-        part.measured = any(_same(u, part.units) for u, _ in samples)
+    found = step_times.load(sorted({p.shape for p in parts}))
+    for part in parts:
+        samples, start = found[part.shape], step_times.prior(part.name)
+        part.planned_s = round(step_times.warm_line(samples, start).at(part.units), 3)
+        part.cold_s = round(step_times.cold_extra(samples, start), 3)
+        part.measured = bool(samples)
 
 
-def _same(a: float, b: float) -> bool:
-    return abs(a - b) <= SAME_SHAPE * max(a, b, 1e-9)
-
-
-def estimate(name: str, units: float, samples: list[list[float]]) -> float:
-    """Seconds a part of `units` takes: the median of recent runs of the same size; else a line
-    fitted through runs of other sizes; else the built-in rate."""
-    same = [s for u, s in samples if _same(u, units)]
-    if same:
-        return statistics.median(same)
-    if len({u for u, _ in samples}) >= 2:
-        mean_u = statistics.fmean(u for u, _ in samples)
-        mean_s = statistics.fmean(s for _, s in samples)
-        spread = sum((u - mean_u) ** 2 for u, _ in samples)
-        slope = max(0.0, sum((u - mean_u) * (s - mean_s) for u, s in samples) / spread)
-        return max(0.0, mean_s + slope * (units - mean_u))
-    if samples:  # one size seen: scale half of it (a part is partly fixed cost)
-        u0, s0 = samples[0]
-        return s0 * (0.5 + 0.5 * units / u0) if u0 else s0
-    fixed, rate = DEFAULT_RATES.get(name, (1.0, 0.0))
-    return fixed + rate * units
-
-
-def record(shape: str, units: float, took_s: float) -> None:
-    """A finished part's real duration, for the next jobs' plans."""
-    key = redis_keys.eta_samples(shape)
-    with redis_client.client().pipeline(transaction=False) as pipe:
-        pipe.lpush(key, json.dumps([units, round(took_s, 3)]))
-        pipe.ltrim(key, 0, SAMPLES_KEPT - 1)
-        pipe.expire(key, 30 * 24 * 3600)
-        pipe.execute()
+def replan(job_id: str, *, scenes: int | None = None, seconds: float | None = None) -> None:
+    """The job's real shape, once a step knows it (the concept's scenes and length, a script's
+    narrated length): what is ahead is priced again by it. Never raises (as on_event)."""
+    try:
+        redis = redis_client.client()
+        key = redis_keys.job_eta(job_id)
+        raw = redis.get(key)
+        if not raw:
+            return
+        state = State.load(str(raw))
+        units = {"image": scenes, "video": seconds, "upload": seconds}
+        ahead = [
+            p
+            for p in state.parts
+            if p.name not in state.finished and units.get(p.name) is not None and p.units != units[p.name]
+        ]
+        for part in ahead:
+            part.units = float(units[part.name] or 0)
+        if not ahead:
+            return
+        _price(ahead)
+        now = time.time()
+        state.eta_at = now + seconds_left(state, now)
+        redis.set(key, state.dump(), ex=STATE_TTL_S)
+    except Exception:
+        log.warning("time-left estimate not refined", extra={"job_id": job_id}, exc_info=True)
 
 
 # ---- following a job ----------------------------------------------------------------------
-def _pace(state: State) -> float:
+def _shrunk_pace(state: State, actual: float, planned: float) -> float:
     """This job's actual over planned time so far, shrunk toward 1 while little has run (a
     tenth of a second saved on a short step says nothing about the long one after it)."""
-    prior = PRIOR_SHARE * sum(p.planned_s for p in state.parts) + 1e-3
-    pace = (state.done_actual + prior) / (state.done_planned + prior)
+    prior = PRIOR_SHARE * sum(p.expected_s for p in state.parts) + 1e-3
+    pace = (actual + prior) / (planned + prior)
     return min(PACE_LIMITS[1], max(PACE_LIMITS[0], pace))
 
 
 def seconds_left(state: State, now: float) -> float:
-    pace = _pace(state)
-    left = 0.0
-    for part in state.parts:
-        if part.name in state.finished:
-            continue
-        planned = pace * part.planned_s
-        if part.name == state.step:
-            elapsed = max(0.0, now - state.step_at)
-            by_plan = max(0.0, planned - elapsed)
-            f = state.fraction
-            by_pace = elapsed * (1 - f) / f if f > 0 else by_plan
-            # A step's percentage is not linear in time (a render's last percent holds a
-            # loudness pass): a measured plan is trusted, the percentage mostly when the plan
-            # is a guess, and whenever the step has run past its plan.
-            trust = f if not part.measured or elapsed > planned else 0.2 * f
-            left += trust * by_pace + (1 - trust) * by_plan
-        else:
-            left += planned
-    return left
+    """The running part: its plan (at this job's pace so far) less the time it has run, blended
+    with what its own progress says is left, the more as it gets on; the parts after it: their
+    plans at the pace of everything this job has run, the running part included."""
+    pace = _shrunk_pace(state, state.done_actual, state.done_planned)
+    running = next((p for p in state.parts if p.name == state.step and p.name not in state.finished), None)
+    left_now, actual, planned = 0.0, state.done_actual, state.done_planned
+    if running is not None:
+        elapsed = max(0.0, now - state.step_at)
+        expected = pace * running.expected_s
+        by_plan = max(expected - elapsed, OVERRUN_TAIL * elapsed)
+        f = state.fraction
+        trust = min(1.0, f / FULL_TRUST_AT) if f > 0 else 0.0
+        by_pace = elapsed * (1 - f) / f if f > 0 else by_plan
+        left_now = trust * by_pace + (1 - trust) * by_plan
+        # How fast it goes says how fast the rest will: as much as it has shown (its progress,
+        # or all of it once it overran its plan, as when it finishes).
+        shown = f if f > 0 else float(elapsed > expected)
+        if running.name != QUEUE:
+            actual += shown * (elapsed + left_now)
+            planned += shown * running.expected_s
+    later = _shrunk_pace(state, actual, planned)
+    ahead = (p for p in state.parts if p.name not in state.finished and p is not running)
+    return left_now + sum(later * p.expected_s for p in ahead)
 
 
 def _request_and_done(job_id: str) -> tuple[dict, set[str]] | None:
@@ -252,7 +248,7 @@ def _on_event(job_id: str, type_: EventType, step: str | None, step_progress: in
     if type_ is EventType.job_started:
         _finish(state, QUEUE, now)
     elif type_ is EventType.step_started and step:
-        state.step, state.step_at, state.fraction = step, now, 0.0
+        _start(state, step, now)
     elif type_ is EventType.step_progress and step == state.step and step_progress is not None:
         state.fraction = max(state.fraction, min(1.0, step_progress / 100))
     elif type_ is EventType.step_succeeded and step:
@@ -263,6 +259,14 @@ def _on_event(job_id: str, type_: EventType, step: str | None, step_progress: in
     return left
 
 
+def _start(state: State, name: str, now: float) -> None:
+    state.step, state.step_at, state.fraction = name, now, 0.0
+    part = next((p for p in state.parts if p.name == name), None)
+    if part is not None and name != QUEUE:
+        part.cold = part.shape not in _RAN_HERE
+        _RAN_HERE.add(part.shape)
+
+
 def _finish(state: State, name: str, now: float) -> None:
     part = next((p for p in state.parts if p.name == name), None)
     if part is None or name in state.finished:
@@ -270,10 +274,10 @@ def _finish(state: State, name: str, now: float) -> None:
     if state.step == name:
         took = max(0.0, now - state.step_at)
         if name != QUEUE:  # the wait in line says nothing of how fast this job runs
-            state.done_planned += part.planned_s
+            state.done_planned += part.expected_s
             state.done_actual += took
         if name != QUEUE or took < 60:  # ...and a long one little of the next job's
-            record(part.shape, part.units, took)
+            step_times.record(part.shape, step_times.Sample(part.units, took, part.cold))
     state.finished.append(name)
     state.step, state.fraction = None, 0.0
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.infra import outage, redis_client, storage
-from chalicelib.jobs import lifecycle
+from chalicelib.jobs import eta, lifecycle
 from chalicelib.jobs.states import STEP_WEIGHTS
 from chalicelib.pipeline import provider_chain
 from chalicelib.pipeline.concept.storyboard import Concept
@@ -51,6 +51,11 @@ class Context:
 
     def task(self, **fields) -> provider_chain.Task:
         return provider_chain.Task(request=self.request, user_id=self.user_id, job_id=self.job_id, **fields)
+
+    def replan(self, *, scenes: int | None = None, seconds: float | None = None) -> None:
+        """What the job turned out to be, once a step knows (its scenes, its video's length):
+        the time left prices the steps ahead by it (jobs/eta.py)."""
+        eta.replan(self.job_id, scenes=scenes, seconds=seconds)
 
     def input_file(self, field: str, name: str) -> Path | None:
         """The upload the request names in `inputs[field]`, as work/name (downloaded once);

@@ -21,7 +21,7 @@ from chalicelib.infra import outage, storage
 from chalicelib.jobs import lifecycle
 from chalicelib.jobs import repository as jobs_db
 from chalicelib.jobs.states import STEP_NAMES, STEP_WEIGHTS, Claim, JobStatus, StepStatus
-from chalicelib.pipeline import registry, step_limit
+from chalicelib.pipeline import call_cache, registry, step_limit
 from chalicelib.pipeline.context import Context
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.media.ffmpeg import RenderCanceled
@@ -162,9 +162,20 @@ def _run_steps(ctx: Context) -> str:
         ):
             raise JobGone(job_id)
         ctx.base += STEP_WEIGHTS[name]
+    _drop_paid_results(job_id)
     if not lifecycle.succeed(job_id, upload.job_outputs(done["upload"]), owner):
         raise JobGone(job_id)
     return JobStatus.succeeded.value
+
+
+def _drop_paid_results(job_id: str) -> None:
+    """Every step is checkpointed now, so no provider call runs again: the kept results
+    (call_cache) go now, not at the end of the job's retention. Best effort: cleanup deletes
+    them with the job otherwise."""
+    try:
+        call_cache.discard(job_id)
+    except Exception:
+        log.warning("could not drop the job's kept provider results", extra={"job_id": job_id})
 
 
 def _step_failed(ctx: Context, exc: StepError) -> None:

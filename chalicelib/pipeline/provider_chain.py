@@ -20,6 +20,7 @@ from typing import Any
 from chalicelib.accounts import byok
 from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.pipeline import breaker, providers, registry
+from chalicelib.pipeline.call_cache import CallCache
 from chalicelib.pipeline.concept.offline import write_concept
 from chalicelib.pipeline.concept.storyboard import Concept, Scene
 from chalicelib.pipeline.errors import ProviderError, StepError
@@ -37,7 +38,7 @@ class Task:
 
     request: dict
     user_id: str
-    job_id: str = ""  # names the job's caches (stock footage)
+    job_id: str = ""  # names the job's caches (stock footage, paid results: call_cache.py)
     concept: Concept | None = None
     paths: list[Path] = field(default_factory=list)  # one output file per scene
     reference: Path | None = None  # the user's reference image, if any
@@ -121,10 +122,36 @@ def openai_images(task: Task, client: OpenAIClient) -> tuple[None, StepUsage]:
     todo = task.todo()
     scenes = task.written_concept().model_copy(update={"scenes": [scene for scene, _ in todo]})
     usage = openai_steps.render_images(
-        client, scenes, task.request["aspect"], task.request.get("style"), [path for _, path in todo]
+        client,
+        scenes,
+        task.request["aspect"],
+        task.request.get("style"),
+        [path for _, path in todo],
+        cache=CallCache(task.job_id),
     )
     task.on_progress(100)
     return None, usage
+
+
+def _check_stock(kind: str, target: Path, aspect: str, still: Path, user_id: str) -> None:
+    """A fetched clip is probed against the user's plan; a photo is fitted to the scene's still
+    within the pixel limit. What fails is removed and raised as a ProviderError."""
+    if kind == "video":
+        problem = scene_media.clip_problem(target, user_id)
+    else:
+        try:
+            scene_media.fit_image(target, aspect, still)
+            problem = None
+        except image_limits.ImageRejected as exc:
+            problem = exc.message
+        except OSError:  # a truncated or corrupt image, found while decoding
+            problem = "not an image we can read"
+        target.unlink(missing_ok=True)
+    if problem:
+        target.unlink(missing_ok=True)
+        raise ProviderError(
+            "provider_bad_output", f"the Pexels {kind} is unusable: {problem}", transient=False
+        )
 
 
 def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUsage]:
@@ -139,6 +166,8 @@ def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUs
         ):
             try:
                 found = find(client, task.job_id, scene, aspect, target)
+                if found is not None:  # the checks a user's own media gets, on what was fetched
+                    _check_stock(kind, target, aspect, path, task.user_id)
             except ProviderError as exc:
                 if exc.code == "provider_key_rejected":
                     raise
@@ -150,12 +179,11 @@ def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUs
             if kind == "video":
                 clips += 1
             else:
-                scene_media.fit_image(target, aspect, path)
-                target.unlink(missing_ok=True)
                 photos += 1
                 task.notes.append(
-                    f"image: scene {scene.index + 1} has no Pexels video for "
-                    f"'{words}'; a Pexels photo instead"
+                    f"image: scene {scene.index + 1} has no Pexels video for '{words}'"
+                    + (f" ({problem})" if problem else "")
+                    + "; a Pexels photo instead"
                 )
             break
         else:
@@ -180,7 +208,7 @@ def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUs
 
 
 def openai_concept(task: Task, client: OpenAIClient) -> tuple[Concept, StepUsage]:
-    return openai_steps.write_concept(client, task.request)
+    return openai_steps.write_concept(client, task.request, cache=CallCache(task.job_id))
 
 
 def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.Narration], StepUsage]:
@@ -190,6 +218,7 @@ def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.N
         task.request.get("voice"),
         task.paths,
         task.request.get("language", "en"),
+        cache=CallCache(task.job_id),
     )
 
 

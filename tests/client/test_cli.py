@@ -150,6 +150,14 @@ def test_refusals_are_one_line_with_their_code(cli, signed_up, stack):
     assert "unreachable" in gone.output
 
 
+def test_show_tells_the_time_left_until_the_job_ends(cli, signed_up):
+    job = as_json(cli("make", "a slow river of stars", "-d", "30", "--detach", "--json"))
+    shown = cli("show", job["id"]).output
+    assert re.search(r"(queued|running) \d+% \(attempt 1\), (about \d+ (s|min)|a few seconds) left:", shown)
+    cli("cancel", job["id"])
+    assert " left" not in cli("show", job["id"]).output  # a job that will not end has none
+
+
 def test_cancel_and_retry_a_job(cli, signed_up):
     job = as_json(cli("make", "a slow sunrise", "-d", "5", "--detach", "--json"))
     assert as_json(cli("cancel", job["id"], "--json"))["status"] == "canceled"

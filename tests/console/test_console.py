@@ -96,14 +96,18 @@ def test_sign_up_make_a_video_watch_it_reach_100_play_and_download(viewport, req
     shot(page, f"jobs-{viewport}")
 
 
-def test_cancel_a_running_job_from_the_page_then_retry_it(page):
+def test_a_running_job_shows_its_time_left_cancel_it_then_retry_it(page):
     sign_up(page)
     submit_video(page, "A lighthouse keeper paints the storm", duration=20)
     progress = progress_section(page)
     expect(progress).to_have_attribute("data-status", "running", timeout=JOB_TIMEOUT_MS)
+    # The time left, from the events' estimate, counting down beside the status.
+    time_left = progress.get_by_test_id("time-left")
+    expect(time_left).to_have_text(re.compile(r"^(about \d+ (s|min)|a few seconds) left$"))
 
     page.get_by_role("button", name="Cancel").click()
     expect(progress).to_have_attribute("data-status", "canceled", timeout=60_000)
+    expect(time_left).to_have_count(0)  # a job that will not end has no time left
     expect(page.get_by_role("button", name="Cancel")).to_be_disabled()
 
     page.get_by_role("button", name="Retry").click()

@@ -6,7 +6,8 @@ Each test scripts what the next requests to a path get: `server.script("chat/com
 it succeeds. Behaviours: "ok", "429", "500", "400", "401", "slow" (holds the request until the
 server stops, so the client times out), "malformed" (a 200 whose content is not the JSON asked
 for), "huge" (images: a few-KB PNG claiming 13000x13000 pixels). Requests are recorded (path,
-Authorization header, JSON body or multipart fields) for assertions.
+Authorization and Idempotency-Key headers, JSON body or multipart fields, and the status once it
+was answered) for assertions; `wait_for_calls` blocks until a path has had so many requests.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class FakeOpenAI:
         self.requests: list[dict] = []
         self._scripts: dict[str, deque[str]] = defaultdict(deque)
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._release = threading.Event()
         fake = self
 
@@ -72,6 +74,17 @@ class FakeOpenAI:
     def calls(self, path: str) -> list[dict]:
         return [r for r in self.requests if r["path"] == path]
 
+    def answered(self, path: str) -> list[dict]:
+        """The calls that got a 200 (a result the caller received, so paid for)."""
+        return [r for r in self.calls(path) if r.get("status") == 200]
+
+    def wait_for_calls(self, path: str, count: int, timeout_s: float = 60.0) -> list[dict]:
+        """Until `path` has had `count` requests (an event, not a poll); returns them."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self.calls(path)) >= count, timeout_s):
+                raise AssertionError(f"{path}: {len(self.calls(path))} of {count} requests in {timeout_s}s")
+        return self.calls(path)
+
     # ---- serving --------------------------------------------------------------------------
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("content-length") or 0)
@@ -87,9 +100,16 @@ class FakeOpenAI:
             )
         except ValueError:
             body = {}
-        with self._lock:
-            self.requests.append({"path": path, "authorization": auth, "body": body})
+        handler.record = {
+            "path": path,
+            "authorization": auth,
+            "idempotency_key": handler.headers.get("idempotency-key"),
+            "body": body,
+        }
+        with self._arrived:
+            self.requests.append(handler.record)
             behaviour = self._scripts[path].popleft() if self._scripts[path] else "ok"
+            self._arrived.notify_all()
         if path not in PATHS:
             return self._send(handler, 404, {"error": {"message": f"no route {path}"}})
         if self.api_key is not None and auth != f"Bearer {self.api_key}":
@@ -138,8 +158,10 @@ class FakeOpenAI:
                 handler.send_header(name, value)
             handler.end_headers()
             handler.wfile.write(data)
+            handler.wfile.flush()
         except OSError:  # the client gave up (timeout)
-            pass
+            return
+        handler.record["status"] = status
 
 
 def _form(content_type: str, raw: bytes) -> dict:

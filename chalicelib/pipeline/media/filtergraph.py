@@ -45,6 +45,8 @@ ENCODE_ARGS = [
     "+faststart",
     "-threads",
     "2",
+    "-map_metadata",
+    "-1",  # nothing of the inputs' metadata (titles, locations, devices) reaches the video
 ]
 CLIP_SUFFIXES = (".mp4", ".mov")
 

@@ -39,11 +39,16 @@ class OpenAIClient:
         self.retry_after_max_s = settings.provider_retry_after_max_s
         self.max_bytes = settings.provider_max_response_bytes
 
-    def post(self, path: str, body: dict, files: dict | None = None) -> outbound.Reply:
+    def post(
+        self, path: str, body: dict, files: dict | None = None, idempotency_key: str | None = None
+    ) -> outbound.Reply:
         """POST JSON (or, with `files`, a multipart form of `body` and the files); the 2xx
-        answer, or ProviderError once retries are spent."""
+        answer, or ProviderError once retries are spent. Every try of one call carries the same
+        `Idempotency-Key` (call_cache.py), so a server that honours it bills a retry once."""
         url = f"{self.base_url}/{path.lstrip('/')}"
         headers = {"Authorization": f"Bearer {self.api_key}"}
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
             try:

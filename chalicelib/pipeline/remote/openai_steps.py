@@ -1,13 +1,17 @@
 """The "openai" provider of each step, over an OpenAI-compatible API with the user's key:
-chat completions (concept), image generation (scene stills), speech (narration)."""
+chat completions (concept), image generation (scene stills), speech (narration). Every paid
+answer goes through the job's call cache (call_cache.py): a resumed job never buys it twice."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import Field, ValidationError
@@ -16,6 +20,7 @@ from chalicelib.core.model_base import Model
 from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.pipeline import providers
+from chalicelib.pipeline.call_cache import NO_CACHE, Call, CallCache, Paid, digest_file
 from chalicelib.pipeline.concept.storyboard import Concept, Scene, scene_durations
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.media import ffmpeg, ffmpeg_inputs
@@ -67,7 +72,20 @@ def _draft(answer: dict) -> ConceptDraft:
     return ConceptDraft.model_validate_json(content)
 
 
-def write_concept(client: OpenAIClient, request: dict) -> tuple[Concept, StepUsage]:
+def _chat(client: OpenAIClient, body: dict, key: str | None) -> tuple[bytes, dict[str, float]]:
+    response = client.post("chat/completions", body, idempotency_key=key)
+    try:
+        tokens = response.json().get("usage") or {}
+        billed: dict[str, float] = {"tokens_in": int(tokens.get("prompt_tokens") or 0)}
+        billed["tokens_out"] = int(tokens.get("completion_tokens") or 0)
+    except (ValueError, TypeError, AttributeError):
+        billed = {}
+    return response.content, billed
+
+
+def write_concept(
+    client: OpenAIClient, request: dict, cache: CallCache = NO_CACHE
+) -> tuple[Concept, StepUsage]:
     """Chat completion in JSON mode, validated; a malformed answer is retried once with the
     validation error in the prompt, then it is a `provider_bad_output`. Scene counts the model
     gets wrong are repaired by re-timing its scenes, not by asking again."""
@@ -77,24 +95,21 @@ def write_concept(client: OpenAIClient, request: dict) -> tuple[Concept, StepUsa
     usage = StepUsage(purpose="concept", provider=PROVIDER, model=settings.openai_chat_model)
     problem = ""
     for _ in range(2):
-        response = client.post(
-            "chat/completions",
-            {
-                "model": settings.openai_chat_model,
-                "messages": messages,
-                "temperature": 0.7,
-                "response_format": {"type": "json_object"},
-            },
-        )
-        usage.bytes += len(response.content)
+        body: dict[str, Any] = {
+            "model": settings.openai_chat_model,
+            "messages": messages,
+            "temperature": 0.7,
+            "response_format": {"type": "json_object"},
+        }
+        call = Call(PROVIDER, body["model"], "chat/completions", body)
+        paid = cache.remember(call, partial(_chat, client, body))
+        paid.add_to(usage)
+        usage.bytes += len(paid.content)
         try:
-            answer = response.json()
-            tokens = answer.get("usage") or {}
-            usage.tokens_in += int(tokens.get("prompt_tokens") or 0)
-            usage.tokens_out += int(tokens.get("completion_tokens") or 0)
-            draft = _draft(answer)
+            draft = _draft(json.loads(paid.content))
             break
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            cache.forget(call)  # a retried job asks again
             problem = _short(exc)
             messages = messages + [
                 {
@@ -134,8 +149,28 @@ def _image_size(model: str, aspect: str) -> str:
     return {"9:16": tall, "16:9": wide}.get(aspect, "1024x1024")
 
 
+def _unusable_image(why: str, exc: Exception) -> ProviderError:
+    return ProviderError(
+        "provider_bad_output", f"the image answer is unusable: {why}", transient=True, detail=_short(exc)
+    )
+
+
+def _generated_image(client: OpenAIClient, body: dict, key: str | None) -> tuple[bytes, dict[str, float]]:
+    """The image's bytes (kept decoded: a third smaller than the answer's base64)."""
+    response = client.post("images/generations", body, idempotency_key=key)
+    try:
+        return base64.b64decode(response.json()["data"][0]["b64_json"], validate=True), {"images": 1}
+    except (ValueError, KeyError, IndexError, TypeError, binascii.Error) as exc:
+        raise _unusable_image("not an image", exc) from None
+
+
 def render_images(
-    client: OpenAIClient, concept: Concept, aspect: str, style: str | None, paths: list[Path]
+    client: OpenAIClient,
+    concept: Concept,
+    aspect: str,
+    style: str | None,
+    paths: list[Path],
+    cache: CallCache = NO_CACHE,
 ) -> StepUsage:
     """One generated still per scene, scaled and centre-cropped to the aspect's exact size."""
     model, started = get_settings().openai_image_model, time.monotonic()
@@ -143,48 +178,38 @@ def render_images(
     if model.startswith("dall-e"):
         body["response_format"] = "b64_json"  # gpt-image-1 always answers b64_json
 
-    def one(scene: Scene, path: Path) -> int:
+    def one(scene: Scene, path: Path) -> Paid:
         prompt = f"{scene.visual}." + (f" Style: {style}." if style else "") + " No text or letters."
-        response = client.post("images/generations", {**body, "prompt": prompt})
+        request = {**body, "prompt": prompt}
+        call = Call(PROVIDER, model, "images/generations", request)
+        paid = cache.remember(call, partial(_generated_image, client, request))
         try:
-            data = base64.b64decode(response.json()["data"][0]["b64_json"], validate=True)
-            with image_limits.open_checked(data) as image:  # bounded before it decodes
+            with image_limits.open_checked(paid.content) as image:  # bounded before it decodes
                 fitted = ImageOps.fit(image.convert("RGB"), ASPECTS[aspect], Image.Resampling.LANCZOS)
-        except (
-            ValueError,
-            KeyError,
-            IndexError,
-            TypeError,
-            binascii.Error,
-            UnidentifiedImageError,
-            OSError,
-        ) as exc:
+        except (ValueError, UnidentifiedImageError, OSError) as exc:
+            cache.forget(call)
             why = exc.message if isinstance(exc, image_limits.ImageRejected) else "not an image"
-            raise ProviderError(
-                "provider_bad_output",
-                f"the image answer is unusable: {why}",
-                transient=True,
-                detail=_short(exc),
-            ) from None
+            raise _unusable_image(why, exc) from None
         path.parent.mkdir(parents=True, exist_ok=True)
         fitted.save(path, format="PNG", compress_level=1)
-        return len(data)
+        return paid
 
     with ThreadPoolExecutor(PARALLEL_CALLS) as pool:
-        sizes = list(pool.map(one, concept.scenes, paths))
-    return StepUsage(
-        purpose="image",
-        provider=PROVIDER,
-        model=model,
-        images=len(sizes),
-        bytes=sum(sizes),
-        wall_s=round(time.monotonic() - started, 3),
-    )
+        results = list(pool.map(one, concept.scenes, paths))
+    usage = StepUsage(purpose="image", provider=PROVIDER, model=model)
+    for paid in results:
+        paid.add_to(usage)
+        usage.bytes += len(paid.content)
+    usage.wall_s = round(time.monotonic() - started, 3)
+    return usage
 
 
 def to_wav(audio: bytes, path: Path) -> None:
-    """WAV or MP3 -> mono 16-bit WAV at the narration rate. The demuxer is chosen from the first
-    bytes, never by ffmpeg's auto-detection (the bytes come from the user's server)."""
+    """WAV or MP3 -> mono 16-bit WAV at the narration rate, at most SPEECH_MAX_S long. The
+    demuxer is chosen from the first bytes, never by ffmpeg's auto-detection, and the decoded
+    output is capped in time and size (`-t`, `-fs`): the bytes come from the user's server, and
+    8 kbps MP3 inflates ~44 times. A line that reaches the cap is refused, not cut short."""
+    max_s = get_settings().speech_max_s
     fmt = ffmpeg_inputs.audio_format(audio[:16])
     result = (
         None
@@ -192,12 +217,20 @@ def to_wav(audio: bytes, path: Path) -> None:
         else ffmpeg.run(
             ffmpeg.command(
                 *ffmpeg_inputs.stdin_input(fmt),
+                "-t",
+                f"{max_s:g}",
                 "-ac",
                 "1",
                 "-ar",
                 str(SAMPLE_RATE),
                 "-c:a",
                 "pcm_s16le",
+                "-map_metadata",
+                "-1",
+                "-fs",
+                str(wav_bytes(max_s)),
+                "-f",
+                "wav",
                 str(path),
                 overwrite=True,
                 loglevel="error",
@@ -207,64 +240,110 @@ def to_wav(audio: bytes, path: Path) -> None:
         )
     )
     if result is None or result.returncode != 0:
+        path.unlink(missing_ok=True)
         raise ProviderError(
             "provider_bad_output", "the speech answer is not audio ffmpeg can read", transient=True
         )
+    if wav_duration(path) >= max_s - 0.05:
+        path.unlink()
+        raise ProviderError(
+            "provider_bad_output", f"the speech answer lasts {max_s:g} s or more", transient=False
+        )
+
+
+def wav_bytes(seconds: float) -> int:
+    """The size of `seconds` of narration WAV (mono, 16-bit), its header included."""
+    return int(seconds * SAMPLE_RATE) * 2 + 1024
+
+
+def _transcription(
+    client: OpenAIClient, form: dict, file: tuple, seconds: float, key: str | None
+) -> tuple[bytes, dict[str, float]]:
+    response = client.post("audio/transcriptions", form, files={"file": file}, idempotency_key=key)
+    return response.content, {"audio_s": round(seconds, 3)}  # billed by the second heard
 
 
 def word_times(
-    client: OpenAIClient, path: Path, text: str, language: str, duration: float
+    client: OpenAIClient,
+    path: Path,
+    text: str,
+    language: str,
+    duration: float,
+    cache: CallCache = NO_CACHE,
 ) -> tuple[list[Word], str]:
     """The script's words timed by an OpenAI-compatible transcription with word timestamps
     (the script goes along as the prompt, which steers recognition toward it); a proportional
     estimate when the server offers no such call or its words do not match the script."""
     tokens = words_mod.tokenize(text, language)
-    try:
-        response = client.post(
-            "audio/transcriptions",
-            {
-                "model": get_settings().openai_transcription_model,
-                "response_format": "verbose_json",
-                "timestamp_granularities[]": "word",
-                "language": words_mod.base_language(language),
-                "prompt": text[:800],
-            },
-            files={"file": (path.name, path.read_bytes(), "audio/wav")},
-        )
-        heard = [
-            (str(w["word"]), float(w["start"]), float(w["end"])) for w in response.json().get("words") or []
-        ]
-    except (ProviderError, ValueError, KeyError, TypeError, AttributeError):
-        heard = []
+    settings = get_settings()
+    form = {
+        "model": settings.openai_transcription_model,
+        "response_format": "verbose_json",
+        "timestamp_granularities[]": "word",
+        "language": words_mod.base_language(language),
+        "prompt": text[:800],
+    }
+    heard: list[tuple[str, float, float]] = []
+    if path.stat().st_size <= settings.transcription_max_bytes:  # else: the estimate
+        call = Call(PROVIDER, form["model"], "audio/transcriptions", {**form, "file": digest_file(path)})
+        try:
+            with path.open("rb") as wav:  # streamed from the file, never read whole
+                paid = cache.remember(
+                    call, partial(_transcription, client, form, (path.name, wav, "audio/wav"), duration)
+                )
+        except ProviderError:
+            pass
+        else:
+            try:
+                heard = [
+                    (str(w["word"]), float(w["start"]), float(w["end"]))
+                    for w in json.loads(paid.content).get("words") or []
+                ]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                heard = []
+                cache.forget(call)
     timed = words_mod.from_transcript(tokens, heard, duration)
     if timed is not None:
         return words_mod.settle(timed, duration), Timing.TRANSCRIPTION
     return words_mod.settle(words_mod.estimate(tokens, 0.0, duration), duration), Timing.ESTIMATE
 
 
+def _speech(client: OpenAIClient, body: dict, key: str | None) -> tuple[bytes, dict[str, float]]:
+    response = client.post("audio/speech", body, idempotency_key=key)
+    return response.content, {"characters": len(body["input"])}
+
+
 def synthesize_all(
-    client: OpenAIClient, concept: Concept, voice: str | None, paths: list[Path], language: str = "en"
+    client: OpenAIClient,
+    concept: Concept,
+    voice: str | None,
+    paths: list[Path],
+    language: str = "en",
+    cache: CallCache = NO_CACHE,
 ) -> tuple[list[Narration], StepUsage]:
     settings, started = get_settings(), time.monotonic()
     chosen = voice if voice in OPENAI_VOICES else settings.openai_voice
 
-    def one(scene: Scene, path: Path) -> tuple[Narration, int]:
-        response = client.post(
-            "audio/speech",
-            {
-                "model": settings.openai_speech_model,
-                "input": scene.narration,
-                "voice": chosen,
-                "response_format": "wav",
-            },
-        )
+    def one(scene: Scene, path: Path) -> tuple[Narration, Paid]:
+        body = {
+            "model": settings.openai_speech_model,
+            "input": scene.narration,
+            "voice": chosen,
+            "response_format": "wav",
+        }
+        call = Call(PROVIDER, body["model"], "audio/speech", body)
+        paid = cache.remember(call, partial(_speech, client, body))
         path.parent.mkdir(parents=True, exist_ok=True)
-        to_wav(response.content, path)
+        try:
+            to_wav(paid.content, path)
+        except ProviderError:
+            cache.forget(call)
+            raise
         duration = wav_duration(path)
-        timed, timing = word_times(client, path, scene.narration, language, duration)
+        timed, timing = word_times(client, path, scene.narration, language, duration, cache=cache)
         return Narration(
             path=path, duration_s=duration, silent=False, words=timed, timing=timing, voice=f"openai:{chosen}"
-        ), len(response.content)
+        ), paid
 
     with ThreadPoolExecutor(PARALLEL_CALLS) as pool:
         results = list(pool.map(one, concept.scenes, paths))
@@ -273,9 +352,10 @@ def synthesize_all(
         purpose="narration",
         provider=PROVIDER,
         model=settings.openai_speech_model,
-        characters=sum(len(s.narration) for s in concept.scenes),
         audio_s=round(sum(n.duration_s for n in narrations), 3),
-        bytes=sum(size for _, size in results),
-        wall_s=round(time.monotonic() - started, 3),
     )
+    for _, paid in results:
+        paid.add_to(usage)
+        usage.bytes += len(paid.content)
+    usage.wall_s = round(time.monotonic() - started, 3)
     return narrations, usage

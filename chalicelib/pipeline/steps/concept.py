@@ -16,6 +16,7 @@ def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
         ctx.concept, ctx.provider = script.to_concept(ctx.request), "script"
     else:
         ctx.concept = ctx.outcome(provider_chain.run("concept", ctx.task()))
+    ctx.replan(scenes=len(ctx.concept.scenes), seconds=script.total_length(ctx.concept))
     key = storage.artifact_key(ctx.job_id, "concept", "concept.json")
     storage.put_bytes(ctx.concept.model_dump_json(indent=2).encode(), key, "application/json")
     return [key]

@@ -86,6 +86,7 @@ def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
     if narrations is not None:  # a script's scenes last as long as their narration takes
         concept = script.timed(concept, ctx.request, [n.duration_s for n in narrations])
         _check_plan_length(ctx, concept)
+        ctx.replan(seconds=script.total_length(concept))  # a script's, as narrated
     started = time.monotonic()
     request = ctx.request
     result = video.compose_video(

@@ -20,7 +20,7 @@ from mo_client.cli.common import (
     out,
     state,
 )
-from mo_client.cli.progress import JobBars
+from mo_client.cli.progress import JobBars, about_left
 from mo_client.client import Client
 from mo_client.models import Job, JobStatus
 
@@ -231,9 +231,10 @@ def register(app: typer.Typer) -> None:
         if as_json:
             emit_json(job)
             return
+        left = None if job.terminal else about_left(job.eta_s)
         out.print(
-            f"[bold]{job.id}[/bold] {job.status} {job.progress}% (attempt {job.attempt}): "
-            f"{job.request.get('prompt', '')}"
+            f"[bold]{job.id}[/bold] {job.status} {job.progress}% (attempt {job.attempt})"
+            f"{f', {left}' if left else ''}: {job.request.get('prompt', '')}"
         )
         table = Table("step", "status", "progress", "provider", "started", "finished")
         for step in job.steps:
