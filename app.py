@@ -36,7 +36,7 @@ from chalicelib.admin import access
 from chalicelib.admin import service as admin
 from chalicelib.billing import checkout, whop
 from chalicelib.core.observability import http_middleware
-from chalicelib.http import health, openapi, plumbing, security_headers, sse
+from chalicelib.http import health, openapi, origin, plumbing, security_headers, sse
 from chalicelib.http.plumbing import ANY_CONTENT, doc, reply
 from chalicelib.http.plumbing import current_request as request
 from chalicelib.http.schemas.accounts import (
@@ -114,6 +114,7 @@ app = Chalice(app_name="media-orchestrator")
 app.register_middleware(http_middleware, "http")  # outermost: logs the final status
 app.register_middleware(security_headers.middleware, "http")  # on every reply, errors included
 app.register_middleware(plumbing.error_envelope, "http")
+app.register_middleware(origin.middleware, "http")  # CloudFront only, when it has a secret
 # Refusals several routes share (each route's @doc names the ones it can meet).
 AUTH_RATE = "`rate_limited`: more than RATE_LIMIT_AUTH requests to /v1/auth from this IP"
 CREDENTIAL_RATE = (
@@ -133,7 +134,7 @@ def caller() -> auth.Principal:
 
 
 def ip() -> str | None:
-    return plumbing.client_ip(request())
+    return origin.client_ip(request())
 
 
 # ---- accounts -----------------------------------------------------------------------------
@@ -280,8 +281,9 @@ def delete_api_key(key_id):
     reply=ProviderKey,
     errors={
         403: CREDENTIAL_WRITER,
-        422: "`validation_error`: base_url is not https, or names a link-local (or, outside "
-        "the local stage, a private or loopback) address",
+        422: "`validation_error`: base_url is not https, names a link-local (or, outside "
+        "the local stage, a private or loopback) address, or is given for a provider that "
+        "calls only its own API (pexels)",
         429: CREDENTIAL_RATE,
     },
 )

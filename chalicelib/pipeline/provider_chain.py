@@ -149,6 +149,27 @@ def openai_images(task: Task, client: OpenAIClient) -> tuple[None, StepUsage]:
     return None, usage
 
 
+def _check_stock(kind: str, target: Path, aspect: str, still: Path, user_id: str) -> None:
+    """A fetched clip is probed against the user's plan; a photo is fitted to the scene's still
+    within the pixel limit. What fails is removed and raised as a ProviderError."""
+    if kind == "video":
+        problem = scene_media.clip_problem(target, user_id)
+    else:
+        try:
+            scene_media.fit_image(target, aspect, still)
+            problem = None
+        except image_limits.ImageRejected as exc:
+            problem = exc.message
+        except OSError:  # a truncated or corrupt image, found while decoding
+            problem = "not an image we can read"
+        target.unlink(missing_ok=True)
+    if problem:
+        target.unlink(missing_ok=True)
+        raise ProviderError(
+            "provider_bad_output", f"the Pexels {kind} is unusable: {problem}", transient=False
+        )
+
+
 def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUsage]:
     """Per scene a Pexels clip, else a Pexels photo, else the offline still (with a note)."""
     started, todo, aspect = time.monotonic(), task.todo(), task.request["aspect"]
@@ -161,6 +182,8 @@ def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUs
         ):
             try:
                 found = find(client, task.job_id, scene, aspect, target)
+                if found is not None:  # the checks a user's own media gets, on what was fetched
+                    _check_stock(kind, target, aspect, path, task.user_id)
             except ProviderError as exc:
                 if exc.code == "provider_key_rejected":
                     raise
@@ -172,12 +195,11 @@ def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUs
             if kind == "video":
                 clips += 1
             else:
-                scene_media.fit_image(target, aspect, path)
-                target.unlink(missing_ok=True)
                 photos += 1
                 task.notes.append(
-                    f"image: scene {scene.index + 1} has no Pexels video for "
-                    f"'{words}'; a Pexels photo instead"
+                    f"image: scene {scene.index + 1} has no Pexels video for '{words}'"
+                    + (f" ({problem})" if problem else "")
+                    + "; a Pexels photo instead"
                 )
             break
         else:

@@ -175,7 +175,9 @@ class ApiKeyList(Model):
 
 class ProviderKeyPut(Strict):
     api_key: str = Field(min_length=8, max_length=500, pattern=r"^\S+$")
-    base_url: BaseUrl | None = Field(None, description="An OpenAI-compatible server, e.g. Ollama or vLLM")
+    base_url: BaseUrl | None = Field(
+        None, description="An OpenAI-compatible server, e.g. Ollama or vLLM (openai keys only)"
+    )
 
 
 class ProviderKey(Model):

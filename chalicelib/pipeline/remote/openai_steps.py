@@ -21,7 +21,7 @@ from chalicelib.core.model_base import Model
 from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.pipeline import providers
-from chalicelib.pipeline.call_cache import NO_CACHE, Call, CallCache, Paid, digest
+from chalicelib.pipeline.call_cache import NO_CACHE, Call, CallCache, Paid, digest_file
 from chalicelib.pipeline.concept.storyboard import Concept, Scene, scene_durations
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.media import ffmpeg, ffmpeg_inputs
@@ -219,8 +219,11 @@ def render_images(
 
 
 def to_wav(audio: bytes, path: Path) -> None:
-    """WAV or MP3 -> mono 16-bit WAV at the narration rate. The demuxer is chosen from the first
-    bytes, never by ffmpeg's auto-detection (the bytes come from the user's server)."""
+    """WAV or MP3 -> mono 16-bit WAV at the narration rate, at most SPEECH_MAX_S long. The
+    demuxer is chosen from the first bytes, never by ffmpeg's auto-detection, and the decoded
+    output is capped in time and size (`-t`, `-fs`): the bytes come from the user's server, and
+    8 kbps MP3 inflates ~44 times. A line that reaches the cap is refused, not cut short."""
+    max_s = get_settings().speech_max_s
     fmt = ffmpeg_inputs.audio_format(audio[:16])
     result = (
         None
@@ -228,12 +231,20 @@ def to_wav(audio: bytes, path: Path) -> None:
         else ffmpeg.run(
             ffmpeg.command(
                 *ffmpeg_inputs.stdin_input(fmt),
+                "-t",
+                f"{max_s:g}",
                 "-ac",
                 "1",
                 "-ar",
                 str(SAMPLE_RATE),
                 "-c:a",
                 "pcm_s16le",
+                "-map_metadata",
+                "-1",
+                "-fs",
+                str(wav_bytes(max_s)),
+                "-f",
+                "wav",
                 str(path),
                 overwrite=True,
                 loglevel="error",
@@ -243,9 +254,20 @@ def to_wav(audio: bytes, path: Path) -> None:
         )
     )
     if result is None or result.returncode != 0:
+        path.unlink(missing_ok=True)
         raise ProviderError(
             "provider_bad_output", "the speech answer is not audio ffmpeg can read", transient=True
         )
+    if wav_duration(path) >= max_s - 0.05:
+        path.unlink()
+        raise ProviderError(
+            "provider_bad_output", f"the speech answer lasts {max_s:g} s or more", transient=False
+        )
+
+
+def wav_bytes(seconds: float) -> int:
+    """The size of `seconds` of narration WAV (mono, 16-bit), its header included."""
+    return int(seconds * SAMPLE_RATE) * 2 + 1024
 
 
 def _transcription(
@@ -267,30 +289,33 @@ def word_times(
     (the script goes along as the prompt, which steers recognition toward it); a proportional
     estimate when the server offers no such call or its words do not match the script."""
     tokens = words_mod.tokenize(text, language)
+    settings = get_settings()
     form = {
-        "model": get_settings().openai_transcription_model,
+        "model": settings.openai_transcription_model,
         "response_format": "verbose_json",
         "timestamp_granularities[]": "word",
         "language": words_mod.base_language(language),
         "prompt": text[:800],
     }
-    audio = path.read_bytes()
-    call = Call(PROVIDER, form["model"], "audio/transcriptions", {**form, "file": digest(audio)})
-    try:
-        paid = cache.remember(
-            call, partial(_transcription, client, form, (path.name, audio, "audio/wav"), duration)
-        )
-    except ProviderError:
-        heard = []
-    else:
+    heard: list[tuple[str, float, float]] = []
+    if path.stat().st_size <= settings.transcription_max_bytes:  # else: the estimate
+        call = Call(PROVIDER, form["model"], "audio/transcriptions", {**form, "file": digest_file(path)})
         try:
-            heard = [
-                (str(w["word"]), float(w["start"]), float(w["end"]))
-                for w in json.loads(paid.content).get("words") or []
-            ]
-        except (ValueError, KeyError, TypeError, AttributeError):
-            cache.forget(call)
-            heard = []
+            with path.open("rb") as wav:  # streamed from the file, never read whole
+                paid = cache.remember(
+                    call, partial(_transcription, client, form, (path.name, wav, "audio/wav"), duration)
+                )
+        except ProviderError:
+            pass
+        else:
+            try:
+                heard = [
+                    (str(w["word"]), float(w["start"]), float(w["end"]))
+                    for w in json.loads(paid.content).get("words") or []
+                ]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                heard = []
+                cache.forget(call)
     timed = words_mod.from_transcript(tokens, heard, duration)
     if timed is not None:
         return words_mod.settle(timed, duration), Timing.TRANSCRIPTION

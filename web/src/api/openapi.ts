@@ -718,7 +718,7 @@ export interface paths {
          * Store your own key for a provider (encrypted; only last4 is ever shown)
          * @description Refusals a well-formed request can meet:
          *     - **403** `email_unverified`: the account's address is not verified yet (open the mailed link, signed in); `insufficient_scope`: an API key whose scope is not `full`
-         *     - **422** `validation_error`: base_url is not https, or names a link-local (or, outside the local stage, a private or loopback) address
+         *     - **422** `validation_error`: base_url is not https, names a link-local (or, outside the local stage, a private or loopback) address, or is given for a provider that calls only its own API (pexels)
          *     - **429** `rate_limited`: more than RATE_LIMIT_CREDENTIAL_WRITES writes of API keys, provider keys and webhook endpoints by this user
          */
         put: operations["put_provider_key"];
@@ -1776,7 +1776,7 @@ export interface components {
             api_key: string;
             /**
              * Base Url
-             * @description An OpenAI-compatible server, e.g. Ollama or vLLM
+             * @description An OpenAI-compatible server, e.g. Ollama or vLLM (openai keys only)
              * @default null
              */
             base_url: string | null;
@@ -4901,7 +4901,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorReply"];
                 };
             };
-            /** @description Validation failed (`validation_error`: `details` lists the fields); or `validation_error`: base_url is not https, or names a link-local (or, outside the local stage, a private or loopback) address */
+            /** @description Validation failed (`validation_error`: `details` lists the fields); or `validation_error`: base_url is not https, names a link-local (or, outside the local stage, a private or loopback) address, or is given for a provider that calls only its own API (pexels) */
             422: {
                 headers: {
                     [name: string]: unknown;
