@@ -9,7 +9,8 @@ deploy: preflight (stack name, tools and the pinned SAM CLI, identity, Lambda co
 SES identity of MAIL_FROM), the ECR repository, the worker image built for the task's
 architecture, pushed, tagged by commit and passed by digest, `scripts/package.py`, `sam deploy`,
 the console built and uploaded, then a smoke check through CloudFront (/v1/health,
-/v1/openapi.json) and one dispatcher invocation.
+/v1/openapi.json), the regional endpoint refusing a request that skipped CloudFront (403), and
+one dispatcher invocation.
 
 destroy: the stack deleted (its console bucket is emptied by the stack's own custom resource,
 and here first as well), then what the stack retains on purpose: the media bucket (emptied and
@@ -26,6 +27,7 @@ import re
 import shlex
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -131,6 +133,18 @@ def http_ok(url: str) -> str:
     if reply.status != 200:
         raise StepFailed(f"smoke check: {url} answered {reply.status}")
     return f"{reply.status} ({len(body)} bytes)"
+
+
+def http_refused(url: str) -> str:
+    """`url` answers 403 `origin_required`: the regional endpoint is no way around CloudFront."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as reply:  # nosec B310
+            raise StepFailed(f"smoke check: {url} answered {reply.status} without CloudFront's header")
+    except urllib.error.HTTPError as refused:
+        body = refused.read(4096)
+        if refused.code != 403 or b"origin_required" not in body:
+            raise StepFailed(f"smoke check: {url} answered {refused.code}: {body[:200]!r}") from None
+    return "403 origin_required"
 
 
 # ---- the two plans ----------------------------------------------------------------------------
@@ -280,6 +294,15 @@ def deploy_steps(args: argparse.Namespace) -> list[Step]:
         Step(
             "smoke: GET {console_url}/v1/openapi.json",
             action=lambda v: http_ok(f"{v['console_url']}/v1/openapi.json"),
+        ),
+        Step(
+            "smoke: the regional API's URL",
+            action=lambda v: stack_output(v["outputs"], "ApiUrl"),
+            save="api_url",
+        ),
+        Step(
+            "smoke: GET {api_url}v1/health around CloudFront is refused (403)",
+            action=lambda v: http_refused(f"{v['api_url']}v1/health"),
         ),
         Step(
             "smoke: the dispatcher's function name",

@@ -106,11 +106,11 @@ def isolated_backends():
     redis = redis_client.client()
     for job_id in job_ids:
         redis.delete(redis_keys.job_events(job_id), redis_keys.job_cancel(job_id))
-    # This session's queues: the in-process one and the e2e stack's (`{queue_name}-e2e`).
+    # This session's queues: the in-process one and the e2e stack's (`{queue_name}-e2e`). Not the
+    # rate-limit and failed-login counters: they expire by themselves, and other sessions on the
+    # machine share the test db and may be counting in them right now.
     for pattern in (
         f"{settings.queue_prefix}:{settings.queue_name}*",
-        f"{redis_keys.RATE_LIMIT_PREFIX}*",
-        "media:login:*",
         "media:longpoll:*",
     ):  # the test Redis db is the suite's own
         for key in redis.scan_iter(pattern, count=1000):

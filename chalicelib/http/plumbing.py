@@ -140,10 +140,6 @@ def headers(model: type[M], request: Request) -> M:
     return validate(model, data)
 
 
-def client_ip(request: Request) -> str | None:
-    return (request.context or {}).get("identity", {}).get("sourceIp")
-
-
 def reply(
     model: BaseModel | dict | None, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:

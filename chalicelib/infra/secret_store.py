@@ -60,3 +60,12 @@ def whop_api_key() -> str | None:
     if settings.whop_api_key_arn:
         return _from_secrets_manager(settings.whop_api_key_arn)
     return settings.whop_api_key.get_secret_value() if settings.whop_api_key else None
+
+
+def origin_verify_secret() -> str | None:
+    """The value CloudFront sends the API in X-Origin-Verify, or None: nothing to check (locally)."""
+    settings = get_settings()
+    if settings.origin_verify_secret_arn:
+        return _from_secrets_manager(settings.origin_verify_secret_arn)
+    secret = settings.origin_verify_secret
+    return secret.get_secret_value() if secret is not None and secret.get_secret_value() else None

@@ -86,6 +86,23 @@ def test_worker_task_scales_to_zero_and_stops_gracefully():
     assert 30 <= container["StopTimeout"] <= 120  # Fargate's maximum is 120 s
 
 
+def test_aurora_takes_tls_only_and_every_client_asks_for_it():
+    from chalicelib.core.settings import Settings
+
+    resources = _load_template()["Resources"]
+    cluster = resources["DbCluster"]["Properties"]
+    group = resources[cluster["DBClusterParameterGroupName"]["Ref"]]
+    assert group["Type"] == "AWS::RDS::DBClusterParameterGroup"
+    assert group["Properties"]["Family"] == "aurora-mysql8.0"  # Aurora MySQL 3, as EngineVersion says
+    assert cluster["EngineVersion"].startswith("8.0.mysql_aurora.3")
+    assert group["Properties"]["Parameters"]["require_secure_transport"] == "ON"
+    functions_env = _load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    container = resources["WorkerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    worker_env = {item["Name"]: item["Value"] for item in container["Environment"]}
+    assert functions_env["DATABASE_TLS"] == worker_env["DATABASE_TLS"] == "1"
+    assert Settings(database_tls=functions_env["DATABASE_TLS"]).database_tls is True
+
+
 def test_dispatcher_settings_reach_the_code():
     from chalicelib.core.settings import Settings
 
@@ -328,6 +345,15 @@ def test_the_zip_fits_lambda_with_a_quarter_to_spare_and_holds_no_ffmpeg(package
     )
     names = zipfile.ZipFile(packaged / "deployment.zip").namelist()
     assert not [n for n in names if n.startswith("imageio_ffmpeg") or "ffmpeg-linux" in n]
+    assert not [n for n in names if n.startswith(("av/", "av.libs/")) or "libavcodec" in n]  # PyAV
+
+
+def test_the_zip_ships_the_rds_ca_bundle_the_database_tls_pins(unzipped):
+    from chalicelib.infra import db
+
+    shipped = unzipped / db.RDS_CA_BUNDLE.relative_to(ROOT)
+    assert shipped.read_bytes() == db.RDS_CA_BUNDLE.read_bytes()
+    assert "COPY chalicelib/ ./chalicelib/" in DOCKERFILE.read_text()  # the worker image: the same file
 
 
 def test_the_zip_holds_no_wheel_built_on_this_host(packaged):
@@ -653,3 +679,59 @@ def test_the_transformed_template_lints_clean(transformed, tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, f"cfn-lint: exit {proc.returncode}\n{proc.stdout}{proc.stderr}"
+
+
+def _api_behavior(resources: dict) -> dict:
+    behaviors = resources["ConsoleDistribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"]
+    return next(b for b in behaviors if b["PathPattern"] == "/v1/*")
+
+
+def test_cloudfront_proves_itself_to_the_api_with_the_stacks_generated_secret(transformed):
+    """The regional endpoint is no way around CloudFront: the API origin sends X-Origin-Verify from
+    a secret the stack generates, and the API (only it) reads that secret to check it."""
+    from chalicelib.http import origin
+
+    resources = transformed["Resources"]
+    secret = resources["OriginVerifySecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    config = resources["ConsoleDistribution"]["Properties"]["DistributionConfig"]
+    api = next(o for o in config["Origins"] if o["Id"] == _api_behavior(resources)["TargetOriginId"])
+    assert api["OriginCustomHeaders"] == [
+        {
+            "HeaderName": origin.ORIGIN_HEADER,
+            "HeaderValue": {"Fn::Sub": "{{resolve:secretsmanager:${OriginVerifySecret}:SecretString}}"},
+        }
+    ]
+    api_env = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api_env["ORIGIN_VERIFY_SECRET_ARN"] == {"Ref": "OriginVerifySecret"}
+    readable = json.dumps(resources["ApiHandlerRole"]["Properties"]["Policies"])
+    assert '{"Ref": "OriginVerifySecret"}' in readable
+    users = {"OriginVerifySecret", "APIHandler", "ApiHandlerRole", "ConsoleDistribution"}
+    assert "OriginVerifySecret" not in json.dumps({n: r for n, r in resources.items() if n not in users})
+
+
+def test_cloudfront_forwards_the_viewer_address_and_every_header_the_routes_read(transformed):
+    """Per-IP limits key on CloudFront-Viewer-Address; Host stays API Gateway's own; each header a
+    route reads (declared in its @doc, or read by the plumbing) reaches the API."""
+    from app import app
+    from chalicelib.http import origin
+
+    resources = transformed["Resources"]
+    behavior = _api_behavior(resources)
+    assert behavior["OriginRequestPolicyId"] == {"Ref": "ApiOriginRequestPolicy"}
+    policy = resources["ApiOriginRequestPolicy"]["Properties"]["OriginRequestPolicyConfig"]
+    assert policy["HeadersConfig"]["HeaderBehavior"] == "whitelist"
+    forwarded = {h.lower() for h in policy["HeadersConfig"]["Headers"]}
+    cache = resources["ApiCachePolicy"]["Properties"]["CachePolicyConfig"]
+    keyed = cache["ParametersInCacheKeyAndForwardedToOrigin"]["HeadersConfig"]["Headers"]
+    forwarded |= {h.lower() for h in keyed}
+    assert origin.VIEWER_HEADER.lower() in forwarded
+    assert "host" not in forwarded and origin.ORIGIN_HEADER.lower() not in forwarded
+    read = {"authorization", "accept", "content-type"}  # app.caller, the events route, plumbing.parse
+    for methods in app.routes.values():
+        for entry in methods.values():
+            model = getattr(entry.view_function, "__openapi__", {}).get("headers")
+            if model is not None:
+                read |= {(f.alias or name).lower() for name, f in model.model_fields.items()}
+    assert read <= forwarded, f"not forwarded by CloudFront: {sorted(read - forwarded)}"

@@ -91,6 +91,9 @@ def test_the_smoke_check_goes_through_cloudfront_after_the_console_upload():
     assert "ConsoleUrl" in template["Outputs"] and "DispatcherFunction" in template["Resources"]
     assert _index(lines, "sam deploy") < _index(lines, "deploy_web.py") < _index(lines, "/v1/health")
     assert _index(lines, "/v1/health") < _index(lines, "/v1/openapi.json") < _index(lines, "lambda invoke")
+    assert "ApiUrl" in template["Outputs"] and _index(lines, "around CloudFront is refused") < _index(
+        lines, "lambda invoke"
+    )
     assert "AWS_ENDPOINT_URL=''" in lines[_index(lines, "deploy_web.py")]  # never the local emulator
 
 
@@ -154,3 +157,38 @@ def test_a_run_fills_placeholders_from_earlier_steps_and_stops_at_the_first_fail
         deploy.run(steps, dry_run=False)
     assert not marker.exists()
     assert "x:abc123" in capsys.readouterr().out
+
+
+def test_the_regional_smoke_check_wants_the_apis_own_refusal():
+    """403 with `origin_required` passes; a 200 (no origin check) or API Gateway's own 403 fails."""
+    import http.server
+    import threading
+
+    replies = {
+        "/ours": (403, b'{"error": {"code": "origin_required"}}'),
+        "/open": (200, b'{"status": "ok"}'),
+        "/gateway": (403, b'{"message": "Missing Authentication Token"}'),
+    }
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            status, body = replies[self.path]
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        assert deploy.http_refused(f"{base}/ours") == "403 origin_required"
+        for path in ("/open", "/gateway"):
+            with pytest.raises(SystemExit, match="smoke check"):
+                deploy.http_refused(f"{base}{path}")
+    finally:
+        server.shutdown()
+        server.server_close()
