@@ -91,6 +91,7 @@ from chalicelib.http.schemas.jobs import (
     EventsQuery,
     Job,
     JobCreate,
+    JobEstimate,
     JobHeaders,
     JobList,
     JobsQuery,
@@ -280,8 +281,9 @@ def delete_api_key(key_id):
     reply=ProviderKey,
     errors={
         403: CREDENTIAL_WRITER,
-        422: "`validation_error`: base_url is not https, or names a link-local (or, outside "
-        "the local stage, a private or loopback) address",
+        422: "`validation_error`: base_url is not https, names a link-local (or, outside "
+        "the local stage, a private or loopback) address, or is given for a provider that "
+        "calls only its own API (pexels)",
         429: CREDENTIAL_RATE,
     },
 )
@@ -328,7 +330,9 @@ def audit_log():
     status=202,
     reply_headers={"Idempotent-Replayed": "`true` when this is the job an earlier request made"},
     errors={
-        402: "`quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`)",
+        402: "`quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`); "
+        "`credits_exhausted`: the job's platform AI needs more credits than are left "
+        "(`details.needed`, `details.available`, micro-dollars)",
         409: "`idempotency_key_reused`: the Idempotency-Key came before with another body",
         422: "`unknown_provider` / `provider_key_missing`: a provider you named does not "
         "exist or needs your key first; `invalid_upload`: the reference image (a scene's "
@@ -346,6 +350,18 @@ def submit_job():
     body = plumbing.parse(JobCreate, request())
     job, replayed = jobs.submit(principal, body, key, ip())
     return reply(job, 202, {"Idempotent-Replayed": "true"} if replayed else None)
+
+
+@app.route("/v1/jobs/estimate", methods=["POST"], content_types=ANY_CONTENT)
+@doc(
+    "What a job would cost, reserve from your credits and take, without creating anything",
+    body=JobCreate,
+    reply=JobEstimate,
+    errors={422: "the same checks as POST /v1/jobs"},
+)
+def estimate_job():
+    principal = caller()
+    return reply(jobs.estimate(principal, plumbing.parse(JobCreate, request())))
 
 
 @app.route("/v1/jobs", methods=["GET"])

@@ -1,14 +1,17 @@
 """Video step benchmark: compose_video against a bare ffmpeg encode of the same length.
 
     python bench/render.py [--durations 15,30,60] [--clip-durations 30] [--karaoke 30] [--aspect 9:16]
+                           [--looks midnight,citrus,paper,neon]
 
-Prints one JSON object; `sources` says whether a case's scenes are stills or video clips.
-Plain and clip cases render today's `lines` captions without music or loudness normalization;
-the karaoke case (30 s by default) renders karaoke captions, looped music ducked under the
-words and -14 LUFS normalization (its audio-only measuring passes inside the step time),
+Prints one JSON object; `sources` says whether a case's scenes are stills or video clips, `look`
+which offline look (looks.py: its camera, its kinetic type) the stills are drawn in.
+Plain and clip cases render today's `lines` captions without music or loudness normalization,
+in the paper look; the karaoke case (30 s by default, once per look of `--looks`) renders
+karaoke captions and the key words, looped music ducked under the words and -14 LUFS
+normalization (its audio-only measuring passes inside the step time),
 reports piper's real-time factor (`narration_rtf`: synthesis seconds per second of speech, the
 model already loaded; `piper_load_s` apart), the output's measured loudness, and writes a frame
-of a karaoke caption at a word's midpoint to out/karaoke-frame.png.
+of a karaoke caption at a word's midpoint to out/karaoke-frame-<look>.png.
 `prepare_s` = what the worker does before the video step: the concept,
 then the scene images with the narration synthesized at the same time (as the image step does).
 `ratio` = video step time / bare encode time (what the filtergraph and captions cost on top of
@@ -41,6 +44,7 @@ from concurrent.futures import ThreadPoolExecutor  # noqa: E402
 import imageio_ffmpeg  # noqa: E402
 
 from chalicelib.pipeline.concept.offline import write_concept  # noqa: E402
+from chalicelib.pipeline.media import looks  # noqa: E402
 from chalicelib.pipeline.media import narration as narration_mod  # noqa: E402
 from chalicelib.pipeline.media.filtergraph import ENCODE_ARGS, FPS  # noqa: E402
 from chalicelib.pipeline.media.images import ASPECTS, render_scene_image  # noqa: E402
@@ -144,10 +148,17 @@ def karaoke_frame(video: Path, words: Path, output: Path) -> dict:
 
 
 def run_case(
-    duration_s: int, aspect: str, work: Path, repeat: int, clips: bool = False, karaoke: bool = False
+    duration_s: int,
+    aspect: str,
+    work: Path,
+    repeat: int,
+    clips: bool = False,
+    karaoke: bool = False,
+    look: str = "paper",
 ) -> dict:
     prepare = _prepare_clips if clips else _prepare
-    prepare_s, _, (concept, images, narrations) = timed(lambda: prepare(duration_s, aspect, work))
+    style = looks.STYLE_WORDS[look][0]
+    prepare_s, _, (concept, images, narrations) = timed(lambda: prepare(duration_s, aspect, work, style))
     options = {"music": music(work / "music.wav"), "music_volume": 0.35} if karaoke else PLAIN
     steps, bares = [], []
     for attempt in range(repeat):  # interleaved, so a burst of other load hits both alike
@@ -172,11 +183,12 @@ def run_case(
         extra = {
             "audio": result.audio,
             **_narration_rtf(narrations),
-            **karaoke_frame(result.video, result.words, OUT / "karaoke-frame.png"),
+            **karaoke_frame(result.video, result.words, OUT / f"karaoke-frame-{look}.png"),
         }
     return {
         "case": "karaoke+music+loudnorm" if karaoke else "plain",
         **extra,
+        "look": None if clips else look,
         "duration_s": duration_s,
         "aspect": aspect,
         "scenes": len(concept.scenes),
@@ -197,11 +209,11 @@ def run_case(
     }
 
 
-def _prepare_clips(duration_s: int, aspect: str, work: Path):
+def _prepare_clips(duration_s: int, aspect: str, work: Path, style: str):
     """The same concept with every scene a video clip, as stock footage arrives: H.264 at the
     output size (the smallest rendition at or above the output height), 25 fps, shorter than
     its scene so it also loops."""
-    concept, _, narrations = _prepare(duration_s, aspect, work)
+    concept, _, narrations = _prepare(duration_s, aspect, work, style)
     width, height = ASPECTS[aspect]
     clips = []
     for scene in concept.scenes:
@@ -234,11 +246,11 @@ def _prepare_clips(duration_s: int, aspect: str, work: Path):
     return concept, clips, narrations
 
 
-def _prepare(duration_s: int, aspect: str, work: Path):
+def _prepare(duration_s: int, aspect: str, work: Path, style: str):
     """What the concept and image steps do before the video step: the concept, then the PNGs
     and, in a second thread, the narration WAVs (as the image step does with the offline
     providers; the worker's fallback module is not imported: it needs MySQL and Redis)."""
-    concept = write_concept(PROMPT, duration_s, style="watercolor")
+    concept = write_concept(PROMPT, duration_s, style=style)
     narration_mod.piper_voice()  # once per worker process; its load time is reported apart
 
     def speak():
@@ -250,7 +262,7 @@ def _prepare(duration_s: int, aspect: str, work: Path):
     with ThreadPoolExecutor(max_workers=1) as pool:
         spoken = pool.submit(speak)
         stills = [
-            render_scene_image(concept, s, aspect, work / f"scene-{s.index + 1:02d}.png")
+            render_scene_image(concept, s, aspect, work / f"scene-{s.index + 1:02d}.png", style=style)
             for s in concept.scenes
         ]
         narrations = spoken.result()
@@ -284,16 +296,23 @@ def main() -> None:
     parser.add_argument(
         "--karaoke", default="30", help="comma-separated seconds of the karaoke+music+loudnorm cases (stills)"
     )
+    parser.add_argument(
+        "--looks", default=",".join(looks.LOOKS), help="comma-separated looks of the karaoke cases"
+    )
     args = parser.parse_args()
     cases = []
-    for clips, karaoke, durations in (
-        (False, False, args.durations),
-        (True, False, args.clip_durations),
-        (False, True, args.karaoke),
+    karaoke_looks = [name for name in args.looks.split(",") if name.strip()]
+    for clips, karaoke, durations, names in (
+        (False, False, args.durations, ["paper"]),
+        (True, False, args.clip_durations, ["paper"]),
+        (False, True, args.karaoke, karaoke_looks),
     ):
         for duration in (int(d) for d in durations.split(",") if d.strip()):
-            with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
-                cases.append(run_case(duration, args.aspect, Path(tmp), max(1, args.repeat), clips, karaoke))
+            for name in names:
+                with tempfile.TemporaryDirectory(prefix="bench-render-") as tmp:
+                    cases.append(
+                        run_case(duration, args.aspect, Path(tmp), max(1, args.repeat), clips, karaoke, name)
+                    )
     print(
         json.dumps(
             {

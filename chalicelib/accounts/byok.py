@@ -10,7 +10,7 @@ from chalicelib.core.ids import iso
 from chalicelib.http.schemas.accounts import ProviderKey, ProviderKeyList, ProviderKeyPut
 from chalicelib.http.schemas.jobs import ProviderCatalog, ProviderOption, StepProviders, VoiceOption
 from chalicelib.infra import audit, crypto, ratelimit, url_guard
-from chalicelib.pipeline import providers
+from chalicelib.pipeline import providers, registry
 
 
 def _owner(user_id: str, provider: str) -> dict[str, str]:
@@ -47,6 +47,13 @@ def put(principal: Principal, provider: str, body: ProviderKeyPut, ip: str | Non
     require_credential_writer(principal)
     ratelimit.credential_write(principal.user_id)  # each write is a KMS call
     base_url = str(body.base_url).rstrip("/") if body.base_url else None
+    if base_url and not registry.keyed_provider(provider).user_base_url:
+        raise ValidationFailed(
+            f"A {provider} key calls {provider}'s own API; base_url is not accepted",
+            details=[
+                {"field": "base_url", "type": "not_allowed", "message": f"not allowed for {provider} keys"}
+            ],
+        )
     if base_url:
         url_guard.check_outbound(base_url, "base_url")
     sealed = crypto.seal(body.api_key, _owner(principal.user_id, provider))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalicelib.accounts import api_keys, auth, email_links, notices, users
 from chalicelib.accounts.email_links import Purpose
-from chalicelib.billing import quota, usage
+from chalicelib.billing import credits, quota, usage
 from chalicelib.billing import repository as billing
 from chalicelib.billing.plans import Entitlement, entitlement
 from chalicelib.core.errors import Conflict, Forbidden, Gone, NotFound, Unauthorized, Unavailable
@@ -29,7 +29,7 @@ from chalicelib.http.schemas.accounts import (
     Usage,
     User,
 )
-from chalicelib.http.schemas.billing import PlanInfo
+from chalicelib.http.schemas.billing import Credits, PlanInfo
 from chalicelib.http.schemas.common import Accepted
 from chalicelib.infra import audit, db, ratelimit
 from chalicelib.jobs import repository as jobs
@@ -240,6 +240,19 @@ def me(principal: auth.Principal) -> Me:
         usage=usage,
         membership=membership,
         operator=principal.role == users.OPERATOR,
+        credits=credits_of(row.id, ent),
+    )
+
+
+def credits_of(user_id: str, ent: Entitlement) -> Credits:
+    credits.ensure(user_id, ent.period_start, ent.plan.monthly_credits_micros)
+    found = credits.balance(user_id)
+    return Credits(
+        monthly_micros=ent.plan.monthly_credits_micros,
+        allowance_micros=found.allowance_micros if found else 0,
+        topup_micros=found.topup_micros if found else 0,
+        reserved_micros=found.reserved_micros if found else 0,
+        available_micros=found.available_micros if found else 0,
     )
 
 
@@ -257,6 +270,8 @@ def provider_totals(user_id: str, start, end) -> list[ProviderUsageTotal]:
             audio_s=r.audio_ms / 1000,
             bytes=r.bytes,
             wall_s=r.wall_ms / 1000,
+            cost_micros=r.cost_micros,
+            platform_micros=r.platform_micros,
         )
         for r in usage.totals(user_id, start, end)
     ]

@@ -115,6 +115,20 @@ class Settings(Model):
 
     # Billing. PLANS overrides the defaults per field, e.g. {"free": {"monthly_jobs": 10}}.
     plans: dict[str, dict] = Field(default_factory=dict)
+    # Platform AI (chalicelib/billing/prices.py, credits.py): PRICES adds or overrides
+    # "provider/model" prices (micro-dollars, see prices.Price); PLATFORM_PROVIDERS names the
+    # providers the operator put their own account behind (each key in Secrets Manager, secret
+    # "<PLATFORM_SECRET_PREFIX><provider>", read by the worker only); daily spend ceilings in
+    # micro-dollars per provider for the whole platform and per user (0: none); CREDIT_PACKS maps
+    # a Whop plan id of a one-time product to the pack it sells, e.g. {"plan_x": {"name": "small",
+    # "credits_micros": 5000000}}.
+    prices: dict[str, dict] = Field(default_factory=dict)
+    platform_providers: list[str] = Field(default_factory=list)
+    platform_secret_prefix: str = "media-orchestrator/platform/"
+    platform_key_cache_s: float = Field(60.0, ge=0, le=3600)
+    platform_daily_ceiling_micros: dict[str, int] = Field(default_factory=dict)
+    user_daily_ceiling_micros: int = Field(0, ge=0)
+    credit_packs: dict[str, dict] = Field(default_factory=dict)
     whop_plan_map: dict[str, str] = Field(default_factory=dict, description="Whop plan id -> our plan")
     whop_webhook_secret: SecretStr | None = None
     # Checkout (chalicelib/billing/checkout.py): the app's Whop API key (in AWS from Secrets
@@ -177,13 +191,21 @@ class Settings(Model):
     default_providers: dict[str, str] = Field(default_factory=dict)
     openai_chat_model: str = "gpt-4o-mini"
     openai_image_model: str = "gpt-image-1"
+    openai_image_quality: str = "medium"  # gpt-image-1: low | medium | high; dall-e-3: standard | hd
     openai_speech_model: str = "gpt-4o-mini-tts"
     openai_voice: str = "alloy"
     openai_transcription_model: str = "whisper-1"  # word timestamps of network speech
+    # Network speech: a line is decoded to at most this long (the longest video a default plan
+    # makes), and sent for word timestamps only up to this size (OpenAI takes 25 MB).
+    speech_max_s: float = Field(180.0, gt=0)
+    transcription_max_bytes: int = Field(25 * MB, ge=1024)
     provider_timeout_s: float = Field(60.0, gt=0, description="total deadline of one provider call")
     provider_max_response_bytes: int = Field(32 * MB, ge=1024, description="cap on a provider's answer")
     webhook_timeout_s: float = Field(10.0, gt=0, description="total deadline of one webhook delivery")
     image_max_pixels: int = Field(50_000_000, ge=1_000_000, description="largest image decoded")
+    # Largest video frame any ffmpeg input or the clip probe decodes (`-max_pixels`): a 3840 px
+    # square, the biggest clip a plan admits. Decoding a frame costs ~1.5 bytes a pixel per buffer.
+    decode_max_pixels: int = Field(3840 * 3840, ge=1920 * 1920)
     step_max_s: float = Field(900.0, gt=0, description="a step running longer fails: step_timeout")
     provider_max_retries: int = Field(2, ge=0, le=5)
     provider_retry_after_max_s: float = Field(20.0, ge=0, description="longest Retry-After honoured")
@@ -198,13 +220,20 @@ class Settings(Model):
     pipeline_command_timeout_s: float = Field(1800.0, gt=0)
     pipeline_command_grace_s: float = Field(10.0, ge=0, description="SIGTERM, then SIGKILL after this")
     pipeline_command_env: dict[str, str] = Field(default_factory=dict, description="extra environment")
-    # Stock footage (chalicelib/pipeline/remote/pexels.py): each downloaded file's size cap and deadline.
+    # Stock footage (chalicelib/pipeline/remote/pexels.py): Pexels' API (the operator's choice,
+    # never a user's: their key cannot name another server), each downloaded file's size cap and deadline.
+    pexels_api_url: str = "https://api.pexels.com"
     stock_max_bytes: int = Field(100 * MB, ge=1)
     stock_download_s: float = Field(60.0, gt=0)
 
     # DATABASE_URL gives host/port/database; with a secret ARN (RDS-managed, rotating), the user
     # and password come from the secret at connect time instead.
     database_secret_arn: str | None = None
+    # TLS to MySQL (on in AWS: Aurora requires it; off locally, where MariaDB serves none), the
+    # server's certificate and name verified against DATABASE_CA_BUNDLE, by default the RDS CAs
+    # shipped in the package (chalicelib/infra/rds-ca-bundle.pem).
+    database_tls: bool = False
+    database_ca_bundle: str | None = None
 
     # Observability (chalicelib/core/observability.py). Metrics default to on outside the local stage.
     service_name: str = Field("media-orchestrator", validation_alias="POWERTOOLS_SERVICE_NAME")

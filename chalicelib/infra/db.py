@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, Self, TypeVar, cast
 
 from chalicelib.core.settings import get_settings
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 # pymysql is imported on first use (~20 ms of the API's cold start otherwise).
 
+RDS_CA_BUNDLE = Path(__file__).with_name("rds-ca-bundle.pem")  # in the zip and the worker image
 _local = threading.local()
 _secrets: dict[str, dict[str, str]] = {}  # DATABASE_SECRET_ARN -> {user, password}
 ACCESS_DENIED = 1045
@@ -57,9 +59,22 @@ def secret_credentials(arn: str, refresh: bool = False) -> dict[str, str]:
     return _secrets[arn]
 
 
+def tls_params() -> dict:
+    """pymysql's TLS arguments when DATABASE_TLS is on: the server's certificate verified
+    against the pinned CA bundle, and its name against the host we asked for."""
+    settings = get_settings()
+    if not settings.database_tls:
+        return {}
+    return {
+        "ssl_ca": settings.database_ca_bundle or str(RDS_CA_BUNDLE),
+        "ssl_verify_cert": True,
+        "ssl_verify_identity": True,
+    }
+
+
 def connect(database: bool = True) -> pymysql.connections.Connection:
     settings = get_settings()
-    params = settings.mysql_params()
+    params = {**settings.mysql_params(), **tls_params()}
     if not database:
         params.pop("database")
     arn = settings.database_secret_arn

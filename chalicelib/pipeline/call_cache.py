@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from chalicelib.http.schemas.jobs import StepUsage
@@ -28,7 +29,7 @@ Ask = Callable[[str | None], tuple[bytes, dict[str, float]]]  # idempotency key 
 @dataclass(frozen=True)
 class Call:
     """What was asked: provider, model, endpoint and the request fields that decide the answer.
-    Credentials are headers, never part of it; a file sent along is named by its `digest`."""
+    Credentials are headers, never part of it; a file sent along is named by its `digest_file`."""
 
     provider: str
     model: str
@@ -51,9 +52,11 @@ class Call:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def digest(data: bytes) -> str:
-    """Stands for a file in a Call's request (e.g. the audio a transcription hears)."""
-    return hashlib.sha256(data).hexdigest()
+def digest_file(path: Path) -> str:
+    """Stands for a file in a Call's request (e.g. the audio a transcription hears), read in
+    chunks: the file need not sit in memory for it."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def idempotency_key(job_id: str, call: Call) -> str:

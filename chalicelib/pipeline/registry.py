@@ -33,13 +33,16 @@ def _resolve(target: Any) -> Any:
 @dataclass(frozen=True)
 class Provider:
     """Makes one purpose's artifact: `run(task, client) -> (value, StepUsage)`. A provider with
-    a `base_url` uses the user's own key (BYOK) through `client(api_key, base_url)`."""
+    a `base_url` uses the user's own key (BYOK) through `client(api_key, base_url)`, where the
+    user may name another server; with `user_base_url` False they may not (`client(api_key)`:
+    its endpoint is ours, and what it answers goes into renders with less checking)."""
 
     purpose: str
     name: str
     run: Callable | str
     base_url: str | None = None
     client: Callable | str | None = None
+    user_base_url: bool = True
 
     @property
     def needs_key(self) -> bool:
@@ -49,6 +52,8 @@ class Provider:
         return _resolve(self.run)
 
     def make_client(self, api_key: str, base_url: str | None) -> Any:
+        if not self.user_base_url:
+            return _resolve(self.client)(api_key)  # a base_url stored before it was refused
         return _resolve(self.client)(api_key, base_url or self.base_url)
 
 
@@ -64,7 +69,7 @@ class Pipeline:
 
 
 _CHAIN = "chalicelib.pipeline.provider_chain"
-OPENAI = {
+OPENAI: dict[str, Any] = {
     "base_url": "https://api.openai.com/v1",
     "client": "chalicelib.pipeline.remote.openai_api:OpenAIClient",
 }
@@ -77,8 +82,9 @@ BUILTIN: tuple[Provider | Pipeline, ...] = (
         "image",
         "pexels",
         f"{_CHAIN}:pexels_images",
-        base_url="https://api.pexels.com",
+        base_url="https://api.pexels.com",  # the default of settings.pexels_api_url
         client="chalicelib.pipeline.remote.pexels:PexelsClient",
+        user_base_url=False,
     ),
     Provider("narration", "offline", f"{_CHAIN}:offline_narration"),
     Provider("narration", "openai", f"{_CHAIN}:openai_narration", **OPENAI),

@@ -45,6 +45,8 @@ AUDIO_CODECS = {
     b".mp3": "mp3",
     **dict.fromkeys((b"lpcm", b"sowt", b"twos", b"in24", b"in32", b"fl32"), "pcm"),
 }
+CLIP_CODECS = frozenset(VIDEO_CODECS.values())  # a clip's video codec is one of these, or it is refused
+CLIP_AUDIO_CODECS = frozenset(AUDIO_CODECS.values())
 CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"mvex"})
 
 

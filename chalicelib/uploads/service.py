@@ -13,6 +13,7 @@ object is dropped: what a job reads is always what was checked.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Any
@@ -25,7 +26,7 @@ from chalicelib.core.ids import iso, new_id, utcnow
 from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.uploads import UPLOAD_CONTENT_TYPES, Upload, UploadCreate, UploadForm
 from chalicelib.infra import audit, ratelimit, storage
-from chalicelib.uploads import image_limits
+from chalicelib.uploads import image_limits, media_headers
 from chalicelib.uploads import repository as uploads_db
 from chalicelib.uploads.states import UploadStatus
 
@@ -38,7 +39,7 @@ VIDEO_TYPES = frozenset(t for t in ALLOWED_TYPES if t.startswith("video/"))
 SCENE_MEDIA_TYPES = IMAGE_TYPES | VIDEO_TYPES  # what a script scene may show
 SNIFF_BYTES = 32
 HEADER_BYTES = 256 * 1024  # enough for an image header, a JPEG's EXIF block included
-CLIP_CODECS = frozenset({"h264", "hevc", "vp9", "av1", "mpeg4", "prores"})
+CLIP_CODECS = media_headers.CLIP_CODECS
 REFERENCE_FIELD = "inputs.reference_image_upload_id"
 MUSIC_FIELD = "inputs.music_upload_id"
 
@@ -190,13 +191,17 @@ def _mismatch(row: uploads_db.UploadRow, meta: dict, key: str) -> tuple[str, str
 def clip_problem(user_id: str, key: str, etag: str, size: int) -> str | None:
     """Why a clip can't be used (no readable video track, too long, too large for the plan), or
     None. Read from the checked version's MP4/MOV headers by ranged GETs: the API has no ffmpeg."""
-    from chalicelib.uploads.media_headers import HeaderError, read_clip
-
-    plan = entitlement(user_id, utcnow()).plan
     try:
-        info = read_clip(lambda start, count: storage.byte_range(key, start, count, etag), size)
-    except HeaderError as exc:
+        info = media_headers.read_clip(lambda start, count: storage.byte_range(key, start, count, etag), size)
+    except media_headers.HeaderError as exc:
         return f"the file holds no video stream we can read ({exc})"
+    return clip_limits_problem(info, user_id)
+
+
+def clip_limits_problem(info: Mapping[str, Any], user_id: str) -> str | None:
+    """Why a clip of this codec, duration and size is over the user's plan, or None: the API
+    asks it of a clip's headers, the worker of what it probes in every clip before rendering."""
+    plan = entitlement(user_id, utcnow()).plan
     if info["video_codec"] not in CLIP_CODECS:
         return f"the clip's codec {info['video_codec']} is not one of {', '.join(sorted(CLIP_CODECS))}"
     if not 0 < info["duration_s"] <= plan.clip_max_s:

@@ -7,8 +7,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from chalicelib.pipeline.media.contact_sheet import sheet_times, write_contact_sheet
 from tests.console.conftest import (
     JOB_TIMEOUT_MS,
+    SHOTS,
     api_client,
     progress_section,
     shot,
@@ -73,6 +75,11 @@ def test_sign_up_make_a_video_watch_it_reach_100_play_and_download(viewport, req
     # Downloads work: the MP4 link serves an MP4, the captions link SRT text.
     mp4 = page.request.get(page.get_by_role("link", name="Download MP4").get_attribute("href"))
     assert mp4.ok and mp4.body()[4:8] == b"ftyp"
+    # A contact sheet of the video the console made (frames at fixed times), for a reviewer.
+    (tmp_path / "first-video.mp4").write_bytes(mp4.body())
+    sheet = SHOTS / f"first-video-sheet-{viewport}.png"
+    write_contact_sheet(tmp_path / "first-video.mp4", sheet, sheet_times(duration))
+    assert sheet.stat().st_size > 0
     srt = page.request.get(page.get_by_role("link", name="Download captions").get_attribute("href"))
     assert srt.ok and "-->" in srt.text()
     expect(page.get_by_role("table")).to_contain_text("offline")  # provider per step

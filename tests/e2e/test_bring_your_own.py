@@ -26,8 +26,18 @@ SENTENCES = [
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    env = {"QUEUE_NAME": os.environ["QUEUE_NAME"] + "-byo", "WORKER_CONCURRENCY": "1"}
+def pexels_fake(tmp_path_factory):
+    with FakePexels(tmp_path_factory.mktemp("byo-pexels"), f"pexels-{secrets.token_hex(8)}") as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, pexels_fake):
+    env = {
+        "QUEUE_NAME": os.environ["QUEUE_NAME"] + "-byo",
+        "WORKER_CONCURRENCY": "1",
+        "PEXELS_API_URL": pexels_fake.base_url,  # the operator's setting: users cannot name one
+    }
     with local_stack(tmp_path_factory.mktemp("byo-stack-logs"), env) as stack:
         yield stack
 
@@ -95,16 +105,12 @@ def test_a_three_sentence_script_with_a_clip_becomes_that_video(stack, tmp_path)
         assert not (first[0] > 200 and first[1] < 40)
 
 
-def test_a_pexels_job_shows_stock_clips(stack, tmp_path):
-    with (
-        FakePexels(tmp_path, f"pexels-{secrets.token_hex(8)}") as fake,
-        httpx.Client(base_url=stack.url, timeout=30) as client,
-    ):
+def test_a_pexels_job_shows_stock_clips(stack, pexels_fake, tmp_path):
+    fake = pexels_fake
+    with httpx.Client(base_url=stack.url, timeout=30) as client:
         signed_up(client)
         fake.add_video("lighthouse storm", 1080, 1920, 10, "red")
-        stored = client.put(
-            "/v1/provider-keys/pexels", json={"api_key": fake.api_key, "base_url": fake.base_url}
-        )
+        stored = client.put("/v1/provider-keys/pexels", json={"api_key": fake.api_key})
         assert stored.status_code == 200 and fake.api_key not in stored.text
         submitted = client.post(
             "/v1/jobs",

@@ -70,10 +70,12 @@ class FakePexels:
         duration: int,
         color: str,
         renditions: tuple[tuple[int, int], ...] = (),
+        clip: Path | None = None,
     ) -> dict:
-        """A video whose renditions (width, height) all serve one real small MP4 of `color`."""
+        """A video whose renditions (width, height) all serve one real small MP4 of `color`
+        (or the given `clip`, whatever it really holds)."""
         video_id = 1000 + len(self.videos)
-        clip = make_clip(
+        clip = clip or make_clip(
             self.dir / f"pexels-{video_id}.mp4",
             180,
             320 if height >= width else 100,

@@ -86,6 +86,23 @@ def test_worker_task_scales_to_zero_and_stops_gracefully():
     assert 30 <= container["StopTimeout"] <= 120  # Fargate's maximum is 120 s
 
 
+def test_aurora_takes_tls_only_and_every_client_asks_for_it():
+    from chalicelib.core.settings import Settings
+
+    resources = _load_template()["Resources"]
+    cluster = resources["DbCluster"]["Properties"]
+    group = resources[cluster["DBClusterParameterGroupName"]["Ref"]]
+    assert group["Type"] == "AWS::RDS::DBClusterParameterGroup"
+    assert group["Properties"]["Family"] == "aurora-mysql8.0"  # Aurora MySQL 3, as EngineVersion says
+    assert cluster["EngineVersion"].startswith("8.0.mysql_aurora.3")
+    assert group["Properties"]["Parameters"]["require_secure_transport"] == "ON"
+    functions_env = _load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    container = resources["WorkerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    worker_env = {item["Name"]: item["Value"] for item in container["Environment"]}
+    assert functions_env["DATABASE_TLS"] == worker_env["DATABASE_TLS"] == "1"
+    assert Settings(database_tls=functions_env["DATABASE_TLS"]).database_tls is True
+
+
 def test_dispatcher_settings_reach_the_code():
     from chalicelib.core.settings import Settings
 
@@ -328,6 +345,15 @@ def test_the_zip_fits_lambda_with_a_quarter_to_spare_and_holds_no_ffmpeg(package
     )
     names = zipfile.ZipFile(packaged / "deployment.zip").namelist()
     assert not [n for n in names if n.startswith("imageio_ffmpeg") or "ffmpeg-linux" in n]
+    assert not [n for n in names if n.startswith(("av/", "av.libs/")) or "libavcodec" in n]  # PyAV
+
+
+def test_the_zip_ships_the_rds_ca_bundle_the_database_tls_pins(unzipped):
+    from chalicelib.infra import db
+
+    shipped = unzipped / db.RDS_CA_BUNDLE.relative_to(ROOT)
+    assert shipped.read_bytes() == db.RDS_CA_BUNDLE.read_bytes()
+    assert "COPY chalicelib/ ./chalicelib/" in DOCKERFILE.read_text()  # the worker image: the same file
 
 
 def test_the_zip_holds_no_wheel_built_on_this_host(packaged):

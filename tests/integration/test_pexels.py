@@ -9,12 +9,13 @@ import secrets
 import pytest
 
 from chalicelib.core.settings import get_settings
-from chalicelib.infra import storage
+from chalicelib.infra import db, storage
 from chalicelib.pipeline import provider_chain
 from chalicelib.pipeline.concept import script
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.media.probe import probe
 from chalicelib.pipeline.remote import pexels
+from tests.fakes.media import make_8k_clip, make_lying_clip
 from tests.fakes.pexels_server import FakePexels
 
 SCENES = [
@@ -25,17 +26,15 @@ SCENES = [
 
 
 @pytest.fixture
-def fake(tmp_path):
+def fake(tmp_path, monkeypatch):
     with FakePexels(tmp_path, api_key=f"pexels-{secrets.token_hex(8)}") as server:
+        monkeypatch.setattr(get_settings(), "pexels_api_url", server.base_url)  # the operator's setting
         yield server
 
 
-def store_key(api, user, fake: FakePexels) -> None:
+def store_key(api, user, fake: FakePexels, key: str | None = None) -> None:
     response = api.call(
-        "PUT",
-        "/v1/provider-keys/pexels",
-        {"api_key": fake.api_key, "base_url": fake.base_url},
-        token=user["token"],
+        "PUT", "/v1/provider-keys/pexels", {"api_key": key or fake.api_key}, token=user["token"]
     )
     assert response.status_code == 200, response.body
 
@@ -99,7 +98,7 @@ def test_each_scene_gets_a_long_enough_clip_near_the_aspect_in_the_smallest_tall
         searches[0]["query"]["query"] == "ocean waves" and searches[0]["query"]["orientation"] == "portrait"
     )
     assert {r["authorization"] for r in searches} == {fake.api_key}
-    assert outcome.usage.images == 3 and outcome.usage.bytes > 0
+    assert outcome.usage[0].images == 3 and outcome.usage[0].bytes > 0
 
 
 def test_no_video_falls_back_to_a_photo_then_to_the_offline_still_with_notes(api, user, fake, tmp_path):
@@ -127,8 +126,9 @@ def test_downloads_are_cached_by_id_for_the_jobs_retries(api, user, fake, tmp_pa
     )
 
 
-def test_a_used_up_rate_limit_is_waited_for_when_the_reset_is_near(api, user, tmp_path):
+def test_a_used_up_rate_limit_is_waited_for_when_the_reset_is_near(api, user, tmp_path, monkeypatch):
     with FakePexels(tmp_path, "pexels-key-ratelimit", quota=1, reset_in_s=6) as fake:
+        monkeypatch.setattr(get_settings(), "pexels_api_url", fake.base_url)
         store_key(api, user, fake)
         fake.add_video("ocean waves red fox city night", 1080, 1920, 8, "blue")
         outcome, sources = run_images(user, tmp_path, scenes=SCENES[:2])
@@ -140,6 +140,7 @@ def test_a_used_up_rate_limit_is_waited_for_when_the_reset_is_near(api, user, tm
 def test_a_rate_limit_far_from_its_reset_falls_back_without_hammering(api, user, tmp_path, monkeypatch):
     monkeypatch.setattr(get_settings(), "provider_retry_after_max_s", 0.5)
     with FakePexels(tmp_path, "pexels-key-exhausted", quota=1, reset_in_s=60) as fake:
+        monkeypatch.setattr(get_settings(), "pexels_api_url", fake.base_url)
         store_key(api, user, fake)
         fake.add_video("ocean waves red fox city night", 1080, 1920, 8, "blue")
         outcome, sources = run_images(user, tmp_path, scenes=SCENES[:2])
@@ -158,13 +159,7 @@ def test_a_file_over_the_size_cap_is_not_kept(api, user, fake, tmp_path, monkeyp
 
 
 def test_a_rejected_pexels_key_fails_the_step(api, user, fake, tmp_path):
-    response = api.call(
-        "PUT",
-        "/v1/provider-keys/pexels",
-        {"api_key": "not-the-right-key", "base_url": fake.base_url},
-        token=user["token"],
-    )
-    assert response.status_code == 200
+    store_key(api, user, fake, key="not-the-right-key")
     with pytest.raises(ProviderError) as raised:
         run_images(user, tmp_path, scenes=SCENES[:1])
     assert raised.value.code == "provider_key_rejected" and "not-the-right-key" not in raised.value.message
@@ -199,3 +194,40 @@ def test_a_stalling_search_is_cut_at_its_deadline_and_an_endless_file_at_its_cap
         pexels.PexelsClient(api_key="k").download(f"{server.url}/clip.mp4", target, 64 * 1024, 10.0)
     assert (endless.value.code, endless.value.transient) == ("provider_bad_output", False)
     assert not target.exists()  # no partial file is left to be mistaken for a clip
+
+
+def test_a_pexels_key_takes_no_base_url_and_an_old_one_is_ignored(api, user, fake, tmp_path):
+    refused = api.call(
+        "PUT",
+        "/v1/provider-keys/pexels",
+        {"api_key": fake.api_key, "base_url": "https://stock.example.com"},
+        token=user["token"],
+    )
+    assert refused.status_code == 422, refused.body
+    assert refused.json["error"]["details"][0]["field"] == "base_url"
+    assert api.call("GET", "/v1/provider-keys", token=user["token"]).json["items"] == []
+    # a key stored with a base_url before it was refused still calls only the configured API
+    store_key(api, user, fake)
+    db.execute(
+        "UPDATE provider_keys SET base_url = %s WHERE user_id = %s AND provider = 'pexels'",
+        ("https://stock.example.com", user["user"]["id"]),
+    )
+    fake.add_video("ocean waves", 1080, 1920, 8, "blue")
+    outcome, sources = run_images(user, tmp_path, scenes=SCENES[:1])
+    assert sources[0].suffix == ".mp4" and fake.calls("/videos/search")
+
+
+def test_stock_clips_get_the_clip_checks_before_the_render(api, user, fake, tmp_path):
+    # a title posing as 5 s of 320x240 over 45 s of 2400x2400 (free plan: 30 s, 1920 px), and an
+    # 8K frame (over the pixel limit): both are probed, refused, and the scenes fall back
+    store_key(api, user, fake)
+    fake.add_video("ocean waves", 1080, 1920, 8, "blue", clip=make_lying_clip(tmp_path / "lying.mp4"))
+    fake.add_video("red fox", 1080, 1920, 8, "blue", clip=make_8k_clip(tmp_path / "8k.mp4"))
+    fake.add_photo("red fox", "orange")
+    outcome, sources = run_images(user, tmp_path, scenes=SCENES[:2])
+    assert [s.suffix for s in sources] == [".png", ".png"]
+    assert not any(p.with_suffix(".mp4").exists() for p in sources)
+    notes = " ".join(outcome.notes)
+    assert "the Pexels video is unusable: the clip lasts 45.0 s" in notes
+    assert "8192x8192 is over" in notes
+    assert any(n.startswith("image: scene 2: photo by Fake Photographer") for n in outcome.notes)

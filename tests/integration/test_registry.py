@@ -73,7 +73,7 @@ def test_an_installed_plugin_provider_is_offered_and_runs(installed_plugin, api,
         "image",
         provider_chain.Task(request=request, user_id=user["user"]["id"], concept=concept, paths=paths),
     )
-    assert outcome.provider == "solid" and outcome.usage.images == 2
+    assert outcome.provider == "solid" and outcome.usage[0].images == 2
     with Image.open(paths[1]) as image:
         assert image.size == (1080, 1080) and image.getpixel((5, 5)) == (0, 128, 255)
 

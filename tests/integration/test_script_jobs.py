@@ -132,3 +132,25 @@ def test_the_worker_holds_a_script_to_the_plan_on_its_real_timeline(api, user, t
         video._check_plan_length(ctx, script.timed(concept, job["request"], [limit / 2, limit / 2]))
     assert over.value.code == "script_too_long" and not over.value.transient
     assert "limit" in over.value.message
+
+
+def test_the_worker_probes_a_users_clip_before_rendering_it(api, user, tmp_path):
+    # The API confirmed a small clip from its headers; what the worker downloads is probed again
+    # (a header reader and ffmpeg's demuxer could disagree): here the object became a 45 s
+    # 2400x2400 clip whose title poses as 5 s of 320x240, over the free plan's 30 s and 1920 px.
+    from chalicelib.infra import storage
+    from chalicelib.pipeline.errors import StepError
+    from chalicelib.pipeline.media import scene_media
+    from chalicelib.uploads import service as uploads
+    from tests.fakes.media import make_lying_clip
+
+    clip = clip_upload(api, user, tmp_path)
+    assert clip["status"] == "uploaded", clip
+    user_id = user["user"]["id"]
+    storage.put_file(make_lying_clip(tmp_path / "lying.mp4"), uploads.object_key_for(user_id, clip["id"]))
+    request = {"scenes": [{"text": "Look.", "image_upload_id": clip["id"]}], "aspect": "9:16"}
+    still = tmp_path / "scene-01.png"
+    with pytest.raises(StepError) as refused:
+        scene_media.place_all(user_id, request, "9:16", [still])
+    assert refused.value.code == "unusable_clip" and not refused.value.transient
+    assert "45.0 s" in refused.value.message and not scene_media.clip_path(still).exists()

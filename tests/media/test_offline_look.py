@@ -3,12 +3,14 @@ to the voice and clear of the captions, a look per style, checked on what is dra
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
+from pathlib import Path
 
 import imageio_ffmpeg
 import pytest
-from PIL import Image, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageStat, PngImagePlugin
 
 from chalicelib.pipeline.concept.offline import write_concept
 from chalicelib.pipeline.media import kinetic, looks
@@ -18,6 +20,32 @@ from chalicelib.pipeline.media.video import compose_video
 from chalicelib.pipeline.media.words import Word
 
 PROMPT = "Why octopuses are the smartest animals in the ocean"
+OUT = Path(__file__).resolve().parents[2] / "out" / "look"  # contact sheets for a reviewer
+
+
+def _frame(video: Path, n: int, path: Path) -> Image.Image:
+    """Frame number n of the video, decoded by ffmpeg (every frame up to it, no seeking)."""
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(video),
+            "-vf",
+            f"select=eq(n\\,{n})",
+            "-frames:v",
+            "1",
+            str(path),
+        ],
+        check=True,
+    )
+    return Image.open(path).convert("RGB")
+
+
+def _mean_difference(a: Image.Image, b: Image.Image) -> float:
+    return sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / 3
 
 
 def _words(line: str, start: float = 0.3, step: float = 0.3) -> list[Word]:
@@ -34,6 +62,18 @@ def test_scene_stills_carry_no_text_and_name_their_look(tmp_path):
     # the visual text changes nothing on the picture: it is never drawn
     assert Image.open(drawn).tobytes() == Image.open(redrawn).tobytes()
     assert looks.of_still(drawn) == (looks.LOOKS["neon"], False)
+
+
+@pytest.mark.parametrize("name", sorted(looks.LOOKS))
+def test_on_a_reference_photo_the_key_words_are_light(tmp_path, name):
+    reference = tmp_path / "ref.png"
+    Image.new("RGB", (64, 96), (200, 120, 40)).save(reference)  # the console test's picture
+    concept = write_concept(PROMPT, 6)
+    style = looks.STYLE_WORDS[name][0]
+    still = render_scene_image(concept, concept.scenes[0], "9:16", tmp_path / "s.png", reference, style)
+    look, dark_ink = looks.of_still(still)
+    assert look.name == name and not dark_ink
+    assert look.ink == (255, 255, 255) and sum(look.accent) >= 200  # both read on the darkened photo
 
 
 def test_styles_choose_distinct_named_looks_deterministically():
@@ -121,3 +161,66 @@ def test_a_rendered_offline_video_shows_key_words_on_the_voice(tmp_path):
     rendered = ImageStat.Stat(Image.open(frame).convert("L").crop(band))
     backdrop = ImageStat.Stat(Image.open(stills[0]).convert("L").crop(band))
     assert rendered.extrema[0][1] > backdrop.extrema[0][1] + 60
+
+
+@pytest.mark.parametrize("name", sorted(looks.LOOKS))
+def test_each_look_renders_a_contact_sheet_and_a_thumbnail_that_is_a_frame_of_it(tmp_path, name):
+    style = looks.STYLE_WORDS[name][0]
+    concept = write_concept(PROMPT, 6, style=style)
+    stills = [
+        render_scene_image(concept, s, "9:16", tmp_path / f"s{s.index}.png", style=style)
+        for s in concept.scenes
+    ]
+    assert looks.of_still(stills[0])[0].name == name
+    result = compose_video(concept, stills, "9:16", tmp_path / "render")
+    sheet = write_contact_sheet(result.video, OUT / f"contact-{name}.png", sheet_times(result.duration_s))
+    with Image.open(sheet) as image:
+        assert image.size[0] == 6 * 360
+    # the thumbnail is the rendered frame it names: the first scene, its key phrase all shown
+    chosen = json.loads(result.manifest.read_text())["thumbnail_frame"]
+    assert 0 < chosen < concept.scenes[0].duration_s * 30
+    thumbnail = Image.open(result.thumbnail).convert("RGB")
+    assert thumbnail.width == 540
+    frame = _frame(result.video, chosen, tmp_path / "frame.png").resize(
+        thumbnail.size, Image.Resampling.LANCZOS
+    )
+    assert _mean_difference(thumbnail, frame) < 3  # JPEG's loss, nothing more
+    far = _frame(result.video, round(result.duration_s * 30) - 5, tmp_path / "far.png")
+    assert _mean_difference(thumbnail, far.resize(thumbnail.size, Image.Resampling.LANCZOS)) > 6
+    # ... not the still: the key words are drawn on it, in the band above the captions
+    still = Image.open(stills[0]).convert("RGB").resize(thumbnail.size, Image.Resampling.LANCZOS)
+    top = round(thumbnail.height * kinetic.TOP_MARGIN["9:16"])
+    bottom = round(kinetic.caption_top((1080, 1920), "9:16") * thumbnail.height / 1920)
+    band = (0, top, thumbnail.width, bottom)
+    drawn = ImageChops.difference(thumbnail.crop(band), still.crop(band)).convert("L").point(lambda v: v > 60)
+    assert ImageStat.Stat(drawn).mean[0] > 0.02  # over 2% of the band is type (4-7% here)
+
+
+def _textured_still(path: Path, look: str, size: tuple[int, int]) -> Path:
+    """A checkerboard in an offline look (its PNG chunk), so any motion shows in every pixel."""
+    image = Image.new("RGB", size, (20, 20, 20))
+    draw = ImageDraw.Draw(image)
+    for y in range(0, size[1], 16):
+        for x in range((y // 16) % 2 * 16, size[0], 32):
+            draw.rectangle((x, y, x + 15, y + 15), fill=(235, 235, 235))
+    info = PngImagePlugin.PngInfo()
+    info.add_text(looks.LOOK_KEY, look)
+    image.save(path, format="PNG", pnginfo=info)
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(looks.LOOKS))
+def test_each_look_moves_its_backdrop_as_its_camera_says(tmp_path, name):
+    look, size = looks.LOOKS[name], ASPECTS["1:1"]
+    concept = write_concept("cats", 5)
+    stills = [_textured_still(tmp_path / f"s{s.index}.png", name, size) for s in concept.scenes]
+    result = compose_video(concept, stills, "1:1", tmp_path / "render", speak=False, caption_style="none")
+    last = round(concept.scenes[0].duration_s * 30) - 3  # still the first scene, before the crossfade
+    band = (0, int(size[1] * 0.86), size[0], int(size[1] * 0.96))  # below the key words: backdrop only
+    early = _frame(result.video, 2, tmp_path / "early.png").crop(band)
+    late = _frame(result.video, last, tmp_path / "late.png").crop(band)
+    moved = _mean_difference(early, late)
+    if look.camera is looks.Camera.STILL:
+        assert moved < 3
+    else:
+        assert moved > 20

@@ -3,13 +3,18 @@ success (Retry-After honoured), 401 permanent, timeouts, 400, malformed answers.
 
 from __future__ import annotations
 
+import subprocess
 import wave
+from pathlib import Path
 
+import imageio_ffmpeg
 import pytest
 from PIL import Image
 
+from chalicelib.core.settings import get_settings
 from chalicelib.pipeline.concept.offline import write_concept
 from chalicelib.pipeline.errors import ProviderError
+from chalicelib.pipeline.media import ffmpeg
 from chalicelib.pipeline.media.images import ASPECTS
 from chalicelib.pipeline.media.narration import SAMPLE_RATE
 from chalicelib.pipeline.media.probe import probe
@@ -121,12 +126,13 @@ def test_generated_images_are_fitted_to_the_aspect(fake, tmp_path, aspect):
 def test_speech_becomes_narration_wavs(fake, tmp_path):
     concept = write_concept(REQUEST["prompt"], 5)
     paths = [tmp_path / f"n{s.index}.wav" for s in concept.scenes]
-    narrations, usage = openai_steps.synthesize_all(client(fake), concept, "nova", paths)
+    narrations, (usage, heard) = openai_steps.synthesize_all(client(fake), concept, "nova", paths)
     for item in narrations:
         with wave.open(str(item.path)) as wav:
             assert wav.getframerate() == SAMPLE_RATE and wav.getnchannels() == 1
         assert not item.silent and item.duration_s > 0.3
     assert usage.characters == sum(len(s.narration) for s in concept.scenes)
+    assert heard.model == "whisper-1" and heard.audio_s == usage.audio_s > 0  # the word timings' call
     assert {c["body"]["voice"] for c in fake.calls("audio/speech")} == {"nova"}
 
 
@@ -145,3 +151,76 @@ def test_network_artifacts_render_a_video_with_ordered_captions(fake, tmp_path):
     times = [b.split("\n")[1] for b in blocks]
     assert times == sorted(times)
     assert " ".join(b.split("\n")[2] for b in blocks) == " ".join(s.narration for s in concept.scenes)
+
+
+def _low_bitrate_mp3(path: Path, seconds: float) -> bytes:
+    """Speech-server audio at 8 kbps: about 44 times smaller than the WAV it decodes to."""
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-nostdin",
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=220:sample_rate=8000:duration={seconds}",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "8k",
+            str(path),
+        ],
+        check=True,
+        timeout=120,
+    )
+    return path.read_bytes()
+
+
+def test_a_speech_answer_is_decoded_within_the_cap_and_refused_at_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(get_settings(), "speech_max_s", 20.0)
+    mp3 = _low_bitrate_mp3(tmp_path / "long.mp3", 600)  # 10 minutes in ~600 KB
+    written: list[int] = []
+    real_run = ffmpeg.run
+
+    def run(argv, **kwargs):  # the size ffmpeg left before to_wav judged it
+        done = real_run(argv, **kwargs)
+        written.append(Path(argv[-1]).stat().st_size)
+        return done
+
+    monkeypatch.setattr(ffmpeg, "run", run)
+    with pytest.raises(ProviderError) as refused:
+        openai_steps.to_wav(mp3, tmp_path / "out.wav")
+    assert refused.value.code == "provider_bad_output" and "20 s" in refused.value.message
+    assert written[0] <= openai_steps.wav_bytes(20.0) < len(mp3) * 2  # not the ~21 MB of 600 s
+    assert not (tmp_path / "out.wav").exists()
+    openai_steps.to_wav(_low_bitrate_mp3(tmp_path / "short.mp3", 3), tmp_path / "ok.wav")
+    with wave.open(str(tmp_path / "ok.wav")) as wav:
+        assert wav.getnframes() / wav.getframerate() == pytest.approx(3.0, abs=0.1)
+
+
+def test_network_speech_over_the_cap_fails_the_provider(fake, tmp_path, monkeypatch):
+    monkeypatch.setattr(get_settings(), "speech_max_s", 0.5)  # the fake speaks 60 ms a character
+    concept = write_concept(REQUEST["prompt"], 5)
+    with pytest.raises(ProviderError) as refused:
+        openai_steps.synthesize_all(client(fake), concept, "nova", [tmp_path / "n0.wav"] * 2)
+    assert refused.value.code == "provider_bad_output"
+
+
+def test_the_transcription_upload_streams_from_the_file_within_a_cap(fake, tmp_path, monkeypatch):
+    wav_path = tmp_path / "line.wav"
+    openai_steps.to_wav(_low_bitrate_mp3(tmp_path / "line.mp3", 2), wav_path)
+
+    def never(self):
+        raise AssertionError(f"{self.name} was read whole into memory")
+
+    monkeypatch.setattr(Path, "read_bytes", never)
+    words, timing = openai_steps.word_times(client(fake), wav_path, "one two three", "en", 2.0)
+    (call,) = fake.calls("audio/transcriptions")
+    assert timing == "transcription" and [w.text for w in words] == ["one", "two", "three"]
+    monkeypatch.undo()
+    assert call["body"]["file"] == wav_path.read_bytes()  # all of it arrived
+    monkeypatch.setattr(get_settings(), "transcription_max_bytes", wav_path.stat().st_size - 1)
+    _, timing = openai_steps.word_times(client(fake), wav_path, "one two three", "en", 2.0)
+    assert timing == "estimate" and len(fake.calls("audio/transcriptions")) == 1  # not sent

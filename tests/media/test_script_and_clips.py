@@ -7,6 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import av
 import imageio_ffmpeg
 import pytest
 from PIL import Image, ImageStat
@@ -102,7 +103,16 @@ def _mixed(tmp_path: Path, volume: float | None):
     )
     sources = [render_scene_image(concept, s, "9:16", tmp_path / f"s{s.index}.png") for s in concept.scenes]
     # A short landscape clip: it must loop to fill its 2 s scene and be cover-cropped to 9:16.
-    sources[1] = make_clip(tmp_path / "clip.mov", 480, 270, seconds=0.8, color="red", container="mov")
+    # Its tags (a title, where it was shot) must not reach the video: renders drop input metadata.
+    sources[1] = make_clip(
+        tmp_path / "clip.mov",
+        480,
+        270,
+        seconds=0.8,
+        color="red",
+        container="mov",
+        metadata={"title": "my flat, 3rd floor", "location": "+48.8577+002.2950/"},
+    )
     # lines: the scene's caption box over the clip (karaoke captions are tested with real speech)
     result = compose_video(
         concept,
@@ -120,6 +130,8 @@ def test_stills_and_clips_render_in_one_pass_with_captions_across_both(tmp_path)
     concept, result = _mixed(tmp_path, None)
     info = probe(result.video)
     assert (info["width"], info["height"]) == (1080, 1920) and info["duration_s"] == pytest.approx(6, abs=0.1)
+    with av.open(str(result.video)) as rendered:
+        assert not {"title", "location"} & set(rendered.metadata)
     top = (0.1, 0.1, 0.9, 0.5)  # above the captions
     clip_late = _mean(
         frame_at(result.video, 3.7, tmp_path / "late.png"), top

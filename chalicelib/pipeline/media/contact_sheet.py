@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chalicelib.pipeline.media import ffmpeg
+from chalicelib.pipeline.media import ffmpeg, ffmpeg_inputs
 from chalicelib.pipeline.media.filtergraph import FPS
 
 FRAME_WIDTH = 360  # px per frame on the sheet
@@ -22,8 +22,7 @@ def write_contact_sheet(video: Path, output: Path, times: list[float]) -> Path:
     picks = "+".join(f"eq(n\\,{round(t * FPS)})" for t in times)
     output.parent.mkdir(parents=True, exist_ok=True)
     argv = ffmpeg.command(
-        "-i",
-        str(video),
+        *ffmpeg_inputs.file_input(video, "mov"),
         "-vf",
         f"select='{picks}',scale={FRAME_WIDTH}:-2,tile={len(times)}x1",
         "-frames:v",

@@ -1,13 +1,14 @@
-"""The video pass's ffmpeg command: the scenes, their slow zoom, captions and crossfades as ONE
+"""The video pass's ffmpeg command: the scenes, their camera motion, captions and crossfades as ONE
 filtergraph (the sound's parts come from audio_track.py). Built here, run by video.py.
 
 Per scene the still is scaled once and repeated by the `loop` filter (decoding a PNG per frame
-would cost more than encoding), zoomed by a per-frame `scale` and a centre `crop`, and the scenes
-are concatenated. A crossfade is the previous scene's zoom continued for half a second, fading
-out (alpha) over the next scene's first frames: unlike `xfade`, this keeps every frame in the
-encoder's yuv420p, which halves the filter cost. Captions are Pillow PNGs overlaid in time
-windows that switch mid-crossfade: the same windows the SRT file and the narration use. The
-video lasts exactly the concept's total duration.
+would cost more than encoding), moved by its look's camera (looks.Camera: a zoom is a per-frame
+`scale` and a centre `crop`, a drift a moving `crop` of a still scaled once a little larger, a
+still camera nothing), and the scenes are concatenated. A crossfade is the previous scene's
+camera continued for half a second, fading out (alpha) over the next scene's first frames:
+unlike `xfade`, this keeps every frame in the encoder's yuv420p, which halves the filter cost.
+Captions are Pillow PNGs overlaid in time windows that switch mid-crossfade: the same windows
+the SRT file and the narration use. The video lasts exactly the concept's total duration.
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chalicelib.pipeline.media import audio_track, ffmpeg, ffmpeg_inputs, karaoke, soundtrack
+from chalicelib.pipeline.media.looks import Camera
 from chalicelib.pipeline.media.narration import Narration
 
 FPS = 30
 CROSSFADE_S = 0.5  # seconds; shorter for very short scenes
 ZOOM_PER_S = 0.015  # +1.5% per second: noticeable, never seasick
+Motion = tuple[Camera, float]  # a scene's camera and its speed (looks.Look.camera_per_s)
+DEFAULT_MOTION: Motion = (Camera.BREATHE, ZOOM_PER_S)  # a still not drawn in a look
 ZOOM_SCALER = "bilinear"  # upscaling by <10%: bicubic looks the same and costs more
 ENCODE_ARGS = [
     "-c:v",
@@ -41,6 +45,8 @@ ENCODE_ARGS = [
     "+faststart",
     "-threads",
     "2",
+    "-map_metadata",
+    "-1",  # nothing of the inputs' metadata (titles, locations, devices) reaches the video
 ]
 CLIP_SUFFIXES = (".mp4", ".mov")
 
@@ -68,22 +74,46 @@ def plan_timeline(durations: list[float]) -> Timeline:
     return Timeline(starts, frames, crossfade, windows, bounds[-1] / FPS)
 
 
-def _zoom(k: int, size: tuple[int, int], length: float) -> str:
-    """Per-frame scale by a factor growing (even scenes) or shrinking (odd) linearly over the
-    scene's stream, then a centre crop back to the frame size. `t` is the stream's own time."""
+def _camera(k: int, size: tuple[int, int], length: float, motion: Motion) -> str:
+    """The per-frame chain that moves scene k's still (after `_still`, at its `_grown` size)
+    over its stream of `length` s, back at the frame size; "" for a still camera. A zoom is a
+    per-frame scale by a factor growing linearly (a push; a breathe shrinks on odd scenes) and
+    a centre crop; a drift crops a moving window (left to right, or back on odd scenes): no
+    per-frame scaling at all. `t` is the stream's own time."""
+    camera, per_s = motion
+    if camera is Camera.STILL or per_s <= 0:
+        return ""
     width, height = size
-    progress = f"t/{length:.4f}" if k % 2 == 0 else f"(1-t/{length:.4f})"
-    factor = f"(1+{ZOOM_PER_S * length:.4f}*{progress})"
+    forward = f"t/{length:.4f}"
+    progress = forward if k % 2 == 0 or camera is Camera.PUSH else f"(1-{forward})"
+    if camera is Camera.DRIFT:
+        grown_w, grown_h = _grown(size, motion, length)
+        return (
+            f"crop={width}:{height}:x='{grown_w - width}*{progress}':y={(grown_h - height) // 2}:"
+            f"exact=1,setsar=1"
+        )
+    factor = f"(1+{per_s * length:.4f}*{progress})"
     return (
         f"scale=w='2*trunc({width}*{factor}/2)':h='2*trunc({height}*{factor}/2)':"
         f"eval=frame:flags={ZOOM_SCALER},crop={width}:{height},setsar=1"
     )
 
 
+def _grown(size: tuple[int, int], motion: Motion, length: float) -> tuple[int, int]:
+    """The size a still is scaled to once: the frame, or for a drift the frame enlarged by the
+    pan's travel over `length` s (even sides, for yuv420p)."""
+    camera, per_s = motion
+    if camera is not Camera.DRIFT or per_s <= 0:
+        return size
+    grow = 1 + per_s * length
+    return tuple(2 * round(side * grow / 2) for side in size)  # type: ignore[return-value]
+
+
 def _still(index: int, size: tuple[int, int], copies: int) -> str:
-    """Input `index` at the exact frame size, scaled once (not per frame), in yuv420p: the
-    encoder's format, so no frame is ever converted (xfade would convert every frame to yuv444p
-    and back, which cost more than the zoom itself). Split when the crossfade needs a copy."""
+    """Input `index` at `size` (the frame's, or larger for a drift), scaled once (not per
+    frame), in yuv420p: the encoder's format, so no frame is ever converted (xfade would
+    convert every frame to yuv444p and back, which cost more than the zoom itself). Split when
+    the crossfade needs a copy."""
     width, height = size
     chain = (
         f"[{index}:v]scale={width}:{height}:force_original_aspect_ratio=increase,"
@@ -101,26 +131,30 @@ def _repeat(label: str, frames: int, first_frame: int) -> str:
     return f"[{label}]loop=loop={frames - 1}:size=1:start=0,setpts=(N+{first_frame})/{FPS}/TB"
 
 
-def _scene_chains(k: int, n: int, size: tuple[int, int], timeline: Timeline, clip: bool = False) -> list[str]:
-    """Scene k's frames [b{k}]. Scene k-1's zoom continues for the crossfade as a tail that
-    fades out over scene k's first frames. Only the still is shared between the branches:
-    every zoomed frame is new and writable, so the overlays never copy a whole frame."""
+def _scene_chains(
+    k: int, n: int, size: tuple[int, int], timeline: Timeline, motion: Motion | None
+) -> list[str]:
+    """Scene k's frames [b{k}]: a still moved by `motion`, or a clip (None: it moves by itself).
+    Scene k-1's camera continues for the crossfade as a tail that fades out over scene k's
+    first frames. Only the still is shared between the branches: a zoomed frame is new and
+    writable, so the overlays never copy a whole frame."""
     last = k == n - 1
     length = (timeline.frames[k] + (0 if last else timeline.crossfade)) / FPS
-    if clip:
+    if motion is None:
         parts = clip_chains(k, size, timeline.frames[k], 0 if last else timeline.crossfade)
     else:
+        move = _camera(k, size, length, motion)
+        move = f",{move}" if move else ""
         parts = [
-            _still(k, size, 1 if last else 2),
-            f"{_repeat(f's{k}_0', timeline.frames[k], 0)},{_zoom(k, size, length)}[m{k}]",
+            _still(k, _grown(size, motion, length), 1 if last else 2),
+            f"{_repeat(f's{k}_0', timeline.frames[k], 0)}{move}[m{k}]",
         ]
-    if not last and not clip:
-        fade = timeline.crossfade / FPS
-        parts.append(
-            f"{_repeat(f's{k}_1', timeline.crossfade, timeline.frames[k])},"
-            f"{_zoom(k, size, length)},setpts=PTS-STARTPTS,format=yuva420p,"
-            f"fade=t=out:st=0:d={fade:.4f}:alpha=1[f{k}]"
-        )
+        if not last:
+            parts.append(
+                f"{_repeat(f's{k}_1', timeline.crossfade, timeline.frames[k])}{move},"
+                f"setpts=PTS-STARTPTS,format=yuva420p,"
+                f"fade=t=out:st=0:d={timeline.crossfade / FPS:.4f}:alpha=1[f{k}]"
+            )
     if k == 0:
         parts.append("[m0]null[b0]")
     else:
@@ -172,10 +206,12 @@ def build_command(
     clip_audio: dict[int, float] | None = None,
     audio: audio_track.AudioPlan | None = None,
     subtitles: Path | None = None,
+    motions: list[Motion | None] | None = None,
 ) -> tuple[list[str], Timeline]:
     """The ffmpeg argv. Inputs: the scenes (stills or clips), the caption PNGs, the narration
     WAVs, the music. `clip_audio`: scene index -> volume of that clip's own sound (only clips
-    that have one). `subtitles`: an ASS file burned in (karaoke captions) after the overlays."""
+    that have one). `subtitles`: an ASS file burned in (karaoke captions) after the overlays.
+    `motions`: per scene, how its still moves (its look's camera); None: DEFAULT_MOTION."""
     n = len(images)
     timeline = plan_timeline(durations)
     argv = ffmpeg.command("-nostats", "-progress", "pipe:1", overwrite=True, loglevel="error")
@@ -187,7 +223,14 @@ def build_command(
     if clip_audio and not audio.clips:
         audio.clips = {k: (images[k], volume) for k, volume in clip_audio.items()}
     argv += audio_track.audio_input_args(narrations, audio)
-    graph = [part for k in range(n) for part in _scene_chains(k, n, size, timeline, is_clip(images[k]))]
+    motions = motions or [None] * n
+    graph = [
+        part
+        for k in range(n)
+        for part in _scene_chains(
+            k, n, size, timeline, None if is_clip(images[k]) else motions[k] or DEFAULT_MOTION
+        )
+    ]
     graph.append("".join(f"[b{k}]" for k in range(n)) + f"concat=n={n}:v=1:a=0[c]")
     last, first_caption = "c", n
     width, height = size

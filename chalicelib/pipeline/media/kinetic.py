@@ -32,6 +32,7 @@ LEADING = 1.02  # display type sets tight
 SECONDARY = 0.62  # a secondary word's size, of the loudest word's
 RULE_GAP = 0.14  # room under the loudest word for its rule, of its size
 FALLBACK_FONT = ("DejaVu Sans", "DejaVuSans.ttf", False)  # wider coverage (Arabic, Hebrew)
+ARRIVAL_S = 0.42  # the longest arrival (_motion's): a word stands still after it
 
 
 @dataclass
@@ -206,6 +207,12 @@ STYLE = (
 )
 
 
+@dataclass
+class KeyWords:
+    events: list[str]  # the ASS Dialogue lines of every offline scene's key phrase
+    shown_at: list[float | None]  # per scene: when its last key word arrives (None: no phrase)
+
+
 def scene_events(
     scene_words: list[list[Word]],
     narrations: list[str],
@@ -215,13 +222,13 @@ def scene_events(
     aspect: str,
     language: str,
     topic: str = "",
-) -> list[str]:
+) -> KeyWords:
     """Every offline scene's key phrase as ASS events. `scene_looks`: per scene, its look and
     whether the ink is dark (a light backdrop), or None for a scene that is not offline.
     A scene without word timings (no narration) times its words through its first half."""
     from chalicelib.pipeline.media.words import tokenize  # light; kept beside its only use
 
-    out: list[str] = []
+    found = KeyWords([], [None] * len(scene_looks))
     for k, chosen in enumerate(scene_looks):
         if chosen is None:
             continue
@@ -239,5 +246,7 @@ def scene_events(
         times = [max(start, words[i].start) for i in picked]
         block = layout(texts, times, size, aspect, look, language)
         if block is not None:
-            out += events(block, look, end, dark_ink)
-    return out
+            found.events += events(block, look, end, dark_ink)
+            arrivals = [line.at + ARRIVAL_S for line in block.lines if line.at < end - 0.05]
+            found.shown_at[k] = max(arrivals) if arrivals else None
+    return found

@@ -1,4 +1,5 @@
-"""The offline video's designed looks: a palette, a typeface and a motion each, named.
+"""The offline video's designed looks: a palette, a typeface, how the words arrive and how the
+backdrop moves, named.
 
 A job gets one look for all its scenes, chosen from its `style` (words people type map to the
 look that suits them: "neon" -> Neon, "watercolor" -> Paper) or, for any other style, by a hash
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from enum import Enum
 from pathlib import Path
 
 from PIL import Image
@@ -18,6 +20,15 @@ from PIL import Image
 Rgb = tuple[int, int, int]
 LOOK_KEY = "mo:look"  # the PNG text chunk naming the look of an offline still
 BACKDROP_KEY = "mo:backdrop"  # "photo" when the reference image is the backdrop
+
+
+class Camera(str, Enum):
+    """How a scene's backdrop moves under the type, in the render's one pass (filtergraph.py)."""
+
+    PUSH = "push"  #: a slow push-in over every scene
+    BREATHE = "breathe"  #: in on even scenes, out on odd ones
+    DRIFT = "drift"  #: a sideways pan at a fixed zoom, the way alternating per scene
+    STILL = "still"  #: no motion: the type is the only thing that moves
 
 
 @dataclass(frozen=True)
@@ -31,7 +42,8 @@ class Look:
     font: str  # the ASS family (a file of FONT_FILES)
     caps: bool  # key words in capitals
     motion: str  # how words arrive: "rise", "pop" or "track"
-    zoom_per_s: float  # the backdrop's slow push
+    camera: Camera  # how the backdrop moves
+    camera_per_s: float  # its speed: zoom per second, or (drift) the pan's share of the width
     align: str  # "left" or "center" (mirrored for right-to-left scripts)
 
 
@@ -46,6 +58,7 @@ LOOKS: dict[str, Look] = {
         "DejaVu Sans Condensed",
         True,
         "rise",
+        Camera.PUSH,
         0.012,
         "left",
     ),
@@ -59,6 +72,7 @@ LOOKS: dict[str, Look] = {
         "DejaVu Sans",
         True,
         "pop",
+        Camera.BREATHE,
         0.02,
         "center",
     ),
@@ -72,7 +86,8 @@ LOOKS: dict[str, Look] = {
         "DejaVu Serif",
         False,
         "track",
-        0.008,
+        Camera.DRIFT,
+        0.012,
         "left",
     ),
     "neon": Look(
@@ -85,7 +100,8 @@ LOOKS: dict[str, Look] = {
         "DejaVu Sans Condensed",
         True,
         "pop",
-        0.016,
+        Camera.STILL,
+        0.0,
         "center",
     ),
 }
@@ -116,7 +132,8 @@ def choose(style: str | None, title: str) -> Look:
 def of_still(path: Path) -> tuple[Look, bool] | None:
     """(the look an offline still was drawn in, whether its type is dark ink on a light
     backdrop); None for any other picture (a generated image, the user's own, a stock photo, a
-    clip): those get no kinetic type. On the user's reference photo the ink is white."""
+    clip): those get no kinetic type. On the user's reference photo (darkened) the ink is
+    white, and a dark accent gives way to the look's brightest colour."""
     if path.suffix.lower() != ".png":
         return None
     try:
@@ -128,5 +145,6 @@ def of_still(path: Path) -> tuple[Look, bool] | None:
     if look is None:
         return None
     if backdrop == "photo":
-        return replace(look, ink=(255, 255, 255)), False
+        accent = look.accent if sum(look.accent) >= 200 else max((look.shape, *look.backgrounds), key=sum)
+        return replace(look, ink=(255, 255, 255), accent=accent), False
     return look, sum(look.ink) < 200

@@ -13,6 +13,8 @@ from chalicelib.infra import storage
 from chalicelib.pipeline.concept import script
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.media.images import ASPECTS
+from chalicelib.pipeline.media.probe import probe
+from chalicelib.uploads import image_limits
 from chalicelib.uploads import repository as uploads_db
 from chalicelib.uploads import service as uploads
 from chalicelib.uploads.states import UploadStatus
@@ -36,9 +38,21 @@ def scene_keys(image_keys: list[str]) -> list[str]:
     return sorted((k for k in image_keys if Path(k).name.startswith("scene-")), key=lambda k: Path(k).name)
 
 
+def clip_problem(path: Path, user_id: str) -> str | None:
+    """Why a clip can't go into the render, or None. What the file really holds (probed: a
+    video stream, allowed codecs, within the pixel limit) against the user's plan (duration,
+    size), the checks an upload's headers get, now on the bytes the render will decode."""
+    try:
+        info = probe(path)
+    except ValueError as exc:
+        return str(exc)
+    return uploads.clip_limits_problem(info, user_id)
+
+
 def fit_image(source: Path, aspect: str, path: Path) -> Path:
-    """The user's image, upright (EXIF), cover-cropped to the frame, as the scene's PNG."""
-    with Image.open(source) as image:
+    """An image (the user's, or a provider's), upright (EXIF), cover-cropped to the frame, as the
+    scene's PNG; ImageRejected, before decoding, when it is over the pixel limit or no image."""
+    with image_limits.open_checked(source) as image:
         fitted = ImageOps.fit(
             ImageOps.exif_transpose(image).convert("RGB"), ASPECTS[aspect], Image.Resampling.LANCZOS
         )
@@ -61,8 +75,16 @@ def place_all(user_id: str, request: dict, aspect: str, stills: list[Path]) -> d
         storage.download(uploads.object_key_for(user_id, upload_id), download)
         if row.content_type in uploads.VIDEO_TYPES:
             shutil.move(download, clip_path(stills[index]))
+            problem = clip_problem(clip_path(stills[index]), user_id)
+            if problem:
+                clip_path(stills[index]).unlink()
+                raise StepError("unusable_clip", f"scene {index}: {problem}", transient=False)
             placed[index] = clip_path(stills[index])
         else:
-            placed[index] = fit_image(download, aspect, stills[index])
-            download.unlink(missing_ok=True)
+            try:
+                placed[index] = fit_image(download, aspect, stills[index])
+            except image_limits.ImageRejected as exc:
+                raise StepError(exc.code, f"scene {index}: {exc.message}", transient=False) from None
+            finally:
+                download.unlink(missing_ok=True)
     return placed

@@ -1,6 +1,7 @@
 """The video step's render: narration, captions, the loudness pass and ONE ffmpeg pass (its
 filtergraph: filtergraph.py; its sound: audio_track.py), then the caption files, the measured
-levels (render.json) and the thumbnail. The output lasts exactly the concept's total duration.
+levels (render.json) and the thumbnail (a frame of the video). The output lasts exactly the
+concept's total duration.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from chalicelib.pipeline.media.filtergraph import Timeline, build_command, is_cl
 from chalicelib.pipeline.media.images import ASPECTS
 from chalicelib.pipeline.media.narration import Narration, synthesize
 from chalicelib.pipeline.media.probe import probe
-from chalicelib.pipeline.media.thumbnail import first_frame, write_thumbnail
+from chalicelib.pipeline.media.thumbnail import representative_frame, write_thumbnail
 from chalicelib.pipeline.media.words import Word
 
 TIMEOUT_BASE_S, TIMEOUT_PER_VIDEO_S = 120, 20  # this machine renders ~2.8 video s per second
@@ -126,10 +127,11 @@ def compose_video(
     scene_words = audio_track.video_words(narrations, places)
     spoken = [w for scene in scene_words for w in scene]
     phrases = karaoke.phrases(scene_words, size, aspect, language, timeline.total)
+    scene_looks = [looks.of_still(path) for path in images]
     key_words = kinetic.scene_events(
         scene_words,
         [s.narration for s in scenes],
-        [looks.of_still(path) for path in images],
+        scene_looks,
         timeline.windows,
         size,
         aspect,
@@ -138,9 +140,9 @@ def compose_video(
     )
     shown = phrases if caption_style == "karaoke" and speak else []
     subtitles = None
-    if shown or key_words:  # captions and key words: one ASS script, one libass pass
+    if shown or key_words.events:  # captions and key words: one ASS script, one libass pass
         subtitles = work_dir / "captions.ass"
-        script = karaoke.build_ass(shown, size, aspect, language, (kinetic.STYLE,), tuple(key_words))
+        script = karaoke.build_ass(shown, size, aspect, language, (kinetic.STYLE,), tuple(key_words.events))
         subtitles.write_text(script, encoding="utf-8")
     audio = audio_track.AudioPlan(
         places,
@@ -156,8 +158,17 @@ def compose_video(
     video = work_dir / "video.mp4"
     partial = work_dir / "video.mp4.part"
     video.unlink(missing_ok=True)
+    motions = [(chosen[0].camera, chosen[0].camera_per_s) if chosen else None for chosen in scene_looks]
     argv, timeline = build_command(
-        images, captions, narrations, durations, size, partial, audio=audio, subtitles=subtitles
+        images,
+        captions,
+        narrations,
+        durations,
+        size,
+        partial,
+        audio=audio,
+        subtitles=subtitles,
+        motions=motions,
     )
     try:
         timeout_s = TIMEOUT_BASE_S + TIMEOUT_PER_VIDEO_S * timeline.total
@@ -168,6 +179,8 @@ def compose_video(
     os.replace(partial, video)
     files = write_caption_files(work_dir, scenes, timeline, phrases, scene_words, narrations, language, voice)
     levels = soundtrack.measure_file(video)
+    thumbnail_frame = representative_frame(timeline, key_words.shown_at[0])
+    thumbnail = write_thumbnail(video, work_dir / "thumbnail.jpg", thumbnail_frame)
     manifest = work_dir / "render.json"
     manifest.write_text(
         json.dumps(
@@ -185,13 +198,12 @@ def compose_video(
                 "audio": levels,
                 "loudness_pass_one": audio.loudness or None,
                 "ducking": "volume envelope from the word timings" if music is not None and speak else None,
+                "thumbnail_frame": thumbnail_frame,
             },
             indent=1,
         ),
         encoding="utf-8",
     )
-    first = first_frame(images[0], work_dir / "first-frame.png", size) if is_clip(images[0]) else images[0]
-    thumbnail = write_thumbnail(first, work_dir / "thumbnail.jpg")
     report(100)
     return RenderResult(
         video=video,

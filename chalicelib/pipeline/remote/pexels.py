@@ -28,7 +28,6 @@ from chalicelib.pipeline.media.images import ASPECTS
 log = logging.getLogger(__name__)
 
 PROVIDER = "pexels"
-DEFAULT_BASE_URL = "https://api.pexels.com"
 ORIENTATION = {"9:16": "portrait", "16:9": "landscape", "1:1": "square"}
 PER_PAGE = 15
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
@@ -42,7 +41,7 @@ class PexelsClient:
     """Pexels' JSON API (Authorization: the bare key) and its file downloads."""
 
     api_key: str = field(repr=False)
-    base_url: str = DEFAULT_BASE_URL
+    base_url: str = field(default_factory=lambda: get_settings().pexels_api_url)  # never the user's
     sleep: Callable[[float], None] = time.sleep
     remaining: int | None = None  # X-Ratelimit-Remaining of the last answer
     reset_at: float | None = None  # X-Ratelimit-Reset (epoch seconds) of the last answer

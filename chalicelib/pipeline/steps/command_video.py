@@ -18,7 +18,7 @@ from chalicelib.pipeline.context import Context
 from chalicelib.pipeline.media import images
 from chalicelib.pipeline.media.ffmpeg import RenderCanceled
 from chalicelib.pipeline.media.filtergraph import FPS
-from chalicelib.pipeline.media.thumbnail import first_frame, write_thumbnail
+from chalicelib.pipeline.media.thumbnail import write_thumbnail
 
 
 def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
@@ -70,8 +70,7 @@ def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
         if (work / name).is_file():
             shutil.move(work / name, outputs[name])
     if not outputs["thumbnail.jpg"].exists():
-        frame = first_frame(outputs["video.mp4"], work / "first-frame.png", (width, height))
-        write_thumbnail(frame, outputs["thumbnail.jpg"])
+        write_thumbnail(outputs["video.mp4"], outputs["thumbnail.jpg"])
     if not outputs["captions.srt"].exists():
         outputs["captions.srt"].write_text("", encoding="utf-8")
     ctx.provider = "command"

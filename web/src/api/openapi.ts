@@ -497,12 +497,33 @@ export interface paths {
         /**
          * Submit a job
          * @description Refusals a well-formed request can meet:
-         *     - **402** `quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`)
+         *     - **402** `quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`); `credits_exhausted`: the job's platform AI needs more credits than are left (`details.needed`, `details.available`, micro-dollars)
          *     - **409** `idempotency_key_reused`: the Idempotency-Key came before with another body
          *     - **422** `unknown_provider` / `provider_key_missing`: a provider you named does not exist or needs your key first; `invalid_upload`: the reference image (a scene's image_upload_id, the music_upload_id) is not an uploaded image (clip, MP3 or WAV) of yours; `validation_error`: duration_s (or the script's length) is over your plan's limit, the script has no sentence or more than 30, or webhook_url is not one of your webhook endpoints
          *     - **429** `rate_limited`: more than RATE_LIMIT_JOBS submissions a minute
          */
         post: operations["submit_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/estimate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What a job would cost, reserve from your credits and take, without creating anything
+         * @description Refusals a well-formed request can meet:
+         *     - **422** the same checks as POST /v1/jobs
+         */
+        post: operations["estimate_job"];
         delete?: never;
         options?: never;
         head?: never;
@@ -697,7 +718,7 @@ export interface paths {
          * Store your own key for a provider (encrypted; only last4 is ever shown)
          * @description Refusals a well-formed request can meet:
          *     - **403** `email_unverified`: the account's address is not verified yet (open the mailed link, signed in); `insufficient_scope`: an API key whose scope is not `full`
-         *     - **422** `validation_error`: base_url is not https, or names a link-local (or, outside the local stage, a private or loopback) address
+         *     - **422** `validation_error`: base_url is not https, names a link-local (or, outside the local stage, a private or loopback) address, or is given for a provider that calls only its own API (pexels)
          *     - **429** `rate_limited`: more than RATE_LIMIT_CREDENTIAL_WRITES writes of API keys, provider keys and webhook endpoints by this user
          */
         put: operations["put_provider_key"];
@@ -988,6 +1009,37 @@ export interface components {
             /** Password */
             password: string;
         };
+        /**
+         * Credits
+         * @description Platform AI credits in micro-dollars (1 USD = 1 000 000).
+         */
+        Credits: {
+            /**
+             * Allowance Micros
+             * @description What is left of this period's allowance
+             */
+            allowance_micros: number;
+            /**
+             * Available Micros
+             * @description What a new job can reserve
+             */
+            available_micros: number;
+            /**
+             * Monthly Micros
+             * @description The plan's allowance per period
+             */
+            monthly_micros: number;
+            /**
+             * Reserved Micros
+             * @description What queued and running jobs hold
+             */
+            reserved_micros: number;
+            /**
+             * Topup Micros
+             * @description What is left of the credit packs bought (never expires)
+             */
+            topup_micros: number;
+        };
         /** Customer */
         Customer: {
             /** Created At */
@@ -1154,6 +1206,41 @@ export interface components {
              */
             status: "ok" | "degraded";
         };
+        /** Included */
+        Included: {
+            /**
+             * Available
+             * @description The operator configured the platform's account for it
+             */
+            available: boolean;
+            /**
+             * Model
+             * @default null
+             */
+            model: string | null;
+            /** Provider */
+            provider: string;
+            /**
+             * Quality
+             * @default null
+             */
+            quality: string | null;
+        };
+        /** IncludedAI */
+        IncludedAI: {
+            /**
+             * Model
+             * @default null
+             */
+            model: string | null;
+            /** Provider */
+            provider: string;
+            /**
+             * Quality
+             * @default null
+             */
+            quality: string | null;
+        };
         /** InternalDetail */
         InternalDetail: {
             /** Error Code */
@@ -1178,6 +1265,8 @@ export interface components {
         Job: {
             /** Attempt */
             attempt: number;
+            /** @description What the job's AI cost */
+            cost?: components["schemas"]["JobCost"];
             /** Created At */
             created_at: string;
             /** Current Step */
@@ -1216,6 +1305,42 @@ export interface components {
             status: components["schemas"]["JobStatus"];
             /** Steps */
             steps: components["schemas"]["Step"][];
+        };
+        /**
+         * JobCost
+         * @description Money in integer micro-dollars (1 USD = 1 000 000).
+         */
+        JobCost: {
+            /**
+             * Charged Micros
+             * @description Credits charged for the platform's AI (settled when it ends)
+             * @default 0
+             */
+            charged_micros: number;
+            /**
+             * Estimate Micros
+             * @description The upper bound reserved from credits at submission
+             * @default 0
+             */
+            estimate_micros: number;
+            /**
+             * Held Micros
+             * @description Credits the job holds now (0 once it ended)
+             * @default 0
+             */
+            held_micros: number;
+            /**
+             * Own Micros
+             * @description What calls on your own keys cost (billed to you by the provider)
+             * @default 0
+             */
+            own_micros: number;
+            /**
+             * Platform Micros
+             * @description What the platform's accounts spent on it so far
+             * @default 0
+             */
+            platform_micros: number;
         };
         /** JobCreate */
         JobCreate: {
@@ -1314,6 +1439,35 @@ export interface components {
             /** Step */
             step: string | null;
         };
+        /** JobEstimate */
+        JobEstimate: {
+            /**
+             * Cost Micros
+             * @description Upper bound of the whole job, all accounts
+             */
+            cost_micros: number;
+            /** Credits Available Micros */
+            credits_available_micros: number;
+            /**
+             * Credits Micros
+             * @description What submitting reserves from your credits (platform AI)
+             */
+            credits_micros: number;
+            /**
+             * Fits
+             * @description Your credits cover the reservation (else submitting answers 402)
+             */
+            fits: boolean;
+            /** Plan */
+            plan: string;
+            /** Steps */
+            steps: components["schemas"]["StepEstimate"][];
+            /**
+             * Wall S
+             * @description Expected seconds from submission to the video
+             */
+            wall_s: number;
+        };
         /** JobInputs */
         JobInputs: {
             /**
@@ -1402,6 +1556,11 @@ export interface components {
         };
         /** Me */
         Me: {
+            /**
+             * @description Platform AI credits
+             * @default null
+             */
+            credits: components["schemas"]["Credits"] | null;
             /** Email */
             email: string;
             /**
@@ -1501,10 +1660,23 @@ export interface components {
         };
         /** PlanInfo */
         PlanInfo: {
+            /**
+             * Ai
+             * @description Per purpose (concept, image, narration), the AI the plan includes
+             */
+            ai?: {
+                [key: string]: components["schemas"]["IncludedAI"];
+            };
             /** Max Concurrency */
             max_concurrency: number;
             /** Max Duration S */
             max_duration_s: number;
+            /**
+             * Monthly Credits Micros
+             * @description Credits for platform AI each period (micro-dollars)
+             * @default 0
+             */
+            monthly_credits_micros: number;
             /** Monthly Jobs */
             monthly_jobs: number;
             /** Name */
@@ -1514,10 +1686,23 @@ export interface components {
         };
         /** PlanOffer */
         PlanOffer: {
+            /**
+             * Ai
+             * @description Per purpose (concept, image, narration), the AI the plan includes
+             */
+            ai?: {
+                [key: string]: components["schemas"]["IncludedAI"];
+            };
             /** Max Concurrency */
             max_concurrency: number;
             /** Max Duration S */
             max_duration_s: number;
+            /**
+             * Monthly Credits Micros
+             * @description Credits for platform AI each period (micro-dollars)
+             * @default 0
+             */
+            monthly_credits_micros: number;
             /** Monthly Jobs */
             monthly_jobs: number;
             /** Name */
@@ -1591,7 +1776,7 @@ export interface components {
             api_key: string;
             /**
              * Base Url
-             * @description An OpenAI-compatible server, e.g. Ollama or vLLM
+             * @description An OpenAI-compatible server, e.g. Ollama or vLLM (openai keys only)
              * @default null
              */
             base_url: string | null;
@@ -1621,8 +1806,20 @@ export interface components {
             calls: number;
             /** Characters */
             characters: number;
+            /**
+             * Cost Micros
+             * @description What the calls cost, all accounts (micro-dollars)
+             * @default 0
+             */
+            cost_micros: number;
             /** Images */
             images: number;
+            /**
+             * Platform Micros
+             * @description Of which on the platform's accounts (charged in credits)
+             * @default 0
+             */
+            platform_micros: number;
             /** Provider */
             provider: string;
             /** Purpose */
@@ -1720,12 +1917,24 @@ export interface components {
             /** Characters */
             characters: number;
             /**
+             * Cost Micros
+             * @description What the calls cost, all accounts (micro-dollars)
+             * @default 0
+             */
+            cost_micros: number;
+            /**
              * Day
              * @description A UTC date, YYYY-MM-DD
              */
             day: string;
             /** Images */
             images: number;
+            /**
+             * Platform Micros
+             * @description Of which on the platform's accounts (charged in credits)
+             * @default 0
+             */
+            platform_micros: number;
             /** Provider */
             provider: string;
             /** Purpose */
@@ -1741,6 +1950,12 @@ export interface components {
         Step: {
             /** Attempt */
             attempt: number;
+            /**
+             * Cost Micros
+             * @description What the step's provider calls cost, all accounts (micro-dollars)
+             * @default 0
+             */
+            cost_micros: number;
             /** Finished At */
             finished_at: string | null;
             /**
@@ -1767,10 +1982,40 @@ export interface components {
              */
             weight: number;
         };
+        /** StepEstimate */
+        StepEstimate: {
+            /**
+             * Account
+             * @enum {string}
+             */
+            account: "platform" | "own" | "none";
+            /**
+             * Cost Micros
+             * @description Upper bound of what the purpose's calls cost
+             */
+            cost_micros: number;
+            /**
+             * Model
+             * @default null
+             */
+            model: string | null;
+            /** Provider */
+            provider: string;
+            /**
+             * Purpose
+             * @enum {string}
+             */
+            purpose: "concept" | "image" | "narration" | "video";
+        };
         /** StepProviders */
         StepProviders: {
             /** Default */
             default: string;
+            /**
+             * @description What your plan includes on the platform's account
+             * @default null
+             */
+            included: components["schemas"]["Included"] | null;
             /** Providers */
             providers: components["schemas"]["ProviderOption"][];
             /**
@@ -1814,6 +2059,13 @@ export interface components {
          */
         StepUsage: {
             /**
+             * Account
+             * @description Whose account paid: the platform's (charged in credits), the user's own key, or none (offline)
+             * @default none
+             * @enum {string}
+             */
+            account: "platform" | "own" | "none";
+            /**
              * Audio S
              * @description seconds of speech produced
              * @default 0
@@ -1831,6 +2083,12 @@ export interface components {
              * @default 0
              */
             characters: number;
+            /**
+             * Cost Micros
+             * @description What the calls cost, in micro-dollars (USD / 1 000 000)
+             * @default 0
+             */
+            cost_micros: number;
             /**
              * Images
              * @default 0
@@ -1860,6 +2118,18 @@ export interface components {
              * @default 0
              */
             tokens_out: number;
+            /**
+             * Variant
+             * @description what the price depends on besides the model, e.g. "1024x1536:medium"
+             * @default null
+             */
+            variant: string | null;
+            /**
+             * Video S
+             * @description seconds of video generated
+             * @default 0
+             */
+            video_s: number;
             /**
              * Wall S
              * @default 0
@@ -3933,7 +4203,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorReply"];
                 };
             };
-            /** @description `quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`) */
+            /** @description `quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`); `credits_exhausted`: the job's platform AI needs more credits than are left (`details.needed`, `details.available`, micro-dollars) */
             402: {
                 headers: {
                     [name: string]: unknown;
@@ -3974,6 +4244,77 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    estimate_job: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobCreate"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobEstimate"];
+                };
+            };
+            /** @description Malformed request (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Missing or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Wrong content type (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation failed (`validation_error`: `details` lists the fields); or the same checks as POST /v1/jobs */
+            422: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -4560,7 +4901,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorReply"];
                 };
             };
-            /** @description Validation failed (`validation_error`: `details` lists the fields); or `validation_error`: base_url is not https, or names a link-local (or, outside the local stage, a private or loopback) address */
+            /** @description Validation failed (`validation_error`: `details` lists the fields); or `validation_error`: base_url is not https, names a link-local (or, outside the local stage, a private or loopback) address, or is given for a provider that calls only its own API (pexels) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5133,8 +5474,11 @@ export const jobCreateAspectValues: ReadonlyArray<FlattenedDeepRequired<componen
 export const jobCreateCaption_styleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobCreate"]["caption_style"]> = ["karaoke", "lines", "none"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["queued", "running", "succeeded", "failed", "canceled", "expired"];
 export const stepNameValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Step"]["name"]> = ["concept", "image", "video", "upload"];
+export const stepEstimateAccountValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepEstimate"]["account"]> = ["platform", "own", "none"];
+export const stepEstimatePurposeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepEstimate"]["purpose"]> = ["concept", "image", "narration", "video"];
 export const stepProvidersStepValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepProviders"]["step"]> = ["concept", "image", "narration", "video"];
 export const stepStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepStatus"]> = ["pending", "running", "succeeded", "failed", "canceled", "skipped"];
+export const stepUsageAccountValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepUsage"]["account"]> = ["platform", "own", "none"];
 export const stepUsagePurposeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepUsage"]["purpose"]> = ["concept", "image", "narration", "video"];
 export const uploadCreateContent_typeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UploadCreate"]["content_type"]> = ["image/png", "image/jpeg", "image/webp", "audio/mpeg", "audio/wav", "video/mp4", "video/quicktime"];
 export const uploadStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UploadStatus"]> = ["pending", "uploaded", "rejected", "expired"];
