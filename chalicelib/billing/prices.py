@@ -67,6 +67,8 @@ DEFAULT_PRICES: dict[str, dict] = {
     "openai/gpt-4o-mini-tts": {"characters": 15_000_000},  # ~$0.015 a minute, priced per character
     "openai/whisper-1": {"audio_s": 100},  # $0.006 a minute
     "pexels/videos": {},
+    "fal/fal-ai/flux/schnell": {"image": {"*": 3_000}},  # $0.003 a megapixel, ~1 MP an image
+    "fal/fal-ai/flux/dev": {"image": {"*": 25_000}},
 }
 
 
