@@ -1893,6 +1893,18 @@ export interface components {
         };
         /** Spend */
         Spend: {
+            /**
+             * Credits Charged Micros
+             * @description Credits charged for jobs that ended in the window
+             * @default 0
+             */
+            credits_charged_micros: number;
+            /**
+             * Credits Sold Micros
+             * @description Credit packs paid for in the window
+             * @default 0
+             */
+            credits_sold_micros: number;
             /** Days */
             days: number;
             /**
@@ -1902,7 +1914,7 @@ export interface components {
             per_day: components["schemas"]["SpendDay"][];
             /**
              * Top Customers
-             * @description The ten customers with the most provider calls
+             * @description The ten customers who cost the platform's accounts most (then by provider calls)
              */
             top_customers: components["schemas"]["TopCustomer"][];
         };
@@ -2173,8 +2185,20 @@ export interface components {
         TopCustomer: {
             /** Calls */
             calls: number;
+            /**
+             * Cost Micros
+             * @description What their calls cost, all accounts (micro-dollars)
+             * @default 0
+             */
+            cost_micros: number;
             /** Email */
             email: string | null;
+            /**
+             * Platform Micros
+             * @description Of which on the platform's accounts
+             * @default 0
+             */
+            platform_micros: number;
             /** User Id */
             user_id: string;
             /** Wall S */
