@@ -41,14 +41,20 @@ class Balance(db.Row):
 
 def ensure(user_id: str, period_start: datetime, allowance_micros: int) -> None:
     """The user's account exists and is in the current period: a new period refills the plan
-    allowance (what was left of the old one lapses; bought packs stay). Autocommit, before the
-    transaction that reserves (no gap locks against concurrent submissions)."""
+    allowance (what was left of the old one lapses; bought packs stay), and an upgrade within a
+    period adds what the bigger allowance grants beyond what was granted (a downgrade takes
+    nothing back). Autocommit, before the transaction that reserves (no gap locks against
+    concurrent submissions)."""
+    # Assignments run left to right: each reads the columns after it as they were.
     db.execute(
-        "INSERT INTO credit_accounts (user_id, period_start, allowance_micros) VALUES (%s, %s, %s)"
-        " ON DUPLICATE KEY UPDATE"
-        "  allowance_micros = IF(period_start < VALUES(period_start), VALUES(allowance_micros), allowance_micros),"
+        "INSERT INTO credit_accounts (user_id, period_start, allowance_micros, granted_micros)"
+        " VALUES (%s, %s, %s, %s) ON DUPLICATE KEY UPDATE"
+        "  allowance_micros = IF(period_start < VALUES(period_start), VALUES(allowance_micros),"
+        "   allowance_micros + GREATEST(0, VALUES(granted_micros) - granted_micros)),"
+        "  granted_micros = IF(period_start < VALUES(period_start), VALUES(granted_micros),"
+        "   GREATEST(granted_micros, VALUES(granted_micros))),"
         "  period_start = GREATEST(period_start, VALUES(period_start))",
-        (user_id, period_start, allowance_micros),
+        (user_id, period_start, allowance_micros, allowance_micros),
     )
 
 

@@ -1804,7 +1804,7 @@ export interface components {
              * @default null
              * @enum {unknown}
              */
-            narration: "offline" | "openai" | null;
+            narration: "offline" | "openai" | "elevenlabs" | null;
             /**
              * Video
              * @default null
@@ -1839,7 +1839,7 @@ export interface components {
             api_key: string;
             /**
              * Base Url
-             * @description An OpenAI-compatible server, e.g. Ollama or vLLM (openai keys only)
+             * @description Another server speaking the provider's API, e.g. Ollama or vLLM for openai (not for pexels)
              * @default null
              */
             base_url: string | null;
@@ -1956,6 +1956,18 @@ export interface components {
         };
         /** Spend */
         Spend: {
+            /**
+             * Credits Charged Micros
+             * @description Credits charged for jobs that ended in the window
+             * @default 0
+             */
+            credits_charged_micros: number;
+            /**
+             * Credits Sold Micros
+             * @description Credit packs paid for in the window
+             * @default 0
+             */
+            credits_sold_micros: number;
             /** Days */
             days: number;
             /**
@@ -1965,7 +1977,7 @@ export interface components {
             per_day: components["schemas"]["SpendDay"][];
             /**
              * Top Customers
-             * @description The ten customers with the most provider calls
+             * @description The ten customers who cost the platform's accounts most (then by provider calls)
              */
             top_customers: components["schemas"]["TopCustomer"][];
         };
@@ -2236,8 +2248,20 @@ export interface components {
         TopCustomer: {
             /** Calls */
             calls: number;
+            /**
+             * Cost Micros
+             * @description What their calls cost, all accounts (micro-dollars)
+             * @default 0
+             */
+            cost_micros: number;
             /** Email */
             email: string | null;
+            /**
+             * Platform Micros
+             * @description Of which on the platform's accounts
+             * @default 0
+             */
+            platform_micros: number;
             /** User Id */
             user_id: string;
             /** Wall S */
@@ -4940,7 +4964,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description A provider that takes your own key */
-                provider: "openai" | "pexels";
+                provider: "elevenlabs" | "openai" | "pexels";
             };
             cookie?: never;
         };
@@ -5043,7 +5067,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description A provider that takes your own key */
-                provider: "openai" | "pexels";
+                provider: "elevenlabs" | "openai" | "pexels";
             };
             cookie?: never;
         };
@@ -5567,8 +5591,8 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const pathsV1ProviderKeysProviderPutParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["put"]["parameters"]["path"]["provider"]> = ["openai", "pexels"];
-export const pathsV1ProviderKeysProviderDeleteParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["delete"]["parameters"]["path"]["provider"]> = ["openai", "pexels"];
+export const pathsV1ProviderKeysProviderPutParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["put"]["parameters"]["path"]["provider"]> = ["elevenlabs", "openai", "pexels"];
+export const pathsV1ProviderKeysProviderDeleteParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["delete"]["parameters"]["path"]["provider"]> = ["elevenlabs", "openai", "pexels"];
 export const apiKeyScopeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApiKeyScope"]> = ["full", "jobs"];
 export const checkoutCreatePlanAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CheckoutCreate"]["plan"]> = ["free", "pro", "business"];
 export const eventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["EventType"]> = ["job.queued", "job.started", "step.started", "step.progress", "step.succeeded", "step.failed", "job.retrying", "job.succeeded", "job.failed", "job.canceled"];
