@@ -340,12 +340,13 @@ def doomed_redis(monkeypatch):
 class RedisCluster(NamedTuple):
     url: str  # one node's; the client discovers the others
     ports: list[int]
+    pids: list[int]  # each node's server process, by port order
 
 
-@pytest.fixture(scope="session")
-def redis_cluster(tmp_path_factory) -> Iterator[RedisCluster]:
+@contextmanager
+def running_redis_cluster(folder: Path, *options: str) -> Iterator[RedisCluster]:
     """A local cluster-mode Redis like ElastiCache Serverless: three masters on loopback, no
-    replicas, in this session's temporary folder; stopped and removed at the end."""
+    replicas, in `folder`, with redis-server `options`; stopped and removed at the end."""
     import redis
 
     from tests.workers import wait_until
@@ -353,7 +354,6 @@ def redis_cluster(tmp_path_factory) -> Iterator[RedisCluster]:
     server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
     if server is None or cli is None:
         pytest.skip("redis-server and redis-cli are not installed")
-    folder = tmp_path_factory.mktemp("redis-cluster")
     ports = [free_port() for _ in range(3)]
     procs = []
     try:
@@ -363,7 +363,7 @@ def redis_cluster(tmp_path_factory) -> Iterator[RedisCluster]:
                 [server, "--bind", "127.0.0.1", "--port", str(port), "--cluster-enabled", "yes",
                  "--cluster-port", str(free_port()),
                  "--cluster-config-file", f"nodes-{port}.conf", "--dir", str(folder),
-                 "--save", "", "--appendonly", "no"],
+                 "--save", "", "--appendonly", "no", *options],
                 stdout=subprocess.PIPE, text=True,
             )  # fmt: skip
             procs.append(proc)
@@ -384,12 +384,32 @@ def redis_cluster(tmp_path_factory) -> Iterator[RedisCluster]:
         )  # fmt: skip
         for c in clients:
             c.close()
-        yield RedisCluster(f"redis://127.0.0.1:{ports[0]}/0", ports)
+        yield RedisCluster(f"redis://127.0.0.1:{ports[0]}/0", ports, [proc.pid for proc in procs])
     finally:
         for proc in procs:
             proc.kill()
             proc.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory) -> Iterator[RedisCluster]:
+    """The session's cluster-mode Redis (running_redis_cluster), shared by its Redis tests."""
+    with running_redis_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
+
+
+def point_redis_at(monkeypatch, url: str, cluster: bool) -> None:
+    """Every Redis user here (and the processes a test starts) on `url` from now on."""
+    from chalicelib.infra import queue
+
+    settings = get_settings()
+    for name, value in (("redis_url", url), ("redis_cluster", cluster)):
+        monkeypatch.setattr(settings, name, value)
+    monkeypatch.setenv("REDIS_URL", url)
+    monkeypatch.setenv("REDIS_CLUSTER", "1" if cluster else "0")
+    redis_client.reset()
+    queue.reset()
 
 
 @pytest.fixture(params=["standalone", "cluster"])
@@ -402,14 +422,7 @@ def redis_mode(request, monkeypatch) -> Iterator[str]:
     if request.param == "standalone":
         yield request.param
         return
-    cluster = request.getfixturevalue("redis_cluster")
-    settings = get_settings()
-    for name, value in (("redis_url", cluster.url), ("redis_cluster", True)):
-        monkeypatch.setattr(settings, name, value)
-    monkeypatch.setenv("REDIS_URL", cluster.url)  # for the processes a test starts
-    monkeypatch.setenv("REDIS_CLUSTER", "1")
-    redis_client.reset()
-    queue.reset()
+    point_redis_at(monkeypatch, request.getfixturevalue("redis_cluster").url, cluster=True)
     yield request.param
     queue.reset()
     monkeypatch.undo()
