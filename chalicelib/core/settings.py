@@ -198,6 +198,14 @@ class Settings(Model):
     # Network speech: a line is decoded to at most this long (the longest video a default plan
     # makes), and sent for word timestamps only up to this size (OpenAI takes 25 MB).
     speech_max_s: float = Field(180.0, gt=0)
+    # ElevenLabs speech (chalicelib/pipeline/remote/elevenlabs.py): the model, the default voice
+    # (a voice id of the account; a job's `voice` may name another), scenes spoken at once, and
+    # how long one call waits out 429s (ElevenLabs' "too many concurrent requests") before they
+    # count as failed tries.
+    elevenlabs_model: str = "eleven_multilingual_v2"
+    elevenlabs_voice: str = Field("JBFqnCBsd6RMkjVDRZzb", pattern=r"^[A-Za-z0-9]{1,64}$")  # George
+    elevenlabs_parallel_calls: int = Field(3, ge=1, le=16)
+    elevenlabs_rate_limit_wait_s: float = Field(60.0, ge=0, le=600)
     transcription_max_bytes: int = Field(25 * MB, ge=1024)
     provider_timeout_s: float = Field(60.0, gt=0, description="total deadline of one provider call")
     provider_max_response_bytes: int = Field(32 * MB, ge=1024, description="cap on a provider's answer")

@@ -1741,7 +1741,7 @@ export interface components {
              * @default null
              * @enum {unknown}
              */
-            narration: "offline" | "openai" | null;
+            narration: "offline" | "openai" | "elevenlabs" | null;
             /**
              * Video
              * @default null
@@ -1776,7 +1776,7 @@ export interface components {
             api_key: string;
             /**
              * Base Url
-             * @description An OpenAI-compatible server, e.g. Ollama or vLLM (openai keys only)
+             * @description Another server speaking the provider's API, e.g. Ollama or vLLM for openai (not for pexels)
              * @default null
              */
             base_url: string | null;
@@ -4861,7 +4861,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description A provider that takes your own key */
-                provider: "openai" | "pexels";
+                provider: "elevenlabs" | "openai" | "pexels";
             };
             cookie?: never;
         };
@@ -4964,7 +4964,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description A provider that takes your own key */
-                provider: "openai" | "pexels";
+                provider: "elevenlabs" | "openai" | "pexels";
             };
             cookie?: never;
         };
@@ -5488,8 +5488,8 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const pathsV1ProviderKeysProviderPutParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["put"]["parameters"]["path"]["provider"]> = ["openai", "pexels"];
-export const pathsV1ProviderKeysProviderDeleteParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["delete"]["parameters"]["path"]["provider"]> = ["openai", "pexels"];
+export const pathsV1ProviderKeysProviderPutParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["put"]["parameters"]["path"]["provider"]> = ["elevenlabs", "openai", "pexels"];
+export const pathsV1ProviderKeysProviderDeleteParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["delete"]["parameters"]["path"]["provider"]> = ["elevenlabs", "openai", "pexels"];
 export const apiKeyScopeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApiKeyScope"]> = ["full", "jobs"];
 export const checkoutCreatePlanValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CheckoutCreate"]["plan"]> = ["free", "pro", "business"];
 export const eventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["EventType"]> = ["job.queued", "job.started", "step.started", "step.progress", "step.succeeded", "step.failed", "job.retrying", "job.succeeded", "job.failed", "job.canceled"];
