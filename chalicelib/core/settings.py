@@ -121,7 +121,7 @@ class Settings(Model):
     # "<PLATFORM_SECRET_PREFIX><provider>", read by the worker only); daily spend ceilings in
     # micro-dollars per provider for the whole platform and per user (0: none); CREDIT_PACKS maps
     # a Whop plan id of a one-time product to the pack it sells, e.g. {"plan_x": {"name": "small",
-    # "credits_micros": 5000000}}.
+    # "credits_micros": 5000000, "price_micros": 5000000}} (checked in chalicelib/billing/packs.py).
     prices: dict[str, dict] = Field(default_factory=dict)
     platform_providers: list[str] = Field(default_factory=list)
     platform_secret_prefix: str = "media-orchestrator/platform/"

@@ -18,6 +18,7 @@ export type Me = Schemas["Me"];
 export type PlanInfo = Schemas["PlanInfo"];
 export type PlanCatalog = Schemas["PlanCatalog"];
 export type CheckoutSession = Schemas["CheckoutSession"];
+export type PackCatalog = Schemas["PackCatalog"];
 
 export type Job = Schemas["Job"];
 export type JobList = Schemas["JobList"];
