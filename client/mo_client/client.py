@@ -48,6 +48,7 @@ from mo_client.models import (
     JobList,
     LinkToken,
     Me,
+    PackCatalog,
     PasswordResetConfirm,
     PasswordResetRequest,
     PlanCatalog,
@@ -534,10 +535,16 @@ class Client:
         """The plans, their limits, and which can be bought."""
         return self._get(PlanCatalog, "/v1/plans")
 
+    @route("GET", "/v1/billing/packs")
+    def packs(self) -> PackCatalog:
+        """The credit packs on sale: credits added and price."""
+        return self._get(PackCatalog, "/v1/billing/packs")
+
     @route("POST", "/v1/billing/checkout", body=CheckoutCreate)
-    def checkout(self, plan: str) -> CheckoutSession:
-        """Start a Whop checkout for `plan`; the buyer goes to the session's `url`."""
-        return self._send(CheckoutSession, "POST", "/v1/billing/checkout", CheckoutCreate(plan=plan))
+    def checkout(self, plan: str | None = None, *, pack: str | None = None) -> CheckoutSession:
+        """Start a Whop checkout for `plan` or a credit `pack`; the buyer goes to the session's `url`."""
+        body = CheckoutCreate(plan=plan, pack=pack)
+        return self._send(CheckoutSession, "POST", "/v1/billing/checkout", body)
 
     # ---- operations ---------------------------------------------------------------------------
     @route("GET", "/v1/health")

@@ -536,15 +536,31 @@ class PlanCatalog(Model):
     items: list[PlanOffer]
 
 
+class PackOffer(Model):
+    component = "PackOffer"
+    name: str
+    credits_micros: int
+    price_micros: int
+
+
+class PackCatalog(Model):
+    component = "PackCatalog"
+    items: list[PackOffer]
+
+
 class CheckoutCreate(Body):
+    """Exactly one of `plan` and `pack` (the server answers 422 otherwise)."""
+
     component = "CheckoutCreate"
-    plan: str
+    plan: str | None = None
+    pack: str | None = None
 
 
 class CheckoutSession(Model):
     component = "CheckoutSession"
     id: str
-    plan: str
+    plan: str | None = None
+    pack: str | None = None
     url: str
 
 
@@ -628,6 +644,8 @@ ALL_MODELS: tuple[type[Model] | type[Body], ...] = (
     WebhookEndpointList,
     PlanOffer,
     PlanCatalog,
+    PackOffer,
+    PackCatalog,
     CheckoutCreate,
     CheckoutSession,
     StreamToken,

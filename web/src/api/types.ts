@@ -20,6 +20,7 @@ export type PlanCatalog = Schemas["PlanCatalog"];
 export type CheckoutSession = Schemas["CheckoutSession"];
 export type Credits = Schemas["Credits"];
 export type IncludedAI = Schemas["IncludedAI"];
+export type PackCatalog = Schemas["PackCatalog"];
 
 export type Job = Schemas["Job"];
 export type JobList = Schemas["JobList"];

@@ -5,6 +5,7 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { useSearchParams } from "react-router-dom";
 import { api } from "../api/client";
 import type { CheckoutSession, Credits, IncludedAI, Me, PlanCatalog } from "../api/types";
+import { CreditPacks } from "../components/CreditPacks";
 import { ErrorMessage, Loading, PageTitle, ProgressBar, Section, When } from "../components/ui";
 import { useCurrentUser } from "../hooks/useCurrentUser";
 import { PURPOSE_TEXT, dollars, modelText } from "../money";
@@ -122,6 +123,7 @@ export function BillingPage() {
           })}
         </ul>
       </Section>
+      <CreditPacks verified={me.data.email_verified !== false} />
     </>
   );
 }
