@@ -209,10 +209,14 @@ def test_make_estimate_prints_what_each_step_runs_on_and_costs_and_submits_nothi
     assert {s["purpose"]: s["account"] for s in found["steps"]} == {
         "concept": "own",
         "image": "own",
-        "narration": "own",
+        "narration": "none",  # business speaks through ElevenLabs: no key of theirs, none of ours here
     }
     assert found["credits_micros"] == 0 and found["cost_micros"] > 0
     assert "your own key" in shown and "reserves $0 of your " in shown
+    assert (
+        "your plan includes for image: openai gpt-image-1 high (not set up on this server: offline)"
+        in cli("providers").output
+    )
     assert re.search(r"up to \$[\d.]+ more on your own keys; ready in about \d+ s", shown)
     assert as_json(cli("jobs", "--json")) == []
 

@@ -279,21 +279,22 @@ def providers(ctx: typer.Context, as_json: Json = False) -> None:
     if as_json:
         emit_json(catalog)
         return
-    table = Table("step", "default", "providers", "your plan includes")
+    table = Table("step", "default", "providers")
     for step in catalog.items:
         names = ", ".join(
             p.name + ("" if not p.needs_key else " (key stored)" if p.has_key else " (needs key)")
             for p in step.providers
         )
-        inc = step.included
-        included = (
-            " ".join(filter(None, (inc.provider, inc.model, inc.quality)))
-            + ("" if inc.available else " (not set up on this server)")
-            if inc
-            else "-"
-        )
-        table.add_row(step.step, step.default, names, included)
+        table.add_row(step.step, step.default, names)
     out.print(table)
+    for step in catalog.items:
+        if step.included:
+            inc = step.included
+            what = " ".join(filter(None, (inc.provider, inc.model, inc.quality)))
+            out.print(
+                f"your plan includes for {step.step}: {what}"
+                + ("" if inc.available else " (not set up on this server: offline)")
+            )
 
 
 # ---- webhooks, audit, uploads, health ---------------------------------------------------
