@@ -86,9 +86,12 @@ def pytest_collection_modifyitems(items):
             item.add_marker(marker)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def _tier_services(request):
-    if _tier(request.node.path) in SERVICE_TIERS:
+    """The session's database, bucket, queue and SES, before any other fixture when a tier that
+    needs them runs: module and session fixtures that start processes (a stack, the fuzz API)
+    hand the environment these set to their children."""
+    if any(_tier(item.path) in SERVICE_TIERS for item in request.session.items):
         request.getfixturevalue("isolated_backends")
 
 
