@@ -80,6 +80,7 @@ from chalicelib.http.schemas.admin import (
 from chalicelib.http.schemas.billing import (
     CheckoutCreate,
     CheckoutSession,
+    PackCatalog,
     PlanCatalog,
     StandardWebhookHeaders,
     WebhookAck,
@@ -91,6 +92,7 @@ from chalicelib.http.schemas.jobs import (
     EventsQuery,
     Job,
     JobCreate,
+    JobEstimate,
     JobHeaders,
     JobList,
     JobsQuery,
@@ -329,7 +331,9 @@ def audit_log():
     status=202,
     reply_headers={"Idempotent-Replayed": "`true` when this is the job an earlier request made"},
     errors={
-        402: "`quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`)",
+        402: "`quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`); "
+        "`credits_exhausted`: the job's platform AI needs more credits than are left "
+        "(`details.needed`, `details.available`, micro-dollars)",
         409: "`idempotency_key_reused`: the Idempotency-Key came before with another body",
         422: "`unknown_provider` / `provider_key_missing`: a provider you named does not "
         "exist or needs your key first; `invalid_upload`: the reference image (a scene's "
@@ -347,6 +351,18 @@ def submit_job():
     body = plumbing.parse(JobCreate, request())
     job, replayed = jobs.submit(principal, body, key, ip())
     return reply(job, 202, {"Idempotent-Replayed": "true"} if replayed else None)
+
+
+@app.route("/v1/jobs/estimate", methods=["POST"], content_types=ANY_CONTENT)
+@doc(
+    "What a job would cost, reserve from your credits and take, without creating anything",
+    body=JobCreate,
+    reply=JobEstimate,
+    errors={422: "the same checks as POST /v1/jobs"},
+)
+def estimate_job():
+    principal = caller()
+    return reply(jobs.estimate(principal, plumbing.parse(JobCreate, request())))
 
 
 @app.route("/v1/jobs", methods=["GET"])
@@ -507,13 +523,21 @@ def list_plans():
     return reply(checkout.catalog())
 
 
+@app.route("/v1/billing/packs", methods=["GET"])
+@doc("The credit packs on sale through Whop checkout: credits added and price", reply=PackCatalog)
+def list_credit_packs():
+    caller()
+    return reply(checkout.pack_catalog())
+
+
 @app.route("/v1/billing/checkout", methods=["POST"], content_types=ANY_CONTENT)
 @doc(
-    "Start a Whop checkout for a plan; send the buyer to `url`",
+    "Start a Whop checkout for a plan or a credit pack (exactly one); send the buyer to `url`",
     body=CheckoutCreate,
     reply=CheckoutSession,
     status=201,
     errors={
+        422: "`validation_error`: neither or both of `plan` and `pack`, or an unknown one",
         409: "`plan_not_purchasable`: no Whop plan is mapped to it (WHOP_PLAN_MAP); "
         "`email_not_verified`: verify your email first; `checkout_not_configured`: "
         "this server has no Whop API key",

@@ -1,4 +1,5 @@
-"""`chalice local`, with a listen backlog fit for parallel clients, serving the web console too.
+"""`chalice local`, with a listen backlog fit for parallel clients and no Nagle delay, serving
+the web console too.
 
 The stdlib HTTPServer accepts 5 pending connections; a browser or a burst of API calls opens
 more, and the rest are reset. Any other HTTP method (TRACE, QUERY, ...) goes through the app too
@@ -23,6 +24,9 @@ from chalice.cli import main
 
 CONSOLE = Path(__file__).resolve().parent.parent / "web" / "dist"
 local.ThreadedHTTPServer.request_queue_size = 128
+# Headers and body leave in two writes: with Nagle's algorithm the body waited for the client's
+# delayed ACK (~40 ms on Linux) on every response of a kept-alive connection, events included.
+local.ChaliceRequestHandler.disable_nagle_algorithm = True
 
 
 def _any_method(handler, name):

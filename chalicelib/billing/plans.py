@@ -21,6 +21,15 @@ log = logging.getLogger(__name__)
 FREE = "free"
 
 
+class AITier(Model):
+    """What a plan includes for one purpose on the platform's account: a provider and its model
+    (and, for images, the quality), priced by chalicelib.billing.prices."""
+
+    provider: str
+    model: str | None = None
+    quality: str | None = None
+
+
 class Plan(Model):
     """A plan's limits. A user's active Whop membership decides the plan; free without one."""
 
@@ -38,11 +47,28 @@ class Plan(Model):
     rank: int = Field(description="When a user holds several memberships, the highest rank wins")
     clip_max_s: float = Field(30, gt=0, description="Longest video clip a user may upload")
     clip_max_side: int = Field(1920, ge=16, description="Largest width or height of an uploaded clip")
+    monthly_credits_micros: int = Field(
+        0, ge=0, description="Credits for platform AI each period, in micro-dollars of provider cost"
+    )
+    ai: dict[str, AITier] = Field(
+        default_factory=dict, description="Per purpose, what the plan includes on the platform's account"
+    )
 
     def public(self) -> dict:
         return self.model_dump(
-            include={"name", "monthly_jobs", "max_duration_s", "max_concurrency", "retention_days"}
+            include={
+                "name",
+                "monthly_jobs",
+                "max_duration_s",
+                "max_concurrency",
+                "retention_days",
+                "monthly_credits_micros",
+                "ai",
+            }
         )
+
+
+OPENAI_MINI = AITier(provider="openai", model="gpt-4o-mini")
 
 
 DEFAULT_PLANS = {
@@ -55,6 +81,8 @@ DEFAULT_PLANS = {
         priority=3,
         upload_max_bytes=10 * MB,
         rank=0,
+        monthly_credits_micros=50_000,  # $0.05: a written concept per video, the rest offline
+        ai={"concept": OPENAI_MINI},
     ),
     "pro": Plan(
         name="pro",
@@ -67,6 +95,12 @@ DEFAULT_PLANS = {
         rank=1,
         clip_max_s=60,
         clip_max_side=3840,
+        monthly_credits_micros=10_000_000,  # $10
+        ai={
+            "concept": OPENAI_MINI,
+            "image": AITier(provider="openai", model="gpt-image-1", quality="medium"),
+            "narration": AITier(provider="openai", model="tts-1"),
+        },
     ),
     "business": Plan(
         name="business",
@@ -79,6 +113,12 @@ DEFAULT_PLANS = {
         rank=2,
         clip_max_s=120,
         clip_max_side=3840,
+        monthly_credits_micros=50_000_000,  # $50
+        ai={
+            "concept": AITier(provider="openai", model="gpt-4o"),
+            "image": AITier(provider="openai", model="gpt-image-1", quality="high"),
+            "narration": AITier(provider="elevenlabs", model="eleven_multilingual_v2"),
+        },
     ),
 }
 

@@ -10,7 +10,8 @@ from chalicelib.infra import db
 _SUMS = (
     "COUNT(*) AS calls, SUM(tokens_in) AS tokens_in, SUM(tokens_out) AS tokens_out,"
     " SUM(characters) AS characters, SUM(images) AS images, SUM(audio_ms) AS audio_ms,"
-    " SUM(bytes) AS bytes, SUM(wall_ms) AS wall_ms"
+    " SUM(bytes) AS bytes, SUM(wall_ms) AS wall_ms, SUM(cost_micros) AS cost_micros,"
+    " SUM(IF(account = 'platform', cost_micros, 0)) AS platform_micros"
 )
 
 
@@ -28,6 +29,8 @@ class UsageTotal(db.Row):
     audio_ms: int
     bytes: int
     wall_ms: int
+    cost_micros: int = 0
+    platform_micros: int = 0
 
     @classmethod
     def _decode(cls, values: dict[str, Any]) -> dict[str, Any]:
@@ -42,8 +45,8 @@ def record(cur, job_id: str, step: str, records: list[dict], at) -> None:
     if records:
         cur.executemany(
             "INSERT INTO provider_usage (user_id, job_id, step, purpose, provider, model, tokens_in,"
-            " tokens_out, characters, images, audio_ms, bytes, wall_ms, created_at)"
-            " SELECT user_id, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s FROM jobs WHERE id = %s",
+            " tokens_out, characters, images, audio_ms, bytes, wall_ms, cost_micros, account, created_at)"
+            " SELECT user_id, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s FROM jobs WHERE id = %s",
             [
                 (
                     job_id,
@@ -58,6 +61,8 @@ def record(cur, job_id: str, step: str, records: list[dict], at) -> None:
                     round(r["audio_s"] * 1000),
                     r["bytes"],
                     round(r["wall_s"] * 1000),
+                    r.get("cost_micros", 0),
+                    r.get("account", "none"),
                     at,
                     job_id,
                 )

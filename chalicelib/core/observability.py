@@ -161,3 +161,13 @@ def metric_job_finished(status: str) -> None:
 
 def metric_step_duration(step: str, seconds: float) -> None:
     _emit("StepDuration", "Seconds", seconds, {"step": step})
+
+
+def metric_platform_spend(provider: str, micros: int) -> None:
+    """What the platform's own provider accounts spent, per provider (micro-dollars)."""
+    _emit("PlatformSpendMicros", "Count", micros, {"provider": provider})
+
+
+def metric_spend_ceiling(scope: str, provider: str) -> None:
+    """A platform call refused by a daily spend ceiling (scope: platform | user)."""
+    _emit("SpendCeilingReached", "Count", 1, {"scope": scope, "provider": provider})

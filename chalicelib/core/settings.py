@@ -115,6 +115,20 @@ class Settings(Model):
 
     # Billing. PLANS overrides the defaults per field, e.g. {"free": {"monthly_jobs": 10}}.
     plans: dict[str, dict] = Field(default_factory=dict)
+    # Platform AI (chalicelib/billing/prices.py, credits.py): PRICES adds or overrides
+    # "provider/model" prices (micro-dollars, see prices.Price); PLATFORM_PROVIDERS names the
+    # providers the operator put their own account behind (each key in Secrets Manager, secret
+    # "<PLATFORM_SECRET_PREFIX><provider>", read by the worker only); daily spend ceilings in
+    # micro-dollars per provider for the whole platform and per user (0: none); CREDIT_PACKS maps
+    # a Whop plan id of a one-time product to the pack it sells, e.g. {"plan_x": {"name": "small",
+    # "credits_micros": 5000000, "price_micros": 5000000}} (checked in chalicelib/billing/packs.py).
+    prices: dict[str, dict] = Field(default_factory=dict)
+    platform_providers: list[str] = Field(default_factory=list)
+    platform_secret_prefix: str = "media-orchestrator/platform/"
+    platform_key_cache_s: float = Field(60.0, ge=0, le=3600)
+    platform_daily_ceiling_micros: dict[str, int] = Field(default_factory=dict)
+    user_daily_ceiling_micros: int = Field(0, ge=0)
+    credit_packs: dict[str, dict] = Field(default_factory=dict)
     whop_plan_map: dict[str, str] = Field(default_factory=dict, description="Whop plan id -> our plan")
     whop_webhook_secret: SecretStr | None = None
     # Checkout (chalicelib/billing/checkout.py): the app's Whop API key (in AWS from Secrets
@@ -177,12 +191,21 @@ class Settings(Model):
     default_providers: dict[str, str] = Field(default_factory=dict)
     openai_chat_model: str = "gpt-4o-mini"
     openai_image_model: str = "gpt-image-1"
+    openai_image_quality: str = "medium"  # gpt-image-1: low | medium | high; dall-e-3: standard | hd
     openai_speech_model: str = "gpt-4o-mini-tts"
     openai_voice: str = "alloy"
     openai_transcription_model: str = "whisper-1"  # word timestamps of network speech
     # Network speech: a line is decoded to at most this long (the longest video a default plan
     # makes), and sent for word timestamps only up to this size (OpenAI takes 25 MB).
     speech_max_s: float = Field(180.0, gt=0)
+    # ElevenLabs speech (chalicelib/pipeline/remote/elevenlabs.py): the model, the default voice
+    # (a voice id of the account; a job's `voice` may name another), scenes spoken at once, and
+    # how long one call waits out 429s (ElevenLabs' "too many concurrent requests") before they
+    # count as failed tries.
+    elevenlabs_model: str = "eleven_multilingual_v2"
+    elevenlabs_voice: str = Field("JBFqnCBsd6RMkjVDRZzb", pattern=r"^[A-Za-z0-9]{1,64}$")  # George
+    elevenlabs_parallel_calls: int = Field(3, ge=1, le=16)
+    elevenlabs_rate_limit_wait_s: float = Field(60.0, ge=0, le=600)
     transcription_max_bytes: int = Field(25 * MB, ge=1024)
     provider_timeout_s: float = Field(60.0, gt=0, description="total deadline of one provider call")
     provider_max_response_bytes: int = Field(32 * MB, ge=1024, description="cap on a provider's answer")

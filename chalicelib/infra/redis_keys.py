@@ -70,3 +70,13 @@ def dispatch_nudge(queue_name: str) -> str:
 def dispatch_lock(queue_name: str) -> str:
     """Held by the running dispatch pass (one at a time; expires if its holder dies)."""
     return f"media:dispatch:{{{queue_name}}}:lock"
+
+
+def platform_spend(day: str, provider: str) -> str:
+    """Micro-dollars the platform's account for `provider` spent on `day` (YYYY-MM-DD, UTC)."""
+    return f"media:spend:{{{day}}}:platform:{provider}"
+
+
+def user_spend(day: str, user_id: str, provider: str) -> str:
+    """Micro-dollars one user's jobs spent on the platform's `provider` account on `day`."""
+    return f"media:spend:{{{day}}}:user:{user_id}:{provider}"

@@ -106,7 +106,7 @@ def plan(request: dict, skip: frozenset[str] | set[str] = frozenset(), queued: b
     from chalicelib.pipeline.concept import script
 
     def first(purpose: str) -> str:
-        return providers.chain(request, purpose)[0][0]
+        return providers.choose(purpose, request)[0].provider
 
     pipeline = get_settings().pipeline
     seconds = video_seconds(request)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from chalicelib.billing import quota
+from chalicelib.billing import credits, quota
 from chalicelib.billing.plans import plan_named, plan_table
 from chalicelib.core import observability
 from chalicelib.http.schemas.jobs import Event
@@ -111,15 +111,33 @@ def _refund(cur, job_id: str) -> None:
         quota.give_back(cur, *held)
 
 
+def _settle_credits(cur, job_id: str, charge: bool) -> None:
+    """The job stops: charge its platform spend not charged yet (`charge`: it is the user's;
+    never more than the job holds) and release the rest of its credits (see billing.credits)."""
+    found = transitions.credits_of(cur, job_id)
+    if found is None:
+        return
+    user_id, held, uncharged = found
+    amount = min(held, uncharged) if charge else 0
+    if held or amount:
+        credits.settle(cur, user_id, held, amount)
+        transitions.credits_settled(cur, job_id, amount)
+
+
 # ---- the API side -------------------------------------------------------------------------
 @db.retries_conflicts
 def submit(job: dict[str, Any], period: quota.Period) -> None:
     """-> queued: one job of the period's quota, the row and its pending steps, atomically;
-    then its event and its queue entry. Raises QuotaFull or DuplicateIdempotencyKey."""
+    then its event and its queue entry. `estimate_micros` of credits are held for its platform
+    AI. Raises QuotaFull, CreditsExhausted or DuplicateIdempotencyKey (the caller made sure the
+    period's credit account exists: billing.credits.ensure)."""
     quota.period_usage(job["user_id"], period.start, period.end)  # the period's counter exists
     with db.transaction() as cur:
         quota.reserve(cur, job["user_id"], period.start, period.limit)
         transitions.insert(cur, job, period.start)
+        if need := job.get("estimate_micros", 0):
+            credits.reserve(cur, job["user_id"], need)
+            transitions.hold_credits(cur, job["id"], need, estimate=need)
     observability.metric_job_submitted()
     _publish_and_fan_out(job["id"], EventType.job_queued, progress_=0, message="Job accepted")
     _enqueue_after_commit(job["id"], job["user_id"], job["plan"], replace=False)
@@ -138,6 +156,7 @@ def cancel(job_id: str, user_id: str) -> bool:
         before = transitions.cancel(cur, job_id)
         if before.get("video") != StepStatus.succeeded:
             _refund(cur, job_id)
+        _settle_credits(cur, job_id, charge=True)  # what was spent before the cancel
     observability.metric_job_finished(JobStatus.canceled)
     attempt = row.attempt
     _after_commit(
@@ -153,8 +172,9 @@ def cancel(job_id: str, user_id: str) -> bool:
 @db.retries_conflicts
 def reopen(job_id: str, user_id: str, period: quota.Period | None, reason: str) -> bool:
     """failed|canceled -> queued with attempt + 1, keeping its finished steps: the user's retry
-    (`period`: a job whose reservation was given back takes one again, or QuotaFull) and the
-    operator's redrive (`period=None`: not charged again). False when not reopenable."""
+    (`period`: a job whose reservation was given back takes one again, or QuotaFull; its credits
+    again, or CreditsExhausted) and the operator's redrive (`period=None`: not charged again,
+    credits held as far as they go). False when not reopenable."""
     if period is not None:
         quota.period_usage(user_id, period.start, period.end)
     with db.transaction() as cur:
@@ -164,6 +184,14 @@ def reopen(job_id: str, user_id: str, period: quota.Period | None, reason: str) 
         if period is not None and transitions.needs_reservation(cur, job_id):
             quota.reserve(cur, user_id, period.start, period.limit)
             transitions.mark_reserved(cur, job_id, period.start)
+        need = max(0, row.estimate_micros - row.cost_micros)  # what it may still be charged
+        if need:
+            if period is not None:
+                credits.reserve(cur, user_id, need)
+                held = need
+            else:  # an operator's redrive never fails for credits: what does not fit goes offline
+                held = credits.reserve_up_to(cur, user_id, need)
+            transitions.hold_credits(cur, job_id, held)
         transitions.reopen(cur, job_id)
     _publish_and_fan_out(
         job_id, EventType.job_retrying, progress_=row.progress, message=f"attempt {row.attempt + 1} {reason}"
@@ -310,10 +338,11 @@ def step_failed(job_id: str, step: str, owner: str, code: str, message: str) -> 
 
 @db.retries_conflicts
 def succeed(job_id: str, outputs: dict[str, str], owner: str) -> bool:
-    """running -> succeeded (the reservation is spent: nothing to refund)."""
+    """running -> succeeded: the quota reservation is spent, the credits settle to the cost."""
     with db.transaction() as cur:
         if not transitions.succeed(cur, job_id, outputs, owner):
             return False
+        _settle_credits(cur, job_id, charge=True)
     observability.metric_job_finished(JobStatus.succeeded)
     _publish_and_fan_out(job_id, EventType.job_succeeded, progress_=100, message="Video ready")
     return True
@@ -326,8 +355,10 @@ def fail(job_id: str, code: str, message: str, step: str | None) -> bool:
     with db.transaction() as cur:
         if not transitions.fail(cur, job_id, code, message, step):
             return False
-        if quota.refunds_failure(code):
+        ours = quota.refunds_failure(code)
+        if ours:
             _refund(cur, job_id)
+        _settle_credits(cur, job_id, charge=not ours)  # a failure of ours costs the user nothing
     observability.metric_job_finished(JobStatus.failed)
     _publish_and_fan_out(job_id, EventType.job_failed, step=step, message=f"{code}: {message}")
     return True

@@ -49,6 +49,9 @@ class JobRow(db.Row):
     quota_reserved: bool = False
     quota_period_start: datetime | None = None
     events_cleared_at: datetime | None = None
+    estimate_micros: int = 0
+    credits_held_micros: int = 0
+    cost_micros: int = 0
 
     @classmethod
     def _decode(cls, values: dict[str, Any]) -> dict[str, Any]:
@@ -235,3 +238,15 @@ def streams_cleared(job_ids: list[str], at: datetime) -> None:
         marks = ", ".join(["%s"] * len(job_ids))
         # B608: only %s placeholders are formatted in; values are parameters
         db.execute(f"UPDATE jobs SET events_cleared_at = %s WHERE id IN ({marks})", (at, *job_ids))  # nosec B608
+
+
+def credits_left(job_id: str) -> int:
+    """What a job may still spend on the platform's accounts: the credits it holds, less what
+    its finished steps spent and was not charged yet."""
+    row = db.fetch_one(
+        "SELECT j.credits_held_micros - GREATEST(0, COALESCE(SUM(u.cost_micros), 0) - j.cost_micros) AS n"
+        " FROM jobs j LEFT JOIN provider_usage u ON u.job_id = j.id AND u.account = 'platform'"
+        " WHERE j.id = %s GROUP BY j.id",
+        (job_id,),
+    )
+    return max(0, int(row["n"])) if row else 0

@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib.accounts import auth, byok
 from chalicelib.accounts.auth import Principal
-from chalicelib.billing import quota
+from chalicelib.billing import credits, prices, quota
 from chalicelib.billing.plans import entitlement, plan_named
 from chalicelib.core.errors import Conflict, NotFound, QuotaExceeded, ValidationFailed
 from chalicelib.core.ids import iso, new_id, utcnow
@@ -19,14 +19,17 @@ from chalicelib.http.schemas.jobs import (
     Event,
     EventPage,
     Job,
+    JobCost,
     JobCreate,
     JobError,
+    JobEstimate,
     JobList,
     JobOutputs,
     Step,
     StreamToken,
 )
 from chalicelib.infra import audit, ratelimit, storage
+from chalicelib.jobs import estimate as job_estimate
 from chalicelib.jobs import eta, lifecycle, longpoll, progress
 from chalicelib.jobs import inputs as job_inputs
 from chalicelib.jobs import repository as jobs_db
@@ -71,33 +74,12 @@ def submit(
     now = utcnow()
     ent = entitlement(principal.user_id, now)
     plan = ent.plan
-    job_inputs.check(principal.user_id, body, plan)
-    if body.prompt is not None and body.duration_s > plan.max_duration_s:
-        raise ValidationFailed(
-            f"duration_s is over your plan's limit of {plan.max_duration_s} s",
-            details=[
-                {
-                    "field": "duration_s",
-                    "type": "plan_limit",
-                    "message": f"at most {plan.max_duration_s} on the {plan.name} plan",
-                }
-            ],
-        )
-    _check_providers(principal, body.providers.model_dump(exclude_none=True) if body.providers else {})
-    if body.webhook_url:
-        outgoing_webhooks.require_registered(principal.user_id, str(body.webhook_url))
-    if body.inputs and body.inputs.reference_image_upload_id:
-        uploads.require_reference_image(principal.user_id, body.inputs.reference_image_upload_id)
-    if body.inputs and body.inputs.music_upload_id:
-        uploads.require_music(principal.user_id, body.inputs.music_upload_id)
-    if body.voice is not None and not known_voice(body.voice):
-        raise ValidationFailed(
-            "Unknown voice (GET /v1/providers lists them)",
-            code="unknown_voice",
-            details=[{"field": "voice", "type": "unknown_voice", "message": f"unknown voice {body.voice!r}"}],
-        )
-
+    _check_request(principal, body, plan)
+    need = job_estimate.credits_needed(job_estimate.steps(principal.user_id, request, plan))
+    if need:
+        credits.ensure(principal.user_id, ent.period_start, plan.monthly_credits_micros)
     job: dict[str, Any] = {
+        "estimate_micros": need,
         "id": new_id("job"),
         "user_id": principal.user_id,
         "request": request,
@@ -111,6 +93,8 @@ def submit(
         lifecycle.submit(job, quota.Period.of(ent))
     except quota.QuotaFull:
         raise _quota_error(plan, quota.used(principal.user_id, ent.period_start), ent.period_end) from None
+    except credits.CreditsExhausted as short:
+        raise _credits_error(short) from None
     except jobs_db.DuplicateIdempotencyKey as duplicate:  # a concurrent twin won the race
         replayed = _replay(principal, duplicate.key, request_hash)
         if replayed is None:
@@ -121,8 +105,38 @@ def submit(
     return get(principal, job["id"]), False
 
 
-def _check_providers(principal: Principal, choice: dict[str, str]) -> None:
-    """422 for a provider that does not exist, or one that needs a key the user has not stored."""
+def _check_request(principal: Principal, body: JobCreate, plan) -> None:
+    """422 (or 404 for an upload that is not theirs) for what the plan or the account refuses."""
+    job_inputs.check(principal.user_id, body, plan)
+    if body.prompt is not None and body.duration_s > plan.max_duration_s:
+        raise ValidationFailed(
+            f"duration_s is over your plan's limit of {plan.max_duration_s} s",
+            details=[
+                {
+                    "field": "duration_s",
+                    "type": "plan_limit",
+                    "message": f"at most {plan.max_duration_s} on the {plan.name} plan",
+                }
+            ],
+        )
+    _check_providers(principal, body.providers.model_dump(exclude_none=True) if body.providers else {}, plan)
+    if body.webhook_url:
+        outgoing_webhooks.require_registered(principal.user_id, str(body.webhook_url))
+    if body.inputs and body.inputs.reference_image_upload_id:
+        uploads.require_reference_image(principal.user_id, body.inputs.reference_image_upload_id)
+    if body.inputs and body.inputs.music_upload_id:
+        uploads.require_music(principal.user_id, body.inputs.music_upload_id)
+    if body.voice is not None and not known_voice(body.voice):
+        raise ValidationFailed(
+            "Unknown voice (GET /v1/providers lists them)",
+            code="unknown_voice",
+            details=[{"field": "voice", "type": "unknown_voice", "message": f"unknown voice {body.voice!r}"}],
+        )
+
+
+def _check_providers(principal: Principal, choice: dict[str, str], plan) -> None:
+    """422 for a provider that does not exist, or one that needs a key the user has not stored
+    (and the plan does not include on the platform's account)."""
     unknown = unknown_providers(choice)
     if unknown:
         raise ValidationFailed(
@@ -137,7 +151,10 @@ def _check_providers(principal: Principal, choice: dict[str, str]) -> None:
                 for step, name in unknown.items()
             ],
         )
+    platform = get_settings().platform_providers
+    included = {p: t.provider for p, t in plan.ai.items() if t.provider in platform}
     missing = missing_keys(choice, byok.stored(principal.user_id)) if choice else {}
+    missing = {step: name for step, name in missing.items() if included.get(step) != name}
     if missing:
         raise ValidationFailed(
             "Add your key for this provider first (PUT /v1/provider-keys/{provider})",
@@ -175,6 +192,22 @@ def _quota_error(plan, used: int, resets_at) -> QuotaExceeded:
     )
 
 
+def _credits_error(short: credits.CreditsExhausted) -> QuotaExceeded:
+    return QuotaExceeded(
+        f"This job needs up to {prices.dollars(short.needed)} of credits; {prices.dollars(short.available)} are left",
+        code="credits_exhausted",
+        details={"needed": short.needed, "available": short.available, "unit": "micro-USD"},
+    )
+
+
+def estimate(principal: Principal, body: JobCreate) -> JobEstimate:
+    """What submitting this body would cost and reserve, without creating anything (the same
+    checks as submit, so a body that would be refused is refused here too)."""
+    ent = entitlement(principal.user_id, utcnow())
+    _check_request(principal, body, ent.plan)
+    return job_estimate.of(principal.user_id, body.model_dump(mode="json", exclude_none=True), ent)
+
+
 def _not_found_or_conflict(principal: Principal, job_id: str, action: str) -> None:
     row = jobs_db.get(job_id, principal.user_id)
     if row is None:
@@ -195,14 +228,18 @@ def cancel(principal: Principal, job_id: str, ip: str | None) -> Job:
 
 
 def retry(principal: Principal, job_id: str, ip: str | None) -> Job:
-    """Resume a failed or canceled job from where it stopped; finished steps are not redone."""
+    """Resume a failed or canceled job from where it stopped; finished steps are not redone
+    (nor paid for again)."""
     ent = entitlement(principal.user_id, utcnow())
+    credits.ensure(principal.user_id, ent.period_start, ent.plan.monthly_credits_micros)
     try:
         reopened = lifecycle.reopen(job_id, principal.user_id, quota.Period.of(ent), "requested by the user")
     except quota.QuotaFull:
         raise _quota_error(
             ent.plan, quota.used(principal.user_id, ent.period_start), ent.period_end
         ) from None
+    except credits.CreditsExhausted as short:
+        raise _credits_error(short) from None
     if not reopened:
         _not_found_or_conflict(principal, job_id, "retried")
     audit.record("job.retried", user_id=principal.user_id, ip=ip, target=job_id)
@@ -283,6 +320,10 @@ def _page_status(row: jobs_db.JobRow, found: list[Event], cursor: str | None) ->
     return status
 
 
+def _spent(steps: list[jobs_db.StepRow], account: str) -> int:
+    return sum(u.get("cost_micros", 0) for s in steps for u in s.step_usage if u.get("account") == account)
+
+
 def to_model(row: jobs_db.JobRow, steps: list[jobs_db.StepRow]) -> Job:
     error = None
     if row.error_code and row.status in (JobStatus.failed, JobStatus.queued):
@@ -318,9 +359,17 @@ def to_model(row: jobs_db.JobRow, steps: list[jobs_db.StepRow]) -> Job:
                 finished_at=iso(s.finished_at),
                 provider=s.provider,
                 usage=s.step_usage,
+                cost_micros=sum(u.get("cost_micros", 0) for u in s.step_usage),
             )
             for s in steps
         ],
+        cost=JobCost(
+            estimate_micros=row.estimate_micros,
+            held_micros=row.credits_held_micros,
+            charged_micros=row.cost_micros,
+            platform_micros=_spent(steps, "platform"),
+            own_micros=_spent(steps, "own"),
+        ),
         error=error,
         outputs=outputs,
         request=row.request,

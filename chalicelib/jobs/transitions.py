@@ -357,3 +357,37 @@ def release_reservation(cur, job_id: str) -> tuple[str, datetime] | None:
         return None
     cur.execute("UPDATE jobs SET quota_reserved = 0 WHERE id = %s", (job_id,))
     return row["user_id"], row["quota_period_start"]
+
+
+# ---- credits (chalicelib.billing.credits holds the accounts; these, the job's side) ---------
+_UNCHARGED = (
+    "SELECT j.user_id, j.credits_held_micros AS held,"
+    " GREATEST(0, COALESCE(SUM(u.cost_micros), 0) - j.cost_micros) AS uncharged"
+    " FROM jobs j LEFT JOIN provider_usage u ON u.job_id = j.id AND u.account = 'platform'"
+    " WHERE j.id = %s GROUP BY j.id"
+)
+
+
+def credits_of(cur, job_id: str) -> tuple[str, int, int] | None:
+    """(user, credits held, platform spend not charged yet) of the job, its row locked."""
+    cur.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
+    if cur.fetchone() is None:
+        return None
+    cur.execute(_UNCHARGED, (job_id,))
+    row = cur.fetchone()
+    return row["user_id"], int(row["held"]), int(row["uncharged"])
+
+
+def hold_credits(cur, job_id: str, amount: int, estimate: int | None = None) -> None:
+    cur.execute(
+        "UPDATE jobs SET credits_held_micros = credits_held_micros + %s,"
+        " estimate_micros = COALESCE(%s, estimate_micros) WHERE id = %s",
+        (amount, estimate, job_id),
+    )
+
+
+def credits_settled(cur, job_id: str, charged: int) -> None:
+    cur.execute(
+        "UPDATE jobs SET credits_held_micros = 0, cost_micros = cost_micros + %s WHERE id = %s",
+        (charged, job_id),
+    )

@@ -8,13 +8,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.infra import outage, redis_client, storage
 from chalicelib.jobs import eta, lifecycle
+from chalicelib.jobs import repository as jobs_db
 from chalicelib.jobs.states import STEP_WEIGHTS
 from chalicelib.pipeline import provider_chain
 from chalicelib.pipeline.concept.storyboard import Concept
@@ -37,20 +38,41 @@ class Context:
     _said: str | None = None  # the step's last message
     concept: Concept | None = None
     user_id: str = ""
+    plan: str = "free"  # the plan the job was accepted on
     attempt: int = 1
     provider: str | None = None  # which provider made the current step's artifact
     usage: list[StepUsage] | None = None  # what the current step's providers spent
+    claimed: int = 0  # upper bounds of the platform calls the current step let go
+    _credits: threading.Lock = field(default_factory=threading.Lock)
 
     def outcome(self, result: provider_chain.Outcome) -> Any:
         """Record a provider's result on the current step; returns its value."""
-        self.usage = (self.usage or []) + [result.usage]
+        self.usage = (self.usage or []) + result.usage
         self.provider = self.provider or result.provider
         for note in result.notes:
             lifecycle.add_note(self.job_id, note)
         return result.value
 
     def task(self, **fields) -> provider_chain.Task:
-        return provider_chain.Task(request=self.request, user_id=self.user_id, job_id=self.job_id, **fields)
+        return provider_chain.Task(
+            request=self.request,
+            user_id=self.user_id,
+            job_id=self.job_id,
+            plan=self.plan,
+            claim=self.claim_credits,
+            **fields,
+        )
+
+    def claim_credits(self, upper: int) -> int | None:
+        """Let a platform call that can cost up to `upper` go ahead (None), or refuse it with
+        what is left. What the job holds, less what its finished steps spent and the bounds of
+        the calls this step already let go (the step's purposes run side by side)."""
+        with self._credits:
+            left = jobs_db.credits_left(self.job_id) - self.claimed
+            if upper > left:
+                return max(0, left)
+            self.claimed += upper
+            return None
 
     def replan(self, *, scenes: int | None = None, seconds: float | None = None) -> None:
         """What the job turned out to be, once a step knows (its scenes, its video's length):

@@ -97,6 +97,7 @@ def _claim_and_run(job_id: str, owner: str, stop: threading.Event, lease_s: int)
         stop=stop,
         work=Path(get_settings().work_dir) / f"{job_id}-{owner[:12]}",
         user_id=row.user_id,
+        plan=row.plan,
         attempt=row.attempt,
     )
     ctx.work.mkdir(parents=True, exist_ok=True)
@@ -125,7 +126,7 @@ def _run_steps(ctx: Context) -> str:
             continue
         if ctx.should_stop() or not lifecycle.step_started(job_id, name, owner, ctx.base):
             raise JobGone(job_id)
-        ctx._last, ctx._said, ctx.provider, ctx.usage = (-1, 0.0), None, None, None
+        ctx._last, ctx._said, ctx.provider, ctx.usage, ctx.claimed = (-1, 0.0), None, None, None, 0
         started = time.monotonic()
         try:
             done[name] = step_limit.run_bounded(pipeline[name], ctx, done, stop=ctx.stop)

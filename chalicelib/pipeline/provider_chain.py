@@ -1,11 +1,14 @@
 """Runs one purpose (concept, image, narration) through its providers, worker side.
 
 Every provider of a purpose has the same small interface: `(task, client) -> (value, usage)`,
-where `client` is the keyed provider's client with the user's key (None offline); providers
-are found in the registry (registry.py: ours and installed plug-ins). The chain is the job's
-choice (or the configured default), then offline. A provider that still fails after its own
-retries hands over to the next one, and the job gets a note saying so; only a rejected key
-stops the job (the user must fix it, and an offline video would hide that their key is bad).
+where `client` is the keyed provider's client with the user's key or the platform's (None
+offline) and usage one StepUsage record or a list (one per model called); providers are found
+in the registry (registry.py: ours and installed plug-ins). The chain (providers.choose) is the
+job's choice, else what its plan includes and the configured default, then offline. A platform
+call is made only when it has a price and fits both what the job still holds in credits and the
+daily ceilings; its cost is counted against them. A provider that still fails after its own
+retries hands over to the next one, and the job gets a note saying so; only a rejected key of
+the user's own stops the job (the user must fix it; an offline video would hide that it is bad).
 """
 
 from __future__ import annotations
@@ -18,13 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.accounts import byok
+from chalicelib.billing import ceilings, estimate, prices
+from chalicelib.billing.plans import plan_named
+from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.jobs import StepUsage
-from chalicelib.pipeline import breaker, providers, registry
+from chalicelib.pipeline import breaker, platform_accounts, providers, registry
 from chalicelib.pipeline.call_cache import CallCache
 from chalicelib.pipeline.concept.offline import write_concept
-from chalicelib.pipeline.concept.storyboard import Concept, Scene
+from chalicelib.pipeline.concept.storyboard import Concept, Scene, scene_durations
 from chalicelib.pipeline.errors import ProviderError, StepError
 from chalicelib.pipeline.media import images, narration, scene_media
+from chalicelib.pipeline.providers import Choice
 from chalicelib.pipeline.remote import openai_steps, pexels
 from chalicelib.pipeline.remote.openai_api import OpenAIClient
 from chalicelib.uploads import image_limits
@@ -45,12 +52,19 @@ class Task:
     on_progress: Callable[[int], None] = lambda percent: None
     keep: frozenset[int] = frozenset()  # scenes showing the user's own media
     notes: list[str] = field(default_factory=list)  # what a provider wants the user to know
+    plan: str = "free"  # the plan the job was accepted on: what platform AI it includes
+    claim: Callable[[int], int | None] = lambda upper: 0  # a platform call's go-ahead (Context.claim_credits)
+    choice: Choice | None = None  # the provider being tried, its account, model and quality
 
     def written_concept(self) -> Concept:
         """The job's concept: every step after `concept` (the step that writes it) has one."""
         if self.concept is None:
             raise RuntimeError("this step needs the job's concept, which the concept step writes")
         return self.concept
+
+    def model(self, default: str) -> str:
+        """The model to call: the plan's on the platform's account, else the configured one."""
+        return (self.choice.model if self.choice and self.choice.model else None) or default
 
     def todo(self) -> list[tuple[Scene, Path]]:
         """(scene, output path) of the scenes a provider must make (not the user's own)."""
@@ -61,7 +75,7 @@ class Task:
 class Outcome:
     value: Any
     provider: str
-    usage: StepUsage
+    usage: list[StepUsage]  # one record per model called
     notes: list[str]
 
 
@@ -127,6 +141,8 @@ def openai_images(task: Task, client: OpenAIClient) -> tuple[None, StepUsage]:
         task.request["aspect"],
         task.request.get("style"),
         [path for _, path in todo],
+        model=task.model(get_settings().openai_image_model),
+        quality=task.choice.quality if task.choice else None,
         cache=CallCache(task.job_id),
     )
     task.on_progress(100)
@@ -208,50 +224,99 @@ def pexels_images(task: Task, client: pexels.PexelsClient) -> tuple[None, StepUs
 
 
 def openai_concept(task: Task, client: OpenAIClient) -> tuple[Concept, StepUsage]:
-    return openai_steps.write_concept(client, task.request, cache=CallCache(task.job_id))
+    return openai_steps.write_concept(
+        client, task.request, task.model(get_settings().openai_chat_model), cache=CallCache(task.job_id)
+    )
 
 
-def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.Narration], StepUsage]:
+def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.Narration], list[StepUsage]]:
     return openai_steps.synthesize_all(
         client,
         task.written_concept(),
         task.request.get("voice"),
         task.paths,
         task.request.get("language", "en"),
+        model=task.model(get_settings().openai_speech_model),
         cache=CallCache(task.job_id),
     )
 
 
-def _client_for(name: str, user_id: str, explicit: bool) -> Any:
-    """The client for a keyed provider with the user's key; None when they stored none and the
-    provider is only a configured default (it applies only to users who stored that key)."""
-    opened = byok.open_key(user_id, name)
+def _client_for(choice: Choice, task: Task) -> Any:
+    """The keyed provider's client on the account `choice` names; None when it cannot be used
+    (an explicit choice without a key is the user's to fix: provider_key_missing)."""
+    if choice.account == "platform":
+        opened = platform_accounts.credential(choice.provider)
+    else:
+        opened = byok.open_key(task.user_id, choice.provider)
     if opened is None:
-        if explicit:
+        if choice.explicit and choice.account == "own":
             raise ProviderError(
                 "provider_key_missing",
-                f"no {name} key is stored; add it with PUT /v1/provider-keys/{name}",
+                f"no {choice.provider} key is stored; add it with PUT /v1/provider-keys/{choice.provider}",
                 transient=False,
             )
         return None
     key, base_url = opened
-    return registry.keyed_provider(name).make_client(key, base_url)
+    return registry.keyed_provider(choice.provider).make_client(key, base_url)
+
+
+def _platform_refusal(purpose: str, choice: Choice, task: Task) -> str | None:
+    """Why a platform call may not be made: no price, over the job's credits, or a ceiling."""
+    if task.concept is None:  # the concept itself: its scenes are the request's
+        scenes, chars, seconds = len(scene_durations(task.request["duration_s"])), 0, 0.0
+    else:
+        scenes = len(task.todo()) if purpose == "image" else len(task.concept.scenes)
+        chars = sum(len(s.narration) for s in task.concept.scenes)
+        seconds = sum(s.duration_s for s in task.concept.scenes)
+    upper = estimate.bound(
+        purpose, choice, request=task.request, scenes=scenes, narration_chars=chars, seconds=seconds
+    )
+    if upper is None:
+        return f"{choice.provider} {choice.model} has no price"
+    if (why := ceilings.refusal(choice.provider, task.user_id, upper)) is not None:
+        return why
+    left = task.claim(upper)
+    if left is not None:
+        return (
+            f"the job's credits ({prices.dollars(left)} left) do not cover it (up to {prices.dollars(upper)})"
+        )
+    return None
+
+
+def _priced(usage: StepUsage | list[StepUsage], choice: Choice) -> list[StepUsage]:
+    """The call's usage records, each with its cost and whose account paid."""
+    records = usage if isinstance(usage, list) else [usage]
+    for record in records:
+        record.account = choice.account
+        record.cost_micros = (prices.cost_micros(record) or 0) if choice.account != "none" else 0
+    return records
 
 
 def run(purpose: str, task: Task) -> Outcome:
     """The first provider of the chain that succeeds; ProviderError when none does."""
     notes: list[str] = []
     error: ProviderError | None = None
-    for name, explicit in providers.chain(task.request, purpose):
-        client = None
+    for choice in providers.choose(
+        purpose,
+        task.request,
+        plan_named(task.plan).ai,
+        own=byok.stored(task.user_id),
+        platform=get_settings().platform_providers,
+    ):
+        name, client = choice.provider, None
         if registry.provider(purpose, name).needs_key:
-            client = _client_for(name, task.user_id, explicit)
+            if choice.account == "platform" and (why := _platform_refusal(purpose, choice, task)):
+                notes.append(f"{purpose}: {name} on the platform's account skipped: {why}")
+                continue
+            client = _client_for(choice, task)
             if client is None:
                 continue
-            endpoint = breaker.endpoint_id(client.base_url, owner=task.user_id)  # BYOK: per owner
+            owner = task.user_id if choice.account == "own" else "platform"  # BYOK: per owner
+            endpoint = breaker.endpoint_id(client.base_url, owner=owner)
             if breaker.is_open(name, endpoint):
                 notes.append(f"{purpose}: {name} skipped, it failed repeatedly (circuit open)")
                 continue
+        task.choice = choice
         try:
             value, usage = registry.provider(purpose, name).implementation()(task, client)
         except ProviderError as exc:
@@ -259,22 +324,27 @@ def run(purpose: str, task: Task) -> Outcome:
             log.warning(
                 "provider %s failed for %s: %s: %s (%s)", name, purpose, exc.code, exc.message, exc.detail
             )
-            if exc.code == "provider_key_rejected":
+            if exc.code == "provider_key_rejected" and choice.account == "own":
                 raise
             if (
                 client is not None
-                and exc.code == "provider_unavailable"
+                and exc.code in ("provider_unavailable", "provider_key_rejected")
                 and breaker.record_failure(name, endpoint)
             ):
                 log.warning("circuit opened for provider %s", name)
             notes.append(f"{purpose}: {name} failed ({exc.code}: {exc.message[:200]})")
             error = exc
             continue
+        finally:
+            task.choice = None
         if client is not None:
             breaker.record_success(name, endpoint)
+        records = _priced(usage, choice)
+        if choice.account == "platform":
+            ceilings.add(name, task.user_id, sum(r.cost_micros for r in records))
         if notes:
             notes.append(f"{purpose}: made by {name}")
-        return Outcome(value, name, usage, notes + task.notes)
+        return Outcome(value, name, records, notes + task.notes)
     raise error or ProviderError(
         "provider_unavailable", f"no provider could make the {purpose}", transient=True
     )

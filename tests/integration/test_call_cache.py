@@ -54,7 +54,9 @@ def kept_key(job_id: str, path: str, request: dict) -> str:
 def usage_of(api, user, job_id: str) -> dict[str, dict]:
     job = api.call("GET", f"/v1/jobs/{job_id}", token=user["token"]).json
     image_step = next(s for s in job["steps"] if s["name"] == "image")
-    return {u["purpose"]: u for u in image_step["usage"]}
+    return {
+        u["purpose"]: u for u in reversed(image_step["usage"])
+    }  # narration: speech, not its transcription
 
 
 def test_a_kept_result_is_reused_with_its_usage_and_forgotten_on_request():

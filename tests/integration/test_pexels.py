@@ -98,7 +98,7 @@ def test_each_scene_gets_a_long_enough_clip_near_the_aspect_in_the_smallest_tall
         searches[0]["query"]["query"] == "ocean waves" and searches[0]["query"]["orientation"] == "portrait"
     )
     assert {r["authorization"] for r in searches} == {fake.api_key}
-    assert outcome.usage.images == 3 and outcome.usage.bytes > 0
+    assert outcome.usage[0].images == 3 and outcome.usage[0].bytes > 0
 
 
 def test_no_video_falls_back_to_a_photo_then_to_the_offline_still_with_notes(api, user, fake, tmp_path):

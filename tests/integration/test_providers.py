@@ -70,7 +70,7 @@ def test_a_provider_that_keeps_failing_falls_back_to_offline(api, user, fast_fai
         store_key(api, user, fake, "sk-fallback-123456")
         fake.script("chat/completions", "500")
         outcome = provider_chain.run("concept", task(user, concept="openai"))
-    assert outcome.provider == "offline" and outcome.usage.provider == "offline"
+    assert outcome.provider == "offline" and outcome.usage[0].provider == "offline"
     assert outcome.value.scenes and "robot" in outcome.value.scenes[0].narration.lower()
     assert any("openai failed (provider_unavailable" in note for note in outcome.notes)
 
@@ -80,7 +80,7 @@ def test_a_succeeding_provider_is_used_and_its_usage_recorded(api, user):
         store_key(api, user, fake, "sk-success-1234567")
         outcome = provider_chain.run("concept", task(user, concept="openai"))
     assert outcome.provider == "openai" and outcome.notes == []
-    assert outcome.usage.tokens_in > 0 and outcome.usage.model == get_settings().openai_chat_model
+    assert outcome.usage[0].tokens_in > 0 and outcome.usage[0].model == get_settings().openai_chat_model
 
 
 @pytest.mark.usefixtures("redis_mode")

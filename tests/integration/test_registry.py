@@ -53,7 +53,12 @@ def installed_plugin(tmp_path, monkeypatch):
 def test_our_providers_and_pipelines_are_in_the_registry():
     table = registry.providers()
     assert list(table["image"]) == ["offline", "openai", "pexels"]
-    assert registry.keyed() == {"openai": "https://api.openai.com/v1", "pexels": "https://api.pexels.com"}
+    assert list(table["narration"]) == ["offline", "openai", "elevenlabs"]
+    assert registry.keyed() == {
+        "openai": "https://api.openai.com/v1",
+        "pexels": "https://api.pexels.com",
+        "elevenlabs": "https://api.elevenlabs.io",
+    }
     assert set(registry.pipelines()) == {"steps", "command"}
     assert set(registry.pipelines()["command"].step_functions()) == {"concept", "image", "video", "upload"}
     assert providers.AVAILABLE["image"] == ("offline", "openai", "pexels")
@@ -73,7 +78,7 @@ def test_an_installed_plugin_provider_is_offered_and_runs(installed_plugin, api,
         "image",
         provider_chain.Task(request=request, user_id=user["user"]["id"], concept=concept, paths=paths),
     )
-    assert outcome.provider == "solid" and outcome.usage.images == 2
+    assert outcome.provider == "solid" and outcome.usage[0].images == 2
     with Image.open(paths[1]) as image:
         assert image.size == (1080, 1080) and image.getpixel((5, 5)) == (0, 128, 255)
 

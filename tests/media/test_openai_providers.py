@@ -126,12 +126,13 @@ def test_generated_images_are_fitted_to_the_aspect(fake, tmp_path, aspect):
 def test_speech_becomes_narration_wavs(fake, tmp_path):
     concept = write_concept(REQUEST["prompt"], 5)
     paths = [tmp_path / f"n{s.index}.wav" for s in concept.scenes]
-    narrations, usage = openai_steps.synthesize_all(client(fake), concept, "nova", paths)
+    narrations, (usage, heard) = openai_steps.synthesize_all(client(fake), concept, "nova", paths)
     for item in narrations:
         with wave.open(str(item.path)) as wav:
             assert wav.getframerate() == SAMPLE_RATE and wav.getnchannels() == 1
         assert not item.silent and item.duration_s > 0.3
     assert usage.characters == sum(len(s.narration) for s in concept.scenes)
+    assert heard.model == "whisper-1" and heard.audio_s == usage.audio_s > 0  # the word timings' call
     assert {c["body"]["voice"] for c in fake.calls("audio/speech")} == {"nova"}
 
 

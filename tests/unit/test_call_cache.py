@@ -61,7 +61,9 @@ def test_the_concepts_call_is_what_was_asked_and_not_whose_key_asked_it():
     recorded = []
     for key in ("sk-first-user-0000000000", "sk-second-user-111111111"):
         cache = Recorder(answer)
-        concept, usage = openai_steps.write_concept(OpenAIClient(key, "http://127.0.0.1:9"), request, cache)
+        concept, usage = openai_steps.write_concept(
+            OpenAIClient(key, "http://127.0.0.1:9"), request, cache=cache
+        )
         (call,) = cache.calls
         assert key not in json.dumps(call.request) and call.endpoint == "chat/completions"
         assert "a boat at sea" in json.dumps(call.request)
@@ -70,6 +72,6 @@ def test_the_concepts_call_is_what_was_asked_and_not_whose_key_asked_it():
         assert concept.title == "T" and (usage.tokens_in, usage.tokens_out) == (7, 3)
     assert recorded[0] == recorded[1]
     openai_steps.write_concept(
-        OpenAIClient("sk-x-0000000000", "http://127.0.0.1:9"), {**request, "prompt": "a cat"}, cache
+        OpenAIClient("sk-x-0000000000", "http://127.0.0.1:9"), {**request, "prompt": "a cat"}, cache=cache
     )
     assert cache.calls[-1].key() != recorded[0]  # another prompt: another key

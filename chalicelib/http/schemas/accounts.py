@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from chalicelib.core.model_base import Model
-from chalicelib.http.schemas.billing import PlanInfo
+from chalicelib.http.schemas.billing import Credits, PlanInfo
 from chalicelib.http.schemas.common import ApiKeyId, AuditCursor, BaseUrl, PageQuery, Strict
 
 
@@ -94,6 +94,8 @@ class ProviderUsageTotal(Model):
     audio_s: float
     bytes: int
     wall_s: float
+    cost_micros: int = Field(0, description="What the calls cost, all accounts (micro-dollars)")
+    platform_micros: int = Field(0, description="Of which on the platform's accounts (charged in credits)")
 
 
 class Usage(Model):
@@ -126,6 +128,7 @@ class Me(Model):
     operator: bool = Field(
         False, description="This session holds the operator role (the /v1/admin routes answer it)"
     )
+    credits: Credits | None = Field(None, description="Platform AI credits")
 
 
 class ApiKeyScope(str, Enum):
@@ -173,7 +176,8 @@ class ApiKeyList(Model):
 class ProviderKeyPut(Strict):
     api_key: str = Field(min_length=8, max_length=500, pattern=r"^\S+$")
     base_url: BaseUrl | None = Field(
-        None, description="An OpenAI-compatible server, e.g. Ollama or vLLM (openai keys only)"
+        None,
+        description="Another server speaking the provider's API, e.g. Ollama or vLLM for openai (not for pexels)",
     )
 
 

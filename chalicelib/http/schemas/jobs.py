@@ -131,8 +131,17 @@ class StepUsage(Model):
     characters: int = Field(0, description="text spoken")
     images: int = 0
     audio_s: float = Field(0.0, description="seconds of speech produced")
+    video_s: float = Field(0.0, description="seconds of video generated")
+    variant: str | None = Field(
+        None, description='what the price depends on besides the model, e.g. "1024x1536:medium"'
+    )
     bytes: int = Field(0, description="size of what the provider produced")
     wall_s: float = 0.0
+    account: Literal["platform", "own", "none"] = Field(
+        "none",
+        description="Whose account paid: the platform's (charged in credits), the user's own key, or none (offline)",
+    )
+    cost_micros: int = Field(0, ge=0, description="What the calls cost, in micro-dollars (USD / 1 000 000)")
 
 
 class Step(Model):
@@ -145,6 +154,9 @@ class Step(Model):
     finished_at: str | None
     provider: str | None = Field(None, description="Which provider produced the step's artifact")
     usage: list[StepUsage] = Field(default_factory=list)
+    cost_micros: int = Field(
+        0, description="What the step's provider calls cost, all accounts (micro-dollars)"
+    )
 
 
 class JobError(Model):
@@ -172,6 +184,16 @@ class JobOutputs(Model):
     audio: AudioLevels | None = None
 
 
+class JobCost(Model):
+    """Money in integer micro-dollars (1 USD = 1 000 000)."""
+
+    estimate_micros: int = Field(0, description="The upper bound reserved from credits at submission")
+    held_micros: int = Field(0, description="Credits the job holds now (0 once it ended)")
+    charged_micros: int = Field(0, description="Credits charged for the platform's AI (settled when it ends)")
+    platform_micros: int = Field(0, description="What the platform's accounts spent on it so far")
+    own_micros: int = Field(0, description="What calls on your own keys cost (billed to you by the provider)")
+
+
 class Job(Model):
     id: str
     status: JobStatus
@@ -195,6 +217,25 @@ class Job(Model):
         "null when it failed, was canceled, or has no estimate)",
     )
     eta_at: str | None = Field(None, description="When the job should end (its latest estimate)")
+    cost: JobCost = Field(default_factory=JobCost, description="What the job's AI cost")
+
+
+class StepEstimate(Model):
+    purpose: Literal["concept", "image", "narration", "video"]
+    provider: str
+    account: Literal["platform", "own", "none"]
+    model: str | None = None
+    cost_micros: int = Field(description="Upper bound of what the purpose's calls cost")
+
+
+class JobEstimate(Model):
+    steps: list[StepEstimate]
+    cost_micros: int = Field(description="Upper bound of the whole job, all accounts")
+    credits_micros: int = Field(description="What submitting reserves from your credits (platform AI)")
+    credits_available_micros: int
+    fits: bool = Field(description="Your credits cover the reservation (else submitting answers 402)")
+    wall_s: float = Field(description="Expected seconds from submission to the video")
+    plan: str
 
 
 class JobList(Model):
@@ -229,10 +270,18 @@ class ProviderOption(Model):
     has_key: bool = Field(description="The caller stored the key this provider needs (never the key)")
 
 
+class Included(Model):
+    provider: str
+    model: str | None = None
+    quality: str | None = None
+    available: bool = Field(description="The operator configured the platform's account for it")
+
+
 class StepProviders(Model):
     step: Literal["concept", "image", "narration", "video"]
     default: str
     providers: list[ProviderOption]
+    included: Included | None = Field(None, description="What your plan includes on the platform's account")
 
 
 class VoiceOption(Model):

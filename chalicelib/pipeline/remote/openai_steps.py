@@ -16,6 +16,7 @@ from typing import Any
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import Field, ValidationError
 
+from chalicelib.billing import estimate
 from chalicelib.core.model_base import Model
 from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.jobs import StepUsage
@@ -84,21 +85,22 @@ def _chat(client: OpenAIClient, body: dict, key: str | None) -> tuple[bytes, dic
 
 
 def write_concept(
-    client: OpenAIClient, request: dict, cache: CallCache = NO_CACHE
+    client: OpenAIClient, request: dict, model: str | None = None, cache: CallCache = NO_CACHE
 ) -> tuple[Concept, StepUsage]:
     """Chat completion in JSON mode, validated; a malformed answer is retried once with the
     validation error in the prompt, then it is a `provider_bad_output`. Scene counts the model
     gets wrong are repaired by re-timing its scenes, not by asking again."""
-    settings, started = get_settings(), time.monotonic()
+    started, model = time.monotonic(), model or get_settings().openai_chat_model
     count = len(scene_durations(request["duration_s"]))
     messages = _concept_messages(request, count)
-    usage = StepUsage(purpose="concept", provider=PROVIDER, model=settings.openai_chat_model)
+    usage = StepUsage(purpose="concept", provider=PROVIDER, model=model)
     problem = ""
     for _ in range(2):
         body: dict[str, Any] = {
-            "model": settings.openai_chat_model,
+            "model": model,
             "messages": messages,
             "temperature": 0.7,
+            "max_tokens": estimate.concept_max_tokens(count),  # bounds the cost (billing.estimate)
             "response_format": {"type": "json_object"},
         }
         call = Call(PROVIDER, body["model"], "chat/completions", body)
@@ -129,7 +131,12 @@ def write_concept(
         )
     durations = scene_durations(request["duration_s"], len(draft.scenes))
     scenes = [
-        Scene(index=i, narration=s.narration.strip(), visual=s.visual.strip(), duration_s=d)
+        Scene(
+            index=i,
+            narration=_fit(s.narration.strip(), estimate.narration_cap(d)),
+            visual=s.visual.strip(),
+            duration_s=d,
+        )
         for i, (s, d) in enumerate(zip(draft.scenes, durations))
     ]
     hashtags = [t if t.startswith("#") else f"#{t}" for t in draft.hashtags if t.strip()]
@@ -137,16 +144,19 @@ def write_concept(
     return Concept(title=draft.title.strip(), scenes=scenes, hashtags=hashtags), usage
 
 
+def _fit(narration: str, cap: int) -> str:
+    """A narration within `cap` characters (what the scene has time to say; it also bounds the
+    speech's cost), cut at a word."""
+    if len(narration) <= cap:
+        return narration
+    cut = narration[: cap + 1].rsplit(" ", 1)[0] if " " in narration[:cap] else narration[:cap]
+    return cut[:cap].rstrip(" ,;:") or narration[:cap]
+
+
 def _short(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
     return f"{type(exc).__name__}: {exc}"[:300]
-
-
-def _image_size(model: str, aspect: str) -> str:
-    """The closest size the model accepts (dall-e-3 and gpt-image-1 differ)."""
-    tall, wide = ("1024x1792", "1792x1024") if model.startswith("dall-e") else ("1024x1536", "1536x1024")
-    return {"9:16": tall, "16:9": wide}.get(aspect, "1024x1024")
 
 
 def _unusable_image(why: str, exc: Exception) -> ProviderError:
@@ -170,11 +180,15 @@ def render_images(
     aspect: str,
     style: str | None,
     paths: list[Path],
+    model: str | None = None,
+    quality: str | None = None,
     cache: CallCache = NO_CACHE,
 ) -> StepUsage:
     """One generated still per scene, scaled and centre-cropped to the aspect's exact size."""
-    model, started = get_settings().openai_image_model, time.monotonic()
-    body = {"model": model, "n": 1, "size": _image_size(model, aspect)}
+    started, model = time.monotonic(), model or get_settings().openai_image_model
+    variant = estimate.image_variant(model, aspect, quality)
+    size, quality = variant.split(":")
+    body = {"model": model, "n": 1, "size": size, "quality": quality}
     if model.startswith("dall-e"):
         body["response_format"] = "b64_json"  # gpt-image-1 always answers b64_json
 
@@ -196,7 +210,7 @@ def render_images(
 
     with ThreadPoolExecutor(PARALLEL_CALLS) as pool:
         results = list(pool.map(one, concept.scenes, paths))
-    usage = StepUsage(purpose="image", provider=PROVIDER, model=model)
+    usage = StepUsage(purpose="image", provider=PROVIDER, model=model, variant=variant)
     for paid in results:
         paid.add_to(usage)
         usage.bytes += len(paid.content)
@@ -319,14 +333,17 @@ def synthesize_all(
     voice: str | None,
     paths: list[Path],
     language: str = "en",
+    model: str | None = None,
     cache: CallCache = NO_CACHE,
-) -> tuple[list[Narration], StepUsage]:
+) -> tuple[list[Narration], list[StepUsage]]:
+    """Per scene its speech and its words' timings; usage: the speech, then the transcription."""
     settings, started = get_settings(), time.monotonic()
+    model = model or settings.openai_speech_model
     chosen = voice if voice in OPENAI_VOICES else settings.openai_voice
 
     def one(scene: Scene, path: Path) -> tuple[Narration, Paid]:
         body = {
-            "model": settings.openai_speech_model,
+            "model": model,
             "input": scene.narration,
             "voice": chosen,
             "response_format": "wav",
@@ -348,14 +365,14 @@ def synthesize_all(
     with ThreadPoolExecutor(PARALLEL_CALLS) as pool:
         results = list(pool.map(one, concept.scenes, paths))
     narrations = [n for n, _ in results]
-    usage = StepUsage(
-        purpose="narration",
-        provider=PROVIDER,
-        model=settings.openai_speech_model,
-        audio_s=round(sum(n.duration_s for n in narrations), 3),
-    )
+    spoken_s = round(sum(n.duration_s for n in narrations), 3)
+    usage = StepUsage(purpose="narration", provider=PROVIDER, model=model, audio_s=spoken_s)
     for _, paid in results:
         paid.add_to(usage)
         usage.bytes += len(paid.content)
     usage.wall_s = round(time.monotonic() - started, 3)
-    return narrations, usage
+    # The word timings' transcriptions (one per scene, kept with the speech), priced apart.
+    heard = StepUsage(
+        purpose="narration", provider=PROVIDER, model=settings.openai_transcription_model, audio_s=spoken_s
+    )
+    return narrations, [usage, heard]

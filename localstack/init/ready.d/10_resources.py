@@ -12,6 +12,7 @@ Idempotent: every resource is looked up first; bucket CORS and lifecycle are (re
 because those PUTs replace the whole configuration. Only stdlib + boto3.
 """
 
+import json
 import os
 import secrets
 import time
@@ -142,6 +143,32 @@ def ensure_jwt_secret(sm):
     print(f"secret {JWT_SECRET_NAME}: exists", flush=True)
 
 
+PLATFORM_PREFIX = os.environ.get("PLATFORM_SECRET_PREFIX") or "media-orchestrator/platform/"
+
+
+def ensure_platform_accounts(sm):
+    """The operator's provider accounts (platform AI), from PLATFORM_<PROVIDER>_API_KEY and
+    _BASE_URL when given: one secret per provider, {"api_key", "base_url"}, updated in place."""
+    for name, value in sorted(os.environ.items()):
+        if not (name.startswith("PLATFORM_") and name.endswith("_API_KEY")) or not value:
+            continue
+        provider = name[len("PLATFORM_") : -len("_API_KEY")].lower()
+        body = {"api_key": value, "base_url": os.environ.get(f"PLATFORM_{provider.upper()}_BASE_URL") or None}
+        secret = PLATFORM_PREFIX + provider
+        try:
+            sm.put_secret_value(SecretId=secret, SecretString=json.dumps(body))
+            print(f"secret {secret}: updated", flush=True)
+        except ClientError as exc:
+            if _error_code(exc) != "ResourceNotFoundException":
+                raise
+            sm.create_secret(
+                Name=secret,
+                Description=f"media-orchestrator: platform {provider} account",
+                SecretString=json.dumps(body),
+            )
+            print(f"secret {secret}: created", flush=True)
+
+
 def ensure_ses_identity(ses):
     # Emulators verify at once; in AWS the address (or its domain) must be verified by its owner.
     if MAIL_FROM in ses.list_identities(IdentityType="EmailAddress")["Identities"]:
@@ -157,6 +184,7 @@ def main():
     ensure_bucket(s3)
     ensure_kms_key(_client("kms"))
     ensure_jwt_secret(_client("secretsmanager"))
+    ensure_platform_accounts(_client("secretsmanager"))
     ensure_ses_identity(_client("ses"))
 
 

@@ -455,12 +455,30 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Start a Whop checkout for a plan; send the buyer to `url`
+         * Start a Whop checkout for a plan or a credit pack (exactly one); send the buyer to `url`
          * @description Refusals a well-formed request can meet:
          *     - **409** `plan_not_purchasable`: no Whop plan is mapped to it (WHOP_PLAN_MAP); `email_not_verified`: verify your email first; `checkout_not_configured`: this server has no Whop API key
+         *     - **422** `validation_error`: neither or both of `plan` and `pack`, or an unknown one
          *     - **502** `whop_unavailable`: Whop could not be reached or refused the checkout
          */
         post: operations["create_checkout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/billing/packs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The credit packs on sale through Whop checkout: credits added and price */
+        get: operations["list_credit_packs"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -497,12 +515,33 @@ export interface paths {
         /**
          * Submit a job
          * @description Refusals a well-formed request can meet:
-         *     - **402** `quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`)
+         *     - **402** `quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`); `credits_exhausted`: the job's platform AI needs more credits than are left (`details.needed`, `details.available`, micro-dollars)
          *     - **409** `idempotency_key_reused`: the Idempotency-Key came before with another body
          *     - **422** `unknown_provider` / `provider_key_missing`: a provider you named does not exist or needs your key first; `invalid_upload`: the reference image (a scene's image_upload_id, the music_upload_id) is not an uploaded image (clip, MP3 or WAV) of yours; `validation_error`: duration_s (or the script's length) is over your plan's limit, the script has no sentence or more than 30, or webhook_url is not one of your webhook endpoints
          *     - **429** `rate_limited`: more than RATE_LIMIT_JOBS submissions a minute
          */
         post: operations["submit_job"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/estimate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What a job would cost, reserve from your credits and take, without creating anything
+         * @description Refusals a well-formed request can meet:
+         *     - **422** the same checks as POST /v1/jobs
+         */
+        post: operations["estimate_job"];
         delete?: never;
         options?: never;
         head?: never;
@@ -954,14 +993,23 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
-        /** CheckoutCreate */
+        /**
+         * CheckoutCreate
+         * @description Exactly one of `plan` (a membership) and `pack` (credits, bought once).
+         */
         CheckoutCreate: {
+            /**
+             * Pack
+             * @description The credit pack to buy (GET /v1/billing/packs)
+             * @default null
+             */
+            pack: string | null;
             /**
              * Plan
              * @description The plan to buy, e.g. pro
-             * @enum {string}
+             * @default null
              */
-            plan: "free" | "pro" | "business";
+            plan: ("free" | "pro" | "business") | null;
         };
         /** CheckoutSession */
         CheckoutSession: {
@@ -970,8 +1018,18 @@ export interface components {
              * @description Whop's checkout configuration id
              */
             id: string;
-            /** Plan */
-            plan: string;
+            /**
+             * Pack
+             * @description The credit pack being bought (a pack checkout)
+             * @default null
+             */
+            pack: string | null;
+            /**
+             * Plan
+             * @description The plan being bought (a plan checkout)
+             * @default null
+             */
+            plan: string | null;
             /**
              * Url
              * @description Whop's purchase URL: send the buyer there
@@ -987,6 +1045,37 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+        };
+        /**
+         * Credits
+         * @description Platform AI credits in micro-dollars (1 USD = 1 000 000).
+         */
+        Credits: {
+            /**
+             * Allowance Micros
+             * @description What is left of this period's allowance
+             */
+            allowance_micros: number;
+            /**
+             * Available Micros
+             * @description What a new job can reserve
+             */
+            available_micros: number;
+            /**
+             * Monthly Micros
+             * @description The plan's allowance per period
+             */
+            monthly_micros: number;
+            /**
+             * Reserved Micros
+             * @description What queued and running jobs hold
+             */
+            reserved_micros: number;
+            /**
+             * Topup Micros
+             * @description What is left of the credit packs bought (never expires)
+             */
+            topup_micros: number;
         };
         /** Customer */
         Customer: {
@@ -1154,6 +1243,41 @@ export interface components {
              */
             status: "ok" | "degraded";
         };
+        /** Included */
+        Included: {
+            /**
+             * Available
+             * @description The operator configured the platform's account for it
+             */
+            available: boolean;
+            /**
+             * Model
+             * @default null
+             */
+            model: string | null;
+            /** Provider */
+            provider: string;
+            /**
+             * Quality
+             * @default null
+             */
+            quality: string | null;
+        };
+        /** IncludedAI */
+        IncludedAI: {
+            /**
+             * Model
+             * @default null
+             */
+            model: string | null;
+            /** Provider */
+            provider: string;
+            /**
+             * Quality
+             * @default null
+             */
+            quality: string | null;
+        };
         /** InternalDetail */
         InternalDetail: {
             /** Error Code */
@@ -1178,6 +1302,8 @@ export interface components {
         Job: {
             /** Attempt */
             attempt: number;
+            /** @description What the job's AI cost */
+            cost?: components["schemas"]["JobCost"];
             /** Created At */
             created_at: string;
             /** Current Step */
@@ -1216,6 +1342,42 @@ export interface components {
             status: components["schemas"]["JobStatus"];
             /** Steps */
             steps: components["schemas"]["Step"][];
+        };
+        /**
+         * JobCost
+         * @description Money in integer micro-dollars (1 USD = 1 000 000).
+         */
+        JobCost: {
+            /**
+             * Charged Micros
+             * @description Credits charged for the platform's AI (settled when it ends)
+             * @default 0
+             */
+            charged_micros: number;
+            /**
+             * Estimate Micros
+             * @description The upper bound reserved from credits at submission
+             * @default 0
+             */
+            estimate_micros: number;
+            /**
+             * Held Micros
+             * @description Credits the job holds now (0 once it ended)
+             * @default 0
+             */
+            held_micros: number;
+            /**
+             * Own Micros
+             * @description What calls on your own keys cost (billed to you by the provider)
+             * @default 0
+             */
+            own_micros: number;
+            /**
+             * Platform Micros
+             * @description What the platform's accounts spent on it so far
+             * @default 0
+             */
+            platform_micros: number;
         };
         /** JobCreate */
         JobCreate: {
@@ -1314,6 +1476,35 @@ export interface components {
             /** Step */
             step: string | null;
         };
+        /** JobEstimate */
+        JobEstimate: {
+            /**
+             * Cost Micros
+             * @description Upper bound of the whole job, all accounts
+             */
+            cost_micros: number;
+            /** Credits Available Micros */
+            credits_available_micros: number;
+            /**
+             * Credits Micros
+             * @description What submitting reserves from your credits (platform AI)
+             */
+            credits_micros: number;
+            /**
+             * Fits
+             * @description Your credits cover the reservation (else submitting answers 402)
+             */
+            fits: boolean;
+            /** Plan */
+            plan: string;
+            /** Steps */
+            steps: components["schemas"]["StepEstimate"][];
+            /**
+             * Wall S
+             * @description Expected seconds from submission to the video
+             */
+            wall_s: number;
+        };
         /** JobInputs */
         JobInputs: {
             /**
@@ -1402,6 +1593,11 @@ export interface components {
         };
         /** Me */
         Me: {
+            /**
+             * @description Platform AI credits
+             * @default null
+             */
+            credits: components["schemas"]["Credits"] | null;
             /** Email */
             email: string;
             /**
@@ -1479,6 +1675,32 @@ export interface components {
             queue: components["schemas"]["QueueInfo"];
             wait: components["schemas"]["WaitStats"];
         };
+        /** PackCatalog */
+        PackCatalog: {
+            /** Items */
+            items: components["schemas"]["PackOffer"][];
+        };
+        /**
+         * PackOffer
+         * @description A credit pack: a one-time Whop product that adds credits (CREDIT_PACKS).
+         */
+        PackOffer: {
+            /**
+             * Credits Micros
+             * @description Credits it adds, in micro-dollars (never expire)
+             */
+            credits_micros: number;
+            /**
+             * Name
+             * @description What checkout takes as `pack`
+             */
+            name: string;
+            /**
+             * Price Micros
+             * @description Its price in micro-dollars (USD), as configured
+             */
+            price_micros: number;
+        };
         /** PasswordResetConfirm */
         PasswordResetConfirm: {
             /** Password */
@@ -1501,10 +1723,23 @@ export interface components {
         };
         /** PlanInfo */
         PlanInfo: {
+            /**
+             * Ai
+             * @description Per purpose (concept, image, narration), the AI the plan includes
+             */
+            ai?: {
+                [key: string]: components["schemas"]["IncludedAI"];
+            };
             /** Max Concurrency */
             max_concurrency: number;
             /** Max Duration S */
             max_duration_s: number;
+            /**
+             * Monthly Credits Micros
+             * @description Credits for platform AI each period (micro-dollars)
+             * @default 0
+             */
+            monthly_credits_micros: number;
             /** Monthly Jobs */
             monthly_jobs: number;
             /** Name */
@@ -1514,10 +1749,23 @@ export interface components {
         };
         /** PlanOffer */
         PlanOffer: {
+            /**
+             * Ai
+             * @description Per purpose (concept, image, narration), the AI the plan includes
+             */
+            ai?: {
+                [key: string]: components["schemas"]["IncludedAI"];
+            };
             /** Max Concurrency */
             max_concurrency: number;
             /** Max Duration S */
             max_duration_s: number;
+            /**
+             * Monthly Credits Micros
+             * @description Credits for platform AI each period (micro-dollars)
+             * @default 0
+             */
+            monthly_credits_micros: number;
             /** Monthly Jobs */
             monthly_jobs: number;
             /** Name */
@@ -1556,7 +1804,7 @@ export interface components {
              * @default null
              * @enum {unknown}
              */
-            narration: "offline" | "openai" | null;
+            narration: "offline" | "openai" | "elevenlabs" | null;
             /**
              * Video
              * @default null
@@ -1591,7 +1839,7 @@ export interface components {
             api_key: string;
             /**
              * Base Url
-             * @description An OpenAI-compatible server, e.g. Ollama or vLLM (openai keys only)
+             * @description Another server speaking the provider's API, e.g. Ollama or vLLM for openai (not for pexels)
              * @default null
              */
             base_url: string | null;
@@ -1621,8 +1869,20 @@ export interface components {
             calls: number;
             /** Characters */
             characters: number;
+            /**
+             * Cost Micros
+             * @description What the calls cost, all accounts (micro-dollars)
+             * @default 0
+             */
+            cost_micros: number;
             /** Images */
             images: number;
+            /**
+             * Platform Micros
+             * @description Of which on the platform's accounts (charged in credits)
+             * @default 0
+             */
+            platform_micros: number;
             /** Provider */
             provider: string;
             /** Purpose */
@@ -1696,6 +1956,18 @@ export interface components {
         };
         /** Spend */
         Spend: {
+            /**
+             * Credits Charged Micros
+             * @description Credits charged for jobs that ended in the window
+             * @default 0
+             */
+            credits_charged_micros: number;
+            /**
+             * Credits Sold Micros
+             * @description Credit packs paid for in the window
+             * @default 0
+             */
+            credits_sold_micros: number;
             /** Days */
             days: number;
             /**
@@ -1705,7 +1977,7 @@ export interface components {
             per_day: components["schemas"]["SpendDay"][];
             /**
              * Top Customers
-             * @description The ten customers with the most provider calls
+             * @description The ten customers who cost the platform's accounts most (then by provider calls)
              */
             top_customers: components["schemas"]["TopCustomer"][];
         };
@@ -1720,12 +1992,24 @@ export interface components {
             /** Characters */
             characters: number;
             /**
+             * Cost Micros
+             * @description What the calls cost, all accounts (micro-dollars)
+             * @default 0
+             */
+            cost_micros: number;
+            /**
              * Day
              * @description A UTC date, YYYY-MM-DD
              */
             day: string;
             /** Images */
             images: number;
+            /**
+             * Platform Micros
+             * @description Of which on the platform's accounts (charged in credits)
+             * @default 0
+             */
+            platform_micros: number;
             /** Provider */
             provider: string;
             /** Purpose */
@@ -1741,6 +2025,12 @@ export interface components {
         Step: {
             /** Attempt */
             attempt: number;
+            /**
+             * Cost Micros
+             * @description What the step's provider calls cost, all accounts (micro-dollars)
+             * @default 0
+             */
+            cost_micros: number;
             /** Finished At */
             finished_at: string | null;
             /**
@@ -1767,10 +2057,40 @@ export interface components {
              */
             weight: number;
         };
+        /** StepEstimate */
+        StepEstimate: {
+            /**
+             * Account
+             * @enum {string}
+             */
+            account: "platform" | "own" | "none";
+            /**
+             * Cost Micros
+             * @description Upper bound of what the purpose's calls cost
+             */
+            cost_micros: number;
+            /**
+             * Model
+             * @default null
+             */
+            model: string | null;
+            /** Provider */
+            provider: string;
+            /**
+             * Purpose
+             * @enum {string}
+             */
+            purpose: "concept" | "image" | "narration" | "video";
+        };
         /** StepProviders */
         StepProviders: {
             /** Default */
             default: string;
+            /**
+             * @description What your plan includes on the platform's account
+             * @default null
+             */
+            included: components["schemas"]["Included"] | null;
             /** Providers */
             providers: components["schemas"]["ProviderOption"][];
             /**
@@ -1814,6 +2134,13 @@ export interface components {
          */
         StepUsage: {
             /**
+             * Account
+             * @description Whose account paid: the platform's (charged in credits), the user's own key, or none (offline)
+             * @default none
+             * @enum {string}
+             */
+            account: "platform" | "own" | "none";
+            /**
              * Audio S
              * @description seconds of speech produced
              * @default 0
@@ -1831,6 +2158,12 @@ export interface components {
              * @default 0
              */
             characters: number;
+            /**
+             * Cost Micros
+             * @description What the calls cost, in micro-dollars (USD / 1 000 000)
+             * @default 0
+             */
+            cost_micros: number;
             /**
              * Images
              * @default 0
@@ -1860,6 +2193,18 @@ export interface components {
              * @default 0
              */
             tokens_out: number;
+            /**
+             * Variant
+             * @description what the price depends on besides the model, e.g. "1024x1536:medium"
+             * @default null
+             */
+            variant: string | null;
+            /**
+             * Video S
+             * @description seconds of video generated
+             * @default 0
+             */
+            video_s: number;
             /**
              * Wall S
              * @default 0
@@ -1903,8 +2248,20 @@ export interface components {
         TopCustomer: {
             /** Calls */
             calls: number;
+            /**
+             * Cost Micros
+             * @description What their calls cost, all accounts (micro-dollars)
+             * @default 0
+             */
+            cost_micros: number;
             /** Email */
             email: string | null;
+            /**
+             * Platform Micros
+             * @description Of which on the platform's accounts
+             * @default 0
+             */
+            platform_micros: number;
             /** User Id */
             user_id: string;
             /** Wall S */
@@ -3770,7 +4127,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorReply"];
                 };
             };
-            /** @description Validation failed (`validation_error`: `details` lists the fields) */
+            /** @description Validation failed (`validation_error`: `details` lists the fields); or `validation_error`: neither or both of `plan` and `pack`, or an unknown one */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3781,6 +4138,46 @@ export interface operations {
             };
             /** @description `whop_unavailable`: Whop could not be reached or refused the checkout */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    list_credit_packs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PackCatalog"];
+                };
+            };
+            /** @description Missing or bad credentials */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3933,7 +4330,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorReply"];
                 };
             };
-            /** @description `quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`) */
+            /** @description `quota_exceeded`: this period's jobs of your plan are used (`details.resets_at`); `credits_exhausted`: the job's platform AI needs more credits than are left (`details.needed`, `details.available`, micro-dollars) */
             402: {
                 headers: {
                     [name: string]: unknown;
@@ -3974,6 +4371,77 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    estimate_job: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobCreate"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobEstimate"];
+                };
+            };
+            /** @description Malformed request (`malformed_json`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Missing or bad credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Wrong content type (`unsupported_media_type`) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation failed (`validation_error`: `details` lists the fields); or the same checks as POST /v1/jobs */
+            422: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -4496,7 +4964,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description A provider that takes your own key */
-                provider: "openai" | "pexels";
+                provider: "elevenlabs" | "openai" | "pexels";
             };
             cookie?: never;
         };
@@ -4599,7 +5067,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description A provider that takes your own key */
-                provider: "openai" | "pexels";
+                provider: "elevenlabs" | "openai" | "pexels";
             };
             cookie?: never;
         };
@@ -5123,18 +5591,21 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const pathsV1ProviderKeysProviderPutParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["put"]["parameters"]["path"]["provider"]> = ["openai", "pexels"];
-export const pathsV1ProviderKeysProviderDeleteParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["delete"]["parameters"]["path"]["provider"]> = ["openai", "pexels"];
+export const pathsV1ProviderKeysProviderPutParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["put"]["parameters"]["path"]["provider"]> = ["elevenlabs", "openai", "pexels"];
+export const pathsV1ProviderKeysProviderDeleteParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["delete"]["parameters"]["path"]["provider"]> = ["elevenlabs", "openai", "pexels"];
 export const apiKeyScopeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApiKeyScope"]> = ["full", "jobs"];
-export const checkoutCreatePlanValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CheckoutCreate"]["plan"]> = ["free", "pro", "business"];
+export const checkoutCreatePlanAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CheckoutCreate"]["plan"]> = ["free", "pro", "business"];
 export const eventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["EventType"]> = ["job.queued", "job.started", "step.started", "step.progress", "step.succeeded", "step.failed", "job.retrying", "job.succeeded", "job.failed", "job.canceled"];
 export const healthStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Health"]["status"]> = ["ok", "degraded"];
 export const jobCreateAspectValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobCreate"]["aspect"]> = ["9:16", "16:9", "1:1"];
 export const jobCreateCaption_styleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobCreate"]["caption_style"]> = ["karaoke", "lines", "none"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["queued", "running", "succeeded", "failed", "canceled", "expired"];
 export const stepNameValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Step"]["name"]> = ["concept", "image", "video", "upload"];
+export const stepEstimateAccountValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepEstimate"]["account"]> = ["platform", "own", "none"];
+export const stepEstimatePurposeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepEstimate"]["purpose"]> = ["concept", "image", "narration", "video"];
 export const stepProvidersStepValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepProviders"]["step"]> = ["concept", "image", "narration", "video"];
 export const stepStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepStatus"]> = ["pending", "running", "succeeded", "failed", "canceled", "skipped"];
+export const stepUsageAccountValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepUsage"]["account"]> = ["platform", "own", "none"];
 export const stepUsagePurposeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepUsage"]["purpose"]> = ["concept", "image", "narration", "video"];
 export const uploadCreateContent_typeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UploadCreate"]["content_type"]> = ["image/png", "image/jpeg", "image/webp", "audio/mpeg", "audio/wav", "video/mp4", "video/quicktime"];
 export const uploadStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["UploadStatus"]> = ["pending", "uploaded", "rejected", "expired"];

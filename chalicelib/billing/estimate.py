@@ -1,0 +1,111 @@
+"""Upper bounds of what a purpose's provider calls can cost, before they are made: the job's
+estimate at submission (what its credits reservation holds) and the worker's check before each
+platform call (a call that could pass what the job still holds is not made).
+
+Bounds, per purpose: the concept is one chat completion and at most one repair (JSON mode),
+each capped by `max_tokens`; images are one per scene made; speech is the narration's
+characters, and the word timings a transcription of at most `TRANSCRIBED_SHARE` x the video.
+A prompt's narration is written by the concept step, which keeps each scene within
+`NARRATION_CHARS_PER_S` characters per second of the scene (see openai_steps.write_concept).
+"""
+
+from __future__ import annotations
+
+from math import ceil
+
+from chalicelib.billing import prices
+from chalicelib.core.settings import get_settings
+from chalicelib.http.schemas.jobs import StepUsage
+from chalicelib.pipeline.providers import Choice, image_size
+
+CONCEPT_ATTEMPTS = 2
+NARRATION_CHARS_PER_S = 18
+TRANSCRIBED_SHARE = 1.5
+
+
+def concept_max_tokens(scenes: int) -> int:
+    """The completion cap of the concept call: title, hashtags, and per scene a narration and a visual."""
+    return 120 + 160 * scenes
+
+
+def concept_prompt_tokens(prompt: str, style: str | None) -> int:
+    """At most one token per character of what varies, plus the fixed instructions."""
+    return 400 + len(prompt) + len(style or "")
+
+
+def narration_cap(scene_s: float) -> int:
+    return ceil(scene_s * NARRATION_CHARS_PER_S)
+
+
+def bound(
+    purpose: str,
+    choice: Choice,
+    *,
+    request: dict,
+    scenes: int,
+    narration_chars: int,
+    seconds: float,
+) -> int | None:
+    """The most `purpose` can cost on `choice`'s provider and model (None: no price known)."""
+    model = choice.model or _default_model(choice.provider, purpose)
+    usages: list[StepUsage] = []
+    if purpose == "concept":
+        usages.append(
+            StepUsage(
+                purpose="concept",
+                provider=choice.provider,
+                model=model,
+                tokens_in=CONCEPT_ATTEMPTS
+                * concept_prompt_tokens(request.get("prompt", ""), request.get("style")),
+                tokens_out=CONCEPT_ATTEMPTS * concept_max_tokens(scenes),
+            )
+        )
+    elif purpose == "image":
+        usages.append(
+            StepUsage(
+                purpose="image",
+                provider=choice.provider,
+                model=model,
+                images=scenes,
+                variant=image_variant(model, request.get("aspect", "9:16"), choice.quality),
+            )
+        )
+    elif purpose == "narration":
+        usages.append(
+            StepUsage(purpose="narration", provider=choice.provider, model=model, characters=narration_chars)
+        )
+        if choice.provider == "openai":  # word timings: one transcription of the speech
+            usages.append(
+                StepUsage(
+                    purpose="narration",
+                    provider=choice.provider,
+                    model=get_settings().openai_transcription_model,
+                    audio_s=round(seconds * TRANSCRIBED_SHARE, 3),
+                )
+            )
+    total = 0
+    for usage in usages:
+        cost = prices.cost_micros(usage)
+        if cost is None:
+            return None
+        total += cost
+    return total
+
+
+def image_variant(model: str | None, aspect: str, quality: str | None) -> str:
+    """What an image's price depends on besides the model: "size:quality"."""
+    quality = quality or get_settings().openai_image_quality
+    if model and model.startswith("dall-e") and quality not in ("standard", "hd"):
+        quality = "standard"
+    return f"{image_size(model, aspect)}:{quality}"
+
+
+def _default_model(provider: str, purpose: str) -> str | None:
+    settings = get_settings()
+    if provider != "openai":
+        return {"pexels": "videos", "elevenlabs": settings.elevenlabs_model}.get(provider)
+    return {
+        "concept": settings.openai_chat_model,
+        "image": settings.openai_image_model,
+        "narration": settings.openai_speech_model,
+    }.get(purpose)
