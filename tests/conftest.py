@@ -86,9 +86,12 @@ def pytest_collection_modifyitems(items):
             item.add_marker(marker)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def _tier_services(request):
-    if _tier(request.node.path) in SERVICE_TIERS:
+    """The session's database, bucket, queue and SES, before any other fixture when a tier that
+    needs them runs: module and session fixtures that start processes (a stack, the fuzz API)
+    hand the environment these set to their children."""
+    if any(_tier(item.path) in SERVICE_TIERS for item in request.session.items):
         request.getfixturevalue("isolated_backends")
 
 
@@ -283,10 +286,15 @@ def live_api(tmp_path_factory):
         launcher.stop(proc.pid)
 
 
-def grant_plan(user_id: str, plan: str) -> None:
-    """Arrange: the user holds an active membership on `plan` (as a Whop webhook would leave it)."""
+def grant_plan(user_id: str, plan: str, renewed_now: bool = False) -> None:
+    """Arrange: the user holds an active membership on `plan` (as a Whop webhook would leave it);
+    `renewed_now`: its renewal period starts now (a purchase: a new credits period)."""
+    from datetime import timedelta
+
     from chalicelib.billing import repository as billing
     from chalicelib.core.ids import new_id, utcnow
+
+    now = utcnow()
 
     with db.transaction() as cur:
         billing.upsert_membership(
@@ -301,9 +309,9 @@ def grant_plan(user_id: str, plan: str) -> None:
                 "status": "active",
                 "active": True,
                 "cancel_at_period_end": False,
-                "renewal_period_start": None,
-                "renewal_period_end": None,
-                "source_updated_at": utcnow(),
+                "renewal_period_start": now - timedelta(seconds=1) if renewed_now else None,
+                "renewal_period_end": now + timedelta(days=30) if renewed_now else None,
+                "source_updated_at": now,
             },
         )
 
@@ -340,12 +348,13 @@ def doomed_redis(monkeypatch):
 class RedisCluster(NamedTuple):
     url: str  # one node's; the client discovers the others
     ports: list[int]
+    pids: list[int]  # each node's server process, by port order
 
 
-@pytest.fixture(scope="session")
-def redis_cluster(tmp_path_factory) -> Iterator[RedisCluster]:
+@contextmanager
+def running_redis_cluster(folder: Path, *options: str) -> Iterator[RedisCluster]:
     """A local cluster-mode Redis like ElastiCache Serverless: three masters on loopback, no
-    replicas, in this session's temporary folder; stopped and removed at the end."""
+    replicas, in `folder`, with redis-server `options`; stopped and removed at the end."""
     import redis
 
     from tests.workers import wait_until
@@ -353,7 +362,6 @@ def redis_cluster(tmp_path_factory) -> Iterator[RedisCluster]:
     server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
     if server is None or cli is None:
         pytest.skip("redis-server and redis-cli are not installed")
-    folder = tmp_path_factory.mktemp("redis-cluster")
     ports = [free_port() for _ in range(3)]
     procs = []
     try:
@@ -363,7 +371,7 @@ def redis_cluster(tmp_path_factory) -> Iterator[RedisCluster]:
                 [server, "--bind", "127.0.0.1", "--port", str(port), "--cluster-enabled", "yes",
                  "--cluster-port", str(free_port()),
                  "--cluster-config-file", f"nodes-{port}.conf", "--dir", str(folder),
-                 "--save", "", "--appendonly", "no"],
+                 "--save", "", "--appendonly", "no", *options],
                 stdout=subprocess.PIPE, text=True,
             )  # fmt: skip
             procs.append(proc)
@@ -384,12 +392,32 @@ def redis_cluster(tmp_path_factory) -> Iterator[RedisCluster]:
         )  # fmt: skip
         for c in clients:
             c.close()
-        yield RedisCluster(f"redis://127.0.0.1:{ports[0]}/0", ports)
+        yield RedisCluster(f"redis://127.0.0.1:{ports[0]}/0", ports, [proc.pid for proc in procs])
     finally:
         for proc in procs:
             proc.kill()
             proc.wait()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory) -> Iterator[RedisCluster]:
+    """The session's cluster-mode Redis (running_redis_cluster), shared by its Redis tests."""
+    with running_redis_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
+
+
+def point_redis_at(monkeypatch, url: str, cluster: bool) -> None:
+    """Every Redis user here (and the processes a test starts) on `url` from now on."""
+    from chalicelib.infra import queue
+
+    settings = get_settings()
+    for name, value in (("redis_url", url), ("redis_cluster", cluster)):
+        monkeypatch.setattr(settings, name, value)
+    monkeypatch.setenv("REDIS_URL", url)
+    monkeypatch.setenv("REDIS_CLUSTER", "1" if cluster else "0")
+    redis_client.reset()
+    queue.reset()
 
 
 @pytest.fixture(params=["standalone", "cluster"])
@@ -402,14 +430,7 @@ def redis_mode(request, monkeypatch) -> Iterator[str]:
     if request.param == "standalone":
         yield request.param
         return
-    cluster = request.getfixturevalue("redis_cluster")
-    settings = get_settings()
-    for name, value in (("redis_url", cluster.url), ("redis_cluster", True)):
-        monkeypatch.setattr(settings, name, value)
-    monkeypatch.setenv("REDIS_URL", cluster.url)  # for the processes a test starts
-    monkeypatch.setenv("REDIS_CLUSTER", "1")
-    redis_client.reset()
-    queue.reset()
+    point_redis_at(monkeypatch, request.getfixturevalue("redis_cluster").url, cluster=True)
     yield request.param
     queue.reset()
     monkeypatch.undo()

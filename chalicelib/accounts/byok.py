@@ -5,10 +5,18 @@ from __future__ import annotations
 from chalicelib.accounts import notices
 from chalicelib.accounts import provider_keys as keys_db
 from chalicelib.accounts.auth import Principal, require_credential_writer
+from chalicelib.billing.plans import AITier, entitlement
 from chalicelib.core.errors import NotFound, ValidationFailed
-from chalicelib.core.ids import iso
+from chalicelib.core.ids import iso, utcnow
+from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.accounts import ProviderKey, ProviderKeyList, ProviderKeyPut
-from chalicelib.http.schemas.jobs import ProviderCatalog, ProviderOption, StepProviders, VoiceOption
+from chalicelib.http.schemas.jobs import (
+    Included,
+    ProviderCatalog,
+    ProviderOption,
+    StepProviders,
+    VoiceOption,
+)
 from chalicelib.infra import audit, crypto, ratelimit, url_guard
 from chalicelib.pipeline import providers, registry
 
@@ -88,9 +96,19 @@ def stored(user_id: str) -> set[str]:
     return {row.provider for row in keys_db.public(user_id)}
 
 
+def _included(tier: AITier | None, platform: list[str]) -> Included | None:
+    if tier is None:
+        return None
+    return Included(
+        provider=tier.provider, model=tier.model, quality=tier.quality, available=tier.provider in platform
+    )
+
+
 def catalog(principal: Principal) -> ProviderCatalog:
-    """Per step, the providers a job may name, and whether the caller holds each one's key."""
+    """Per step, the providers a job may name, whether the caller holds each one's key, and what
+    the caller's plan includes on the platform's account (available once the operator set it up)."""
     have, default, keyed = stored(principal.user_id), providers.defaults(), providers.KEYED_PROVIDERS
+    tiers, platform = entitlement(principal.user_id, utcnow()).plan.ai, get_settings().platform_providers
     return ProviderCatalog(
         items=[
             StepProviders(
@@ -102,6 +120,7 @@ def catalog(principal: Principal) -> ProviderCatalog:
                     )
                     for name in names
                 ],
+                included=_included(tiers.get(step), platform),
             )
             for step, names in providers.AVAILABLE.items()
         ],

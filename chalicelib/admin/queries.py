@@ -107,11 +107,26 @@ def usage_per_day(since: datetime) -> list[dict[str, Any]]:
 
 
 def top_customers(since: datetime, limit: int) -> list[dict[str, Any]]:
-    """Summed per user first, so only the top `limit` rows meet the users table."""
+    """By what their jobs cost the platform's accounts, then by calls. Summed per user first,
+    so only the top `limit` rows meet the users table."""
     return db.fetch_all(
-        "SELECT t.user_id, u.email, t.calls, t.wall_ms FROM ("
-        "  SELECT user_id, COUNT(*) AS calls, SUM(wall_ms) AS wall_ms FROM provider_usage"
-        "  WHERE created_at >= %s GROUP BY user_id ORDER BY calls DESC, user_id LIMIT %s"
-        ") t LEFT JOIN users u ON u.id = t.user_id ORDER BY t.calls DESC, t.user_id",
+        "SELECT t.* , u.email FROM ("
+        "  SELECT user_id, COUNT(*) AS calls, SUM(wall_ms) AS wall_ms, SUM(cost_micros) AS cost_micros,"
+        "   SUM(IF(account = 'platform', cost_micros, 0)) AS platform_micros FROM provider_usage"
+        "  WHERE created_at >= %s GROUP BY user_id"
+        "  ORDER BY platform_micros DESC, calls DESC, user_id LIMIT %s"
+        ") t LEFT JOIN users u ON u.id = t.user_id ORDER BY t.platform_micros DESC, t.calls DESC, t.user_id",
         (since, limit),
     )
+
+
+def credits_moved(since: datetime) -> dict[str, int]:
+    """Credits sold (packs paid for) and charged (jobs settled) since `since`."""
+    sold = db.fetch_one(
+        "SELECT COALESCE(SUM(amount_micros), 0) AS n FROM credit_topups WHERE created_at >= %s", (since,)
+    )
+    charged = db.fetch_one(
+        "SELECT COALESCE(SUM(cost_micros), 0) AS n FROM jobs WHERE finished_at >= %s AND cost_micros > 0",
+        (since,),
+    )
+    return {"sold": int(sold["n"]) if sold else 0, "charged": int(charged["n"]) if charged else 0}

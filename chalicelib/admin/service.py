@@ -243,7 +243,8 @@ def redrive(actor: Principal, job_ids: list[str], ip: str | None) -> RedriveRepl
 
 # ---- money --------------------------------------------------------------------------------
 def spend(days: int) -> Spend:
-    """From provider usage (calls, tokens, images, seconds) until priced records land."""
+    """Provider usage and its cost per day, the customers who cost the platform most, and the
+    credits sold and charged."""
     since = datetime.combine((utcnow() - timedelta(days=days - 1)).date(), datetime.min.time())
     per_day = [
         SpendDay(
@@ -259,6 +260,8 @@ def spend(days: int) -> Spend:
                 audio_s=int(r["audio_ms"]) / 1000,
                 bytes=int(r["bytes"]),
                 wall_s=int(r["wall_ms"]) / 1000,
+                cost_micros=int(r["cost_micros"]),
+                platform_micros=int(r["platform_micros"]),
             ).model_dump(),
         )
         for r in queries.usage_per_day(since)
@@ -269,10 +272,19 @@ def spend(days: int) -> Spend:
             email=r["email"],
             calls=int(r["calls"]),
             wall_s=int(r["wall_ms"] or 0) / 1000,
+            cost_micros=int(r["cost_micros"] or 0),
+            platform_micros=int(r["platform_micros"] or 0),
         )
         for r in queries.top_customers(since, 10)
     ]
-    return Spend(days=days, per_day=per_day, top_customers=top)
+    moved = queries.credits_moved(since)
+    return Spend(
+        days=days,
+        per_day=per_day,
+        top_customers=top,
+        credits_sold_micros=moved["sold"],
+        credits_charged_micros=moved["charged"],
+    )
 
 
 # ---- the role -----------------------------------------------------------------------------

@@ -65,26 +65,38 @@ def _mysql_outage(exc: BaseException) -> bool:
     return isinstance(exc, pymysql.err.MySQLError) and mysql_code(exc) in MYSQL_OUTAGE_CODES
 
 
+# A cluster client (ElastiCache Serverless) that cannot reach or map the cluster raises a bare
+# RedisClusterException; the same type also reports our own mistakes (CROSSSLOT in a MULTI, a db
+# number), which stay bugs. These are the messages that mean "the cluster is away".
+REDIS_CLUSTER_AWAY = (
+    "Redis Cluster cannot be connected",
+    "All slots are not covered",
+    "startup_nodes could not agree",
+)
+
+
 def _redis_outage(exc: BaseException) -> bool:
     redis = sys.modules.get("redis")
     if redis is None:
         return False
     errors = redis.exceptions
     outage = (
-        errors.ConnectionError,  # refused, reset, and BusyLoadingError (a replica still loading)
+        errors.ConnectionError,  # refused, reset, a full pool, BusyLoadingError (a replica loading)
         errors.TimeoutError,  # a stalled server
         errors.ReadOnlyError,  # a replica answering a write during a failover
-        errors.ClusterDownError,
-        errors.TryAgainError,
-        errors.MasterDownError,
+        errors.ClusterError,  # CLUSTERDOWN, MASTERDOWN, redirections that never settle
+        errors.TryAgainError,  # a slot migrating or failing over
+        errors.SlotNotCoveredError,  # the cluster lost a slot's master
     )
     if isinstance(exc, (errors.AuthenticationError, errors.AuthorizationError)):
         return False  # ConnectionErrors in redis-py, but a wrong password is configuration
     if isinstance(exc, outage):
         return True
+    if type(exc) is errors.RedisClusterException:
+        return str(exc).startswith(REDIS_CLUSTER_AWAY)
     # Raised from Lua (BullMQ's scripts) or by older servers, these arrive as plain replies.
     return isinstance(exc, errors.ResponseError) and str(exc).startswith(
-        ("LOADING", "READONLY", "MASTERDOWN")
+        ("LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN")
     )
 
 

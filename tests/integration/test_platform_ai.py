@@ -64,8 +64,38 @@ def test_plans_say_what_ai_they_include_and_their_credits(api, user):
     listed = {p["name"]: p for p in api.call("GET", "/v1/plans", token=user["token"]).json["items"]}
     assert listed["free"]["monthly_credits_micros"] == plans.DEFAULT_PLANS["free"].monthly_credits_micros
     assert listed["pro"]["ai"]["image"] == {"provider": "openai", "model": "gpt-image-1", "quality": "medium"}
-    assert listed["business"]["ai"]["narration"]["model"] == "tts-1-hd"
+    assert listed["business"]["ai"]["narration"] == {
+        "provider": "elevenlabs",
+        "model": "eleven_multilingual_v2",
+        "quality": None,
+    }
     assert "image" not in listed["free"]["ai"]
+
+
+def test_the_catalog_says_what_the_callers_plan_includes_per_step(api, platform):
+    def included(user: dict) -> dict:
+        items = api.call("GET", "/v1/providers", token=user["token"]).json["items"]
+        return {item["step"]: item["included"] for item in items}
+
+    steps = included(pro(api))
+    assert steps["image"] == {
+        "provider": "openai",
+        "model": "gpt-image-1",
+        "quality": "medium",
+        "available": True,
+    }
+    assert steps["narration"]["model"] == "tts-1" and steps["video"] is None
+    free = included(api.signup())
+    assert free["concept"]["model"] == "gpt-4o-mini" and free["image"] is None
+
+
+def test_what_a_plan_includes_is_unavailable_until_the_operator_configures_it(api):
+    items = api.call("GET", "/v1/providers", token=pro(api)["token"]).json["items"]
+    assert {item["step"]: item["included"]["available"] for item in items if item["included"]} == {
+        "concept": False,
+        "image": False,
+        "narration": False,
+    }
 
 
 def test_the_estimate_prices_the_plans_ai_and_creates_nothing(api, platform):
@@ -266,3 +296,15 @@ def test_a_rotated_platform_key_is_used_without_a_redeploy(api, platform, monkey
     platform.api_key = rotated
     provider_chain.run("concept", task(user))
     assert platform.calls("chat/completions")[-1]["authorization"] == f"Bearer {rotated}"
+
+
+def test_an_upgrade_within_the_period_adds_the_bigger_allowance_once(api):
+    user = api.signup()
+    assert api.call("GET", "/v1/me", token=user["token"]).json["credits"]["allowance_micros"] == 50_000
+    db.execute(
+        "UPDATE credit_accounts SET allowance_micros = 20000 WHERE user_id = %s", (user["user"]["id"],)
+    )
+    grant_plan(user["user"]["id"], "pro")
+    for _ in range(2):  # read twice: granted once
+        credits_now = api.call("GET", "/v1/me", token=user["token"]).json["credits"]
+        assert credits_now["allowance_micros"] == 20_000 + 10_000_000 - 50_000

@@ -51,6 +51,43 @@ def test_redis_away_stalled_or_failing_over_is_an_outage(exc):
 @pytest.mark.parametrize(
     "exc",
     [
+        redis.exceptions.MasterDownError("MASTERDOWN Link with MASTER is down"),
+        redis.exceptions.TryAgainError("TRYAGAIN Multiple keys request during rehashing of slot"),
+        redis.exceptions.ClusterError("TTL exhausted."),  # MOVED/ASK that never settled
+        redis.exceptions.SlotNotCoveredError('Slot "1234" is not covered by the cluster.'),
+        redis.exceptions.MaxConnectionsError("Too many connections"),
+        redis.exceptions.RedisClusterException(
+            "Redis Cluster cannot be connected. Please provide at least one reachable node: None"
+        ),
+        redis.exceptions.RedisClusterException("All slots are not covered after query all startup_nodes."),
+        redis.exceptions.RedisClusterException("startup_nodes could not agree on a valid slots cache: x"),
+        redis.exceptions.ResponseError("CLUSTERDOWN Hash slot not served"),  # from a Lua script
+        redis.exceptions.ResponseError("TRYAGAIN Multiple keys request during rehashing of slot"),
+    ],
+    ids=lambda e: f"{type(e).__name__}-{e}"[:48],
+)
+def test_a_cluster_that_cannot_serve_a_slot_is_a_redis_outage(exc):
+    """ElastiCache Serverless is cluster mode: a node away or failing over, a slot moving."""
+    assert outage.store_of(exc) is Store.redis
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        redis.exceptions.RedisClusterException("EVAL - all keys must map to the same key slot"),
+        redis.exceptions.CrossSlotTransactionError("All keys involved in a cluster transaction must map"),
+        redis.exceptions.ClusterCrossSlotError("CROSSSLOT Keys in request don't hash to the same slot"),
+        redis.exceptions.RedisClusterException("A ``db`` querystring option can only be 0 in cluster mode"),
+    ],
+    ids=lambda e: f"{type(e).__name__}-{e}"[:48],
+)
+def test_cross_slot_commands_and_cluster_configuration_are_bugs_not_outages(exc):
+    assert outage.store_of(exc) is None
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
         pymysql.err.ProgrammingError(1064, "You have an error in your SQL syntax"),
         pymysql.err.OperationalError(1054, "Unknown column 'x' in 'field list'"),
         pymysql.err.IntegrityError(1062, "Duplicate entry"),

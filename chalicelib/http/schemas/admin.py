@@ -191,9 +191,15 @@ class TopCustomer(Model):
     email: str | None
     calls: int
     wall_s: float
+    cost_micros: int = Field(0, description="What their calls cost, all accounts (micro-dollars)")
+    platform_micros: int = Field(0, description="Of which on the platform's accounts")
 
 
 class Spend(Model):
     days: int
     per_day: list[SpendDay] = Field(description="Provider usage per day, provider and purpose, oldest first")
-    top_customers: list[TopCustomer] = Field(description="The ten customers with the most provider calls")
+    top_customers: list[TopCustomer] = Field(
+        description="The ten customers who cost the platform's accounts most (then by provider calls)"
+    )
+    credits_sold_micros: int = Field(0, description="Credit packs paid for in the window")
+    credits_charged_micros: int = Field(0, description="Credits charged for jobs that ended in the window")

@@ -11,7 +11,7 @@ function jobWith(weights: Record<Step["name"], number>): Job {
     id: "job_1", status: "running", progress: 0, current_step: null, attempt: 1, error: null, outputs: null,
     request: { prompt: "p" }, created_at: "", started_at: null, finished_at: null, eta_s: null, eta_at: null,
     steps: (Object.keys(weights) as Step["name"][]).map((name) => ({ name, status: "pending", progress: 0,
-      weight: weights[name], attempt: 1, started_at: null, finished_at: null, provider: null })),
+      weight: weights[name], attempt: 1, started_at: null, finished_at: null, provider: null, cost_micros: 0 })),
   };
 }
 const job = jobWith({ concept: 5, image: 20, video: 65, upload: 10 });

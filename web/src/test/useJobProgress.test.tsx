@@ -7,7 +7,7 @@ const job: Job = {
   id: "job_1", status: "running", progress: 0, current_step: null, attempt: 1, error: null, outputs: null,
   request: { prompt: "p" }, created_at: "", started_at: null, finished_at: null, eta_s: null, eta_at: null,
   steps: ([["concept", 5], ["image", 20], ["video", 65], ["upload", 10]] as const).map(([name, weight]) => ({ name,
-    status: "pending", progress: 0, weight, attempt: 1, started_at: null, finished_at: null, provider: null })),
+    status: "pending", progress: 0, weight, attempt: 1, started_at: null, finished_at: null, provider: null, cost_micros: 0 })),
 };
 const event = (id: string, type: EventType, step: string | null, progress: number): JobEvent =>
   ({ id, type, step, progress, message: null, at: "2026-01-01T00:00:00Z", eta_s: null, eta_at: null });
