@@ -12,8 +12,10 @@ starts after the submission has asked: history, not lag; `history` counts them).
 
 The time left: for each job, real duration = its `job.queued` event to its `job.succeeded` event;
 the first estimate is `job.queued`'s `eta_at`, the half-time one is the last event's at or before
-the midpoint; error = |eta_at - real end| / real duration. The first jobs of a shape run on the
-built-in rates (no samples yet): `cold` counts those, `warm` excludes them.
+the midpoint; error = |eta_at - real end| / real duration. The first job of each length has no
+run of its own size yet (it is priced from other lengths' runs; the very first job, by the
+built-in lines, on a worker that loads its voice): `cold` counts those, `warm` excludes them.
+The machine's load moves real durations by tens of percent from one job to the next: note it.
 
 Prints one JSON object. Uses its own database, bucket, queue and Redis db 12, removed at the end.
 """

@@ -286,10 +286,15 @@ def live_api(tmp_path_factory):
         launcher.stop(proc.pid)
 
 
-def grant_plan(user_id: str, plan: str) -> None:
-    """Arrange: the user holds an active membership on `plan` (as a Whop webhook would leave it)."""
+def grant_plan(user_id: str, plan: str, renewed_now: bool = False) -> None:
+    """Arrange: the user holds an active membership on `plan` (as a Whop webhook would leave it);
+    `renewed_now`: its renewal period starts now (a purchase: a new credits period)."""
+    from datetime import timedelta
+
     from chalicelib.billing import repository as billing
     from chalicelib.core.ids import new_id, utcnow
+
+    now = utcnow()
 
     with db.transaction() as cur:
         billing.upsert_membership(
@@ -304,9 +309,9 @@ def grant_plan(user_id: str, plan: str) -> None:
                 "status": "active",
                 "active": True,
                 "cancel_at_period_end": False,
-                "renewal_period_start": None,
-                "renewal_period_end": None,
-                "source_updated_at": utcnow(),
+                "renewal_period_start": now - timedelta(seconds=1) if renewed_now else None,
+                "renewal_period_end": now + timedelta(days=30) if renewed_now else None,
+                "source_updated_at": now,
             },
         )
 

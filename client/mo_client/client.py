@@ -44,6 +44,7 @@ from mo_client.models import (
     Health,
     Job,
     JobCreate,
+    JobEstimate,
     JobList,
     LinkToken,
     Me,
@@ -333,6 +334,13 @@ class Client:
         job = Job.model_validate(response.json())
         job._replayed = response.headers.get("idempotent-replayed") == "true"
         return job
+
+    @route("POST", "/v1/jobs/estimate", body=JobCreate)
+    def estimate(self, prompt: str | JobCreate | None = None, **fields: Any) -> JobEstimate:
+        """What submitting the same body would cost, reserve from your credits and take;
+        nothing is created."""
+        body = prompt if isinstance(prompt, JobCreate) else JobCreate(prompt=prompt, **fields)
+        return self._send(JobEstimate, "POST", "/v1/jobs/estimate", body)
 
     @route("GET", "/v1/jobs")
     def list_jobs(
