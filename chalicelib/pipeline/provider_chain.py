@@ -238,6 +238,7 @@ def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.N
         task.request.get("language", "en"),
         model=task.model(get_settings().openai_speech_model),
         cache=CallCache(task.job_id),
+        heard_share=estimate.TRANSCRIBED_SHARE if task.choice and task.choice.account == "platform" else None,
     )
 
 
