@@ -52,9 +52,10 @@ web-deploy: setup     ## upload web/dist to the console bucket behind CloudFront
 # Not run here (needs an AWS account): DRY_RUN=1 prints every step instead. See scripts/deploy.py.
 DEPLOY_FLAGS = --stack "$(STACK)" --region "$(or $(REGION),us-east-1)" $(if $(STAGE),--stage $(STAGE)) \
 	$(if $(MAIL_FROM),--mail-from $(MAIL_FROM)) $(if $(DOMAIN),--domain $(DOMAIN)) \
-	$(if $(filter true 1,$(RESERVE)),--reserve) $(if $(DRY_RUN),--dry-run)
+	$(if $(filter true 1,$(RESERVE)),--reserve) $(if $(PLATFORM),--platform-providers $(PLATFORM)) \
+	$(if $(DRY_RUN),--dry-run)
 
-deploy: venv          ## preflight, worker image to ECR, package, sam deploy, console, smoke: make deploy STACK=name [REGION= MAIL_FROM= DOMAIN= DRY_RUN=1]
+deploy: venv          ## preflight, worker image to ECR, package, sam deploy, console, smoke: make deploy STACK=name [REGION= MAIL_FROM= DOMAIN= PLATFORM=openai DRY_RUN=1]
 	@$(PY) scripts/deploy.py deploy $(DEPLOY_FLAGS)
 
 destroy: venv         ## delete the stack and what it retains (buckets emptied, KMS key scheduled): make destroy STACK=name [DRY_RUN=1]

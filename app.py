@@ -80,6 +80,7 @@ from chalicelib.http.schemas.admin import (
 from chalicelib.http.schemas.billing import (
     CheckoutCreate,
     CheckoutSession,
+    PackCatalog,
     PlanCatalog,
     StandardWebhookHeaders,
     WebhookAck,
@@ -522,13 +523,21 @@ def list_plans():
     return reply(checkout.catalog())
 
 
+@app.route("/v1/billing/packs", methods=["GET"])
+@doc("The credit packs on sale through Whop checkout: credits added and price", reply=PackCatalog)
+def list_credit_packs():
+    caller()
+    return reply(checkout.pack_catalog())
+
+
 @app.route("/v1/billing/checkout", methods=["POST"], content_types=ANY_CONTENT)
 @doc(
-    "Start a Whop checkout for a plan; send the buyer to `url`",
+    "Start a Whop checkout for a plan or a credit pack (exactly one); send the buyer to `url`",
     body=CheckoutCreate,
     reply=CheckoutSession,
     status=201,
     errors={
+        422: "`validation_error`: neither or both of `plan` and `pack`, or an unknown one",
         409: "`plan_not_purchasable`: no Whop plan is mapped to it (WHOP_PLAN_MAP); "
         "`email_not_verified`: verify your email first; `checkout_not_configured`: "
         "this server has no Whop API key",

@@ -6,12 +6,16 @@ Starts the real API (`chalice local`) and one real worker (concurrency 1), submi
 one after another over HTTP (lengths cycling through `--lengths`), and follows each two ways at
 once, as clients do: the JSON long-poll (`wait=20&after=`) and SSE framing the way a browser's
 EventSource does (Last-Event-ID, reconnecting after the server's `retry:`). Lag is each event's
-`at` against the moment the client had it (one machine, one clock).
+`at` against the moment the client had it (one machine, one clock), for the events that happened
+once the client was following (`job.queued`, and often `job.started`, come before a client that
+starts after the submission has asked: history, not lag; `history` counts them).
 
 The time left: for each job, real duration = its `job.queued` event to its `job.succeeded` event;
 the first estimate is `job.queued`'s `eta_at`, the half-time one is the last event's at or before
-the midpoint; error = |eta_at - real end| / real duration. The first jobs of a shape run on the
-built-in rates (no samples yet): `cold` counts those, `warm` excludes them.
+the midpoint; error = |eta_at - real end| / real duration. The first job of each length has no
+run of its own size yet (it is priced from other lengths' runs; the very first job, by the
+built-in lines, on a worker that loads its voice): `cold` counts those, `warm` excludes them.
+The machine's load moves real durations by tens of percent from one job to the next: note it.
 
 Prints one JSON object. Uses its own database, bucket, queue and Redis db 12, removed at the end.
 """
@@ -67,10 +71,12 @@ class Follower(threading.Thread):
         self.headers = {"Authorization": f"Bearer {token}"}
         self.seen: list[tuple[dict, float]] = []
         self.requests = 0
+        self.began = 0.0  # when it first asked: earlier events are history
 
     def run(self) -> None:
         import httpx
 
+        self.began = time.time()
         with httpx.Client(base_url=self.base, headers=self.headers, timeout=60) as http:
             getattr(self, f"_{self.how}")(http)
 
@@ -105,8 +111,8 @@ class Follower(threading.Thread):
             time.sleep(retry_ms / 1000)  # what EventSource does before reconnecting
 
 
-def lags_ms(seen: list[tuple[dict, float]]) -> list[float]:
-    return [(got - _at(e["at"])) * 1000 for e, got in seen]
+def lags_ms(seen: list[tuple[dict, float]], began: float) -> list[float]:
+    return [(got - _at(e["at"])) * 1000 for e, got in seen if _at(e["at"]) >= began]
 
 
 def summary(values: list[float]) -> dict:
@@ -167,6 +173,7 @@ def measure(n_jobs: int, lengths: list[int], logs: Path) -> dict:
             ).json()["access_token"]
             lag: dict[str, list[float]] = {"json_long_poll": [], "sse": []}
             requests = {"json_long_poll": 0, "sse": 0}
+            history = {"json_long_poll": 0, "sse": 0}
             jobs, shapes_seen = [], set()
             for i in range(n_jobs):
                 length = lengths[i % len(lengths)]
@@ -181,7 +188,9 @@ def measure(n_jobs: int, lengths: list[int], logs: Path) -> dict:
                 for f in followers:
                     f.join(timeout=length * 20 + 120)
                 for name, f in zip(("json_long_poll", "sse"), followers):
-                    lag[name] += lags_ms(f.seen)
+                    live = lags_ms(f.seen, f.began)
+                    lag[name] += live
+                    history[name] += len(f.seen) - len(live)
                     requests[name] += f.requests
                 errors = eta_errors([e for e, _ in followers[0].seen])
                 if errors is not None:
@@ -198,6 +207,7 @@ def measure(n_jobs: int, lengths: list[int], logs: Path) -> dict:
     return {
         "lag_ms": {name: summary(values) for name, values in lag.items()},
         "requests": requests,
+        "history": history,
         "eta_error": {
             "jobs": len(jobs),
             "cold": len(jobs) - len(warm),

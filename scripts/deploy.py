@@ -163,6 +163,8 @@ def deploy_steps(args: argparse.Namespace) -> list[Step]:
         overrides.append(f"MailFrom={mail_from}")
     if args.domain:
         overrides.append(f"PublicUrl=https://{args.domain}")
+    if args.platform_providers:
+        overrides.append(f"PlatformProviders={args.platform_providers}")
     steps = [
         Step(
             "preflight: the stack name fits every resource name derived from it",
@@ -423,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mail-from", default="", help="an SES-verified sender (default no-reply@DOMAIN)")
     parser.add_argument("--domain", default="", help="the console's custom domain (PublicUrl https://DOMAIN)")
     parser.add_argument("--reserve", action="store_true", help="ReserveSingletonConcurrency=true")
+    parser.add_argument(
+        "--platform-providers", default="", help="PlatformProviders, e.g. openai (README, Platform AI)"
+    )
     parser.add_argument("--dry-run", action="store_true", help="print every step, run none")
     args = parser.parse_args(argv)
     check_stack_name(args.stack)

@@ -1,5 +1,5 @@
 """The offline look, rendered: a question prompt, a script job and a non-English job, each a
-video and a contact sheet under out/ (no services, no keys: the offline providers only).
+video, its thumbnail and a contact sheet under out/ (no services, no keys: the offline providers only).
 
     python scripts/look.py [--duration 30] [--aspect 9:16]
 """
@@ -54,12 +54,15 @@ def render(name: str, job: dict, duration: int, aspect: str, work: Path) -> dict
     video.parent.mkdir(parents=True, exist_ok=True)
     video.write_bytes(result.video.read_bytes())
     sheet = write_contact_sheet(video, OUT / f"look-{name}-sheet.png", sheet_times(result.duration_s))
+    thumbnail = OUT / f"look-{name}-thumbnail.jpg"
+    thumbnail.write_bytes(result.thumbnail.read_bytes())
     return {
         "job": name,
         "title": concept.title,
         "lines": [s.narration for s in concept.scenes],
         "video": str(video.relative_to(ROOT)),
         "contact_sheet": str(sheet.relative_to(ROOT)),
+        "thumbnail": str(thumbnail.relative_to(ROOT)),
     }
 
 

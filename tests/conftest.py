@@ -86,9 +86,12 @@ def pytest_collection_modifyitems(items):
             item.add_marker(marker)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def _tier_services(request):
-    if _tier(request.node.path) in SERVICE_TIERS:
+    """The session's database, bucket, queue and SES, before any other fixture when a tier that
+    needs them runs: module and session fixtures that start processes (a stack, the fuzz API)
+    hand the environment these set to their children."""
+    if any(_tier(item.path) in SERVICE_TIERS for item in request.session.items):
         request.getfixturevalue("isolated_backends")
 
 
@@ -283,10 +286,15 @@ def live_api(tmp_path_factory):
         launcher.stop(proc.pid)
 
 
-def grant_plan(user_id: str, plan: str) -> None:
-    """Arrange: the user holds an active membership on `plan` (as a Whop webhook would leave it)."""
+def grant_plan(user_id: str, plan: str, renewed_now: bool = False) -> None:
+    """Arrange: the user holds an active membership on `plan` (as a Whop webhook would leave it);
+    `renewed_now`: its renewal period starts now (a purchase: a new credits period)."""
+    from datetime import timedelta
+
     from chalicelib.billing import repository as billing
     from chalicelib.core.ids import new_id, utcnow
+
+    now = utcnow()
 
     with db.transaction() as cur:
         billing.upsert_membership(
@@ -301,9 +309,9 @@ def grant_plan(user_id: str, plan: str) -> None:
                 "status": "active",
                 "active": True,
                 "cancel_at_period_end": False,
-                "renewal_period_start": None,
-                "renewal_period_end": None,
-                "source_updated_at": utcnow(),
+                "renewal_period_start": now - timedelta(seconds=1) if renewed_now else None,
+                "renewal_period_end": now + timedelta(days=30) if renewed_now else None,
+                "source_updated_at": now,
             },
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalicelib.accounts import api_keys, auth, email_links, notices, users
 from chalicelib.accounts.email_links import Purpose
-from chalicelib.billing import credits, quota, usage
+from chalicelib.billing import credits, packs, quota, usage
 from chalicelib.billing import repository as billing
 from chalicelib.billing.plans import Entitlement, entitlement
 from chalicelib.core.errors import Conflict, Forbidden, Gone, NotFound, Unauthorized, Unavailable
@@ -79,13 +79,22 @@ def signup(body: Credentials, ip: str | None) -> TokenReply:
     return _token_reply(row)
 
 
-def _attach_memberships(user_id: str, email: str) -> None:
+def _attach_purchases(user_id: str, email: str) -> None:
+    """What was bought on Whop with this address before an account proved it: memberships and
+    credit packs."""
     for membership in billing.attach_memberships_by_email(user_id, email):
         audit.record(
             "membership.attached",
             user_id=user_id,
             target=membership.id,
             details={"plan": membership.plan, "active": membership.active},
+        )
+    for topup in packs.attach_by_email(user_id, email):
+        audit.record(
+            "credits.topup_attached",
+            user_id=user_id,
+            target=topup.payment_id,
+            details={"pack": topup.pack, "credits_micros": topup.amount_micros},
         )
 
 
@@ -124,7 +133,7 @@ def verify_email(principal: auth.Principal, body: LinkToken, ip: str | None) -> 
     audit.record("user.email_verified", user_id=row.id, ip=ip)
     if removed is not None:
         _record_retired(row.id, removed, ip)
-        _attach_memberships(row.id, row.email)
+        _attach_purchases(row.id, row.email)
     return EmailVerified(user=_user(_existing(row.id)))
 
 
@@ -181,7 +190,7 @@ def confirm_password_reset(body: PasswordResetConfirm, ip: str | None) -> TokenR
     _record_retired(row.id, removed, ip)
     if row.email_verified_at is None:
         audit.record("user.email_verified", user_id=row.id, ip=ip)
-        _attach_memberships(row.id, row.email)
+        _attach_purchases(row.id, row.email)
     return _token_reply(_existing(row.id))
 
 

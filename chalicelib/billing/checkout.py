@@ -1,9 +1,9 @@
-"""Whop checkout: the plans on offer, and a checkout configuration per purchase.
+"""Whop checkout: the plans and credit packs on offer, and a checkout configuration per purchase.
 
 Whop's API (`POST {WHOP_API_URL}/checkout_configurations`, the app's API key as a bearer token)
 creates a checkout for one of our Whop plans with `metadata.user_id`, which Whop copies onto the
-membership, so the webhook that follows finds the buyer (chalicelib.billing.whop). The Whop plan
-id comes from WHOP_PLAN_MAP read backwards.
+membership and the payment, so the webhook that follows finds the buyer (chalicelib.billing.whop).
+A plan's Whop plan id comes from WHOP_PLAN_MAP read backwards, a pack's from CREDIT_PACKS.
 """
 
 from __future__ import annotations
@@ -11,10 +11,18 @@ from __future__ import annotations
 import logging
 
 from chalicelib.accounts import auth, users
+from chalicelib.billing import packs
 from chalicelib.billing.plans import plan_table
 from chalicelib.core.errors import ApiError, Conflict, ValidationFailed
 from chalicelib.core.settings import get_settings
-from chalicelib.http.schemas.billing import CheckoutCreate, CheckoutSession, PlanCatalog, PlanOffer
+from chalicelib.http.schemas.billing import (
+    CheckoutCreate,
+    CheckoutSession,
+    PackCatalog,
+    PackOffer,
+    PlanCatalog,
+    PlanOffer,
+)
 from chalicelib.infra import audit, public_url, secret_store
 
 log = logging.getLogger(__name__)
@@ -38,20 +46,45 @@ def catalog() -> PlanCatalog:
     )
 
 
-def create(principal: auth.Principal, body: CheckoutCreate, ip: str | None) -> CheckoutSession:
-    settings = get_settings()
+def pack_catalog() -> PackCatalog:
+    return PackCatalog(
+        items=[
+            PackOffer(name=p.name, credits_micros=p.credits_micros, price_micros=p.price_micros)
+            for p in packs.pack_table().values()
+        ]
+    )
+
+
+def _unknown(field: str, names) -> ValidationFailed:
+    return ValidationFailed(
+        f"Unknown {field}",
+        details=[{"field": field, "message": f"must be one of {sorted(names)}", "type": "enum"}],
+    )
+
+
+def _whop_plan(body: CheckoutCreate) -> tuple[str, dict[str, str]]:
+    """The Whop plan to sell, and what it buys ({"plan": ...} or {"pack": ...})."""
+    if body.pack is not None:
+        pack = packs.pack_named(body.pack)
+        if pack is None:
+            raise _unknown("pack", packs.pack_table())
+        return pack.whop_plan_id, {"pack": pack.name}
+    assert body.plan is not None  # CheckoutCreate holds exactly one of the two
     if body.plan not in plan_table():
-        raise ValidationFailed(
-            "Unknown plan",
-            details=[{"field": "plan", "message": f"must be one of {sorted(plan_table())}", "type": "enum"}],
-        )
+        raise _unknown("plan", plan_table())
     plan_id = whop_plan_id(body.plan)
     if plan_id is None:
         raise Conflict(f"The {body.plan} plan can't be bought here", code="plan_not_purchasable")
+    return plan_id, {"plan": body.plan}
+
+
+def create(principal: auth.Principal, body: CheckoutCreate, ip: str | None) -> CheckoutSession:
+    settings = get_settings()
+    plan_id, bought = _whop_plan(body)
     user = users.by_id(principal.user_id)
     if user is None or not user.email_verified_at:
         # Memberships count only for verified addresses (chalicelib.billing.whop): don't take
-        # money for a plan the account could not use yet.
+        # money for a plan the account could not use yet; packs wait for the same proof.
         raise Conflict(
             "Verify your email address first: until then the account stays on free", code="email_not_verified"
         )
@@ -60,7 +93,7 @@ def create(principal: auth.Principal, body: CheckoutCreate, ip: str | None) -> C
         raise Conflict(
             "Checkout is not configured on this server (no Whop API key)", code="checkout_not_configured"
         )
-    redirect = f"{public_url.base()}/billing?checkout=done"
+    redirect = f"{public_url.base()}/billing?checkout={'pack' if body.pack else 'done'}"
     request = {"plan_id": plan_id, "metadata": {"user_id": principal.user_id}, "redirect_url": redirect}
     created = _post(
         f"{settings.whop_api_url.rstrip('/')}/checkout_configurations",
@@ -73,9 +106,9 @@ def create(principal: auth.Principal, body: CheckoutCreate, ip: str | None) -> C
         user_id=principal.user_id,
         ip=ip,
         target=created["id"],
-        details={"plan": body.plan},
+        details=bought,
     )
-    return CheckoutSession(id=created["id"], plan=body.plan, url=created["purchase_url"])
+    return CheckoutSession(id=created["id"], url=created["purchase_url"], **bought)
 
 
 def _post(url: str, body: dict, api_key: str, timeout_s: float) -> dict:

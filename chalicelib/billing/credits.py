@@ -134,9 +134,53 @@ def add_topup(cur, payment_id: str, user_id: str, pack: str, amount: int) -> boo
     )
     if cur.rowcount != 1:
         return False
+    _add_to_packs(cur, user_id, amount)
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Topup(db.Row):
+    """A row of `credit_topups`: one paid credit pack."""
+
+    payment_id: str
+    pack: str
+    amount_micros: int
+    created_at: datetime
+
+
+def hold_topup(cur, payment_id: str, email: str | None, pack: str, amount: int) -> bool:
+    """A pack paid for by a buyer with no account that proved `email` yet: recorded once per
+    payment with no user, and credited by `claim_topups` when an account verifies the address."""
+    cur.execute(
+        "INSERT IGNORE INTO credit_topups (payment_id, user_id, email, pack, amount_micros, created_at)"
+        " VALUES (%s, NULL, %s, %s, %s, %s)",
+        (payment_id, email, pack, amount, utcnow()),
+    )
+    return cur.rowcount == 1
+
+
+def claim_topups(cur, user_id: str, email: str) -> list[Topup]:
+    """The packs held for `email` become `user_id`'s credits (the rows as they were)."""
+    cur.execute(
+        "SELECT payment_id, pack, amount_micros, created_at FROM credit_topups"
+        " WHERE user_id IS NULL AND email = %s FOR UPDATE",
+        (email,),
+    )
+    found = [Topup.of(row) for row in cur.fetchall()]
+    if found:
+        ids = [t.payment_id for t in found]
+        marks = ", ".join(["%s"] * len(ids))
+        cur.execute(
+            f"UPDATE credit_topups SET user_id = %s WHERE payment_id IN ({marks})",  # nosec B608
+            (user_id, *ids),
+        )
+        _add_to_packs(cur, user_id, sum(t.amount_micros for t in found))
+    return found
+
+
+def _add_to_packs(cur, user_id: str, amount: int) -> None:
     cur.execute(
         "INSERT INTO credit_accounts (user_id, period_start, topup_micros) VALUES (%s, %s, %s)"
         " ON DUPLICATE KEY UPDATE topup_micros = topup_micros + VALUES(topup_micros)",
         (user_id, datetime(1970, 1, 1), amount),
     )
-    return True

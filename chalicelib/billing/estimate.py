@@ -3,8 +3,10 @@ estimate at submission (what its credits reservation holds) and the worker's che
 platform call (a call that could pass what the job still holds is not made).
 
 Bounds, per purpose: the concept is one chat completion and at most one repair (JSON mode),
-each capped by `max_tokens`; images are one per scene made; speech is the narration's
-characters, and the word timings a transcription of at most `TRANSCRIBED_SHARE` x the video.
+each capped by `max_tokens`, its prompt at most one token per UTF-8 byte (byte-level BPE: no
+token is shorter than a byte); images are one per scene made; speech is the narration's
+characters, and the word timings a transcription of at most `TRANSCRIBED_SHARE` x each scene on
+the platform's account (openai_steps.synthesize_all estimates the timings of longer speech).
 A prompt's narration is written by the concept step, which keeps each scene within
 `NARRATION_CHARS_PER_S` characters per second of the scene (see openai_steps.write_concept).
 """
@@ -19,6 +21,9 @@ from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.pipeline.providers import Choice, image_size
 
 CONCEPT_ATTEMPTS = 2
+CONCEPT_INSTRUCTIONS_TOKENS = 400  # our ~360 bytes of instructions and the chat format's tokens
+CONCEPT_REPAIR_TOKENS = 420  # the repair message: ~100 bytes of ours, the problem, the format
+REPAIR_PROBLEM_MAX_BYTES = 300  # the problem as the repair message quotes it (openai_steps)
 NARRATION_CHARS_PER_S = 18
 TRANSCRIBED_SHARE = 1.5
 
@@ -29,8 +34,9 @@ def concept_max_tokens(scenes: int) -> int:
 
 
 def concept_prompt_tokens(prompt: str, style: str | None) -> int:
-    """At most one token per character of what varies, plus the fixed instructions."""
-    return 400 + len(prompt) + len(style or "")
+    """The first attempt's prompt: at most one token per UTF-8 byte of what varies, plus the
+    fixed instructions (a repair resends it with CONCEPT_REPAIR_TOKENS more)."""
+    return CONCEPT_INSTRUCTIONS_TOKENS + len(prompt.encode()) + len((style or "").encode())
 
 
 def narration_cap(scene_s: float) -> int:
@@ -56,7 +62,8 @@ def bound(
                 provider=choice.provider,
                 model=model,
                 tokens_in=CONCEPT_ATTEMPTS
-                * concept_prompt_tokens(request.get("prompt", ""), request.get("style")),
+                * concept_prompt_tokens(request.get("prompt", ""), request.get("style"))
+                + (CONCEPT_ATTEMPTS - 1) * CONCEPT_REPAIR_TOKENS,
                 tokens_out=CONCEPT_ATTEMPTS * concept_max_tokens(scenes),
             )
         )
@@ -105,7 +112,7 @@ def _default_model(provider: str, purpose: str) -> str | None:
     if provider == "fal":
         return {"image": settings.fal_image_model}.get(purpose)
     if provider != "openai":
-        return {"pexels": "videos"}.get(provider)
+        return {"pexels": "videos", "elevenlabs": settings.elevenlabs_model}.get(provider)
     return {
         "concept": settings.openai_chat_model,
         "image": settings.openai_image_model,

@@ -117,7 +117,7 @@ DEFAULT_PLANS = {
         ai={
             "concept": AITier(provider="openai", model="gpt-4o"),
             "image": AITier(provider="openai", model="gpt-image-1", quality="high"),
-            "narration": AITier(provider="openai", model="tts-1-hd"),
+            "narration": AITier(provider="elevenlabs", model="eleven_multilingual_v2"),
         },
     ),
 }

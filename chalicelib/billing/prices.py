@@ -34,7 +34,7 @@ class Price(Model):
     image: dict[str, int] = Field(default_factory=dict, description='per image, by "size:quality"')
 
 
-# provider/model -> price (OpenAI's list prices as of PRICES_AS_OF; Pexels is free).
+# provider/model -> price (OpenAI's list prices as of PRICES_AS_OF; Pexels is free; ElevenLabs' below).
 DEFAULT_PRICES: dict[str, dict] = {
     "openai/gpt-4o-mini": {"tokens_in": 150_000, "tokens_out": 600_000},
     "openai/gpt-4o": {"tokens_in": 2_500_000, "tokens_out": 10_000_000},
@@ -69,6 +69,12 @@ DEFAULT_PRICES: dict[str, dict] = {
     "pexels/videos": {},
     "fal/fal-ai/flux/schnell": {"image": {"*": 3_000}},  # $0.003 a megapixel, ~1 MP an image
     "fal/fal-ai/flux/dev": {"image": {"*": 25_000}},
+    # ElevenLabs' API list prices per character (elevenlabs.io/pricing/api, read 2026-06: $0.10 per
+    # 1 000 characters for Multilingual v2 / v3, $0.05 for Flash and Turbo; the same on every plan).
+    "elevenlabs/eleven_multilingual_v2": {"characters": 100_000_000},
+    "elevenlabs/eleven_v3": {"characters": 100_000_000},
+    "elevenlabs/eleven_turbo_v2_5": {"characters": 50_000_000},
+    "elevenlabs/eleven_flash_v2_5": {"characters": 50_000_000},
 }
 
 

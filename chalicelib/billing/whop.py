@@ -1,5 +1,7 @@
 """Whop webhooks: verified per Standard Webhooks on the raw body, applied once per `webhook-id`,
-never letting an older membership state overwrite a newer one.
+never letting an older membership state overwrite a newer one. A paid `payment.succeeded` for a
+credit pack's Whop plan adds its credits once per payment id (chalicelib.billing.packs); the
+membership Whop makes for a one-time pack is recorded only (it is not a plan).
 
 `WHOP_WEBHOOK_SECRET` is the secret as Whop's dashboard shows it; as in Whop's own examples the
 key handed to the library is base64(secret).
@@ -17,7 +19,7 @@ from typing import Any
 from pydantic import ConfigDict, ValidationError
 
 from chalicelib.accounts import users
-from chalicelib.billing import plans
+from chalicelib.billing import packs, plans
 from chalicelib.billing import repository as billing_db
 from chalicelib.core.errors import BadRequest, Unauthorized
 from chalicelib.core.model_base import Model
@@ -62,6 +64,9 @@ class WhopMembership(_Loose):
 class WhopPayment(_Loose):
     id: str
     status: str = "unknown"
+    substatus: str | None = None
+    refunded_at: datetime | None = None
+    plan: WhopRef | None = None
     membership: WhopRef | None = None
     user: WhopRef | None = None
     metadata: dict[str, Any] | None = None
@@ -151,7 +156,7 @@ def _apply_membership(cur, type_: str, m: WhopMembership, sent_at: datetime) -> 
     }
 
 
-def _apply_payment(cur, p: WhopPayment, sent_at: datetime) -> dict:
+def _apply_payment(cur, type_: str, p: WhopPayment, sent_at: datetime) -> dict:
     user_id = _find_user(p.metadata, p.user)
     billing_db.upsert_payment(
         cur,
@@ -165,7 +170,44 @@ def _apply_payment(cur, p: WhopPayment, sent_at: datetime) -> dict:
             "source_updated_at": _naive_utc(p.updated_at) or sent_at,
         },
     )
-    return {"user_id": user_id, "payment": p.id, "status": p.status}
+    outcome: dict[str, Any] = {"user_id": user_id, "payment": p.id, "status": p.status}
+    pack = packs.pack_for_whop(p.plan.id if p.plan else None)
+    if pack is not None:
+        paid = type_ == "payment.succeeded" and packs.pays_for_credits(
+            p.status, p.substatus, p.refunded_at is not None
+        )
+        email = users.canonical_email(p.user.email) if p.user and p.user.email else None
+        outcome["topup"] = {
+            "pack": pack.name,
+            "credits_micros": pack.credits_micros,
+            "credited": packs.credit(cur, p.id, pack, user_id, email) if paid else "not_paid",
+        }
+    return outcome
+
+
+def _is_pack_membership(m: WhopMembership | None) -> bool:
+    return m is not None and m.plan is not None and packs.pack_for_whop(m.plan.id) is not None
+
+
+@db.retries_conflicts
+def _apply(
+    webhook_id: str,
+    type_: str,
+    handled: bool,
+    payload: dict,
+    membership: WhopMembership | None,
+    payment: WhopPayment | None,
+    sent_at: datetime,
+) -> dict:
+    """One transaction: the delivery recorded (AlreadyProcessed when it was) and applied; run
+    again whole if it deadlocked with a parallel delivery of the same payment."""
+    with db.transaction() as cur:
+        billing_db.record_delivery(cur, webhook_id, "whop", type_, handled, payload)
+        if membership is not None:
+            return _apply_membership(cur, type_, membership, sent_at)
+        if payment is not None:
+            return _apply_payment(cur, type_, payment, sent_at)
+        return {"user_id": None}
 
 
 def receive(raw_body: bytes, headers: dict[str, str]) -> WebhookAck:
@@ -182,15 +224,10 @@ def receive(raw_body: bytes, headers: dict[str, str]) -> WebhookAck:
         raise BadRequest(
             "Unexpected webhook data", code="invalid_payload", details=field_errors(exc)
         ) from None
+    if _is_pack_membership(membership):
+        membership, handled = None, False
     try:
-        with db.transaction() as cur:
-            billing_db.record_delivery(cur, headers["webhook-id"], "whop", type_, handled, payload)
-            if membership is not None:
-                outcome = _apply_membership(cur, type_, membership, sent_at)
-            elif payment is not None:
-                outcome = _apply_payment(cur, payment, sent_at)
-            else:
-                outcome = {"user_id": None}
+        outcome = _apply(headers["webhook-id"], type_, handled, payload, membership, payment, sent_at)
     except billing_db.AlreadyProcessed:
         return WebhookAck(received=True, duplicate=True, handled=handled)
     if handled:

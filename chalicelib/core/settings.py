@@ -121,7 +121,7 @@ class Settings(Model):
     # "<PLATFORM_SECRET_PREFIX><provider>", read by the worker only); daily spend ceilings in
     # micro-dollars per provider for the whole platform and per user (0: none); CREDIT_PACKS maps
     # a Whop plan id of a one-time product to the pack it sells, e.g. {"plan_x": {"name": "small",
-    # "credits_micros": 5000000}}.
+    # "credits_micros": 5000000, "price_micros": 5000000}} (checked in chalicelib/billing/packs.py).
     prices: dict[str, dict] = Field(default_factory=dict)
     platform_providers: list[str] = Field(default_factory=list)
     platform_secret_prefix: str = "media-orchestrator/platform/"
@@ -198,6 +198,14 @@ class Settings(Model):
     # Network speech: a line is decoded to at most this long (the longest video a default plan
     # makes), and sent for word timestamps only up to this size (OpenAI takes 25 MB).
     speech_max_s: float = Field(180.0, gt=0)
+    # ElevenLabs speech (chalicelib/pipeline/remote/elevenlabs.py): the model, the default voice
+    # (a voice id of the account; a job's `voice` may name another), scenes spoken at once, and
+    # how long one call waits out 429s (ElevenLabs' "too many concurrent requests") before they
+    # count as failed tries.
+    elevenlabs_model: str = "eleven_multilingual_v2"
+    elevenlabs_voice: str = Field("JBFqnCBsd6RMkjVDRZzb", pattern=r"^[A-Za-z0-9]{1,64}$")  # George
+    elevenlabs_parallel_calls: int = Field(3, ge=1, le=16)
+    elevenlabs_rate_limit_wait_s: float = Field(60.0, ge=0, le=600)
     transcription_max_bytes: int = Field(25 * MB, ge=1024)
     provider_timeout_s: float = Field(60.0, gt=0, description="total deadline of one provider call")
     provider_max_response_bytes: int = Field(32 * MB, ge=1024, description="cap on a provider's answer")

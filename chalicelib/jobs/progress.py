@@ -18,6 +18,11 @@ from chalicelib.jobs import eta, longpoll
 from chalicelib.jobs.states import EventType
 
 STREAM_TTL_S = 7 * 24 * 3600
+# The engine's boundary events come in pairs milliseconds apart (a step's end, then the next
+# step's start or the job's end; the job's start, then its first step's): a waiting poll that
+# got the first waits a moment for the second, which would otherwise come a reconnect later.
+FOLLOWED = frozenset({EventType.job_started, EventType.step_succeeded})
+FOLLOW_MS = 30
 
 
 def emit(
@@ -57,16 +62,23 @@ def _event(entry_id: str, fields: dict[str, str]) -> Event:
 
 
 def read(job_id: str, after: str | None, wait_s: float, limit: int = 200) -> list[Event]:
-    """Events after the cursor; blocks up to `wait_s` for the first one when there are none yet."""
+    """Events after the cursor; blocks up to `wait_s` for the first one when there are none yet
+    (and, past a FOLLOWED event, up to FOLLOW_MS for the one that comes right after it)."""
     name = redis_keys.job_events(job_id)
     start = after or "0-0"
     found: Any = client().xread({name: start}, count=limit)
     block = longpoll.block_ms(wait_s)
     if not found and block is not None:
-        found = client().xread({name: start}, count=limit, block=block)
+        found = client(blocking=True).xread({name: start}, count=limit, block=block)
     if not found:
         return []
-    return [_event(entry_id, fields) for entry_id, fields in found[0][1]]
+    events = [_event(entry_id, fields) for entry_id, fields in found[0][1]]
+    if block is not None and events[-1].type in FOLLOWED and len(events) < limit:
+        more: Any = client(blocking=True).xread(
+            {name: events[-1].id}, count=limit - len(events), block=FOLLOW_MS
+        )
+        events += [_event(entry_id, fields) for entry_id, fields in (more[0][1] if more else [])]
+    return events
 
 
 def last_event(job_id: str) -> Event | None:

@@ -266,6 +266,7 @@ def openai_narration(task: Task, client: OpenAIClient) -> tuple[list[narration.N
         task.request.get("language", "en"),
         model=task.model(get_settings().openai_speech_model),
         cache=CallCache(task.job_id),
+        heard_share=estimate.TRANSCRIBED_SHARE if task.choice and task.choice.account == "platform" else None,
     )
 
 
@@ -290,19 +291,14 @@ def _client_for(choice: Choice, task: Task) -> Any:
 
 def _platform_refusal(purpose: str, choice: Choice, task: Task) -> str | None:
     """Why a platform call may not be made: no price, over the job's credits, or a ceiling."""
-    concept = task.concept
-    scenes = len(task.todo()) if purpose == "image" else len(concept.scenes) if concept else 0
-    if purpose == "concept":
-        scenes = len(scene_durations(task.request["duration_s"]))
+    if task.concept is None:  # the concept itself: its scenes are the request's
+        scenes, chars, seconds = len(scene_durations(task.request["duration_s"])), 0, 0.0
+    else:
+        scenes = len(task.todo()) if purpose == "image" else len(task.concept.scenes)
+        chars = sum(len(s.narration) for s in task.concept.scenes)
+        seconds = sum(s.duration_s for s in task.concept.scenes)
     upper = estimate.bound(
-        purpose,
-        choice,
-        request=task.request,
-        scenes=scenes,
-        narration_chars=sum(len(s.narration) for s in concept.scenes) if concept else 0,
-        seconds=sum(s.duration_s for s in concept.scenes)
-        if concept
-        else float(task.request.get("duration_s", 15)),
+        purpose, choice, request=task.request, scenes=scenes, narration_chars=chars, seconds=seconds
     )
     if upper is None:
         return f"{choice.provider} {choice.model} has no price"
@@ -321,7 +317,7 @@ def _priced(usage: StepUsage | list[StepUsage], choice: Choice) -> list[StepUsag
     records = usage if isinstance(usage, list) else [usage]
     for record in records:
         record.account = choice.account
-        record.cost_micros = prices.cost_micros(record) or 0 if choice.account != "none" else 0
+        record.cost_micros = (prices.cost_micros(record) or 0) if choice.account != "none" else 0
     return records
 
 

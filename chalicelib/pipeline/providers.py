@@ -4,8 +4,9 @@ libraries here). The worker-side implementations and the provider chain are in `
 Offline providers need no key and no network. "openai" speaks the OpenAI API with the user's own
 key (BYOK; with a base_url it reaches any compatible server: Ollama, vLLM, LM Studio) or on the
 platform's account when the user's plan includes it (`choose`).
-"pexels" finds stock footage for the image step with the user's Pexels key. The providers
-themselves are registered in `registry.py` (plug-ins too).
+"pexels" finds stock footage for the image step with the user's Pexels key; "elevenlabs"
+speaks the narration with word timings from its alignment (a user's key, or the platform's).
+The providers themselves are registered in `registry.py` (plug-ins too).
 """
 
 from __future__ import annotations
@@ -48,17 +49,34 @@ OPENAI_VOICES = (
     "shimmer",
     "verse",
 )
+# ElevenLabs' premade voices (in every account): "elevenlabs:<name>" -> voice id. Any other
+# voice of the account (a cloned one) is "elevenlabs:<its 20-character voice id>".
+ELEVENLABS_VOICES = {
+    "elevenlabs:aria": "9BWtsMINqrJLrRacOk9x",
+    "elevenlabs:roger": "CwhRBWXzGAHq8TQ4Fs17",
+    "elevenlabs:sarah": "EXAVITQu4vr4xnSDxMaL",
+    "elevenlabs:laura": "FGY2WhTYpPnrIDTdsKH5",
+    "elevenlabs:charlie": "IKne3meq5aSn9XLyUdCD",
+    "elevenlabs:george": "JBFqnCBsd6RMkjVDRZzb",
+    "elevenlabs:callum": "N2lVS1w4EtoT3dr4eOWO",
+    "elevenlabs:river": "SAz9YHcvj6GT2YYXdXww",
+    "elevenlabs:alice": "Xb7hH8MSUJpSbSDYk0k2",
+    "elevenlabs:bill": "pqHfZKP75CvOlQylNhV4",
+    "elevenlabs:rachel": "21m00Tcm4TlvDq8ikWAM",
+}
 VOICES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "en_US-joe-medium": (OFFLINE, "piper", ("en",)),
     "espeak-ng": (OFFLINE, "espeak-ng", ("*",)),
     **{name: ("openai", "openai", ("*",)) for name in OPENAI_VOICES},
+    **{name: ("elevenlabs", "elevenlabs", ("*",)) for name in ELEVENLABS_VOICES},
 }
 DEFAULT_VOICE = "en_US-joe-medium"
 _ESPEAK_VOICE = re.compile(r"^espeak-ng:[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+ELEVENLABS_VOICE_ID = re.compile(r"^elevenlabs:([A-Za-z0-9]{20})$")
 
 
 def known_voice(name: str) -> bool:
-    return name in VOICES or bool(_ESPEAK_VOICE.match(name))
+    return name in VOICES or bool(_ESPEAK_VOICE.match(name) or ELEVENLABS_VOICE_ID.match(name))
 
 
 def unknown_providers(choice: dict[str, str]) -> dict[str, str]:

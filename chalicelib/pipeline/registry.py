@@ -95,6 +95,13 @@ BUILTIN: tuple[Provider | Pipeline, ...] = (
     ),
     Provider("narration", "offline", f"{_CHAIN}:offline_narration"),
     Provider("narration", "openai", f"{_CHAIN}:openai_narration", **OPENAI),
+    Provider(
+        "narration",
+        "elevenlabs",
+        "chalicelib.pipeline.remote.elevenlabs:narrate",
+        base_url="https://api.elevenlabs.io",
+        client="chalicelib.pipeline.remote.elevenlabs:ElevenLabsClient",
+    ),
     Provider("video", "offline", "chalicelib.pipeline.media.video:compose_video"),  # the render itself
     Pipeline("steps", "chalicelib.pipeline.pipelines:STEPS"),
     Pipeline("command", "chalicelib.pipeline.pipelines:COMMAND_STEPS"),

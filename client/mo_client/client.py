@@ -44,9 +44,11 @@ from mo_client.models import (
     Health,
     Job,
     JobCreate,
+    JobEstimate,
     JobList,
     LinkToken,
     Me,
+    PackCatalog,
     PasswordResetConfirm,
     PasswordResetRequest,
     PlanCatalog,
@@ -333,6 +335,13 @@ class Client:
         job._replayed = response.headers.get("idempotent-replayed") == "true"
         return job
 
+    @route("POST", "/v1/jobs/estimate", body=JobCreate)
+    def estimate(self, prompt: str | JobCreate | None = None, **fields: Any) -> JobEstimate:
+        """What submitting the same body would cost, reserve from your credits and take;
+        nothing is created."""
+        body = prompt if isinstance(prompt, JobCreate) else JobCreate(prompt=prompt, **fields)
+        return self._send(JobEstimate, "POST", "/v1/jobs/estimate", body)
+
     @route("GET", "/v1/jobs")
     def list_jobs(
         self, *, status: str | None = None, limit: int | None = None, cursor: str | None = None
@@ -526,10 +535,16 @@ class Client:
         """The plans, their limits, and which can be bought."""
         return self._get(PlanCatalog, "/v1/plans")
 
+    @route("GET", "/v1/billing/packs")
+    def packs(self) -> PackCatalog:
+        """The credit packs on sale: credits added and price."""
+        return self._get(PackCatalog, "/v1/billing/packs")
+
     @route("POST", "/v1/billing/checkout", body=CheckoutCreate)
-    def checkout(self, plan: str) -> CheckoutSession:
-        """Start a Whop checkout for `plan`; the buyer goes to the session's `url`."""
-        return self._send(CheckoutSession, "POST", "/v1/billing/checkout", CheckoutCreate(plan=plan))
+    def checkout(self, plan: str | None = None, *, pack: str | None = None) -> CheckoutSession:
+        """Start a Whop checkout for `plan` or a credit `pack`; the buyer goes to the session's `url`."""
+        body = CheckoutCreate(plan=plan, pack=pack)
+        return self._send(CheckoutSession, "POST", "/v1/billing/checkout", body)
 
     # ---- operations ---------------------------------------------------------------------------
     @route("GET", "/v1/health")

@@ -1,6 +1,7 @@
 """The server's error envelope (`{"error": {code, message, details}}`) as typed exceptions.
 
-Catch `ApiError` for any refusal, or a subclass for one kind: `QuotaExceeded`, `RateLimited`
+Catch `ApiError` for any refusal, or a subclass for one kind: `QuotaExceeded` (and
+`CreditsExhausted`, with `needed` and `available`), `RateLimited`
 (with `retry_after`), `NotFound`, `ValidationFailed` (with `fields`), ...
 """
 
@@ -42,6 +43,19 @@ class Unauthorized(ApiError):
 
 class QuotaExceeded(ApiError):
     status = 402
+
+
+class CreditsExhausted(QuotaExceeded):
+    """The job's estimated cost does not fit the credits left: `needed` and `available`
+    micro-dollars (1 USD = 1 000 000)."""
+
+    @property
+    def needed(self) -> int | None:
+        return self.details.get("needed") if isinstance(self.details, dict) else None
+
+    @property
+    def available(self) -> int | None:
+        return self.details.get("available") if isinstance(self.details, dict) else None
 
 
 class Forbidden(ApiError):
@@ -125,6 +139,7 @@ _BY_STATUS: dict[int, type[ApiError]] = {
     )
 }
 _BY_CODE: dict[str, type[ApiError]] = {
+    "credits_exhausted": CreditsExhausted,
     "idempotency_key_reused": IdempotencyKeyReused,
     "invalid_state": InvalidState,
 }

@@ -115,6 +115,15 @@ class TokenReply(Model):
     expires_in: int
 
 
+class IncludedAI(Model):
+    """What a plan includes for one purpose on the platform's account."""
+
+    component = "IncludedAI"
+    provider: str
+    model: str | None = None
+    quality: str | None = None
+
+
 class PlanInfo(Model):
     component = "PlanInfo"
     name: str
@@ -122,6 +131,19 @@ class PlanInfo(Model):
     max_duration_s: int
     max_concurrency: int
     retention_days: int
+    monthly_credits_micros: int = 0  # credits for platform AI each period (micro-dollars)
+    ai: dict[str, IncludedAI] = Field(default_factory=dict)  # purpose -> what the plan includes
+
+
+class Credits(Model):
+    """Platform AI credits, in micro-dollars (1 USD = 1 000 000)."""
+
+    component = "Credits"
+    monthly_micros: int
+    allowance_micros: int
+    topup_micros: int
+    reserved_micros: int
+    available_micros: int
 
 
 class ProviderUsageTotal(Model):
@@ -136,6 +158,8 @@ class ProviderUsageTotal(Model):
     audio_s: float
     bytes: int
     wall_s: float
+    cost_micros: int = 0
+    platform_micros: int = 0  # of which charged in credits
 
 
 class Usage(Model):
@@ -164,6 +188,7 @@ class Me(Model):
     plan: PlanInfo
     usage: Usage
     membership: Membership | None
+    credits: Credits | None = None
 
 
 class ApiKeyCreate(Body):
@@ -222,11 +247,22 @@ class ProviderOption(Model):
     has_key: bool
 
 
+class Included(Model):
+    """What the caller's plan includes for a step on the platform's account."""
+
+    component = "Included"
+    provider: str
+    model: str | None = None
+    quality: str | None = None
+    available: bool
+
+
 class StepProviders(Model):
     component = "StepProviders"
     step: str
     default: str
     providers: list[ProviderOption]
+    included: Included | None = None
 
 
 class ProviderCatalog(Model):
@@ -305,6 +341,8 @@ class StepUsage(Model):
     audio_s: float = 0.0
     bytes: int = 0
     wall_s: float = 0.0
+    account: str = "none"  # platform (charged in credits), own (your key) or none (offline)
+    cost_micros: int = 0
 
 
 class Step(Model):
@@ -317,6 +355,7 @@ class Step(Model):
     finished_at: str | None
     provider: str | None = None
     usage: list[StepUsage] = Field(default_factory=list)
+    cost_micros: int = 0
 
 
 class JobError(Model):
@@ -332,6 +371,17 @@ class JobOutputs(Model):
     thumbnail_url: str
     captions_url: str
     expires_at: str
+
+
+class JobCost(Model):
+    """A job's money, in micro-dollars."""
+
+    component = "JobCost"
+    estimate_micros: int = 0  # reserved from credits at submission (an upper bound)
+    held_micros: int = 0  # held now (0 once it ended)
+    charged_micros: int = 0  # charged to credits when it ended
+    platform_micros: int = 0  # spent on the platform's accounts so far
+    own_micros: int = 0  # spent on your own keys (billed to you by the provider)
 
 
 class Job(Model):
@@ -351,6 +401,7 @@ class Job(Model):
     finished_at: str | None
     eta_s: float | None = None  # seconds left, from the server's latest estimate
     eta_at: str | None = None
+    cost: JobCost = Field(default_factory=JobCost)
     _replayed: bool = PrivateAttr(default=False)
 
     @property
@@ -361,6 +412,28 @@ class Job(Model):
     def replayed(self) -> bool:
         """Submit answered with an existing job for the same Idempotency-Key and body."""
         return self._replayed
+
+
+class StepEstimate(Model):
+    component = "StepEstimate"
+    purpose: str
+    provider: str
+    account: str  # platform, own or none
+    model: str | None = None
+    cost_micros: int
+
+
+class JobEstimate(Model):
+    """What a job would cost and reserve, and how long it takes (POST /v1/jobs/estimate)."""
+
+    component = "JobEstimate"
+    steps: list[StepEstimate]
+    cost_micros: int
+    credits_micros: int
+    credits_available_micros: int
+    fits: bool
+    wall_s: float
+    plan: str
 
 
 class JobList(Model):
@@ -463,15 +536,31 @@ class PlanCatalog(Model):
     items: list[PlanOffer]
 
 
+class PackOffer(Model):
+    component = "PackOffer"
+    name: str
+    credits_micros: int
+    price_micros: int
+
+
+class PackCatalog(Model):
+    component = "PackCatalog"
+    items: list[PackOffer]
+
+
 class CheckoutCreate(Body):
+    """Exactly one of `plan` and `pack` (the server answers 422 otherwise)."""
+
     component = "CheckoutCreate"
-    plan: str
+    plan: str | None = None
+    pack: str | None = None
 
 
 class CheckoutSession(Model):
     component = "CheckoutSession"
     id: str
-    plan: str
+    plan: str | None = None
+    pack: str | None = None
     url: str
 
 
@@ -511,7 +600,9 @@ ALL_MODELS: tuple[type[Model] | type[Body], ...] = (
     Accepted,
     EmailVerified,
     TokenReply,
+    IncludedAI,
     PlanInfo,
+    Credits,
     ProviderUsageTotal,
     Usage,
     Membership,
@@ -524,6 +615,7 @@ ALL_MODELS: tuple[type[Model] | type[Body], ...] = (
     ProviderKey,
     ProviderKeyList,
     ProviderOption,
+    Included,
     StepProviders,
     ProviderCatalog,
     AuditEntry,
@@ -536,7 +628,10 @@ ALL_MODELS: tuple[type[Model] | type[Body], ...] = (
     Step,
     JobError,
     JobOutputs,
+    JobCost,
     Job,
+    StepEstimate,
+    JobEstimate,
     JobList,
     Event,
     EventPage,
@@ -549,6 +644,8 @@ ALL_MODELS: tuple[type[Model] | type[Body], ...] = (
     WebhookEndpointList,
     PlanOffer,
     PlanCatalog,
+    PackOffer,
+    PackCatalog,
     CheckoutCreate,
     CheckoutSession,
     StreamToken,

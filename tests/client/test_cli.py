@@ -196,3 +196,44 @@ def test_ctrl_c_during_make_asks_and_cancels_the_job(stack, signed_up, tmp_path)
     with Client(stack.url, os.environ.get("MO_TOKEN")) as mo:
         mo.login(signed_up, PASSWORD)
         assert mo.get_job(job_id).status == "canceled"
+
+
+def test_make_estimate_prints_what_each_step_runs_on_and_costs_and_submits_nothing(cli, signed_up):
+    with FakeOpenAI(api_key="sk-own-estimate-1234") as fake:
+        cli(
+            "provider-keys", "set", "openai", "--api-key", "sk-own-estimate-1234", "--base-url", fake.base_url
+        )
+        shown = cli("make", "a lighthouse at dusk", "-d", "5", "--estimate").output
+        found = as_json(cli("make", "a lighthouse at dusk", "-d", "5", "--estimate", "--json"))
+        assert fake.requests == []
+    assert {s["purpose"]: s["account"] for s in found["steps"]} == {
+        "concept": "own",
+        "image": "own",
+        "narration": "none",  # business speaks through ElevenLabs: no key of theirs, none of ours here
+    }
+    assert found["credits_micros"] == 0 and found["cost_micros"] > 0
+    assert "your own key" in shown and "reserves $0 of your " in shown
+    assert (
+        "your plan includes for image: openai gpt-image-1 high (not set up on this server: offline)"
+        in cli("providers").output
+    )
+    assert re.search(r"up to \$[\d.]+ more on your own keys; ready in about \d+ s", shown)
+    assert as_json(cli("jobs", "--json")) == []
+
+
+def test_show_prints_each_steps_cost_and_whoami_the_credits(cli, signed_up, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # the steps' table on one line each
+    with FakeOpenAI(api_key="sk-own-show-12345") as fake:
+        cli("provider-keys", "set", "openai", "--api-key", "sk-own-show-12345", "--base-url", fake.base_url)
+        made = as_json(cli("make", "a lighthouse at dusk", "-d", "5", "--json"))
+    job = made["job"]
+    assert job["status"] == "succeeded" and job["cost"]["own_micros"] > 0
+    shown = cli("show", job["id"]).output
+    assert "(your own key)" in shown
+    assert "charged $0 of credits" in shown and "on your own keys (billed by the provider)" in shown
+    me = as_json(cli("whoami", "--json"))
+    assert me["credits"]["reserved_micros"] == 0
+    assert re.search(
+        r"credits: \$[\d.]+ available \(\$[\d.]+ left of \$[\d.]+ this period", cli("whoami").output
+    )
+    assert "business" in cli("plans").output and "$50.00" in cli("plans").output

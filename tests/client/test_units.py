@@ -86,3 +86,32 @@ def test_a_reply_without_the_envelope_still_maps_by_status():
     assert isinstance(error, errors.ServerError) and error.code == "http_502"
     assert errors.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0
     assert errors.parse_retry_after("soon") is None
+
+
+def test_money_reads_as_dollars_and_a_credits_refusal_says_needed_and_available(capsys):
+    from mo_client.cli.common import EXIT_REFUSED, dollars, fail
+
+    assert [dollars(m) for m in (0, 42, 1_260, 50_000, 63_000, 189_000, 10_000_000)] == [
+        "$0",
+        "<$0.0001",
+        "$0.0013",
+        "$0.05",
+        "$0.0630",
+        "$0.19",
+        "$10.00",
+    ]
+    reply = httpx.Response(
+        402,
+        json={
+            "error": {
+                "code": "credits_exhausted",
+                "message": "Not enough credits",
+                "details": {"needed": 190_000, "available": 1_000},
+            }
+        },
+    )
+    error = errors.from_response(reply)
+    assert isinstance(error, errors.CreditsExhausted) and isinstance(error, errors.QuotaExceeded)
+    assert (error.needed, error.available) == (190_000, 1_000)
+    fail(error.code, error.message, False, EXIT_REFUSED, error.details)
+    assert "this video needs $0.19 of credits; $0.0010 available" in capsys.readouterr().err

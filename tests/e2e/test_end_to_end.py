@@ -207,7 +207,9 @@ def test_corrupt_music_fails_clearly_and_the_worker_goes_on_to_mix_good_music(st
         assert job["status"] == "succeeded", job["error"]  # the same worker process, still serving
         assert any("spoken by en_US-joe-medium" in note for note in job["notes"])
         outputs = job["outputs"]
-        assert abs(outputs["audio"]["integrated_lufs"] + 14) <= 1 and outputs["audio"]["true_peak_dbtp"] <= -1
+        assert (
+            abs(outputs["audio"]["integrated_lufs"] + 14) <= 0.5 and outputs["audio"]["true_peak_dbtp"] <= -1
+        )
         words = httpx.get(outputs["words_url"], timeout=30).raise_for_status().json()
         assert words["words"] and words["timing"][0] == "piper-alignment"
         vtt = httpx.get(outputs["vtt_url"], timeout=30).raise_for_status().text

@@ -30,7 +30,7 @@ def platform():
 
 
 @pytest.fixture(scope="module")
-def stack(platform, tmp_path_factory, isolated_backends):  # the session's DB and SES first
+def stack(platform, tmp_path_factory):
     prefix = f"e2e-{secrets.token_hex(4)}/platform/"
     sm = aws.client("secretsmanager")
     secret = sm.create_secret(

@@ -49,7 +49,7 @@ def test_checkout_is_created_at_whop_for_the_user_and_returns_its_url(api, user,
         "redirect_url": "http://console.test/billing?checkout=done",
     }
     created = whop.checkouts[response.json["id"]]
-    assert response.json == {"id": created["id"], "plan": "pro", "url": created["purchase_url"]}
+    assert response.json == {"id": created["id"], "plan": "pro", "pack": None, "url": created["purchase_url"]}
     audit = api.call("GET", "/v1/audit-log", token=user["token"]).json["items"]
     assert audit[0]["action"] == "billing.checkout_created"
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -116,6 +117,48 @@ def test_dispatcher_settings_reach_the_code():
         "DATABASE_SECRET_ARN",
     ):
         assert name in env and name.lower() in Settings.model_fields, name
+
+
+def _evaluate(node, parameters: dict, conditions: dict):
+    """The intrinsic functions the platform settings use, evaluated for `parameters`."""
+    if not isinstance(node, dict):
+        return [_evaluate(n, parameters, conditions) for n in node] if isinstance(node, list) else node
+    ((name, args),) = node.items()
+    if name == "Ref":
+        return parameters[args]
+    if name == "Fn::If":
+        condition, yes, no = args
+        return _evaluate(yes if conditions[condition] else no, parameters, conditions)
+    if name == "Fn::Sub":
+        text, names = args
+        for key, value in names.items():
+            text = text.replace("${" + key + "}", _evaluate(value, parameters, conditions))
+        return text
+    args = _evaluate(args, parameters, conditions)
+    if name == "Fn::Split":
+        return args[1].split(args[0])
+    if name == "Fn::Join":
+        return args[0].join(args[1])
+    raise AssertionError(f"unexpected {name}")
+
+
+@pytest.mark.parametrize(
+    ("given", "providers"), [("", []), ("openai", ["openai"]), ("openai,pexels", ["openai", "pexels"])]
+)
+def test_the_platform_providers_parameter_reaches_the_api_and_the_worker_as_json(given, providers):
+    from chalicelib.core.settings import Settings
+
+    template = _load_template()
+    resources = template["Resources"]
+    container = resources["WorkerTaskDefinition"]["Properties"]["ContainerDefinitions"][0]
+    worker = {item["Name"]: item["Value"] for item in container["Environment"]}
+    api = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    conditions = {"HasPlatformProviders": given != ""}
+    for env in (worker, api):
+        rendered = _evaluate(env["PLATFORM_PROVIDERS"], {"PlatformProviders": given}, conditions)
+        assert Settings(platform_providers=json.loads(rendered)).platform_providers == providers
+    assert re.fullmatch(template["Parameters"]["PlatformProviders"]["AllowedPattern"], given)
+    assert not re.fullmatch(template["Parameters"]["PlatformProviders"]["AllowedPattern"], "openai, pexels")
 
 
 def test_no_placeholder_whop_secret_is_ever_stored():

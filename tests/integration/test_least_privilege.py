@@ -341,3 +341,30 @@ def test_the_app_reads_the_app_user_secret_and_migrations_the_master_one():
     migrate = environment("MigrateFunction")
     assert migrate["DATABASE_SECRET_ARN"] == {"Fn::GetAtt": ["DbCluster", "MasterUserSecret.SecretArn"]}
     assert migrate["APP_DATABASE_SECRET_ARN"] == app_secret
+
+
+def test_only_the_worker_reads_the_platform_accounts_and_only_under_the_stacks_prefix():
+    """The operator's provider keys (platform AI): the worker reads secrets under its
+    PLATFORM_SECRET_PREFIX and nothing else new; the API knows which providers, not the keys."""
+    worker = environment("WorkerTaskDefinition")
+    assert worker["PLATFORM_SECRET_PREFIX"] == {"Fn::Sub": "${AWS::StackName}/platform/"}
+    assert worker["PLATFORM_PROVIDERS"] == environment("APIHandler")["PLATFORM_PROVIDERS"]
+    assert "PlatformProviders" in json.dumps(worker["PLATFORM_PROVIDERS"])
+    assert _load_template()["Parameters"]["PlatformProviders"]["Default"] == ""
+    prefix_arn = (
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+        "${AWS::StackName}/platform/*"
+    )
+    for resource in ENTRY_POINTS:
+        readable = [
+            json.dumps(s["Resource"])
+            for s in role_statements(resource)
+            if "secretsmanager:GetSecretValue"
+            in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        ]
+        platform = [r for r in readable if "/platform/" in r]
+        if resource == "WorkerTaskDefinition":
+            assert platform == [json.dumps({"Fn::Sub": prefix_arn})]
+        else:
+            assert platform == [], f"{resource} may read the platform's keys"
+            assert "PLATFORM_SECRET_PREFIX" not in environment(resource), resource

@@ -115,3 +115,16 @@ def test_a_page_read_before_the_final_event_landed_does_not_claim_the_end(api, u
     last = progress.last_event(job_id)
     assert last is not None and last.type == EventType.job_canceled
     assert jobs._page_status(row, [], last.id) == "canceled"  # caught up: the end is the end
+
+
+def test_a_steps_end_and_the_next_steps_start_reach_a_waiting_poll_together(api, user, monkeypatch):
+    monkeypatch.setattr(progress, "FOLLOW_MS", 10_000)  # whatever the interleaving: one batch
+    job_id = api.call("POST", "/v1/jobs", JOB, token=user["token"]).json["id"]
+    cursor = progress.last_event(job_id).id
+    got: list = []
+    reader = threading.Thread(target=lambda: got.append(progress.read(job_id, cursor, 10)))
+    reader.start()
+    progress.emit(job_id, EventType.step_succeeded, step="concept", progress=5)
+    progress.emit(job_id, EventType.step_started, step="image", progress=5)
+    reader.join(timeout=30)
+    assert [e.type for e in got[0]] == [EventType.step_succeeded, EventType.step_started]

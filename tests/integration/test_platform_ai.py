@@ -64,7 +64,11 @@ def test_plans_say_what_ai_they_include_and_their_credits(api, user):
     listed = {p["name"]: p for p in api.call("GET", "/v1/plans", token=user["token"]).json["items"]}
     assert listed["free"]["monthly_credits_micros"] == plans.DEFAULT_PLANS["free"].monthly_credits_micros
     assert listed["pro"]["ai"]["image"] == {"provider": "openai", "model": "gpt-image-1", "quality": "medium"}
-    assert listed["business"]["ai"]["narration"]["model"] == "tts-1-hd"
+    assert listed["business"]["ai"]["narration"] == {
+        "provider": "elevenlabs",
+        "model": "eleven_multilingual_v2",
+        "quality": None,
+    }
     assert "image" not in listed["free"]["ai"]
 
 

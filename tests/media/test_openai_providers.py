@@ -11,6 +11,7 @@ import imageio_ffmpeg
 import pytest
 from PIL import Image
 
+from chalicelib.billing import estimate
 from chalicelib.core.settings import get_settings
 from chalicelib.pipeline.concept.offline import write_concept
 from chalicelib.pipeline.errors import ProviderError
@@ -134,6 +135,23 @@ def test_speech_becomes_narration_wavs(fake, tmp_path):
     assert usage.characters == sum(len(s.narration) for s in concept.scenes)
     assert heard.model == "whisper-1" and heard.audio_s == usage.audio_s > 0  # the word timings' call
     assert {c["body"]["voice"] for c in fake.calls("audio/speech")} == {"nova"}
+
+
+def test_speech_longer_than_the_cost_bound_is_not_transcribed(fake, tmp_path):
+    """On the platform's account the transcription's bound (billing.estimate: TRANSCRIBED_SHARE
+    x the scene) holds even when the speech runs far longer than its scene: that scene's word
+    timings are estimated, and only what was heard is counted."""
+    concept = write_concept(REQUEST["prompt"], 15)  # ~10 characters a second: heard
+    short = concept.scenes[0].model_copy(update={"duration_s": 0.1})  # the fake speaks >= 0.3 s
+    concept = concept.model_copy(update={"scenes": [short, *concept.scenes[1:]]})
+    paths = [tmp_path / f"n{s.index}.wav" for s in concept.scenes]
+    narrations, (usage, heard) = openai_steps.synthesize_all(
+        client(fake), concept, "nova", paths, heard_share=estimate.TRANSCRIBED_SHARE
+    )
+    assert len(fake.calls("audio/transcriptions")) == len(concept.scenes) - 1
+    assert narrations[0].timing == "estimate" and narrations[1].timing == "transcription"
+    assert heard.audio_s == pytest.approx(sum(n.duration_s for n in narrations[1:]), abs=1e-3)
+    assert heard.audio_s < usage.audio_s
 
 
 def test_network_artifacts_render_a_video_with_ordered_captions(fake, tmp_path):

@@ -76,13 +76,23 @@ def test_the_image_is_built_for_the_tasks_architecture_and_passed_by_digest():
 
 
 def test_every_parameter_deploy_passes_is_one_the_template_declares():
-    lines = _dry_run("deploy", "--stack", "demo", "--domain", "media.example.com", "--reserve")
+    lines = _dry_run(
+        "deploy",
+        "--stack",
+        "demo",
+        "--domain",
+        "media.example.com",
+        "--reserve",
+        "--platform-providers",
+        "openai",
+    )
     sam = lines[_index(lines, "sam deploy")]
     passed = sam.split("--parameter-overrides", 1)[1].split()
     declared = _template()["Parameters"]
     for override in passed:
         assert override.strip("'").split("=", 1)[0] in declared, override
     assert "PublicUrl=https://media.example.com" in sam and "ReserveSingletonConcurrency=true" in sam
+    assert "PlatformProviders=openai" in sam
 
 
 def test_the_smoke_check_goes_through_cloudfront_after_the_console_upload():

@@ -176,7 +176,8 @@ class ApiKeyList(Model):
 class ProviderKeyPut(Strict):
     api_key: str = Field(min_length=8, max_length=500, pattern=r"^\S+$")
     base_url: BaseUrl | None = Field(
-        None, description="An OpenAI-compatible server, e.g. Ollama or vLLM (openai keys only)"
+        None,
+        description="Another server speaking the provider's API, e.g. Ollama or vLLM for openai (not for pexels)",
     )
 
 

@@ -1,6 +1,8 @@
-"""Schemas of plans, checkout and the Whop webhook."""
+"""Schemas of plans, credit packs, checkout and the Whop webhook."""
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from chalicelib.core.model_base import Model
 from chalicelib.http.schemas.common import Strict
@@ -48,21 +50,51 @@ class PlanCatalog(Model):
     items: list[PlanOffer]
 
 
+class PackOffer(Model):
+    """A credit pack: a one-time Whop product that adds credits (CREDIT_PACKS)."""
+
+    name: str = Field(description="What checkout takes as `pack`")
+    credits_micros: int = Field(description="Credits it adds, in micro-dollars (never expire)")
+    price_micros: int = Field(description="Its price in micro-dollars (USD), as configured")
+
+
+class PackCatalog(Model):
+    items: list[PackOffer]
+
+
 def _plan_names(schema: dict) -> None:
     from chalicelib.billing.plans import DEFAULT_PLANS  # the plans checkout knows (422 for others)
 
-    schema["enum"] = list(DEFAULT_PLANS)
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "string":
+            option["enum"] = list(DEFAULT_PLANS)
 
 
 class CheckoutCreate(Strict):
-    plan: str = Field(
-        min_length=1, max_length=40, description="The plan to buy, e.g. pro", json_schema_extra=_plan_names
+    """Exactly one of `plan` (a membership) and `pack` (credits, bought once)."""
+
+    plan: str | None = Field(
+        None,
+        min_length=1,
+        max_length=40,
+        description="The plan to buy, e.g. pro",
+        json_schema_extra=_plan_names,
     )
+    pack: str | None = Field(
+        None, min_length=1, max_length=40, description="The credit pack to buy (GET /v1/billing/packs)"
+    )
+
+    @model_validator(mode="after")
+    def _one_purchase(self) -> Self:
+        if (self.plan is None) == (self.pack is None):
+            raise ValueError("send exactly one of `plan` and `pack`")
+        return self
 
 
 class CheckoutSession(Model):
     id: str = Field(description="Whop's checkout configuration id")
-    plan: str
+    plan: str | None = Field(None, description="The plan being bought (a plan checkout)")
+    pack: str | None = Field(None, description="The credit pack being bought (a pack checkout)")
     url: str = Field(description="Whop's purchase URL: send the buyer there")
 
 

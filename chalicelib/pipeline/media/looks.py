@@ -73,7 +73,7 @@ LOOKS: dict[str, Look] = {
         True,
         "pop",
         Camera.BREATHE,
-        0.02,
+        0.015,
         "center",
     ),
     "paper": Look(

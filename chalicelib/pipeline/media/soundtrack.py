@@ -148,7 +148,7 @@ def measure_filter() -> str:
     return "ebur128=peak=true:framelog=quiet"
 
 
-def normalize_filter(gain_db: float) -> str:
+def normalize_filter(gain_db: float, limit_db: float = LIMIT_DB) -> str:
     """Pass two: the gain that brings pass one's integrated loudness to the target, then a
     peak limiter whose ceiling sits low enough that inter-sample peaks and the AAC encode stay
     under -1 dBTP (4x oversampling would catch them exactly, at twice the audio cost). A constant gain
@@ -156,7 +156,7 @@ def normalize_filter(gain_db: float) -> str:
     falls back to whenever the linear gain would cross the peak ceiling, rides the gain over
     a 3 s window and missed the target by 2 LU on short videos full of pauses. The gain is
     found by `loudness_gain` (the limiter's own cost in loudness included)."""
-    ceiling = 10 ** (LIMIT_DB / 20)
+    ceiling = 10 ** (limit_db / 20)
     return (
         f"volume={min(MAX_GAIN_DB, gain_db):.2f}dB,"
         f"alimiter=limit={ceiling:.4f}:attack=2:release=60:level=false"
@@ -291,6 +291,71 @@ def measure_file(path: Path) -> dict:
         "lra_lu": round(float(report["input_lra"]), 2),
         "target_lufs": TARGET_LUFS,
     }
+
+
+ON_TARGET_LU = 0.3  # a finished file further than this from the target gets its audio corrected
+MAX_CORRECTION_DB = 6.0
+CORRECTION_LIMIT_DB = -2.0  # sample peaks; the AAC encode's inter-sample peaks land ~1 dB above
+CORRECTION_OVERSHOOT = 1.5  # the limiter takes part of a gain on speech's peaks: ask for more
+CORRECTION_PASSES = 2
+
+
+def on_target(path: Path, levels: dict) -> dict:
+    """The finished file within ON_TARGET_LU of TARGET_LUFS with true peak <= TARGET_TP. The
+    render's gain is set before the AAC encode and with a cautious limiter ceiling, which leave a
+    mix with loud peaks up to ~1 LU short; then an audio-only pass (the video stream copied)
+    applies the remaining gain through a limiter set from the file's own measured peak, at most
+    twice, keeping a pass only when it lands closer without passing the peak target."""
+    for _ in range(CORRECTION_PASSES):
+        loudness, peak = levels.get("integrated_lufs"), levels.get("true_peak_dbtp")
+        if loudness is None or (
+            abs(loudness - TARGET_LUFS) <= ON_TARGET_LU and peak is not None and peak <= TARGET_TP
+        ):
+            return levels
+        gain = (TARGET_LUFS - loudness) * (CORRECTION_OVERSHOOT if loudness < TARGET_LUFS else 1.0)
+        corrected = _corrected(path, max(-MAX_CORRECTION_DB, min(MAX_CORRECTION_DB, gain)))
+        if corrected is None:
+            return levels
+        fixed, found = corrected
+        closer = abs((found["integrated_lufs"] or TARGET_LUFS) - TARGET_LUFS) < abs(loudness - TARGET_LUFS)
+        if not (closer and (found["true_peak_dbtp"] or TARGET_TP) <= TARGET_TP):
+            fixed.unlink(missing_ok=True)
+            return levels
+        fixed.replace(path)
+        levels = found
+    return levels
+
+
+def _corrected(path: Path, gain_db: float) -> tuple[Path, dict] | None:
+    fixed = path.with_name(path.stem + ".level.mp4")
+    argv = ffmpeg.command(
+        "-nostats",
+        *ffmpeg_inputs.file_input(path, "mov"),
+        "-map",
+        "0:v:0",
+        "-map",
+        "0:a:0",
+        "-c:v",
+        "copy",
+        "-af",
+        normalize_filter(gain_db, CORRECTION_LIMIT_DB),
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        "-movflags",
+        "+faststart",
+        "-map_metadata",
+        "-1",
+        str(fixed),
+        overwrite=True,
+        loglevel="error",
+    )
+    if ffmpeg.run(argv, timeout_s=MEASURE_TIMEOUT_S).returncode != 0:
+        fixed.unlink(missing_ok=True)
+        log.warning("loudness correction pass failed; the render's levels stand")
+        return None
+    return fixed, measure_file(fixed)
 
 
 def music_format(path: Path) -> str:

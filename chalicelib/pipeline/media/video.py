@@ -178,7 +178,11 @@ def compose_video(
         raise
     os.replace(partial, video)
     files = write_caption_files(work_dir, scenes, timeline, phrases, scene_words, narrations, language, voice)
-    levels = soundtrack.measure_file(video)
+    levels = (
+        soundtrack.on_target(video, soundtrack.measure_file(video))
+        if normalize
+        else soundtrack.measure_file(video)
+    )
     thumbnail_frame = representative_frame(timeline, key_words.shown_at[0])
     thumbnail = write_thumbnail(video, work_dir / "thumbnail.jpg", thumbnail_frame)
     manifest = work_dir / "render.json"

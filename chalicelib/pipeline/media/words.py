@@ -1,7 +1,7 @@
 """Word timings: when each word of a narration is spoken, and the files made from them.
 
 Every engine ends here: piper's phoneme alignments, espeak-ng's word events, a transcription's
-word timestamps, or a proportional estimate. Whatever the source, `settle` leaves every word
+word timestamps, a per-character alignment (ElevenLabs), or a proportional estimate. Whatever the source, `settle` leaves every word
 with a start and an end inside the audio, in script order, so captions, the ducking envelope,
 `words.json`, `captions.srt` and `captions.vtt` all read one list.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ class Timing:
     PIPER = "piper-alignment"  # piper's per-phoneme sample counts
     ESPEAK = "espeak-events"  # espeak-ng's espeakEVENT_WORD callbacks
     TRANSCRIPTION = "transcription"  # the provider's word timestamps (OpenAI-compatible)
+    ALIGNMENT = "alignment"  # the provider's per-character timestamps of the speech (ElevenLabs)
     ESTIMATE = "estimate"  # proportional to the words' lengths over the voiced audio
 
 
@@ -137,6 +139,41 @@ def from_transcript(
         words += estimate(tokens[i:j], left, max(left, right))
         i = j
     return words
+
+
+def from_alignment(
+    tokens: list[str],
+    characters: Sequence[str],
+    starts: Sequence[float],
+    ends: Sequence[float],
+    duration: float,
+    language: str = "en",
+) -> list[Word] | None:
+    """Script words timed by a per-character alignment of the speech: each run of characters
+    between spaces (each character, in languages written without them) is heard from its first
+    character's start to its last one's end, then matched to the script like a transcription's
+    words. None when the alignment is not one (lengths differ, times not finite or backwards)
+    or too little of it matches."""
+    if not (len(characters) == len(starts) == len(ends)):
+        return None
+    if not all(math.isfinite(t) for t in (*starts, *ends)) or any(e < s for s, e in zip(starts, ends)):
+        return None
+    per_character = joiner(language) == ""
+    heard: list[tuple[str, float, float]] = []
+    text, start, end = "", 0.0, 0.0
+    for char, char_start, char_end in zip(characters, starts, ends):
+        if char.isspace() or (per_character and text):
+            if _norm(text):
+                heard.append((text, start, end))
+            text = ""
+        if char.isspace():
+            continue
+        if not text:
+            start = char_start
+        text, end = text + char, char_end
+    if _norm(text):
+        heard.append((text, start, end))
+    return from_transcript(tokens, heard, duration)
 
 
 def settle(words: list[Word], duration: float) -> list[Word]:

@@ -1,4 +1,6 @@
-"""A small client for OpenAI-compatible HTTP APIs (OpenAI, Ollama, vLLM, LM Studio).
+"""A small client for OpenAI-compatible HTTP APIs (OpenAI, Ollama, vLLM, LM Studio), and the
+base of other JSON provider APIs (ElevenLabs: remote/elevenlabs.py), which differ in how they
+take the key (`auth_headers`) and how patient they are with 429s (`rate_limit_patience_s`).
 
 Each call goes through `chalicelib.infra.outbound`: to the checked address, within a total deadline
 (PROVIDER_TIMEOUT_S) and with the answer capped (PROVIDER_MAX_RESPONSE_BYTES). 429, 5xx,
@@ -10,6 +12,7 @@ or log: it is cut from any text a server sends back.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,12 +35,21 @@ class OpenAIClient:
     timeout_s: float = field(default_factory=lambda: get_settings().provider_timeout_s)
     max_retries: int = field(default_factory=lambda: get_settings().provider_max_retries)
     sleep: Callable[[float], None] = time.sleep  # injectable: tests record the waits
+    # Waiting out 429s that spends no retry, per call, up to this long in total: for servers
+    # whose 429 means "too many at once", not "broken" (OpenAI's counts as a failed try).
+    rate_limit_patience_s: float = 0.0
+    waited_s: float = 0.0  # time spent in that patience, all calls together (for a job note)
 
     def __post_init__(self) -> None:
         settings = get_settings()
         self.base_url = self.base_url.rstrip("/")
         self.retry_after_max_s = settings.provider_retry_after_max_s
         self.max_bytes = settings.provider_max_response_bytes
+        self._waits = threading.Lock()
+
+    def auth_headers(self) -> dict[str, str]:
+        """How the API takes the key: OpenAI's is a bearer token."""
+        return {"Authorization": f"Bearer {self.api_key}"}
 
     def post(
         self, path: str, body: dict, files: dict | None = None, idempotency_key: str | None = None
@@ -46,10 +58,11 @@ class OpenAIClient:
         answer, or ProviderError once retries are spent. Every try of one call carries the same
         `Idempotency-Key` (call_cache.py), so a server that honours it bills a retry once."""
         url = f"{self.base_url}/{path.lstrip('/')}"
-        headers = {"Authorization": f"Bearer {self.api_key}"}
+        headers = self.auth_headers()
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        for attempt in range(self.max_retries + 1):
+        attempt, patience, waits = 0, self.rate_limit_patience_s, 0
+        while True:
             last = attempt == self.max_retries
             try:
                 payload: dict[str, Any] = {"data": body, "files": files} if files else {"json": body}
@@ -75,12 +88,20 @@ class OpenAIClient:
                 self._raise_permanent(response, path)
                 problem, said = f"{path} answered {response.status}", self._text(response)
                 wait = self._retry_after(response)
+                pause = BACKOFF_S[min(waits, len(BACKOFF_S) - 1)] if wait is None else wait
+                if response.status == 429 and pause <= patience:
+                    patience, waits = patience - pause, waits + 1
+                    log.info("provider rate limit, waiting %.1f s: %s (%s)", pause, problem, said)
+                    with self._waits:
+                        self.waited_s += pause
+                    self.sleep(pause)
+                    continue  # not a failed try
             if last:
                 raise ProviderError("provider_unavailable", problem, transient=True, detail=said)
             delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)] if wait is None else wait
             log.warning("provider call failed, retrying in %.1f s: %s (%s)", delay, problem, said)
             self.sleep(delay)
-        raise AssertionError("unreachable")
+            attempt += 1
 
     def _raise_permanent(self, response: outbound.Reply, path: str) -> None:
         status = response.status
@@ -107,7 +128,10 @@ class OpenAIClient:
         """The server's error message, short, with the key cut out (some servers echo it)."""
         try:
             data = response.json()
-            error = data.get("error") if isinstance(data, dict) else None
+            error = (
+                (data.get("error") or data.get("detail")) if isinstance(data, dict) else None
+            )  # detail: ElevenLabs'
+
             text = str(error.get("message") if isinstance(error, dict) else error or data)
         except ValueError:
             text = response.content.decode("utf-8", "replace")

@@ -95,7 +95,7 @@ def write_concept(
     messages = _concept_messages(request, count)
     usage = StepUsage(purpose="concept", provider=PROVIDER, model=model)
     problem = ""
-    for _ in range(2):
+    for _ in range(estimate.CONCEPT_ATTEMPTS):
         body: dict[str, Any] = {
             "model": model,
             "messages": messages,
@@ -113,12 +113,13 @@ def write_concept(
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             cache.forget(call)  # a retried job asks again
             problem = _short(exc)
+            quoted = problem.encode("ascii", "backslashreplace")[: estimate.REPAIR_PROBLEM_MAX_BYTES]
             messages = messages + [
                 {
                     "role": "user",
                     "content": (
-                        f"Your previous answer was not valid: {problem}. Answer again with only the JSON "
-                        "object in the required shape."
+                        f"Your previous answer was not valid: {quoted.decode()}. Answer again with only "
+                        "the JSON object in the required shape."
                     ),
                 }
             ]
@@ -284,10 +285,12 @@ def word_times(
     language: str,
     duration: float,
     cache: CallCache = NO_CACHE,
+    hear: bool = True,
 ) -> tuple[list[Word], str]:
     """The script's words timed by an OpenAI-compatible transcription with word timestamps
     (the script goes along as the prompt, which steers recognition toward it); a proportional
-    estimate when the server offers no such call or its words do not match the script."""
+    estimate when the server offers no such call, its words do not match the script, or the
+    caller says not to `hear` it (a transcription that could pass the job's cost bound)."""
     tokens = words_mod.tokenize(text, language)
     settings = get_settings()
     form = {
@@ -298,7 +301,7 @@ def word_times(
         "prompt": text[:800],
     }
     heard: list[tuple[str, float, float]] = []
-    if path.stat().st_size <= settings.transcription_max_bytes:  # else: the estimate
+    if hear and path.stat().st_size <= settings.transcription_max_bytes:  # else: the estimate
         call = Call(PROVIDER, form["model"], "audio/transcriptions", {**form, "file": digest_file(path)})
         try:
             with path.open("rb") as wav:  # streamed from the file, never read whole
@@ -335,13 +338,16 @@ def synthesize_all(
     language: str = "en",
     model: str | None = None,
     cache: CallCache = NO_CACHE,
+    heard_share: float | None = None,
 ) -> tuple[list[Narration], list[StepUsage]]:
-    """Per scene its speech and its words' timings; usage: the speech, then the transcription."""
+    """Per scene its speech and its words' timings; usage: the speech, then the transcription.
+    With `heard_share` (the platform's account: billing.estimate's bound), a scene's speech
+    longer than heard_share x the scene is not transcribed: its timings are estimated."""
     settings, started = get_settings(), time.monotonic()
     model = model or settings.openai_speech_model
     chosen = voice if voice in OPENAI_VOICES else settings.openai_voice
 
-    def one(scene: Scene, path: Path) -> tuple[Narration, Paid]:
+    def one(scene: Scene, path: Path) -> tuple[Narration, Paid, float]:
         body = {
             "model": model,
             "input": scene.narration,
@@ -357,22 +363,37 @@ def synthesize_all(
             cache.forget(call)
             raise
         duration = wav_duration(path)
-        timed, timing = word_times(client, path, scene.narration, language, duration, cache=cache)
-        return Narration(
-            path=path, duration_s=duration, silent=False, words=timed, timing=timing, voice=f"openai:{chosen}"
-        ), paid
+        # Within the cost bound only: speech far longer than its scene (a slow voice, a dense
+        # script) would cost the platform more transcription than the job holds.
+        hear = heard_share is None or duration <= heard_share * scene.duration_s
+        timed, timing = word_times(client, path, scene.narration, language, duration, cache=cache, hear=hear)
+        return (
+            Narration(
+                path=path,
+                duration_s=duration,
+                silent=False,
+                words=timed,
+                timing=timing,
+                voice=f"openai:{chosen}",
+            ),
+            paid,
+            duration if hear else 0.0,
+        )
 
     with ThreadPoolExecutor(PARALLEL_CALLS) as pool:
         results = list(pool.map(one, concept.scenes, paths))
-    narrations = [n for n, _ in results]
+    narrations = [n for n, _, _ in results]
     spoken_s = round(sum(n.duration_s for n in narrations), 3)
     usage = StepUsage(purpose="narration", provider=PROVIDER, model=model, audio_s=spoken_s)
-    for _, paid in results:
+    for _, paid, _ in results:
         paid.add_to(usage)
         usage.bytes += len(paid.content)
     usage.wall_s = round(time.monotonic() - started, 3)
     # The word timings' transcriptions (one per scene, kept with the speech), priced apart.
     heard = StepUsage(
-        purpose="narration", provider=PROVIDER, model=settings.openai_transcription_model, audio_s=spoken_s
+        purpose="narration",
+        provider=PROVIDER,
+        model=settings.openai_transcription_model,
+        audio_s=round(sum(h for _, _, h in results), 3),
     )
     return narrations, [usage, heard]

@@ -9,7 +9,16 @@ import typer
 from rich.table import Table
 
 from mo_client.cli import batch, jobs
-from mo_client.cli.common import Json, State, emit_json, handled, out, save_credentials, state
+from mo_client.cli.common import (
+    Json,
+    State,
+    dollars,
+    emit_json,
+    handled,
+    out,
+    save_credentials,
+    state,
+)
 
 app = typer.Typer(
     name="mo",
@@ -153,7 +162,7 @@ def logout(ctx: typer.Context, as_json: Json = False) -> None:
 @app.command()
 @handled
 def whoami(ctx: typer.Context, as_json: Json = False) -> None:
-    """Who you are, your plan and this period's usage."""
+    """Who you are, your plan, this period's usage and your credits."""
     me = state(ctx).client().me()
     if as_json:
         emit_json(me)
@@ -172,8 +181,17 @@ def whoami(ctx: typer.Context, as_json: Json = False) -> None:
         f"limits: {plan.max_duration_s} s per video, {plan.max_concurrency} at once, "
         f"kept {plan.retention_days} days"
     )
+    if me.credits:
+        c = me.credits
+        out.print(
+            f"credits: {dollars(c.available_micros)} available ({dollars(c.allowance_micros)} left of"
+            f" {dollars(c.monthly_micros)} this period, {dollars(c.topup_micros)} in packs,"
+            f" {dollars(c.reserved_micros)} held by running jobs)"
+        )
     for total in usage.providers:
-        out.print(f"  {total.purpose:<9} {total.provider:<10} {total.calls} calls")
+        cost = f", {dollars(total.cost_micros)}" if total.cost_micros else ""
+        charged = f" ({dollars(total.platform_micros)} from credits)" if total.platform_micros else ""
+        out.print(f"  {total.purpose:<9} {total.provider:<10} {total.calls} calls{cost}{charged}")
 
 
 # ---- API keys ---------------------------------------------------------------------------
@@ -256,7 +274,7 @@ def provider_keys_delete(ctx: typer.Context, provider: str, as_json: Json = Fals
 @app.command()
 @handled
 def providers(ctx: typer.Context, as_json: Json = False) -> None:
-    """Providers per step, which need your own key, and whether you stored it."""
+    """Providers per step, which need your own key, whether you stored it, what your plan includes."""
     catalog = state(ctx).client().providers()
     if as_json:
         emit_json(catalog)
@@ -269,6 +287,14 @@ def providers(ctx: typer.Context, as_json: Json = False) -> None:
         )
         table.add_row(step.step, step.default, names)
     out.print(table)
+    for step in catalog.items:
+        if step.included:
+            inc = step.included
+            what = " ".join(filter(None, (inc.provider, inc.model, inc.quality)))
+            out.print(
+                f"your plan includes for {step.step}: {what}"
+                + ("" if inc.available else " (not set up on this server: offline)")
+            )
 
 
 # ---- webhooks, audit, uploads, health ---------------------------------------------------
@@ -334,12 +360,14 @@ def audit(
 @app.command()
 @handled
 def plans(ctx: typer.Context, as_json: Json = False) -> None:
-    """The plans, their limits, and which you can buy (`mo upgrade PLAN`)."""
+    """The plans, their limits, the AI and credits they include, and which you can buy (`mo upgrade PLAN`)."""
     catalog = state(ctx).client().plans()
     if as_json:
         emit_json(catalog.items)
         return
-    table = Table("plan", "jobs / month", "max s", "at once", "kept days", "buy")
+    table = Table(
+        "plan", "jobs / month", "max s", "at once", "kept days", "AI credits / month", "AI included", "buy"
+    )
     for plan in catalog.items:
         table.add_row(
             plan.name,
@@ -347,6 +375,9 @@ def plans(ctx: typer.Context, as_json: Json = False) -> None:
             str(plan.max_duration_s),
             str(plan.max_concurrency),
             str(plan.retention_days),
+            dollars(plan.monthly_credits_micros),
+            ", ".join(f"{purpose}: {ai.provider} {ai.model or ''}".strip() for purpose, ai in plan.ai.items())
+            or "-",
             f"mo upgrade {plan.name}" if plan.purchasable else "-",
         )
     out.print(table)

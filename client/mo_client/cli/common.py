@@ -109,6 +109,20 @@ def emit_json(value: Any) -> None:
     sys.stdout.flush()
 
 
+def dollars(micros: int) -> str:
+    """Micro-dollars as people read them: "$0.19", "$0.05", "$0.0063" (as the console shows them)."""
+    if not micros:
+        return "$0"
+    sign, value = "-" if micros < 0 else "", abs(micros) / 1_000_000
+    if value < 0.0001:
+        return f"{sign}<$0.0001"
+    return f"{sign}${value:.{2 if value >= 0.1 or abs(micros) % 10_000 == 0 else 4}f}"
+
+
+#: Whose account a provider call runs on, in words.
+ACCOUNT_TEXT = {"platform": "included in your plan", "own": "your own key", "none": "offline"}
+
+
 def fail(code: str, message: str, as_json: bool, exit_code: int, details: Any = None) -> typer.Exit:
     """Report an error (stderr as text, stdout as JSON) and return the Exit to raise."""
     if as_json:
@@ -119,6 +133,10 @@ def fail(code: str, message: str, as_json: bool, exit_code: int, details: Any = 
             for item in details:
                 if isinstance(item, dict) and "field" in item:
                     err.print(f"  {item['field']}: {item.get('message', '')}")
+        if code == "credits_exhausted" and isinstance(details, dict):
+            needed, available = details.get("needed"), details.get("available")
+            if isinstance(needed, int) and isinstance(available, int):
+                err.print(f"  this video needs {dollars(needed)} of credits; {dollars(available)} available")
     return typer.Exit(exit_code)
 
 

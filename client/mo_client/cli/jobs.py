@@ -10,9 +10,11 @@ import typer
 from rich.table import Table
 
 from mo_client.cli.common import (
+    ACCOUNT_TEXT,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     Json,
+    dollars,
     emit_json,
     err,
     fail,
@@ -22,7 +24,7 @@ from mo_client.cli.common import (
 )
 from mo_client.cli.progress import JobBars, about_left
 from mo_client.client import Client
-from mo_client.models import Job, JobStatus
+from mo_client.models import Job, JobEstimate, JobStatus, Step
 
 Out = Annotated[Path, typer.Option("--out", "-o", help="Folder for the MP4 and captions.")]
 
@@ -106,6 +108,47 @@ def finish(client: Client, job: Job, folder: Path, *, captions: bool, as_json: b
     out.print(f"[green]done[/green] {job.id}: {files.video}{also}")
 
 
+def print_estimate(estimate: JobEstimate) -> None:
+    table = Table("step", "runs on", "account", "up to")
+    for step in estimate.steps:
+        table.add_row(
+            step.purpose,
+            " ".join(filter(None, (step.provider, step.model))),
+            ACCOUNT_TEXT.get(step.account, step.account),
+            "free" if step.account == "none" else dollars(step.cost_micros),
+        )
+    out.print(table)
+    own = estimate.cost_micros - estimate.credits_micros
+    out.print(
+        f"reserves {dollars(estimate.credits_micros)} of your {dollars(estimate.credits_available_micros)}"
+        f" credits ({estimate.plan} plan)"
+        + (f", up to {dollars(own)} more on your own keys" if own > 0 else "")
+        + f"; ready in about {estimate.wall_s:.0f} s"
+    )
+    if not estimate.fits:
+        out.print("[red]your credits do not cover it[/red]: submitting answers credits_exhausted")
+
+
+def step_cost(step: Step) -> str:
+    """ "$0.0630 (included in your plan)": what a step cost and on whose account."""
+    accounts = sorted({u.account for u in step.usage if u.account != "none"})
+    if not accounts:
+        return dollars(step.cost_micros) if step.cost_micros else "free"
+    return f"{dollars(step.cost_micros)} ({' and '.join(ACCOUNT_TEXT.get(a, a) for a in accounts)})"
+
+
+def cost_line(job: Job) -> str:
+    cost = job.cost
+    parts = [f"reserved {dollars(cost.estimate_micros)}"]
+    if job.terminal:
+        parts.append(f"charged {dollars(cost.charged_micros)} of credits")
+    else:
+        parts += [f"holds {dollars(cost.held_micros)}", f"spent {dollars(cost.platform_micros)} so far"]
+    if cost.own_micros:
+        parts.append(f"{dollars(cost.own_micros)} on your own keys (billed by the provider)")
+    return "cost: " + ", ".join(parts)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @handled
@@ -150,6 +193,13 @@ def register(app: typer.Typer) -> None:
         captions: Annotated[bool, typer.Option(help="Also download the captions (SRT).")] = True,
         detach: Annotated[bool, typer.Option("--detach", help="Submit and exit without waiting.")] = False,
         idempotency_key: Annotated[str | None, typer.Option(help="Default: a fresh one.")] = None,
+        estimate: Annotated[
+            bool,
+            typer.Option(
+                "--estimate",
+                help="Print what it would cost, reserve from your credits and take; submit nothing.",
+            ),
+        ] = False,
         as_json: Json = False,
     ) -> None:
         """Make a video: submit, follow with live bars, download the MP4 and captions here."""
@@ -169,12 +219,16 @@ def register(app: typer.Typer) -> None:
             fields.update(script_fields(client, script))
         if provider:
             fields["providers"] = parse_assignments(provider, "--provider")
-        if image is not None:
+        if image is not None and not estimate:  # a reference image changes no cost
             upload = client.upload_file(image)
             fields["inputs"] = {"reference_image_upload_id": upload.id}
             if not as_json:
                 err.print(f"uploaded {image.name} as {upload.id}")
         fields.update(parse_assignments(field, "--set"))
+        if estimate:
+            found = client.estimate(prompt, **{k: v for k, v in fields.items() if v is not None})
+            emit_json(found) if as_json else print_estimate(found)
+            return
         job = client.submit(
             prompt, idempotency_key=idempotency_key, **{k: v for k, v in fields.items() if v is not None}
         )
@@ -223,7 +277,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
         as_json: Json = False,
     ) -> None:
-        """One job: status, steps, error, outputs."""
+        """One job: status, steps and what each cost, the job's cost, error, outputs."""
         client = state(ctx).client()
         job = client.get_job(job_id)
         if follow and not job.terminal:
@@ -236,17 +290,19 @@ def register(app: typer.Typer) -> None:
             f"[bold]{job.id}[/bold] {job.status} {job.progress}% (attempt {job.attempt})"
             f"{f', {left}' if left else ''}: {job.request.get('prompt', '')}"
         )
-        table = Table("step", "status", "progress", "provider", "started", "finished")
+        table = Table("step", "status", "progress", "provider", "cost", "started", "finished")
         for step in job.steps:
             table.add_row(
                 step.name,
                 step.status,
                 f"{step.progress}%",
                 step.provider or "-",
+                step_cost(step),
                 step.started_at or "-",
                 step.finished_at or "-",
             )
         out.print(table)
+        out.print(cost_line(job))
         if job.error:
             out.print(f"[red]{job.error.code}[/red] ({job.error.step or '-'}): {job.error.message}")
         if job.outputs:

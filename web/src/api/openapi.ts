@@ -455,12 +455,30 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Start a Whop checkout for a plan; send the buyer to `url`
+         * Start a Whop checkout for a plan or a credit pack (exactly one); send the buyer to `url`
          * @description Refusals a well-formed request can meet:
          *     - **409** `plan_not_purchasable`: no Whop plan is mapped to it (WHOP_PLAN_MAP); `email_not_verified`: verify your email first; `checkout_not_configured`: this server has no Whop API key
+         *     - **422** `validation_error`: neither or both of `plan` and `pack`, or an unknown one
          *     - **502** `whop_unavailable`: Whop could not be reached or refused the checkout
          */
         post: operations["create_checkout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/billing/packs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The credit packs on sale through Whop checkout: credits added and price */
+        get: operations["list_credit_packs"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -975,14 +993,23 @@ export interface components {
             /** Next Cursor */
             next_cursor: string | null;
         };
-        /** CheckoutCreate */
+        /**
+         * CheckoutCreate
+         * @description Exactly one of `plan` (a membership) and `pack` (credits, bought once).
+         */
         CheckoutCreate: {
+            /**
+             * Pack
+             * @description The credit pack to buy (GET /v1/billing/packs)
+             * @default null
+             */
+            pack: string | null;
             /**
              * Plan
              * @description The plan to buy, e.g. pro
-             * @enum {string}
+             * @default null
              */
-            plan: "free" | "pro" | "business";
+            plan: ("free" | "pro" | "business") | null;
         };
         /** CheckoutSession */
         CheckoutSession: {
@@ -991,8 +1018,18 @@ export interface components {
              * @description Whop's checkout configuration id
              */
             id: string;
-            /** Plan */
-            plan: string;
+            /**
+             * Pack
+             * @description The credit pack being bought (a pack checkout)
+             * @default null
+             */
+            pack: string | null;
+            /**
+             * Plan
+             * @description The plan being bought (a plan checkout)
+             * @default null
+             */
+            plan: string | null;
             /**
              * Url
              * @description Whop's purchase URL: send the buyer there
@@ -1638,6 +1675,32 @@ export interface components {
             queue: components["schemas"]["QueueInfo"];
             wait: components["schemas"]["WaitStats"];
         };
+        /** PackCatalog */
+        PackCatalog: {
+            /** Items */
+            items: components["schemas"]["PackOffer"][];
+        };
+        /**
+         * PackOffer
+         * @description A credit pack: a one-time Whop product that adds credits (CREDIT_PACKS).
+         */
+        PackOffer: {
+            /**
+             * Credits Micros
+             * @description Credits it adds, in micro-dollars (never expire)
+             */
+            credits_micros: number;
+            /**
+             * Name
+             * @description What checkout takes as `pack`
+             */
+            name: string;
+            /**
+             * Price Micros
+             * @description Its price in micro-dollars (USD), as configured
+             */
+            price_micros: number;
+        };
         /** PasswordResetConfirm */
         PasswordResetConfirm: {
             /** Password */
@@ -1741,7 +1804,7 @@ export interface components {
              * @default null
              * @enum {unknown}
              */
-            narration: "offline" | "openai" | null;
+            narration: "offline" | "openai" | "elevenlabs" | null;
             /**
              * Video
              * @default null
@@ -1776,7 +1839,7 @@ export interface components {
             api_key: string;
             /**
              * Base Url
-             * @description An OpenAI-compatible server, e.g. Ollama or vLLM (openai keys only)
+             * @description Another server speaking the provider's API, e.g. Ollama or vLLM for openai (not for pexels)
              * @default null
              */
             base_url: string | null;
@@ -4064,7 +4127,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorReply"];
                 };
             };
-            /** @description Validation failed (`validation_error`: `details` lists the fields) */
+            /** @description Validation failed (`validation_error`: `details` lists the fields); or `validation_error`: neither or both of `plan` and `pack`, or an unknown one */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4075,6 +4138,46 @@ export interface operations {
             };
             /** @description `whop_unavailable`: Whop could not be reached or refused the checkout */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    list_credit_packs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PackCatalog"];
+                };
+            };
+            /** @description Missing or bad credentials */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4861,7 +4964,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description A provider that takes your own key */
-                provider: "fal" | "openai" | "pexels";
+                provider: "elevenlabs" | "fal" | "openai" | "pexels";
             };
             cookie?: never;
         };
@@ -4964,7 +5067,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description A provider that takes your own key */
-                provider: "fal" | "openai" | "pexels";
+                provider: "elevenlabs" | "fal" | "openai" | "pexels";
             };
             cookie?: never;
         };
@@ -5488,10 +5591,10 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const pathsV1ProviderKeysProviderPutParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["put"]["parameters"]["path"]["provider"]> = ["fal", "openai", "pexels"];
-export const pathsV1ProviderKeysProviderDeleteParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["delete"]["parameters"]["path"]["provider"]> = ["fal", "openai", "pexels"];
+export const pathsV1ProviderKeysProviderPutParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["put"]["parameters"]["path"]["provider"]> = ["elevenlabs", "fal", "openai", "pexels"];
+export const pathsV1ProviderKeysProviderDeleteParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["delete"]["parameters"]["path"]["provider"]> = ["elevenlabs", "fal", "openai", "pexels"];
 export const apiKeyScopeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApiKeyScope"]> = ["full", "jobs"];
-export const checkoutCreatePlanValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CheckoutCreate"]["plan"]> = ["free", "pro", "business"];
+export const checkoutCreatePlanAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CheckoutCreate"]["plan"]> = ["free", "pro", "business"];
 export const eventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["EventType"]> = ["job.queued", "job.started", "step.started", "step.progress", "step.succeeded", "step.failed", "job.retrying", "job.succeeded", "job.failed", "job.canceled"];
 export const healthStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Health"]["status"]> = ["ok", "degraded"];
 export const jobCreateAspectValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobCreate"]["aspect"]> = ["9:16", "16:9", "1:1"];

@@ -18,6 +18,9 @@ export type Me = Schemas["Me"];
 export type PlanInfo = Schemas["PlanInfo"];
 export type PlanCatalog = Schemas["PlanCatalog"];
 export type CheckoutSession = Schemas["CheckoutSession"];
+export type Credits = Schemas["Credits"];
+export type IncludedAI = Schemas["IncludedAI"];
+export type PackCatalog = Schemas["PackCatalog"];
 
 export type Job = Schemas["Job"];
 export type JobList = Schemas["JobList"];
@@ -25,6 +28,9 @@ export type Step = Schemas["Step"];
 export type JobEvent = Schemas["Event"];
 export type EventPage = Schemas["EventPage"];
 export type StreamToken = Schemas["StreamToken"];
+export type JobCost = Schemas["JobCost"];
+export type JobEstimate = Schemas["JobEstimate"];
+export type StepEstimate = Schemas["StepEstimate"];
 
 export type ApiKey = Schemas["ApiKey"];
 export type ApiKeyList = Schemas["ApiKeyList"];
@@ -33,6 +39,7 @@ export type ProviderKey = Schemas["ProviderKey"];
 export type ProviderKeyList = Schemas["ProviderKeyList"];
 export type ProviderCatalog = Schemas["ProviderCatalog"];
 export type StepProviders = Schemas["StepProviders"];
+export type Included = Schemas["Included"];
 export type VoiceOption = Schemas["VoiceOption"];
 export type WebhookEndpoint = Schemas["WebhookEndpoint"];
 export type WebhookEndpointList = Schemas["WebhookEndpointList"];

@@ -1,10 +1,13 @@
 // One job: live progress while it runs (useJobProgress), then the video, downloads, the step
-// timeline with durations, providers and usage, notes, and the error with its code and step.
+// timeline with durations, providers, usage and cost, what the job cost and the credits left,
+// notes, and the error with its code and step.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api } from "../api/client";
 import { TERMINAL, jobAspectClass, jobScenes, jobScript, jobTitle, type Job, type Step } from "../api/types";
+import { CURRENT_USER_KEY, useCurrentUser } from "../hooks/useCurrentUser";
+import { ACCOUNT_TEXT, dollars } from "../money";
 import { timeLeftText } from "../hooks/progress";
 import { useJobProgress } from "../hooks/useJobProgress";
 import { ErrorMessage, Loading, PageTitle, ProgressBar, StatusBadge, When, seconds } from "../components/ui";
@@ -16,6 +19,41 @@ function usageText(step: Step): string {
       u.audio_s ? `${u.audio_s.toFixed(1)} s audio` : ""].filter(Boolean);
     return `${u.purpose}: ${u.provider}${u.model ? ` (${u.model})` : ""}${parts.length ? ` — ${parts.join(", ")}` : ""}`;
   }).join("; ") || "—";
+}
+
+/** "$0.0630, included in your plan": what a step cost and on whose account (offline: free). */
+export function stepCostText(step: Step): string {
+  const accounts = [...new Set((step.usage ?? []).map((u) => u.account).filter((a) => a !== "none"))];
+  if (!accounts.length) return step.cost_micros ? dollars(step.cost_micros) : "free";
+  return `${dollars(step.cost_micros)}, ${accounts.map((a) => ACCOUNT_TEXT[a]).join(" and ")}`;
+}
+
+/** The job's money: what it reserved, holds, was charged, spent on your own keys; credits left. */
+function CostCard({ job, done }: { job: Job; done: boolean }) {
+  const me = useCurrentUser();
+  const cost = job.cost;
+  if (!cost) return null;
+  const credits = me.data?.credits;
+  return (
+    <section className="card" aria-label="Cost">
+      <h2>Cost</h2>
+      <dl className="facts">
+        <div><dt>Reserved at submission</dt><dd data-testid="cost-estimate">{dollars(cost.estimate_micros)}</dd></div>
+        {done ? (
+          <div><dt>Charged to your credits</dt><dd data-testid="cost-charged">{dollars(cost.charged_micros)}</dd></div>
+        ) : (
+          <>
+            <div><dt>Held now</dt><dd>{dollars(cost.held_micros)}</dd></div>
+            <div><dt>Spent so far</dt><dd>{dollars(cost.platform_micros)}</dd></div>
+          </>
+        )}
+        {cost.own_micros ? <div><dt>On your own keys</dt><dd>{dollars(cost.own_micros)} <span className="muted small">(billed by the provider)</span></dd></div> : null}
+        {credits ? <div><dt>Credits left</dt><dd data-testid="credits-left">{dollars(credits.available_micros)}</dd></div> : null}
+      </dl>
+      {done && cost.estimate_micros > cost.charged_micros
+        ? <p className="muted small">{dollars(cost.estimate_micros - cost.charged_micros)} of what it reserved went back to your credits.</p> : null}
+    </section>
+  );
 }
 
 /** The time left, counting down each second from the latest estimate (`endsAt`, this clock). */
@@ -36,6 +74,10 @@ export function JobPage() {
   const job = useQuery({ queryKey: ["job", id], queryFn: () => api<Job>(`/v1/jobs/${id}`) });
   const refresh = () => queryClient.invalidateQueries({ queryKey: ["job", id] });
   const live = useJobProgress(id, job.data, { onBoundary: () => void refresh() });
+  const ended = !!job.data && TERMINAL.includes(job.data.status);
+  useEffect(() => { // a job that ended settled its credits: the balance changed
+    if (ended) void queryClient.invalidateQueries({ queryKey: CURRENT_USER_KEY });
+  }, [ended, queryClient]);
   const act = useMutation({
     mutationFn: (action: "cancel" | "retry") => api<Job>(`/v1/jobs/${id}/${action}`, { method: "POST" }),
     onSuccess: (updated) => {
@@ -101,6 +143,8 @@ export function JobPage() {
         </section>
       ) : null}
 
+      <CostCard job={data} done={done} />
+
       {data.outputs ? (
         <section className="card" aria-label="Video">
           <h2>Your video</h2>
@@ -120,13 +164,14 @@ export function JobPage() {
         <h2>Timeline</h2>
         <div className="table-wrap">
           <table>
-            <caption className="sr-only">Steps with their timing, provider and usage</caption>
-            <thead><tr><th scope="col">Step</th><th scope="col">Status</th><th scope="col">Started</th><th scope="col">Took</th><th scope="col">Provider</th><th scope="col">Usage</th></tr></thead>
+            <caption className="sr-only">Steps with their timing, provider, usage and cost</caption>
+            <thead><tr><th scope="col">Step</th><th scope="col">Status</th><th scope="col">Started</th><th scope="col">Took</th><th scope="col">Provider</th><th scope="col">Usage</th><th scope="col">Cost</th></tr></thead>
             <tbody>
               {data.steps.map((s) => (
                 <tr key={s.name}>
                   <th scope="row">{s.name}</th><td>{s.status}</td><td><When at={s.started_at} /></td>
                   <td>{seconds(s.started_at, s.finished_at)}</td><td>{s.provider ?? "—"}</td><td>{usageText(s)}</td>
+                  <td data-testid={`step-cost-${s.name}`}>{stepCostText(s)}</td>
                 </tr>
               ))}
             </tbody>

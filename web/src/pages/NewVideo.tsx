@@ -1,12 +1,16 @@
-// New video: the job request, bounded by the plan, with the API's 422 details by their fields.
+// New video: the job request, bounded by the plan, with the API's 422 details by their fields,
+// what the plan includes per step, and the estimate beside the submit button.
 import { useState, type FormEvent } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useNavigate } from "react-router-dom";
+import { Link, useNavigate } from "react-router-dom";
 import { api, ApiError } from "../api/client";
 import { uploadFile } from "../api/upload";
-import type { Job, ProviderCatalog } from "../api/types";
-import { useCurrentUser } from "../hooks/useCurrentUser";
+import type { Job, ProviderCatalog, StepProviders } from "../api/types";
+import { CURRENT_USER_KEY, useCurrentUser } from "../hooks/useCurrentUser";
+import { ESTIMATE_KEY } from "../hooks/useEstimate";
+import { EstimatePanel } from "../components/Estimate";
 import { ErrorMessage, FieldError, Loading, PageTitle, ProgressBar } from "../components/ui";
+import { creditsShortfall, dollars, modelText } from "../money";
 
 export const ASPECTS = [["9:16", "Portrait 9:16"], ["16:9", "Landscape 16:9"], ["1:1", "Square 1:1"]] as const;
 const MIN_DURATION = 5;
@@ -58,6 +62,34 @@ export function jobRequest(form: VideoForm, referenceUploadId?: string | null,
   return body;
 }
 
+/** The form describes a video (something to say or show): worth an estimate. */
+export function describesVideo(form: VideoForm): boolean {
+  if (form.source === "prompt") return form.prompt.trim() !== "";
+  if (form.source === "script") return form.script.trim() !== "";
+  return form.scenes.some((s) => s.text.trim() !== "");
+}
+
+/** What the caller's plan gives a step on the platform's account, or what needs their own key. */
+export function includedText(step: StepProviders): string | null {
+  const inc = step.included;
+  const own = step.providers.filter((p) => p.needs_key);
+  if (inc && own.some((p) => p.name === inc.provider && p.has_key)) return `Runs on your own ${inc.provider} key (no credits)`;
+  if (inc?.available) return `Included in your plan: ${modelText(inc)}`;
+  if (inc) return `Your plan includes ${modelText(inc)}, not set up on this server yet: offline`;
+  if (!own.length) return null;
+  const stored = own.filter((p) => p.has_key).map((p) => p.name);
+  return stored.length ? `Not in your plan; your own key runs it (${stored.join(", ")})`
+    : `Not in your plan: ${own.map((p) => p.name).join(", ")} needs your own key, else offline`;
+}
+
+function defaultLabel(step: StepProviders): string {
+  const inc = step.included;
+  if (inc?.available && !step.providers.some((p) => p.name === inc.provider && p.needs_key && p.has_key)) {
+    return "Default (included in your plan)";
+  }
+  return `Default (${step.default})`;
+}
+
 function describe(option: { name: string; needs_key: boolean; has_key: boolean }) {
   if (!option.needs_key) return `${option.name} (no key needed)`;
   return `${option.name} (${option.has_key ? "your key is stored" : "needs your key: not stored"})`;
@@ -103,11 +135,15 @@ export function NewVideoPage() {
     },
     onSuccess: (job) => {
       void queryClient.invalidateQueries({ queryKey: ["jobs"] });
+      void queryClient.invalidateQueries({ queryKey: CURRENT_USER_KEY }); // credits now held
+      void queryClient.invalidateQueries({ queryKey: ESTIMATE_KEY });
       queryClient.setQueryData(["job", job.id], job);
       navigate(`/jobs/${job.id}`);
     },
   });
   const fields = submit.error instanceof ApiError ? submit.error.fieldErrors() : {};
+  const short = submit.error instanceof ApiError && submit.error.code === "credits_exhausted"
+    ? creditsShortfall(submit.error.details) : null;
   const set = <K extends keyof VideoForm>(key: K, value: VideoForm[K]) => setForm((f) => ({ ...f, [key]: value }));
   const described = (name: string, hint?: string) =>
     [fields[name] ? `${name.replace(/\./g, "-")}-error` : null, hint].filter(Boolean).join(" ") || undefined;
@@ -252,11 +288,13 @@ export function NewVideoPage() {
                 <label htmlFor={`provider-${step.step}`}>{step.step} provider</label>
                 <select id={`provider-${step.step}`} value={form.providers[step.step] ?? ""}
                   aria-invalid={!!fields[`providers.${step.step}`]}
-                  aria-describedby={described(`providers.${step.step}`)}
+                  aria-describedby={described(`providers.${step.step}`, includedText(step) ? `provider-${step.step}-hint` : undefined)}
                   onChange={(e) => set("providers", { ...form.providers, [step.step]: e.target.value })}>
-                  <option value="">Default ({step.default})</option>
+                  <option value="">{defaultLabel(step)}</option>
                   {step.providers.map((p) => <option key={p.name} value={p.name}>{describe(p)}</option>)}
                 </select>
+                {includedText(step) ? <span className="hint" id={`provider-${step.step}-hint`}
+                  data-included={step.included?.available ? "true" : "false"}>{includedText(step)}</span> : null}
                 <FieldError id={`providers-${step.step}-error`} message={fields[`providers.${step.step}`]} />
               </div>
             ))}
@@ -302,8 +340,14 @@ export function NewVideoPage() {
         {uploadPct !== null ? <ProgressBar value={uploadPct} label="Reference image upload" id="upload-progress" /> : null}
         <FieldError id="inputs-error" message={fields["inputs.reference_image_upload_id"]} />
 
+        <EstimatePanel body={describesVideo(form) ? jobRequest(form) : null} />
         {Object.keys(fields).length ? <p className="error" role="alert">Please fix the fields marked above.</p>
-          : <ErrorMessage error={submit.error} />}
+          : short ? (
+            <p className="error" role="alert" data-testid="credits-exhausted">
+              Not enough credits: this video needs {dollars(short.needed)} and you have {dollars(short.available)} available.{" "}
+              <Link to="/billing">Add credits or upgrade</Link>
+            </p>
+          ) : <ErrorMessage error={submit.error} />}
         <button type="submit" className="primary" disabled={submit.isPending}>
           {submit.isPending ? "Submitting…" : "Make the video"}
         </button>

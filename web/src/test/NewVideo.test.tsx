@@ -7,8 +7,13 @@ import { jobRequest, NewVideoPage } from "../pages/NewVideo";
 
 const me = { id: "u", email: "a@b.c", plan: { name: "free", monthly_jobs: 5, max_duration_s: 30, max_concurrency: 1, retention_days: 7 },
   usage: { period_start: "", period_end: "", jobs_used: 0, running: 0 }, membership: null };
-const providers = { items: [{ step: "image", default: "offline", providers: [
+const providers = { items: [{ step: "image", default: "offline", included: null, providers: [
   { name: "offline", needs_key: false, has_key: false }, { name: "openai", needs_key: true, has_key: false }] }] };
+const estimate = { steps: [
+  { purpose: "concept", provider: "openai", account: "platform", model: "gpt-4o-mini", cost_micros: 1_260 },
+  { purpose: "image", provider: "openai", account: "own", model: null, cost_micros: 189_000 },
+  { purpose: "narration", provider: "offline", account: "none", model: null, cost_micros: 0 }],
+  cost_micros: 190_260, credits_micros: 1_260, credits_available_micros: 10_000_000, fits: true, wall_s: 42, plan: "pro" };
 
 function renderPage(fetchMock: ReturnType<typeof vi.fn>) {
   vi.stubGlobal("fetch", fetchMock);
@@ -24,10 +29,11 @@ function renderPage(fetchMock: ReturnType<typeof vi.fn>) {
   );
 }
 
-function api(jobReply: { status: number; body: unknown }) {
+function api(jobReply: { status: number; body: unknown }, estimateReply: unknown = estimate, catalog: unknown = providers) {
   return vi.fn(async (url: string, _init?: RequestInit) => {
     if (url === "/v1/me") return new Response(JSON.stringify(me));
-    if (url === "/v1/providers") return new Response(JSON.stringify(providers));
+    if (url === "/v1/providers") return new Response(JSON.stringify(catalog));
+    if (url === "/v1/jobs/estimate") return new Response(JSON.stringify(estimateReply));
     return new Response(JSON.stringify(jobReply.body), { status: jobReply.status });
   });
 }
@@ -66,6 +72,54 @@ describe("NewVideoPage", () => {
     await user.type(await screen.findByLabelText("Prompt"), "A fox");
     await user.click(screen.getByRole("button", { name: "Make the video" }));
     expect(await screen.findByText("job page")).toBeTruthy();
+  });
+});
+
+describe("the estimate and what the plan includes", () => {
+  it("shows per step what runs on whose account, the credits it reserves and the time it takes", async () => {
+    const fetchMock = api({ status: 202, body: {} });
+    renderPage(fetchMock);
+    expect(await screen.findByText("Describe the video to see what it costs and how long it takes.")).toBeTruthy();
+    await userEvent.setup().type(await screen.findByLabelText("Prompt"), "A fox");
+    const summary = await screen.findByTestId("estimate-summary");
+    expect(summary.textContent).toBe("Reserves $0.0013 of your $10.00 credits (up to $0.19 more on your own keys); ready in about 40 s.");
+    const rows = screen.getAllByRole("row").slice(1).map((row) => row.textContent);
+    expect(rows).toEqual(["Scriptopenai gpt-4o-miniincluded in your plan$0.0013", "Imagesopenaiyour own key$0.19",
+      "Narrationofflineofflinefree"]);
+    const asked = fetchMock.mock.calls.filter(([url]) => url === "/v1/jobs/estimate");
+    expect(JSON.parse(asked[asked.length - 1][1]!.body as string).prompt).toBe("A fox");
+    expect(fetchMock.mock.calls.some(([url]) => url === "/v1/jobs")).toBe(false);
+  });
+
+  it("says plainly when the credits do not cover the video", async () => {
+    renderPage(api({ status: 202, body: {} }, { ...estimate, credits_micros: 80_000, credits_available_micros: 20_000, fits: false }));
+    await userEvent.setup().type(await screen.findByLabelText("Prompt"), "A fox");
+    expect((await screen.findByText(/Your credits do not cover this video/)).textContent).toContain(
+      "it reserves $0.08 and you have $0.02 available");
+  });
+
+  it("shows a 402 credits_exhausted with what is needed and what is available", async () => {
+    renderPage(api({ status: 402, body: { error: { code: "credits_exhausted", message: "Not enough credits",
+      details: { needed: 190_260, available: 1_000 } } } }));
+    const user = userEvent.setup();
+    await user.type(await screen.findByLabelText("Prompt"), "A fox");
+    await user.click(screen.getByRole("button", { name: "Make the video" }));
+    expect((await screen.findByTestId("credits-exhausted")).textContent).toContain(
+      "this video needs $0.19 and you have $0.0010 available");
+    expect(screen.getByRole("link", { name: "Add credits or upgrade" }).getAttribute("href")).toBe("/billing");
+  });
+
+  it("says per step what the plan includes and what needs your own key", async () => {
+    const catalog = { items: [
+      { step: "image", default: "offline", included: { provider: "openai", model: "gpt-image-1", quality: "medium", available: true },
+        providers: [{ name: "offline", needs_key: false, has_key: true }, { name: "openai", needs_key: true, has_key: false }] },
+      { step: "narration", default: "offline", included: null,
+        providers: [{ name: "offline", needs_key: false, has_key: true }, { name: "openai", needs_key: true, has_key: false }] }] };
+    renderPage(api({ status: 202, body: {} }, estimate, catalog));
+    expect(await screen.findByText("Included in your plan: openai gpt-image-1 (medium)")).toBeTruthy();
+    expect(screen.getByText("Not in your plan: openai needs your own key, else offline")).toBeTruthy();
+    expect(screen.getByRole("option", { name: "Default (included in your plan)" })).toBeTruthy();
+    expect(screen.getByLabelText("image provider").getAttribute("aria-describedby")).toBe("provider-image-hint");
   });
 });
 
