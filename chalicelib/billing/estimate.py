@@ -26,6 +26,7 @@ CONCEPT_REPAIR_TOKENS = 420  # the repair message: ~100 bytes of ours, the probl
 REPAIR_PROBLEM_MAX_BYTES = 300  # the problem as the repair message quotes it (openai_steps)
 NARRATION_CHARS_PER_S = 18
 TRANSCRIBED_SHARE = 1.5
+MAX_CLIP_S = 10  # the longest image-to-video clip asked for a scene (remote/fal.py clip_seconds)
 
 
 def concept_max_tokens(scenes: int) -> int:
@@ -90,6 +91,10 @@ def bound(
                     audio_s=round(seconds * TRANSCRIBED_SHARE, 3),
                 )
             )
+    elif purpose == "video":  # AI motion: at most one clip of the longest length per scene
+        usages.append(
+            StepUsage(purpose="video", provider=choice.provider, model=model, video_s=scenes * MAX_CLIP_S)
+        )
     total = 0
     for usage in usages:
         cost = prices.cost_micros(usage)
@@ -110,7 +115,7 @@ def image_variant(model: str | None, aspect: str, quality: str | None) -> str:
 def _default_model(provider: str, purpose: str) -> str | None:
     settings = get_settings()
     if provider == "fal":
-        return {"image": settings.fal_image_model}.get(purpose)
+        return {"image": settings.fal_image_model, "video": settings.fal_video_model}.get(purpose)
     if provider != "openai":
         return {"pexels": "videos", "elevenlabs": settings.elevenlabs_model}.get(provider)
     return {

@@ -69,6 +69,7 @@ DEFAULT_PRICES: dict[str, dict] = {
     "pexels/videos": {},
     "fal/fal-ai/flux/schnell": {"image": {"*": 3_000}},  # $0.003 a megapixel, ~1 MP an image
     "fal/fal-ai/flux/dev": {"image": {"*": 25_000}},
+    "fal/fal-ai/kling-video/v2.1/standard/image-to-video": {"video_s": 56_000},  # $0.28 per 5 s
     # ElevenLabs' API list prices per character (elevenlabs.io/pricing/api, read 2026-06: $0.10 per
     # 1 000 characters for Multilingual v2 / v3, $0.05 for Flash and Turbo; the same on every plan).
     "elevenlabs/eleven_multilingual_v2": {"characters": 100_000_000},

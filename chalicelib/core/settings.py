@@ -237,6 +237,7 @@ class Settings(Model):
     # (settings, not code), how many generations run at once per job, one generation's deadline
     # (queue wait included), the longest pause between status polls, and each output's size cap.
     fal_image_model: str = "fal-ai/flux/schnell"
+    fal_video_model: str = "fal-ai/kling-video/v2.1/standard/image-to-video"
     fal_parallel_calls: int = Field(4, ge=1, le=16)
     fal_max_wait_s: float = Field(600.0, gt=0)
     fal_poll_max_s: float = Field(5.0, gt=0)

@@ -177,6 +177,35 @@ def fal_images(task: Task, client: fal.FalClient) -> tuple[None, StepUsage]:
     return None, usage
 
 
+def fal_clips(task: Task, client: fal.FalClient) -> tuple[None, StepUsage]:
+    """AI motion: each scene's still (task.paths) turned into a clip beside it (scene_media.
+    clip_path) on fal.ai, scenes in parallel; a scene whose clip can't be made keeps its
+    moving still, with a note. The clips are probed like the user's own."""
+    todo, made = task.todo(), [0]
+    lock = threading.Lock()
+
+    def done() -> None:
+        with lock:
+            made[0] += 1
+            task.on_progress(100 * made[0] // len(todo))
+
+    usage = fal.render_clips(
+        client,
+        [scene for scene, _ in todo],
+        task.request["aspect"],
+        [path for _, path in todo],
+        model=task.model(get_settings().fal_video_model),
+        check=lambda clip: scene_media.clip_problem(clip, task.user_id),
+        notes=task.notes,
+        cache=CallCache(task.job_id),
+        should_stop=task.should_stop,
+        on_done=done,
+    )
+    if client.throttled:
+        task.notes.append(f"video: fal asked us to slow down {client.throttled} times (429)")
+    return None, usage
+
+
 def _check_stock(kind: str, target: Path, aspect: str, still: Path, user_id: str) -> None:
     """A fetched clip is probed against the user's plan; a photo is fitted to the scene's still
     within the pixel limit. What fails is removed and raised as a ProviderError."""
@@ -321,8 +350,9 @@ def _priced(usage: StepUsage | list[StepUsage], choice: Choice) -> list[StepUsag
     return records
 
 
-def run(purpose: str, task: Task) -> Outcome:
-    """The first provider of the chain that succeeds; ProviderError when none does."""
+def run(purpose: str, task: Task, offline: Callable | None = None) -> Outcome:
+    """The first provider of the chain that succeeds; ProviderError when none does. `offline`
+    stands in for the registered offline provider (AI motion: keep the moving stills)."""
     notes: list[str] = []
     error: ProviderError | None = None
     for choice in providers.choose(
@@ -347,7 +377,8 @@ def run(purpose: str, task: Task) -> Outcome:
                 continue
         task.choice = choice
         try:
-            value, usage = registry.provider(purpose, name).implementation()(task, client)
+            made = offline if offline is not None and name == providers.OFFLINE else None
+            value, usage = (made or registry.provider(purpose, name).implementation())(task, client)
         except ProviderError as exc:
             # What the server said goes to the log only; the job gets our words (exc.message).
             log.warning(

@@ -103,6 +103,13 @@ BUILTIN: tuple[Provider | Pipeline, ...] = (
         client="chalicelib.pipeline.remote.elevenlabs:ElevenLabsClient",
     ),
     Provider("video", "offline", "chalicelib.pipeline.media.video:compose_video"),  # the render itself
+    Provider(  # AI motion (`motion: ai`): a clip per scene, composed by the render above
+        "video",
+        "fal",
+        f"{_CHAIN}:fal_clips",
+        base_url="https://queue.fal.run",
+        client="chalicelib.pipeline.remote.fal:FalClient",
+    ),
     Pipeline("steps", "chalicelib.pipeline.pipelines:STEPS"),
     Pipeline("command", "chalicelib.pipeline.pipelines:COMMAND_STEPS"),
 )

@@ -50,10 +50,10 @@ class FakeFal:
         self.counts = {"submit": 0, "status": 0, "result": 0, "cancel": 0, "429": 0, "5xx": 0, "files": 0}
         self.inputs: list[dict] = []  # every submission's model and input
         self.output = "ok"  # "ok" | "malformed" | "oversized"
-        self.hold = False  # requests stay IN_PROGRESS until released (cancel tests)
+        self.hold = ""  # requests to models ending with this stay IN_PROGRESS (cancel tests)
+        self.changed = threading.Condition(self._lock_for_changes())
         self.retry_after_s = 0.2
         self._storm = self._flaky = 0
-        self._lock = threading.Lock()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -98,6 +98,15 @@ class FakeFal:
         with self._lock:
             self._flaky = count
 
+    def _lock_for_changes(self) -> threading.RLock:
+        self._lock = threading.RLock()  # re-entered by wait_until's predicates
+        return self._lock
+
+    def wait_until(self, predicate, timeout_s: float = 60.0) -> bool:
+        """Block until predicate(self) holds (checked on every request the fake serves)."""
+        with self.changed:
+            return self.changed.wait_for(lambda: predicate(self), timeout_s)
+
     def running(self) -> int:
         with self._lock:
             return sum(1 for r in self.requests.values() if r["state"] not in ("COMPLETED", "CANCELED"))
@@ -114,6 +123,13 @@ class FakeFal:
 
     # ---- serving --------------------------------------------------------------------------
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        try:
+            self._serve(handler, method)
+        finally:
+            with self.changed:
+                self.changed.notify_all()
+
+    def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         path = urlparse(handler.path).path
         if path.startswith("/files/"):
             with self._lock:
@@ -197,7 +213,8 @@ class FakeFal:
             now = time.monotonic()
             if request["state"] == "IN_QUEUE" and now >= request["started_at"]:
                 request["state"] = "IN_PROGRESS"
-            if request["state"] == "IN_PROGRESS" and now >= request["done_at"] and not self.hold:
+            held = bool(self.hold) and request["model"].endswith(self.hold)
+            if request["state"] == "IN_PROGRESS" and now >= request["done_at"] and not held:
                 request["state"] = "COMPLETED"
             return request["state"]
 

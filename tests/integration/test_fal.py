@@ -109,8 +109,41 @@ def test_a_rejected_key_of_the_users_own_stops_the_job(api, user, fake, tmp_path
 
 
 def test_cancel_reaches_every_generation_in_flight(keyed, fake, tmp_path):
-    fake.hold = True  # every request stays IN_PROGRESS until canceled
+    fake.hold = get_settings().fal_image_model  # every request stays IN_PROGRESS until canceled
     with pytest.raises(RenderCanceled):
         run_images(keyed, tmp_path, should_stop=lambda: fake.counts["submit"] == 3)
     assert fake.counts["submit"] == 3 and fake.counts["cancel"] == 3
     assert fake.running() == 0  # nothing left running at fal
+
+
+def run_motion(user, tmp_path, fake: FakeFal):
+    """The video step's AI motion over the image step's stills (blue PNGs)."""
+    request = {"scenes": SCENES, "aspect": "9:16", "providers": {"video": "fal"}, "motion": "ai"}
+    concept = script.to_concept(request)
+    work = tmp_path / secrets.token_hex(3)
+    work.mkdir()
+    stills = [work / f"scene-{i + 1:02d}.png" for i in range(len(concept.scenes))]
+    for still in stills:
+        Image.new("RGB", ASPECTS["9:16"], "blue").save(still)
+    task = provider_chain.Task(
+        request=request,
+        user_id=user["user"]["id"],
+        concept=concept,
+        paths=stills,
+        job_id=f"job_{secrets.token_hex(6)}",
+    )
+    return provider_chain.run("video", task, offline=lambda task, client: (None, [])), stills
+
+
+def test_each_still_becomes_a_probed_clip_priced_per_second(keyed, fake, tmp_path):
+    outcome, stills = run_motion(keyed, tmp_path, fake)
+    assert outcome.provider == "fal" and all(s.with_suffix(".mp4").exists() for s in stills)
+    assert outcome.usage[0].video_s == 15 and outcome.usage[0].cost_micros == 15 * 56_000
+
+
+def test_a_clip_that_cannot_be_made_leaves_the_moving_still_with_a_note(keyed, fake, tmp_path):
+    fake.output = "malformed"
+    outcome, stills = run_motion(keyed, tmp_path, fake)
+    assert not any(s.with_suffix(".mp4").exists() for s in stills)
+    notes = [n for n in outcome.notes if "has no AI clip" in n and "the moving still instead" in n]
+    assert len(notes) == 3, outcome.notes

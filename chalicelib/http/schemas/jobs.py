@@ -106,6 +106,13 @@ class JobCreate(Strict):
         ),
     )
     narration: bool = Field(True, description="false: no voice (music, if any, at full level)")
+    motion: Literal["none", "ai"] = Field(
+        "none",
+        description=(
+            "none: stills move by slow zoom and crossfades; ai: each still becomes a generated clip "
+            "(image-to-video, the `video` provider, e.g. fal), a moving still where one can't be made"
+        ),
+    )
     music_volume: float = Field(
         0.35,
         ge=0.0,

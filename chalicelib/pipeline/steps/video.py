@@ -14,11 +14,13 @@ from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.infra import storage
 from chalicelib.jobs import lifecycle
 from chalicelib.jobs import repository as jobs_db
+from chalicelib.pipeline import provider_chain, providers
 from chalicelib.pipeline.concept import script
 from chalicelib.pipeline.concept.storyboard import Concept
 from chalicelib.pipeline.context import Context, scene_words
 from chalicelib.pipeline.errors import StepError
 from chalicelib.pipeline.media import scene_media, video
+from chalicelib.pipeline.media.filtergraph import is_clip
 from chalicelib.pipeline.media.narration import Narration
 from chalicelib.pipeline.media.words import Word
 from chalicelib.pipeline.steps.concept import load_concept
@@ -75,6 +77,37 @@ def _check_plan_length(ctx: Context, concept: Concept) -> None:
         )
 
 
+def _moving_stills(task: provider_chain.Task, _client) -> tuple[None, list[StepUsage]]:
+    """AI motion's last resort: no clips; the render moves the stills as it always does."""
+    return None, []
+
+
+def _animated(ctx: Context, concept: Concept, sources: list[Path]) -> list[Path]:
+    """`motion: ai`: each still scene (not the user's clips) becomes a generated clip through
+    the chain of the `video` purpose, the moving still where none can be made (with a note)."""
+    clips = frozenset(i for i, path in enumerate(sources) if is_clip(path))
+    count = len(sources) - len(clips)
+    outcome = provider_chain.run(
+        "video",
+        ctx.task(
+            concept=concept,
+            paths=sources,
+            keep=clips,
+            on_progress=lambda p: ctx.report(p // 2, message=scene_words("clip", p, count)),
+        ),
+        offline=_moving_stills,
+    )
+    ctx.outcome(outcome)
+    if outcome.provider == providers.OFFLINE:
+        ctx.provider = None  # the render's
+        lifecycle.add_note(
+            ctx.job_id,
+            "video: motion ai needs an image-to-video provider (providers.video, e.g. fal, with its key, "
+            "or the plan's); the stills move as usual",
+        )
+    return [scene_media.source_of(path) if i not in clips else path for i, path in enumerate(sources)]
+
+
 def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
     image_keys = done["image"]
     concept = load_concept(ctx)
@@ -87,6 +120,8 @@ def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
         concept = script.timed(concept, ctx.request, [n.duration_s for n in narrations])
         _check_plan_length(ctx, concept)
         ctx.replan(seconds=script.total_length(concept))  # a script's, as narrated
+    if ctx.request.get("motion") == "ai":
+        stills = _animated(ctx, concept, stills)
     started = time.monotonic()
     request = ctx.request
     result = video.compose_video(
@@ -107,8 +142,8 @@ def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
     )
     if result.silent_narration:
         lifecycle.add_note(ctx.job_id, SILENT_NOTE)
-    ctx.provider = "offline"
-    ctx.usage = [
+    ctx.provider = ctx.provider or "offline"
+    ctx.usage = (ctx.usage or []) + [
         StepUsage(
             purpose="video",
             provider="offline",
