@@ -110,7 +110,11 @@ def image_variant(model: str | None, aspect: str, quality: str | None) -> str:
 def _default_model(provider: str, purpose: str) -> str | None:
     settings = get_settings()
     if provider != "openai":
-        return {"pexels": "videos", "elevenlabs": settings.elevenlabs_model}.get(provider)
+        return {
+            "pexels": "videos",
+            "elevenlabs": settings.elevenlabs_model,
+            "replicate": settings.replicate_image_model,
+        }.get(provider)
     return {
         "concept": settings.openai_chat_model,
         "image": settings.openai_image_model,

@@ -55,6 +55,7 @@ class Task:
     plan: str = "free"  # the plan the job was accepted on: what platform AI it includes
     claim: Callable[[int], int | None] = lambda upper: 0  # a platform call's go-ahead (Context.claim_credits)
     choice: Choice | None = None  # the provider being tried, its account, model and quality
+    should_stop: Callable[[], bool] = lambda: False  # the job was canceled or its lease lost (Context)
 
     def written_concept(self) -> Concept:
         """The job's concept: every step after `concept` (the step that writes it) has one."""

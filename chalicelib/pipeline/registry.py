@@ -86,6 +86,13 @@ BUILTIN: tuple[Provider | Pipeline, ...] = (
         client="chalicelib.pipeline.remote.pexels:PexelsClient",
         user_base_url=False,
     ),
+    Provider(
+        "image",
+        "replicate",
+        "chalicelib.pipeline.remote.replicate:images",
+        base_url="https://api.replicate.com",
+        client="chalicelib.pipeline.remote.replicate:ReplicateClient",
+    ),
     Provider("narration", "offline", f"{_CHAIN}:offline_narration"),
     Provider("narration", "openai", f"{_CHAIN}:openai_narration", **OPENAI),
     Provider(
