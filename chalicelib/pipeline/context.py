@@ -60,6 +60,7 @@ class Context:
             job_id=self.job_id,
             plan=self.plan,
             claim=self.claim_credits,
+            should_stop=self.should_stop,
             **fields,
         )
 

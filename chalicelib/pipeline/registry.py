@@ -86,6 +86,13 @@ BUILTIN: tuple[Provider | Pipeline, ...] = (
         client="chalicelib.pipeline.remote.pexels:PexelsClient",
         user_base_url=False,
     ),
+    Provider(
+        "image",
+        "fal",
+        f"{_CHAIN}:fal_images",
+        base_url="https://queue.fal.run",
+        client="chalicelib.pipeline.remote.fal:FalClient",
+    ),
     Provider("narration", "offline", f"{_CHAIN}:offline_narration"),
     Provider("narration", "openai", f"{_CHAIN}:openai_narration", **OPENAI),
     Provider(
