@@ -109,6 +109,8 @@ def image_variant(model: str | None, aspect: str, quality: str | None) -> str:
 
 def _default_model(provider: str, purpose: str) -> str | None:
     settings = get_settings()
+    if provider == "fal":
+        return {"image": settings.fal_image_model}.get(purpose)
     if provider != "openai":
         return {
             "pexels": "videos",

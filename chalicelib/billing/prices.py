@@ -67,6 +67,8 @@ DEFAULT_PRICES: dict[str, dict] = {
     "openai/gpt-4o-mini-tts": {"characters": 15_000_000},  # ~$0.015 a minute, priced per character
     "openai/whisper-1": {"audio_s": 100},  # $0.006 a minute
     "pexels/videos": {},
+    "fal/fal-ai/flux/schnell": {"image": {"*": 3_000}},  # $0.003 a megapixel, ~1 MP an image
+    "fal/fal-ai/flux/dev": {"image": {"*": 25_000}},
     # ElevenLabs' API list prices per character (elevenlabs.io/pricing/api, read 2026-06: $0.10 per
     # 1 000 characters for Multilingual v2 / v3, $0.05 for Flash and Turbo; the same on every plan).
     "elevenlabs/eleven_multilingual_v2": {"characters": 100_000_000},

@@ -240,6 +240,14 @@ class Settings(Model):
     pexels_api_url: str = "https://api.pexels.com"
     stock_max_bytes: int = Field(100 * MB, ge=1)
     stock_download_s: float = Field(60.0, gt=0)
+    # Generative media on fal.ai's queue API (chalicelib/pipeline/remote/fal.py): the models
+    # (settings, not code), how many generations run at once per job, one generation's deadline
+    # (queue wait included), the longest pause between status polls, and each output's size cap.
+    fal_image_model: str = "fal-ai/flux/schnell"
+    fal_parallel_calls: int = Field(4, ge=1, le=16)
+    fal_max_wait_s: float = Field(600.0, gt=0)
+    fal_poll_max_s: float = Field(5.0, gt=0)
+    fal_max_output_bytes: int = Field(50 * MB, ge=1024)
 
     # DATABASE_URL gives host/port/database; with a secret ARN (RDS-managed, rotating), the user
     # and password come from the secret at connect time instead.

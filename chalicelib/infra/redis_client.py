@@ -26,19 +26,24 @@ if TYPE_CHECKING:
     import redis.asyncio
 
 CONNECT_TIMEOUT_S = 2
-# Above the longest blocking read we issue: the events long-poll (20 s) and BullMQ's blocking
-# wait for the next job (drainDelay, 5 s).
+# Commands answer in milliseconds: a frozen Redis must fail a request in seconds, within API
+# Gateway's 29 s (a 503 of ours, not its 504), retries included.
+COMMAND_TIMEOUT_S = 4
+COMMAND_RETRIES = 1
+# Blocking reads wait longer: above the longest we issue, the events long-poll (20 s) and
+# BullMQ's blocking wait for the next job (drainDelay, 5 s).
 SOCKET_TIMEOUT_S = 30
 HEALTH_CHECK_INTERVAL_S = 30
 
 _lock = threading.Lock()
-_client: redis.Redis | redis.RedisCluster | None = None
+_clients: dict[bool, redis.Redis | redis.RedisCluster] = {}  # blocking? -> the process's client
 
 
-def timeouts() -> dict[str, Any]:
-    """The keyword arguments every redis-py client here is built with."""
+def timeouts(blocking: bool = True) -> dict[str, Any]:
+    """The keyword arguments every redis-py client here is built with (`blocking`: one that
+    issues blocking reads, whose socket waits as long as they may)."""
     return {
-        "socket_timeout": SOCKET_TIMEOUT_S,
+        "socket_timeout": SOCKET_TIMEOUT_S if blocking else min(COMMAND_TIMEOUT_S, SOCKET_TIMEOUT_S),
         "socket_connect_timeout": CONNECT_TIMEOUT_S,
         "health_check_interval": HEALTH_CHECK_INTERVAL_S,
     }
@@ -48,20 +53,25 @@ def cluster_mode() -> bool:
     return get_settings().redis_cluster
 
 
-def client() -> redis.Redis:
+def client(blocking: bool = False) -> redis.Redis:
     """The process's synchronous client (a thread-safe connection pool; in cluster mode a pool per
-    node). Typed as redis.Redis: RedisCluster answers the same commands (one slot per command)."""
-    global _client
+    node): for commands, or (`blocking`) for blocking reads such as XREAD BLOCK. Typed as
+    redis.Redis: RedisCluster answers the same commands (one slot per command)."""
     with _lock:
-        if _client is None:
+        if blocking not in _clients:
             import redis
+            from redis.backoff import ExponentialBackoff
+            from redis.retry import Retry
 
             url = get_settings().redis_url
-            if cluster_mode():
-                _client = redis.RedisCluster.from_url(url, decode_responses=True, **timeouts())
-            else:
-                _client = redis.Redis.from_url(url, decode_responses=True, **timeouts())
-        return cast("redis.Redis", _client)
+            options = {
+                "decode_responses": True,
+                "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), COMMAND_RETRIES),
+                **timeouts(blocking),
+            }
+            maker = redis.RedisCluster if cluster_mode() else redis.Redis
+            _clients[blocking] = maker.from_url(url, **options)
+        return cast("redis.Redis", _clients[blocking])
 
 
 def async_client() -> redis.asyncio.Redis:
@@ -155,9 +165,8 @@ def error(*also: type[Exception]) -> tuple[type[Exception], ...]:
 
 
 def reset() -> None:
-    """Drop the client (tests that point the settings at another server)."""
-    global _client
+    """Drop the clients (tests that point the settings at another server)."""
     with _lock:
-        if _client is not None:
-            _client.close()
-        _client = None
+        for found in _clients.values():
+            found.close()
+        _clients.clear()

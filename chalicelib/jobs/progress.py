@@ -69,12 +69,14 @@ def read(job_id: str, after: str | None, wait_s: float, limit: int = 200) -> lis
     found: Any = client().xread({name: start}, count=limit)
     block = longpoll.block_ms(wait_s)
     if not found and block is not None:
-        found = client().xread({name: start}, count=limit, block=block)
+        found = client(blocking=True).xread({name: start}, count=limit, block=block)
     if not found:
         return []
     events = [_event(entry_id, fields) for entry_id, fields in found[0][1]]
     if block is not None and events[-1].type in FOLLOWED and len(events) < limit:
-        more: Any = client().xread({name: events[-1].id}, count=limit - len(events), block=FOLLOW_MS)
+        more: Any = client(blocking=True).xread(
+            {name: events[-1].id}, count=limit - len(events), block=FOLLOW_MS
+        )
         events += [_event(entry_id, fields) for entry_id, fields in (more[0][1] if more else [])]
     return events
 

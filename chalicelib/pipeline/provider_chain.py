@@ -14,6 +14,7 @@ the user's own stops the job (the user must fix it; an offline video would hide 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from chalicelib.pipeline.concept.storyboard import Concept, Scene, scene_duratio
 from chalicelib.pipeline.errors import ProviderError, StepError
 from chalicelib.pipeline.media import images, narration, scene_media
 from chalicelib.pipeline.providers import Choice
-from chalicelib.pipeline.remote import openai_steps, pexels
+from chalicelib.pipeline.remote import fal, openai_steps, pexels
 from chalicelib.pipeline.remote.openai_api import OpenAIClient
 from chalicelib.uploads import image_limits
 
@@ -55,7 +56,7 @@ class Task:
     plan: str = "free"  # the plan the job was accepted on: what platform AI it includes
     claim: Callable[[int], int | None] = lambda upper: 0  # a platform call's go-ahead (Context.claim_credits)
     choice: Choice | None = None  # the provider being tried, its account, model and quality
-    should_stop: Callable[[], bool] = lambda: False  # the job was canceled or its lease lost (Context)
+    should_stop: Callable[[], bool] = lambda: False  # the job's cancel (Context.should_stop)
 
     def written_concept(self) -> Concept:
         """The job's concept: every step after `concept` (the step that writes it) has one."""
@@ -147,6 +148,32 @@ def openai_images(task: Task, client: OpenAIClient) -> tuple[None, StepUsage]:
         cache=CallCache(task.job_id),
     )
     task.on_progress(100)
+    return None, usage
+
+
+def fal_images(task: Task, client: fal.FalClient) -> tuple[None, StepUsage]:
+    """Each scene's still generated on fal.ai (a FLUX model), scenes in parallel."""
+    todo, made = task.todo(), [0]
+    lock = threading.Lock()
+
+    def done() -> None:
+        with lock:
+            made[0] += 1
+            task.on_progress(100 * made[0] // len(todo))
+
+    usage = fal.render_images(
+        client,
+        task.written_concept().model_copy(update={"scenes": [scene for scene, _ in todo]}),
+        task.request["aspect"],
+        task.request.get("style"),
+        [path for _, path in todo],
+        model=task.model(get_settings().fal_image_model),
+        cache=CallCache(task.job_id),
+        should_stop=task.should_stop,
+        on_done=done,
+    )
+    if client.throttled:
+        task.notes.append(f"image: fal asked us to slow down {client.throttled} times (429)")
     return None, usage
 
 

@@ -88,6 +88,13 @@ BUILTIN: tuple[Provider | Pipeline, ...] = (
     ),
     Provider(
         "image",
+        "fal",
+        f"{_CHAIN}:fal_images",
+        base_url="https://queue.fal.run",
+        client="chalicelib.pipeline.remote.fal:FalClient",
+    ),
+    Provider(
+        "image",
         "replicate",
         "chalicelib.pipeline.remote.replicate:images",
         base_url="https://api.replicate.com",

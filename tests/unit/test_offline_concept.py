@@ -69,6 +69,16 @@ def test_english_forms_get_their_own_grammar():
     assert "Look closer at the top 5 facts." in top and top[-1].startswith("That's it for the top 5 facts.")
 
 
+def test_a_german_question_keeps_its_question_word_where_its_verb_comes_last():
+    lines = [s.narration for s in write_concept("Warum der Himmel blau ist", 30, language="de").scenes]
+    assert "Merk dir: warum der Himmel blau ist." in lines
+    assert not any(line.endswith(": der Himmel blau ist.") for line in lines)
+    french = [
+        s.narration for s in write_concept("Pourquoi les chats dorment autant", 30, language="fr").scenes
+    ]
+    assert "Retenez ceci : les chats dorment autant." in french  # a statement in French
+
+
 def test_key_words_skip_interrogatives_and_each_languages_stop_words():
     assert key_words("Why octopuses are the smartest animals") == ["octopuses", "smartest", "animals"]
     assert "pourquoi" not in key_words("Pourquoi les chats dorment", language="fr")

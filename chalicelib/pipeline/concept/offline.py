@@ -39,6 +39,9 @@ TEMPLATES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] =
         ("Das war's. Folge uns für mehr.",),
     ),
 }
+# An indirect question's verb comes last ("warum der Himmel blau ist"): without its question
+# word it is no sentence, so it keeps it ("Merk dir: warum der Himmel blau ist.").
+VERB_FINAL = ("de",)
 QUESTION_MARKS = {"fr": ("", " ?"), "es": ("¿", "?")}  # French sets "?" apart; Spanish opens one
 # A question prompt ("pourquoi les chats dorment autant") answered in its language:
 # (question words, "here is <question>" line, "now you know <question>" line).
@@ -239,6 +242,7 @@ def _template_beats(
     for q in asked[0] if asked else ():
         if phrase.lower().startswith(q + " "):
             phrase = phrase[len(q) + 1 :]  # "pourquoi les chats ..." -> "les chats ..."
+    named = text[:1].lower() + text[1:] if question and language in VERB_FINAL else phrase
     beats = []
     for i, seconds in enumerate(durations):
         first, last = i == 0, i == len(durations) - 1
@@ -256,7 +260,7 @@ def _template_beats(
         elif i == 1 and asked and question:
             line = asked[1].format(q=text[:1].lower() + text[1:])
         else:  # lines naming the phrase alternate with lines that need no word of it
-            line = middle[(i - 1) % len(middle)].format(k=phrase)
+            line = middle[(i - 1) % len(middle)].format(k=named)
         beats.append((_capital(line), subject))
     return beats
 

@@ -1798,7 +1798,7 @@ export interface components {
              * @default null
              * @enum {unknown}
              */
-            image: "offline" | "openai" | "pexels" | "replicate" | null;
+            image: "offline" | "openai" | "pexels" | "fal" | "replicate" | null;
             /**
              * Narration
              * @default null
@@ -4964,7 +4964,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description A provider that takes your own key */
-                provider: "elevenlabs" | "openai" | "pexels" | "replicate";
+                provider: "elevenlabs" | "fal" | "openai" | "pexels" | "replicate";
             };
             cookie?: never;
         };
@@ -5067,7 +5067,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description A provider that takes your own key */
-                provider: "elevenlabs" | "openai" | "pexels" | "replicate";
+                provider: "elevenlabs" | "fal" | "openai" | "pexels" | "replicate";
             };
             cookie?: never;
         };
@@ -5591,8 +5591,8 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const pathsV1ProviderKeysProviderPutParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["put"]["parameters"]["path"]["provider"]> = ["elevenlabs", "openai", "pexels", "replicate"];
-export const pathsV1ProviderKeysProviderDeleteParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["delete"]["parameters"]["path"]["provider"]> = ["elevenlabs", "openai", "pexels", "replicate"];
+export const pathsV1ProviderKeysProviderPutParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["put"]["parameters"]["path"]["provider"]> = ["elevenlabs", "fal", "openai", "pexels", "replicate"];
+export const pathsV1ProviderKeysProviderDeleteParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["delete"]["parameters"]["path"]["provider"]> = ["elevenlabs", "fal", "openai", "pexels", "replicate"];
 export const apiKeyScopeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApiKeyScope"]> = ["full", "jobs"];
 export const checkoutCreatePlanAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CheckoutCreate"]["plan"]> = ["free", "pro", "business"];
 export const eventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["EventType"]> = ["job.queued", "job.started", "step.started", "step.progress", "step.succeeded", "step.failed", "job.retrying", "job.succeeded", "job.failed", "job.canceled"];
