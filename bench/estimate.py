@@ -2,9 +2,10 @@
 submission (issue 25).
 
     python bench/estimate.py [--submissions 50] [--quick]
+    python bench/estimate.py --per-1000      # only the provider spend table (no services)
 
-1. Accuracy. The platform's OpenAI account is the local fake server (tests/fakes/openai_server.py)
-   behind a Secrets Manager secret of this run, as the operator would configure it
+1. Accuracy. The platform's OpenAI and ElevenLabs accounts are the local fake servers
+   (tests/fakes/) behind Secrets Manager secrets of this run, as the operator would configure them
    (PLATFORM_PROVIDERS, PLATFORM_SECRET_PREFIX). A real API (`chalice local`) and one real worker
    run a spread of requests (prompt jobs of 5/15/30/60 s, 9:16 and 16:9, a script job; free, pro
    and business plans: ten jobs, ~2 minutes on a loaded 2-core machine). For each:
@@ -63,7 +64,7 @@ ENV = {
             for name in ("free", "pro", "business")
         }
     ),
-    "PLATFORM_PROVIDERS": '["openai"]',
+    "PLATFORM_PROVIDERS": '["openai", "elevenlabs"]',
     "PLATFORM_SECRET_PREFIX": PREFIX,
     "WORKER_CONCURRENCY": "1",
 }
@@ -165,7 +166,7 @@ def _wait(http, auth: dict, job_id: str, timeout_s: float) -> dict:
     return http.get(f"/v1/jobs/{job_id}", headers=auth).json()
 
 
-def accuracy(base: str, fake, spread: list[tuple[str, dict]]) -> dict:
+def accuracy(base: str, fakes: tuple, spread: list[tuple[str, dict]]) -> dict:
     import httpx
 
     rows = []
@@ -174,7 +175,7 @@ def accuracy(base: str, fake, spread: list[tuple[str, dict]]) -> dict:
         for plan, body in spread:
             auth = users[plan]
             estimate = http.post("/v1/jobs/estimate", headers=auth, json=body).json()
-            before = len(fake.requests)
+            before = sum(len(f.requests) for f in fakes)
             t0 = time.monotonic()
             submitted = http.post("/v1/jobs", headers=auth, json=body)
             if submitted.status_code != 202:
@@ -191,7 +192,7 @@ def accuracy(base: str, fake, spread: list[tuple[str, dict]]) -> dict:
                     | ({"script_chars": len(body["script"])} if "script" in body else {}),
                     "status": job["status"],
                     "wall_s": round(time.monotonic() - t0, 1),
-                    "provider_calls": len(fake.requests) - before,
+                    "provider_calls": sum(len(f.requests) for f in fakes) - before,
                     "estimate_micros": estimate["credits_micros"],
                     "reserved_micros": cost["estimate_micros"],
                     "platform_spent_micros": cost["platform_micros"],
@@ -298,6 +299,7 @@ def measure(args, work: Path) -> dict:
     from chalicelib.infra import aws
     from chalicelib.infra.migrate import migrate
     from chalicelib.runtime import launcher
+    from tests.fakes.elevenlabs_server import FakeElevenLabs
     from tests.fakes.openai_server import FakeOpenAI
 
     migrate()
@@ -305,10 +307,11 @@ def measure(args, work: Path) -> dict:
     key = f"sk-platform-{secrets.token_hex(8)}"
     sm = aws.client("secretsmanager")
     procs = []
-    with FakeOpenAI(api_key=key) as fake:
-        sm.create_secret(
-            Name=f"{PREFIX}openai", SecretString=json.dumps({"api_key": key, "base_url": fake.base_url})
-        )
+    with FakeOpenAI(api_key=key) as fake, FakeElevenLabs(api_key=key) as voices:
+        for name, server in (("openai", fake), ("elevenlabs", voices)):
+            sm.create_secret(
+                Name=f"{PREFIX}{name}", SecretString=json.dumps({"api_key": key, "base_url": server.base_url})
+            )
         try:
             ports = {name: _free_port() for name in ("accuracy", "platform", "no_platform")}
             idle = {"QUEUE_NAME": f"{ENV['QUEUE_NAME']}-idle"}  # no worker takes these
@@ -324,7 +327,7 @@ def measure(args, work: Path) -> dict:
                 launcher.wait_http(f"{base}/v1/health", timeout=90)
             spread = [SPREAD[i] for i in QUICK] if args.quick else SPREAD
             t0 = time.monotonic()
-            measured = {"accuracy": accuracy(bases["accuracy"], fake, spread)}
+            measured = {"accuracy": accuracy(bases["accuracy"], (fake, voices), spread)}
             measured["accuracy"]["wall_s"] = round(time.monotonic() - t0, 1)
             t0 = time.monotonic()
             measured["submission_latency"] = latency(
@@ -336,7 +339,43 @@ def measure(args, work: Path) -> dict:
         finally:
             for proc in reversed(procs):
                 launcher.stop(proc.pid)
-            sm.delete_secret(SecretId=f"{PREFIX}openai", ForceDeleteWithoutRecovery=True)
+            for name in ("openai", "elevenlabs"):
+                sm.delete_secret(SecretId=f"{PREFIX}{name}", ForceDeleteWithoutRecovery=True)
+
+
+def per_1000(lengths: tuple[int, ...] = (15, 30, 60), aspect: str = "9:16") -> dict:
+    """Provider spend per 1000 prompt videos per plan, in dollars: each purpose's upper bound
+    (what a job reserves: billing.estimate on the plan's tiers and the dated price table), which
+    the accuracy run above finds within a few percent of the settled cost once images are in."""
+    from chalicelib.billing import estimate as bounds
+    from chalicelib.billing import prices
+    from chalicelib.billing.plans import plan_table
+    from chalicelib.pipeline.concept.storyboard import scene_durations
+    from chalicelib.pipeline.providers import Choice
+
+    found: dict = {"prices_as_of": prices.PRICES_AS_OF, "aspect": aspect}
+    for name, plan in plan_table().items():
+        rows = {}
+        for length in lengths:
+            if length > plan.max_duration_s:
+                continue
+            durations = scene_durations(length)
+            request = {"prompt": PROMPT, "duration_s": length, "aspect": aspect}
+            row = {}
+            for purpose, tier in plan.ai.items():
+                cost = bounds.bound(
+                    purpose,
+                    Choice(tier.provider, "platform", model=tier.model, quality=tier.quality),
+                    request=request,
+                    scenes=len(durations),
+                    narration_chars=sum(map(bounds.narration_cap, durations)),
+                    seconds=float(length),
+                )
+                row[purpose] = round((cost or 0) * 1000 / prices.MICROS, 2)
+            row["total"] = round(sum(row.values()), 2)
+            rows[f"{length}s"] = row
+        found[name] = {"monthly_credits_usd": plan.monthly_credits_micros / prices.MICROS, **rows}
+    return found
 
 
 def cleanup() -> None:
@@ -368,7 +407,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--submissions", type=int, default=50, help="per side, for the latency")
     parser.add_argument("--quick", action="store_true", help="five jobs instead of the whole spread")
+    parser.add_argument("--per-1000", action="store_true", help="only the spend table (no services)")
     args = parser.parse_args()
+    if args.per_1000:
+        print(json.dumps(per_1000(), indent=2))
+        return
     work = Path(tempfile.mkdtemp(prefix=f"media-estimate-{RUN}-"))
     os.environ.update(ENV, WORK_DIR=str(work))
     machine = {"cpus": os.cpu_count(), "uptime_before": _load()}
@@ -383,7 +426,8 @@ def main() -> None:
         cleanup()
         shutil.rmtree(work, ignore_errors=True)
     machine |= {"uptime_after": _load(), "wall_s": round(time.monotonic() - started, 1)}
-    print(json.dumps({"measured": measured, "machine": machine}, indent=2))
+    report = {"measured": measured, "provider_spend_per_1000": per_1000(), "machine": machine}
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -117,7 +117,11 @@ def _default_model(provider: str, purpose: str) -> str | None:
     if provider == "fal":
         return {"image": settings.fal_image_model, "video": settings.fal_video_model}.get(purpose)
     if provider != "openai":
-        return {"pexels": "videos", "elevenlabs": settings.elevenlabs_model}.get(provider)
+        return {
+            "pexels": "videos",
+            "elevenlabs": settings.elevenlabs_model,
+            "replicate": settings.replicate_image_model,
+        }.get(provider)
     return {
         "concept": settings.openai_chat_model,
         "image": settings.openai_image_model,

@@ -76,6 +76,10 @@ DEFAULT_PRICES: dict[str, dict] = {
     "elevenlabs/eleven_v3": {"characters": 100_000_000},
     "elevenlabs/eleven_turbo_v2_5": {"characters": 50_000_000},
     "elevenlabs/eleven_flash_v2_5": {"characters": 50_000_000},
+    # Replicate's official FLUX models, per output image (replicate.com/pricing, read 2026-11).
+    "replicate/black-forest-labs/flux-schnell": {"image": {"*": 3_000}},
+    "replicate/black-forest-labs/flux-dev": {"image": {"*": 25_000}},
+    "replicate/black-forest-labs/flux-1.1-pro": {"image": {"*": 40_000}},
 }
 
 

@@ -206,6 +206,13 @@ class Settings(Model):
     elevenlabs_voice: str = Field("JBFqnCBsd6RMkjVDRZzb", pattern=r"^[A-Za-z0-9]{1,64}$")  # George
     elevenlabs_parallel_calls: int = Field(3, ge=1, le=16)
     elevenlabs_rate_limit_wait_s: float = Field(60.0, ge=0, le=600)
+    # Replicate predictions (chalicelib/pipeline/remote/replicate.py): the image model, how many
+    # predictions a job runs at once, how long it waits out 429s, and one prediction's deadline
+    replicate_image_model: str = Field("black-forest-labs/flux-schnell", pattern=r"^[\w.-]+/[\w.-]+$")
+    replicate_parallel_calls: int = Field(4, ge=1, le=16)
+    replicate_rate_limit_wait_s: float = Field(120.0, ge=0, le=600)
+    replicate_deadline_s: float = Field(600.0, ge=5, le=3600)
+    replicate_max_output_bytes: int = Field(40 * MB, ge=1024)
     transcription_max_bytes: int = Field(25 * MB, ge=1024)
     provider_timeout_s: float = Field(60.0, gt=0, description="total deadline of one provider call")
     provider_max_response_bytes: int = Field(32 * MB, ge=1024, description="cap on a provider's answer")

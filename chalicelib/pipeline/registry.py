@@ -93,6 +93,13 @@ BUILTIN: tuple[Provider | Pipeline, ...] = (
         base_url="https://queue.fal.run",
         client="chalicelib.pipeline.remote.fal:FalClient",
     ),
+    Provider(
+        "image",
+        "replicate",
+        "chalicelib.pipeline.remote.replicate:images",
+        base_url="https://api.replicate.com",
+        client="chalicelib.pipeline.remote.replicate:ReplicateClient",
+    ),
     Provider("narration", "offline", f"{_CHAIN}:offline_narration"),
     Provider("narration", "openai", f"{_CHAIN}:openai_narration", **OPENAI),
     Provider(

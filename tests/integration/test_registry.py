@@ -52,17 +52,18 @@ def installed_plugin(tmp_path, monkeypatch):
 
 def test_our_providers_and_pipelines_are_in_the_registry():
     table = registry.providers()
-    assert list(table["image"]) == ["offline", "openai", "pexels", "fal"]
+    assert list(table["image"]) == ["offline", "openai", "pexels", "fal", "replicate"]
     assert list(table["narration"]) == ["offline", "openai", "elevenlabs"]
     assert registry.keyed() == {
         "openai": "https://api.openai.com/v1",
         "pexels": "https://api.pexels.com",
         "fal": "https://queue.fal.run",
         "elevenlabs": "https://api.elevenlabs.io",
+        "replicate": "https://api.replicate.com",
     }
     assert set(registry.pipelines()) == {"steps", "command"}
     assert set(registry.pipelines()["command"].step_functions()) == {"concept", "image", "video", "upload"}
-    assert providers.AVAILABLE["image"] == ("offline", "openai", "pexels", "fal")
+    assert providers.AVAILABLE["image"] == ("offline", "openai", "pexels", "fal", "replicate")
 
 
 def test_an_installed_plugin_provider_is_offered_and_runs(installed_plugin, api, user, tmp_path):

@@ -57,17 +57,30 @@ class OpenAIClient:
         """POST JSON (or, with `files`, a multipart form of `body` and the files); the 2xx
         answer, or ProviderError once retries are spent. Every try of one call carries the same
         `Idempotency-Key` (call_cache.py), so a server that honours it bills a retry once."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self.exchange("POST", path, body, files, headers)
+
+    def get(self, path: str) -> outbound.Reply:
+        """GET under the base URL, with the same bounds and retries as `post`."""
+        return self.exchange("GET", path, None)
+
+    def exchange(
+        self,
+        method: str,
+        path: str,
+        body: dict | None,
+        files: dict | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> outbound.Reply:
         url = f"{self.base_url}/{path.lstrip('/')}"
-        headers = self.auth_headers()
-        if idempotency_key:
-            headers["Idempotency-Key"] = idempotency_key
+        headers = {**self.auth_headers(), **(extra_headers or {})}
         attempt, patience, waits = 0, self.rate_limit_patience_s, 0
         while True:
             last = attempt == self.max_retries
             try:
                 payload: dict[str, Any] = {"data": body, "files": files} if files else {"json": body}
                 response = outbound.request(
-                    "POST",
+                    method,
                     url,
                     headers=headers,
                     deadline_s=self.timeout_s,

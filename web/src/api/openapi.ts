@@ -1805,7 +1805,7 @@ export interface components {
              * @default null
              * @enum {unknown}
              */
-            image: "offline" | "openai" | "pexels" | "fal" | null;
+            image: "offline" | "openai" | "pexels" | "fal" | "replicate" | null;
             /**
              * Narration
              * @default null
@@ -4971,7 +4971,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description A provider that takes your own key */
-                provider: "elevenlabs" | "fal" | "openai" | "pexels";
+                provider: "elevenlabs" | "fal" | "openai" | "pexels" | "replicate";
             };
             cookie?: never;
         };
@@ -5074,7 +5074,7 @@ export interface operations {
             header?: never;
             path: {
                 /** @description A provider that takes your own key */
-                provider: "elevenlabs" | "fal" | "openai" | "pexels";
+                provider: "elevenlabs" | "fal" | "openai" | "pexels" | "replicate";
             };
             cookie?: never;
         };
@@ -5598,8 +5598,8 @@ type ReadonlyArray<T> = [
 ] extends [
     unknown[]
 ] ? Readonly<Exclude<T, undefined>> : Readonly<Exclude<T, undefined>[]>;
-export const pathsV1ProviderKeysProviderPutParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["put"]["parameters"]["path"]["provider"]> = ["elevenlabs", "fal", "openai", "pexels"];
-export const pathsV1ProviderKeysProviderDeleteParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["delete"]["parameters"]["path"]["provider"]> = ["elevenlabs", "fal", "openai", "pexels"];
+export const pathsV1ProviderKeysProviderPutParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["put"]["parameters"]["path"]["provider"]> = ["elevenlabs", "fal", "openai", "pexels", "replicate"];
+export const pathsV1ProviderKeysProviderDeleteParametersPathProviderValues: ReadonlyArray<FlattenedDeepRequired<paths>["/v1/provider-keys/{provider}"]["delete"]["parameters"]["path"]["provider"]> = ["elevenlabs", "fal", "openai", "pexels", "replicate"];
 export const apiKeyScopeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["ApiKeyScope"]> = ["full", "jobs"];
 export const checkoutCreatePlanAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["CheckoutCreate"]["plan"]> = ["free", "pro", "business"];
 export const eventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["EventType"]> = ["job.queued", "job.started", "step.started", "step.progress", "step.succeeded", "step.failed", "job.retrying", "job.succeeded", "job.failed", "job.canceled"];
