@@ -46,7 +46,10 @@ def test_catalog_lists_providers_and_whether_the_caller_has_their_key(api, user)
 
     before = catalog()
     assert set(before) == {"concept", "image", "narration", "video"}
-    assert before["video"]["providers"] == [{"name": "offline", "needs_key": False, "has_key": True}]
+    assert before["video"]["providers"] == [
+        {"name": "offline", "needs_key": False, "has_key": True},
+        {"name": "fal", "needs_key": True, "has_key": False},  # AI motion (motion: ai)
+    ]
     assert {"name": "openai", "needs_key": True, "has_key": False} in before["concept"]["providers"]
     assert before["concept"]["default"] == "offline"
     api.call("PUT", "/v1/provider-keys/openai", {"api_key": "sk-catalog-12345678"}, token=user["token"])
