@@ -14,7 +14,8 @@ Each prediction runs for a latency drawn from a seeded distribution (`latency=(l
 `/files/{id}/...`. Scripted like the other fakes: `server.script(CREATE, "429", "ok")`; create
 behaviours: "ok", "429", "500", "503", "401", "failed" (the prediction fails), "malformed" (an
 output that is not an image), "huge" (an output of `huge_bytes`), "no_output" (succeeded with
-output null), "slow" (runs until canceled or the server stops). Counters: `created` (successful
+output null), "late" (runs `late_s`, then succeeds), "slow" (runs until canceled or the server
+stops). Counters: `created` (successful
 creates), `cancels` (cancel calls), `running()` (predictions neither finished nor canceled).
 """
 
@@ -57,6 +58,7 @@ class FakeReplicate:
         self.api_token = api_token  # when set, any other bearer token gets a 401
         self.latency, self.retry_after, self.models = latency, retry_after, set(models)
         self.huge_bytes = 40 * 1024 * 1024
+        self.late_s = 8.0  # how long a "late" prediction runs
         self.requests: list[dict] = []
         self.predictions: dict[str, dict] = {}
         self.created = self.cancels = 0
@@ -259,7 +261,7 @@ class FakeReplicate:
                 },
                 "_behaviour": behaviour,
                 "_starts_at": start + wait * 0.1,
-                "_done_at": start + wait,
+                "_done_at": start + (self.late_s if behaviour == "late" else wait),
             }
             self.predictions[ident] = p
             self.created += 1

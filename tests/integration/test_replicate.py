@@ -20,7 +20,7 @@ from chalicelib.pipeline.concept.offline import write_concept
 from chalicelib.pipeline.media.ffmpeg import RenderCanceled
 from chalicelib.pipeline.remote import replicate
 from tests.fakes.replicate_server import CREATE, GET, FakeReplicate
-from tests.workers import FAST_TAKEOVER, Workers, private_queue, wait_for_status
+from tests.workers import FAST_TAKEOVER, Workers, private_queue, wait_for_status, wait_until
 
 PROMPT = "A kite over a quiet harbour at dawn"
 JOB = {"prompt": PROMPT, "duration_s": 6, "aspect": "9:16", "providers": {"image": "replicate"}}
@@ -169,3 +169,29 @@ def test_a_resumed_job_asks_only_for_the_scenes_it_lacks(api, user, fake, tmp_pa
     (usage,) = again.usage
     assert usage.images == 3 and usage.cost_micros == 3 * FLUX_SCHNELL_EACH  # counted once, here
     call_cache.discard(job_id)
+
+
+def test_a_killed_workers_replacement_follows_the_predictions_still_running(api, user, workers, fake):
+    fake.script(CREATE, "ok", "ok", "late")  # the third is still running when the worker dies
+    fake.late_s = 20.0
+    first = workers.start()
+    job_id = api.submit_ok(user, JOB)
+    fake.wait_for_created(3)
+    late = next(p for p in fake.predictions.values() if p["_behaviour"] == "late")
+
+    def marked() -> bool:
+        call = Call(
+            replicate.PROVIDER, get_settings().replicate_image_model, replicate.ENDPOINT, late["input"]
+        )
+        key = storage.artifact_key(job_id, call_cache.FOLDER, f"{call.key()}.prediction")
+        return storage.exists(key) and storage.get_bytes(key) == late["id"].encode()
+
+    wait_until(marked, 30, "the running prediction's id kept")  # S3 state, no event to await
+    workers.kill(first)
+    workers.start()
+    assert wait_for_status(job_id, {"succeeded", "failed"}).status == "succeeded", workers.logs()
+    assert fake.created == 3 and fake.cancels == 0  # followed, not bought again
+    job = api.call("GET", f"/v1/jobs/{job_id}", token=user["token"]).json
+    image_step = next(s for s in job["steps"] if s["name"] == "image")
+    (usage,) = [u for u in image_step["usage"] if u["purpose"] == "image"]
+    assert usage["images"] == 3 and usage["cost_micros"] == 3 * FLUX_SCHNELL_EACH

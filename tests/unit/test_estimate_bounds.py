@@ -82,3 +82,18 @@ def test_the_repair_quotes_at_most_its_share_of_the_problem():
     repair = second["messages"][len(first["messages"]) :]
     assert len(repair) == 1
     assert len(repair[0]["content"].encode()) + CHAT_FORMAT_TOKENS <= estimate.CONCEPT_REPAIR_TOKENS
+
+
+def test_a_replicate_image_is_bounded_and_priced_per_image_of_its_model():
+    for model, each in [(None, 3_000), ("black-forest-labs/flux-dev", 25_000)]:
+        choice = Choice("replicate", "platform", model=model)
+        upper = estimate.bound(
+            "image", choice, request={"aspect": "9:16"}, scenes=4, narration_chars=0, seconds=0
+        )
+        made = StepUsage(
+            purpose="image", provider="replicate", model=model or "black-forest-labs/flux-schnell"
+        )
+        made.images = 4
+        assert upper == prices.cost_micros(made) == 4 * each
+    unpriced = Choice("replicate", "platform", model="someone/unpriced-model")
+    assert estimate.bound("image", unpriced, request={}, scenes=1, narration_chars=0, seconds=0) is None

@@ -10,7 +10,9 @@ deadline, REPLICATE_MAX_OUTPUT_BYTES, the pinned checked address) and checked li
 (image_limits.open_checked, before any pixel is decoded). Scenes run several at a time
 (REPLICATE_PARALLEL_CALLS); Replicate's 429 is waited out (its Retry-After, up to
 REPLICATE_RATE_LIMIT_WAIT_S per call) without counting as a failure; each scene's image is kept
-by the job's call cache as it arrives, so a resumed job asks only for the scenes it lacks.
+by the job's call cache as it arrives, so a resumed job asks only for the scenes it lacks, and
+each prediction's id is kept the moment it is created, so a killed worker's replacement follows
+the predictions still running instead of buying them again.
 Priced per image (prices.py); the predictions' GPU seconds (`metrics.predict_time`) are logged.
 """
 
@@ -32,8 +34,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.jobs import StepUsage
-from chalicelib.infra import outbound
-from chalicelib.pipeline.call_cache import NO_CACHE, Call, CallCache, Paid
+from chalicelib.infra import outbound, storage
+from chalicelib.pipeline.call_cache import FOLDER, NO_CACHE, Call, CallCache, Paid
 from chalicelib.pipeline.concept.storyboard import Concept, Scene
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.media.ffmpeg import RenderCanceled
@@ -143,14 +145,38 @@ def _wait(seconds: float, should_stop: Callable[[], bool]) -> bool:
     return should_stop()
 
 
+def _resumed(client: ReplicateClient, marker: str) -> dict | None:
+    """The prediction an earlier attempt of the job created for this call and that may still
+    succeed (a killed worker's): followed instead of paying for another. None otherwise."""
+    found = storage.get_if_exists(marker)
+    ident = found[0].decode("ascii", "replace") if found else ""
+    if not PREDICTION_ID.match(ident):
+        return None
+    try:
+        prediction = client.look(ident)
+    except ProviderError:  # gone (404) or unreadable: ask anew
+        return None
+    return None if prediction["status"] in FINISHED - {SUCCEEDED} else prediction
+
+
 def predict(
-    client: ReplicateClient, model: str, given: dict, should_stop: Callable[[], bool]
+    client: ReplicateClient,
+    model: str,
+    given: dict,
+    should_stop: Callable[[], bool],
+    marker: str | None = None,
 ) -> tuple[dict, float]:
     """A finished, succeeded prediction and its GPU seconds. A stop cancels it (RenderCanceled);
-    a failed, canceled or overdue one is a ProviderError (an overdue one is canceled too)."""
+    a failed, canceled or overdue one is a ProviderError (an overdue one is canceled too).
+    With `marker` (an S3 key of the job's call cache), the prediction's id is kept there as soon
+    as it is created, and a prediction kept by an earlier attempt is followed, not bought again."""
     if should_stop():
         raise RenderCanceled()
-    prediction = client.create(model, given)
+    prediction = _resumed(client, marker) if marker else None
+    if prediction is None:
+        prediction = client.create(model, given)
+        if marker:
+            storage.put_bytes(prediction["id"].encode(), marker, "text/plain")
     ident, deadline, looks = prediction["id"], time.monotonic() + get_settings().replicate_deadline_s, 0
     try:
         while prediction["status"] not in FINISHED:
@@ -193,9 +219,9 @@ def _first_url(output: Any) -> str:
 
 
 def _image(
-    client: ReplicateClient, model: str, given: dict, should_stop, _key: str | None
+    client: ReplicateClient, model: str, given: dict, should_stop, marker: str | None, _key: str | None
 ) -> tuple[bytes, dict]:
-    prediction, gpu_s = predict(client, model, given, should_stop)
+    prediction, gpu_s = predict(client, model, given, should_stop, marker)
     content = client.download(_first_url(prediction.get("output")))
     log.info("replicate prediction %s took %.3f GPU s", prediction["id"], gpu_s)
     return content, {"images": 1}
@@ -231,7 +257,10 @@ def render_images(
             "num_outputs": 1,
         }
         call = Call(PROVIDER, model, ENDPOINT, given)
-        paid = cache.remember(call, partial(_image, client, model, given, should_stop))
+        marker = (
+            storage.artifact_key(cache.job_id, FOLDER, f"{call.key()}.prediction") if cache.job_id else None
+        )
+        paid = cache.remember(call, partial(_image, client, model, given, should_stop, marker))
         try:
             with image_limits.open_checked(paid.content) as image:  # bounded before it decodes
                 fitted = ImageOps.fit(image.convert("RGB"), ASPECTS[aspect], Image.Resampling.LANCZOS)
