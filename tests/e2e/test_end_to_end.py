@@ -125,14 +125,16 @@ def test_a_byok_job_runs_on_the_users_provider_and_the_key_never_leaks(stack, tm
             "openai",
             "offline",
         ]
-        image_usage = {u["purpose"]: u for u in steps["image"]["usage"]}
+        image_usage = {
+            u["purpose"]: u for u in reversed(steps["image"]["usage"])
+        }  # speech, not its transcription
         assert image_usage["image"]["images"] == len(fake.calls("images/generations"))
         assert image_usage["narration"]["provider"] == "openai" and image_usage["narration"]["characters"] > 0
         assert steps["concept"]["usage"][0]["tokens_in"] > 0
         assert job["notes"] == ["narration: spoken by openai:alloy; word timings: transcription"]
         totals = {(t["purpose"], t["provider"]): t for t in me["usage"]["providers"]}
         assert totals[("concept", "openai")]["tokens_in"] == steps["concept"]["usage"][0]["tokens_in"]
-        assert totals[("narration", "openai")]["calls"] == 1
+        assert totals[("narration", "openai")]["calls"] == 2  # the speech and its transcription, priced apart
 
         video = tmp_path / "byok.mp4"
         video.write_bytes(httpx.get(job["outputs"]["video_url"], timeout=60).raise_for_status().content)
