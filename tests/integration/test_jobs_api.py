@@ -25,6 +25,7 @@ def test_submit_accepts_a_job_and_queues_it(api, user):
         "caption_style": "karaoke",
         "narration": True,
         "music_volume": 0.35,
+        "motion": "none",
     }
     assert job["outputs"] is None and job["error"] is None
     assert queue.state(job["id"]) in ("waiting", "prioritized")
