@@ -222,7 +222,7 @@ def test_network_speech_over_the_cap_fails_the_provider(fake, tmp_path, monkeypa
     monkeypatch.setattr(get_settings(), "speech_max_s", 0.5)  # the fake speaks 60 ms a character
     concept = write_concept(REQUEST["prompt"], 5)
     with pytest.raises(ProviderError) as refused:
-        openai_steps.synthesize_all(client(fake), concept, "nova", [tmp_path / "n0.wav"] * 2)
+        openai_steps.synthesize_all(client(fake), concept, "nova", [tmp_path / f"n{i}.wav" for i in range(2)])
     assert refused.value.code == "provider_bad_output"
 
 
