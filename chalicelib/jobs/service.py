@@ -136,7 +136,7 @@ def _check_request(principal: Principal, body: JobCreate, plan) -> None:
 
 def _check_providers(principal: Principal, choice: dict[str, str], plan) -> None:
     """422 for a provider that does not exist, or one that needs a key the user has not stored
-    (and the plan does not include on the platform's account)."""
+    (and the platform does not run for a purpose the plan includes)."""
     unknown = unknown_providers(choice)
     if unknown:
         raise ValidationFailed(
@@ -151,10 +151,9 @@ def _check_providers(principal: Principal, choice: dict[str, str], plan) -> None
                 for step, name in unknown.items()
             ],
         )
-    platform = get_settings().platform_providers
-    included = {p: t.provider for p, t in plan.ai.items() if t.provider in platform}
+    platform = get_settings().platform_providers  # a purpose the plan includes runs there
     missing = missing_keys(choice, byok.stored(principal.user_id)) if choice else {}
-    missing = {step: name for step, name in missing.items() if included.get(step) != name}
+    missing = {step: name for step, name in missing.items() if step not in plan.ai or name not in platform}
     if missing:
         raise ValidationFailed(
             "Add your key for this provider first (PUT /v1/provider-keys/{provider})",
