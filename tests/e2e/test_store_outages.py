@@ -211,6 +211,31 @@ def test_jobs_ride_through_a_frozen_redis_and_a_crashed_then_frozen_database(sto
         )
         prober.done.set()
         prober.join(CALL_TIMEOUT_S + 5)
+        _write_report(  # for bench/outage.py: what the closing note of issue 24 quotes
+            {
+                "jobs": JOBS,
+                "users": USERS,
+                "schedule_s": {
+                    "redis_frozen": REDIS_FREEZE_S,
+                    "mysql_down": MYSQL_DOWN_S,
+                    "mysql_frozen": MYSQL_FREEZE_S,
+                },
+                "succeeded": sum(r.status == "succeeded" for r in rows.values()),
+                "statuses": dict(Counter(r.status for r in rows.values())),
+                "max_attempt": max(r.attempt for r in rows.values()),
+                "charges_per_user": _charges(users, jobs),
+                "api_answers": dict(Counter(str(a[2]) for a in prober.answers)),
+                "api_answers_while_down": dict(Counter(str(a[2]) for a in prober.answers if a[0])),
+                "api_500s": sum(a[2] == 500 for a in prober.answers),
+                "calls_hung_or_broken": len(prober.failures),
+                "reaper": dict(prober.reaper_counts),
+                "mariadb_restart_s": round(mariadb.last_start_s, 1),
+                "backlog_when_db_returned": backlog,
+                "first_step_after_db_returned_s": round(first_step, 1),
+                "drain_after_db_returned_s": round(drained - back_after_freeze, 1),
+                "drain_after_db_restarted_s": round(drained - back_after_crash, 1),
+            }
+        )
 
         statuses = Counter(r.status for r in rows.values())
         assert statuses == {"succeeded": JOBS}, {j: (r.status, r.error_code) for j, r in rows.items()}
@@ -276,6 +301,25 @@ def _wait_all_finished(job_ids: list[str], timeout_s: float) -> dict:
             wait_for_event(open_[0], lambda e: e.type in ("job.succeeded", "job.failed"), timeout_s=5)
         except AssertionError:
             pass  # not this one yet: look at them all again
+
+
+def _charges(users, jobs) -> dict[str, dict[str, int]]:
+    """Per user (by position): jobs submitted and quota units used."""
+    per_user = Counter(user["user"]["id"] for _, user in jobs)
+    out = {}
+    for i, user in enumerate(users):
+        used = db.fetch_one(
+            "SELECT COALESCE(SUM(used), 0) AS n FROM quota_usage WHERE user_id = %s", (user["user"]["id"],)
+        )["n"]
+        out[f"user{i + 1}"] = {"jobs": per_user[user["user"]["id"]], "charged": int(used)}
+    return out
+
+
+def _write_report(report: dict) -> None:
+    path = os.environ.get("OUTAGE_REPORT")
+    if path:
+        with open(path, "w") as out:
+            json.dump(report, out)
 
 
 def _assert_charged_once(users, jobs) -> None:
