@@ -50,7 +50,9 @@ def run_once(jobs: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--jobs", type=int, default=13, help="the issue's run: 13 jobs of three users")
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args()

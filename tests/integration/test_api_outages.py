@@ -89,9 +89,7 @@ def test_while_redis_is_down_reads_from_mysql_work_and_the_events_route_says_503
     _assert_unavailable(events, "redis")
 
 
-def test_while_mysql_is_down_a_stream_token_still_follows_its_jobs_events_from_redis(
-    api, user, monkeypatch
-):
+def test_while_mysql_is_down_a_stream_token_still_follows_its_jobs_events_from_redis(api, user, monkeypatch):
     """The events are in Redis: a stream token (signed, minted after an ownership check, for
     one job, short-lived) reads them while MySQL is away; a bearer call needs the user's row."""
     job_id = api.submit_ok(user)

@@ -133,9 +133,8 @@ def test_a_transaction_refused_by_a_read_only_server_is_rolled_back_and_the_conn
 ):
     db.execute("SET SESSION TRANSACTION READ ONLY")
     before = _my_connection_id()
-    with pytest.raises(Exception) as caught:
-        with db.transaction() as cur:
-            cur.execute(f"UPDATE `{probe_table}` SET v = 4 WHERE id = 1")  # nosec B608
+    with pytest.raises(Exception) as caught, db.transaction() as cur:
+        cur.execute(f"UPDATE `{probe_table}` SET v = 4 WHERE id = 1")  # nosec B608
     assert outage.store_of(caught.value) is Store.mysql
     with db.transaction() as cur:
         cur.execute(f"UPDATE `{probe_table}` SET v = 4 WHERE id = 1")  # nosec B608
