@@ -95,6 +95,8 @@ def of(user_id: str, request: dict, ent: Entitlement) -> JobEstimate:
         credits_micros=need,
         credits_available_micros=available,
         fits=need <= available,
-        wall_s=round(sum(p.planned_s for p in eta.plan(request, queued=True)), 1),
+        wall_s=round(
+            sum(p.planned_s for p in eta.plan(request, queued=True, user_id=user_id, plan_name=plan.name)), 1
+        ),
         plan=plan.name,
     )
