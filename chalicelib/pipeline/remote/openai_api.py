@@ -50,6 +50,7 @@ class OpenAIClient:
         self.max_bytes = settings.provider_max_response_bytes
         self._waits = threading.Lock()
         self._not_before = 0.0  # monotonic: no call is sent before this (the last 429's Retry-After)
+        self._waited = threading.local()  # per thread: the end of the pause it last waited out
 
     def auth_headers(self) -> dict[str, str]:
         """How the API takes the key: OpenAI's is a bearer token."""
@@ -79,9 +80,8 @@ class OpenAIClient:
         url = f"{self.base_url}/{path.lstrip('/')}"
         headers = {**self.auth_headers(), **(extra_headers or {})}
         attempt, patience, waits = 0, self.rate_limit_patience_s, 0
-        waited_for = 0.0  # the pause (its end) this call has already waited out
         while True:
-            waited_for = self._hold_back(waited_for)
+            self._hold_back()
             last = attempt == self.max_retries
             try:
                 payload: dict[str, Any] = {"data": body, "files": files} if files else {"json": body}
@@ -109,7 +109,7 @@ class OpenAIClient:
                 wait = self._retry_after(response)
                 pause = BACKOFF_S[min(waits, len(BACKOFF_S) - 1)] if wait is None else wait
                 if response.status == 429:
-                    waited_for = self._pause_all(pause)
+                    self._pause_all(pause)
                 if response.status == 429 and pause <= patience:
                     patience, waits = patience - pause, waits + 1
                     log.info("provider rate limit, waiting %.1f s: %s (%s)", pause, problem, said)
@@ -124,29 +124,28 @@ class OpenAIClient:
             self.sleep(delay)
             attempt += 1
 
-    def _pause_all(self, seconds: float) -> float:
-        """A 429: no call of this client is sent for `seconds`; -> this pause's end (the call
-        that got the 429 waits it out itself, as its retry's delay; a later end set by another
-        call's 429 it still waits for)."""
+    def _pause_all(self, seconds: float) -> None:
+        """A 429: no call of this client is sent for `seconds`. The call that got it waits it
+        out itself (its retry's delay); a later end set by another call's 429 it still waits."""
         end = time.monotonic() + seconds
         with self._waits:
             self._not_before = max(self._not_before, end)
-        return end
+        self._waited.until = end
 
-    def _hold_back(self, waited_for: float) -> float:
-        """Before a call is sent: wait out a pause another call's 429 started (once per pause:
-        `waited_for` is the end of the one already waited); -> the pause now waited for."""
+    def _hold_back(self) -> None:
+        """Before a call is sent: wait out the pause of another call's 429, once per pause and
+        thread (the thread remembers the end it waited for)."""
         while True:
             with self._waits:
                 until = self._not_before
             left = until - time.monotonic()
-            if left <= 0 or until == waited_for:
-                return waited_for
+            if left <= 0 or until == getattr(self._waited, "until", None):
+                return
             log.info("provider rate limit (another call's 429), waiting %.1f s", left)
             with self._waits:
                 self.waited_s += left
             self.sleep(left)
-            waited_for = until
+            self._waited.until = until
 
     def _raise_permanent(self, response: outbound.Reply, path: str) -> None:
         status = response.status
