@@ -316,7 +316,7 @@ def _platform_refusal(purpose: str, choice: Choice, task: Task) -> str | None:
     if task.concept is None:  # the concept itself: its scenes are the request's
         scenes, chars, seconds = len(scene_durations(task.request["duration_s"])), 0, 0.0
     else:
-        scenes = len(task.todo()) if purpose == "image" else len(task.concept.scenes)
+        scenes = len(task.todo()) if purpose in ("image", "video") else len(task.concept.scenes)
         chars = sum(len(s.narration) for s in task.concept.scenes)
         seconds = sum(s.duration_s for s in task.concept.scenes)
     upper = estimate.bound(
