@@ -1816,7 +1816,7 @@ export interface components {
              * @default null
              * @enum {unknown}
              */
-            video: "offline" | "fal" | null;
+            video: "offline" | "fal" | "replicate" | null;
         };
         /** ProviderKey */
         ProviderKey: {
