@@ -98,10 +98,14 @@ def dead_letters(code: str | None, limit: int, after_id: str | None) -> list[tup
 
 
 def usage_per_day(since: datetime) -> list[dict[str, Any]]:
+    """Provider usage summed per day, purpose, provider and the plan its job ran on (the job's
+    row by primary key; ix_provider_usage_created finds the window)."""
     # B608: only the constant column sums _SUMS are formatted in; values are parameters
     return db.fetch_all(
-        f"SELECT DATE(created_at) AS day, purpose, provider, {_SUMS} FROM provider_usage"  # nosec B608
-        " WHERE created_at >= %s GROUP BY day, purpose, provider ORDER BY day, provider, purpose",
+        f"SELECT DATE(created_at) AS day, purpose, provider, plan, {_SUMS} FROM ("  # nosec B608
+        "  SELECT u.*, COALESCE(j.plan, 'unknown') AS plan FROM provider_usage u"
+        "  LEFT JOIN jobs j ON j.id = u.job_id WHERE u.created_at >= %s"
+        ") w GROUP BY day, purpose, provider, plan ORDER BY day, provider, purpose, plan",
         (since,),
     )
 

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 from chalicelib.accounts import roles, users
 from chalicelib.accounts.auth import Principal
-from chalicelib.accounts.service import usage_and_membership
+from chalicelib.accounts.service import credits_of, usage_and_membership
 from chalicelib.admin import queries
 from chalicelib.billing.plans import entitlement
 from chalicelib.core.errors import Conflict, NotFound
@@ -140,6 +140,7 @@ def customer(user_id: str, status: JobStatus | None, limit: int) -> CustomerDeta
         plan=PlanInfo(**ent.plan.public()),
         membership=membership,
         usage=usage,
+        credits=credits_of(row.id, ent),
         recent_jobs=[_summary(j) for j in jobs_db.page(row.id, status, limit, None)[:limit]],
     )
 
@@ -243,12 +244,13 @@ def redrive(actor: Principal, job_ids: list[str], ip: str | None) -> RedriveRepl
 
 # ---- money --------------------------------------------------------------------------------
 def spend(days: int) -> Spend:
-    """Provider usage and its cost per day, the customers who cost the platform most, and the
+    """Provider usage and its cost per day, provider and plan, the customers who cost the platform most, and the
     credits sold and charged."""
     since = datetime.combine((utcnow() - timedelta(days=days - 1)).date(), datetime.min.time())
     per_day = [
         SpendDay(
             day=str(r["day"]),
+            plan=str(r["plan"]),
             **ProviderUsageTotal(
                 purpose=r["purpose"],
                 provider=r["provider"],

@@ -101,6 +101,8 @@ def test_a_failed_job_is_found_by_its_customers_email_inspected_and_redriven(api
     ).json
     assert [j["id"] for j in detail["recent_jobs"]] == [job_id]
     assert detail["plan"]["name"] == "free"
+    me = api.call("GET", "/v1/me", token=user["token"]).json
+    assert detail["credits"] == me["credits"]  # what the customer sees of their credits
     used = detail["usage"]["jobs_used"]
     page = api.call("GET", f"/v1/admin/jobs/{job_id}", token=operator["token"]).json
     assert page["owner"]["email"] == user["email"] and page["job"]["status"] == "failed"
@@ -201,6 +203,7 @@ def test_spend_sums_provider_usage_per_day_and_names_the_top_customers(api, oper
             and mine[0]["images"] == 2 * calls
             and mine[0]["wall_s"] == 1.5 * calls
             and mine[0]["platform_micros"] == mine[0]["cost_micros"] == record["cost_micros"] * calls
+            and mine[0]["plan"] == "free"  # the plan the job ran on
         )
         assert user["user"]["id"] in [t["user_id"] for t in spend["top_customers"]]
     finally:

@@ -1097,6 +1097,8 @@ export interface components {
         };
         /** CustomerDetail */
         CustomerDetail: {
+            /** @description The customer's platform AI credits now */
+            credits: components["schemas"]["Credits"];
             customer: components["schemas"]["Customer"];
             membership: components["schemas"]["Membership"] | null;
             plan: components["schemas"]["PlanInfo"];
@@ -1979,7 +1981,7 @@ export interface components {
             days: number;
             /**
              * Per Day
-             * @description Provider usage per day, provider and purpose, oldest first
+             * @description Provider usage and its cost per day, provider, purpose and plan, oldest first
              */
             per_day: components["schemas"]["SpendDay"][];
             /**
@@ -2011,6 +2013,11 @@ export interface components {
             day: string;
             /** Images */
             images: number;
+            /**
+             * Plan
+             * @description The plan the calls' jobs ran on
+             */
+            plan: string;
             /**
              * Platform Micros
              * @description Of which on the platform's accounts (charged in credits)
