@@ -185,6 +185,8 @@ def inspect_job(job_id: str) -> JobInspection:
         queue_state: str | None = queue.state(job_id).value
     except Exception:  # the page still helps without Redis; the state is a hint
         queue_state = None
+    runs = jobs_db.step_runs(job_id)
+    failed_runs = [r for r in runs if r.error_detail]
     return JobInspection(
         job=to_model(row, jobs_db.steps_of([job_id])[job_id]),
         owner=_customer(_existing(row.user_id)),
@@ -192,6 +194,7 @@ def inspect_job(job_id: str) -> JobInspection:
             error_code=row.error_code,
             error_step=row.error_step,
             error_message=row.error_message,
+            error_detail=failed_runs[-1].error_detail if failed_runs else None,
             lease_owner=row.lease_owner,
             lease_until=iso(row.lease_until),
             queue_state=queue_state,
@@ -204,8 +207,9 @@ def inspect_job(job_id: str) -> JobInspection:
                     finished_at=iso(r.finished_at),
                     error_code=r.error_code,
                     error_message=r.error_message,
+                    error_detail=r.error_detail,
                 )
-                for r in jobs_db.step_runs(job_id)
+                for r in runs
             ],
         ),
     )

@@ -35,7 +35,10 @@ def in_process():
 def _failed_job(api: Api, customer: dict, code: str) -> str:
     job_id = api.submit_ok(customer)
     assert lifecycle.start(job_id, customer["user"]["id"], 10, "test-worker:1", 60).value == "started"
-    assert lifecycle.fail(job_id, code, f"{code}: the upstream's raw answer", "image")
+    assert lifecycle.step_started(job_id, "image", "test-worker:1", 10)
+    message = f"{code}: the image provider failed"
+    assert lifecycle.step_failed(job_id, "image", "test-worker:1", code, message, "the upstream's raw answer")
+    assert lifecycle.fail(job_id, code, message, "image")
     return job_id
 
 
@@ -106,7 +109,8 @@ def test_an_operator_finds_a_failed_job_by_email_and_redrives_it(page, console, 
 
     page.get_by_role("link", name=job_id).click()
     _settled(page, f"Job {job_id}")
-    expect(page.get_by_text("provider_error: the upstream's raw answer")).to_be_visible()
+    expect(page.get_by_text("provider_error: the image provider failed").first).to_be_visible()
+    expect(page.locator("[data-detail=internal]")).to_have_text("the upstream's raw answer")
     check_accessibility(page, "admin job")
     shot(page, "admin-job")
     page.get_by_role("button", name="Redrive").click()

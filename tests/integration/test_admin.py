@@ -32,10 +32,17 @@ def _audit(action: str, target: str) -> list[dict]:
     return db.fetch_all("SELECT * FROM audit_log WHERE action = %s AND target = %s", (action, target))
 
 
+DETAIL = "HTTP 500 from the upstream: {'error': 'model overloaded'}"
+
+
 def _failed_job(api, user: dict, code: str = "provider_error") -> str:
+    """A job whose image step failed as the engine records it: the step run keeps the
+    provider's answer (the detail), the job the code and our words."""
     job_id = api.submit_ok(user)
     assert lifecycle.start(job_id, user["user"]["id"], 10, "test-worker:1", 60).value == "started"
-    assert lifecycle.fail(job_id, code, "upstream said 500: the internal detail", "image")
+    assert lifecycle.step_started(job_id, "image", "test-worker:1", 10)
+    assert lifecycle.step_failed(job_id, "image", "test-worker:1", code, "the image provider failed", DETAIL)
+    assert lifecycle.fail(job_id, code, "the image provider failed", "image")
     return job_id
 
 
@@ -106,8 +113,13 @@ def test_a_failed_job_is_found_by_its_customers_email_inspected_and_redriven(api
     used = detail["usage"]["jobs_used"]
     page = api.call("GET", f"/v1/admin/jobs/{job_id}", token=operator["token"]).json
     assert page["owner"]["email"] == user["email"] and page["job"]["status"] == "failed"
-    assert page["internal"]["error_message"] == "upstream said 500: the internal detail"
-    assert page["internal"]["runs"] == [] or page["internal"]["runs"][0]["owner"] == "test-worker:1"
+    assert page["internal"]["error_message"] == "the image provider failed"
+    assert page["internal"]["error_detail"] == DETAIL
+    assert [(r["step"], r["owner"], r["error_detail"]) for r in page["internal"]["runs"]] == [
+        ("image", "test-worker:1", DETAIL)
+    ]
+    owners = api.call("GET", f"/v1/jobs/{job_id}", token=user["token"])
+    assert "model overloaded" not in owners.body.decode()  # kept from the owner
     dead = api.call(
         "GET", "/v1/admin/dead-letters?code=provider_error&limit=100", token=operator["token"]
     ).json

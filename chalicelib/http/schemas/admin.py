@@ -128,13 +128,19 @@ class StepRunInfo(Model):
     started_at: str
     finished_at: str | None
     error_code: str | None
-    error_message: str | None = Field(description="Internal: as the step raised it, never shown to the owner")
+    error_message: str | None = Field(description="As the step raised it (the owner sees the job's)")
+    error_detail: str | None = Field(
+        None,
+        description="Internal, never shown to the owner: the provider's answer, the command's stderr tail, "
+        "or the unexpected exception",
+    )
 
 
 class InternalDetail(Model):
     error_code: str | None
     error_step: str | None
     error_message: str | None
+    error_detail: str | None = Field(None, description="The internal detail of the last failed step run")
     lease_owner: str | None
     lease_until: str | None
     queue_state: str | None = Field(description="BullMQ's state of the job, when Redis answered")

@@ -1284,6 +1284,12 @@ export interface components {
         InternalDetail: {
             /** Error Code */
             error_code: string | null;
+            /**
+             * Error Detail
+             * @description The internal detail of the last failed step run
+             * @default null
+             */
+            error_detail: string | null;
             /** Error Message */
             error_message: string | null;
             /** Error Step */
@@ -2118,8 +2124,14 @@ export interface components {
             /** Error Code */
             error_code: string | null;
             /**
+             * Error Detail
+             * @description Internal, never shown to the owner: the provider's answer, the command's stderr tail, or the unexpected exception
+             * @default null
+             */
+            error_detail: string | null;
+            /**
              * Error Message
-             * @description Internal: as the step raised it, never shown to the owner
+             * @description As the step raised it (the owner sees the job's)
              */
             error_message: string | null;
             /** Finished At */
