@@ -15,7 +15,7 @@ from typing import Any
 from chalicelib.billing import usage as usage_db
 from chalicelib.core.ids import utcnow
 from chalicelib.infra import db
-from chalicelib.jobs.repository import DuplicateIdempotencyKey, JobRow
+from chalicelib.jobs.repository import UNCHARGED_SQL, DuplicateIdempotencyKey, JobRow
 from chalicelib.jobs.states import STEP_NAMES, Claim, StepStatus
 
 
@@ -362,20 +362,12 @@ def release_reservation(cur, job_id: str) -> tuple[str, datetime] | None:
 
 
 # ---- credits (chalicelib.billing.credits holds the accounts; these, the job's side) ---------
-_UNCHARGED = (
-    "SELECT j.user_id, j.credits_held_micros AS held,"
-    " GREATEST(0, COALESCE(SUM(u.cost_micros), 0) - j.cost_micros) AS uncharged"
-    " FROM jobs j LEFT JOIN provider_usage u ON u.job_id = j.id AND u.account = 'platform'"
-    " WHERE j.id = %s GROUP BY j.id"
-)
-
-
 def credits_of(cur, job_id: str) -> tuple[str, int, int] | None:
     """(user, credits held, platform spend not charged yet) of the job, its row locked."""
     cur.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
     if cur.fetchone() is None:
         return None
-    cur.execute(_UNCHARGED, (job_id,))
+    cur.execute(UNCHARGED_SQL, (job_id,))
     row = cur.fetchone()
     return row["user_id"], int(row["held"]), int(row["uncharged"])
 

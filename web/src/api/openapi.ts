@@ -1422,11 +1422,10 @@ export interface components {
             language: string;
             /**
              * Motion
-             * @description none: stills move by slow zoom and crossfades; ai: each still becomes a generated clip (image-to-video, the `video` provider, e.g. fal), a moving still where one can't be made
+             * @description none: stills move by slow zoom and crossfades; ai: each still becomes a generated clip (image-to-video, the `video` provider, e.g. fal), a moving still where one can't be made; or one value per scene, in order (scenes past the list: none)
              * @default none
-             * @enum {string}
              */
-            motion: "none" | "ai";
+            motion: ("none" | "ai") | ("none" | "ai")[];
             /**
              * Music Volume
              * @description Music level between words, as a fraction of full level; under words it ducks 18 dB more
@@ -1825,7 +1824,7 @@ export interface components {
              * @default null
              * @enum {unknown}
              */
-            video: "offline" | "fal" | null;
+            video: "offline" | "fal" | "replicate" | null;
         };
         /** ProviderKey */
         ProviderKey: {
@@ -5625,7 +5624,8 @@ export const eventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const healthStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Health"]["status"]> = ["ok", "degraded"];
 export const jobCreateAspectValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobCreate"]["aspect"]> = ["9:16", "16:9", "1:1"];
 export const jobCreateCaption_styleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobCreate"]["caption_style"]> = ["karaoke", "lines", "none"];
-export const jobCreateMotionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobCreate"]["motion"]> = ["none", "ai"];
+export const jobCreateMotionAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobCreate"]["motion"]> = ["none", "ai"];
+export const jobCreateMotionAnyOf1Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobCreate"]["motion"]> = ["none", "ai"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["queued", "running", "succeeded", "failed", "canceled", "expired"];
 export const stepNameValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Step"]["name"]> = ["concept", "image", "video", "upload"];
 export const stepEstimateAccountValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepEstimate"]["account"]> = ["platform", "own", "none"];
