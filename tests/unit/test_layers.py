@@ -148,7 +148,7 @@ def test_only_the_jobs_repository_writes_job_rows(path):
     assert not [s for s in strings if isinstance(s, str) and _WRITES_JOBS.search(s)]
 
 
-@pytest.mark.parametrize("path", sorted(CHALICELIB.glob("*/**/__init__.py")), ids=lambda p: p.parent.name)
+@pytest.mark.parametrize("path", sorted(CHALICELIB.glob("**/__init__.py")), ids=lambda p: p.parent.name)
 def test_package_init_files_are_empty(path):
     assert path.read_text() == ""
 
