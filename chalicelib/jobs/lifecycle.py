@@ -336,10 +336,20 @@ def step_skipped(job_id: str, step: str, owner: str) -> bool:
 
 
 @db.retries_conflicts
-def step_failed(job_id: str, step: str, owner: str, code: str, message: str) -> bool:
+def step_failed(
+    job_id: str, step: str, owner: str, code: str, message: str, detail: str | None = None
+) -> bool:
+    """`detail` (the failure's internal text) is kept on the step run for operators only."""
     with db.transaction() as cur:
         if not transitions.step_finished(
-            cur, job_id, step, StepStatus.failed, owner, error_code=code, error_message=message
+            cur,
+            job_id,
+            step,
+            StepStatus.failed,
+            owner,
+            error_code=code,
+            error_message=message,
+            error_detail=detail,
         ):
             return False
     _publish_and_fan_out(job_id, EventType.step_failed, step=step, message=f"{code}: {message}")
