@@ -76,7 +76,17 @@ def _publish_and_fan_out(
         job_id,
     )
     if event is not None:
-        _after_commit(lambda: outgoing_webhooks.fan_out(job_id, event), "webhook fan-out", job_id)
+        _after_commit(lambda: _fan_out(job_id, event), "webhook fan-out", job_id)
+
+
+def _fan_out(job_id: str, event: Event) -> int:
+    """The event to the owner's webhook endpoints (webhooks.service picks which want it)."""
+    if event.type is EventType.step_progress:  # too many for webhooks
+        return 0
+    job = jobs_db.get(job_id, None)
+    if job is None:
+        return 0
+    return outgoing_webhooks.fan_out(job_id, job.user_id, job.request.get("webhook_url"), event)
 
 
 # ---- into the queue -----------------------------------------------------------------------
