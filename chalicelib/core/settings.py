@@ -84,7 +84,7 @@ class Settings(Model):
     media_bucket: str = "media-local"
 
     jwt_secret: SecretStr | None = None  # local stage: LOCAL_JWT_SECRET; the worker needs none
-    # In AWS, secrets come from Secrets Manager at run time (chalicelib.secrets), not through
+    # In AWS, secrets come from Secrets Manager at run time (chalicelib.infra.secret_store), not through
     # environment variables anyone with read access to the function's configuration could see.
     jwt_secret_arn: str | None = None
     whop_webhook_secret_arn: str | None = None

@@ -110,6 +110,7 @@ class StepRun(db.Row):
     finished_at: datetime | None = None
     error_code: str | None = None
     error_message: str | None = None
+    error_detail: str | None = None  # internal: a provider's answer, a command's stderr tail
 
     @classmethod
     def _decode(cls, values: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +171,7 @@ def step_runs(job_id: str) -> list[StepRun]:
     return [
         StepRun.of(row)
         for row in db.fetch_all(
-            "SELECT step, owner, status, error_code, error_message, started_at,"
+            "SELECT step, owner, status, error_code, error_message, error_detail, started_at,"
             " finished_at FROM job_step_runs WHERE job_id = %s ORDER BY id",
             (job_id,),
         )

@@ -153,12 +153,14 @@ def step_finished(
     artifacts: list[str] | None = None,
     error_code: str | None = None,
     error_message: str | None = None,
+    error_detail: str | None = None,
     provider: str | None = None,
     usage: list | None = None,
 ) -> bool:
     """A running step ends, only if this worker still holds the job: a step never succeeds
     twice, even when a worker thought dead comes back. `usage` (StepUsage records) is kept on
-    the step and, for the monthly sums, in provider_usage (see chalicelib/billing/usage.py)."""
+    the step and, for the monthly sums, in provider_usage (see chalicelib/billing/usage.py).
+    `error_detail` goes to the step run only: for operators, never the job's owner."""
     now = utcnow()
     message = (error_message or "")[:1000] or None
     records = [u.model_dump() for u in usage or []]
@@ -187,9 +189,9 @@ def step_finished(
     usage_db.record(cur, job_id, step, records, now)
     cur.execute(
         "UPDATE job_step_runs SET status = %s, finished_at = %s, error_code = %s,"
-        " error_message = %s WHERE job_id = %s AND step = %s AND owner = %s"
+        " error_message = %s, error_detail = %s WHERE job_id = %s AND step = %s AND owner = %s"
         " AND status = 'running'",
-        (status.value, now, error_code, message, job_id, step, owner),
+        (status.value, now, error_code, message, (error_detail or "")[:2000] or None, job_id, step, owner),
     )
     return True
 

@@ -1097,6 +1097,8 @@ export interface components {
         };
         /** CustomerDetail */
         CustomerDetail: {
+            /** @description The customer's platform AI credits now */
+            credits: components["schemas"]["Credits"];
             customer: components["schemas"]["Customer"];
             membership: components["schemas"]["Membership"] | null;
             plan: components["schemas"]["PlanInfo"];
@@ -1282,6 +1284,12 @@ export interface components {
         InternalDetail: {
             /** Error Code */
             error_code: string | null;
+            /**
+             * Error Detail
+             * @description The internal detail of the last failed step run
+             * @default null
+             */
+            error_detail: string | null;
             /** Error Message */
             error_message: string | null;
             /** Error Step */
@@ -1978,7 +1986,7 @@ export interface components {
             days: number;
             /**
              * Per Day
-             * @description Provider usage per day, provider and purpose, oldest first
+             * @description Provider usage and its cost per day, provider, purpose and plan, oldest first
              */
             per_day: components["schemas"]["SpendDay"][];
             /**
@@ -2010,6 +2018,11 @@ export interface components {
             day: string;
             /** Images */
             images: number;
+            /**
+             * Plan
+             * @description The plan the calls' jobs ran on
+             */
+            plan: string;
             /**
              * Platform Micros
              * @description Of which on the platform's accounts (charged in credits)
@@ -2110,8 +2123,14 @@ export interface components {
             /** Error Code */
             error_code: string | null;
             /**
+             * Error Detail
+             * @description Internal, never shown to the owner: the provider's answer, the command's stderr tail, or the unexpected exception
+             * @default null
+             */
+            error_detail: string | null;
+            /**
              * Error Message
-             * @description Internal: as the step raised it, never shown to the owner
+             * @description As the step raised it (the owner sees the job's)
              */
             error_message: string | null;
             /** Finished At */
