@@ -143,7 +143,7 @@ def plan(
 def _price(parts: list[Part]) -> None:
     found = step_times.load(sorted({p.shape for p in parts}))
     for part in parts:
-        samples, start = found[part.shape], step_times.prior(part.name)
+        samples, start = found[part.shape], step_times.prior(part.name, part.shape)
         part.planned_s = round(step_times.warm_line(samples, start).at(part.units), 3)
         part.cold_s = round(step_times.cold_extra(samples, start), 3)
         part.measured = bool(samples)

@@ -57,10 +57,15 @@ DEFAULT_LINES: dict[str, Line] = {
     "upload": Line(0.1, 0.002),  # per second of video
 }
 UNKNOWN_LINE = Line(1.0, 0.0)
+REMOTE_CLIPS_S = 60.0  # AI motion: an image-to-video clip takes about a minute, scenes in parallel
 
 
-def prior(step: str) -> Line:
-    return DEFAULT_LINES.get(step, UNKNOWN_LINE)
+def prior(step: str, shape: str = "") -> Line:
+    line = DEFAULT_LINES.get(step, UNKNOWN_LINE)
+    clips = shape.partition("+")[2]  # "video:ffmpeg+fal": the video step waits for fal's clips
+    if step == "video" and clips and clips != "offline":
+        return Line(line.fixed + REMOTE_CLIPS_S, line.per_unit)
+    return line
 
 
 # ---- the arithmetic (pure) ----------------------------------------------------------------

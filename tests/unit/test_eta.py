@@ -108,3 +108,10 @@ def test_a_cold_worker_adds_the_cold_start_term_to_its_step():
 def test_the_queue_is_not_a_pace():
     state = job(("queue", 1.0), *PLAN, step="queue", step_at=100.0, fraction=0.0)
     assert eta.seconds_left(state, now=130.0) == pytest.approx(3.0 + 14.0)  # 30 s in line: tail 3 s
+
+
+def test_a_video_step_waiting_for_remote_clips_starts_from_a_longer_prior():
+    plain = prior("video", "video:ffmpeg")
+    assert prior("video", "video:ffmpeg+offline") == plain
+    clips = prior("video", "video:ffmpeg+fal")
+    assert clips.per_unit == plain.per_unit and clips.fixed == plain.fixed + 60.0

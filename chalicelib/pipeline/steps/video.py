@@ -108,8 +108,8 @@ def _animated(ctx: Context, concept: Concept, sources: list[Path]) -> list[Path]
         ctx.provider = None  # the render's
         lifecycle.add_note(
             ctx.job_id,
-            "video: motion ai needs an image-to-video provider (providers.video, e.g. fal, with its key, "
-            "or the plan's); the stills move as usual",
+            "video: motion ai needs an image-to-video provider (providers.video: fal or replicate, with "
+            "its key, or the plan's); the stills move as usual",
         )
     return [scene_media.source_of(path) if i not in clips else path for i, path in enumerate(sources)]
 
