@@ -201,7 +201,9 @@ def _cancel(http, auth, fal, video_model: str, parallel: int) -> dict:
 
         def in_flight(f) -> list[dict]:
             ours = {c["id"] for c in f.inputs[fal_from:] if c["model"] == video_model}
-            return [r for i, r in f.requests.items() if i in ours and r["state"] in ("IN_QUEUE", "IN_PROGRESS")]
+            return [
+                r for i, r in f.requests.items() if i in ours and r["state"] in ("IN_QUEUE", "IN_PROGRESS")
+            ]
 
         expected = min(parallel, 6)
         if not fal.wait_until(lambda f: len(in_flight(f)) >= expected, 300):
@@ -214,12 +216,16 @@ def _cancel(http, auth, fal, video_model: str, parallel: int) -> dict:
         fal.wait_until(lambda f: all(f.requests[i]["canceled_at"] for i in ids), 30)
         waited = time.monotonic() - t0
         job = _wait(http, auth, job_id, 60)
-        submitted_after = [c for c in fal.inputs[fal_from:] if c["id"] not in ids and c["model"] == video_model]
+        submitted_after = [
+            c for c in fal.inputs[fal_from:] if c["id"] not in ids and c["model"] == video_model
+        ]
         times = sorted(
             round(fal.requests[i]["canceled_at"] - t0, 3) for i in ids if fal.requests[i]["canceled_at"]
         )
         left = [
-            r["id"] for c in fal.inputs[fal_from:] if (r := fal.requests[c["id"]])["state"] in ("IN_QUEUE", "IN_PROGRESS")
+            r["id"]
+            for c in fal.inputs[fal_from:]
+            if (r := fal.requests[c["id"]])["state"] in ("IN_QUEUE", "IN_PROGRESS")
         ]
         return {
             "job": job_id,
@@ -325,7 +331,9 @@ def cleanup() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every latency (0.1: a quick run)")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiplies every latency (0.1: a quick run)"
+    )
     parser.add_argument("--skip-sequential", action="store_true", help="only the parallel side")
     parser.add_argument("--skip-cancel", action="store_true", help="no cancel measurement")
     parser.add_argument("--cancel", action="store_true", help="only the cancel measurement")

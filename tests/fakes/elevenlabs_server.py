@@ -169,7 +169,9 @@ class FakeElevenLabs:
             text = body.get("text") if isinstance(body, dict) else None
             draw = random.Random(f"{self._seed}:{text}") if self.by_input else self._random
             wait = draw.uniform(*self.latency)
-            handler.record["latency_s"] = wait if kind == SPEECH and not crowded and behaviour == "ok" else 0.0
+            handler.record["latency_s"] = (
+                wait if kind == SPEECH and not crowded and behaviour == "ok" else 0.0
+            )
         try:
             self._answer(handler, kind, behaviour, key, body, crowded, wait)
         finally:

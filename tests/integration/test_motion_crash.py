@@ -78,7 +78,11 @@ def test_a_worker_killed_mid_clips_buys_each_scenes_clip_once(api, user, workers
     assert fake.wait_until(
         lambda f: (
             {c["input"]["prompt"] for c in clip_calls(f)} == set(VISUALS)
-            and all(f.requests.get(c["id"], {}).get("fetched") for c in clip_calls(f) if c["input"]["prompt"] in DONE)
+            and all(
+                f.requests.get(c["id"], {}).get("fetched")
+                for c in clip_calls(f)
+                if c["input"]["prompt"] in DONE
+            )
         ),
         120,
     ), "the clips were never all asked, two of them answered"
