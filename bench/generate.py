@@ -231,6 +231,7 @@ def _cancel(http, auth, fal, video_model: str, parallel: int) -> dict:
             "job": job_id,
             "status": job["status"],
             "in_flight_at_cancel": len(held),
+            "cancel_api_status": answered.status_code,
             "cancel_api_s": round(api_s, 3),
             "cancel_reached_fal_s": times,
             "max_s": max(times) if times else None,
