@@ -4,7 +4,7 @@ Contract: ../shared/API.md. Errors leave through `plumbing.error_envelope` as `{
 
 Every entry point, and where it starts in chalicelib:
   API             this file -> chalicelib.<domain>.service (jobs, accounts, uploads, webhooks), billing
-  worker          `python -m chalicelib.runtime.worker` (ECS task, local process) -> worker.serve,
+  worker          `python -m chalicelib.runtime.worker` (ECS task, local process) -> runtime.worker.serve,
                   chalicelib.pipeline.engine.run_job
   scheduled       functions/reaper.py (every minute) -> chalicelib.runtime.reaper.reconcile
                   functions/dispatcher.py (every minute) -> chalicelib.runtime.dispatcher.dispatch
@@ -15,17 +15,24 @@ Every entry point, and where it starts in chalicelib:
                   `python -m chalicelib.infra.migrate`; in the console: /v1/admin -> chalicelib.admin.service,
                   each route behind chalicelib.admin.access.require_operator
 
-Where the job domain lives (two hops from a route):
-  job and step state  jobs.service -> chalicelib.jobs.lifecycle, the only writer (submit, start,
-                      cancel, fail, retry, reopen...; its SQL in jobs.transitions)
-  cancel              API: jobs.service.cancel -> lifecycle.cancel (state, refund, the cancel flag);
-                      worker: pipeline.engine polls the flag and its lease, and stops the step
-  quota               lifecycle -> chalicelib.billing.quota (reserve, give back) in the job's
-                      transaction; plans and the Whop plan mapping: chalicelib.billing.plans
-  queue               chalicelib.infra.queue (all of BullMQ); Redis connections: infra.redis_client
-  progress            jobs.service.events -> chalicelib.jobs.progress (a Redis stream per job),
-                      framed for a browser's EventSource by chalicelib.http.sse
-                      (web/src/hooks/useJobProgress.ts follows it)
+Two hops from a route (route here -> first hop -> where it happens):
+  cancel      cancel_job -> jobs.service.cancel -> jobs.lifecycle.cancel: state, quota back, the
+              cancel flag, the queue entry, the event. Worker side: pipeline.engine runs each step
+              with ctx.stop, set by pipeline.context.Context.should_stop (it reads the flag) or by
+              runtime.worker._keep_lease when the lease is lost; the step's child process stops
+  quota       submit_job -> jobs.service.submit -> jobs.lifecycle.submit: billing.quota.reserve in
+              the job's transaction; refunded by jobs.lifecycle.cancel and .fail (jobs.lifecycle._refund
+              -> billing.quota.give_back); retry_job reserves again (jobs.lifecycle.reopen)
+  Whop plan   whop_webhook -> billing.whop.receive -> billing.plans.plan_for_whop (WHOP_PLAN_MAP:
+              Whop plan id -> our plan; the plans table: billing.plans.plan_table); the other way,
+              create_checkout -> billing.checkout.create (billing.checkout.whop_plan_id)
+  progress    worker: pipeline.context.Context.report -> jobs.lifecycle.report_progress -> MySQL
+              and jobs.progress.emit (a Redis stream per job). Browser: job_events ->
+              jobs.service.events -> jobs.progress.read, framed by http.sse.frames for an
+              EventSource (web/src/hooks/useJobProgress.ts follows it, stream-token first)
+  job state   jobs.lifecycle is the only writer (its SQL in jobs.transitions, importable by it
+              alone: tests/unit/test_layers.py); reads in jobs.repository
+  queue       chalicelib.infra.queue (all of BullMQ); Redis connections: infra.redis_client
 """
 
 from chalice import Chalice, Response

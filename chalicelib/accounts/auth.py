@@ -13,7 +13,7 @@ from chalicelib.accounts import api_keys, users
 from chalicelib.core.errors import Forbidden, Unauthorized
 from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.accounts import ApiKeyScope as Scope
-from chalicelib.infra import secret_store
+from chalicelib.infra import outage, secret_store
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
@@ -33,6 +33,9 @@ class Principal:
     # The access token's `role` claim while the user still holds that role (API keys carry
     # none: an operator's powers need a session, so a leaked key can't read every customer).
     role: str | None = None
+    # Set when MySQL was away and a stream token alone vouched for the caller: it may read
+    # this one job's events from Redis, nothing else (see authenticate_stream).
+    stream_job: str | None = None
 
 
 def require_credential_writer(principal: Principal) -> None:
@@ -200,11 +203,21 @@ def authenticate_stream(token: str, job_id: str) -> Principal:
         )
     except jwt.PyJWTError:
         claims = {}
-    user = (
-        users.by_id(str(claims["sub"]))
-        if claims.get("typ") == "stream" and claims.get("job") == job_id
-        else None
-    )
+    try:
+        user = (
+            users.by_id(str(claims["sub"]))
+            if claims.get("typ") == "stream" and claims.get("job") == job_id
+            else None
+        )
+    except Exception as exc:
+        if outage.store_of(exc) is not outage.Store.mysql:
+            raise
+        # MySQL is away, Redis (where the events are) may not be: the signed, unexpired token
+        # names its user and its one job (it was minted after an ownership check and lives
+        # minutes), so it reads that job's events on its own. Its epoch and a suspension are
+        # checked again at the first read after MySQL is back.
+        outage.report(outage.Store.mysql, exc, "stream token")
+        return Principal(user_id=str(claims["sub"]), stream_job=job_id)
     _refuse_suspended(user)
     if user is None or claims.get("ep", 0) != user.session_epoch:
         raise Unauthorized(

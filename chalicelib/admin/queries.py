@@ -98,17 +98,19 @@ def dead_letters(code: str | None, limit: int, after_id: str | None) -> list[tup
 
 
 def usage_per_day(since: datetime) -> list[dict[str, Any]]:
+    """Provider usage summed per day, purpose, provider and the plan its job ran on."""
     # B608: only the constant column sums _SUMS are formatted in; values are parameters
     return db.fetch_all(
-        f"SELECT DATE(created_at) AS day, purpose, provider, {_SUMS} FROM provider_usage"  # nosec B608
-        " WHERE created_at >= %s GROUP BY day, purpose, provider ORDER BY day, provider, purpose",
+        f"SELECT DATE(created_at) AS day, purpose, provider, COALESCE(plan, 'unknown') AS plan,"  # nosec B608
+        f" {_SUMS} FROM provider_usage WHERE created_at >= %s"
+        " GROUP BY day, purpose, provider, plan ORDER BY day, provider, purpose, plan",
         (since,),
     )
 
 
 def top_customers(since: datetime, limit: int) -> list[dict[str, Any]]:
-    """By what their jobs cost the platform's accounts, then by calls. Summed per user first,
-    so only the top `limit` rows meet the users table."""
+    """By what their jobs cost the platform's accounts, then by calls. Summed per user first
+    (ix_provider_usage_spend covers it), so only the top `limit` rows meet the users table."""
     return db.fetch_all(
         "SELECT t.* , u.email FROM ("
         "  SELECT user_id, COUNT(*) AS calls, SUM(wall_ms) AS wall_ms, SUM(cost_micros) AS cost_micros,"

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 
 from chalicelib.accounts import roles, users
 from chalicelib.accounts.auth import Principal
-from chalicelib.accounts.service import usage_and_membership
+from chalicelib.accounts.service import credits_of, usage_and_membership
 from chalicelib.admin import queries
 from chalicelib.billing.plans import entitlement
 from chalicelib.core.errors import Conflict, NotFound
@@ -140,6 +140,7 @@ def customer(user_id: str, status: JobStatus | None, limit: int) -> CustomerDeta
         plan=PlanInfo(**ent.plan.public()),
         membership=membership,
         usage=usage,
+        credits=credits_of(row.id, ent),
         recent_jobs=[_summary(j) for j in jobs_db.page(row.id, status, limit, None)[:limit]],
     )
 
@@ -184,6 +185,8 @@ def inspect_job(job_id: str) -> JobInspection:
         queue_state: str | None = queue.state(job_id).value
     except Exception:  # the page still helps without Redis; the state is a hint
         queue_state = None
+    runs = jobs_db.step_runs(job_id)
+    failed_runs = [r for r in runs if r.error_detail]
     return JobInspection(
         job=to_model(row, jobs_db.steps_of([job_id])[job_id]),
         owner=_customer(_existing(row.user_id)),
@@ -191,6 +194,7 @@ def inspect_job(job_id: str) -> JobInspection:
             error_code=row.error_code,
             error_step=row.error_step,
             error_message=row.error_message,
+            error_detail=failed_runs[-1].error_detail if failed_runs else None,
             lease_owner=row.lease_owner,
             lease_until=iso(row.lease_until),
             queue_state=queue_state,
@@ -203,8 +207,9 @@ def inspect_job(job_id: str) -> JobInspection:
                     finished_at=iso(r.finished_at),
                     error_code=r.error_code,
                     error_message=r.error_message,
+                    error_detail=r.error_detail,
                 )
-                for r in jobs_db.step_runs(job_id)
+                for r in runs
             ],
         ),
     )
@@ -243,12 +248,13 @@ def redrive(actor: Principal, job_ids: list[str], ip: str | None) -> RedriveRepl
 
 # ---- money --------------------------------------------------------------------------------
 def spend(days: int) -> Spend:
-    """Provider usage and its cost per day, the customers who cost the platform most, and the
+    """Provider usage and its cost per day, provider and plan, the customers who cost the platform most, and the
     credits sold and charged."""
     since = datetime.combine((utcnow() - timedelta(days=days - 1)).date(), datetime.min.time())
     per_day = [
         SpendDay(
             day=str(r["day"]),
+            plan=str(r["plan"]),
             **ProviderUsageTotal(
                 purpose=r["purpose"],
                 provider=r["provider"],

@@ -26,7 +26,7 @@ CONCEPT_REPAIR_TOKENS = 420  # the repair message: ~100 bytes of ours, the probl
 REPAIR_PROBLEM_MAX_BYTES = 300  # the problem as the repair message quotes it (openai_steps)
 NARRATION_CHARS_PER_S = 18
 TRANSCRIBED_SHARE = 1.5
-MAX_CLIP_S = 10  # the longest image-to-video clip asked for a scene (remote/fal.py clip_seconds)
+MAX_CLIP_S = 10  # the longest image-to-video clip asked for a scene (remote/clips.py clip_seconds)
 
 
 def concept_max_tokens(scenes: int) -> int:
@@ -116,11 +116,12 @@ def _default_model(provider: str, purpose: str) -> str | None:
     settings = get_settings()
     if provider == "fal":
         return {"image": settings.fal_image_model, "video": settings.fal_video_model}.get(purpose)
+    if provider == "replicate":
+        return {"image": settings.replicate_image_model, "video": settings.replicate_video_model}.get(purpose)
     if provider != "openai":
         return {
             "pexels": "videos",
             "elevenlabs": settings.elevenlabs_model,
-            "replicate": settings.replicate_image_model,
         }.get(provider)
     return {
         "concept": settings.openai_chat_model,

@@ -69,6 +69,8 @@ class Plan(Model):
 
 
 OPENAI_MINI = AITier(provider="openai", model="gpt-4o-mini")
+# AI motion (`motion: ai`, only when a job asks for it): ~$0.28 a 5 s clip
+KLING = AITier(provider="fal", model="fal-ai/kling-video/v2.1/standard/image-to-video")
 
 
 DEFAULT_PLANS = {
@@ -100,6 +102,7 @@ DEFAULT_PLANS = {
             "concept": OPENAI_MINI,
             "image": AITier(provider="openai", model="gpt-image-1", quality="medium"),
             "narration": AITier(provider="openai", model="tts-1"),
+            "video": KLING,
         },
     ),
     "business": Plan(
@@ -118,6 +121,7 @@ DEFAULT_PLANS = {
             "concept": AITier(provider="openai", model="gpt-4o"),
             "image": AITier(provider="openai", model="gpt-image-1", quality="high"),
             "narration": AITier(provider="elevenlabs", model="eleven_multilingual_v2"),
+            "video": KLING,
         },
     ),
 }

@@ -80,6 +80,10 @@ DEFAULT_PRICES: dict[str, dict] = {
     "replicate/black-forest-labs/flux-schnell": {"image": {"*": 3_000}},
     "replicate/black-forest-labs/flux-dev": {"image": {"*": 25_000}},
     "replicate/black-forest-labs/flux-1.1-pro": {"image": {"*": 40_000}},
+    # Kling v2.1 on Replicate bills per second of output video: $0.05 a second in its "standard"
+    # mode (720p, the mode we ask for), from the model's page replicate.com/kwaivgi/kling-v2.1
+    # (as recalled 2026-12, not re-read: check it, PRICES overrides; "pro" is $0.09 a second).
+    "replicate/kwaivgi/kling-v2.1": {"video_s": 50_000},
 }
 
 

@@ -44,9 +44,9 @@ def record(cur, job_id: str, step: str, records: list[dict], at) -> None:
     """Inside the transaction that marks the step succeeded: counted once per successful run."""
     if records:
         cur.executemany(
-            "INSERT INTO provider_usage (user_id, job_id, step, purpose, provider, model, tokens_in,"
+            "INSERT INTO provider_usage (user_id, plan, job_id, step, purpose, provider, model, tokens_in,"
             " tokens_out, characters, images, audio_ms, bytes, wall_ms, cost_micros, account, created_at)"
-            " SELECT user_id, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s FROM jobs WHERE id = %s",
+            " SELECT user_id, plan, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s FROM jobs WHERE id = %s",
             [
                 (
                     job_id,

@@ -7,7 +7,14 @@ same reason the modules that define many models do without `from __future__ impo
 pydantic would compile each annotation string when the class is created.
 """
 
+import os
+
 from pydantic import BaseModel, ConfigDict
+
+# We use no pydantic plug-ins, and looking for them reads the entry points of every installed
+# package (~25 ms of each cold start). pydantic asks when it builds the first model, which is one
+# of ours (every model module imports this one first). PYDANTIC_DISABLE_PLUGINS="" loads them.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 
 class Model(BaseModel):

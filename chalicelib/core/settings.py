@@ -84,7 +84,7 @@ class Settings(Model):
     media_bucket: str = "media-local"
 
     jwt_secret: SecretStr | None = None  # local stage: LOCAL_JWT_SECRET; the worker needs none
-    # In AWS, secrets come from Secrets Manager at run time (chalicelib.secrets), not through
+    # In AWS, secrets come from Secrets Manager at run time (chalicelib.infra.secret_store), not through
     # environment variables anyone with read access to the function's configuration could see.
     jwt_secret_arn: str | None = None
     whop_webhook_secret_arn: str | None = None
@@ -206,9 +206,11 @@ class Settings(Model):
     elevenlabs_voice: str = Field("JBFqnCBsd6RMkjVDRZzb", pattern=r"^[A-Za-z0-9]{1,64}$")  # George
     elevenlabs_parallel_calls: int = Field(3, ge=1, le=16)
     elevenlabs_rate_limit_wait_s: float = Field(60.0, ge=0, le=600)
-    # Replicate predictions (chalicelib/pipeline/remote/replicate.py): the image model, how many
-    # predictions a job runs at once, how long it waits out 429s, and one prediction's deadline
+    # Replicate predictions (chalicelib/pipeline/remote/replicate.py): the image model, the
+    # image-to-video model (AI motion), how many predictions a job runs at once, how long it
+    # waits out 429s, and one prediction's deadline
     replicate_image_model: str = Field("black-forest-labs/flux-schnell", pattern=r"^[\w.-]+/[\w.-]+$")
+    replicate_video_model: str = Field("kwaivgi/kling-v2.1", pattern=r"^[\w.-]+/[\w.-]+$")
     replicate_parallel_calls: int = Field(4, ge=1, le=16)
     replicate_rate_limit_wait_s: float = Field(120.0, ge=0, le=600)
     replicate_deadline_s: float = Field(600.0, ge=5, le=3600)

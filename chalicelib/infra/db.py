@@ -4,7 +4,8 @@ Lambda runs one request at a time per container and the worker runs pipeline ste
 so a thread-local connection is both cheap and safe.
 
 A lost connection (the server restarted, failed over, or dropped us) is replaced: a refused
-connect is tried again with a short bounded backoff, and a read outside a transaction is repeated
+connect is tried again with a short bounded backoff, a connection that hit a read-only server
+(1290: an Aurora endpoint still reaching the demoted writer after a failover) is dropped, and a read outside a transaction is repeated
 once on a fresh connection. A transaction is never resumed half-way: a statement that fails in
 one fails the transaction (rolled back), and only a deadlock or lock-wait timeout retries it
 whole, from BEGIN (`retries_conflicts`, `run_in_transaction`). What still fails is an outage
@@ -161,6 +162,15 @@ def _lost(exc: BaseException) -> bool:
     )
 
 
+def _stale(exc: BaseException) -> bool:
+    """The connection must go: lost, or talking to a server that became read-only (failover)."""
+    import pymysql
+
+    return _lost(exc) or (
+        isinstance(exc, pymysql.err.MySQLError) and outage.mysql_code(exc) in outage.MYSQL_READ_ONLY
+    )
+
+
 def _is_conflict(exc: BaseException) -> bool:
     import pymysql
 
@@ -199,6 +209,9 @@ def transaction() -> Iterator[Any]:
                 conn.rollback()
             except Exception:  # the connection died meanwhile: the server rolled it back
                 close()
+            else:
+                if isinstance(exc, Exception) and _stale(exc):
+                    close()  # a read-only server (failed over): the next BEGIN finds the writer
         raise
     finally:
         _local.depth -= 1
@@ -302,6 +315,6 @@ def execute(sql: str, args: Any = None) -> int:
         with connection().cursor() as cur:
             return cur.execute(sql, args)
     except Exception as exc:
-        if _lost(exc) and not in_transaction():
+        if _stale(exc) and not in_transaction():
             close()
         raise

@@ -54,6 +54,9 @@ MYSQL_OUTAGE_CODES = frozenset(
 MYSQL_CONFLICT_CODES = frozenset({1205, 1213})
 # The connection is unusable after these: drop it, the next use reconnects.
 MYSQL_CONNECTION_LOST = frozenset({2002, 2003, 2006, 2013, 2014, 2055, 1927, 1053})
+# A server that refuses writes: after an Aurora failover an old connection still reaches the
+# demoted writer (now a reader). Dropped too: the next connect resolves the endpoint again.
+MYSQL_READ_ONLY = frozenset({1290, 1792, 1836})
 
 
 def _mysql_outage(exc: BaseException) -> bool:

@@ -24,7 +24,14 @@ def purposes(request: dict) -> list[str]:
         found.append("image")
     if request.get("narration", True):
         found.append("narration")
+    if _scenes_to_animate(request):
+        found.append("video")
     return found
+
+
+def _scenes_to_animate(request: dict) -> int:
+    """Scenes `motion` asks to animate (a user's own clip among them is not: an upper bound)."""
+    return len(storyboard.animated(request.get("motion", "none"), eta.scene_count(request)))
 
 
 def _scenes_to_make(request: dict) -> int:
@@ -52,7 +59,9 @@ def steps(user_id: str, request: dict, plan: Plan) -> list[StepEstimate]:
                 purpose,
                 choice,
                 request=request,
-                scenes=_scenes_to_make(request) if purpose == "image" else eta.scene_count(request),
+                scenes={"image": _scenes_to_make, "video": _scenes_to_animate}.get(purpose, eta.scene_count)(
+                    request
+                ),
                 narration_chars=_narration_chars(request),
                 seconds=seconds,
             )
@@ -86,6 +95,8 @@ def of(user_id: str, request: dict, ent: Entitlement) -> JobEstimate:
         credits_micros=need,
         credits_available_micros=available,
         fits=need <= available,
-        wall_s=round(sum(p.planned_s for p in eta.plan(request, queued=True)), 1),
+        wall_s=round(
+            sum(p.planned_s for p in eta.plan(request, queued=True, user_id=user_id, plan_name=plan.name)), 1
+        ),
         plan=plan.name,
     )

@@ -100,13 +100,25 @@ def video_seconds(request: dict) -> float:
     return float(request.get("duration_s", 15))
 
 
-def plan(request: dict, skip: frozenset[str] | set[str] = frozenset(), queued: bool = False) -> list[Part]:
-    """The parts still ahead of a job (`skip`: steps already succeeded or skipped)."""
+def plan(
+    request: dict,
+    skip: frozenset[str] | set[str] = frozenset(),
+    queued: bool = False,
+    user_id: str | None = None,
+    plan_name: str = "free",
+) -> list[Part]:
+    """The parts still ahead of a job (`skip`: steps already succeeded or skipped), each step
+    shaped by the provider its chain will try first for the job's user and plan."""
+    from chalicelib.accounts import byok
+    from chalicelib.billing.plans import plan_named
     from chalicelib.pipeline import providers
-    from chalicelib.pipeline.concept import script
+    from chalicelib.pipeline.concept import script, storyboard
+
+    own = byok.stored(user_id) if user_id else set()
+    tiers, platform = plan_named(plan_name).ai, get_settings().platform_providers
 
     def first(purpose: str) -> str:
-        return providers.choose(purpose, request)[0].provider
+        return providers.choose(purpose, request, tiers, own=own, platform=platform)[0].provider
 
     pipeline = get_settings().pipeline
     seconds = video_seconds(request)
@@ -114,10 +126,11 @@ def plan(request: dict, skip: frozenset[str] | set[str] = frozenset(), queued: b
     if pipeline == "steps":
         concept = "script" if script.is_script(request) else first("concept")
         image = first("image") + ("+" + first("narration") if request.get("narration", True) else "")
+        animated = storyboard.animated(request.get("motion", "none"), scene_count(request))
         parts += [
             Part("concept", f"concept:{concept}", 1),
             Part("image", f"image:{image}", scene_count(request)),
-            Part("video", "video:ffmpeg", seconds),
+            Part("video", "video:ffmpeg" + (f"+{first('video')}" if animated else ""), seconds),
         ]
     else:  # a customer's orchestrator makes the video; concept and image are skipped
         parts.append(Part("video", f"video:{pipeline}", seconds))
@@ -199,7 +212,8 @@ def seconds_left(state: State, now: float) -> float:
     return left_now + sum(later * p.expected_s for p in ahead)
 
 
-def _request_and_done(job_id: str) -> tuple[dict, set[str]] | None:
+def _job_and_done(job_id: str):
+    """(the job's row, its steps already succeeded or skipped), or None."""
     from chalicelib.jobs import repository as jobs_db
     from chalicelib.jobs.states import StepStatus
 
@@ -207,7 +221,7 @@ def _request_and_done(job_id: str) -> tuple[dict, set[str]] | None:
     if row is None:
         return None
     steps = jobs_db.steps_of([job_id]).get(job_id, [])
-    return row.request, {s.name for s in steps if s.status in (StepStatus.succeeded, StepStatus.skipped)}
+    return row, {s.name for s in steps if s.status in (StepStatus.succeeded, StepStatus.skipped)}
 
 
 def on_event(
@@ -235,12 +249,12 @@ def _on_event(job_id: str, type_: EventType, step: str | None, step_progress: in
     raw = redis.get(key)
     state = State.load(str(raw)) if raw else None
     if type_ in (EventType.job_queued, EventType.job_retrying) or state is None:
-        found = _request_and_done(job_id)
+        found = _job_and_done(job_id)
         if found is None:
             return None
-        request, done = found
+        job, done = found
         waiting = type_ in (EventType.job_queued, EventType.job_retrying)
-        state = State(parts=plan(request, done, queued=waiting))
+        state = State(parts=plan(job.request, done, queued=waiting, user_id=job.user_id, plan_name=job.plan))
         if waiting:
             state.step, state.step_at = QUEUE, now
         elif step and type_ is EventType.step_progress:  # its state was lost mid-step

@@ -7,6 +7,7 @@ from __future__ import annotations
 from chalicelib.billing.plans import Plan
 from chalicelib.core.errors import ValidationFailed
 from chalicelib.http.schemas.jobs import MAX_SCRIPT_SCENES, JobCreate
+from chalicelib.jobs import eta
 from chalicelib.pipeline.concept import script
 from chalicelib.uploads import service as uploads
 
@@ -19,6 +20,7 @@ def check(user_id: str, body: JobCreate, plan: Plan) -> None:
     """422 unless exactly one of prompt, script and scenes is given, the script fits the plan's
     length and scene count, and every scene's upload is the user's uploaded image or clip."""
     given = body.sources()
+    _check_motion(body, given)
     if len(given) != 1:
         field = "prompt" if not given else given[1]
         detail = "give exactly one of prompt, script or scenes" + (
@@ -50,3 +52,18 @@ def check(user_id: str, body: JobCreate, plan: Plan) -> None:
     for i, scene in enumerate(body.scenes or []):
         if scene.image_upload_id:
             uploads.require_scene_media(user_id, scene.image_upload_id, f"scenes.{i}.image_upload_id")
+
+
+def _check_motion(body: JobCreate, given: list[str]) -> None:
+    """A per-scene `motion` list names no more scenes than the video has (a prompt's planned
+    scenes, a script's sentences or the scenes given)."""
+    if not isinstance(body.motion, list) or len(given) != 1:
+        return
+    count = eta.scene_count(body.model_dump(mode="json", exclude_none=True))
+    if len(body.motion) > count:
+        raise _invalid(
+            f"motion lists {len(body.motion)} scenes; this video has {count}",
+            "motion",
+            "too_many_scenes",
+            f"at most {count} values, one per scene",
+        )

@@ -76,7 +76,17 @@ def _publish_and_fan_out(
         job_id,
     )
     if event is not None:
-        _after_commit(lambda: outgoing_webhooks.fan_out(job_id, event), "webhook fan-out", job_id)
+        _after_commit(lambda: _fan_out(job_id, event), "webhook fan-out", job_id)
+
+
+def _fan_out(job_id: str, event: Event) -> int:
+    """The event to the owner's webhook endpoints (webhooks.service picks which want it)."""
+    if event.type is EventType.step_progress:  # too many for webhooks
+        return 0
+    job = jobs_db.get(job_id, None)
+    if job is None:
+        return 0
+    return outgoing_webhooks.fan_out(job_id, job.user_id, job.request.get("webhook_url"), event)
 
 
 # ---- into the queue -----------------------------------------------------------------------
@@ -326,10 +336,20 @@ def step_skipped(job_id: str, step: str, owner: str) -> bool:
 
 
 @db.retries_conflicts
-def step_failed(job_id: str, step: str, owner: str, code: str, message: str) -> bool:
+def step_failed(
+    job_id: str, step: str, owner: str, code: str, message: str, detail: str | None = None
+) -> bool:
+    """`detail` (the failure's internal text) is kept on the step run for operators only."""
     with db.transaction() as cur:
         if not transitions.step_finished(
-            cur, job_id, step, StepStatus.failed, owner, error_code=code, error_message=message
+            cur,
+            job_id,
+            step,
+            StepStatus.failed,
+            owner,
+            error_code=code,
+            error_message=message,
+            error_detail=detail,
         ):
             return False
     _publish_and_fan_out(job_id, EventType.step_failed, step=step, message=f"{code}: {message}")

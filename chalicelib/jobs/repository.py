@@ -110,6 +110,7 @@ class StepRun(db.Row):
     finished_at: datetime | None = None
     error_code: str | None = None
     error_message: str | None = None
+    error_detail: str | None = None  # internal: a provider's answer, a command's stderr tail
 
     @classmethod
     def _decode(cls, values: dict[str, Any]) -> dict[str, Any]:
@@ -170,7 +171,7 @@ def step_runs(job_id: str) -> list[StepRun]:
     return [
         StepRun.of(row)
         for row in db.fetch_all(
-            "SELECT step, owner, status, error_code, error_message, started_at,"
+            "SELECT step, owner, status, error_code, error_message, error_detail, started_at,"
             " finished_at FROM job_step_runs WHERE job_id = %s ORDER BY id",
             (job_id,),
         )
@@ -240,13 +241,18 @@ def streams_cleared(job_ids: list[str], at: datetime) -> None:
         db.execute(f"UPDATE jobs SET events_cleared_at = %s WHERE id IN ({marks})", (at, *job_ids))  # nosec B608
 
 
+# A job's credits held and its platform spend not charged yet (finished steps' usage records
+# beyond what settlement already charged): the worker's budget and, locked, the settlement's.
+UNCHARGED_SQL = (
+    "SELECT j.user_id, j.credits_held_micros AS held,"
+    " GREATEST(0, COALESCE(SUM(u.cost_micros), 0) - j.cost_micros) AS uncharged"
+    " FROM jobs j LEFT JOIN provider_usage u ON u.job_id = j.id AND u.account = 'platform'"
+    " WHERE j.id = %s GROUP BY j.id"
+)
+
+
 def credits_left(job_id: str) -> int:
     """What a job may still spend on the platform's accounts: the credits it holds, less what
     its finished steps spent and was not charged yet."""
-    row = db.fetch_one(
-        "SELECT j.credits_held_micros - GREATEST(0, COALESCE(SUM(u.cost_micros), 0) - j.cost_micros) AS n"
-        " FROM jobs j LEFT JOIN provider_usage u ON u.job_id = j.id AND u.account = 'platform'"
-        " WHERE j.id = %s GROUP BY j.id",
-        (job_id,),
-    )
-    return max(0, int(row["n"])) if row else 0
+    row = db.fetch_one(UNCHARGED_SQL, (job_id,))
+    return max(0, int(row["held"]) - int(row["uncharged"])) if row else 0

@@ -28,7 +28,7 @@ from chalicelib.http.schemas.jobs import (
     Step,
     StreamToken,
 )
-from chalicelib.infra import audit, ratelimit, storage
+from chalicelib.infra import audit, outage, ratelimit, storage
 from chalicelib.jobs import estimate as job_estimate
 from chalicelib.jobs import eta, lifecycle, longpoll, progress
 from chalicelib.jobs import inputs as job_inputs
@@ -41,6 +41,11 @@ from chalicelib.webhooks import service as outgoing_webhooks
 
 log = logging.getLogger(__name__)
 TERMINAL_EVENTS = {EventType.job_succeeded, EventType.job_failed, EventType.job_canceled}
+_TERMINAL_STATUS = {
+    EventType.job_succeeded: JobStatus.succeeded,
+    EventType.job_failed: JobStatus.failed,
+    EventType.job_canceled: JobStatus.canceled,
+}
 FINAL_EVENT_GRACE = timedelta(seconds=30)
 
 
@@ -136,7 +141,7 @@ def _check_request(principal: Principal, body: JobCreate, plan) -> None:
 
 def _check_providers(principal: Principal, choice: dict[str, str], plan) -> None:
     """422 for a provider that does not exist, or one that needs a key the user has not stored
-    (and the plan does not include on the platform's account)."""
+    (and the platform does not run for a purpose the plan includes)."""
     unknown = unknown_providers(choice)
     if unknown:
         raise ValidationFailed(
@@ -151,10 +156,9 @@ def _check_providers(principal: Principal, choice: dict[str, str], plan) -> None
                 for step, name in unknown.items()
             ],
         )
-    platform = get_settings().platform_providers
-    included = {p: t.provider for p, t in plan.ai.items() if t.provider in platform}
+    platform = get_settings().platform_providers  # a purpose the plan includes runs there
     missing = missing_keys(choice, byok.stored(principal.user_id)) if choice else {}
-    missing = {step: name for step, name in missing.items() if included.get(step) != name}
+    missing = {step: name for step, name in missing.items() if step not in plan.ai or name not in platform}
     if missing:
         raise ValidationFailed(
             "Add your key for this provider first (PUT /v1/provider-keys/{provider})",
@@ -273,13 +277,32 @@ def events(principal: Principal, job_id: str, after: str | None, wait_s: int) ->
     stream, so an SSE window ends with its first batch and the browser reconnects at once: see
     http/sse.py). A job that ended a while ago gets no more events (a retry makes it queued
     again): its reads answer at once and hold no long-poll slot."""
-    row = jobs_db.get(job_id, principal.user_id)
+    try:
+        row = jobs_db.get(job_id, principal.user_id)
+    except Exception as exc:
+        if principal.stream_job != job_id or outage.store_of(exc) is not outage.Store.mysql:
+            raise
+        return _events_without_mysql(principal, job_id, after, wait_s)
     if row is None:
         raise NotFound("Job not found")
     if wait_s <= 0 or _long_ended(row):
         return _first_batch(principal, job_id, after, 0)
     with longpoll.slot(principal.user_id):
         return _first_batch(principal, job_id, after, wait_s)
+
+
+def _events_without_mysql(principal: Principal, job_id: str, after: str | None, wait_s: int) -> EventPage:
+    """A stream token's read while MySQL is away (auth.authenticate_stream): the events come
+    from Redis alone, and the status from them (a terminal event says how the job ended;
+    otherwise it is still running as far as anyone can tell, so the client keeps following)."""
+    with longpoll.slot(principal.user_id):
+        found = progress.read(job_id, after, wait_s)
+    cursor = found[-1].id if found else after
+    ended = [e for e in found if e.type in TERMINAL_EVENTS]
+    if not ended and (last := progress.last_event(job_id)) is not None and last.id == cursor:
+        ended = [last] if last.type in TERMINAL_EVENTS else []
+    status = _TERMINAL_STATUS[ended[-1].type] if ended else JobStatus.running
+    return EventPage(events=found, next=cursor or "0-0", status=status)
 
 
 def _first_batch(principal: Principal, job_id: str, after: str | None, wait_s: int) -> EventPage:

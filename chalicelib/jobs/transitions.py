@@ -15,7 +15,7 @@ from typing import Any
 from chalicelib.billing import usage as usage_db
 from chalicelib.core.ids import utcnow
 from chalicelib.infra import db
-from chalicelib.jobs.repository import DuplicateIdempotencyKey, JobRow
+from chalicelib.jobs.repository import UNCHARGED_SQL, DuplicateIdempotencyKey, JobRow
 from chalicelib.jobs.states import STEP_NAMES, Claim, StepStatus
 
 
@@ -153,12 +153,14 @@ def step_finished(
     artifacts: list[str] | None = None,
     error_code: str | None = None,
     error_message: str | None = None,
+    error_detail: str | None = None,
     provider: str | None = None,
     usage: list | None = None,
 ) -> bool:
     """A running step ends, only if this worker still holds the job: a step never succeeds
     twice, even when a worker thought dead comes back. `usage` (StepUsage records) is kept on
-    the step and, for the monthly sums, in provider_usage (see chalicelib/billing/usage.py)."""
+    the step and, for the monthly sums, in provider_usage (see chalicelib/billing/usage.py).
+    `error_detail` goes to the step run only: for operators, never the job's owner."""
     now = utcnow()
     message = (error_message or "")[:1000] or None
     records = [u.model_dump() for u in usage or []]
@@ -187,9 +189,9 @@ def step_finished(
     usage_db.record(cur, job_id, step, records, now)
     cur.execute(
         "UPDATE job_step_runs SET status = %s, finished_at = %s, error_code = %s,"
-        " error_message = %s WHERE job_id = %s AND step = %s AND owner = %s"
+        " error_message = %s, error_detail = %s WHERE job_id = %s AND step = %s AND owner = %s"
         " AND status = 'running'",
-        (status.value, now, error_code, message, job_id, step, owner),
+        (status.value, now, error_code, message, (error_detail or "")[:2000] or None, job_id, step, owner),
     )
     return True
 
@@ -360,20 +362,12 @@ def release_reservation(cur, job_id: str) -> tuple[str, datetime] | None:
 
 
 # ---- credits (chalicelib.billing.credits holds the accounts; these, the job's side) ---------
-_UNCHARGED = (
-    "SELECT j.user_id, j.credits_held_micros AS held,"
-    " GREATEST(0, COALESCE(SUM(u.cost_micros), 0) - j.cost_micros) AS uncharged"
-    " FROM jobs j LEFT JOIN provider_usage u ON u.job_id = j.id AND u.account = 'platform'"
-    " WHERE j.id = %s GROUP BY j.id"
-)
-
-
 def credits_of(cur, job_id: str) -> tuple[str, int, int] | None:
     """(user, credits held, platform spend not charged yet) of the job, its row locked."""
     cur.execute("SELECT id FROM jobs WHERE id = %s FOR UPDATE", (job_id,))
     if cur.fetchone() is None:
         return None
-    cur.execute(_UNCHARGED, (job_id,))
+    cur.execute(UNCHARGED_SQL, (job_id,))
     row = cur.fetchone()
     return row["user_id"], int(row["held"]), int(row["uncharged"])
 

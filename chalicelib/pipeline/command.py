@@ -102,30 +102,36 @@ def run(
         cwd=config.cwd,
         env=_environment(config, work_dir, job_id),
     )
-    # The command's stderr goes to the worker's log only: it is the orchestrator's own text
-    # (paths, tokens, stack traces), never the user's job error; they get the code and our words.
+    # The command's stderr goes to the worker's log and the step run's internal detail (for
+    # operators): it is the orchestrator's own text (paths, stack traces), never the user's job
+    # error; they get the code and our words.
     tail = ending.stderr_tail.strip()[-1500:]
     if ending.canceled:
         raise CommandCanceled()
     if ending.timed_out:
         _log_tail("command_timeout", tail)
-        raise StepError("command_timeout", f"the command ran over {config.timeout_s:g} s", transient=True)
+        raise StepError(
+            "command_timeout", f"the command ran over {config.timeout_s:g} s", transient=True, detail=tail
+        )
     code = ending.returncode
     if code == 0:
         video = work_dir / "video.mp4"
         if not video.is_file():
             _log_tail("command_no_output", tail)
             raise StepError(
-                "command_no_output", "the command exited 0 without writing video.mp4", transient=False
+                "command_no_output",
+                "the command exited 0 without writing video.mp4",
+                transient=False,
+                detail=tail,
             )
         return video
     if code in SYSEXITS and code != EX_TEMPFAIL:
         _log_tail("command_failed", tail)
-        raise StepError("command_failed", f"the command exited {code}", transient=False)
+        raise StepError("command_failed", f"the command exited {code}", transient=False, detail=tail)
     what = f"was killed by signal {-code}" if code < 0 else f"exited {code}"
     error = "command_crashed" if code != EX_TEMPFAIL else "command_failed"
     _log_tail(error, tail)
-    raise StepError(error, f"the command {what}", transient=True)
+    raise StepError(error, f"the command {what}", transient=True, detail=tail)
 
 
 def _log_tail(code: str, tail: str) -> None:

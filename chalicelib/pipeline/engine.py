@@ -144,9 +144,10 @@ def _run_steps(ctx: Context) -> str:
             log.exception("step failed", extra={"job_id": job_id, "step": name})
             err = StepError(
                 f"{name}_failed",
-                f"the {name} step failed unexpectedly",  # details: log
+                f"the {name} step failed unexpectedly",  # the exception: log and operators
                 transient=True,
                 step=name,
+                detail=f"{type(exc).__name__}: {exc}",
             )
             _step_failed(ctx, err)
             raise err from exc
@@ -180,4 +181,4 @@ def _drop_paid_results(job_id: str) -> None:
 
 
 def _step_failed(ctx: Context, exc: StepError) -> None:
-    lifecycle.step_failed(ctx.job_id, ctx.step, ctx.owner, exc.code, exc.message)
+    lifecycle.step_failed(ctx.job_id, ctx.step, ctx.owner, exc.code, exc.message, exc.detail)

@@ -33,7 +33,7 @@ from chalicelib.pipeline.concept.storyboard import Concept, Scene, scene_duratio
 from chalicelib.pipeline.errors import ProviderError, StepError
 from chalicelib.pipeline.media import images, narration, scene_media
 from chalicelib.pipeline.providers import Choice
-from chalicelib.pipeline.remote import fal, openai_steps, pexels
+from chalicelib.pipeline.remote import clips, fal, openai_steps, pexels
 from chalicelib.pipeline.remote.openai_api import OpenAIClient
 from chalicelib.uploads import image_limits
 
@@ -181,14 +181,7 @@ def fal_clips(task: Task, client: fal.FalClient) -> tuple[None, StepUsage]:
     """AI motion: each scene's still (task.paths) turned into a clip beside it (scene_media.
     clip_path) on fal.ai, scenes in parallel; a scene whose clip can't be made keeps its
     moving still, with a note. The clips are probed like the user's own."""
-    todo, made = task.todo(), [0]
-    lock = threading.Lock()
-
-    def done() -> None:
-        with lock:
-            made[0] += 1
-            task.on_progress(100 * made[0] // len(todo))
-
+    todo = task.todo()
     usage = fal.render_clips(
         client,
         [scene for scene, _ in todo],
@@ -199,7 +192,7 @@ def fal_clips(task: Task, client: fal.FalClient) -> tuple[None, StepUsage]:
         notes=task.notes,
         cache=CallCache(task.job_id),
         should_stop=task.should_stop,
-        on_done=done,
+        on_done=clips.counting(task.on_progress, len(todo)),
     )
     if client.throttled:
         task.notes.append(f"video: fal asked us to slow down {client.throttled} times (429)")
@@ -323,7 +316,7 @@ def _platform_refusal(purpose: str, choice: Choice, task: Task) -> str | None:
     if task.concept is None:  # the concept itself: its scenes are the request's
         scenes, chars, seconds = len(scene_durations(task.request["duration_s"])), 0, 0.0
     else:
-        scenes = len(task.todo()) if purpose == "image" else len(task.concept.scenes)
+        scenes = len(task.todo()) if purpose in ("image", "video") else len(task.concept.scenes)
         chars = sum(len(s.narration) for s in task.concept.scenes)
         seconds = sum(s.duration_s for s in task.concept.scenes)
     upper = estimate.bound(

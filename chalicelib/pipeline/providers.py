@@ -79,6 +79,13 @@ def known_voice(name: str) -> bool:
     return name in VOICES or bool(_ESPEAK_VOICE.match(name) or ELEVENLABS_VOICE_ID.match(name))
 
 
+def voice_provider(voice: str | None) -> str:
+    """The provider whose voice `voice` is (offline for piper's and espeak-ng's; "" for none)."""
+    if voice and ELEVENLABS_VOICE_ID.match(voice):
+        return "elevenlabs"
+    return VOICES.get(voice or "", ("",))[0]
+
+
 def unknown_providers(choice: dict[str, str]) -> dict[str, str]:
     """The (step -> name) pairs of `choice` that name no available provider."""
     available = __getattr__("AVAILABLE")
@@ -136,28 +143,38 @@ def choose(
     platform: Collection[str] = (),
 ) -> list[Choice]:
     """The providers to try for `purpose`, in order, then offline: the job's own choice, else
-    what the plan includes (`tiers`: purpose -> AITier) and the configured default. A keyed
-    provider runs on the user's key when they stored one (`own`), else on the platform's when
-    the plan includes it and the operator configured it (`platform`); a keyed default without
-    either is left out, an explicit choice without either fails at run (provider_key_missing)."""
+    the provider of the voice it names (narration), what the plan includes (`tiers`: purpose ->
+    AITier) and the configured default. A keyed provider runs on the user's key when they stored
+    one (`own`), else on the platform's when the operator configured it (`platform`) and the plan
+    includes the purpose: on the plan's model, or the provider's configured one when the job
+    picked another provider (by name or voice). A keyed default without either is left out, an
+    explicit choice without either fails at run (provider_key_missing)."""
     keyed = __getattr__("KEYED_PROVIDERS")
     tier = (tiers or {}).get(purpose)
     explicit = (request.get("providers") or {}).get(purpose)
+    voiced = voice_provider(request.get("voice")) if purpose == "narration" else ""
 
     def account(name: str) -> Choice | None:
         if name not in keyed:
             return Choice(name, "none")
         if name in own:
             return Choice(name, "own")
-        if tier is not None and tier.provider == name and name in platform:
-            return Choice(name, "platform", model=tier.model, quality=tier.quality)
+        if tier is not None and name in platform:
+            if tier.provider == name:
+                return Choice(name, "platform", model=tier.model, quality=tier.quality)
+            if name in (explicit, voiced):
+                return Choice(name, "platform")
         return None
 
     if explicit:
         found = account(explicit)
         picked = [replace(found, explicit=True) if found else Choice(explicit, "own", explicit=True)]
     else:
-        names = ([tier.provider] if tier is not None else []) + [defaults()[purpose]]
+        names = (
+            ([voiced] if voiced in keyed else [])  # the voice the job names speaks, where it can
+            + ([tier.provider] if tier is not None else [])
+            + [defaults()[purpose]]
+        )
         picked = [c for c in map(account, dict.fromkeys(names)) if c is not None]
     picked = [c for c in picked if c.provider != OFFLINE]
     return picked + [Choice(OFFLINE, "none")]

@@ -117,6 +117,13 @@ BUILTIN: tuple[Provider | Pipeline, ...] = (
         base_url="https://queue.fal.run",
         client="chalicelib.pipeline.remote.fal:FalClient",
     ),
+    Provider(  # AI motion on Replicate: an image-to-video prediction per scene
+        "video",
+        "replicate",
+        "chalicelib.pipeline.remote.replicate:clips",
+        base_url="https://api.replicate.com",
+        client="chalicelib.pipeline.remote.replicate:ReplicateClient",
+    ),
     Pipeline("steps", "chalicelib.pipeline.pipelines:STEPS"),
     Pipeline("command", "chalicelib.pipeline.pipelines:COMMAND_STEPS"),
 )

@@ -108,6 +108,26 @@ async def _run_through_outages(job_id: str, token: str, stop: threading.Event) -
         return result
 
 
+async def _through_outage(transition, *args):
+    """A lifecycle transition after a real step failure, tried again while MySQL is away (up to
+    STORE_OUTAGE_MAX_S): each is conditional on the job's state and one transaction, so a
+    second run after a commit whose answer was lost changes nothing (no second refund, no
+    second attempt)."""
+    loop = asyncio.get_running_loop()
+    bound = loop.time() + get_settings().store_outage_max_s
+    delay = OUTAGE_BACKOFF_S
+    while True:
+        try:
+            return await asyncio.to_thread(transition, *args)
+        except Exception as exc:
+            store = outage.store_of(exc)
+            if store is None or loop.time() >= bound:
+                raise
+            outage.report(store, exc, "worker")
+        await asyncio.sleep(random.uniform(delay / 2, delay))
+        delay = min(delay * 2, OUTAGE_BACKOFF_MAX_S)
+
+
 async def process(job, token) -> str:
     """BullMQ processor of the jobs queue: run the job's pipeline in a thread, keep its lease,
     and map the outcome to a lifecycle transition and BullMQ's retry or give-up."""
@@ -131,9 +151,9 @@ async def process(job, token) -> str:
         return "gone"
     except engine.StepError as exc:
         if exc.transient and not final_attempt:
-            await asyncio.to_thread(lifecycle.retry_later, job_id, exc.code, exc.message, exc.step)
+            await _through_outage(lifecycle.retry_later, job_id, exc.code, exc.message, exc.step)
             raise  # BullMQ schedules the next attempt with backoff
-        await asyncio.to_thread(lifecycle.fail, job_id, exc.code, exc.message, exc.step)
+        await _through_outage(lifecycle.fail, job_id, exc.code, exc.message, exc.step)
         raise queue.final_failure(f"{exc.code}: {exc.message}") from None
     finally:
         stop.set()

@@ -28,7 +28,6 @@ from chalicelib.http.schemas.webhooks import (
     WebhookEndpointList,
 )
 from chalicelib.infra import audit, crypto, queue, ratelimit, url_guard
-from chalicelib.jobs import repository as jobs_db
 from chalicelib.jobs.states import EventType
 from chalicelib.webhooks import repository as webhooks_db
 
@@ -120,19 +119,16 @@ def require_registered(user_id: str, url: str) -> None:
         )
 
 
-def fan_out(job_id: str, event: Event) -> int:
-    """Queue one delivery of `event` per endpoint of the job's owner that wants it."""
+def fan_out(job_id: str, user_id: str, job_url: str | None, event: Event) -> int:
+    """Queue one delivery of `event` per endpoint of the job's owner (`user_id`) that wants it;
+    `job_url` (the job's webhook_url) gets the default events even if it asked for others."""
     if event.type is EventType.step_progress:
         return 0
-    job = jobs_db.get(job_id, None)
-    if job is None:
-        return 0
-    job_url = job.request.get("webhook_url")
     # Bounded: one event never queues more than WEBHOOK_FANOUT_MAX deliveries.
     fanout_max = get_settings().webhook_fanout_max
     targets = [
         e
-        for e in webhooks_db.of_user(job.user_id, limit=fanout_max)
+        for e in webhooks_db.of_user(user_id, limit=fanout_max)
         if event.type.value in (e.events or DEFAULT_WEBHOOK_EVENTS)
         or (e.url == job_url and event.type.value in DEFAULT_WEBHOOK_EVENTS)
     ]

@@ -327,6 +327,7 @@ class JobCreate(Body):
     providers: ProviderChoice | None = None
     inputs: JobInputs | None = None
     webhook_url: str | None = None
+    motion: str | list[str] | None = None
 
 
 class StepUsage(Model):

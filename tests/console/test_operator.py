@@ -10,6 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from chalicelib.accounts import users
 from chalicelib.billing import usage
 from chalicelib.core.ids import utcnow
 from chalicelib.infra import db
@@ -34,7 +35,10 @@ def in_process():
 def _failed_job(api: Api, customer: dict, code: str) -> str:
     job_id = api.submit_ok(customer)
     assert lifecycle.start(job_id, customer["user"]["id"], 10, "test-worker:1", 60).value == "started"
-    assert lifecycle.fail(job_id, code, f"{code}: the upstream's raw answer", "image")
+    assert lifecycle.step_started(job_id, "image", "test-worker:1", 10)
+    message = f"{code}: the image provider failed"
+    assert lifecycle.step_failed(job_id, "image", "test-worker:1", code, message, "the upstream's raw answer")
+    assert lifecycle.fail(job_id, code, message, "image")
     return job_id
 
 
@@ -99,12 +103,14 @@ def test_an_operator_finds_a_failed_job_by_email_and_redrives_it(page, console, 
     page.get_by_role("link", name=customer["email"]).click()
     _settled(page, customer["email"])
     expect(page.locator(f"tr[data-job-id='{job_id}']")).to_contain_text("provider_error")
+    expect(page.locator("[data-stat=credits]")).to_have_text(re.compile(r"^\$"))
     check_accessibility(page, "admin customer")
     shot(page, "admin-customer")
 
     page.get_by_role("link", name=job_id).click()
     _settled(page, f"Job {job_id}")
-    expect(page.get_by_text("provider_error: the upstream's raw answer")).to_be_visible()
+    expect(page.get_by_text("provider_error: the image provider failed").first).to_be_visible()
+    expect(page.locator("[data-detail=internal]")).to_have_text("the upstream's raw answer")
     check_accessibility(page, "admin job")
     shot(page, "admin-job")
     page.get_by_role("button", name="Redrive").click()
@@ -120,9 +126,38 @@ def test_an_operator_finds_a_failed_job_by_email_and_redrives_it(page, console, 
 
     operator_nav.get_by_role("link", name="Spend").click()
     _settled(page, "Spend")
-    expect(page.locator("tr[data-provider=openai]").first).to_be_visible()
+    expect(page.locator("tr[data-provider=openai][data-plan=free]").first).to_be_visible()
+    expect(
+        page.get_by_role("img", name=re.compile("Platform spend in dollars per day by provider"))
+    ).to_be_visible()
+    page.get_by_label("plan").check()
+    expect(page.get_by_role("img", name=re.compile("by plan"))).to_be_visible()
     check_accessibility(page, "admin spend")
     shot(page, "admin-spend")
+
+    # another operator, granted and revoked from the console, each in the audit log under who did it
+    colleague = in_process.signup()
+    operator_nav.get_by_role("link", name="Operators").click()
+    _settled(page, "Operators")
+    expect(page.locator("tbody tr", has_text=operator["email"])).to_contain_text("you")
+    page.get_by_label("Account email").fill(colleague["email"])
+    page.get_by_role("button", name="Grant operator role").click()
+    expect(page.get_by_role("status").filter(has_text="is an operator")).to_be_visible()
+    check_accessibility(page, "admin operators")
+    shot(page, "admin-operators")
+    assert users.by_id(colleague["user"]["id"]).role == users.OPERATOR
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name=f"Revoke {colleague['email']}").click()
+    expect(page.get_by_role("status").filter(has_text="no longer an operator")).to_be_visible()
+    assert users.by_id(colleague["user"]["id"]).role == users.CUSTOMER
+    audit = db.fetch_all(
+        "SELECT action, user_id FROM audit_log WHERE target = %s ORDER BY id", (colleague["user"]["id"],)
+    )
+    granted = [(a["action"], a["user_id"]) for a in audit if a["action"].startswith("operator.")]
+    assert granted == [
+        ("operator.granted", operator["user"]["id"]),
+        ("operator.revoked", operator["user"]["id"]),
+    ]
 
     operator_nav.get_by_role("link", name="Job inspector").click()
     _settled(page, "Job inspector")

@@ -32,7 +32,7 @@ def stack(tmp_path_factory):
         yield stack
 
 
-def submit(client: httpx.Client, fake: FakeFal) -> str:
+def submit(client: httpx.Client, fake: FakeFal, motion: str | list[str] = "ai") -> str:
     signed_up(client)
     stored = client.put("/v1/provider-keys/fal", json={"api_key": fake.api_key, "base_url": fake.base_url})
     assert stored.status_code == 200 and fake.api_key not in stored.text
@@ -40,7 +40,7 @@ def submit(client: httpx.Client, fake: FakeFal) -> str:
         "/v1/jobs",
         json={
             "aspect": "9:16",
-            "motion": "ai",
+            "motion": motion,
             "providers": {"image": "fal", "video": "fal"},
             "scenes": [
                 {"text": "The tide turns.", "visual": "waves on a rocky shore", "duration_s": 2},
@@ -75,6 +75,26 @@ def test_an_ai_motion_job_becomes_a_video_of_generated_clips(stack, fal_fake, tm
         for at in (1.0, 3.0):  # the orange clips, not the blue stills
             red, green, blue = redness(frame_at(video, at, tmp_path / f"at-{at}.png"))
             assert red > 200 and 120 < green < 200 and blue < 60, (at, red, green, blue)
+
+
+def test_motion_per_scene_animates_only_the_scenes_marked_ai(stack, fal_fake, tmp_path):
+    fake = fal_fake
+    with httpx.Client(base_url=stack.url, timeout=30) as client:
+        asked = len(fake.inputs)
+        job_id = submit(client, fake, motion=["none", "ai"])
+        follow(client, job_id)
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        assert job["status"] == "succeeded", (job["error"], job["notes"])
+        sent = [i["input"] for i in fake.inputs[asked:] if i["model"] == get_settings().fal_video_model]
+        assert [s["prompt"] for s in sent] == ["gulls over the sea"]  # the second scene only
+        video_step = next(s for s in job["steps"] if s["name"] == "video")
+        assert [u["video_s"] for u in video_step["usage"] if u["provider"] == "fal"] == [5]
+        video = tmp_path / "per-scene.mp4"
+        video.write_bytes(httpx.get(job["outputs"]["video_url"], timeout=60).raise_for_status().content)
+        red, _, blue = redness(frame_at(video, 0.8, tmp_path / "still.png"))
+        assert blue > red, "the first scene is its (blue) still"
+        red, green, blue = redness(frame_at(video, 3.0, tmp_path / "clip.png"))
+        assert red > 200 and blue < 60, "the second scene is the (orange) clip"
 
 
 def test_cancel_in_the_middle_leaves_no_remote_generation_running(stack, fal_fake):

@@ -76,6 +76,9 @@ def test_a_permanent_failure_is_not_retried(api, user, workers):
     job_id = submit(api, user)
     row = wait_for_status(job_id, {"failed"}, timeout_s=120)
     assert (row.error_code, row.attempt) == ("command_failed", 1)
+    # its stderr is the run's internal detail, for the operator's job inspector, not the owner
+    assert [r.error_detail for r in jobs_db.step_runs(job_id)] == ["the spec makes no sense to me"]
+    assert "makes no sense" not in json.dumps(api.call("GET", f"/v1/jobs/{job_id}", token=user["token"]).json)
 
 
 def test_the_example_orchestrator_runs_as_a_job_over_http_and_can_be_canceled(tmp_path):

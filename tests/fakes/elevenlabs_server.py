@@ -24,6 +24,7 @@ import json
 import random
 import subprocess
 import threading
+import time
 import zlib
 from collections import defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -157,6 +158,7 @@ class FakeElevenLabs:
             "query": {k: v[-1] for k, v in parse_qs(url.query).items()},
             "xi_api_key": key,
             "body": body,
+            "at": time.monotonic(),  # arrival; answered_at once answered (ordering in tests)
         }
         with self._arrived:
             self.requests.append(handler.record)
@@ -266,6 +268,7 @@ class FakeElevenLabs:
         self._send_bytes(handler, status, json.dumps(payload).encode(), headers)
 
     def _send_bytes(self, handler, status: int, data: bytes, headers: dict | None = None) -> None:
+        handler.record["answered_at"] = time.monotonic()  # before the caller can have it
         try:
             handler.send_response(status)
             handler.send_header("Content-Type", "application/json")

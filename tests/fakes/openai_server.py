@@ -21,6 +21,7 @@ import math
 import re
 import struct
 import threading
+import time
 import wave
 from collections import defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -105,6 +106,7 @@ class FakeOpenAI:
             "authorization": auth,
             "idempotency_key": handler.headers.get("idempotency-key"),
             "body": body,
+            "at": time.monotonic(),  # arrival; answered_at once answered (ordering in tests)
         }
         with self._arrived:
             self.requests.append(handler.record)
@@ -150,6 +152,7 @@ class FakeOpenAI:
     def _send_bytes(
         self, handler, status: int, data: bytes, content_type: str, headers: dict | None = None
     ) -> None:
+        handler.record["answered_at"] = time.monotonic()  # before the caller can have it
         try:
             handler.send_response(status)
             handler.send_header("Content-Type", content_type)

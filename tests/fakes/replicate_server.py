@@ -17,10 +17,15 @@ output that is not an image), "huge" (an output of `huge_bytes`), "no_output" (s
 output null), "late" (runs `late_s`, then succeeds), "slow" (runs until canceled or the server
 stops). Counters: `created` (successful
 creates), `cancels` (cancel calls), `running()` (predictions neither finished nor canceled).
+Each request is recorded with `at` (time.monotonic() on arrival) and, once answered, `status`
+and `answered_at`: tests order events by them (e.g. nothing arrived during a 429's Retry-After).
+A video model's clip has the frame size of its first frame (`start_image` or `image`, a data
+URI) or of its `aspect_ratio`; `clip_seconds` long.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import random
@@ -53,12 +58,19 @@ class FakeReplicate:
         latency: tuple[float, float] = (0.0, 0.0),
         seed: int = 0,
         retry_after: str = "1",
-        models: tuple[str, ...] = ("black-forest-labs/flux-schnell", "black-forest-labs/flux-dev"),
+        models: tuple[str, ...] = (
+            "black-forest-labs/flux-schnell",
+            "black-forest-labs/flux-dev",
+            "kwaivgi/kling-v2.1",
+            "wan-video/wan-2.2-i2v-fast",
+        ),
     ):
         self.api_token = api_token  # when set, any other bearer token gets a 401
         self.latency, self.retry_after, self.models = latency, retry_after, set(models)
         self.huge_bytes = 40 * 1024 * 1024
         self.late_s = 8.0  # how long a "late" prediction runs
+        self.clip_seconds = 2.0  # a video model's clip (real models make 5 or 10 s: the render loops it)
+        self.clip_color: str | None = None  # a solid colour (easy to find in a render), else a test card
         self.requests: list[dict] = []
         self.predictions: dict[str, dict] = {}
         self.created = self.cancels = 0
@@ -148,7 +160,7 @@ class FakeReplicate:
         elif behaviour == "huge":
             data, kind = b"\x89PNG\r\n\x1a\n" + b"\0" * self.huge_bytes, "image/png"
         elif video:
-            data, kind = mp4_clip(p["input"].get("aspect_ratio", "16:9")), "video/mp4"
+            data, kind = mp4_clip(_frame_size(p["input"]), self.clip_seconds, self.clip_color), "video/mp4"
         else:
             data, kind = png_image(p["input"], p["id"]), "image/png"
         name = f"{p['id']}/out-0.{'mp4' if video else 'png'}"
@@ -187,7 +199,13 @@ class FakeReplicate:
         except ValueError:
             body = None
         auth = handler.headers.get("authorization")
-        handler.record = {"kind": kind, "target": target, "authorization": auth, "body": body}
+        handler.record = {
+            "kind": kind,
+            "target": target,
+            "authorization": auth,
+            "body": body,
+            "at": time.monotonic(),
+        }
         with self._lock:
             self.requests.append(handler.record)
             behaviour = self._scripts[kind].popleft() if self._scripts[kind] else "ok"
@@ -290,6 +308,7 @@ class FakeReplicate:
         self._send_bytes(handler, status, json.dumps(payload).encode(), "application/json", headers)
 
     def _send_bytes(self, handler, status: int, data: bytes, kind: str, headers: dict | None = None) -> None:
+        handler.record["answered_at"] = time.monotonic()  # before the caller can have it
         try:
             handler.send_response(status)
             handler.send_header("Content-Type", kind)
@@ -316,24 +335,39 @@ def png_image(given: dict, seed: str) -> bytes:
     return out.getvalue()
 
 
-_clips: dict[str, bytes] = {}
+def _frame_size(given: dict) -> tuple[int, int]:
+    """A clip's frame: its first frame's size (an image-to-video model keeps it), else the
+    `aspect_ratio` asked, else 16:9; halved and even (small, quick to make)."""
+    first = given.get("start_image") or given.get("image")
+    width, height = ASPECT_SIZES.get(str(given.get("aspect_ratio")), (1024, 576))
+    if isinstance(first, str) and first.startswith("data:") and "," in first:
+        try:
+            with Image.open(io.BytesIO(base64.b64decode(first.split(",", 1)[1]))) as image:
+                width, height = image.size
+        except (ValueError, OSError):
+            pass
+    return width // 4 * 2, height // 4 * 2
 
 
-def mp4_clip(aspect: str, seconds: float = 2.0) -> bytes:
-    """A real H.264 MP4 (ffmpeg's test pattern), one per aspect."""
-    if aspect not in _clips:
-        width, height = ASPECT_SIZES.get(aspect, (1024, 576))
+_clips: dict[tuple[tuple[int, int], float, str | None], bytes] = {}
+
+
+def mp4_clip(size: tuple[int, int], seconds: float = 2.0, color: str | None = None) -> bytes:
+    """A real H.264 MP4 at 24 fps: one `color`, or ffmpeg's moving test pattern; made once."""
+    if (size, seconds, color) not in _clips:
+        width, height = size
+        source = f"color=c={color}:" if color else "testsrc2="
         done = subprocess.run(
             [
                 imageio_ffmpeg.get_ffmpeg_exe(),
                 "-nostdin", "-hide_banner", "-loglevel", "error",
-                "-f", "lavfi", "-i", f"testsrc2=size={width // 2 * 2}x{height // 2 * 2}:rate=24:duration={seconds}",
-                "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "frag_keyframe+empty_moov",
-                "-f", "mp4", "pipe:1",
+                "-f", "lavfi", "-i", f"{source}size={width}x{height}:rate=24:duration={seconds}",
+                "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+                "-movflags", "frag_keyframe+empty_moov", "-f", "mp4", "pipe:1",
             ],
             capture_output=True,
             timeout=60,
             check=True,
         )  # fmt: skip
-        _clips[aspect] = done.stdout
-    return _clips[aspect]
+        _clips[size, seconds, color] = done.stdout
+    return _clips[size, seconds, color]

@@ -32,10 +32,17 @@ def _audit(action: str, target: str) -> list[dict]:
     return db.fetch_all("SELECT * FROM audit_log WHERE action = %s AND target = %s", (action, target))
 
 
+DETAIL = "HTTP 500 from the upstream: {'error': 'model overloaded'}"
+
+
 def _failed_job(api, user: dict, code: str = "provider_error") -> str:
+    """A job whose image step failed as the engine records it: the step run keeps the
+    provider's answer (the detail), the job the code and our words."""
     job_id = api.submit_ok(user)
     assert lifecycle.start(job_id, user["user"]["id"], 10, "test-worker:1", 60).value == "started"
-    assert lifecycle.fail(job_id, code, "upstream said 500: the internal detail", "image")
+    assert lifecycle.step_started(job_id, "image", "test-worker:1", 10)
+    assert lifecycle.step_failed(job_id, "image", "test-worker:1", code, "the image provider failed", DETAIL)
+    assert lifecycle.fail(job_id, code, "the image provider failed", "image")
     return job_id
 
 
@@ -101,11 +108,18 @@ def test_a_failed_job_is_found_by_its_customers_email_inspected_and_redriven(api
     ).json
     assert [j["id"] for j in detail["recent_jobs"]] == [job_id]
     assert detail["plan"]["name"] == "free"
+    me = api.call("GET", "/v1/me", token=user["token"]).json
+    assert detail["credits"] == me["credits"]  # what the customer sees of their credits
     used = detail["usage"]["jobs_used"]
     page = api.call("GET", f"/v1/admin/jobs/{job_id}", token=operator["token"]).json
     assert page["owner"]["email"] == user["email"] and page["job"]["status"] == "failed"
-    assert page["internal"]["error_message"] == "upstream said 500: the internal detail"
-    assert page["internal"]["runs"] == [] or page["internal"]["runs"][0]["owner"] == "test-worker:1"
+    assert page["internal"]["error_message"] == "the image provider failed"
+    assert page["internal"]["error_detail"] == DETAIL
+    assert [(r["step"], r["owner"], r["error_detail"]) for r in page["internal"]["runs"]] == [
+        ("image", "test-worker:1", DETAIL)
+    ]
+    owners = api.call("GET", f"/v1/jobs/{job_id}", token=user["token"])
+    assert "model overloaded" not in owners.body.decode()  # kept from the owner
     dead = api.call(
         "GET", "/v1/admin/dead-letters?code=provider_error&limit=100", token=operator["token"]
     ).json
@@ -201,6 +215,7 @@ def test_spend_sums_provider_usage_per_day_and_names_the_top_customers(api, oper
             and mine[0]["images"] == 2 * calls
             and mine[0]["wall_s"] == 1.5 * calls
             and mine[0]["platform_micros"] == mine[0]["cost_micros"] == record["cost_micros"] * calls
+            and mine[0]["plan"] == "free"  # the plan the job ran on
         )
         assert user["user"]["id"] in [t["user_id"] for t in spend["top_customers"]]
     finally:

@@ -87,3 +87,31 @@ def test_while_redis_is_down_reads_from_mysql_work_and_the_events_route_says_503
     assert api.call("GET", "/v1/me", token=user["token"]).status_code == 200
     events = api.call("GET", f"/v1/jobs/{job_id}/events?wait_s=0", token=user["token"])
     _assert_unavailable(events, "redis")
+
+
+def test_while_mysql_is_down_a_stream_token_still_follows_its_jobs_events_from_redis(api, user, monkeypatch):
+    """The events are in Redis: a stream token (signed, minted after an ownership check, for
+    one job, short-lived) reads them while MySQL is away; a bearer call needs the user's row."""
+    job_id = api.submit_ok(user)
+    minted = api.call("POST", f"/v1/jobs/{job_id}/stream-token", token=user["token"])
+    assert minted.status_code == 201, minted.body
+    stream_token = minted.json["token"]
+    other = api.submit_ok(user)
+    db.close()
+    url = get_settings().database_url
+    monkeypatch.setattr(get_settings(), "database_url", re.sub(r":\d+/", f":{free_port()}/", url))
+    outage.recovered(Store.mysql)
+    try:
+        page = api.call("GET", f"/v1/jobs/{job_id}/events?wait_s=0&stream_token={stream_token}")
+        assert page.status_code == 200, page.body
+        assert page.json["events"] and page.json["status"] == "running"  # no terminal event yet
+        assert all(e["id"] for e in page.json["events"])
+        # the token reads its own job only, and a bearer call still needs the user's row
+        other_page = api.call("GET", f"/v1/jobs/{other}/events?wait_s=0&stream_token={stream_token}")
+        assert other_page.status_code == 401, other_page.body
+        bearer = api.call("GET", f"/v1/jobs/{job_id}/events?wait_s=0", token=user["token"])
+        _assert_unavailable(bearer, "mysql")
+    finally:
+        monkeypatch.undo()
+        db.close()
+        outage.recovered(Store.mysql)

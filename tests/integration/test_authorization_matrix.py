@@ -6,6 +6,7 @@ all get 401; an unverified account's credential writes get 403 `email_unverified
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -224,6 +225,20 @@ ADMIN_ROUTES = {
     "admin grant operator": ("POST", "/v1/admin/operators", _grant_body, 201),
     "admin revoke operator": ("DELETE", "/v1/admin/operators/{id}", _operator_to_revoke, 204),
 }
+
+
+def test_the_matrix_holds_every_operator_route():
+    from app import app
+
+    def shape(path: str) -> str:
+        return re.sub(r"\{[^}]*\}", "{}", path.split("?")[0])
+
+    served = {
+        (m, shape(path)) for path, entry in app.routes.items() if path.startswith("/v1/admin") for m in entry
+    }
+    assert served == {(method, shape(path)) for method, path, _, _ in ADMIN_ROUTES.values()}
+
+
 OPERATOR_CALLERS = ["operator", "operator's api key", "token from before the role was revoked"]
 
 

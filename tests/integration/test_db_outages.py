@@ -111,3 +111,31 @@ def test_a_refused_connect_is_an_outage_after_a_bounded_retry(monkeypatch):
         db.connect()
     assert outage.store_of(caught.value) is Store.mysql
     assert outage.mysql_code(caught.value) == 2003
+
+
+def test_a_write_refused_by_a_read_only_server_drops_the_connection(probe_table):
+    """An Aurora failover leaves old connections on the demoted writer, which refuses writes
+    (1290): an outage, and the connection goes so the next one reaches the new writer. Here the
+    session is made read-only (MariaDB's 1792), the same refusal without touching the server."""
+    db.execute("SET SESSION TRANSACTION READ ONLY")
+    before = _my_connection_id()
+    with pytest.raises(Exception) as caught:
+        db.execute(f"UPDATE `{probe_table}` SET v = 3 WHERE id = 1")  # nosec B608
+    assert outage.store_of(caught.value) is Store.mysql
+    assert outage.mysql_code(caught.value) in outage.MYSQL_READ_ONLY
+    db.execute(f"UPDATE `{probe_table}` SET v = 3 WHERE id = 1")  # nosec B608: a fresh connection
+    assert _my_connection_id() != before
+    assert db.fetch_one(f"SELECT v FROM `{probe_table}` WHERE id = 1")["v"] == 3  # nosec B608
+
+
+def test_a_transaction_refused_by_a_read_only_server_is_rolled_back_and_the_connection_dropped(
+    probe_table,
+):
+    db.execute("SET SESSION TRANSACTION READ ONLY")
+    before = _my_connection_id()
+    with pytest.raises(Exception) as caught, db.transaction() as cur:
+        cur.execute(f"UPDATE `{probe_table}` SET v = 4 WHERE id = 1")  # nosec B608
+    assert outage.store_of(caught.value) is Store.mysql
+    with db.transaction() as cur:
+        cur.execute(f"UPDATE `{probe_table}` SET v = 4 WHERE id = 1")  # nosec B608
+    assert _my_connection_id() != before

@@ -75,6 +75,20 @@ def test_expired_unknown_or_misused_links_are_refused(api, tamper):
     assert api.call("GET", "/v1/me", token=user["token"]).json["email_verified"] is False
 
 
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/v1/auth/verify-email", {}),
+        ("/v1/auth/password-reset/confirm", {"password": "a brand new password"}),
+    ],
+)
+def test_a_token_never_sent_is_404_on_both_link_routes(api, path, body):
+    """Not 400: the request is well formed, there is just no such link (a spent one is 410)."""
+    user = api.signup(verified=False)
+    response = api.call("POST", path, {"token": secrets.token_urlsafe(32), **body}, token=user["token"])
+    assert response.status_code == 404 and response.json["error"]["code"] == "invalid_link"
+
+
 def test_resend_is_rate_limited_and_refused_once_verified(api, monkeypatch):
     user = api.signup(verified=False)
     monkeypatch.setattr(get_settings(), "rate_limit_email", "2/hour")

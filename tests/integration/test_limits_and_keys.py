@@ -296,4 +296,4 @@ def test_one_event_fans_out_to_a_bounded_number_of_endpoints(api, user, monkeypa
             message=None,
             at="2026-01-01T00:00:00Z",
         )
-        assert webhooks.fan_out(job["id"], event) == 3
+        assert webhooks.fan_out(job["id"], user["user"]["id"], None, event) == 3

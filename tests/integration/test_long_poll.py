@@ -15,6 +15,7 @@ from chalicelib.infra import redis_client, redis_keys
 from chalicelib.jobs import longpoll, progress
 from chalicelib.jobs import service as jobs
 from chalicelib.jobs.states import EventType
+from tests.workers import wait_until
 
 JOB = {"prompt": "A heron waits for the tide", "duration_s": 10}
 
@@ -44,13 +45,6 @@ def test_a_wait_under_a_millisecond_returns_instead_of_blocking_forever():
         redis_client.client().delete(redis_keys.job_events(job_id))
 
 
-def _until(condition, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.01)
-
-
 def test_one_user_holds_at_most_the_configured_long_polls(api, user, monkeypatch):
     monkeypatch.setattr(get_settings(), "long_polls_per_user", 1)
     job_id = api.call("POST", "/v1/jobs", JOB, token=user["token"]).json["id"]
@@ -63,7 +57,9 @@ def test_one_user_holds_at_most_the_configured_long_polls(api, user, monkeypatch
     )
     poll.start()
     try:
-        _until(lambda: redis_client.client().zcard(slots) == 1)
+        wait_until(
+            lambda: redis_client.client().zcard(slots) == 1, 10, "a long-poll slot taken", interval_s=0.01
+        )
         refused = api.call("GET", f"{path}?after={cursor}&wait=5", token=user["token"])
         assert refused.status_code == 429
         assert refused.json["error"]["code"] == "too_many_long_polls"

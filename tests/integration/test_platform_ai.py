@@ -16,7 +16,7 @@ from chalicelib.billing import credits, plans
 from chalicelib.core.settings import get_settings
 from chalicelib.infra import aws, db
 from chalicelib.jobs import lifecycle
-from chalicelib.pipeline import platform_accounts, provider_chain
+from chalicelib.pipeline import platform_accounts, provider_chain, providers
 from chalicelib.pipeline.concept.offline import write_concept
 from chalicelib.runtime import launcher
 from tests.conftest import free_port, grant_plan
@@ -84,7 +84,8 @@ def test_the_catalog_says_what_the_callers_plan_includes_per_step(api, platform)
         "quality": "medium",
         "available": True,
     }
-    assert steps["narration"]["model"] == "tts-1" and steps["video"] is None
+    assert steps["narration"]["model"] == "tts-1"
+    assert steps["video"]["provider"] == "fal" and "image-to-video" in steps["video"]["model"]
     free = included(api.signup())
     assert free["concept"]["model"] == "gpt-4o-mini" and free["image"] is None
 
@@ -95,6 +96,7 @@ def test_what_a_plan_includes_is_unavailable_until_the_operator_configures_it(ap
         "concept": False,
         "image": False,
         "narration": False,
+        "video": False,
     }
 
 
@@ -308,3 +310,43 @@ def test_an_upgrade_within_the_period_adds_the_bigger_allowance_once(api):
     for _ in range(2):  # read twice: granted once
         credits_now = api.call("GET", "/v1/me", token=user["token"]).json["credits"]
         assert credits_now["allowance_micros"] == 20_000 + 10_000_000 - 50_000
+
+
+def test_ai_motion_is_estimated_on_the_plans_image_to_video_model(api, platform, monkeypatch):
+    monkeypatch.setattr(get_settings(), "platform_providers", ["openai", "fal"])
+    user = pro(api)
+    for motion, clips in (("ai", 3), (["none", "ai"], 1)):  # 10 s: three scenes (at least 3)
+        reply = api.call("POST", "/v1/jobs/estimate", {**JOB, "motion": motion}, token=user["token"])
+        assert reply.status_code == 200, reply.body
+        video = next(s for s in reply.json["steps"] if s["purpose"] == "video")
+        assert (video["provider"], video["account"]) == ("fal", "platform")
+        assert video["model"] == plans.KLING.model
+        assert video["cost_micros"] == clips * 10 * 56_000  # the longest clip (10 s) a scene may get
+    plain = api.call("POST", "/v1/jobs/estimate", JOB, token=user["token"]).json
+    assert "video" not in {s["purpose"] for s in plain["steps"]}
+    too_many = api.call("POST", "/v1/jobs/estimate", {**JOB, "motion": ["ai"] * 4}, token=user["token"])
+    assert too_many.status_code == 422 and too_many.json["error"]["details"][0]["field"] == "motion"
+
+
+def test_a_voice_or_provider_the_job_names_runs_on_the_platform_for_an_included_purpose(
+    api, platform, monkeypatch
+):
+    tiers = plans.plan_named("pro").ai
+    voiced = {"voice": "elevenlabs:aria"}
+    first = providers.choose("narration", voiced, tiers, platform=["openai", "elevenlabs"])[0]
+    assert (first.provider, first.account, first.model) == ("elevenlabs", "platform", None)
+    first = providers.choose("narration", voiced, tiers, platform=["openai"])[0]
+    assert (first.provider, first.account, first.model) == ("openai", "platform", "tts-1")
+    free = plans.plan_named("free").ai  # no narration included: the voice needs the user's key
+    assert providers.choose("narration", voiced, free, platform=["elevenlabs"])[0].provider == "offline"
+
+    user = pro(api)
+    body = {**JOB, "providers": {"narration": "elevenlabs"}}
+    refused = api.call("POST", "/v1/jobs/estimate", body, token=user["token"])
+    assert refused.status_code == 422 and refused.json["error"]["code"] == "provider_key_missing"
+    monkeypatch.setattr(get_settings(), "platform_providers", ["openai", "elevenlabs"])
+    reply = api.call("POST", "/v1/jobs/estimate", body, token=user["token"])
+    assert reply.status_code == 200, reply.body
+    narration = next(s for s in reply.json["steps"] if s["purpose"] == "narration")
+    assert (narration["provider"], narration["account"]) == ("elevenlabs", "platform")
+    assert narration["cost_micros"] > 0

@@ -49,6 +49,7 @@ def test_catalog_lists_providers_and_whether_the_caller_has_their_key(api, user)
     assert before["video"]["providers"] == [
         {"name": "offline", "needs_key": False, "has_key": True},
         {"name": "fal", "needs_key": True, "has_key": False},  # AI motion (motion: ai)
+        {"name": "replicate", "needs_key": True, "has_key": False},
     ]
     assert {"name": "openai", "needs_key": True, "has_key": False} in before["concept"]["providers"]
     assert before["concept"]["default"] == "offline"

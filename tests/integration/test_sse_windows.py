@@ -13,6 +13,7 @@ import httpx
 from chalicelib.infra import redis_client, redis_keys
 from chalicelib.jobs import progress
 from chalicelib.jobs.states import EventType
+from tests.workers import wait_until
 
 WINDOW_S = 20  # the longest wait: a reply before it is a reply at the first batch
 
@@ -41,13 +42,6 @@ def _frames(text: str) -> tuple[int | None, list[dict]]:
     return retry, events
 
 
-def _until(condition, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.005)
-
-
 def test_each_window_answers_at_its_first_event_before_the_bound(live_api):
     auth, user_id, job_id, cursor = _signed_up_job(live_api)
     slots = redis_keys.long_polls(user_id)
@@ -66,7 +60,12 @@ def test_each_window_answers_at_its_first_event_before_the_bound(live_api):
 
             reader = threading.Thread(target=window)
             reader.start()
-            _until(lambda: redis_client.client().zcard(slots) == 1)  # the window is open, waiting
+            wait_until(
+                lambda: redis_client.client().zcard(slots) == 1,
+                10,
+                "a long-poll slot taken",
+                interval_s=0.005,
+            )  # the window is open, waiting
             sent = progress.emit(
                 job_id, EventType.step_progress, step="image", progress=5 + i, message=f"image {i + 1} of 5"
             )

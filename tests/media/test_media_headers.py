@@ -1,4 +1,4 @@
-"""The API confirms clips from their MP4/MOV headers (chalicelib.uploads.media_headers.py, no ffmpeg):
+"""The API confirms clips from their MP4/MOV headers (chalicelib/uploads/media_headers.py, no ffmpeg):
 real files made by ffmpeg read as ffmpeg reads them, and hostile ones are refused cheaply."""
 
 from __future__ import annotations

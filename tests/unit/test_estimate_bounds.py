@@ -97,3 +97,14 @@ def test_a_replicate_image_is_bounded_and_priced_per_image_of_its_model():
         assert upper == prices.cost_micros(made) == 4 * each
     unpriced = Choice("replicate", "platform", model="someone/unpriced-model")
     assert estimate.bound("image", unpriced, request={}, scenes=1, narration_chars=0, seconds=0) is None
+
+
+def test_replicate_clips_are_bounded_at_the_longest_clip_per_scene_of_the_video_model():
+    choice = Choice("replicate", "platform")  # no model named: REPLICATE_VIDEO_MODEL (Kling v2.1)
+    upper = estimate.bound(
+        "video", choice, request={"aspect": "9:16"}, scenes=3, narration_chars=0, seconds=9
+    )
+    made = StepUsage(purpose="video", provider="replicate", model="kwaivgi/kling-v2.1", video_s=3 * 10)
+    assert upper == prices.cost_micros(made) == 3 * estimate.MAX_CLIP_S * 50_000
+    unpriced = Choice("replicate", "platform", model="someone/unpriced-video-model")
+    assert estimate.bound("video", unpriced, request={}, scenes=1, narration_chars=0, seconds=0) is None

@@ -25,6 +25,7 @@ const AdminJobLookupPage = lazy(() => admin().then((m) => ({ default: m.AdminJob
 const AdminJobPage = lazy(() => admin().then((m) => ({ default: m.AdminJobPage })));
 const AdminDeadLettersPage = lazy(() => admin().then((m) => ({ default: m.AdminDeadLettersPage })));
 const AdminSpendPage = lazy(() => admin().then((m) => ({ default: m.AdminSpendPage })));
+const AdminOperatorsPage = lazy(() => admin().then((m) => ({ default: m.AdminOperatorsPage })));
 
 const NAV: [string, string][] = [
   ["/new", "New video"], ["/jobs", "Videos"], ["/billing", "Billing"], ["/api-keys", "API keys"],
@@ -34,7 +35,7 @@ const NAV: [string, string][] = [
 // The operator's pages, in the same console: shown (and routed) only when /v1/me says so.
 const OPERATOR_NAV: [string, string][] = [
   ["/admin", "Overview"], ["/admin/customers", "Customers"], ["/admin/jobs", "Job inspector"],
-  ["/admin/dead-letters", "Dead letter"], ["/admin/spend", "Spend"],
+  ["/admin/dead-letters", "Dead letter"], ["/admin/spend", "Spend"], ["/admin/operators", "Operators"],
 ];
 
 function OperatorNav() {
@@ -120,6 +121,7 @@ export function App() {
           <Route path="/admin/jobs/:id" element={operatorOnly(<AdminJobPage />)} />
           <Route path="/admin/dead-letters" element={operatorOnly(<AdminDeadLettersPage />)} />
           <Route path="/admin/spend" element={operatorOnly(<AdminSpendPage />)} />
+          <Route path="/admin/operators" element={operatorOnly(<AdminOperatorsPage />)} />
           <Route path="*" element={<NotFoundPage />} />
         </Routes>
       </Frame>

@@ -4,7 +4,7 @@ from pydantic import Field
 
 from chalicelib.core.model_base import Model
 from chalicelib.http.schemas.accounts import Membership, ProviderUsageTotal, Usage
-from chalicelib.http.schemas.billing import PlanInfo
+from chalicelib.http.schemas.billing import Credits, PlanInfo
 from chalicelib.http.schemas.common import JobId, PageQuery, Strict, UserId
 from chalicelib.http.schemas.jobs import Job
 from chalicelib.jobs.states import JobStatus
@@ -104,6 +104,7 @@ class CustomerDetail(Model):
     plan: PlanInfo
     membership: Membership | None
     usage: Usage
+    credits: Credits = Field(description="The customer's platform AI credits now")
     recent_jobs: list[JobSummary] = Field(description="The newest jobs (of `status`, when given)")
 
 
@@ -127,13 +128,19 @@ class StepRunInfo(Model):
     started_at: str
     finished_at: str | None
     error_code: str | None
-    error_message: str | None = Field(description="Internal: as the step raised it, never shown to the owner")
+    error_message: str | None = Field(description="As the step raised it (the owner sees the job's)")
+    error_detail: str | None = Field(
+        None,
+        description="Internal, never shown to the owner: the provider's answer, the command's stderr tail, "
+        "or the unexpected exception",
+    )
 
 
 class InternalDetail(Model):
     error_code: str | None
     error_step: str | None
     error_message: str | None
+    error_detail: str | None = Field(None, description="The internal detail of the last failed step run")
     lease_owner: str | None
     lease_until: str | None
     queue_state: str | None = Field(description="BullMQ's state of the job, when Redis answered")
@@ -184,6 +191,7 @@ class SpendQuery(Model):
 
 class SpendDay(ProviderUsageTotal):
     day: str = Field(description="A UTC date, YYYY-MM-DD")
+    plan: str = Field(description="The plan the calls' jobs ran on")
 
 
 class TopCustomer(Model):
@@ -197,7 +205,9 @@ class TopCustomer(Model):
 
 class Spend(Model):
     days: int
-    per_day: list[SpendDay] = Field(description="Provider usage per day, provider and purpose, oldest first")
+    per_day: list[SpendDay] = Field(
+        description="Provider usage and its cost per day, provider, purpose and plan, oldest first"
+    )
     top_customers: list[TopCustomer] = Field(
         description="The ten customers who cost the platform's accounts most (then by provider calls)"
     )

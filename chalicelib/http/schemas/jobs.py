@@ -1,6 +1,6 @@
 """Schemas of jobs: the submission, a job and its steps, events, the provider catalog."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -55,6 +55,8 @@ class SceneInput(Strict):
 
 
 JOB_SOURCES = ("prompt", "script", "scenes")  # a job gives exactly one
+Motion = Literal["none", "ai"]
+MAX_MOTION_SCENES = 60  # the most scenes a concept has (ConceptDraft)
 
 
 def _exactly_one_source(schema: dict) -> None:
@@ -106,11 +108,12 @@ class JobCreate(Strict):
         ),
     )
     narration: bool = Field(True, description="false: no voice (music, if any, at full level)")
-    motion: Literal["none", "ai"] = Field(
+    motion: Motion | Annotated[list[Motion], Field(max_length=MAX_MOTION_SCENES)] = Field(
         "none",
         description=(
             "none: stills move by slow zoom and crossfades; ai: each still becomes a generated clip "
-            "(image-to-video, the `video` provider, e.g. fal), a moving still where one can't be made"
+            "(image-to-video, the `video` provider, e.g. fal), a moving still where one can't be made; "
+            "or one value per scene, in order (scenes past the list: none)"
         ),
     )
     music_volume: float = Field(

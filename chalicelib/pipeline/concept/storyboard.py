@@ -118,3 +118,13 @@ def estimate_duration(text: str) -> float:
     by_characters = cjk / CJK_PER_SECOND + letters / LETTERS_PER_SECOND
     by_words = len(_CJK.sub(" ", text).split()) / WORDS_PER_SECOND
     return max(1.0, round(max(by_words, by_characters), 2))
+
+
+def animated(motion: object, count: int) -> frozenset[int]:
+    """The scenes (of `count`) a job's `motion` asks to animate: all for "ai", those marked "ai"
+    in a per-scene list (scenes past the list are not), none for "none"."""
+    if motion == "ai":
+        return frozenset(range(count))
+    if isinstance(motion, list):
+        return frozenset(i for i, kind in enumerate(motion[:count]) if kind == "ai")
+    return frozenset()

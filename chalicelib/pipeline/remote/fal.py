@@ -35,11 +35,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.infra import outbound, redis_client, redis_keys, url_guard
-from chalicelib.pipeline.call_cache import NO_CACHE, Call, CallCache, Paid, digest_file
+from chalicelib.pipeline.call_cache import NO_CACHE, Ask, Call, CallCache, Paid, digest_file
 from chalicelib.pipeline.concept.storyboard import Concept, Scene
 from chalicelib.pipeline.errors import ProviderError
 from chalicelib.pipeline.media.ffmpeg import RenderCanceled
 from chalicelib.pipeline.media.images import ASPECTS
+from chalicelib.pipeline.remote import clips
 from chalicelib.uploads import image_limits
 
 log = logging.getLogger(__name__)
@@ -372,12 +373,6 @@ def render_images(
     return usage
 
 
-def clip_seconds(scene_s: float) -> int:
-    """The clip length to ask an image-to-video model for: 5 s, or 10 s for a longer scene
-    (what Kling and most peers offer); the render loops or cuts it to the scene."""
-    return 5 if scene_s <= 5 else 10
-
-
 def _generated_clip(
     client: FalClient, model: str, body: dict, work: Path, should_stop: Callable[[], bool], key: str | None
 ) -> tuple[bytes, dict[str, float]]:
@@ -405,58 +400,35 @@ def render_clips(
     on_done: Callable[[], None] = lambda: None,
 ) -> StepUsage:
     """Per scene, its still animated by an image-to-video model (the scene's visual as the
-    motion prompt, the frame's aspect), written beside the still as its clip (scene_media.
-    clip_path) once `check` (the probe of the user's own clips) passes. FAL_PARALLEL_CALLS at a
-    time, each kept in the job's call cache as it arrives. A scene whose clip can't be made
-    keeps its still (a note says why); a rejected key and a cancel stop them all."""
-    started = time.monotonic()
+    motion prompt, the frame's aspect, the still sent as a data URI), FAL_PARALLEL_CALLS at a
+    time, through AI motion's shared loop (remote/clips.py: cache, probe, notes, stop)."""
 
-    def one(scene: Scene, still: Path) -> Paid | None:
+    def make(scene: Scene, still: Path) -> tuple[Call, Ask]:
         body = {
             "prompt": scene.visual,
-            "duration": str(clip_seconds(scene.duration_s)),
+            "duration": str(clips.clip_seconds(scene.duration_s)),
             "aspect_ratio": aspect,
             "negative_prompt": "blur, distortion, text, letters",
         }
-        call = Call(PROVIDER, model, "queue", {**body, "image": digest_file(still)})
-        sent = {**body, "image_url": "data:image/png;base64," + base64.b64encode(still.read_bytes()).decode()}
-        clip = still.with_suffix(".mp4")  # scene_media.clip_path: where the render looks
-        try:
-            paid = cache.remember(
-                call, partial(_generated_clip, client, model, sent, clip.with_suffix(".fal"), should_stop)
-            )
-            clip.write_bytes(paid.content)
-            problem = check(clip)
-            if problem:
-                clip.unlink(missing_ok=True)
-                cache.forget(call)
-                raise ProviderError(
-                    "provider_bad_output", f"fal's clip is unusable: {problem}", transient=True
-                )
-        except ProviderError as exc:
-            if exc.code == "provider_key_rejected":
-                raise
-            notes.append(
-                f"video: scene {scene.index + 1} has no AI clip ({exc.code}: {exc.message[:120]}); "
-                "the moving still instead"
-            )
-            return None
-        finally:
-            on_done()
-        return paid
 
-    with ThreadPoolExecutor(get_settings().fal_parallel_calls) as pool:
-        futures = [pool.submit(one, scene, still) for scene, still in zip(scenes, stills)]
-        try:
-            results = [f.result() for f in futures]
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-    usage = StepUsage(purpose="video", provider=PROVIDER, model=model, variant=aspect)
-    for paid in results:
-        if paid is not None:
-            paid.add_to(usage)
-            usage.bytes += len(paid.content)
-    usage.wall_s = round(time.monotonic() - started, 3)
-    return usage
+        def ask(key: str | None) -> tuple[bytes, dict[str, float]]:
+            sent = {
+                **body,
+                "image_url": "data:image/png;base64," + base64.b64encode(still.read_bytes()).decode(),
+            }
+            return _generated_clip(client, model, sent, still.with_suffix(".fal"), should_stop, key)
+
+        return Call(PROVIDER, model, "queue", {**body, "image": digest_file(still)}), ask
+
+    return clips.render_clips(
+        "fal",
+        StepUsage(purpose="video", provider=PROVIDER, model=model, variant=aspect),
+        scenes,
+        stills,
+        make,
+        check,
+        notes,
+        get_settings().fal_parallel_calls,
+        cache,
+        on_done,
+    )

@@ -5,8 +5,11 @@ take the key (`auth_headers`) and how patient they are with 429s (`rate_limit_pa
 Each call goes through `chalicelib.infra.outbound`: to the checked address, within a total deadline
 (PROVIDER_TIMEOUT_S) and with the answer capped (PROVIDER_MAX_RESPONSE_BYTES). 429, 5xx,
 timeouts and connection errors are retried (bounded), honouring `Retry-After`; what is left
-becomes a ProviderError with a clear code. The user's key never appears in a message we raise
-or log: it is cut from any text a server sends back.
+becomes a ProviderError with a clear code. A 429 pauses every call of the client, not only the
+one it answered: until its Retry-After has passed no call of the client is sent (a job's
+parallel scenes share one client, and the server's limit is the account's, not the call's).
+The user's key never appears in a message we raise or log: it is cut from any text a server
+sends back.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class OpenAIClient:
         self.retry_after_max_s = settings.provider_retry_after_max_s
         self.max_bytes = settings.provider_max_response_bytes
         self._waits = threading.Lock()
+        self._not_before = 0.0  # monotonic: no call is sent before this (the last 429's Retry-After)
+        self._waited = threading.local()  # per thread: the end of the pause it last waited out
 
     def auth_headers(self) -> dict[str, str]:
         """How the API takes the key: OpenAI's is a bearer token."""
@@ -76,6 +81,7 @@ class OpenAIClient:
         headers = {**self.auth_headers(), **(extra_headers or {})}
         attempt, patience, waits = 0, self.rate_limit_patience_s, 0
         while True:
+            self._hold_back()
             last = attempt == self.max_retries
             try:
                 payload: dict[str, Any] = {"data": body, "files": files} if files else {"json": body}
@@ -102,6 +108,8 @@ class OpenAIClient:
                 problem, said = f"{path} answered {response.status}", self._text(response)
                 wait = self._retry_after(response)
                 pause = BACKOFF_S[min(waits, len(BACKOFF_S) - 1)] if wait is None else wait
+                if response.status == 429:
+                    self._pause_all(pause)
                 if response.status == 429 and pause <= patience:
                     patience, waits = patience - pause, waits + 1
                     log.info("provider rate limit, waiting %.1f s: %s (%s)", pause, problem, said)
@@ -115,6 +123,29 @@ class OpenAIClient:
             log.warning("provider call failed, retrying in %.1f s: %s (%s)", delay, problem, said)
             self.sleep(delay)
             attempt += 1
+
+    def _pause_all(self, seconds: float) -> None:
+        """A 429: no call of this client is sent for `seconds`. The call that got it waits it
+        out itself (its retry's delay); a later end set by another call's 429 it still waits."""
+        end = time.monotonic() + seconds
+        with self._waits:
+            self._not_before = max(self._not_before, end)
+        self._waited.until = end
+
+    def _hold_back(self) -> None:
+        """Before a call is sent: wait out the pause of another call's 429, once per pause and
+        thread (the thread remembers the end it waited for)."""
+        while True:
+            with self._waits:
+                until = self._not_before
+            left = until - time.monotonic()
+            if left <= 0 or until == getattr(self._waited, "until", None):
+                return
+            log.info("provider rate limit (another call's 429), waiting %.1f s", left)
+            with self._waits:
+                self.waited_s += left
+            self.sleep(left)
+            self._waited.until = until
 
     def _raise_permanent(self, response: outbound.Reply, path: str) -> None:
         status = response.status

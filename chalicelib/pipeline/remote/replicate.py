@@ -14,10 +14,19 @@ by the job's call cache as it arrives, so a resumed job asks only for the scenes
 each prediction's id is kept the moment it is created, so a killed worker's replacement follows
 the predictions still running instead of buying them again.
 Priced per image (prices.py); the predictions' GPU seconds (`metrics.predict_time`) are logged.
+
+The "replicate" video provider (AI motion, `motion: ai`) is the same prediction per scene on an
+image-to-video model (REPLICATE_VIDEO_MODEL, Kling v2.1 by default): the scene's still as the
+first frame (a JPEG data URI, under the 1 MB Replicate advises for one), its visual as the
+prompt, a 5 or 10 s clip, run through AI motion's shared per-scene loop (remote/clips.py: the
+call cache, the probe, the moving still with a note where a clip can't be made). Priced per
+second of video, as Replicate bills Kling.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import logging
 import re
 import threading
@@ -35,11 +44,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.jobs import StepUsage
 from chalicelib.infra import outbound, storage
-from chalicelib.pipeline.call_cache import FOLDER, NO_CACHE, Call, CallCache, Paid
+from chalicelib.pipeline.call_cache import FOLDER, NO_CACHE, Ask, Call, CallCache, Paid, digest_file
 from chalicelib.pipeline.concept.storyboard import Concept, Scene
 from chalicelib.pipeline.errors import ProviderError
+from chalicelib.pipeline.media import scene_media
 from chalicelib.pipeline.media.ffmpeg import RenderCanceled
 from chalicelib.pipeline.media.images import ASPECTS
+from chalicelib.pipeline.remote import clips as clips_mod
 from chalicelib.pipeline.remote.openai_api import OpenAIClient
 from chalicelib.uploads import image_limits
 
@@ -55,6 +66,8 @@ FINISHED = frozenset({SUCCEEDED, "failed", "canceled"})
 POLL_S = (0.25, 0.5, 1.0, 1.0, 2.0)  # between two looks at a prediction: then every 2 s
 STOP_CHECK_S = 0.25  # how often a wait looks at the job's stop signal
 PREDICTION_ID = re.compile(r"^[a-z0-9]{10,64}$")
+DATA_URI_MAX_BYTES = 1024 * 1024  # Replicate: a data URI input only for a file under 1 MB
+NEGATIVE_PROMPT = "blur, distortion, text, letters"
 
 
 @dataclass
@@ -257,10 +270,7 @@ def render_images(
             "num_outputs": 1,
         }
         call = Call(PROVIDER, model, ENDPOINT, given)
-        marker = (
-            storage.artifact_key(cache.job_id, FOLDER, f"{call.key()}.prediction") if cache.job_id else None
-        )
-        paid = cache.remember(call, partial(_image, client, model, given, should_stop, marker))
+        paid = cache.remember(call, partial(_image, client, model, given, should_stop, _marker(cache, call)))
         try:
             with image_limits.open_checked(paid.content) as image:  # bounded before it decodes
                 fitted = ImageOps.fit(image.convert("RGB"), ASPECTS[aspect], Image.Resampling.LANCZOS)
@@ -283,6 +293,111 @@ def render_images(
         usage.bytes += len(paid.content)
     usage.wall_s = round(time.monotonic() - started, 3)
     return usage
+
+
+def _marker(cache: CallCache, call: Call) -> str | None:
+    """Where the call's prediction id is kept (a replacement worker follows it); None outside a job."""
+    return storage.artifact_key(cache.job_id, FOLDER, f"{call.key()}.prediction") if cache.job_id else None
+
+
+def still_uri(still: Path) -> str:
+    """The scene's still as a JPEG data URI, within DATA_URI_MAX_BYTES (a PNG of a full frame
+    is several MB; the model re-encodes the first frame anyway)."""
+    with Image.open(still) as image:  # our own still, made by the image step at the frame's size
+        frame = image.convert("RGB")
+    for quality in (90, 75, 60):
+        out = io.BytesIO()
+        frame.save(out, format="JPEG", quality=quality)
+        if out.tell() <= DATA_URI_MAX_BYTES * 3 // 4:  # base64 grows it by a third
+            break
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def clip_input(model: str, scene: Scene, seconds: int, aspect: str) -> tuple[str, dict]:
+    """(the input naming the first frame, the rest of the model's input): Kling's schema on
+    Replicate (`start_image`, `duration` 5 or 10, `mode`; the aspect is the image's), else the
+    common one of its image-to-video models (`image`, `duration`, `aspect_ratio`)."""
+    given: dict = {"prompt": scene.visual, "duration": seconds, "negative_prompt": NEGATIVE_PROMPT}
+    if model.startswith("kwaivgi/kling"):
+        return "start_image", {**given, "mode": "standard"}
+    return "image", {**given, "aspect_ratio": aspect_ratio(aspect)}
+
+
+def _clip(
+    client: ReplicateClient,
+    model: str,
+    given: dict,
+    seconds: int,
+    should_stop: Callable[[], bool],
+    marker: str | None,
+    _key: str | None,
+) -> tuple[bytes, dict]:
+    prediction, gpu_s = predict(client, model, given, should_stop, marker)
+    content = client.download(_first_url(prediction.get("output")))
+    log.info("replicate clip prediction %s took %.3f GPU s", prediction["id"], gpu_s)
+    return content, {"video_s": float(seconds)}
+
+
+def render_clips(
+    client: ReplicateClient,
+    scenes: list[Scene],
+    aspect: str,
+    stills: list[Path],
+    model: str,
+    check: Callable[[Path], str | None],
+    notes: list[str],
+    cache: CallCache = NO_CACHE,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_done: Callable[[], None] = lambda: None,
+) -> StepUsage:
+    """Per scene its still animated by an image-to-video prediction, REPLICATE_PARALLEL_CALLS at
+    a time, through AI motion's shared loop (remote/clips.py); each prediction's id kept as it
+    is created, so a replacement worker follows it instead of buying it again."""
+
+    def make(scene: Scene, still: Path) -> tuple[Call, Ask]:
+        seconds = clips_mod.clip_seconds(scene.duration_s)
+        image_field, given = clip_input(model, scene, seconds, aspect)
+        call = Call(PROVIDER, model, ENDPOINT, {**given, image_field: digest_file(still)})
+
+        def ask(key: str | None) -> tuple[bytes, dict]:
+            sent = {**given, image_field: still_uri(still)}
+            return _clip(client, model, sent, seconds, should_stop, _marker(cache, call), key)
+
+        return call, ask
+
+    return clips_mod.render_clips(
+        "Replicate",
+        StepUsage(purpose="video", provider=PROVIDER, model=model, variant=aspect),
+        scenes,
+        stills,
+        make,
+        check,
+        notes,
+        get_settings().replicate_parallel_calls,
+        cache,
+        on_done,
+    )
+
+
+def clips(task: Task, client: ReplicateClient) -> tuple[None, StepUsage]:
+    """The registered video provider (AI motion): each scene's still (task.paths) becomes its
+    clip beside it (scene_media.clip_path), probed like the user's own clips."""
+    todo = task.todo()
+    usage = render_clips(
+        client,
+        [scene for scene, _ in todo],
+        task.request["aspect"],
+        [path for _, path in todo],
+        model=task.model(get_settings().replicate_video_model),
+        check=lambda clip: scene_media.clip_problem(clip, task.user_id),
+        notes=task.notes,
+        cache=CallCache(task.job_id),
+        should_stop=task.should_stop,
+        on_done=clips_mod.counting(task.on_progress, len(todo)),
+    )
+    if client.waited_s:
+        task.notes.append(f"video: waited {client.waited_s:.0f} s for Replicate's rate limit")
+    return None, usage
 
 
 def images(task: Task, client: ReplicateClient) -> tuple[None, StepUsage]:

@@ -15,7 +15,7 @@ from chalicelib.infra import storage
 from chalicelib.jobs import lifecycle
 from chalicelib.jobs import repository as jobs_db
 from chalicelib.pipeline import provider_chain, providers
-from chalicelib.pipeline.concept import script
+from chalicelib.pipeline.concept import script, storyboard
 from chalicelib.pipeline.concept.storyboard import Concept
 from chalicelib.pipeline.context import Context, scene_words
 from chalicelib.pipeline.errors import StepError
@@ -26,6 +26,7 @@ from chalicelib.pipeline.media.words import Word
 from chalicelib.pipeline.steps.concept import load_concept
 from chalicelib.pipeline.steps.image import NARRATION_MANIFEST
 
+CLIPS_SHARE = 50  # of the video step's progress, AI motion's clips (the render the rest)
 SILENT_NOTE = "narration is silent: neither piper's voice nor espeak-ng could speak on the worker"
 
 
@@ -83,17 +84,22 @@ def _moving_stills(task: provider_chain.Task, _client) -> tuple[None, list[StepU
 
 
 def _animated(ctx: Context, concept: Concept, sources: list[Path]) -> list[Path]:
-    """`motion: ai`: each still scene (not the user's clips) becomes a generated clip through
-    the chain of the `video` purpose, the moving still where none can be made (with a note)."""
+    """AI motion: each still scene `motion` asks for (not the user's clips) becomes a generated
+    clip through the chain of the `video` purpose, the moving still where none can be made (a
+    note). No such scene: the sources as they are."""
     clips = frozenset(i for i, path in enumerate(sources) if is_clip(path))
-    count = len(sources) - len(clips)
+    chosen = storyboard.animated(ctx.request.get("motion", "none"), len(sources))
+    keep = clips | (frozenset(range(len(sources))) - chosen)
+    count = len(sources) - len(keep)
+    if not count:
+        return sources
     outcome = provider_chain.run(
         "video",
         ctx.task(
             concept=concept,
             paths=sources,
-            keep=clips,
-            on_progress=lambda p: ctx.report(p // 2, message=scene_words("clip", p, count)),
+            keep=keep,
+            on_progress=lambda p: ctx.report(p * CLIPS_SHARE // 100, message=scene_words("clip", p, count)),
         ),
         offline=_moving_stills,
     )
@@ -120,8 +126,9 @@ def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
         concept = script.timed(concept, ctx.request, [n.duration_s for n in narrations])
         _check_plan_length(ctx, concept)
         ctx.replan(seconds=script.total_length(concept))  # a script's, as narrated
-    if ctx.request.get("motion") == "ai":
-        stills = _animated(ctx, concept, stills)
+    animated = _animated(ctx, concept, stills)
+    made = CLIPS_SHARE if animated is not stills else 0  # the step's progress the clips took
+    stills = animated
     started = time.monotonic()
     request = ctx.request
     result = video.compose_video(
@@ -132,7 +139,9 @@ def run(ctx: Context, done: dict[str, list[str]]) -> list[str]:
         voice=request.get("voice"),
         language=request.get("language", "en"),
         narrations=narrations,
-        on_progress=lambda p: ctx.report(p, message=scene_words("scene", p, len(concept.scenes))),
+        on_progress=lambda p: ctx.report(
+            made + p * (100 - made) // 100, message=scene_words("scene", p, len(concept.scenes))
+        ),
         should_cancel=ctx.should_stop,
         clip_audio_volume=request.get("clip_audio_volume"),
         caption_style=request.get("caption_style", "karaoke"),

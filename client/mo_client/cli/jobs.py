@@ -175,6 +175,10 @@ def register(app: typer.Typer) -> None:
         ] = None,
         aspect: Annotated[str | None, typer.Option("--aspect", "-a", help="9:16, 16:9 or 1:1.")] = None,
         voice: Annotated[str | None, typer.Option(help="Narration voice.")] = None,
+        motion: Annotated[
+            str | None,
+            typer.Option(help="none, ai (every still becomes a generated clip), or per scene: ai,none,ai."),
+        ] = None,
         style: Annotated[str | None, typer.Option(help="Visual style, e.g. 'watercolor'.")] = None,
         language: Annotated[str | None, typer.Option(help="Narration language (default en).")] = None,
         image: Annotated[
@@ -214,6 +218,7 @@ def register(app: typer.Typer) -> None:
             "language": language,
             "webhook_url": webhook_url,
             "clip_audio_volume": clip_volume,
+            "motion": motion if motion is None or "," not in motion else motion.split(","),
         }
         if script is not None:
             fields.update(script_fields(client, script))

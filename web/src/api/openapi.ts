@@ -1097,6 +1097,8 @@ export interface components {
         };
         /** CustomerDetail */
         CustomerDetail: {
+            /** @description The customer's platform AI credits now */
+            credits: components["schemas"]["Credits"];
             customer: components["schemas"]["Customer"];
             membership: components["schemas"]["Membership"] | null;
             plan: components["schemas"]["PlanInfo"];
@@ -1282,6 +1284,12 @@ export interface components {
         InternalDetail: {
             /** Error Code */
             error_code: string | null;
+            /**
+             * Error Detail
+             * @description The internal detail of the last failed step run
+             * @default null
+             */
+            error_detail: string | null;
             /** Error Message */
             error_message: string | null;
             /** Error Step */
@@ -1414,11 +1422,10 @@ export interface components {
             language: string;
             /**
              * Motion
-             * @description none: stills move by slow zoom and crossfades; ai: each still becomes a generated clip (image-to-video, the `video` provider, e.g. fal), a moving still where one can't be made
+             * @description none: stills move by slow zoom and crossfades; ai: each still becomes a generated clip (image-to-video, the `video` provider, e.g. fal), a moving still where one can't be made; or one value per scene, in order (scenes past the list: none)
              * @default none
-             * @enum {string}
              */
-            motion: "none" | "ai";
+            motion: ("none" | "ai") | ("none" | "ai")[];
             /**
              * Music Volume
              * @description Music level between words, as a fraction of full level; under words it ducks 18 dB more
@@ -1817,7 +1824,7 @@ export interface components {
              * @default null
              * @enum {unknown}
              */
-            video: "offline" | "fal" | null;
+            video: "offline" | "fal" | "replicate" | null;
         };
         /** ProviderKey */
         ProviderKey: {
@@ -1979,7 +1986,7 @@ export interface components {
             days: number;
             /**
              * Per Day
-             * @description Provider usage per day, provider and purpose, oldest first
+             * @description Provider usage and its cost per day, provider, purpose and plan, oldest first
              */
             per_day: components["schemas"]["SpendDay"][];
             /**
@@ -2011,6 +2018,11 @@ export interface components {
             day: string;
             /** Images */
             images: number;
+            /**
+             * Plan
+             * @description The plan the calls' jobs ran on
+             */
+            plan: string;
             /**
              * Platform Micros
              * @description Of which on the platform's accounts (charged in credits)
@@ -2111,8 +2123,14 @@ export interface components {
             /** Error Code */
             error_code: string | null;
             /**
+             * Error Detail
+             * @description Internal, never shown to the owner: the provider's answer, the command's stderr tail, or the unexpected exception
+             * @default null
+             */
+            error_detail: string | null;
+            /**
              * Error Message
-             * @description Internal: as the step raised it, never shown to the owner
+             * @description As the step raised it (the owner sees the job's)
              */
             error_message: string | null;
             /** Finished At */
@@ -5606,7 +5624,8 @@ export const eventTypeValues: ReadonlyArray<FlattenedDeepRequired<components>["s
 export const healthStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Health"]["status"]> = ["ok", "degraded"];
 export const jobCreateAspectValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobCreate"]["aspect"]> = ["9:16", "16:9", "1:1"];
 export const jobCreateCaption_styleValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobCreate"]["caption_style"]> = ["karaoke", "lines", "none"];
-export const jobCreateMotionValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobCreate"]["motion"]> = ["none", "ai"];
+export const jobCreateMotionAnyOf0Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobCreate"]["motion"]> = ["none", "ai"];
+export const jobCreateMotionAnyOf1Values: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobCreate"]["motion"]> = ["none", "ai"];
 export const jobStatusValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["JobStatus"]> = ["queued", "running", "succeeded", "failed", "canceled", "expired"];
 export const stepNameValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["Step"]["name"]> = ["concept", "image", "video", "upload"];
 export const stepEstimateAccountValues: ReadonlyArray<FlattenedDeepRequired<components>["schemas"]["StepEstimate"]["account"]> = ["platform", "own", "none"];

@@ -85,3 +85,4 @@ export type AdminDeadLetterList = Schemas["DeadLetterList"];
 export type AdminRedriveReply = Schemas["RedriveReply"];
 export type AdminSpend = Schemas["Spend"];
 export type AdminOperatorList = Schemas["OperatorList"];
+export type AdminOperator = Schemas["Operator"];

@@ -28,7 +28,7 @@ export function BarChart({ title, rows, x, series, width = 560, height = 180 }: 
   const yScale = scaleLinear<number>({ domain: [0, max], range: [innerH, 0], nice: true });
   const color = (key: string) => series.find((s) => s.key === key)?.color ?? "#6b7280";
   const summary = `${title}: ${rows.map((r) => `${r[x]} ${total(r)}`).join(", ")}`;
-  const every = Math.max(1, Math.ceil(rows.length / 7)); // at most 7 labels on the axis
+  const every = Math.max(1, Math.ceil(rows.length / 7)); // at most 7 labels, the last bar's always
   return (
     <figure className="chart">
       <svg width="100%" viewBox={`0 0 ${width} ${height}`} role="img" aria-label={summary}>
@@ -46,7 +46,7 @@ export function BarChart({ title, rows, x, series, width = 560, height = 180 }: 
                 height={Math.max(0, bar.height)} fill={bar.color} />
             )))}
           </BarStack>
-          {rows.map((r, i) => (i % every === 0 ? (
+          {rows.map((r, i) => ((rows.length - 1 - i) % every === 0 ? (
             <text key={String(r[x])} x={(xScale(String(r[x])) ?? 0) + xScale.bandwidth() / 2} y={innerH + 16}
               textAnchor="middle" fontSize={11} fill="#374151">{String(r[x]).slice(5)}</text>
           ) : null))}

@@ -4,13 +4,8 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { useSearchParams } from "react-router-dom";
 import { api } from "../api/client";
 import type { CheckoutSession, PackCatalog } from "../api/types";
+import { dollars } from "../money";
 import { ErrorMessage, Loading, Section } from "./ui";
-
-/** Micro-dollars as dollars: $5, $2.50. */
-export function dollars(micros: number): string {
-  const value = micros / 1_000_000;
-  return `$${Number.isInteger(value) ? value : value.toFixed(2)}`;
-}
 
 export function CreditPacks({ verified }: { verified: boolean }) {
   const [params] = useSearchParams();

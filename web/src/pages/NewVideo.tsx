@@ -19,13 +19,16 @@ export type Source = "prompt" | "script" | "scenes";
 export interface SceneRow { text: string; visual: string; duration_s: string }
 export const MAX_SCENES = 30;
 
+export const MOTIONS = [["none", "Moving stills (slow zoom and crossfades)"],
+  ["ai", "AI clips: each still becomes a generated clip"]] as const;
+
 export const CAPTION_STYLES = [["karaoke", "Karaoke (the spoken word lights up)"], ["lines", "Lines"], ["none", "None"]] as const;
 
 export interface VideoForm {
   source: Source; prompt: string; script: string; scenes: SceneRow[];
   duration_s: number; aspect: string; style: string; voice: string; language: string;
   providers: Record<string, string>;
-  caption_style?: string; narration?: boolean; music_volume?: number;
+  caption_style?: string; narration?: boolean; music_volume?: number; motion?: string;
 }
 
 export const emptyScene = (): SceneRow => ({ text: "", visual: "", duration_s: "" });
@@ -52,6 +55,7 @@ export function jobRequest(form: VideoForm, referenceUploadId?: string | null,
   if (Object.keys(providers).length) body.providers = providers;
   if (form.caption_style) body.caption_style = form.caption_style;
   if (form.narration === false) body.narration = false;
+  if (form.motion && form.motion !== "none") body.motion = form.motion;
   const inputs: Record<string, string> = {};
   if (referenceUploadId) inputs.reference_image_upload_id = referenceUploadId;
   if (musicUploadId) {
@@ -104,7 +108,7 @@ export function NewVideoPage() {
   const [form, setForm] = useState<VideoForm>({
     source: "prompt", prompt: "", script: "", scenes: [emptyScene()],
     duration_s: 15, aspect: "9:16", style: "", voice: "", language: "en", providers: {},
-    caption_style: "karaoke", narration: true, music_volume: 0.35,
+    caption_style: "karaoke", narration: true, music_volume: 0.35, motion: "none",
   });
   const [music, setMusic] = useState<File | null>(null);
   const [musicPct, setMusicPct] = useState<number | null>(null);
@@ -256,6 +260,14 @@ export function NewVideoPage() {
             <input id="style" value={form.style} maxLength={200} onChange={(e) => set("style", e.target.value)}
               aria-invalid={!!fields.style} aria-describedby={described("style")} placeholder="watercolor" />
             <FieldError id="style-error" message={fields.style} />
+          </div>
+          <div>
+            <label htmlFor="motion">Motion</label>
+            <select id="motion" value={form.motion} onChange={(e) => set("motion", e.target.value)}
+              aria-invalid={!!fields.motion} aria-describedby={described("motion")}>
+              {MOTIONS.map(([value, label]) => <option key={value} value={value}>{label}</option>)}
+            </select>
+            <FieldError id="motion-error" message={fields.motion} />
           </div>
           <div>
             <label htmlFor="voice">Voice</label>

@@ -21,6 +21,14 @@ describe("BarChart", () => {
     expect(height("#b91c1c", 1)).toBe(0);
   });
 
+  it("labels at most seven bars, today's (the last) always", () => {
+    const rows = Array.from({ length: 14 }, (_, i) => ({ day: `2026-12-${String(i + 1).padStart(2, "0")}`, succeeded: 1 }));
+    const { container } = render(<BarChart title="t" x="day" series={series} rows={rows} />);
+    const labels = [...container.querySelectorAll("text")].map((t) => t.textContent).filter((t) => t?.startsWith("12-"));
+    expect(labels.length).toBeLessThanOrEqual(7);
+    expect(labels).toContain("12-14");
+  });
+
   it("names the series in a legend", () => {
     render(<BarChart title="t" x="day" series={series} rows={[]} />);
     expect(screen.getByText("succeeded")).toBeTruthy();

@@ -140,6 +140,13 @@ describe("jobRequest", () => {
       caption_style: "lines" });
   });
 
+  it("asks for AI motion only when chosen", () => {
+    const form = { source: "prompt" as const, prompt: "p", script: "", scenes: [], duration_s: 5, aspect: "9:16", style: "",
+      voice: "", language: "", providers: {} };
+    expect(jobRequest({ ...form, motion: "ai" })).toEqual({ prompt: "p", duration_s: 5, aspect: "9:16", motion: "ai" });
+    expect(jobRequest({ ...form, motion: "none" })).toEqual({ prompt: "p", duration_s: 5, aspect: "9:16" });
+  });
+
   it("sends exactly one source: a script, or scenes with only what was filled in", () => {
     const base = { prompt: "p", script: " Line one. Line two. ", duration_s: 5, aspect: "9:16", style: "", voice: "",
       language: "", providers: {} };

@@ -5,6 +5,7 @@ import { useState, type FormEvent } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api } from "../../api/client";
 import type { AdminCustomerDetail, AdminCustomerList } from "../../api/types";
+import { dollars } from "../../components/CreditPacks";
 import { ErrorMessage, Loading, PageTitle, Section, StatusBadge, When } from "../../components/ui";
 
 export function AdminCustomersPage() {
@@ -75,6 +76,8 @@ export function AdminCustomerPage() {
               <div><dt>Membership</dt><dd>{d.membership ? `${d.membership.status} (${d.membership.plan})` : "none"}</dd></div>
               <div><dt>Jobs this period</dt><dd>{d.usage.jobs_used} of {d.plan.monthly_jobs}</dd></div>
               <div><dt>Running</dt><dd>{d.usage.running}</dd></div>
+              <div><dt>Credits available</dt><dd data-stat="credits">{dollars(d.credits.available_micros)}</dd></div>
+              <div><dt>Credits left</dt><dd>{dollars(d.credits.allowance_micros)} of {dollars(d.credits.monthly_micros)} this period, {dollars(d.credits.topup_micros)} in packs, {dollars(d.credits.reserved_micros)} held</dd></div>
               <div><dt>Email verified</dt><dd>{d.customer.email_verified ? "yes" : "no"}</dd></div>
               <div><dt>State</dt><dd>{d.customer.suspended_at ? <>suspended <When at={d.customer.suspended_at} /></> : "active"}</dd></div>
             </dl>

@@ -65,6 +65,12 @@ export function AdminJobPage() {
               <>
                 <p><code>{j.internal.error_code}</code>{j.internal.error_step ? <> at step <strong>{j.internal.error_step}</strong></> : null}</p>
                 <pre className="detail">{j.internal.error_message}</pre>
+                {j.internal.error_detail ? (
+                  <>
+                    <p className="muted">Internal detail of the last failed run (never shown to the customer):</p>
+                    <pre className="detail" data-detail="internal">{j.internal.error_detail}</pre>
+                  </>
+                ) : null}
               </>
             ) : <p className="muted">No error.</p>}
           </Section>
@@ -90,7 +96,8 @@ export function AdminJobPage() {
                   <tbody>
                     {j.internal.runs.map((r, i) => (
                       <tr key={i}><th scope="row">{r.step}</th><td><code>{r.owner}</code></td><td>{r.status}</td><td><When at={r.started_at} /></td>
-                        <td className="small">{r.error_code ? `${r.error_code}: ${r.error_message ?? ""}` : "—"}</td></tr>
+                        <td className="small">{r.error_code ? `${r.error_code}: ${r.error_message ?? ""}` : "—"}
+                          {r.error_detail ? <details><summary>Detail</summary><pre className="detail">{r.error_detail}</pre></details> : null}</td></tr>
                     ))}
                   </tbody>
                 </table>

@@ -4,3 +4,4 @@ export { AdminCustomerPage, AdminCustomersPage } from "./Customers";
 export { AdminJobLookupPage, AdminJobPage } from "./JobInspector";
 export { AdminDeadLettersPage } from "./DeadLetters";
 export { AdminSpendPage } from "./Spend";
+export { AdminOperatorsPage } from "./Operators";
