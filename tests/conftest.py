@@ -316,6 +316,21 @@ def grant_plan(user_id: str, plan: str, renewed_now: bool = False) -> None:
         )
 
 
+def set_credits(user_id: str, allowance: int, topup: int | None = None) -> None:
+    """Arrange a balance: the user's credit account for the current period (as their first
+    submission opens it), then its allowance (and bought packs) set as given."""
+    from chalicelib.billing import credits, plans
+    from chalicelib.core.ids import utcnow
+
+    ent = plans.entitlement(user_id, utcnow())
+    credits.ensure(user_id, ent.period_start, ent.plan.monthly_credits_micros)
+    db.execute(
+        "UPDATE credit_accounts SET allowance_micros = %s, topup_micros = COALESCE(%s, topup_micros)"
+        " WHERE user_id = %s",
+        (allowance, topup, user_id),
+    )
+
+
 @pytest.fixture
 def doomed_redis(monkeypatch):
     """A real Redis of our own that the test stops, with the app (every Redis user: the client,

@@ -254,14 +254,13 @@ def me(principal: auth.Principal) -> Me:
 
 
 def credits_of(user_id: str, ent: Entitlement) -> Credits:
-    credits.ensure(user_id, ent.period_start, ent.plan.monthly_credits_micros)
-    found = credits.balance(user_id)
+    found = credits.as_of(user_id, ent.period_start, ent.plan.monthly_credits_micros)  # read only
     return Credits(
         monthly_micros=ent.plan.monthly_credits_micros,
-        allowance_micros=found.allowance_micros if found else 0,
-        topup_micros=found.topup_micros if found else 0,
-        reserved_micros=found.reserved_micros if found else 0,
-        available_micros=found.available_micros if found else 0,
+        allowance_micros=found.allowance_micros,
+        topup_micros=found.topup_micros,
+        reserved_micros=found.reserved_micros,
+        available_micros=found.available_micros,
     )
 
 

@@ -58,6 +58,25 @@ def ensure(user_id: str, period_start: datetime, allowance_micros: int) -> None:
     )
 
 
+def as_of(user_id: str, period_start: datetime, allowance_micros: int) -> Balance:
+    """The balance `ensure` would leave, read without writing (`GET /v1/me`, the estimate): a
+    new period's full allowance, an upgrade's extra, bought packs and what jobs hold."""
+    row = db.fetch_one(
+        "SELECT period_start, allowance_micros, topup_micros, reserved_micros, granted_micros"
+        " FROM credit_accounts WHERE user_id = %s",
+        (user_id,),
+    )
+    if row is None:
+        return Balance(period_start, allowance_micros, 0, 0)
+    if row["period_start"] < period_start:
+        allowance = allowance_micros
+    else:
+        allowance = row["allowance_micros"] + max(0, allowance_micros - row["granted_micros"])
+    return Balance(
+        max(row["period_start"], period_start), allowance, row["topup_micros"], row["reserved_micros"]
+    )
+
+
 def balance(user_id: str) -> Balance | None:
     row = db.fetch_one(
         "SELECT period_start, allowance_micros, topup_micros, reserved_micros FROM credit_accounts"
@@ -65,11 +84,6 @@ def balance(user_id: str) -> Balance | None:
         (user_id,),
     )
     return Balance.of(row) if row else None
-
-
-def available(user_id: str) -> int:
-    found = balance(user_id)
-    return found.available_micros if found else 0
 
 
 def reserve(cur, user_id: str, amount: int) -> None:

@@ -87,8 +87,7 @@ def of(user_id: str, request: dict, ent: Entitlement) -> JobEstimate:
     plan = ent.plan
     found = steps(user_id, request, plan)
     need = credits_needed(found)
-    credits.ensure(user_id, ent.period_start, plan.monthly_credits_micros)
-    available = credits.available(user_id)
+    available = credits.as_of(user_id, ent.period_start, plan.monthly_credits_micros).available_micros
     return JobEstimate(
         steps=found,
         cost_micros=sum(s.cost_micros for s in found),

@@ -13,8 +13,8 @@ from typing import NamedTuple
 import pytest
 from playwright.sync_api import expect
 
-from chalicelib.infra import aws, db
-from tests.conftest import free_port, grant_plan, local_stack
+from chalicelib.infra import aws
+from tests.conftest import free_port, grant_plan, local_stack, set_credits
 from tests.console.conftest import (
     DESKTOP,
     JOB_TIMEOUT_MS,
@@ -151,7 +151,7 @@ def test_credits_that_do_not_cover_the_video_are_said_before_and_at_submission(p
     page.get_by_label("Prompt").fill("A paper boat sails to the moon")
     page.get_by_label("Duration (seconds)").fill("5")
     expect(estimate_section(page)).to_have_attribute("data-fits", "true")
-    db.execute("UPDATE credit_accounts SET allowance_micros = 1000 WHERE user_id = %s", (me["id"],))
+    set_credits(me["id"], 1000)
     page.get_by_label("Duration (seconds)").fill("6")  # a new estimate, against the new balance
     expect(estimate_section(page)).to_have_attribute("data-fits", "false")
     expect(page.get_by_role("alert")).to_contain_text("Your credits do not cover this video")

@@ -19,7 +19,7 @@ from chalicelib.jobs import lifecycle
 from chalicelib.pipeline import platform_accounts, provider_chain, providers
 from chalicelib.pipeline.concept.offline import write_concept
 from chalicelib.runtime import launcher
-from tests.conftest import free_port, grant_plan
+from tests.conftest import free_port, grant_plan, set_credits
 from tests.fakes.openai_server import FakeOpenAI
 
 PROMPT = "Why lighthouses still matter"
@@ -50,14 +50,6 @@ def pro(api) -> dict:
     user = api.signup()
     grant_plan(user["user"]["id"], "pro")
     return user
-
-
-def set_credits(user: dict, allowance: int, topup: int = 0) -> None:
-    """Arrange a balance (the account exists once an estimate, `me` or a submission read it)."""
-    db.execute(
-        "UPDATE credit_accounts SET allowance_micros = %s, topup_micros = %s WHERE user_id = %s",
-        (allowance, topup, user["user"]["id"]),
-    )
 
 
 def test_plans_say_what_ai_they_include_and_their_credits(api, user):
@@ -132,7 +124,7 @@ def test_without_the_operators_account_nothing_is_charged(api):
 def test_a_submission_that_does_not_fit_is_402_with_needed_and_available(api, platform):
     user = pro(api)
     need = api.call("POST", "/v1/jobs/estimate", JOB, token=user["token"]).json["credits_micros"]
-    set_credits(user, need - 1)
+    set_credits(user["user"]["id"], need - 1, topup=0)
     refused = api.submit(user, JOB)
     assert refused.status_code == 402
     error = refused.json["error"]
@@ -147,7 +139,7 @@ def test_twenty_parallel_submissions_accept_exactly_what_the_credits_cover(api, 
     user = pro(api)
     bodies = [JOB] * 20  # one estimate for all (no Idempotency-Key: twenty jobs)
     need = api.call("POST", "/v1/jobs/estimate", JOB, token=user["token"]).json["credits_micros"]
-    set_credits(user, 3 * need + need // 2)
+    set_credits(user["user"]["id"], 3 * need + need // 2, topup=0)
     port = free_port()
     env = {
         "PLATFORM_PROVIDERS": '["openai"]',
@@ -199,7 +191,7 @@ def test_settling_charges_the_allowance_first_then_the_packs_and_never_past_the_
     user = pro(api)
     job_id = api.submit_ok(user, JOB)
     held = api.call("GET", f"/v1/jobs/{job_id}", token=user["token"]).json["cost"]["held_micros"]
-    set_credits(user, 1_000, topup=held)  # what it holds now comes mostly from the packs
+    set_credits(user["user"]["id"], 1_000, topup=held)  # what it holds now comes mostly from the packs
     _spend(job_id, held + 5_000)  # a provider that billed over the bound is charged the bound
     assert lifecycle.fail(job_id, "invalid_input", "the user's own fault", "image")  # charged
     balance = credits.balance(user["user"]["id"])
@@ -303,9 +295,7 @@ def test_a_rotated_platform_key_is_used_without_a_redeploy(api, platform, monkey
 def test_an_upgrade_within_the_period_adds_the_bigger_allowance_once(api):
     user = api.signup()
     assert api.call("GET", "/v1/me", token=user["token"]).json["credits"]["allowance_micros"] == 50_000
-    db.execute(
-        "UPDATE credit_accounts SET allowance_micros = 20000 WHERE user_id = %s", (user["user"]["id"],)
-    )
+    set_credits(user["user"]["id"], 20_000)  # the free period's account, some of it spent
     grant_plan(user["user"]["id"], "pro")
     for _ in range(2):  # read twice: granted once
         credits_now = api.call("GET", "/v1/me", token=user["token"]).json["credits"]
@@ -350,3 +340,13 @@ def test_a_voice_or_provider_the_job_names_runs_on_the_platform_for_an_included_
     narration = next(s for s in reply.json["steps"] if s["purpose"] == "narration")
     assert (narration["provider"], narration["account"]) == ("elevenlabs", "platform")
     assert narration["cost_micros"] > 0
+
+
+def test_reading_me_and_an_estimate_write_no_credit_account(api, platform):
+    user = pro(api)
+    shown = api.call("GET", "/v1/me", token=user["token"]).json["credits"]
+    assert shown["allowance_micros"] == shown["available_micros"] == 10_000_000
+    assert api.call("POST", "/v1/jobs/estimate", JOB, token=user["token"]).json["fits"] is True
+    assert credits.balance(user["user"]["id"]) is None  # the first submission opens the account
+    assert api.call("POST", "/v1/jobs", JOB, token=user["token"]).status_code == 202
+    assert credits.balance(user["user"]["id"]).reserved_micros > 0

@@ -5,7 +5,7 @@ import { useState, type FormEvent } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { api } from "../../api/client";
 import type { AdminCustomerDetail, AdminCustomerList } from "../../api/types";
-import { dollars } from "../../components/CreditPacks";
+import { dollars } from "../../money";
 import { ErrorMessage, Loading, PageTitle, Section, StatusBadge, When } from "../../components/ui";
 
 export function AdminCustomersPage() {

@@ -8,11 +8,9 @@ import { api } from "../../api/client";
 import type { AdminSpend } from "../../api/types";
 import { BarChart } from "../../components/BarChart";
 import { ErrorMessage, Loading, PageTitle, Section } from "../../components/ui";
+import { dollars as usd, MICROS_PER_DOLLAR } from "../../money";
 
 const PALETTE = ["#1d4ed8", "#15803d", "#b91c1c", "#a16207", "#7c3aed", "#0e7490", "#be185d", "#4b5563"];
-
-/** Micro-dollars as dollars, to the cent (a fraction of a cent keeps four places). */
-const usd = (micros: number) => `$${(micros / 1_000_000).toFixed(micros !== 0 && Math.abs(micros) < 10_000 ? 4 : 2)}`;
 
 type Dimension = "provider" | "plan";
 
@@ -28,7 +26,7 @@ export function AdminSpendPage() {
   const byDay = new Map<string, Record<string, number | string>>();
   for (const d of s?.per_day ?? []) {
     const row = byDay.get(d.day) ?? { day: d.day };
-    row[d[by]] = Number(row[d[by]] ?? 0) + d.platform_micros / 1_000_000;
+    row[d[by]] = Number(row[d[by]] ?? 0) + d.platform_micros / MICROS_PER_DOLLAR;
     byDay.set(d.day, row);
   }
   const total = (field: "cost_micros" | "platform_micros") => (s?.per_day ?? []).reduce((n, d) => n + d[field], 0);
