@@ -57,6 +57,12 @@ def provider_open(provider: str, endpoint: str) -> str:
     return f"media:provider:{{{provider}:{endpoint}}}:open"
 
 
+def fal_request(token: str) -> str:
+    """The queue URLs of a fal generation in flight, under the call's idempotency key (a job's
+    call, the same on every attempt): a replacement worker follows it instead of buying it again."""
+    return f"media:fal:{{{token}}}:request"
+
+
 def long_polls(user_id: str) -> str:
     """The user's open events long-polls: a sorted set of slots scored by when each lapses."""
     return f"media:longpoll:{{{user_id}}}"

@@ -8,7 +8,8 @@ bundled ffmpeg: a tone per character, silence at spaces, so the audio follows th
 `max_concurrent` requests in flight, 400 for an unknown voice or model, 422 for a body without text.
 
 Each request may be held for a latency drawn from a seeded distribution (`latency=(low, high)`,
-`seed`), and scripted like the fake OpenAI server: `server.script(SPEECH, "429", "ok")`.
+`seed`; in arrival order, or with `by_input=True` from the seed and the text, so a line gets the
+same latency whatever order it arrives in; the record keeps it as `latency_s`), and scripted like the fake OpenAI server: `server.script(SPEECH, "429", "ok")`.
 Behaviours: "ok", "429", "500", "503", "401", "quota" (401 quota_exceeded), "slow" (held until
 the server stops), "malformed" (a 200 whose audio is not audio), "no_alignment" (the audio
 without its alignment), "bad_alignment" (arrays of different lengths), "huge" (a 200 answer
@@ -69,6 +70,7 @@ class FakeElevenLabs:
         seed: int = 0,
         max_concurrent: int = 0,  # 0: no limit
         retry_after: str = "1",
+        by_input: bool = False,
     ):
         self.api_key = api_key  # when set, any other xi-api-key gets a 401
         self.error_detail = ""  # appended to every error message (e.g. text a server leaks)
@@ -77,7 +79,7 @@ class FakeElevenLabs:
         self.huge_bytes = 40 * 1024 * 1024
         self.requests: list[dict] = []
         self.in_flight = self.peak_in_flight = 0
-        self._random = random.Random(seed)
+        self._random, self._seed, self.by_input = random.Random(seed), seed, by_input
         self._scripts: dict[str, deque[str]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -166,7 +168,12 @@ class FakeElevenLabs:
             if kind == SPEECH and not crowded:
                 self.in_flight += 1
                 self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            wait = self._random.uniform(*self.latency)
+            text = body.get("text") if isinstance(body, dict) else None
+            draw = random.Random(f"{self._seed}:{text}") if self.by_input else self._random
+            wait = draw.uniform(*self.latency)
+            handler.record["latency_s"] = (
+                wait if kind == SPEECH and not crowded and behaviour == "ok" else 0.0
+            )
         try:
             self._answer(handler, kind, behaviour, key, body, crowded, wait)
         finally:

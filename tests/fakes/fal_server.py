@@ -11,6 +11,13 @@ CANCELLATION_REQUESTED, else 400 ALREADY_COMPLETED). Outputs are real PNGs and M
 `flaky(n)` the next n calls 503. `output` can be switched to "malformed" (not an image) or
 "oversized" (a file over the client's cap). `counts` count submissions, cancels, 429s and 5xx;
 `running()` says how many requests are still queued or in progress (not completed nor canceled).
+
+Latency: `latency_s` is one (low, high) range for every model, or a dict of ranges by how the
+model id ends (e.g. {"flux/schnell": (3, 6), "image-to-video": (20, 40)}; "" matches any).
+It is drawn from `seed`: in arrival order, or (`by_input=True`) from the seed, the model and
+the input's prompt, so a scene gets the same latency whatever order its request arrives in
+(benches compare runs). Each request records what it was given (`inputs[i]["latency_s"]`) and
+when (time.monotonic) it was submitted, completed, canceled and its result fetched.
 """
 
 from __future__ import annotations
@@ -38,12 +45,14 @@ class FakeFal:
         self,
         tmp_dir: Path,
         api_key: str,
-        latency_s: tuple[float, float] = (0.05, 0.2),
+        latency_s: tuple[float, float] | dict[str, tuple[float, float]] = (0.05, 0.2),
         seed: int = 26,
         queue_share: float = 0.4,
+        by_input: bool = False,
     ):
         self.dir, self.api_key = tmp_dir, api_key
         self.latency_s, self.queue_share = latency_s, queue_share
+        self.seed, self.by_input = seed, by_input
         self.random = random.Random(seed)
         self.requests: dict[str, dict] = {}
         self.files: dict[str, tuple[bytes, str]] = {}
@@ -51,6 +60,7 @@ class FakeFal:
         self.inputs: list[dict] = []  # every submission's model and input
         self.output = "ok"  # "ok" | "malformed" | "oversized"
         self.hold = ""  # requests to models ending with this stay IN_PROGRESS (cancel tests)
+        self.hold_prompts: set[str] = set()  # so do requests whose input's prompt is one of these
         self.changed = threading.Condition(self._lock_for_changes())
         self.retry_after_s = 0.2
         self._storm = self._flaky = 0
@@ -106,6 +116,17 @@ class FakeFal:
         """Block until predicate(self) holds (checked on every request the fake serves)."""
         with self.changed:
             return self.changed.wait_for(lambda: predicate(self), timeout_s)
+
+    def latency_for(self, model: str, body: dict) -> float:
+        """The seeded latency of a submission to `model` (under the lock)."""
+        ranges = self.latency_s if isinstance(self.latency_s, dict) else {"": self.latency_s}
+        suffix = max((k for k in ranges if model.endswith(k)), key=len, default=None)
+        if suffix is None:
+            raise KeyError(f"no latency range for model {model}")
+        low, high = ranges[suffix]
+        if self.by_input:
+            return random.Random(f"{self.seed}:{model}:{body.get('prompt')}").uniform(low, high)
+        return self.random.uniform(low, high)
 
     def running(self) -> int:
         with self._lock:
@@ -178,22 +199,26 @@ class FakeFal:
             else:
                 storm = False
                 self.counts["submit"] += 1
-                self.inputs.append({"model": model, "input": body})
-                low, high = self.latency_s
-                latency = self.random.uniform(low, high)
+                latency = self.latency_for(model, body)
+                request_id = str(uuid.uuid4())
+                self.inputs.append({"model": model, "input": body, "latency_s": latency, "id": request_id})
         if storm:
             return self._json(
                 handler, 429, {"detail": "Too many requests"}, {"Retry-After": f"{self.retry_after_s:g}"}
             )
-        request_id = str(uuid.uuid4())
         now = time.monotonic()
         request = {
             "id": request_id,
             "model": model,
             "input": body,
             "state": "IN_QUEUE",
+            "latency_s": latency,
+            "submitted_at": now,
             "started_at": now + latency * self.queue_share,
             "done_at": now + latency,
+            "completed_at": None,  # when a call first found it done (the fake advances lazily)
+            "canceled_at": None,
+            "fetched": 0,  # results answered
         }
         with self._lock:
             self.requests[request_id] = request
@@ -213,9 +238,12 @@ class FakeFal:
             now = time.monotonic()
             if request["state"] == "IN_QUEUE" and now >= request["started_at"]:
                 request["state"] = "IN_PROGRESS"
-            held = bool(self.hold) and request["model"].endswith(self.hold)
+            held = (bool(self.hold) and request["model"].endswith(self.hold)) or (
+                request["input"].get("prompt") in self.hold_prompts
+            )
             if request["state"] == "IN_PROGRESS" and now >= request["done_at"] and not held:
                 request["state"] = "COMPLETED"
+                request["completed_at"] = now
             return request["state"]
 
     def _status(self, handler, request: dict) -> None:
@@ -243,6 +271,8 @@ class FakeFal:
             return self._json(handler, 400, {"detail": "Request was cancelled"})
         if state != "COMPLETED":
             return self._json(handler, 400, {"detail": "Request is still in progress"})
+        with self._lock:
+            request["fetched"] += 1
         name = {"malformed": "malformed.png", "oversized": "oversized.png"}.get(self.output, "image.png")
         if request["model"].endswith("image-to-video"):
             name = "malformed.png" if self.output == "malformed" else "clip.mp4"
@@ -274,6 +304,7 @@ class FakeFal:
             return self._json(handler, 400, {"status": "ALREADY_COMPLETED"})
         with self._lock:
             request["state"] = "CANCELED"
+            request["canceled_at"] = time.monotonic()
         self._json(handler, 202, {"status": "CANCELLATION_REQUESTED"})
 
     def _json(self, handler, status: int, body: dict, headers: dict | None = None) -> None:

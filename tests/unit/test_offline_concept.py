@@ -90,3 +90,13 @@ def test_a_long_title_is_cut_before_a_phrase_boundary():
     assert title == "The Lighthouse Keeper Collects Lost Letters"
     concept = script.to_concept({"script": "Every winter the keeper collects lost letters. Some are old."})
     assert concept.title == "Every Winter the Keeper Collects Lost Letters"
+
+
+def test_a_silent_script_keeps_its_scenes_as_estimated():
+    request = {
+        "scenes": [{"text": "The tide turns.", "duration_s": 2}, {"text": "Gulls rise."}],
+        "narration": False,
+    }
+    concept = script.to_concept(request)
+    assert script.timed(concept, request, []) == concept  # no speech: nothing to time them by
+    assert [s.duration_s for s in script.timed(concept, request, [1.0, 3.0]).scenes][0] == 2

@@ -92,8 +92,9 @@ def total_length(concept: Concept) -> float:
 
 
 def timed(concept: Concept, request: dict, speech_s: list[float]) -> Concept:
-    """Scenes whose request gave no duration last as long as their narration really takes."""
-    if not is_script(request):
+    """Scenes whose request gave no duration last as long as their narration really takes.
+    Without narration (`narration: false`: no speech at all) they keep their estimated length."""
+    if not is_script(request) or not speech_s:
         return concept
     given = script_scenes(request)
     scenes = [

@@ -9,11 +9,17 @@ like any URL we fetch and get no key. The whole generation has one deadline (FAL
 a stop (the job's cancel) or the deadline sends the cancel call, so nothing keeps running at
 fal. A 429 pauses every call of the client until its Retry-After has passed (the storm slows
 us down; it does not count as a failure); 5xx and broken connections are retried (bounded).
+
+A job's generation is named by its call's idempotency key (`resume`): its queue URLs are kept in
+Redis while it is in flight, so a worker killed mid-wait leaves them to its replacement, which
+follows the same request at fal instead of submitting (and paying for) it again. fal takes no
+Idempotency-Key: this is what keeps a crash from buying a scene twice.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import threading
 import time
@@ -28,7 +34,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from chalicelib.core.settings import get_settings
 from chalicelib.http.schemas.jobs import StepUsage
-from chalicelib.infra import outbound, url_guard
+from chalicelib.infra import outbound, redis_client, redis_keys, url_guard
 from chalicelib.pipeline.call_cache import NO_CACHE, Ask, Call, CallCache, Paid, digest_file
 from chalicelib.pipeline.concept.storyboard import Concept, Scene
 from chalicelib.pipeline.errors import ProviderError
@@ -43,6 +49,9 @@ PROVIDER = "fal"
 RETRYABLE = frozenset({408, 500, 502, 503, 504})
 MAX_JSON_BYTES = 1024 * 1024  # a queue answer is a few hundred bytes
 FIRST_POLL_S = 0.25
+# Each pause between status polls 1.2x the last (up to FAL_POLL_MAX_S): a result is seen at most
+# ~20% of its wait late. 1.5x let a 5.8 s image wait for the poll at 8 s (bench/generate.py).
+POLL_GROWTH = 1.2
 STOP_CHECK_S = 0.25  # how often a pause looks at the stop signal
 # FLUX's named sizes closest to each aspect (https://fal.ai/models/fal-ai/flux/schnell/api)
 IMAGE_SIZES = {"9:16": "portrait_16_9", "16:9": "landscape_16_9", "1:1": "square_hd"}
@@ -73,21 +82,27 @@ class FalClient:
         self._lock = threading.Lock()
 
     # ---- one generation -------------------------------------------------------------------
-    def generate(self, model: str, body: dict, should_stop: Callable[[], bool] = _never) -> dict:
+    def generate(
+        self, model: str, body: dict, should_stop: Callable[[], bool] = _never, resume: str | None = None
+    ) -> dict:
         """Queue `body` on `model`, wait for it, and return its output (JSON). RenderCanceled
         when should_stop() turns true; ProviderError when fal fails or the deadline passes;
-        either way a request still at fal is canceled first."""
+        either way a request still at fal is canceled first. `resume` (the call's idempotency
+        key): a request an earlier attempt left in flight is followed, not submitted again."""
         deadline = time.monotonic() + self.max_wait_s
-        queued = self._call("POST", f"{self.base_url}/{model.strip('/')}", deadline, should_stop, json=body)
-        urls: dict[str, str] = {}
-        for name in ("status_url", "response_url", "cancel_url"):
-            url = queued.get(name)
-            if isinstance(url, str) and _origin(url) == self._origin:
-                urls[name] = url
-        if len(urls) < 3:
-            raise ProviderError(
-                "provider_bad_output", "fal's queue URLs are not on its origin", transient=True
+        urls = self._kept(resume)
+        if urls is None:
+            queued = self._call(
+                "POST", f"{self.base_url}/{model.strip('/')}", deadline, should_stop, json=body
             )
+            urls = self._queue_urls(queued)
+            if len(urls) < 3:
+                raise ProviderError(
+                    "provider_bad_output", "fal's queue URLs are not on its origin", transient=True
+                )
+            self._keep(resume, urls)
+        else:
+            log.info("following a fal request an earlier attempt left in flight")
         try:
             pause = FIRST_POLL_S
             while True:
@@ -99,11 +114,49 @@ class FalClient:
                         "provider_bad_output", f"fal answered status {state!r}", transient=True
                     )
                 self._pause(pause, deadline, should_stop)
-                pause = min(pause * 1.5, self.poll_max_s)
-            return self._call("GET", urls["response_url"], deadline, should_stop)
+                pause = min(pause * POLL_GROWTH, self.poll_max_s)
+            output = self._call("GET", urls["response_url"], deadline, should_stop)
         except BaseException:
             self._cancel(urls["cancel_url"])
+            self._keep(resume, None)
             raise
+        self._keep(resume, None)
+        return output
+
+    def _queue_urls(self, answer: dict) -> dict[str, str]:
+        """The queue URLs of a submission's answer that are on the origin we called."""
+        urls: dict[str, str] = {}
+        for name in ("status_url", "response_url", "cancel_url"):
+            url = answer.get(name)
+            if isinstance(url, str) and _origin(url) == self._origin:
+                urls[name] = url
+        return urls
+
+    def _kept(self, resume: str | None) -> dict[str, str] | None:
+        """The queue URLs an earlier attempt kept for this generation (checked like fresh ones)."""
+        if not resume:
+            return None
+        try:
+            raw = redis_client.client().get(redis_keys.fal_request(resume))
+            urls = self._queue_urls(json.loads(raw)) if raw else {}
+        except redis_client.error(ValueError, TypeError, AttributeError) as exc:
+            log.warning("fal: the kept request is unreadable (%s); submitting", type(exc).__name__)
+            return None
+        return urls if len(urls) == 3 else None
+
+    def _keep(self, resume: str | None, urls: dict[str, str] | None) -> None:
+        """Remember (or, done, forget) the request in flight; best effort: without Redis a
+        replacement submits again, as it would without this."""
+        if not resume:
+            return
+        key = redis_keys.fal_request(resume)
+        try:
+            if urls is None:
+                redis_client.client().delete(key)
+            else:
+                redis_client.client().set(key, json.dumps(urls), ex=int(self.max_wait_s) + 60)
+        except redis_client.error() as exc:
+            log.warning("fal: could not keep the request in flight (%s)", type(exc).__name__)
 
     def _cancel(self, url: str) -> None:
         """Best effort, bounded: tell fal to stop (a completed request answers 400: fine)."""
@@ -253,10 +306,10 @@ def _unusable(why: str) -> ProviderError:
 
 
 def _generated_image(
-    client: FalClient, model: str, body: dict, work: Path, should_stop: Callable[[], bool], _key: str | None
+    client: FalClient, model: str, body: dict, work: Path, should_stop: Callable[[], bool], key: str | None
 ) -> tuple[bytes, dict[str, float]]:
     """One image made and fetched: its bytes (capped) and what fal bills for it."""
-    output = client.generate(model, body, should_stop)
+    output = client.generate(model, body, should_stop, resume=key)
     client.download(image_url(output), work, get_settings().fal_max_output_bytes)
     try:
         return work.read_bytes(), {"images": 1}
@@ -321,9 +374,9 @@ def render_images(
 
 
 def _generated_clip(
-    client: FalClient, model: str, body: dict, work: Path, should_stop: Callable[[], bool], _key: str | None
+    client: FalClient, model: str, body: dict, work: Path, should_stop: Callable[[], bool], key: str | None
 ) -> tuple[bytes, dict[str, float]]:
-    output = client.generate(model, body, should_stop)
+    output = client.generate(model, body, should_stop, resume=key)
     video = output.get("video")
     client.download(
         video.get("url") if isinstance(video, dict) else None, work, get_settings().fal_max_output_bytes
