@@ -2,6 +2,10 @@
 scheduler of the scheduled functions) in the background.
 
 Environment variables given to `make up` reach the API and the workers (they inherit ours).
+`make up FAKES=1` also runs the fake providers (tests/fakes/serve.py: OpenAI, fal.ai, ElevenLabs,
+Replicate on loopback, `FAKES_SCALE` times the benchmark's latencies, default 0.25) and makes them
+the platform's accounts: their secrets in the emulator and PLATFORM_PROVIDERS, so a pro user
+gets AI images, clips (`motion: ai`) and premium voices without any key of their own.
 `make down` also stops what the bring-up started itself (the moto server, a project-local Redis
 or MariaDB); services that were already running are left alone. Pids in .local/run, logs in
 .local/log.
@@ -9,8 +13,10 @@ or MariaDB); services that were already running are left alone. Pids in .local/r
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,6 +37,12 @@ def _pids() -> dict[str, int]:
 def up() -> None:
     down(quiet=True)
     RUN.mkdir(parents=True, exist_ok=True)
+    if os.environ.get("FAKES"):
+        os.environ.update(platform_env(start_fakes()))
+        # the init hook writes each PLATFORM_<P>_API_KEY / _BASE_URL as the platform's secret
+        subprocess.run(
+            [sys.executable, "localstack/init/ready.d/10_resources.py"], cwd=launcher.ROOT, check=True
+        )
     api = launcher.spawn(launcher.api_command(API_PORT), LOG / "api.log")
     (RUN / "stack-api.pid").write_text(str(api.pid))
     for i in range(int(os.environ.get("WORKERS", "1"))):
@@ -50,6 +62,36 @@ def up() -> None:
         f"workers: {os.environ.get('WORKERS', '1')}; scheduler: reaper and dispatcher every minute,"
         f" cleanup hourly; logs in {LOG}; stop with `make down`"
     )
+
+
+FAKES_FILE = RUN / "fakes.json"
+
+
+def start_fakes(timeout_s: float = 30.0) -> dict[str, dict[str, str]]:
+    """The fake providers in the background (pid in run/, for `make down`) -> their accounts."""
+    FAKES_FILE.unlink(missing_ok=True)
+    scale = os.environ.get("FAKES_SCALE", "0.25")
+    command = [sys.executable, "-m", "tests.fakes.serve", "--out", str(FAKES_FILE), "--scale", scale]
+    proc = launcher.spawn(command, LOG / "fakes.log")
+    (RUN / "stack-fakes.pid").write_text(str(proc.pid))
+    deadline = time.monotonic() + timeout_s
+    while not FAKES_FILE.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the fake providers did not start: see {LOG / 'fakes.log'}")
+        time.sleep(0.1)
+    accounts = json.loads(FAKES_FILE.read_text())
+    print(f"fake providers ({', '.join(accounts)}) are the platform's accounts; latencies x{scale}")
+    return accounts
+
+
+def platform_env(accounts: dict[str, dict[str, str]]) -> dict[str, str]:
+    """What makes `accounts` the platform's: their keys and URLs for the init hook's secrets and
+    PLATFORM_PROVIDERS for the API and the workers."""
+    env = {"PLATFORM_PROVIDERS": json.dumps(sorted(accounts))}
+    for provider, account in accounts.items():
+        env[f"PLATFORM_{provider.upper()}_API_KEY"] = account["api_key"]
+        env[f"PLATFORM_{provider.upper()}_BASE_URL"] = account["base_url"]
+    return env
 
 
 def down(quiet: bool = False) -> None:

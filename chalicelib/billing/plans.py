@@ -185,11 +185,16 @@ def calendar_month(now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
+def _lapsed(m: billing_db.MembershipRow, now: datetime) -> bool:
+    """Set to end with its period (a comp; a Whop membership canceled at period end), and past it."""
+    return bool(m.cancel_at_period_end and m.renewal_period_end and m.renewal_period_end <= now)
+
+
 def entitlement(user_id: str, now: datetime) -> Entitlement:
     """The best active membership's plan (free without one) and its period: the membership's
     renewal period when it has a current one, else the calendar month in UTC."""
     table = plan_table()
-    active = billing_db.active_memberships(user_id)
+    active = [m for m in billing_db.active_memberships(user_id) if not _lapsed(m, now)]
     best = max(active, key=lambda m: table[m.plan].rank, default=None)
     plan = table[best.plan] if best else table[FREE]
     start, end = calendar_month(now)

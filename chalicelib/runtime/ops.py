@@ -1,10 +1,13 @@
-"""Operator commands: inspect dead letters and redrive them in bulk; grant the operator role.
+"""Operator commands: inspect dead letters and redrive them in bulk; grant the operator role
+and plans (comps, billing/comps.py).
 
     python -m chalicelib.runtime.ops dead [--code CODE] [--limit N]       list failed jobs
     python -m chalicelib.runtime.ops show JOB_ID                          a job with every step run
     python -m chalicelib.runtime.ops redrive [--code CODE] [--since ISO] [--limit N] [--dry-run]
     python -m chalicelib.runtime.ops grant-operator EMAIL                 the console's operator pages
     python -m chalicelib.runtime.ops revoke-operator EMAIL                (the next login carries it)
+    python -m chalicelib.runtime.ops grant-plan EMAIL PLAN [--days 30]    a comp, without Whop
+    python -m chalicelib.runtime.ops revoke-plan EMAIL                    end the comp now
 
 Redriven jobs resume from their failed step, keep their finished steps, and are not charged
 to the user's quota again (an operator decided to re-run them).
@@ -67,11 +70,18 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--dry-run", action="store_true")
     for name in ("grant-operator", "revoke-operator"):
         sub.add_parser(name, help=f"{name.split('-')[0]} the operator role").add_argument("email")
+    comp = sub.add_parser("grant-plan", help="grant a plan without Whop (a comp), from now")
+    comp.add_argument("email")
+    comp.add_argument("plan")
+    comp.add_argument("--days", type=int, default=30)
+    sub.add_parser("revoke-plan", help="end a comp now").add_argument("email")
     args = parser.parse_args(argv)
 
     out: Any
     if args.command in ("grant-operator", "revoke-operator"):
         return _set_operator(args.command == "grant-operator", args.email)
+    if args.command in ("grant-plan", "revoke-plan"):
+        return _set_comp(args.email, getattr(args, "plan", None), getattr(args, "days", 0))
     if args.command == "dead":
         out = [_dead_letter(row) for row in jobs_db.failed(args.limit, args.code)]
     elif args.command == "show":
@@ -107,6 +117,28 @@ def _set_operator(grant: bool, email: str) -> int:
     note = "log in again: the new access token carries the role" if grant else "in effect at once"
     role = users.OPERATOR if grant else users.CUSTOMER
     print(json.dumps({"user_id": row.id, "email": row.email, "role": role, "note": note}))
+    return 0
+
+
+def _set_comp(email: str, plan: str | None, days: int) -> int:
+    from chalicelib.accounts import users
+    from chalicelib.billing import comps
+    from chalicelib.core.errors import ValidationFailed
+
+    row = users.by_email(email.strip().lower())
+    if row is None:
+        print(f"no account with the email {email}", file=sys.stderr)
+        return 1
+    try:
+        if plan is None:
+            out = {"user_id": row.id, "email": row.email, "comp_ended": comps.revoke(row.id)}
+        else:
+            comps.grant(row.id, plan, days)
+            out = {"user_id": row.id, "email": row.email, "plan": plan, "days": days}
+    except ValidationFailed as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+    print(json.dumps(out))
     return 0
 
 
