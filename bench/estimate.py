@@ -42,32 +42,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # bench/queue.py would shadow the stdlib `queue`
 
-RUN = secrets.token_hex(3)
+from bench import isolated  # noqa: E402
+from bench.isolated import RUN  # noqa: E402
+
 REDIS_DB = 11
 PREFIX = f"bench-{RUN}/platform/"
 BIG = 10**12  # credits no run exhausts: the estimate, not the balance, is measured
-ENV = {
-    "STAGE": "local",
-    "DATABASE_URL": f"mysql://root:@127.0.0.1:3306/media_estimate_{RUN}",
-    "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-    "MEDIA_BUCKET": f"media-estimate-{RUN}",
-    "QUEUE_NAME": f"media-estimate-{RUN}",
-    "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_REGION": "us-east-1",
-    "RATE_LIMIT_AUTH": "100000/minute",
-    "RATE_LIMIT_JOBS": "100000/minute",
-    "PLANS": json.dumps(
-        {
-            name: {"monthly_jobs": 10_000, "max_duration_s": 60, "monthly_credits_micros": BIG}
-            for name in ("free", "pro", "business")
-        }
-    ),
-    "PLATFORM_PROVIDERS": '["openai", "elevenlabs"]',
-    "PLATFORM_SECRET_PREFIX": PREFIX,
-    "WORKER_CONCURRENCY": "1",
-}
+ENV = isolated.environment(
+    "estimate",
+    REDIS_DB,
+    {
+        name: {"monthly_jobs": 10_000, "max_duration_s": 60, "monthly_credits_micros": BIG}
+        for name in ("free", "pro", "business")
+    },
+    PLATFORM_PROVIDERS='["openai", "elevenlabs"]',
+    PLATFORM_SECRET_PREFIX=PREFIX,
+)
 TERMINAL = {"succeeded", "failed", "canceled"}
 PROMPT = "Why lighthouses still matter"
 SCRIPT = (
@@ -99,31 +89,11 @@ def _free_port() -> int:
 
 
 def _grant(user_id: str, plan: str) -> None:
-    """The user holds an active membership on `plan`, as a Whop webhook leaves it."""
-    from chalicelib.billing import repository as billing
-    from chalicelib.core.ids import new_id, utcnow
-    from chalicelib.infra import db
+    """The user is on `plan` (a comp, as the operator's `ops grant-plan` gives one)."""
+    from chalicelib.billing import comps
 
-    if plan == "free":
-        return
-    with db.transaction() as cur:
-        billing.upsert_membership(
-            cur,
-            {
-                "id": new_id("mem"),
-                "user_id": user_id,
-                "email": None,
-                "whop_user_id": None,
-                "whop_plan_id": f"plan_{plan}",
-                "plan": plan,
-                "status": "active",
-                "active": True,
-                "cancel_at_period_end": False,
-                "renewal_period_start": None,
-                "renewal_period_end": None,
-                "source_updated_at": utcnow(),
-            },
-        )
+    if plan != "free":
+        comps.grant(user_id, plan, days=30)
 
 
 def _signup(http, plan: str) -> dict[str, str]:
@@ -378,27 +348,6 @@ def per_1000(lengths: tuple[int, ...] = (15, 30, 60), aspect: str = "9:16") -> d
     return found
 
 
-def cleanup() -> None:
-    import redis
-
-    from chalicelib.core.settings import get_settings
-    from chalicelib.infra import aws, db
-
-    settings = get_settings()
-    redis.Redis.from_url(settings.redis_url).flushdb()  # db 11 is this benchmark's alone
-    s3 = aws.client("s3")
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.media_bucket):
-        for obj in page.get("Contents", []):
-            s3.delete_object(Bucket=settings.media_bucket, Key=obj["Key"])
-    s3.delete_bucket(Bucket=settings.media_bucket)
-    database = settings.mysql_params()["database"]
-    db.close()
-    conn = db.connect(database=False)
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
-    conn.close()
-
-
 def _load() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()  # noqa: S607
 
@@ -423,7 +372,7 @@ def main() -> None:
             print(f"--- {log.name}\n{log.read_text()[-3000:]}", file=sys.stderr)
         raise
     finally:
-        cleanup()
+        isolated.cleanup()
         shutil.rmtree(work, ignore_errors=True)
     machine |= {"uptime_after": _load(), "wall_s": round(time.monotonic() - started, 1)}
     report = {"measured": measured, "provider_spend_per_1000": per_1000(), "machine": machine}

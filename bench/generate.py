@@ -49,23 +49,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # bench/queue.py would shadow the stdlib `queue`
 
-RUN = secrets.token_hex(3)
+from bench import isolated  # noqa: E402
+from bench.isolated import RUN  # noqa: E402
+
 REDIS_DB = 14
-ENV = {
-    "STAGE": "local",
-    "DATABASE_URL": f"mysql://root:@127.0.0.1:3306/media_generate_{RUN}",
-    "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-    "MEDIA_BUCKET": f"media-generate-{RUN}",
-    "QUEUE_NAME": f"media-generate-{RUN}",
-    "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_REGION": "us-east-1",
-    "RATE_LIMIT_AUTH": "100000/minute",
-    "RATE_LIMIT_JOBS": "100000/minute",
-    "PLANS": json.dumps({"free": {"monthly_jobs": 1000, "max_duration_s": 60}}),
-    "WORKER_CONCURRENCY": "1",
-}
+ENV = isolated.environment("generate", REDIS_DB, {"free": {"monthly_jobs": 1000, "max_duration_s": 60}})
 TERMINAL = {"succeeded", "failed", "canceled"}
 JOB = {
     "prompt": "How a lighthouse keeper's night goes",
@@ -309,27 +297,6 @@ def measure(args, work: Path) -> dict:
     return measured
 
 
-def cleanup() -> None:
-    import redis
-
-    from chalicelib.core.settings import get_settings
-    from chalicelib.infra import aws, db
-
-    settings = get_settings()
-    redis.Redis.from_url(settings.redis_url).flushdb()  # db 14 is this benchmark's alone
-    s3 = aws.client("s3")
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.media_bucket):
-        for obj in page.get("Contents", []):
-            s3.delete_object(Bucket=settings.media_bucket, Key=obj["Key"])
-    s3.delete_bucket(Bucket=settings.media_bucket)
-    database = settings.mysql_params()["database"]
-    db.close()
-    conn = db.connect(database=False)
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
-    conn.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -349,7 +316,7 @@ def main() -> None:
             print(f"--- {log.name}\n{log.read_text()[-3000:]}", file=sys.stderr)
         raise
     finally:
-        cleanup()
+        isolated.cleanup()
         shutil.rmtree(work, ignore_errors=True)
     measured["machine"] = {"cpus": os.cpu_count(), "wall_s": round(time.monotonic() - started, 1)}
     print(json.dumps(measured, indent=1))

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shutil
 import statistics
 import sys
@@ -38,23 +37,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # bench/queue.py would shadow the stdlib `queue`
 
-RUN = secrets.token_hex(3)
+from bench import isolated  # noqa: E402
+from bench.isolated import RUN  # noqa: E402
+
 REDIS_DB = 12
-ENV = {
-    "STAGE": "local",
-    "DATABASE_URL": f"mysql://root:@127.0.0.1:3306/media_progress_{RUN}",
-    "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-    "MEDIA_BUCKET": f"media-progress-{RUN}",
-    "QUEUE_NAME": f"media-progress-{RUN}",
-    "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
-    "AWS_REGION": "us-east-1",
-    "RATE_LIMIT_AUTH": "100000/minute",
-    "RATE_LIMIT_JOBS": "100000/minute",
-    "PLANS": json.dumps({"free": {"monthly_jobs": 1000, "max_duration_s": 180}}),
-    "WORKER_CONCURRENCY": "1",
-}
+ENV = isolated.environment("progress", REDIS_DB, {"free": {"monthly_jobs": 1000, "max_duration_s": 180}})
 TERMINAL_EVENTS = {"job.succeeded", "job.failed", "job.canceled"}
 
 
@@ -229,27 +216,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def cleanup() -> None:
-    import redis
-
-    from chalicelib.core.settings import get_settings
-    from chalicelib.infra import aws, db
-
-    settings = get_settings()
-    redis.Redis.from_url(settings.redis_url).flushdb()  # db 12 is this benchmark's alone
-    s3 = aws.client("s3")
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.media_bucket):
-        for obj in page.get("Contents", []):
-            s3.delete_object(Bucket=settings.media_bucket, Key=obj["Key"])
-    s3.delete_bucket(Bucket=settings.media_bucket)
-    database = settings.mysql_params()["database"]
-    db.close()
-    conn = db.connect(database=False)
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
-    conn.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=10)
@@ -260,7 +226,7 @@ def main() -> None:
     try:
         report = measure(args.jobs, [int(x) for x in args.lengths.split(",")], work / "logs")
     finally:
-        cleanup()
+        isolated.cleanup()
         shutil.rmtree(work, ignore_errors=True)
     report["machine"] = {"cpus": os.cpu_count()}
     print(json.dumps(report, indent=1))

@@ -308,7 +308,10 @@ def _client_for(choice: Choice, task: Task) -> Any:
             )
         return None
     key, base_url = opened
-    return registry.keyed_provider(choice.provider).make_client(key, base_url)
+    client = registry.keyed_provider(choice.provider).make_client(key, base_url)
+    if isinstance(client, OpenAIClient):  # ours over that protocol: the job's cancel ends its waits
+        client.should_stop = task.should_stop
+    return client
 
 
 def _platform_refusal(purpose: str, choice: Choice, task: Task) -> str | None:

@@ -64,6 +64,16 @@ def test_429_is_retried_after_the_servers_retry_after(fake):
     assert sleeps == [1.0, 2.0]  # Retry-After: 1, then our own backoff for the 500
 
 
+def test_a_cancel_ends_the_wait_after_a_429_and_sends_no_more_calls(fake):
+    fake.script("chat/completions", "429", "429")
+    sleeps: list[float] = []
+    canceled = lambda: len(sleeps) >= 2  # noqa: E731 - the job is canceled half a second into the wait
+    with pytest.raises(ffmpeg.RenderCanceled):
+        openai_steps.write_concept(client(fake, sleeps, should_stop=canceled), REQUEST)
+    assert sleeps == [0.25, 0.25]  # Retry-After: 1, cut short by the cancel
+    assert len(fake.calls("chat/completions")) == 1  # nothing was sent after it
+
+
 def test_401_is_permanent_and_the_key_never_shows(fake):
     with FakeOpenAI(api_key="sk-the-right-one") as picky, pytest.raises(ProviderError) as caught:
         openai_steps.write_concept(client(picky), REQUEST)

@@ -24,11 +24,13 @@ from typing import Any
 from chalicelib.core.settings import get_settings
 from chalicelib.infra import outbound
 from chalicelib.pipeline.errors import ProviderError
+from chalicelib.pipeline.media.ffmpeg import RenderCanceled
 
 log = logging.getLogger(__name__)
 
 RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504})
 BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0)  # when the server gives no Retry-After
+STOP_CHECK_S = 0.25  # how often a wait looks at the job's cancel
 
 
 @dataclass
@@ -42,6 +44,9 @@ class OpenAIClient:
     # whose 429 means "too many at once", not "broken" (OpenAI's counts as a failed try).
     rate_limit_patience_s: float = 0.0
     waited_s: float = 0.0  # time spent in that patience, all calls together (for a job note)
+    # The job's cancel (provider_chain gives the task's): once it is true no call is sent and
+    # every wait ends (RenderCanceled), looked at every STOP_CHECK_S. None: waits are one sleep.
+    should_stop: Callable[[], bool] | None = None
 
     def __post_init__(self) -> None:
         settings = get_settings()
@@ -82,6 +87,7 @@ class OpenAIClient:
         attempt, patience, waits = 0, self.rate_limit_patience_s, 0
         while True:
             self._hold_back()
+            self._check_stop()  # a canceled job sends no more calls
             last = attempt == self.max_retries
             try:
                 payload: dict[str, Any] = {"data": body, "files": files} if files else {"json": body}
@@ -115,14 +121,29 @@ class OpenAIClient:
                     log.info("provider rate limit, waiting %.1f s: %s (%s)", pause, problem, said)
                     with self._waits:
                         self.waited_s += pause
-                    self.sleep(pause)
+                    self._rest(pause)
                     continue  # not a failed try
             if last:
                 raise ProviderError("provider_unavailable", problem, transient=True, detail=said)
             delay = BACKOFF_S[min(attempt, len(BACKOFF_S) - 1)] if wait is None else wait
             log.warning("provider call failed, retrying in %.1f s: %s (%s)", delay, problem, said)
-            self.sleep(delay)
+            self._rest(delay)
             attempt += 1
+
+    def _check_stop(self) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise RenderCanceled()
+
+    def _rest(self, seconds: float) -> None:
+        """Wait `seconds` (the injectable `sleep`), in slices that look at the job's cancel."""
+        if self.should_stop is None:
+            self.sleep(seconds)
+            return
+        while seconds > 0:
+            self._check_stop()
+            step = min(STOP_CHECK_S, seconds)
+            self.sleep(step)
+            seconds -= step
 
     def _pause_all(self, seconds: float) -> None:
         """A 429: no call of this client is sent for `seconds`. The call that got it waits it
@@ -144,7 +165,7 @@ class OpenAIClient:
             log.info("provider rate limit (another call's 429), waiting %.1f s", left)
             with self._waits:
                 self.waited_s += left
-            self.sleep(left)
+            self._rest(left)
             self._waited.until = until
 
     def _raise_permanent(self, response: outbound.Reply, path: str) -> None:
