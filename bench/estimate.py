@@ -342,7 +342,10 @@ def per_1000(lengths: tuple[int, ...] = (15, 30, 60), aspect: str = "9:16") -> d
                     seconds=float(length),
                 )
                 row[purpose] = round((cost or 0) * 1000 / prices.MICROS, 2)
+            extra = row.pop("video", None)  # AI motion: only for the jobs that ask for it
             row["total"] = round(sum(row.values()), 2)
+            if extra is not None:
+                row["with_motion_ai"] = round(row["total"] + extra, 2)
             rows[f"{length}s"] = row
         found[name] = {"monthly_credits_usd": plan.monthly_credits_micros / prices.MICROS, **rows}
     return found
