@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[0] = str(ROOT)  # bench/queue.py would shadow the stdlib `queue`
 
 from bench import isolated  # noqa: E402
-from bench.isolated import RUN  # noqa: E402
+
+RUN = isolated.RUN
 
 REDIS_DB = 11
 PREFIX = f"bench-{RUN}/platform/"
