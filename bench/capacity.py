@@ -37,7 +37,7 @@ RUN = isolated.RUN
 
 REDIS_DB = 13
 ENV = isolated.environment("capacity", REDIS_DB, {"free": {"monthly_jobs": 1000, "max_duration_s": 180}})
-TERMINAL = {"succeeded", "failed", "canceled"}
+TERMINAL = isolated.TERMINAL
 
 
 # ---- the measured processes ---------------------------------------------------------------------

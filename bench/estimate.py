@@ -59,7 +59,6 @@ ENV = isolated.environment(
     PLATFORM_PROVIDERS='["openai", "elevenlabs"]',
     PLATFORM_SECRET_PREFIX=PREFIX,
 )
-TERMINAL = {"succeeded", "failed", "canceled"}
 PROMPT = "Why lighthouses still matter"
 SCRIPT = (
     "Lighthouses guided sailors for centuries. Their lamps turned through the night. "
@@ -122,21 +121,6 @@ def _by_purpose(job: dict) -> dict[str, int]:
     return spent
 
 
-def _wait(http, auth: dict, job_id: str, timeout_s: float) -> dict:
-    deadline = time.monotonic() + timeout_s
-    after = ""
-    while time.monotonic() < deadline:  # long-poll: answers as soon as the job moves
-        body = http.get(
-            f"/v1/jobs/{job_id}/events",
-            headers=auth,
-            params={"wait": 20, **({"after": after} if after else {})},
-        ).json()
-        after = body["next"] or after
-        if body["status"] in TERMINAL:
-            break
-    return http.get(f"/v1/jobs/{job_id}", headers=auth).json()
-
-
 def accuracy(base: str, fakes: tuple, spread: list[tuple[str, dict]]) -> dict:
     import httpx
 
@@ -151,7 +135,7 @@ def accuracy(base: str, fakes: tuple, spread: list[tuple[str, dict]]) -> dict:
             submitted = http.post("/v1/jobs", headers=auth, json=body)
             if submitted.status_code != 202:
                 raise RuntimeError(f"submission refused: {submitted.status_code} {submitted.text[:300]}")
-            job = _wait(http, auth, submitted.json()["id"], timeout_s=240)
+            job = isolated.wait_for_job(http, auth, submitted.json()["id"], timeout_s=240)
             cost = job["cost"]
             steps = {s["purpose"]: s for s in estimate["steps"]}
             spent = _by_purpose(job)

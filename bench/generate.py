@@ -55,7 +55,6 @@ RUN = isolated.RUN
 
 REDIS_DB = 14
 ENV = isolated.environment("generate", REDIS_DB, {"free": {"monthly_jobs": 1000, "max_duration_s": 60}})
-TERMINAL = {"succeeded", "failed", "canceled"}
 JOB = {
     "prompt": "How a lighthouse keeper's night goes",
     "duration_s": 30,
@@ -110,20 +109,6 @@ def _submit(http, auth: dict) -> str:
     return submitted.json()["id"]
 
 
-def _wait(http, auth: dict, job_id: str, timeout_s: float) -> dict:
-    deadline, after = time.monotonic() + timeout_s, ""
-    while time.monotonic() < deadline:  # long-poll: answers as soon as the job moves
-        body = http.get(
-            f"/v1/jobs/{job_id}/events",
-            headers=auth,
-            params={"wait": 20, **({"after": after} if after else {})},
-        ).json()
-        after = body["next"] or after
-        if body["status"] in TERMINAL:
-            break
-    return http.get(f"/v1/jobs/{job_id}", headers=auth).json()
-
-
 def _applied(fal, voices, fal_from: int, speech_from: int, video_model: str) -> dict:
     """The latencies the fakes applied to this job's calls, per scene (image and clip paired by
     the scene's visual: the image prompt starts with it, the clip prompt is it)."""
@@ -141,7 +126,7 @@ def _applied(fal, voices, fal_from: int, speech_from: int, video_model: str) -> 
 def _side(http, auth, fal, voices, video_model: str, timeout_s: float) -> dict:
     fal_from, speech_from = len(fal.inputs), len(voices.calls())
     job_id = _submit(http, auth)
-    job = _wait(http, auth, job_id, timeout_s)
+    job = isolated.wait_for_job(http, auth, job_id, timeout_s)
     if job["status"] != "succeeded":
         raise RuntimeError(f"job {job['status']}: {job.get('error')} {job.get('notes')}")
     applied = _applied(fal, voices, fal_from, speech_from, video_model)
@@ -204,7 +189,7 @@ def _cancel(http, auth, fal, video_model: str, parallel: int) -> dict:
         ids = {r["id"] for r in held}
         fal.wait_until(lambda f: all(f.requests[i]["canceled_at"] for i in ids), 30)
         waited = time.monotonic() - t0
-        job = _wait(http, auth, job_id, 60)
+        job = isolated.wait_for_job(http, auth, job_id, 60)
         submitted_after = [
             c for c in fal.inputs[fal_from:] if c["id"] not in ids and c["model"] == video_model
         ]

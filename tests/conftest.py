@@ -236,6 +236,19 @@ def signup_over_http(base_url: str, email: str | None = None, verified: bool = T
 
 
 @pytest.fixture
+def workers(monkeypatch, tmp_path):
+    """Worker processes on a queue of this test's own, quick to take over a killed one's jobs
+    (FAST_TAKEOVER); their logs are printed, which pytest shows when the test failed."""
+    from tests.workers import FAST_TAKEOVER, Workers, private_queue
+
+    with private_queue(monkeypatch) as name:
+        pool = Workers(tmp_path, {"QUEUE_NAME": name, "WORKER_CONCURRENCY": "1", **FAST_TAKEOVER})
+        yield pool
+        pool.stop_all()
+        print(pool.logs())
+
+
+@pytest.fixture
 def user(api) -> dict:
     return api.signup()
 

@@ -15,19 +15,10 @@ from chalicelib.jobs import repository as jobs_db
 from chalicelib.pipeline import call_cache
 from chalicelib.pipeline.call_cache import Call, CallCache
 from tests.fakes.openai_server import FakeOpenAI
-from tests.workers import FAST_TAKEOVER, Workers, private_queue, wait_for_status, wait_until
+from tests.workers import wait_for_status, wait_until
 
 IMAGES = "images/generations"
 JOB = {"prompt": "A kite over a quiet harbour at dawn", "duration_s": 6, "aspect": "1:1"}  # 3 scenes
-
-
-@pytest.fixture
-def workers(monkeypatch, tmp_path):
-    with private_queue(monkeypatch) as name:
-        pool = Workers(tmp_path, {"QUEUE_NAME": name, "WORKER_CONCURRENCY": "1", **FAST_TAKEOVER})
-        yield pool
-        pool.stop_all()
-        print(pool.logs())  # pytest shows it only when the test failed
 
 
 @pytest.fixture

@@ -22,20 +22,11 @@ from chalicelib.pipeline.media import words as words_mod
 from chalicelib.pipeline.remote import elevenlabs
 from tests.conftest import grant_plan
 from tests.fakes.elevenlabs_server import SPEECH, FakeElevenLabs
-from tests.workers import FAST_TAKEOVER, Workers, private_queue, wait_for_status, wait_until
+from tests.workers import wait_for_status, wait_until
 
 PROMPT = "A kite over a quiet harbour at dawn"
 JOB = {"prompt": PROMPT, "duration_s": 6, "aspect": "1:1", "providers": {"narration": "elevenlabs"}}
 KEY = f"xi-user-{secrets.token_hex(8)}"
-
-
-@pytest.fixture
-def workers(monkeypatch, tmp_path):
-    with private_queue(monkeypatch) as name:
-        pool = Workers(tmp_path, {"QUEUE_NAME": name, "WORKER_CONCURRENCY": "1", **FAST_TAKEOVER})
-        yield pool
-        pool.stop_all()
-        print(pool.logs())  # pytest shows it only when the test failed
 
 
 @pytest.fixture

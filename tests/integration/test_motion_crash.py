@@ -21,7 +21,7 @@ from chalicelib.pipeline.call_cache import Call
 from tests.e2e.test_bring_your_own import redness
 from tests.fakes.fal_server import FakeFal
 from tests.fakes.media import frame_at
-from tests.workers import FAST_TAKEOVER, Workers, private_queue, wait_for_status, wait_until
+from tests.workers import wait_for_status, wait_until
 
 VISUALS = ["waves on a rocky shore", "gulls over the sea", "a lighthouse at dusk", "a boat in fog"]
 JOB = {
@@ -30,15 +30,6 @@ JOB = {
     "scenes": [{"text": f"Scene {i + 1}.", "visual": v, "duration_s": 2} for i, v in enumerate(VISUALS)],
 }
 DONE, HELD = VISUALS[:2], VISUALS[2:]  # clips finished before the kill / in flight at it
-
-
-@pytest.fixture
-def workers(monkeypatch, tmp_path):
-    with private_queue(monkeypatch) as name:
-        pool = Workers(tmp_path, {"QUEUE_NAME": name, "WORKER_CONCURRENCY": "1", **FAST_TAKEOVER})
-        yield pool
-        pool.stop_all()
-        print(pool.logs())  # pytest shows it only when the test failed
 
 
 @pytest.fixture

@@ -20,21 +20,12 @@ from chalicelib.pipeline.concept.offline import write_concept
 from chalicelib.pipeline.media.ffmpeg import RenderCanceled
 from chalicelib.pipeline.remote import replicate
 from tests.fakes.replicate_server import CREATE, GET, FakeReplicate
-from tests.workers import FAST_TAKEOVER, Workers, private_queue, wait_for_status, wait_until
+from tests.workers import wait_for_status, wait_until
 
 PROMPT = "A kite over a quiet harbour at dawn"
 JOB = {"prompt": PROMPT, "duration_s": 6, "aspect": "9:16", "providers": {"image": "replicate"}}
 TOKEN = f"r8_{secrets.token_hex(12)}"
 FLUX_SCHNELL_EACH = 3_000  # $0.003 an image
-
-
-@pytest.fixture
-def workers(monkeypatch, tmp_path):
-    with private_queue(monkeypatch) as name:
-        pool = Workers(tmp_path, {"QUEUE_NAME": name, "WORKER_CONCURRENCY": "1", **FAST_TAKEOVER})
-        yield pool
-        pool.stop_all()
-        print(pool.logs())  # pytest shows it only when the test failed
 
 
 @pytest.fixture

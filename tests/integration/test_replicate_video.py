@@ -23,7 +23,7 @@ from chalicelib.pipeline.media.probe import probe
 from tests.e2e.test_bring_your_own import redness
 from tests.fakes.media import frame_at
 from tests.fakes.replicate_server import CREATE, FakeReplicate
-from tests.workers import Workers, private_queue, wait_for_status
+from tests.workers import wait_for_status
 
 TOKEN = f"r8_{secrets.token_hex(12)}"
 KLING_PER_S = 50_000  # $0.05 a second of video (prices.py)
@@ -32,15 +32,6 @@ SCENES = [
     {"text": "Gulls rise.", "visual": "gulls over the sea", "duration_s": 2},
 ]
 JOB = {"aspect": "9:16", "motion": "ai", "providers": {"video": "replicate"}, "scenes": SCENES}
-
-
-@pytest.fixture
-def workers(monkeypatch, tmp_path):
-    with private_queue(monkeypatch) as name:
-        pool = Workers(tmp_path, {"QUEUE_NAME": name, "WORKER_CONCURRENCY": "1"})
-        yield pool
-        pool.stop_all()
-        print(pool.logs())  # pytest shows it only when the test failed
 
 
 @pytest.fixture
